@@ -1,0 +1,184 @@
+/* pcr.h: the public C API of PCR, the prior-authorization rule language.
+ *
+ * Everything the command-line tools do goes through this header:
+ *
+ *   compile     pcr_compile_file / pcr_compile_buffer  -> pcr_policy + pcr_diags
+ *   bytecode    pcr_policy_save / pcr_policy_load       (.pcrb, verified on load)
+ *   evaluate    pcr_engine (a set of policies, routed by payer and date)
+ *               pcr_engine_eval (one JSON record)  pcr_engine_run (a stream)
+ *   inspect     pcr_policy_disasm, pcr_dump_ast, pcr_policy_run_tests
+ *
+ * Conventions: every handle is opaque; every function that can fail returns a
+ * pcr_status; objects returned through an out-parameter are owned by the
+ * caller and freed with the matching *_free; nothing is global, so separate
+ * handles may be used from separate threads. Strings are UTF-8, NUL-terminated
+ * unless a length is given. */
+#ifndef PCR_PCR_H
+#define PCR_PCR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define PCR_VERSION "0.1.0"
+
+typedef enum pcr_status {
+    PCR_OK = 0,
+    PCR_ERR_POLICY = 1,   /* the source has errors; see the diagnostics */
+    PCR_ERR_IO = 2,       /* a file could not be read or written */
+    PCR_ERR_BYTECODE = 3, /* a .pcrb was rejected by the loader or verifier */
+    PCR_ERR_USAGE = 4,    /* a bad argument to an API call */
+    PCR_ERR_RECORD = 5,   /* a request record was malformed (a decision is still produced) */
+} pcr_status;
+
+/* ---- Diagnostics, as data ------------------------------------------------ */
+
+typedef enum pcr_severity { PCR_SEV_ERROR, PCR_SEV_WARNING, PCR_SEV_NOTE } pcr_severity;
+
+/* A source span: 1-based lines and columns, end inclusive. file is an index
+ * into the diagnostics' file table (pcr_diags_file). */
+typedef struct pcr_span {
+    uint32_t file;
+    uint32_t line, col;
+    uint32_t end_line, end_col;
+} pcr_span;
+
+typedef struct pcr_diag {
+    pcr_severity severity;
+    const char *code;    /* stable code such as "E102"; see docs/diagnostics.md */
+    pcr_span span;       /* where */
+    const char *message; /* one sentence, no trailing period */
+    bool has_related;    /* e.g. the opening brace of an unclosed block */
+    pcr_span related;
+    const char *related_message;
+} pcr_diag;
+
+typedef struct pcr_diags pcr_diags;
+
+size_t pcr_diags_count(const pcr_diags *d);
+size_t pcr_diags_errors(const pcr_diags *d);
+const pcr_diag *pcr_diags_get(const pcr_diags *d, size_t i);
+/* Path of file index i (as given, or as resolved for `use`). */
+const char *pcr_diags_file(const pcr_diags *d, uint32_t file);
+/* Prints every diagnostic as "file:line:col: error[E102]: message", the
+ * source line and a ^~~~ underline. color: use ANSI colors. */
+void pcr_diags_print(const pcr_diags *d, FILE *out, bool color);
+void pcr_diags_free(pcr_diags *d);
+
+/* ---- Compiling ----------------------------------------------------------- */
+
+typedef struct pcr_compile_opts {
+    const char *const *include_dirs; /* extra directories searched by `use` */
+    size_t n_include_dirs;
+    bool warnings_as_errors;
+} pcr_compile_opts;
+
+typedef struct pcr_policy pcr_policy;
+
+/* Compiles one policy source file (and the modules it uses). On success
+ * *out is a verified policy. *diags (always set when diags != NULL, even on
+ * success, for warnings) is owned by the caller. opts may be NULL. Returns
+ * PCR_ERR_POLICY when any error was diagnosed (no policy is produced),
+ * PCR_ERR_IO when path cannot be read. */
+pcr_status pcr_compile_file(const char *path, const pcr_compile_opts *opts, pcr_policy **out,
+                            pcr_diags **diags);
+/* As pcr_compile_file, from memory; name is used in diagnostics and as the
+ * base for resolving `use` (its directory). */
+pcr_status pcr_compile_buffer(const char *name, const char *src, size_t len,
+                              const pcr_compile_opts *opts, pcr_policy **out, pcr_diags **diags);
+
+/* Checks a source without producing a policy (pcrc --check). */
+pcr_status pcr_check_file(const char *path, const pcr_compile_opts *opts, pcr_diags **diags);
+
+/* Prints the parsed syntax tree of a source file (pcrc --dump-ast). */
+pcr_status pcr_dump_ast(const char *path, FILE *out, pcr_diags **diags);
+
+/* ---- Bytecode ------------------------------------------------------------ */
+
+/* Serializes a policy; *buf is malloc'ed and owned by the caller. The output
+ * is deterministic: the same source gives the same bytes. */
+pcr_status pcr_policy_save(const pcr_policy *p, uint8_t **buf, size_t *len);
+pcr_status pcr_policy_save_file(const pcr_policy *p, const char *path, char *err, size_t errlen);
+/* Loads and verifies bytecode. On failure err receives one line naming what
+ * is wrong, e.g. "truncated constant pool" or "rule 3: jump target 812 out of
+ * range". The buffer is copied; the caller keeps ownership of buf. */
+pcr_status pcr_policy_load(const uint8_t *buf, size_t len, pcr_policy **out, char *err,
+                           size_t errlen);
+pcr_status pcr_policy_load_file(const char *path, pcr_policy **out, char *err, size_t errlen);
+void pcr_policy_free(pcr_policy *p);
+
+/* Header facts. The returned strings live as long as the policy. */
+const char *pcr_policy_id(const pcr_policy *p);
+const char *pcr_policy_version(const pcr_policy *p);
+const char *pcr_policy_payer(const pcr_policy *p);
+size_t pcr_policy_rule_count(const pcr_policy *p);
+
+/* Writes a human-readable listing of every section and instruction. */
+void pcr_policy_disasm(const pcr_policy *p, FILE *out);
+
+/* Runs the `test` blocks of the policy's sources (only for policies compiled
+ * from source; a .pcrb carries no tests). Prints one line per failure with
+ * its location and the differences; adds to *passed and *failed. */
+pcr_status pcr_policy_run_tests(const pcr_policy *p, FILE *out, bool verbose, size_t *passed,
+                                size_t *failed);
+
+/* ---- Evaluating ---------------------------------------------------------- */
+
+typedef enum pcr_decision_kind {
+    PCR_DEC_NONE,
+    PCR_DEC_NOTIFICATION,
+    PCR_DEC_PRIOR_AUTH,
+    PCR_DEC_NOT_COVERED,
+    PCR_DEC_INFO_NEEDED,
+    PCR_DEC_NO_POLICY,
+    PCR_DEC_ERROR,
+} pcr_decision_kind;
+
+/* "none", "notification", "prior_auth", "not_covered", "info_needed",
+ * "no_policy", "error". */
+const char *pcr_decision_name(pcr_decision_kind k);
+
+typedef struct pcr_engine pcr_engine;
+
+pcr_engine *pcr_engine_new(void);
+/* Adds a policy; the engine takes ownership of p (freed by pcr_engine_free).
+ * Fails with PCR_ERR_USAGE when policies with the same payer overlap in
+ * their effective windows (err names both). */
+pcr_status pcr_engine_add(pcr_engine *e, pcr_policy *p, char *err, size_t errlen);
+void pcr_engine_free(pcr_engine *e);
+
+/* Evaluates one request record (one JSON object, no newline needed) and
+ * writes its decision line (JSON, with a trailing newline) to out.
+ * recno is the 1-based record number used in error messages. *kind (may be
+ * NULL) receives the decision. Returns PCR_OK, or PCR_ERR_RECORD when the
+ * record was malformed (the decision line then has "decision":"error"). The
+ * returned line stays valid until the next call on this engine. */
+pcr_status pcr_engine_eval(pcr_engine *e, const char *json, size_t len, uint64_t recno,
+                           const char **line, size_t *line_len, pcr_decision_kind *kind);
+
+typedef struct pcr_stats {
+    uint64_t records;
+    uint64_t bytes;
+    uint64_t by_decision[PCR_DEC_ERROR + 1];
+    double seconds;
+} pcr_stats;
+
+/* Streams JSON Lines from in to out: exactly one decision line per input
+ * line, in order. Memory stays flat in the input size. Returns PCR_OK, or
+ * PCR_ERR_IO when reading or writing failed (a closed stdout included);
+ * stats (may be NULL) is filled either way. */
+pcr_status pcr_engine_run(pcr_engine *e, FILE *in, FILE *out, pcr_stats *stats);
+
+/* Prints the per-decision and per-rule counts gathered so far, and
+ * throughput from stats, to out (pcrvm --stats). */
+void pcr_engine_print_stats(const pcr_engine *e, const pcr_stats *stats, FILE *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,105 @@
+/* buf.c: growable byte buffers. */
+#include "buf.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "arena.h"
+
+void buf_reserve(Buf *b, size_t extra)
+{
+    if (b->cap - b->n >= extra) return;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap - b->n < extra) cap *= 2;
+    b->p = xrealloc(b->p, cap);
+    b->cap = cap;
+}
+
+void buf_put(Buf *b, const void *data, size_t n)
+{
+    buf_reserve(b, n);
+    memcpy(b->p + b->n, data, n);
+    b->n += n;
+}
+
+void buf_putc(Buf *b, char c)
+{
+    buf_reserve(b, 1);
+    b->p[b->n++] = c;
+}
+
+void buf_puts(Buf *b, const char *s) { buf_put(b, s, strlen(s)); }
+
+void buf_printf(Buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    va_list ap2;
+    va_copy(ap2, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap2);
+    va_end(ap2);
+    if (n > 0) {
+        buf_reserve(b, (size_t)n + 1);
+        vsnprintf(b->p + b->n, (size_t)n + 1, fmt, ap);
+        b->n += (size_t)n;
+    }
+    va_end(ap);
+}
+
+void buf_put_json_str(Buf *b, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    buf_reserve(b, n + 2);
+    b->p[b->n++] = '"';
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\') {
+            buf_putc(b, '\\');
+            buf_putc(b, (char)c);
+        } else if (c < 0x20) {
+            switch (c) {
+            case '\n': buf_put(b, "\\n", 2); break;
+            case '\t': buf_put(b, "\\t", 2); break;
+            case '\r': buf_put(b, "\\r", 2); break;
+            default: {
+                char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+                buf_put(b, e, 6);
+            }
+            }
+        } else {
+            buf_putc(b, (char)c);
+        }
+    }
+    buf_putc(b, '"');
+}
+
+void buf_put_u8(Buf *b, uint8_t v) { buf_putc(b, (char)v); }
+
+void buf_put_u16(Buf *b, uint16_t v)
+{
+    unsigned char x[2] = {(unsigned char)v, (unsigned char)(v >> 8)};
+    buf_put(b, x, 2);
+}
+
+void buf_put_u32(Buf *b, uint32_t v)
+{
+    unsigned char x[4];
+    for (int i = 0; i < 4; i++) x[i] = (unsigned char)(v >> (8 * i));
+    buf_put(b, x, 4);
+}
+
+void buf_put_u64(Buf *b, uint64_t v)
+{
+    unsigned char x[8];
+    for (int i = 0; i < 8; i++) x[i] = (unsigned char)(v >> (8 * i));
+    buf_put(b, x, 8);
+}
+
+void buf_free(Buf *b)
+{
+    free(b->p);
+    b->p = NULL;
+    b->n = b->cap = 0;
+}

@@ -1,0 +1,199 @@
+/* diag.c: diagnostics as data, and their printer. */
+#include "diag.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "arena.h"
+
+Diags *diags_new(void) { return xcalloc(1, sizeof(Diags)); }
+
+uint32_t diags_add_file(Diags *d, const char *path, char *text, size_t len)
+{
+    if (d->nfiles == d->capfiles) {
+        d->capfiles = d->capfiles ? d->capfiles * 2 : 4;
+        d->files = xrealloc(d->files, d->capfiles * sizeof *d->files);
+    }
+    SrcFile *f = &d->files[d->nfiles];
+    f->path = xstrndup(path, strlen(path));
+    f->text = text;
+    f->len = len;
+    return d->nfiles++;
+}
+
+static char *vformat(const char *fmt, va_list ap)
+{
+    va_list ap2;
+    va_copy(ap2, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap2);
+    va_end(ap2);
+    char *s = xmalloc((size_t)(n < 0 ? 0 : n) + 1);
+    vsnprintf(s, (size_t)n + 1, fmt, ap);
+    return s;
+}
+
+static pcr_diag *vreport(Diags *d, pcr_severity sev, const char *code, Loc at, const char *fmt,
+                         va_list ap)
+{
+    if (d->n == d->cap) {
+        d->cap = d->cap ? d->cap * 2 : 16;
+        d->v = xrealloc(d->v, d->cap * sizeof *d->v);
+    }
+    pcr_diag *g = &d->v[d->n++];
+    memset(g, 0, sizeof *g);
+    g->severity = sev;
+    g->code = code;
+    g->span = at;
+    g->message = vformat(fmt, ap);
+    if (sev == PCR_SEV_ERROR) d->nerrors++;
+    return g;
+}
+
+pcr_diag *diag_report(Diags *d, pcr_severity sev, const char *code, Loc at, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    pcr_diag *g = vreport(d, sev, code, at, fmt, ap);
+    va_end(ap);
+    return g;
+}
+
+pcr_diag *diag_error(Diags *d, const char *code, Loc at, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    pcr_diag *g = vreport(d, PCR_SEV_ERROR, code, at, fmt, ap);
+    va_end(ap);
+    return g;
+}
+
+void diag_related(Diags *d, pcr_diag *g, Loc at, const char *fmt, ...)
+{
+    (void)d;
+    va_list ap;
+    va_start(ap, fmt);
+    free((char *)g->related_message);
+    g->has_related = true;
+    g->related = at;
+    g->related_message = vformat(fmt, ap);
+    va_end(ap);
+}
+
+static size_t edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 64 || lb > 64) return (size_t)-1;
+    size_t prev[65], cur[65];
+    for (size_t j = 0; j <= lb; j++) prev[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        cur[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
+            size_t del = prev[j] + 1, ins = cur[j - 1] + 1;
+            cur[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+        }
+        memcpy(prev, cur, (lb + 1) * sizeof *prev);
+    }
+    return prev[lb];
+}
+
+const char *diag_nearest(const char *name, const char *const *candidates, size_t n)
+{
+    size_t limit = strlen(name) <= 3 ? 1 : 2;
+    const char *best = NULL;
+    size_t best_d = limit + 1;
+    for (size_t i = 0; i < n; i++) {
+        size_t dist = edit_distance(name, candidates[i]);
+        if (dist < best_d) {
+            best_d = dist;
+            best = candidates[i];
+        }
+    }
+    return best;
+}
+
+/* ---- public accessors and printer ---- */
+
+size_t pcr_diags_count(const pcr_diags *d) { return d ? d->n : 0; }
+size_t pcr_diags_errors(const pcr_diags *d) { return d ? d->nerrors : 0; }
+const pcr_diag *pcr_diags_get(const pcr_diags *d, size_t i) { return d && i < d->n ? &d->v[i] : NULL; }
+const char *pcr_diags_file(const pcr_diags *d, uint32_t file)
+{
+    return d && file < d->nfiles ? d->files[file].path : "<unknown>";
+}
+
+/* Finds the text of 1-based line `line` in f; sets *len. NULL if absent. */
+static const char *line_text(const SrcFile *f, uint32_t line, size_t *len)
+{
+    const char *p = f->text, *end = f->text + f->len;
+    for (uint32_t l = 1; l < line && p < end; l++) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        if (!nl) return NULL;
+        p = nl + 1;
+    }
+    if (p > end || (p == end && line > 1 && p[-1] == '\n')) return NULL;
+    const char *nl = memchr(p, '\n', (size_t)(end - p));
+    *len = (size_t)((nl ? nl : end) - p);
+    if (*len && p[*len - 1] == '\r') (*len)--;
+    return p;
+}
+
+static void print_snippet(const pcr_diags *d, FILE *out, const pcr_span *s, bool color)
+{
+    if (s->file >= d->nfiles || s->line == 0) return;
+    size_t len;
+    const char *text = line_text(&d->files[s->file], s->line, &len);
+    if (!text) return;
+    fprintf(out, "%5u | ", s->line);
+    for (size_t i = 0; i < len; i++) fputc(text[i] == '\t' ? ' ' : text[i], out);
+    fputs("\n      | ", out);
+    uint32_t col = s->col ? s->col : 1;
+    uint32_t end = (s->end_line == s->line && s->end_col >= col) ? s->end_col : col;
+    if (s->end_line > s->line) end = (uint32_t)len > col ? (uint32_t)len : col;
+    for (uint32_t i = 1; i < col; i++) fputc(' ', out);
+    if (color) fputs("\033[1;32m", out);
+    fputc('^', out);
+    for (uint32_t i = col; i < end; i++) fputc('~', out);
+    if (color) fputs("\033[0m", out);
+    fputc('\n', out);
+}
+
+static const char *sev_name(pcr_severity s)
+{
+    return s == PCR_SEV_ERROR ? "error" : s == PCR_SEV_WARNING ? "warning" : "note";
+}
+
+void pcr_diags_print(const pcr_diags *d, FILE *out, bool color)
+{
+    if (!d) return;
+    for (size_t i = 0; i < d->n; i++) {
+        const pcr_diag *g = &d->v[i];
+        const char *sc = g->severity == PCR_SEV_ERROR ? "\033[1;31m" : "\033[1;35m";
+        fprintf(out, "%s:%u:%u: %s%s%s[%s]: %s\n", pcr_diags_file(d, g->span.file), g->span.line,
+                g->span.col, color ? sc : "", sev_name(g->severity), color ? "\033[0m" : "",
+                g->code, g->message);
+        print_snippet(d, out, &g->span, color);
+        if (g->has_related) {
+            fprintf(out, "%s:%u:%u: note: %s\n", pcr_diags_file(d, g->related.file),
+                    g->related.line, g->related.col, g->related_message);
+            print_snippet(d, out, &g->related, color);
+        }
+    }
+}
+
+void pcr_diags_free(pcr_diags *d)
+{
+    if (!d) return;
+    for (size_t i = 0; i < d->n; i++) {
+        free((char *)d->v[i].message);
+        free((char *)d->v[i].related_message);
+    }
+    for (uint32_t i = 0; i < d->nfiles; i++) {
+        free(d->files[i].path);
+        free(d->files[i].text);
+    }
+    free(d->v);
+    free(d->files);
+    free(d);
+}

@@ -1,0 +1,22 @@
+/* prog.c: allocation of compiled programs. */
+#include "prog.h"
+
+#include <stdlib.h>
+
+Prog *prog_new(void)
+{
+    Prog *p = xcalloc(1, sizeof *p);
+    arena_init(&p->arena);
+    p->source_doc = p->source_title = p->reviewer = PIDX_NONE;
+    p->f_id = p->f_payer = p->f_service_date = p->f_requested_at = p->f_code = PIDX_NONE;
+    p->eff_from = DATE_OPEN_FROM;
+    p->eff_through = DATE_OPEN_THROUGH;
+    return p;
+}
+
+void prog_free(Prog *p)
+{
+    if (!p) return;
+    arena_free(&p->arena);
+    free(p);
+}

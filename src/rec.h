@@ -1,0 +1,67 @@
+/* rec.h: the schema-driven, streaming request-record decoder.
+ *
+ * A RecDecoder is built once per schema and reused for every line: decoding
+ * allocates nothing per record (buffers grow only when a record is larger
+ * than any before it, and never beyond the documented limits). Values point
+ * into the decoder's scratch buffer and stay valid until the next
+ * rec_decode() on the same decoder.
+ *
+ * A line is malformed when it is not exactly one JSON object (RFC 8259;
+ * surrounding whitespace allowed), has invalid UTF-8, a duplicate key, lacks
+ * a PF_REQUIRED field, or has a value of the wrong type, a bad date, an
+ * unknown enum member or a code of the wrong shape. Unknown keys are skipped
+ * (their values are still validated as JSON). null counts as absent. */
+#ifndef PCR_REC_H
+#define PCR_REC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "prog.h"
+
+enum {
+    REC_MAX_LINE = 1 << 20,  /* bytes in one record line */
+    REC_MAX_ITEMS = 1024,    /* list elements in one record, all lists together */
+    REC_MAX_KEYS = 256,      /* keys in one record, known and unknown */
+    REC_MAX_DEPTH = 64,      /* nesting inside skipped unknown values */
+    REC_ERR_MAX = 512,
+};
+
+/* One decoded value. By field type:
+ *   VT_BOOL: i = 0/1     VT_INT: i     VT_MONEY: i = cents     VT_DATE: i = days
+ *   VT_DATETIME: i = seconds (a bare date is midnight)     VT_ENUM: i = member index
+ *   VT_CODE: i = CodeKey    VT_STRING: s, n (UTF-8, escapes resolved, no NUL added)
+ *   VT_LIST: items[i .. i + n) */
+typedef struct RecVal {
+    int64_t i;
+    const char *s;
+    uint32_t n;
+} RecVal;
+
+typedef struct Record {
+    uint64_t present; /* bit f: field f was given (not null); defaults are NOT set here */
+    RecVal v[PCR_MAX_FIELDS];
+    RecVal *items;    /* list elements (VT_CODE: i; VT_STRING: s, n) */
+    uint32_t nitems;
+    bool has_id;      /* the id was read (even if the record is otherwise malformed) */
+    const char *id;   /* raw id string, escapes resolved */
+    uint32_t id_len;
+} Record;
+
+typedef struct RecDecoder RecDecoder;
+
+/* Builds a decoder for prog's schema. prog must outlive the decoder. */
+RecDecoder *rec_decoder_new(const Prog *prog);
+void rec_decoder_free(RecDecoder *d);
+
+/* Decodes one line (no trailing newline; a trailing '\r' is whitespace).
+ * recno (1-based) is used in the error message. Returns the record, or NULL
+ * when malformed; then rec_error() is e.g.
+ *   record 17: field 'service_date': expected date YYYY-MM-DD, got "2026-13-45"
+ * and rec_partial() still offers the id when it could be read. */
+const Record *rec_decode(RecDecoder *d, const char *line, size_t len, uint64_t recno);
+const char *rec_error(const RecDecoder *d);
+const Record *rec_partial(const RecDecoder *d);
+
+#endif

@@ -1,0 +1,185 @@
+/* helpers.h: small shared helpers for the Criterion tests.
+ *
+ * th_std_prog() builds, by hand, a Prog whose schema is the standard request
+ * schema (policies/std/request.pcr) so that the decoder, VM and bytecode
+ * tests can run without the front end. th_str() interns a string. Rules,
+ * sets and code are added by each test. Everything is static: include this
+ * header from one test file per binary. */
+#ifndef PCR_TEST_HELPERS_H
+#define PCR_TEST_HELPERS_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "prog.h"
+
+/* Appends a string to p's table (no dedup) and returns its index. */
+static uint32_t th_str(Prog *p, const char *s)
+{
+    uint32_t i = p->nstrs++;
+    p->strs = realloc(p->strs, p->nstrs * sizeof *p->strs);
+    p->strlens = realloc(p->strlens, p->nstrs * sizeof *p->strlens);
+    p->strs[i] = arena_strndup(&p->arena, s, strlen(s));
+    p->strlens[i] = (uint32_t)strlen(s);
+    return i;
+}
+
+static uint32_t th_ref(Prog *p, uint32_t v)
+{
+    uint32_t i = p->nrefs++;
+    p->refs = realloc(p->refs, p->nrefs * sizeof *p->refs);
+    p->refs[i] = v;
+    return i;
+}
+
+static uint32_t th_field(Prog *p, const char *name, ValType t, unsigned flags)
+{
+    uint32_t i = p->nfields++;
+    p->fields = realloc(p->fields, p->nfields * sizeof *p->fields);
+    PField *f = &p->fields[i];
+    memset(f, 0, sizeof *f);
+    f->name = th_str(p, name);
+    f->type = (uint8_t)t;
+    f->flags = (uint8_t)flags;
+    f->tag_field = PIDX_NONE;
+    return i;
+}
+
+static uint32_t th_enum(Prog *p, const char *name, const char *const *members, unsigned flags)
+{
+    uint32_t f = th_field(p, name, VT_ENUM, flags);
+    uint32_t first = p->nrefs, n = 0;
+    for (; members[n]; n++) th_ref(p, th_str(p, members[n]));
+    p->fields[f].enum_first = first;
+    p->fields[f].enum_count = n;
+    return f;
+}
+
+/* NOTE: the arrays built here are realloc'ed, not arena-owned; free them
+ * with th_prog_free (prog_free would leak them). */
+static Prog *th_std_prog(void)
+{
+    Prog *p = prog_new();
+    static const char *const network[] = {"in", "out", NULL};
+    static const char *const setting[] = {
+        "inpatient", "outpatient", "ambulatory_surgery", "office", "home", "emergency",
+        "observation", "skilled_nursing", "rehabilitation", "ltac", "hospice", "residential",
+        "partial_hospital", "intensive_outpatient", "ambulance", NULL};
+    static const char *const admission[] = {"elective", "emergency", "urgent", "maternity",
+                                            "newborn", "transfer", NULL};
+    static const char *const delivery[] = {"vaginal", "cesarean", NULL};
+    static const char *const systems[] = {"CPT", "HCPCS", "REV", NULL};
+    p->f_id = th_field(p, "id", VT_STRING, PF_REQUIRED);
+    p->f_payer = th_field(p, "payer", VT_STRING, PF_REQUIRED);
+    th_field(p, "plan", VT_STRING, 0);
+    th_enum(p, "network", network, 0);
+    th_enum(p, "setting", setting, 0);
+    th_enum(p, "admission", admission, 0);
+    th_field(p, "admitted_from_er", VT_BOOL, PF_DEFAULT);
+    th_enum(p, "delivery", delivery, 0);
+    th_field(p, "stay_hours", VT_INT, 0);
+    uint32_t code = th_field(p, "code", VT_CODE, 0);
+    uint32_t tag = th_enum(p, "code_system", systems, 0);
+    p->fields[code].systems = SYS_BIT(SYS_CPT) | SYS_BIT(SYS_HCPCS) | SYS_BIT(SYS_REV);
+    p->fields[code].tag_field = tag;
+    p->f_code = code;
+    uint32_t dx = th_field(p, "diagnoses", VT_LIST, 0);
+    p->fields[dx].elem = VT_CODE;
+    p->fields[dx].systems = SYS_BIT(SYS_ICD10);
+    th_field(p, "units", VT_INT, 0);
+    th_field(p, "price", VT_MONEY, 0);
+    th_field(p, "visit_number", VT_INT, 0);
+    th_field(p, "state", VT_STRING, 0);
+    th_field(p, "member_age", VT_INT, 0);
+    th_field(p, "medicare_primary", VT_BOOL, PF_DEFAULT);
+    th_field(p, "medicare_exhausted", VT_BOOL, PF_DEFAULT);
+    th_field(p, "clinical_trial", VT_BOOL, PF_DEFAULT);
+    th_field(p, "emergent", VT_BOOL, PF_DEFAULT);
+    p->f_service_date = th_field(p, "service_date", VT_DATE, PF_REQUIRED);
+    p->f_requested_at = th_field(p, "requested_at", VT_DATETIME, 0);
+    p->id = th_str(p, "test");
+    p->payer = th_str(p, "testpayer");
+    p->title = th_str(p, "Test policy");
+    p->version = th_str(p, "1");
+    return p;
+}
+
+/* Index of the schema field called name; aborts the test binary if none. */
+static uint32_t th_field_index(const Prog *p, const char *name)
+{
+    for (uint32_t i = 0; i < p->nfields; i++)
+        if (strcmp(p->strs[p->fields[i].name], name) == 0) return i;
+    fprintf(stderr, "th_field_index: no field %s\n", name);
+    abort();
+}
+
+static void th_prog_free(Prog *p)
+{
+    free(p->strs);
+    free(p->strlens);
+    free(p->refs);
+    free(p->fields);
+    free(p->consts);
+    free(p->sets);
+    free(p->ranges);
+    free(p->rules);
+    free(p->segs);
+    free(p->seg_rules);
+    free(p->always);
+    free(p->holidays);
+    free(p->code);
+    prog_free(p);
+}
+
+/* Reads a whole file (NUL-terminated); NULL if it cannot. */
+static char *th_read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    char *buf = NULL;
+    size_t n = 0, cap = 0, got;
+    do {
+        if (cap - n < 4096) buf = realloc(buf, cap = cap * 2 + 8192);
+        got = fread(buf + n, 1, cap - n - 1, f);
+        n += got;
+    } while (got > 0);
+    fclose(f);
+    buf[n] = '\0';
+    if (len) *len = n;
+    return buf;
+}
+
+/* Runs a shell command, captures its stdout into a malloc'ed string and its
+ * exit status into *status. */
+static char *th_run(const char *cmd, int *status)
+{
+    FILE *p = popen(cmd, "r");
+    if (!p) return NULL;
+    char *buf = NULL;
+    size_t n = 0, cap = 0, got;
+    do {
+        if (cap - n < 4096) buf = realloc(buf, cap = cap * 2 + 8192);
+        got = fread(buf + n, 1, cap - n - 1, p);
+        n += got;
+    } while (got > 0);
+    buf[n] = '\0';
+    int st = pclose(p);
+    if (status) *status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return buf;
+}
+
+/* Directory of the built binaries (make passes PCR_BIN) and of the repo. */
+static const char *th_bin(void)
+{
+    const char *b = getenv("PCR_BIN");
+    return b ? b : "bin";
+}
+static const char *th_root(void)
+{
+    const char *r = getenv("PCR_ROOT");
+    return r ? r : ".";
+}
+
+#endif
