@@ -1,0 +1,487 @@
+/* api.c: the public API (include/pcr/pcr.h) over the internal modules.
+ *
+ * A pcr_policy wraps a verified Prog (plus, when compiled from source, the
+ * arena holding its tests). A pcr_engine routes records to policies by payer
+ * and service date and owns one VM per policy, one decoder for the shared
+ * schema and the output buffer. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "arena.h"
+#include "bc.h"
+#include "buf.h"
+#include "compile.h"
+#include "dates.h"
+#include "diag.h"
+#include "out.h"
+#include "parse.h"
+#include "pcr/pcr.h"
+#include "policy.h"
+#include "prog.h"
+#include "rec.h"
+#include "vm.h"
+
+enum { SOURCE_MAX_BYTES = 8 << 20 };
+
+
+static void set_err(char *err, size_t errlen, const char *msg)
+{
+    if (err && errlen) snprintf(err, errlen, "%s", msg);
+}
+
+/* Reads a whole file into a NUL-terminated xmalloc'ed buffer. Returns NULL
+ * (errno set) when it cannot, or when it is larger than max bytes
+ * (errno = EFBIG). */
+static char *read_file(const char *path, size_t max, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    Buf b = {0};
+    char chunk[65536];
+    size_t got;
+    while ((got = fread(chunk, 1, sizeof chunk, f)) > 0) {
+        if (b.n + got > max) {
+            fclose(f);
+            buf_free(&b);
+            errno = EFBIG;
+            return NULL;
+        }
+        buf_put(&b, chunk, got);
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) {
+        buf_free(&b);
+        errno = EIO;
+        return NULL;
+    }
+    buf_putc(&b, '\0');
+    *len = b.n - 1;
+    return b.p;
+}
+
+/* ---- compiling ------------------------------------------------------------ */
+
+/* Compiles text (ownership passes to the diagnostics) into a policy, or only
+ * checks it when out is NULL. */
+static pcr_status compile_text(const char *path, char *text, size_t len,
+                               const pcr_compile_opts *opts, pcr_policy **out, pcr_diags **diags)
+{
+    Diags *d = diags_new();
+    pcr_policy *pol = xcalloc(1, sizeof *pol);
+    arena_init(&pol->arena);
+    CompileOpts co = {0};
+    if (opts) {
+        co.include_dirs = opts->include_dirs;
+        co.n_include_dirs = opts->n_include_dirs;
+    }
+    CompileOut res = {0};
+    bool ok = compile_program(&pol->arena, d, path, text, len, &co, &res);
+    if (ok && opts && opts->warnings_as_errors && pcr_diags_count(d) > 0) ok = false;
+    pcr_status st = ok ? PCR_OK : PCR_ERR_POLICY;
+    if (ok && out) {
+        pol->prog = res.prog;
+        pol->tests = res.tests;
+        pol->ntests = res.ntests;
+        pol->path = xstrndup(path, strlen(path));
+        *out = pol;
+    } else {
+        prog_free(res.prog);
+        arena_free(&pol->arena);
+        free(pol);
+    }
+    if (diags) *diags = d;
+    else pcr_diags_free(d);
+    return st;
+}
+
+/* Reports an unreadable root file as a diagnostic at 0:0 so every caller
+ * prints it the same way. */
+static pcr_status io_failure(const char *path, pcr_diags **diags)
+{
+    if (diags) {
+        Diags *d = diags_new();
+        Loc nowhere = {0};
+        uint32_t f = diags_add_file(d, path, xstrndup("", 0), 0);
+        nowhere.file = f;
+        diag_error(d, "E104", nowhere, "cannot read %s: %s", path,
+                   errno == EFBIG ? "larger than 8 MiB" : strerror(errno));
+        *diags = d;
+    }
+    return PCR_ERR_IO;
+}
+
+pcr_status pcr_compile_file(const char *path, const pcr_compile_opts *opts, pcr_policy **out,
+                            pcr_diags **diags)
+{
+    if (!path || !out) return PCR_ERR_USAGE;
+    *out = NULL;
+    size_t len;
+    char *text = read_file(path, SOURCE_MAX_BYTES, &len);
+    if (!text) return io_failure(path, diags);
+    return compile_text(path, text, len, opts, out, diags);
+}
+
+pcr_status pcr_compile_buffer(const char *name, const char *src, size_t len,
+                              const pcr_compile_opts *opts, pcr_policy **out, pcr_diags **diags)
+{
+    if (!name || !src || !out) return PCR_ERR_USAGE;
+    *out = NULL;
+    return compile_text(name, xstrndup(src, len), len, opts, out, diags);
+}
+
+pcr_status pcr_check_file(const char *path, const pcr_compile_opts *opts, pcr_diags **diags)
+{
+    size_t len;
+    char *text = read_file(path, SOURCE_MAX_BYTES, &len);
+    if (!text) return io_failure(path, diags);
+    return compile_text(path, text, len, opts, NULL, diags);
+}
+
+pcr_status pcr_dump_ast(const char *path, FILE *out, pcr_diags **diags)
+{
+    size_t len;
+    char *text = read_file(path, SOURCE_MAX_BYTES, &len);
+    if (!text) return io_failure(path, diags);
+    Diags *d = diags_new();
+    Arena a;
+    arena_init(&a);
+    uint32_t file = diags_add_file(d, path, text, len);
+    Node *decls = parse_file(&a, d, file);
+    ast_dump(decls, out);
+    arena_free(&a);
+    pcr_status st = pcr_diags_errors(d) ? PCR_ERR_POLICY : PCR_OK;
+    if (diags) *diags = d;
+    else pcr_diags_free(d);
+    return st;
+}
+
+/* ---- bytecode ------------------------------------------------------------- */
+
+pcr_status pcr_policy_save(const pcr_policy *p, uint8_t **buf, size_t *len)
+{
+    if (!p || !buf || !len) return PCR_ERR_USAGE;
+    *buf = bc_write(p->prog, len);
+    return PCR_OK;
+}
+
+pcr_status pcr_policy_save_file(const pcr_policy *p, const char *path, char *err, size_t errlen)
+{
+    uint8_t *buf;
+    size_t len;
+    pcr_status st = pcr_policy_save(p, &buf, &len);
+    if (st != PCR_OK) return st;
+    FILE *f = fopen(path, "wb");
+    if (!f) {
+        if (err) snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
+        free(buf);
+        return PCR_ERR_IO;
+    }
+    size_t put = fwrite(buf, 1, len, f);
+    int bad = fclose(f) != 0 || put != len;
+    free(buf);
+    if (bad) {
+        if (err) snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
+        remove(path);
+        return PCR_ERR_IO;
+    }
+    return PCR_OK;
+}
+
+pcr_status pcr_policy_load(const uint8_t *buf, size_t len, pcr_policy **out, char *err,
+                           size_t errlen)
+{
+    if (!buf || !out) return PCR_ERR_USAGE;
+    *out = NULL;
+    char msg[256] = "";
+    Prog *prog = bc_load(buf, len, msg, sizeof msg);
+    if (!prog) {
+        set_err(err, errlen, msg);
+        return PCR_ERR_BYTECODE;
+    }
+    pcr_policy *p = xcalloc(1, sizeof *p);
+    arena_init(&p->arena);
+    p->prog = prog;
+    *out = p;
+    return PCR_OK;
+}
+
+/* Bytecode files hold every code of a policy; 256 MiB is far beyond any
+ * real one and keeps a stray huge file from exhausting memory. */
+enum { BYTECODE_MAX_BYTES = 256 << 20 };
+
+pcr_status pcr_policy_load_file(const char *path, pcr_policy **out, char *err, size_t errlen)
+{
+    size_t len;
+    char *buf = read_file(path, BYTECODE_MAX_BYTES, &len);
+    if (!buf) {
+        if (err) snprintf(err, errlen, "cannot read %s: %s", path,
+                          errno == EFBIG ? "larger than 256 MiB" : strerror(errno));
+        return PCR_ERR_IO;
+    }
+    char msg[256] = "";
+    pcr_status st = pcr_policy_load((const uint8_t *)buf, len, out, msg, sizeof msg);
+    free(buf);
+    if (st != PCR_OK && err) snprintf(err, errlen, "%s: %s", path, msg);
+    return st;
+}
+
+void pcr_policy_free(pcr_policy *p)
+{
+    if (!p) return;
+    prog_free(p->prog);
+    arena_free(&p->arena);
+    free(p->path);
+    free(p);
+}
+
+const char *pcr_policy_id(const pcr_policy *p) { return p->prog->strs[p->prog->id]; }
+const char *pcr_policy_version(const pcr_policy *p) { return p->prog->strs[p->prog->version]; }
+const char *pcr_policy_payer(const pcr_policy *p) { return p->prog->strs[p->prog->payer]; }
+size_t pcr_policy_rule_count(const pcr_policy *p) { return p->prog->nrules; }
+
+void pcr_policy_disasm(const pcr_policy *p, FILE *out) { bc_disasm(p->prog, out); }
+
+const char *pcr_decision_name(pcr_decision_kind k) { return out_decision_name(k); }
+
+/* ---- engine --------------------------------------------------------------- */
+
+typedef struct EnginePolicy {
+    pcr_policy *pol;
+    Vm *vm;
+    OutPolicy *out;
+} EnginePolicy;
+
+struct pcr_engine {
+    EnginePolicy *v; /* owned policies, in the order added */
+    size_t n, cap;
+    RecDecoder *dec; /* for the schema all policies share (the first's) */
+    Buf line;        /* the current decision line */
+};
+
+pcr_engine *pcr_engine_new(void) { return xcalloc(1, sizeof(pcr_engine)); }
+
+static bool same_str(const Prog *a, uint32_t i, const Prog *b, uint32_t j)
+{
+    return a->strlens[i] == b->strlens[j] && memcmp(a->strs[i], b->strs[j], a->strlens[i]) == 0;
+}
+
+/* True when the two schemas decode every record identically. */
+static bool same_schema(const Prog *a, const Prog *b)
+{
+    if (a->nfields != b->nfields) return false;
+    for (uint32_t i = 0; i < a->nfields; i++) {
+        const PField *x = &a->fields[i], *y = &b->fields[i];
+        if (!same_str(a, x->name, b, y->name) || x->type != y->type || x->elem != y->elem ||
+            x->flags != y->flags || x->systems != y->systems || x->tag_field != y->tag_field ||
+            x->enum_count != y->enum_count || x->deflt != y->deflt)
+            return false;
+        for (uint32_t k = 0; k < x->enum_count; k++)
+            if (!same_str(a, a->refs[x->enum_first + k], b, b->refs[y->enum_first + k]))
+                return false;
+    }
+    return true;
+}
+
+pcr_status pcr_engine_add(pcr_engine *e, pcr_policy *p, char *err, size_t errlen)
+{
+    if (!e || !p) return PCR_ERR_USAGE;
+    const Prog *np = p->prog;
+    for (size_t i = 0; i < e->n; i++) {
+        const Prog *op = e->v[i].pol->prog;
+        if (!same_schema(op, np)) {
+            if (err) snprintf(err, errlen, "policy %s declares a different request schema than %s",
+                              np->strs[np->id], op->strs[op->id]);
+            return PCR_ERR_USAGE;
+        }
+        if (same_str(op, op->payer, np, np->payer) && np->eff_from <= op->eff_through &&
+            op->eff_from <= np->eff_through) {
+            if (err) snprintf(err, errlen,
+                              "policies %s@%s and %s@%s both cover payer \"%s\" on overlapping dates",
+                              op->strs[op->id], op->strs[op->version], np->strs[np->id],
+                              np->strs[np->version], np->strs[np->payer]);
+            return PCR_ERR_USAGE;
+        }
+    }
+    if (e->n == e->cap) {
+        e->cap = e->cap ? e->cap * 2 : 4;
+        e->v = xrealloc(e->v, e->cap * sizeof *e->v);
+    }
+    e->v[e->n].pol = p;
+    e->v[e->n].vm = vm_new(np);
+    e->v[e->n].out = out_policy_new(np);
+    if (e->n == 0) e->dec = rec_decoder_new(np);
+    e->n++;
+    return PCR_OK;
+}
+
+void pcr_engine_free(pcr_engine *e)
+{
+    if (!e) return;
+    for (size_t i = 0; i < e->n; i++) {
+        vm_free(e->v[i].vm);
+        out_policy_free(e->v[i].out);
+        pcr_policy_free(e->v[i].pol);
+    }
+    free(e->v);
+    rec_decoder_free(e->dec);
+    buf_free(&e->line);
+    free(e);
+}
+
+/* The policy for payer on day, or NULL. */
+static EnginePolicy *route(pcr_engine *e, const char *payer, uint32_t n, int32_t day)
+{
+    for (size_t i = 0; i < e->n; i++) {
+        const Prog *p = e->v[i].pol->prog;
+        if (p->strlens[p->payer] == n && memcmp(p->strs[p->payer], payer, n) == 0 &&
+            day >= p->eff_from && day <= p->eff_through)
+            return &e->v[i];
+    }
+    return NULL;
+}
+
+/* Decides one line into e->line; returns the decision. */
+static pcr_decision_kind eval_line(pcr_engine *e, const char *json, size_t len, uint64_t recno)
+{
+    e->line.n = 0;
+    if (e->n == 0) {
+        out_error(&e->line, NULL, 0, "no policy loaded");
+        return PCR_DEC_ERROR;
+    }
+    const Record *r = rec_decode(e->dec, json, len, recno);
+    if (!r) {
+        const Record *part = rec_partial(e->dec);
+        out_error(&e->line, part && part->has_id ? part->id : NULL, part ? part->id_len : 0,
+                  rec_error(e->dec));
+        return PCR_DEC_ERROR;
+    }
+    const Prog *p0 = e->v[0].pol->prog;
+    const RecVal *payer = &r->v[p0->f_payer];
+    EnginePolicy *ep = route(e, payer->s, payer->n, (int32_t)r->v[p0->f_service_date].i);
+    if (!ep) {
+        out_no_policy(&e->line, r->id, r->id_len);
+        return PCR_DEC_NO_POLICY;
+    }
+    Decision d;
+    vm_decide(ep->vm, r, &d);
+    out_decision(&e->line, ep->out, r->id, r->id_len, &d);
+    return d.kind;
+}
+
+pcr_status pcr_engine_eval(pcr_engine *e, const char *json, size_t len, uint64_t recno,
+                           const char **line, size_t *line_len, pcr_decision_kind *kind)
+{
+    if (!e || (!json && len)) return PCR_ERR_USAGE;
+    pcr_decision_kind k = eval_line(e, json ? json : "", len, recno);
+    if (line) *line = e->line.p;
+    if (line_len) *line_len = e->line.n;
+    if (kind) *kind = k;
+    return k == PCR_DEC_ERROR ? PCR_ERR_RECORD : PCR_OK;
+}
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+enum { IN_CHUNK = 1 << 20 };
+
+/* Emits the decision for one complete line (without its '\n'). */
+static bool run_one(pcr_engine *e, const char *line, size_t len, uint64_t recno, FILE *out,
+                    pcr_stats *st)
+{
+    pcr_decision_kind k;
+    const char *text;
+    size_t n;
+    pcr_engine_eval(e, line, len, recno, &text, &n, &k);
+    st->records++;
+    st->by_decision[k]++;
+    return fwrite(text, 1, n, out) == n;
+}
+
+/* A line longer than REC_MAX_LINE is not buffered: its decision is an error
+ * naming the limit, and its bytes are skipped up to the next newline. */
+static bool run_too_long(pcr_engine *e, uint64_t recno, FILE *out, pcr_stats *st)
+{
+    char msg[128];
+    snprintf(msg, sizeof msg, "record %llu: line longer than %d bytes", (unsigned long long)recno,
+             REC_MAX_LINE);
+    e->line.n = 0;
+    out_error(&e->line, NULL, 0, msg);
+    st->records++;
+    st->by_decision[PCR_DEC_ERROR]++;
+    return fwrite(e->line.p, 1, e->line.n, out) == e->line.n;
+}
+
+pcr_status pcr_engine_run(pcr_engine *e, FILE *in, FILE *out, pcr_stats *stats)
+{
+    pcr_stats local;
+    pcr_stats *st = stats ? stats : &local;
+    memset(st, 0, sizeof *st);
+    double t0 = now_seconds();
+    /* buf holds the unfinished tail of the input: at most one line of
+     * REC_MAX_LINE bytes plus one chunk, so memory is flat in the input. */
+    size_t cap = REC_MAX_LINE + IN_CHUNK + 1;
+    char *buf = xmalloc(cap);
+    size_t have = 0;
+    bool skipping = false; /* inside an over-long line, dropping bytes */
+    bool ok = true;
+    uint64_t recno = 0;
+    size_t got;
+    while (ok && (got = fread(buf + have, 1, IN_CHUNK, in)) > 0) {
+        st->bytes += got;
+        size_t end = have + got, start = 0;
+        char *nl;
+        while (ok && (nl = memchr(buf + start, '\n', end - start))) {
+            size_t len = (size_t)(nl - (buf + start));
+            if (skipping) skipping = false;
+            else ok = run_one(e, buf + start, len, ++recno, out, st);
+            start += len + 1;
+        }
+        have = end - start;
+        if (skipping) {
+            have = 0;
+        } else if (have > REC_MAX_LINE) {
+            ok = run_too_long(e, ++recno, out, st);
+            skipping = true;
+            have = 0;
+        } else if (start > 0) {
+            memmove(buf, buf + start, have);
+        }
+    }
+    if (ok && ferror(in)) ok = false;
+    else if (ok && have > 0 && !skipping) ok = run_one(e, buf, have, ++recno, out, st);
+    free(buf);
+    if (fflush(out) != 0 || ferror(out)) ok = false;
+    st->seconds = now_seconds() - t0;
+    return ok ? PCR_OK : PCR_ERR_IO;
+}
+
+void pcr_engine_print_stats(const pcr_engine *e, const pcr_stats *st, FILE *out)
+{
+    fprintf(out, "records %llu  bytes %llu  seconds %.3f\n", (unsigned long long)st->records,
+            (unsigned long long)st->bytes, st->seconds);
+    if (st->seconds > 0)
+        fprintf(out, "throughput %.0f records/s  %.1f MB/s\n", (double)st->records / st->seconds,
+                (double)st->bytes / st->seconds / 1e6);
+    for (int k = 0; k <= PCR_DEC_ERROR; k++)
+        if (st->by_decision[k])
+            fprintf(out, "decision %-12s %llu\n", pcr_decision_name((pcr_decision_kind)k),
+                    (unsigned long long)st->by_decision[k]);
+    for (size_t i = 0; i < e->n; i++) {
+        const Prog *p = e->v[i].pol->prog;
+        const uint64_t *counts = vm_rule_counts(e->v[i].vm);
+        for (uint32_t r = 0; r < p->nrules; r++)
+            if (counts[r])
+                fprintf(out, "rule %s@%s %s %llu\n", p->strs[p->id], p->strs[p->version],
+                        p->strs[p->rules[r].id], (unsigned long long)counts[r]);
+    }
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) == 0) fprintf(out, "peak_rss_kb %ld\n", ru.ru_maxrss);
+}

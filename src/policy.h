@@ -1,0 +1,17 @@
+/* policy.h: what a public pcr_policy handle holds (internal). */
+#ifndef PCR_POLICY_H
+#define PCR_POLICY_H
+
+#include "arena.h"
+#include "compile.h"
+#include "prog.h"
+
+struct pcr_policy {
+    Prog *prog;      /* verified; owned */
+    Arena arena;     /* the tests and their strings (source-compiled policies) */
+    TestCase *tests; /* in arena; none for a policy loaded from bytecode */
+    size_t ntests;
+    char *path;      /* the root source file, for test locations; or NULL */
+};
+
+#endif

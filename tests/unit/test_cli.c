@@ -1,0 +1,226 @@
+/* test_cli.c: end-to-end tests through the real pcrc and pcrvm binaries,
+ * with real files, as a user runs them. */
+#include <criterion/criterion.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "helpers.h"
+
+/* Runs a command in the repository root; returns its stdout (malloc'ed). */
+static char *run(int *status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static char *run(int *status, const char *fmt, ...)
+{
+    char cmd[4096];
+    int n = snprintf(cmd, sizeof cmd, "cd '%s' && ", th_root());
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd + n, sizeof cmd - (size_t)n, fmt, ap);
+    va_end(ap);
+    char *out = th_run(cmd, status);
+    cr_assert_not_null(out, "could not run: %s", cmd);
+    return out;
+}
+
+static size_t count_lines(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++) n += *s == '\n';
+    return n;
+}
+
+/* A scratch directory per test process. */
+static const char *tmpdir(void)
+{
+    static char dir[256];
+    if (!dir[0]) {
+        snprintf(dir, sizeof dir, "/tmp/pcr-cli-%ld", (long)getpid());
+        char cmd[300];
+        snprintf(cmd, sizeof cmd, "mkdir -p %s", dir);
+        cr_assert_eq(system(cmd), 0);
+    }
+    return dir;
+}
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "wb");
+    cr_assert_not_null(f, "cannot write %s", path);
+    fputs(text, f);
+    fclose(f);
+}
+
+Test(cli, version_and_help)
+{
+    int st;
+    char *out = run(&st, "%s/pcrc --version", th_bin());
+    cr_assert_eq(st, 0);
+    cr_assert(strstr(out, "pcrc ") == out, "got: %s", out);
+    free(out);
+    out = run(&st, "%s/pcrvm --help", th_bin());
+    cr_assert_eq(st, 0);
+    cr_assert_not_null(strstr(out, "usage: pcrvm"));
+    free(out);
+}
+
+Test(cli, usage_errors_exit_2)
+{
+    int st;
+    free(run(&st, "%s/pcrc 2>/dev/null", th_bin()));
+    cr_assert_eq(st, 2);
+    free(run(&st, "%s/pcrc --bogus x.pcr 2>/dev/null", th_bin()));
+    cr_assert_eq(st, 2);
+    free(run(&st, "%s/pcrc policies/examples/demo.pcr 2>/dev/null", th_bin()));
+    cr_assert_eq(st, 2, "compile without -o is a usage error");
+    free(run(&st, "%s/pcrc --check /nonexistent/x.pcr 2>/dev/null", th_bin()));
+    cr_assert_eq(st, 2);
+    free(run(&st, "%s/pcrvm < /dev/null 2>/dev/null", th_bin()));
+    cr_assert_eq(st, 2, "pcrvm without a policy");
+}
+
+Test(cli, compile_is_deterministic)
+{
+    int st;
+    free(run(&st, "%s/pcrc policies/examples/demo.pcr -o %s/a.pcrb", th_bin(), tmpdir()));
+    cr_assert_eq(st, 0);
+    free(run(&st, "%s/pcrc policies/examples/demo.pcr -o %s/b.pcrb", th_bin(), tmpdir()));
+    cr_assert_eq(st, 0);
+    free(run(&st, "cmp %s/a.pcrb %s/b.pcrb", tmpdir(), tmpdir()));
+    cr_assert_eq(st, 0, "two compiles of one source differ");
+}
+
+Test(cli, source_and_bytecode_give_identical_output)
+{
+    int st;
+    free(run(&st, "%s/pcrc policies/examples/demo.pcr -o %s/demo.pcrb", th_bin(), tmpdir()));
+    cr_assert_eq(st, 0);
+    char *from_bc = run(&st, "%s/pcrvm %s/demo.pcrb policies/examples/demo-requests.jsonl",
+                        th_bin(), tmpdir());
+    cr_assert_eq(st, 0);
+    char *from_src = run(&st, "%s/pcrvm policies/examples/demo.pcr < "
+                              "policies/examples/demo-requests.jsonl", th_bin());
+    cr_assert_eq(st, 0);
+    cr_assert_str_eq(from_bc, from_src);
+    size_t in_lines = 0;
+    char *input = th_read_file("policies/examples/demo-requests.jsonl", NULL);
+    if (!input) {
+        char path[512];
+        snprintf(path, sizeof path, "%s/policies/examples/demo-requests.jsonl", th_root());
+        input = th_read_file(path, NULL);
+    }
+    cr_assert_not_null(input);
+    in_lines = count_lines(input);
+    cr_assert_eq(count_lines(from_bc), in_lines, "one decision line per input line");
+    free(input);
+    free(from_bc);
+    free(from_src);
+}
+
+Test(cli, demo_decisions_match_the_reviewed_file)
+{
+    int st;
+    char *got = run(&st, "%s/pcrvm policies/examples/demo.pcr "
+                         "policies/examples/demo-requests.jsonl", th_bin());
+    cr_assert_eq(st, 0);
+    char path[512];
+    snprintf(path, sizeof path, "%s/policies/examples/demo-decisions.jsonl", th_root());
+    char *want = th_read_file(path, NULL);
+    cr_assert_not_null(want, "missing %s", path);
+    cr_assert_str_eq(got, want);
+    free(got);
+    free(want);
+}
+
+Test(cli, strict_exits_1_on_malformed_records)
+{
+    int st;
+    free(run(&st, "%s/pcrvm policies/examples/demo.pcr policies/examples/demo-requests.jsonl "
+                  ">/dev/null", th_bin()));
+    cr_assert_eq(st, 0);
+    free(run(&st, "%s/pcrvm --strict policies/examples/demo.pcr "
+                  "policies/examples/demo-requests.jsonl >/dev/null", th_bin()));
+    cr_assert_eq(st, 1);
+}
+
+Test(cli, pcrc_test_runs_the_demo_tests)
+{
+    int st;
+    char *out = run(&st, "%s/pcrc test policies/examples/demo.pcr", th_bin());
+    cr_assert_eq(st, 0, "output: %s", out);
+    const char *last = strstr(out, " passed, 0 failed\n");
+    cr_assert_not_null(last, "output: %s", out);
+    cr_assert_eq(last[strlen(" passed, 0 failed\n")], '\0', "summary must be the last line");
+    free(out);
+}
+
+Test(cli, failing_test_reports_location_and_exits_1)
+{
+    char src[512];
+    snprintf(src, sizeof src, "%s/policies/examples/failing-test.pcr", th_root());
+    /* Written beside demo.pcr so that `use std.request` resolves. */
+    write_file(src,
+               "use std.request\n"
+               "policy f { payer \"f\" title \"t\" version \"1\" effective 2026-01-01 }\n"
+               "codeset mri { CPT 70551 }\n"
+               "rule r \"MRI\" { when code in mri require prior_auth }\n"
+               "test \"wrong\" {\n"
+               "  given { code: \"70551\", service_date: 2026-03-02 }\n"
+               "  expect notification\n"
+               "}\n");
+    int st;
+    char *out = run(&st, "%s/pcrc test %s", th_bin(), src);
+    remove(src);
+    cr_assert_eq(st, 1, "output: %s", out);
+    cr_assert_not_null(strstr(out, "failing-test.pcr:5:1: test \"wrong\" failed: "
+                                   "expected notification, got prior_auth"), "output: %s", out);
+    cr_assert_not_null(strstr(out, "0 passed, 1 failed\n"), "output: %s", out);
+    free(out);
+}
+
+Test(cli, policy_errors_exit_1_and_write_no_bytecode)
+{
+    char src[300], pcrb[300];
+    snprintf(src, sizeof src, "%s/bad.pcr", tmpdir());
+    snprintf(pcrb, sizeof pcrb, "%s/bad.pcrb", tmpdir());
+    write_file(src, "policy p { payer \"p\" title \"t\" version \"1\" effective 2026-01-01 }\n"
+                    "rule r \"r\" { when nosuchfield require prior_auth }\n");
+    remove(pcrb);
+    int st;
+    char *err = run(&st, "%s/pcrc %s -o %s 2>&1", th_bin(), src, pcrb);
+    cr_assert_eq(st, 1, "output: %s", err);
+    cr_assert_not_null(strstr(err, "bad.pcr:"), "diagnostic names the file: %s", err);
+    cr_assert_not_null(strstr(err, "error["), "diagnostic has a code: %s", err);
+    cr_assert_eq(access(pcrb, F_OK), -1, "no bytecode may be written");
+    free(err);
+}
+
+Test(cli, damaged_bytecode_is_rejected_with_one_line)
+{
+    int st;
+    free(run(&st, "%s/pcrc policies/examples/demo.pcr -o %s/ok.pcrb", th_bin(), tmpdir()));
+    cr_assert_eq(st, 0);
+    free(run(&st, "head -c 100 %s/ok.pcrb > %s/trunc.pcrb", tmpdir(), tmpdir()));
+    char *err = run(&st, "echo '{}' | %s/pcrvm %s/trunc.pcrb 2>&1 >/dev/null", th_bin(), tmpdir());
+    cr_assert_eq(st, 2, "output: %s", err);
+    cr_assert_eq(count_lines(err), 1, "one line: %s", err);
+    cr_assert_not_null(strstr(err, "trunc.pcrb: "), "names the file: %s", err);
+    free(err);
+    err = run(&st, "printf 'hello world, not bytecode' > %s/text.pcrb && echo '{}' | "
+                   "%s/pcrvm %s/text.pcrb 2>&1 >/dev/null", tmpdir(), th_bin(), tmpdir());
+    cr_assert_eq(st, 2, "output: %s", err);
+    cr_assert_not_null(strstr(err, "magic"), "says what is wrong: %s", err);
+    free(err);
+}
+
+Test(cli, closed_stdout_is_quiet)
+{
+    int st;
+    char *out = run(&st, "for i in $(seq 1 20000); do cat policies/examples/demo-requests.jsonl; "
+                         "done | %s/pcrvm policies/examples/demo.pcr 2>%s/stderr.txt | head -1; "
+                         "cat %s/stderr.txt", th_bin(), tmpdir(), tmpdir());
+    cr_assert_eq(st, 0);
+    cr_assert_eq(count_lines(out), 1, "only head's line and no noise: %s", out);
+    free(out);
+}

@@ -1,0 +1,240 @@
+/* pcrc: the PCR compiler and policy tool. Uses only include/pcr/pcr.h.
+ *
+ *   pcrc [-I DIR] FILE.pcr -o FILE.pcrb   compile to bytecode
+ *   pcrc --check FILE...                  diagnose only
+ *   pcrc test FILE...                     run the policies' tests
+ *   pcrc --dump-ast FILE.pcr              print the syntax tree
+ *   pcrc --disasm FILE.pcrb|FILE.pcr      print the bytecode listing
+ *
+ * Exit status: 0 clean, 1 errors in a policy (or failed tests), 2 usage or
+ * I/O errors. docs/cli.md is the manual. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "pcr/pcr.h"
+
+enum { EXIT_CLEAN = 0, EXIT_POLICY = 1, EXIT_USAGE = 2 };
+
+static const char usage_text[] =
+    "usage: pcrc [options] FILE.pcr -o FILE.pcrb   compile a policy to bytecode\n"
+    "       pcrc --check [options] FILE...         report diagnostics only\n"
+    "       pcrc test [options] FILE...            run the policies' tests\n"
+    "       pcrc --dump-ast FILE.pcr               print the syntax tree\n"
+    "       pcrc --disasm FILE.pcrb|FILE.pcr       print the bytecode listing\n"
+    "options:\n"
+    "  -o FILE          output file (compile)\n"
+    "  -I DIR           also search DIR for `use` modules (repeatable)\n"
+    "  --Werror         treat warnings as errors\n"
+    "  --color=WHEN     auto (default), always or never\n"
+    "  -v, --verbose    test: list passing tests too\n"
+    "  -h, --help       this text\n"
+    "  --version        print the version\n";
+
+typedef enum Mode { M_COMPILE, M_CHECK, M_TEST, M_DUMP_AST, M_DISASM } Mode;
+
+typedef struct Options {
+    Mode mode;
+    const char *output;
+    const char **includes; /* argv pointers */
+    size_t nincludes;
+    const char **files;
+    size_t nfiles;
+    bool werror, verbose;
+    int color; /* -1 auto, 0 never, 1 always */
+} Options;
+
+static int usage_error(const char *fmt, const char *arg)
+{
+    fprintf(stderr, "pcrc: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\n(pcrc --help shows the usage)\n");
+    return EXIT_USAGE;
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+/* Parses argv into o; returns -1 to go on, or an exit status. */
+static int parse_args(int argc, char **argv, Options *o)
+{
+    o->includes = calloc((size_t)argc, sizeof *o->includes);
+    o->files = calloc((size_t)argc, sizeof *o->files);
+    if (!o->includes || !o->files) return EXIT_USAGE;
+    o->color = -1;
+    int i = 1;
+    if (argc > 1 && strcmp(argv[1], "test") == 0) {
+        o->mode = M_TEST;
+        i = 2;
+    }
+    for (; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            fputs(usage_text, stdout);
+            return EXIT_CLEAN;
+        } else if (strcmp(a, "--version") == 0) {
+            printf("pcrc %s\n", PCR_VERSION);
+            return EXIT_CLEAN;
+        } else if (strcmp(a, "--check") == 0) {
+            o->mode = M_CHECK;
+        } else if (strcmp(a, "--dump-ast") == 0) {
+            o->mode = M_DUMP_AST;
+        } else if (strcmp(a, "--disasm") == 0) {
+            o->mode = M_DISASM;
+        } else if (strcmp(a, "-o") == 0) {
+            if (++i == argc) return usage_error("%s needs a file name", a);
+            o->output = argv[i];
+        } else if (strcmp(a, "-I") == 0) {
+            if (++i == argc) return usage_error("%s needs a directory", a);
+            o->includes[o->nincludes++] = argv[i];
+        } else if (strncmp(a, "-I", 2) == 0) {
+            o->includes[o->nincludes++] = a + 2;
+        } else if (strcmp(a, "--Werror") == 0) {
+            o->werror = true;
+        } else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
+            o->verbose = true;
+        } else if (strncmp(a, "--color=", 8) == 0) {
+            const char *w = a + 8;
+            if (strcmp(w, "auto") == 0) o->color = -1;
+            else if (strcmp(w, "always") == 0) o->color = 1;
+            else if (strcmp(w, "never") == 0) o->color = 0;
+            else return usage_error("--color takes auto, always or never, not '%s'", w);
+        } else if (a[0] == '-' && a[1] != '\0') {
+            return usage_error("unknown option '%s'", a);
+        } else {
+            o->files[o->nfiles++] = a;
+        }
+    }
+    if (o->nfiles == 0) return usage_error("%s", "no input file");
+    if (o->mode == M_COMPILE) {
+        if (o->nfiles != 1) return usage_error("%s", "compile takes one source file (use -o)");
+        if (!o->output) return usage_error("%s", "compile needs -o FILE.pcrb (or use --check)");
+    }
+    if ((o->mode == M_DUMP_AST || o->mode == M_DISASM) && o->nfiles != 1)
+        return usage_error("%s", "--dump-ast and --disasm take one file");
+    return -1;
+}
+
+static void print_diags(const Options *o, pcr_diags *d)
+{
+    bool color = o->color == 1 || (o->color == -1 && isatty(fileno(stderr)));
+    pcr_diags_print(d, stderr, color);
+}
+
+/* Compiles one source; prints its diagnostics. Returns the policy or NULL;
+ * *status receives the exit status it implies. */
+static pcr_policy *compile(const Options *o, const char *path, int *status)
+{
+    pcr_compile_opts co = {o->includes, o->nincludes, o->werror};
+    pcr_policy *p = NULL;
+    pcr_diags *d = NULL;
+    pcr_status st = pcr_compile_file(path, &co, &p, &d);
+    print_diags(o, d);
+    size_t errors = pcr_diags_errors(d);
+    if (errors)
+        fprintf(stderr, "%s: %zu error%s\n", path, errors, errors == 1 ? "" : "s");
+    pcr_diags_free(d);
+    *status = st == PCR_OK ? EXIT_CLEAN : st == PCR_ERR_IO ? EXIT_USAGE : EXIT_POLICY;
+    return p;
+}
+
+static int do_compile(const Options *o)
+{
+    int status;
+    pcr_policy *p = compile(o, o->files[0], &status);
+    if (!p) return status;
+    char err[512];
+    pcr_status st = pcr_policy_save_file(p, o->output, err, sizeof err);
+    pcr_policy_free(p);
+    if (st != PCR_OK) {
+        fprintf(stderr, "pcrc: %s\n", err);
+        return EXIT_USAGE;
+    }
+    return EXIT_CLEAN;
+}
+
+static int do_check(const Options *o)
+{
+    int worst = EXIT_CLEAN;
+    for (size_t i = 0; i < o->nfiles; i++) {
+        pcr_compile_opts co = {o->includes, o->nincludes, o->werror};
+        pcr_diags *d = NULL;
+        pcr_status st = pcr_check_file(o->files[i], &co, &d);
+        print_diags(o, d);
+        pcr_diags_free(d);
+        int s = st == PCR_OK ? EXIT_CLEAN : st == PCR_ERR_IO ? EXIT_USAGE : EXIT_POLICY;
+        if (s > worst) worst = s;
+    }
+    return worst;
+}
+
+static int do_test(const Options *o)
+{
+    size_t passed = 0, failed = 0;
+    int worst = EXIT_CLEAN;
+    for (size_t i = 0; i < o->nfiles; i++) {
+        int status;
+        pcr_policy *p = compile(o, o->files[i], &status);
+        if (!p) {
+            if (status > worst) worst = status;
+            continue;
+        }
+        pcr_policy_run_tests(p, stdout, o->verbose, &passed, &failed);
+        pcr_policy_free(p);
+    }
+    printf("%zu passed, %zu failed\n", passed, failed);
+    if (failed && worst == EXIT_CLEAN) worst = EXIT_POLICY;
+    return worst;
+}
+
+static int do_dump_ast(const Options *o)
+{
+    pcr_diags *d = NULL;
+    pcr_status st = pcr_dump_ast(o->files[0], stdout, &d);
+    print_diags(o, d);
+    pcr_diags_free(d);
+    return st == PCR_OK ? EXIT_CLEAN : st == PCR_ERR_IO ? EXIT_USAGE : EXIT_POLICY;
+}
+
+static int do_disasm(const Options *o)
+{
+    const char *path = o->files[0];
+    pcr_policy *p = NULL;
+    if (ends_with(path, ".pcr")) {
+        int status;
+        p = compile(o, path, &status);
+        if (!p) return status;
+    } else {
+        char err[512];
+        if (pcr_policy_load_file(path, &p, err, sizeof err) != PCR_OK) {
+            fprintf(stderr, "pcrc: %s\n", err);
+            return EXIT_USAGE;
+        }
+    }
+    pcr_policy_disasm(p, stdout);
+    pcr_policy_free(p);
+    return EXIT_CLEAN;
+}
+
+int main(int argc, char **argv)
+{
+    Options o = {0};
+    int status = parse_args(argc, argv, &o);
+    if (status < 0) {
+        switch (o.mode) {
+        case M_COMPILE: status = do_compile(&o); break;
+        case M_CHECK: status = do_check(&o); break;
+        case M_TEST: status = do_test(&o); break;
+        case M_DUMP_AST: status = do_dump_ast(&o); break;
+        case M_DISASM: status = do_disasm(&o); break;
+        }
+    }
+    free(o.includes);
+    free(o.files);
+    if (fflush(stdout) != 0 && status == EXIT_CLEAN) status = EXIT_USAGE;
+    return status;
+}
