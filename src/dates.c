@@ -2,7 +2,6 @@
  * strict ISO-8601 subset parsing. */
 #include "dates.h"
 
-#include <stdio.h>
 
 int32_t date_from_ymd(int y, int m, int d)
 {
@@ -83,11 +82,25 @@ bool datetime_parse(const char *s, size_t n, int64_t *out, bool *had_time)
     return true;
 }
 
+/* Writes v as exactly `width` decimal digits (v is reduced modulo 10^width). */
+static void put_digits(char *buf, unsigned v, int width)
+{
+    for (int i = width - 1; i >= 0; i--) {
+        buf[i] = (char)('0' + v % 10);
+        v /= 10;
+    }
+}
+
 void date_format(int32_t days, char *buf)
 {
     int y, m, d;
     date_to_ymd(days, &y, &m, &d);
-    snprintf(buf, 11, "%04d-%02d-%02d", y % 10000, m, d);
+    put_digits(buf, (unsigned)(y < 0 ? 0 : y), 4);
+    buf[4] = '-';
+    put_digits(buf + 5, (unsigned)m, 2);
+    buf[7] = '-';
+    put_digits(buf + 8, (unsigned)d, 2);
+    buf[10] = '\0';
 }
 
 void datetime_format(int64_t secs, char *buf)
@@ -95,7 +108,11 @@ void datetime_format(int64_t secs, char *buf)
     int64_t day = secs >= 0 ? secs / SECONDS_PER_DAY : -((-secs + SECONDS_PER_DAY - 1) / SECONDS_PER_DAY);
     int64_t rem = secs - day * SECONDS_PER_DAY;
     date_format((int32_t)day, buf);
-    snprintf(buf + 10, 7, "T%02d:%02d", (int)(rem / 3600), (int)(rem % 3600 / 60));
+    buf[10] = 'T';
+    put_digits(buf + 11, (unsigned)(rem / 3600), 2);
+    buf[13] = ':';
+    put_digits(buf + 14, (unsigned)(rem % 3600 / 60), 2);
+    buf[16] = '\0';
 }
 
 static bool is_holiday(int32_t day, const Holidays *h)

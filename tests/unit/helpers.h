@@ -16,7 +16,7 @@
 #include "prog.h"
 
 /* Appends a string to p's table (no dedup) and returns its index. */
-static uint32_t th_str(Prog *p, const char *s)
+static inline uint32_t th_str(Prog *p, const char *s)
 {
     uint32_t i = p->nstrs++;
     p->strs = realloc(p->strs, p->nstrs * sizeof *p->strs);
@@ -26,7 +26,7 @@ static uint32_t th_str(Prog *p, const char *s)
     return i;
 }
 
-static uint32_t th_ref(Prog *p, uint32_t v)
+static inline uint32_t th_ref(Prog *p, uint32_t v)
 {
     uint32_t i = p->nrefs++;
     p->refs = realloc(p->refs, p->nrefs * sizeof *p->refs);
@@ -34,7 +34,7 @@ static uint32_t th_ref(Prog *p, uint32_t v)
     return i;
 }
 
-static uint32_t th_field(Prog *p, const char *name, ValType t, unsigned flags)
+static inline uint32_t th_field(Prog *p, const char *name, ValType t, unsigned flags)
 {
     uint32_t i = p->nfields++;
     p->fields = realloc(p->fields, p->nfields * sizeof *p->fields);
@@ -47,7 +47,7 @@ static uint32_t th_field(Prog *p, const char *name, ValType t, unsigned flags)
     return i;
 }
 
-static uint32_t th_enum(Prog *p, const char *name, const char *const *members, unsigned flags)
+static inline uint32_t th_enum(Prog *p, const char *name, const char *const *members, unsigned flags)
 {
     uint32_t f = th_field(p, name, VT_ENUM, flags);
     uint32_t first = p->nrefs, n = 0;
@@ -59,7 +59,7 @@ static uint32_t th_enum(Prog *p, const char *name, const char *const *members, u
 
 /* NOTE: the arrays built here are realloc'ed, not arena-owned; free them
  * with th_prog_free (prog_free would leak them). */
-static Prog *th_std_prog(void)
+static inline Prog *th_std_prog(void)
 {
     Prog *p = prog_new();
     static const char *const network[] = {"in", "out", NULL};
@@ -107,7 +107,7 @@ static Prog *th_std_prog(void)
 }
 
 /* Index of the schema field called name; aborts the test binary if none. */
-static uint32_t th_field_index(const Prog *p, const char *name)
+static inline uint32_t th_field_index(const Prog *p, const char *name)
 {
     for (uint32_t i = 0; i < p->nfields; i++)
         if (strcmp(p->strs[p->fields[i].name], name) == 0) return i;
@@ -115,7 +115,7 @@ static uint32_t th_field_index(const Prog *p, const char *name)
     abort();
 }
 
-static void th_prog_free(Prog *p)
+static inline void th_prog_free(Prog *p)
 {
     free(p->strs);
     free(p->strlens);
@@ -134,7 +134,7 @@ static void th_prog_free(Prog *p)
 }
 
 /* Reads a whole file (NUL-terminated); NULL if it cannot. */
-static char *th_read_file(const char *path, size_t *len)
+static inline char *th_read_file(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");
     if (!f) return NULL;
@@ -153,7 +153,7 @@ static char *th_read_file(const char *path, size_t *len)
 
 /* Runs a shell command, captures its stdout into a malloc'ed string and its
  * exit status into *status. */
-static char *th_run(const char *cmd, int *status)
+static inline char *th_run(const char *cmd, int *status)
 {
     FILE *p = popen(cmd, "r");
     if (!p) return NULL;
@@ -171,12 +171,12 @@ static char *th_run(const char *cmd, int *status)
 }
 
 /* Directory of the built binaries (make passes PCR_BIN) and of the repo. */
-static const char *th_bin(void)
+static inline const char *th_bin(void)
 {
     const char *b = getenv("PCR_BIN");
     return b ? b : "bin";
 }
-static const char *th_root(void)
+static inline const char *th_root(void)
 {
     const char *r = getenv("PCR_ROOT");
     return r ? r : ".";

@@ -1,0 +1,64 @@
+/* out.h: decision lines, one compact JSON object per record.
+ *
+ * Every line has the same keys in the same order, then "missing" only for
+ * info_needed and "error" only for errors, and ends in '\n':
+ *
+ *   {"id":"r1","decision":"prior_auth","policy":"demo@2026.1",
+ *    "reviewer":"eviCore","deadline":"2026-02-27T00:00","timely":true,
+ *    "rules":["mri"],"reasons":[{"rule":"mri","title":"MRI of the brain",
+ *    "outcome":"prior_auth","citation":"demo-list.txt, Diagnostic Imaging"}]}
+ *
+ *   id        the record's id (a string), or null on an error line without one
+ *   decision  pcr_decision_kind by name: none notification prior_auth
+ *             not_covered info_needed no_policy error
+ *   policy    "ID@VERSION" of the deciding policy, null for no_policy/error
+ *   reviewer  null, a string when one, an array when several
+ *   deadline  "YYYY-MM-DD" or "YYYY-MM-DDTHH:MM", or null
+ *   timely    true, false or null
+ *   rules     ids of the fired, unwaived rules, ascending rule order
+ *   reasons   one {"rule","title","outcome","citation"} per entry of rules;
+ *             outcome is prior_auth, notification, not_covered or exempt;
+ *             citation is "DOC, SECTION", "DOC" or null
+ *   missing   info_needed only: absent field names that matter, schema order
+ *   error     error lines only: the message
+ * For info_needed, reviewer, deadline and timely are null.
+ *
+ * This is pcrvm's hot path: everything fixed per policy (its "id@version",
+ * each rule's id and reason object, each field name) is rendered once into
+ * an OutPolicy, so a line is mostly memcpy. */
+#ifndef PCR_OUT_H
+#define PCR_OUT_H
+
+#include <stddef.h>
+
+#include "buf.h"
+#include "pcr/pcr.h"
+#include "prog.h"
+#include "vm.h"
+
+typedef struct OutPolicy OutPolicy;
+
+/* Pre-renders the JSON fragments of p. p must outlive the result; free it
+ * with out_policy_free (NULL is fine). Never fails (allocation aborts). */
+OutPolicy *out_policy_new(const Prog *p);
+void out_policy_free(OutPolicy *o);
+
+/* Appends the line of a decided record: d as vm_decide() filled it for the
+ * policy o was made from. id/id_len: the record's id (UTF-8, need not be
+ * NUL-terminated). */
+void out_decision(Buf *b, const OutPolicy *o, const char *id, size_t id_len, const Decision *d);
+
+/* Appends the line of a record that no policy covers (its payer and
+ * service_date match none): decision no_policy, policy null. */
+void out_no_policy(Buf *b, const char *id, size_t id_len);
+
+/* Appends the line of a record that could not be decided: decision error
+ * and "error": msg (NUL-terminated UTF-8, e.g. rec_error()). id may be NULL
+ * (then "id":null), e.g. when rec_partial() has no id. */
+void out_error(Buf *b, const char *id, size_t id_len, const char *msg);
+
+/* The decision's name as in the "decision" key ("prior_auth", ...); the
+ * string is static. Unknown values give "error". */
+const char *out_decision_name(pcr_decision_kind k);
+
+#endif

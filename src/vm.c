@@ -1,0 +1,726 @@
+/* vm.c: the evaluator. Runs rule condition blocks over one decoded record
+ * and combines their three-valued results into a Decision
+ * (docs/language.md, "How a decision is made"; src/vm.h is the contract).
+ *
+ * Values. A stack slot holds an integer (bool 0/1, int, cents, days,
+ * seconds, enum index, CodeKey), a string (pointer and length) or a list
+ * (first index into rec->items and a count), plus a `known` flag. An
+ * unknown value comes from LOAD of an absent field that has no default;
+ * every operation with an unknown input yields unknown, except that AND/OR
+ * follow Kleene's logic (false AND unknown = false, true OR unknown = true).
+ *
+ * Dispatch. One loop written with VM_DISPATCH / VM_CASE / VM_NEXT: a switch
+ * by default, computed goto (a label table generated from opcodes.h) when
+ * built with -DPCR_COMPUTED_GOTO. Debug builds (!NDEBUG) assert every
+ * instruction's operands and stack types against the opcode table before
+ * running it (SQLite's OPFLG idea); release builds trust bc_verify().
+ *
+ * Per-record cost. Rules are selected through the code index (p->segs) and
+ * nothing in a decision walks all rules: per-rule facts ("fired in this
+ * record", "waived in this record") are epoch stamps, so a new record only
+ * bumps the epoch instead of clearing nrules entries. */
+#include "vm.h"
+
+#include <assert.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "arena.h"
+#include "codes.h"
+#include "dates.h"
+
+/* ast.h (for Outcome, DurationUnit, DIR_*) and opcodes.h both declare
+ * enumerators OP_AND, OP_OR, OP_EQ ... OP_GE (BinOp and Opcode). Rename
+ * ast.h's while including it; this file means the opcodes. */
+#define OP_AND AST_OP_AND
+#define OP_OR AST_OP_OR
+#define OP_EQ AST_OP_EQ
+#define OP_NE AST_OP_NE
+#define OP_LT AST_OP_LT
+#define OP_LE AST_OP_LE
+#define OP_GT AST_OP_GT
+#define OP_GE AST_OP_GE
+#include "ast.h"
+#undef OP_AND
+#undef OP_OR
+#undef OP_EQ
+#undef OP_NE
+#undef OP_LT
+#undef OP_LE
+#undef OP_GT
+#undef OP_GE
+#include "opcodes.h"
+
+typedef struct Slot {
+    int64_t i;     /* b: 0/1; i: the integer; c: CodeKey; l, m: first element in rec->items */
+    const char *s; /* s: the bytes (not NUL-terminated; may be NULL when n == 0) */
+    uint32_t n;    /* s: byte length; l, m: element count */
+    bool known;    /* false: the third truth value / an absent field */
+#ifndef NDEBUG
+    char kind; /* debug: the stack letter of opcodes.h, set and checked by vm_check */
+#endif
+} Slot;
+
+struct Vm {
+    const Prog *p;
+    Holidays holidays;          /* p's calendar, for business-day deadlines */
+    uint32_t epoch;             /* stamp of the record being decided; never 0 */
+    uint32_t *fired_at;         /* per rule: epoch of the last record in which it fired */
+    uint32_t *waived_at;        /* per rule: epoch of the last record in which a fired
+                                   exemption named it */
+    bool waive_all;             /* this record: a fired `exempt all` waives every
+                                   non-exemption rule */
+    uint32_t *fired;            /* this record: rules that fired, ascending */
+    uint32_t nfired;
+    uint32_t *unknown;          /* this record: rules whose condition was unknown, ascending */
+    uint64_t *unknown_missing;  /*   parallel: the absent fields each of them read */
+    uint32_t nunknown;
+    uint32_t *rules;            /* Decision.rules */
+    uint32_t *reviewers;        /* Decision.reviewers (capacity: see vm_new) */
+    uint64_t *counts;           /* per rule: fires (not waived) since vm_new */
+};
+
+static inline uint32_t rd16(const uint8_t *at) { return (uint32_t)at[0] | (uint32_t)at[1] << 8; }
+static inline uint32_t rd32(const uint8_t *at) { return rd16(at) | rd16(at + 2) << 16; }
+
+static bool str_eq(const char *a, uint32_t an, const char *b, uint32_t bn)
+{
+    return an == bn && (an == 0 || memcmp(a, b, an) == 0);
+}
+
+/* Floor division of seconds into days (datetimes before 1970 are negative). */
+static int64_t day_of(int64_t secs)
+{
+    int64_t d = secs / SECONDS_PER_DAY;
+    return secs % SECONDS_PER_DAY < 0 ? d - 1 : d;
+}
+
+/* ---- debug-build operand contracts --------------------------------------- */
+
+#ifndef NDEBUG
+typedef struct OpInfo {
+    uint8_t opnd;       /* OPND_* */
+    const char *pops;   /* stack letters consumed, deepest first */
+    const char *pushes; /* stack letters produced ("?": the loaded field's type) */
+} OpInfo;
+
+static const OpInfo op_info[OP__COUNT] = {
+#define OP_INFO(name, opnd, pops, pushes, doc) {opnd, pops, pushes},
+    PCR_OPCODES(OP_INFO)
+#undef OP_INFO
+};
+
+static const uint8_t opnd_size[] = {
+    [OPND_NONE] = 0, [OPND_FIELD] = 1, [OPND_CONST] = 2,
+    [OPND_STR] = 4,  [OPND_SET] = 2,   [OPND_JUMP] = 2,
+};
+
+/* The stack letter a LOAD of field f pushes. */
+static char field_kind(const PField *f)
+{
+    switch (f->type) {
+    case VT_BOOL: return 'b';
+    case VT_STRING: return 's';
+    case VT_CODE: return 'c';
+    case VT_LIST: return f->elem == VT_STRING ? 'm' : 'l';
+    default: return 'i';
+    }
+}
+
+/* Asserts that the instruction at `at` is one the verifier would accept at
+ * this point: a known opcode, its operand inside the block and its index in
+ * range, the popped slots of the right kinds, room for the result. Then
+ * records the kind of the slot the instruction will produce; handlers never
+ * write `kind`, so every slot's kind is what the opcode table promises. */
+static void vm_check(const Prog *p, const uint8_t *at, const uint8_t *end, Slot *stack, Slot *sp)
+{
+    assert(at < end && "fell off the end of a rule block");
+    unsigned op = at[0];
+    assert(op < OP__COUNT && "unknown opcode");
+    const OpInfo *oi = &op_info[op];
+    const uint8_t *o = at + 1;
+    assert(o + opnd_size[oi->opnd] <= end && "truncated operand");
+    switch (oi->opnd) {
+    case OPND_FIELD: assert(o[0] < p->nfields); break;
+    case OPND_CONST: assert(rd16(o) < p->nconsts); break;
+    case OPND_STR: assert(rd32(o) < p->nstrs); break;
+    case OPND_SET: assert(rd16(o) < p->nsets); break;
+    case OPND_JUMP: assert(o + 2 + rd16(o) < end && "jump out of the block"); break;
+    default: break;
+    }
+    size_t npop = strlen(oi->pops), npush = strlen(oi->pushes);
+    assert((size_t)(sp - stack) >= npop && "stack underflow");
+    for (size_t k = 0; k < npop; k++)
+        assert(sp[(ptrdiff_t)k - (ptrdiff_t)npop].kind == oi->pops[k] && "operand type");
+    Slot *res = sp - npop;
+    assert(res + npush <= stack + PCR_MAX_STACK && "stack overflow");
+    if (npush) res->kind = oi->pushes[0] == '?' ? field_kind(&p->fields[o[0]]) : oi->pushes[0];
+}
+#define VM_CHECK() vm_check(p, ip - 1, end, stack, sp)
+#else
+#define VM_CHECK() ((void)0)
+#endif
+
+/* ---- the interpreter ----------------------------------------------------- */
+
+/* The dispatch vocabulary. VM_DISPATCH fetches the next opcode and enters
+ * its handler; VM_CASE(NAME) begins a handler; VM_NEXT ends one; VM_BAD is
+ * where an opcode outside the table lands (an internal bug: the verifier
+ * rejects such code). */
+#ifdef PCR_COMPUTED_GOTO
+#define VM_GO()                                                                                \
+    do {                                                                                       \
+        op = *ip++;                                                                            \
+        VM_CHECK();                                                                            \
+        goto *dispatch[op < OP__COUNT ? op : OP__COUNT];                                       \
+    } while (0)
+#define VM_DISPATCH() VM_GO();
+#define VM_CASE(name) op_##name:
+#define VM_NEXT() VM_GO()
+#define VM_BAD op_bad_:
+#else
+#define VM_DISPATCH()                                                                          \
+    next:                                                                                      \
+    op = *ip++;                                                                                \
+    VM_CHECK();                                                                                \
+    switch (op)
+#define VM_CASE(name) case OP_##name:
+#define VM_NEXT() goto next
+#define VM_BAD default:
+#endif
+
+/* Pops b, a and leaves (a OP b) where a was; unknown if either is. */
+#define VM_COMPARE(name, OPER)                                                                 \
+    VM_CASE(name)                                                                              \
+    {                                                                                          \
+        Slot *a = sp - 2, *b = sp - 1;                                                         \
+        a->known = a->known && b->known;                                                       \
+        a->i = a->i OPER b->i;                                                                 \
+        sp--;                                                                                  \
+        VM_NEXT();                                                                             \
+    }
+
+/* Runs one condition block code[0 .. len). Returns 1 (true), 0 (false) or
+ * -1 (unknown) and ORs into *missing the bit of every absent field without
+ * a default that it loaded. Requires verified code (see bc_verify). */
+static int vm_run(const Prog *p, const Record *rec, const uint8_t *code, uint32_t len,
+                  uint64_t *missing)
+{
+    Slot stack[PCR_MAX_STACK];
+    Slot *sp = stack; /* the next free slot */
+    const uint8_t *ip = code;
+    const uint8_t *end = code + len;
+    unsigned op;
+    (void)end; /* read only by debug checks */
+
+#ifdef PCR_COMPUTED_GOTO
+    static const void *const dispatch[OP__COUNT + 1] = {
+#define OP_LABEL(name, opnd, pops, pushes, doc) &&op_##name,
+        PCR_OPCODES(OP_LABEL)
+#undef OP_LABEL
+            &&op_bad_,
+    };
+#endif
+
+    VM_DISPATCH()
+    {
+        /* LOAD f: the field's value; its default when absent and it has one;
+         * else unknown, and f is recorded as missing. */
+        VM_CASE(LOAD)
+        {
+            uint32_t f = ip[0];
+            ip += 1;
+            if (rec->present >> f & 1) {
+                const RecVal *v = &rec->v[f];
+                sp->i = v->i;
+                sp->s = v->s;
+                sp->n = v->n;
+                sp->known = true;
+            } else if (p->fields[f].flags & PF_DEFAULT) {
+                sp->i = p->fields[f].deflt;
+                sp->s = NULL;
+                sp->n = 0;
+                sp->known = true;
+            } else {
+                sp->i = 0;
+                sp->s = NULL;
+                sp->n = 0;
+                sp->known = false;
+                *missing |= (uint64_t)1 << f;
+            }
+            sp++;
+            VM_NEXT();
+        }
+        /* PRESENT f: never unknown; a defaulted field counts as present. */
+        VM_CASE(PRESENT)
+        {
+            uint32_t f = ip[0];
+            ip += 1;
+            sp->i = (rec->present >> f & 1) || (p->fields[f].flags & PF_DEFAULT);
+            sp->known = true;
+            sp++;
+            VM_NEXT();
+        }
+        VM_CASE(CONST)
+        {
+            sp->i = p->consts[rd16(ip)];
+            sp->known = true;
+            ip += 2;
+            sp++;
+            VM_NEXT();
+        }
+        VM_CASE(STR)
+        {
+            uint32_t k = rd32(ip);
+            ip += 4;
+            sp->s = p->strs[k];
+            sp->n = p->strlens[k];
+            sp->known = true;
+            sp++;
+            VM_NEXT();
+        }
+        VM_CASE(TRUE)
+        {
+            sp->i = 1;
+            sp->known = true;
+            sp++;
+            VM_NEXT();
+        }
+        VM_CASE(FALSE)
+        {
+            sp->i = 0;
+            sp->known = true;
+            sp++;
+            VM_NEXT();
+        }
+        VM_COMPARE(EQ, ==)
+        VM_COMPARE(NE, !=)
+        VM_COMPARE(LT, <)
+        VM_COMPARE(LE, <=)
+        VM_COMPARE(GT, >)
+        VM_COMPARE(GE, >=)
+        VM_CASE(SEQ)
+        VM_CASE(SNE)
+        {
+            Slot *a = sp - 2, *b = sp - 1;
+            a->known = a->known && b->known;
+            if (a->known) a->i = str_eq(a->s, a->n, b->s, b->n) == (op == OP_SEQ);
+            sp--;
+            VM_NEXT();
+        }
+        /* INSET s: the code is in set s (binary search over its intervals). */
+        VM_CASE(INSET)
+        {
+            const PSet *set = &p->sets[rd16(ip)];
+            Slot *t = sp - 1;
+            ip += 2;
+            if (t->known) t->i = code_ranges_contain(p->ranges + set->first, set->count, (CodeKey)t->i);
+            VM_NEXT();
+        }
+        /* ANYSET s: some element of the code list is in set s; an empty
+         * (present) list gives false. */
+        VM_CASE(ANYSET)
+        {
+            const PSet *set = &p->sets[rd16(ip)];
+            Slot *t = sp - 1;
+            ip += 2;
+            if (t->known) {
+                const RecVal *it = rec->items + t->i;
+                bool any = false;
+                for (uint32_t k = 0; k < t->n && !any; k++)
+                    any = code_ranges_contain(p->ranges + set->first, set->count, (CodeKey)it[k].i);
+                t->i = any;
+            }
+            VM_NEXT();
+        }
+        /* INMASK k: enum membership. An index beyond 63 (impossible for a
+         * decoded enum) is simply not a member: a shift by >= 64 would be UB. */
+        VM_CASE(INMASK)
+        {
+            uint64_t mask = (uint64_t)p->consts[rd16(ip)];
+            Slot *t = sp - 1;
+            ip += 2;
+            if (t->known) t->i = (uint64_t)t->i < 64 && (mask >> t->i & 1);
+            VM_NEXT();
+        }
+        VM_CASE(ANYSTR)
+        {
+            uint32_t k = rd32(ip);
+            Slot *t = sp - 1;
+            ip += 4;
+            if (t->known) {
+                const RecVal *it = rec->items + t->i;
+                bool any = false;
+                for (uint32_t j = 0; j < t->n && !any; j++)
+                    any = str_eq(it[j].s, it[j].n, p->strs[k], p->strlens[k]);
+                t->i = any;
+            }
+            VM_NEXT();
+        }
+        VM_CASE(NOT)
+        {
+            sp[-1].i = !sp[-1].i; /* meaningless but harmless when unknown */
+            VM_NEXT();
+        }
+        /* AND: false if either side is a known false, else unknown if either
+         * is unknown, else true. OR is its dual. */
+        VM_CASE(AND)
+        {
+            Slot *a = sp - 2, *b = sp - 1;
+            if ((a->known && !a->i) || (b->known && !b->i)) {
+                a->known = true;
+                a->i = 0;
+            } else {
+                a->known = a->known && b->known;
+                a->i = 1;
+            }
+            sp--;
+            VM_NEXT();
+        }
+        VM_CASE(OR)
+        {
+            Slot *a = sp - 2, *b = sp - 1;
+            if ((a->known && a->i) || (b->known && b->i)) {
+                a->known = true;
+                a->i = 1;
+            } else {
+                a->known = a->known && b->known;
+                a->i = 0;
+            }
+            sp--;
+            VM_NEXT();
+        }
+        /* JFALSE/JTRUE d: jump d bytes past this instruction when the top is
+         * a known false/true; the top stays either way (it is the value of
+         * the whole short-circuited AND/OR). */
+        VM_CASE(JFALSE)
+        {
+            uint32_t d = rd16(ip);
+            ip += 2;
+            if (sp[-1].known && !sp[-1].i) ip += d;
+            VM_NEXT();
+        }
+        VM_CASE(JTRUE)
+        {
+            uint32_t d = rd16(ip);
+            ip += 2;
+            if (sp[-1].known && sp[-1].i) ip += d;
+            VM_NEXT();
+        }
+        VM_CASE(RET)
+        {
+            return sp[-1].known ? (sp[-1].i != 0) : -1;
+        }
+        VM_BAD
+        {
+            assert(!"unknown opcode: the verifier should have rejected this block");
+            return -1;
+        }
+    }
+    /* Not reached: every handler ends in VM_NEXT or return. */
+    return -1;
+}
+
+#undef VM_COMPARE
+#undef VM_DISPATCH
+#undef VM_GO
+#undef VM_CASE
+#undef VM_NEXT
+#undef VM_BAD
+#undef VM_CHECK
+
+/* ---- the VM object ------------------------------------------------------- */
+
+/* Allocates the VM and all per-record scratch, sized by prog->nrules, so
+ * that vm_decide never allocates. prog must be verified and outlive the VM;
+ * the caller owns the result (vm_free). */
+Vm *vm_new(const Prog *prog)
+{
+    Vm *vm = xcalloc(1, sizeof *vm);
+    uint32_t n = prog->nrules;
+    vm->p = prog;
+    vm->holidays.days = prog->holidays;
+    vm->holidays.n = prog->nholidays;
+    vm->fired_at = xcalloc(n, sizeof *vm->fired_at);
+    vm->waived_at = xcalloc(n, sizeof *vm->waived_at);
+    vm->fired = xcalloc(n, sizeof *vm->fired);
+    vm->unknown = xcalloc(n, sizeof *vm->unknown);
+    vm->unknown_missing = xcalloc(n, sizeof *vm->unknown_missing);
+    vm->rules = xcalloc(n, sizeof *vm->rules);
+    vm->counts = xcalloc(n, sizeof *vm->counts);
+    /* Every winning rule contributes its reviewers or the one default:
+     * their sum bounds the deduplicated list. */
+    size_t nrev = 0;
+    for (uint32_t r = 0; r < n; r++) nrev += prog->rules[r].rev_count ? prog->rules[r].rev_count : 1;
+    vm->reviewers = xcalloc(nrev, sizeof *vm->reviewers);
+    return vm;
+}
+
+/* Frees vm and its scratch (not the Prog). NULL is fine. */
+void vm_free(Vm *vm)
+{
+    if (!vm) return;
+    free(vm->fired_at);
+    free(vm->waived_at);
+    free(vm->fired);
+    free(vm->unknown);
+    free(vm->unknown_missing);
+    free(vm->rules);
+    free(vm->reviewers);
+    free(vm->counts);
+    free(vm);
+}
+
+/* Per-rule fire counts (fired and not waived), p->nrules entries, owned by
+ * vm and updated by every vm_decide. */
+const uint64_t *vm_rule_counts(const Vm *vm) { return vm->counts; }
+
+/* Runs rule r's condition block only (no effective window, no combining):
+ * 1 true, 0 false, -1 unknown; *missing gets the absent fields it read.
+ * r out of range is a caller bug: asserted, and unknown in release. */
+int vm_eval_rule(Vm *vm, const Record *rec, uint32_t r, uint64_t *missing)
+{
+    const Prog *p = vm->p;
+    *missing = 0;
+    assert(r < p->nrules);
+    if (r >= p->nrules) return -1;
+    return vm_run(p, rec, p->code + p->rules[r].code_off, p->rules[r].code_len, missing);
+}
+
+/* ---- selecting and evaluating rules ------------------------------------- */
+
+/* Evaluates rule r for the current record and files it as fired or unknown.
+ * A rule out of its effective window is neither. Without a service_date
+ * (impossible for a decoded record: the field is required) a bounded
+ * window is itself unknown. A fired exemption waives its targets at once,
+ * even if another exemption waives it in turn: waiving is one pass over the
+ * fired exemptions, so the result never depends on rule order. */
+static void vm_consider(Vm *vm, const Record *rec, uint32_t r, bool has_sd, int32_t sd)
+{
+    const Prog *p = vm->p;
+    const PRule *rule = &p->rules[r];
+    uint64_t missing = 0;
+    int res;
+    if (has_sd) {
+        if (sd < rule->eff_from || sd > rule->eff_through) return;
+        res = vm_run(p, rec, p->code + rule->code_off, rule->code_len, &missing);
+    } else if (rule->eff_from != DATE_OPEN_FROM || rule->eff_through != DATE_OPEN_THROUGH) {
+        res = -1;
+        if (p->f_service_date != PIDX_NONE) missing = (uint64_t)1 << p->f_service_date;
+    } else {
+        res = vm_run(p, rec, p->code + rule->code_off, rule->code_len, &missing);
+    }
+
+    if (res > 0) {
+        vm->fired[vm->nfired++] = r;
+        vm->fired_at[r] = vm->epoch;
+        if (rule->outcome == OUT_EXEMPT) {
+            if (rule->exempt_all) vm->waive_all = true;
+            for (uint32_t k = 0; k < rule->waive_count; k++)
+                vm->waived_at[p->refs[rule->waive_first + k]] = vm->epoch;
+        }
+    } else if (res < 0) {
+        vm->unknown[vm->nunknown] = r;
+        vm->unknown_missing[vm->nunknown++] = missing;
+    }
+}
+
+/* The index segment containing code key k, or NULL. */
+static const PSeg *vm_find_seg(const Prog *p, CodeKey k)
+{
+    uint32_t lo = 0, hi = p->nsegs;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (p->segs[mid].hi < k) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo < p->nsegs && p->segs[lo].lo <= k ? &p->segs[lo] : NULL;
+}
+
+/* Evaluates the rules that can apply to rec, in ascending order: with a
+ * code, the merge of p->always and the code's segment (an indexed rule
+ * outside its segment implies `code in S` is false, so it cannot fire or be
+ * unknown); without one, every rule. */
+static void vm_evaluate(Vm *vm, const Record *rec)
+{
+    const Prog *p = vm->p;
+    bool has_sd = p->f_service_date != PIDX_NONE && (rec->present >> p->f_service_date & 1);
+    int32_t sd = has_sd ? (int32_t)rec->v[p->f_service_date].i : 0;
+
+    if (p->f_code == PIDX_NONE || !(rec->present >> p->f_code & 1)) {
+        for (uint32_t r = 0; r < p->nrules; r++) vm_consider(vm, rec, r, has_sd, sd);
+        return;
+    }
+    const PSeg *seg = vm_find_seg(p, (CodeKey)rec->v[p->f_code].i);
+    const uint32_t *a = p->always, *b = seg ? p->seg_rules + seg->first : NULL;
+    uint32_t na = p->nalways, nb = seg ? seg->count : 0, i = 0, j = 0;
+    while (i < na || j < nb) {
+        uint32_t r;
+        if (j == nb || (i < na && a[i] < b[j])) r = a[i++];
+        else if (i == na || b[j] < a[i]) r = b[j++];
+        else r = a[i++], j++; /* listed in both: evaluate once */
+        vm_consider(vm, rec, r, has_sd, sd);
+    }
+}
+
+/* ---- combining ----------------------------------------------------------- */
+
+static bool vm_waived(const Vm *vm, uint32_t r)
+{
+    return vm->waived_at[r] == vm->epoch ||
+           (vm->waive_all && vm->p->rules[r].outcome != OUT_EXEMPT);
+}
+
+static bool vm_winning(const Vm *vm, uint32_t r, uint8_t winner)
+{
+    return vm->fired_at[r] == vm->epoch && !vm_waived(vm, r) && vm->p->rules[r].outcome == winner;
+}
+
+/* Whether unknown rule u could change a decision whose winning outcome is
+ * winner: a stronger requirement, or an exemption that would waive one of
+ * the winning rules. Waived unknown rules never matter. */
+static bool vm_unknown_matters(const Vm *vm, uint32_t u, uint8_t winner)
+{
+    const Prog *p = vm->p;
+    const PRule *rule = &p->rules[u];
+    if (vm_waived(vm, u)) return false;
+    if (rule->outcome != OUT_EXEMPT) return rule->outcome > winner;
+    if (winner == OUT_NONE) return false;
+    if (rule->exempt_all) return true;
+    for (uint32_t k = 0; k < rule->waive_count; k++)
+        if (vm_winning(vm, p->refs[rule->waive_first + k], winner)) return true;
+    return false;
+}
+
+/* Rule r's deadline for service date sd: *is_date tells days from seconds.
+ * Returns false when the rule has none. */
+static bool vm_rule_deadline(const Vm *vm, const PRule *rule, int32_t sd, bool *is_date,
+                             int64_t *at)
+{
+    int64_t n = rule->dl_dir == DIR_BEFORE ? -(int64_t)rule->dl_amount : rule->dl_amount;
+    switch (rule->dl_unit) {
+    case U_HOURS:
+        *is_date = false;
+        *at = (int64_t)sd * SECONDS_PER_DAY + n * 3600;
+        return true;
+    case U_DAYS:
+        *is_date = true;
+        *at = sd + n;
+        return true;
+    case U_BUSINESS_DAYS:
+        *is_date = true;
+        *at = date_add_business_days(sd, (int32_t)n, &vm->holidays);
+        return true;
+    default:
+        assert(rule->dl_unit == 0 && "bad deadline unit");
+        return false;
+    }
+}
+
+/* A deadline as a comparable instant: a date lasts to its last second. On
+ * equal instants the datetime is preferred (it is the more precise one), so
+ * the choice never depends on rule order. */
+static bool vm_deadline_before(bool a_date, int64_t a, bool b_date, int64_t b)
+{
+    int64_t ka = a_date ? (a + 1) * SECONDS_PER_DAY - 1 : a;
+    int64_t kb = b_date ? (b + 1) * SECONDS_PER_DAY - 1 : b;
+    return ka < kb || (ka == kb && !a_date && b_date);
+}
+
+static void vm_add_reviewer(const Prog *p, uint32_t *list, uint32_t *n, uint32_t s)
+{
+    for (uint32_t k = 0; k < *n; k++)
+        if (list[k] == s || str_eq(p->strs[list[k]], p->strlens[list[k]], p->strs[s], p->strlens[s]))
+            return;
+    list[(*n)++] = s;
+}
+
+/* Reviewers and earliest deadline of the winning rules, then timely. */
+static void vm_finish_winner(Vm *vm, const Record *rec, uint8_t winner, Decision *out)
+{
+    const Prog *p = vm->p;
+    bool has_sd = p->f_service_date != PIDX_NONE && (rec->present >> p->f_service_date & 1);
+    int32_t sd = has_sd ? (int32_t)rec->v[p->f_service_date].i : 0;
+    uint32_t nrev = 0;
+    for (uint32_t k = 0; k < out->nrules; k++) {
+        const PRule *rule = &p->rules[out->rules[k]];
+        if (rule->outcome != winner) continue;
+        if (rule->rev_count == 0 && p->reviewer != PIDX_NONE)
+            vm_add_reviewer(p, vm->reviewers, &nrev, p->reviewer);
+        for (uint32_t j = 0; j < rule->rev_count; j++)
+            vm_add_reviewer(p, vm->reviewers, &nrev, p->refs[rule->rev_first + j]);
+        bool is_date;
+        int64_t at;
+        if (has_sd && vm_rule_deadline(vm, rule, sd, &is_date, &at) &&
+            (!out->has_deadline || vm_deadline_before(is_date, at, out->deadline_is_date, out->deadline))) {
+            out->has_deadline = true;
+            out->deadline_is_date = is_date;
+            out->deadline = at;
+        }
+    }
+    out->reviewers = vm->reviewers;
+    out->nreviewers = nrev;
+
+    if (out->has_deadline && p->f_requested_at != PIDX_NONE && (rec->present >> p->f_requested_at & 1)) {
+        int64_t req = rec->v[p->f_requested_at].i;
+        out->timely = out->deadline_is_date ? day_of(req) <= out->deadline : req <= out->deadline;
+    }
+}
+
+/* Decides rec (a record decoded for vm's Prog) into *out, whose arrays
+ * point into vm's scratch until the next call. Allocates nothing. */
+void vm_decide(Vm *vm, const Record *rec, Decision *out)
+{
+    static const pcr_decision_kind kind_of[] = {
+        [OUT_NONE] = PCR_DEC_NONE,
+        [OUT_NOTIFICATION] = PCR_DEC_NOTIFICATION,
+        [OUT_PRIOR_AUTH] = PCR_DEC_PRIOR_AUTH,
+        [OUT_NOT_COVERED] = PCR_DEC_NOT_COVERED,
+    };
+    const Prog *p = vm->p;
+
+    /* A new record: stamps from earlier records no longer match. On wrap,
+     * clear them so a stamp from 2^32 records ago cannot match. */
+    if (++vm->epoch == 0) {
+        memset(vm->fired_at, 0, p->nrules * sizeof *vm->fired_at);
+        memset(vm->waived_at, 0, p->nrules * sizeof *vm->waived_at);
+        vm->epoch = 1;
+    }
+    vm->nfired = vm->nunknown = 0;
+    vm->waive_all = false;
+    vm_evaluate(vm, rec);
+
+    /* Fired, unwaived rules (ascending, as fired is) and the strongest. */
+    uint8_t winner = OUT_NONE;
+    uint32_t nrules = 0;
+    for (uint32_t k = 0; k < vm->nfired; k++) {
+        uint32_t r = vm->fired[k];
+        if (vm_waived(vm, r)) continue;
+        vm->rules[nrules++] = r;
+        vm->counts[r]++;
+        uint8_t o = p->rules[r].outcome;
+        if (o != OUT_EXEMPT && o > winner) winner = o;
+    }
+
+    memset(out, 0, sizeof *out);
+    out->rules = vm->rules;
+    out->nrules = nrules;
+    out->reviewers = vm->reviewers;
+    out->timely = -1;
+
+    bool need = false;
+    for (uint32_t k = 0; k < vm->nunknown; k++) {
+        if (vm_unknown_matters(vm, vm->unknown[k], winner)) {
+            need = true;
+            out->missing |= vm->unknown_missing[k];
+        }
+    }
+    if (need) {
+        out->kind = PCR_DEC_INFO_NEEDED;
+        return;
+    }
+    assert(winner <= OUT_NOT_COVERED);
+    out->kind = kind_of[winner];
+    if (winner != OUT_NONE) vm_finish_winner(vm, rec, winner, out);
+}

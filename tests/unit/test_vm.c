@@ -1,0 +1,1502 @@
+/* test_vm.c: the evaluator (vm.h) and decision lines (out.h).
+ *
+ * Programs are assembled by hand on top of th_std_prog(): each rule's
+ * condition block is written opcode by opcode, records are filled field by
+ * field, so these tests need neither the front end nor the decoder.
+ * Expected values come from docs/language.md, worked out by hand. */
+
+/* helpers.h defines static helpers that not every test binary uses. */
+#pragma GCC diagnostic ignored "-Wunused-function"
+
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "codes.h"
+#include "dates.h"
+#include "helpers.h"
+#include "out.h"
+#include "vm.h"
+
+/* ast.h's BinOp and opcodes.h's Opcode share enumerator names; rename
+ * ast.h's (only Outcome, DurationUnit and DIR_* are used here). */
+#define OP_AND AST_OP_AND
+#define OP_OR AST_OP_OR
+#define OP_EQ AST_OP_EQ
+#define OP_NE AST_OP_NE
+#define OP_LT AST_OP_LT
+#define OP_LE AST_OP_LE
+#define OP_GT AST_OP_GT
+#define OP_GE AST_OP_GE
+#include "ast.h"
+#undef OP_AND
+#undef OP_OR
+#undef OP_EQ
+#undef OP_NE
+#undef OP_LT
+#undef OP_LE
+#undef OP_GT
+#undef OP_GE
+#include "opcodes.h"
+
+/* ---- assembling programs ------------------------------------------------- */
+
+static void emit(Prog *p, unsigned byte)
+{
+    p->code = realloc(p->code, p->ncode + 1);
+    p->code[p->ncode++] = (uint8_t)byte;
+}
+static void emit16(Prog *p, uint32_t v)
+{
+    emit(p, v & 0xff);
+    emit(p, v >> 8 & 0xff);
+}
+static void emit32(Prog *p, uint32_t v)
+{
+    emit16(p, v & 0xffff);
+    emit16(p, v >> 16);
+}
+
+static uint32_t add_const(Prog *p, int64_t v)
+{
+    p->consts = realloc(p->consts, (p->nconsts + 1) * sizeof *p->consts);
+    p->consts[p->nconsts] = v;
+    return p->nconsts++;
+}
+
+static void e_op(Prog *p, Opcode op) { emit(p, op); }
+static void e_load(Prog *p, const char *field)
+{
+    emit(p, OP_LOAD);
+    emit(p, th_field_index(p, field));
+}
+static void e_present(Prog *p, const char *field)
+{
+    emit(p, OP_PRESENT);
+    emit(p, th_field_index(p, field));
+}
+static void e_const(Prog *p, int64_t v)
+{
+    emit(p, OP_CONST);
+    emit16(p, add_const(p, v));
+}
+static void e_str(Prog *p, const char *s)
+{
+    emit(p, OP_STR);
+    emit32(p, th_str(p, s));
+}
+static void e_set(Prog *p, Opcode op, uint32_t set)
+{
+    emit(p, op);
+    emit16(p, set);
+}
+static void e_mask(Prog *p, uint64_t mask)
+{
+    emit(p, OP_INMASK);
+    emit16(p, add_const(p, (int64_t)mask));
+}
+static void e_anystr(Prog *p, const char *s)
+{
+    emit(p, OP_ANYSTR);
+    emit32(p, th_str(p, s));
+}
+/* Emits a jump with a placeholder offset; returns where to patch it. */
+static size_t e_jump(Prog *p, Opcode op)
+{
+    emit(p, op);
+    size_t at = p->ncode;
+    emit16(p, 0);
+    return at;
+}
+/* Makes the jump at `at` land on the next instruction emitted. */
+static void e_patch(Prog *p, size_t at)
+{
+    uint32_t d = p->ncode - (uint32_t)(at + 2);
+    p->code[at] = d & 0xff;
+    p->code[at + 1] = d >> 8 & 0xff;
+}
+/* field == v (ints, enums, dates) */
+static void e_eq(Prog *p, const char *field, int64_t v)
+{
+    e_load(p, field);
+    e_const(p, v);
+    e_op(p, OP_EQ);
+}
+
+/* Starts rule id; its condition is whatever is emitted until rule_end. */
+static uint32_t rule_begin(Prog *p, const char *id, Outcome o)
+{
+    uint32_t r = p->nrules++;
+    p->rules = realloc(p->rules, p->nrules * sizeof *p->rules);
+    PRule *rule = &p->rules[r];
+    memset(rule, 0, sizeof *rule);
+    rule->id = th_str(p, id);
+    rule->title = th_str(p, id);
+    rule->cite_doc = rule->cite_section = PIDX_NONE;
+    rule->outcome = (uint8_t)o;
+    rule->eff_from = DATE_OPEN_FROM;
+    rule->eff_through = DATE_OPEN_THROUGH;
+    rule->index_set = PIDX_NONE;
+    rule->code_off = p->ncode;
+    return r;
+}
+static void rule_end(Prog *p, uint32_t r)
+{
+    e_op(p, OP_RET);
+    p->rules[r].code_len = p->ncode - p->rules[r].code_off;
+}
+static uint32_t rule_true(Prog *p, const char *id, Outcome o)
+{
+    uint32_t r = rule_begin(p, id, o);
+    e_op(p, OP_TRUE);
+    rule_end(p, r);
+    return r;
+}
+static uint32_t rule_false(Prog *p, const char *id, Outcome o)
+{
+    uint32_t r = rule_begin(p, id, o);
+    e_op(p, OP_FALSE);
+    rule_end(p, r);
+    return r;
+}
+/* A rule whose condition is `field == v`. */
+static uint32_t rule_eq(Prog *p, const char *id, Outcome o, const char *field, int64_t v)
+{
+    uint32_t r = rule_begin(p, id, o);
+    e_eq(p, field, v);
+    rule_end(p, r);
+    return r;
+}
+/* A rule whose condition is the bool field itself. */
+static uint32_t rule_bool(Prog *p, const char *id, Outcome o, const char *field)
+{
+    uint32_t r = rule_begin(p, id, o);
+    e_load(p, field);
+    rule_end(p, r);
+    return r;
+}
+static void rule_reviewers(Prog *p, uint32_t r, const char *const *names)
+{
+    p->rules[r].rev_first = p->nrefs;
+    p->rules[r].rev_count = 0;
+    for (; *names; names++, p->rules[r].rev_count++) th_ref(p, th_str(p, *names));
+}
+static void rule_waives(Prog *p, uint32_t r, const uint32_t *targets, uint32_t n)
+{
+    p->rules[r].waive_first = p->nrefs;
+    p->rules[r].waive_count = n;
+    for (uint32_t k = 0; k < n; k++) th_ref(p, targets[k]);
+}
+static void rule_deadline(Prog *p, uint32_t r, int32_t amount, DurationUnit unit, int dir)
+{
+    p->rules[r].dl_amount = amount;
+    p->rules[r].dl_unit = (uint8_t)unit;
+    p->rules[r].dl_dir = (uint8_t)dir;
+}
+
+/* Rebuilds p->always from the rules' index_set. */
+static void finish(Prog *p)
+{
+    free(p->always);
+    p->always = malloc((p->nrules + 1) * sizeof *p->always);
+    p->nalways = 0;
+    for (uint32_t r = 0; r < p->nrules; r++)
+        if (p->rules[r].index_set == PIDX_NONE) p->always[p->nalways++] = r;
+}
+
+static CodeKey key(CodeSystem sys, const char *code)
+{
+    char norm[CODE_MAX_CHARS + 1];
+    size_t n;
+    const char *why;
+    cr_assert(code_normalize(sys, code, strlen(code), norm, &n, &why), "bad code %s", code);
+    return code_key(sys, norm, n);
+}
+
+static uint32_t add_set(Prog *p, const char *name, CodeKey lo, CodeKey hi)
+{
+    p->ranges = realloc(p->ranges, (p->nranges + 1) * sizeof *p->ranges);
+    p->ranges[p->nranges].lo = lo;
+    p->ranges[p->nranges].hi = hi;
+    p->sets = realloc(p->sets, (p->nsets + 1) * sizeof *p->sets);
+    p->sets[p->nsets].name = th_str(p, name);
+    p->sets[p->nsets].first = p->nranges++;
+    p->sets[p->nsets].count = 1;
+    return p->nsets++;
+}
+
+static void add_seg(Prog *p, CodeKey lo, CodeKey hi, const uint32_t *rules, uint32_t n)
+{
+    p->segs = realloc(p->segs, (p->nsegs + 1) * sizeof *p->segs);
+    PSeg *s = &p->segs[p->nsegs++];
+    s->lo = lo;
+    s->hi = hi;
+    s->first = p->nseg_rules;
+    s->count = n;
+    p->seg_rules = realloc(p->seg_rules, (p->nseg_rules + n + 1) * sizeof *p->seg_rules);
+    for (uint32_t k = 0; k < n; k++) p->seg_rules[p->nseg_rules++] = rules[k];
+}
+
+static void add_holiday(Prog *p, int32_t day)
+{
+    p->holidays = realloc(p->holidays, (p->nholidays + 1) * sizeof *p->holidays);
+    p->holidays[p->nholidays++] = day;
+}
+
+/* ---- records ------------------------------------------------------------- */
+
+#define DAY(y, m, d) date_from_ymd(y, m, d)
+#define AT(y, m, d, hh, mm) ((int64_t)DAY(y, m, d) * SECONDS_PER_DAY + (hh) * 3600 + (mm) * 60)
+
+static const int32_t SD = 20514; /* 2026-03-02, a Monday; checked in a test */
+
+static void set_i(const Prog *p, Record *r, const char *field, int64_t v)
+{
+    uint32_t f = th_field_index(p, field);
+    r->present |= (uint64_t)1 << f;
+    r->v[f].i = v;
+}
+static void set_s(const Prog *p, Record *r, const char *field, const char *s)
+{
+    uint32_t f = th_field_index(p, field);
+    r->present |= (uint64_t)1 << f;
+    r->v[f].s = s;
+    r->v[f].n = (uint32_t)strlen(s);
+}
+static void set_list(const Prog *p, Record *r, const char *field, uint32_t first, uint32_t n)
+{
+    uint32_t f = th_field_index(p, field);
+    r->present |= (uint64_t)1 << f;
+    r->v[f].i = first;
+    r->v[f].n = n;
+}
+static void unset(const Prog *p, Record *r, const char *field)
+{
+    r->present &= ~((uint64_t)1 << th_field_index(p, field));
+}
+static Record rec_new(const Prog *p, int32_t service_date)
+{
+    Record r;
+    memset(&r, 0, sizeof r);
+    set_s(p, &r, "id", "r1");
+    set_s(p, &r, "payer", "testpayer");
+    set_i(p, &r, "service_date", service_date);
+    r.has_id = true;
+    r.id = "r1";
+    r.id_len = 2;
+    return r;
+}
+
+static uint64_t bit(const Prog *p, const char *field) { return (uint64_t)1 << th_field_index(p, field); }
+
+static int eval(const Prog *p, const Record *rec, uint32_t r, uint64_t *missing)
+{
+    Vm *vm = vm_new(p);
+    uint64_t m = ~(uint64_t)0;
+    int v = vm_eval_rule(vm, rec, r, &m);
+    vm_free(vm);
+    if (missing) *missing = m;
+    return v;
+}
+
+static Decision decide(const Prog *p, const Record *rec)
+{
+    Vm *vm = vm_new(p);
+    Decision d;
+    vm_decide(vm, rec, &d);
+    /* The arrays live in the VM: keep copies past vm_free. */
+    uint32_t *rules = malloc((d.nrules + 1) * sizeof *rules);
+    uint32_t *revs = malloc((d.nreviewers + 1) * sizeof *revs);
+    memcpy(rules, d.rules, d.nrules * sizeof *rules);
+    memcpy(revs, d.reviewers, d.nreviewers * sizeof *revs);
+    vm_free(vm);
+    d.rules = rules;
+    d.reviewers = revs;
+    return d;
+}
+static void decision_free(Decision *d)
+{
+    free((void *)d->rules);
+    free((void *)d->reviewers);
+}
+
+/* Asserts that d.rules is exactly the given rule indices. */
+static void expect_rules(const Decision *d, const uint32_t *want, uint32_t n)
+{
+    cr_assert_eq(d->nrules, n, "nrules %u, want %u", d->nrules, n);
+    for (uint32_t k = 0; k < n; k++) cr_assert_eq(d->rules[k], want[k], "rules[%u]", k);
+}
+static void expect_reviewers(const Prog *p, const Decision *d, const char *const *want)
+{
+    uint32_t n = 0;
+    for (; want[n]; n++) {
+        cr_assert_lt(n, d->nreviewers, "too few reviewers");
+        cr_assert_str_eq(p->strs[d->reviewers[n]], want[n]);
+    }
+    cr_assert_eq(d->nreviewers, n, "nreviewers %u, want %u", d->nreviewers, n);
+}
+
+/* ---- three-valued logic -------------------------------------------------- */
+
+/* Truth value t (1 true, 0 false, -1 unknown) of `field == 1`. */
+static void set_tv(const Prog *p, Record *r, const char *field, int t)
+{
+    if (t < 0) unset(p, r, field);
+    else set_i(p, r, field, t ? 1 : 2);
+}
+
+Test(vm, kleene_and_or_not)
+{
+    Prog *p = th_std_prog();
+    uint32_t r_and = rule_begin(p, "and", OUT_PRIOR_AUTH);
+    e_eq(p, "units", 1);
+    e_eq(p, "member_age", 1);
+    e_op(p, OP_AND);
+    rule_end(p, r_and);
+    uint32_t r_or = rule_begin(p, "or", OUT_PRIOR_AUTH);
+    e_eq(p, "units", 1);
+    e_eq(p, "member_age", 1);
+    e_op(p, OP_OR);
+    rule_end(p, r_or);
+    /* the emitter's short-circuit shapes: A JFALSE(L) B AND L: / A JTRUE(L) B OR L: */
+    uint32_t r_sand = rule_begin(p, "sand", OUT_PRIOR_AUTH);
+    e_eq(p, "units", 1);
+    size_t j1 = e_jump(p, OP_JFALSE);
+    e_eq(p, "member_age", 1);
+    e_op(p, OP_AND);
+    e_patch(p, j1);
+    rule_end(p, r_sand);
+    uint32_t r_sor = rule_begin(p, "sor", OUT_PRIOR_AUTH);
+    e_eq(p, "units", 1);
+    size_t j2 = e_jump(p, OP_JTRUE);
+    e_eq(p, "member_age", 1);
+    e_op(p, OP_OR);
+    e_patch(p, j2);
+    rule_end(p, r_sor);
+    uint32_t r_not = rule_begin(p, "not", OUT_PRIOR_AUTH);
+    e_eq(p, "units", 1);
+    e_op(p, OP_NOT);
+    rule_end(p, r_not);
+    finish(p);
+
+    static const int vals[3] = {1, 0, -1};
+    /* [a][b], a and b in the order true, false, unknown (Kleene). */
+    static const int want_and[3][3] = {{1, 0, -1}, {0, 0, 0}, {-1, 0, -1}};
+    static const int want_or[3][3] = {{1, 1, 1}, {1, 0, -1}, {1, -1, -1}};
+    static const int want_not[3] = {0, 1, -1};
+    for (int i = 0; i < 3; i++) {
+        for (int j = 0; j < 3; j++) {
+            Record rec = rec_new(p, SD);
+            set_tv(p, &rec, "units", vals[i]);
+            set_tv(p, &rec, "member_age", vals[j]);
+            cr_assert_eq(eval(p, &rec, r_and, NULL), want_and[i][j], "AND %d %d", vals[i], vals[j]);
+            cr_assert_eq(eval(p, &rec, r_sand, NULL), want_and[i][j], "JFALSE-AND %d %d", vals[i],
+                         vals[j]);
+            cr_assert_eq(eval(p, &rec, r_or, NULL), want_or[i][j], "OR %d %d", vals[i], vals[j]);
+            cr_assert_eq(eval(p, &rec, r_sor, NULL), want_or[i][j], "JTRUE-OR %d %d", vals[i],
+                         vals[j]);
+        }
+        Record rec = rec_new(p, SD);
+        set_tv(p, &rec, "units", vals[i]);
+        cr_assert_eq(eval(p, &rec, r_not, NULL), want_not[i], "NOT %d", vals[i]);
+    }
+    th_prog_free(p);
+}
+
+Test(vm, missing_mask_follows_loads)
+{
+    Prog *p = th_std_prog();
+    uint32_t r_and = rule_begin(p, "and", OUT_PRIOR_AUTH);
+    e_eq(p, "units", 1);
+    e_eq(p, "member_age", 1);
+    e_op(p, OP_AND);
+    rule_end(p, r_and);
+    uint32_t r_sand = rule_begin(p, "sand", OUT_PRIOR_AUTH);
+    e_eq(p, "units", 1);
+    size_t j = e_jump(p, OP_JFALSE);
+    e_eq(p, "member_age", 1);
+    e_op(p, OP_AND);
+    e_patch(p, j);
+    rule_end(p, r_sand);
+    finish(p);
+
+    uint64_t m;
+    Record rec = rec_new(p, SD);
+    set_i(p, &rec, "units", 2); /* false */
+    /* plain AND loads both sides: member_age is read, and absent */
+    cr_assert_eq(eval(p, &rec, r_and, &m), 0);
+    cr_assert_eq(m, bit(p, "member_age"));
+    /* the short circuit skips the right side: nothing missing */
+    cr_assert_eq(eval(p, &rec, r_sand, &m), 0);
+    cr_assert_eq(m, 0);
+    /* both absent */
+    unset(p, &rec, "units");
+    cr_assert_eq(eval(p, &rec, r_sand, &m), -1);
+    cr_assert_eq(m, bit(p, "units") | bit(p, "member_age"));
+    /* all present */
+    set_i(p, &rec, "units", 1);
+    set_i(p, &rec, "member_age", 1);
+    cr_assert_eq(eval(p, &rec, r_and, &m), 1);
+    cr_assert_eq(m, 0);
+    th_prog_free(p);
+}
+
+Test(vm, integer_comparisons)
+{
+    Prog *p = th_std_prog();
+    static const Opcode ops[6] = {OP_EQ, OP_NE, OP_LT, OP_LE, OP_GT, OP_GE};
+    uint32_t r[6];
+    for (int k = 0; k < 6; k++) {
+        r[k] = rule_begin(p, "cmp", OUT_PRIOR_AUTH);
+        e_load(p, "units"); /* units OP 5 */
+        e_const(p, 5);
+        e_op(p, ops[k]);
+        rule_end(p, r[k]);
+    }
+    finish(p);
+    /* rows: units = 4, 5, 6; columns: EQ NE LT LE GT GE */
+    static const int64_t units[3] = {4, 5, 6};
+    static const int want[3][6] = {{0, 1, 1, 1, 0, 0}, {1, 0, 0, 1, 0, 1}, {0, 1, 0, 0, 1, 1}};
+    for (int i = 0; i < 3; i++) {
+        Record rec = rec_new(p, SD);
+        set_i(p, &rec, "units", units[i]);
+        for (int k = 0; k < 6; k++)
+            cr_assert_eq(eval(p, &rec, r[k], NULL), want[i][k], "units %lld op %d",
+                         (long long)units[i], k);
+    }
+    Record rec = rec_new(p, SD);
+    for (int k = 0; k < 6; k++) cr_assert_eq(eval(p, &rec, r[k], NULL), -1, "absent, op %d", k);
+    /* negative values and int64 extremes compare as signed integers */
+    set_i(p, &rec, "units", INT64_MIN);
+    cr_assert_eq(eval(p, &rec, r[2], NULL), 1);
+    set_i(p, &rec, "units", INT64_MAX);
+    cr_assert_eq(eval(p, &rec, r[4], NULL), 1);
+    th_prog_free(p);
+}
+
+/* ---- defaults and presence ----------------------------------------------- */
+
+Test(vm, defaults_and_present)
+{
+    Prog *p = th_std_prog();
+    uint32_t r_er = rule_begin(p, "er", OUT_PRIOR_AUTH);
+    e_load(p, "admitted_from_er");
+    rule_end(p, r_er);
+    uint32_t r_pres_er = rule_begin(p, "pres_er", OUT_PRIOR_AUTH);
+    e_present(p, "admitted_from_er");
+    rule_end(p, r_pres_er);
+    uint32_t r_pres_units = rule_begin(p, "pres_units", OUT_PRIOR_AUTH);
+    e_present(p, "units");
+    rule_end(p, r_pres_units);
+    uint32_t r_not_pres = rule_begin(p, "not_pres", OUT_PRIOR_AUTH);
+    e_present(p, "units");
+    e_op(p, OP_NOT);
+    rule_end(p, r_not_pres);
+    uint32_t r_stay = rule_begin(p, "stay", OUT_PRIOR_AUTH);
+    e_load(p, "stay_hours");
+    e_const(p, 24);
+    e_op(p, OP_GT);
+    rule_end(p, r_stay);
+    finish(p);
+
+    uint64_t m;
+    Record rec = rec_new(p, SD);
+    /* absent bool with default false: known false, nothing missing */
+    cr_assert_eq(eval(p, &rec, r_er, &m), 0);
+    cr_assert_eq(m, 0);
+    /* the record's value wins over the default */
+    set_i(p, &rec, "admitted_from_er", 1);
+    cr_assert_eq(eval(p, &rec, r_er, &m), 1);
+    unset(p, &rec, "admitted_from_er");
+    /* a default of true applies when absent */
+    p->fields[th_field_index(p, "admitted_from_er")].deflt = 1;
+    cr_assert_eq(eval(p, &rec, r_er, &m), 1);
+    /* without PF_DEFAULT the same absence is unknown and missing */
+    p->fields[th_field_index(p, "admitted_from_er")].flags = 0;
+    cr_assert_eq(eval(p, &rec, r_er, &m), -1);
+    cr_assert_eq(m, bit(p, "admitted_from_er"));
+    cr_assert_eq(eval(p, &rec, r_pres_er, &m), 0);
+    p->fields[th_field_index(p, "admitted_from_er")].flags = PF_DEFAULT;
+    /* present(): a defaulted field is present; never unknown, never missing */
+    cr_assert_eq(eval(p, &rec, r_pres_er, &m), 1);
+    cr_assert_eq(eval(p, &rec, r_pres_units, &m), 0);
+    cr_assert_eq(m, 0);
+    cr_assert_eq(eval(p, &rec, r_not_pres, &m), 1);
+    set_i(p, &rec, "units", 3);
+    cr_assert_eq(eval(p, &rec, r_pres_units, &m), 1);
+    cr_assert_eq(eval(p, &rec, r_not_pres, &m), 0);
+    /* an absent int without default: unknown, and it is missing */
+    cr_assert_eq(eval(p, &rec, r_stay, &m), -1);
+    cr_assert_eq(m, bit(p, "stay_hours"));
+    set_i(p, &rec, "stay_hours", 25);
+    cr_assert_eq(eval(p, &rec, r_stay, &m), 1);
+    cr_assert_eq(m, 0);
+    th_prog_free(p);
+}
+
+/* ---- set, mask and string operations ------------------------------------ */
+
+Test(vm, inset)
+{
+    Prog *p = th_std_prog();
+    uint32_t s = add_set(p, "mri", key(SYS_CPT, "70551"), key(SYS_CPT, "70553"));
+    uint32_t r = rule_begin(p, "mri", OUT_PRIOR_AUTH);
+    e_load(p, "code");
+    e_set(p, OP_INSET, s);
+    rule_end(p, r);
+    finish(p);
+    uint64_t m;
+    Record rec = rec_new(p, SD);
+    cr_assert_eq(eval(p, &rec, r, &m), -1);
+    cr_assert_eq(m, bit(p, "code"));
+    set_i(p, &rec, "code", (int64_t)key(SYS_CPT, "70551"));
+    cr_assert_eq(eval(p, &rec, r, NULL), 1);
+    set_i(p, &rec, "code", (int64_t)key(SYS_CPT, "70553"));
+    cr_assert_eq(eval(p, &rec, r, NULL), 1);
+    set_i(p, &rec, "code", (int64_t)key(SYS_CPT, "70554"));
+    cr_assert_eq(eval(p, &rec, r, NULL), 0);
+    set_i(p, &rec, "code", (int64_t)key(SYS_CPT, "70550"));
+    cr_assert_eq(eval(p, &rec, r, NULL), 0);
+    /* same characters, another system: a different key */
+    set_i(p, &rec, "code", (int64_t)key(SYS_REV, "0170"));
+    cr_assert_eq(eval(p, &rec, r, NULL), 0);
+    th_prog_free(p);
+}
+
+Test(vm, anyset)
+{
+    Prog *p = th_std_prog();
+    uint32_t s = add_set(p, "breast", key(SYS_ICD10, "C50.911"), key(SYS_ICD10, "C50.929"));
+    uint32_t r = rule_begin(p, "dx", OUT_PRIOR_AUTH);
+    e_load(p, "diagnoses");
+    e_set(p, OP_ANYSET, s);
+    rule_end(p, r);
+    finish(p);
+    RecVal items[4] = {{0}};
+    items[0].i = (int64_t)key(SYS_ICD10, "Z85.3");
+    items[1].i = (int64_t)key(SYS_ICD10, "C50.912");
+    items[2].i = (int64_t)key(SYS_ICD10, "Z85.3");
+    items[3].i = (int64_t)key(SYS_ICD10, "C50.929");
+    uint64_t m;
+    Record rec = rec_new(p, SD);
+    rec.items = items;
+    rec.nitems = 4;
+    cr_assert_eq(eval(p, &rec, r, &m), -1, "absent list");
+    cr_assert_eq(m, bit(p, "diagnoses"));
+    set_list(p, &rec, "diagnoses", 0, 2); /* Z85.3, C50.912 */
+    cr_assert_eq(eval(p, &rec, r, NULL), 1);
+    set_list(p, &rec, "diagnoses", 0, 1); /* Z85.3 */
+    cr_assert_eq(eval(p, &rec, r, NULL), 0);
+    set_list(p, &rec, "diagnoses", 2, 2); /* Z85.3, C50.929 (the last element, the set's end) */
+    cr_assert_eq(eval(p, &rec, r, NULL), 1);
+    set_list(p, &rec, "diagnoses", 0, 0); /* present but empty */
+    cr_assert_eq(eval(p, &rec, r, &m), 0);
+    cr_assert_eq(m, 0);
+    th_prog_free(p);
+}
+
+Test(vm, inmask)
+{
+    Prog *p = th_std_prog();
+    /* setting in {inpatient, office}: member indices 0 and 3 */
+    uint32_t r = rule_begin(p, "setting", OUT_PRIOR_AUTH);
+    e_load(p, "setting");
+    e_mask(p, (uint64_t)1 << 0 | (uint64_t)1 << 3);
+    rule_end(p, r);
+    uint32_t r63 = rule_begin(p, "m63", OUT_PRIOR_AUTH);
+    e_load(p, "setting");
+    e_mask(p, (uint64_t)1 << 63);
+    rule_end(p, r63);
+    finish(p);
+    uint64_t m;
+    Record rec = rec_new(p, SD);
+    cr_assert_eq(eval(p, &rec, r, &m), -1);
+    cr_assert_eq(m, bit(p, "setting"));
+    set_i(p, &rec, "setting", 0);
+    cr_assert_eq(eval(p, &rec, r, NULL), 1);
+    set_i(p, &rec, "setting", 3);
+    cr_assert_eq(eval(p, &rec, r, NULL), 1);
+    set_i(p, &rec, "setting", 1);
+    cr_assert_eq(eval(p, &rec, r, NULL), 0);
+    set_i(p, &rec, "setting", 63);
+    cr_assert_eq(eval(p, &rec, r63, NULL), 1);
+    cr_assert_eq(eval(p, &rec, r, NULL), 0);
+    /* indices no enum can have are not members (and must not shift by >= 64) */
+    set_i(p, &rec, "setting", 64);
+    cr_assert_eq(eval(p, &rec, r, NULL), 0);
+    set_i(p, &rec, "setting", -1);
+    cr_assert_eq(eval(p, &rec, r63, NULL), 0);
+    th_prog_free(p);
+}
+
+Test(vm, seq_sne)
+{
+    Prog *p = th_std_prog();
+    uint32_t r_eq = rule_begin(p, "eq", OUT_PRIOR_AUTH);
+    e_load(p, "state");
+    e_str(p, "IL");
+    e_op(p, OP_SEQ);
+    rule_end(p, r_eq);
+    uint32_t r_ne = rule_begin(p, "ne", OUT_PRIOR_AUTH);
+    e_load(p, "state");
+    e_str(p, "IL");
+    e_op(p, OP_SNE);
+    rule_end(p, r_ne);
+    uint32_t r_empty = rule_begin(p, "empty", OUT_PRIOR_AUTH);
+    e_load(p, "state");
+    e_str(p, "");
+    e_op(p, OP_SEQ);
+    rule_end(p, r_empty);
+    finish(p);
+    static const struct {
+        const char *state;
+        int eq;
+    } cases[] = {{"IL", 1}, {"IN", 0}, {"ILL", 0}, {"I", 0}, {"il", 0}, {"", 0}};
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        Record rec = rec_new(p, SD);
+        set_s(p, &rec, "state", cases[k].state);
+        cr_assert_eq(eval(p, &rec, r_eq, NULL), cases[k].eq, "SEQ \"%s\"", cases[k].state);
+        cr_assert_eq(eval(p, &rec, r_ne, NULL), !cases[k].eq, "SNE \"%s\"", cases[k].state);
+    }
+    Record rec = rec_new(p, SD);
+    uint64_t m;
+    cr_assert_eq(eval(p, &rec, r_eq, &m), -1);
+    cr_assert_eq(m, bit(p, "state"));
+    cr_assert_eq(eval(p, &rec, r_ne, NULL), -1);
+    set_s(p, &rec, "state", "");
+    cr_assert_eq(eval(p, &rec, r_empty, NULL), 1);
+    th_prog_free(p);
+}
+
+Test(vm, anystr)
+{
+    Prog *p = th_std_prog();
+    uint32_t f = th_field(p, "tags", VT_LIST, 0);
+    p->fields[f].elem = VT_STRING;
+    uint32_t r = rule_begin(p, "tag", OUT_PRIOR_AUTH);
+    e_load(p, "tags");
+    e_anystr(p, "oncology");
+    rule_end(p, r);
+    finish(p);
+    RecVal items[3] = {{0}};
+    items[0].s = "cardiology", items[0].n = 10;
+    items[1].s = "oncology", items[1].n = 8;
+    items[2].s = "oncolog", items[2].n = 7;
+    uint64_t m;
+    Record rec = rec_new(p, SD);
+    rec.items = items;
+    rec.nitems = 3;
+    cr_assert_eq(eval(p, &rec, r, &m), -1);
+    cr_assert_eq(m, (uint64_t)1 << f);
+    set_list(p, &rec, "tags", 0, 2);
+    cr_assert_eq(eval(p, &rec, r, NULL), 1);
+    set_list(p, &rec, "tags", 0, 1);
+    cr_assert_eq(eval(p, &rec, r, NULL), 0);
+    set_list(p, &rec, "tags", 2, 1); /* a prefix is not equal */
+    cr_assert_eq(eval(p, &rec, r, NULL), 0);
+    set_list(p, &rec, "tags", 0, 0);
+    cr_assert_eq(eval(p, &rec, r, NULL), 0);
+    th_prog_free(p);
+}
+
+/* ---- rule selection through the index ------------------------------------ */
+
+/* Rules 0 and 2 are indexed on CPT 70551..70553 with condition `true`;
+ * rule 1 (always evaluated) fires when units == 1. A second segment,
+ * CPT 99201..99205, selects rule 3 only. */
+static Prog *index_prog(void)
+{
+    Prog *p = th_std_prog();
+    uint32_t s_mri = add_set(p, "mri", key(SYS_CPT, "70551"), key(SYS_CPT, "70553"));
+    uint32_t s_em = add_set(p, "em", key(SYS_CPT, "99201"), key(SYS_CPT, "99205"));
+    uint32_t r0 = rule_true(p, "mri_a", OUT_PRIOR_AUTH);
+    rule_eq(p, "always", OUT_NOTIFICATION, "units", 1);
+    uint32_t r2 = rule_true(p, "mri_b", OUT_PRIOR_AUTH);
+    uint32_t r3 = rule_true(p, "em", OUT_NOT_COVERED);
+    p->rules[r0].index_set = s_mri;
+    p->rules[r2].index_set = s_mri;
+    p->rules[r3].index_set = s_em;
+    static const uint32_t mri[2] = {0, 2}, em[1] = {3};
+    add_seg(p, key(SYS_CPT, "70551"), key(SYS_CPT, "70553"), mri, 2);
+    add_seg(p, key(SYS_CPT, "99201"), key(SYS_CPT, "99205"), em, 1);
+    finish(p);
+    cr_assert_eq(p->nalways, 1);
+    return p;
+}
+
+Test(vm, index_skips_rules_of_other_codes)
+{
+    Prog *p = index_prog();
+    Vm *vm = vm_new(p);
+    Decision d;
+    Record rec = rec_new(p, SD);
+    set_i(p, &rec, "units", 1);
+
+    /* a code in no segment: only the always rule runs, although the indexed
+     * rules' conditions are plain `true` */
+    set_i(p, &rec, "code", (int64_t)key(SYS_CPT, "99213"));
+    vm_decide(vm, &rec, &d);
+    cr_assert_eq(d.kind, PCR_DEC_NOTIFICATION);
+    expect_rules(&d, (const uint32_t[]){1}, 1);
+    const uint64_t *counts = vm_rule_counts(vm);
+    cr_assert_eq(counts[0], 0);
+    cr_assert_eq(counts[1], 1);
+    cr_assert_eq(counts[2], 0);
+    cr_assert_eq(counts[3], 0);
+
+    /* a code at the segment's lower bound: its rules merge with always, ascending */
+    set_i(p, &rec, "code", (int64_t)key(SYS_CPT, "70551"));
+    vm_decide(vm, &rec, &d);
+    cr_assert_eq(d.kind, PCR_DEC_PRIOR_AUTH);
+    expect_rules(&d, (const uint32_t[]){0, 1, 2}, 3);
+
+    /* the upper bound of the second segment */
+    set_i(p, &rec, "code", (int64_t)key(SYS_CPT, "99205"));
+    vm_decide(vm, &rec, &d);
+    cr_assert_eq(d.kind, PCR_DEC_NOT_COVERED);
+    expect_rules(&d, (const uint32_t[]){1, 3}, 2);
+
+    /* between and beyond the segments */
+    static const char *const outside[] = {"70550", "70554", "99200", "99206", "00100", "99999"};
+    for (size_t k = 0; k < sizeof outside / sizeof outside[0]; k++) {
+        set_i(p, &rec, "code", (int64_t)key(SYS_CPT, outside[k]));
+        vm_decide(vm, &rec, &d);
+        cr_assert_eq(d.kind, PCR_DEC_NOTIFICATION, "code %s", outside[k]);
+        expect_rules(&d, (const uint32_t[]){1}, 1);
+    }
+
+    /* without a code every rule is evaluated */
+    unset(p, &rec, "code");
+    vm_decide(vm, &rec, &d);
+    expect_rules(&d, (const uint32_t[]){0, 1, 2, 3}, 4);
+
+    cr_assert_eq(counts[0], 2);
+    cr_assert_eq(counts[1], 10);
+    cr_assert_eq(counts[2], 2);
+    cr_assert_eq(counts[3], 2);
+    vm_free(vm);
+    th_prog_free(p);
+}
+
+Test(vm, effective_window_boundaries)
+{
+    Prog *p = th_std_prog();
+    uint32_t from_today = rule_true(p, "from_today", OUT_NOTIFICATION);
+    uint32_t from_tomorrow = rule_true(p, "from_tomorrow", OUT_NOT_COVERED);
+    uint32_t through_today = rule_true(p, "through_today", OUT_NOTIFICATION);
+    uint32_t through_yesterday = rule_true(p, "through_yesterday", OUT_NOT_COVERED);
+    uint32_t one_day = rule_true(p, "one_day", OUT_PRIOR_AUTH);
+    /* out of its window, an unknown rule does not ask for information */
+    uint32_t unknown_old = rule_eq(p, "unknown_old", OUT_NOT_COVERED, "units", 1);
+    p->rules[from_today].eff_from = SD;
+    p->rules[from_tomorrow].eff_from = SD + 1;
+    p->rules[through_today].eff_through = SD;
+    p->rules[through_yesterday].eff_through = SD - 1;
+    p->rules[one_day].eff_from = p->rules[one_day].eff_through = SD;
+    p->rules[unknown_old].eff_through = SD - 1;
+    finish(p);
+    Record rec = rec_new(p, SD);
+    Decision d = decide(p, &rec);
+    cr_assert_eq(d.kind, PCR_DEC_PRIOR_AUTH);
+    expect_rules(&d, (const uint32_t[]){from_today, through_today, one_day}, 3);
+    decision_free(&d);
+
+    /* the next day: the windows ending today are over */
+    rec = rec_new(p, SD + 1);
+    d = decide(p, &rec);
+    cr_assert_eq(d.kind, PCR_DEC_NOT_COVERED);
+    expect_rules(&d, (const uint32_t[]){from_today, from_tomorrow}, 2);
+    decision_free(&d);
+    th_prog_free(p);
+}
+
+/* ---- combining ----------------------------------------------------------- */
+
+Test(vm, strongest_wins_regardless_of_order)
+{
+    static const Outcome orders[3][3] = {
+        {OUT_NOTIFICATION, OUT_NOT_COVERED, OUT_PRIOR_AUTH},
+        {OUT_NOT_COVERED, OUT_PRIOR_AUTH, OUT_NOTIFICATION},
+        {OUT_PRIOR_AUTH, OUT_NOTIFICATION, OUT_NOT_COVERED},
+    };
+    for (int k = 0; k < 3; k++) {
+        Prog *p = th_std_prog();
+        /* each rule fires when units == 1; not_covered also needs member_age == 1 */
+        for (int j = 0; j < 3; j++) {
+            uint32_t r = rule_begin(p, "r", orders[k][j]);
+            e_eq(p, "units", 1);
+            if (orders[k][j] == OUT_NOT_COVERED) {
+                e_eq(p, "member_age", 1);
+                e_op(p, OP_AND);
+            }
+            rule_end(p, r);
+        }
+        finish(p);
+        Record rec = rec_new(p, SD);
+        set_i(p, &rec, "units", 1);
+        set_i(p, &rec, "member_age", 1);
+        Decision d = decide(p, &rec);
+        cr_assert_eq(d.kind, PCR_DEC_NOT_COVERED, "order %d", k);
+        expect_rules(&d, (const uint32_t[]){0, 1, 2}, 3);
+        decision_free(&d);
+        set_i(p, &rec, "member_age", 2);
+        d = decide(p, &rec);
+        cr_assert_eq(d.kind, PCR_DEC_PRIOR_AUTH, "order %d", k);
+        cr_assert_eq(d.nrules, 2);
+        decision_free(&d);
+        set_i(p, &rec, "units", 2);
+        d = decide(p, &rec);
+        cr_assert_eq(d.kind, PCR_DEC_NONE, "order %d", k);
+        cr_assert_eq(d.nrules, 0);
+        cr_assert_eq(d.nreviewers, 0);
+        cr_assert_not(d.has_deadline);
+        cr_assert_eq(d.timely, -1);
+        decision_free(&d);
+        th_prog_free(p);
+    }
+}
+
+Test(vm, reviewers_union_dedup_and_default)
+{
+    Prog *p = th_std_prog();
+    p->reviewer = th_str(p, "Default UM");
+    uint32_t a = rule_true(p, "a", OUT_PRIOR_AUTH);
+    uint32_t weak = rule_true(p, "weak", OUT_NOTIFICATION);
+    uint32_t b = rule_true(p, "b", OUT_PRIOR_AUTH);
+    uint32_t c = rule_true(p, "c", OUT_PRIOR_AUTH);
+    rule_reviewers(p, a, (const char *const[]){"eviCore", "Carelon", NULL});
+    rule_reviewers(p, weak, (const char *const[]){"Weak Reviewer", NULL});
+    /* "Carelon" again, as a separate string-table entry */
+    rule_reviewers(p, b, (const char *const[]){"Carelon", "Magellan", "eviCore", NULL});
+    (void)c; /* no reviewers: the policy's default */
+    finish(p);
+    Record rec = rec_new(p, SD);
+    Decision d = decide(p, &rec);
+    cr_assert_eq(d.kind, PCR_DEC_PRIOR_AUTH);
+    expect_reviewers(p, &d, (const char *const[]){"eviCore", "Carelon", "Magellan", "Default UM", NULL});
+    decision_free(&d);
+
+    /* no default reviewer: a rule without reviewers adds none */
+    p->reviewer = PIDX_NONE;
+    d = decide(p, &rec);
+    expect_reviewers(p, &d, (const char *const[]){"eviCore", "Carelon", "Magellan", NULL});
+    decision_free(&d);
+
+    /* only the weak rule's reviewers when it alone fires */
+    p->code[p->rules[a].code_off] = OP_FALSE;
+    p->code[p->rules[b].code_off] = OP_FALSE;
+    p->code[p->rules[c].code_off] = OP_FALSE;
+    d = decide(p, &rec);
+    cr_assert_eq(d.kind, PCR_DEC_NOTIFICATION);
+    expect_reviewers(p, &d, (const char *const[]){"Weak Reviewer", NULL});
+    decision_free(&d);
+    th_prog_free(p);
+}
+
+/* Decides a program of two prior_auth rules with the given deadlines. */
+static Decision two_deadlines(int32_t n1, DurationUnit u1, int d1, int32_t n2, DurationUnit u2,
+                              int d2, bool reversed)
+{
+    Prog *p = th_std_prog();
+    uint32_t r1 = rule_true(p, "one", OUT_PRIOR_AUTH);
+    uint32_t r2 = rule_true(p, "two", OUT_PRIOR_AUTH);
+    rule_deadline(p, reversed ? r2 : r1, n1, u1, d1);
+    rule_deadline(p, reversed ? r1 : r2, n2, u2, d2);
+    finish(p);
+    Record rec = rec_new(p, SD);
+    Decision d = decide(p, &rec);
+    th_prog_free(p);
+    return d;
+}
+
+Test(vm, earliest_deadline_mixed_date_and_datetime)
+{
+    cr_assert_eq(date_weekday(SD), 0, "SD is a Monday");
+    char want[24];
+    date_format(SD, want);
+    cr_assert_str_eq(want, "2026-03-02");
+    for (int rev = 0; rev < 2; rev++) {
+        /* 72 hours before = 2026-02-27T00:00, before 3 days before = 2026-02-27 (all day) */
+        Decision d = two_deadlines(72, U_HOURS, DIR_BEFORE, 3, U_DAYS, DIR_BEFORE, rev);
+        cr_assert(d.has_deadline);
+        cr_assert_not(d.deadline_is_date);
+        cr_assert_eq(d.deadline, AT(2026, 2, 27, 0, 0));
+        decision_free(&d);
+        /* 4 days before = 2026-02-26 ends before 2026-02-27T00:00 */
+        d = two_deadlines(72, U_HOURS, DIR_BEFORE, 4, U_DAYS, DIR_BEFORE, rev);
+        cr_assert(d.deadline_is_date);
+        cr_assert_eq(d.deadline, DAY(2026, 2, 26));
+        decision_free(&d);
+        /* a date lasts to the end of its day: 0 days after (2026-03-02) is
+         * earlier than 24 hours after (2026-03-03T00:00) ... */
+        d = two_deadlines(24, U_HOURS, DIR_AFTER, 0, U_DAYS, DIR_AFTER, rev);
+        cr_assert(d.deadline_is_date);
+        cr_assert_eq(d.deadline, SD);
+        decision_free(&d);
+        /* ... but later than 23 hours after (2026-03-02T23:00) */
+        d = two_deadlines(23, U_HOURS, DIR_AFTER, 0, U_DAYS, DIR_AFTER, rev);
+        cr_assert_not(d.deadline_is_date);
+        cr_assert_eq(d.deadline, AT(2026, 3, 2, 23, 0));
+        decision_free(&d);
+        /* two of a kind */
+        d = two_deadlines(48, U_HOURS, DIR_BEFORE, 72, U_HOURS, DIR_BEFORE, rev);
+        cr_assert_eq(d.deadline, AT(2026, 2, 27, 0, 0));
+        decision_free(&d);
+        d = two_deadlines(1, U_DAYS, DIR_AFTER, 2, U_DAYS, DIR_BEFORE, rev);
+        cr_assert_eq(d.deadline, DAY(2026, 2, 28));
+        decision_free(&d);
+        /* a rule without deadline does not hide the other's */
+        d = two_deadlines(0, 0, 0, 5, U_DAYS, DIR_AFTER, rev);
+        cr_assert(d.has_deadline);
+        cr_assert_eq(d.deadline, DAY(2026, 3, 7));
+        decision_free(&d);
+        d = two_deadlines(0, 0, 0, 0, 0, 0, rev);
+        cr_assert_not(d.has_deadline);
+        decision_free(&d);
+    }
+}
+
+Test(vm, weaker_rules_deadline_ignored)
+{
+    Prog *p = th_std_prog();
+    uint32_t weak = rule_true(p, "weak", OUT_NOTIFICATION);
+    uint32_t strong = rule_true(p, "strong", OUT_PRIOR_AUTH);
+    rule_deadline(p, weak, 30, U_DAYS, DIR_BEFORE);
+    rule_deadline(p, strong, 2, U_DAYS, DIR_BEFORE);
+    finish(p);
+    Record rec = rec_new(p, SD);
+    Decision d = decide(p, &rec);
+    cr_assert_eq(d.kind, PCR_DEC_PRIOR_AUTH);
+    cr_assert_eq(d.deadline, SD - 2);
+    decision_free(&d);
+    th_prog_free(p);
+}
+
+static int32_t bday_deadline(int32_t sd, int32_t n, int dir, const int32_t *holidays, int nh)
+{
+    Prog *p = th_std_prog();
+    uint32_t r = rule_true(p, "r", OUT_PRIOR_AUTH);
+    rule_deadline(p, r, n, U_BUSINESS_DAYS, dir);
+    for (int k = 0; k < nh; k++) add_holiday(p, holidays[k]);
+    finish(p);
+    Record rec = rec_new(p, sd);
+    Decision d = decide(p, &rec);
+    cr_assert(d.has_deadline);
+    cr_assert(d.deadline_is_date);
+    int32_t v = (int32_t)d.deadline;
+    decision_free(&d);
+    th_prog_free(p);
+    return v;
+}
+
+Test(vm, business_days_skip_weekends_and_holidays)
+{
+    /* Monday 2026-03-02, 2 business days before: Fri 27, Thu 26 */
+    cr_assert_eq(bday_deadline(SD, 2, DIR_BEFORE, NULL, 0), DAY(2026, 2, 26));
+    /* with Friday 2026-02-27 a holiday: Thu 26, Wed 25 */
+    int32_t fri = DAY(2026, 2, 27);
+    cr_assert_eq(bday_deadline(SD, 2, DIR_BEFORE, &fri, 1), DAY(2026, 2, 25));
+    /* Friday 2026-02-27, 1 business day after: Monday 2026-03-02 */
+    cr_assert_eq(bday_deadline(fri, 1, DIR_AFTER, NULL, 0), SD);
+    /* with that Monday a holiday: Tuesday */
+    int32_t hol[2] = {DAY(2026, 1, 1), SD};
+    cr_assert_eq(bday_deadline(fri, 1, DIR_AFTER, hol, 2), DAY(2026, 3, 3));
+    /* 0 business days: the service date itself */
+    cr_assert_eq(bday_deadline(SD, 0, DIR_BEFORE, NULL, 0), SD);
+}
+
+Test(vm, exempt_all_and_named)
+{
+    Prog *p = th_std_prog();
+    uint32_t pa = rule_true(p, "pa", OUT_PRIOR_AUTH);
+    uint32_t note = rule_true(p, "note", OUT_NOTIFICATION);
+    uint32_t ex_all = rule_bool(p, "medicare", OUT_EXEMPT, "medicare_primary");
+    uint32_t ex_pa = rule_bool(p, "trial", OUT_EXEMPT, "clinical_trial");
+    p->rules[ex_all].exempt_all = 1;
+    rule_waives(p, ex_pa, &pa, 1);
+    finish(p);
+    Record rec = rec_new(p, SD);
+
+    /* no exemption fires (their booleans default to false) */
+    Decision d = decide(p, &rec);
+    cr_assert_eq(d.kind, PCR_DEC_PRIOR_AUTH);
+    expect_rules(&d, (const uint32_t[]){pa, note}, 2);
+    decision_free(&d);
+
+    /* exempt all: every non-exemption rule is waived; the exemption is reported */
+    set_i(p, &rec, "medicare_primary", 1);
+    d = decide(p, &rec);
+    cr_assert_eq(d.kind, PCR_DEC_NONE);
+    expect_rules(&d, (const uint32_t[]){ex_all}, 1);
+    cr_assert_eq(d.nreviewers, 0);
+    decision_free(&d);
+
+    /* exempt all does not waive another exemption */
+    set_i(p, &rec, "clinical_trial", 1);
+    d = decide(p, &rec);
+    cr_assert_eq(d.kind, PCR_DEC_NONE);
+    expect_rules(&d, (const uint32_t[]){ex_all, ex_pa}, 2);
+    decision_free(&d);
+
+    /* a named exemption waives only its target */
+    set_i(p, &rec, "medicare_primary", 0);
+    d = decide(p, &rec);
+    cr_assert_eq(d.kind, PCR_DEC_NOTIFICATION);
+    expect_rules(&d, (const uint32_t[]){note, ex_pa}, 2);
+    decision_free(&d);
+    th_prog_free(p);
+}
+
+Test(vm, waived_rules_are_not_counted)
+{
+    Prog *p = th_std_prog();
+    uint32_t pa = rule_true(p, "pa", OUT_PRIOR_AUTH);
+    uint32_t ex = rule_true(p, "ex", OUT_EXEMPT);
+    rule_waives(p, ex, &pa, 1);
+    finish(p);
+    Vm *vm = vm_new(p);
+    Record rec = rec_new(p, SD);
+    Decision d;
+    vm_decide(vm, &rec, &d);
+    vm_decide(vm, &rec, &d);
+    cr_assert_eq(vm_rule_counts(vm)[pa], 0);
+    cr_assert_eq(vm_rule_counts(vm)[ex], 2);
+    vm_free(vm);
+    th_prog_free(p);
+}
+
+Test(vm, info_needed_only_when_unknown_matters)
+{
+    Prog *p = th_std_prog();
+    uint32_t pa = rule_true(p, "pa", OUT_PRIOR_AUTH);
+    uint32_t note_u = rule_eq(p, "note_u", OUT_NOTIFICATION, "units", 1);       /* unknown, weaker */
+    uint32_t nc_u = rule_eq(p, "nc_u", OUT_NOT_COVERED, "price", 100000);       /* unknown, stronger */
+    uint32_t nc_u2 = rule_eq(p, "nc_u2", OUT_NOT_COVERED, "member_age", 70);    /* unknown, stronger */
+    finish(p);
+    Record rec = rec_new(p, SD);
+    Decision d = decide(p, &rec);
+    cr_assert_eq(d.kind, PCR_DEC_INFO_NEEDED);
+    /* only the rules that could change the outcome name their fields */
+    cr_assert_eq(d.missing, bit(p, "price") | bit(p, "member_age"));
+    expect_rules(&d, (const uint32_t[]){pa}, 1);
+    cr_assert_eq(d.nreviewers, 0);
+    cr_assert_not(d.has_deadline);
+    cr_assert_eq(d.timely, -1);
+    decision_free(&d);
+
+    /* the stronger rules known false: the unknown weaker rule does not matter */
+    set_i(p, &rec, "price", 5);
+    set_i(p, &rec, "member_age", 5);
+    d = decide(p, &rec);
+    cr_assert_eq(d.kind, PCR_DEC_PRIOR_AUTH);
+    cr_assert_eq(d.missing, 0);
+    decision_free(&d);
+
+    /* no rule fires: an unknown notification is stronger than none */
+    p->code[p->rules[pa].code_off] = OP_FALSE;
+    d = decide(p, &rec);
+    cr_assert_eq(d.kind, PCR_DEC_INFO_NEEDED);
+    cr_assert_eq(d.missing, bit(p, "units"));
+    cr_assert_eq(d.nrules, 0);
+    decision_free(&d);
+    (void)note_u, (void)nc_u, (void)nc_u2;
+    th_prog_free(p);
+}
+
+Test(vm, unknown_exemptions)
+{
+    Prog *p = th_std_prog();
+    uint32_t pa = rule_true(p, "pa", OUT_PRIOR_AUTH);
+    uint32_t note = rule_true(p, "note", OUT_NOTIFICATION);
+    /* exempts the weaker rule: cannot change the decision */
+    uint32_t ex_note = rule_eq(p, "ex_note", OUT_EXEMPT, "units", 1);
+    rule_waives(p, ex_note, &note, 1);
+    finish(p);
+    Record rec = rec_new(p, SD);
+    Decision d = decide(p, &rec);
+    cr_assert_eq(d.kind, PCR_DEC_PRIOR_AUTH);
+    decision_free(&d);
+
+    /* an unknown exemption of the winner: info_needed */
+    uint32_t ex_pa = rule_eq(p, "ex_pa", OUT_EXEMPT, "stay_hours", 24);
+    rule_waives(p, ex_pa, &pa, 1);
+    finish(p);
+    d = decide(p, &rec);
+    cr_assert_eq(d.kind, PCR_DEC_INFO_NEEDED);
+    cr_assert_eq(d.missing, bit(p, "stay_hours"));
+    decision_free(&d);
+
+    /* known false again: decided */
+    set_i(p, &rec, "stay_hours", 12);
+    d = decide(p, &rec);
+    cr_assert_eq(d.kind, PCR_DEC_PRIOR_AUTH);
+    decision_free(&d);
+
+    /* an unknown `exempt all` could waive the winner too */
+    uint32_t ex_all = rule_eq(p, "ex_all", OUT_EXEMPT, "visit_number", 1);
+    p->rules[ex_all].exempt_all = 1;
+    finish(p);
+    d = decide(p, &rec);
+    cr_assert_eq(d.kind, PCR_DEC_INFO_NEEDED);
+    cr_assert_eq(d.missing, bit(p, "visit_number"));
+    decision_free(&d);
+    th_prog_free(p);
+}
+
+Test(vm, unknown_exempt_all_without_winner_is_none)
+{
+    Prog *p = th_std_prog();
+    rule_false(p, "pa", OUT_PRIOR_AUTH);
+    uint32_t ex_all = rule_eq(p, "ex_all", OUT_EXEMPT, "units", 1);
+    p->rules[ex_all].exempt_all = 1;
+    finish(p);
+    Record rec = rec_new(p, SD);
+    Decision d = decide(p, &rec);
+    cr_assert_eq(d.kind, PCR_DEC_NONE);
+    cr_assert_eq(d.missing, 0);
+    decision_free(&d);
+    th_prog_free(p);
+}
+
+Test(vm, waived_unknown_rule_does_not_count)
+{
+    Prog *p = th_std_prog();
+    rule_true(p, "note", OUT_NOTIFICATION);
+    uint32_t nc_u = rule_eq(p, "nc_u", OUT_NOT_COVERED, "units", 1);
+    uint32_t ex = rule_true(p, "ex", OUT_EXEMPT);
+    rule_waives(p, ex, &nc_u, 1);
+    finish(p);
+    Record rec = rec_new(p, SD);
+    Decision d = decide(p, &rec);
+    cr_assert_eq(d.kind, PCR_DEC_NOTIFICATION);
+    cr_assert_eq(d.missing, 0);
+    decision_free(&d);
+    th_prog_free(p);
+}
+
+Test(vm, timely)
+{
+    Prog *p = th_std_prog();
+    uint32_t hours = rule_eq(p, "hours", OUT_PRIOR_AUTH, "units", 1);
+    uint32_t days = rule_eq(p, "days", OUT_PRIOR_AUTH, "units", 2);
+    rule_true(p, "no_deadline", OUT_NOTIFICATION);
+    rule_deadline(p, hours, 72, U_HOURS, DIR_BEFORE); /* 2026-02-27T00:00 */
+    rule_deadline(p, days, 3, U_DAYS, DIR_BEFORE);    /* 2026-02-27 */
+    finish(p);
+    const struct {
+        int64_t units;
+        bool has_req;
+        int64_t req;
+        int timely;
+    } cases[] = {
+        {1, true, AT(2026, 2, 26, 10, 0), 1},
+        {1, true, AT(2026, 2, 27, 0, 0), 1}, /* on the deadline is on time */
+        {1, true, AT(2026, 2, 27, 0, 1), 0},
+        {1, true, AT(2026, 2, 27, 0, 0) + 1, 0},
+        {1, false, 0, -1},
+        {2, true, AT(2026, 2, 27, 23, 59) + 59, 1}, /* a date deadline lasts all day */
+        {2, true, AT(2026, 2, 27, 0, 0), 1},        /* a bare date is its midnight */
+        {2, true, AT(2026, 2, 28, 0, 0), 0},
+        {2, true, AT(1969, 12, 31, 12, 0), 1},      /* before 1970: negative seconds */
+        {2, false, 0, -1},
+        {3, true, AT(2026, 2, 1, 0, 0), -1},        /* notification without a deadline */
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        Record rec = rec_new(p, SD);
+        set_i(p, &rec, "units", cases[k].units);
+        if (cases[k].has_req) set_i(p, &rec, "requested_at", cases[k].req);
+        Decision d = decide(p, &rec);
+        cr_assert_eq(d.timely, cases[k].timely, "case %zu: timely %d", k, d.timely);
+        decision_free(&d);
+    }
+    th_prog_free(p);
+}
+
+Test(vm, many_records_reuse_scratch)
+{
+    /* Alternating records: state from one record must not leak into the next. */
+    Prog *p = th_std_prog();
+    uint32_t pa = rule_eq(p, "pa", OUT_PRIOR_AUTH, "units", 1);
+    uint32_t ex = rule_eq(p, "ex", OUT_EXEMPT, "member_age", 1);
+    rule_waives(p, ex, &pa, 1);
+    finish(p);
+    Vm *vm = vm_new(p);
+    for (int k = 0; k < 1000; k++) {
+        Record rec = rec_new(p, SD);
+        set_i(p, &rec, "units", 1);
+        set_i(p, &rec, "member_age", k % 2 ? 1 : 2);
+        Decision d;
+        vm_decide(vm, &rec, &d);
+        cr_assert_eq(d.kind, k % 2 ? PCR_DEC_NONE : PCR_DEC_PRIOR_AUTH, "record %d", k);
+    }
+    cr_assert_eq(vm_rule_counts(vm)[pa], 500);
+    cr_assert_eq(vm_rule_counts(vm)[ex], 500);
+    vm_free(vm);
+    th_prog_free(p);
+}
+
+Test(vm, empty_policy)
+{
+    Prog *p = th_std_prog();
+    finish(p);
+    Record rec = rec_new(p, SD);
+    Decision d = decide(p, &rec);
+    cr_assert_eq(d.kind, PCR_DEC_NONE);
+    cr_assert_eq(d.nrules, 0);
+    decision_free(&d);
+    th_prog_free(p);
+}
+
+/* ---- decision lines ------------------------------------------------------ */
+
+/* The demo policy of docs/language.md, plus rules for the other shapes. */
+static Prog *demo_prog(void)
+{
+    Prog *p = th_std_prog();
+    p->id = th_str(p, "demo");
+    p->version = th_str(p, "2026.1");
+    p->reviewer = th_str(p, "Demo Health");
+    uint32_t mri = rule_eq(p, "mri", OUT_PRIOR_AUTH, "units", 1);
+    p->rules[mri].title = th_str(p, "MRI of the brain");
+    p->rules[mri].cite_doc = th_str(p, "demo-list.txt");
+    p->rules[mri].cite_section = th_str(p, "Diagnostic Imaging");
+    rule_reviewers(p, mri, (const char *const[]){"eviCore", NULL});
+    rule_deadline(p, mri, 72, U_HOURS, DIR_BEFORE);
+    uint32_t pt = rule_eq(p, "pt", OUT_PRIOR_AUTH, "visit_number", 1);
+    p->rules[pt].title = th_str(p, "Physical \"therapy\"");
+    p->rules[pt].cite_doc = th_str(p, "demo-list.txt");
+    rule_deadline(p, pt, 2, U_BUSINESS_DAYS, DIR_BEFORE);
+    uint32_t dme = rule_eq(p, "dme", OUT_NOTIFICATION, "units", 2);
+    p->rules[dme].title = th_str(p, "Durable equipment");
+    uint32_t nc = rule_eq(p, "nc", OUT_NOT_COVERED, "price", 1);
+    p->rules[nc].title = th_str(p, "Cosmetic");
+    uint32_t nc2 = rule_eq(p, "nc2", OUT_NOT_COVERED, "units", 3);
+    p->rules[nc2].title = th_str(p, "Experimental");
+    uint32_t ex = rule_bool(p, "medicare", OUT_EXEMPT, "medicare_primary");
+    p->rules[ex].title = th_str(p, "Medicare primary");
+    p->rules[ex].exempt_all = 1;
+    finish(p);
+    return p;
+}
+
+/* A record for demo_prog: nothing unknown unless a test unsets a field. */
+static Record demo_rec(const Prog *p, int64_t units, int64_t visit_number)
+{
+    Record rec = rec_new(p, SD);
+    set_i(p, &rec, "units", units);
+    set_i(p, &rec, "visit_number", visit_number);
+    set_i(p, &rec, "price", 0);
+    return rec;
+}
+
+/* The line out_decision writes for rec, as a malloc'ed string. */
+static char *decision_line(const Prog *p, const Record *rec)
+{
+    Vm *vm = vm_new(p);
+    OutPolicy *o = out_policy_new(p);
+    Decision d;
+    vm_decide(vm, rec, &d);
+    Buf b = {0};
+    out_decision(&b, o, rec->id, rec->id_len, &d);
+    buf_putc(&b, '\0');
+    out_policy_free(o);
+    vm_free(vm);
+    return b.p;
+}
+
+Test(out, prior_auth_one_reviewer_datetime_deadline)
+{
+    Prog *p = demo_prog();
+    Record rec = demo_rec(p, 1, 2);
+    set_i(p, &rec, "requested_at", AT(2026, 2, 20, 9, 30));
+    char *line = decision_line(p, &rec);
+    cr_assert_str_eq(line,
+                     "{\"id\":\"r1\",\"decision\":\"prior_auth\",\"policy\":\"demo@2026.1\","
+                     "\"reviewer\":\"eviCore\",\"deadline\":\"2026-02-27T00:00\",\"timely\":true,"
+                     "\"rules\":[\"mri\"],\"reasons\":[{\"rule\":\"mri\",\"title\":\"MRI of the "
+                     "brain\",\"outcome\":\"prior_auth\",\"citation\":\"demo-list.txt, Diagnostic "
+                     "Imaging\"}]}\n");
+    free(line);
+    th_prog_free(p);
+}
+
+Test(out, several_reviewers_date_deadline_escapes)
+{
+    Prog *p = demo_prog();
+    Record rec = demo_rec(p, 1, 1);
+    set_i(p, &rec, "requested_at", AT(2026, 2, 27, 8, 0));
+    rec.id = "a\"b\\c\n";
+    rec.id_len = 6;
+    char *line = decision_line(p, &rec);
+    /* pt's 2 business days before Monday (Thursday 02-26) ends before mri's
+     * 2026-02-27T00:00; requested on the 27th is late */
+    cr_assert_str_eq(line,
+                     "{\"id\":\"a\\\"b\\\\c\\n\",\"decision\":\"prior_auth\",\"policy\":\"demo@2026.1\","
+                     "\"reviewer\":[\"eviCore\",\"Demo Health\"],\"deadline\":\"2026-02-26\","
+                     "\"timely\":false,\"rules\":[\"mri\",\"pt\"],\"reasons\":["
+                     "{\"rule\":\"mri\",\"title\":\"MRI of the brain\",\"outcome\":\"prior_auth\","
+                     "\"citation\":\"demo-list.txt, Diagnostic Imaging\"},"
+                     "{\"rule\":\"pt\",\"title\":\"Physical \\\"therapy\\\"\",\"outcome\":"
+                     "\"prior_auth\",\"citation\":\"demo-list.txt\"}]}\n");
+    free(line);
+    th_prog_free(p);
+}
+
+Test(out, notification_without_deadline_or_requested_at)
+{
+    Prog *p = demo_prog();
+    Record rec = demo_rec(p, 2, 2);
+    char *line = decision_line(p, &rec);
+    cr_assert_str_eq(line,
+                     "{\"id\":\"r1\",\"decision\":\"notification\",\"policy\":\"demo@2026.1\","
+                     "\"reviewer\":\"Demo Health\",\"deadline\":null,\"timely\":null,"
+                     "\"rules\":[\"dme\"],\"reasons\":[{\"rule\":\"dme\",\"title\":\"Durable "
+                     "equipment\",\"outcome\":\"notification\",\"citation\":null}]}\n");
+    free(line);
+    th_prog_free(p);
+}
+
+Test(out, none_and_exempt)
+{
+    Prog *p = demo_prog();
+    Record rec = demo_rec(p, 9, 2);
+    char *line = decision_line(p, &rec);
+    cr_assert_str_eq(line, "{\"id\":\"r1\",\"decision\":\"none\",\"policy\":\"demo@2026.1\","
+                           "\"reviewer\":null,\"deadline\":null,\"timely\":null,\"rules\":[],"
+                           "\"reasons\":[]}\n");
+    free(line);
+    set_i(p, &rec, "units", 1);
+    set_i(p, &rec, "medicare_primary", 1);
+    line = decision_line(p, &rec);
+    cr_assert_str_eq(line, "{\"id\":\"r1\",\"decision\":\"none\",\"policy\":\"demo@2026.1\","
+                           "\"reviewer\":null,\"deadline\":null,\"timely\":null,"
+                           "\"rules\":[\"medicare\"],\"reasons\":[{\"rule\":\"medicare\","
+                           "\"title\":\"Medicare primary\",\"outcome\":\"exempt\","
+                           "\"citation\":null}]}\n");
+    free(line);
+    th_prog_free(p);
+}
+
+Test(out, info_needed_lists_missing_in_schema_order)
+{
+    Prog *p = demo_prog();
+    Record rec = rec_new(p, SD);
+    set_i(p, &rec, "requested_at", AT(2026, 2, 20, 0, 0));
+    /* units, price and visit_number absent: every rule but the exemption is
+     * unknown, and each is stronger than the nothing that fired */
+    char *line = decision_line(p, &rec);
+    cr_assert_str_eq(line, "{\"id\":\"r1\",\"decision\":\"info_needed\",\"policy\":\"demo@2026.1\","
+                           "\"reviewer\":null,\"deadline\":null,\"timely\":null,\"rules\":[],"
+                           "\"reasons\":[],\"missing\":[\"units\",\"price\",\"visit_number\"]}\n");
+    free(line);
+    /* mri and pt fire; only nc (price) is unknown and stronger. The fired
+     * rules are reported with reasons, but reviewer, deadline and timely
+     * stay null */
+    set_i(p, &rec, "units", 1);
+    set_i(p, &rec, "visit_number", 1);
+    line = decision_line(p, &rec);
+    cr_assert_str_eq(line, "{\"id\":\"r1\",\"decision\":\"info_needed\",\"policy\":\"demo@2026.1\","
+                           "\"reviewer\":null,\"deadline\":null,\"timely\":null,"
+                           "\"rules\":[\"mri\",\"pt\"],\"reasons\":["
+                           "{\"rule\":\"mri\",\"title\":\"MRI of the brain\",\"outcome\":"
+                           "\"prior_auth\",\"citation\":\"demo-list.txt, Diagnostic Imaging\"},"
+                           "{\"rule\":\"pt\",\"title\":\"Physical \\\"therapy\\\"\",\"outcome\":"
+                           "\"prior_auth\",\"citation\":\"demo-list.txt\"}],"
+                           "\"missing\":[\"price\"]}\n");
+    free(line);
+    th_prog_free(p);
+}
+
+Test(out, no_policy_and_error_lines)
+{
+    Buf b = {0};
+    out_no_policy(&b, "r7", 2);
+    out_error(&b, "r8", 2, "record 8: field 'units': expected integer, got \"abc\"");
+    out_error(&b, NULL, 0, "record 9: not a JSON object");
+    buf_putc(&b, '\0');
+    cr_assert_str_eq(
+        b.p,
+        "{\"id\":\"r7\",\"decision\":\"no_policy\",\"policy\":null,\"reviewer\":null,"
+        "\"deadline\":null,\"timely\":null,\"rules\":[],\"reasons\":[]}\n"
+        "{\"id\":\"r8\",\"decision\":\"error\",\"policy\":null,\"reviewer\":null,"
+        "\"deadline\":null,\"timely\":null,\"rules\":[],\"reasons\":[],"
+        "\"error\":\"record 8: field 'units': expected integer, got \\\"abc\\\"\"}\n"
+        "{\"id\":null,\"decision\":\"error\",\"policy\":null,\"reviewer\":null,"
+        "\"deadline\":null,\"timely\":null,\"rules\":[],\"reasons\":[],"
+        "\"error\":\"record 9: not a JSON object\"}\n");
+    buf_free(&b);
+}
+
+Test(out, lines_append_to_the_buffer)
+{
+    Prog *p = demo_prog();
+    OutPolicy *o = out_policy_new(p);
+    Decision d;
+    memset(&d, 0, sizeof d);
+    d.kind = PCR_DEC_NONE;
+    d.timely = -1;
+    Buf b = {0};
+    buf_puts(&b, "X");
+    out_decision(&b, o, "a", 1, &d);
+    out_decision(&b, o, "b", 1, &d);
+    buf_putc(&b, '\0');
+    cr_assert_str_eq(b.p, "X{\"id\":\"a\",\"decision\":\"none\",\"policy\":\"demo@2026.1\","
+                          "\"reviewer\":null,\"deadline\":null,\"timely\":null,\"rules\":[],"
+                          "\"reasons\":[]}\n"
+                          "{\"id\":\"b\",\"decision\":\"none\",\"policy\":\"demo@2026.1\","
+                          "\"reviewer\":null,\"deadline\":null,\"timely\":null,\"rules\":[],"
+                          "\"reasons\":[]}\n");
+    buf_free(&b);
+    out_policy_free(o);
+    th_prog_free(p);
+}
+
+Test(out, deadline_formats)
+{
+    Prog *p = demo_prog();
+    OutPolicy *o = out_policy_new(p);
+    const struct {
+        bool is_date;
+        int64_t v;
+        const char *want;
+    } cases[] = {
+        {true, 20514, "\"2026-03-02\""},
+        {false, AT(2026, 2, 27, 0, 0), "\"2026-02-27T00:00\""},
+        {false, AT(2026, 12, 31, 23, 59) + 59, "\"2026-12-31T23:59\""},
+        {false, AT(1969, 12, 31, 22, 15), "\"1969-12-31T22:15\""},
+        {true, DAY(1900, 1, 1), "\"1900-01-01\""},
+        {true, DAY(2999, 12, 31), "\"2999-12-31\""},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        Decision d;
+        memset(&d, 0, sizeof d);
+        d.kind = PCR_DEC_PRIOR_AUTH;
+        d.has_deadline = true;
+        d.deadline_is_date = cases[k].is_date;
+        d.deadline = cases[k].v;
+        d.timely = -1;
+        Buf b = {0};
+        out_decision(&b, o, "x", 1, &d);
+        buf_putc(&b, '\0');
+        char *at = strstr(b.p, "\"deadline\":");
+        cr_assert(at);
+        cr_assert_eq(strncmp(at + 11, cases[k].want, strlen(cases[k].want)), 0, "case %zu: %s", k,
+                     b.p);
+        buf_free(&b);
+    }
+    out_policy_free(o);
+    th_prog_free(p);
+}
+
+Test(out, decision_names)
+{
+    cr_assert_str_eq(out_decision_name(PCR_DEC_NONE), "none");
+    cr_assert_str_eq(out_decision_name(PCR_DEC_NOTIFICATION), "notification");
+    cr_assert_str_eq(out_decision_name(PCR_DEC_PRIOR_AUTH), "prior_auth");
+    cr_assert_str_eq(out_decision_name(PCR_DEC_NOT_COVERED), "not_covered");
+    cr_assert_str_eq(out_decision_name(PCR_DEC_INFO_NEEDED), "info_needed");
+    cr_assert_str_eq(out_decision_name(PCR_DEC_NO_POLICY), "no_policy");
+    cr_assert_str_eq(out_decision_name(PCR_DEC_ERROR), "error");
+    cr_assert_str_eq(out_decision_name((pcr_decision_kind)99), "error");
+}
