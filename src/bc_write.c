@@ -1,0 +1,264 @@
+/* bc_write.c: serializing a Prog into a .pcrb image (docs/bytecode.md).
+ *
+ * Every value is written field by field at a fixed width, never as a memory
+ * image of a struct, so the output has no padding and no pointers and equal
+ * Progs give equal bytes. Also home of the format's small shared vocabulary:
+ * the section table, CRC-32 and the names of stored rule metadata. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "ast.h"
+#include "bc.h"
+#include "bc_format.h"
+#include "buf.h"
+
+_Static_assert((int)BC_OUT_EXEMPT == (int)OUT_EXEMPT, "bc_format.h mirrors ast.h's OUT_EXEMPT");
+
+const BcSectionInfo bc_sections[BC_SEC__COUNT] = {
+#define BC_SECTION_INFO(id, tag, name) {tag, name},
+    BC_SECTIONS(BC_SECTION_INFO)
+#undef BC_SECTION_INFO
+};
+
+/* CRC-32 (IEEE, reflected, zlib-compatible) of p[0 .. n). */
+uint32_t bc_crc32(const uint8_t *p, size_t n)
+{
+    /* Half-byte table: 16 constants instead of 256, fast enough for files
+     * read once. Entry i is the CRC of the 4-bit value i. */
+    static const uint32_t nib[16] = {
+        0x00000000, 0x1db71064, 0x3b6e20c8, 0x26d930ac, 0x76dc4190, 0x6b6b51f4,
+        0x4db26158, 0x5005713c, 0xedb88320, 0xf00f9344, 0xd6d6a3e8, 0xcb61b38c,
+        0x9b64c2b0, 0x86d3d2d4, 0xa00ae278, 0xbdbdf21c,
+    };
+    uint32_t c = 0xffffffffu;
+    for (size_t i = 0; i < n; i++) {
+        c ^= p[i];
+        c = (c >> 4) ^ nib[c & 15];
+        c = (c >> 4) ^ nib[c & 15];
+    }
+    return c ^ 0xffffffffu;
+}
+
+/* Stored rule metadata names (static strings); NULL when not valid in a
+ * .pcrb. */
+const char *bc_outcome_name(unsigned outcome)
+{
+    switch (outcome) {
+    case OUT_NOTIFICATION: return "notification";
+    case OUT_PRIOR_AUTH: return "prior_auth";
+    case OUT_NOT_COVERED: return "not_covered";
+    case OUT_EXEMPT: return "exempt";
+    default: return NULL; /* OUT_NONE is a decision, never a rule's outcome */
+    }
+}
+
+/* "hours", "days", "business_days"; NULL for 0 or an unknown unit. */
+const char *bc_unit_name(unsigned unit)
+{
+    switch (unit) {
+    case U_HOURS: return "hours";
+    case U_DAYS: return "days";
+    case U_BUSINESS_DAYS: return "business_days";
+    default: return NULL;
+    }
+}
+
+/* "before", "after"; NULL otherwise. */
+const char *bc_dir_name(unsigned dir)
+{
+    switch (dir) {
+    case DIR_BEFORE: return "before";
+    case DIR_AFTER: return "after";
+    default: return NULL;
+    }
+}
+
+/* ---- writing ------------------------------------------------------------ */
+
+static void put_i32(Buf *b, int32_t v) { buf_put_u32(b, (uint32_t)v); }
+static void put_i64(Buf *b, int64_t v) { buf_put_u64(b, (uint64_t)v); }
+
+static void put_u32_at(Buf *b, size_t at, uint32_t v)
+{
+    for (int i = 0; i < 4; i++) b->p[at + (size_t)i] = (char)(v >> (8 * i));
+}
+
+static void put_u32s(Buf *b, const uint32_t *v, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++) buf_put_u32(b, v[i]);
+}
+
+static void write_strings(Buf *b, const Prog *p)
+{
+    buf_put_u32(b, p->nstrs);
+    for (uint32_t i = 0; i < p->nstrs; i++) {
+        buf_put_u32(b, p->strlens[i]);
+        buf_put(b, p->strs[i], p->strlens[i]);
+    }
+}
+
+static void write_consts(Buf *b, const Prog *p)
+{
+    buf_put_u32(b, p->nconsts);
+    for (uint32_t i = 0; i < p->nconsts; i++) put_i64(b, p->consts[i]);
+}
+
+static void write_refs(Buf *b, const Prog *p)
+{
+    buf_put_u32(b, p->nrefs);
+    put_u32s(b, p->refs, p->nrefs);
+}
+
+static void write_schema(Buf *b, const Prog *p)
+{
+    buf_put_u32(b, p->nfields);
+    buf_put_u32(b, p->f_id);
+    buf_put_u32(b, p->f_payer);
+    buf_put_u32(b, p->f_service_date);
+    buf_put_u32(b, p->f_requested_at);
+    buf_put_u32(b, p->f_code);
+    for (uint32_t i = 0; i < p->nfields; i++) {
+        const PField *f = &p->fields[i];
+        buf_put_u32(b, f->name);
+        buf_put_u8(b, f->type);
+        buf_put_u8(b, f->elem);
+        buf_put_u8(b, f->flags);
+        buf_put_u8(b, f->systems);
+        buf_put_u32(b, f->tag_field);
+        buf_put_u32(b, f->enum_first);
+        buf_put_u32(b, f->enum_count);
+        put_i64(b, f->deflt);
+    }
+}
+
+static void write_sets(Buf *b, const Prog *p)
+{
+    buf_put_u32(b, p->nsets);
+    buf_put_u32(b, p->nranges);
+    for (uint32_t i = 0; i < p->nsets; i++) {
+        buf_put_u32(b, p->sets[i].name);
+        buf_put_u32(b, p->sets[i].first);
+        buf_put_u32(b, p->sets[i].count);
+    }
+    for (uint32_t i = 0; i < p->nranges; i++) {
+        buf_put_u64(b, p->ranges[i].lo);
+        buf_put_u64(b, p->ranges[i].hi);
+    }
+}
+
+static void write_rules(Buf *b, const Prog *p)
+{
+    buf_put_u32(b, p->nrules);
+    for (uint32_t i = 0; i < p->nrules; i++) {
+        const PRule *r = &p->rules[i];
+        buf_put_u32(b, r->id);
+        buf_put_u32(b, r->title);
+        buf_put_u32(b, r->cite_doc);
+        buf_put_u32(b, r->cite_section);
+        buf_put_u32(b, r->line);
+        buf_put_u8(b, r->outcome);
+        buf_put_u8(b, r->dl_unit);
+        buf_put_u8(b, r->dl_dir);
+        buf_put_u8(b, r->exempt_all);
+        put_i32(b, r->dl_amount);
+        put_i32(b, r->eff_from);
+        put_i32(b, r->eff_through);
+        buf_put_u32(b, r->code_off);
+        buf_put_u32(b, r->code_len);
+        buf_put_u32(b, r->rev_first);
+        buf_put_u32(b, r->rev_count);
+        buf_put_u32(b, r->waive_first);
+        buf_put_u32(b, r->waive_count);
+        buf_put_u32(b, r->index_set);
+    }
+}
+
+static void write_index(Buf *b, const Prog *p)
+{
+    buf_put_u32(b, p->nsegs);
+    buf_put_u32(b, p->nseg_rules);
+    buf_put_u32(b, p->nalways);
+    for (uint32_t i = 0; i < p->nsegs; i++) {
+        buf_put_u64(b, p->segs[i].lo);
+        buf_put_u64(b, p->segs[i].hi);
+        buf_put_u32(b, p->segs[i].first);
+        buf_put_u32(b, p->segs[i].count);
+    }
+    put_u32s(b, p->seg_rules, p->nseg_rules);
+    put_u32s(b, p->always, p->nalways);
+}
+
+static void write_holidays(Buf *b, const Prog *p)
+{
+    buf_put_u32(b, p->nholidays);
+    for (uint32_t i = 0; i < p->nholidays; i++) put_i32(b, p->holidays[i]);
+}
+
+static void write_head(Buf *b, const Prog *p)
+{
+    buf_put_u32(b, p->payer);
+    buf_put_u32(b, p->title);
+    buf_put_u32(b, p->source_doc);
+    buf_put_u32(b, p->source_title);
+    buf_put_u32(b, p->contact_first);
+    buf_put_u32(b, p->contact_count);
+    buf_put_u32(b, p->reviewer);
+    put_i32(b, p->eff_from);
+    put_i32(b, p->eff_through);
+}
+
+static void write_code(Buf *b, const Prog *p)
+{
+    buf_put_u32(b, p->ncode);
+    if (p->ncode) buf_put(b, p->code, p->ncode); /* code may be NULL when empty */
+}
+
+/* Indexed by BcSection: the writers, in file order. */
+static void (*const section_writers[BC_SEC__COUNT])(Buf *, const Prog *) = {
+    [BC_SEC_STRINGS] = write_strings, [BC_SEC_CONSTS] = write_consts,
+    [BC_SEC_REFS] = write_refs,       [BC_SEC_SCHEMA] = write_schema,
+    [BC_SEC_SETS] = write_sets,       [BC_SEC_RULES] = write_rules,
+    [BC_SEC_INDEX] = write_index,     [BC_SEC_HOLIDAYS] = write_holidays,
+    [BC_SEC_HEAD] = write_head,       [BC_SEC_CODE] = write_code,
+};
+
+/* Serializes p (which should have passed bc_verify) into a malloc'ed image
+ * owned by the caller; *len gets its size. Deterministic. */
+uint8_t *bc_write(const Prog *p, size_t *len)
+{
+    Buf b = {0};
+    buf_reserve(&b, 4096);
+    /* Header, patched once the body is complete. */
+    buf_put(&b, BC_MAGIC, BC_MAGIC_LEN);
+    buf_put_u16(&b, BC_VERSION_MAJOR);
+    buf_put_u16(&b, BC_VERSION_MINOR);
+    buf_put_u32(&b, 0); /* flags */
+    buf_put_u32(&b, 0); /* body length */
+    buf_put_u32(&b, 0); /* CRC */
+    buf_put_u32(&b, p->id);
+    buf_put_u32(&b, p->version);
+    buf_put_u64(&b, p->source_hash);
+
+    /* Section directory, then the sections back to back. Offsets are
+     * relative to the start of the body. */
+    size_t dir = b.n;
+    buf_put_u32(&b, BC_SEC__COUNT);
+    for (int s = 0; s < BC_SEC__COUNT; s++) {
+        buf_put_u32(&b, bc_sections[s].tag);
+        buf_put_u32(&b, 0);
+        buf_put_u32(&b, 0);
+    }
+    for (int s = 0; s < BC_SEC__COUNT; s++) {
+        size_t start = b.n;
+        section_writers[s](&b, p);
+        size_t ent = dir + 4 + (size_t)s * BC_DIRENT_LEN;
+        put_u32_at(&b, ent + 4, (uint32_t)(start - BC_HEADER_LEN));
+        put_u32_at(&b, ent + 8, (uint32_t)(b.n - start));
+    }
+
+    size_t body = b.n - BC_HEADER_LEN;
+    put_u32_at(&b, BC_OFF_BODYLEN, (uint32_t)body);
+    put_u32_at(&b, BC_OFF_CRC, bc_crc32((const uint8_t *)b.p + BC_HEADER_LEN, body));
+    *len = b.n;
+    return (uint8_t *)b.p;
+}
