@@ -85,8 +85,9 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/helpers.h $(LIB) $(TOOLS)
 	    $(LDFLAGS) -lcriterion -ljansson -o $@
 
 unit: $(TEST_BINS)
-	@set -e; for t in $(TEST_BINS); do \
-	    echo "== $$t"; PCR_BIN=$(OUT)/bin PCR_ROOT=$(CURDIR) $$t --jobs 2 || exit 1; done
+	@failed=""; for t in $(TEST_BINS); do \
+	    echo "== $$t"; PCR_BIN=$(OUT)/bin PCR_ROOT=$(CURDIR) $$t --jobs 2 || failed="$$failed $$t"; \
+	done; if [ -n "$$failed" ]; then echo "failing test binaries:$$failed"; exit 1; fi
 
 e2e: $(TOOLS)
 	@PCR_BIN=$(OUT)/bin sh tests/e2e/run.sh

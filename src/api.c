@@ -396,9 +396,9 @@ enum { IN_CHUNK = 1 << 20 };
 static bool run_one(pcr_engine *e, const char *line, size_t len, uint64_t recno, FILE *out,
                     pcr_stats *st)
 {
-    pcr_decision_kind k;
-    const char *text;
-    size_t n;
+    pcr_decision_kind k = PCR_DEC_ERROR;
+    const char *text = NULL;
+    size_t n = 0;
     pcr_engine_eval(e, line, len, recno, &text, &n, &k);
     st->records++;
     st->by_decision[k]++;
