@@ -1,0 +1,247 @@
+/* sema.h: the checker (sema*.c) and the checked model of a policy that the
+ * emitter (emit.c) turns into a Prog.
+ *
+ * compile.c loads the root file and its modules and hands their syntax
+ * trees to sema_run(), which resolves names, checks types, builds code sets,
+ * calendars and rules into a Model, and collects the root file's tests.
+ * Nothing is emitted when any error was reported.
+ *
+ * This header deliberately does not include ast.h: emit.c includes
+ * opcodes.h, whose OP_AND, OP_EQ, ... opcode names collide with ast.h's
+ * BinOp constants. The checker takes syntax through the opaque struct Node,
+ * and the model carries only plain values (outcomes and units already as
+ * the numbers stored in a PRule). */
+#ifndef PCR_SEMA_H
+#define PCR_SEMA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "arena.h"
+#include "codes.h"
+#include "diag.h"
+#include "prog.h"
+
+struct Node;
+struct TestCase;
+
+/* ---- the checked model ---------------------------------------------- */
+
+/* A schema field, already checked; becomes a PField. */
+typedef struct SField {
+    const char *name;
+    Loc loc;             /* the field's declaration */
+    uint8_t type;        /* ValType */
+    uint8_t elem;        /* VT_LIST: element ValType, else 0 */
+    uint8_t flags;       /* PF_REQUIRED, PF_DEFAULT */
+    uint8_t systems;     /* VT_CODE or list of codes: SYS_BIT mask */
+    uint32_t tag_field;  /* VT_CODE: enum field naming the system, or PIDX_NONE */
+    const char **members; /* VT_ENUM: member names, in declaration order */
+    uint32_t nmembers;
+    int64_t deflt;       /* PF_DEFAULT: the value, as PField.deflt */
+} SField;
+
+/* A code set: a named `codeset`, or an anonymous `{ ... }` literal used in
+ * a condition. */
+typedef struct SSet {
+    const char *name;     /* codeset name; literals get "<rule>{<n>}" */
+    Loc loc;
+    const struct Node *decl; /* N_CODESET, or the N_SET_LIT itself */
+    CodeSet codes;        /* canonical intervals (owned; freed by sema_free) */
+    int32_t eff_from;     /* membership also needs service_date in */
+    int32_t eff_through;  /*   [eff_from, eff_through] (DATE_OPEN_* if none) */
+    uint32_t pset;        /* index among the emitted PSets, or PIDX_NONE when
+                             no condition tests it */
+    uint8_t state;        /* SET_* below: evaluation state, for cycles */
+    bool bad;             /* its definition had errors (already reported) */
+} SSet;
+
+enum { SET_TODO = 0, SET_BUSY, SET_DONE };
+
+typedef enum CondKind {
+    C_TRUE,
+    C_FALSE,
+    C_BOOL,    /* the value of bool field `field` */
+    C_PRESENT, /* whether field `field` is present (or defaulted) */
+    C_NOT,     /* not a */
+    C_AND,     /* a and b (three-valued, short-circuit) */
+    C_OR,      /* a or b */
+    C_ICMP,    /* x cmp y on integers (int, cents, days, seconds, member index) */
+    C_SCMP,    /* x == y or x != y on strings */
+    C_INSET,   /* code field `field` in model set `set` (plus its window) */
+    C_ANYSET,  /* some code of list field `field` in model set `set` */
+    C_INMASK,  /* enum field `field`'s member bit is set in `mask` */
+    C_ANYSTR,  /* some string of list field `field` equals `str` */
+} CondKind;
+
+typedef enum CmpOp { CMP_EQ, CMP_NE, CMP_LT, CMP_LE, CMP_GT, CMP_GE } CmpOp;
+
+/* One side of a comparison: a field's value or a constant. */
+typedef struct Operand {
+    bool is_field;
+    uint32_t field; /* is_field: the field index */
+    int64_t k;      /* C_ICMP constant */
+    const char *s;  /* C_SCMP constant (arena, NUL-terminated) */
+} Operand;
+
+typedef struct Cond Cond;
+struct Cond {
+    CondKind kind;
+    uint8_t cmp;    /* C_ICMP, C_SCMP: CmpOp */
+    Cond *a, *b;    /* C_NOT: a; C_AND, C_OR: a, b */
+    Operand x, y;   /* C_ICMP, C_SCMP */
+    uint32_t field; /* C_BOOL, C_PRESENT, C_INSET, C_ANYSET, C_INMASK, C_ANYSTR */
+    uint32_t set;   /* C_INSET, C_ANYSET: model set index */
+    int64_t mask;   /* C_INMASK: bit i = member i */
+    const char *str;/* C_ANYSTR */
+};
+
+/* A checked rule; becomes a PRule and its condition block. */
+typedef struct SRule {
+    const char *id, *title;
+    const char *cite_doc, *cite_section; /* NULL when absent */
+    Loc loc;
+    uint8_t outcome;     /* Outcome value (ast.h) */
+    uint8_t dl_unit;     /* DurationUnit value, 0 for none */
+    uint8_t dl_dir;      /* DIR_BEFORE or DIR_AFTER */
+    uint8_t exempt_all;
+    int32_t dl_amount;
+    int32_t eff_from, eff_through;
+    Cond *when;          /* NULL only after an error */
+    Cond **unless;
+    uint32_t nunless;
+    const char **reviewers;
+    uint32_t nreviewers;
+    uint32_t *waives;    /* rule indices */
+    uint32_t nwaives;
+    uint32_t index_set;  /* model set the rule is indexed on, or PIDX_NONE */
+} SRule;
+
+typedef struct Model {
+    const char *id, *payer, *title, *version;
+    const char *source_doc, *source_title; /* NULL when absent */
+    const char *reviewer;                  /* NULL when absent */
+    const char **contacts;
+    uint32_t ncontacts;
+    int32_t eff_from, eff_through;
+    uint64_t source_hash;
+
+    SField *fields;
+    uint32_t nfields;
+    SSet *sets;          /* named code sets first, then literals as met */
+    uint32_t nsets;
+    uint32_t *used;      /* model set indices of the PSets, in PSet order */
+    uint32_t nused;
+    SRule *rules;
+    uint32_t nrules;
+    int32_t *holidays;   /* sorted, distinct */
+    uint32_t nholidays;
+    Loc at;              /* the policy header: where emitter limits are reported */
+} Model;
+
+/* ---- the checker ---------------------------------------------------- */
+
+/* One loaded source file. */
+typedef struct SemFile {
+    uint32_t file;        /* diagnostics file index */
+    struct Node *decls;   /* its declarations */
+    bool root;
+} SemFile;
+
+typedef enum SymKind {
+    SYM_NONE,
+    SYM_SCHEMA,
+    SYM_FIELD,
+    SYM_CODESET,
+    SYM_CALENDAR,
+    SYM_RULE,
+} SymKind;
+
+/* A global name. */
+typedef struct Sym {
+    const char *name; /* NULL: empty hash slot */
+    uint8_t kind;     /* SymKind */
+    uint32_t index;   /* into the model array of its kind (calendars: cal_nodes) */
+    Loc loc;          /* the declaration, for "first defined here" */
+} Sym;
+
+typedef struct Sema {
+    Arena *arena;
+    Diags *d;
+    Model m;
+
+    Sym *syms;          /* open-addressing hash table of global names */
+    uint32_t symcap;    /* a power of two */
+    uint32_t nsyms;
+
+    const struct Node *policy;   /* the root file's policy, or NULL */
+    const struct Node *schema;   /* the first schema, or NULL */
+    const struct Node **cal_nodes; /* N_CALENDAR declarations */
+    uint32_t ncal, calcap;
+    const struct Node **rule_nodes; /* N_RULE, parallel to m.rules */
+    uint32_t setcap, rulecap, rncap, usedcap; /* capacities of m.sets, m.rules,
+                                                  rule_nodes, m.used */
+    bool too_many_fields;        /* E133 was reported */
+    uint32_t *busy;              /* code sets being built, outermost first */
+    uint32_t nbusy, busycap;
+
+    struct TestCase *tests;
+    size_t ntests;
+} Sema;
+
+/* Prepares s for one compile; everything it allocates lives in arena or is
+ * freed by sema_free(). */
+void sema_init(Sema *s, Arena *arena, Diags *d);
+/* Checks the loaded files (files[0 .. n) in dependency order: every module
+ * before the files that use it; exactly one is the root). Fills s->m and
+ * s->tests. Returns true when no error was reported by the checker. */
+bool sema_run(Sema *s, const SemFile *files, uint32_t n);
+void sema_free(Sema *s);
+
+/* ---- shared between the sema*.c files ------------------------------- */
+
+/* Grows *arr (xrealloc) so that it holds at least need elements. */
+void sema_reserve(void **arr, uint32_t *cap, uint32_t need, size_t elem);
+/* The field, code set, schema or calendar called name, or NULL. */
+Sym *sema_lookup(Sema *s, const char *name);
+/* The rule called name, or NULL (rules have a namespace of their own). */
+Sym *sema_lookup_rule(Sema *s, const char *name);
+/* Names of every symbol of kind (model order) into an xmalloc'ed array,
+ * for "did you mean"; *n receives the count. */
+const char **sema_names(Sema *s, SymKind kind, size_t *n);
+/* Reports E111 "unknown <what> `name`" with a did-you-mean among the names
+ * of kind. */
+void sema_unknown(Sema *s, Loc at, const char *what, const char *name, SymKind kind);
+/* The field called name, or PIDX_NONE. */
+uint32_t sema_field(Sema *s, const char *name);
+/* A checked effective window from an N_EFFECTIVE (NULL: open both ways);
+ * reports E405 when through < from. */
+void sema_effective(Sema *s, const struct Node *eff, int32_t *from, int32_t *through);
+/* "bool", "money", "enum", "list of codes", ...: a static string. */
+const char *sema_type_name(Sema *s, uint32_t field);
+
+/* The cents of a money literal (N_MONEY, N_INT, or N_DECIMAL with at most
+ * two decimals); false when n is none of those or out of range. */
+bool sema_money(const struct Node *n, int64_t *cents);
+/* The index of enum member name in f, or -1. */
+int32_t sema_member(const SField *f, const char *name);
+/* Reports E202 for name, not a member of enum field `field`. */
+void sema_unknown_member(Sema *s, Loc at, uint32_t field, const char *name);
+/* Reports E304 for an unknown code system name. */
+void sema_unknown_system(Sema *s, Loc at, const char *name);
+
+/* sema_sets.c: builds every named code set (reporting E301-E305, W501). */
+void sema_sets_build(Sema *s);
+/* The model set index of the code set named by expr (N_NAME of a codeset or
+ * an N_SET_LIT), marked used for emission; PIDX_NONE after an error.
+ * owner names anonymous literals. */
+uint32_t sema_set_use(Sema *s, const struct Node *expr, const char *owner);
+
+/* sema_cond.c: checks a condition; NULL after an error (reported). */
+Cond *sema_cond(Sema *s, const struct Node *n, const char *owner);
+
+/* sema_test.c: checks the root file's `test` declarations into s->tests. */
+void sema_tests(Sema *s, const struct Node *decls);
+
+#endif
