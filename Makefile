@@ -72,11 +72,15 @@ $(OUT)/bin/%: tools/%.c $(LIB)
 -include $(wildcard $(BUILD)/obj/*.d)
 
 # ---- demo ---------------------------------------------------------------
-DEMO_POLICY = policies/examples/demo.pcr
-DEMO_BATCH  = policies/examples/demo-requests.jsonl
+# The four payers' policies, compiled to bytecode, over the reviewed batch.
+PAYER_POLICIES = $(sort $(wildcard policies/*.pcr))
+DEMO_BATCH     = policies/examples/requests.jsonl
 demo: all
-	$(PCRC) $(DEMO_POLICY) -o $(BUILD)/demo.pcrb
-	$(PCRVM) --stats $(BUILD)/demo.pcrb $(DEMO_BATCH)
+	@mkdir -p $(BUILD)/demo
+	@for p in $(PAYER_POLICIES); do \
+	    echo "$(PCRC) $$p -o $(BUILD)/demo/$$(basename $$p .pcr).pcrb"; \
+	    $(PCRC) $$p -o $(BUILD)/demo/$$(basename $$p .pcr).pcrb || exit 1; done
+	$(PCRVM) --stats $(PAYER_POLICIES:policies/%.pcr=$(BUILD)/demo/%.pcrb) $(DEMO_BATCH)
 
 # ---- tests --------------------------------------------------------------
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/helpers.h $(LIB) $(TOOLS)

@@ -133,6 +133,21 @@ Test(cli, demo_decisions_match_the_reviewed_file)
     free(want);
 }
 
+Test(cli, payer_batch_decisions_match_the_reviewed_file)
+{
+    int st;
+    char *got = run(&st, "%s/pcrvm policies/alliant.pcr policies/cigna.pcr policies/healthlink.pcr "
+                         "policies/ibx.pcr policies/examples/requests.jsonl", th_bin());
+    cr_assert_eq(st, 0);
+    char path[512];
+    snprintf(path, sizeof path, "%s/policies/examples/decisions.jsonl", th_root());
+    char *want = th_read_file(path, NULL);
+    cr_assert_not_null(want, "missing %s", path);
+    cr_assert_str_eq(got, want);
+    free(got);
+    free(want);
+}
+
 Test(cli, strict_exits_1_on_malformed_records)
 {
     int st;
