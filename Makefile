@@ -2,11 +2,11 @@
 #   make demo    compile the example policy and evaluate the example batch
 #   make test    unit, golden and end-to-end tests (Criterion)
 #   make bench   throughput and compile-time benchmarks
-#   make san     the test suite under ASan + UBSan (+ LSan)
+#   make san     the test suite under ASan + UBSan (+ LSan), assertions on
 # Missing flex, bison or Criterion are installed with apt-get when possible.
 
 CC      ?= cc
-OPT     ?= -O2 -g
+OPT     ?= -O2 -g -DNDEBUG
 BUILD   ?= build
 OUT     ?= .
 XCFLAGS ?=

@@ -86,6 +86,7 @@ static pcr_status compile_text(const char *path, char *text, size_t len,
         pol->prog = res.prog;
         pol->tests = res.tests;
         pol->ntests = res.ntests;
+        pol->decls = res.root_decls;
         pol->path = xstrndup(path, strlen(path));
         *out = pol;
     } else {

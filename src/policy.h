@@ -3,6 +3,7 @@
 #define PCR_POLICY_H
 
 #include "arena.h"
+#include "ast.h"
 #include "compile.h"
 #include "prog.h"
 
@@ -11,6 +12,7 @@ struct pcr_policy {
     Arena arena;     /* the tests and their strings (source-compiled policies) */
     TestCase *tests; /* in arena; none for a policy loaded from bytecode */
     size_t ntests;
+    Node *decls;     /* the root file's syntax tree, in arena (pcrc list); or NULL */
     char *path;      /* the root source file, for test locations; or NULL */
 };
 

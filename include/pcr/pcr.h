@@ -121,6 +121,15 @@ size_t pcr_policy_rule_count(const pcr_policy *p);
 /* Writes a human-readable listing of every section and instruction. */
 void pcr_policy_disasm(const pcr_policy *p, FILE *out);
 
+/* Prints the policy as an analyst reviews it (pcrc list): every service
+ * and code that needs prior authorization or notification (or is not
+ * covered, or waives others) on the given day, grouped by the source
+ * document's sections in the order the policy cites them, with conditions
+ * and exceptions in plain words. date is "YYYY-MM-DD". Only for policies
+ * compiled from source. Returns PCR_ERR_USAGE for a bad date or a policy
+ * loaded from bytecode. */
+pcr_status pcr_policy_list(const pcr_policy *p, const char *date, FILE *out);
+
 /* Runs the `test` blocks of the policy's sources (only for policies compiled
  * from source; a .pcrb carries no tests). Prints one line per failure with
  * its location and the differences; adds to *passed and *failed. */
