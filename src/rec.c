@@ -1,0 +1,1138 @@
+/* rec.c: the schema-driven JSON Lines record decoder (rec.h).
+ *
+ * One hand-written pass over the line: the grammar of RFC 8259, strict
+ * UTF-8, escapes resolved into one scratch buffer sized to the line (an
+ * unescaped string is never longer than its escaped form, so the whole
+ * record fits), each value converted to its field's type as it is read.
+ * Keys are found through a hash table built once by rec_decoder_new, and
+ * duplicate keys through a table whose slots are invalidated per record by a
+ * generation number, so nothing is cleared, allocated or compared in bulk
+ * per record.
+ *
+ * Conventions, visible in the messages (rec_error):
+ *   - Byte offsets are 1-based: the line's first byte is byte 1. An
+ *     "unexpected end of line" is reported at byte len + 1.
+ *   - Invalid UTF-8 is reported at the first byte of the bad sequence.
+ *   - A UTF-8 byte order mark at the start of a line is malformed ("byte
+ *     order mark"): RFC 8259 section 8.1 forbids sending one, and in a
+ *     stream it could only ever be legitimate on the first line.
+ *   - Every key at every depth counts toward REC_MAX_KEYS, and keys must be
+ *     unique within each object, nested ones included (what jansson's
+ *     JSON_REJECT_DUPLICATES checks).
+ *   - Values quoted in messages are JSON-escaped and cut after 40 bytes
+ *     (at a character boundary) with "..." before the closing quote;
+ *     numbers are shown as written, arrays and objects as "an array" and
+ *     "an object". Enum members are listed up to about 120 bytes, then "...".
+ *   - The first error stops the decode. Code fields are converted after the
+ *     closing brace, because their system tag may follow them, so JSON
+ *     errors anywhere in the line win over code errors; a missing required
+ *     field is reported last.
+ *   - Decoded values: VT_CODE fields and code list elements keep the
+ *     unescaped text in s, n beside the key in i.
+ *
+ * After an error the record's top-level "id" string is recovered, if it was
+ * not already read, by a lenient scan that follows only strings and
+ * brackets: a string at depth 1 followed by ':' is a key, and a key equal to
+ * "id" whose value is a valid string gives the id. */
+#include "rec.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codes.h"
+#include "dates.h"
+
+enum {
+    FIELD_SLOTS = 256,             /* power of two, >= 4 * PCR_MAX_FIELDS */
+    KEY_SLOTS = 2 * REC_MAX_KEYS,  /* power of two: at most half full */
+    MAX_MEMBERS = 64,              /* enum members (prog.h) */
+    QUOTE_CUT = 40,                /* bytes of a value quoted in a message */
+    ENUM_LIST_BUDGET = 120,        /* bytes of member names listed in a message */
+    SCRATCH_MIN = 4096,
+};
+
+/* A name of the schema: a field (in the field table) or an enum member (in
+ * the member table). */
+typedef struct NameSlot {
+    const char *name; /* a Prog string; NULL marks an empty slot */
+    uint32_t len;
+    uint32_t hash;    /* hash of name, mixed with field for members */
+    uint16_t field;   /* schema field index */
+    uint16_t member;  /* member index (member table only) */
+} NameSlot;
+
+/* A key already seen in this record, other than a known top-level field
+ * (those are tracked by a bit mask). */
+typedef struct KeySlot {
+    uint32_t gen;  /* the slot is in use when this equals RecDecoder.gen */
+    uint32_t obj;  /* which object of the record: 0 is the top level */
+    uint32_t hash; /* key hash mixed with obj */
+    uint32_t off;  /* the unescaped key: scratch[off .. off + len) */
+    uint32_t len;
+} KeySlot;
+
+/* One JSON value as read by read_value. Arrays and objects are only opened:
+ * their first byte is consumed, their contents are not. */
+typedef enum TokKind {
+    TK_STRING, TK_NUMBER, TK_TRUE, TK_FALSE, TK_NULL, TK_ARRAY, TK_OBJECT
+} TokKind;
+
+typedef struct Tok {
+    TokKind kind;
+    const char *s;   /* TK_STRING: unescaped bytes in the scratch buffer;
+                        TK_NUMBER: the text as written, in the line */
+    uint32_t n;
+    bool integral;   /* TK_NUMBER: no fraction and no exponent */
+} Tok;
+
+struct RecDecoder {
+    const Prog *prog;
+    NameSlot fields[FIELD_SLOTS]; /* field name -> index */
+    NameSlot *members;            /* (field, member name) -> member index */
+    uint32_t member_mask;         /* slots in members, minus one */
+    uint64_t required;            /* PF_REQUIRED fields */
+    uint64_t code_fields;         /* VT_CODE fields: converted after the object */
+    uint32_t tag[PCR_MAX_FIELDS]; /* VT_CODE: the usable tag field, or PIDX_NONE */
+    uint8_t member_sys[PCR_MAX_FIELDS][MAX_MEMBERS]; /* tag enums: member -> CodeSystem */
+
+    KeySlot keys[KEY_SLOTS];
+    uint32_t gen;                 /* current generation of keys[] */
+
+    /* the line being decoded */
+    const uint8_t *line, *p, *end;
+    uint64_t recno;
+    uint32_t nkeys;               /* keys read so far, every depth */
+    uint32_t nobjs;               /* objects opened so far (ids for keys[]) */
+    bool quiet;                   /* the lenient id scan: fail() records nothing */
+
+    uint8_t *scratch;             /* unescaped strings of this record */
+    size_t cap, used;
+
+    Record rec;
+    RecVal items[REC_MAX_ITEMS];
+    char err[REC_ERR_MAX];
+};
+
+/* ---- names and hashing --------------------------------------------------- */
+
+static uint32_t hash_bytes(const char *s, size_t n)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (size_t i = 0; i < n; i++) h = (h ^ (uint8_t)s[i]) * 16777619u;
+    return h;
+}
+
+static uint32_t mix_field(uint32_t h, uint32_t field) { return h ^ ((field + 1) * 0x9E3779B9u); }
+
+static void name_insert(NameSlot *t, uint32_t mask, const char *name, uint32_t len, uint32_t hash,
+                        uint32_t field, uint32_t member)
+{
+    uint32_t i = hash & mask;
+    while (t[i].name) i = (i + 1) & mask;
+    t[i] = (NameSlot){name, len, hash, (uint16_t)field, (uint16_t)member};
+}
+
+static const NameSlot *name_find(const NameSlot *t, uint32_t mask, const char *s, uint32_t n,
+                                 uint32_t hash, uint32_t field)
+{
+    for (uint32_t i = hash & mask; t[i].name; i = (i + 1) & mask)
+        if (t[i].hash == hash && t[i].len == n && t[i].field == field &&
+            memcmp(t[i].name, s, n) == 0)
+            return &t[i];
+    return NULL;
+}
+
+/* The schema field called s, or -1. */
+static int field_find(const RecDecoder *d, const char *s, uint32_t n)
+{
+    uint32_t h = hash_bytes(s, n);
+    for (uint32_t i = h & (FIELD_SLOTS - 1); d->fields[i].name; i = (i + 1) & (FIELD_SLOTS - 1)) {
+        const NameSlot *e = &d->fields[i];
+        if (e->hash == h && e->len == n && memcmp(e->name, s, n) == 0) return e->field;
+    }
+    return -1;
+}
+
+static const char *field_name(const RecDecoder *d, uint32_t f)
+{
+    return d->prog->strs[d->prog->fields[f].name];
+}
+
+static const char *member_name(const RecDecoder *d, const PField *pf, uint32_t m)
+{
+    return d->prog->strs[d->prog->refs[pf->enum_first + m]];
+}
+
+/* A field's member names are usable when they lie inside the Prog's tables. */
+static bool enum_ok(const Prog *p, const PField *pf)
+{
+    if (pf->enum_count > MAX_MEMBERS || pf->enum_first > p->nrefs ||
+        pf->enum_count > p->nrefs - pf->enum_first)
+        return false;
+    for (uint32_t m = 0; m < pf->enum_count; m++)
+        if (p->refs[pf->enum_first + m] >= p->nstrs) return false;
+    return true;
+}
+
+/* Builds the name tables for prog's schema. Returns NULL when prog has more
+ * than PCR_MAX_FIELDS fields or names outside its string table (a verified
+ * Prog never does). The caller owns the decoder; prog must outlive it. */
+RecDecoder *rec_decoder_new(const Prog *prog)
+{
+    if (!prog || prog->nfields > PCR_MAX_FIELDS) return NULL;
+    for (uint32_t f = 0; f < prog->nfields; f++) {
+        const PField *pf = &prog->fields[f];
+        if (pf->name >= prog->nstrs) return NULL;
+        if (pf->type == VT_ENUM && !enum_ok(prog, pf)) return NULL;
+    }
+    RecDecoder *d = xcalloc(1, sizeof *d);
+    d->prog = prog;
+    d->gen = 1;
+    uint32_t nmembers = 0;
+    for (uint32_t f = 0; f < prog->nfields; f++) {
+        const PField *pf = &prog->fields[f];
+        const char *name = prog->strs[pf->name];
+        uint32_t len = prog->strlens[pf->name];
+        name_insert(d->fields, FIELD_SLOTS - 1, name, len, hash_bytes(name, len), f, 0);
+        if (pf->flags & PF_REQUIRED) d->required |= 1ull << f;
+        if (pf->type == VT_CODE) d->code_fields |= 1ull << f;
+        if (pf->type == VT_ENUM) nmembers += pf->enum_count;
+        d->tag[f] = PIDX_NONE;
+        if (pf->type == VT_CODE && pf->tag_field < prog->nfields &&
+            prog->fields[pf->tag_field].type == VT_ENUM)
+            d->tag[f] = pf->tag_field;
+    }
+    uint32_t slots = 16;
+    while (slots < 2 * nmembers) slots *= 2;
+    d->members = xcalloc(slots, sizeof *d->members);
+    d->member_mask = slots - 1;
+    for (uint32_t f = 0; f < prog->nfields; f++) {
+        const PField *pf = &prog->fields[f];
+        if (pf->type != VT_ENUM) continue;
+        for (uint32_t m = 0; m < pf->enum_count; m++) {
+            uint32_t s = prog->refs[pf->enum_first + m];
+            const char *name = prog->strs[s];
+            uint32_t len = prog->strlens[s];
+            name_insert(d->members, d->member_mask, name, len, mix_field(hash_bytes(name, len), f),
+                        f, m);
+            d->member_sys[f][m] = (uint8_t)code_system_from_name(name, len);
+        }
+    }
+    d->cap = SCRATCH_MIN;
+    d->scratch = xmalloc(d->cap);
+    d->rec.items = d->items;
+    return d;
+}
+
+/* Frees the decoder and its buffers; NULL is allowed. */
+void rec_decoder_free(RecDecoder *d)
+{
+    if (!d) return;
+    free(d->members);
+    free(d->scratch);
+    free(d);
+}
+
+/* The last rec_decode's message ("" after a success); owned by d, valid
+ * until the next rec_decode. */
+const char *rec_error(const RecDecoder *d) { return d->err; }
+
+/* The record as far as it was read; after an error only has_id, id and
+ * id_len are meaningful. Owned by d, valid until the next rec_decode. */
+const Record *rec_partial(const RecDecoder *d) { return &d->rec; }
+
+/* ---- messages ------------------------------------------------------------ */
+
+/* Records "record N: <message>" and returns false, so that a failing
+ * function can end with `return fail(...)`. */
+static bool fail(RecDecoder *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static bool fail(RecDecoder *d, const char *fmt, ...)
+{
+    if (d->quiet) return false;
+    int k = snprintf(d->err, sizeof d->err, "record %llu: ", (unsigned long long)d->recno);
+    if (k < 0 || (size_t)k >= sizeof d->err) return false;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(d->err + k, sizeof d->err - (size_t)k, fmt, ap);
+    va_end(ap);
+    return false;
+}
+
+static size_t byte_at(const RecDecoder *d, const uint8_t *p) { return (size_t)(p - d->line) + 1; }
+
+/* A grammar error at p; what says what was expected there. */
+static bool fail_json(RecDecoder *d, const uint8_t *p, const char *what)
+{
+    if (p >= d->end)
+        return fail(d, "invalid JSON at byte %zu: unexpected end of line, %s", byte_at(d, d->end),
+                    what);
+    return fail(d, "invalid JSON at byte %zu: %s", byte_at(d, p), what);
+}
+
+/* Writes s as a JSON string literal into out (cap bytes, NUL-terminated),
+ * cut after QUOTE_CUT bytes at a character boundary with "...". s is valid
+ * UTF-8. cap must be at least 6 * QUOTE_CUT + 8. */
+static void quote(char *out, size_t cap, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t k = n, o = 0;
+    bool cut = false;
+    if (k > QUOTE_CUT) {
+        k = QUOTE_CUT;
+        while (k > 0 && ((uint8_t)s[k] & 0xC0) == 0x80) k--; /* s[k] starts a character */
+        cut = true;
+    }
+    out[o++] = '"';
+    for (size_t i = 0; i < k && o + 8 < cap; i++) {
+        uint8_t c = (uint8_t)s[i];
+        if (c == '"' || c == '\\') {
+            out[o++] = '\\';
+            out[o++] = (char)c;
+        } else if (c == '\n') {
+            out[o++] = '\\';
+            out[o++] = 'n';
+        } else if (c == '\t') {
+            out[o++] = '\\';
+            out[o++] = 't';
+        } else if (c == '\r') {
+            out[o++] = '\\';
+            out[o++] = 'r';
+        } else if (c < 0x20) {
+            memcpy(out + o, "\\u00", 4);
+            out[o + 4] = hex[c >> 4];
+            out[o + 5] = hex[c & 15];
+            o += 6;
+        } else {
+            out[o++] = (char)c;
+        }
+    }
+    if (cut) {
+        memcpy(out + o, "...", 3);
+        o += 3;
+    }
+    out[o++] = '"';
+    out[o] = '\0';
+}
+
+enum { SHOW_CAP = 6 * QUOTE_CUT + 16 };
+
+/* Describes a value for "got ..." in a message. */
+static void show(char *out, const Tok *t)
+{
+    switch (t->kind) {
+    case TK_STRING: quote(out, SHOW_CAP, t->s, t->n); return;
+    case TK_NUMBER:
+        if (t->n > QUOTE_CUT) snprintf(out, SHOW_CAP, "%.*s...", QUOTE_CUT, t->s);
+        else snprintf(out, SHOW_CAP, "%.*s", (int)t->n, t->s);
+        return;
+    case TK_TRUE: strcpy(out, "true"); return;
+    case TK_FALSE: strcpy(out, "false"); return;
+    case TK_NULL: strcpy(out, "null"); return;
+    case TK_ARRAY: strcpy(out, "an array"); return;
+    case TK_OBJECT: strcpy(out, "an object"); return;
+    }
+}
+
+/* "field 'units': expected integer, got 5.5" */
+static bool fail_type(RecDecoder *d, uint32_t f, const char *expected, const Tok *t)
+{
+    char got[SHOW_CAP];
+    show(got, t);
+    return fail(d, "field '%s': expected %s, got %s", field_name(d, f), expected, got);
+}
+
+/* "inpatient, outpatient, ..." into out (cap bytes). */
+static void list_members(const RecDecoder *d, const PField *pf, char *out, size_t cap)
+{
+    size_t o = 0;
+    out[0] = '\0';
+    for (uint32_t m = 0; m < pf->enum_count; m++) {
+        const char *name = member_name(d, pf, m);
+        size_t len = strlen(name);
+        const char *sep = m ? ", " : "";
+        if (o + len + 2 > ENUM_LIST_BUDGET || o + len + 8 > cap) {
+            snprintf(out + o, cap - o, "%s...", sep);
+            return;
+        }
+        o += (size_t)snprintf(out + o, cap - o, "%s%s", sep, name);
+    }
+}
+
+/* "CPT, HCPCS or REV" for a SYS_BIT mask. */
+static void list_systems(unsigned mask, char *out, size_t cap)
+{
+    int total = 0, k = 0;
+    size_t o = 0;
+    out[0] = '\0';
+    for (int s = 1; s < SYS_COUNT; s++) total += (mask & SYS_BIT(s)) != 0;
+    for (int s = 1; s < SYS_COUNT && o < cap; s++) {
+        if (!(mask & SYS_BIT(s))) continue;
+        const char *sep = k == 0 ? "" : k == total - 1 ? " or " : ", ";
+        o += (size_t)snprintf(out + o, cap - o, "%s%s", sep, code_system_name((CodeSystem)s));
+        k++;
+    }
+}
+
+/* ---- lexical level ------------------------------------------------------- */
+
+/* Bytes that stand for themselves inside a string: printable ASCII other
+ * than '"' and '\\'. Everything else takes the slow path. */
+static const uint8_t plain[256] = {
+    ['\x20'] = 1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x20-0x2f, '"' */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,           /* 0x30-0x3f */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,           /* 0x40-0x4f */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,           /* 0x50-0x5f, '\\' */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,           /* 0x60-0x6f */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,           /* 0x70-0x7f */
+};
+
+static bool is_digit(uint8_t c) { return c >= '0' && c <= '9'; }
+
+static bool is_ws(uint8_t c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+static const uint8_t *skip_ws_from(const uint8_t *p, const uint8_t *end)
+{
+    while (p < end && is_ws(*p)) p++;
+    return p;
+}
+
+static void skip_ws(RecDecoder *d) { d->p = skip_ws_from(d->p, d->end); }
+
+static bool at(const RecDecoder *d, char c) { return d->p < d->end && *d->p == (uint8_t)c; }
+
+static bool is_cont(uint8_t c) { return (c & 0xC0) == 0x80; }
+
+/* Length of the well-formed UTF-8 sequence of 2 to 4 bytes at p, or 0:
+ * no overlongs, no surrogates, nothing above U+10FFFF (RFC 3629 table). */
+static size_t utf8_seq(const uint8_t *p, const uint8_t *end)
+{
+    uint8_t c = p[0];
+    size_t avail = (size_t)(end - p);
+    if (c >= 0xC2 && c <= 0xDF) return avail >= 2 && is_cont(p[1]) ? 2 : 0;
+    if (c >= 0xE0 && c <= 0xEF) {
+        uint8_t lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
+        return avail >= 3 && p[1] >= lo && p[1] <= hi && is_cont(p[2]) ? 3 : 0;
+    }
+    if (c >= 0xF0 && c <= 0xF4) {
+        uint8_t lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
+        return avail >= 4 && p[1] >= lo && p[1] <= hi && is_cont(p[2]) && is_cont(p[3]) ? 4 : 0;
+    }
+    return 0;
+}
+
+static int hex4(const uint8_t *p)
+{
+    int v = 0;
+    for (int i = 0; i < 4; i++) {
+        uint8_t c = p[i];
+        int x = c >= '0' && c <= '9' ? c - '0'
+              : c >= 'a' && c <= 'f' ? c - 'a' + 10
+              : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                     : -1;
+        if (x < 0) return -1;
+        v = v * 16 + x;
+    }
+    return v;
+}
+
+static uint8_t *put_utf8(uint8_t *w, uint32_t cp)
+{
+    if (cp < 0x80) {
+        *w++ = (uint8_t)cp;
+    } else if (cp < 0x800) {
+        *w++ = (uint8_t)(0xC0 | cp >> 6);
+        *w++ = (uint8_t)(0x80 | (cp & 0x3F));
+    } else if (cp < 0x10000) {
+        *w++ = (uint8_t)(0xE0 | cp >> 12);
+        *w++ = (uint8_t)(0x80 | (cp >> 6 & 0x3F));
+        *w++ = (uint8_t)(0x80 | (cp & 0x3F));
+    } else {
+        *w++ = (uint8_t)(0xF0 | cp >> 18);
+        *w++ = (uint8_t)(0x80 | (cp >> 12 & 0x3F));
+        *w++ = (uint8_t)(0x80 | (cp >> 6 & 0x3F));
+        *w++ = (uint8_t)(0x80 | (cp & 0x3F));
+    }
+    return w;
+}
+
+/* Resolves the escape at *pp (on the backslash), writing its UTF-8 at *ww.
+ * The output never outgrows the escape: "\uXXXX" (6 bytes) gives at most 3,
+ * a surrogate pair (12) gives 4. */
+static bool read_escape(RecDecoder *d, const uint8_t **pp, uint8_t **ww)
+{
+    const uint8_t *p = *pp, *end = d->end;
+    if (end - p < 2) return fail_json(d, end, "expected an escape after '\\'");
+    uint8_t c = p[1], out;
+    switch (c) {
+    case '"': out = '"'; break;
+    case '\\': out = '\\'; break;
+    case '/': out = '/'; break;
+    case 'b': out = '\b'; break;
+    case 'f': out = '\f'; break;
+    case 'n': out = '\n'; break;
+    case 'r': out = '\r'; break;
+    case 't': out = '\t'; break;
+    case 'u': {
+        int cp = end - p >= 6 ? hex4(p + 2) : -1;
+        if (cp < 0) return fail(d, "invalid JSON at byte %zu: \\u must be followed by 4 hex digits",
+                                byte_at(d, p));
+        if (cp == 0)
+            return fail(d, "string contains \\u0000 at byte %zu (NUL is not allowed)",
+                        byte_at(d, p));
+        if (cp >= 0xDC00 && cp <= 0xDFFF)
+            return fail(d, "invalid JSON at byte %zu: unpaired surrogate \\%.5s", byte_at(d, p),
+                        p + 1);
+        if (cp >= 0xD800 && cp <= 0xDBFF) {
+            int lo = end - p >= 12 && p[6] == '\\' && p[7] == 'u' ? hex4(p + 8) : -1;
+            if (lo < 0xDC00 || lo > 0xDFFF)
+                return fail(d, "invalid JSON at byte %zu: unpaired surrogate \\%.5s", byte_at(d, p),
+                            p + 1);
+            uint32_t pair = 0x10000 + (((uint32_t)cp - 0xD800) << 10) + ((uint32_t)lo - 0xDC00);
+            *ww = put_utf8(*ww, pair);
+            *pp = p + 12;
+            return true;
+        }
+        *ww = put_utf8(*ww, (uint32_t)cp);
+        *pp = p + 6;
+        return true;
+    }
+    default:
+        if (c >= 0x20 && c < 0x7F)
+            return fail(d, "invalid JSON at byte %zu: invalid escape \\%c", byte_at(d, p), c);
+        return fail(d, "invalid JSON at byte %zu: invalid escape", byte_at(d, p));
+    }
+    *(*ww)++ = out;
+    *pp = p + 2;
+    return true;
+}
+
+/* string = '"' char* '"'. d->p is on the opening quote. The unescaped bytes
+ * go to the scratch buffer, which has room for the rest of the line. */
+static bool read_string(RecDecoder *d, Tok *t)
+{
+    const uint8_t *start = d->p, *p = start + 1, *end = d->end;
+    uint8_t *w0 = d->scratch + d->used, *w = w0;
+    for (;;) {
+        const uint8_t *q = p;
+        while (q < end && plain[*q]) q++;
+        memcpy(w, p, (size_t)(q - p));
+        w += q - p;
+        p = q;
+        if (p == end)
+            return fail(d, "invalid JSON at byte %zu: unexpected end of line in the string that "
+                        "starts at byte %zu", byte_at(d, end), byte_at(d, start));
+        uint8_t c = *p;
+        if (c == '"') break;
+        if (c == '\\') {
+            if (!read_escape(d, &p, &w)) return false;
+        } else if (c < 0x20) {
+            return fail(d, "invalid JSON at byte %zu: control character 0x%02X in a string "
+                        "(it must be escaped)", byte_at(d, p), c);
+        } else {
+            size_t k = utf8_seq(p, end);
+            if (!k) return fail(d, "invalid UTF-8 at byte %zu", byte_at(d, p));
+            memcpy(w, p, k);
+            w += k;
+            p += k;
+        }
+    }
+    t->kind = TK_STRING;
+    t->s = (const char *)w0;
+    t->n = (uint32_t)(w - w0);
+    d->used += t->n;
+    d->p = p + 1;
+    return true;
+}
+
+/* number = '-'? ('0' | [1-9][0-9]*) ('.' [0-9]+)? ([eE] [+-]? [0-9]+)? */
+static bool read_number(RecDecoder *d, Tok *t)
+{
+    const uint8_t *s = d->p, *p = s, *end = d->end;
+    bool integral = true;
+    if (*p == '-') p++;
+    if (p == end || !is_digit(*p)) return fail_json(d, p, "expected a digit after '-'");
+    if (*p == '0') {
+        p++;
+        if (p < end && is_digit(*p)) return fail_json(d, p, "numbers cannot have leading zeros");
+    } else {
+        while (p < end && is_digit(*p)) p++;
+    }
+    if (p < end && *p == '.') {
+        p++;
+        integral = false;
+        if (p == end || !is_digit(*p)) return fail_json(d, p, "expected a digit after '.'");
+        while (p < end && is_digit(*p)) p++;
+    }
+    if (p < end && (*p == 'e' || *p == 'E')) {
+        p++;
+        integral = false;
+        if (p < end && (*p == '+' || *p == '-')) p++;
+        if (p == end || !is_digit(*p)) return fail_json(d, p, "expected a digit in the exponent");
+        while (p < end && is_digit(*p)) p++;
+    }
+    t->kind = TK_NUMBER;
+    t->s = (const char *)s;
+    t->n = (uint32_t)(p - s);
+    t->integral = integral;
+    d->p = p;
+    return true;
+}
+
+static bool read_literal(RecDecoder *d, Tok *t, const char *word, TokKind kind)
+{
+    size_t n = strlen(word);
+    if ((size_t)(d->end - d->p) < n || memcmp(d->p, word, n) != 0)
+        return fail_json(d, d->p, "expected a value");
+    d->p += n;
+    t->kind = kind;
+    return true;
+}
+
+/* Reads one value after optional whitespace. Arrays and objects are only
+ * opened (see Tok). */
+static bool read_value(RecDecoder *d, Tok *t)
+{
+    skip_ws(d);
+    if (d->p == d->end) return fail_json(d, d->p, "expected a value");
+    switch (*d->p) {
+    case '"': return read_string(d, t);
+    case '-': case '0': case '1': case '2': case '3': case '4':
+    case '5': case '6': case '7': case '8': case '9': return read_number(d, t);
+    case 't': return read_literal(d, t, "true", TK_TRUE);
+    case 'f': return read_literal(d, t, "false", TK_FALSE);
+    case 'n': return read_literal(d, t, "null", TK_NULL);
+    case '[': d->p++; t->kind = TK_ARRAY; return true;
+    case '{': d->p++; t->kind = TK_OBJECT; return true;
+    default: return fail_json(d, d->p, "expected a value");
+    }
+}
+
+/* Reads `string ':'` after optional whitespace; expect names what was
+ * wanted if no string comes. Counts the key against REC_MAX_KEYS. */
+static bool read_key(RecDecoder *d, Tok *k, const char *expect)
+{
+    skip_ws(d);
+    if (!at(d, '"')) return fail_json(d, d->p, expect);
+    if (!read_string(d, k)) return false;
+    if (++d->nkeys > REC_MAX_KEYS) return fail(d, "more than %d keys", REC_MAX_KEYS);
+    skip_ws(d);
+    if (!at(d, ':')) return fail_json(d, d->p, "expected ':'");
+    d->p++;
+    return true;
+}
+
+/* Remembers key k of object obj; false if that object already has it. */
+static bool key_insert(RecDecoder *d, uint32_t obj, const Tok *k)
+{
+    uint32_t h = mix_field(hash_bytes(k->s, k->n), obj);
+    uint32_t off = (uint32_t)((const uint8_t *)k->s - d->scratch);
+    for (uint32_t i = h & (KEY_SLOTS - 1);; i = (i + 1) & (KEY_SLOTS - 1)) {
+        KeySlot *s = &d->keys[i];
+        if (s->gen != d->gen) {
+            *s = (KeySlot){d->gen, obj, h, off, k->n};
+            return true;
+        }
+        if (s->hash == h && s->obj == obj && s->len == k->n &&
+            memcmp(d->scratch + s->off, k->s, k->n) == 0)
+            return false;
+    }
+}
+
+static bool fail_dup(RecDecoder *d, const Tok *k, const Tok *outer)
+{
+    char key[SHOW_CAP], in[SHOW_CAP];
+    quote(key, sizeof key, k->s, k->n);
+    if (!outer) return fail(d, "duplicate key %s", key);
+    quote(in, sizeof in, outer->s, outer->n);
+    return fail(d, "duplicate key %s inside %s", key, in);
+}
+
+/* Skips the rest of the array or object just opened as the value of the
+ * top-level key outer, validating it fully. Iterative: level i's kind is
+ * bit i of a mask, so REC_MAX_DEPTH must not exceed 64. */
+static bool skip_nested(RecDecoder *d, TokKind kind, const Tok *outer)
+{
+    _Static_assert(REC_MAX_DEPTH <= 64, "nesting kinds are kept in a uint64_t");
+    uint32_t objid[REC_MAX_DEPTH];
+    uint64_t is_obj = 0;
+    int depth = 0; /* levels - 1 */
+    bool opened = true;
+    if (kind == TK_OBJECT) {
+        is_obj = 1;
+        objid[0] = ++d->nobjs;
+    }
+    for (;;) {
+        bool obj = is_obj >> depth & 1;
+        char close = obj ? '}' : ']';
+        skip_ws(d);
+        if (at(d, close)) {
+            d->p++;
+            if (depth-- == 0) return true;
+            opened = false;
+            continue;
+        }
+        if (!opened) {
+            if (!at(d, ','))
+                return fail_json(d, d->p, obj ? "expected ',' or '}'" : "expected ',' or ']'");
+            d->p++;
+        }
+        Tok t;
+        if (obj) {
+            if (!read_key(d, &t, opened ? "expected a string key or '}'" : "expected a string key"))
+                return false;
+            if (!key_insert(d, objid[depth], &t)) return fail_dup(d, &t, outer);
+        }
+        if (!read_value(d, &t)) return false;
+        opened = false;
+        if (t.kind == TK_ARRAY || t.kind == TK_OBJECT) {
+            if (depth + 1 == REC_MAX_DEPTH)
+                return fail(d, "invalid JSON at byte %zu: nesting deeper than %d levels",
+                            byte_at(d, d->p - 1), REC_MAX_DEPTH);
+            depth++;
+            is_obj = (is_obj & ~(1ull << depth)) | (uint64_t)(t.kind == TK_OBJECT) << depth;
+            if (t.kind == TK_OBJECT) objid[depth] = ++d->nobjs;
+            opened = true;
+        }
+    }
+}
+
+/* ---- values -------------------------------------------------------------- */
+
+/* The value of an integral JSON number (no fraction, no exponent); false
+ * when it lies outside int64. */
+static bool number_to_int(const char *s, size_t n, int64_t *out)
+{
+    bool neg = s[0] == '-';
+    uint64_t limit = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX, v = 0;
+    for (size_t i = neg; i < n; i++) {
+        unsigned digit = (unsigned)(s[i] - '0');
+        if (v > (limit - digit) / 10) return false;
+        v = v * 10 + digit;
+    }
+    if (!neg) *out = (int64_t)v;
+    else *out = v == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)v;
+    return true;
+}
+
+typedef enum MoneyResult { MONEY_OK, MONEY_FRACTION, MONEY_RANGE } MoneyResult;
+
+/* The significand's digits of a JSON number: the integer part, then the
+ * fraction; digit k of nd. */
+typedef struct Digits {
+    const char *ip, *fp; /* integer and fraction digits */
+    size_t ni, nf;
+} Digits;
+
+static int digit_at(const Digits *g, size_t k)
+{
+    return (k < g->ni ? g->ip[k] : g->fp[k - g->ni]) - '0';
+}
+
+/* Converts a JSON number to cents exactly: 1000.5, 1000.50 and 1e3 are
+ * whole cents, 1000.005 is not (MONEY_FRACTION); beyond int64 cents (either
+ * sign) is MONEY_RANGE. Trailing zeros do not count as decimal places. */
+static MoneyResult number_to_cents(const char *s, size_t n, int64_t *out)
+{
+    size_t i = 0;
+    bool neg = s[0] == '-';
+    Digits g = {NULL, NULL, 0, 0};
+    if (neg) i++;
+    g.ip = s + i;
+    while (i + g.ni < n && is_digit((uint8_t)s[i + g.ni])) g.ni++;
+    i += g.ni;
+    g.fp = s + i;
+    if (i < n && s[i] == '.') {
+        g.fp = s + ++i;
+        while (i + g.nf < n && is_digit((uint8_t)s[i + g.nf])) g.nf++;
+        i += g.nf;
+    }
+    int64_t exp = 0;
+    if (i < n) { /* 'e' or 'E' */
+        bool eneg = false;
+        if (s[++i] == '+' || s[i] == '-') eneg = s[i++] == '-';
+        /* Clamped: past 10^8 every nonzero amount is out of range or fractional. */
+        for (; i < n; i++)
+            if (exp < 100000000) exp = exp * 10 + (s[i] - '0');
+        if (eneg) exp = -exp;
+    }
+    size_t nd = g.ni + g.nf, first = 0, last = nd;
+    while (first < nd && digit_at(&g, first) == 0) first++;
+    if (first == nd) {
+        *out = 0;
+        return MONEY_OK;
+    }
+    while (digit_at(&g, last - 1) == 0) last--;
+    /* amount = digits[first .. last) * 10^scale cents, the last digit nonzero */
+    int64_t scale = exp - (int64_t)g.nf + (int64_t)(nd - last) + 2;
+    if (scale < 0) return MONEY_FRACTION;
+    if ((int64_t)(last - first) + scale > 19) return MONEY_RANGE;
+    uint64_t v = 0; /* at most 19 digits: below 10^19 < 2^64 */
+    for (size_t k = first; k < last; k++) v = v * 10 + (uint64_t)digit_at(&g, k);
+    for (; scale > 0; scale--) {
+        if (v > (uint64_t)INT64_MAX / 10) return MONEY_RANGE;
+        v *= 10;
+    }
+    if (v > (uint64_t)INT64_MAX) return MONEY_RANGE;
+    *out = neg ? -(int64_t)v : (int64_t)v;
+    return MONEY_OK;
+}
+
+/* Writes "field 'code'" or "field 'diagnoses': element 2" (elem 1-based;
+ * 0 for a scalar field) into what: the start of a code error message. */
+static void code_what(RecDecoder *d, uint32_t f, uint32_t elem, char *what, size_t cap)
+{
+    if (elem) snprintf(what, cap, "field '%s': element %u", field_name(d, f), elem);
+    else snprintf(what, cap, "field '%s'", field_name(d, f));
+}
+
+/* Converts code text to a key. sys is the system to use, or SYS_NONE to
+ * take it from mask: its only system, else the one the code's shape fits.
+ * f and elem name the value in a message (see code_what), which is only
+ * formatted on failure: this runs for every code of every record. */
+static bool to_code(RecDecoder *d, uint32_t f, uint32_t elem, CodeSystem sys, unsigned mask,
+                    const char *s, uint32_t n, int64_t *out)
+{
+    char norm[CODE_MAX_CHARS + 1], val[SHOW_CAP], names[64], what[96];
+    size_t k;
+    const char *why = "";
+    if (sys == SYS_NONE) {
+        for (int i = 1; i < SYS_COUNT; i++)
+            if (mask == SYS_BIT(i)) sys = (CodeSystem)i;
+        if (sys == SYS_NONE) sys = code_infer_system(s, n, mask);
+        if (sys == SYS_NONE) {
+            quote(val, sizeof val, s, n);
+            list_systems(mask, names, sizeof names);
+            code_what(d, f, elem, what, sizeof what);
+            const char *article = names[0] == 'I' ? "an" : "a"; /* "an ICD10" */
+            return fail(d, "%s: %s is not %s %s code", what, val, article, names);
+        }
+    }
+    if (!code_normalize(sys, s, n, norm, &k, &why)) {
+        quote(val, sizeof val, s, n);
+        code_what(d, f, elem, what, sizeof what);
+        return fail(d, "%s: %s is not a valid %s code: %s", what, val, code_system_name(sys), why);
+    }
+    *out = (int64_t)code_key(sys, norm, k);
+    return true;
+}
+
+/* list = '[' (string (',' string)*)? ']'; the '[' was read. Elements go to
+ * the record's items; REC_MAX_ITEMS bounds all lists together. */
+static bool decode_list(RecDecoder *d, uint32_t f)
+{
+    const PField *pf = &d->prog->fields[f];
+    const char *name = field_name(d, f);
+    uint32_t first = d->rec.nitems, n = 0;
+    skip_ws(d);
+    if (at(d, ']')) {
+        d->p++;
+    } else {
+        for (;;) {
+            Tok t;
+            char got[SHOW_CAP];
+            if (!read_value(d, &t)) return false;
+            n++;
+            if (t.kind != TK_STRING) {
+                show(got, &t);
+                return fail(d, "field '%s': element %u: expected %s, got %s", name, n,
+                            pf->elem == VT_CODE ? "code string" : "string", got);
+            }
+            if (d->rec.nitems == REC_MAX_ITEMS)
+                return fail(d, "field '%s': more than %d list elements in the record", name,
+                            REC_MAX_ITEMS);
+            RecVal *it = &d->items[d->rec.nitems++];
+            it->s = t.s;
+            it->n = t.n;
+            it->i = 0;
+            if (pf->elem == VT_CODE && !to_code(d, f, n, SYS_NONE, pf->systems, t.s, t.n, &it->i))
+                return false;
+            skip_ws(d);
+            if (at(d, ',')) {
+                d->p++;
+                continue;
+            }
+            if (at(d, ']')) {
+                d->p++;
+                break;
+            }
+            return fail_json(d, d->p, "expected ',' or ']'");
+        }
+    }
+    d->rec.v[f] = (RecVal){first, NULL, n};
+    return true;
+}
+
+/* Converts value t of field f into the record. null leaves f absent. Code
+ * fields keep their text for resolve_codes. */
+static bool decode_field(RecDecoder *d, uint32_t f, const Tok *t)
+{
+    const PField *pf = &d->prog->fields[f];
+    RecVal *v = &d->rec.v[f];
+    char got[SHOW_CAP], list[ENUM_LIST_BUDGET + 8];
+    if (t->kind == TK_NULL) return true;
+    switch ((ValType)pf->type) {
+    case VT_BOOL:
+        if (t->kind != TK_TRUE && t->kind != TK_FALSE) return fail_type(d, f, "true or false", t);
+        v->i = t->kind == TK_TRUE;
+        break;
+    case VT_INT:
+        if (t->kind != TK_NUMBER || !t->integral) return fail_type(d, f, "integer", t);
+        if (!number_to_int(t->s, t->n, &v->i)) {
+            show(got, t);
+            return fail(d, "field '%s': integer out of range, got %s", field_name(d, f), got);
+        }
+        break;
+    case VT_MONEY:
+        if (t->kind != TK_NUMBER) return fail_type(d, f, "money as a JSON number", t);
+        switch (number_to_cents(t->s, t->n, &v->i)) {
+        case MONEY_OK: break;
+        case MONEY_FRACTION:
+            show(got, t);
+            return fail(d, "field '%s': more than 2 decimal places, got %s", field_name(d, f), got);
+        case MONEY_RANGE:
+            show(got, t);
+            return fail(d, "field '%s': amount out of range, got %s", field_name(d, f), got);
+        }
+        break;
+    case VT_STRING:
+        if (t->kind != TK_STRING) return fail_type(d, f, "string", t);
+        v->s = t->s;
+        v->n = t->n;
+        break;
+    case VT_DATE: {
+        int32_t day;
+        if (t->kind != TK_STRING || !date_parse(t->s, t->n, &day))
+            return fail_type(d, f, "date YYYY-MM-DD", t);
+        v->i = day;
+        break;
+    }
+    case VT_DATETIME:
+        if (t->kind != TK_STRING || !datetime_parse(t->s, t->n, &v->i, NULL))
+            return fail_type(d, f, "datetime YYYY-MM-DD[THH:MM[:SS]]", t);
+        break;
+    case VT_ENUM: {
+        const NameSlot *m = NULL;
+        if (t->kind == TK_STRING)
+            m = name_find(d->members, d->member_mask, t->s, t->n,
+                          mix_field(hash_bytes(t->s, t->n), f), f);
+        if (!m) {
+            list_members(d, pf, list, sizeof list);
+            show(got, t);
+            const char *name = field_name(d, f);
+            if (t->kind != TK_STRING)
+                return fail(d, "field '%s': expected one of %s, got %s", name, list, got);
+            return fail(d, "field '%s': unknown value %s (expected one of %s)", name, got, list);
+        }
+        v->i = m->member;
+        break;
+    }
+    case VT_CODE:
+        if (t->kind != TK_STRING) return fail_type(d, f, "code string", t);
+        v->s = t->s;
+        v->n = t->n;
+        break;
+    case VT_LIST:
+        if (t->kind != TK_ARRAY) {
+            const char *want = pf->elem == VT_CODE ? "array of code strings" : "array of strings";
+            return fail_type(d, f, want, t);
+        }
+        if (!decode_list(d, f)) return false;
+        break;
+    default: /* type is a byte of the Prog: only a broken one gets here */
+        return fail(d, "field '%s': internal error: unsupported field type %u", field_name(d, f),
+                    pf->type);
+    }
+    d->rec.present |= 1ull << f;
+    return true;
+}
+
+/* Converts the code fields once the whole object is read: a code's system
+ * comes from its tag field when the record gives one, else from its shape. */
+static bool resolve_codes(RecDecoder *d)
+{
+    uint64_t todo = d->code_fields & d->rec.present;
+    for (uint32_t f = 0; todo; f++, todo >>= 1) {
+        if (!(todo & 1)) continue;
+        const PField *pf = &d->prog->fields[f];
+        RecVal *v = &d->rec.v[f];
+        uint32_t tag = d->tag[f];
+        CodeSystem sys = SYS_NONE;
+        if (tag != PIDX_NONE && (d->rec.present >> tag & 1)) {
+            uint32_t m = (uint32_t)d->rec.v[tag].i; /* a member index, below 64 */
+            sys = (CodeSystem)d->member_sys[tag][m];
+            if (sys == SYS_NONE || !(pf->systems & SYS_BIT(sys))) {
+                char names[64];
+                list_systems(pf->systems, names, sizeof names);
+                return fail(d, "field '%s': '%s' is %s, not one of the field's systems (%s)",
+                            field_name(d, f), field_name(d, tag),
+                            member_name(d, &d->prog->fields[tag], m), names);
+            }
+        }
+        if (!to_code(d, f, 0, sys, pf->systems, v->s, v->n, &v->i)) return false;
+    }
+    return true;
+}
+
+/* ---- records ------------------------------------------------------------- */
+
+static bool is_bom(const uint8_t *p, const uint8_t *end)
+{
+    return end - p >= 3 && p[0] == 0xEF && p[1] == 0xBB && p[2] == 0xBF;
+}
+
+/* record = ws object ws, where each member's value is converted to its
+ * field's type, or validated and skipped when the key is unknown. */
+static bool parse_record(RecDecoder *d)
+{
+    uint64_t seen = 0; /* known keys read, null ones included */
+    skip_ws(d);
+    if (d->p == d->end) return fail(d, "empty line (expected a JSON object)");
+    if (is_bom(d->p, d->end))
+        return fail(d, "byte order mark (U+FEFF) at byte %zu: records are UTF-8 without one",
+                    byte_at(d, d->p));
+    if (!at(d, '{')) return fail(d, "not a JSON object");
+    d->p++;
+    skip_ws(d);
+    if (at(d, '}')) {
+        d->p++;
+    } else {
+        for (bool first = true;; first = false) {
+            Tok k, v;
+            if (!read_key(d, &k, first ? "expected a string key or '}'" : "expected a string key"))
+                return false;
+            int f = field_find(d, k.s, k.n);
+            if (f >= 0) {
+                if (seen >> f & 1) return fail_dup(d, &k, NULL);
+                seen |= 1ull << f;
+            } else if (!key_insert(d, 0, &k)) {
+                return fail_dup(d, &k, NULL);
+            }
+            if (!read_value(d, &v)) return false;
+            if (v.kind == TK_STRING && k.n == 2 && memcmp(k.s, "id", 2) == 0) {
+                d->rec.has_id = true;
+                d->rec.id = v.s;
+                d->rec.id_len = v.n;
+            }
+            if (f >= 0) {
+                if (!decode_field(d, (uint32_t)f, &v)) return false;
+            } else if ((v.kind == TK_ARRAY || v.kind == TK_OBJECT) && !skip_nested(d, v.kind, &k)) {
+                return false;
+            }
+            skip_ws(d);
+            if (at(d, ',')) {
+                d->p++;
+                continue;
+            }
+            if (at(d, '}')) {
+                d->p++;
+                break;
+            }
+            return fail_json(d, d->p, "expected ',' or '}'");
+        }
+    }
+    skip_ws(d);
+    if (d->p != d->end) return fail_json(d, d->p, "unexpected data after the object");
+    if (!resolve_codes(d)) return false;
+    uint64_t missing = d->required & ~d->rec.present;
+    for (uint32_t f = 0; missing; f++, missing >>= 1)
+        if (missing & 1) return fail(d, "missing required field '%s'", field_name(d, f));
+    return true;
+}
+
+/* The closing quote of the string opened at p, by a lenient scan, or NULL. */
+static const uint8_t *string_end(const uint8_t *p, const uint8_t *end)
+{
+    for (p++; p < end; p++) {
+        if (*p == '"') return p;
+        if (*p == '\\') p++;
+    }
+    return NULL;
+}
+
+/* Reads the string at p strictly into an empty scratch buffer, if it fits
+ * (an over-long line has a scratch buffer shorter than the line). */
+static bool recover_string(RecDecoder *d, const uint8_t *p, const uint8_t *close, Tok *t)
+{
+    if ((size_t)(close - p) > d->cap) return false;
+    d->p = p;
+    d->used = 0;
+    return read_string(d, t);
+}
+
+/* Looks for the top-level "id" after an error (see the file comment). */
+static void recover_id(RecDecoder *d)
+{
+    const uint8_t *p = d->line, *end = d->end;
+    int depth = 1;
+    d->quiet = true;
+    p = skip_ws_from(p, end);
+    if (is_bom(p, end)) p = skip_ws_from(p + 3, end);
+    if (p == end || *p++ != '{') depth = 0;
+    while (depth > 0 && p < end) {
+        uint8_t c = *p;
+        if (c == '{' || c == '[') depth++;
+        if (c == '}' || c == ']') depth--;
+        if (c != '"') {
+            p++;
+            continue;
+        }
+        const uint8_t *close = string_end(p, end);
+        if (!close) break;
+        const uint8_t *q = skip_ws_from(close + 1, end);
+        Tok k, v;
+        if (depth == 1 && q < end && *q == ':' && recover_string(d, p, close, &k) && k.n == 2 &&
+            memcmp(k.s, "id", 2) == 0) {
+            q = skip_ws_from(q + 1, end);
+            const uint8_t *vclose = q < end && *q == '"' ? string_end(q, end) : NULL;
+            if (vclose && recover_string(d, q, vclose, &v)) {
+                d->rec.has_id = true;
+                d->rec.id = v.s;
+                d->rec.id_len = v.n;
+                break;
+            }
+        }
+        p = close + 1;
+    }
+    d->quiet = false;
+}
+
+/* Decodes one line (see rec.h and the top of this file). The result and
+ * every value in it are owned by d and valid until the next call. */
+const Record *rec_decode(RecDecoder *d, const char *line, size_t len, uint64_t recno)
+{
+    Record *r = &d->rec;
+    r->present = 0;
+    r->nitems = 0;
+    r->has_id = false;
+    r->id = NULL;
+    r->id_len = 0;
+    d->err[0] = '\0';
+    d->recno = recno;
+    d->nkeys = d->nobjs = 0;
+    d->used = 0;
+    d->quiet = false;
+    if (++d->gen == 0) { /* wrapped: stale slots could look current */
+        memset(d->keys, 0, sizeof d->keys);
+        d->gen = 1;
+    }
+    if (!line) line = "";
+    d->line = d->p = (const uint8_t *)line;
+    d->end = d->line + len;
+    if (len > REC_MAX_LINE) {
+        fail(d, "line is %zu bytes, longer than the limit of %d", len, REC_MAX_LINE);
+        recover_id(d);
+        return NULL;
+    }
+    if (len > d->cap) {
+        size_t cap = d->cap;
+        while (cap < len) cap *= 2;
+        free(d->scratch);
+        d->scratch = xmalloc(cap);
+        d->cap = cap;
+    }
+    if (parse_record(d)) return r;
+    if (!r->has_id) recover_id(d);
+    return NULL;
+}
