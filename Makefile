@@ -111,3 +111,70 @@ bench: all
 
 clean:
 	rm -rf build bin lib
+
+# ---- fuzzing (libFuzzer) --------------------------------------------------
+#   make fuzz FUZZ_SECONDS=N   build the targets of tests/fuzz/ with clang
+#                              (libFuzzer + ASan + UBSan) and run each for N
+#                              seconds, one process, on build/fuzz/corpus-work/
+#   make fuzz-regress          replay the saved crash inputs and the seeds
+# docs/reliability.md describes the targets and what they check. The library
+# is built by the rules above in its own tree (BUILD=OUT=build/fuzz), with
+# coverage instrumentation; clang's extra warnings do not fail that build.
+FUZZ_SECONDS ?= 60
+FUZZ_CC      ?= clang
+FUZZ_DIR      = build/fuzz
+FUZZ_TARGETS  = compile bytecode records decoder_diff
+FUZZ_BINS     = $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%)
+FUZZ_SAN      = -fsanitize=address,undefined -fno-omit-frame-pointer
+FUZZ_LIB      = $(FUZZ_DIR)/lib/libpcr.a
+FUZZ_STAMP    = $(FUZZ_DIR)/.fuzz-deps-ok
+FUZZ_RUNFLAGS ?= -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
+# UBSan reports stop the run (halt_on_error) unless tests/fuzz/ubsan.supp
+# lists them: known findings waiting for a fix, so fuzzing can go past them.
+FUZZ_ENV      = PCR_ROOT=$(CURDIR) ASAN_OPTIONS=detect_leaks=1 \
+    UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:suppressions=$(CURDIR)/tests/fuzz/ubsan.supp
+
+.PHONY: fuzz fuzz-build fuzz-lib fuzz-regress
+$(FUZZ_STAMP):
+	@FUZZ_CC=$(FUZZ_CC) sh scripts/ensure-fuzz-deps.sh
+	@mkdir -p $(FUZZ_DIR) && touch $@
+
+# Objects do not depend on flags: a change of FUZZ_CC or FUZZ_SAN rebuilds all.
+fuzz-lib: $(FUZZ_STAMP)
+	@flags="$(FUZZ_CC) $(FUZZ_SAN)"; if [ "$$(cat $(FUZZ_DIR)/.flags 2>/dev/null)" != "$$flags" ]; then \
+	    rm -rf $(FUZZ_DIR)/obj $(FUZZ_LIB); echo "$$flags" >$(FUZZ_DIR)/.flags; fi
+	@$(MAKE) --no-print-directory BUILD=$(FUZZ_DIR) OUT=$(FUZZ_DIR) CC=$(FUZZ_CC) OPT="-O1 -g" \
+	    XCFLAGS="-fsanitize=fuzzer-no-link $(FUZZ_SAN)" WARN="-Wall -Wextra" $(FUZZ_LIB)
+
+# --whole-archive: a target may reach a module only through a weak or
+# indirect reference; every module is linked.
+$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_util.c tests/fuzz/fuzz_util.h fuzz-lib
+	$(FUZZ_CC) -Iinclude -Isrc -Itests/fuzz $(STD) -O1 -g -fsanitize=fuzzer $(FUZZ_SAN) $(WARN) \
+	    $< tests/fuzz/fuzz_util.c -Wl,--whole-archive $(FUZZ_LIB) -Wl,--no-whole-archive \
+	    -ljansson -o $@
+
+fuzz-build: $(FUZZ_BINS)
+
+# Each target starts from its seeds (tests/fuzz/corpus/<target>/) plus what
+# earlier runs found (kept in corpus-work); crashes go to build/fuzz/artifacts/.
+fuzz: fuzz-build
+	@failed=""; for t in $(FUZZ_TARGETS); do \
+	    case $$t in compile) dict=pcr.dict;; bytecode) dict=pcrb.dict;; *) dict=json.dict;; esac; \
+	    work=$(FUZZ_DIR)/corpus-work/$$t; art=$(FUZZ_DIR)/artifacts/$$t; log=$(FUZZ_DIR)/fuzz_$$t.log; \
+	    mkdir -p $$work $$art && cp -n tests/fuzz/corpus/$$t/* $$work/; \
+	    echo "== fuzz_$$t: $(FUZZ_SECONDS) s, corpus $$(ls $$work | wc -l) files, log $$log"; \
+	    $(FUZZ_ENV) $(FUZZ_DIR)/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) \
+	        -dict=tests/fuzz/$$dict -artifact_prefix=$$art/ $(FUZZ_RUNFLAGS) $$work >$$log 2>&1; \
+	    st=$$?; grep -E '^#[0-9]+ +(DONE|INITED)|^stat::' $$log | sed 's/^/   /'; \
+	    if [ $$st != 0 ]; then failed="$$failed fuzz_$$t"; grep -E 'ERROR|fuzz check failed|^artifact_prefix|Test unit written' $$log | sed 's/^/   /'; fi; \
+	done; if [ -n "$$failed" ]; then echo "fuzzing found problems in:$$failed"; exit 1; fi
+
+# Every saved regression input and every seed, run once through its target.
+fuzz-regress: fuzz-build
+	@failed=""; for t in $(FUZZ_TARGETS); do \
+	    files=$$(find tests/fuzz/regressions/$$t tests/fuzz/corpus/$$t -type f 2>/dev/null); \
+	    [ -n "$$files" ] || continue; \
+	    echo "== fuzz_$$t: $$(echo "$$files" | wc -l) inputs"; \
+	    $(FUZZ_ENV) $(FUZZ_DIR)/fuzz_$$t $$files >$(FUZZ_DIR)/regress_$$t.log 2>&1 || { \
+	        failed="$$failed fuzz_$$t"; tail -40 $(FUZZ_DIR)/regress_$$t.log; }; \
+	done; if [ -n "$$failed" ]; then echo "regressions fail in:$$failed"; exit 1; fi

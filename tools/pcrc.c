@@ -3,6 +3,7 @@
  *   pcrc [-I DIR] FILE.pcr -o FILE.pcrb   compile to bytecode
  *   pcrc --check FILE...                  diagnose only
  *   pcrc test FILE...                     run the policies' tests
+ *   pcrc list FILE.pcr --date YYYY-MM-DD  list what the policy requires on a day
  *   pcrc --dump-ast FILE.pcr              print the syntax tree
  *   pcrc --disasm FILE.pcrb|FILE.pcr      print the bytecode listing
  *
@@ -21,10 +22,13 @@ static const char usage_text[] =
     "usage: pcrc [options] FILE.pcr -o FILE.pcrb   compile a policy to bytecode\n"
     "       pcrc --check [options] FILE...         report diagnostics only\n"
     "       pcrc test [options] FILE...            run the policies' tests\n"
+    "       pcrc list [options] FILE.pcr --date YYYY-MM-DD\n"
+    "                                              list what the policy requires that day\n"
     "       pcrc --dump-ast FILE.pcr               print the syntax tree\n"
     "       pcrc --disasm FILE.pcrb|FILE.pcr       print the bytecode listing\n"
     "options:\n"
     "  -o FILE          output file (compile)\n"
+    "  --date DAY       list: the service date, YYYY-MM-DD (required)\n"
     "  -I DIR           also search DIR for `use` modules (repeatable)\n"
     "  --Werror         treat warnings as errors\n"
     "  --color=WHEN     auto (default), always or never\n"
@@ -32,11 +36,12 @@ static const char usage_text[] =
     "  -h, --help       this text\n"
     "  --version        print the version\n";
 
-typedef enum Mode { M_COMPILE, M_CHECK, M_TEST, M_DUMP_AST, M_DISASM } Mode;
+typedef enum Mode { M_COMPILE, M_CHECK, M_TEST, M_DUMP_AST, M_DISASM, M_LIST } Mode;
 
 typedef struct Options {
     Mode mode;
     const char *output;
+    const char *date; /* list: the service date as given */
     const char **includes; /* argv pointers */
     size_t nincludes;
     const char **files;
@@ -70,6 +75,9 @@ static int parse_args(int argc, char **argv, Options *o)
     if (argc > 1 && strcmp(argv[1], "test") == 0) {
         o->mode = M_TEST;
         i = 2;
+    } else if (argc > 1 && strcmp(argv[1], "list") == 0) {
+        o->mode = M_LIST;
+        i = 2;
     }
     for (; i < argc; i++) {
         const char *a = argv[i];
@@ -88,6 +96,11 @@ static int parse_args(int argc, char **argv, Options *o)
         } else if (strcmp(a, "-o") == 0) {
             if (++i == argc) return usage_error("%s needs a file name", a);
             o->output = argv[i];
+        } else if (o->mode == M_LIST && strcmp(a, "--date") == 0) {
+            if (++i == argc) return usage_error("%s needs a day, YYYY-MM-DD", a);
+            o->date = argv[i];
+        } else if (o->mode == M_LIST && strncmp(a, "--date=", 7) == 0) {
+            o->date = a + 7;
         } else if (strcmp(a, "-I") == 0) {
             if (++i == argc) return usage_error("%s needs a directory", a);
             o->includes[o->nincludes++] = argv[i];
@@ -116,6 +129,12 @@ static int parse_args(int argc, char **argv, Options *o)
     }
     if ((o->mode == M_DUMP_AST || o->mode == M_DISASM) && o->nfiles != 1)
         return usage_error("%s", "--dump-ast and --disasm take one file");
+    if (o->mode == M_LIST) {
+        if (o->nfiles != 1) return usage_error("%s", "list takes one source file");
+        if (!ends_with(o->files[0], ".pcr"))
+            return usage_error("list needs a policy source (.pcr), not '%s'", o->files[0]);
+        if (!o->date) return usage_error("%s", "list needs --date YYYY-MM-DD");
+    }
     return -1;
 }
 
@@ -220,6 +239,23 @@ static int do_disasm(const Options *o)
     return EXIT_CLEAN;
 }
 
+/* Prints the analyst's listing of one source for o->date. */
+static int do_list(const Options *o)
+{
+    int status;
+    pcr_policy *p = compile(o, o->files[0], &status);
+    if (!p) return status;
+    pcr_status st = pcr_policy_list(p, o->date, stdout);
+    pcr_policy_free(p);
+    if (st == PCR_ERR_USAGE)
+        return usage_error("--date wants a real day written YYYY-MM-DD, not '%s'", o->date);
+    if (st != PCR_OK) {
+        fprintf(stderr, "pcrc: cannot write the listing\n");
+        return EXIT_USAGE;
+    }
+    return EXIT_CLEAN;
+}
+
 int main(int argc, char **argv)
 {
     Options o = {0};
@@ -231,6 +267,7 @@ int main(int argc, char **argv)
         case M_TEST: status = do_test(&o); break;
         case M_DUMP_AST: status = do_dump_ast(&o); break;
         case M_DISASM: status = do_disasm(&o); break;
+        case M_LIST: status = do_list(&o); break;
         }
     }
     free(o.includes);
