@@ -153,6 +153,49 @@ void code_set_add(CodeSet *s, CodeKey lo, CodeKey hi)
     s->n++;
 }
 
+/* Code characters are digits and upper-case letters; in key order '0'-'9'
+ * come before 'A'-'Z'. key_succ and key_pred step to the next and previous
+ * code of the same system and length in that alphabet, so that adjacent
+ * codes (70551, 70552) merge into one range and a difference ends on real
+ * codes (70551..70553, not a key between two codes). Bytes outside the
+ * alphabet (the 0x00/0xFF padding of prefix intervals) step to the nearest
+ * code. *ok is false when there is no such code (all 'Z' / all '0'). */
+static CodeKey key_succ(CodeKey k, bool *ok)
+{
+    size_t n = (size_t)((k >> 56) & 0xF);
+    for (size_t i = n; i-- > 0;) {
+        unsigned shift = (unsigned)(48 - 8 * i);
+        unsigned c = (unsigned)(k >> shift) & 0xFF;
+        unsigned next = c < '0' ? '0' : c < '9' ? c + 1 : c < 'A' ? 'A' : c < 'Z' ? c + 1 : 0;
+        k &= ~((CodeKey)0xFF << shift);
+        if (next) {
+            *ok = true;
+            return k | (CodeKey)next << shift;
+        }
+        k |= (CodeKey)'0' << shift; /* carry into the character before */
+    }
+    *ok = false;
+    return k;
+}
+
+static CodeKey key_pred(CodeKey k, bool *ok)
+{
+    size_t n = (size_t)((k >> 56) & 0xF);
+    for (size_t i = n; i-- > 0;) {
+        unsigned shift = (unsigned)(48 - 8 * i);
+        unsigned c = (unsigned)(k >> shift) & 0xFF;
+        unsigned prev = c > 'Z' ? 'Z' : c > 'A' ? c - 1 : c > '9' ? '9' : c > '0' ? c - 1 : 0;
+        k &= ~((CodeKey)0xFF << shift);
+        if (prev) {
+            *ok = true;
+            return k | (CodeKey)prev << shift;
+        }
+        k |= (CodeKey)'Z' << shift; /* borrow from the character before */
+    }
+    *ok = false;
+    return k;
+}
+
 static int cmp_range(const void *a, const void *b)
 {
     const CodeRange *x = a, *y = b;
@@ -168,7 +211,9 @@ void code_set_normalize(CodeSet *s)
     size_t w = 0;
     for (size_t i = 1; i < s->n; i++) {
         CodeRange *last = &s->r[w];
-        if (s->r[i].lo <= last->hi || (last->hi != UINT64_MAX && s->r[i].lo == last->hi + 1)) {
+        bool ok;
+        CodeKey after = key_succ(last->hi, &ok);
+        if (s->r[i].lo <= last->hi || (ok && s->r[i].lo == after)) {
             if (s->r[i].hi > last->hi) last->hi = s->r[i].hi;
         } else {
             s->r[++w] = s->r[i];
@@ -194,12 +239,17 @@ void code_set_diff(CodeSet *dst, const CodeSet *a, const CodeSet *b)
         bool empty = false;
         while (j < b->n && b->r[j].hi < lo) j++;
         for (size_t m = j; m < b->n && b->r[m].lo <= hi; m++) {
-            if (b->r[m].lo > lo) code_set_add(dst, lo, b->r[m].lo - 1);
-            if (b->r[m].hi >= hi) {
+            bool ok;
+            if (b->r[m].lo > lo) {
+                CodeKey before = key_pred(b->r[m].lo, &ok);
+                if (ok && before >= lo) code_set_add(dst, lo, before);
+            }
+            CodeKey after = key_succ(b->r[m].hi, &ok);
+            if (b->r[m].hi >= hi || !ok || after > hi) {
                 empty = true;
                 break;
             }
-            lo = b->r[m].hi + 1;
+            lo = after;
         }
         if (!empty) code_set_add(dst, lo, hi);
     }

@@ -157,3 +157,40 @@ Test(codes, union_and_difference)
     code_set_free(&u);
     code_set_free(&d);
 }
+
+Test(codes, adjacent_codes_merge_and_differences_end_on_codes)
+{
+    CodeSet a = {0}, b = {0}, d = {0};
+    code_set_add(&a, K(SYS_CPT, "70551"), K(SYS_CPT, "70551"));
+    code_set_add(&a, K(SYS_CPT, "70552"), K(SYS_CPT, "70552"));
+    code_set_add(&a, K(SYS_CPT, "70559"), K(SYS_CPT, "70559"));
+    code_set_add(&a, K(SYS_ICD10, "A00.9"), K(SYS_ICD10, "A00.9"));
+    code_set_add(&a, K(SYS_ICD10, "A00.A"), K(SYS_ICD10, "A00.F")); /* '9' is followed by 'A' */
+    code_set_normalize(&a);
+    cr_assert_eq(a.n, 3, "got %zu ranges", a.n);
+    cr_assert_eq(a.r[0].lo, K(SYS_CPT, "70551"));
+    cr_assert_eq(a.r[0].hi, K(SYS_CPT, "70552"));
+    cr_assert_eq(a.r[1].lo, K(SYS_CPT, "70559"));
+    cr_assert_eq(a.r[2].lo, K(SYS_ICD10, "A00.9"));
+    cr_assert_eq(a.r[2].hi, K(SYS_ICD10, "A00.F"));
+    code_set_free(&a);
+
+    code_set_add(&a, K(SYS_CPT, "70550"), K(SYS_CPT, "70559"));
+    code_set_add(&b, K(SYS_CPT, "70550"), K(SYS_CPT, "70550"));
+    code_set_add(&b, K(SYS_CPT, "70554"), K(SYS_CPT, "70559"));
+    code_set_diff(&d, &a, &b);
+    cr_assert_eq(d.n, 1);
+    cr_assert_eq(d.r[0].lo, K(SYS_CPT, "70551"), "the difference starts on a real code");
+    cr_assert_eq(d.r[0].hi, K(SYS_CPT, "70553"), "and ends on one");
+    code_set_free(&a);
+    code_set_free(&b);
+    code_set_free(&d);
+
+    /* The codes after a prefix block follow it directly. */
+    CodeKey hi = code_prefix_hi(SYS_ICD10, "C50", 3, 5);
+    code_set_add(&a, code_prefix_lo(SYS_ICD10, "C50", 3, 5), hi);
+    code_set_add(&a, K(SYS_ICD10, "C5100"), K(SYS_ICD10, "C5100"));
+    code_set_normalize(&a);
+    cr_assert_eq(a.n, 1, "C50?? and C5100 are adjacent");
+    code_set_free(&a);
+}
