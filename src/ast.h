@@ -66,7 +66,10 @@ typedef enum NodeKind {
                    flags: FL_NEGATED (`not in`), FL_ANY (`any in`, list operand) */
     N_PRESENT,  /* name: field (`present(price)`) */
     N_FIELD_VALUE, /* name: field; a: value (in test `given`) */
-    N_ERROR,    /* placeholder left by error recovery; checkers skip it silently */
+    N_ERROR,    /* placeholder left by error recovery, wherever a child or list item
+                   is expected (a literal that failed E005-E007, a clause whose body
+                   did not parse: then `ival` of a require/expect is meaningless);
+                   checkers skip it silently */
 } NodeKind;
 
 typedef enum ClauseKind {
