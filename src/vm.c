@@ -162,6 +162,37 @@ static void vm_check(const Prog *p, const uint8_t *at, const uint8_t *end, Slot 
 #define VM_CHECK() ((void)0)
 #endif
 
+#ifdef PCR_TRACE
+#ifdef NDEBUG
+#error "the trace build needs the debug slot kinds: build it without NDEBUG (make trace)"
+#endif
+#include <stdio.h>
+
+#include "bc.h"
+
+/* The trace build (make trace): before each instruction, its offset and
+ * name and the stack, top last, to stderr; `?` marks an unknown value. */
+static void vm_trace(const uint8_t *code, const uint8_t *at, const Slot *stack, const Slot *sp)
+{
+    fprintf(stderr, "    %4u  %-7s [", (unsigned)(at - code), bc_opcode_name(at[0]));
+    for (const Slot *x = stack; x < sp; x++) {
+        char text[CODE_MAX_CHARS + 1];
+        if (!x->known) fputs(" ?", stderr);
+        else if (x->kind == 'b') fputs(x->i ? " true" : " false", stderr);
+        else if (x->kind == 's') fprintf(stderr, " \"%.*s\"", (int)x->n, x->s ? x->s : "");
+        else if (x->kind == 'c') {
+            code_key_format((CodeKey)x->i, text);
+            fprintf(stderr, " %s", text);
+        } else if (x->kind == 'l' || x->kind == 'm') fprintf(stderr, " [%u items]", x->n);
+        else fprintf(stderr, " %lld", (long long)x->i);
+    }
+    fputs(" ]\n", stderr);
+}
+#define VM_TRACE() vm_trace(code, ip - 1, stack, sp)
+#else
+#define VM_TRACE() ((void)0)
+#endif
+
 /* ---- the interpreter ----------------------------------------------------- */
 
 /* The dispatch vocabulary. VM_DISPATCH fetches the next opcode and enters
@@ -172,6 +203,7 @@ static void vm_check(const Prog *p, const uint8_t *at, const uint8_t *end, Slot 
 #define VM_GO()                                                                                \
     do {                                                                                       \
         op = *ip++;                                                                            \
+        VM_TRACE();                                                                            \
         VM_CHECK();                                                                            \
         goto *dispatch[op < OP__COUNT ? op : OP__COUNT];                                       \
     } while (0)
@@ -183,6 +215,7 @@ static void vm_check(const Prog *p, const uint8_t *at, const uint8_t *end, Slot 
 #define VM_DISPATCH()                                                                          \
     next:                                                                                      \
     op = *ip++;                                                                                \
+    VM_TRACE();                                                                                \
     VM_CHECK();                                                                                \
     switch (op)
 #define VM_CASE(name) case OP_##name:
@@ -502,6 +535,9 @@ static void vm_consider(Vm *vm, const Record *rec, uint32_t r, bool has_sd, int3
     const PRule *rule = &p->rules[r];
     uint64_t missing = 0;
     int res;
+#ifdef PCR_TRACE
+    fprintf(stderr, "  rule %u %s\n", r, p->strs[rule->id]);
+#endif
     if (has_sd) {
         if (sd < rule->eff_from || sd > rule->eff_through) return;
         res = vm_run(p, rec, p->code + rule->code_off, rule->code_len, &missing);
@@ -512,6 +548,9 @@ static void vm_consider(Vm *vm, const Record *rec, uint32_t r, bool has_sd, int3
         res = vm_run(p, rec, p->code + rule->code_off, rule->code_len, &missing);
     }
 
+#ifdef PCR_TRACE
+    fprintf(stderr, "  -> %s\n", res > 0 ? "true" : res == 0 ? "false" : "unknown");
+#endif
     if (res > 0) {
         vm->fired[vm->nfired++] = r;
         vm->fired_at[r] = vm->epoch;
