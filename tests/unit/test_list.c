@@ -1,0 +1,728 @@
+/* test_list.c: the analyst's listing (pcr_policy_list, pcrc list).
+ *
+ * Three kinds of tests: the shipped listings in docs/listings/ against the
+ * real `pcrc list` (they must not drift from the policies); the phrasing of
+ * every condition form, deadline, outcome and header line through
+ * pcr_compile_buffer + pcr_policy_list on small sources; and the code
+ * formatter (list.h) on interval sets built by hand. */
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "helpers.h"
+#include "list.h"
+#include "pcr/pcr.h"
+
+/* ---- helpers --------------------------------------------------------------- */
+
+/* Runs a shell command in the repository root; returns its stdout. */
+static char *run(int *status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static char *run(int *status, const char *fmt, ...)
+{
+    char cmd[4096];
+    int n = snprintf(cmd, sizeof cmd, "cd '%s' && ", th_root());
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd + n, sizeof cmd - (size_t)n, fmt, ap);
+    va_end(ap);
+    char *out = th_run(cmd, status);
+    cr_assert_not_null(out, "could not run: %s", cmd);
+    return out;
+}
+
+/* Collapses every run of spaces and newlines to one space, so phrases can
+ * be found whatever the line wrapping did to them. In place. */
+static char *squeeze(char *s)
+{
+    char *w = s;
+    bool space = false;
+    for (const char *r = s; *r; r++) {
+        if (*r == ' ' || *r == '\n') {
+            space = true;
+            continue;
+        }
+        if (space && w != s) *w++ = ' ';
+        space = false;
+        *w++ = *r;
+    }
+    *w = '\0';
+    return s;
+}
+
+static pcr_policy *compile_src(const char *src)
+{
+    char inc[4096];
+    snprintf(inc, sizeof inc, "%s/policies", th_root());
+    const char *dirs[] = {inc};
+    pcr_compile_opts o = {dirs, 1, false};
+    pcr_policy *p = NULL;
+    pcr_diags *d = NULL;
+    pcr_status st = pcr_compile_buffer("list_test.pcr", src, strlen(src), &o, &p, &d);
+    if (st != PCR_OK) pcr_diags_print(d, stderr, false);
+    pcr_diags_free(d);
+    cr_assert_eq(st, PCR_OK, "the test source does not compile:\n%s", src);
+    return p;
+}
+
+/* The listing of src for date, exactly as printed (malloc'ed). */
+static char *listing_raw(const char *src, const char *date)
+{
+    pcr_policy *p = compile_src(src);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    cr_assert_not_null(f);
+    pcr_status st = pcr_policy_list(p, date, f);
+    fclose(f);
+    pcr_policy_free(p);
+    cr_assert_eq(st, PCR_OK, "pcr_policy_list failed on:\n%s", src);
+    return buf;
+}
+
+static char *listing(const char *src, const char *date)
+{
+    return squeeze(listing_raw(src, date));
+}
+
+static const char head[] =
+    "use std.request\n"
+    "policy t {\n"
+    "  payer \"tp\"\n"
+    "  title \"Test Health prior authorization list\"\n"
+    "  version \"v7\"\n"
+    "  effective 2026-01-01 through 2026-12-31\n"
+    "  source \"list.txt\" \"The Test Health list\"\n"
+    "  contact \"Call 800-555-0100\"\n"
+    "  reviewer \"Test Health UM\"\n"
+    "}\n"
+    "codeset mri \"MRI of the brain\" { CPT 70551..70553 }\n"
+    "codeset bc \"Malignant neoplasm of breast\" { ICD10 C50.* D05.* }\n";
+
+/* The listing on 2026-03-02 of the test policy with one rule:
+ *   rule r "A rule" { <clauses> }
+ * clauses must hold a `when` and a `require` or `exempt`. */
+static char *rule_listing(const char *clauses)
+{
+    char src[8192];
+    snprintf(src, sizeof src, "%srule r \"A rule\" {\n%s\n}\n", head, clauses);
+    return listing(src, "2026-03-02");
+}
+
+/* The plain words for `when <cond>` in a prior_auth rule. */
+static char *when_words(const char *cond)
+{
+    char clauses[4096];
+    snprintf(clauses, sizeof clauses, "  when %s\n  require prior_auth", cond);
+    return rule_listing(clauses);
+}
+
+#define expect_has(out, phrase)                                                              \
+    cr_expect_not_null(strstr((out), (phrase)), "expected \"%s\" in:\n%s", (phrase), (out))
+#define expect_lacks(out, phrase)                                                            \
+    cr_expect_null(strstr((out), (phrase)), "did not expect \"%s\" in:\n%s", (phrase), (out))
+
+static void expect_when(const char *cond, const char *words)
+{
+    char *out = when_words(cond);
+    char want[2048];
+    snprintf(want, sizeof want, "when: %s", words);
+    /* the when line is followed by the next label or the end of the rule */
+    expect_has(out, want);
+    free(out);
+}
+
+/* ---- the shipped listings ------------------------------------------------------ */
+
+/* Every docs/listings/PAYER-YYYY-MM-DD.txt equals, byte for byte, what
+ * `pcrc list policies/PAYER.pcr --date YYYY-MM-DD` prints now. */
+Test(listings, match_their_policies)
+{
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/docs/listings", th_root());
+    DIR *d = opendir(dir);
+    cr_assert_not_null(d, "no directory %s", dir);
+    size_t checked = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        const char *name = e->d_name;
+        size_t n = strlen(name);
+        if (n < 4 || strcmp(name + n - 4, ".txt") != 0) continue;
+        cr_expect(n > 4 + 11 && name[n - 15] == '-', "%s: expected PAYER-YYYY-MM-DD.txt", name);
+        if (!(n > 4 + 11 && name[n - 15] == '-')) continue;
+        char payer[256], date[11];
+        snprintf(payer, sizeof payer, "%.*s", (int)(n - 15), name);
+        memcpy(date, name + n - 14, 10);
+        date[10] = '\0';
+        char path[8192];
+        snprintf(path, sizeof path, "%s/%s", dir, name);
+        size_t len;
+        char *want = th_read_file(path, &len);
+        cr_assert_not_null(want, "cannot read %s", path);
+        int st;
+        char *got = run(&st, "'%s/pcrc' list 'policies/%s.pcr' --date %s", th_bin(), payer, date);
+        cr_expect_eq(st, 0, "pcrc list policies/%s.pcr --date %s exited %d", payer, date, st);
+        if (strcmp(want, got) != 0) {
+            size_t line = 1, i = 0;
+            for (; want[i] && want[i] == got[i]; i++) line += want[i] == '\n';
+            cr_expect_fail("docs/listings/%s is out of date with policies/%s.pcr (first "
+                           "difference at line %zu); regenerate it with "
+                           "scripts/update-listings.sh %s and review the diff",
+                           name, payer, line, th_bin());
+        }
+        free(want);
+        free(got);
+        checked++;
+    }
+    closedir(d);
+    cr_expect_geq(checked, 4, "expected the four payers' listings in %s, found %zu", dir, checked);
+}
+
+/* ---- conditions -------------------------------------------------------------------- */
+
+Test(words, bool_fields_and_their_negation)
+{
+    expect_when("emergent", "the service is emergent");
+    expect_when("not emergent", "the service is not emergent");
+    expect_when("admitted_from_er", "the member was admitted from the emergency room");
+    expect_when("medicare_primary", "Medicare is the primary payer");
+    expect_when("not medicare_exhausted", "the member's Medicare benefits are not exhausted");
+    expect_when("clinical_trial", "the service is part of an approved clinical trial");
+    expect_when("emergent == false", "the service is not emergent");
+    expect_when("emergent != false", "the service is emergent");
+    expect_when("true", "always");
+    expect_when("false", "never");
+}
+
+Test(words, bool_field_without_a_phrase)
+{
+    const char *src = "schema req {\n"
+                      "  id: string required\n  payer: string required\n"
+                      "  service_date: date required\n  flag: bool = false\n"
+                      "  code: code(CPT)\n}\n"
+                      "policy t { payer \"tp\" title \"T\" version \"1\" effective 2026-01-01 }\n"
+                      "rule r \"R\" { when flag and not flag require notification }\n";
+    char *out = listing(src, "2026-03-02");
+    expect_has(out, "when: `flag` is true and `flag` is false");
+    expect_has(out, "reviewer: none named");
+    free(out);
+}
+
+Test(words, and_or_not_bind_as_written)
+{
+    expect_when("code in mri and (setting == office or emergent)",
+                "the code is one of MRI of the brain (CPT 70551-70553) and (the setting is office "
+                "or the service is emergent)");
+    expect_when("setting == office or emergent and admitted_from_er",
+                "the setting is office or (the service is emergent and the member was admitted "
+                "from the emergency room)");
+    expect_when("emergent and admitted_from_er and medicare_primary",
+                "the service is emergent and the member was admitted from the emergency room and "
+                "Medicare is the primary payer");
+    /* `not` over a chain is pushed inside (De Morgan), and double negation cancels */
+    expect_when("not (emergent and admitted_from_er)",
+                "the service is not emergent or the member was not admitted from the emergency "
+                "room");
+    expect_when("setting == home and not (emergent or price > 100)",
+                "the setting is home and the service is not emergent and the purchase price is at "
+                "most $100.00");
+    expect_when("not not emergent", "the service is emergent");
+}
+
+Test(words, comparisons_by_type)
+{
+    expect_when("code in mri and price > $1,000.00",
+                "the code is one of MRI of the brain (CPT 70551-70553) and the purchase price is "
+                "more than $1,000.00");
+    expect_when("price >= 250", "the purchase price is at least $250.00");
+    expect_when("price < 99.5", "the purchase price is less than $99.50");
+    expect_when("price <= $1234567.89", "the purchase price is at most $1,234,567.89");
+    expect_when("visit_number > 5", "the visit number is more than 5");
+    expect_when("5 < visit_number", "the visit number is more than 5");
+    expect_when("stay_hours <= 48", "the expected length of stay is at most 48 hours");
+    expect_when("not (visit_number > 5)", "the visit number is at most 5");
+    expect_when("member_age != 18", "the member's age is not 18");
+    expect_when("service_date >= 2026-03-01", "the service date is on or after 2026-03-01");
+    expect_when("service_date < 2026-03-01", "the service date is before 2026-03-01");
+    expect_when("requested_at <= 2026-02-27T08:30",
+                "the request time is on or before 2026-02-27 08:30");
+    expect_when("setting == inpatient", "the setting is inpatient");
+    expect_when("setting != ambulatory_surgery", "the setting is not ambulatory surgery");
+    expect_when("plan == \"phs_plus\"", "the plan is \"phs_plus\"");
+    expect_when("network == \"in\"", "the provider is in network");
+    expect_when("network != \"out\"", "the provider is not out of network");
+    expect_when("delivery == cesarean", "the delivery is cesarean");
+}
+
+Test(words, membership)
+{
+    expect_when("setting in {office, outpatient, ambulatory_surgery}",
+                "the setting is office, outpatient or ambulatory surgery");
+    expect_when("setting in {office}", "the setting is office");
+    expect_when("setting not in {office}", "the setting is not office");
+    expect_when("setting not in {office, home}", "the setting is neither office nor home");
+    expect_when("setting not in {office, home, hospice}",
+                "the setting is none of office, home, hospice");
+    expect_when("state in {\"IL\", \"WI\"}", "the state of service is \"IL\" or \"WI\"");
+    expect_when("code in mri", "the code is one of MRI of the brain (CPT 70551-70553)");
+    expect_when("code not in mri", "the code is not one of MRI of the brain (CPT 70551-70553)");
+    expect_when("code in { CPT 70551 HCPCS S2083 }", "the code is one of CPT 70551; HCPCS S2083");
+    expect_when("diagnoses any in bc",
+                "a diagnosis is one of Malignant neoplasm of breast (ICD-10 C50.*, D05.*)");
+    expect_when("not diagnoses any in bc",
+                "no diagnosis is one of Malignant neoplasm of breast (ICD-10 C50.*, D05.*)");
+    expect_when("diagnoses any in { ICD10 Z85.3 }", "a diagnosis is one of ICD-10 Z85.3");
+}
+
+Test(words, presence)
+{
+    expect_when("present(price)", "the request gives the purchase price");
+    expect_when("not present(setting)", "the request does not give the setting");
+    expect_when("present(diagnoses) and diagnoses any in bc",
+                "the request gives diagnoses and a diagnosis is one of Malignant neoplasm of "
+                "breast (ICD-10 C50.*, D05.*)");
+}
+
+Test(words, exceptions_one_per_line)
+{
+    char *out = rule_listing("  when code in mri\n"
+                             "  unless emergent or admitted_from_er\n"
+                             "  unless diagnoses any in bc\n"
+                             "  unless setting == office and emergent\n"
+                             "  require prior_auth");
+    expect_has(out, "except: the service is emergent except: the member was admitted from the "
+                    "emergency room except: a diagnosis is one of Malignant neoplasm of breast "
+                    "(ICD-10 C50.*, D05.*) except: the setting is office and the service is "
+                    "emergent");
+    free(out);
+}
+
+Test(words, long_code_sets_are_listed_below)
+{
+    char src[8192];
+    snprintf(src, sizeof src,
+             "%scodeset spine \"Spine surgery\" { CPT 22551..22552 22554 22590..22600 "
+             "22840..22847 63001 63015 63020 63040 63045 }\n"
+             "rule r \"Spine\" {\n  when code in spine and not code in mri\n"
+             "  unless code in { CPT 63045 }\n  require prior_auth\n}\n",
+             head);
+    char *out = listing(src, "2026-03-02");
+    expect_has(out, "when: the code is one of Spine surgery (codes below) and the code is not "
+                    "one of MRI of the brain (CPT 70551-70553) except: the code is one of CPT "
+                    "63045 codes: Spine surgery: CPT 22551-22552, 22554, 22590-22600, "
+                    "22840-22847, 63001, 63015, 63020, 63040, 63045");
+    free(out);
+}
+
+Test(words, code_set_windows)
+{
+    char src[8192];
+    snprintf(src, sizeof src,
+             "%scodeset later \"New codes\" effective 2026-06-01 { CPT 0001U }\n"
+             "codeset now \"Current codes\" effective 2026-01-01 through 2026-12-31 "
+             "{ HCPCS J9999 }\n"
+             "rule r \"R\" {\n  when code in later or code in now\n  require prior_auth\n}\n",
+             head);
+    char *out = listing(src, "2026-03-02");
+    expect_has(out, "when: the code is one of New codes (not in effect on this date: in effect "
+                    "2026-06-01 onward, so no code matches) or the code is one of Current codes "
+                    "(codes below)");
+    expect_has(out, "codes: Current codes (codes in effect 2026-01-01 through 2026-12-31): "
+                    "HCPCS J9999");
+    free(out);
+}
+
+/* ---- outcomes, reviewers, deadlines, windows --------------------------------------- */
+
+Test(words, outcomes_reviewers_deadlines)
+{
+    char *out = rule_listing("  when code in mri\n  require prior_auth\n  reviewer \"eviCore\"\n"
+                             "  deadline 72 hours before service");
+    expect_has(out, "A rule [r] requires: prior authorization reviewer: eviCore deadline: at "
+                    "least 72 hours before the service when:");
+    free(out);
+    out = rule_listing("  when setting == inpatient\n  require notification\n"
+                       "  deadline 1 business_day after admission");
+    expect_has(out, "requires: notification reviewer: Test Health UM deadline: within 1 "
+                    "business day after admission");
+    free(out);
+    out = rule_listing("  when setting == inpatient\n  require prior_auth\n"
+                       "  deadline 2 business_days before admission");
+    expect_has(out, "deadline: at least 2 business days before admission");
+    free(out);
+    out = rule_listing("  when code in mri\n  require prior_auth\n  deadline 0 days before service");
+    expect_has(out, "deadline: no later than the day of the service");
+    free(out);
+    out = rule_listing("  when code in mri\n  require prior_auth\n  deadline 3 days before service");
+    expect_has(out, "deadline: at least 3 days before the service");
+    free(out);
+    out = rule_listing("  when code in mri\n  require not_covered\n"
+                       "  reviewer \"A\", \"B\"");
+    expect_has(out, "requires: not covered reviewer: A, B when:");
+    expect_lacks(out, "deadline:");
+    free(out);
+}
+
+Test(words, waivers_name_what_they_waive)
+{
+    char src[8192];
+    snprintf(src, sizeof src,
+             "%srule a \"Imaging\" { when code in mri require prior_auth }\n"
+             "rule b \"Stays\" { when setting == inpatient require notification }\n"
+             "rule w \"Medicare primary\" { when medicare_primary exempt a, b }\n"
+             "rule all_w \"Everything waived\" { when clinical_trial exempt all }\n",
+             head);
+    char *out = listing(src, "2026-03-02");
+    expect_has(out, "Medicare primary [w] waives: a, b when: Medicare is the primary payer");
+    expect_has(out, "Everything waived [all_w] waives: every rule that is not itself a waiver");
+    expect_has(out, "4 rules in effect in 1 section: 1 prior authorization, 1 notification, 2 "
+                    "waivers");
+    free(out);
+}
+
+Test(listing, header_says_what_and_when)
+{
+    char *out = listing_raw("use std.request\nuse std.calendars\n"
+                            "policy t {\n  payer \"tp\"\n  title \"Test Health list\"\n"
+                            "  version \"v7\"\n  effective 2026-01-01\n"
+                            "  source \"a.txt\" \"Document A\"\n  source \"b.txt\"\n"
+                            "  contact \"Call 800-555-0100\"\n  contact \"Fax 800-555-0101\"\n"
+                            "  reviewer \"UM\"\n  calendar us_federal\n}\n"
+                            "rule r \"R\" { when emergent require notification }\n",
+                            "2026-03-02");
+    const char *want = "Test Health list\n"
+                       "================\n"
+                       "\n"
+                       "policy:     t, version v7\n"
+                       "payer:      tp\n"
+                       "in effect:  2026-01-01 onward\n"
+                       "source:     a.txt: Document A\n"
+                       "source:     b.txt\n"
+                       "contact:    Call 800-555-0100\n"
+                       "contact:    Fax 800-555-0101\n"
+                       "reviewer:   UM, unless a rule names another\n"
+                       "calendar:   business days skip weekends and the holidays of us_federal\n"
+                       "listed for: services on 2026-03-02\n"
+                       "rules:      1 rule in effect in 1 section: 1 notification\n"
+                       "\n"
+                       "\n"
+                       "No document cited\n"
+                       "-----------------\n"
+                       "\n"
+                       "R [r]\n"
+                       "  requires:  notification\n"
+                       "  reviewer:  UM\n"
+                       "  when:      the service is emergent\n";
+    cr_expect_str_eq(out, want);
+    free(out);
+}
+
+Test(listing, policy_not_in_effect)
+{
+    char src[8192];
+    snprintf(src, sizeof src, "%srule r \"R\" { when code in mri require prior_auth }\n", head);
+    char *out = listing(src, "2025-12-31");
+    expect_has(out, "listed for: services on 2025-12-31");
+    expect_has(out, "The policy is not in effect on 2025-12-31: it applies to services from "
+                    "2026-01-01. No rule is listed.");
+    expect_lacks(out, "[r]");
+    free(out);
+    out = listing(src, "2027-01-01");
+    expect_has(out, "it applies to services through 2026-12-31");
+    free(out);
+    out = listing(src, "2026-12-31");
+    expect_has(out, "in effect: 2026-01-01 through 2026-12-31");
+    expect_has(out, "R [r]");
+    free(out);
+}
+
+Test(listing, rule_windows)
+{
+    char src[8192];
+    snprintf(src, sizeof src,
+             "%srule early \"Early\" { cite \"list.txt\" section \"S\" effective 2026-01-01 "
+             "through 2026-02-28 when emergent require prior_auth }\n"
+             "rule late \"Late\" { cite \"list.txt\" section \"S\" effective 2026-04-01 "
+             "when emergent require prior_auth }\n"
+             "rule now \"Now\" { cite \"list.txt\" section \"S\" effective 2026-03-01 "
+             "when emergent require prior_auth }\n",
+             head);
+    char *out = listing(src, "2026-03-02");
+    expect_has(out, "1 rule in effect in 1 section: 1 prior authorization; 2 not in effect on "
+                    "this date (listed last)");
+    expect_has(out, "Now [now] requires: prior authorization reviewer: Test Health UM effective: "
+                    "2026-03-01 onward");
+    expect_has(out, "Not in effect on 2026-03-02 ---");
+    expect_has(out, "--- Early [early]: in effect 2026-01-01 through 2026-02-28 Late [late]: in "
+                    "effect 2026-04-01 onward");
+    free(out);
+}
+
+/* Sections in order of first citation; rules in file order within one. */
+Test(listing, groups_follow_the_document)
+{
+    char src[8192];
+    snprintf(src, sizeof src,
+             "%srule a \"A\" { cite \"list.txt\" section \"Imaging\" when emergent require "
+             "prior_auth }\n"
+             "rule b \"B\" { cite \"list.txt\" section \"Admissions\" when emergent require "
+             "prior_auth }\n"
+             "rule c \"C\" { cite \"list.txt\" section \"Imaging\" when emergent require "
+             "prior_auth }\n"
+             "rule d \"D\" { cite \"list.txt\" when emergent require prior_auth }\n",
+             head);
+    char *out = listing(src, "2026-03-02");
+    const char *img = strstr(out, "Imaging -------"), *adm = strstr(out, "Admissions -------");
+    const char *none = strstr(out, "No section named ------");
+    cr_assert(img && adm && none, "got:\n%s", out);
+    cr_expect(img < strstr(out, "A [a]") && strstr(out, "A [a]") < strstr(out, "C [c]") &&
+                  strstr(out, "C [c]") < adm && adm < strstr(out, "B [b]") &&
+                  strstr(out, "B [b]") < none && none < strstr(out, "D [d]"),
+              "got:\n%s", out);
+    expect_lacks(out, "(list.txt)"); /* one document: headings need not name it */
+    free(out);
+    snprintf(src, sizeof src,
+             "%srule a \"A\" { cite \"one.txt\" section \"Imaging\" when emergent require "
+             "prior_auth }\n"
+             "rule b \"B\" { cite \"two.txt\" section \"Imaging\" when emergent require "
+             "prior_auth }\n",
+             head);
+    out = listing(src, "2026-03-02");
+    expect_has(out, "Imaging (one.txt) ----");
+    expect_has(out, "Imaging (two.txt) ----");
+    free(out);
+}
+
+Test(listing, lines_fit_in_100_columns)
+{
+    char src[8192];
+    snprintf(src, sizeof src,
+             "%scodeset big \"A big set\" { CPT 10000..10001 10010 10020 10030 10040 10050 10060 "
+             "10070 10080 10090 10100 10110 10120 10130 10140 10150 10160 10170 10180 10190 "
+             "10200 10210 10220 10230 10240 10250 10260 10270 10280 10290 }\n"
+             "rule r \"A rule with a rather long title that goes on and on past the hundredth "
+             "column of the page\" { when code in big and setting in {office, outpatient, "
+             "ambulatory_surgery, home} and not emergent and price > 1000 require prior_auth }\n",
+             head);
+    char *out = listing_raw(src, "2026-03-02");
+    size_t col = 0, widest = 0;
+    for (const char *c = out; *c; c++) {
+        col = *c == '\n' ? 0 : col + 1;
+        if (col > widest) widest = col;
+    }
+    cr_expect_leq(widest, 100, "a line is %zu columns:\n%s", widest, out);
+    size_t n = strlen(out);
+    cr_expect(n >= 2 && out[n - 1] == '\n' && out[n - 2] != '\n', "a blank line at the end");
+    free(out);
+}
+
+Test(listing, bad_arguments)
+{
+    char src[8192];
+    snprintf(src, sizeof src, "%srule r \"R\" { when emergent require prior_auth }\n", head);
+    pcr_policy *p = compile_src(src);
+    FILE *f = fopen("/dev/null", "w");
+    cr_assert_not_null(f);
+    cr_expect_eq(pcr_policy_list(p, "2026-02-30", f), PCR_ERR_USAGE);
+    cr_expect_eq(pcr_policy_list(p, "2026-3-2", f), PCR_ERR_USAGE);
+    cr_expect_eq(pcr_policy_list(p, "", f), PCR_ERR_USAGE);
+    cr_expect_eq(pcr_policy_list(p, NULL, f), PCR_ERR_USAGE);
+    cr_expect_eq(pcr_policy_list(NULL, "2026-03-02", f), PCR_ERR_USAGE);
+    cr_expect_eq(pcr_policy_list(p, "2026-03-02", NULL), PCR_ERR_USAGE);
+    cr_expect_eq(pcr_policy_list(p, "2026-03-02", f), PCR_OK);
+    /* a policy loaded from bytecode has no syntax tree to list */
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    cr_assert_eq(pcr_policy_save(p, &buf, &len), PCR_OK);
+    pcr_policy *q = NULL;
+    char err[256];
+    cr_assert_eq(pcr_policy_load(buf, len, &q, err, sizeof err), PCR_OK, "%s", err);
+    cr_expect_eq(pcr_policy_list(q, "2026-03-02", f), PCR_ERR_USAGE);
+    pcr_policy_free(q);
+    free(buf);
+    fclose(f);
+    pcr_policy_free(p);
+}
+
+/* ---- pcrc list ------------------------------------------------------------------------ */
+
+Test(pcrc_list, exit_status)
+{
+    int st;
+    char *out = run(&st, "'%s/pcrc' list policies/ibx.pcr --date 2018-06-01", th_bin());
+    cr_expect_eq(st, 0);
+    expect_has(out, "listed for: services on 2018-06-01");
+    free(out);
+    out = run(&st, "'%s/pcrc' list --date=2018-06-01 policies/ibx.pcr", th_bin());
+    cr_expect_eq(st, 0, "--date=DAY, before the file");
+    expect_has(out, "[ibx_epidural]");
+    free(out);
+    free(run(&st, "'%s/pcrc' list policies/ibx.pcr 2>/dev/null", th_bin()));
+    cr_expect_eq(st, 2, "--date is required");
+    free(run(&st, "'%s/pcrc' list policies/ibx.pcr --date 2018-02-30 2>/dev/null", th_bin()));
+    cr_expect_eq(st, 2, "a day that does not exist");
+    free(run(&st, "'%s/pcrc' list policies/ibx.pcr --date 2>/dev/null", th_bin()));
+    cr_expect_eq(st, 2, "--date without a day");
+    free(run(&st, "'%s/pcrc' list policies/ibx.pcr policies/cigna.pcr --date 2018-06-01 "
+                  "2>/dev/null",
+             th_bin()));
+    cr_expect_eq(st, 2, "one file only");
+    free(run(&st, "'%s/pcrc' list x.pcrb --date 2018-06-01 2>/dev/null", th_bin()));
+    cr_expect_eq(st, 2, "bytecode has no rules as written");
+    free(run(&st, "'%s/pcrc' list /nonexistent/x.pcr --date 2018-06-01 2>/dev/null", th_bin()));
+    cr_expect_eq(st, 2, "an unreadable file");
+    char path[256];
+    snprintf(path, sizeof path, "/tmp/pcr-list-%ld.pcr", (long)getpid());
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs("use std.request\npolicy t { payer \"t\" title \"T\" version \"1\" effective "
+          "2026-01-01 }\nrule r \"R\" { when no_such_field require prior_auth }\n",
+          f);
+    fclose(f);
+    char *err = run(&st, "'%s/pcrc' list -I policies '%s' --date 2026-03-02 2>&1", th_bin(), path);
+    cr_expect_eq(st, 1, "errors in the policy");
+    expect_has(err, "no_such_field");
+    free(err);
+    unlink(path);
+}
+
+/* ---- the code formatter ------------------------------------------------------------------ */
+
+static void add_code(CodeSet *s, CodeSystem sys, const char *lo, const char *hi)
+{
+    char a[CODE_MAX_CHARS + 1], b[CODE_MAX_CHARS + 1];
+    size_t na, nb;
+    cr_assert(code_normalize(sys, lo, strlen(lo), a, &na, NULL), "%s", lo);
+    cr_assert(code_normalize(sys, hi, strlen(hi), b, &nb, NULL), "%s", hi);
+    code_set_add(s, code_key(sys, a, na), code_key(sys, b, nb));
+}
+
+/* Adds what the compiler makes of an ICD-10 prefix such as "C50.*": one
+ * interval per code length. */
+static void add_prefix(CodeSet *s, const char *prefix)
+{
+    char a[CODE_MAX_CHARS + 1];
+    size_t na, n = strlen(prefix);
+    while (n > 0 && (prefix[n - 1] == '*' || prefix[n - 1] == '.')) n--;
+    cr_assert(code_normalize(SYS_ICD10, prefix, n, a, &na, NULL), "%s", prefix);
+    for (size_t len = na; len <= CODE_MAX_CHARS; len++)
+        code_set_add(s, code_prefix_lo(SYS_ICD10, a, na, len), code_prefix_hi(SYS_ICD10, a, na, len));
+}
+
+static void expect_codes(CodeSet *s, const char *want)
+{
+    code_set_normalize(s);
+    Buf b = {0};
+    list_codes(s->r, s->n, &b);
+    buf_putc(&b, '\0');
+    cr_expect_str_eq(b.p, want);
+    buf_free(&b);
+    code_set_free(s);
+}
+
+Test(codes, systems_ranges_and_singles)
+{
+    CodeSet s = {0};
+    add_code(&s, SYS_HCPCS, "S2083", "S2083");
+    add_code(&s, SYS_CPT, "72141", "72158");
+    add_code(&s, SYS_CPT, "70551", "70553");
+    add_code(&s, SYS_REV, "0350", "0359");
+    add_code(&s, SYS_CPT, "0213T", "0218T");
+    expect_codes(&s, "CPT 0213T-0218T, 70551-70553, 72141-72158; HCPCS S2083; REV 0350-0359");
+    expect_codes(&s, "");
+}
+
+Test(codes, icd10_prefixes_and_dots)
+{
+    CodeSet s = {0};
+    add_prefix(&s, "D05.*");
+    add_prefix(&s, "C50.*");
+    add_prefix(&s, "E11.3");
+    add_code(&s, SYS_ICD10, "Z85.3", "Z85.3");
+    add_code(&s, SYS_ICD10, "C50.911", "C50.911"); /* inside C50.*: not repeated */
+    expect_codes(&s, "ICD-10 C50.*, D05.*, E11.3*, Z85.3");
+}
+
+Test(codes, runs_are_joined)
+{
+    CodeSet s = {0};
+    const char *pla[] = {"0001U", "0002U", "0003U", "0004U"};
+    for (size_t i = 0; i < 4; i++) add_code(&s, SYS_CPT, pla[i], pla[i]);
+    add_code(&s, SYS_CPT, "62320", "62323");
+    add_code(&s, SYS_CPT, "62324", "62327");
+    add_code(&s, SYS_CPT, "99999", "99999"); /* no next code: ends a run */
+    add_code(&s, SYS_HCPCS, "J9041", "J9041");
+    add_code(&s, SYS_HCPCS, "J9043", "J9043"); /* J9042 missing: no run */
+    expect_codes(&s, "CPT 0001U-0004U, 62320-62327, 99999; HCPCS J9041, J9043");
+    /* neighbouring prefixes, even with C4A.* sorting between C49.* and C50.* */
+    char p[8];
+    for (int i = 40; i <= 52; i++) {
+        snprintf(p, sizeof p, "C%02d.*", i);
+        add_prefix(&s, p);
+    }
+    add_prefix(&s, "C4A.*");
+    add_prefix(&s, "C7A.*");
+    expect_codes(&s, "ICD-10 C40.*-C52.*, C4A.*, C7A.*");
+}
+
+/* 0095T and 0095U are neighbours in key order and merge into one interval;
+ * each shows with codes that look like it, as written. */
+Test(codes, looks_stay_apart)
+{
+    CodeSet s = {0};
+    const char *codes[] = {"0094U", "0095T", "0095U", "0096U", "0097U", "0163U", "0165U"};
+    for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
+        add_code(&s, SYS_CPT, codes[i], codes[i]);
+    add_code(&s, SYS_CPT, "0163T", "0165T");
+    /* 0163T..0165T also holds 0163U (and 0164F, 01640 ...): shown as written;
+     * 0165U extends the interval, which then shows both looks */
+    expect_codes(&s, "CPT 0094U-0097U, 0095T, 0163T-0165T, 0163U-0165U");
+}
+
+/* Set differences leave interval ends between codes: they print as the
+ * first and last real codes inside, and an interval with none inside is
+ * dropped. */
+Test(codes, differences_print_real_codes)
+{
+    CodeSet a = {0}, b = {0}, d = {0};
+    add_code(&a, SYS_REV, "0170", "0179");
+    add_code(&b, SYS_REV, "0172", "0172");
+    add_code(&b, SYS_REV, "0173", "0174");
+    code_set_normalize(&a);
+    code_set_normalize(&b);
+    code_set_diff(&d, &a, &b);
+    code_set_free(&a);
+    code_set_free(&b);
+    expect_codes(&d, "REV 0170-0171, 0175-0179");
+
+    add_code(&a, SYS_HCPCS, "L8600", "L8699");
+    add_code(&b, SYS_HCPCS, "L8615", "L8629");
+    add_code(&b, SYS_HCPCS, "L8681", "L8681");
+    code_set_normalize(&a);
+    code_set_normalize(&b);
+    code_set_diff(&d, &a, &b);
+    code_set_free(&a);
+    code_set_free(&b);
+    expect_codes(&d, "HCPCS L8600-L8614, L8630-L8680, L8682-L8699");
+
+    add_prefix(&a, "C50.*");
+    add_code(&b, SYS_ICD10, "C50.911", "C50.911");
+    code_set_normalize(&a);
+    code_set_normalize(&b);
+    code_set_diff(&d, &a, &b);
+    code_set_free(&a);
+    code_set_free(&b);
+    Buf out = {0};
+    code_set_normalize(&d);
+    list_codes(d.r, d.n, &out);
+    buf_putc(&out, '\0');
+    cr_expect_not_null(strstr(out.p, "C50.910"), "got %s", out.p);
+    cr_expect_not_null(strstr(out.p, "C50.912"), "got %s", out.p);
+    cr_expect_null(strstr(out.p, "C50.911"), "got %s", out.p);
+    cr_expect_null(strchr(out.p, '?'), "got %s", out.p);
+    buf_free(&out);
+    code_set_free(&d);
+}
