@@ -627,12 +627,12 @@ ids
 /* ---- conditions: `or` < `and` < `not`; comparisons do not chain ---- */
 
 cond
-    : cond OR cand  { $$ = parse_binary(p, OP_OR, $1, $3, @$); }
+    : cond OR cand  { $$ = parse_binary(p, BIN_OR, $1, $3, @$); }
     | cand
     ;
 
 cand
-    : cand AND cnot  { $$ = parse_binary(p, OP_AND, $1, $3, @$); }
+    : cand AND cnot  { $$ = parse_binary(p, BIN_AND, $1, $3, @$); }
     | cnot
     ;
 
@@ -656,12 +656,12 @@ pred
     ;
 
 cmp
-    : EQ  { $$ = OP_EQ; }
-    | NE  { $$ = OP_NE; }
-    | LT  { $$ = OP_LT; }
-    | LE  { $$ = OP_LE; }
-    | GT  { $$ = OP_GT; }
-    | GE  { $$ = OP_GE; }
+    : EQ  { $$ = BIN_EQ; }
+    | NE  { $$ = BIN_NE; }
+    | LT  { $$ = BIN_LT; }
+    | LE  { $$ = BIN_LE; }
+    | GT  { $$ = BIN_GT; }
+    | GE  { $$ = BIN_GE; }
     ;
 
 /* A system name is an operand so that `code_system == CPT` reads as

@@ -140,8 +140,8 @@ static const char *const decision_names[] = {
     [PCR_DEC_ERROR] = "error",
 };
 static const char *const binop_names[] = {
-    [OP_AND] = "and", [OP_OR] = "or", [OP_EQ] = "==", [OP_NE] = "!=",
-    [OP_LT] = "<",    [OP_LE] = "<=", [OP_GT] = ">",  [OP_GE] = ">=",
+    [BIN_AND] = "and", [BIN_OR] = "or", [BIN_EQ] = "==", [BIN_NE] = "!=",
+    [BIN_LT] = "<",    [BIN_LE] = "<=", [BIN_GT] = ">",  [BIN_GE] = ">=",
 };
 static const char *const unit_names[] = {
     [U_HOURS] = "hours", [U_DAYS] = "days", [U_BUSINESS_DAYS] = "business_days",

@@ -90,7 +90,7 @@ typedef enum ClauseKind {
     CL_TIMELY,   /* test: a: N_BOOL, or NULL for `timely unknown` */
 } ClauseKind;
 
-typedef enum BinOp { OP_AND = 1, OP_OR, OP_EQ, OP_NE, OP_LT, OP_LE, OP_GT, OP_GE } BinOp;
+typedef enum BinOp { BIN_AND = 1, BIN_OR, BIN_EQ, BIN_NE, BIN_LT, BIN_LE, BIN_GT, BIN_GE } BinOp;
 
 typedef enum DurationUnit { U_HOURS = 1, U_DAYS, U_BUSINESS_DAYS } DurationUnit;
 

@@ -2,10 +2,9 @@
  * verifier, disassembler). docs/bytecode.md is the specification; this
  * header only names its constants. Internal: nothing outside bc_*.c uses it.
  *
- * It deliberately does not include opcodes.h or ast.h: those two headers
- * cannot share a translation unit (both define OP_AND, OP_EQ, ...), so the
- * verifier and disassembler see the instruction list, and bc_write.c alone
- * sees ast.h for the names of stored rule metadata (bc_outcome_name ...). */
+ * It includes neither opcodes.h nor ast.h: the verifier and disassembler
+ * see the instruction list, and bc_write.c alone sees ast.h for the names of
+ * stored rule metadata (bc_outcome_name ...). */
 #ifndef PCR_BC_FORMAT_H
 #define PCR_BC_FORMAT_H
 

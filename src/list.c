@@ -851,10 +851,10 @@ static void cond(Buf *b, Lister *L, const Node *n, int parent);
 static int flip(int op)
 {
     switch (op) {
-    case OP_LT: return OP_GT;
-    case OP_LE: return OP_GE;
-    case OP_GT: return OP_LT;
-    case OP_GE: return OP_LE;
+    case BIN_LT: return BIN_GT;
+    case BIN_LE: return BIN_GE;
+    case BIN_GT: return BIN_LT;
+    case BIN_GE: return BIN_LE;
     default: return op;
     }
 }
@@ -862,12 +862,12 @@ static int flip(int op)
 static int negate_op(int op)
 {
     switch (op) {
-    case OP_EQ: return OP_NE;
-    case OP_NE: return OP_EQ;
-    case OP_LT: return OP_GE;
-    case OP_LE: return OP_GT;
-    case OP_GT: return OP_LE;
-    case OP_GE: return OP_LT;
+    case BIN_EQ: return BIN_NE;
+    case BIN_NE: return BIN_EQ;
+    case BIN_LT: return BIN_GE;
+    case BIN_LE: return BIN_GT;
+    case BIN_GT: return BIN_LE;
+    case BIN_GE: return BIN_LT;
     default: return op;
     }
 }
@@ -876,12 +876,12 @@ static const char *verb(int op, int type)
 {
     bool when = type == VT_DATE || type == VT_DATETIME;
     switch (op) {
-    case OP_EQ: return "is";
-    case OP_NE: return "is not";
-    case OP_LT: return when ? "is before" : "is less than";
-    case OP_LE: return when ? "is on or before" : "is at most";
-    case OP_GT: return when ? "is after" : "is more than";
-    case OP_GE: return when ? "is on or after" : "is at least";
+    case BIN_EQ: return "is";
+    case BIN_NE: return "is not";
+    case BIN_LT: return when ? "is before" : "is less than";
+    case BIN_LE: return when ? "is on or before" : "is at most";
+    case BIN_GT: return when ? "is after" : "is more than";
+    case BIN_GE: return when ? "is on or after" : "is at least";
     default: return "?";
     }
 }
@@ -903,8 +903,8 @@ static void compare(Buf *b, Lister *L, const Node *n, bool negated)
     }
     if (negated) op = negate_op(op);
     int type = fl >= 0 ? L->p->fields[fl].type : 0;
-    if (type == VT_BOOL && r->kind == N_BOOL && (op == OP_EQ || op == OP_NE)) {
-        put_bool_field(b, L, fl, (r->ival != 0) == (op == OP_EQ));
+    if (type == VT_BOOL && r->kind == N_BOOL && (op == BIN_EQ || op == BIN_NE)) {
+        put_bool_field(b, L, fl, (r->ival != 0) == (op == BIN_EQ));
         return;
     }
     if (fl >= 0) put_noun(b, L, fl);
@@ -970,7 +970,7 @@ static void negation(Buf *b, Lister *L, const Node *a, int parent);
 /* `not (a and b)` as "a is not ... or b is not ..." (De Morgan). */
 static void negated_chain(Buf *b, Lister *L, const Node *n, int parent)
 {
-    int op = n->op, dual = op == OP_AND ? OP_OR : OP_AND;
+    int op = n->op, dual = op == BIN_AND ? BIN_OR : BIN_AND;
     size_t depth = 0;
     const Node *x = n;
     for (; x && x->kind == N_BINARY && x->op == op; x = x->a) depth++;
@@ -981,7 +981,7 @@ static void negated_chain(Buf *b, Lister *L, const Node *n, int parent)
     if (paren) buf_putc(b, '(');
     negation(b, L, x, dual);
     while (depth > 0) {
-        buf_puts(b, dual == OP_AND ? " and " : " or ");
+        buf_puts(b, dual == BIN_AND ? " and " : " or ");
         negation(b, L, spine[--depth]->b, dual);
     }
     if (paren) buf_putc(b, ')');
@@ -1016,7 +1016,7 @@ static void negation(Buf *b, Lister *L, const Node *a, int parent)
     case N_BOOL: buf_puts(b, a->ival ? "never" : "always"); return;
     case N_NOT: cond(b, L, a->a, parent); return;
     case N_BINARY:
-        if (a->op == OP_AND || a->op == OP_OR) negated_chain(b, L, a, parent);
+        if (a->op == BIN_AND || a->op == BIN_OR) negated_chain(b, L, a, parent);
         else compare(b, L, a, true);
         return;
     default: break;
@@ -1038,14 +1038,14 @@ static void chain(Buf *b, Lister *L, const Node *n)
     for (x = n; x && x->kind == N_BINARY && x->op == op; x = x->a) spine[depth++] = x;
     cond(b, L, x, op);
     while (depth > 0) {
-        buf_puts(b, op == OP_AND ? " and " : " or ");
+        buf_puts(b, op == BIN_AND ? " and " : " or ");
         cond(b, L, spine[--depth]->b, op);
     }
     free(spine);
 }
 
-/* A condition in words. parent is the chain operator around n (OP_AND,
- * OP_OR) or 0 at the top: a chain of another operator inside one is
+/* A condition in words. parent is the chain operator around n (BIN_AND,
+ * BIN_OR) or 0 at the top: a chain of another operator inside one is
  * parenthesized, so "a or (b and c)" reads as it binds. */
 static void cond(Buf *b, Lister *L, const Node *n, int parent)
 {
@@ -1053,7 +1053,7 @@ static void cond(Buf *b, Lister *L, const Node *n, int parent)
     int f;
     switch (n->kind) {
     case N_BINARY:
-        if (n->op == OP_AND || n->op == OP_OR) {
+        if (n->op == BIN_AND || n->op == BIN_OR) {
             bool paren = parent != 0 && parent != n->op;
             if (paren) buf_putc(b, '(');
             chain(b, L, n);
@@ -1158,13 +1158,13 @@ static void rule_line(Lister *L, const char *label, const char *text)
 static void exceptions(Lister *L, const Node *n)
 {
     if (!n) return;
-    if (n->kind == N_BINARY && n->op == OP_OR) {
+    if (n->kind == N_BINARY && n->op == BIN_OR) {
         size_t depth = 0;
         const Node *x = n;
-        for (; x && x->kind == N_BINARY && x->op == OP_OR; x = x->a) depth++;
+        for (; x && x->kind == N_BINARY && x->op == BIN_OR; x = x->a) depth++;
         const Node **spine = xmalloc(depth * sizeof *spine);
         depth = 0;
-        for (x = n; x && x->kind == N_BINARY && x->op == OP_OR; x = x->a) spine[depth++] = x;
+        for (x = n; x && x->kind == N_BINARY && x->op == BIN_OR; x = x->a) spine[depth++] = x;
         exceptions(L, x);
         while (depth > 0) exceptions(L, spine[--depth]->b);
         free(spine);

@@ -6,11 +6,9 @@
  * calendars and rules into a Model, and collects the root file's tests.
  * Nothing is emitted when any error was reported.
  *
- * This header deliberately does not include ast.h: emit.c includes
- * opcodes.h, whose OP_AND, OP_EQ, ... opcode names collide with ast.h's
- * BinOp constants. The checker takes syntax through the opaque struct Node,
- * and the model carries only plain values (outcomes and units already as
- * the numbers stored in a PRule). */
+ * The checker takes syntax through the opaque struct Node, and the model
+ * carries only plain values (outcomes and units already as the numbers
+ * stored in a PRule), so the emitter never needs the syntax tree. */
 #ifndef PCR_SEMA_H
 #define PCR_SEMA_H
 

@@ -214,7 +214,7 @@ static Cond *compare(Sema *s, const Node *n)
 {
     const Node *l = n->a, *r = n->b;
     if (!l || !r || l->kind == N_ERROR || r->kind == N_ERROR) return NULL;
-    CmpOp op = (CmpOp)(n->op - OP_EQ);
+    CmpOp op = (CmpOp)(n->op - BIN_EQ);
     bool ordering = op >= CMP_LT;
     uint32_t lf = l->kind == N_NAME ? sema_field(s, l->name) : PIDX_NONE;
     uint32_t rf = r->kind == N_NAME ? sema_field(s, r->name) : PIDX_NONE;
@@ -449,7 +449,7 @@ static Cond *logic(Sema *s, const Node *n, const char *owner)
     while (depth > 0) {
         Cond *r = sema_cond(s, spine[--depth]->b, owner);
         ok &= r != NULL;
-        if (ok) acc = mk2(s, op == OP_AND ? C_AND : C_OR, acc, r);
+        if (ok) acc = mk2(s, op == BIN_AND ? C_AND : C_OR, acc, r);
     }
     free(spine);
     return ok ? acc : NULL;
@@ -460,7 +460,7 @@ Cond *sema_cond(Sema *s, const Node *n, const char *owner)
     if (!n) return NULL;
     switch (n->kind) {
     case N_BINARY:
-        if (n->op == OP_AND || n->op == OP_OR) return logic(s, n, owner);
+        if (n->op == BIN_AND || n->op == BIN_OR) return logic(s, n, owner);
         return compare(s, n);
     case N_NOT: {
         Cond *a = sema_cond(s, n->a, owner);

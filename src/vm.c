@@ -30,26 +30,7 @@
 #include "codes.h"
 #include "dates.h"
 
-/* ast.h (for Outcome, DurationUnit, DIR_*) and opcodes.h both declare
- * enumerators OP_AND, OP_OR, OP_EQ ... OP_GE (BinOp and Opcode). Rename
- * ast.h's while including it; this file means the opcodes. */
-#define OP_AND AST_OP_AND
-#define OP_OR AST_OP_OR
-#define OP_EQ AST_OP_EQ
-#define OP_NE AST_OP_NE
-#define OP_LT AST_OP_LT
-#define OP_LE AST_OP_LE
-#define OP_GT AST_OP_GT
-#define OP_GE AST_OP_GE
-#include "ast.h"
-#undef OP_AND
-#undef OP_OR
-#undef OP_EQ
-#undef OP_NE
-#undef OP_LT
-#undef OP_LE
-#undef OP_GT
-#undef OP_GE
+#include "ast.h" /* Outcome, DurationUnit, DIR_* */
 #include "opcodes.h"
 
 typedef struct Slot {

@@ -419,7 +419,7 @@ Test(literals, system_names_outside_sets_are_values)
                          "  unless code_system in { CPT, HCPCS }\n  require prior_auth\n}");
     cr_assert_eq(nerrors(&r), 0, "%s", diag_lines(&r));
     const Node *when = first_clause(&r), *unless = when->next;
-    cr_expect_eq(when->a->op, OP_AND);
+    cr_expect_eq(when->a->op, BIN_AND);
     cr_expect_str_eq(when->a->a->b->name, "CPT");
     cr_expect_eq(unless->a->b->kind, N_VALUE_LIST);
     cr_expect_eq(ast_list_len(unless->a->b->a), 2);
@@ -582,7 +582,7 @@ Test(recovery, mismatched_closer)
     cr_expect_str_eq(diag(&r, 0)->message, "expected `)` to close `(` opened at 1:19");
     cr_expect_eq(diag(&r, 0)->span.col, 28);
     cr_expect_eq(ast_list_len(r.tree), 2);
-    cr_expect_eq(first_clause(&r)->a->op, OP_AND, "the condition survives");
+    cr_expect_eq(first_clause(&r)->a->op, BIN_AND, "the condition survives");
     parsed_free(&r);
 }
 
