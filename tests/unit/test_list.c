@@ -658,7 +658,7 @@ Test(codes, runs_are_joined)
     add_code(&s, SYS_HCPCS, "J9043", "J9043"); /* J9042 missing: no run */
     expect_codes(&s, "CPT 0001U-0004U, 62320-62327, 99999; HCPCS J9041, J9043");
     /* neighbouring prefixes, even with C4A.* sorting between C49.* and C50.* */
-    char p[8];
+    char p[16];
     for (int i = 40; i <= 52; i++) {
         snprintf(p, sizeof p, "C%02d.*", i);
         add_prefix(&s, p);
