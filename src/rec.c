@@ -1,9 +1,10 @@
 /* rec.c: the schema-driven JSON Lines record decoder (rec.h).
  *
  * One hand-written pass over the line: the grammar of RFC 8259, strict
- * UTF-8, escapes resolved into one scratch buffer sized to the line (an
- * unescaped string is never longer than its escaped form, so the whole
- * record fits), each value converted to its field's type as it is read.
+ * UTF-8, strings without escapes used in place, the others resolved into one
+ * scratch buffer sized to the line (an unescaped string is never longer than
+ * its escaped form, so the whole record fits), each value converted to its
+ * field's type as it is read.
  * Keys are found through a hash table built once by rec_decoder_new, and
  * duplicate keys through a table whose slots are invalidated per record by a
  * generation number, so nothing is cleared, allocated or compared in bulk
@@ -69,8 +70,8 @@ typedef struct KeySlot {
     uint32_t gen;  /* the slot is in use when this equals RecDecoder.gen */
     uint32_t obj;  /* which object of the record: 0 is the top level */
     uint32_t hash; /* key hash mixed with obj */
-    uint32_t off;  /* the unescaped key: scratch[off .. off + len) */
     uint32_t len;
+    const char *s; /* the unescaped key: in the line or the scratch */
 } KeySlot;
 
 /* One JSON value as read by read_value. Arrays and objects are only opened:
@@ -81,7 +82,8 @@ typedef enum TokKind {
 
 typedef struct Tok {
     TokKind kind;
-    const char *s;   /* TK_STRING: unescaped bytes in the scratch buffer;
+    const char *s;   /* TK_STRING: the bytes, in the line when the string has
+                        no escape, else unescaped in the scratch buffer;
                         TK_NUMBER: the text as written, in the line */
     uint32_t n;
     bool integral;   /* TK_NUMBER: no fraction and no exponent */
@@ -508,12 +510,31 @@ static bool read_escape(RecDecoder *d, const uint8_t **pp, uint8_t **ww)
     return true;
 }
 
-/* string = '"' char* '"'. d->p is on the opening quote. The unescaped bytes
- * go to the scratch buffer, which has room for the rest of the line. */
+/* string = '"' char* '"'. d->p is on the opening quote. A string with an
+ * escape is unescaped into the scratch buffer, which has room for the rest
+ * of the line. */
 static bool read_string(RecDecoder *d, Tok *t)
 {
     const uint8_t *start = d->p, *p = start + 1, *end = d->end;
+    /* Most strings have no escape: validate them in place and point into
+     * the line. Only a string with an escape is copied to the scratch. */
+    for (;;) {
+        while (p < end && plain[*p]) p++;
+        if (p == end || *p == '\\' || *p < 0x20) break;
+        if (*p == '"') {
+            t->kind = TK_STRING;
+            t->s = (const char *)(start + 1);
+            t->n = (uint32_t)(p - (start + 1));
+            d->p = p + 1;
+            return true;
+        }
+        size_t k = utf8_seq(p, end);
+        if (!k) return fail(d, "invalid UTF-8 at byte %zu", byte_at(d, p));
+        p += k;
+    }
     uint8_t *w0 = d->scratch + d->used, *w = w0;
+    memcpy(w, start + 1, (size_t)(p - (start + 1)));
+    w += p - (start + 1);
     for (;;) {
         const uint8_t *q = p;
         while (q < end && plain[*q]) q++;
@@ -627,15 +648,13 @@ static bool read_key(RecDecoder *d, Tok *k, const char *expect)
 static bool key_insert(RecDecoder *d, uint32_t obj, const Tok *k)
 {
     uint32_t h = mix_field(hash_bytes(k->s, k->n), obj);
-    uint32_t off = (uint32_t)((const uint8_t *)k->s - d->scratch);
     for (uint32_t i = h & (KEY_SLOTS - 1);; i = (i + 1) & (KEY_SLOTS - 1)) {
         KeySlot *s = &d->keys[i];
         if (s->gen != d->gen) {
-            *s = (KeySlot){d->gen, obj, h, off, k->n};
+            *s = (KeySlot){d->gen, obj, h, k->n, k->s};
             return true;
         }
-        if (s->hash == h && s->obj == obj && s->len == k->n &&
-            memcmp(d->scratch + s->off, k->s, k->n) == 0)
+        if (s->hash == h && s->obj == obj && s->len == k->n && memcmp(s->s, k->s, k->n) == 0)
             return false;
     }
 }

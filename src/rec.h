@@ -3,8 +3,9 @@
  * A RecDecoder is built once per schema and reused for every line: decoding
  * allocates nothing per record (buffers grow only when a record is larger
  * than any before it, and never beyond the documented limits). Values point
- * into the decoder's scratch buffer and stay valid until the next
- * rec_decode() on the same decoder.
+ * into the line (strings without escapes, numbers) or the decoder's scratch
+ * buffer (unescaped strings): they stay valid until the next rec_decode() on
+ * the same decoder, and only while the caller keeps the line.
  *
  * A line is malformed when it is not exactly one JSON object (RFC 8259;
  * surrounding whitespace allowed), has invalid UTF-8, a duplicate key, lacks
