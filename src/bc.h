@@ -15,7 +15,7 @@
 #include "prog.h"
 
 enum {
-    BC_VERSION_MAJOR = 1, /* a reader rejects any other major version */
+    BC_VERSION_MAJOR = 2, /* a reader rejects any other major version; 2: shape-first code keys */
     BC_VERSION_MINOR = 0,
 };
 

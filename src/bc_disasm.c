@@ -76,44 +76,41 @@ static void put_system(FILE *out, CodeKey k)
     else fprintf(out, "SYS%u", (unsigned)code_key_system(k));
 }
 
-/* The code's characters; bytes that are not printable ASCII as \xHH (the
- * 0x00 and 0xff fillers of prefix intervals, or damage). */
-static void put_chars(FILE *out, const char *c, size_t n)
+/* One end of an interval: the code, or for a key between codes (an index
+ * boundary such as the key after 70559, see codes.h) the code before it
+ * and '+': "70559+" lies after 70559 and before 70560. A key before every
+ * code of its shape (damage) prints with '?' where it has no character. */
+static void put_key(FILE *out, CodeKey k)
 {
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)c[i];
-        if (ch > 0x20 && ch < 0x7f) fputc(ch, out);
-        else fprintf(out, "\\x%02x", ch);
-    }
-}
-
-/* An interval of keys: "CPT 70551", "CPT 70551..70553", or, for a prefix
- * interval at one length (code_prefix_lo/hi: the prefix then 0x00... up to
- * 0xff...), the prefix with one '?' per free character: "ICD10 C50??". */
-static void put_range(FILE *out, CodeKey lo, CodeKey hi)
-{
-    char a[CODE_MAX_CHARS + 1], b[CODE_MAX_CHARS + 1];
-    size_t na = code_key_format(lo, a), nb = code_key_format(hi, b);
-    bool same = code_key_system(lo) == code_key_system(hi);
-    size_t k = 0;
-    while (k < na && k < nb && a[k] == b[k]) k++;
-    bool prefix = lo != hi && same && na == nb && k > 0 && k < na;
-    for (size_t i = k; i < na && prefix; i++) prefix = a[i] == '\0' && (unsigned char)b[i] == 0xff;
-    put_system(out, lo);
-    fputc(' ', out);
-    if (prefix) {
-        put_chars(out, a, k);
-        for (size_t i = k; i < na; i++) fputc('?', out);
+    char t[CODE_MAX_CHARS + 1];
+    size_t n = code_key_format(k, t);
+    if (code_key(code_key_system(k), t, n) == k) {
+        fputs(t, out);
         return;
     }
-    put_chars(out, a, na);
+    bool ok;
+    CodeKey before = code_key_prev(k, &ok);
+    if (ok) code_key_format(before, t);
+    fprintf(out, "%s%s", t, ok ? "+" : "");
+}
+
+/* An interval of keys: "CPT 70551", "CPT 70551..70553"; the system again
+ * after ".." when it differs (damage). An ICD-10 prefix is one interval per
+ * length and shape of its free positions (codes.h), each printed like any
+ * other ("ICD10 C5000..C5099"); neighbouring prefixes merge ("ICD10
+ * C00..D49"). */
+static void put_range(FILE *out, CodeKey lo, CodeKey hi)
+{
+    put_system(out, lo);
+    fputc(' ', out);
+    put_key(out, lo);
     if (lo == hi) return;
     fputs("..", out);
-    if (!same) {
+    if (code_key_system(lo) != code_key_system(hi)) {
         put_system(out, hi);
         fputc(' ', out);
     }
-    put_chars(out, b, nb);
+    put_key(out, hi);
 }
 
 /* ---- sections -------------------------------------------------------------- */

@@ -38,9 +38,14 @@ void buf_printf(Buf *b, const char *fmt, ...)
     va_start(ap, fmt);
     va_list ap2;
     va_copy(ap2, ap);
-    int n = vsnprintf(NULL, 0, fmt, ap2);
+    /* Most results fit a small stack buffer; a longer one is formatted again
+     * into room reserved for it. */
+    char small[256];
+    int n = vsnprintf(small, sizeof small, fmt, ap2);
     va_end(ap2);
-    if (n > 0) {
+    if (n > 0 && (size_t)n < sizeof small) {
+        buf_put(b, small, (size_t)n);
+    } else if (n > 0) {
         buf_reserve(b, (size_t)n + 1);
         vsnprintf(b->p + b->n, (size_t)n + 1, fmt, ap);
         b->n += (size_t)n;

@@ -97,23 +97,145 @@ bool code_normalize(CodeSystem sys, const char *s, size_t n, char *out, size_t *
     return true;
 }
 
+/* The key layout (codes.h): the system, length and shape fields sit above
+ * the characters, so keys order by class first and by text within one. */
+enum {
+    SYS_SHIFT = 60,
+    LEN_SHIFT = 56,
+    SHAPE_SHIFT = 49,   /* position i's kind is bit SHAPE_SHIFT + 6 - i (1: letter) */
+    CHAR_BITS = 6,      /* position i's value is bits CHAR_SHIFT0 + 5 - 6i .. CHAR_SHIFT0 - 6i */
+    CHAR_SHIFT0 = 36,
+    LETTER_BASE = 10,   /* 'A' packs as 10, 'Z' as 35 */
+    CHAR_MAX_VALUE = 35,
+};
+
+static unsigned key_len(CodeKey k)
+{
+    unsigned n = (unsigned)(k >> LEN_SHIFT) & 0xF;
+    return n > CODE_MAX_CHARS ? CODE_MAX_CHARS : n;
+}
+
+static unsigned char_shift(size_t i) { return (unsigned)(CHAR_SHIFT0 - CHAR_BITS * i); }
+static unsigned shape_shift(size_t i) { return (unsigned)(SHAPE_SHIFT + CODE_MAX_CHARS - 1 - i); }
+static bool is_letter_at(CodeKey k, size_t i) { return (k >> shape_shift(i)) & 1; }
+static unsigned value_at(CodeKey k, size_t i) { return (unsigned)(k >> char_shift(i)) & 0x3F; }
+
+static CodeKey with_value(CodeKey k, size_t i, unsigned v)
+{
+    return (k & ~((CodeKey)0x3F << char_shift(i))) | (CodeKey)v << char_shift(i);
+}
+
+/* The values a character of position i may take in k's shape. */
+static unsigned lowest(CodeKey k, size_t i) { return is_letter_at(k, i) ? LETTER_BASE : 0; }
+static unsigned highest(CodeKey k, size_t i) { return is_letter_at(k, i) ? CHAR_MAX_VALUE : 9; }
+
 CodeKey code_key(CodeSystem sys, const char *norm, size_t n)
 {
-    CodeKey k = ((CodeKey)sys << 60) | ((CodeKey)n << 56);
-    for (size_t i = 0; i < n && i < CODE_MAX_CHARS; i++)
-        k |= (CodeKey)(unsigned char)norm[i] << (48 - 8 * i);
+    if (n > CODE_MAX_CHARS) n = CODE_MAX_CHARS;
+    CodeKey k = ((CodeKey)sys << SYS_SHIFT) | ((CodeKey)n << LEN_SHIFT);
+    for (size_t i = 0; i < n; i++) {
+        char c = upper(norm[i]);
+        if (is_upper(c)) {
+            k |= (CodeKey)1 << shape_shift(i);
+            k |= (CodeKey)(c - 'A' + LETTER_BASE) << char_shift(i);
+        } else if (is_digit(c)) {
+            k |= (CodeKey)(c - '0') << char_shift(i);
+        }
+    }
     return k;
 }
 
-CodeSystem code_key_system(CodeKey k) { return (CodeSystem)(k >> 60); }
+CodeSystem code_key_system(CodeKey k) { return (CodeSystem)(k >> SYS_SHIFT); }
 
 size_t code_key_format(CodeKey k, char *buf)
 {
-    size_t n = (size_t)((k >> 56) & 0xF);
-    if (n > CODE_MAX_CHARS) n = CODE_MAX_CHARS;
-    for (size_t i = 0; i < n; i++) buf[i] = (char)((k >> (48 - 8 * i)) & 0xFF);
+    size_t n = key_len(k);
+    for (size_t i = 0; i < n; i++) {
+        unsigned v = value_at(k, i);
+        if (v < lowest(k, i) || v > highest(k, i)) buf[i] = '?';
+        else buf[i] = (char)(v < LETTER_BASE ? '0' + v : 'A' + (v - LETTER_BASE));
+    }
     buf[n] = '\0';
     return n;
+}
+
+/* Codes are counted in their shape's alphabet, last position fastest.
+ * Adding one sets the last position of c[0..end) that is below its highest
+ * value one higher and the positions after it to their lowest; false when
+ * every position is at its highest. Subtracting one is the mirror image. */
+static bool count_up(CodeKey *k, size_t end)
+{
+    for (size_t i = end; i-- > 0;) {
+        unsigned v = value_at(*k, i);
+        if (v < highest(*k, i)) {
+            *k = with_value(*k, i, v + 1);
+            return true;
+        }
+        *k = with_value(*k, i, lowest(*k, i)); /* carry into the position before */
+    }
+    return false;
+}
+
+static bool count_down(CodeKey *k, size_t end)
+{
+    for (size_t i = end; i-- > 0;) {
+        unsigned v = value_at(*k, i);
+        if (v > lowest(*k, i)) {
+            *k = with_value(*k, i, v - 1);
+            return true;
+        }
+        *k = with_value(*k, i, highest(*k, i)); /* borrow from the position before */
+    }
+    return false;
+}
+
+/* The first position whose value is not of its kind; the length if none. */
+static size_t first_stray(CodeKey k, size_t n)
+{
+    size_t i = 0;
+    while (i < n && value_at(k, i) >= lowest(k, i) && value_at(k, i) <= highest(k, i)) i++;
+    return i;
+}
+
+/* The character bits after the last position: zero in a code, not in a
+ * key between codes such as a code + 1. */
+static CodeKey tail_mask(size_t n)
+{
+    return n >= CODE_MAX_CHARS ? 0 : ((CodeKey)1 << (CHAR_SHIFT0 + CHAR_BITS - CHAR_BITS * n)) - 1;
+}
+
+/* A key between codes either has a first stray position j or, after its
+ * last position, bits that are not zero. In the first case the code after
+ * it has the same characters before j and, if j's value is below its kind,
+ * the lowest value there, else the next prefix c[0..j); the lowest values
+ * follow. In the second case the code before it is its own characters. */
+CodeKey code_key_next(CodeKey k, bool *ok)
+{
+    size_t n = key_len(k), j = first_stray(k, n);
+    k &= ~tail_mask(n);
+    if (j == n) {
+        *ok = count_up(&k, n);
+        return k;
+    }
+    bool below = value_at(k, j) < lowest(k, j);
+    for (size_t i = j; i < n; i++) k = with_value(k, i, lowest(k, i));
+    *ok = below || count_up(&k, j);
+    return k;
+}
+
+CodeKey code_key_prev(CodeKey k, bool *ok)
+{
+    size_t n = key_len(k), j = first_stray(k, n);
+    CodeKey tail = k & tail_mask(n);
+    k &= ~tail_mask(n);
+    if (j == n) {
+        *ok = tail != 0 || count_down(&k, n);
+        return k;
+    }
+    bool above = value_at(k, j) > highest(k, j);
+    for (size_t i = j; i < n; i++) k = with_value(k, i, highest(k, i));
+    *ok = above || count_down(&k, j);
+    return k;
 }
 
 CodeSystem code_infer_system(const char *s, size_t n, unsigned allowed)
@@ -130,18 +252,6 @@ CodeSystem code_infer_system(const char *s, size_t n, unsigned allowed)
     return SYS_NONE;
 }
 
-CodeKey code_prefix_lo(CodeSystem sys, const char *norm, size_t n, size_t len)
-{
-    return (code_key(sys, norm, n) & ~((CodeKey)0xF << 56)) | ((CodeKey)len << 56);
-}
-
-CodeKey code_prefix_hi(CodeSystem sys, const char *norm, size_t n, size_t len)
-{
-    CodeKey k = code_prefix_lo(sys, norm, n, len);
-    for (size_t i = n; i < len; i++) k |= (CodeKey)0xFF << (48 - 8 * i);
-    return k;
-}
-
 void code_set_add(CodeSet *s, CodeKey lo, CodeKey hi)
 {
     if (s->n == s->cap) {
@@ -153,47 +263,25 @@ void code_set_add(CodeSet *s, CodeKey lo, CodeKey hi)
     s->n++;
 }
 
-/* Code characters are digits and upper-case letters; in key order '0'-'9'
- * come before 'A'-'Z'. key_succ and key_pred step to the next and previous
- * code of the same system and length in that alphabet, so that adjacent
- * codes (70551, 70552) merge into one range and a difference ends on real
- * codes (70551..70553, not a key between two codes). Bytes outside the
- * alphabet (the 0x00/0xFF padding of prefix intervals) step to the nearest
- * code. *ok is false when there is no such code (all 'Z' / all '0'). */
-static CodeKey key_succ(CodeKey k, bool *ok)
+void code_set_add_prefix(CodeSet *s, CodeSystem sys, const char *norm, size_t n)
 {
-    size_t n = (size_t)((k >> 56) & 0xF);
-    for (size_t i = n; i-- > 0;) {
-        unsigned shift = (unsigned)(48 - 8 * i);
-        unsigned c = (unsigned)(k >> shift) & 0xFF;
-        unsigned next = c < '0' ? '0' : c < '9' ? c + 1 : c < 'A' ? 'A' : c < 'Z' ? c + 1 : 0;
-        k &= ~((CodeKey)0xFF << shift);
-        if (next) {
-            *ok = true;
-            return k | (CodeKey)next << shift;
+    if (n > CODE_MAX_CHARS) n = CODE_MAX_CHARS;
+    for (size_t len = n; len <= CODE_MAX_CHARS; len++) {
+        size_t free_n = len - n;
+        /* bit len - 1 - i of the mask is position i's kind (1: letter),
+         * so counting up walks the shapes in key order */
+        for (unsigned mask = 0; mask < 1u << free_n; mask++) {
+            char lo[CODE_MAX_CHARS], hi[CODE_MAX_CHARS];
+            memcpy(lo, norm, n);
+            memcpy(hi, norm, n);
+            for (size_t i = n; i < len; i++) {
+                bool letter = (mask >> (len - 1 - i)) & 1;
+                lo[i] = letter ? 'A' : '0';
+                hi[i] = letter ? 'Z' : '9';
+            }
+            code_set_add(s, code_key(sys, lo, len), code_key(sys, hi, len));
         }
-        k |= (CodeKey)'0' << shift; /* carry into the character before */
     }
-    *ok = false;
-    return k;
-}
-
-static CodeKey key_pred(CodeKey k, bool *ok)
-{
-    size_t n = (size_t)((k >> 56) & 0xF);
-    for (size_t i = n; i-- > 0;) {
-        unsigned shift = (unsigned)(48 - 8 * i);
-        unsigned c = (unsigned)(k >> shift) & 0xFF;
-        unsigned prev = c > 'Z' ? 'Z' : c > 'A' ? c - 1 : c > '9' ? '9' : c > '0' ? c - 1 : 0;
-        k &= ~((CodeKey)0xFF << shift);
-        if (prev) {
-            *ok = true;
-            return k | (CodeKey)prev << shift;
-        }
-        k |= (CodeKey)'Z' << shift; /* borrow from the character before */
-    }
-    *ok = false;
-    return k;
 }
 
 static int cmp_range(const void *a, const void *b)
@@ -212,7 +300,7 @@ void code_set_normalize(CodeSet *s)
     for (size_t i = 1; i < s->n; i++) {
         CodeRange *last = &s->r[w];
         bool ok;
-        CodeKey after = key_succ(last->hi, &ok);
+        CodeKey after = code_key_next(last->hi, &ok);
         if (s->r[i].lo <= last->hi || (ok && s->r[i].lo == after)) {
             if (s->r[i].hi > last->hi) last->hi = s->r[i].hi;
         } else {
@@ -241,10 +329,10 @@ void code_set_diff(CodeSet *dst, const CodeSet *a, const CodeSet *b)
         for (size_t m = j; m < b->n && b->r[m].lo <= hi; m++) {
             bool ok;
             if (b->r[m].lo > lo) {
-                CodeKey before = key_pred(b->r[m].lo, &ok);
+                CodeKey before = code_key_prev(b->r[m].lo, &ok);
                 if (ok && before >= lo) code_set_add(dst, lo, before);
             }
-            CodeKey after = key_succ(b->r[m].hi, &ok);
+            CodeKey after = code_key_next(b->r[m].hi, &ok);
             if (b->r[m].hi >= hi || !ok || after > hi) {
                 empty = true;
                 break;

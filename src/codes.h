@@ -1,14 +1,31 @@
 /* codes.h: billing codes as sortable 64-bit keys, and sets of them.
  *
- * A code key packs (system, length, characters) so that every inclusive
- * same-length range ("0213T..0218T") and every ICD-10 prefix ("C50.*", one
- * interval per possible length) is a contiguous interval of keys:
+ * A code's SHAPE says which of its positions hold letters and which digits
+ * (0213T: four digits and a letter). A key packs (system, length, shape,
+ * characters) so that codes of one system, length and shape sort as their
+ * text does, and each such class is one contiguous block of keys:
  *
- *   bits 63..60 system   bits 59..56 length   bits 55..0 up to 7 chars,
- *   big-endian, left-aligned, zero-padded.
+ *   bits 63..60  system
+ *   bits 59..56  length (0..7)
+ *   bits 55..49  shape: one bit per position, position 0 in bit 55;
+ *                1 = letter, 0 = digit or past the end
+ *   bits 48..42  zero
+ *   bits 41..0   7 characters of 6 bits, position 0 in bits 41..36:
+ *                '0'-'9' -> 0-9, 'A'-'Z' -> 10-35, past the end 0
+ *
+ * So an inclusive range whose ends have one length and shape
+ * ("0213T..0218T") is one interval holding exactly the codes of that shape
+ * between them (3044F is not in 30400..30462), and an ICD-10 prefix
+ * ("C50.*") is one interval per length and shape of the free positions
+ * (code_set_add_prefix). Keys between codes (a character value that is not
+ * of its position's kind, such as 10 where the shape says digit, or bits
+ * set after the last character, as in the key of 70559 plus one) are no
+ * code's; they appear only as index boundaries (emit.c uses key + 1).
  *
  * Characters are normalized first: ICD-10 dots removed, letters upper-cased.
- * Code sets are sorted arrays of disjoint, non-adjacent inclusive intervals. */
+ * Code sets are sorted arrays of disjoint, non-adjacent inclusive intervals
+ * whose ends are codes (given codes, or the successors and predecessors of
+ * codes within their shape). */
 #ifndef PCR_CODES_H
 #define PCR_CODES_H
 
@@ -44,18 +61,25 @@ CodeSystem code_system_from_name(const char *s, size_t n);
  * well-formed code of the system. REV accepts 3 digits and left-pads to 4. */
 bool code_normalize(CodeSystem sys, const char *s, size_t n, char *out, size_t *outn,
                     const char **why);
-/* Packs an already normalized code. */
+/* Packs an already normalized code (digits and letters; at most
+ * CODE_MAX_CHARS are used). Any other byte packs as the digit 0. */
 CodeKey code_key(CodeSystem sys, const char *norm, size_t n);
 /* The system whose shape s has among the systems in allowed (a SYS_BIT mask),
  * SYS_NONE if none. Used when a record omits code_system. */
 CodeSystem code_infer_system(const char *s, size_t n, unsigned allowed);
-/* Writes the code's characters (normalized, no dot) plus NUL; returns length. */
+/* Writes the code's characters (normalized, no dot) plus NUL; returns the
+ * length (at most CODE_MAX_CHARS). A character whose value is not of its
+ * position's kind (a key between codes, or damage) is written as '?'. */
 size_t code_key_format(CodeKey k, char *buf /* >= 8 bytes */);
 CodeSystem code_key_system(CodeKey k);
-
-/* Bounds of the keys an ICD-10 style prefix covers at one length. */
-CodeKey code_prefix_lo(CodeSystem sys, const char *norm, size_t n, size_t len);
-CodeKey code_prefix_hi(CodeSystem sys, const char *norm, size_t n, size_t len);
+/* The first code after k and the last code before k of k's system, length
+ * and shape, in text order (70559 -> 70560, 0163Z -> 0164A). k may be a key
+ * between codes (70559 + 1: the next code is 70560, the previous 70559).
+ * *ok is false (and the result meaningless) when there is none: 99999 has
+ * no next code of its shape. Letters count A-Z in every position, so the
+ * result need not be a well-formed code of the system (0500V). */
+CodeKey code_key_next(CodeKey k, bool *ok);
+CodeKey code_key_prev(CodeKey k, bool *ok);
 
 /* An inclusive interval of keys. */
 typedef struct CodeRange {
@@ -70,6 +94,13 @@ typedef struct CodeSet {
 } CodeSet;
 
 void code_set_add(CodeSet *s, CodeKey lo, CodeKey hi);
+/* Adds the intervals of every code of sys that starts with the normalized
+ * prefix norm[0..n), n <= CODE_MAX_CHARS: for each length from n to 7 and
+ * each shape of the positions after the prefix (each a digit or a letter),
+ * the interval from the prefix followed by 0s and As to the prefix followed
+ * by 9s and Zs. That is 2^(8-n) - 1 intervals (31 for "C50"), in key
+ * order, before code_set_normalize() merges them with their neighbours. */
+void code_set_add_prefix(CodeSet *s, CodeSystem sys, const char *norm, size_t n);
 void code_set_normalize(CodeSet *s);
 /* dst = a ∪ b, dst = a − b; a and b must be normalized; dst is overwritten
  * (its old contents freed) and may not alias a or b. */

@@ -232,16 +232,12 @@ static const char *system_label(CodeSystem sys)
     }
 }
 
-/* One code's characters; ICD-10 gets its dot after the third. Padding left
- * by a prefix (0x00 or 0xFF) ends the code with "*". */
+/* One code's characters; ICD-10 gets its dot after the third. A character
+ * that is not a code's ('?' from code_key_format: damage) shows as '?'. */
 static void put_code(Buf *b, CodeSystem sys, const char *s, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         unsigned c = (unsigned char)s[i];
-        if (c == 0x00 || c == 0xFF) {
-            buf_putc(b, '*');
-            return;
-        }
         if (sys == SYS_ICD10 && i == 3) buf_putc(b, '.');
         buf_putc(b, is_alnum(c) ? (char)c : '?');
     }
@@ -336,28 +332,38 @@ static int item_cmp(const void *x, const void *y)
 
 /* The characters a code may have at each position, ascending (ASCII). */
 typedef struct Shape {
-    const char *at[CODE_MAX_CHARS];
-    char fixed[CODE_MAX_CHARS][2]; /* one-character positions; at[] may point here, so a
-                                      Shape is not copied */
+    char at[CODE_MAX_CHARS][37]; /* NUL-terminated */
 } Shape;
 
 static const char digits[] = "0123456789";
 
-/* Every well-formed code of sys (codes.c code_normalize). */
-static void shape_of_system(Shape *sh, CodeSystem sys)
+static bool is_letter(char c)
+{
+    return c >= 'A' && c <= 'Z';
+}
+
+/* The well-formed codes of sys (codes.c code_normalize) with letters where
+ * c[0..n) has letters and digits where it has digits: a key interval holds
+ * codes of one shape (codes.h). */
+static void shape_of_system(Shape *sh, CodeSystem sys, const char *c, size_t n)
 {
     static const char letters[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
     static const char alnum[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
     static const char cpt_last[] = "0123456789FTU";
     for (size_t i = 0; i < CODE_MAX_CHARS; i++) {
+        const char *all;
         switch (sys) {
-        case SYS_CPT: sh->at[i] = i == 4 ? cpt_last : digits; break;
-        case SYS_HCPCS: sh->at[i] = i == 0 ? letters : digits; break;
-        case SYS_ICD10: sh->at[i] = i == 0 ? letters : i == 1 ? digits : alnum; break;
+        case SYS_CPT: all = i == 4 ? cpt_last : digits; break;
+        case SYS_HCPCS: all = i == 0 ? letters : digits; break;
+        case SYS_ICD10: all = i == 0 ? letters : i == 1 ? digits : alnum; break;
         case SYS_REV:
-        case SYS_POS: sh->at[i] = digits; break;
-        default: sh->at[i] = alnum; break;
+        case SYS_POS: all = digits; break;
+        default: all = alnum; break;
         }
+        size_t k = 0;
+        for (const char *q = all; *q; q++)
+            if (i < n && is_letter(*q) == is_letter(c[i])) sh->at[i][k++] = *q;
+        sh->at[i][k] = '\0';
     }
 }
 
@@ -366,9 +372,12 @@ static void shape_of_system(Shape *sh, CodeSystem sys)
 static void shape_of_code(Shape *sh, const char *c, size_t n)
 {
     for (size_t i = 0; i < CODE_MAX_CHARS; i++) {
-        sh->fixed[i][0] = i < n ? c[i] : '\0';
-        sh->fixed[i][1] = '\0';
-        sh->at[i] = i < n && is_digit(c[i]) ? digits : sh->fixed[i];
+        if (i < n && is_digit(c[i])) {
+            memcpy(sh->at[i], digits, sizeof digits);
+        } else {
+            sh->at[i][0] = i < n ? c[i] : '\0';
+            sh->at[i][1] = '\0';
+        }
     }
 }
 
@@ -379,19 +388,27 @@ static bool same_look(const char *a, const char *b, size_t n)
     return true;
 }
 
+/* Letters and digits in the same places (codes.h: one key class). */
+static bool same_kinds(const char *a, const char *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!is_alnum((unsigned char)a[i]) || is_letter(a[i]) != is_letter(b[i])) return false;
+    return true;
+}
+
 static bool in_shape(const char *allowed, char c)
 {
     return c != '\0' && strchr(allowed, c) != NULL;
 }
 
-/* Moves c[0..n) up to the smallest code of shape sh that is >= c (> c
- * when strict). False when there is none. */
-static bool code_ceil(const Shape *sh, char *c, size_t n, bool strict)
+/* Moves c[0..n) up to the smallest code of shape sh that is >= c. False
+ * when there is none. */
+static bool code_ceil(const Shape *sh, char *c, size_t n)
 {
     size_t i = 0;
     while (i < n && in_shape(sh->at[i], c[i])) i++;
-    if (n == 0 || (i == n && !strict)) return n > 0;
-    for (size_t pos = i == n ? n - 1 : i;; pos--) {
+    if (n == 0 || i == n) return n > 0;
+    for (size_t pos = i;; pos--) {
         const char *q = sh->at[pos];
         while (*q && (unsigned char)*q <= (unsigned char)c[pos]) q++;
         if (*q) {
@@ -432,31 +449,29 @@ static void item_add(Items *items, const char *lo, const char *hi, size_t n)
 
 /* One interval of a compiled set, as the codes a reader expects.
  *
- * Its ends may lie between codes: a key just above a prefix's padding, or
- * a difference that stops inside the digits of another code shape (the
- * compiler steps over 0-9A-Z, so L8629 + 1 is "L862A"); they move to the
- * nearest well-formed codes, and an interval with none inside shows
- * nothing. Its ends may look different: 0095T and 0095U are neighbours in
- * key order and merge; it then shows as one range per look (0095T, 0095U),
- * as they were written. (Every interval a..b also holds the codes of other
- * looks between a and b: a range compares as strings. Those are not shown;
- * see docs/cli.md.) */
+ * An interval holds the codes of one length and shape between its ends
+ * (codes.h), and its ends are codes of that shape, but not always
+ * well-formed ones of the system: code sets count letters A-Z everywhere,
+ * so a difference may end on CPT 0500V. The ends move to the nearest
+ * well-formed codes, and an interval with none inside shows nothing. Its
+ * ends may still look different: 0095T and 0095U are neighbours and merge;
+ * it then shows as one range per look (0095T, 0095U), as they were
+ * written. (An interval 0163T..0165T also holds 0163U-0163Z and 0164A-0164Z,
+ * which are not shown; see docs/cli.md.) */
 static void add_interval(Items *items, CodeSystem sys, CodeKey lo, CodeKey hi)
 {
     char a[CODE_MAX_CHARS + 1], z[CODE_MAX_CHARS + 1];
     size_t n = code_key_format(lo, a);
-    if (code_key_format(hi, z) != n) { /* never built from real codes */
+    if (code_key_format(hi, z) != n || !same_kinds(a, z, n)) { /* never built by codes.c */
         CodeItem *c = item_new(items);
         memcpy(c->lo, a, n);
         c->nlo = (uint8_t)n;
         c->nhi = (uint8_t)code_key_format(hi, c->hi);
         return;
     }
-    CodeKey tail = n >= CODE_MAX_CHARS ? 0 : ((CodeKey)1 << (8 * (CODE_MAX_CHARS - n))) - 1;
     Shape sh;
-    shape_of_system(&sh, sys);
-    if (!code_ceil(&sh, a, n, (lo & tail) != 0) || !code_floor(&sh, z, n) || memcmp(a, z, n) > 0)
-        return;
+    shape_of_system(&sh, sys, a, n);
+    if (!code_ceil(&sh, a, n) || !code_floor(&sh, z, n) || memcmp(a, z, n) > 0) return;
     if (same_look(a, z, n)) {
         item_add(items, a, z, n);
         return;
@@ -467,105 +482,106 @@ static void add_interval(Items *items, CodeSystem sys, CodeKey lo, CodeKey hi)
     shape_of_code(&sh, a, n);
     if (code_floor(&sh, a_last, n)) item_add(items, a, a_last, n);
     shape_of_code(&sh, z, n);
-    if (code_ceil(&sh, z_first, n, false)) item_add(items, z_first, z, n);
+    if (code_ceil(&sh, z_first, n)) item_add(items, z_first, z, n);
 }
 
-/* Does s (canonical) contain every key in lo..hi? */
-static bool set_covers(const CodeSet *s, CodeKey lo, CodeKey hi)
+/* The index of the last interval of s (canonical) whose lo is <= k; s->n
+ * when there is none. */
+static size_t interval_at(const CodeSet *s, CodeKey k)
 {
     size_t a = 0, b = s->n;
     while (a < b) {
         size_t m = a + (b - a) / 2;
-        if (s->r[m].lo <= lo) a = m + 1;
+        if (s->r[m].lo <= k) a = m + 1;
         else b = m;
     }
-    return a > 0 && s->r[a - 1].hi >= hi;
+    return a > 0 ? a - 1 : s->n;
 }
 
-typedef struct Prefix {
-    char s[CODE_MAX_CHARS + 1];
-    size_t n;
-} Prefix;
-
-typedef struct Prefixes {
-    Prefix *v;
-    size_t n, cap;
-} Prefixes;
-
-static void prefix_add(Prefixes *ps, const char *s, size_t n)
+/* Is every code that starts with the k-character ICD-10 code p in rest?
+ * blocks is scratch space for p's intervals (code_set_add_prefix). When
+ * not, *next is the first k-character code of p's shape after p that may
+ * be (none before it can: their block that failed for p would lie in the
+ * same gap or run past the same interval), and *more is false when there
+ * is no such code. */
+static bool prefix_covered(const CodeSet *rest, CodeSet *blocks, CodeKey p, CodeKey *next,
+                           bool *more)
 {
-    if (ps->n == ps->cap) {
-        ps->cap = ps->cap ? ps->cap * 2 : 16;
-        ps->v = xrealloc(ps->v, ps->cap * sizeof *ps->v);
+    char t[CODE_MAX_CHARS + 1];
+    size_t k = code_key_format(p, t);
+    blocks->n = 0;
+    code_set_add_prefix(blocks, SYS_ICD10, t, k);
+    for (size_t b = 0; b < blocks->n; b++) {
+        CodeKey lo = blocks->r[b].lo, hi = blocks->r[b].hi;
+        size_t i = interval_at(rest, lo);
+        if (i < rest->n && rest->r[i].hi >= hi) continue;
+        if (i < rest->n && rest->r[i].hi >= lo) { /* the block ends outside: try the next p */
+            *next = code_key_next(p, more);
+            return false;
+        }
+        /* lo is in a gap: the next p whose block of this length and shape
+         * can be covered starts where the next interval of that class does */
+        size_t j = i < rest->n ? i + 1 : 0;
+        char blo[CODE_MAX_CHARS + 1], r[CODE_MAX_CHARS + 1];
+        size_t nb = code_key_format(lo, blo);
+        *more = j < rest->n && code_key_format(rest->r[j].lo, r) == nb && same_kinds(r, blo, nb);
+        if (!*more) return false;
+        bool tail_lowest = true;
+        for (size_t c = k; c < nb; c++) tail_lowest &= r[c] == '0' || r[c] == 'A';
+        *next = code_key(SYS_ICD10, r, k);
+        if (!tail_lowest) *next = code_key_next(*next, more);
+        return false;
     }
-    Prefix *p = &ps->v[ps->n++];
-    memset(p, 0, sizeof *p);
-    memcpy(p->s, s, n);
-    p->n = n;
+    return true;
 }
 
-static int prefix_cmp(const void *x, const void *y)
-{
-    const Prefix *a = x, *b = y;
-    size_t n = a->n < b->n ? a->n : b->n;
-    int c = memcmp(a->s, b->s, n);
-    if (c) return c;
-    return a->n < b->n ? -1 : a->n > b->n;
-}
-
-/* The ICD-10 prefix `C50.*` compiles to one interval per code length, 3
- * through 7: the key of "C50" itself, then "C50" padded with 0x00 up to
- * "C50" padded with 0xFF. Neighbouring prefixes (C50.*, C51.*) merge into
- * one interval per length. This finds the prefixes whose every interval is
- * in rest, adds them to items and removes their codes from rest. */
+/* The ICD-10 prefix `C50.*` compiles to one interval per length (3 through
+ * 7) and shape of the characters after C50: C50, C500..C509, C50A..C50Z,
+ * C5000..C5099, C500A..C509Z, and so on (codes.h). Neighbouring prefixes
+ * merge (C50.* and C51.* into C5000..C5199). This finds, shortest first,
+ * the prefixes whose every interval is in rest, adds them to items and
+ * removes their codes from rest. A prefix's own code is in rest, so the
+ * candidates of each length are the codes of that length in rest; each
+ * failed check skips to a code whose blocks could be covered, so the walk
+ * is bounded by the intervals of rest, not the codes they hold. */
 static void take_prefixes(CodeSet *rest, Items *items)
 {
-    Prefixes cand = {0};
-    for (size_t i = 0; i < rest->n; i++) {
-        char lo[CODE_MAX_CHARS + 1], hi[CODE_MAX_CHARS + 1];
-        size_t n = code_key_format(rest->r[i].lo, lo);
-        if (code_key_format(rest->r[i].hi, hi) != n) continue;
-        size_t z = 0, w = 0;
-        while (z < n && lo[n - 1 - z] == 0) z++;
-        while (w < n && (unsigned char)hi[n - 1 - w] == 0xFF) w++;
-        if (z > 0 && z < n) prefix_add(&cand, lo, n - z);
-        if (w > 0 && w < n) prefix_add(&cand, hi, n - w);
-        if (z > 0 && z == w && z < n && memcmp(lo, hi, n - z - 1) == 0) {
-            size_t m = n - z; /* a run of prefixes differing in their last character */
-            for (unsigned c = (unsigned char)lo[m - 1] + 1u; c < (unsigned char)hi[m - 1]; c++) {
-                if (!is_alnum(c)) continue;
-                char p[CODE_MAX_CHARS + 1];
-                memcpy(p, lo, m);
-                p[m - 1] = (char)c;
-                prefix_add(&cand, p, m);
+    CodeSet blocks = {0};
+    for (size_t k = 3; k < CODE_MAX_CHARS; k++) {
+        CodeSet taken = {0};
+        for (size_t i = 0; i < rest->n; i++) {
+            char lo[CODE_MAX_CHARS + 1], hi[CODE_MAX_CHARS + 1];
+            size_t n = code_key_format(rest->r[i].lo, lo);
+            if (n != k || code_key_format(rest->r[i].hi, hi) != n || !same_kinds(lo, hi, n))
+                continue;
+            CodeKey p = rest->r[i].lo, next = p;
+            bool more = true;
+            while (more && p <= rest->r[i].hi) {
+                if (prefix_covered(rest, &blocks, p, &next, &more)) {
+                    char t[CODE_MAX_CHARS + 1];
+                    code_key_format(p, t);
+                    code_set_add_prefix(&taken, SYS_ICD10, t, k);
+                    CodeItem *c = item_new(items);
+                    memcpy(c->lo, t, k);
+                    memcpy(c->hi, t, k);
+                    c->nlo = c->nhi = (uint8_t)k;
+                    c->prefix = true;
+                    next = code_key_next(p, &more);
+                }
+                if (more && next <= p) break; /* never: each step moves forward */
+                p = next;
             }
         }
+        if (taken.n) {
+            CodeSet left = {0};
+            code_set_normalize(&taken);
+            code_set_diff(&left, rest, &taken);
+            code_set_free(rest);
+            *rest = left;
+        }
+        code_set_free(&taken);
     }
-    if (cand.n) qsort(cand.v, cand.n, sizeof *cand.v, prefix_cmp);
-    for (size_t i = 0; i < cand.n; i++) {
-        const Prefix *p = &cand.v[i];
-        if (i > 0 && prefix_cmp(p, &cand.v[i - 1]) == 0) continue;
-        bool all = true;
-        for (size_t len = p->n; len <= CODE_MAX_CHARS && all; len++)
-            all = set_covers(rest, code_prefix_lo(SYS_ICD10, p->s, p->n, len),
-                             code_prefix_hi(SYS_ICD10, p->s, p->n, len));
-        if (!all) continue;
-        CodeSet blocks = {0}, left = {0};
-        for (size_t len = p->n; len <= CODE_MAX_CHARS; len++)
-            code_set_add(&blocks, code_prefix_lo(SYS_ICD10, p->s, p->n, len),
-                         code_prefix_hi(SYS_ICD10, p->s, p->n, len));
-        code_set_normalize(&blocks);
-        code_set_diff(&left, rest, &blocks);
-        code_set_free(&blocks);
-        code_set_free(rest);
-        *rest = left;
-        CodeItem *c = item_new(items);
-        memcpy(c->lo, p->s, p->n);
-        memcpy(c->hi, p->s, p->n);
-        c->nlo = c->nhi = (uint8_t)p->n;
-        c->prefix = true;
-    }
-    free(cand.v);
+    code_set_free(&blocks);
 }
 
 /* The codes of one system: prefixes first taken out, then what is left as

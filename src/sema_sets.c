@@ -49,11 +49,40 @@ static bool add_prefix(Sema *s, CodeSystem sys, const Node *c, CodeSet *out)
         diag_error(s->d, "E301", c->loc, "`%s` is not a valid ICD10 prefix: %s", text, why);
         return false;
     }
-    for (size_t len = k; len <= CODE_MAX_CHARS; len++)
-        code_set_add(out, code_prefix_lo(sys, norm, k, len), code_prefix_hi(sys, norm, k, len));
+    code_set_add_prefix(out, sys, norm, k);
     return true;
 }
 
+static bool is_letter(char c) { return c >= 'A' && c <= 'Z'; }
+
+/* A normalized code's shape in words: "5 digits", "4 digits and a letter",
+ * "a letter, 2 digits and a letter". */
+static void describe_shape(Buf *b, const char *c, size_t n)
+{
+    size_t runs = 0;
+    for (size_t i = 0; i < n; i++) runs += i == 0 || is_letter(c[i]) != is_letter(c[i - 1]);
+    size_t run = 0;
+    for (size_t i = 0; i < n;) {
+        size_t j = i;
+        while (j < n && is_letter(c[j]) == is_letter(c[i])) j++;
+        if (run > 0) buf_puts(b, run + 1 == runs ? " and " : ", ");
+        const char *kind = is_letter(c[i]) ? "letter" : "digit";
+        if (j - i == 1) buf_printf(b, "a %s", kind);
+        else buf_printf(b, "%zu %ss", j - i, kind);
+        run++;
+        i = j;
+    }
+}
+
+static bool same_shape(const char *a, const char *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (is_letter(a[i]) != is_letter(b[i])) return false;
+    return true;
+}
+
+/* lo..hi: the codes of the ends' length and shape between them (codes.h);
+ * ends of different lengths (E302) or shapes (E306) are refused. */
 static bool add_range(Sema *s, CodeSystem sys, const Node *r, CodeSet *out)
 {
     if (!r->a || !r->b) return false;
@@ -66,6 +95,19 @@ static bool add_range(Sema *s, CodeSystem sys, const Node *r, CodeSet *out)
         diag_error(s->d, "E302", r->loc,
                    "the ends of range %s..%s have different lengths (%zu and %zu characters)",
                    r->a->str, r->b->str, nlo, nhi);
+        return false;
+    }
+    if (!same_shape(lo, hi, nlo)) {
+        Buf a = {0}, b = {0};
+        describe_shape(&a, lo, nlo);
+        describe_shape(&b, hi, nhi);
+        buf_putc(&a, '\0');
+        buf_putc(&b, '\0');
+        diag_error(s->d, "E306", r->loc,
+                   "the ends of range %s..%s must have the same shape: %s is %s; %s is %s",
+                   r->a->str, r->b->str, r->a->str, a.p, r->b->str, b.p);
+        buf_free(&a);
+        buf_free(&b);
         return false;
     }
     CodeKey klo = code_key(sys, lo, nlo), khi = code_key(sys, hi, nhi);

@@ -140,16 +140,17 @@ static Prog *sample(void)
 
     CodeRange mri[] = {{cpt("70551"), cpt("70553")}};
     uint32_t s_mri = add_set(p, "mri_brain", mri, 1);
-    /* ICD10 C50.* (one interval per length 3..7) and D05.10. Keys order by
-     * length first, so D0510 sorts among the 5-character codes. */
+    /* ICD10 C50 followed by digits (the all-digit intervals of C50.*, one
+     * per length 3..7) and D05.10. Keys order by length first, so D0510
+     * sorts among the 5-character codes. */
+    static const char *const bc_codes[6][2] = {
+        {"C50", "C50"},     {"C500", "C509"},     {"C5000", "C5099"},
+        {"D0510", "D0510"}, {"C50000", "C50999"}, {"C500000", "C509999"},
+    };
     CodeRange bc[6];
-    for (size_t len = 3, k = 0; len <= 7; len++, k++) {
-        if (len == 6) {
-            bc[k++] = (CodeRange){code_key(SYS_ICD10, "D0510", 5), code_key(SYS_ICD10, "D0510", 5)};
-        }
-        bc[k] = (CodeRange){code_prefix_lo(SYS_ICD10, "C50", 3, len),
-                            code_prefix_hi(SYS_ICD10, "C50", 3, len)};
-    }
+    for (size_t k = 0; k < 6; k++)
+        bc[k] = (CodeRange){code_key(SYS_ICD10, bc_codes[k][0], strlen(bc_codes[k][0])),
+                            code_key(SYS_ICD10, bc_codes[k][1], strlen(bc_codes[k][1]))};
     uint32_t s_bc = add_set(p, "breast_cancer", bc, 6);
 
     uint32_t c_mask = add_const(p, (1 << 1) | (1 << 3));
@@ -573,11 +574,11 @@ Test(bc, future_major_version)
 {
     size_t len;
     uint8_t *b = write_sample(&len);
-    b[8] = 2;
-    expect_load_error(b, len, "unsupported format version 2.0 (this pcrvm reads 1.x)");
-    b[8] = 0;
+    b[8] = 3;
+    expect_load_error(b, len, "unsupported format version 3.0 (this pcrvm reads 2.x)");
+    b[8] = 1;
     b[10] = 7;
-    expect_load_error(b, len, "unsupported format version 0.7 (this pcrvm reads 1.x)");
+    expect_load_error(b, len, "unsupported format version 1.7 (this pcrvm reads 2.x)");
     free(b);
 }
 
@@ -1425,8 +1426,8 @@ Test(bc, disasm_listing)
         "     3  network  enum {in, out}\n",
         "     6  admitted_from_er  bool = false\n",
         "        CPT 70551..70553\n",
-        "        ICD10 C50  ICD10 C50?  ICD10 C50??  ICD10 D0510\n",
-        "        ICD10 C50???  ICD10 C50????\n",
+        "        ICD10 C50  ICD10 C500..C509  ICD10 C5000..C5099  ICD10 D0510\n",
+        "        ICD10 C50000..C50999  ICD10 C500000..C509999\n",
         "         0  LOAD 9 (code)\n",
         "         2  INSET 0 (mri_brain)\n",
         "         5  JFALSE -> 18\n",
