@@ -151,22 +151,6 @@ static void put_header(FILE *out, const Prog *p)
             p->nsegs, p->nholidays, p->ncode);
 }
 
-static const char *vt_name(unsigned t)
-{
-    switch (t) {
-    case VT_BOOL: return "bool";
-    case VT_INT: return "int";
-    case VT_MONEY: return "money";
-    case VT_STRING: return "string";
-    case VT_DATE: return "date";
-    case VT_DATETIME: return "datetime";
-    case VT_ENUM: return "enum";
-    case VT_CODE: return "code";
-    case VT_LIST: return "list";
-    default: return "?";
-    }
-}
-
 static void put_systems(FILE *out, unsigned mask)
 {
     fputc('(', out);
@@ -190,8 +174,8 @@ static void put_field(FILE *out, const Prog *p, uint32_t i)
     const PField *f = &p->fields[i];
     fprintf(out, "  %4u  ", i);
     put_str(out, p, f->name, false);
-    fprintf(out, "  %s", vt_name(f->type));
-    if (f->type == VT_LIST) fprintf(out, " %s", vt_name(f->elem));
+    fprintf(out, "  %s", prog_type_name(f->type));
+    if (f->type == VT_LIST) fprintf(out, " %s", prog_type_name(f->elem));
     if (f->type == VT_CODE || (f->type == VT_LIST && f->elem == VT_CODE)) put_systems(out, f->systems);
     if (f->type == VT_CODE && f->tag_field != PIDX_NONE) {
         fputs(" system ", out);

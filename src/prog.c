@@ -20,3 +20,19 @@ void prog_free(Prog *p)
     arena_free(&p->arena);
     free(p);
 }
+
+const char *prog_type_name(unsigned type)
+{
+    switch (type) {
+    case VT_BOOL: return "bool";
+    case VT_INT: return "int";
+    case VT_MONEY: return "money";
+    case VT_STRING: return "string";
+    case VT_DATE: return "date";
+    case VT_DATETIME: return "datetime";
+    case VT_ENUM: return "enum";
+    case VT_CODE: return "code";
+    case VT_LIST: return "list";
+    default: return "?";
+    }
+}

@@ -143,6 +143,9 @@ typedef struct Prog {
     uint32_t ncode;
 } Prog;
 
+/* "bool", "int", "money", ... for a ValType; "?" for any other value. */
+const char *prog_type_name(unsigned type);
+
 Prog *prog_new(void);
 void prog_free(Prog *p);
 

@@ -187,26 +187,11 @@ void sema_effective(Sema *s, const Node *eff, int32_t *from, int32_t *through)
     }
 }
 
-static const char *vt_name(uint8_t t)
-{
-    switch (t) {
-    case VT_BOOL: return "bool";
-    case VT_INT: return "int";
-    case VT_MONEY: return "money";
-    case VT_STRING: return "string";
-    case VT_DATE: return "date";
-    case VT_DATETIME: return "datetime";
-    case VT_ENUM: return "enum";
-    case VT_CODE: return "code";
-    default: return "list";
-    }
-}
-
 const char *sema_type_name(Sema *s, uint32_t field)
 {
     const SField *f = &s->m.fields[field];
     if (f->type == VT_LIST) return f->elem == VT_CODE ? "list of codes" : "list of strings";
-    return vt_name(f->type);
+    return prog_type_name(f->type);
 }
 
 /* ---- literals shared by conditions, defaults and tests --------------- */
@@ -529,14 +514,14 @@ static void check_required(Sema *s, const char *name, uint8_t type)
     uint32_t fi = sema_field(s, name);
     if (fi == PIDX_NONE) {
         diag_error(s->d, "E132", s->schema->loc, "the schema must have a field `%s: %s required`",
-                   name, vt_name(type));
+                   name, prog_type_name(type));
         return;
     }
     const SField *f = &s->m.fields[fi];
     if (!f->type) return; /* its type had an error */
     if (f->type != type)
         diag_error(s->d, "E132", f->loc, "field `%s` must have type %s, not %s", name,
-                   vt_name(type), sema_type_name(s, fi));
+                   prog_type_name(type), sema_type_name(s, fi));
     else if (!(f->flags & PF_REQUIRED))
         diag_error(s->d, "E132", f->loc, "field `%s` must be `required`", name);
 }

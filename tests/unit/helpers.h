@@ -8,6 +8,7 @@
 #ifndef PCR_TEST_HELPERS_H
 #define PCR_TEST_HELPERS_H
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -168,6 +169,27 @@ static inline char *th_run(const char *cmd, int *status)
     int st = pclose(p);
     if (status) *status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
     return buf;
+}
+
+static inline const char *th_root(void);
+
+/* Runs a printf-formatted shell command in the repository root and returns
+ * its stdout (malloc'ed); aborts when the shell cannot be started. */
+static inline char *th_runf(int *status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static inline char *th_runf(int *status, const char *fmt, ...)
+{
+    char cmd[8192];
+    int n = snprintf(cmd, sizeof cmd, "cd '%s' && ", th_root());
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd + n, sizeof cmd - (size_t)n, fmt, ap);
+    va_end(ap);
+    char *out = th_run(cmd, status);
+    if (!out) {
+        fprintf(stderr, "th_runf: could not run: %s\n", cmd);
+        abort();
+    }
+    return out;
 }
 
 /* Directory of the built binaries (make passes PCR_BIN) and of the repo. */

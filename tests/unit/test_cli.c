@@ -9,21 +9,6 @@
 
 #include "helpers.h"
 
-/* Runs a command in the repository root; returns its stdout (malloc'ed). */
-static char *run(int *status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static char *run(int *status, const char *fmt, ...)
-{
-    char cmd[4096];
-    int n = snprintf(cmd, sizeof cmd, "cd '%s' && ", th_root());
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd + n, sizeof cmd - (size_t)n, fmt, ap);
-    va_end(ap);
-    char *out = th_run(cmd, status);
-    cr_assert_not_null(out, "could not run: %s", cmd);
-    return out;
-}
-
 static size_t count_lines(const char *s)
 {
     size_t n = 0;
@@ -55,11 +40,11 @@ static void write_file(const char *path, const char *text)
 Test(cli, version_and_help)
 {
     int st;
-    char *out = run(&st, "%s/pcrc --version", th_bin());
+    char *out = th_runf(&st, "%s/pcrc --version", th_bin());
     cr_assert_eq(st, 0);
     cr_assert(strstr(out, "pcrc ") == out, "got: %s", out);
     free(out);
-    out = run(&st, "%s/pcrvm --help", th_bin());
+    out = th_runf(&st, "%s/pcrvm --help", th_bin());
     cr_assert_eq(st, 0);
     cr_assert_not_null(strstr(out, "usage: pcrvm"));
     free(out);
@@ -68,38 +53,38 @@ Test(cli, version_and_help)
 Test(cli, usage_errors_exit_2)
 {
     int st;
-    free(run(&st, "%s/pcrc 2>/dev/null", th_bin()));
+    free(th_runf(&st, "%s/pcrc 2>/dev/null", th_bin()));
     cr_assert_eq(st, 2);
-    free(run(&st, "%s/pcrc --bogus x.pcr 2>/dev/null", th_bin()));
+    free(th_runf(&st, "%s/pcrc --bogus x.pcr 2>/dev/null", th_bin()));
     cr_assert_eq(st, 2);
-    free(run(&st, "%s/pcrc policies/examples/demo.pcr 2>/dev/null", th_bin()));
+    free(th_runf(&st, "%s/pcrc policies/examples/demo.pcr 2>/dev/null", th_bin()));
     cr_assert_eq(st, 2, "compile without -o is a usage error");
-    free(run(&st, "%s/pcrc --check /nonexistent/x.pcr 2>/dev/null", th_bin()));
+    free(th_runf(&st, "%s/pcrc --check /nonexistent/x.pcr 2>/dev/null", th_bin()));
     cr_assert_eq(st, 2);
-    free(run(&st, "%s/pcrvm < /dev/null 2>/dev/null", th_bin()));
+    free(th_runf(&st, "%s/pcrvm < /dev/null 2>/dev/null", th_bin()));
     cr_assert_eq(st, 2, "pcrvm without a policy");
 }
 
 Test(cli, compile_is_deterministic)
 {
     int st;
-    free(run(&st, "%s/pcrc policies/examples/demo.pcr -o %s/a.pcrb", th_bin(), tmpdir()));
+    free(th_runf(&st, "%s/pcrc policies/examples/demo.pcr -o %s/a.pcrb", th_bin(), tmpdir()));
     cr_assert_eq(st, 0);
-    free(run(&st, "%s/pcrc policies/examples/demo.pcr -o %s/b.pcrb", th_bin(), tmpdir()));
+    free(th_runf(&st, "%s/pcrc policies/examples/demo.pcr -o %s/b.pcrb", th_bin(), tmpdir()));
     cr_assert_eq(st, 0);
-    free(run(&st, "cmp %s/a.pcrb %s/b.pcrb", tmpdir(), tmpdir()));
+    free(th_runf(&st, "cmp %s/a.pcrb %s/b.pcrb", tmpdir(), tmpdir()));
     cr_assert_eq(st, 0, "two compiles of one source differ");
 }
 
 Test(cli, source_and_bytecode_give_identical_output)
 {
     int st;
-    free(run(&st, "%s/pcrc policies/examples/demo.pcr -o %s/demo.pcrb", th_bin(), tmpdir()));
+    free(th_runf(&st, "%s/pcrc policies/examples/demo.pcr -o %s/demo.pcrb", th_bin(), tmpdir()));
     cr_assert_eq(st, 0);
-    char *from_bc = run(&st, "%s/pcrvm %s/demo.pcrb policies/examples/demo-requests.jsonl",
+    char *from_bc = th_runf(&st, "%s/pcrvm %s/demo.pcrb policies/examples/demo-requests.jsonl",
                         th_bin(), tmpdir());
     cr_assert_eq(st, 0);
-    char *from_src = run(&st, "%s/pcrvm policies/examples/demo.pcr < "
+    char *from_src = th_runf(&st, "%s/pcrvm policies/examples/demo.pcr < "
                               "policies/examples/demo-requests.jsonl", th_bin());
     cr_assert_eq(st, 0);
     cr_assert_str_eq(from_bc, from_src);
@@ -121,7 +106,7 @@ Test(cli, source_and_bytecode_give_identical_output)
 Test(cli, demo_decisions_match_the_reviewed_file)
 {
     int st;
-    char *got = run(&st, "%s/pcrvm policies/examples/demo.pcr "
+    char *got = th_runf(&st, "%s/pcrvm policies/examples/demo.pcr "
                          "policies/examples/demo-requests.jsonl", th_bin());
     cr_assert_eq(st, 0);
     char path[512];
@@ -136,7 +121,7 @@ Test(cli, demo_decisions_match_the_reviewed_file)
 Test(cli, payer_batch_decisions_match_the_reviewed_file)
 {
     int st;
-    char *got = run(&st, "%s/pcrvm policies/alliant.pcr policies/cigna.pcr policies/healthlink.pcr "
+    char *got = th_runf(&st, "%s/pcrvm policies/alliant.pcr policies/cigna.pcr policies/healthlink.pcr "
                          "policies/ibx.pcr policies/examples/requests.jsonl", th_bin());
     cr_assert_eq(st, 0);
     char path[512];
@@ -151,10 +136,10 @@ Test(cli, payer_batch_decisions_match_the_reviewed_file)
 Test(cli, strict_exits_1_on_malformed_records)
 {
     int st;
-    free(run(&st, "%s/pcrvm policies/examples/demo.pcr policies/examples/demo-requests.jsonl "
+    free(th_runf(&st, "%s/pcrvm policies/examples/demo.pcr policies/examples/demo-requests.jsonl "
                   ">/dev/null", th_bin()));
     cr_assert_eq(st, 0);
-    free(run(&st, "%s/pcrvm --strict policies/examples/demo.pcr "
+    free(th_runf(&st, "%s/pcrvm --strict policies/examples/demo.pcr "
                   "policies/examples/demo-requests.jsonl >/dev/null", th_bin()));
     cr_assert_eq(st, 1);
 }
@@ -162,7 +147,7 @@ Test(cli, strict_exits_1_on_malformed_records)
 Test(cli, pcrc_test_runs_the_demo_tests)
 {
     int st;
-    char *out = run(&st, "%s/pcrc test policies/examples/demo.pcr", th_bin());
+    char *out = th_runf(&st, "%s/pcrc test policies/examples/demo.pcr", th_bin());
     cr_assert_eq(st, 0, "output: %s", out);
     const char *last = strstr(out, " passed, 0 failed\n");
     cr_assert_not_null(last, "output: %s", out);
@@ -185,7 +170,7 @@ Test(cli, failing_test_reports_location_and_exits_1)
                "  expect notification\n"
                "}\n");
     int st;
-    char *out = run(&st, "%s/pcrc test %s", th_bin(), src);
+    char *out = th_runf(&st, "%s/pcrc test %s", th_bin(), src);
     remove(src);
     cr_assert_eq(st, 1, "output: %s", out);
     cr_assert_not_null(strstr(out, "failing-test.pcr:5:1: test \"wrong\" failed: "
@@ -203,7 +188,7 @@ Test(cli, policy_errors_exit_1_and_write_no_bytecode)
                     "rule r \"r\" { when nosuchfield require prior_auth }\n");
     remove(pcrb);
     int st;
-    char *err = run(&st, "%s/pcrc %s -o %s 2>&1", th_bin(), src, pcrb);
+    char *err = th_runf(&st, "%s/pcrc %s -o %s 2>&1", th_bin(), src, pcrb);
     cr_assert_eq(st, 1, "output: %s", err);
     cr_assert_not_null(strstr(err, "bad.pcr:"), "diagnostic names the file: %s", err);
     cr_assert_not_null(strstr(err, "error["), "diagnostic has a code: %s", err);
@@ -214,15 +199,15 @@ Test(cli, policy_errors_exit_1_and_write_no_bytecode)
 Test(cli, damaged_bytecode_is_rejected_with_one_line)
 {
     int st;
-    free(run(&st, "%s/pcrc policies/examples/demo.pcr -o %s/ok.pcrb", th_bin(), tmpdir()));
+    free(th_runf(&st, "%s/pcrc policies/examples/demo.pcr -o %s/ok.pcrb", th_bin(), tmpdir()));
     cr_assert_eq(st, 0);
-    free(run(&st, "head -c 100 %s/ok.pcrb > %s/trunc.pcrb", tmpdir(), tmpdir()));
-    char *err = run(&st, "echo '{}' | %s/pcrvm %s/trunc.pcrb 2>&1 >/dev/null", th_bin(), tmpdir());
+    free(th_runf(&st, "head -c 100 %s/ok.pcrb > %s/trunc.pcrb", tmpdir(), tmpdir()));
+    char *err = th_runf(&st, "echo '{}' | %s/pcrvm %s/trunc.pcrb 2>&1 >/dev/null", th_bin(), tmpdir());
     cr_assert_eq(st, 2, "output: %s", err);
     cr_assert_eq(count_lines(err), 1, "one line: %s", err);
     cr_assert_not_null(strstr(err, "trunc.pcrb: "), "names the file: %s", err);
     free(err);
-    err = run(&st, "printf 'hello world, not bytecode' > %s/text.pcrb && echo '{}' | "
+    err = th_runf(&st, "printf 'hello world, not bytecode' > %s/text.pcrb && echo '{}' | "
                    "%s/pcrvm %s/text.pcrb 2>&1 >/dev/null", tmpdir(), th_bin(), tmpdir());
     cr_assert_eq(st, 2, "output: %s", err);
     cr_assert_not_null(strstr(err, "magic"), "says what is wrong: %s", err);
@@ -232,7 +217,7 @@ Test(cli, damaged_bytecode_is_rejected_with_one_line)
 Test(cli, closed_stdout_is_quiet)
 {
     int st;
-    char *out = run(&st, "for i in $(seq 1 20000); do cat policies/examples/demo-requests.jsonl; "
+    char *out = th_runf(&st, "for i in $(seq 1 20000); do cat policies/examples/demo-requests.jsonl; "
                          "done | %s/pcrvm policies/examples/demo.pcr 2>%s/stderr.txt | head -1; "
                          "cat %s/stderr.txt", th_bin(), tmpdir(), tmpdir());
     cr_assert_eq(st, 0);

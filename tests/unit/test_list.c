@@ -19,21 +19,6 @@
 
 /* ---- helpers --------------------------------------------------------------- */
 
-/* Runs a shell command in the repository root; returns its stdout. */
-static char *run(int *status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static char *run(int *status, const char *fmt, ...)
-{
-    char cmd[4096];
-    int n = snprintf(cmd, sizeof cmd, "cd '%s' && ", th_root());
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd + n, sizeof cmd - (size_t)n, fmt, ap);
-    va_end(ap);
-    char *out = th_run(cmd, status);
-    cr_assert_not_null(out, "could not run: %s", cmd);
-    return out;
-}
-
 /* Collapses every run of spaces and newlines to one space, so phrases can
  * be found whatever the line wrapping did to them. In place. */
 static char *squeeze(char *s)
@@ -163,7 +148,7 @@ Test(listings, match_their_policies)
         char *want = th_read_file(path, &len);
         cr_assert_not_null(want, "cannot read %s", path);
         int st;
-        char *got = run(&st, "'%s/pcrc' list 'policies/%s.pcr' --date %s", th_bin(), payer, date);
+        char *got = th_runf(&st, "'%s/pcrc' list 'policies/%s.pcr' --date %s", th_bin(), payer, date);
         cr_expect_eq(st, 0, "pcrc list policies/%s.pcr --date %s exited %d", payer, date, st);
         if (strcmp(want, got) != 0) {
             size_t line = 1, i = 0;
@@ -552,27 +537,27 @@ Test(listing, bad_arguments)
 Test(pcrc_list, exit_status)
 {
     int st;
-    char *out = run(&st, "'%s/pcrc' list policies/ibx.pcr --date 2018-06-01", th_bin());
+    char *out = th_runf(&st, "'%s/pcrc' list policies/ibx.pcr --date 2018-06-01", th_bin());
     cr_expect_eq(st, 0);
     expect_has(out, "listed for: services on 2018-06-01");
     free(out);
-    out = run(&st, "'%s/pcrc' list --date=2018-06-01 policies/ibx.pcr", th_bin());
+    out = th_runf(&st, "'%s/pcrc' list --date=2018-06-01 policies/ibx.pcr", th_bin());
     cr_expect_eq(st, 0, "--date=DAY, before the file");
     expect_has(out, "[ibx_epidural]");
     free(out);
-    free(run(&st, "'%s/pcrc' list policies/ibx.pcr 2>/dev/null", th_bin()));
+    free(th_runf(&st, "'%s/pcrc' list policies/ibx.pcr 2>/dev/null", th_bin()));
     cr_expect_eq(st, 2, "--date is required");
-    free(run(&st, "'%s/pcrc' list policies/ibx.pcr --date 2018-02-30 2>/dev/null", th_bin()));
+    free(th_runf(&st, "'%s/pcrc' list policies/ibx.pcr --date 2018-02-30 2>/dev/null", th_bin()));
     cr_expect_eq(st, 2, "a day that does not exist");
-    free(run(&st, "'%s/pcrc' list policies/ibx.pcr --date 2>/dev/null", th_bin()));
+    free(th_runf(&st, "'%s/pcrc' list policies/ibx.pcr --date 2>/dev/null", th_bin()));
     cr_expect_eq(st, 2, "--date without a day");
-    free(run(&st, "'%s/pcrc' list policies/ibx.pcr policies/cigna.pcr --date 2018-06-01 "
+    free(th_runf(&st, "'%s/pcrc' list policies/ibx.pcr policies/cigna.pcr --date 2018-06-01 "
                   "2>/dev/null",
              th_bin()));
     cr_expect_eq(st, 2, "one file only");
-    free(run(&st, "'%s/pcrc' list x.pcrb --date 2018-06-01 2>/dev/null", th_bin()));
+    free(th_runf(&st, "'%s/pcrc' list x.pcrb --date 2018-06-01 2>/dev/null", th_bin()));
     cr_expect_eq(st, 2, "bytecode has no rules as written");
-    free(run(&st, "'%s/pcrc' list /nonexistent/x.pcr --date 2018-06-01 2>/dev/null", th_bin()));
+    free(th_runf(&st, "'%s/pcrc' list /nonexistent/x.pcr --date 2018-06-01 2>/dev/null", th_bin()));
     cr_expect_eq(st, 2, "an unreadable file");
     char path[256];
     snprintf(path, sizeof path, "/tmp/pcr-list-%ld.pcr", (long)getpid());
@@ -582,7 +567,7 @@ Test(pcrc_list, exit_status)
           "2026-01-01 }\nrule r \"R\" { when no_such_field require prior_auth }\n",
           f);
     fclose(f);
-    char *err = run(&st, "'%s/pcrc' list -I policies '%s' --date 2026-03-02 2>&1", th_bin(), path);
+    char *err = th_runf(&st, "'%s/pcrc' list -I policies '%s' --date 2026-03-02 2>&1", th_bin(), path);
     cr_expect_eq(st, 1, "errors in the policy");
     expect_has(err, "no_such_field");
     free(err);
