@@ -27,7 +27,7 @@ TOOLS    = $(PCRC) $(PCRVM)
 TEST_SRCS = $(sort $(wildcard tests/unit/test_*.c))
 TEST_BINS = $(TEST_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps demo test unit e2e san bench clean
+.PHONY: all deps demo test unit e2e san trace bench clean
 all: deps $(TOOLS) $(LIB)
 
 # ---- dependencies --------------------------------------------------------
@@ -97,13 +97,17 @@ e2e: $(TOOLS)
 	@PCR_BIN=$(OUT)/bin sh tests/e2e/run.sh
 
 test: all unit e2e
-	@echo "all tests passed"
 
 # The same suite built with sanitizers, in its own build tree.
 SAN_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 san:
 	$(MAKE) test BUILD=build/san OUT=build/san OPT="-O1 -g" \
 	    XCFLAGS="$(SAN_FLAGS)" XLDFLAGS="$(SAN_FLAGS)"
+
+# The trace build: pcrvm prints every rule it evaluates and every
+# instruction with the stack to stderr (build/trace/bin/pcrvm).
+trace:
+	$(MAKE) all BUILD=build/trace OUT=build/trace OPT="-O0 -g" XCFLAGS="-DPCR_TRACE"
 
 # ---- benchmarks ---------------------------------------------------------
 bench: all
@@ -165,7 +169,7 @@ fuzz: fuzz-build
 	    echo "== fuzz_$$t: $(FUZZ_SECONDS) s, corpus $$(ls $$work | wc -l) files, log $$log"; \
 	    $(FUZZ_ENV) $(FUZZ_DIR)/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) \
 	        -dict=tests/fuzz/$$dict -artifact_prefix=$$art/ $(FUZZ_RUNFLAGS) $$work >$$log 2>&1; \
-	    st=$$?; grep -E '^#[0-9]+ +(DONE|INITED)|^stat::' $$log | sed 's/^/   /'; \
+	    st=$$?; grep -E '^#[0-9]+[[:space:]]+(INITED|DONE)|^stat::' $$log | sed 's/^/   /'; \
 	    if [ $$st != 0 ]; then failed="$$failed fuzz_$$t"; grep -E 'ERROR|fuzz check failed|^artifact_prefix|Test unit written' $$log | sed 's/^/   /'; fi; \
 	done; if [ -n "$$failed" ]; then echo "fuzzing found problems in:$$failed"; exit 1; fi
 

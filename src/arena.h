@@ -23,7 +23,8 @@ void *xrealloc(void *p, size_t n);
 char *xstrndup(const char *s, size_t n);
 
 void arena_init(Arena *a);
-/* Returns zeroed, 16-byte aligned memory owned by the arena. */
+/* Returns zeroed, 16-byte aligned memory owned by the arena; never NULL,
+ * even for n == 0 (so an empty table is still a valid base pointer). */
 void *arena_alloc(Arena *a, size_t n);
 /* Copies n bytes of s into the arena and NUL-terminates the copy. */
 char *arena_strndup(Arena *a, const char *s, size_t n);

@@ -96,13 +96,13 @@ static int64_t rd_i64(Reader *r)
 }
 
 /* Reads a count of elements of `size` bytes each and allocates room for
- * them, after checking that the bytes they need are present. *out is NULL
- * for an empty array. */
+ * them, after checking that the bytes they need are present. *out is never
+ * NULL, even for an empty array (base + 0 must be defined). */
 static bool rd_array(Loader *L, Reader *r, uint32_t *count, size_t size, void **out)
 {
     *count = rd_u32(r);
     if (r->overrun || *count > r->n / size) return fail(L, "truncated %s", r->what);
-    *out = *count ? arena_alloc(&L->p->arena, (size_t)*count * size) : NULL;
+    *out = arena_alloc(&L->p->arena, (size_t)*count * size);
     return true;
 }
 
@@ -194,7 +194,7 @@ static bool load_schema(Loader *L, Reader *r)
     p->f_code = rd_u32(r);
     if (r->overrun || n > r->n / BC_FIELD_LEN) return fail(L, "truncated %s", r->what);
     p->nfields = n;
-    p->fields = n ? arena_alloc(&p->arena, (size_t)n * sizeof *p->fields) : NULL;
+    p->fields = arena_alloc(&p->arena, (size_t)n * sizeof *p->fields);
     for (uint32_t i = 0; i < n; i++) {
         PField *f = &p->fields[i];
         f->name = rd_u32(r);
@@ -219,8 +219,8 @@ static bool load_sets(Loader *L, Reader *r)
         return fail(L, "truncated %s", r->what);
     p->nsets = nsets;
     p->nranges = nranges;
-    p->sets = nsets ? arena_alloc(&p->arena, (size_t)nsets * sizeof *p->sets) : NULL;
-    p->ranges = nranges ? arena_alloc(&p->arena, (size_t)nranges * sizeof *p->ranges) : NULL;
+    p->sets = arena_alloc(&p->arena, (size_t)nsets * sizeof *p->sets);
+    p->ranges = arena_alloc(&p->arena, (size_t)nranges * sizeof *p->ranges);
     for (uint32_t i = 0; i < nsets; i++) {
         p->sets[i].name = rd_u32(r);
         p->sets[i].first = rd_u32(r);
@@ -275,9 +275,9 @@ static bool load_index(Loader *L, Reader *r)
     p->nsegs = nsegs;
     p->nseg_rules = nseg_rules;
     p->nalways = nalways;
-    p->segs = nsegs ? arena_alloc(&p->arena, (size_t)nsegs * sizeof *p->segs) : NULL;
-    p->seg_rules = nseg_rules ? arena_alloc(&p->arena, (size_t)nseg_rules * 4) : NULL;
-    p->always = nalways ? arena_alloc(&p->arena, (size_t)nalways * 4) : NULL;
+    p->segs = arena_alloc(&p->arena, (size_t)nsegs * sizeof *p->segs);
+    p->seg_rules = arena_alloc(&p->arena, (size_t)nseg_rules * 4);
+    p->always = arena_alloc(&p->arena, (size_t)nalways * 4);
     for (uint32_t i = 0; i < nsegs; i++) {
         p->segs[i].lo = rd_u64(r);
         p->segs[i].hi = rd_u64(r);

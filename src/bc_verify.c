@@ -290,6 +290,12 @@ static bool check_role(VEnv *e, uint32_t f, const char *role, unsigned type, boo
         return fail(e, "schema: %s field %u out of range (%u fields)", role, f, p->nfields);
     char nm[48];
     const PField *fd = &p->fields[f];
+    /* The decoder finds these fields by name (the id it echoes is the "id"
+     * member), so the role and the name must agree. */
+    size_t rn = strlen(role);
+    if (p->strlens[fd->name] != rn || memcmp(p->strs[fd->name], role, rn) != 0)
+        return fail(e, "schema: the %s field (field %u) is called %s, not %s", role, f,
+                    name_of(p, fd->name, nm, sizeof nm), role);
     if (fd->type != type)
         return fail(e, "schema: %s field %u (%s) must be a %s, not a %s", role, f,
                     name_of(p, fd->name, nm, sizeof nm), type_name(type), type_name(fd->type));

@@ -514,8 +514,9 @@ Test(bc, round_trip_minimal_prog)
     Prog *q = bc_load(b, n, err, sizeof err);
     cr_assert_not_null(q, "%s", err);
     assert_same_prog(p, q);
-    cr_assert_null(q->rules);
-    cr_assert_null(q->code);
+    cr_assert_eq(q->nrules, 0);
+    cr_assert_eq(q->ncode, 0);
+    cr_assert_not_null(q->ranges, "an empty table still has a base pointer");
     free(b);
     prog_free(q);
     th_prog_free(p);
@@ -1192,7 +1193,12 @@ Test(bc, schema_checks)
 
     p = sample();
     p->f_service_date = th_field_index(p, "requested_at");
-    expect_reject(p, "schema: service_date field 22 (requested_at) must be a date, not a datetime");
+    expect_reject(p, "schema: the service_date field (field 22) is called requested_at, not "
+                     "service_date");
+
+    p = sample();
+    p->fields[p->f_service_date].type = VT_DATETIME;
+    expect_reject(p, "schema: service_date field 21 (service_date) must be a date, not a datetime");
 
     p = sample();
     p->fields[p->f_service_date].flags = 0;
@@ -1200,7 +1206,7 @@ Test(bc, schema_checks)
 
     p = sample();
     p->f_code = th_field_index(p, "diagnoses");
-    expect_reject(p, "schema: code field 11 (diagnoses) must be a code, not a list");
+    expect_reject(p, "schema: the code field (field 11) is called diagnoses, not code");
 
     p = sample();
     p->f_requested_at = 99;
@@ -1476,5 +1482,16 @@ Test(bc, disasm_is_deterministic_and_survives_round_trip)
     free(z);
     free(b);
     prog_free(q);
+    th_prog_free(p);
+}
+
+Test(bc, role_fields_must_carry_their_names)
+{
+    Prog *p = th_std_prog();
+    p->strs[p->fields[p->f_id].name] = "iq";
+    p->strlens[p->fields[p->f_id].name] = 2;
+    char err[256] = "";
+    cr_assert_not(bc_verify(p, err, sizeof err));
+    cr_assert_str_eq(err, "schema: the id field (field 0) is called iq, not id");
     th_prog_free(p);
 }

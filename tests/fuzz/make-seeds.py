@@ -1,0 +1,160 @@
+#!/usr/bin/env python3
+"""make-seeds.py: regenerates the seed corpora of tests/fuzz/corpus/.
+
+    python3 tests/fuzz/make-seeds.py PCRC
+
+PCRC is a built bin/pcrc (used to compile the policies and the small
+policies below into .pcrb seeds). Run from the repository root. The seeds
+are kept small: the payer policies are cut into self-contained pieces (the
+header, a few rules with the code sets they name, and the tests that check
+only those rules) instead of being copied whole.
+
+Seeds come from policies/, policies/examples/ and tests/golden/, plus the
+hand-written files of tests/fuzz/seeds/ (edge cases per target)."""
+import os
+import random
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+DECL = re.compile(r'^(use|policy|schema|codeset|calendar|rule|test)\b')
+IDENT = re.compile(r'[A-Za-z_][A-Za-z0-9_]*')
+CHUNK_MAX = 6000
+PER_POLICY = 8
+
+
+def decls(text):
+    """Top-level declarations as (kind, name, text), comments between them dropped."""
+    out, cur = [], None
+    for line in text.splitlines(keepends=True):
+        m = DECL.match(line)
+        if m:
+            if cur:
+                out.append(cur)
+            words = line.split()
+            cur = [m.group(1), words[1] if len(words) > 1 else '', '']
+        if cur is None or (line.lstrip().startswith('#') and not m):
+            continue
+        if '"' not in line and '#' in line:  # trailing comments inside code set lists
+            line = line[:line.index('#')].rstrip() + '\n'
+        cur[2] += line
+    if cur:
+        out.append(cur)
+    return [tuple(d) for d in out]
+
+
+def chunks(path):
+    ds = decls(open(path).read())
+    head = ''.join(t for k, _, t in ds if k in ('use', 'policy'))
+    sets = {n: t for k, n, t in ds if k == 'codeset'}
+    rules = [(n, t) for k, n, t in ds if k == 'rule']
+    tests = [t for k, _, t in ds if k == 'test']
+    rule_names = {n for n, _ in rules}
+
+    def needed(text, have):
+        todo = [w for w in IDENT.findall(text) if w in sets and w not in have]
+        for w in todo:
+            if w not in have:
+                have.append(w)
+                needed(sets[w], have)
+        return have
+
+    out = []
+    rng = random.Random(path)
+    picks = rules[:]
+    rng.shuffle(picks)
+    for i in range(0, len(picks), 3):
+        group = picks[i:i + 3]
+        names = {n for n, _ in group}
+        refs = {w for _, t in group for w in IDENT.findall(t) if w in rule_names}
+        if not refs <= names:  # an exemption naming a rule left out
+            continue
+        body = ''.join(t for _, t in group)
+        used = needed(body, [])
+        text = head + ''.join(sets[s] for s in reversed(used)) + body
+        for t in tests:
+            m = re.search(r'rules\s*\[([^\]]*)\]', t)
+            if m and set(IDENT.findall(m.group(1))) <= names and len(text) + len(t) < CHUNK_MAX:
+                text += t
+        if len(text) <= CHUNK_MAX:
+            out.append(text)
+        if len(out) == PER_POLICY:
+            break
+    return out
+
+
+def compiles(pcrc, path, out=None):
+    inc = ['-I', os.path.abspath('policies'), '-I', os.path.abspath('tests/golden/diag')]
+    args = [pcrc] + inc + ([path, '-o', out] if out else ['--check', path])
+    return subprocess.run(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode == 0
+
+
+def put(dirname, name, data):
+    os.makedirs(dirname, exist_ok=True)
+    mode = 'wb' if isinstance(data, bytes) else 'w'
+    with open(os.path.join(dirname, name), mode) as f:
+        f.write(data)
+
+
+def main():
+    pcrc = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else 'bin/pcrc')
+    corpus = 'tests/fuzz/corpus'
+    for t in ('compile', 'bytecode', 'records', 'decoder_diff'):
+        shutil.rmtree(os.path.join(corpus, t), ignore_errors=True)
+    comp, bc = os.path.join(corpus, 'compile'), os.path.join(corpus, 'bytecode')
+
+    # fuzz_compile: small real sources, golden files, pieces of the payer policies
+    sources = ['policies/examples/demo.pcr', 'policies/std/request.pcr']
+    for d in ('tests/golden/diag', 'tests/golden/parse', 'tests/fuzz/seeds/compile'):
+        if os.path.isdir(d):
+            sources += sorted(os.path.join(d, f) for f in os.listdir(d) if f.endswith('.pcr'))
+    for s in sources:
+        put(comp, s.replace('/', '_'), open(s).read())
+    tmp = tempfile.mkdtemp()
+    pieces = []
+    for p in sorted(f for f in os.listdir('policies') if f.endswith('.pcr')):
+        for i, text in enumerate(chunks(os.path.join('policies', p))):
+            where = os.path.join(tmp, 'piece.pcr')
+            open(where, 'w').write(text)
+            if compiles(pcrc, where):
+                put(comp, 'piece_%s_%d.pcr' % (p[:-4], i), text)
+                pieces.append(('piece_%s_%d' % (p[:-4], i), text))
+
+    # fuzz_bytecode: the shipped policies and every small source that compiles
+    for p in sorted(f for f in os.listdir('policies') if f.endswith('.pcr')) + ['examples/demo.pcr']:
+        out = os.path.join(bc, os.path.basename(p)[:-4] + '.pcrb')
+        os.makedirs(bc, exist_ok=True)
+        if not compiles(pcrc, os.path.join('policies', p), out):
+            sys.exit('cannot compile policies/%s' % p)
+    small = [(os.path.basename(s)[:-4], open(s).read()) for s in sources] + pieces
+    for name, text in small:
+        where = os.path.join(tmp, 'small.pcr')
+        open(where, 'w').write(text)
+        compiles(pcrc, where, os.path.join(bc, name + '.pcrb'))
+    shutil.rmtree(tmp)
+
+    # fuzz_records: batches of 4 lines; fuzz_decoder_diff: single lines
+    rec, dd = os.path.join(corpus, 'records'), os.path.join(corpus, 'decoder_diff')
+    for src in ('policies/examples/requests.jsonl', 'policies/examples/demo-requests.jsonl'):
+        lines = open(src).read().splitlines(keepends=True)
+        step = max(1, len(lines) // 60)
+        for i in range(0, len(lines), step * 4):
+            put(rec, '%s_%03d.jsonl' % (os.path.basename(src)[:-6], i), ''.join(lines[i:i + 4]))
+        for i in range(0, len(lines), step * 3):
+            put(dd, '%s_%03d.json' % (os.path.basename(src)[:-6], i), lines[i].rstrip('\n'))
+    for t, d in (('records', rec), ('decoder_diff', dd)):
+        seeds = 'tests/fuzz/seeds/' + t
+        if os.path.isdir(seeds):
+            for f in sorted(os.listdir(seeds)):
+                put(d, f, open(os.path.join(seeds, f), 'rb').read())
+    for t in ('compile', 'bytecode', 'records', 'decoder_diff'):
+        d = os.path.join(corpus, t)
+        n = len(os.listdir(d))
+        size = sum(os.path.getsize(os.path.join(d, f)) for f in os.listdir(d))
+        print('%-13s %4d files %8d bytes' % (t, n, size))
+
+
+if __name__ == '__main__':
+    main()
