@@ -39,6 +39,7 @@ static char *read_file(const char *path, size_t max, size_t *len)
 {
     FILE *f = fopen(path, "rb");
     if (!f) return NULL;
+    errno = 0;
     Buf b = {0};
     char chunk[65536];
     size_t got;
@@ -51,11 +52,11 @@ static char *read_file(const char *path, size_t max, size_t *len)
         }
         buf_put(&b, chunk, got);
     }
-    int bad = ferror(f);
+    int bad = ferror(f) ? (errno ? errno : EIO) : 0; /* fread left the cause (EISDIR...) */
     fclose(f);
     if (bad) {
         buf_free(&b);
-        errno = EIO;
+        errno = bad;
         return NULL;
     }
     buf_putc(&b, '\0');
@@ -99,20 +100,25 @@ static pcr_status compile_text(const char *path, char *text, size_t len,
     return st;
 }
 
-/* Reports an unreadable root file as a diagnostic at 0:0 so every caller
- * prints it the same way. */
+/* Reports a root file that cannot be used as a diagnostic at 0:0, so every
+ * caller prints it the same way: too large is an error in the policy (E103,
+ * as for a module), unreadable an I/O error (E104). */
 static pcr_status io_failure(const char *path, pcr_diags **diags)
 {
+    bool too_big = errno == EFBIG;
     if (diags) {
         Diags *d = diags_new();
         Loc nowhere = {0};
         uint32_t f = diags_add_file(d, path, xstrndup("", 0), 0);
         nowhere.file = f;
-        diag_error(d, "E104", nowhere, "cannot read %s: %s", path,
-                   errno == EFBIG ? "larger than 8 MiB" : strerror(errno));
+        if (too_big)
+            diag_error(d, "E103", nowhere, "%s is larger than 8 MiB; sources are limited to 8 MiB",
+                       path);
+        else
+            diag_error(d, "E104", nowhere, "cannot read %s: %s", path, strerror(errno));
         *diags = d;
     }
-    return PCR_ERR_IO;
+    return too_big ? PCR_ERR_POLICY : PCR_ERR_IO;
 }
 
 pcr_status pcr_compile_file(const char *path, const pcr_compile_opts *opts, pcr_policy **out,
