@@ -27,7 +27,7 @@ TOOLS    = $(PCRC) $(PCRVM)
 TEST_SRCS = $(sort $(wildcard tests/unit/test_*.c))
 TEST_BINS = $(TEST_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps demo test unit e2e san trace bench clean
+.PHONY: all deps demo test unit e2e san trace valgrind cppcheck bench bench-stream clean
 all: deps $(TOOLS) $(LIB)
 
 # ---- dependencies --------------------------------------------------------
@@ -109,9 +109,20 @@ san:
 trace:
 	$(MAKE) all BUILD=build/trace OUT=build/trace OPT="-O0 -g" XCFLAGS="-DPCR_TRACE"
 
+# The end-to-end paths under valgrind memcheck, and cppcheck over the
+# hand-written sources; both fail on any report.
+valgrind: all
+	sh tests/valgrind.sh $(OUT)/bin
+cppcheck:
+	sh scripts/cppcheck.sh
+
 # ---- benchmarks ---------------------------------------------------------
 bench: all
 	sh bench/run.sh $(OUT)/bin
+
+# A 5 GB batch streamed through pcrvm: throughput and peak memory.
+bench-stream: all
+	sh bench/stream.sh $(OUT)/bin
 
 clean:
 	rm -rf build bin lib
