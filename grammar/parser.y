@@ -1,13 +1,13 @@
 /* parser.y: the PCR grammar (docs/language.md), a pure bison parser.
  *
- * Actions are thin: each one calls a single constructor from src/parse.c
+ * Actions are thin: each one calls a single constructor from src/syntax.c
  * (prefix parse_), which builds the node shapes documented in src/ast.h.
  * Nothing here checks names or types or folds values; the lexer has already
  * decoded literals (grammar/lexer.l).
  *
- * The parser is a push parser: parse_file (src/parse.c) scans each token,
+ * The parser is a push parser: parse_file (src/syntax.c) scans each token,
  * keeps the stack of open brackets, and pushes the token in, first pushing
- * any closer the source left out (E004; see the top of parse.c).
+ * any closer the source left out (E004; see the top of syntax.c).
  *
  * Error recovery, so that one run reports several errors:
  *   - at declaration level, `decls error` skips to the next declaration
@@ -122,7 +122,7 @@ struct Parser {
                   Parser *p)
 YY_DECL;
 
-/* ---- src/parse.c: scanner support (called from grammar/lexer.l) ----
+/* ---- src/syntax.c: scanner support (called from grammar/lexer.l) ----
  * "The token" is the text the scanner just matched; nodes returned are in
  * p->arena. */
 
@@ -161,12 +161,12 @@ void parse_lex_invalid(Parser *p);
 /* Whether the token (a byte-order mark) is at the start of the file. */
 bool parse_lex_bom(const Parser *p);
 
-/* ---- grammar/parser.y: questions parse.c asks the parser ---- */
+/* ---- grammar/parser.y: questions syntax.c asks the parser ---- */
 /* Whether the parser in state ps would shift token tok (after any
  * reductions); look-ahead correction makes the answer exact. */
 bool parse_accepts(pcr_yypstate *ps, int tok);
 
-/* ---- src/parse.c: errors found by the parser ---- */
+/* ---- src/syntax.c: errors found by the parser ---- */
 /* E001 at `at`: unexpected is the lookahead's name, expected the names of
  * the tokens that could have come (from yysymbol_name). Silent after a
  * fatal error and at closers parse_file inserted. */
@@ -178,7 +178,7 @@ void parse_stack_exhausted(Parser *p, Loc at);
  * errors again (the `resync` rule). */
 bool parse_new_item(const Parser *p);
 
-/* ---- src/parse.c: constructors, one per grammar action ----
+/* ---- src/syntax.c: constructors, one per grammar action ----
  * Each returns a node (or list, or Expr) in p->arena with the shape ast.h
  * documents, spanning `loc`; the children passed in are linked, not copied.
  * A NULL where ast.h requires a child means error recovery lost it: the
@@ -279,7 +279,7 @@ static void pcr_yyerror(Loc *loc, yyscan_t scanner, Parser *p, const char *msg);
 %define parse.lac full
 %locations
 /* A push parser: parse_file feeds it tokens, so that it can ask, before a
- * clause keyword, whether a closing bracket is missing (parse.c). */
+ * clause keyword, whether a closing bracket is missing (syntax.c). */
 %define api.push-pull push
 /* The scanner handle and our context reach the actions. */
 %param {yyscan_t scanner} {Parser *p}

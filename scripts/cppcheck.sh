@@ -7,7 +7,7 @@
 #   sh scripts/cppcheck.sh              (run from anywhere; checks the repo)
 #
 # The generated parser and lexer (build/gen) are not checked; their headers
-# are generated into a temporary directory so that src/parse.c is read with
+# are generated into a temporary directory so that src/syntax.c is read with
 # the real token and scanner types, and the configurations they define are
 # not explored (--config-exclude). False positives are listed, each with its
 # reason, in .cppcheck-suppressions; `// cppcheck-suppress id` comments in
@@ -32,7 +32,7 @@ if command -v bison >/dev/null 2>&1 && command -v flex >/dev/null 2>&1 &&
     GEN_FLAGS="-I$WORK --config-exclude=$WORK"
 else
     echo "cppcheck.sh: no generated parser.h/lexer.h (bison or flex missing);" \
-        "src/parse.c is checked without them" >&2
+        "src/syntax.c is checked without them" >&2
 fi
 
 FILES=$(ls src/*.c tools/*.c)

@@ -17,7 +17,7 @@
 #include "dates.h"
 #include "diag.h"
 #include "out.h"
-#include "parse.h"
+#include "syntax.h"
 #include "pcr/pcr.h"
 #include "policy.h"
 #include "prog.h"

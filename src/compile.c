@@ -17,7 +17,7 @@
 #include "bc.h"
 #include "buf.h"
 #include "emit.h"
-#include "parse.h"
+#include "syntax.h"
 #include "sema.h"
 
 enum {

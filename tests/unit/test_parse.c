@@ -20,7 +20,7 @@
 
 #include "dates.h"
 #include "helpers.h"
-#include "parse.h"
+#include "syntax.h"
 
 /* ---- parsing helpers --------------------------------------------------- */
 

@@ -1,9 +1,9 @@
-/* parse.h: the front end: reentrant flex scanner + pure bison parser.
+/* syntax.h: the front end: reentrant flex scanner + pure bison parser.
  *
  * grammar/lexer.l and grammar/parser.y are the sources; their generated C
  * lives in the build directory. */
-#ifndef PCR_PARSE_H
-#define PCR_PARSE_H
+#ifndef PCR_SYNTAX_H
+#define PCR_SYNTAX_H
 
 #include "ast.h"
 #include "diag.h"

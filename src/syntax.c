@@ -1,4 +1,4 @@
-/* parse.c: the front end's C half.
+/* syntax.c: the front end's C half.
  *
  * grammar/lexer.l and grammar/parser.y only recognize; this file does the
  * rest:
@@ -26,7 +26,7 @@
  * the parse, as does reaching PARSE_MAX_ERRORS errors.
  *
  * Every diagnostic carries a span. */
-#include "parse.h"
+#include "syntax.h"
 
 #include <stdarg.h>
 #include <stdio.h>
