@@ -2,9 +2,8 @@
  * verifier, disassembler). docs/bytecode.md is the specification; this
  * header only names its constants. Internal: nothing outside bc_*.c uses it.
  *
- * It includes neither opcodes.h nor ast.h: the verifier and disassembler
- * see the instruction list, and bc_write.c alone sees ast.h for the names of
- * stored rule metadata (bc_outcome_name ...). */
+ * The names of stored rule metadata (bc_outcome_name ...) live in
+ * bc_write.c, beside the Outcome and DurationUnit values of ast.h. */
 #ifndef PCR_BC_FORMAT_H
 #define PCR_BC_FORMAT_H
 
@@ -38,10 +37,6 @@ enum {
     BC_RULE_LEN = 64,
     BC_SEG_LEN = 24,
     BC_HEAD_LEN = 36, /* the 'header' section: 7 u32 + 2 i32 */
-
-    /* ast.h's OUT_EXEMPT, which the verifier cannot include (see above);
-     * bc_write.c asserts that the two agree. */
-    BC_OUT_EXEMPT = 4,
 
     /* Limits the verifier enforces beyond prog.h's. */
     BC_MAX_DEADLINE = 10000, /* PRule.dl_amount: the language's 0..10000 */

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ast.h" /* OUT_EXEMPT */
 #include "bc.h"
 #include "bc_format.h"
 #include "opcodes.h"
@@ -201,13 +202,6 @@ static bool is_code_field(const PField *f)
     return f->type == VT_CODE || (f->type == VT_LIST && f->elem == VT_CODE);
 }
 
-static const char *type_name(unsigned t)
-{
-    static const char *const names[] = {"?",    "bool", "int",      "money", "string",
-                                        "date", "datetime", "enum", "code",  "list"};
-    return type_valid(t) ? names[t] : "?";
-}
-
 enum { SYS_VALID_MASK = ((1u << SYS_COUNT) - 1) & ~1u };
 
 static bool check_field(VEnv *e, uint32_t i)
@@ -222,14 +216,14 @@ static bool check_field(VEnv *e, uint32_t i)
     if (!type_valid(f->type)) return fail(e, "%s: unknown type %u", what, f->type);
     if (f->type == VT_LIST ? f->elem != VT_CODE && f->elem != VT_STRING : f->elem != 0)
         return fail(e, "%s: element type %u invalid for a %s field", what, f->elem,
-                    type_name(f->type));
+                    prog_type_name(f->type));
     if (f->flags & ~(PF_REQUIRED | PF_DEFAULT))
         return fail(e, "%s: unknown flags 0x%02x", what, f->flags);
     if (f->flags & PF_DEFAULT) {
         switch (f->type) {
         case VT_STRING:
         case VT_CODE:
-        case VT_LIST: return fail(e, "%s: a %s field cannot have a default", what, type_name(f->type));
+        case VT_LIST: return fail(e, "%s: a %s field cannot have a default", what, prog_type_name(f->type));
         case VT_BOOL:
             if (f->deflt != 0 && f->deflt != 1)
                 return fail(e, "%s: bool default %lld is not 0 or 1", what, (long long)f->deflt);
@@ -246,7 +240,7 @@ static bool check_field(VEnv *e, uint32_t i)
         if (f->systems == 0 || (f->systems & ~SYS_VALID_MASK))
             return fail(e, "%s: invalid code system mask 0x%02x", what, f->systems);
     } else if (f->systems != 0) {
-        return fail(e, "%s: code systems given for a %s field", what, type_name(f->type));
+        return fail(e, "%s: code systems given for a %s field", what, prog_type_name(f->type));
     }
     if (f->type == VT_ENUM) {
         if (f->enum_count > 64)
@@ -298,7 +292,7 @@ static bool check_role(VEnv *e, uint32_t f, const char *role, unsigned type, boo
                     name_of(p, fd->name, nm, sizeof nm), role);
     if (fd->type != type)
         return fail(e, "schema: %s field %u (%s) must be a %s, not a %s", role, f,
-                    name_of(p, fd->name, nm, sizeof nm), type_name(type), type_name(fd->type));
+                    name_of(p, fd->name, nm, sizeof nm), prog_type_name(type), prog_type_name(fd->type));
     if (required && !(fd->flags & PF_REQUIRED))
         return fail(e, "schema: %s field %u (%s) must be required", role, f,
                     name_of(p, fd->name, nm, sizeof nm));
@@ -369,7 +363,7 @@ static bool check_rule(VEnv *e, uint32_t i)
         return false;
     if (!bc_outcome_name(r->outcome)) return fail(e, "unknown outcome %u", r->outcome);
     if (r->exempt_all > 1) return fail(e, "exempt_all is %u (must be 0 or 1)", r->exempt_all);
-    if (r->outcome != BC_OUT_EXEMPT && (r->exempt_all || r->waive_count))
+    if (r->outcome != OUT_EXEMPT && (r->exempt_all || r->waive_count))
         return fail(e, "waives rules but is not an exemption");
     if (r->exempt_all && r->waive_count) return fail(e, "exempt all with a list of rules");
     for (uint32_t k = 0; k < r->waive_count; k++) {
@@ -492,7 +486,7 @@ static bool check_holidays(VEnv *e)
 
 /* ---- code: decoding and abstract interpretation -------------------------- */
 
-static const char *stype_name(char t)
+static const char *sprog_type_name(char t)
 {
     switch (t) {
     case 'b': return "bool";
@@ -589,8 +583,8 @@ static bool step(VEnv *e, int op, const BcOpInfo *o, uint32_t operand)
     for (uint32_t k = 0; k < npops; k++) {
         char have = s->t[s->depth - npops + k];
         if (have != o->pops[k])
-            return fail(e, "%s expects %s, found %s", o->name, stype_name(o->pops[k]),
-                        stype_name(have));
+            return fail(e, "%s expects %s, found %s", o->name, sprog_type_name(o->pops[k]),
+                        sprog_type_name(have));
     }
     s->depth -= npops;
     if (op == OP_RET && s->depth != 0)

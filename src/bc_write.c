@@ -12,7 +12,6 @@
 #include "bc_format.h"
 #include "buf.h"
 
-_Static_assert((int)BC_OUT_EXEMPT == (int)OUT_EXEMPT, "bc_format.h mirrors ast.h's OUT_EXEMPT");
 
 const BcSectionInfo bc_sections[BC_SEC__COUNT] = {
 #define BC_SECTION_INFO(id, tag, name) {tag, name},
