@@ -112,19 +112,21 @@ static char *path_join(const char *dir, const char *rel)
 }
 
 /* Searches for module `rel` ("std/request.pcr") on behalf of the file at
- * `from`. Returns the path found (owned) or NULL; `looked` receives the
- * directories searched, comma-separated. */
+ * `from`. Returns the path found (owned) or NULL; `looked` receives where
+ * it looked, in words that do not depend on where the tree sits on the
+ * machine: "DIR and the directories above it", then the include
+ * directories. */
 static char *resolve(Loader *L, const char *from, const char *rel, Buf *looked)
 {
     char *dir = dir_of(from);
     char *found = NULL;
+    buf_puts(looked, dir);
+    buf_puts(looked, " and the directories above it");
     for (int i = 0; dir && i < MAX_ANCESTORS && !found; i++) {
         char *cand = path_join(dir, rel);
         struct stat st;
         if (stat(cand, &st) == 0) found = cand;
         else free(cand);
-        if (looked->n) buf_puts(looked, ", ");
-        buf_puts(looked, dir);
         char *up = is_fs_root(dir) ? NULL : dir_parent(dir);
         free(dir);
         dir = up;
@@ -136,7 +138,7 @@ static char *resolve(Loader *L, const char *from, const char *rel, Buf *looked)
         struct stat st;
         if (stat(cand, &st) == 0) found = cand;
         else free(cand);
-        if (looked->n) buf_puts(looked, ", ");
+        buf_puts(looked, i ? ", " : ", then -I ");
         buf_puts(looked, inc);
     }
     buf_putc(looked, '\0');
