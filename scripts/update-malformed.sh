@@ -14,6 +14,7 @@
 #   sources/90-over-8mib      838,861 lines "# padding" (8,388,610 bytes)
 #   sources/91-directory      pcrc given a directory
 #   sources/92-missing-file   pcrc given a path that does not exist
+#   sources/93, 94            written by tests/golden/malformed/generate.sh
 #   records/90-line-over-1mib a record line of 1,048,638 bytes (and its newline), then a valid one
 set -eu
 BIN=${1:-bin}
@@ -39,6 +40,10 @@ yes '# padding' | head -n 838861 > "$tmp/90-over-8mib.pcr"
 (cd "$tmp" && { "$PCRC" --check --color=never -I "$ROOT/policies" 90-over-8mib.pcr 2>&1 >/dev/null; echo "exit status: $?"; }) > $M/sources/90-over-8mib.expected || true
 src_case $M/sources $M/sources/91-directory.expected
 src_case $M/sources/92-missing-file.pcr $M/sources/92-missing-file.expected
+sh $M/generate.sh "$tmp"
+for c in 93-too-many-rules 94-set-too-large; do
+    (cd "$tmp" && { "$PCRC" --check --color=never -I "$ROOT/policies" $c.pcr 2>&1 >/dev/null; echo "exit status: $?"; }) > $M/sources/$c.expected || true
+done
 python3 - "$tmp/90-line-over-1mib.jsonl" <<'PY'
 import sys
 big = b'{"id":"big","payer":"demo","service_date":"2026-03-02","x":"' + b"a" * 1048576 + b'"}\n'
@@ -57,6 +62,8 @@ def esc(b, n=70):
 GEN = {"90-over-8mib": "generated: 8,388,610 bytes of comments",
        "91-directory": "generated: a directory given as the file",
        "92-missing-file": "generated: a path that does not exist",
+       "93-too-many-rules": "generated (generate.sh): 65,537 rules",
+       "94-set-too-large": "generated (generate.sh): a code set of 100,001 separate codes",
        "90-line-over-1mib": "generated: a 1,048,638-byte line, then a valid record"}
 def cell(s): return s.replace("|", "\\|").replace("`", "'")
 def table(kind, ext):

@@ -197,9 +197,11 @@ static const char *put_details(const Node *n, FILE *out)
     case N_CODESET: case N_CALENDAR: case N_RULE:
         put_word(n->name, out);
         put_title(n->str, out);
+        if (n->flags & FL_CUT) fputs(" cut", out);
         return NULL;
     case N_HOLIDAY: case N_TEST: case N_STRING:
         put_title(n->str ? n->str : "", out);
+        if (n->flags & FL_CUT) fputs(" cut", out);
         return NULL;
     case N_CLAUSE:
         put_word(PICK(clause_names, n->op), out);

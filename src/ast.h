@@ -35,8 +35,8 @@ typedef enum NodeKind {
     N_CODESET,   /* name; str: title or NULL; a: set expression; b: N_EFFECTIVE or NULL */
     N_CALENDAR,  /* name; str: title or NULL; a: list of N_HOLIDAY */
     N_HOLIDAY,   /* a: N_DATE; str: holiday name */
-    N_RULE,      /* name: rule id; str: title; a: list of N_CLAUSE */
-    N_TEST,      /* str: test name; a: list of N_CLAUSE */
+    N_RULE,      /* name: rule id; str: title; a: list of N_CLAUSE; flags: FL_CUT */
+    N_TEST,      /* str: test name; a: list of N_CLAUSE; flags: FL_CUT */
     N_CLAUSE,    /* op: ClauseKind; operands per ClauseKind below */
 
     /* ---- set expressions ---- */
@@ -110,6 +110,7 @@ enum NodeFlags {
     FL_NEGATED = 1 << 1,
     FL_ANY = 1 << 2,
     FL_ALL = 1 << 3,
+    FL_CUT = 1 << 4, /* N_RULE, N_TEST: holds a syntax error, or the file ends inside it */
 };
 
 typedef struct Node Node;

@@ -334,6 +334,8 @@ static bool check_sets(VEnv *e)
         snprintf(what, sizeof what, "set %u", i);
         if (!check_str(e, s->name, what)) return false;
         snprintf(what, sizeof what, "set %u (%s)", i, name_of(p, s->name, nm, sizeof nm));
+        if (s->count > PCR_MAX_SET_RANGES)
+            return fail(e, "%s: %u ranges (at most %d)", what, s->count, PCR_MAX_SET_RANGES);
         if (s->first > p->nranges || s->count > p->nranges - s->first)
             return fail(e, "%s: ranges %u+%u out of range (%u ranges)", what, s->first, s->count,
                         p->nranges);
@@ -427,6 +429,8 @@ static bool check_blocks_disjoint(VEnv *e)
 
 static bool check_rules(VEnv *e)
 {
+    if (e->p->nrules > PCR_MAX_RULES)
+        return fail(e, "rules: %u rules (at most %d)", e->p->nrules, PCR_MAX_RULES);
     for (uint32_t i = 0; i < e->p->nrules; i++)
         if (!check_rule(e, i)) return false;
     return check_blocks_disjoint(e);

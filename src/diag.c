@@ -139,19 +139,40 @@ static const char *line_text(const SrcFile *f, uint32_t line, size_t *len)
     return p;
 }
 
+enum { SNIPPET_WIDTH = 120 }; /* bytes of a long source line shown around the column */
+
+static bool utf8_cont(char c) { return ((unsigned char)c & 0xC0) == 0x80; }
+
+/* The source line, then a caret under the span. A line longer than
+ * SNIPPET_WIDTH is shown as a window around the column, with "..." where
+ * it was cut (never inside a UTF-8 sequence). */
 static void print_snippet(const pcr_diags *d, FILE *out, const pcr_span *s, bool color)
 {
     if (s->file >= d->nfiles || s->line == 0) return;
     size_t len;
     const char *text = line_text(&d->files[s->file], s->line, &len);
     if (!text) return;
-    fprintf(out, "%5u | ", s->line);
-    for (size_t i = 0; i < len; i++) fputc(text[i] == '\t' ? ' ' : text[i], out);
-    fputs("\n      | ", out);
     uint32_t col = s->col ? s->col : 1;
     uint32_t end = (s->end_line == s->line && s->end_col >= col) ? s->end_col : col;
     if (s->end_line > s->line) end = (uint32_t)len > col ? (uint32_t)len : col;
-    for (uint32_t i = 1; i < col; i++) fputc(' ', out);
+    size_t from = 0, to = len;
+    if (len > SNIPPET_WIDTH) {
+        size_t at = col - 1 < len ? col - 1 : len;
+        from = at > SNIPPET_WIDTH / 4 ? at - SNIPPET_WIDTH / 4 : 0;
+        if (from > len - SNIPPET_WIDTH) from = len - SNIPPET_WIDTH;
+        to = from + SNIPPET_WIDTH;
+        while (from > 0 && utf8_cont(text[from])) from--;
+        while (to < len && utf8_cont(text[to])) to++;
+    }
+    const char *pre = from > 0 ? "..." : "";
+    int w = snprintf(NULL, 0, "%u", s->line);
+    if (w < 5) w = 5;
+    fprintf(out, "%*u | %s", w, s->line, pre);
+    for (size_t i = from; i < to; i++) fputc(text[i] == '\t' ? ' ' : text[i], out);
+    if (to < len) fputs("...", out);
+    fprintf(out, "\n%*s | ", w, "");
+    if (end > to && to >= col) end = (uint32_t)to;
+    for (size_t i = 0; i < strlen(pre) + (col - 1 - from); i++) fputc(' ', out);
     if (color) fputs("\033[1;32m", out);
     fputc('^', out);
     for (uint32_t i = col; i < end; i++) fputc('~', out);

@@ -23,6 +23,8 @@
 enum {
     PCR_MAX_FIELDS = 64, /* schema fields (a record's presence is one uint64) */
     PCR_MAX_STACK = 64,  /* VM stack slots; the verifier rejects deeper code */
+    PCR_MAX_RULES = 65536,       /* rules in one policy */
+    PCR_MAX_SET_RANGES = 100000, /* disjoint ranges in one code set, after merging */
 };
 
 /* Types of schema fields and of values. Stored in bytecode: append only. */

@@ -291,6 +291,13 @@ static void declare_all(Sema *s, const SemFile *files, uint32_t n, uint32_t *fie
                     }
                 } else if (d->kind == N_RULE && d->name) {
                     uint32_t i = s->m.nrules;
+                    if (i == PCR_MAX_RULES) {
+                        if (!s->too_many_rules)
+                            diag_error(s->d, "E126", d->loc,
+                                       "too many rules: a policy has at most %d", PCR_MAX_RULES);
+                        s->too_many_rules = true;
+                        break;
+                    }
                     if (!declare(s, d->name, SYM_RULE, i, d->loc)) break;
                     sema_reserve((void **)&s->m.rules, &s->rulecap, i + 1, sizeof *s->m.rules);
                     sema_reserve((void **)&s->rule_nodes, &s->rncap, i + 1,
@@ -819,8 +826,9 @@ static void check_rule(Sema *s, uint32_t ri, uint32_t f_code)
             break;
         }
     }
-    if (!when) diag_error(s->d, "E401", rn->loc, "rule `%s` has no `when` clause", r->id);
-    if (!outcome)
+    bool cut = (rn->flags & FL_CUT) != 0; /* its error says enough */
+    if (!when && !cut) diag_error(s->d, "E401", rn->loc, "rule `%s` has no `when` clause", r->id);
+    if (!outcome && !cut)
         diag_error(s->d, "E402", rn->loc,
                    "rule `%s` needs a `require` (prior_auth, notification, not_covered) or an "
                    "`exempt`",

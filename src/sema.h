@@ -181,6 +181,7 @@ typedef struct Sema {
     uint32_t setcap, rulecap, rncap, usedcap; /* capacities of m.sets, m.rules,
                                                   rule_nodes, m.used */
     bool too_many_fields;        /* E133 was reported */
+    bool too_many_rules;         /* E126 was reported */
     uint32_t *busy;              /* code sets being built, outermost first */
     uint32_t nbusy, busycap;
 

@@ -10,6 +10,24 @@
 #include "buf.h"
 #include "sema.h"
 
+/* E307: more disjoint ranges than a set may hold (PCR_MAX_SET_RANGES).
+ * Counted after merging, so 100,000 adjacent codes are one range. */
+static void check_size(Sema *s, SSet *set)
+{
+    if (set->bad || set->codes.n <= PCR_MAX_SET_RANGES) return;
+    if (((const Node *)set->decl)->kind == N_CODESET)
+        diag_error(s->d, "E307", set->loc,
+                   "code set `%s` is too large: %zu separate codes and ranges after merging; a "
+                   "code set holds at most %d",
+                   set->name, set->codes.n, PCR_MAX_SET_RANGES);
+    else
+        diag_error(s->d, "E307", set->loc,
+                   "this code set is too large: %zu separate codes and ranges after merging; a "
+                   "code set holds at most %d",
+                   set->codes.n, PCR_MAX_SET_RANGES);
+    set->bad = true;
+}
+
 static void build(Sema *s, uint32_t si);
 
 static void set_copy(CodeSet *dst, const CodeSet *src)
@@ -237,6 +255,7 @@ static void build(Sema *s, uint32_t si)
     set->bad = !ok;
     set->state = SET_DONE;
     sema_effective(s, decl->b, &set->eff_from, &set->eff_through);
+    check_size(s, set);
     warn_empty(s, set);
 }
 
@@ -279,6 +298,7 @@ uint32_t sema_set_use(Sema *s, const Node *expr, const char *owner)
     buf_free(&name);
     s->m.nsets++;
     set->bad = !literal(s, expr, &set->codes);
+    check_size(s, set);
     warn_empty(s, set);
     return set->bad ? PIDX_NONE : mark_used(s, si);
 }

@@ -748,12 +748,32 @@ Node *parse_holiday(Parser *p, Node *date, Node *title, Loc loc)
     return n;
 }
 
+static bool loc_before(uint32_t l1, uint32_t c1, uint32_t l2, uint32_t c2)
+{
+    return l1 < l2 || (l1 == l2 && c1 < c2);
+}
+
+/* Whether an error has been reported inside loc (ends included): the
+ * construct was cut short or holds a syntax error. Diagnostics arrive in
+ * source order, so the scan stops at the first one before loc. */
+static bool errors_within(const Parser *p, Loc loc)
+{
+    for (size_t i = p->d->n; i-- > 0;) {
+        const pcr_diag *g = &p->d->v[i];
+        if (g->span.file != p->file || g->severity != PCR_SEV_ERROR) continue;
+        if (loc_before(g->span.line, g->span.col, loc.line, loc.col)) return false;
+        if (!loc_before(loc.end_line, loc.end_col, g->span.line, g->span.col)) return true;
+    }
+    return false;
+}
+
 Node *parse_rule(Parser *p, Node *name, Node *title, Node *clauses, Loc loc)
 {
     Node *n = node(p, N_RULE, loc);
     n->name = name->name;
     n->str = title->str;
     n->a = clauses;
+    if (errors_within(p, loc)) n->flags |= FL_CUT;
     return n;
 }
 
@@ -762,6 +782,7 @@ Node *parse_test(Parser *p, Node *title, Node *clauses, Loc loc)
     Node *n = node(p, N_TEST, loc);
     n->str = title->str;
     n->a = clauses;
+    if (errors_within(p, loc)) n->flags |= FL_CUT;
     return n;
 }
 

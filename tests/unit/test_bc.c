@@ -1127,6 +1127,22 @@ Test(bc, unsorted_or_overlapping_ranges)
     p = sample();
     p->sets[1].count = 99;
     expect_reject(p, "set 1 (breast_cancer): ranges 1+99 out of range (7 ranges)");
+
+    p = sample();
+    p->sets[1].count = PCR_MAX_SET_RANGES + 1;
+    expect_reject(p, "set 1 (breast_cancer): 100001 ranges (at most 100000)");
+}
+
+/* More rules than a policy may have: refused before any rule is read. */
+Test(bc, too_many_rules)
+{
+    Prog *p = sample();
+    uint32_t n = p->nrules;
+    p->rules = realloc(p->rules, (PCR_MAX_RULES + 1) * sizeof *p->rules);
+    cr_assert_not_null(p->rules);
+    for (uint32_t i = n; i <= PCR_MAX_RULES; i++) p->rules[i] = p->rules[i % n];
+    p->nrules = PCR_MAX_RULES + 1;
+    expect_reject(p, "rules: 65537 rules (at most 65536)");
 }
 
 Test(bc, index_segment_names_missing_rule)

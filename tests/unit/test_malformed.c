@@ -209,6 +209,32 @@ Test(malformed, source_over_8mib)
     free(got), free(dir), free(bin);
 }
 
+/* Sources over the rule and code-set limits, written by generate.sh. */
+Test(malformed, sources_over_the_rule_and_set_limits)
+{
+    char *bin = bin_dir(), *dir = tmp_dir();
+    int st;
+    free(th_runf(&st, "sh " MAL "/generate.sh '%s'", dir));
+    cr_assert_eq(st, 0, "generate.sh failed");
+    static const char *const cases[] = {"93-too-many-rules", "94-set-too-large"};
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        size_t glen;
+        char *got = run_bytes(&glen, "cd '%s' && { '%s/pcrc' --check --color=never "
+                                 "-I \"$OLDPWD/policies\" %s.pcr 2>&1 >/dev/null; "
+                                 "echo \"exit status: $?\"; }",
+                            dir, bin, cases[i]);
+        char rel[512], path[4096];
+        snprintf(rel, sizeof rel, MAL "/sources/%s.expected", cases[i]);
+        check_equal(cases[i], got, glen, rel);
+        cr_expect_eq(last_status(got, glen), 1, "%s is an error in the policy", cases[i]);
+        snprintf(path, sizeof path, "%s/%s.pcr", dir, cases[i]);
+        unlink(path);
+        free(got);
+    }
+    rmdir(dir);
+    free(dir), free(bin);
+}
+
 Test(malformed, unreadable_sources)
 {
     char *bin = bin_dir();
@@ -256,8 +282,9 @@ Test(malformed, record_line_over_1mib)
 Test(malformed, no_orphan_expected)
 {
     static const char *const kinds[][2] = {{"sources", ".pcr"}, {"records", ".jsonl"}};
-    static const char *const generated[] = {"90-over-8mib", "91-directory", "92-missing-file",
-                                            "90-line-over-1mib"};
+    static const char *const generated[] = {"90-over-8mib",      "91-directory",
+                                            "92-missing-file",   "93-too-many-rules",
+                                            "94-set-too-large", "90-line-over-1mib"};
     for (size_t k = 0; k < 2; k++) {
         char dir[256], **names;
         snprintf(dir, sizeof dir, MAL "/%s", kinds[k][0]);
