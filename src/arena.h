@@ -16,7 +16,8 @@ typedef struct Arena {
 } Arena;
 
 /* The allocation funnel: malloc/realloc/calloc that abort with a message on
- * out-of-memory. Every heap allocation in libpcr goes through these. */
+ * out-of-memory, and never return NULL, even for a size of 0. Every heap
+ * allocation in libpcr goes through these. */
 void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *p, size_t n);

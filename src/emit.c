@@ -355,9 +355,9 @@ void emit_index(Prog *p)
         if (p->rules[r].index_set == PIDX_NONE) nalways++;
         else nev += 2 * (size_t)p->sets[p->rules[r].index_set].count;
     }
-    p->always = arena_alloc(&p->arena, (nalways ? nalways : 1) * sizeof *p->always);
+    p->always = arena_alloc(&p->arena, nalways * sizeof *p->always);
     p->nalways = 0;
-    Event *ev = xmalloc((nev ? nev : 1) * sizeof *ev);
+    Event *ev = xmalloc(nev * sizeof *ev);
     size_t k = 0;
     for (uint32_t r = 0; r < p->nrules; r++) {
         const PRule *pr = &p->rules[r];
@@ -374,7 +374,7 @@ void emit_index(Prog *p)
     }
     qsort(ev, nev, sizeof *ev, cmp_event);
 
-    uint32_t *active = xmalloc((p->nrules ? p->nrules : 1) * sizeof *active);
+    uint32_t *active = xmalloc(p->nrules * sizeof *active);
     uint32_t nactive = 0;
     PSeg *segs = NULL;
     uint32_t nsegs = 0, capsegs = 0;
@@ -414,10 +414,10 @@ void emit_index(Prog *p)
         sema_reserve((void **)&segs, &capsegs, nsegs + 1, sizeof *segs);
         segs[nsegs++] = (PSeg){.lo = key, .hi = hi, .first = last_first, .count = last_count};
     }
-    p->segs = arena_alloc(&p->arena, (nsegs ? nsegs : 1) * sizeof *segs);
+    p->segs = arena_alloc(&p->arena, nsegs * sizeof *segs);
     if (nsegs) memcpy(p->segs, segs, nsegs * sizeof *segs);
     p->nsegs = nsegs;
-    p->seg_rules = arena_alloc(&p->arena, (nlists ? nlists : 1) * sizeof *lists);
+    p->seg_rules = arena_alloc(&p->arena, nlists * sizeof *lists);
     if (nlists) memcpy(p->seg_rules, lists, nlists * sizeof *lists);
     p->nseg_rules = nlists;
     free(ev);
@@ -437,7 +437,7 @@ static uint32_t field_named(const Model *m, const char *name)
 
 static void *arena_copy(Arena *a, const void *src, size_t n)
 {
-    void *p = arena_alloc(a, n ? n : 1);
+    void *p = arena_alloc(a, n);
     if (n) memcpy(p, src, n);
     return p;
 }
@@ -463,7 +463,7 @@ static void emit_header(Emitter *e, Prog *p)
 static void emit_fields(Emitter *e, Prog *p)
 {
     const Model *m = e->m;
-    p->fields = arena_alloc(&p->arena, (m->nfields ? m->nfields : 1) * sizeof *p->fields);
+    p->fields = arena_alloc(&p->arena, m->nfields * sizeof *p->fields);
     p->nfields = m->nfields;
     for (uint32_t i = 0; i < m->nfields; i++) {
         const SField *f = &m->fields[i];
@@ -495,9 +495,9 @@ static void emit_sets(Emitter *e, Prog *p)
         limit(e, m->at, "policy too large: more than 65536 %s", "code sets in conditions");
     size_t nranges = 0;
     for (uint32_t i = 0; i < m->nused; i++) nranges += m->sets[m->used[i]].codes.n;
-    p->sets = arena_alloc(&p->arena, (m->nused ? m->nused : 1) * sizeof *p->sets);
+    p->sets = arena_alloc(&p->arena, m->nused * sizeof *p->sets);
     p->nsets = m->nused;
-    p->ranges = arena_alloc(&p->arena, (nranges ? nranges : 1) * sizeof *p->ranges);
+    p->ranges = arena_alloc(&p->arena, nranges * sizeof *p->ranges);
     uint32_t at = 0;
     for (uint32_t i = 0; i < m->nused; i++) {
         const SSet *set = &m->sets[m->used[i]];
@@ -512,7 +512,7 @@ static void emit_sets(Emitter *e, Prog *p)
 static void emit_rules(Emitter *e, Prog *p)
 {
     const Model *m = e->m;
-    p->rules = arena_alloc(&p->arena, (m->nrules ? m->nrules : 1) * sizeof *p->rules);
+    p->rules = arena_alloc(&p->arena, m->nrules * sizeof *p->rules);
     p->nrules = m->nrules;
     for (uint32_t i = 0; i < m->nrules && !e->failed; i++) {
         const SRule *r = &m->rules[i];

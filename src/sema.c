@@ -436,7 +436,7 @@ static void check_field_type(Sema *s, uint32_t fi, const Node *t)
     if (strcmp(k, "enum") == 0) {
         f->type = VT_ENUM;
         size_t n = ast_list_len(t->a), k2 = 0;
-        f->members = arena_alloc(s->arena, (n ? n : 1) * sizeof *f->members);
+        f->members = arena_alloc(s->arena, n * sizeof *f->members);
         for (const Node *m = t->a; m; m = m->next) {
             const char *name = m->kind == N_NAME ? m->name : m->kind == N_STRING ? m->str : NULL;
             if (!name) continue;
@@ -598,7 +598,7 @@ static void check_calendar(Sema *s, const Node *p)
     }
     const Node *cal = s->cal_nodes[y->index];
     size_t n = ast_list_len(cal->a), k = 0;
-    int32_t *days = xmalloc((n ? n : 1) * sizeof *days);
+    int32_t *days = xmalloc(n * sizeof *days);
     for (const Node *h = cal->a; h; h = h->next)
         if (h->kind == N_HOLIDAY && h->a && h->a->kind == N_DATE) days[k++] = (int32_t)h->a->ival;
     qsort(days, k, sizeof *days, cmp_day);
@@ -698,7 +698,7 @@ static uint32_t index_set(const Cond *c, uint32_t f_code)
 {
     size_t n = 0;
     for (const Cond *x = c; x->kind == C_AND; x = x->a) n++;
-    const Cond **spine = xmalloc((n ? n : 1) * sizeof *spine);
+    const Cond **spine = xmalloc(n * sizeof *spine);
     n = 0;
     for (; c->kind == C_AND; c = c->a) spine[n++] = c;
     uint32_t found = c->kind == C_INSET && c->field == f_code ? c->set : PIDX_NONE;
@@ -720,7 +720,7 @@ static const Node *once(Sema *s, const Node *prev, const Node *cl, const char *w
 static const char *const *strings_of(Sema *s, const Node *list, uint32_t *n)
 {
     size_t cnt = ast_list_len(list), k = 0;
-    const char **v = arena_alloc(s->arena, (cnt ? cnt : 1) * sizeof *v);
+    const char **v = arena_alloc(s->arena, cnt * sizeof *v);
     for (const Node *x = list; x; x = x->next) {
         if (x->kind != N_STRING) continue;
         if (!*x->str) {
@@ -745,7 +745,7 @@ static void check_rule(Sema *s, uint32_t ri, uint32_t f_code)
     size_t nunless = 0;
     for (const Node *c = rn->a; c; c = c->next)
         if (c->kind == N_CLAUSE && c->op == CL_UNLESS) nunless++;
-    r->unless = arena_alloc(s->arena, (nunless ? nunless : 1) * sizeof *r->unless);
+    r->unless = arena_alloc(s->arena, nunless * sizeof *r->unless);
     bool cond_ok = true;
     for (const Node *c = rn->a; c; c = c->next) {
         if (c->kind != N_CLAUSE) continue;

@@ -209,7 +209,7 @@ static const char **names_of(Sema *s, const Node *list, SymKind kind, size_t *n)
 static const char *render_given(Sema *s, const Node *test, const Node *given)
 {
     size_t cap = ast_list_len(given ? given->a : NULL);
-    Given *g = xmalloc((cap ? cap : 1) * sizeof *g);
+    Given *g = xmalloc(cap * sizeof *g);
     size_t n = 0;
     for (const Node *fv = given ? given->a : NULL; fv; fv = fv->next) {
         if (fv->kind != N_FIELD_VALUE) continue;
@@ -355,7 +355,7 @@ void sema_tests(Sema *s, const Node *decls)
 {
     size_t n = 0;
     for (const Node *d = decls; d; d = d->next) n += d->kind == N_TEST;
-    s->tests = arena_alloc(s->arena, (n ? n : 1) * sizeof *s->tests);
+    s->tests = arena_alloc(s->arena, n * sizeof *s->tests);
     s->ntests = 0;
     for (const Node *d = decls; d; d = d->next)
         if (d->kind == N_TEST) check_test(s, d, &s->tests[s->ntests++]);
