@@ -263,6 +263,53 @@ void code_set_add(CodeSet *s, CodeKey lo, CodeKey hi)
     s->n++;
 }
 
+/* count_up over c[0..end) that leaves the positions marked in `fixed`
+ * (bit i: position i) as they are. */
+static bool count_up_free(CodeKey *k, size_t end, unsigned fixed)
+{
+    for (size_t i = end; i-- > 0;) {
+        if (fixed >> i & 1) continue;
+        unsigned v = value_at(*k, i);
+        if (v < highest(*k, i)) {
+            *k = with_value(*k, i, v + 1);
+            return true;
+        }
+        *k = with_value(*k, i, lowest(*k, i));
+    }
+    return false;
+}
+
+bool code_set_add_range(CodeSet *s, CodeKey lo, CodeKey hi, size_t max)
+{
+    size_t n = key_len(lo), same = 0;
+    while (same < n && value_at(lo, same) == value_at(hi, same)) same++;
+    unsigned fixed = 0;
+    size_t last = n; /* the last fixed letter after the common prefix */
+    for (size_t i = same; i < n; i++)
+        if (is_letter_at(lo, i) && value_at(lo, i) == value_at(hi, i)) fixed |= 1u << i, last = i;
+    if (last == n) {
+        if (max == 0) return false;
+        code_set_add(s, lo, hi);
+        return true;
+    }
+    /* One interval per value of the positions up to `last`: the positions
+     * after it are free, the fixed ones keep their letter. */
+    CodeKey at = lo;
+    for (size_t added = 0;; added++) {
+        CodeKey a = at, b = at;
+        for (size_t i = last + 1; i < n; i++) {
+            a = with_value(a, i, lowest(a, i));
+            b = with_value(b, i, highest(b, i));
+        }
+        if (a < lo) a = lo;
+        if (b > hi) b = hi;
+        if (a > hi) return true;
+        if (added == max) return false;
+        code_set_add(s, a, b);
+        if (!count_up_free(&at, last + 1, fixed)) return true;
+    }
+}
+
 void code_set_add_prefix(CodeSet *s, CodeSystem sys, const char *norm, size_t n)
 {
     if (n > CODE_MAX_CHARS) n = CODE_MAX_CHARS;
@@ -292,10 +339,10 @@ static int cmp_range(const void *a, const void *b)
     return 0;
 }
 
-void code_set_normalize(CodeSet *s)
+/* Merges the overlapping and adjacent intervals of a sorted list. */
+static void coalesce(CodeSet *s)
 {
     if (s->n == 0) return;
-    qsort(s->r, s->n, sizeof *s->r, cmp_range);
     size_t w = 0;
     for (size_t i = 1; i < s->n; i++) {
         CodeRange *last = &s->r[w];
@@ -310,12 +357,25 @@ void code_set_normalize(CodeSet *s)
     s->n = w + 1;
 }
 
+void code_set_normalize(CodeSet *s)
+{
+    if (s->n == 0) return;
+    qsort(s->r, s->n, sizeof *s->r, cmp_range);
+    coalesce(s);
+}
+
+/* Both inputs are sorted: a merge, then one coalescing pass; linear. */
 void code_set_union(CodeSet *dst, const CodeSet *a, const CodeSet *b)
 {
     code_set_free(dst);
-    for (size_t i = 0; i < a->n; i++) code_set_add(dst, a->r[i].lo, a->r[i].hi);
-    for (size_t i = 0; i < b->n; i++) code_set_add(dst, b->r[i].lo, b->r[i].hi);
-    code_set_normalize(dst);
+    size_t i = 0, j = 0;
+    while (i < a->n || j < b->n) {
+        const CodeRange *r = j == b->n || (i < a->n && cmp_range(&a->r[i], &b->r[j]) <= 0)
+                                 ? &a->r[i++]
+                                 : &b->r[j++];
+        code_set_add(dst, r->lo, r->hi);
+    }
+    coalesce(dst);
 }
 
 void code_set_diff(CodeSet *dst, const CodeSet *a, const CodeSet *b)

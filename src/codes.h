@@ -13,9 +13,10 @@
  *   bits 41..0   7 characters of 6 bits, position 0 in bits 41..36:
  *                '0'-'9' -> 0-9, 'A'-'Z' -> 10-35, past the end 0
  *
- * So an inclusive range whose ends have one length and shape
- * ("0213T..0218T") is one interval holding exactly the codes of that shape
- * between them (3044F is not in 30400..30462), and an ICD-10 prefix
+ * So the codes of one length and shape between two ends are one interval
+ * (3044F is not in 30400..30462; a range whose ends share a letter that
+ * the codes between them would not, as the T of 0213T..0218T, is one
+ * interval per code: code_set_add_range), and an ICD-10 prefix
  * ("C50.*") is one interval per length and shape of the free positions
  * (code_set_add_prefix). Keys between codes (a character value that is not
  * of its position's kind, such as 10 where the shape says digit, or bits
@@ -94,6 +95,14 @@ typedef struct CodeSet {
 } CodeSet;
 
 void code_set_add(CodeSet *s, CodeKey lo, CodeKey hi);
+/* Adds the range lo..hi, whose ends have one system, length and shape: the
+ * codes of that shape between them whose letters, where both ends have the
+ * same letter in a position, are that letter. 0163T..0165T is 0163T, 0164T
+ * and 0165T (not 0164F, nor 0163U); A0021..A0999 holds only A codes;
+ * A0021..B0010 holds every letter in between. That is one interval, or one
+ * per value of the positions up to the last such letter. False, after
+ * adding max intervals, when it would take more than max. */
+bool code_set_add_range(CodeSet *s, CodeKey lo, CodeKey hi, size_t max);
 /* Adds the intervals of every code of sys that starts with the normalized
  * prefix norm[0..n), n <= CODE_MAX_CHARS: for each length from n to 7 and
  * each shape of the positions after the prefix (each a digit or a letter),

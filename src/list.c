@@ -456,8 +456,9 @@ static void item_add(Items *items, const char *lo, const char *hi, size_t n)
  * well-formed codes, and an interval with none inside shows nothing. Its
  * ends may still look different: 0095T and 0095U are neighbours and merge;
  * it then shows as one range per look (0095T, 0095U), as they were
- * written. (An interval 0163T..0165T also holds 0163U-0163Z and 0164A-0164Z,
- * which are not shown; see docs/cli.md.) */
+ * written. (The compiler never builds an interval such as 0163T..0165T,
+ * which would also hold 0163U-0163Z and 0164A-0164Z: that range is three
+ * intervals, codes.c code_set_add_range.) */
 static void add_interval(Items *items, CodeSystem sys, CodeKey lo, CodeKey hi)
 {
     char a[CODE_MAX_CHARS + 1], z[CODE_MAX_CHARS + 1];

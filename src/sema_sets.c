@@ -36,6 +36,28 @@ static void set_copy(CodeSet *dst, const CodeSet *src)
     for (size_t i = 0; i < src->n; i++) code_set_add(dst, src->r[i].lo, src->r[i].hi);
 }
 
+/* Building code sets costs time in proportion to the intervals each step
+ * handles (a copy of a named set, both sides of a union or difference, the
+ * intervals a range or a prefix expands to), and a source can repeat
+ * steps: `b = a + a + ...` with a large `a`, in many sets. The policy's
+ * whole budget is SET_WORK_MAX intervals, far above any real policy; over
+ * it, E307 once, and the set being built is bad. */
+enum { SET_WORK_MAX = 5000000 };
+
+static bool spend(Sema *s, size_t n, Loc at)
+{
+    if (s->set_work_over) return false;
+    s->set_work += n;
+    if (s->set_work <= SET_WORK_MAX) return true;
+    s->set_work_over = true;
+    diag_error(s->d, "E307", at,
+               "code sets too costly to build: building this policy's code sets handles "
+               "more than %d codes and ranges in all (each copy, union, difference, range and "
+               "prefix counts)",
+               SET_WORK_MAX);
+    return false;
+}
+
 /* Normalizes one code literal of sys; reports E301 and returns false when
  * it has the wrong shape. */
 static bool norm_code(Sema *s, CodeSystem sys, const Node *c, char *out, size_t *outn)
@@ -50,6 +72,7 @@ static bool norm_code(Sema *s, CodeSystem sys, const Node *c, char *out, size_t 
 
 static bool add_prefix(Sema *s, CodeSystem sys, const Node *c, CodeSet *out)
 {
+    if (s->set_work_over) return false;
     const char *text = c->str ? c->str : "";
     size_t n = strlen(text);
     if (n && text[n - 1] == '*') n--;
@@ -67,8 +90,9 @@ static bool add_prefix(Sema *s, CodeSystem sys, const Node *c, CodeSet *out)
         diag_error(s->d, "E301", c->loc, "`%s` is not a valid ICD10 prefix: %s", text, why);
         return false;
     }
+    size_t before = out->n;
     code_set_add_prefix(out, sys, norm, k);
-    return true;
+    return spend(s, out->n - before, c->loc);
 }
 
 static bool is_letter(char c) { return c >= 'A' && c <= 'Z'; }
@@ -99,11 +123,12 @@ static bool same_shape(const char *a, const char *b, size_t n)
     return true;
 }
 
-/* lo..hi: the codes of the ends' length and shape between them (codes.h);
- * ends of different lengths (E302) or shapes (E306) are refused. */
+/* lo..hi: the codes of the ends' length and shape between them, keeping
+ * the letters both ends share (code_set_add_range); ends of different
+ * lengths (E302) or shapes (E306) are refused. */
 static bool add_range(Sema *s, CodeSystem sys, const Node *r, CodeSet *out)
 {
-    if (!r->a || !r->b) return false;
+    if (!r->a || !r->b || s->set_work_over) return false;
     char lo[CODE_MAX_CHARS + 1], hi[CODE_MAX_CHARS + 1];
     size_t nlo, nhi;
     bool ok_lo = norm_code(s, sys, r->a, lo, &nlo);
@@ -134,7 +159,16 @@ static bool add_range(Sema *s, CodeSystem sys, const Node *r, CodeSet *out)
                    r->a->str, r->b->str, r->a->str, r->b->str);
         return false;
     }
-    code_set_add(out, klo, khi);
+    size_t before = out->n;
+    bool fits = code_set_add_range(out, klo, khi, PCR_MAX_SET_RANGES);
+    if (!spend(s, out->n - before, r->loc)) return false;
+    if (!fits) {
+        diag_error(s->d, "E307", r->loc,
+                   "range %s..%s is too large: more than %d separate codes and ranges (each "
+                   "code keeps the letter its ends share); a code set holds at most %d",
+                   r->a->str, r->b->str, PCR_MAX_SET_RANGES, PCR_MAX_SET_RANGES);
+        return false;
+    }
     return true;
 }
 
@@ -202,6 +236,7 @@ static bool eval(Sema *s, const Node *e, CodeSet *out)
         }
         build(s, y->index);
         if (s->m.sets[y->index].bad) return false;
+        if (!spend(s, s->m.sets[y->index].codes.n, e->loc)) return false;
         set_copy(out, &s->m.sets[y->index].codes);
         return true;
     }
@@ -209,6 +244,7 @@ static bool eval(Sema *s, const Node *e, CodeSet *out)
         CodeSet a = {0}, b = {0};
         bool ok = eval(s, e->a, &a);
         ok &= eval(s, e->b, &b);
+        if (ok) ok = spend(s, a.n + b.n, e->loc);
         if (ok) {
             if (e->op == '-') code_set_diff(out, &a, &b);
             else code_set_union(out, &a, &b);

@@ -66,6 +66,8 @@ Test(codes_e2e, a_range_matches_codes_of_its_shape_only)
     cr_expect_eq(decide(e, "01650", ""), PCR_DEC_NONE, "an anesthesia code is not Category III");
     cr_expect_eq(decide(e, "01640", ""), PCR_DEC_NONE);
     cr_expect_eq(decide(e, "0166T", ""), PCR_DEC_NONE);
+    cr_expect_eq(decide(e, "0164F", ""), PCR_DEC_NONE, "the T both ends share is in every code");
+    cr_expect_eq(decide(e, "0163U", ""), PCR_DEC_NONE, "a PLA code is not Category III");
     pcr_engine_free(e);
 }
 

@@ -973,6 +973,49 @@ Test(compile, code_set_limit_is_exact)
     compiled_free(c);
 }
 
+/* A range keeps the letter its ends share (0163T..0165T is three codes),
+ * so a wide one can expand past the set limit: E307 at the range. */
+Test(compile, a_range_that_expands_past_the_set_limit)
+{
+    Compiled *c = compile_src("use std.request\npolicy g { payer \"g\" title \"G\" version \"1\" "
+                              "effective 2026-01-01 }\n"
+                              "codeset s = { ICD10 A00000A..Z99999A }\n"
+                              "rule r \"\" { when code in s require prior_auth }\n");
+    cr_assert(!c->ok);
+    cr_assert_eq(c->d->nerrors, 1);
+    cr_assert_str_eq(c->d->v[0].code, "E307");
+    cr_assert_eq(c->d->v[0].span.line, 3);
+    cr_assert_eq(c->d->v[0].span.col, 21);
+    cr_assert(strstr(c->d->v[0].message, "range A00000A..Z99999A is too large"), "%s",
+              c->d->v[0].message);
+    compiled_free(c);
+}
+
+/* Building code sets has a budget of work for the whole policy, so a source
+ * that repeats large unions cannot keep the compiler busy: E307 once. */
+Test(compile, set_building_has_a_work_budget)
+{
+    Buf b = {0};
+    buf_puts(&b, "use std.request\npolicy g { payer \"g\" title \"G\" version \"1\" "
+                 "effective 2026-01-01 }\ncodeset a = { CPT");
+    for (uint32_t i = 0; i < 50000; i++) buf_printf(&b, " %05u", 2 * i);
+    buf_puts(&b, " }\n");
+    for (int k = 0; k < 10; k++) { /* each set handles 100 x 50,000 x 2 */
+        buf_printf(&b, "codeset b%d = a", k);
+        for (int u = 0; u < 100; u++) buf_puts(&b, " + a");
+        buf_printf(&b, "\nrule r%d \"\" { when code in b%d require prior_auth }\n", k, k);
+    }
+    Compiled *c = compile_as("tests/golden/sized.pcr", b.p, b.n);
+    buf_free(&b);
+    cr_assert(!c->ok);
+    cr_assert_eq(c->d->nerrors, 1, "reported once");
+    cr_assert_str_eq(c->d->v[0].code, "E307");
+    cr_assert(strstr(c->d->v[0].message, "code sets too costly to build"), "%s",
+                     c->d->v[0].message);
+    cr_assert_eq(c->d->v[0].span.line, 4, "within the first set: 100 unions pass 5,000,000");
+    compiled_free(c);
+}
+
 Test(compile, root_decls_returned)
 {
     Compiled *c = compile_ok(HEADER);

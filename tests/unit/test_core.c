@@ -148,8 +148,66 @@ Test(codes, ranges_hold_one_shape)
     cr_assert_not(in_range("0163T", "0165T", "01640"));
     cr_assert_not(in_range("0163T", "0165T", "01659"));
     cr_assert_not(in_range("0163T", "0165T", "0166T"));
-    /* same shape, between the ends as text */
+    /* a bare key interval holds its class between the ends as text;
+     * code_set_add_range (below) keeps the letter both ends share */
     cr_assert(in_range("0163T", "0165T", "0164F"));
+}
+
+static bool in_set_of(const CodeSet *s, CodeSystem sys, const char *code)
+{
+    return code_ranges_contain(s->r, s->n, K(sys, code));
+}
+
+/* A letter both ends of a range have in one position, past their common
+ * prefix, is in every code of the range; letters the ends do not share
+ * run through A-Z. */
+Test(codes, ranges_keep_the_letters_their_ends_share)
+{
+    CodeSet s = {0};
+    cr_assert(code_set_add_range(&s, K(SYS_CPT, "0163T"), K(SYS_CPT, "0165T"), 100));
+    code_set_normalize(&s);
+    cr_assert_eq(s.n, 3, "0163T, 0164T, 0165T: not adjacent keys");
+    cr_assert(in_set_of(&s, SYS_CPT, "0163T") && in_set_of(&s, SYS_CPT, "0164T") &&
+              in_set_of(&s, SYS_CPT, "0165T"));
+    cr_assert_not(in_set_of(&s, SYS_CPT, "0164F"));
+    cr_assert_not(in_set_of(&s, SYS_CPT, "0163U"));
+    cr_assert_not(code_ranges_contain(s.r, s.n, R(SYS_CPT, "0165A")));
+    code_set_free(&s);
+
+    /* the shared letter is the first character: one interval */
+    cr_assert(code_set_add_range(&s, K(SYS_HCPCS, "A0021"), K(SYS_HCPCS, "A0999"), 1));
+    cr_assert_eq(s.n, 1);
+    code_set_free(&s);
+
+    /* letters that differ are free: B5555 is between A0021 and C0010 */
+    cr_assert(code_set_add_range(&s, K(SYS_HCPCS, "A0021"), K(SYS_HCPCS, "C0010"), 1));
+    cr_assert(in_set_of(&s, SYS_HCPCS, "B5555"));
+    code_set_free(&s);
+
+    /* a shared letter at the end of an ICD-10 range: S72.001A..S72.999A */
+    cr_assert(code_set_add_range(&s, K(SYS_ICD10, "S72001A"), K(SYS_ICD10, "S72999A"), 1000));
+    code_set_normalize(&s);
+    cr_assert_eq(s.n, 999);
+    cr_assert(in_set_of(&s, SYS_ICD10, "S72500A"));
+    cr_assert_not(in_set_of(&s, SYS_ICD10, "S72500B"));
+    cr_assert_not(in_set_of(&s, SYS_ICD10, "S72000A"));
+    code_set_free(&s);
+
+    /* positions after the last shared letter are free: A1B0..A3B9 is
+     * A1B0-A1B9, A2B0-A2B9, A3B0-A3B9 */
+    cr_assert(code_set_add_range(&s, K(SYS_ICD10, "A1B0"), K(SYS_ICD10, "A3B9"), 3));
+    code_set_normalize(&s);
+    cr_assert_eq(s.n, 3);
+    cr_assert(in_set_of(&s, SYS_ICD10, "A2B7"));
+    cr_assert_not(in_set_of(&s, SYS_ICD10, "A2C7"));
+    code_set_free(&s);
+
+    /* over the limit: stops after max intervals and says so */
+    cr_assert_not(code_set_add_range(&s, K(SYS_ICD10, "S72001A"), K(SYS_ICD10, "S72999A"), 998));
+    cr_assert_eq(s.n, 998);
+    code_set_free(&s);
+    cr_assert_not(code_set_add_range(&s, K(SYS_CPT, "70551"), K(SYS_CPT, "70553"), 0));
+    code_set_free(&s);
 }
 
 /* A small deterministic generator (xorshift64*). */
