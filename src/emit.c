@@ -335,16 +335,53 @@ static int cmp_event(const void *a, const void *b)
     return x->rule < y->rule ? -1 : x->rule > y->rule;
 }
 
-/* Position of v in the ascending array a[0..n) (or where it belongs). */
-static uint32_t lower_bound(const uint32_t *a, uint32_t n, uint32_t v)
+/* The index is an optimisation: a rule without an index set is tried on
+ * every record, with the same result. Past these bounds (a hostile or
+ * absurd policy: thousands of rules over thousands of overlapping ranges)
+ * the compiler builds no index instead of spending time and memory
+ * quadratic in the rules. */
+enum {
+    INDEX_MAX_EVENTS = 1 << 22,  /* interval ends of the indexed rules */
+    INDEX_MAX_ENTRIES = 1 << 22, /* rule numbers in seg_rules, all lists together */
+};
+
+/* No index: every rule is tried on every record. */
+static void no_index(Prog *p)
 {
-    uint32_t lo = 0, hi = n;
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        if (a[mid] < v) lo = mid + 1;
-        else hi = mid;
+    p->always = arena_alloc(&p->arena, p->nrules * sizeof *p->always);
+    for (uint32_t r = 0; r < p->nrules; r++) {
+        p->rules[r].index_set = PIDX_NONE;
+        p->always[r] = r;
     }
-    return lo;
+    p->nalways = p->nrules;
+    p->segs = arena_alloc(&p->arena, 0);
+    p->nsegs = 0;
+    p->seg_rules = arena_alloc(&p->arena, 0);
+    p->nseg_rules = 0;
+}
+
+/* Applies the events ev[0..n) of one key to the ascending list active:
+ * the rules that leave (end) are dropped, those that enter are merged in.
+ * Events come sorted by (end, rule). O(nactive + n); `gone` (one flag per
+ * rule, all clear) and `next` (room for every rule) are scratch. */
+static uint32_t apply_events(const Event *ev, size_t n, uint32_t *active, uint32_t nactive,
+                             uint8_t *gone, uint32_t *next)
+{
+    size_t nin = 0;
+    while (nin < n && !ev[nin].end) nin++;
+    for (size_t k = nin; k < n; k++) gone[ev[k].rule] = 1;
+    uint32_t w = 0, a = 0, m = 0;
+    for (uint32_t i = 0; i < nactive; i++) {
+        if (gone[active[i]]) gone[active[i]] = 0;
+        else active[w++] = active[i];
+    }
+    size_t k = 0;
+    while (a < w || k < nin) {
+        if (k == nin || (a < w && active[a] < ev[k].rule)) next[m++] = active[a++];
+        else next[m++] = ev[k++].rule;
+    }
+    memcpy(active, next, m * sizeof *active);
+    return m;
 }
 
 void emit_index(Prog *p)
@@ -355,16 +392,15 @@ void emit_index(Prog *p)
         if (p->rules[r].index_set == PIDX_NONE) nalways++;
         else nev += 2 * (size_t)p->sets[p->rules[r].index_set].count;
     }
-    p->always = arena_alloc(&p->arena, nalways * sizeof *p->always);
-    p->nalways = 0;
+    if (nev > INDEX_MAX_EVENTS) {
+        no_index(p);
+        return;
+    }
     Event *ev = xmalloc(nev * sizeof *ev);
     size_t k = 0;
     for (uint32_t r = 0; r < p->nrules; r++) {
         const PRule *pr = &p->rules[r];
-        if (pr->index_set == PIDX_NONE) {
-            p->always[p->nalways++] = r;
-            continue;
-        }
+        if (pr->index_set == PIDX_NONE) continue;
         const PSet *set = &p->sets[pr->index_set];
         for (uint32_t i = 0; i < set->count; i++) {
             const CodeRange *cr = &p->ranges[set->first + i];
@@ -375,25 +411,20 @@ void emit_index(Prog *p)
     qsort(ev, nev, sizeof *ev, cmp_event);
 
     uint32_t *active = xmalloc(p->nrules * sizeof *active);
+    uint32_t *next = xmalloc(p->nrules * sizeof *next);
+    uint8_t *gone = xcalloc(p->nrules, 1);
     uint32_t nactive = 0;
     PSeg *segs = NULL;
     uint32_t nsegs = 0, capsegs = 0;
     uint32_t *lists = NULL, nlists = 0, caplists = 0;
     uint32_t last_first = 0, last_count = 0;
-    bool have_last = false;
-    for (size_t i = 0; i < nev;) {
+    bool have_last = false, too_big = false;
+    for (size_t i = 0; i < nev && !too_big;) {
         CodeKey key = ev[i].key;
-        for (; i < nev && ev[i].key == key; i++) {
-            uint32_t at = lower_bound(active, nactive, ev[i].rule);
-            if (ev[i].end) {
-                memmove(active + at, active + at + 1, (nactive - at - 1) * sizeof *active);
-                nactive--;
-            } else {
-                memmove(active + at + 1, active + at, (nactive - at) * sizeof *active);
-                active[at] = ev[i].rule;
-                nactive++;
-            }
-        }
+        size_t g = i;
+        while (g < nev && ev[g].key == key) g++;
+        nactive = apply_events(ev + i, g - i, active, nactive, gone, next);
+        i = g;
         if (nactive == 0 || i == nev) continue;
         CodeKey hi = ev[i].key - 1;
         bool same = have_last && last_count == nactive &&
@@ -403,6 +434,10 @@ void emit_index(Prog *p)
             continue;
         }
         if (!same) {
+            if ((size_t)nlists + nactive > INDEX_MAX_ENTRIES) {
+                too_big = true;
+                break;
+            }
             /* Equal lists share one slice of seg_rules, adjacent or not. */
             sema_reserve((void **)&lists, &caplists, nlists + nactive, sizeof *lists);
             memcpy(lists + nlists, active, nactive * sizeof *active);
@@ -414,14 +449,24 @@ void emit_index(Prog *p)
         sema_reserve((void **)&segs, &capsegs, nsegs + 1, sizeof *segs);
         segs[nsegs++] = (PSeg){.lo = key, .hi = hi, .first = last_first, .count = last_count};
     }
-    p->segs = arena_alloc(&p->arena, nsegs * sizeof *segs);
-    if (nsegs) memcpy(p->segs, segs, nsegs * sizeof *segs);
-    p->nsegs = nsegs;
-    p->seg_rules = arena_alloc(&p->arena, nlists * sizeof *lists);
-    if (nlists) memcpy(p->seg_rules, lists, nlists * sizeof *lists);
-    p->nseg_rules = nlists;
+    if (too_big) {
+        no_index(p);
+    } else {
+        p->always = arena_alloc(&p->arena, nalways * sizeof *p->always);
+        p->nalways = 0;
+        for (uint32_t r = 0; r < p->nrules; r++)
+            if (p->rules[r].index_set == PIDX_NONE) p->always[p->nalways++] = r;
+        p->segs = arena_alloc(&p->arena, nsegs * sizeof *segs);
+        if (nsegs) memcpy(p->segs, segs, nsegs * sizeof *segs);
+        p->nsegs = nsegs;
+        p->seg_rules = arena_alloc(&p->arena, nlists * sizeof *lists);
+        if (nlists) memcpy(p->seg_rules, lists, nlists * sizeof *lists);
+        p->nseg_rules = nlists;
+    }
     free(ev);
     free(active);
+    free(next);
+    free(gone);
     free(segs);
     free(lists);
 }

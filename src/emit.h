@@ -20,7 +20,9 @@ Prog *emit_prog(const Model *m, Diags *d);
 /* Builds the rule index of p from its rules' index_set and its sets:
  * p->segs (sorted, disjoint, adjacent equal lists merged), p->seg_rules and
  * p->always. Rules sharing one list of rules share its slice of seg_rules.
- * O(N log N) in the total number of intervals of the indexed rules. */
+ * O(N log N) in the total number of intervals of the indexed rules. Past
+ * 4,194,304 interval ends, or as many rule numbers in seg_rules, it builds
+ * no index: every rule goes on the always list (same decisions, slower). */
 void emit_index(Prog *p);
 
 #endif

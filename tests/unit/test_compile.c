@@ -1016,6 +1016,60 @@ Test(compile, set_building_has_a_work_budget)
     compiled_free(c);
 }
 
+/* Rule k applies to CPT codes from 2k up: n rules whose index lists grow
+ * by one rule per segment, n^2/2 entries in all. */
+static Compiled *compile_triangle(uint32_t n)
+{
+    Buf b = {0};
+    buf_puts(&b, "use std.request\npolicy g { payer \"g\" title \"G\" version \"1\" "
+                 "effective 2026-01-01 }\n");
+    for (uint32_t k = 0; k < n; k++)
+        buf_printf(&b, "rule r%u \"\" { when code in { CPT %05u..99999 } require prior_auth }\n",
+                   k, 2 * k);
+    Compiled *c = compile_as("tests/golden/sized.pcr", b.p, b.n);
+    buf_free(&b);
+    cr_assert(c->ok, "%s", c->d->n ? c->d->v[0].message : "");
+    return c;
+}
+
+static uint32_t fired(const Prog *p, const char *code)
+{
+    char json[160];
+    snprintf(json, sizeof json, REC(",\"code\":\"%s\""), code);
+    RecDecoder *dec = rec_decoder_new(p);
+    const Record *rec = rec_decode(dec, json, strlen(json), 1);
+    cr_assert(rec, "record rejected: %s", rec_error(dec));
+    Vm *vm = vm_new(p);
+    Decision d;
+    vm_decide(vm, rec, &d);
+    uint32_t n = d.nrules;
+    vm_free(vm);
+    rec_decoder_free(dec);
+    return n;
+}
+
+/* An index that would need more than 4,194,304 rule numbers is not built:
+ * every rule is tried on every record, and the decisions are the same. */
+Test(compile, oversized_rule_index_falls_back_to_trying_every_rule)
+{
+    Compiled *small = compile_triangle(100);
+    cr_assert_gt(small->out.prog->nsegs, 0);
+    cr_assert_eq(small->out.prog->nalways, 0);
+    cr_assert_eq(fired(small->out.prog, "00150"), 76);
+    compiled_free(small);
+
+    Compiled *c = compile_triangle(3000); /* 4.5 million entries */
+    const Prog *p = c->out.prog;
+    cr_assert_eq(p->nsegs, 0);
+    cr_assert_eq(p->nseg_rules, 0);
+    cr_assert_eq(p->nalways, 3000);
+    for (uint32_t r = 0; r < p->nrules; r++) cr_assert_eq(p->rules[r].index_set, PIDX_NONE);
+    cr_assert_eq(fired(p, "00150"), 76);
+    cr_assert_eq(fired(p, "03001"), 1501);
+    cr_assert_eq(fired(p, "99999"), 3000);
+    compiled_free(c);
+}
+
 Test(compile, root_decls_returned)
 {
     Compiled *c = compile_ok(HEADER);
