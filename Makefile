@@ -83,9 +83,9 @@ demo: all
 	$(PCRVM) --stats $(PAYER_POLICIES:policies/%.pcr=$(BUILD)/demo/%.pcrb) $(DEMO_BATCH)
 
 # ---- tests --------------------------------------------------------------
-$(BUILD)/tests/%: tests/unit/%.c tests/unit/helpers.h $(LIB) $(TOOLS)
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/helpers.h tests/oracle/json_oracle.h $(LIB) $(TOOLS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) -Itests/unit $(CFLAGS) $(WARN) -Wno-missing-prototypes $< $(LIB) \
+	$(CC) $(CPPFLAGS) -Itests/unit -Itests/oracle $(CFLAGS) $(WARN) -Wno-missing-prototypes $< $(LIB) \
 	    $(LDFLAGS) -lcriterion -ljansson -o $@
 
 unit: $(TEST_BINS)
@@ -163,8 +163,9 @@ fuzz-lib: $(FUZZ_STAMP)
 
 # --whole-archive: a target may reach a module only through a weak or
 # indirect reference; every module is linked.
-$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_util.c tests/fuzz/fuzz_util.h fuzz-lib
-	$(FUZZ_CC) -Iinclude -Isrc -Itests/fuzz $(STD) -O1 -g -fsanitize=fuzzer $(FUZZ_SAN) $(WARN) \
+$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_util.c tests/fuzz/fuzz_util.h \
+    tests/oracle/json_oracle.h fuzz-lib
+	$(FUZZ_CC) -Iinclude -Isrc -Itests/fuzz -Itests/oracle $(STD) -O1 -g -fsanitize=fuzzer $(FUZZ_SAN) $(WARN) \
 	    $< tests/fuzz/fuzz_util.c -Wl,--whole-archive $(FUZZ_LIB) -Wl,--no-whole-archive \
 	    -ljansson -o $@
 
