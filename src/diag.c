@@ -33,9 +33,24 @@ static char *vformat(const char *fmt, va_list ap)
     return s;
 }
 
+static void diag_clear(pcr_diag *g)
+{
+    free((char *)g->message);
+    free((char *)g->related_message);
+    memset(g, 0, sizeof *g);
+}
+
+bool diag_full(const Diags *d) { return d->n >= DIAG_MAX_KEPT; }
+
 static pcr_diag *vreport(Diags *d, pcr_severity sev, const char *code, Loc at, const char *fmt,
                          va_list ap)
 {
+    if (sev == PCR_SEV_ERROR) d->nerrors++;
+    if (diag_full(d)) { /* counted, not kept: the caller may still attach a note */
+        d->dropped++;
+        diag_clear(&d->sink);
+        return &d->sink;
+    }
     if (d->n == d->cap) {
         d->cap = d->cap ? d->cap * 2 : 16;
         d->v = xrealloc(d->v, d->cap * sizeof *d->v);
@@ -46,7 +61,6 @@ static pcr_diag *vreport(Diags *d, pcr_severity sev, const char *code, Loc at, c
     g->code = code;
     g->span = at;
     g->message = vformat(fmt, ap);
-    if (sev == PCR_SEV_ERROR) d->nerrors++;
     return g;
 }
 
@@ -201,6 +215,9 @@ void pcr_diags_print(const pcr_diags *d, FILE *out, bool color)
             print_snippet(d, out, &g->related, color);
         }
     }
+    if (d->dropped)
+        fprintf(out, "%zu more diagnostic%s not shown (the first %d are kept)\n", d->dropped,
+                d->dropped == 1 ? "" : "s", DIAG_MAX_KEPT);
 }
 
 void pcr_diags_free(pcr_diags *d)
@@ -210,6 +227,7 @@ void pcr_diags_free(pcr_diags *d)
         free((char *)d->v[i].message);
         free((char *)d->v[i].related_message);
     }
+    diag_clear(&d->sink);
     for (uint32_t i = 0; i < d->nfiles; i++) {
         free(d->files[i].path);
         free(d->files[i].text);

@@ -22,10 +22,14 @@ typedef struct SrcFile {
     size_t len;
 } SrcFile;
 
+enum { DIAG_MAX_KEPT = 200 }; /* diagnostics kept; later ones are only counted */
+
 struct pcr_diags {
-    pcr_diag *v; /* owned; message strings owned */
+    pcr_diag *v; /* owned; message strings owned; at most DIAG_MAX_KEPT */
     size_t n, cap;
-    size_t nerrors;
+    size_t nerrors;  /* every error reported, kept or not */
+    size_t dropped;  /* diagnostics reported after the first DIAG_MAX_KEPT */
+    pcr_diag sink;   /* what diag_report returns once full (messages owned) */
     SrcFile *files;
     uint32_t nfiles, capfiles;
 };
@@ -37,13 +41,19 @@ Diags *diags_new(void);
 uint32_t diags_add_file(Diags *d, const char *path, char *text, size_t len);
 
 /* Reports a diagnostic; fmt is printf-style. Returns the new diagnostic so a
- * caller can attach a related span with diag_related(). */
+ * caller can attach a related span with diag_related(). Past DIAG_MAX_KEPT
+ * the diagnostic is counted (in nerrors too) but not kept: a source with
+ * thousands of errors costs no more than its first ones. */
 pcr_diag *diag_report(Diags *d, pcr_severity sev, const char *code, Loc at, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 pcr_diag *diag_error(Diags *d, const char *code, Loc at, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 void diag_related(Diags *d, pcr_diag *g, Loc at, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+
+/* True once DIAG_MAX_KEPT diagnostics are kept: costly hints (did you
+ * mean) can be skipped, since nothing more will be shown. */
+bool diag_full(const Diags *d);
 
 /* The candidate closest to name by edit distance (at most 2 edits, or 1 for
  * names of 3 characters or fewer), or NULL: for "did you mean" hints. */

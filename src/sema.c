@@ -146,11 +146,21 @@ const char **sema_names(Sema *s, SymKind kind, size_t *n)
     return v;
 }
 
+/* "Did you mean" compares a name with every name of its kind: cheap for a
+ * real policy, but a source of thousands of unknown names among thousands
+ * of declared ones would spend minutes on hints. After HINT_MAX_WORK names
+ * compared in all, or once nothing more will be shown, no hints. */
+enum { HINT_MAX_WORK = 2000000 };
+
 void sema_unknown(Sema *s, Loc at, const char *what, const char *name, SymKind kind)
 {
-    size_t n;
-    const char **names = sema_names(s, kind, &n);
-    const char *near = diag_nearest(name, names, n);
+    size_t n = 0;
+    const char **names = NULL, *near = NULL;
+    if (!diag_full(s->d) && s->hint_work <= HINT_MAX_WORK) {
+        names = sema_names(s, kind, &n);
+        s->hint_work += n;
+        near = diag_nearest(name, names, n);
+    }
     Sym *other = lookup_ns(s, name, kind != SYM_RULE);
     if (near)
         diag_error(s->d, "E111", at, "unknown %s `%s`; did you mean `%s`?", what, name, near);

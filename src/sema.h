@@ -184,6 +184,7 @@ typedef struct Sema {
     bool too_many_rules;         /* E126 was reported */
     uint32_t *busy;              /* code sets being built, outermost first */
     uint32_t nbusy, busycap;
+    size_t hint_work;            /* names compared for "did you mean" (sema_unknown) */
     size_t set_work;             /* intervals handled building code sets (sema_sets.c) */
     bool set_work_over;          /* E307 for the whole policy was reported */
 

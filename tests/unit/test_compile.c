@@ -1070,6 +1070,52 @@ Test(compile, oversized_rule_index_falls_back_to_trying_every_rule)
     compiled_free(c);
 }
 
+/* Past DIAG_MAX_KEPT diagnostics are counted, not kept, and the printer
+ * says how many it leaves out. */
+Test(compile, diagnostics_past_the_first_200_are_counted_not_kept)
+{
+    Buf b = {0};
+    buf_puts(&b, "use std.request\npolicy g { payer \"g\" title \"G\" version \"1\" "
+                 "effective 2026-01-01 }\n");
+    for (int k = 0; k < 300; k++)
+        buf_printf(&b, "rule r%d \"\" { when code in nope%d require prior_auth }\n", k, k);
+    Compiled *c = compile_as("tests/golden/sized.pcr", b.p, b.n);
+    buf_free(&b);
+    cr_assert(!c->ok);
+    cr_assert_eq(pcr_diags_count(c->d), DIAG_MAX_KEPT);
+    cr_assert_eq(pcr_diags_errors(c->d), 300, "every error counts");
+    cr_assert_str_eq(c->d->v[DIAG_MAX_KEPT - 1].message, "unknown code set `nope199`");
+    char *out = NULL;
+    size_t outlen = 0;
+    FILE *f = open_memstream(&out, &outlen);
+    pcr_diags_print(c->d, f, false);
+    fclose(f);
+    cr_assert(strstr(out, "\n100 more diagnostics not shown (the first 200 are kept)\n"), "%s",
+              out + (outlen > 300 ? outlen - 300 : 0));
+    free(out);
+    compiled_free(c);
+}
+
+/* "Did you mean" compares with every declared name; after 2,000,000
+ * comparisons in all it stops offering hints. */
+Test(compile, did_you_mean_has_a_budget)
+{
+    Buf b = {0};
+    buf_puts(&b, "use std.request\npolicy g { payer \"g\" title \"G\" version \"1\" "
+                 "effective 2026-01-01 }\n");
+    for (int k = 0; k < 20000; k++) buf_printf(&b, "codeset s%d = { CPT %05d }\n", k, k);
+    for (int k = 0; k < 150; k++)
+        buf_printf(&b, "rule r%d \"\" { when code in t%d require prior_auth }\n", k, k);
+    Compiled *c = compile_as("tests/golden/sized.pcr", b.p, b.n);
+    buf_free(&b);
+    cr_assert_eq(pcr_diags_count(c->d), 150);
+    cr_assert_str_eq(c->d->v[0].message, "unknown code set `t0`; did you mean `s0`?");
+    cr_assert_str_eq(c->d->v[100].message, "unknown code set `t100`; did you mean `s100`?");
+    cr_assert_str_eq(c->d->v[101].message, "unknown code set `t101`");
+    cr_assert_str_eq(c->d->v[149].message, "unknown code set `t149`");
+    compiled_free(c);
+}
+
 Test(compile, root_decls_returned)
 {
     Compiled *c = compile_ok(HEADER);
