@@ -51,19 +51,13 @@ done
 [ "$N" -ge 1 ] || fail "BENCH_N must be at least 1"
 # (1 rule is the baseline the large policy's scale row is compared with.)
 [ "$RULES" -ge 2 ] || fail "BENCH_RULES must be at least 2"
-for t in pcrc pcrvm; do
-    [ -x "$BIN/$t" ] || fail "$BIN/$t not found (build it first: make all)"
-done
+. bench/lib.sh
+need_tools "$BIN"
 
 # ---- the generator and its inputs -----------------------------------------
 
-mkdir -p "$DIR" || fail "cannot create $DIR"
+build_gen "$DIR"
 GEN=$DIR/gen
-GEN_SUM=$(cksum < bench/gen.c) || fail "cannot read bench/gen.c"
-if [ ! -x "$GEN" ] || [ "$(cat "$GEN.src" 2>/dev/null)" != "$GEN_SUM" ]; then
-    $CC -O2 -o "$GEN" bench/gen.c || fail "could not compile bench/gen.c with $CC"
-    echo "$GEN_SUM" > "$GEN.src"
-fi
 
 # gen_file FILE ARGS...: writes `gen ARGS` to FILE unless FILE was made by
 # the same arguments and the same gen.c (recorded in FILE.params).

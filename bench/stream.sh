@@ -45,19 +45,10 @@ case $N in
 '' | *[!0-9]*) fail "STREAM_RECORDS must be a whole number" ;;
 esac
 [ "$N" -ge 1 ] || fail "STREAM_RECORDS must be at least 1"
-for t in pcrc pcrvm; do
-    [ -x "$BIN/$t" ] || fail "$BIN/$t not found (build it first: make all)"
-done
-mkdir -p "$DIR" || fail "cannot create $DIR"
-
-# The generator, built as bench/run.sh builds it (its own copy, so that a
-# concurrent `make bench` and this script never rebuild one file together).
+. bench/lib.sh
+need_tools "$BIN"
+build_gen "$DIR"
 GEN=$DIR/gen
-GEN_SUM=$(cksum < bench/gen.c) || fail "cannot read bench/gen.c"
-if [ ! -x "$GEN" ] || [ "$(cat "$GEN.src" 2> /dev/null)" != "$GEN_SUM" ]; then
-    $CC -O2 -o "$GEN" bench/gen.c || fail "could not compile bench/gen.c with $CC"
-    echo "$GEN_SUM" > "$GEN.src"
-fi
 
 # The typical policy of `make bench` (42 rules; every request has payer
 # "bench", so every record is routed and decided).

@@ -1,0 +1,22 @@
+# bench/lib.sh: what bench/run.sh and bench/stream.sh share. Sourced, not
+# run; the sourcing script defines fail() and runs from the project root.
+
+# need_tools BIN: pcrc and pcrvm are built in BIN.
+need_tools() {
+    for t in pcrc pcrvm; do
+        [ -x "$1/$t" ] || fail "$1/$t not found (build it first: make all)"
+    done
+}
+
+# build_gen DIR: compiles bench/gen.c to DIR/gen unless DIR/gen was built
+# from the same gen.c (its checksum, also left in GEN_SUM, is kept in
+# DIR/gen.src). Each script has its own DIR, so a concurrent `make bench`
+# and `make bench-stream` never rebuild one file together.
+build_gen() {
+    mkdir -p "$1" || fail "cannot create $1"
+    GEN_SUM=$(cksum < bench/gen.c) || fail "cannot read bench/gen.c"
+    if [ ! -x "$1/gen" ] || [ "$(cat "$1/gen.src" 2> /dev/null)" != "$GEN_SUM" ]; then
+        ${CC:-cc} -O2 -o "$1/gen" bench/gen.c || fail "could not compile bench/gen.c with ${CC:-cc}"
+        echo "$GEN_SUM" > "$1/gen.src"
+    fi
+}
