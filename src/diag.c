@@ -131,6 +131,7 @@ const char *diag_nearest(const char *name, const char *const *candidates, size_t
 
 size_t pcr_diags_count(const pcr_diags *d) { return d ? d->n : 0; }
 size_t pcr_diags_errors(const pcr_diags *d) { return d ? d->nerrors : 0; }
+size_t pcr_diags_dropped(const pcr_diags *d) { return d ? d->dropped : 0; }
 const pcr_diag *pcr_diags_get(const pcr_diags *d, size_t i) { return d && i < d->n ? &d->v[i] : NULL; }
 const char *pcr_diags_file(const pcr_diags *d, uint32_t file)
 {

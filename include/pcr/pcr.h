@@ -60,13 +60,18 @@ typedef struct pcr_diag {
 
 typedef struct pcr_diags pcr_diags;
 
+/* The diagnostics kept: the first 200 reported. */
 size_t pcr_diags_count(const pcr_diags *d);
+/* Every error reported, kept or not. */
 size_t pcr_diags_errors(const pcr_diags *d);
+/* Diagnostics reported after the first 200: counted, not kept. */
+size_t pcr_diags_dropped(const pcr_diags *d);
 const pcr_diag *pcr_diags_get(const pcr_diags *d, size_t i);
 /* Path of file index i (as given, or as resolved for `use`). */
 const char *pcr_diags_file(const pcr_diags *d, uint32_t file);
-/* Prints every diagnostic as "file:line:col: error[E102]: message", the
- * source line and a ^~~~ underline. color: use ANSI colors. */
+/* Prints every diagnostic kept as "file:line:col: error[E102]: message",
+ * the source line and a ^~~~ underline, then how many were not kept, if
+ * any. color: use ANSI colors. */
 void pcr_diags_print(const pcr_diags *d, FILE *out, bool color);
 void pcr_diags_free(pcr_diags *d);
 

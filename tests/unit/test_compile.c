@@ -1084,6 +1084,7 @@ Test(compile, diagnostics_past_the_first_200_are_counted_not_kept)
     cr_assert(!c->ok);
     cr_assert_eq(pcr_diags_count(c->d), DIAG_MAX_KEPT);
     cr_assert_eq(pcr_diags_errors(c->d), 300, "every error counts");
+    cr_assert_eq(pcr_diags_dropped(c->d), 100);
     cr_assert_str_eq(c->d->v[DIAG_MAX_KEPT - 1].message, "unknown code set `nope199`");
     char *out = NULL;
     size_t outlen = 0;
