@@ -27,7 +27,7 @@ TOOLS    = $(PCRC) $(PCRVM)
 TEST_SRCS = $(sort $(wildcard tests/unit/test_*.c))
 TEST_BINS = $(TEST_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps demo test unit e2e san trace valgrind cppcheck bench bench-stream clean
+.PHONY: all deps demo test unit e2e replay san trace valgrind cppcheck bench bench-stream clean
 all: deps $(TOOLS) $(LIB)
 
 # ---- dependencies --------------------------------------------------------
@@ -96,7 +96,7 @@ unit: $(TEST_BINS)
 e2e: $(TOOLS)
 	@PCR_BIN=$(OUT)/bin sh tests/e2e/run.sh
 
-test: all unit e2e
+test: all unit e2e replay
 
 # The same suite built with sanitizers, in its own build tree.
 SAN_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
@@ -199,3 +199,21 @@ fuzz-regress: fuzz-build
 	done; \
 	if [ -n "$$failed" ]; then echo "regressions fail in:$$failed"; fi; \
 	echo "fuzz-regress: $$passed passed, $$nfailed failed"; [ -z "$$failed" ]
+
+# The same saved findings and seeds through each target built without
+# libFuzzer (tests/fuzz/replay.c), with the project's compiler and flags:
+# part of `make test`, and of `make san` under the sanitizers, on machines
+# without clang.
+REPLAY_BINS = $(FUZZ_TARGETS:%=$(BUILD)/tests/replay_%)
+$(BUILD)/tests/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_util.c tests/fuzz/fuzz_util.h \
+    tests/fuzz/replay.c tests/oracle/json_oracle.h $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -Itests/fuzz -Itests/oracle $(CFLAGS) $(WARN) $< tests/fuzz/fuzz_util.c \
+	    tests/fuzz/replay.c $(LIB) $(LDFLAGS) -ljansson -o $@
+
+replay: $(REPLAY_BINS)
+	@failed=""; for t in $(FUZZ_TARGETS); do \
+	    dirs=""; for d in tests/fuzz/regressions/$$t tests/fuzz/corpus/$$t; do \
+	        if [ -d $$d ]; then dirs="$$dirs $$d"; fi; done; \
+	    PCR_ROOT=$(CURDIR) $(BUILD)/tests/replay_$$t $$dirs || failed="$$failed replay_$$t"; \
+	done; if [ -n "$$failed" ]; then echo "replay failed:$$failed"; exit 1; fi
