@@ -31,20 +31,8 @@ fi
 have_header jansson.h || missing="$missing libjansson-dev"
 [ -z "$missing" ] && exit 0
 
-echo "ensure-fuzz-deps: installing:$missing"
-if [ "$(id -u)" = 0 ]; then SUDO=""; elif command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else
-    echo "ensure-fuzz-deps: missing:$missing; install them (apt-get install$missing) and re-run" >&2
-    exit 1
-fi
-if ! command -v apt-get >/dev/null 2>&1; then
-    echo "ensure-fuzz-deps: no apt-get here; install:$missing" >&2
-    exit 1
-fi
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq >/dev/null && $SUDO apt-get install -y -qq $missing >/dev/null || {
-    echo "ensure-fuzz-deps: apt-get install$missing failed" >&2
-    exit 1
-}
+. "$(dirname "$0")/apt.sh"
+apt_install ensure-fuzz-deps $missing
 # clang was just installed: its runtime package is named after its version.
 case " $missing " in *" clang "*) if ! fuzzer_links; then
     major=$("$FUZZ_CC" -dumpversion 2>/dev/null | cut -d. -f1)
