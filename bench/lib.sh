@@ -1,5 +1,21 @@
 # bench/lib.sh: what bench/run.sh and bench/stream.sh share. Sourced, not
-# run; the sourcing script defines fail() and runs from the project root.
+# run; the sourcing script defines fail().
+
+# take_bin_dir SCRIPT ARGS...: the one argument, BIN_DIR, made absolute in
+# BIN; then the working directory becomes the project root.
+take_bin_dir() {
+    script=$1
+    shift
+    if [ $# -ne 1 ]; then
+        echo "usage: sh $script BIN_DIR" >&2
+        exit 2
+    fi
+    case $1 in
+    /*) BIN=$1 ;;
+    *) BIN=$(pwd)/$1 ;;
+    esac
+    cd "$(dirname "$0")/.." || exit 1
+}
 
 # need_tools BIN: pcrc and pcrvm are built in BIN.
 need_tools() {

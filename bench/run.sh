@@ -18,17 +18,8 @@
 # `/usr/bin/time -v` when that is GNU time, else it is shown as n/a.
 set -u
 
-usage() {
-    echo "usage: sh bench/run.sh BIN_DIR" >&2
-    exit 2
-}
-[ $# -eq 1 ] || usage
-case $1 in
-/*) BIN=$1 ;;
-*) BIN=$(pwd)/$1 ;;
-esac
-ROOT=$(cd "$(dirname "$0")/.." && pwd) || exit 1
-cd "$ROOT" || exit 1
+. "$(dirname "$0")/lib.sh"
+take_bin_dir bench/run.sh "$@"
 
 N=${BENCH_N:-1000000}
 RULES=${BENCH_RULES:-10000}
@@ -51,7 +42,6 @@ done
 [ "$N" -ge 1 ] || fail "BENCH_N must be at least 1"
 # (1 rule is the baseline the large policy's scale row is compared with.)
 [ "$RULES" -ge 2 ] || fail "BENCH_RULES must be at least 2"
-. bench/lib.sh
 need_tools "$BIN"
 
 # ---- the generator and its inputs -----------------------------------------

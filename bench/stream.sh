@@ -19,17 +19,8 @@
 # exit status matters writes it to a file.
 set -u
 
-usage() {
-    echo "usage: sh bench/stream.sh BIN_DIR" >&2
-    exit 2
-}
-[ $# -eq 1 ] || usage
-case $1 in
-/*) BIN=$1 ;;
-*) BIN=$(pwd)/$1 ;;
-esac
-ROOT=$(cd "$(dirname "$0")/.." && pwd) || exit 1
-cd "$ROOT" || exit 1
+. "$(dirname "$0")/lib.sh"
+take_bin_dir bench/stream.sh "$@"
 
 N=${STREAM_RECORDS:-19300000}
 DIR=${STREAM_DIR:-build/bench-stream}
@@ -45,7 +36,6 @@ case $N in
 '' | *[!0-9]*) fail "STREAM_RECORDS must be a whole number" ;;
 esac
 [ "$N" -ge 1 ] || fail "STREAM_RECORDS must be at least 1"
-. bench/lib.sh
 need_tools "$BIN"
 build_gen "$DIR"
 GEN=$DIR/gen
