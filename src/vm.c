@@ -59,6 +59,9 @@ struct Vm {
     uint32_t nunknown;
     uint32_t *rules;            /* Decision.rules */
     uint32_t *reviewers;        /* Decision.reviewers (capacity: see vm_new) */
+    uint32_t *whatif_reviewers; /* the same, for a what-if verdict (vm_unknown_matters) */
+    uint32_t skip_epoch;        /* stamp of the current what-if; never 0 */
+    uint32_t *skip_at;          /* per rule: skip_epoch of the what-if that takes it away */
     uint64_t *counts;           /* per rule: fires (not waived) since vm_new */
 };
 
@@ -468,6 +471,8 @@ Vm *vm_new(const Prog *prog)
     size_t nrev = 0;
     for (uint32_t r = 0; r < n; r++) nrev += prog->rules[r].rev_count ? prog->rules[r].rev_count : 1;
     vm->reviewers = xcalloc(nrev, sizeof *vm->reviewers);
+    vm->whatif_reviewers = xcalloc(nrev, sizeof *vm->whatif_reviewers);
+    vm->skip_at = xcalloc(n, sizeof *vm->skip_at);
     return vm;
 }
 
@@ -482,6 +487,8 @@ void vm_free(Vm *vm)
     free(vm->unknown_missing);
     free(vm->rules);
     free(vm->reviewers);
+    free(vm->whatif_reviewers);
+    free(vm->skip_at);
     free(vm->counts);
     free(vm);
 }
@@ -592,27 +599,6 @@ static bool vm_waived(const Vm *vm, uint32_t r)
            (vm->waive_all && vm->p->rules[r].outcome != OUT_EXEMPT);
 }
 
-static bool vm_winning(const Vm *vm, uint32_t r, uint8_t winner)
-{
-    return vm->fired_at[r] == vm->epoch && !vm_waived(vm, r) && vm->p->rules[r].outcome == winner;
-}
-
-/* Whether unknown rule u could change a decision whose winning outcome is
- * winner: a stronger requirement, or an exemption that would waive one of
- * the winning rules. Waived unknown rules never matter. */
-static bool vm_unknown_matters(const Vm *vm, uint32_t u, uint8_t winner)
-{
-    const Prog *p = vm->p;
-    const PRule *rule = &p->rules[u];
-    if (vm_waived(vm, u)) return false;
-    if (rule->outcome != OUT_EXEMPT) return rule->outcome > winner;
-    if (winner == OUT_NONE) return false;
-    if (rule->exempt_all) return true;
-    for (uint32_t k = 0; k < rule->waive_count; k++)
-        if (vm_winning(vm, p->refs[rule->waive_first + k], winner)) return true;
-    return false;
-}
-
 /* Rule r's deadline for service date sd: *is_date tells days from seconds.
  * Returns false when the rule has none. */
 static bool vm_rule_deadline(const Vm *vm, const PRule *rule, int32_t sd, bool *is_date,
@@ -656,36 +642,136 @@ static void vm_add_reviewer(const Prog *p, uint32_t *list, uint32_t *n, uint32_t
     list[(*n)++] = s;
 }
 
-/* Reviewers and earliest deadline of the winning rules, then timely. */
-static void vm_finish_winner(Vm *vm, const Record *rec, uint8_t winner, Decision *out)
+/* What a decision tells the requester, apart from its rule list: the
+ * outcome, the reviewers (in a caller's buffer) and the earliest deadline.
+ * Two verdicts over the same record are compared to see whether an unknown
+ * rule could change the decision. */
+typedef struct Verdict {
+    uint8_t outcome;        /* strongest outcome of the counted rules */
+    uint32_t nreviewers;    /* reviewers of its rules, deduplicated */
+    bool has_deadline;      /* false: none of its rules has a deadline */
+    bool deadline_is_date;  /* deadline is a day number, else seconds */
+    int64_t deadline;
+} Verdict;
+
+/* Whether rule r counts in a verdict: fired and not waived, not skipped by
+ * the current what-if (skip_at == skip_epoch), or the what-if's extra rule. */
+static bool vm_counts(const Vm *vm, uint32_t r, uint32_t extra)
+{
+    if (r == extra) return true;
+    return vm->fired_at[r] == vm->epoch && !vm_waived(vm, r) && vm->skip_at[r] != vm->skip_epoch;
+}
+
+/* The verdict of the counted rules (see vm_counts) for rec, with the
+ * reviewers written to rev (capacity: see vm_new). */
+static void vm_verdict(const Vm *vm, const Record *rec, uint32_t extra, uint32_t *rev, Verdict *v)
 {
     const Prog *p = vm->p;
     bool has_sd = p->f_service_date != PIDX_NONE && (rec->present >> p->f_service_date & 1);
     int32_t sd = has_sd ? (int32_t)rec->v[p->f_service_date].i : 0;
-    uint32_t nrev = 0;
-    for (uint32_t k = 0; k < out->nrules; k++) {
-        const PRule *rule = &p->rules[out->rules[k]];
-        if (rule->outcome != winner) continue;
+    memset(v, 0, sizeof *v);
+    v->outcome = OUT_NONE;
+    for (uint32_t k = 0; k <= vm->nfired; k++) {
+        uint32_t r = k < vm->nfired ? vm->fired[k] : extra;
+        if (r == UINT32_MAX || !vm_counts(vm, r, extra)) continue;
+        uint8_t o = p->rules[r].outcome;
+        if (o != OUT_EXEMPT && o > v->outcome) v->outcome = o;
+    }
+    if (v->outcome == OUT_NONE) return;
+    /* fired is ascending and extra goes last: reviewers come in rule order
+     * for the decision itself (extra is only ever set for a what-if). */
+    for (uint32_t k = 0; k <= vm->nfired; k++) {
+        uint32_t r = k < vm->nfired ? vm->fired[k] : extra;
+        if (r == UINT32_MAX || !vm_counts(vm, r, extra)) continue;
+        const PRule *rule = &p->rules[r];
+        if (rule->outcome != v->outcome) continue;
         if (rule->rev_count == 0 && p->reviewer != PIDX_NONE)
-            vm_add_reviewer(p, vm->reviewers, &nrev, p->reviewer);
+            vm_add_reviewer(p, rev, &v->nreviewers, p->reviewer);
         for (uint32_t j = 0; j < rule->rev_count; j++)
-            vm_add_reviewer(p, vm->reviewers, &nrev, p->refs[rule->rev_first + j]);
+            vm_add_reviewer(p, rev, &v->nreviewers, p->refs[rule->rev_first + j]);
         bool is_date;
         int64_t at;
         if (has_sd && vm_rule_deadline(vm, rule, sd, &is_date, &at) &&
-            (!out->has_deadline || vm_deadline_before(is_date, at, out->deadline_is_date, out->deadline))) {
-            out->has_deadline = true;
-            out->deadline_is_date = is_date;
-            out->deadline = at;
+            (!v->has_deadline || vm_deadline_before(is_date, at, v->deadline_is_date, v->deadline))) {
+            v->has_deadline = true;
+            v->deadline_is_date = is_date;
+            v->deadline = at;
         }
     }
-    out->reviewers = vm->reviewers;
-    out->nreviewers = nrev;
+}
 
-    if (out->has_deadline && p->f_requested_at != PIDX_NONE && (rec->present >> p->f_requested_at & 1)) {
-        int64_t req = rec->v[p->f_requested_at].i;
-        out->timely = out->deadline_is_date ? day_of(req) <= out->deadline : req <= out->deadline;
+/* Whether two verdicts of one record differ. The what-ifs only add rules
+ * (reviewers can only be added, a deadline only move earlier) or only take
+ * winning rules away (the reverse), so comparing the reviewer counts is
+ * enough to compare the reviewer sets. */
+static bool vm_verdict_differs(const Verdict *a, const Verdict *b)
+{
+    return a->outcome != b->outcome || a->nreviewers != b->nreviewers ||
+           a->has_deadline != b->has_deadline ||
+           (a->has_deadline && (a->deadline_is_date != b->deadline_is_date || a->deadline != b->deadline));
+}
+
+/* Starts a what-if: no rule is skipped until vm_skip_targets marks some. */
+static void vm_skip_reset(Vm *vm)
+{
+    if (++vm->skip_epoch == 0) {
+        memset(vm->skip_at, 0, vm->p->nrules * sizeof *vm->skip_at);
+        vm->skip_epoch = 1;
     }
+}
+
+/* Marks as skipped what exemption rule would waive if it fired. */
+static void vm_skip_targets(Vm *vm, const PRule *rule)
+{
+    const Prog *p = vm->p;
+    if (rule->exempt_all) {
+        for (uint32_t k = 0; k < vm->nfired; k++)
+            if (p->rules[vm->fired[k]].outcome != OUT_EXEMPT) vm->skip_at[vm->fired[k]] = vm->skip_epoch;
+    }
+    for (uint32_t k = 0; k < rule->waive_count; k++) vm->skip_at[p->refs[rule->waive_first + k]] = vm->skip_epoch;
+}
+
+/* Whether unknown rule u, had it fired, would change the decision d0: a
+ * requirement with a stronger outcome, or one of the winning outcome that
+ * adds a reviewer or an earlier deadline; an exemption that would take away
+ * winning rules so that the outcome, the reviewers or the deadline change.
+ * A waived requirement never matters; an exemption waives its targets even
+ * when waived itself (see vm_consider), so it may. */
+static bool vm_unknown_matters(Vm *vm, const Record *rec, uint32_t u, const Verdict *d0)
+{
+    const PRule *rule = &vm->p->rules[u];
+    Verdict v;
+    vm_skip_reset(vm);
+    if (rule->outcome != OUT_EXEMPT) {
+        if (vm_waived(vm, u) || rule->outcome < d0->outcome) return false;
+        vm_verdict(vm, rec, u, vm->whatif_reviewers, &v);
+    } else {
+        if (d0->outcome == OUT_NONE) return false;
+        vm_skip_targets(vm, rule);
+        vm_verdict(vm, rec, UINT32_MAX, vm->whatif_reviewers, &v);
+    }
+    return vm_verdict_differs(&v, d0);
+}
+
+/* Whether the unknown exemptions, firing together, would change d0 when
+ * none does alone (two waivers that each take away one of two rules with
+ * the same reviewer and deadline). If so, their missing fields go to out. */
+static bool vm_unknown_waivers_matter(Vm *vm, const Record *rec, const Verdict *d0, Decision *out)
+{
+    const Prog *p = vm->p;
+    uint32_t n = 0;
+    vm_skip_reset(vm);
+    for (uint32_t k = 0; k < vm->nunknown; k++) {
+        const PRule *rule = &p->rules[vm->unknown[k]];
+        if (rule->outcome == OUT_EXEMPT) vm_skip_targets(vm, rule), n++;
+    }
+    if (n < 2 || d0->outcome == OUT_NONE) return false;
+    Verdict v;
+    vm_verdict(vm, rec, UINT32_MAX, vm->whatif_reviewers, &v);
+    if (!vm_verdict_differs(&v, d0)) return false;
+    for (uint32_t k = 0; k < vm->nunknown; k++)
+        if (p->rules[vm->unknown[k]].outcome == OUT_EXEMPT) out->missing |= vm->unknown_missing[k];
+    return true;
 }
 
 /* Decides rec (a record decoded for vm's Prog) into *out, whose arrays
@@ -711,16 +797,13 @@ void vm_decide(Vm *vm, const Record *rec, Decision *out)
     vm->waive_all = false;
     vm_evaluate(vm, rec);
 
-    /* Fired, unwaived rules (ascending, as fired is) and the strongest. */
-    uint8_t winner = OUT_NONE;
+    /* Fired, unwaived rules (ascending, as fired is): the decision's list. */
     uint32_t nrules = 0;
     for (uint32_t k = 0; k < vm->nfired; k++) {
         uint32_t r = vm->fired[k];
         if (vm_waived(vm, r)) continue;
         vm->rules[nrules++] = r;
         vm->counts[r]++;
-        uint8_t o = p->rules[r].outcome;
-        if (o != OUT_EXEMPT && o > winner) winner = o;
     }
 
     memset(out, 0, sizeof *out);
@@ -729,18 +812,31 @@ void vm_decide(Vm *vm, const Record *rec, Decision *out)
     out->reviewers = vm->reviewers;
     out->timely = -1;
 
+    Verdict d0;
+    vm_skip_reset(vm);
+    vm_verdict(vm, rec, UINT32_MAX, vm->reviewers, &d0);
+
     bool need = false;
     for (uint32_t k = 0; k < vm->nunknown; k++) {
-        if (vm_unknown_matters(vm, vm->unknown[k], winner)) {
+        if (vm_unknown_matters(vm, rec, vm->unknown[k], &d0)) {
             need = true;
             out->missing |= vm->unknown_missing[k];
         }
     }
+    if (!need) need = vm_unknown_waivers_matter(vm, rec, &d0, out);
     if (need) {
         out->kind = PCR_DEC_INFO_NEEDED;
         return;
     }
-    assert(winner <= OUT_NOT_COVERED);
-    out->kind = kind_of[winner];
-    if (winner != OUT_NONE) vm_finish_winner(vm, rec, winner, out);
+    assert(d0.outcome <= OUT_NOT_COVERED);
+    out->kind = kind_of[d0.outcome];
+    if (d0.outcome == OUT_NONE) return;
+    out->nreviewers = d0.nreviewers;
+    out->has_deadline = d0.has_deadline;
+    out->deadline_is_date = d0.deadline_is_date;
+    out->deadline = d0.deadline;
+    if (out->has_deadline && p->f_requested_at != PIDX_NONE && (rec->present >> p->f_requested_at & 1)) {
+        int64_t req = rec->v[p->f_requested_at].i;
+        out->timely = out->deadline_is_date ? day_of(req) <= out->deadline : req <= out->deadline;
+    }
 }

@@ -1126,6 +1126,146 @@ Test(vm, unknown_exemptions)
     th_prog_free(p);
 }
 
+/* An unknown rule of the winning outcome matters when it would add a
+ * reviewer or an earlier deadline: the decision line would change. */
+Test(vm, unknown_rule_of_the_winning_outcome)
+{
+    Prog *p = th_std_prog();
+    uint32_t pa = rule_true(p, "pa", OUT_PRIOR_AUTH);
+    rule_reviewers(p, pa, (const char *const[]){"Payer", NULL});
+    rule_deadline(p, pa, 1, U_DAYS, DIR_BEFORE);
+    uint32_t pa_u = rule_eq(p, "pa_u", OUT_PRIOR_AUTH, "member_age", 70);
+    rule_reviewers(p, pa_u, (const char *const[]){"Payer", NULL});
+    rule_deadline(p, pa_u, 1, U_DAYS, DIR_AFTER);
+    finish(p);
+    Record rec = rec_new(p, SD);
+
+    /* same reviewer, a later deadline: nothing would change */
+    Decision d = decide(p, &rec);
+    cr_assert_eq(d.kind, PCR_DEC_PRIOR_AUTH);
+    cr_assert_eq(d.missing, 0);
+    expect_reviewers(p, &d, (const char *const[]){"Payer", NULL});
+    cr_assert(d.has_deadline && d.deadline_is_date && d.deadline == SD - 1);
+    decision_free(&d);
+
+    /* an earlier deadline: info_needed */
+    rule_deadline(p, pa_u, 14, U_DAYS, DIR_BEFORE);
+    d = decide(p, &rec);
+    cr_assert_eq(d.kind, PCR_DEC_INFO_NEEDED);
+    cr_assert_eq(d.missing, bit(p, "member_age"));
+    expect_rules(&d, (const uint32_t[]){pa}, 1);
+    decision_free(&d);
+
+    /* the same deadline, another reviewer: info_needed */
+    rule_deadline(p, pa_u, 1, U_DAYS, DIR_BEFORE);
+    rule_reviewers(p, pa_u, (const char *const[]){"AIM", NULL});
+    d = decide(p, &rec);
+    cr_assert_eq(d.kind, PCR_DEC_INFO_NEEDED);
+    cr_assert_eq(d.missing, bit(p, "member_age"));
+    decision_free(&d);
+
+    /* known: both fire, both reviewers */
+    set_i(p, &rec, "member_age", 70);
+    d = decide(p, &rec);
+    cr_assert_eq(d.kind, PCR_DEC_PRIOR_AUTH);
+    expect_reviewers(p, &d, (const char *const[]){"Payer", "AIM", NULL});
+    decision_free(&d);
+
+    /* an unknown requirement that a fired exemption waives never matters */
+    unset(p, &rec, "member_age");
+    uint32_t ex = rule_true(p, "ex", OUT_EXEMPT);
+    rule_waives(p, ex, &pa_u, 1);
+    finish(p);
+    d = decide(p, &rec);
+    cr_assert_eq(d.kind, PCR_DEC_PRIOR_AUTH);
+    expect_reviewers(p, &d, (const char *const[]){"Payer", NULL});
+    decision_free(&d);
+    th_prog_free(p);
+}
+
+/* An unknown exemption matters when taking its targets away would change
+ * the outcome, the reviewers or the deadline; unknown exemptions are also
+ * tried together. */
+Test(vm, unknown_exemption_that_changes_reviewers_or_nothing)
+{
+    Prog *p = th_std_prog();
+    uint32_t a = rule_true(p, "a", OUT_PRIOR_AUTH);
+    uint32_t b = rule_true(p, "b", OUT_PRIOR_AUTH);
+    rule_reviewers(p, a, (const char *const[]){"Payer", NULL});
+    rule_reviewers(p, b, (const char *const[]){"Payer", NULL});
+    uint32_t ex_a = rule_eq(p, "ex_a", OUT_EXEMPT, "units", 1);
+    rule_waives(p, ex_a, &a, 1);
+    finish(p);
+    Record rec = rec_new(p, SD);
+
+    /* b stays with the same reviewer and no deadline: nothing changes */
+    Decision d = decide(p, &rec);
+    cr_assert_eq(d.kind, PCR_DEC_PRIOR_AUTH);
+    cr_assert_eq(d.missing, 0);
+    expect_rules(&d, (const uint32_t[]){a, b}, 2);
+    decision_free(&d);
+
+    /* a brings its own reviewer: waiving it would drop one */
+    rule_reviewers(p, a, (const char *const[]){"Payer", "eviCore", NULL});
+    d = decide(p, &rec);
+    cr_assert_eq(d.kind, PCR_DEC_INFO_NEEDED);
+    cr_assert_eq(d.missing, bit(p, "units"));
+    decision_free(&d);
+
+    /* a brings the deadline: waiving it would drop it */
+    rule_reviewers(p, a, (const char *const[]){"Payer", NULL});
+    rule_deadline(p, a, 3, U_DAYS, DIR_BEFORE);
+    d = decide(p, &rec);
+    cr_assert_eq(d.kind, PCR_DEC_INFO_NEEDED);
+    decision_free(&d);
+
+    /* two unknown exemptions: neither alone changes anything, together
+     * they take away both rules */
+    rule_deadline(p, a, 0, 0, 0);
+    uint32_t ex_b = rule_eq(p, "ex_b", OUT_EXEMPT, "stay_hours", 24);
+    rule_waives(p, ex_b, &b, 1);
+    finish(p);
+    d = decide(p, &rec);
+    cr_assert_eq(d.kind, PCR_DEC_INFO_NEEDED);
+    cr_assert_eq(d.missing, bit(p, "units") | bit(p, "stay_hours"));
+    decision_free(&d);
+
+    /* one of them known false: the other alone changes nothing */
+    set_i(p, &rec, "stay_hours", 12);
+    d = decide(p, &rec);
+    cr_assert_eq(d.kind, PCR_DEC_PRIOR_AUTH);
+    cr_assert_eq(d.missing, 0);
+    decision_free(&d);
+    (void)ex_a;
+    th_prog_free(p);
+}
+
+/* Waiving is one pass (vm_consider): a fired exemption waives its targets
+ * even when another exemption waives it. So an unknown exemption that is
+ * itself waived can still take the winner away. */
+Test(vm, waived_unknown_exemption_still_matters)
+{
+    Prog *p = th_std_prog();
+    uint32_t pa = rule_true(p, "pa", OUT_PRIOR_AUTH);
+    uint32_t ex_u = rule_eq(p, "ex_u", OUT_EXEMPT, "units", 1);
+    rule_waives(p, ex_u, &pa, 1);
+    uint32_t ex = rule_true(p, "ex", OUT_EXEMPT);
+    rule_waives(p, ex, &ex_u, 1);
+    finish(p);
+    Record rec = rec_new(p, SD);
+    Decision d = decide(p, &rec);
+    cr_assert_eq(d.kind, PCR_DEC_INFO_NEEDED);
+    cr_assert_eq(d.missing, bit(p, "units"));
+    decision_free(&d);
+
+    /* and when it is known to fire, pa is waived */
+    set_i(p, &rec, "units", 1);
+    d = decide(p, &rec);
+    cr_assert_eq(d.kind, PCR_DEC_NONE);
+    decision_free(&d);
+    th_prog_free(p);
+}
+
 Test(vm, unknown_exempt_all_without_winner_is_none)
 {
     Prog *p = th_std_prog();
