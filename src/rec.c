@@ -927,10 +927,13 @@ static bool decode_field(RecDecoder *d, uint32_t f, const Tok *t)
         v->i = day;
         break;
     }
-    case VT_DATETIME:
-        if (t->kind != TK_STRING || !datetime_parse(t->s, t->n, &v->i, NULL))
+    case VT_DATETIME: {
+        bool had_time;
+        if (t->kind != TK_STRING || !datetime_parse(t->s, t->n, &v->i, &had_time))
             return fail_type(d, f, "datetime YYYY-MM-DD[THH:MM[:SS]]", t);
+        if (!had_time) d->rec.date_only |= (uint64_t)1 << f;
         break;
+    }
     case VT_ENUM: {
         const NameSlot *m = NULL;
         if (t->kind == TK_STRING)
@@ -1123,6 +1126,7 @@ const Record *rec_decode(RecDecoder *d, const char *line, size_t len, uint64_t r
 {
     Record *r = &d->rec;
     r->present = 0;
+    r->date_only = 0;
     r->nitems = 0;
     r->has_id = false;
     r->id = NULL;

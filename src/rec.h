@@ -42,6 +42,8 @@ typedef struct RecVal {
 
 typedef struct Record {
     uint64_t present; /* bit f: field f was given (not null); defaults are NOT set here */
+    uint64_t date_only; /* bit f: datetime field f was given as a bare date (v[f] is its
+                           00:00); `timely` then knows only the day of the request */
     RecVal v[PCR_MAX_FIELDS];
     RecVal *items;    /* list elements (VT_CODE: i; VT_STRING: s, n) */
     uint32_t nitems;

@@ -138,8 +138,14 @@ static bool render_value(Sema *s, uint32_t f, const Node *v, CodeSystem sys, Buf
         return true;
     }
     case VT_DATETIME:
-        if (v->kind != N_DATE && v->kind != N_DATETIME) break;
-        put_datetime(b, v->kind == N_DATE ? v->ival * SECONDS_PER_DAY : v->ival);
+        if (v->kind == N_DATE) { /* a bare date stays one: the record knows only the day */
+            char d[16];
+            date_format((int32_t)v->ival, d);
+            buf_printf(b, "\"%s\"", d);
+            return true;
+        }
+        if (v->kind != N_DATETIME) break;
+        put_datetime(b, v->ival);
         return true;
     case VT_ENUM: {
         if (v->kind != N_NAME && v->kind != N_STRING) break;

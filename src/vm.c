@@ -731,6 +731,18 @@ static void vm_skip_targets(Vm *vm, const PRule *rule)
     for (uint32_t k = 0; k < rule->waive_count; k++) vm->skip_at[p->refs[rule->waive_first + k]] = vm->skip_epoch;
 }
 
+/* Whether a request at req (seconds; with date_only, some time on req's day)
+ * meets the decision's deadline: 1 yes, 0 no, -1 unknown. A date deadline
+ * lasts to the end of its day. A bare request date against a datetime
+ * deadline is known only when the whole day is before it or after it. */
+static int vm_timely(int64_t req, bool date_only, const Decision *d)
+{
+    if (d->deadline_is_date) return day_of(req) <= d->deadline;
+    if (!date_only) return req <= d->deadline;
+    int64_t first = day_of(req) * SECONDS_PER_DAY, last = first + SECONDS_PER_DAY - 1;
+    return last <= d->deadline ? 1 : first > d->deadline ? 0 : -1;
+}
+
 /* Whether unknown rule u, had it fired, would change the decision d0: a
  * requirement with a stronger outcome, or one of the winning outcome that
  * adds a reviewer or an earlier deadline; an exemption that would take away
@@ -835,8 +847,6 @@ void vm_decide(Vm *vm, const Record *rec, Decision *out)
     out->has_deadline = d0.has_deadline;
     out->deadline_is_date = d0.deadline_is_date;
     out->deadline = d0.deadline;
-    if (out->has_deadline && p->f_requested_at != PIDX_NONE && (rec->present >> p->f_requested_at & 1)) {
-        int64_t req = rec->v[p->f_requested_at].i;
-        out->timely = out->deadline_is_date ? day_of(req) <= out->deadline : req <= out->deadline;
-    }
+    if (out->has_deadline && p->f_requested_at != PIDX_NONE && (rec->present >> p->f_requested_at & 1))
+        out->timely = vm_timely(rec->v[p->f_requested_at].i, rec->date_only >> p->f_requested_at & 1, out);
 }

@@ -121,6 +121,7 @@ Test(rec, full_record_decodes_every_type)
     cr_assert_eq(r->v[fld(&fx, "service_date")].i, date_from_ymd(2026, 3, 2));
     cr_assert_eq(r->v[fld(&fx, "requested_at")].i,
                  (int64_t)date_from_ymd(2026, 2, 20) * 86400 + 8 * 3600 + 30 * 60);
+    cr_assert_eq(r->date_only, 0);
     RecVal dx = r->v[fld(&fx, "diagnoses")];
     cr_assert_eq(dx.n, 2);
     cr_assert_eq((CodeKey)r->items[dx.i].i, key_of(SYS_ICD10, "C50911"));
@@ -146,6 +147,25 @@ Test(rec, null_is_absent)
     cr_assert(!has(r, fld(&fx, "diagnoses")));
     cr_assert(!has(r, fld(&fx, "setting")));
     cr_assert(has(r, fld(&fx, "payer")));
+    fx_free(&fx);
+}
+
+/* A bare date in a datetime field is its midnight, marked date_only so that
+ * `timely` knows only the day; the mark does not outlive the record. */
+Test(rec, bare_date_in_a_datetime_field)
+{
+    Fx fx = fx_new();
+    uint32_t f = fld(&fx, "requested_at");
+    const Record *r = ok_with(&fx, "\"requested_at\":\"2026-02-20\"");
+    cr_assert_eq(r->v[f].i, (int64_t)date_from_ymd(2026, 2, 20) * 86400);
+    cr_assert_eq(r->date_only, (uint64_t)1 << f);
+    r = ok_with(&fx, "\"requested_at\":\"2026-02-20T00:00\"");
+    cr_assert_eq(r->v[f].i, (int64_t)date_from_ymd(2026, 2, 20) * 86400);
+    cr_assert_eq(r->date_only, 0);
+    r = ok_with(&fx, "\"requested_at\":\"2026-02-20\"");
+    cr_assert_eq(r->date_only, (uint64_t)1 << f);
+    r = ok_with(&fx, "\"units\":1");
+    cr_assert_eq(r->date_only, 0);
     fx_free(&fx);
 }
 

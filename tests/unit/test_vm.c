@@ -1311,23 +1311,33 @@ Test(vm, timely)
         bool has_req;
         int64_t req;
         int timely;
+        bool date_only; /* requested_at was a bare date: some time that day */
     } cases[] = {
-        {1, true, AT(2026, 2, 26, 10, 0), 1},
-        {1, true, AT(2026, 2, 27, 0, 0), 1}, /* on the deadline is on time */
-        {1, true, AT(2026, 2, 27, 0, 1), 0},
-        {1, true, AT(2026, 2, 27, 0, 0) + 1, 0},
-        {1, false, 0, -1},
-        {2, true, AT(2026, 2, 27, 23, 59) + 59, 1}, /* a date deadline lasts all day */
-        {2, true, AT(2026, 2, 27, 0, 0), 1},        /* a bare date is its midnight */
-        {2, true, AT(2026, 2, 28, 0, 0), 0},
-        {2, true, AT(1969, 12, 31, 12, 0), 1},      /* before 1970: negative seconds */
-        {2, false, 0, -1},
-        {3, true, AT(2026, 2, 1, 0, 0), -1},        /* notification without a deadline */
+        {1, true, AT(2026, 2, 26, 10, 0), 1, false},
+        {1, true, AT(2026, 2, 27, 0, 0), 1, false}, /* on the deadline is on time */
+        {1, true, AT(2026, 2, 27, 0, 1), 0, false},
+        {1, true, AT(2026, 2, 27, 0, 0) + 1, 0, false},
+        {1, false, 0, -1, false},
+        {2, true, AT(2026, 2, 27, 23, 59) + 59, 1, false}, /* a date deadline lasts all day */
+        {2, true, AT(2026, 2, 27, 0, 0), 1, false},        /* midnight of the deadline day */
+        {2, true, AT(2026, 2, 28, 0, 0), 0, false},
+        {2, true, AT(1969, 12, 31, 12, 0), 1, false},      /* before 1970: negative seconds */
+        {2, false, 0, -1, false},
+        {3, true, AT(2026, 2, 1, 0, 0), -1, false},        /* notification without a deadline */
+        /* a bare request date against a datetime deadline: known only when
+         * the whole day is on one side of it */
+        {1, true, AT(2026, 2, 26, 0, 0), 1, true},
+        {1, true, AT(2026, 2, 27, 0, 0), -1, true},
+        {1, true, AT(2026, 2, 28, 0, 0), 0, true},
+        /* against a date deadline the day is enough */
+        {2, true, AT(2026, 2, 27, 0, 0), 1, true},
+        {2, true, AT(2026, 2, 28, 0, 0), 0, true},
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         Record rec = rec_new(p, SD);
         set_i(p, &rec, "units", cases[k].units);
         if (cases[k].has_req) set_i(p, &rec, "requested_at", cases[k].req);
+        if (cases[k].date_only) rec.date_only |= bit(p, "requested_at");
         Decision d = decide(p, &rec);
         cr_assert_eq(d.timely, cases[k].timely, "case %zu: timely %d", k, d.timely);
         decision_free(&d);
