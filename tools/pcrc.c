@@ -165,7 +165,14 @@ static int do_compile(const Options *o)
 {
     int status;
     pcr_policy *p = compile(o, o->files[0], &status);
-    if (!p) return status;
+    if (!p) {
+        /* An older FILE.pcrb would pass for this source's (and look up to
+         * date to make): remove it, as a C compiler removes its output. */
+        if (status == EXIT_POLICY && remove(o->output) == 0)
+            fprintf(stderr, "pcrc: removed the old %s: the policy has errors, so no bytecode was written\n",
+                    o->output);
+        return status;
+    }
     char err[512];
     pcr_status st = pcr_policy_save_file(p, o->output, err, sizeof err);
     pcr_policy_free(p);
@@ -193,19 +200,26 @@ static int do_check(const Options *o)
 
 static int do_test(const Options *o)
 {
-    size_t passed = 0, failed = 0;
+    size_t passed = 0, failed = 0, broken = 0;
     int worst = EXIT_CLEAN;
     for (size_t i = 0; i < o->nfiles; i++) {
         int status;
         pcr_policy *p = compile(o, o->files[i], &status);
         if (!p) {
             if (status > worst) worst = status;
+            broken++;
             continue;
         }
         pcr_policy_run_tests(p, stdout, o->verbose, &passed, &failed);
         pcr_policy_free(p);
     }
-    printf("%zu passed, %zu failed\n", passed, failed);
+    /* A file that does not compile runs no tests: the summary says so, or
+     * "0 failed" would read as all good. */
+    if (broken)
+        printf("%zu passed, %zu failed, %zu file%s not compiled (%s tests did not run)\n", passed, failed,
+               broken, broken == 1 ? "" : "s", broken == 1 ? "its" : "their");
+    else
+        printf("%zu passed, %zu failed\n", passed, failed);
     if (failed && worst == EXIT_CLEAN) worst = EXIT_POLICY;
     return worst;
 }

@@ -196,6 +196,49 @@ Test(cli, policy_errors_exit_1_and_write_no_bytecode)
     free(err);
 }
 
+/* An older .pcrb beside a source that no longer compiles would pass for its
+ * bytecode (and look up to date to make): pcrc removes it and says so. */
+Test(cli, policy_errors_remove_an_old_output)
+{
+    char src[300], pcrb[300];
+    snprintf(src, sizeof src, "%s/stale.pcr", tmpdir());
+    snprintf(pcrb, sizeof pcrb, "%s/stale.pcrb", tmpdir());
+    write_file(src, "use std.request\n"
+                    "policy p { payer \"p\" title \"t\" version \"1\" effective 2026-01-01 }\n"
+                    "rule r \"r\" { when true require prior_auth }\n");
+    int st;
+    free(th_runf(&st, "%s/pcrc -I %s/policies %s -o %s 2>&1", th_bin(), th_root(), src, pcrb));
+    cr_assert_eq(st, 0);
+    cr_assert_eq(access(pcrb, F_OK), 0);
+    write_file(src, "use std.request\n"
+                    "policy p { payer \"p\" title \"t\" version \"1\" effective 2026-01-01 }\n"
+                    "rule r \"r\" { when nosuchfield require prior_auth }\n");
+    char *err = th_runf(&st, "%s/pcrc -I %s/policies %s -o %s 2>&1", th_bin(), th_root(), src, pcrb);
+    cr_assert_eq(st, 1, "output: %s", err);
+    cr_assert_not_null(strstr(err, "pcrc: removed the old "), "output: %s", err);
+    cr_assert_eq(access(pcrb, F_OK), -1, "the old bytecode must be gone");
+    free(err);
+}
+
+/* The summary counts the files whose tests could not run. */
+Test(cli, pcrc_test_counts_files_that_do_not_compile)
+{
+    char bad[300];
+    snprintf(bad, sizeof bad, "%s/broken-tests.pcr", tmpdir());
+    write_file(bad, "use std.request\n"
+                    "policy p { payer \"p\" title \"t\" version \"1\" effective 2026-01-01 }\n"
+                    "rule r \"r\" { when nosuchfield require prior_auth }\n"
+                    "test \"never runs\" { given { service_date: 2026-03-02 } expect none }\n");
+    int st;
+    char *out = th_runf(&st, "%s/pcrc test -I %s/policies policies/examples/demo.pcr %s 2>/dev/null", th_bin(), th_root(), bad);
+    cr_assert_eq(st, 1, "output: %s", out);
+    const char *last = strstr(out, " passed, 0 failed, 1 file not compiled (its tests did not run)\n");
+    cr_assert_not_null(last, "output: %s", out);
+    cr_assert_eq(last[strlen(" passed, 0 failed, 1 file not compiled (its tests did not run)\n")], '\0',
+                 "summary must be the last line");
+    free(out);
+}
+
 Test(cli, damaged_bytecode_is_rejected_with_one_line)
 {
     int st;
