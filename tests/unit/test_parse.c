@@ -411,6 +411,26 @@ Test(literals, code_literals_after_a_system_name)
     parsed_free(&r);
 }
 
+/* A comma after a code only separates, so a list pasted from a document
+ * reads as written; right after a system name it is still an error. */
+Test(literals, commas_between_codes)
+{
+    Parsed r = parse_str("codeset c { CPT 70551, 70552..70553, ICD10 C50.*, D05.1, }");
+    cr_assert_eq(nerrors(&r), 0, "%s", diag_lines(&r));
+    const Node *cpt = r.tree->a->a, *icd = cpt->next;
+    cr_expect_eq(ast_list_len(cpt->a), 2);
+    cr_expect_str_eq(cpt->a->str, "70551");
+    cr_expect_eq(cpt->a->next->kind, N_CODE_RANGE);
+    cr_expect_str_eq(icd->name, "ICD10");
+    cr_expect_eq(ast_list_len(icd->a), 2);
+    cr_expect_eq(icd->a->kind, N_CODE_PREFIX);
+    parsed_free(&r);
+
+    r = parse_str("codeset c { CPT , 70551 }");
+    cr_expect_eq(nerrors(&r), 1, "%s", diag_lines(&r));
+    parsed_free(&r);
+}
+
 /* Code literals only follow a system name inside `{ }`: elsewhere a system
  * name is a value, and the words after it stay words. */
 Test(literals, system_names_outside_sets_are_values)
