@@ -211,8 +211,11 @@ static void load_use(Loader *L, uint32_t from, const Node *use)
     Buf looked = {0};
     char *path = resolve(L, from_path, rel, &looked);
     if (!path) {
-        diag_error(L->d, "E101", use->loc, "cannot find module `%s`: looked for %s in %s",
-                   use->name, rel, looked.p);
+        /* Without -I, a file outside the PCR tree cannot see std/: say how. */
+        bool hint = (!L->opts || L->opts->n_include_dirs == 0) && strncmp(use->name, "std.", 4) == 0;
+        diag_error(L->d, "E101", use->loc, "cannot find module `%s`: looked for %s in %s%s",
+                   use->name, rel, looked.p,
+                   hint ? " (give -I DIR, DIR holding std/: policies/ in the PCR tree)" : "");
         goto out;
     }
     char *key = file_key(path);
