@@ -126,6 +126,25 @@ static uint32_t hash_bytes(const char *s, size_t n)
     return h;
 }
 
+/* A cheap hash for the schema's fixed tables (field names, enum members):
+ * the length and the first and last four bytes. Any string is looked up in
+ * them, but a probe ends at an empty slot, so collisions cost at most a scan
+ * of a table whose size the schema fixes. key_insert, whose table fills with
+ * whatever keys a record brings, keeps hash_bytes. */
+static uint32_t hash_name(const char *s, size_t n)
+{
+    uint32_t a = 0, b = 0;
+    if (n >= 4) {
+        memcpy(&a, s, 4);
+        memcpy(&b, s + n - 4, 4);
+    } else {
+        for (size_t i = 0; i < n; i++) a = a << 8 | (uint8_t)s[i];
+    }
+    uint64_t h = ((uint64_t)a << 32 | b) ^ (uint64_t)n * 0x9E3779B97F4A7C15ull;
+    h *= 0xFF51AFD7ED558CCDull;
+    return (uint32_t)(h >> 32);
+}
+
 static uint32_t mix_field(uint32_t h, uint32_t field) { return h ^ ((field + 1) * 0x9E3779B9u); }
 
 static void name_insert(NameSlot *t, uint32_t mask, const char *name, uint32_t len, uint32_t hash,
@@ -149,7 +168,7 @@ static const NameSlot *name_find(const NameSlot *t, uint32_t mask, const char *s
 /* The schema field called s, or -1. */
 static int field_find(const RecDecoder *d, const char *s, uint32_t n)
 {
-    uint32_t h = hash_bytes(s, n);
+    uint32_t h = hash_name(s, n);
     for (uint32_t i = h & (FIELD_SLOTS - 1); d->fields[i].name; i = (i + 1) & (FIELD_SLOTS - 1)) {
         const NameSlot *e = &d->fields[i];
         if (e->hash == h && e->len == n && memcmp(e->name, s, n) == 0) return e->field;
@@ -197,7 +216,7 @@ RecDecoder *rec_decoder_new(const Prog *prog)
         const PField *pf = &prog->fields[f];
         const char *name = prog->strs[pf->name];
         uint32_t len = prog->strlens[pf->name];
-        name_insert(d->fields, FIELD_SLOTS - 1, name, len, hash_bytes(name, len), f, 0);
+        name_insert(d->fields, FIELD_SLOTS - 1, name, len, hash_name(name, len), f, 0);
         if (pf->flags & PF_REQUIRED) d->required |= 1ull << f;
         if (pf->type == VT_CODE) d->code_fields |= 1ull << f;
         if (pf->type == VT_ENUM) nmembers += pf->enum_count;
@@ -217,7 +236,7 @@ RecDecoder *rec_decoder_new(const Prog *prog)
             uint32_t s = prog->refs[pf->enum_first + m];
             const char *name = prog->strs[s];
             uint32_t len = prog->strlens[s];
-            name_insert(d->members, d->member_mask, name, len, mix_field(hash_bytes(name, len), f),
+            name_insert(d->members, d->member_mask, name, len, mix_field(hash_name(name, len), f),
                         f, m);
             d->member_sys[f][m] = (uint8_t)code_system_from_name(name, len);
         }
@@ -513,13 +532,38 @@ static bool read_escape(RecDecoder *d, const uint8_t **pp, uint8_t **ww)
 /* string = '"' char* '"'. d->p is on the opening quote. A string with an
  * escape is unescaped into the scratch buffer, which has room for the rest
  * of the line. */
+/* The first byte in [p, end) that does not stand for itself (see plain),
+ * or end. On little-endian machines, eight bytes at a time: has_below(x, n)
+ * flags the bytes of x below n; a false alarm only ever lands above a true
+ * one, so the lowest flag is the first byte that is '"', '\\', a control
+ * character or not ASCII. */
+static const uint8_t *skip_plain(const uint8_t *p, const uint8_t *end)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && defined(__GNUC__)
+#define ONES 0x0101010101010101ull
+#define has_below(x, n) (((x) - ONES * (n)) & ~(x) & ONES * 0x80)
+    while (end - p >= 8) {
+        uint64_t w, m;
+        memcpy(&w, p, 8);
+        m = has_below(w ^ ONES * '"', 1) | has_below(w ^ ONES * '\\', 1) | has_below(w, 0x20) |
+            (w & ONES * 0x80);
+        if (m) return p + (__builtin_ctzll(m) >> 3);
+        p += 8;
+    }
+#undef has_below
+#undef ONES
+#endif
+    while (p < end && plain[*p]) p++;
+    return p;
+}
+
 static bool read_string(RecDecoder *d, Tok *t)
 {
     const uint8_t *start = d->p, *p = start + 1, *end = d->end;
     /* Most strings have no escape: validate them in place and point into
      * the line. Only a string with an escape is copied to the scratch. */
     for (;;) {
-        while (p < end && plain[*p]) p++;
+        p = skip_plain(p, end);
         if (p == end || *p == '\\' || *p < 0x20) break;
         if (*p == '"') {
             t->kind = TK_STRING;
@@ -938,7 +982,7 @@ static bool decode_field(RecDecoder *d, uint32_t f, const Tok *t)
         const NameSlot *m = NULL;
         if (t->kind == TK_STRING)
             m = name_find(d->members, d->member_mask, t->s, t->n,
-                          mix_field(hash_bytes(t->s, t->n), f), f);
+                          mix_field(hash_name(t->s, t->n), f), f);
         if (!m) {
             list_members(d, pf, list, sizeof list);
             show(got, t);
