@@ -1103,7 +1103,7 @@ static bool parse_record(RecDecoder *d)
     if (!resolve_codes(d)) return false;
     uint64_t missing = d->required & ~d->rec.present;
     for (uint32_t f = 0; missing; f++, missing >>= 1)
-        if (missing & 1) return fail(d, "missing required field '%s'", field_name(d, f));
+        if (missing & 1) return fail(d, "field '%s': missing (required)", field_name(d, f));
     return true;
 }
 

@@ -173,13 +173,13 @@ Test(rec, missing_required_fields)
 {
     Fx fx = fx_new();
     expect_err(&fx, "{\"id\":\"a\",\"service_date\":\"2026-03-02\"}",
-               "record 1: missing required field 'payer'");
+               "record 1: field 'payer': missing (required)");
     expect_err(&fx, "{\"id\":\"a\",\"payer\":null,\"service_date\":\"2026-03-02\"}",
-               "record 1: missing required field 'payer'");
-    expect_err(&fx, "{}", "record 1: missing required field 'id'");
+               "record 1: field 'payer': missing (required)");
+    expect_err(&fx, "{}", "record 1: field 'id': missing (required)");
     static const char nodate[] = "{\"id\":\"a\",\"payer\":\"p\"}";
     cr_assert_null(dec_n(&fx, nodate, strlen(nodate), 9));
-    cr_assert_str_eq(rec_error(fx.d), "record 9: missing required field 'service_date'");
+    cr_assert_str_eq(rec_error(fx.d), "record 9: field 'service_date': missing (required)");
     fx_free(&fx);
 }
 
@@ -881,7 +881,7 @@ Test(rec, sixty_four_fields)
     char *cut = strstr(line, ",\"f63\":63");
     memmove(cut, cut + 9, strlen(cut + 9) + 1);
     cr_assert_null(rec_decode(d, line, strlen(line), 1));
-    cr_assert_str_eq(rec_error(d), "record 1: missing required field 'f63'");
+    cr_assert_str_eq(rec_error(d), "record 1: field 'f63': missing (required)");
     rec_decoder_free(d);
     th_prog_free(p);
 }
