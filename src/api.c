@@ -267,6 +267,22 @@ struct pcr_engine {
     size_t n, cap;
     RecDecoder *dec; /* for the schema all policies share (the first's) */
     Buf line;        /* the current decision line */
+
+    /* The last record, for pcr_engine_decision (set by eval_line; the
+     * pointers are valid until the next record is decoded). */
+    bool have_last;
+    pcr_decision_kind last_kind;
+    const EnginePolicy *last_pol; /* the deciding policy; NULL for no_policy, error */
+    Decision last;                /* arrays in last_pol's VM scratch */
+    const char *last_id;          /* not NUL-terminated; NULL: none */
+    size_t last_id_len;
+    const char *last_error;       /* NUL-terminated; error only */
+    char last_msg[128];           /* a message eval_line or run_too_long wrote */
+    /* What pcr_engine_decision hands out. */
+    Buf id_copy, policy_name;
+    const char **names; /* reviewers, then rules, then missing */
+    size_t names_cap;
+    char deadline[OUT_DEADLINE_MAX];
 };
 
 pcr_engine *pcr_engine_new(void) { return xcalloc(1, sizeof(pcr_engine)); }
@@ -336,6 +352,9 @@ void pcr_engine_free(pcr_engine *e)
     free(e->v);
     rec_decoder_free(e->dec);
     buf_free(&e->line);
+    buf_free(&e->id_copy);
+    buf_free(&e->policy_name);
+    free(e->names);
     free(e);
 }
 
@@ -351,32 +370,96 @@ static EnginePolicy *route(pcr_engine *e, const char *payer, uint32_t n, int32_t
     return NULL;
 }
 
+/* Remembers the last record's decision for pcr_engine_decision. */
+static pcr_decision_kind remember(pcr_engine *e, pcr_decision_kind k, const EnginePolicy *ep,
+                                  const char *id, size_t id_len, const char *error)
+{
+    e->have_last = true;
+    e->last_kind = k;
+    e->last_pol = ep;
+    e->last_id = id;
+    e->last_id_len = id_len;
+    e->last_error = error;
+    return k;
+}
+
 /* Decides one line into e->line; returns the decision. */
 static pcr_decision_kind eval_line(pcr_engine *e, const char *json, size_t len, uint64_t recno)
 {
     e->line.n = 0;
     if (e->n == 0) {
-        out_error(&e->line, NULL, 0, "no policy loaded");
-        return PCR_DEC_ERROR;
+        snprintf(e->last_msg, sizeof e->last_msg, "no policy loaded");
+        out_error(&e->line, NULL, 0, e->last_msg);
+        return remember(e, PCR_DEC_ERROR, NULL, NULL, 0, e->last_msg);
     }
     const Record *r = rec_decode(e->dec, json, len, recno);
     if (!r) {
         const Record *part = rec_partial(e->dec);
-        out_error(&e->line, part && part->has_id ? part->id : NULL, part ? part->id_len : 0,
-                  rec_error(e->dec));
-        return PCR_DEC_ERROR;
+        const char *id = part && part->has_id ? part->id : NULL;
+        size_t id_len = id ? part->id_len : 0;
+        out_error(&e->line, id, id_len, rec_error(e->dec));
+        return remember(e, PCR_DEC_ERROR, NULL, id, id_len, rec_error(e->dec));
     }
     const Prog *p0 = e->v[0].pol->prog;
     const RecVal *payer = &r->v[p0->f_payer];
     EnginePolicy *ep = route(e, payer->s, payer->n, (int32_t)r->v[p0->f_service_date].i);
     if (!ep) {
         out_no_policy(&e->line, r->id, r->id_len);
-        return PCR_DEC_NO_POLICY;
+        return remember(e, PCR_DEC_NO_POLICY, NULL, r->id, r->id_len, NULL);
     }
-    Decision d;
-    vm_decide(ep->vm, r, &d);
-    out_decision(&e->line, ep->out, r->id, r->id_len, &d);
-    return d.kind;
+    vm_decide(ep->vm, r, &e->last);
+    out_decision(&e->line, ep->out, r->id, r->id_len, &e->last);
+    return remember(e, e->last.kind, ep, r->id, r->id_len, NULL);
+}
+
+pcr_status pcr_engine_decision(pcr_engine *e, pcr_decision *out)
+{
+    if (!e || !out || !e->have_last) return PCR_ERR_USAGE;
+    memset(out, 0, sizeof *out);
+    out->kind = e->last_kind;
+    out->timely = -1;
+    out->error = e->last_error;
+    if (e->last_id) {
+        e->id_copy.n = 0;
+        buf_put(&e->id_copy, e->last_id, e->last_id_len);
+        buf_putc(&e->id_copy, '\0');
+        out->id = e->id_copy.p;
+    }
+    const EnginePolicy *ep = e->last_pol;
+    if (!ep) return PCR_OK;
+    const Prog *p = ep->pol->prog;
+    const Decision *d = &e->last;
+    bool info = d->kind == PCR_DEC_INFO_NEEDED;
+    e->policy_name.n = 0;
+    buf_printf(&e->policy_name, "%s@%s", p->strs[p->id], p->strs[p->version]);
+    buf_putc(&e->policy_name, '\0');
+    out->policy = e->policy_name.p;
+
+    size_t nmissing = 0;
+    for (uint32_t f = 0; f < p->nfields; f++) nmissing += d->missing >> f & 1;
+    size_t need = (size_t)d->nreviewers + d->nrules + nmissing + 1;
+    if (need > e->names_cap) {
+        e->names = xrealloc(e->names, need * sizeof *e->names);
+        e->names_cap = need;
+    }
+    const char **w = e->names;
+    out->reviewers = w;
+    if (!info)
+        for (uint32_t k = 0; k < d->nreviewers; k++) *w++ = p->strs[d->reviewers[k]];
+    out->nreviewers = (size_t)(w - out->reviewers);
+    out->rules = w;
+    for (uint32_t k = 0; k < d->nrules; k++) *w++ = p->strs[p->rules[d->rules[k]].id];
+    out->nrules = d->nrules;
+    out->missing = w;
+    for (uint32_t f = 0; f < p->nfields; f++)
+        if (d->missing >> f & 1) *w++ = p->strs[p->fields[f].name];
+    out->nmissing = nmissing;
+    if (!info && d->has_deadline) {
+        out_format_deadline(e->deadline, d->deadline_is_date, d->deadline);
+        out->deadline = e->deadline;
+    }
+    if (!info) out->timely = d->timely;
+    return PCR_OK;
 }
 
 pcr_status pcr_engine_eval(pcr_engine *e, const char *json, size_t len, uint64_t recno,
@@ -416,11 +499,12 @@ static bool run_one(pcr_engine *e, const char *line, size_t len, uint64_t recno,
  * naming the limit, and its bytes are skipped up to the next newline. */
 static bool run_too_long(pcr_engine *e, uint64_t recno, FILE *out, pcr_stats *st)
 {
-    char msg[128];
-    snprintf(msg, sizeof msg, "record %llu: line longer than %d bytes", (unsigned long long)recno,
+    char *msg = e->last_msg;
+    snprintf(msg, sizeof e->last_msg, "record %llu: line longer than %d bytes", (unsigned long long)recno,
              REC_MAX_LINE);
     e->line.n = 0;
     out_error(&e->line, NULL, 0, msg);
+    remember(e, PCR_DEC_ERROR, NULL, NULL, 0, msg);
     st->records++;
     st->by_decision[PCR_DEC_ERROR]++;
     return fwrite(e->line.p, 1, e->line.n, out) == e->line.n;

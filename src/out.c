@@ -166,11 +166,12 @@ static char *put_digits(char *w, unsigned v, int n)
     return w + n;
 }
 
-/* "YYYY-MM-DD" for a date (days), "YYYY-MM-DDTHH:MM" for a datetime
- * (seconds), quoted. */
-static void put_deadline(Buf *b, bool is_date, int64_t v)
+/* Writes the deadline as "YYYY-MM-DD" (a date, in days) or
+ * "YYYY-MM-DDTHH:MM" (a datetime, in seconds), NUL-terminated; returns its
+ * length. s needs OUT_DEADLINE_MAX bytes. */
+size_t out_format_deadline(char *s, bool is_date, int64_t v)
 {
-    char s[24], *w = s;
+    char *w = s;
     int64_t day = v, rem = 0;
     if (!is_date) {
         day = v / SECONDS_PER_DAY;
@@ -179,7 +180,6 @@ static void put_deadline(Buf *b, bool is_date, int64_t v)
     }
     int y, m, d;
     date_to_ymd((int32_t)day, &y, &m, &d);
-    *w++ = '"';
     w = put_digits(w, (unsigned)((y % 10000 + 10000) % 10000), 4);
     *w++ = '-';
     w = put_digits(w, (unsigned)m, 2);
@@ -191,8 +191,17 @@ static void put_deadline(Buf *b, bool is_date, int64_t v)
         *w++ = ':';
         w = put_digits(w, (unsigned)(rem % 3600 / 60), 2);
     }
-    *w++ = '"';
-    buf_put(b, s, (size_t)(w - s));
+    *w = '\0';
+    return (size_t)(w - s);
+}
+
+static void put_deadline(Buf *b, bool is_date, int64_t v)
+{
+    char s[OUT_DEADLINE_MAX];
+    size_t n = out_format_deadline(s, is_date, v);
+    buf_putc(b, '"');
+    buf_put(b, s, n);
+    buf_putc(b, '"');
 }
 
 static void put_head(Buf *b, const char *id, size_t id_len, pcr_decision_kind k)

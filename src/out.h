@@ -43,6 +43,14 @@ typedef struct OutPolicy OutPolicy;
 OutPolicy *out_policy_new(const Prog *p);
 void out_policy_free(OutPolicy *o);
 
+/* Room for a formatted deadline, "YYYY-MM-DDTHH:MM" and its NUL. */
+enum { OUT_DEADLINE_MAX = 20 };
+
+/* Writes the deadline as "YYYY-MM-DD" (is_date: v in days) or
+ * "YYYY-MM-DDTHH:MM" (v in seconds), NUL-terminated, into s (at least
+ * OUT_DEADLINE_MAX bytes); returns its length. */
+size_t out_format_deadline(char *s, bool is_date, int64_t v);
+
 /* Appends the line of a decided record: d as vm_decide() filled it for the
  * policy o was made from. id/id_len: the record's id (UTF-8, need not be
  * NUL-terminated). */

@@ -175,6 +175,31 @@ void pcr_engine_free(pcr_engine *e);
 pcr_status pcr_engine_eval(pcr_engine *e, const char *json, size_t len, uint64_t recno,
                            const char **line, size_t *line_len, pcr_decision_kind *kind);
 
+/* A decision field by field: what the JSON line says, for callers that
+ * would rather not parse it. Strings are NUL-terminated UTF-8; arrays list
+ * their strings in the line's order. As in the line, an info_needed
+ * decision has no reviewers, no deadline and timely -1. */
+typedef struct pcr_decision {
+    pcr_decision_kind kind;
+    const char *id;                /* the record's id; NULL when it had none */
+    const char *policy;            /* "id@version"; NULL for no_policy and error */
+    const char *const *reviewers;  /* nreviewers names */
+    size_t nreviewers;
+    const char *deadline;          /* "YYYY-MM-DD" or "YYYY-MM-DDTHH:MM"; NULL: none */
+    int timely;                    /* 1 on time, 0 late, -1 unknown or no deadline */
+    const char *const *rules;      /* ids of the rules that fired (not waived) */
+    size_t nrules;
+    const char *const *missing;    /* info_needed: the absent fields that matter */
+    size_t nmissing;
+    const char *error;             /* error: the message; else NULL */
+} pcr_decision;
+
+/* Fills *out with the decision of the engine's last pcr_engine_eval (or
+ * the last line of pcr_engine_run). Everything *out points to is owned by
+ * the engine and valid until its next eval, run or free. PCR_ERR_USAGE
+ * before the first record. */
+pcr_status pcr_engine_decision(pcr_engine *e, pcr_decision *out);
+
 typedef struct pcr_stats {
     uint64_t records;
     uint64_t bytes;
