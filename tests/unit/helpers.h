@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include "pcr/pcr.h"
 #include "prog.h"
 
 /* Appends a string to p's table (no dedup) and returns its index. */
@@ -202,6 +203,31 @@ static inline const char *th_root(void)
 {
     const char *r = getenv("PCR_ROOT");
     return r ? r : ".";
+}
+
+/* An engine holding the policy src (named name in diagnostics), compiled
+ * from memory with the repo's policies/ on the module path; NULL, with the
+ * diagnostics on stderr, when it does not compile or load. */
+static inline pcr_engine *th_engine(const char *name, const char *src)
+{
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/policies", th_root());
+    const char *inc[] = {dir};
+    pcr_compile_opts opts = {.include_dirs = inc, .n_include_dirs = 1};
+    pcr_policy *p = NULL;
+    pcr_diags *d = NULL;
+    pcr_status st = pcr_compile_buffer(name, src, strlen(src), &opts, &p, &d);
+    if (st != PCR_OK) pcr_diags_print(d, stderr, false);
+    pcr_diags_free(d);
+    if (st != PCR_OK) return NULL;
+    pcr_engine *e = pcr_engine_new();
+    char err[256];
+    if (pcr_engine_add(e, p, err, sizeof err) != PCR_OK) {
+        fprintf(stderr, "%s\n", err);
+        pcr_engine_free(e);
+        return NULL;
+    }
+    return e;
 }
 
 #endif

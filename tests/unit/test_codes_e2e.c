@@ -23,19 +23,8 @@ static const char policy_src[] =
 /* An engine holding the policy above, compiled from memory. */
 static pcr_engine *engine(void)
 {
-    char dir[512];
-    snprintf(dir, sizeof dir, "%s/policies", th_root());
-    const char *inc[] = {dir};
-    pcr_compile_opts opts = {.include_dirs = inc, .n_include_dirs = 1};
-    pcr_policy *p = NULL;
-    pcr_diags *d = NULL;
-    pcr_status st = pcr_compile_buffer("shapes.pcr", policy_src, strlen(policy_src), &opts, &p, &d);
-    if (st != PCR_OK) pcr_diags_print(d, stderr, false);
-    cr_assert_eq(st, PCR_OK);
-    pcr_diags_free(d);
-    pcr_engine *e = pcr_engine_new();
-    char err[256];
-    cr_assert_eq(pcr_engine_add(e, p, err, sizeof err), PCR_OK, "%s", err);
+    pcr_engine *e = th_engine("shapes.pcr", policy_src);
+    cr_assert_not_null(e);
     return e;
 }
 
