@@ -277,7 +277,7 @@ struct pcr_engine {
     const char *last_id;          /* not NUL-terminated; NULL: none */
     size_t last_id_len;
     const char *last_error;       /* NUL-terminated; error only */
-    char last_msg[128];           /* a message eval_line or run_too_long wrote */
+    char last_msg[128];           /* run_too_long's message */
     /* What pcr_engine_decision hands out. */
     Buf id_copy, policy_name;
     const char **names; /* reviewers, then rules, then missing */
@@ -388,9 +388,8 @@ static pcr_decision_kind eval_line(pcr_engine *e, const char *json, size_t len, 
 {
     e->line.n = 0;
     if (e->n == 0) {
-        snprintf(e->last_msg, sizeof e->last_msg, "no policy loaded");
-        out_error(&e->line, NULL, 0, e->last_msg);
-        return remember(e, PCR_DEC_ERROR, NULL, NULL, 0, e->last_msg);
+        out_error(&e->line, NULL, 0, "no policy loaded");
+        return remember(e, PCR_DEC_ERROR, NULL, NULL, 0, "no policy loaded");
     }
     const Record *r = rec_decode(e->dec, json, len, recno);
     if (!r) {

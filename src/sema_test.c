@@ -43,6 +43,13 @@ static void type_error(Sema *s, uint32_t f, const Node *v)
                s->m.fields[f].name, sema_type_name(s, f), value_type(v));
 }
 
+static void put_date(Buf *b, int64_t day)
+{
+    char d[16];
+    date_format((int32_t)day, d);
+    buf_printf(b, "\"%s\"", d);
+}
+
 static void put_datetime(Buf *b, int64_t secs)
 {
     int64_t day = secs >= 0 ? secs / SECONDS_PER_DAY
@@ -130,22 +137,15 @@ static bool render_value(Sema *s, uint32_t f, const Node *v, CodeSystem sys, Buf
         if (v->kind != N_STRING) break;
         buf_put_json_str(b, v->str, strlen(v->str));
         return true;
-    case VT_DATE: {
+    case VT_DATE:
         if (v->kind != N_DATE) break;
-        char d[16];
-        date_format((int32_t)v->ival, d);
-        buf_printf(b, "\"%s\"", d);
+        put_date(b, v->ival);
         return true;
-    }
     case VT_DATETIME:
-        if (v->kind == N_DATE) { /* a bare date stays one: the record knows only the day */
-            char d[16];
-            date_format((int32_t)v->ival, d);
-            buf_printf(b, "\"%s\"", d);
-            return true;
-        }
-        if (v->kind != N_DATETIME) break;
-        put_datetime(b, v->ival);
+        /* a bare date stays one: the record then knows only the day */
+        if (v->kind == N_DATE) put_date(b, v->ival);
+        else if (v->kind == N_DATETIME) put_datetime(b, v->ival);
+        else break;
         return true;
     case VT_ENUM: {
         if (v->kind != N_NAME && v->kind != N_STRING) break;
