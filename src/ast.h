@@ -15,6 +15,7 @@
 
 #include "arena.h"
 #include "diag.h"
+#include "prog.h" /* Outcome, DurationUnit, DIR_*: shared with the runtime */
 
 typedef enum NodeKind {
     /* ---- declarations (a file is a list of these) ---- */
@@ -91,19 +92,6 @@ typedef enum ClauseKind {
 } ClauseKind;
 
 typedef enum BinOp { BIN_AND = 1, BIN_OR, BIN_EQ, BIN_NE, BIN_LT, BIN_LE, BIN_GT, BIN_GE } BinOp;
-
-typedef enum DurationUnit { U_HOURS = 1, U_DAYS, U_BUSINESS_DAYS } DurationUnit;
-
-enum { DIR_BEFORE = 1, DIR_AFTER = 2 };
-
-/* Outcomes in order of strength; the values are stored in bytecode. */
-typedef enum Outcome {
-    OUT_NONE = 0,
-    OUT_NOTIFICATION = 1,
-    OUT_PRIOR_AUTH = 2,
-    OUT_NOT_COVERED = 3,
-    OUT_EXEMPT = 4, /* waives other rules; not itself a requirement */
-} Outcome;
 
 enum NodeFlags {
     FL_REQUIRED = 1 << 0,

@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ast.h" /* OUT_EXEMPT */
 #include "bc.h"
 #include "bc_format.h"
 #include "opcodes.h"

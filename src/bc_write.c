@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ast.h"
 #include "bc.h"
 #include "bc_format.h"
 #include "buf.h"

@@ -11,7 +11,6 @@
 #include <string.h>
 
 #include "arena.h"
-#include "ast.h" /* Outcome */
 #include "dates.h"
 
 /* Appends a string literal without strlen. */

@@ -27,6 +27,30 @@ enum {
     PCR_MAX_SET_RANGES = 100000, /* disjoint ranges in one code set, after merging */
 };
 
+/* Rule outcomes, deadline units and directions: stored in bytecode, so
+ * append only. The checker writes them into the model, the runtime reads
+ * them from PRule; both take the names from here. */
+typedef enum Outcome {
+    OUT_NONE = 0,
+    OUT_NOTIFICATION = 1,
+    OUT_PRIOR_AUTH = 2,
+    OUT_NOT_COVERED = 3,
+    OUT_EXEMPT = 4,   /* waives other rules; not itself a requirement */
+    OUT_ADVISORY = 5, /* informs (an obligation) without deciding: never the decision */
+    OUT__COUNT
+} Outcome;
+
+/* How strongly an outcome decides: not_covered > prior_auth > notification;
+ * advisory, exempt and none decide nothing (0). */
+static inline int outcome_strength(unsigned o)
+{
+    return o == OUT_NOT_COVERED ? 3 : o == OUT_PRIOR_AUTH ? 2 : o == OUT_NOTIFICATION ? 1 : 0;
+}
+
+typedef enum DurationUnit { U_HOURS = 1, U_DAYS, U_BUSINESS_DAYS } DurationUnit;
+
+enum { DIR_BEFORE = 1, DIR_AFTER = 2 };
+
 /* Types of schema fields and of values. Stored in bytecode: append only. */
 typedef enum ValType {
     VT_BOOL = 1,
@@ -70,7 +94,7 @@ typedef struct PRule {
     uint32_t cite_doc;     /* string index, or PIDX_NONE */
     uint32_t cite_section; /* string index, or PIDX_NONE */
     uint32_t line;         /* source line of the `rule` keyword */
-    uint8_t outcome;       /* Outcome (ast.h) */
+    uint8_t outcome;       /* Outcome */
     uint8_t dl_unit;       /* DurationUnit, or 0 for no deadline */
     uint8_t dl_dir;        /* DIR_BEFORE or DIR_AFTER (relative to service_date) */
     uint8_t exempt_all;    /* OUT_EXEMPT: waives every other rule */

@@ -30,7 +30,6 @@
 #include "codes.h"
 #include "dates.h"
 
-#include "ast.h" /* Outcome, DurationUnit, DIR_* */
 #include "opcodes.h"
 
 typedef struct Slot {
