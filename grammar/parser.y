@@ -228,6 +228,8 @@ Expr parse_present(Parser *p, Node *field, Loc loc);
 Expr parse_atom(Parser *p, Node *n);
 /* N_CLAUSE of `kind` with children a and b, or with ival `val`. */
 Node *parse_clause(Parser *p, int kind, Node *a, Node *b, Loc loc);
+Node *parse_outcome(Parser *p, int outcome, Loc loc);
+Node *parse_expect(Parser *p, int decision, Node *outcomes, Loc loc);
 Node *parse_clause_val(Parser *p, int kind, int64_t val, Loc loc);
 /* A `when` or `unless` clause; ends the clause for E010's once-only rule. */
 Node *parse_clause_cond(Parser *p, int kind, Expr cond, Loc loc);
@@ -312,6 +314,7 @@ static void pcr_yyerror(Loc *loc, yyscan_t scanner, Parser *p, const char *msg);
     WHEN "`when`" UNLESS "`unless`" REQUIRE "`require`" EXEMPT "`exempt`"
     REVIEWER "`reviewer`" DEADLINE "`deadline`" CITE "`cite`" EFFECTIVE "`effective`"
     GIVEN "`given`" EXPECT "`expect`" RULES "`rules`" MISSING "`missing`" TIMELY "`timely`"
+    POSSIBLE "`possible`"
     /* declarations */
     USE "`use`" POLICY "`policy`" SCHEMA "`schema`" CODESET "`codeset`"
     CALENDAR "`calendar`" RULE "`rule`" TEST "`test`"
@@ -321,6 +324,7 @@ static void pcr_yyerror(Loc *loc, yyscan_t scanner, Parser *p, const char *msg);
     /* clause words */
     SECTION "`section`" THROUGH "`through`" BEFORE "`before`" AFTER "`after`" ALL "`all`"
     PRIOR_AUTH "`prior_auth`" NOTIFICATION "`notification`" NOT_COVERED "`not_covered`"
+    ADVISORY "`advisory`"
     NONE "`none`" INFO_NEEDED "`info_needed`" NO_POLICY "`no_policy`" KW_ERROR "`error`"
     UNKNOWN "`unknown`"
     /* schema */
@@ -349,6 +353,8 @@ static void pcr_yyerror(Loc *loc, yyscan_t scanner, Parser *p, const char *msg);
 %nterm <list> modpath props strings fields members systems groups codes holidays rclauses ids
 %nterm <list> props_opt fields_opt holidays_opt rclauses_opt tclauses_opt fvals_opt
 %nterm <list> tclauses fvals litems litems_opt names names_opt ids_opt vitems
+%nterm <list> outcomes outcomes_opt
+%nterm <node> outcome_item
 %nterm <expr> cond cand cnot catom pred setexpr setterm cs_body
 %nterm <num> required_opt outcome decision direction cmp
 %nterm <kw> kwword
@@ -612,6 +618,19 @@ outcome
     : PRIOR_AUTH    { $$ = OUT_PRIOR_AUTH; }
     | NOTIFICATION  { $$ = OUT_NOTIFICATION; }
     | NOT_COVERED   { $$ = OUT_NOT_COVERED; }
+    | ADVISORY      { $$ = OUT_ADVISORY; }
+    ;
+
+outcome_item: outcome  { $$ = parse_outcome(p, $1, @$); } ;
+
+outcomes
+    : outcome_item                 { $$ = parse_list($1); }
+    | outcomes COMMA outcome_item  { $$ = parse_list_add($1, $3); }
+    ;
+
+outcomes_opt
+    : %empty           { $$ = parse_list(NULL); }
+    | outcomes comma_opt
     ;
 
 direction
@@ -700,6 +719,8 @@ tclauses
 tclause
     : GIVEN LBRACE fvals_opt RBRACE       { $$ = parse_clause(p, CL_GIVEN, $3.head, NULL, @$); }
     | EXPECT decision                     { $$ = parse_clause_val(p, CL_EXPECT, $2, @$); }
+    | EXPECT decision COMMA outcomes      { $$ = parse_expect(p, $2, $4.head, @$); }
+    | POSSIBLE LBRACKET outcomes_opt RBRACKET { $$ = parse_clause(p, CL_POSSIBLE, $3.head, NULL, @$); }
     | REVIEWER strings                    { $$ = parse_clause(p, CL_REVIEWER, $2.head, NULL, @$); }
     | RULES LBRACKET ids_opt RBRACKET     { $$ = parse_clause(p, CL_RULES, $3.head, NULL, @$); }
     | DEADLINE DATE                       { $$ = parse_clause(p, CL_DEADLINE_AT, $2, NULL, @$); }
@@ -715,6 +736,7 @@ tclause
     | DEADLINE error                      { $$ = parse_clause_error(p, CL_DEADLINE_AT, @$); }
     | MISSING error                       { $$ = parse_clause_error(p, CL_MISSING, @$); }
     | TIMELY error                        { $$ = parse_clause_error(p, CL_TIMELY, @$); }
+    | POSSIBLE error                      { $$ = parse_clause_error(p, CL_POSSIBLE, @$); }
     ;
 
 
@@ -796,7 +818,7 @@ word
 
 kwword
     : WHEN | UNLESS | REQUIRE | EXEMPT | REVIEWER | DEADLINE | CITE | EFFECTIVE | GIVEN
-    | EXPECT | RULES | MISSING | TIMELY | USE | POLICY | SCHEMA | CODESET | CALENDAR | RULE
+    | EXPECT | RULES | MISSING | TIMELY | POSSIBLE | ADVISORY | USE | POLICY | SCHEMA | CODESET | CALENDAR | RULE
     | TEST | AND | OR | NOT | IN | ANY | PRESENT | SECTION | THROUGH | BEFORE | AFTER | ALL
     | PRIOR_AUTH | NOTIFICATION | NOT_COVERED | NONE | INFO_NEEDED | NO_POLICY | KW_ERROR
     | UNKNOWN | REQUIRED | LIST | ENUM | CODE | SYSTEM

@@ -280,9 +280,12 @@ struct pcr_engine {
     char last_msg[128];           /* run_too_long's message */
     /* What pcr_engine_decision hands out. */
     Buf id_copy, policy_name;
-    const char **names; /* reviewers, then rules, then missing */
+    const char **names; /* reviewers, then rules, then missing, then the obligations' */
     size_t names_cap;
     char deadline[OUT_DEADLINE_MAX];
+    pcr_obligation *obls;          /* obligations, then possible ones */
+    char (*obl_deadline)[OUT_DEADLINE_MAX];
+    size_t obls_cap;
 };
 
 pcr_engine *pcr_engine_new(void) { return xcalloc(1, sizeof(pcr_engine)); }
@@ -355,6 +358,8 @@ void pcr_engine_free(pcr_engine *e)
     buf_free(&e->id_copy);
     buf_free(&e->policy_name);
     free(e->names);
+    free(e->obls);
+    free(e->obl_deadline);
     free(e);
 }
 
@@ -411,6 +416,44 @@ static pcr_decision_kind eval_line(pcr_engine *e, const char *json, size_t len, 
     return remember(e, e->last.kind, ep, r->id, r->id_len, NULL);
 }
 
+static size_t count_bits(uint64_t m)
+{
+    size_t n = 0;
+    for (; m; m &= m - 1) n++;
+    return n;
+}
+
+/* Writes the names of the fields in mask (schema order) at *w. */
+static const char **put_field_names(const Prog *p, uint64_t mask, const char **w)
+{
+    for (uint32_t f = 0; f < p->nfields; f++)
+        if (mask >> f & 1) *w++ = p->strs[p->fields[f].name];
+    return w;
+}
+
+/* Fills o from ob, its strings written at *w and its deadline into dl. */
+static const char **put_obligation(const Prog *p, const Obligation *ob, pcr_obligation *o,
+                                   const char **w, char *dl)
+{
+    memset(o, 0, sizeof *o);
+    o->outcome = (pcr_outcome)ob->outcome;
+    o->reviewers = w;
+    for (uint32_t k = 0; k < ob->nreviewers; k++) *w++ = p->strs[ob->reviewers[k]];
+    o->nreviewers = ob->nreviewers;
+    if (ob->has_deadline) {
+        out_format_deadline(dl, ob->deadline_is_date, ob->deadline);
+        o->deadline = dl;
+    }
+    o->timely = ob->timely;
+    o->rules = w;
+    for (uint32_t k = 0; k < ob->nrules; k++) *w++ = p->strs[p->rules[ob->rules[k]].id];
+    o->nrules = ob->nrules;
+    o->missing = w;
+    w = put_field_names(p, ob->missing, w);
+    o->nmissing = count_bits(ob->missing);
+    return w;
+}
+
 pcr_status pcr_engine_decision(pcr_engine *e, pcr_decision *out)
 {
     if (!e || !out || !e->have_last) return PCR_ERR_USAGE;
@@ -428,38 +471,53 @@ pcr_status pcr_engine_decision(pcr_engine *e, pcr_decision *out)
     if (!ep) return PCR_OK;
     const Prog *p = ep->pol->prog;
     const Decision *d = &e->last;
-    bool info = d->kind == PCR_DEC_INFO_NEEDED;
     e->policy_name.n = 0;
     buf_printf(&e->policy_name, "%s@%s", p->strs[p->id], p->strs[p->version]);
     buf_putc(&e->policy_name, '\0');
     out->policy = e->policy_name.p;
 
-    size_t nmissing = 0;
-    for (uint32_t f = 0; f < p->nfields; f++) nmissing += d->missing >> f & 1;
-    size_t need = (size_t)d->nreviewers + d->nrules + nmissing + 1;
+    size_t nobl = (size_t)d->nobligations + d->npossible;
+    size_t need = (size_t)d->nreviewers + d->nrules + count_bits(d->missing) + 1;
+    for (size_t k = 0; k < nobl; k++) {
+        const Obligation *ob = k < d->nobligations ? &d->obligations[k] : &d->possible[k - d->nobligations];
+        need += ob->nreviewers + ob->nrules + count_bits(ob->missing);
+    }
     if (need > e->names_cap) {
         e->names = xrealloc(e->names, need * sizeof *e->names);
         e->names_cap = need;
     }
+    if (nobl > e->obls_cap) {
+        e->obls = xrealloc(e->obls, nobl * sizeof *e->obls);
+        e->obl_deadline = xrealloc(e->obl_deadline, nobl * sizeof *e->obl_deadline);
+        e->obls_cap = nobl;
+    }
     const char **w = e->names;
     out->reviewers = w;
-    if (!info)
-        for (uint32_t k = 0; k < d->nreviewers; k++) *w++ = p->strs[d->reviewers[k]];
-    out->nreviewers = (size_t)(w - out->reviewers);
+    for (uint32_t k = 0; k < d->nreviewers; k++) *w++ = p->strs[d->reviewers[k]];
+    out->nreviewers = d->nreviewers;
     out->rules = w;
     for (uint32_t k = 0; k < d->nrules; k++) *w++ = p->strs[p->rules[d->rules[k]].id];
     out->nrules = d->nrules;
     out->missing = w;
-    for (uint32_t f = 0; f < p->nfields; f++)
-        if (d->missing >> f & 1) *w++ = p->strs[p->fields[f].name];
-    out->nmissing = nmissing;
-    if (!info && d->has_deadline) {
+    w = put_field_names(p, d->missing, w);
+    out->nmissing = count_bits(d->missing);
+    for (size_t k = 0; k < nobl; k++) {
+        const Obligation *ob = k < d->nobligations ? &d->obligations[k] : &d->possible[k - d->nobligations];
+        w = put_obligation(p, ob, &e->obls[k], w, e->obl_deadline[k]);
+    }
+    out->obligations = e->obls;
+    out->nobligations = d->nobligations;
+    out->possible = e->obls + d->nobligations;
+    out->npossible = d->npossible;
+    if (d->has_deadline) {
         out_format_deadline(e->deadline, d->deadline_is_date, d->deadline);
         out->deadline = e->deadline;
     }
-    if (!info) out->timely = d->timely;
+    out->timely = d->timely;
     return PCR_OK;
 }
+
+const char *pcr_outcome_name(pcr_outcome o) { return out_outcome_name((unsigned)o); }
 
 pcr_status pcr_engine_eval(pcr_engine *e, const char *json, size_t len, uint64_t recno,
                            const char **line, size_t *line_len, pcr_decision_kind *kind)

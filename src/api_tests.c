@@ -75,6 +75,56 @@ static void format_deadline(bool is_date, int64_t v, char *buf)
 
 static const char *timely_name(int t) { return t > 0 ? "true" : t == 0 ? "false" : "unknown"; }
 
+/* Appends the outcomes in bits (bit Outcome) as "a, b" (or "none"). */
+static void put_outcomes(Buf *b, uint32_t bits)
+{
+    bool first = true;
+    for (unsigned o = 0; o < OUT__COUNT; o++) {
+        if (!(bits >> o & 1)) continue;
+        if (!first) buf_puts(b, ", ");
+        buf_puts(b, out_outcome_name(o));
+        first = false;
+    }
+    if (first) buf_puts(b, "none");
+}
+
+static uint32_t outcomes_of(const Obligation *v, uint32_t n)
+{
+    uint32_t bits = 0;
+    for (uint32_t k = 0; k < n; k++) bits |= 1u << v[k].outcome;
+    return bits;
+}
+
+/* Appends what a test needs to see when it fails: every obligation with
+ * its reviewers, deadline and rules, the possible ones and what is
+ * missing. */
+static void put_actual(Buf *b, const Prog *p, const Decision *d)
+{
+    buf_puts(b, "\n    obligations:");
+    if (d->nobligations == 0) buf_puts(b, " none");
+    for (uint32_t i = 0; i < d->nobligations + d->npossible; i++) {
+        const Obligation *o = i < d->nobligations ? &d->obligations[i] : &d->possible[i - d->nobligations];
+        if (i == d->nobligations) buf_puts(b, "\n    possible:");
+        buf_printf(b, "%s %s", i == 0 || i == d->nobligations ? "" : ";", out_outcome_name(o->outcome));
+        for (uint32_t k = 0; k < o->nreviewers; k++)
+            buf_printf(b, "%s\"%s\"", k ? ", " : " by ", p->strs[o->reviewers[k]]);
+        if (o->has_deadline) {
+            char dl[24];
+            format_deadline(o->deadline_is_date, o->deadline, dl);
+            buf_printf(b, " by %s", dl);
+        }
+        buf_puts(b, " [");
+        for (uint32_t k = 0; k < o->nrules; k++)
+            buf_printf(b, "%s%s", k ? ", " : "", p->strs[p->rules[o->rules[k]].id]);
+        buf_puts(b, "]");
+    }
+    if (d->missing) {
+        buf_puts(b, "\n    missing:");
+        for (uint32_t f = 0; f < p->nfields; f++)
+            if (d->missing >> f & 1) buf_printf(b, " %s", p->strs[p->fields[f].name]);
+    }
+}
+
 /* Compares o with t's expectations; appends "; "-separated differences to
  * why. got is scratch for at least max(rules, strings, fields) names.
  * Returns true when all hold. */
@@ -139,6 +189,27 @@ static bool compare(const Prog *p, const TestCase *t, const Observed *o, Buf *wh
             buf_printf(why, "expected deadline %s, got %s", want, have);
         }
     }
+    if (t->check_outcomes) {
+        uint32_t have = decided ? outcomes_of(o->d.obligations, o->d.nobligations) : 0;
+        if (have != t->outcomes) {
+            if (why->n > start) buf_puts(why, "; ");
+            buf_puts(why, "expected obligations ");
+            put_outcomes(why, t->outcomes);
+            buf_puts(why, ", got ");
+            put_outcomes(why, have);
+        }
+    }
+    if (t->check_possible) {
+        uint32_t have = decided ? outcomes_of(o->d.possible, o->d.npossible) : 0;
+        if (have != t->possible) {
+            if (why->n > start) buf_puts(why, "; ");
+            buf_puts(why, "expected possible [");
+            put_outcomes(why, t->possible);
+            buf_puts(why, "], got [");
+            put_outcomes(why, have);
+            buf_puts(why, "]");
+        }
+    }
     if (t->check_timely) {
         int have = decided ? o->d.timely : -1;
         if (have != t->timely) {
@@ -147,7 +218,9 @@ static bool compare(const Prog *p, const TestCase *t, const Observed *o, Buf *wh
                        timely_name(have));
         }
     }
-    return why->n == start;
+    if (why->n == start) return true;
+    if (decided) put_actual(why, p, &o->d);
+    return false;
 }
 
 pcr_status pcr_policy_run_tests(const pcr_policy *pol, FILE *out, bool verbose, size_t *passed,

@@ -124,11 +124,12 @@ static const char *const clause_names[] = {
     [CL_UNLESS] = "unless",       [CL_REQUIRE] = "require",     [CL_EXEMPT] = "exempt",
     [CL_REVIEWER] = "reviewer",   [CL_DEADLINE] = "deadline",   [CL_GIVEN] = "given",
     [CL_EXPECT] = "expect",       [CL_RULES] = "rules",         [CL_DEADLINE_AT] = "deadline_at",
-    [CL_MISSING] = "missing",     [CL_TIMELY] = "timely",
+    [CL_MISSING] = "missing",     [CL_TIMELY] = "timely",       [CL_POSSIBLE] = "possible",
 };
 static const char *const outcome_names[] = {
     [OUT_NONE] = "none",           [OUT_NOTIFICATION] = "notification",
     [OUT_PRIOR_AUTH] = "prior_auth", [OUT_NOT_COVERED] = "not_covered", [OUT_EXEMPT] = "exempt",
+    [OUT_ADVISORY] = "advisory",
 };
 static const char *const decision_names[] = {
     [PCR_DEC_NONE] = "none",
@@ -208,7 +209,9 @@ static const char *put_details(const Node *n, FILE *out)
         switch (n->op) {
         /* A clause that failed to parse has only its (error) child. */
         case CL_REQUIRE: if (!n->a) put_word(PICK(outcome_names, n->ival), out); break;
-        case CL_EXPECT: if (!n->a) put_word(PICK(decision_names, n->ival), out); break;
+        case CL_EXPECT:
+            if (!n->a || (n->flags & FL_ALL)) put_word(PICK(decision_names, n->ival), out);
+            break;
         case CL_EXEMPT: if (n->flags & FL_ALL) fputs(" all", out); break;
         case CL_DEADLINE:
             put_word(PICK(dir_names, n->ival), out);

@@ -84,11 +84,13 @@ typedef enum ClauseKind {
     CL_DEADLINE, /* rule: a: N_DURATION; ival: DIR_BEFORE or DIR_AFTER;
                     str: anchor as written ("service" or "admission") */
     CL_GIVEN,    /* test: a: list of N_FIELD_VALUE */
-    CL_EXPECT,   /* test: ival: pcr_decision_kind (PCR_DEC_*) */
+    CL_EXPECT,   /* test: ival: pcr_decision_kind (PCR_DEC_*); with FL_ALL, a: list of
+                    N_INT Outcome values, the other outcomes of the certain obligations */
     CL_RULES,    /* test: a: list of N_NAME (expected fired rules, exact set) */
     CL_DEADLINE_AT, /* test: a: N_DATE, N_DATETIME, or NULL for `deadline none` */
     CL_MISSING,  /* test: a: list of N_NAME */
     CL_TIMELY,   /* test: a: N_BOOL, or NULL for `timely unknown` */
+    CL_POSSIBLE, /* test: a: list of N_INT Outcome values (the possible obligations') */
 } ClauseKind;
 
 typedef enum BinOp { BIN_AND = 1, BIN_OR, BIN_EQ, BIN_NE, BIN_LT, BIN_LE, BIN_GT, BIN_GE } BinOp;

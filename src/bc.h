@@ -15,7 +15,9 @@
 #include "prog.h"
 
 enum {
-    BC_VERSION_MAJOR = 2, /* a reader rejects any other major version; 2: shape-first code keys */
+    BC_VERSION_MAJOR = 3, /* a reader rejects any other major version; 2: shape-first code
+                             keys; 3: the checksum covers the header, rules cite several
+                             places, the advisory outcome, the service_at role */
     BC_VERSION_MINOR = 0,
 };
 

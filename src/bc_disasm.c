@@ -231,6 +231,9 @@ static void put_schema(FILE *out, const Prog *p)
     fputs(", code ", out);
     if (p->f_code == PIDX_NONE) fputs("none", out);
     else put_field_ref(out, p, p->f_code);
+    fputs(", service_at ", out);
+    if (p->f_service_at == PIDX_NONE) fputs("none", out);
+    else put_field_ref(out, p, p->f_service_at);
     fputs(")\n", out);
     for (uint32_t i = 0; i < p->nfields; i++) put_field(out, p, i);
 }
@@ -341,12 +344,12 @@ static void put_rule(FILE *out, const Prog *p, uint32_t i)
         put_rule_ref(out, p, ref(p, r->waive_first + k));
     }
     fputc('\n', out);
-    if (r->cite_doc != PIDX_NONE || r->cite_section != PIDX_NONE) {
+    for (uint32_t k = 0; k < r->cite_count; k++) {
         fputs("    cite       ", out);
-        put_str(out, p, r->cite_doc, true);
-        if (r->cite_section != PIDX_NONE) {
+        put_str(out, p, ref(p, r->cite_first + 2 * k), true);
+        if (ref(p, r->cite_first + 2 * k + 1) != PIDX_NONE) {
             fputs(" section ", out);
-            put_str(out, p, r->cite_section, true);
+            put_str(out, p, ref(p, r->cite_first + 2 * k + 1), true);
         }
         fputc('\n', out);
     }

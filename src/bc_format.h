@@ -78,6 +78,9 @@ extern const BcSectionInfo bc_sections[BC_SEC__COUNT];
 
 /* CRC-32 (IEEE 802.3, reflected, as zlib's crc32) of n bytes. */
 uint32_t bc_crc32(const uint8_t *p, size_t n);
+/* The checksum stored in a file's header: CRC-32 of the whole file (header
+ * and body) with the checksum field read as zeros. len >= BC_HEADER_LEN. */
+uint32_t bc_file_crc(const uint8_t *file, size_t len);
 
 /* Names of the stored rule metadata (ast.h's Outcome, DurationUnit and
  * DIR_*): "prior_auth", "hours", "before", ...; NULL for a value that is not

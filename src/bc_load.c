@@ -192,6 +192,7 @@ static bool load_schema(Loader *L, Reader *r)
     p->f_service_date = rd_u32(r);
     p->f_requested_at = rd_u32(r);
     p->f_code = rd_u32(r);
+    p->f_service_at = rd_u32(r);
     if (r->overrun || n > r->n / BC_FIELD_LEN) return fail(L, "truncated %s", r->what);
     p->nfields = n;
     p->fields = arena_alloc(&p->arena, (size_t)n * sizeof *p->fields);
@@ -243,8 +244,8 @@ static bool load_rules(Loader *L, Reader *r)
         PRule *ru = &p->rules[i];
         ru->id = rd_u32(r);
         ru->title = rd_u32(r);
-        ru->cite_doc = rd_u32(r);
-        ru->cite_section = rd_u32(r);
+        ru->cite_first = rd_u32(r);
+        ru->cite_count = rd_u32(r);
         ru->line = rd_u32(r);
         ru->outcome = rd_u8(r);
         ru->dl_unit = rd_u8(r);
@@ -372,9 +373,9 @@ static bool load_header(Loader *L, const uint8_t *buf, size_t len, Reader *body)
     if (body_len < have)
         return fail(L, "trailing data after the body (%zu bytes)", have - body_len);
     uint32_t want = (uint32_t)get_le(buf + BC_OFF_CRC, 4);
-    uint32_t got = bc_crc32(buf + BC_HEADER_LEN, body_len);
+    uint32_t got = bc_file_crc(buf, len);
     if (want != got)
-        return fail(L, "checksum mismatch (file says 0x%08x, body is 0x%08x)", want, got);
+        return fail(L, "checksum mismatch (file says 0x%08x, contents are 0x%08x)", want, got);
     L->p->id = (uint32_t)get_le(buf + BC_OFF_ID, 4);
     L->p->version = (uint32_t)get_le(buf + BC_OFF_VERSION, 4);
     L->p->source_hash = get_le(buf + BC_OFF_HASH, 8);

@@ -157,6 +157,18 @@ static bool check_str_list(VEnv *e, uint32_t first, uint32_t count, const char *
     return true;
 }
 
+/* A rule's citations: pairs in refs of a document and a section or NONE. */
+static bool check_cites(VEnv *e, const PRule *r)
+{
+    if (r->cite_count > e->p->nrefs / 2) return fail(e, "cites: %u citations", r->cite_count);
+    if (!check_refs(e, r->cite_first, r->cite_count * 2, "cites")) return false;
+    for (uint32_t k = 0; k < r->cite_count; k++)
+        if (!check_str(e, e->p->refs[r->cite_first + 2 * k], "cite") ||
+            !check_opt_str(e, e->p->refs[r->cite_first + 2 * k + 1], "cite section"))
+            return false;
+    return true;
+}
+
 /* A table with entries must have its array (a Prog built in memory). */
 static bool check_arrays(VEnv *e)
 {
@@ -321,7 +333,8 @@ static bool check_schema(VEnv *e)
            check_role(e, p->f_payer, "payer", VT_STRING, false, true) &&
            check_role(e, p->f_service_date, "service_date", VT_DATE, false, true) &&
            check_role(e, p->f_requested_at, "requested_at", VT_DATETIME, true, false) &&
-           check_role(e, p->f_code, "code", VT_CODE, true, false);
+           check_role(e, p->f_code, "code", VT_CODE, true, false) &&
+           check_role(e, p->f_service_at, "service_at", VT_DATETIME, true, false);
 }
 
 static bool check_sets(VEnv *e)
@@ -357,8 +370,7 @@ static bool check_rule(VEnv *e, uint32_t i)
     snprintf(what, sizeof what, "rule %u", i);
     if (!check_str(e, r->id, what)) return false;
     e->rule = i; /* from here on, messages name the rule */
-    if (!check_str(e, r->title, "title") || !check_opt_str(e, r->cite_doc, "cite") ||
-        !check_opt_str(e, r->cite_section, "cite section") ||
+    if (!check_str(e, r->title, "title") || !check_cites(e, r) ||
         !check_str_list(e, r->rev_first, r->rev_count, "reviewers") ||
         !check_refs(e, r->waive_first, r->waive_count, "waives"))
         return false;

@@ -19,7 +19,22 @@ const BcSectionInfo bc_sections[BC_SEC__COUNT] = {
 };
 
 /* CRC-32 (IEEE, reflected, zlib-compatible) of p[0 .. n). */
-uint32_t bc_crc32(const uint8_t *p, size_t n)
+/* CRC-32 continued over n more bytes: crc is the value so far (0 to start). */
+static uint32_t crc32_more(uint32_t crc, const uint8_t *p, size_t n);
+
+uint32_t bc_crc32(const uint8_t *p, size_t n) { return crc32_more(0, p, n); }
+
+/* The checksum a file carries: the CRC-32 of every byte of the file, with
+ * the checksum field itself read as four zero bytes. len >= BC_HEADER_LEN. */
+uint32_t bc_file_crc(const uint8_t *file, size_t len)
+{
+    static const uint8_t zero[4] = {0};
+    uint32_t c = crc32_more(0, file, BC_OFF_CRC);
+    c = crc32_more(c, zero, 4);
+    return crc32_more(c, file + BC_OFF_CRC + 4, len - BC_OFF_CRC - 4);
+}
+
+static uint32_t crc32_more(uint32_t crc, const uint8_t *p, size_t n)
 {
     /* Half-byte table: 16 constants instead of 256, fast enough for files
      * read once. Entry i is the CRC of the 4-bit value i. */
@@ -28,7 +43,7 @@ uint32_t bc_crc32(const uint8_t *p, size_t n)
         0x4db26158, 0x5005713c, 0xedb88320, 0xf00f9344, 0xd6d6a3e8, 0xcb61b38c,
         0x9b64c2b0, 0x86d3d2d4, 0xa00ae278, 0xbdbdf21c,
     };
-    uint32_t c = 0xffffffffu;
+    uint32_t c = crc ^ 0xffffffffu;
     for (size_t i = 0; i < n; i++) {
         c ^= p[i];
         c = (c >> 4) ^ nib[c & 15];
@@ -46,6 +61,7 @@ const char *bc_outcome_name(unsigned outcome)
     case OUT_PRIOR_AUTH: return "prior_auth";
     case OUT_NOT_COVERED: return "not_covered";
     case OUT_EXEMPT: return "exempt";
+    case OUT_ADVISORY: return "advisory";
     default: return NULL; /* OUT_NONE is a decision, never a rule's outcome */
     }
 }
@@ -115,6 +131,7 @@ static void write_schema(Buf *b, const Prog *p)
     buf_put_u32(b, p->f_service_date);
     buf_put_u32(b, p->f_requested_at);
     buf_put_u32(b, p->f_code);
+    buf_put_u32(b, p->f_service_at);
     for (uint32_t i = 0; i < p->nfields; i++) {
         const PField *f = &p->fields[i];
         buf_put_u32(b, f->name);
@@ -151,8 +168,8 @@ static void write_rules(Buf *b, const Prog *p)
         const PRule *r = &p->rules[i];
         buf_put_u32(b, r->id);
         buf_put_u32(b, r->title);
-        buf_put_u32(b, r->cite_doc);
-        buf_put_u32(b, r->cite_section);
+        buf_put_u32(b, r->cite_first);
+        buf_put_u32(b, r->cite_count);
         buf_put_u32(b, r->line);
         buf_put_u8(b, r->outcome);
         buf_put_u8(b, r->dl_unit);
@@ -256,7 +273,7 @@ uint8_t *bc_write(const Prog *p, size_t *len)
 
     size_t body = b.n - BC_HEADER_LEN;
     put_u32_at(&b, BC_OFF_BODYLEN, (uint32_t)body);
-    put_u32_at(&b, BC_OFF_CRC, bc_crc32((const uint8_t *)b.p + BC_HEADER_LEN, body));
+    put_u32_at(&b, BC_OFF_CRC, bc_file_crc((const uint8_t *)b.p, b.n));
     *len = b.n;
     return (uint8_t *)b.p;
 }

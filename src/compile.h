@@ -38,6 +38,10 @@ typedef struct TestCase {
     size_t nmissing;
     bool check_timely;
     int timely; /* 1, 0, or -1 for unknown */
+    bool check_outcomes;   /* `expect D, O...`: the certain obligations' outcomes */
+    uint32_t outcomes;     /*   exactly these (bit Outcome) */
+    bool check_possible;   /* `possible [...]`: the possible obligations' outcomes */
+    uint32_t possible;     /*   exactly these (bit Outcome) */
 } TestCase;
 
 typedef struct CompileOpts {

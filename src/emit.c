@@ -529,6 +529,9 @@ static void emit_fields(Emitter *e, Prog *p)
     p->f_service_date = field_named(m, "service_date");
     p->f_requested_at = field_named(m, "requested_at");
     p->f_code = field_named(m, "code");
+    p->f_service_at = field_named(m, "service_at");
+    if (p->f_service_at != PIDX_NONE && m->fields[p->f_service_at].type != VT_DATETIME)
+        p->f_service_at = PIDX_NONE;
     if (p->f_code != PIDX_NONE && m->fields[p->f_code].type != VT_CODE) p->f_code = PIDX_NONE;
     e->f_service_date = p->f_service_date;
 }
@@ -564,8 +567,12 @@ static void emit_rules(Emitter *e, Prog *p)
         PRule *pr = &p->rules[i];
         pr->id = intern(e, r->id);
         pr->title = intern(e, r->title ? r->title : "");
-        pr->cite_doc = intern_opt(e, r->cite_doc);
-        pr->cite_section = intern_opt(e, r->cite_section);
+        pr->cite_first = e->nrefs;
+        pr->cite_count = r->ncites;
+        for (uint32_t k = 0; k < r->ncites; k++) {
+            ref(e, intern(e, r->cite_docs[k]));
+            ref(e, intern_opt(e, r->cite_sections[k]));
+        }
         pr->line = r->loc.line;
         pr->outcome = r->outcome;
         pr->dl_unit = r->dl_unit;

@@ -26,6 +26,8 @@ struct OutPolicy {
     Frag policy;   /* "\"ID@VERSION\"" */
     Frag *rule_id; /* per rule: its id as a JSON string */
     Frag *reason;  /* per rule: its whole reasons-array object */
+    Frag *cite;    /* per rule: its citations, each a JSON string, at cite[cite_at[r] ..] */
+    uint32_t *cite_at; /*   (nrules + 1 entries: rule r has cite_at[r + 1] - cite_at[r]) */
     Frag *field;   /* per schema field: its name as a JSON string */
 };
 
@@ -53,6 +55,7 @@ static const Name outcome_names[] = {
     [OUT_PRIOR_AUTH] = NAME("prior_auth"),
     [OUT_NOT_COVERED] = NAME("not_covered"),
     [OUT_EXEMPT] = NAME("exempt"),
+    [OUT_ADVISORY] = NAME("advisory"),
 };
 
 #undef NAME
@@ -92,6 +95,24 @@ static void put_joined(Buf *b, const Prog *p, uint32_t x, const char *sep, size_
     free(tmp);
 }
 
+static const Name *outcome_name(unsigned o)
+{
+    return o < OUT__COUNT ? &outcome_names[o] : &outcome_names[OUT_NONE];
+}
+
+/* See out.h. */
+const char *out_outcome_name(unsigned o) { return outcome_name(o)->name; }
+
+/* Citation k of rule as a JSON string: "DOC, SECTION" or "DOC". */
+static void put_cite(Buf *b, const Prog *p, const PRule *rule, uint32_t k)
+{
+    uint32_t doc = p->refs[rule->cite_first + 2 * k], sec = p->refs[rule->cite_first + 2 * k + 1];
+    if (sec == PIDX_NONE) put_pstr(b, p, doc);
+    else put_joined(b, p, doc, ", ", 2, sec);
+}
+
+/* A rule's reason object: "citation" is its first citation (or null), as
+ * lines had it before rules could cite several places; "citations" all. */
 static void put_reason(Buf *b, const Prog *p, const PRule *rule)
 {
     PUT_LIT(b, "{\"rule\":");
@@ -100,13 +121,17 @@ static void put_reason(Buf *b, const Prog *p, const PRule *rule)
     if (rule->title != PIDX_NONE) put_pstr(b, p, rule->title);
     else PUT_LIT(b, "null");
     PUT_LIT(b, ",\"outcome\":");
-    const Name *o = rule->outcome <= OUT_EXEMPT ? &outcome_names[rule->outcome] : &outcome_names[OUT_NONE];
+    const Name *o = outcome_name(rule->outcome);
     buf_put(b, o->json, o->len);
     PUT_LIT(b, ",\"citation\":");
-    if (rule->cite_doc == PIDX_NONE) PUT_LIT(b, "null");
-    else if (rule->cite_section == PIDX_NONE) put_pstr(b, p, rule->cite_doc);
-    else put_joined(b, p, rule->cite_doc, ", ", 2, rule->cite_section);
-    buf_putc(b, '}');
+    if (rule->cite_count == 0) PUT_LIT(b, "null");
+    else put_cite(b, p, rule, 0);
+    PUT_LIT(b, ",\"citations\":[");
+    for (uint32_t k = 0; k < rule->cite_count; k++) {
+        if (k) buf_putc(b, ',');
+        put_cite(b, p, rule, k);
+    }
+    PUT_LIT(b, "]}");
 }
 
 /* Renders p's fixed fragments once; the caller owns the result. */
@@ -118,6 +143,10 @@ OutPolicy *out_policy_new(const Prog *p)
     o->p = p;
     o->rule_id = xcalloc(p->nrules, sizeof *o->rule_id);
     o->reason = xcalloc(p->nrules, sizeof *o->reason);
+    o->cite_at = xcalloc((size_t)p->nrules + 1, sizeof *o->cite_at);
+    uint32_t ncites = 0;
+    for (uint32_t r = 0; r < p->nrules; r++) ncites += p->rules[r].cite_count;
+    o->cite = xcalloc(ncites ? ncites : 1, sizeof *o->cite);
     o->field = xcalloc(p->nfields, sizeof *o->field);
 
     start = b.n;
@@ -130,6 +159,12 @@ OutPolicy *out_policy_new(const Prog *p)
         start = b.n;
         put_reason(&b, p, &p->rules[r]);
         o->reason[r] = frag_since(&b, start);
+        for (uint32_t k = 0; k < p->rules[r].cite_count; k++) {
+            start = b.n;
+            put_cite(&b, p, &p->rules[r], k);
+            o->cite[o->cite_at[r] + k] = frag_since(&b, start);
+        }
+        o->cite_at[r + 1] = o->cite_at[r] + p->rules[r].cite_count;
     }
     for (uint32_t f = 0; f < p->nfields; f++) {
         start = b.n;
@@ -147,6 +182,8 @@ void out_policy_free(OutPolicy *o)
     free(o->text);
     free(o->rule_id);
     free(o->reason);
+    free(o->cite);
+    free(o->cite_at);
     free(o->field);
     free(o);
 }
@@ -215,65 +252,148 @@ static void put_head(Buf *b, const char *id, size_t id_len, pcr_decision_kind k)
 
 /* The keys after "decision" of a line that no policy decided. */
 #define UNDECIDED_TAIL                                                                         \
-    ",\"policy\":null,\"reviewer\":null,\"deadline\":null,\"timely\":null,\"rules\":[],\"reasons\":[]"
+    ",\"policy\":null,\"reviewer\":null,\"deadline\":null,\"timely\":null,\"rules\":[],"      \
+    "\"reasons\":[],\"obligations\":[],\"possible\":[],\"missing\":[]"
+
+/* null, a string for one reviewer, an array for several. */
+static void put_reviewers(Buf *b, const Prog *p, const uint32_t *rev, uint32_t n)
+{
+    if (n == 0) {
+        PUT_LIT(b, "null");
+    } else if (n == 1) {
+        put_pstr(b, p, rev[0]);
+    } else {
+        buf_putc(b, '[');
+        for (uint32_t k = 0; k < n; k++) {
+            if (k) buf_putc(b, ',');
+            put_pstr(b, p, rev[k]);
+        }
+        buf_putc(b, ']');
+    }
+}
+
+static void put_timely(Buf *b, int timely)
+{
+    if (timely < 0) PUT_LIT(b, "null");
+    else if (timely) PUT_LIT(b, "true");
+    else PUT_LIT(b, "false");
+}
+
+static void put_rule_ids(Buf *b, const OutPolicy *o, const uint32_t *rules, uint32_t n)
+{
+    buf_putc(b, '[');
+    for (uint32_t k = 0; k < n; k++) {
+        if (k) buf_putc(b, ',');
+        put_frag(b, o, o->rule_id[rules[k]]);
+    }
+    buf_putc(b, ']');
+}
+
+/* The names of the fields in mask, in schema order, as a JSON array. */
+static void put_fields(Buf *b, const OutPolicy *o, uint64_t mask)
+{
+    buf_putc(b, '[');
+    bool first = true;
+    for (uint32_t f = 0; mask; f++, mask >>= 1) {
+        if (!(mask & 1)) continue;
+        if (!first) buf_putc(b, ',');
+        put_frag(b, o, o->field[f]);
+        first = false;
+    }
+    buf_putc(b, ']');
+}
+
+static bool same_frag(const OutPolicy *o, Frag a, Frag b)
+{
+    return a.len == b.len && memcmp(o->text + a.off, o->text + b.off, a.len) == 0;
+}
+
+/* The citations of an obligation's rules, each once, in rule order. */
+static void put_citations(Buf *b, const OutPolicy *o, const Obligation *ob)
+{
+    buf_putc(b, '[');
+    bool first = true;
+    for (uint32_t k = 0; k < ob->nrules; k++) {
+        uint32_t r = ob->rules[k];
+        for (uint32_t c = o->cite_at[r]; c < o->cite_at[r + 1]; c++) {
+            bool seen = false;
+            for (uint32_t j = 0; j < k && !seen; j++)
+                for (uint32_t e = o->cite_at[ob->rules[j]]; e < o->cite_at[ob->rules[j] + 1] && !seen; e++)
+                    seen = same_frag(o, o->cite[c], o->cite[e]);
+            for (uint32_t e = o->cite_at[r]; e < c && !seen; e++) seen = same_frag(o, o->cite[c], o->cite[e]);
+            if (seen) continue;
+            if (!first) buf_putc(b, ',');
+            put_frag(b, o, o->cite[c]);
+            first = false;
+        }
+    }
+    buf_putc(b, ']');
+}
+
+/* One obligation object; certain ones carry timely and citations,
+ * possible ones the fields that leave them open. */
+static void put_obligation(Buf *b, const OutPolicy *o, const Obligation *ob, bool certain)
+{
+    const Name *n = outcome_name(ob->outcome);
+    PUT_LIT(b, "{\"outcome\":");
+    buf_put(b, n->json, n->len);
+    PUT_LIT(b, ",\"reviewer\":");
+    put_reviewers(b, o->p, ob->reviewers, ob->nreviewers);
+    PUT_LIT(b, ",\"deadline\":");
+    if (ob->has_deadline) put_deadline(b, ob->deadline_is_date, ob->deadline);
+    else PUT_LIT(b, "null");
+    if (certain) {
+        PUT_LIT(b, ",\"timely\":");
+        put_timely(b, ob->timely);
+    }
+    PUT_LIT(b, ",\"rules\":");
+    put_rule_ids(b, o, ob->rules, ob->nrules);
+    if (certain) {
+        PUT_LIT(b, ",\"citations\":");
+        put_citations(b, o, ob);
+    } else {
+        PUT_LIT(b, ",\"missing\":");
+        put_fields(b, o, ob->missing);
+    }
+    buf_putc(b, '}');
+}
 
 /* Appends d's line (see out.h for the keys); d must come from a VM over
- * o's Prog. Reviewer, deadline and timely are null for info_needed. */
+ * o's Prog. */
 void out_decision(Buf *b, const OutPolicy *o, const char *id, size_t id_len, const Decision *d)
 {
     const Prog *p = o->p;
-    bool info = d->kind == PCR_DEC_INFO_NEEDED;
 
     put_head(b, id, id_len, d->kind);
     PUT_LIT(b, ",\"policy\":");
     put_frag(b, o, o->policy);
-
     PUT_LIT(b, ",\"reviewer\":");
-    if (info || d->nreviewers == 0) {
-        PUT_LIT(b, "null");
-    } else if (d->nreviewers == 1) {
-        put_pstr(b, p, d->reviewers[0]);
-    } else {
-        buf_putc(b, '[');
-        for (uint32_t k = 0; k < d->nreviewers; k++) {
-            if (k) buf_putc(b, ',');
-            put_pstr(b, p, d->reviewers[k]);
-        }
-        buf_putc(b, ']');
-    }
-
+    put_reviewers(b, p, d->reviewers, d->nreviewers);
     PUT_LIT(b, ",\"deadline\":");
-    if (info || !d->has_deadline) PUT_LIT(b, "null");
+    if (!d->has_deadline) PUT_LIT(b, "null");
     else put_deadline(b, d->deadline_is_date, d->deadline);
-
     PUT_LIT(b, ",\"timely\":");
-    if (info || d->timely < 0) PUT_LIT(b, "null");
-    else if (d->timely) PUT_LIT(b, "true");
-    else PUT_LIT(b, "false");
+    put_timely(b, d->timely);
 
-    PUT_LIT(b, ",\"rules\":[");
-    for (uint32_t k = 0; k < d->nrules; k++) {
-        if (k) buf_putc(b, ',');
-        put_frag(b, o, o->rule_id[d->rules[k]]);
-    }
-    PUT_LIT(b, "],\"reasons\":[");
+    PUT_LIT(b, ",\"rules\":");
+    put_rule_ids(b, o, d->rules, d->nrules);
+    PUT_LIT(b, ",\"reasons\":[");
     for (uint32_t k = 0; k < d->nrules; k++) {
         if (k) buf_putc(b, ',');
         put_frag(b, o, o->reason[d->rules[k]]);
     }
-    buf_putc(b, ']');
-
-    if (info) {
-        PUT_LIT(b, ",\"missing\":[");
-        bool first = true;
-        for (uint32_t f = 0; f < p->nfields; f++) {
-            if (!(d->missing >> f & 1)) continue;
-            if (!first) buf_putc(b, ',');
-            put_frag(b, o, o->field[f]);
-            first = false;
-        }
-        buf_putc(b, ']');
+    PUT_LIT(b, "],\"obligations\":[");
+    for (uint32_t k = 0; k < d->nobligations; k++) {
+        if (k) buf_putc(b, ',');
+        put_obligation(b, o, &d->obligations[k], true);
     }
+    PUT_LIT(b, "],\"possible\":[");
+    for (uint32_t k = 0; k < d->npossible; k++) {
+        if (k) buf_putc(b, ',');
+        put_obligation(b, o, &d->possible[k], false);
+    }
+    PUT_LIT(b, "],\"missing\":");
+    put_fields(b, o, d->missing);
     PUT_LIT(b, "}\n");
 }
 

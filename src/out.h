@@ -68,5 +68,8 @@ void out_error(Buf *b, const char *id, size_t id_len, const char *msg);
 /* The decision's name as in the "decision" key ("prior_auth", ...); the
  * string is static. Unknown values give "error". */
 const char *out_decision_name(pcr_decision_kind k);
+/* A rule outcome's name as in "outcome" ("prior_auth", "advisory", ...);
+ * static; "none" for values out of range. */
+const char *out_outcome_name(unsigned outcome);
 
 #endif

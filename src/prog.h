@@ -91,8 +91,8 @@ typedef struct PSet {
 typedef struct PRule {
     uint32_t id;           /* string index: the rule id */
     uint32_t title;        /* string index */
-    uint32_t cite_doc;     /* string index, or PIDX_NONE */
-    uint32_t cite_section; /* string index, or PIDX_NONE */
+    uint32_t cite_first;   /* citations: pairs in refs[cite_first ..], each a document */
+    uint32_t cite_count;   /*   string index and a section string index or PIDX_NONE */
     uint32_t line;         /* source line of the `rule` keyword */
     uint8_t outcome;       /* Outcome */
     uint8_t dl_unit;       /* DurationUnit, or 0 for no deadline */
@@ -146,6 +146,8 @@ typedef struct Prog {
     uint32_t nfields;
     uint32_t f_id, f_payer, f_service_date, f_requested_at, f_code; /* field indices
                                    the engine needs; f_requested_at/f_code may be PIDX_NONE */
+    uint32_t f_service_at;      /* datetime of the service or admission, or PIDX_NONE:
+                                   hour deadlines count from it when a record gives it */
 
     PSet *sets;
     uint32_t nsets;

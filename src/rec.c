@@ -927,14 +927,20 @@ static bool decode_list(RecDecoder *d, uint32_t f)
     return true;
 }
 
-/* Converts value t of field f into the record. null leaves f absent. Code
+/* Converts value t of field f into the record. null says the field does
+ * not apply (Record.none); for a required field that is an error. Code
  * fields keep their text for resolve_codes. */
 static bool decode_field(RecDecoder *d, uint32_t f, const Tok *t)
 {
     const PField *pf = &d->prog->fields[f];
     RecVal *v = &d->rec.v[f];
     char got[SHOW_CAP], list[ENUM_LIST_BUDGET + 8];
-    if (t->kind == TK_NULL) return true;
+    if (t->kind == TK_NULL) {
+        if (pf->flags & PF_REQUIRED)
+            return fail(d, "field '%s': null, but the field is required", field_name(d, f));
+        d->rec.none |= 1ull << f;
+        return true;
+    }
     switch ((ValType)pf->type) {
     case VT_BOOL:
         if (t->kind != TK_TRUE && t->kind != TK_FALSE) return fail_type(d, f, "true or false", t);
@@ -1005,6 +1011,10 @@ static bool decode_field(RecDecoder *d, uint32_t f, const Tok *t)
             return fail_type(d, f, want, t);
         }
         if (!decode_list(d, f)) return false;
+        if (v->n == 0 && !(pf->flags & PF_REQUIRED)) {
+            d->rec.none |= 1ull << f; /* [] says what null says: none apply */
+            return true;
+        }
         break;
     default: /* type is a byte of the Prog: only a broken one gets here */
         return fail(d, "field '%s': internal error: unsupported field type %u", field_name(d, f),
@@ -1170,6 +1180,7 @@ const Record *rec_decode(RecDecoder *d, const char *line, size_t len, uint64_t r
 {
     Record *r = &d->rec;
     r->present = 0;
+    r->none = 0;
     r->date_only = 0;
     r->nitems = 0;
     r->has_id = false;

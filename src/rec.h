@@ -11,7 +11,9 @@
  * surrounding whitespace allowed), has invalid UTF-8, a duplicate key, lacks
  * a PF_REQUIRED field, or has a value of the wrong type, a bad date, an
  * unknown enum member or a code of the wrong shape. Unknown keys are skipped
- * (their values are still validated as JSON). null counts as absent. */
+ * (their values are still validated as JSON). null says the field does not
+ * apply (Record.none), which differs from absent (unknown); a required field
+ * given as null is malformed. */
 #ifndef PCR_REC_H
 #define PCR_REC_H
 
@@ -42,6 +44,8 @@ typedef struct RecVal {
 
 typedef struct Record {
     uint64_t present; /* bit f: field f was given (not null); defaults are NOT set here */
+    uint64_t none;    /* bit f: field f was given as null: it does not apply (tests of it
+                         are false); never set together with present */
     uint64_t date_only; /* bit f: datetime field f was given as a bare date (v[f] is its
                            00:00); `timely` then knows only the day of the request */
     RecVal v[PCR_MAX_FIELDS];

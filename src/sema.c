@@ -751,11 +751,15 @@ static void check_rule(Sema *s, uint32_t ri, uint32_t f_code)
     r->eff_from = DATE_OPEN_FROM;
     r->eff_through = DATE_OPEN_THROUGH;
     r->index_set = PIDX_NONE;
-    const Node *when = NULL, *outcome = NULL, *cite = NULL, *eff = NULL, *rev = NULL, *dl = NULL;
-    size_t nunless = 0;
-    for (const Node *c = rn->a; c; c = c->next)
+    const Node *when = NULL, *outcome = NULL, *eff = NULL, *rev = NULL, *dl = NULL;
+    size_t nunless = 0, ncites = 0;
+    for (const Node *c = rn->a; c; c = c->next) {
         if (c->kind == N_CLAUSE && c->op == CL_UNLESS) nunless++;
+        if (c->kind == N_CLAUSE && c->op == CL_CITE) ncites++;
+    }
     r->unless = arena_alloc(s->arena, nunless * sizeof *r->unless);
+    r->cite_docs = arena_alloc(s->arena, ncites * sizeof *r->cite_docs);
+    r->cite_sections = arena_alloc(s->arena, ncites * sizeof *r->cite_sections);
     bool cond_ok = true;
     for (const Node *c = rn->a; c; c = c->next) {
         if (c->kind != N_CLAUSE) continue;
@@ -807,9 +811,11 @@ static void check_rule(Sema *s, uint32_t ri, uint32_t f_code)
             }
             break;
         case CL_CITE:
-            if ((cite = once(s, cite, c, "cite")) != c) break;
-            r->cite_doc = c->a && c->a->kind == N_STRING ? c->a->str : NULL;
-            r->cite_section = c->b && c->b->kind == N_STRING ? c->b->str : NULL;
+            /* A rule may cite several places (the list and a notice that
+             * amends it); each is kept, in source order. */
+            if (!c->a || c->a->kind != N_STRING) break;
+            r->cite_docs[r->ncites] = c->a->str;
+            r->cite_sections[r->ncites++] = c->b && c->b->kind == N_STRING ? c->b->str : NULL;
             break;
         case CL_EFFECTIVE:
             if ((eff = once(s, eff, c, "effective")) != c) break;

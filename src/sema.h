@@ -98,7 +98,9 @@ struct Cond {
 /* A checked rule; becomes a PRule and its condition block. */
 typedef struct SRule {
     const char *id, *title;
-    const char *cite_doc, *cite_section; /* NULL when absent */
+    const char **cite_docs;     /* ncites citations, in source order; */
+    const char **cite_sections; /*   a section is NULL when the cite names none */
+    uint32_t ncites;
     Loc loc;
     uint8_t outcome;     /* Outcome value (ast.h) */
     uint8_t dl_unit;     /* DurationUnit value, 0 for none */

@@ -109,6 +109,13 @@ static bool render_value(Sema *s, uint32_t f, const Node *v, CodeSystem sys, Buf
 {
     const SField *fd = &s->m.fields[f];
     int64_t cents;
+    /* `none`: the field does not apply (JSON null), unless an enum has a
+     * member of that name. */
+    if (v->kind == N_NAME && strcmp(v->name, "none") == 0 &&
+        !(fd->type == VT_ENUM && sema_member(fd, "none") >= 0)) {
+        buf_puts(b, "null");
+        return true;
+    }
     switch (fd->type) {
     case VT_BOOL:
         if (v->kind != N_BOOL) break;
@@ -285,6 +292,15 @@ static bool once(Sema *s, const Node **slot, const Node *cl, const char *what)
     return true;
 }
 
+/* The Outcome bits of a list of N_INT outcome nodes. */
+static uint32_t outcome_bits(const Node *list)
+{
+    uint32_t bits = 0;
+    for (const Node *x = list; x; x = x->next)
+        if (x->kind == N_INT && x->ival > 0 && x->ival < OUT__COUNT) bits |= 1u << x->ival;
+    return bits;
+}
+
 static void check_test(Sema *s, const Node *tn, TestCase *t)
 {
     t->name = tn->str ? tn->str : "";
@@ -293,7 +309,7 @@ static void check_test(Sema *s, const Node *tn, TestCase *t)
     t->col = tn->loc.col;
     t->timely = -1;
     const Node *given = NULL, *expect = NULL, *rev = NULL, *rules = NULL, *dl = NULL,
-               *missing = NULL, *timely = NULL;
+               *missing = NULL, *timely = NULL, *possible = NULL;
     for (const Node *c = tn->a; c; c = c->next) {
         if (c->kind != N_CLAUSE) continue;
         switch (c->op) {
@@ -306,6 +322,24 @@ static void check_test(Sema *s, const Node *tn, TestCase *t)
             }
             expect = c;
             t->expect = (pcr_decision_kind)c->ival;
+            if (c->flags & FL_ALL) {
+                /* `expect prior_auth, notification`: the decision is an
+                 * outcome of the certain obligations too. */
+                static const uint8_t as_outcome[] = {
+                    [PCR_DEC_NOTIFICATION] = OUT_NOTIFICATION,
+                    [PCR_DEC_PRIOR_AUTH] = OUT_PRIOR_AUTH,
+                    [PCR_DEC_NOT_COVERED] = OUT_NOT_COVERED,
+                };
+                t->check_outcomes = true;
+                if (c->ival < (int64_t)sizeof as_outcome && as_outcome[c->ival])
+                    t->outcomes |= 1u << as_outcome[c->ival];
+                t->outcomes |= outcome_bits(c->a);
+            }
+            break;
+        case CL_POSSIBLE:
+            if (!once(s, &possible, c, "possible")) break;
+            t->check_possible = true;
+            t->possible = outcome_bits(c->a);
             break;
         case CL_REVIEWER: {
             if (!once(s, &rev, c, "reviewer")) break;

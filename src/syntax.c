@@ -917,6 +917,24 @@ Node *parse_clause(Parser *p, int kind, Node *a, Node *b, Loc loc)
     return n;
 }
 
+/* An outcome named in a test's `expect` or `possible` list. */
+Node *parse_outcome(Parser *p, int outcome, Loc loc)
+{
+    Node *n = node(p, N_INT, loc);
+    n->ival = outcome;
+    return n;
+}
+
+/* `expect DECISION, OUTCOME...`: the decision, and the exact outcomes of the
+ * certain obligations (a: N_INT Outcome values; FL_ALL marks the list). */
+Node *parse_expect(Parser *p, int decision, Node *outcomes, Loc loc)
+{
+    Node *n = parse_clause(p, CL_EXPECT, outcomes, NULL, loc);
+    n->ival = decision;
+    n->flags |= FL_ALL;
+    return n;
+}
+
 Node *parse_clause_val(Parser *p, int kind, int64_t val, Loc loc)
 {
     Node *n = parse_clause(p, kind, NULL, NULL, loc);

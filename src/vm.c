@@ -4,10 +4,14 @@
  *
  * Values. A stack slot holds an integer (bool 0/1, int, cents, days,
  * seconds, enum index, CodeKey), a string (pointer and length) or a list
- * (first index into rec->items and a count), plus a `known` flag. An
- * unknown value comes from LOAD of an absent field that has no default;
- * every operation with an unknown input yields unknown, except that AND/OR
- * follow Kleene's logic (false AND unknown = false, true OR unknown = true).
+ * (first index into rec->items and a count), plus a state: a value, unknown
+ * or none. An unknown value comes from LOAD of an absent field that has no
+ * default; every operation with an unknown input yields unknown, except
+ * that AND/OR follow Kleene's logic (false AND unknown = false, true OR
+ * unknown = true). A none value comes from LOAD of a field the record gave
+ * as null ("does not apply"): every test of it is a known false (`!=` is
+ * true: it is the negation of `==`), whatever the other operand; a bool
+ * field that does not apply loads as false.
  *
  * Dispatch. One loop written with VM_DISPATCH / VM_CASE / VM_NEXT: a switch
  * by default, computed goto (a label table generated from opcodes.h) when
@@ -32,11 +36,15 @@
 
 #include "opcodes.h"
 
+/* Slot.st: 0 for a value, else these bits. */
+enum { ST_UNKNOWN = 1, ST_NONE = 2 };
+
 typedef struct Slot {
     int64_t i;     /* b: 0/1; i: the integer; c: CodeKey; l, m: first element in rec->items */
     const char *s; /* s: the bytes (not NUL-terminated; may be NULL when n == 0) */
     uint32_t n;    /* s: byte length; l, m: element count */
-    bool known;    /* false: the third truth value / an absent field */
+    uint8_t st;    /* 0: a value; ST_UNKNOWN: the third truth value, an absent field;
+                      ST_NONE: a field that does not apply (never a bool) */
 #ifndef NDEBUG
     char kind; /* debug: the stack letter of opcodes.h, set and checked by vm_check */
 #endif
@@ -48,9 +56,14 @@ struct Vm {
     uint32_t epoch;             /* stamp of the record being decided; never 0 */
     uint32_t *fired_at;         /* per rule: epoch of the last record in which it fired */
     uint32_t *waived_at;        /* per rule: epoch of the last record in which a fired
-                                   exemption named it */
+                                   exemption named it (certainly waived) */
+    uint32_t *pwaived_at;       /* per rule: epoch of the last record in which an unknown
+                                   exemption named it (possibly waived) */
+    uint64_t *pwaive_missing;   /*   parallel: the absent fields those exemptions read */
     bool waive_all;             /* this record: a fired `exempt all` waives every
                                    non-exemption rule */
+    bool pwaive_all;            /* this record: an unknown `exempt all` may */
+    uint64_t pwaive_all_missing;/*   and the absent fields it read */
     uint32_t *fired;            /* this record: rules that fired, ascending */
     uint32_t nfired;
     uint32_t *unknown;          /* this record: rules whose condition was unknown, ascending */
@@ -58,9 +71,11 @@ struct Vm {
     uint32_t nunknown;
     uint32_t *rules;            /* Decision.rules */
     uint32_t *reviewers;        /* Decision.reviewers (capacity: see vm_new) */
-    uint32_t *whatif_reviewers; /* the same, for a what-if verdict (vm_unknown_matters) */
-    uint32_t skip_epoch;        /* stamp of the current what-if; never 0 */
-    uint32_t *skip_at;          /* per rule: skip_epoch of the what-if that takes it away */
+    Obligation *obl;            /* Decision.obligations, then Decision.possible (nrules) */
+    uint32_t *obl_rules;        /* the obligations' rule lists, back to back (nrules) */
+    uint32_t *cand;             /* scratch: the rules being grouped (nrules) */
+    uint64_t *cand_missing;     /*   parallel: what leaves each open (possible ones) */
+    uint32_t *cand_group;       /*   parallel: the obligation each joins */
     uint64_t *counts;           /* per rule: fires (not waived) since vm_new */
 };
 
@@ -160,7 +175,8 @@ static void vm_trace(const uint8_t *code, const uint8_t *at, const Slot *stack, 
     fprintf(stderr, "    %4u  %-7s [", (unsigned)(at - code), bc_opcode_name(at[0]));
     for (const Slot *x = stack; x < sp; x++) {
         char text[CODE_MAX_CHARS + 1];
-        if (!x->known) fputs(" ?", stderr);
+        if (x->st & ST_UNKNOWN) fputs(" ?", stderr);
+        else if (x->st & ST_NONE) fputs(" none", stderr);
         else if (x->kind == 'b') fputs(x->i ? " true" : " false", stderr);
         else if (x->kind == 's') fprintf(stderr, " \"%.*s\"", (int)x->n, x->s ? x->s : "");
         else if (x->kind == 'c') {
@@ -206,16 +222,26 @@ static void vm_trace(const uint8_t *code, const uint8_t *at, const Slot *stack, 
 #define VM_BAD default:
 #endif
 
-/* Pops b, a and leaves (a OP b) where a was; unknown if either is. */
-#define VM_COMPARE(name, OPER)                                                                 \
+/* Pops b, a and leaves (a OP b) where a was: if_none when either does not
+ * apply, else unknown if either is. */
+#define VM_COMPARE(name, OPER, if_none)                                                        \
     VM_CASE(name)                                                                              \
     {                                                                                          \
         Slot *a = sp - 2, *b = sp - 1;                                                         \
-        a->known = a->known && b->known;                                                       \
-        a->i = a->i OPER b->i;                                                                 \
+        uint8_t st = a->st | b->st;                                                            \
+        a->i = st & ST_NONE ? (if_none) : a->i OPER b->i;                                      \
+        a->st = st & ST_NONE ? 0 : st;                                                         \
         sp--;                                                                                  \
         VM_NEXT();                                                                             \
     }
+
+/* A membership test of the top: false when it does not apply; computed
+ * (by expr, into t->i) when it is a value; unknown stays unknown. */
+#define VM_TEST_TOP(t, expr)                                                                   \
+    do {                                                                                       \
+        if ((t)->st & ST_NONE) (t)->st = 0, (t)->i = 0;                                        \
+        else if ((t)->st == 0) (t)->i = (expr);                                                \
+    } while (0)
 
 /* Runs one condition block code[0 .. len). Returns 1 (true), 0 (false) or
  * -1 (unknown) and ORs into *missing the bit of every absent field without
@@ -252,36 +278,43 @@ static int vm_run(const Prog *p, const Record *rec, const uint8_t *code, uint32_
                 sp->i = v->i;
                 sp->s = v->s;
                 sp->n = v->n;
-                sp->known = true;
+                sp->st = 0;
+            } else if (rec->none >> f & 1) {
+                sp->i = 0;
+                sp->s = NULL;
+                sp->n = 0;
+                sp->st = p->fields[f].type == VT_BOOL ? 0 : ST_NONE;
             } else if (p->fields[f].flags & PF_DEFAULT) {
                 sp->i = p->fields[f].deflt;
                 sp->s = NULL;
                 sp->n = 0;
-                sp->known = true;
+                sp->st = 0;
             } else {
                 sp->i = 0;
                 sp->s = NULL;
                 sp->n = 0;
-                sp->known = false;
+                sp->st = ST_UNKNOWN;
                 *missing |= (uint64_t)1 << f;
             }
             sp++;
             VM_NEXT();
         }
-        /* PRESENT f: never unknown; a defaulted field counts as present. */
+        /* PRESENT f: never unknown; a defaulted field counts as present,
+         * unless the record says it does not apply. */
         VM_CASE(PRESENT)
         {
             uint32_t f = ip[0];
             ip += 1;
-            sp->i = (rec->present >> f & 1) || (p->fields[f].flags & PF_DEFAULT);
-            sp->known = true;
+            sp->i = (rec->present >> f & 1) ||
+                    ((p->fields[f].flags & PF_DEFAULT) && !(rec->none >> f & 1));
+            sp->st = 0;
             sp++;
             VM_NEXT();
         }
         VM_CASE(CONST)
         {
             sp->i = p->consts[rd16(ip)];
-            sp->known = true;
+            sp->st = 0;
             ip += 2;
             sp++;
             VM_NEXT();
@@ -292,36 +325,38 @@ static int vm_run(const Prog *p, const Record *rec, const uint8_t *code, uint32_
             ip += 4;
             sp->s = p->strs[k];
             sp->n = p->strlens[k];
-            sp->known = true;
+            sp->st = 0;
             sp++;
             VM_NEXT();
         }
         VM_CASE(TRUE)
         {
             sp->i = 1;
-            sp->known = true;
+            sp->st = 0;
             sp++;
             VM_NEXT();
         }
         VM_CASE(FALSE)
         {
             sp->i = 0;
-            sp->known = true;
+            sp->st = 0;
             sp++;
             VM_NEXT();
         }
-        VM_COMPARE(EQ, ==)
-        VM_COMPARE(NE, !=)
-        VM_COMPARE(LT, <)
-        VM_COMPARE(LE, <=)
-        VM_COMPARE(GT, >)
-        VM_COMPARE(GE, >=)
+        VM_COMPARE(EQ, ==, 0)
+        VM_COMPARE(NE, !=, 1)
+        VM_COMPARE(LT, <, 0)
+        VM_COMPARE(LE, <=, 0)
+        VM_COMPARE(GT, >, 0)
+        VM_COMPARE(GE, >=, 0)
         VM_CASE(SEQ)
         VM_CASE(SNE)
         {
             Slot *a = sp - 2, *b = sp - 1;
-            a->known = a->known && b->known;
-            if (a->known) a->i = str_eq(a->s, a->n, b->s, b->n) == (op == OP_SEQ);
+            uint8_t st = a->st | b->st;
+            if (st & ST_NONE) a->i = op == OP_SNE; /* `!=` is the negation of `==` */
+            else if (!st) a->i = str_eq(a->s, a->n, b->s, b->n) == (op == OP_SEQ);
+            a->st = st & ST_NONE ? 0 : st;
             sp--;
             VM_NEXT();
         }
@@ -331,7 +366,7 @@ static int vm_run(const Prog *p, const Record *rec, const uint8_t *code, uint32_
             const PSet *set = &p->sets[rd16(ip)];
             Slot *t = sp - 1;
             ip += 2;
-            if (t->known) t->i = code_ranges_contain(p->ranges + set->first, set->count, (CodeKey)t->i);
+            VM_TEST_TOP(t, code_ranges_contain(p->ranges + set->first, set->count, (CodeKey)t->i));
             VM_NEXT();
         }
         /* ANYSET s: some element of the code list is in set s; an empty
@@ -341,12 +376,14 @@ static int vm_run(const Prog *p, const Record *rec, const uint8_t *code, uint32_
             const PSet *set = &p->sets[rd16(ip)];
             Slot *t = sp - 1;
             ip += 2;
-            if (t->known) {
+            if (t->st == 0) {
                 const RecVal *it = rec->items + t->i;
                 bool any = false;
                 for (uint32_t k = 0; k < t->n && !any; k++)
                     any = code_ranges_contain(p->ranges + set->first, set->count, (CodeKey)it[k].i);
                 t->i = any;
+            } else if (t->st & ST_NONE) {
+                t->st = 0, t->i = 0;
             }
             VM_NEXT();
         }
@@ -357,7 +394,7 @@ static int vm_run(const Prog *p, const Record *rec, const uint8_t *code, uint32_
             uint64_t mask = (uint64_t)p->consts[rd16(ip)];
             Slot *t = sp - 1;
             ip += 2;
-            if (t->known) t->i = (uint64_t)t->i < 64 && (mask >> t->i & 1);
+            VM_TEST_TOP(t, (uint64_t)t->i < 64 && (mask >> t->i & 1));
             VM_NEXT();
         }
         VM_CASE(ANYSTR)
@@ -365,7 +402,9 @@ static int vm_run(const Prog *p, const Record *rec, const uint8_t *code, uint32_
             uint32_t k = rd32(ip);
             Slot *t = sp - 1;
             ip += 4;
-            if (t->known) {
+            if (t->st & ST_NONE) {
+                t->st = 0, t->i = 0;
+            } else if (t->st == 0) {
                 const RecVal *it = rec->items + t->i;
                 bool any = false;
                 for (uint32_t j = 0; j < t->n && !any; j++)
@@ -384,11 +423,11 @@ static int vm_run(const Prog *p, const Record *rec, const uint8_t *code, uint32_
         VM_CASE(AND)
         {
             Slot *a = sp - 2, *b = sp - 1;
-            if ((a->known && !a->i) || (b->known && !b->i)) {
-                a->known = true;
+            if ((!a->st && !a->i) || (!b->st && !b->i)) {
+                a->st = 0;
                 a->i = 0;
             } else {
-                a->known = a->known && b->known;
+                a->st |= b->st;
                 a->i = 1;
             }
             sp--;
@@ -397,11 +436,11 @@ static int vm_run(const Prog *p, const Record *rec, const uint8_t *code, uint32_
         VM_CASE(OR)
         {
             Slot *a = sp - 2, *b = sp - 1;
-            if ((a->known && a->i) || (b->known && b->i)) {
-                a->known = true;
+            if ((!a->st && a->i) || (!b->st && b->i)) {
+                a->st = 0;
                 a->i = 1;
             } else {
-                a->known = a->known && b->known;
+                a->st |= b->st;
                 a->i = 0;
             }
             sp--;
@@ -414,19 +453,19 @@ static int vm_run(const Prog *p, const Record *rec, const uint8_t *code, uint32_
         {
             uint32_t d = rd16(ip);
             ip += 2;
-            if (sp[-1].known && !sp[-1].i) ip += d;
+            if (!sp[-1].st && !sp[-1].i) ip += d;
             VM_NEXT();
         }
         VM_CASE(JTRUE)
         {
             uint32_t d = rd16(ip);
             ip += 2;
-            if (sp[-1].known && sp[-1].i) ip += d;
+            if (!sp[-1].st && sp[-1].i) ip += d;
             VM_NEXT();
         }
         VM_CASE(RET)
         {
-            return sp[-1].known ? (sp[-1].i != 0) : -1;
+            return !sp[-1].st ? (sp[-1].i != 0) : -1;
         }
         VM_BAD
         {
@@ -460,18 +499,25 @@ Vm *vm_new(const Prog *prog)
     vm->holidays.n = prog->nholidays;
     vm->fired_at = xcalloc(n, sizeof *vm->fired_at);
     vm->waived_at = xcalloc(n, sizeof *vm->waived_at);
+    vm->pwaived_at = xcalloc(n, sizeof *vm->pwaived_at);
+    vm->pwaive_missing = xcalloc(n, sizeof *vm->pwaive_missing);
     vm->fired = xcalloc(n, sizeof *vm->fired);
     vm->unknown = xcalloc(n, sizeof *vm->unknown);
     vm->unknown_missing = xcalloc(n, sizeof *vm->unknown_missing);
     vm->rules = xcalloc(n, sizeof *vm->rules);
     vm->counts = xcalloc(n, sizeof *vm->counts);
-    /* Every winning rule contributes its reviewers or the one default:
+    /* Certain and possible obligations together group distinct rules, so
+     * n bounds both the obligations and their rule lists. */
+    vm->obl = xcalloc(n ? n : 1, sizeof *vm->obl);
+    vm->obl_rules = xcalloc(n ? n : 1, sizeof *vm->obl_rules);
+    vm->cand = xcalloc(n ? n : 1, sizeof *vm->cand);
+    vm->cand_missing = xcalloc(n ? n : 1, sizeof *vm->cand_missing);
+    vm->cand_group = xcalloc(n ? n : 1, sizeof *vm->cand_group);
+    /* Every deciding rule contributes its reviewers or the one default:
      * their sum bounds the deduplicated list. */
     size_t nrev = 0;
     for (uint32_t r = 0; r < n; r++) nrev += prog->rules[r].rev_count ? prog->rules[r].rev_count : 1;
-    vm->reviewers = xcalloc(nrev, sizeof *vm->reviewers);
-    vm->whatif_reviewers = xcalloc(nrev, sizeof *vm->whatif_reviewers);
-    vm->skip_at = xcalloc(n, sizeof *vm->skip_at);
+    vm->reviewers = xcalloc(nrev ? nrev : 1, sizeof *vm->reviewers);
     return vm;
 }
 
@@ -481,13 +527,18 @@ void vm_free(Vm *vm)
     if (!vm) return;
     free(vm->fired_at);
     free(vm->waived_at);
+    free(vm->pwaived_at);
+    free(vm->pwaive_missing);
     free(vm->fired);
     free(vm->unknown);
     free(vm->unknown_missing);
     free(vm->rules);
     free(vm->reviewers);
-    free(vm->whatif_reviewers);
-    free(vm->skip_at);
+    free(vm->obl);
+    free(vm->obl_rules);
+    free(vm->cand);
+    free(vm->cand_missing);
+    free(vm->cand_group);
     free(vm->counts);
     free(vm);
 }
@@ -510,12 +561,37 @@ int vm_eval_rule(Vm *vm, const Record *rec, uint32_t r, uint64_t *missing)
 
 /* ---- selecting and evaluating rules ------------------------------------- */
 
+/* Marks what exemption rule waives: certainly (it fired) or possibly (it
+ * is unknown; missing: the fields it read). Waiving is one pass over the
+ * exemptions, so an exemption waives its targets even when another waives
+ * it, and the result never depends on rule order. */
+static void vm_mark_waived(Vm *vm, const PRule *rule, bool certain, uint64_t missing)
+{
+    const Prog *p = vm->p;
+    if (certain) {
+        if (rule->exempt_all) vm->waive_all = true;
+        for (uint32_t k = 0; k < rule->waive_count; k++)
+            vm->waived_at[p->refs[rule->waive_first + k]] = vm->epoch;
+        return;
+    }
+    if (rule->exempt_all) {
+        vm->pwaive_all = true;
+        vm->pwaive_all_missing |= missing;
+    }
+    for (uint32_t k = 0; k < rule->waive_count; k++) {
+        uint32_t t = p->refs[rule->waive_first + k];
+        if (vm->pwaived_at[t] != vm->epoch) {
+            vm->pwaived_at[t] = vm->epoch;
+            vm->pwaive_missing[t] = 0;
+        }
+        vm->pwaive_missing[t] |= missing;
+    }
+}
+
 /* Evaluates rule r for the current record and files it as fired or unknown.
  * A rule out of its effective window is neither. Without a service_date
  * (impossible for a decoded record: the field is required) a bounded
- * window is itself unknown. A fired exemption waives its targets at once,
- * even if another exemption waives it in turn: waiving is one pass over the
- * fired exemptions, so the result never depends on rule order. */
+ * window is itself unknown. */
 static void vm_consider(Vm *vm, const Record *rec, uint32_t r, bool has_sd, int32_t sd)
 {
     const Prog *p = vm->p;
@@ -541,14 +617,11 @@ static void vm_consider(Vm *vm, const Record *rec, uint32_t r, bool has_sd, int3
     if (res > 0) {
         vm->fired[vm->nfired++] = r;
         vm->fired_at[r] = vm->epoch;
-        if (rule->outcome == OUT_EXEMPT) {
-            if (rule->exempt_all) vm->waive_all = true;
-            for (uint32_t k = 0; k < rule->waive_count; k++)
-                vm->waived_at[p->refs[rule->waive_first + k]] = vm->epoch;
-        }
+        if (rule->outcome == OUT_EXEMPT) vm_mark_waived(vm, rule, true, 0);
     } else if (res < 0) {
         vm->unknown[vm->nunknown] = r;
         vm->unknown_missing[vm->nunknown++] = missing;
+        if (rule->outcome == OUT_EXEMPT) vm_mark_waived(vm, rule, false, missing);
     }
 }
 
@@ -567,18 +640,21 @@ static const PSeg *vm_find_seg(const Prog *p, CodeKey k)
 /* Evaluates the rules that can apply to rec, in ascending order: with a
  * code, the merge of p->always and the code's segment (an indexed rule
  * outside its segment implies `code in S` is false, so it cannot fire or be
- * unknown); without one, every rule. */
+ * unknown); without one, every rule. A code that does not apply (null) is
+ * in no set, so it selects only p->always. */
 static void vm_evaluate(Vm *vm, const Record *rec)
 {
     const Prog *p = vm->p;
     bool has_sd = p->f_service_date != PIDX_NONE && (rec->present >> p->f_service_date & 1);
     int32_t sd = has_sd ? (int32_t)rec->v[p->f_service_date].i : 0;
 
-    if (p->f_code == PIDX_NONE || !(rec->present >> p->f_code & 1)) {
+    bool has_code = p->f_code != PIDX_NONE && (rec->present >> p->f_code & 1);
+    bool no_code = p->f_code != PIDX_NONE && (rec->none >> p->f_code & 1);
+    if (!has_code && !no_code) {
         for (uint32_t r = 0; r < p->nrules; r++) vm_consider(vm, rec, r, has_sd, sd);
         return;
     }
-    const PSeg *seg = vm_find_seg(p, (CodeKey)rec->v[p->f_code].i);
+    const PSeg *seg = has_code ? vm_find_seg(p, (CodeKey)rec->v[p->f_code].i) : NULL;
     const uint32_t *a = p->always, *b = seg ? p->seg_rules + seg->first : NULL;
     uint32_t na = p->nalways, nb = seg ? seg->count : 0, i = 0, j = 0;
     while (i < na || j < nb) {
@@ -598,16 +674,35 @@ static bool vm_waived(const Vm *vm, uint32_t r)
            (vm->waive_all && vm->p->rules[r].outcome != OUT_EXEMPT);
 }
 
-/* Rule r's deadline for service date sd: *is_date tells days from seconds.
- * Returns false when the rule has none. */
-static bool vm_rule_deadline(const Vm *vm, const PRule *rule, int32_t sd, bool *is_date,
-                             int64_t *at)
+/* Whether an unknown exemption may waive r; ORs the fields it read into
+ * *missing. */
+static bool vm_maybe_waived(const Vm *vm, uint32_t r, uint64_t *missing)
+{
+    bool may = false;
+    if (vm->pwaived_at[r] == vm->epoch) {
+        may = true;
+        *missing |= vm->pwaive_missing[r];
+    }
+    if (vm->pwaive_all && vm->p->rules[r].outcome != OUT_EXEMPT) {
+        may = true;
+        *missing |= vm->pwaive_all_missing;
+    }
+    return may;
+}
+
+/* Rule r's deadline for service date sd (and the service's time, in
+ * seconds, when at_known): *is_date tells days from seconds. Hour deadlines
+ * count from the time of the service when the record gives it, else from
+ * the start of its day (the earlier, stricter instant). Returns false when
+ * the rule has none. */
+static bool vm_rule_deadline(const Vm *vm, const PRule *rule, int32_t sd, bool at_known,
+                             int64_t at_secs, bool *is_date, int64_t *at)
 {
     int64_t n = rule->dl_dir == DIR_BEFORE ? -(int64_t)rule->dl_amount : rule->dl_amount;
     switch (rule->dl_unit) {
     case U_HOURS:
         *is_date = false;
-        *at = (int64_t)sd * SECONDS_PER_DAY + n * 3600;
+        *at = (at_known ? at_secs : (int64_t)sd * SECONDS_PER_DAY) + n * 3600;
         return true;
     case U_DAYS:
         *is_date = true;
@@ -633,156 +728,143 @@ static bool vm_deadline_before(bool a_date, int64_t a, bool b_date, int64_t b)
     return ka < kb || (ka == kb && !a_date && b_date);
 }
 
+/* The reviewers rule r names, or the policy's default (or none). */
+static void vm_rule_reviewers(const Prog *p, const PRule *rule, const uint32_t **list, uint32_t *n)
+{
+    if (rule->rev_count) {
+        *list = p->refs + rule->rev_first;
+        *n = rule->rev_count;
+    } else {
+        *list = p->reviewer != PIDX_NONE ? &p->reviewer : NULL;
+        *n = p->reviewer != PIDX_NONE;
+    }
+}
+
+static bool vm_same_str(const Prog *p, uint32_t a, uint32_t b)
+{
+    return a == b || str_eq(p->strs[a], p->strlens[a], p->strs[b], p->strlens[b]);
+}
+
+/* Whether every reviewer of a is in b. */
+static bool vm_reviewers_within(const Prog *p, const uint32_t *a, uint32_t na, const uint32_t *b,
+                                uint32_t nb)
+{
+    for (uint32_t i = 0; i < na; i++) {
+        uint32_t j = 0;
+        while (j < nb && !vm_same_str(p, a[i], b[j])) j++;
+        if (j == nb) return false;
+    }
+    return true;
+}
+
+static bool vm_same_key(const Prog *p, const Obligation *o, uint8_t outcome, const uint32_t *rev,
+                        uint32_t nrev)
+{
+    return o->outcome == outcome && vm_reviewers_within(p, o->reviewers, o->nreviewers, rev, nrev) &&
+           vm_reviewers_within(p, rev, nrev, o->reviewers, o->nreviewers);
+}
+
 static void vm_add_reviewer(const Prog *p, uint32_t *list, uint32_t *n, uint32_t s)
 {
     for (uint32_t k = 0; k < *n; k++)
-        if (list[k] == s || str_eq(p->strs[list[k]], p->strlens[list[k]], p->strs[s], p->strlens[s]))
-            return;
+        if (vm_same_str(p, list[k], s)) return;
     list[(*n)++] = s;
 }
 
-/* What a decision tells the requester, apart from its rule list: the
- * outcome, the reviewers (in a caller's buffer) and the earliest deadline.
- * Two verdicts over the same record are compared to see whether an unknown
- * rule could change the decision. */
-typedef struct Verdict {
-    uint8_t outcome;        /* strongest outcome of the counted rules */
-    uint32_t nreviewers;    /* reviewers of its rules, deduplicated */
-    bool has_deadline;      /* false: none of its rules has a deadline */
-    bool deadline_is_date;  /* deadline is a day number, else seconds */
-    int64_t deadline;
-} Verdict;
-
-/* Whether rule r counts in a verdict: fired and not waived, not skipped by
- * the current what-if (skip_at == skip_epoch), or the what-if's extra rule. */
-static bool vm_counts(const Vm *vm, uint32_t r, uint32_t extra)
-{
-    if (r == extra) return true;
-    return vm->fired_at[r] == vm->epoch && !vm_waived(vm, r) && vm->skip_at[r] != vm->skip_epoch;
-}
-
-/* The verdict of the counted rules (see vm_counts) for rec, with the
- * reviewers written to rev (capacity: see vm_new). */
-static void vm_verdict(const Vm *vm, const Record *rec, uint32_t extra, uint32_t *rev, Verdict *v)
+/* Groups the candidate rules vm->cand[0 .. n) into obligations at
+ * vm->obl + first, their rule lists at vm->obl_rules + rules_at: one per
+ * outcome and set of reviewers, with the earliest deadline and the union of
+ * the candidates' missing fields. Returns the number of obligations. */
+static uint32_t vm_group(Vm *vm, const Record *rec, uint32_t n, uint32_t first, uint32_t rules_at)
 {
     const Prog *p = vm->p;
+    Obligation *o = vm->obl + first;
+    uint32_t no = 0;
     bool has_sd = p->f_service_date != PIDX_NONE && (rec->present >> p->f_service_date & 1);
     int32_t sd = has_sd ? (int32_t)rec->v[p->f_service_date].i : 0;
-    memset(v, 0, sizeof *v);
-    v->outcome = OUT_NONE;
-    for (uint32_t k = 0; k <= vm->nfired; k++) {
-        uint32_t r = k < vm->nfired ? vm->fired[k] : extra;
-        if (r == UINT32_MAX || !vm_counts(vm, r, extra)) continue;
-        uint8_t o = p->rules[r].outcome;
-        if (o != OUT_EXEMPT && o > v->outcome) v->outcome = o;
-    }
-    if (v->outcome == OUT_NONE) return;
-    /* fired is ascending and extra goes last: reviewers come in rule order
-     * for the decision itself (extra is only ever set for a what-if). */
-    for (uint32_t k = 0; k <= vm->nfired; k++) {
-        uint32_t r = k < vm->nfired ? vm->fired[k] : extra;
-        if (r == UINT32_MAX || !vm_counts(vm, r, extra)) continue;
-        const PRule *rule = &p->rules[r];
-        if (rule->outcome != v->outcome) continue;
-        if (rule->rev_count == 0 && p->reviewer != PIDX_NONE)
-            vm_add_reviewer(p, rev, &v->nreviewers, p->reviewer);
-        for (uint32_t j = 0; j < rule->rev_count; j++)
-            vm_add_reviewer(p, rev, &v->nreviewers, p->refs[rule->rev_first + j]);
+    bool at_known = p->f_service_at != PIDX_NONE && (rec->present >> p->f_service_at & 1);
+    int64_t at_secs = at_known ? rec->v[p->f_service_at].i : 0;
+
+    for (uint32_t k = 0; k < n; k++) {
+        const PRule *rule = &p->rules[vm->cand[k]];
+        const uint32_t *rev;
+        uint32_t nrev;
+        vm_rule_reviewers(p, rule, &rev, &nrev);
+        uint32_t g = 0;
+        while (g < no && !vm_same_key(p, &o[g], rule->outcome, rev, nrev)) g++;
+        if (g == no) {
+            memset(&o[no], 0, sizeof o[no]);
+            o[no].outcome = rule->outcome;
+            o[no].reviewers = rev;
+            o[no].nreviewers = nrev;
+            o[no].timely = -1;
+            no++;
+        }
+        vm->cand_group[k] = g;
+        o[g].nrules++;
+        o[g].missing |= vm->cand_missing[k];
         bool is_date;
         int64_t at;
-        if (has_sd && vm_rule_deadline(vm, rule, sd, &is_date, &at) &&
-            (!v->has_deadline || vm_deadline_before(is_date, at, v->deadline_is_date, v->deadline))) {
-            v->has_deadline = true;
-            v->deadline_is_date = is_date;
-            v->deadline = at;
+        if (has_sd && vm_rule_deadline(vm, rule, sd, at_known, at_secs, &is_date, &at) &&
+            (!o[g].has_deadline || vm_deadline_before(is_date, at, o[g].deadline_is_date, o[g].deadline))) {
+            o[g].has_deadline = true;
+            o[g].deadline_is_date = is_date;
+            o[g].deadline = at;
         }
     }
-}
-
-/* Whether two verdicts of one record differ. The what-ifs only add rules
- * (reviewers can only be added, a deadline only move earlier) or only take
- * winning rules away (the reverse), so comparing the reviewer counts is
- * enough to compare the reviewer sets. */
-static bool vm_verdict_differs(const Verdict *a, const Verdict *b)
-{
-    return a->outcome != b->outcome || a->nreviewers != b->nreviewers ||
-           a->has_deadline != b->has_deadline ||
-           (a->has_deadline && (a->deadline_is_date != b->deadline_is_date || a->deadline != b->deadline));
-}
-
-/* Starts a what-if: no rule is skipped until vm_skip_targets marks some. */
-static void vm_skip_reset(Vm *vm)
-{
-    if (++vm->skip_epoch == 0) {
-        memset(vm->skip_at, 0, vm->p->nrules * sizeof *vm->skip_at);
-        vm->skip_epoch = 1;
+    /* Rule lists: each obligation's slice, filled in candidate (ascending)
+     * order. nrules is the running fill count. */
+    uint32_t at = rules_at;
+    for (uint32_t g = 0; g < no; g++) {
+        o[g].rules = vm->obl_rules + at;
+        at += o[g].nrules;
+        o[g].nrules = 0;
     }
-}
-
-/* Marks as skipped what exemption rule would waive if it fired. */
-static void vm_skip_targets(Vm *vm, const PRule *rule)
-{
-    const Prog *p = vm->p;
-    if (rule->exempt_all) {
-        for (uint32_t k = 0; k < vm->nfired; k++)
-            if (p->rules[vm->fired[k]].outcome != OUT_EXEMPT) vm->skip_at[vm->fired[k]] = vm->skip_epoch;
+    for (uint32_t k = 0; k < n; k++) {
+        Obligation *og = &o[vm->cand_group[k]];
+        vm->obl_rules[og->rules - vm->obl_rules + og->nrules++] = vm->cand[k];
     }
-    for (uint32_t k = 0; k < rule->waive_count; k++) vm->skip_at[p->refs[rule->waive_first + k]] = vm->skip_epoch;
+    /* Strongest first (advisory last); ties keep first-rule order. */
+    for (uint32_t i = 1; i < no; i++) {
+        Obligation t = o[i];
+        uint32_t j = i;
+        while (j > 0 && outcome_strength(o[j - 1].outcome) < outcome_strength(t.outcome)) {
+            o[j] = o[j - 1];
+            j--;
+        }
+        o[j] = t;
+    }
+    return no;
 }
 
 /* Whether a request at req (seconds; with date_only, some time on req's day)
- * meets the decision's deadline: 1 yes, 0 no, -1 unknown. A date deadline
- * lasts to the end of its day. A bare request date against a datetime
- * deadline is known only when the whole day is before it or after it. */
-static int vm_timely(int64_t req, bool date_only, const Decision *d)
+ * meets a deadline: 1 yes, 0 no, -1 unknown. A date deadline lasts to the
+ * end of its day. A bare request date against a datetime deadline is known
+ * only when the whole day is before it or after it. */
+static int vm_timely(int64_t req, bool date_only, bool dl_is_date, int64_t dl)
 {
-    if (d->deadline_is_date) return day_of(req) <= d->deadline;
-    if (!date_only) return req <= d->deadline;
+    if (dl_is_date) return day_of(req) <= dl;
+    if (!date_only) return req <= dl;
     int64_t first = day_of(req) * SECONDS_PER_DAY, last = first + SECONDS_PER_DAY - 1;
-    return last <= d->deadline ? 1 : first > d->deadline ? 0 : -1;
+    return last <= dl ? 1 : first > dl ? 0 : -1;
 }
 
-/* Whether unknown rule u, had it fired, would change the decision d0: a
- * requirement with a stronger outcome, or one of the winning outcome that
- * adds a reviewer or an earlier deadline; an exemption that would take away
- * winning rules so that the outcome, the reviewers or the deadline change.
- * A waived requirement never matters; an exemption waives its targets even
- * when waived itself (see vm_consider), so it may. */
-static bool vm_unknown_matters(Vm *vm, const Record *rec, uint32_t u, const Verdict *d0)
+/* Whether possible obligation q adds nothing to the certain ones c[0 .. nc):
+ * one of them has its outcome and reviewers and a deadline no later. */
+static bool vm_adds_nothing(const Prog *p, const Obligation *q, const Obligation *c, uint32_t nc)
 {
-    const PRule *rule = &vm->p->rules[u];
-    Verdict v;
-    vm_skip_reset(vm);
-    if (rule->outcome != OUT_EXEMPT) {
-        if (vm_waived(vm, u) || rule->outcome < d0->outcome) return false;
-        vm_verdict(vm, rec, u, vm->whatif_reviewers, &v);
-    } else {
-        if (d0->outcome == OUT_NONE) return false;
-        vm_skip_targets(vm, rule);
-        vm_verdict(vm, rec, UINT32_MAX, vm->whatif_reviewers, &v);
+    for (uint32_t i = 0; i < nc; i++) {
+        if (!vm_same_key(p, &c[i], q->outcome, q->reviewers, q->nreviewers)) continue;
+        if (!q->has_deadline) return true;
+        return c[i].has_deadline &&
+               !vm_deadline_before(q->deadline_is_date, q->deadline, c[i].deadline_is_date, c[i].deadline);
     }
-    return vm_verdict_differs(&v, d0);
+    return false;
 }
 
-/* Whether the unknown exemptions, firing together, would change d0 when
- * none does alone (two waivers that each take away one of two rules with
- * the same reviewer and deadline). If so, their missing fields go to out. */
-static bool vm_unknown_waivers_matter(Vm *vm, const Record *rec, const Verdict *d0, Decision *out)
+static bool vm_excluded_by_not_covered(uint8_t outcome)
 {
-    const Prog *p = vm->p;
-    uint32_t n = 0;
-    vm_skip_reset(vm);
-    for (uint32_t k = 0; k < vm->nunknown; k++) {
-        const PRule *rule = &p->rules[vm->unknown[k]];
-        if (rule->outcome == OUT_EXEMPT) vm_skip_targets(vm, rule), n++;
-    }
-    if (n < 2 || d0->outcome == OUT_NONE) return false;
-    Verdict v;
-    vm_verdict(vm, rec, UINT32_MAX, vm->whatif_reviewers, &v);
-    if (!vm_verdict_differs(&v, d0)) return false;
-    for (uint32_t k = 0; k < vm->nunknown; k++)
-        if (p->rules[vm->unknown[k]].outcome == OUT_EXEMPT) out->missing |= vm->unknown_missing[k];
-    return true;
+    return outcome == OUT_PRIOR_AUTH || outcome == OUT_NOTIFICATION;
 }
 
 /* Decides rec (a record decoded for vm's Prog) into *out, whose arrays
@@ -802,50 +884,117 @@ void vm_decide(Vm *vm, const Record *rec, Decision *out)
     if (++vm->epoch == 0) {
         memset(vm->fired_at, 0, p->nrules * sizeof *vm->fired_at);
         memset(vm->waived_at, 0, p->nrules * sizeof *vm->waived_at);
+        memset(vm->pwaived_at, 0, p->nrules * sizeof *vm->pwaived_at);
         vm->epoch = 1;
     }
     vm->nfired = vm->nunknown = 0;
-    vm->waive_all = false;
+    vm->waive_all = vm->pwaive_all = false;
+    vm->pwaive_all_missing = 0;
     vm_evaluate(vm, rec);
 
-    /* Fired, unwaived rules (ascending, as fired is): the decision's list. */
-    uint32_t nrules = 0;
+    memset(out, 0, sizeof *out);
+    out->timely = -1;
+
+    /* Fired, unwaived rules (ascending, as fired is): the decision's list;
+     * the certain ones among them: nothing may waive them. */
+    uint32_t nrules = 0, ncand = 0;
     for (uint32_t k = 0; k < vm->nfired; k++) {
         uint32_t r = vm->fired[k];
         if (vm_waived(vm, r)) continue;
         vm->rules[nrules++] = r;
         vm->counts[r]++;
-    }
-
-    memset(out, 0, sizeof *out);
-    out->rules = vm->rules;
-    out->nrules = nrules;
-    out->reviewers = vm->reviewers;
-    out->timely = -1;
-
-    Verdict d0;
-    vm_skip_reset(vm);
-    vm_verdict(vm, rec, UINT32_MAX, vm->reviewers, &d0);
-
-    bool need = false;
-    for (uint32_t k = 0; k < vm->nunknown; k++) {
-        if (vm_unknown_matters(vm, rec, vm->unknown[k], &d0)) {
-            need = true;
-            out->missing |= vm->unknown_missing[k];
+        uint64_t m = 0;
+        if (p->rules[r].outcome != OUT_EXEMPT && !vm_maybe_waived(vm, r, &m)) {
+            vm->cand_missing[ncand] = 0;
+            vm->cand[ncand++] = r;
         }
     }
-    if (!need) need = vm_unknown_waivers_matter(vm, rec, &d0, out);
-    if (need) {
-        out->kind = PCR_DEC_INFO_NEEDED;
+    out->rules = vm->rules;
+    out->nrules = nrules;
+    uint32_t nobl = vm_group(vm, rec, ncand, 0, 0);
+    uint32_t used_rules = ncand;
+
+    /* A certain not_covered leaves nothing to authorize or notify. */
+    bool not_covered = nobl > 0 && vm->obl[0].outcome == OUT_NOT_COVERED;
+    if (not_covered) {
+        uint32_t w = 0;
+        for (uint32_t i = 0; i < nobl; i++)
+            if (!vm_excluded_by_not_covered(vm->obl[i].outcome)) vm->obl[w++] = vm->obl[i];
+        nobl = w;
+    }
+
+    /* Possible rules: fired but an unknown exemption may waive them, or
+     * unknown themselves (and not certainly waived). Both lists are
+     * ascending; merge them so the candidates are too. */
+    uint32_t np = 0, i = 0, j = 0;
+    while (i < vm->nfired || j < vm->nunknown) {
+        bool take_fired = j == vm->nunknown || (i < vm->nfired && vm->fired[i] < vm->unknown[j]);
+        uint32_t r = take_fired ? vm->fired[i] : vm->unknown[j];
+        uint64_t m = take_fired ? 0 : vm->unknown_missing[j];
+        take_fired ? i++ : j++;
+        if (p->rules[r].outcome == OUT_EXEMPT || vm_waived(vm, r)) continue;
+        if (not_covered && vm_excluded_by_not_covered(p->rules[r].outcome)) continue;
+        bool maybe = vm_maybe_waived(vm, r, &m);
+        if (take_fired && !maybe) continue; /* certain: already grouped */
+        vm->cand_missing[np] = m;
+        vm->cand[np++] = r;
+    }
+    uint32_t npos = vm_group(vm, rec, np, nobl, used_rules);
+    Obligation *pos = vm->obl + nobl;
+    uint32_t w = 0;
+    for (uint32_t k = 0; k < npos; k++) {
+        if (vm_adds_nothing(p, &pos[k], vm->obl, nobl)) continue;
+        pos[w++] = pos[k];
+        out->missing |= pos[k].missing;
+    }
+    npos = w;
+
+    /* timely, per certain obligation. */
+    bool has_req = p->f_requested_at != PIDX_NONE && (rec->present >> p->f_requested_at & 1);
+    for (uint32_t k = 0; k < nobl; k++) {
+        Obligation *o = &vm->obl[k];
+        if (o->has_deadline && has_req)
+            o->timely = vm_timely(rec->v[p->f_requested_at].i, rec->date_only >> p->f_requested_at & 1,
+                                  o->deadline_is_date, o->deadline);
+    }
+    out->obligations = vm->obl;
+    out->nobligations = nobl;
+    out->possible = pos;
+    out->npossible = npos;
+
+    /* The decision: the strongest certain outcome; info_needed when none is
+     * certain and a requirement is possible. Its obligations' reviewers (in
+     * rule order) and earliest deadline are the line's own. */
+    uint8_t top = nobl && outcome_strength(vm->obl[0].outcome) ? vm->obl[0].outcome : OUT_NONE;
+    if (top == OUT_NONE) {
+        bool need = false;
+        for (uint32_t k = 0; k < npos; k++) need |= outcome_strength(pos[k].outcome) > 0;
+        out->kind = need ? PCR_DEC_INFO_NEEDED : PCR_DEC_NONE;
         return;
     }
-    assert(d0.outcome <= OUT_NOT_COVERED);
-    out->kind = kind_of[d0.outcome];
-    if (d0.outcome == OUT_NONE) return;
-    out->nreviewers = d0.nreviewers;
-    out->has_deadline = d0.has_deadline;
-    out->deadline_is_date = d0.deadline_is_date;
-    out->deadline = d0.deadline;
-    if (out->has_deadline && p->f_requested_at != PIDX_NONE && (rec->present >> p->f_requested_at & 1))
-        out->timely = vm_timely(rec->v[p->f_requested_at].i, rec->date_only >> p->f_requested_at & 1, out);
+    out->kind = kind_of[top];
+    out->reviewers = vm->reviewers;
+    for (uint32_t k = 0; k < nrules; k++) {
+        const PRule *rule = &p->rules[vm->rules[k]];
+        if (rule->outcome != top) continue;
+        uint64_t m = 0;
+        if (vm_maybe_waived(vm, vm->rules[k], &m)) continue;
+        const uint32_t *rev;
+        uint32_t nrev;
+        vm_rule_reviewers(p, rule, &rev, &nrev);
+        for (uint32_t x = 0; x < nrev; x++) vm_add_reviewer(p, vm->reviewers, &out->nreviewers, rev[x]);
+    }
+    for (uint32_t k = 0; k < nobl && vm->obl[k].outcome == top; k++) {
+        const Obligation *o = &vm->obl[k];
+        if (o->has_deadline && (!out->has_deadline ||
+                                vm_deadline_before(o->deadline_is_date, o->deadline,
+                                                   out->deadline_is_date, out->deadline))) {
+            out->has_deadline = true;
+            out->deadline_is_date = o->deadline_is_date;
+            out->deadline = o->deadline;
+        }
+    }
+    if (out->has_deadline && has_req)
+        out->timely = vm_timely(rec->v[p->f_requested_at].i, rec->date_only >> p->f_requested_at & 1,
+                                out->deadline_is_date, out->deadline);
 }

@@ -4,14 +4,20 @@
  * (the index narrows them by the record's code), then combines the results
  * order-independently (docs/language.md, "How a decision is made"):
  *   - a rule fires when it is in effect on service_date and its condition is
- *     true; it is unknown when the condition is unknown;
+ *     true; it is unknown when the condition is unknown (a field it needs
+ *     is absent);
  *   - exempt rules that fire waive the rules they name (or all others);
- *   - among fired, unwaived rules the strongest outcome wins
- *     (not_covered > prior_auth > notification > none); its reviewers are
- *     all reported and the earliest deadline wins;
- *   - if an unknown rule could change that (a stronger outcome, or an
- *     exemption that could waive a winning rule), the decision is
- *     info_needed and names the fields that were missing.
+ *     unknown exemptions may waive them;
+ *   - every fired rule that nothing waives or may waive is certain; rules
+ *     that are unknown, or fired but may be waived, are possible;
+ *   - certain rules of one outcome and one set of reviewers make one
+ *     obligation with their earliest deadline; a certain not_covered
+ *     excludes prior_auth and notification obligations;
+ *   - possible rules make the possible obligations, kept only where they
+ *     would add something: a new outcome or reviewer, or an earlier deadline;
+ *   - the decision is the strongest certain outcome (advisory never
+ *     decides); info_needed when nothing is certain and a requirement is
+ *     possible.
  * The VM trusts the verifier: it never runs unverified code. */
 #ifndef PCR_VM_H
 #define PCR_VM_H
@@ -20,17 +26,37 @@
 #include "prog.h"
 #include "rec.h"
 
+/* What a request must do for one outcome and one set of reviewers. */
+typedef struct Obligation {
+    uint8_t outcome;           /* OUT_NOT_COVERED, OUT_PRIOR_AUTH, OUT_NOTIFICATION, OUT_ADVISORY */
+    const uint32_t *reviewers; /* string indices (Prog memory): the rules' reviewers or the
+                                  policy's default; may be empty */
+    uint32_t nreviewers;
+    bool has_deadline;
+    bool deadline_is_date;     /* deadline is days (else seconds) */
+    int64_t deadline;          /* the earliest of its rules' deadlines */
+    int timely;                /* certain: 1 on time, 0 late, -1 unknown/no deadline */
+    const uint32_t *rules;     /* ascending rule indices (VM scratch) */
+    uint32_t nrules;
+    uint64_t missing;          /* possible: the absent fields that leave it open */
+} Obligation;
+
 typedef struct Decision {
     pcr_decision_kind kind;
     const uint32_t *rules;     /* fired and not waived, ascending (VM scratch) */
     uint32_t nrules;
-    const uint32_t *reviewers; /* string indices, deduplicated, first-seen order */
+    const uint32_t *reviewers; /* the deciding outcome's obligations' reviewers, in rule
+                                  order, deduplicated (string indices) */
     uint32_t nreviewers;
-    bool has_deadline;
+    bool has_deadline;         /* the earliest deadline of those obligations */
     bool deadline_is_date;     /* deadline is days (else seconds) */
     int64_t deadline;
     int timely;                /* 1 on time, 0 late, -1 unknown/not applicable */
-    uint64_t missing;          /* info_needed: fields whose absence matters */
+    const Obligation *obligations; /* certain, strongest first, then by first rule */
+    uint32_t nobligations;
+    const Obligation *possible;    /* what absent fields could add, in the same order */
+    uint32_t npossible;
+    uint64_t missing;          /* the union of the possible obligations' missing */
 } Decision;
 
 typedef struct Vm Vm;

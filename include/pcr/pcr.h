@@ -175,10 +175,35 @@ void pcr_engine_free(pcr_engine *e);
 pcr_status pcr_engine_eval(pcr_engine *e, const char *json, size_t len, uint64_t recno,
                            const char **line, size_t *line_len, pcr_decision_kind *kind);
 
+/* What a rule asks of a request (stored values: never renumbered). */
+typedef enum pcr_outcome {
+    PCR_OUT_NOTIFICATION = 1,
+    PCR_OUT_PRIOR_AUTH = 2,
+    PCR_OUT_NOT_COVERED = 3,
+    PCR_OUT_ADVISORY = 5, /* informs without deciding */
+} pcr_outcome;
+
+/* "notification", "prior_auth", "not_covered", "advisory". */
+const char *pcr_outcome_name(pcr_outcome o);
+
+/* One obligation of a decision: an outcome, who reviews it and by when,
+ * and the rules behind it. A possible obligation (pcr_decision.possible)
+ * is one that absent fields could add; missing names them. */
+typedef struct pcr_obligation {
+    pcr_outcome outcome;
+    const char *const *reviewers;  /* nreviewers names */
+    size_t nreviewers;
+    const char *deadline;          /* "YYYY-MM-DD" or "YYYY-MM-DDTHH:MM"; NULL: none */
+    int timely;                    /* certain: 1 on time, 0 late, -1 unknown; possible: -1 */
+    const char *const *rules;      /* rule ids */
+    size_t nrules;
+    const char *const *missing;    /* possible: the absent fields that leave it open */
+    size_t nmissing;
+} pcr_obligation;
+
 /* A decision field by field: what the JSON line says, for callers that
  * would rather not parse it. Strings are NUL-terminated UTF-8; arrays list
- * their strings in the line's order. As in the line, an info_needed
- * decision has no reviewers, no deadline and timely -1. */
+ * their strings in the line's order. */
 typedef struct pcr_decision {
     pcr_decision_kind kind;
     const char *id;                /* the record's id; NULL when it had none */
@@ -189,9 +214,13 @@ typedef struct pcr_decision {
     int timely;                    /* 1 on time, 0 late, -1 unknown or no deadline */
     const char *const *rules;      /* ids of the rules that fired (not waived) */
     size_t nrules;
-    const char *const *missing;    /* info_needed: the absent fields that matter */
+    const char *const *missing;    /* the absent fields that could add an obligation */
     size_t nmissing;
     const char *error;             /* error: the message; else NULL */
+    const pcr_obligation *obligations; /* certain, strongest first */
+    size_t nobligations;
+    const pcr_obligation *possible;    /* what absent fields could add */
+    size_t npossible;
 } pcr_decision;
 
 /* Fills *out with the decision of the engine's last pcr_engine_eval (or
