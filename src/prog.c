@@ -9,6 +9,7 @@ Prog *prog_new(void)
     arena_init(&p->arena);
     p->source_doc = p->source_title = p->reviewer = PIDX_NONE;
     p->f_id = p->f_payer = p->f_service_date = p->f_requested_at = p->f_code = PIDX_NONE;
+    p->f_service_at = PIDX_NONE;
     p->eff_from = DATE_OPEN_FROM;
     p->eff_through = DATE_OPEN_THROUGH;
     return p;

@@ -1058,6 +1058,25 @@ static bool is_bom(const uint8_t *p, const uint8_t *end)
     return end - p >= 3 && p[0] == 0xEF && p[1] == 0xBB && p[2] == 0xBF;
 }
 
+/* The time of the service (or admission) falls on its service_date: hour
+ * deadlines count from it, day deadlines from the date, so the two must
+ * agree. */
+static bool check_service_at(RecDecoder *d)
+{
+    const Prog *p = d->prog;
+    const Record *r = &d->rec;
+    if (p->f_service_at == PIDX_NONE || p->f_service_date == PIDX_NONE ||
+        !(r->present >> p->f_service_at & 1) || !(r->present >> p->f_service_date & 1))
+        return true;
+    int64_t at = r->v[p->f_service_at].i, day = r->v[p->f_service_date].i;
+    int64_t at_day = at / SECONDS_PER_DAY - (at % SECONDS_PER_DAY < 0);
+    if (at_day == day) return true;
+    char a[24], b[16];
+    datetime_format(at, a);
+    date_format((int32_t)day, b);
+    return fail(d, "field '%s': %s is not on service_date %s", field_name(d, p->f_service_at), a, b);
+}
+
 /* record = ws object ws, where each member's value is converted to its
  * field's type, or validated and skipped when the key is unknown. */
 static bool parse_record(RecDecoder *d)
@@ -1114,7 +1133,7 @@ static bool parse_record(RecDecoder *d)
     uint64_t missing = d->required & ~d->rec.present;
     for (uint32_t f = 0; missing; f++, missing >>= 1)
         if (missing & 1) return fail(d, "field '%s': missing (required)", field_name(d, f));
-    return true;
+    return check_service_at(d);
 }
 
 /* The closing quote of the string opened at p, by a lenient scan, or NULL. */

@@ -41,6 +41,7 @@ typedef struct JoWant {
     bool unjudged;                 /* a money number too long for jo_text_to_cents */
     char bug[256];                 /* non-empty: the oracle contradicts itself (caller fails) */
     uint64_t present;              /* bit f: field f given and not null */
+    uint64_t none;                 /* bit f: field f given as null, or a list as [] */
     int64_t i[PCR_MAX_FIELDS];     /* the value of non-string fields, as in RecVal.i */
     const char *s[PCR_MAX_FIELDS]; /* strings and code texts, jansson's (owned by the root) */
     size_t n[PCR_MAX_FIELDS];      /* their lengths */
@@ -398,8 +399,17 @@ static inline void jo_want_from(const Prog *p, json_t *root, const char *line, s
         uint32_t f = jo_field_of(p, k);
         if (f == p->nfields) {
             if (jo_depth_of(v) > REC_MAX_DEPTH) jo_no(w, "too deep");
-        } else if (!json_is_null(v)) {
+        } else if (json_is_null(v)) {
+            if (p->fields[f].flags & PF_REQUIRED) jo_no(w, "required null");
+            w->none |= 1ull << f;
+        } else {
             jo_want_member(p, f, k, v, line, len, w);
+            /* a list given as [] says what null says */
+            if (p->fields[f].type == VT_LIST && json_is_array(v) && json_array_size(v) == 0 &&
+                !(p->fields[f].flags & PF_REQUIRED)) {
+                w->present &= ~(1ull << f);
+                w->none |= 1ull << f;
+            }
         }
     }
     if (w->nitems > REC_MAX_ITEMS) jo_no(w, "too many list items");
@@ -419,6 +429,12 @@ static inline void jo_want_from(const Prog *p, json_t *root, const char *line, s
     for (uint32_t f = 0; f < p->nfields; f++)
         if ((p->fields[f].flags & PF_REQUIRED) && !(w->present >> f & 1))
             jo_no(w, "missing required");
+    uint32_t at = p->f_service_at, sd = p->f_service_date;
+    if (!w->why && at != PIDX_NONE && sd != PIDX_NONE && (w->present >> at & 1) &&
+        (w->present >> sd & 1)) {
+        int64_t day = w->i[at] / SECONDS_PER_DAY - (w->i[at] % SECONDS_PER_DAY < 0);
+        if (day != w->i[sd]) jo_no(w, "service_at not on service_date");
+    }
 }
 
 /* ---- holding a decoded record against the oracle -------------------------- */
@@ -432,6 +448,11 @@ static inline const char *jo_compare(const Prog *p, const Record *r, const JoWan
     if (r->present != w->present) {
         snprintf(msg, cap, "present %llx, oracle %llx", (unsigned long long)r->present,
                  (unsigned long long)w->present);
+        return msg;
+    }
+    if (r->none != w->none) {
+        snprintf(msg, cap, "none %llx, oracle %llx", (unsigned long long)r->none,
+                 (unsigned long long)w->none);
         return msg;
     }
     for (uint32_t f = 0; f < p->nfields; f++) {

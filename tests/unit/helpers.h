@@ -100,6 +100,7 @@ static inline Prog *th_std_prog(void)
     th_field(p, "clinical_trial", VT_BOOL, PF_DEFAULT);
     th_field(p, "emergent", VT_BOOL, PF_DEFAULT);
     p->f_service_date = th_field(p, "service_date", VT_DATE, PF_REQUIRED);
+    p->f_service_at = th_field(p, "service_at", VT_DATETIME, 0);
     p->f_requested_at = th_field(p, "requested_at", VT_DATETIME, 0);
     p->id = th_str(p, "test");
     p->payer = th_str(p, "testpayer");

@@ -79,7 +79,6 @@ static uint32_t add_rule(Prog *p, const char *id, const char *title, uint8_t out
     memset(r, 0, sizeof *r);
     r->id = th_str(p, id);
     r->title = th_str(p, title);
-    r->cite_doc = r->cite_section = PIDX_NONE;
     r->line = 10 + p->nrules;
     r->outcome = outcome;
     r->eff_from = DATE_OPEN_FROM;
@@ -196,8 +195,9 @@ static Prog *sample(void)
     ins(&a, OP_RET, 0);
     r = add_rule(p, "pricey", "Expensive items", T_NOT_COVERED, &a, PIDX_NONE);
     PRule *ru = &p->rules[r];
-    ru->cite_doc = p->source_doc;
-    ru->cite_section = th_str(p, "DME");
+    ru->cite_first = th_ref(p, p->source_doc);
+    th_ref(p, th_str(p, "DME"));
+    ru->cite_count = 1;
     ru->eff_from = date_from_ymd(2026, 3, 1);
     ru->eff_through = date_from_ymd(2026, 12, 31);
     ru->dl_unit = T_BUSINESS_DAYS;
@@ -279,9 +279,21 @@ static uint32_t ref_crc32(const uint8_t *p, size_t n)
     return ~c;
 }
 
-/* Recomputes the body checksum so the damage reaches the section parser
- * and the verifier. */
-static void fix_crc(uint8_t *b, size_t len) { put32(b + 20, ref_crc32(b + HDR, len - HDR)); }
+/* The checksum a file must carry: CRC-32 of every byte, the checksum
+ * field (bytes 20-23) read as zeros. */
+static uint32_t ref_file_crc(const uint8_t *b, size_t len)
+{
+    uint8_t *c = malloc(len);
+    memcpy(c, b, len);
+    memset(c + 20, 0, 4);
+    uint32_t crc = ref_crc32(c, len);
+    free(c);
+    return crc;
+}
+
+/* Recomputes the checksum so the damage reaches the section parser and
+ * the verifier. */
+static void fix_crc(uint8_t *b, size_t len) { put32(b + 20, ref_file_crc(b, len)); }
 
 /* The absolute offset of the section tagged tag (4 chars); its length in *len. */
 static size_t section(const uint8_t *b, const char *tag, uint32_t *len)
@@ -377,7 +389,7 @@ static void assert_same_prog(const Prog *a, const Prog *b)
     }
     cr_assert(a->f_id == b->f_id && a->f_payer == b->f_payer &&
               a->f_service_date == b->f_service_date && a->f_requested_at == b->f_requested_at &&
-              a->f_code == b->f_code);
+              a->f_code == b->f_code && a->f_service_at == b->f_service_at);
     cr_assert_eq(a->nsets, b->nsets);
     for (uint32_t i = 0; i < a->nsets; i++)
         cr_assert(a->sets[i].name == b->sets[i].name && a->sets[i].first == b->sets[i].first &&
@@ -388,8 +400,8 @@ static void assert_same_prog(const Prog *a, const Prog *b)
     cr_assert_eq(a->nrules, b->nrules);
     for (uint32_t i = 0; i < a->nrules; i++) {
         const PRule *x = &a->rules[i], *y = &b->rules[i];
-        cr_assert(x->id == y->id && x->title == y->title && x->cite_doc == y->cite_doc &&
-                      x->cite_section == y->cite_section && x->line == y->line &&
+        cr_assert(x->id == y->id && x->title == y->title && x->cite_first == y->cite_first &&
+                      x->cite_count == y->cite_count && x->line == y->line &&
                       x->outcome == y->outcome && x->dl_unit == y->dl_unit &&
                       x->dl_dir == y->dl_dir && x->exempt_all == y->exempt_all &&
                       x->dl_amount == y->dl_amount && x->eff_from == y->eff_from &&
@@ -462,7 +474,7 @@ Test(bc, header_layout)
     cr_assert_eq(b[10] | b[11] << 8, BC_VERSION_MINOR);
     cr_assert_eq(get32(b + 12), 0u);
     cr_assert_eq(get32(b + 16), len - HDR);
-    cr_assert_eq(get32(b + 20), ref_crc32(b + HDR, len - HDR));
+    cr_assert_eq(get32(b + 20), ref_file_crc(b, len));
     /* Ten sections, contiguous after the directory, in the documented order. */
     cr_assert_eq(get32(b + HDR), 10u);
     const char *order[] = {"STRS", "CNST", "REFS", "SCHM", "SETS",
@@ -575,11 +587,11 @@ Test(bc, future_major_version)
 {
     size_t len;
     uint8_t *b = write_sample(&len);
-    b[8] = 3;
-    expect_load_error(b, len, "unsupported format version 3.0 (this pcrvm reads 2.x)");
-    b[8] = 1;
+    b[8] = 4;
+    expect_load_error(b, len, "unsupported format version 4.0 (this pcrvm reads 3.x)");
+    b[8] = 2;
     b[10] = 7;
-    expect_load_error(b, len, "unsupported format version 1.7 (this pcrvm reads 2.x)");
+    expect_load_error(b, len, "unsupported format version 2.7 (this pcrvm reads 3.x)");
     free(b);
 }
 
@@ -599,9 +611,29 @@ Test(bc, checksum_mismatch)
     uint32_t want = get32(b + 20);
     b[len - 1] ^= 0x40; /* inside the code section */
     char msg[128];
-    snprintf(msg, sizeof msg, "checksum mismatch (file says 0x%08x, body is 0x%08x)", want,
-             ref_crc32(b + HDR, len - HDR));
+    snprintf(msg, sizeof msg, "checksum mismatch (file says 0x%08x, contents are 0x%08x)", want,
+             ref_file_crc(b, len));
     expect_load_error(b, len, msg);
+    free(b);
+}
+
+/* The checksum covers the header too: a bit flipped in the policy id's or
+ * version's string index, or in the source hash, is caught. */
+Test(bc, checksum_covers_the_header)
+{
+    size_t len;
+    uint8_t *b = write_sample(&len);
+    const size_t fields[] = {24, 28, 32, 39};
+    for (size_t k = 0; k < sizeof fields / sizeof fields[0]; k++) {
+        uint8_t *c = malloc(len);
+        memcpy(c, b, len);
+        c[fields[k]] ^= 0x01;
+        char msg[128];
+        snprintf(msg, sizeof msg, "checksum mismatch (file says 0x%08x, contents are 0x%08x)",
+                 get32(b + 20), ref_file_crc(c, len));
+        expect_load_error(c, len, msg);
+        free(c);
+    }
     free(b);
 }
 
@@ -865,7 +897,7 @@ Test(bc, operand_indices_out_of_range)
     a.n = 0;
     ins(&a, OP_LOAD, 64);
     ins(&a, OP_RET, 0);
-    expect_reject(one_rule(&a), "rule 0 (r): at 0: LOAD field 64 out of range (23 fields)");
+    expect_reject(one_rule(&a), "rule 0 (r): at 0: LOAD field 64 out of range (24 fields)");
 
     a.n = 0;
     ins(&a, OP_CONST, 1);
@@ -1209,7 +1241,7 @@ Test(bc, schema_checks)
 
     p = sample();
     p->f_service_date = th_field_index(p, "requested_at");
-    expect_reject(p, "schema: the service_date field (field 22) is called requested_at, not "
+    expect_reject(p, "schema: the service_date field (field 23) is called requested_at, not "
                      "service_date");
 
     p = sample();
@@ -1226,7 +1258,7 @@ Test(bc, schema_checks)
 
     p = sample();
     p->f_requested_at = 99;
-    expect_reject(p, "schema: requested_at field 99 out of range (24 fields)");
+    expect_reject(p, "schema: requested_at field 99 out of range (25 fields)");
 
     p = sample();
     p->fields[3].type = 12;
@@ -1371,7 +1403,7 @@ Test(bc, byte_flip_sweep, .timeout = 600)
             if (vals[v] == b[i]) continue;
             memcpy(c, b, len);
             c[i] = vals[v];
-            if (i >= HDR) fix_crc(c, len); /* the header is not under the checksum */
+            if (i < 20 || i >= 24) fix_crc(c, len); /* the checksum covers the header too */
             char err[ERRLEN] = "";
             Prog *q = bc_load(c, len, err, sizeof err);
             if (!q) {
@@ -1386,7 +1418,10 @@ Test(bc, byte_flip_sweep, .timeout = 600)
             size_t n2;
             uint8_t *w = bc_write(q, &n2);
             /* A newer minor version loads; the writer writes its own. */
-            if (n2 >= HDR) memcpy(w + 10, c + 10, 2);
+            if (n2 >= HDR) {
+                memcpy(w + 10, c + 10, 2);
+                fix_crc(w, n2);
+            }
             cr_assert(n2 == len && memcmp(w, c, len) == 0,
                       "byte %zu = 0x%02x loaded but does not write back the same", i, vals[v]);
             free(w);

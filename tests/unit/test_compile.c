@@ -384,8 +384,9 @@ Test(compile, rule_metadata)
     cr_assert_eq(p->nrules, 4);
     const PRule *r = &p->rules[rule_index(p, "mri")];
     cr_assert_str_eq(p->strs[r->title], "MRI");
-    cr_assert_str_eq(p->strs[r->cite_doc], "list.txt");
-    cr_assert_str_eq(p->strs[r->cite_section], "Imaging");
+    cr_assert_eq(r->cite_count, 1);
+    cr_assert_str_eq(p->strs[p->refs[r->cite_first]], "list.txt");
+    cr_assert_str_eq(p->strs[p->refs[r->cite_first + 1]], "Imaging");
     cr_assert_eq(r->line, 8);
     cr_assert_eq(r->outcome, OUT_PRIOR_AUTH);
     cr_assert_eq(r->eff_from, date_from_ymd(2026, 2, 1));
@@ -403,8 +404,7 @@ Test(compile, rule_metadata)
     cr_assert_eq(w->waive_count, 2);
     cr_assert_eq(p->refs[w->waive_first], rule_index(p, "mri"));
     cr_assert_eq(p->refs[w->waive_first + 1], rule_index(p, "late"));
-    cr_assert_eq(w->cite_doc, PIDX_NONE);
-    cr_assert_eq(w->cite_section, PIDX_NONE);
+    cr_assert_eq(w->cite_count, 0);
     cr_assert_eq(w->eff_from, DATE_OPEN_FROM);
     cr_assert_eq(w->eff_through, DATE_OPEN_THROUGH);
     cr_assert_eq(w->dl_unit, 0);

@@ -175,7 +175,7 @@ Test(rec, missing_required_fields)
     expect_err(&fx, "{\"id\":\"a\",\"service_date\":\"2026-03-02\"}",
                "record 1: field 'payer': missing (required)");
     expect_err(&fx, "{\"id\":\"a\",\"payer\":null,\"service_date\":\"2026-03-02\"}",
-               "record 1: field 'payer': missing (required)");
+               "record 1: field 'payer': null, but the field is required");
     expect_err(&fx, "{}", "record 1: field 'id': missing (required)");
     static const char nodate[] = "{\"id\":\"a\",\"payer\":\"p\"}";
     cr_assert_null(dec_n(&fx, nodate, strlen(nodate), 9));
@@ -500,9 +500,15 @@ Test(rec, icd10_lists_with_and_without_dots)
     cr_assert_eq((CodeKey)r->items[v.i + 3].i, key_of(SYS_ICD10, "A00"));
     cr_assert_eq((CodeKey)r->items[v.i + 4].i, key_of(SYS_ICD10, "E119"));
     assert_str(r->items[v.i].s, r->items[v.i].n, "C50.911");
+    /* [] says what null says: no diagnosis applies */
     r = ok_with(&fx, "\"diagnoses\":[ ]");
-    cr_assert(has(r, dx));
-    cr_assert_eq(r->v[dx].n, 0);
+    cr_assert_not(has(r, dx));
+    cr_assert(r->none >> dx & 1);
+    r = ok_with(&fx, "\"diagnoses\":null");
+    cr_assert_not(has(r, dx));
+    cr_assert(r->none >> dx & 1);
+    r = ok_with(&fx, "\"code\":\"70551\"");
+    cr_assert_not(r->none >> dx & 1);
     const char *icd = "an ICD-10-CM code is a letter, a digit, a letter or digit, then up to 4 more "
                       "(dot optional after the third)";
     char want[512];

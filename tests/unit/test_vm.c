@@ -115,7 +115,6 @@ static uint32_t rule_begin(Prog *p, const char *id, Outcome o)
     memset(rule, 0, sizeof *rule);
     rule->id = th_str(p, id);
     rule->title = th_str(p, id);
-    rule->cite_doc = rule->cite_section = PIDX_NONE;
     rule->outcome = (uint8_t)o;
     rule->eff_from = DATE_OPEN_FROM;
     rule->eff_through = DATE_OPEN_THROUGH;
@@ -292,15 +291,37 @@ static Decision decide(const Prog *p, const Record *rec)
     uint32_t *revs = malloc((d.nreviewers + 1) * sizeof *revs);
     memcpy(rules, d.rules, d.nrules * sizeof *rules);
     memcpy(revs, d.reviewers, d.nreviewers * sizeof *revs);
+    /* Obligations: their own rule lists too (reviewers live in the Prog). */
+    uint32_t nob = d.nobligations + d.npossible;
+    Obligation *obl = malloc((nob + 1) * sizeof *obl);
+    for (uint32_t k = 0; k < nob; k++) {
+        obl[k] = k < d.nobligations ? d.obligations[k] : d.possible[k - d.nobligations];
+        uint32_t *r = malloc((obl[k].nrules + 1) * sizeof *r);
+        memcpy(r, obl[k].rules, obl[k].nrules * sizeof *r);
+        obl[k].rules = r;
+    }
     vm_free(vm);
     d.rules = rules;
     d.reviewers = revs;
+    d.obligations = obl;
+    d.possible = obl + d.nobligations;
     return d;
 }
 static void decision_free(Decision *d)
 {
     free((void *)d->rules);
     free((void *)d->reviewers);
+    for (uint32_t k = 0; k < d->nobligations + d->npossible; k++)
+        free((void *)d->obligations[k].rules);
+    free((void *)d->obligations);
+}
+
+/* Asserts that o is of outcome `outcome` and from exactly rules want[0 .. n). */
+static void expect_obligation(const Obligation *o, uint8_t outcome, const uint32_t *want, uint32_t n)
+{
+    cr_assert_eq(o->outcome, outcome, "outcome %u, want %u", o->outcome, outcome);
+    cr_assert_eq(o->nrules, n, "obligation nrules %u, want %u", o->nrules, n);
+    for (uint32_t k = 0; k < n; k++) cr_assert_eq(o->rules[k], want[k], "obligation rules[%u]", k);
 }
 
 /* Asserts that d.rules is exactly the given rule indices. */
@@ -1048,65 +1069,82 @@ Test(vm, waived_rules_are_not_counted)
     th_prog_free(p);
 }
 
-Test(vm, info_needed_only_when_unknown_matters)
+/* The decision is the strongest certain outcome; each unknown rule that
+ * would add an outcome is a possible obligation naming its fields, even a
+ * weaker one (the provider would have to go to both). */
+Test(vm, certain_and_possible_obligations)
 {
     Prog *p = th_std_prog();
     uint32_t pa = rule_true(p, "pa", OUT_PRIOR_AUTH);
-    uint32_t note_u = rule_eq(p, "note_u", OUT_NOTIFICATION, "units", 1);       /* unknown, weaker */
-    uint32_t nc_u = rule_eq(p, "nc_u", OUT_NOT_COVERED, "price", 100000);       /* unknown, stronger */
-    uint32_t nc_u2 = rule_eq(p, "nc_u2", OUT_NOT_COVERED, "member_age", 70);    /* unknown, stronger */
+    uint32_t note_u = rule_eq(p, "note_u", OUT_NOTIFICATION, "units", 1);    /* unknown, weaker */
+    uint32_t nc_u = rule_eq(p, "nc_u", OUT_NOT_COVERED, "price", 100000);    /* unknown, stronger */
+    uint32_t nc_u2 = rule_eq(p, "nc_u2", OUT_NOT_COVERED, "member_age", 70); /* unknown, stronger */
     finish(p);
     Record rec = rec_new(p, SD);
     Decision d = decide(p, &rec);
-    cr_assert_eq(d.kind, PCR_DEC_INFO_NEEDED);
-    /* only the rules that could change the outcome name their fields */
-    cr_assert_eq(d.missing, bit(p, "price") | bit(p, "member_age"));
+    cr_assert_eq(d.kind, PCR_DEC_PRIOR_AUTH);
+    cr_assert_eq(d.nobligations, 1);
+    expect_obligation(&d.obligations[0], OUT_PRIOR_AUTH, (const uint32_t[]){pa}, 1);
+    cr_assert_eq(d.npossible, 2);
+    expect_obligation(&d.possible[0], OUT_NOT_COVERED, (const uint32_t[]){nc_u, nc_u2}, 2);
+    cr_assert_eq(d.possible[0].missing, bit(p, "price") | bit(p, "member_age"));
+    expect_obligation(&d.possible[1], OUT_NOTIFICATION, (const uint32_t[]){note_u}, 1);
+    cr_assert_eq(d.possible[1].missing, bit(p, "units"));
+    cr_assert_eq(d.missing, bit(p, "price") | bit(p, "member_age") | bit(p, "units"));
     expect_rules(&d, (const uint32_t[]){pa}, 1);
-    cr_assert_eq(d.nreviewers, 0);
-    cr_assert_not(d.has_deadline);
-    cr_assert_eq(d.timely, -1);
     decision_free(&d);
 
-    /* the stronger rules known false: the unknown weaker rule does not matter */
+    /* the stronger rules known false: only the notification stays open */
     set_i(p, &rec, "price", 5);
     set_i(p, &rec, "member_age", 5);
     d = decide(p, &rec);
     cr_assert_eq(d.kind, PCR_DEC_PRIOR_AUTH);
-    cr_assert_eq(d.missing, 0);
+    cr_assert_eq(d.npossible, 1);
+    cr_assert_eq(d.missing, bit(p, "units"));
     decision_free(&d);
 
-    /* no rule fires: an unknown notification is stronger than none */
+    /* nothing certain, a requirement possible: info_needed */
     p->code[p->rules[pa].code_off] = OP_FALSE;
     d = decide(p, &rec);
     cr_assert_eq(d.kind, PCR_DEC_INFO_NEEDED);
     cr_assert_eq(d.missing, bit(p, "units"));
     cr_assert_eq(d.nrules, 0);
+    cr_assert_eq(d.nobligations, 0);
+    cr_assert_eq(d.nreviewers, 0);
+    cr_assert_not(d.has_deadline);
     decision_free(&d);
-    (void)note_u, (void)nc_u, (void)nc_u2;
     th_prog_free(p);
 }
 
+/* A rule an unknown exemption may waive is possible, not certain. */
 Test(vm, unknown_exemptions)
 {
     Prog *p = th_std_prog();
     uint32_t pa = rule_true(p, "pa", OUT_PRIOR_AUTH);
     uint32_t note = rule_true(p, "note", OUT_NOTIFICATION);
-    /* exempts the weaker rule: cannot change the decision */
     uint32_t ex_note = rule_eq(p, "ex_note", OUT_EXEMPT, "units", 1);
     rule_waives(p, ex_note, &note, 1);
     finish(p);
     Record rec = rec_new(p, SD);
     Decision d = decide(p, &rec);
     cr_assert_eq(d.kind, PCR_DEC_PRIOR_AUTH);
+    cr_assert_eq(d.nobligations, 1);
+    cr_assert_eq(d.npossible, 1);
+    expect_obligation(&d.possible[0], OUT_NOTIFICATION, (const uint32_t[]){note}, 1);
+    cr_assert_eq(d.missing, bit(p, "units"));
     decision_free(&d);
 
-    /* an unknown exemption of the winner: info_needed */
+    /* an unknown exemption of the prior auth too: nothing is certain */
     uint32_t ex_pa = rule_eq(p, "ex_pa", OUT_EXEMPT, "stay_hours", 24);
     rule_waives(p, ex_pa, &pa, 1);
     finish(p);
     d = decide(p, &rec);
     cr_assert_eq(d.kind, PCR_DEC_INFO_NEEDED);
-    cr_assert_eq(d.missing, bit(p, "stay_hours"));
+    cr_assert_eq(d.nobligations, 0);
+    cr_assert_eq(d.npossible, 2);
+    expect_obligation(&d.possible[0], OUT_PRIOR_AUTH, (const uint32_t[]){pa}, 1);
+    cr_assert_eq(d.possible[0].missing, bit(p, "stay_hours"));
+    cr_assert_eq(d.missing, bit(p, "stay_hours") | bit(p, "units"));
     decision_free(&d);
 
     /* known false again: decided */
@@ -1115,19 +1153,20 @@ Test(vm, unknown_exemptions)
     cr_assert_eq(d.kind, PCR_DEC_PRIOR_AUTH);
     decision_free(&d);
 
-    /* an unknown `exempt all` could waive the winner too */
+    /* an unknown `exempt all` may waive every requirement */
     uint32_t ex_all = rule_eq(p, "ex_all", OUT_EXEMPT, "visit_number", 1);
     p->rules[ex_all].exempt_all = 1;
     finish(p);
     d = decide(p, &rec);
     cr_assert_eq(d.kind, PCR_DEC_INFO_NEEDED);
-    cr_assert_eq(d.missing, bit(p, "visit_number"));
+    cr_assert_eq(d.possible[0].missing, bit(p, "visit_number"));
+    cr_assert_eq(d.missing, bit(p, "visit_number") | bit(p, "units"));
     decision_free(&d);
     th_prog_free(p);
 }
 
-/* An unknown rule of the winning outcome matters when it would add a
- * reviewer or an earlier deadline: the decision line would change. */
+/* A possible rule of a certain outcome is listed when it would add a
+ * reviewer or an earlier deadline, and left out when it adds nothing. */
 Test(vm, unknown_rule_of_the_winning_outcome)
 {
     Prog *p = th_std_prog();
@@ -1140,52 +1179,58 @@ Test(vm, unknown_rule_of_the_winning_outcome)
     finish(p);
     Record rec = rec_new(p, SD);
 
-    /* same reviewer, a later deadline: nothing would change */
+    /* same reviewer, a later deadline: nothing to add */
     Decision d = decide(p, &rec);
     cr_assert_eq(d.kind, PCR_DEC_PRIOR_AUTH);
     cr_assert_eq(d.missing, 0);
+    cr_assert_eq(d.npossible, 0);
     expect_reviewers(p, &d, (const char *const[]){"Payer", NULL});
     cr_assert(d.has_deadline && d.deadline_is_date && d.deadline == SD - 1);
     decision_free(&d);
 
-    /* an earlier deadline: info_needed */
+    /* an earlier deadline: possible, and the certain one still stands */
     rule_deadline(p, pa_u, 14, U_DAYS, DIR_BEFORE);
     d = decide(p, &rec);
-    cr_assert_eq(d.kind, PCR_DEC_INFO_NEEDED);
+    cr_assert_eq(d.kind, PCR_DEC_PRIOR_AUTH);
+    cr_assert(d.has_deadline && d.deadline == SD - 1);
+    cr_assert_eq(d.npossible, 1);
+    cr_assert(d.possible[0].has_deadline && d.possible[0].deadline == SD - 14);
     cr_assert_eq(d.missing, bit(p, "member_age"));
     expect_rules(&d, (const uint32_t[]){pa}, 1);
     decision_free(&d);
 
-    /* the same deadline, another reviewer: info_needed */
+    /* the same deadline, another reviewer: possible */
     rule_deadline(p, pa_u, 1, U_DAYS, DIR_BEFORE);
     rule_reviewers(p, pa_u, (const char *const[]){"AIM", NULL});
     d = decide(p, &rec);
-    cr_assert_eq(d.kind, PCR_DEC_INFO_NEEDED);
+    cr_assert_eq(d.kind, PCR_DEC_PRIOR_AUTH);
+    cr_assert_eq(d.npossible, 1);
     cr_assert_eq(d.missing, bit(p, "member_age"));
     decision_free(&d);
 
-    /* known: both fire, both reviewers */
+    /* known: both fire, two obligations, both reviewers on the line */
     set_i(p, &rec, "member_age", 70);
     d = decide(p, &rec);
     cr_assert_eq(d.kind, PCR_DEC_PRIOR_AUTH);
+    cr_assert_eq(d.nobligations, 2);
     expect_reviewers(p, &d, (const char *const[]){"Payer", "AIM", NULL});
     decision_free(&d);
 
-    /* an unknown requirement that a fired exemption waives never matters */
+    /* an unknown requirement that a fired exemption waives is not possible */
     unset(p, &rec, "member_age");
     uint32_t ex = rule_true(p, "ex", OUT_EXEMPT);
     rule_waives(p, ex, &pa_u, 1);
     finish(p);
     d = decide(p, &rec);
     cr_assert_eq(d.kind, PCR_DEC_PRIOR_AUTH);
+    cr_assert_eq(d.npossible, 0);
     expect_reviewers(p, &d, (const char *const[]){"Payer", NULL});
     decision_free(&d);
     th_prog_free(p);
 }
 
-/* An unknown exemption matters when taking its targets away would change
- * the outcome, the reviewers or the deadline; unknown exemptions are also
- * tried together. */
+/* A rule an unknown exemption may waive is listed as possible when it
+ * brings something the certain rules do not. */
 Test(vm, unknown_exemption_that_changes_reviewers_or_nothing)
 {
     Prog *p = th_std_prog();
@@ -1198,29 +1243,32 @@ Test(vm, unknown_exemption_that_changes_reviewers_or_nothing)
     finish(p);
     Record rec = rec_new(p, SD);
 
-    /* b stays with the same reviewer and no deadline: nothing changes */
+    /* b stays with the same reviewer and no deadline: nothing to add */
     Decision d = decide(p, &rec);
     cr_assert_eq(d.kind, PCR_DEC_PRIOR_AUTH);
     cr_assert_eq(d.missing, 0);
     expect_rules(&d, (const uint32_t[]){a, b}, 2);
+    cr_assert_eq(d.nobligations, 1);
+    expect_obligation(&d.obligations[0], OUT_PRIOR_AUTH, (const uint32_t[]){b}, 1);
     decision_free(&d);
 
-    /* a brings its own reviewer: waiving it would drop one */
+    /* a brings its own reviewer: possible */
     rule_reviewers(p, a, (const char *const[]){"Payer", "eviCore", NULL});
     d = decide(p, &rec);
-    cr_assert_eq(d.kind, PCR_DEC_INFO_NEEDED);
+    cr_assert_eq(d.kind, PCR_DEC_PRIOR_AUTH);
+    cr_assert_eq(d.npossible, 1);
     cr_assert_eq(d.missing, bit(p, "units"));
     decision_free(&d);
 
-    /* a brings the deadline: waiving it would drop it */
+    /* a brings a deadline: possible */
     rule_reviewers(p, a, (const char *const[]){"Payer", NULL});
     rule_deadline(p, a, 3, U_DAYS, DIR_BEFORE);
     d = decide(p, &rec);
-    cr_assert_eq(d.kind, PCR_DEC_INFO_NEEDED);
+    cr_assert_eq(d.kind, PCR_DEC_PRIOR_AUTH);
+    cr_assert_eq(d.npossible, 1);
     decision_free(&d);
 
-    /* two unknown exemptions: neither alone changes anything, together
-     * they take away both rules */
+    /* two unknown exemptions that may take both rules away: nothing certain */
     rule_deadline(p, a, 0, 0, 0);
     uint32_t ex_b = rule_eq(p, "ex_b", OUT_EXEMPT, "stay_hours", 24);
     rule_waives(p, ex_b, &b, 1);
@@ -1230,7 +1278,7 @@ Test(vm, unknown_exemption_that_changes_reviewers_or_nothing)
     cr_assert_eq(d.missing, bit(p, "units") | bit(p, "stay_hours"));
     decision_free(&d);
 
-    /* one of them known false: the other alone changes nothing */
+    /* one of them known false: b is certain, a adds nothing */
     set_i(p, &rec, "stay_hours", 12);
     d = decide(p, &rec);
     cr_assert_eq(d.kind, PCR_DEC_PRIOR_AUTH);
@@ -1391,13 +1439,16 @@ static Prog *demo_prog(void)
     p->reviewer = th_str(p, "Demo Health");
     uint32_t mri = rule_eq(p, "mri", OUT_PRIOR_AUTH, "units", 1);
     p->rules[mri].title = th_str(p, "MRI of the brain");
-    p->rules[mri].cite_doc = th_str(p, "demo-list.txt");
-    p->rules[mri].cite_section = th_str(p, "Diagnostic Imaging");
+    p->rules[mri].cite_first = th_ref(p, th_str(p, "demo-list.txt"));
+    th_ref(p, th_str(p, "Diagnostic Imaging"));
+    p->rules[mri].cite_count = 1;
     rule_reviewers(p, mri, (const char *const[]){"eviCore", NULL});
     rule_deadline(p, mri, 72, U_HOURS, DIR_BEFORE);
     uint32_t pt = rule_eq(p, "pt", OUT_PRIOR_AUTH, "visit_number", 1);
     p->rules[pt].title = th_str(p, "Physical \"therapy\"");
-    p->rules[pt].cite_doc = th_str(p, "demo-list.txt");
+    p->rules[pt].cite_first = th_ref(p, th_str(p, "demo-list.txt"));
+    th_ref(p, PIDX_NONE);
+    p->rules[pt].cite_count = 1;
     rule_deadline(p, pt, 2, U_BUSINESS_DAYS, DIR_BEFORE);
     uint32_t dme = rule_eq(p, "dme", OUT_NOTIFICATION, "units", 2);
     p->rules[dme].title = th_str(p, "Durable equipment");
@@ -1443,12 +1494,15 @@ Test(out, prior_auth_one_reviewer_datetime_deadline)
     Record rec = demo_rec(p, 1, 2);
     set_i(p, &rec, "requested_at", AT(2026, 2, 20, 9, 30));
     char *line = decision_line(p, &rec);
-    cr_assert_str_eq(line,
-                     "{\"id\":\"r1\",\"decision\":\"prior_auth\",\"policy\":\"demo@2026.1\","
-                     "\"reviewer\":\"eviCore\",\"deadline\":\"2026-02-27T00:00\",\"timely\":true,"
-                     "\"rules\":[\"mri\"],\"reasons\":[{\"rule\":\"mri\",\"title\":\"MRI of the "
-                     "brain\",\"outcome\":\"prior_auth\",\"citation\":\"demo-list.txt, Diagnostic "
-                     "Imaging\"}]}\n");
+    cr_assert_str_eq(line, "{\"id\":\"r1\",\"decision\":\"prior_auth\",\"policy\":\"demo@2026.1\","
+                           "\"reviewer\":\"eviCore\",\"deadline\":\"2026-02-27T00:00\",\"timely\":true,"
+                           "\"rules\":[\"mri\"],\"reasons\":[{\"rule\":\"mri\",\"title\":\"MRI of the brain\","
+                           "\"outcome\":\"prior_auth\",\"citation\":\"demo-list.txt, Diagnostic Imaging\","
+                           "\"citations\":[\"demo-list.txt, Diagnostic Imaging\"]}],"
+                           "\"obligations\":[{\"outcome\":\"prior_auth\",\"reviewer\":\"eviCore\","
+                           "\"deadline\":\"2026-02-27T00:00\",\"timely\":true,\"rules\":[\"mri\"],"
+                           "\"citations\":[\"demo-list.txt, Diagnostic Imaging\"]}],\"possible\":[],"
+                           "\"missing\":[]}\n");
     free(line);
     th_prog_free(p);
 }
@@ -1463,14 +1517,19 @@ Test(out, several_reviewers_date_deadline_escapes)
     char *line = decision_line(p, &rec);
     /* pt's 2 business days before Monday (Thursday 02-26) ends before mri's
      * 2026-02-27T00:00; requested on the 27th is late */
-    cr_assert_str_eq(line,
-                     "{\"id\":\"a\\\"b\\\\c\\n\",\"decision\":\"prior_auth\",\"policy\":\"demo@2026.1\","
-                     "\"reviewer\":[\"eviCore\",\"Demo Health\"],\"deadline\":\"2026-02-26\","
-                     "\"timely\":false,\"rules\":[\"mri\",\"pt\"],\"reasons\":["
-                     "{\"rule\":\"mri\",\"title\":\"MRI of the brain\",\"outcome\":\"prior_auth\","
-                     "\"citation\":\"demo-list.txt, Diagnostic Imaging\"},"
-                     "{\"rule\":\"pt\",\"title\":\"Physical \\\"therapy\\\"\",\"outcome\":"
-                     "\"prior_auth\",\"citation\":\"demo-list.txt\"}]}\n");
+    cr_assert_str_eq(line, "{\"id\":\"a\\\"b\\\\c\\n\",\"decision\":\"prior_auth\",\"policy\":\"demo@2026.1\","
+                           "\"reviewer\":[\"eviCore\",\"Demo Health\"],\"deadline\":\"2026-02-26\","
+                           "\"timely\":false,\"rules\":[\"mri\",\"pt\"],\"reasons\":[{\"rule\":\"mri\","
+                           "\"title\":\"MRI of the brain\",\"outcome\":\"prior_auth\","
+                           "\"citation\":\"demo-list.txt, Diagnostic Imaging\",\"citations\":[\"demo-list.txt,"
+                           " Diagnostic Imaging\"]},{\"rule\":\"pt\",\"title\":\"Physical \\\"therapy\\\"\","
+                           "\"outcome\":\"prior_auth\",\"citation\":\"demo-list.txt\","
+                           "\"citations\":[\"demo-list.txt\"]}],\"obligations\":[{\"outcome\":\"prior_auth\","
+                           "\"reviewer\":\"eviCore\",\"deadline\":\"2026-02-27T00:00\",\"timely\":false,"
+                           "\"rules\":[\"mri\"],\"citations\":[\"demo-list.txt, Diagnostic Imaging\"]},"
+                           "{\"outcome\":\"prior_auth\",\"reviewer\":\"Demo Health\","
+                           "\"deadline\":\"2026-02-26\",\"timely\":false,\"rules\":[\"pt\"],"
+                           "\"citations\":[\"demo-list.txt\"]}],\"possible\":[],\"missing\":[]}\n");
     free(line);
     th_prog_free(p);
 }
@@ -1480,11 +1539,13 @@ Test(out, notification_without_deadline_or_requested_at)
     Prog *p = demo_prog();
     Record rec = demo_rec(p, 2, 2);
     char *line = decision_line(p, &rec);
-    cr_assert_str_eq(line,
-                     "{\"id\":\"r1\",\"decision\":\"notification\",\"policy\":\"demo@2026.1\","
-                     "\"reviewer\":\"Demo Health\",\"deadline\":null,\"timely\":null,"
-                     "\"rules\":[\"dme\"],\"reasons\":[{\"rule\":\"dme\",\"title\":\"Durable "
-                     "equipment\",\"outcome\":\"notification\",\"citation\":null}]}\n");
+    cr_assert_str_eq(line, "{\"id\":\"r1\",\"decision\":\"notification\",\"policy\":\"demo@2026.1\","
+                           "\"reviewer\":\"Demo Health\",\"deadline\":null,\"timely\":null,\"rules\":[\"dme\"],"
+                           "\"reasons\":[{\"rule\":\"dme\",\"title\":\"Durable equipment\","
+                           "\"outcome\":\"notification\",\"citation\":null,\"citations\":[]}],"
+                           "\"obligations\":[{\"outcome\":\"notification\",\"reviewer\":\"Demo Health\","
+                           "\"deadline\":null,\"timely\":null,\"rules\":[\"dme\"],\"citations\":[]}],"
+                           "\"possible\":[],\"missing\":[]}\n");
     free(line);
     th_prog_free(p);
 }
@@ -1496,46 +1557,60 @@ Test(out, none_and_exempt)
     char *line = decision_line(p, &rec);
     cr_assert_str_eq(line, "{\"id\":\"r1\",\"decision\":\"none\",\"policy\":\"demo@2026.1\","
                            "\"reviewer\":null,\"deadline\":null,\"timely\":null,\"rules\":[],"
-                           "\"reasons\":[]}\n");
+                           "\"reasons\":[],\"obligations\":[],\"possible\":[],\"missing\":[]}\n");
     free(line);
     set_i(p, &rec, "units", 1);
     set_i(p, &rec, "medicare_primary", 1);
     line = decision_line(p, &rec);
-    cr_assert_str_eq(line, "{\"id\":\"r1\",\"decision\":\"none\",\"policy\":\"demo@2026.1\","
-                           "\"reviewer\":null,\"deadline\":null,\"timely\":null,"
-                           "\"rules\":[\"medicare\"],\"reasons\":[{\"rule\":\"medicare\","
-                           "\"title\":\"Medicare primary\",\"outcome\":\"exempt\","
-                           "\"citation\":null}]}\n");
+    cr_assert_str_eq(line, "{\"id\":\"r1\",\"decision\":\"none\",\"policy\":\"demo@2026.1\",\"reviewer\":null,"
+                           "\"deadline\":null,\"timely\":null,\"rules\":[\"medicare\"],"
+                           "\"reasons\":[{\"rule\":\"medicare\",\"title\":\"Medicare primary\","
+                           "\"outcome\":\"exempt\",\"citation\":null,\"citations\":[]}],\"obligations\":[],"
+                           "\"possible\":[],\"missing\":[]}\n");
     free(line);
     th_prog_free(p);
 }
 
-Test(out, info_needed_lists_missing_in_schema_order)
+Test(out, possible_obligations_and_missing_in_schema_order)
 {
     Prog *p = demo_prog();
     Record rec = rec_new(p, SD);
     set_i(p, &rec, "requested_at", AT(2026, 2, 20, 0, 0));
     /* units, price and visit_number absent: every rule but the exemption is
-     * unknown, and each is stronger than the nothing that fired */
+     * unknown: nothing is certain, each outcome and reviewer is possible */
     char *line = decision_line(p, &rec);
     cr_assert_str_eq(line, "{\"id\":\"r1\",\"decision\":\"info_needed\",\"policy\":\"demo@2026.1\","
-                           "\"reviewer\":null,\"deadline\":null,\"timely\":null,\"rules\":[],"
-                           "\"reasons\":[],\"missing\":[\"units\",\"price\",\"visit_number\"]}\n");
+                           "\"reviewer\":null,\"deadline\":null,\"timely\":null,\"rules\":[],\"reasons\":[],"
+                           "\"obligations\":[],\"possible\":[{\"outcome\":\"not_covered\","
+                           "\"reviewer\":\"Demo Health\",\"deadline\":null,\"rules\":[\"nc\",\"nc2\"],"
+                           "\"missing\":[\"units\",\"price\"]},{\"outcome\":\"prior_auth\","
+                           "\"reviewer\":\"eviCore\",\"deadline\":\"2026-02-27T00:00\",\"rules\":[\"mri\"],"
+                           "\"missing\":[\"units\"]},{\"outcome\":\"prior_auth\",\"reviewer\":\"Demo Health\","
+                           "\"deadline\":\"2026-02-26\",\"rules\":[\"pt\"],\"missing\":[\"visit_number\"]},"
+                           "{\"outcome\":\"notification\",\"reviewer\":\"Demo Health\",\"deadline\":null,"
+                           "\"rules\":[\"dme\"],\"missing\":[\"units\"]}],\"missing\":[\"units\",\"price\","
+                           "\"visit_number\"]}\n");
     free(line);
-    /* mri and pt fire; only nc (price) is unknown and stronger. The fired
-     * rules are reported with reasons, but reviewer, deadline and timely
-     * stay null */
+    /* mri and pt fire: prior auth is certain, with both reviewers; nc
+     * (price) is unknown: a possible not_covered that names price */
     set_i(p, &rec, "units", 1);
     set_i(p, &rec, "visit_number", 1);
     line = decision_line(p, &rec);
-    cr_assert_str_eq(line, "{\"id\":\"r1\",\"decision\":\"info_needed\",\"policy\":\"demo@2026.1\","
-                           "\"reviewer\":null,\"deadline\":null,\"timely\":null,"
-                           "\"rules\":[\"mri\",\"pt\"],\"reasons\":["
-                           "{\"rule\":\"mri\",\"title\":\"MRI of the brain\",\"outcome\":"
-                           "\"prior_auth\",\"citation\":\"demo-list.txt, Diagnostic Imaging\"},"
-                           "{\"rule\":\"pt\",\"title\":\"Physical \\\"therapy\\\"\",\"outcome\":"
-                           "\"prior_auth\",\"citation\":\"demo-list.txt\"}],"
-                           "\"missing\":[\"price\"]}\n");
+    cr_assert_str_eq(line, "{\"id\":\"r1\",\"decision\":\"prior_auth\",\"policy\":\"demo@2026.1\","
+                           "\"reviewer\":[\"eviCore\",\"Demo Health\"],\"deadline\":\"2026-02-26\","
+                           "\"timely\":true,\"rules\":[\"mri\",\"pt\"],\"reasons\":[{\"rule\":\"mri\","
+                           "\"title\":\"MRI of the brain\",\"outcome\":\"prior_auth\","
+                           "\"citation\":\"demo-list.txt, Diagnostic Imaging\",\"citations\":[\"demo-list.txt,"
+                           " Diagnostic Imaging\"]},{\"rule\":\"pt\",\"title\":\"Physical \\\"therapy\\\"\","
+                           "\"outcome\":\"prior_auth\",\"citation\":\"demo-list.txt\","
+                           "\"citations\":[\"demo-list.txt\"]}],\"obligations\":[{\"outcome\":\"prior_auth\","
+                           "\"reviewer\":\"eviCore\",\"deadline\":\"2026-02-27T00:00\",\"timely\":true,"
+                           "\"rules\":[\"mri\"],\"citations\":[\"demo-list.txt, Diagnostic Imaging\"]},"
+                           "{\"outcome\":\"prior_auth\",\"reviewer\":\"Demo Health\","
+                           "\"deadline\":\"2026-02-26\",\"timely\":true,\"rules\":[\"pt\"],"
+                           "\"citations\":[\"demo-list.txt\"]}],\"possible\":[{\"outcome\":\"not_covered\","
+                           "\"reviewer\":\"Demo Health\",\"deadline\":null,\"rules\":[\"nc\"],"
+                           "\"missing\":[\"price\"]}],\"missing\":[\"price\"]}\n");
     free(line);
     th_prog_free(p);
 }
@@ -1550,13 +1625,14 @@ Test(out, no_policy_and_error_lines)
     cr_assert_str_eq(
         b.p,
         "{\"id\":\"r7\",\"decision\":\"no_policy\",\"policy\":null,\"reviewer\":null,"
-        "\"deadline\":null,\"timely\":null,\"rules\":[],\"reasons\":[]}\n"
+        "\"deadline\":null,\"timely\":null,\"rules\":[],\"reasons\":[],"
+        "\"obligations\":[],\"possible\":[],\"missing\":[]}\n"
         "{\"id\":\"r8\",\"decision\":\"error\",\"policy\":null,\"reviewer\":null,"
         "\"deadline\":null,\"timely\":null,\"rules\":[],\"reasons\":[],"
-        "\"error\":\"record 8: field 'units': expected integer, got \\\"abc\\\"\"}\n"
+        "\"obligations\":[],\"possible\":[],\"missing\":[],\"error\":\"record 8: field 'units': expected integer, got \\\"abc\\\"\"}\n"
         "{\"id\":null,\"decision\":\"error\",\"policy\":null,\"reviewer\":null,"
         "\"deadline\":null,\"timely\":null,\"rules\":[],\"reasons\":[],"
-        "\"error\":\"record 9: not a JSON object\"}\n");
+        "\"obligations\":[],\"possible\":[],\"missing\":[],\"error\":\"record 9: not a JSON object\"}\n");
     buf_free(&b);
 }
 
@@ -1575,10 +1651,10 @@ Test(out, lines_append_to_the_buffer)
     buf_putc(&b, '\0');
     cr_assert_str_eq(b.p, "X{\"id\":\"a\",\"decision\":\"none\",\"policy\":\"demo@2026.1\","
                           "\"reviewer\":null,\"deadline\":null,\"timely\":null,\"rules\":[],"
-                          "\"reasons\":[]}\n"
+                          "\"reasons\":[],\"obligations\":[],\"possible\":[],\"missing\":[]}\n"
                           "{\"id\":\"b\",\"decision\":\"none\",\"policy\":\"demo@2026.1\","
                           "\"reviewer\":null,\"deadline\":null,\"timely\":null,\"rules\":[],"
-                          "\"reasons\":[]}\n");
+                          "\"reasons\":[],\"obligations\":[],\"possible\":[],\"missing\":[]}\n");
     buf_free(&b);
     out_policy_free(o);
     th_prog_free(p);
