@@ -1145,6 +1145,7 @@ static const char *outcome_words(int64_t outcome)
     case OUT_PRIOR_AUTH: return "prior authorization";
     case OUT_NOTIFICATION: return "notification";
     case OUT_NOT_COVERED: return "not covered";
+    case OUT_ADVISORY: return "the requester is informed (advisory: it decides nothing)";
     default: return "no requirement";
     }
 }
@@ -1213,7 +1214,8 @@ static void list_rule(Lister *L, const Node *rule, const char *default_reviewer)
         }
         rule_line(L, "waives:", cstr(&t));
     } else {
-        rule_line(L, "requires:", outcome_words(req ? req->ival : OUT_NONE));
+        bool advisory = req && req->ival == OUT_ADVISORY;
+        rule_line(L, advisory ? "advises:" : "requires:", outcome_words(req ? req->ival : OUT_NONE));
         const Node *rv = clause(rule, CL_REVIEWER);
         t.n = 0;
         if (rv && rv->a) {
@@ -1346,7 +1348,7 @@ static void listing(Lister *L)
     }
 
     Group *groups = NULL;
-    size_t ngroups = 0, nrules = 0, nlate = 0, count[OUT_EXEMPT + 1] = {0};
+    size_t ngroups = 0, nrules = 0, nlate = 0, count[OUT__COUNT] = {0};
     const char *doc0 = NULL;
     bool many_docs = false;
     for (const Node *d = L->decls; d; d = d->next) {
@@ -1360,7 +1362,7 @@ static void listing(Lister *L)
         else if (!same(doc, doc0)) many_docs = true;
         const Node *req = clause(d, CL_REQUIRE);
         int64_t out = clause(d, CL_EXEMPT) ? OUT_EXEMPT : req ? req->ival : OUT_NONE;
-        if (out >= OUT_NONE && out <= OUT_EXEMPT) count[out]++;
+        if (out >= OUT_NONE && out < OUT__COUNT) count[out]++;
         size_t g = 0;
         while (g < ngroups && !(same(groups[g].doc, doc) && same(groups[g].section, sec))) g++;
         if (g == ngroups) {
@@ -1377,6 +1379,7 @@ static void listing(Lister *L)
     } kinds[] = {{OUT_PRIOR_AUTH, "prior authorization"},
                  {OUT_NOTIFICATION, "notification"},
                  {OUT_NOT_COVERED, "not covered"},
+                 {OUT_ADVISORY, "advisory"},
                  {OUT_EXEMPT, "waiver"}};
     bool first = true;
     for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
