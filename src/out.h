@@ -1,27 +1,31 @@
 /* out.h: decision lines, one compact JSON object per record.
  *
- * Every line has the same keys in the same order, then "missing" only for
- * info_needed and "error" only for errors, and ends in '\n':
+ * Every line has the same keys in the same order, then "error" only for
+ * errors, and ends in '\n' (docs/cli.md, "Decision line", is the manual):
  *
  *   {"id":"r1","decision":"prior_auth","policy":"demo@2026.1",
  *    "reviewer":"eviCore","deadline":"2026-02-27T00:00","timely":true,
  *    "rules":["mri"],"reasons":[{"rule":"mri","title":"MRI of the brain",
- *    "outcome":"prior_auth","citation":"demo-list.txt, Diagnostic Imaging"}]}
+ *    "outcome":"prior_auth","citation":"demo-list.txt, Diagnostic Imaging",
+ *    "citations":["demo-list.txt, Diagnostic Imaging"]}],
+ *    "obligations":[{"outcome":"prior_auth","reviewer":"eviCore",
+ *    "deadline":"2026-02-27T00:00","timely":true,"rules":["mri"],
+ *    "citations":["demo-list.txt, Diagnostic Imaging"]}],
+ *    "possible":[],"missing":[]}
  *
- *   id        the record's id (a string), or null on an error line without one
- *   decision  pcr_decision_kind by name: none notification prior_auth
- *             not_covered info_needed no_policy error
- *   policy    "ID@VERSION" of the deciding policy, null for no_policy/error
- *   reviewer  null, a string when one, an array when several
- *   deadline  "YYYY-MM-DD" or "YYYY-MM-DDTHH:MM", or null
- *   timely    true, false or null
- *   rules     ids of the fired, unwaived rules, ascending rule order
- *   reasons   one {"rule","title","outcome","citation"} per entry of rules;
- *             outcome is prior_auth, notification, not_covered or exempt;
- *             citation is "DOC, SECTION", "DOC" or null
- *   missing   info_needed only: absent field names that matter, schema order
- *   error     error lines only: the message
- * For info_needed, reviewer, deadline and timely are null.
+ *   id          the record's id (a string), or null on an error line without one
+ *   decision    none notification prior_auth not_covered info_needed no_policy error
+ *   policy      "ID@VERSION" of the deciding policy, null for no_policy/error
+ *   reviewer    the deciding obligations' reviewers: null, a string, an array
+ *   deadline    their earliest: "YYYY-MM-DD" or "YYYY-MM-DDTHH:MM", or null
+ *   timely      true, false or null
+ *   rules       ids of the fired, unwaived rules, ascending rule order
+ *   reasons     one {"rule","title","outcome","citation","citations"} per rule
+ *   obligations the certain ones: {"outcome","reviewer","deadline","timely",
+ *               "rules","citations"}
+ *   possible    {"outcome","reviewer","deadline","rules","missing"}
+ *   missing     the union of the possible obligations' fields, schema order
+ *   error       error lines only: the message
  *
  * This is pcrvm's hot path: everything fixed per policy (its "id@version",
  * each rule's id and reason object, each field name) is rendered once into
