@@ -16,6 +16,7 @@
 #include "compile.h"
 #include "dates.h"
 #include "diag.h"
+#include "explain.h"
 #include "out.h"
 #include "syntax.h"
 #include "pcr/pcr.h"
@@ -267,6 +268,8 @@ struct pcr_engine {
     size_t n, cap;
     RecDecoder *dec; /* for the schema all policies share (the first's) */
     Buf line;        /* the current decision line */
+    FILE *explain;   /* where explanations go (pcr_engine_set_explain), or NULL */
+    Buf why;         /* the current explanation */
 
     /* The last record, for pcr_engine_decision (set by eval_line; the
      * pointers are valid until the next record is decoded). */
@@ -355,6 +358,7 @@ void pcr_engine_free(pcr_engine *e)
     free(e->v);
     rec_decoder_free(e->dec);
     buf_free(&e->line);
+    buf_free(&e->why);
     buf_free(&e->id_copy);
     buf_free(&e->policy_name);
     free(e->names);
@@ -388,10 +392,60 @@ static pcr_decision_kind remember(pcr_engine *e, pcr_decision_kind k, const Engi
     return k;
 }
 
+static void put_window(Buf *b, int32_t from, int32_t through)
+{
+    char s[16];
+    if (from == DATE_OPEN_FROM) buf_puts(b, "open");
+    else date_format(from, s), buf_puts(b, s);
+    buf_puts(b, "..");
+    if (through == DATE_OPEN_THROUGH) buf_puts(b, "open");
+    else date_format(through, s), buf_puts(b, s);
+}
+
+/* Writes the explanation of the record just decided (see explain.h):
+ * the routing, then the rules. */
+static void explain_last(pcr_engine *e, const Record *r, uint64_t recno, const char *error)
+{
+    Buf *b = &e->why;
+    b->n = 0;
+    buf_printf(b, "record %llu", (unsigned long long)recno);
+    const Record *id = r ? r : rec_partial(e->dec);
+    if (id && id->has_id) buf_printf(b, ", id \"%.*s\"", (int)id->id_len, id->id);
+    if (error) {
+        buf_printf(b, ": error: %s\n", error);
+    } else if (r) {
+        const Prog *p0 = e->v[0].pol->prog;
+        const RecVal *payer = &r->v[p0->f_payer];
+        char day[16];
+        date_format((int32_t)r->v[p0->f_service_date].i, day);
+        if (!e->last_pol) {
+            buf_printf(b, ": no policy for payer \"%.*s\" on %s; loaded:", (int)payer->n, payer->s, day);
+            for (size_t i = 0; i < e->n; i++) {
+                const Prog *p = e->v[i].pol->prog;
+                buf_printf(b, "%s %s@%s (payer \"%s\", ", i ? "," : "", p->strs[p->id], p->strs[p->version],
+                           p->strs[p->payer]);
+                put_window(b, p->eff_from, p->eff_through);
+                buf_putc(b, ')');
+            }
+            buf_putc(b, '\n');
+        } else {
+            const Prog *p = e->last_pol->pol->prog;
+            buf_printf(b, ": policy %s@%s, because its payer is \"%s\" and %s is in its window ",
+                       p->strs[p->id], p->strs[p->version], p->strs[p->payer], day);
+            put_window(b, p->eff_from, p->eff_through);
+            buf_putc(b, '\n');
+            explain_decision(b, p, r, &e->last, NULL, 0);
+        }
+    }
+    fwrite(b->p, 1, b->n, e->explain);
+}
+
 /* Decides one line into e->line; returns the decision. */
-static pcr_decision_kind eval_line(pcr_engine *e, const char *json, size_t len, uint64_t recno)
+static pcr_decision_kind decide_line(pcr_engine *e, const char *json, size_t len, uint64_t recno,
+                                     const Record **rec)
 {
     e->line.n = 0;
+    *rec = NULL;
     if (e->n == 0) {
         out_error(&e->line, NULL, 0, "no policy loaded");
         return remember(e, PCR_DEC_ERROR, NULL, NULL, 0, "no policy loaded");
@@ -404,6 +458,7 @@ static pcr_decision_kind eval_line(pcr_engine *e, const char *json, size_t len, 
         out_error(&e->line, id, id_len, rec_error(e->dec));
         return remember(e, PCR_DEC_ERROR, NULL, id, id_len, rec_error(e->dec));
     }
+    *rec = r;
     const Prog *p0 = e->v[0].pol->prog;
     const RecVal *payer = &r->v[p0->f_payer];
     EnginePolicy *ep = route(e, payer->s, payer->n, (int32_t)r->v[p0->f_service_date].i);
@@ -414,6 +469,20 @@ static pcr_decision_kind eval_line(pcr_engine *e, const char *json, size_t len, 
     vm_decide(ep->vm, r, &e->last);
     out_decision(&e->line, ep->out, r->id, r->id_len, &e->last);
     return remember(e, e->last.kind, ep, r->id, r->id_len, NULL);
+}
+
+/* Decides one line into e->line (and explains it when asked). */
+static pcr_decision_kind eval_line(pcr_engine *e, const char *json, size_t len, uint64_t recno)
+{
+    const Record *r;
+    pcr_decision_kind k = decide_line(e, json, len, recno, &r);
+    if (e->explain) explain_last(e, r, recno, k == PCR_DEC_ERROR ? e->last_error : NULL);
+    return k;
+}
+
+void pcr_engine_set_explain(pcr_engine *e, FILE *out)
+{
+    if (e) e->explain = out;
 }
 
 static size_t count_bits(uint64_t m)

@@ -12,6 +12,7 @@
 #include "buf.h"
 #include "compile.h"
 #include "dates.h"
+#include "explain.h"
 #include "out.h"
 #include "pcr/pcr.h"
 #include "policy.h"
@@ -23,6 +24,7 @@ typedef struct Observed {
     pcr_decision_kind kind;
     const char *error; /* decoder message for PCR_DEC_ERROR */
     Decision d;        /* valid unless kind is no_policy or error */
+    const Record *rec; /* the decoded record, unless error */
 } Observed;
 
 static void observe(const Prog *p, RecDecoder *dec, Vm *vm, const TestCase *t, Observed *o)
@@ -41,6 +43,7 @@ static void observe(const Prog *p, RecDecoder *dec, Vm *vm, const TestCase *t, O
         o->kind = PCR_DEC_NO_POLICY;
         return;
     }
+    o->rec = r;
     vm_decide(vm, r, &o->d);
     o->kind = o->d.kind;
 }
@@ -219,7 +222,21 @@ static bool compare(const Prog *p, const TestCase *t, const Observed *o, Buf *wh
         }
     }
     if (why->n == start) return true;
-    if (decided) put_actual(why, p, &o->d);
+    if (decided) {
+        put_actual(why, p, &o->d);
+        buf_puts(why, "\n  why:\n  ");
+        size_t n0 = why->n;
+        /* the rules that fired or are unknown, and those the test expected */
+        explain_decision(why, p, o->rec, &o->d, t->rules, t->nrules);
+        for (size_t k = n0; k < why->n; k++) /* indent it under the failure */
+            if (why->p[k] == '\n' && k + 1 < why->n) {
+                buf_reserve(why, 2);
+                memmove(why->p + k + 3, why->p + k + 1, why->n - k - 1);
+                why->p[k + 1] = ' ', why->p[k + 2] = ' ';
+                why->n += 2;
+            }
+        if (why->n && why->p[why->n - 1] == '\n') why->n--;
+    }
     return false;
 }
 

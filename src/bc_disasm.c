@@ -376,6 +376,7 @@ static void put_rule(FILE *out, const Prog *p, uint32_t i)
     fputs("    index      ", out);
     if (r->index_set == PIDX_NONE) fputs("always", out);
     else put_set_ref(out, p, r->index_set);
+    if (r->unless_count) fprintf(out, "\n    unless     %u", r->unless_count);
     fprintf(out, "\n    code       %u+%u\n", r->code_off, r->code_len);
     put_code(out, p, r);
 }

@@ -34,7 +34,7 @@ enum {
     BC_FIELD_LEN = 28,
     BC_SET_LEN = 12,
     BC_RANGE_LEN = 16,
-    BC_RULE_LEN = 64,
+    BC_RULE_LEN = 68,
     BC_SEG_LEN = 24,
     BC_HEAD_LEN = 36, /* the 'header' section: 7 u32 + 2 i32 */
 

@@ -261,6 +261,7 @@ static bool load_rules(Loader *L, Reader *r)
         ru->waive_first = rd_u32(r);
         ru->waive_count = rd_u32(r);
         ru->index_set = rd_u32(r);
+        ru->unless_count = rd_u32(r);
     }
     return true;
 }

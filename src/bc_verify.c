@@ -397,6 +397,9 @@ static bool check_rule(VEnv *e, uint32_t i)
     if (r->code_off > p->ncode || r->code_len > p->ncode - r->code_off)
         return fail(e, "code block %u+%u outside the code section (%u bytes)", r->code_off,
                     r->code_len, p->ncode);
+    /* each unless takes at least JFALSE, a value, NOT and AND: 6 bytes */
+    if (r->unless_count > r->code_len / 6)
+        return fail(e, "%u unless clauses in a block of %u bytes", r->unless_count, r->code_len);
     if (r->index_set != PIDX_NONE && r->index_set >= p->nsets)
         return fail(e, "index set %u out of range (%u sets)", r->index_set, p->nsets);
     e->rule = PIDX_NONE;

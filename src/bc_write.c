@@ -185,6 +185,7 @@ static void write_rules(Buf *b, const Prog *p)
         buf_put_u32(b, r->waive_first);
         buf_put_u32(b, r->waive_count);
         buf_put_u32(b, r->index_set);
+        buf_put_u32(b, r->unless_count);
     }
 }
 

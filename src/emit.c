@@ -302,6 +302,7 @@ static void rule_block(Emitter *e, const SRule *r, PRule *pr)
     e->rule_at = r->loc;
     e->rule_id = r->id;
     pr->code_off = (uint32_t)e->code.n;
+    pr->unless_count = r->nunless;
     cond(e, r->when);
     for (uint32_t i = 0; i < r->nunless; i++) {
         size_t j = jump(e, OP_JFALSE);

@@ -109,6 +109,8 @@ typedef struct PRule {
     uint32_t waive_count;
     uint32_t index_set;    /* set the rule is indexed on (its condition implies
                               `code in set`), or PIDX_NONE: always evaluated */
+    uint32_t unless_count; /* `unless` clauses: the block is when, then for each
+                              `JFALSE; unless; NOT; AND` (explanations name them) */
 } PRule;
 
 /* One segment of the rule index: codes lo..hi select rules

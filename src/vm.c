@@ -666,6 +666,27 @@ static void vm_evaluate(Vm *vm, const Record *rec)
     }
 }
 
+/* See vm.h. */
+uint32_t vm_selected(const Prog *p, const Record *rec, uint32_t *out)
+{
+    bool has_code = p->f_code != PIDX_NONE && (rec->present >> p->f_code & 1);
+    bool no_code = p->f_code != PIDX_NONE && (rec->none >> p->f_code & 1);
+    uint32_t n = 0;
+    if (!has_code && !no_code) {
+        for (uint32_t r = 0; r < p->nrules; r++) out[n++] = r;
+        return n;
+    }
+    const PSeg *seg = has_code ? vm_find_seg(p, (CodeKey)rec->v[p->f_code].i) : NULL;
+    const uint32_t *a = p->always, *b = seg ? p->seg_rules + seg->first : NULL;
+    uint32_t na = p->nalways, nb = seg ? seg->count : 0, i = 0, j = 0;
+    while (i < na || j < nb) {
+        if (j == nb || (i < na && a[i] < b[j])) out[n++] = a[i++];
+        else if (i == na || b[j] < a[i]) out[n++] = b[j++];
+        else out[n++] = a[i++], j++;
+    }
+    return n;
+}
+
 /* ---- combining ----------------------------------------------------------- */
 
 static bool vm_waived(const Vm *vm, uint32_t r)

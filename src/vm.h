@@ -69,6 +69,10 @@ void vm_decide(Vm *vm, const Record *rec, Decision *out);
 /* How often each rule fired (not waived) since vm_new: nrules counters. */
 const uint64_t *vm_rule_counts(const Vm *vm);
 
+/* The rules the index selects for rec, ascending, into out (room for
+ * p->nrules); returns how many. The others cannot fire or be unknown. */
+uint32_t vm_selected(const Prog *p, const Record *rec, uint32_t *out);
+
 /* Evaluates rule r's condition block alone (tests, trace): returns 1 true,
  * 0 false, -1 unknown; *missing gets the absent fields it read. */
 int vm_eval_rule(Vm *vm, const Record *rec, uint32_t r, uint64_t *missing);

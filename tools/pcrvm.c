@@ -30,6 +30,7 @@ static const char usage_text[] =
     "  -I DIR           search DIR for `use` modules of .pcr policies (repeatable)\n"
     "  --stats          print counts per decision and rule, and throughput, to stderr\n"
     "  --strict         exit 1 when any record was malformed\n"
+    "  --explain[=FILE] explain every decision, in words, to FILE (default: stderr)\n"
     "  -h, --help       this text\n"
     "  --version        print the version\n";
 
@@ -77,7 +78,7 @@ int main(int argc, char **argv)
     const char **inc = calloc((size_t)argc, sizeof *inc);
     const char **pols = calloc((size_t)argc, sizeof *pols);
     size_t ninc = 0, npols = 0;
-    const char *input = NULL, *output = NULL;
+    const char *input = NULL, *output = NULL, *explain = NULL;
     bool stats = false, strict = false;
     int status = EXIT_CLEAN;
     if (!inc || !pols) return EXIT_USAGE;
@@ -97,6 +98,10 @@ int main(int argc, char **argv)
             stats = true;
         } else if (strcmp(a, "--strict") == 0) {
             strict = true;
+        } else if (strcmp(a, "--explain") == 0) {
+            explain = "-";
+        } else if (strncmp(a, "--explain=", 10) == 0) {
+            explain = a + 10;
         } else if (strcmp(a, "-o") == 0 || strcmp(a, "-I") == 0) {
             if (i + 1 == argc) status = fail("%s needs an argument", a);
             else if (a[1] == 'o') output = argv[++i];
@@ -130,6 +135,15 @@ int main(int argc, char **argv)
         fprintf(stderr, "pcrvm: cannot write %s: %s\n", output, strerror(errno));
         status = EXIT_USAGE;
     }
+    FILE *why = NULL;
+    if (status == EXIT_CLEAN && explain) {
+        why = strcmp(explain, "-") == 0 ? stderr : fopen(explain, "w");
+        if (!why) {
+            fprintf(stderr, "pcrvm: cannot write %s: %s\n", explain, strerror(errno));
+            status = EXIT_USAGE;
+        }
+        pcr_engine_set_explain(e, why);
+    }
     if (status == EXIT_CLEAN) {
         pcr_stats st;
         errno = 0;
@@ -142,6 +156,10 @@ int main(int argc, char **argv)
         if (stats) pcr_engine_print_stats(e, &st, stderr);
         if (status == EXIT_CLEAN && strict && st.by_decision[PCR_DEC_ERROR] > 0)
             status = EXIT_RECORDS;
+    }
+    if (why && why != stderr && fclose(why) != 0 && status == EXIT_CLEAN) {
+        fprintf(stderr, "pcrvm: cannot write %s: %s\n", explain, strerror(errno));
+        status = EXIT_USAGE;
     }
     if (in && in != stdin) fclose(in);
     if (out && out != stdout && fclose(out) != 0 && status == EXIT_CLEAN) {

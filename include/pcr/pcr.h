@@ -229,6 +229,16 @@ typedef struct pcr_decision {
  * before the first record. */
 pcr_status pcr_engine_decision(pcr_engine *e, pcr_decision *out);
 
+/* Explanations: when out is not NULL, every record this engine decides
+ * (pcr_engine_eval, pcr_engine_run) also gets an explanation written to
+ * out, in a policy analyst's words: which policy it was routed to and why;
+ * each rule the index selected, its source line, each condition with the
+ * record's values and its result (true, false, or unknown because a field
+ * is missing); what waived what; how the rules merged into obligations;
+ * what is possible; why the decision is what it is. Several lines per
+ * record, the first starting "record N". NULL turns it off (the default). */
+void pcr_engine_set_explain(pcr_engine *e, FILE *out);
+
 typedef struct pcr_stats {
     uint64_t records;
     uint64_t bytes;
