@@ -285,3 +285,92 @@ Test(cli, closed_stdout_is_quiet)
     cr_assert_eq(count_lines(out), 1, "only head's line and no noise: %s", out);
     free(out);
 }
+
+/* pcrvm --explain: the routing, each rule with its line, each condition with
+ * the record's values and its result, the obligations and the decision. */
+Test(cli, explain_says_why_in_words)
+{
+    char in[512], why[512];
+    snprintf(in, sizeof in, "%s/explain.jsonl", tmpdir());
+    snprintf(why, sizeof why, "%s/explain.txt", tmpdir());
+    write_file(in, "{\"id\":\"a\",\"payer\":\"demo\",\"code\":\"70551\",\"service_date\":\"2026-03-02\"}\n"
+                   "{\"id\":\"b\",\"payer\":\"demo\",\"code\":\"70551\",\"setting\":\"office\","
+                   "\"emergent\":true,\"service_date\":\"2026-03-02\"}\n"
+                   "{\"id\":\"c\",\"payer\":\"Demo\",\"service_date\":\"2026-03-02\"}\n");
+    int st;
+    char *out = th_runf(&st, "%s/pcrvm --explain=%s policies/examples/demo.pcr %s", th_bin(), why, in);
+    cr_assert_eq(st, 0);
+    cr_assert_eq(count_lines(out), 3, "the decision lines are unchanged by --explain");
+    char *text = th_read_file(why, NULL);
+    cr_assert_not_null(text);
+    const char *want[] = {
+        "record 1, id \"a\": policy demo@2026.1, because its payer is \"demo\" and 2026-03-02 is in its window 2026-01-01..open",
+        "rule imaging (line ",
+        "when    code in mri   [code: CPT 70551]  -> true",
+        "setting in {outpatient, office}   [setting: absent (not known)]  -> unknown, because setting is missing",
+        "possible (what the missing fields could add):",
+        "prior_auth by eviCore, due 2026-02-27T00:00: rule imaging; open while setting is missing",
+        "decision info_needed: nothing is certain and a requirement is possible",
+        "record 2, id \"b\"",
+        "unless  emergent   [emergent: true]  -> true",
+        "decision none: no requirement is certain or possible",
+        "record 3, id \"c\": no policy for payer \"Demo\" on 2026-03-02; loaded: demo@2026.1 (payer \"demo\", 2026-01-01..open)",
+    };
+    for (size_t k = 0; k < sizeof want / sizeof want[0]; k++)
+        cr_assert_not_null(strstr(text, want[k]), "explanation lacks: %s\n--- got:\n%s", want[k], text);
+    free(text);
+    free(out);
+}
+
+/* The explanation agrees with the decision on every record of the batch:
+ * each rule of `rules` is explained as fired, each possible obligation's
+ * rules as unknown or fired, and every decision is explained once. */
+Test(cli, explain_agrees_with_every_decision_of_the_batch)
+{
+    char why[512];
+    snprintf(why, sizeof why, "%s/batch-explain.txt", tmpdir());
+    int st;
+    char *out = th_runf(&st, "%s/pcrvm --explain=%s policies/alliant.pcr policies/cigna.pcr "
+                        "policies/healthlink.pcr policies/ibx.pcr policies/examples/requests.jsonl",
+                        th_bin(), why);
+    cr_assert_eq(st, 0);
+    char *text = th_read_file(why, NULL);
+    cr_assert_not_null(text);
+    size_t recno = 0, checked = 0;
+    for (char *line = out, *nl; (nl = strchr(line, '\n')); line = nl + 1) {
+        *nl = '\0';
+        recno++;
+        char head[64], next[64];
+        snprintf(head, sizeof head, "record %zu", recno);
+        snprintf(next, sizeof next, "\nrecord %zu", recno + 1);
+        char *block = strstr(text, head);
+        cr_assert_not_null(block, "no explanation for %s", head);
+        char *end = strstr(block, next);
+        if (end) *end = '\0';
+        /* each fired rule of the line */
+        char *rules = strstr(line, "\"rules\":[");
+        if (rules && !strstr(line, "\"decision\":\"error\"")) {
+            rules += 9;
+            for (char *r = rules; *r == '"';) {
+                char *q = strchr(r + 1, '"');
+                char pat[160];
+                snprintf(pat, sizeof pat, "rule %.*s (line ", (int)(q - r - 1), r + 1);
+                char *at = strstr(block, pat);
+                cr_assert_not_null(at, "%s: rule %.*s not explained", head, (int)(q - r - 1), r + 1);
+                char *eol = strchr(at, '\n');
+                cr_assert_not_null(eol);
+                char said[512];
+                snprintf(said, sizeof said, "%.*s", (int)(eol - at), at);
+                cr_assert_not_null(strstr(said, ": fired"), "%s: %s", head, said);
+                checked++;
+                r = q + 1;
+                if (*r == ',') r++;
+            }
+        }
+        if (end) *end = '\n';
+    }
+    cr_assert_geq(recno, 444);
+    cr_assert_gt(checked, 300);
+    free(text);
+    free(out);
+}
