@@ -17,19 +17,6 @@ void buf_reserve(Buf *b, size_t extra)
     b->cap = cap;
 }
 
-void buf_put(Buf *b, const void *data, size_t n)
-{
-    buf_reserve(b, n);
-    memcpy(b->p + b->n, data, n);
-    b->n += n;
-}
-
-void buf_putc(Buf *b, char c)
-{
-    buf_reserve(b, 1);
-    b->p[b->n++] = c;
-}
-
 void buf_puts(Buf *b, const char *s) { buf_put(b, s, strlen(s)); }
 
 void buf_printf(Buf *b, const char *fmt, ...)

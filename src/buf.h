@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 typedef struct Buf {
     char *p;
@@ -11,8 +12,21 @@ typedef struct Buf {
 } Buf;
 
 void buf_reserve(Buf *b, size_t extra);
-void buf_put(Buf *b, const void *data, size_t n);
-void buf_putc(Buf *b, char c);
+
+/* Appending is the output's inner loop: inline, growing only when full. */
+static inline void buf_put(Buf *b, const void *data, size_t n)
+{
+    if (b->cap - b->n < n) buf_reserve(b, n);
+    memcpy(b->p + b->n, data, n);
+    b->n += n;
+}
+
+static inline void buf_putc(Buf *b, char c)
+{
+    if (b->cap == b->n) buf_reserve(b, 1);
+    b->p[b->n++] = c;
+}
+
 void buf_puts(Buf *b, const char *s);
 void buf_printf(Buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Appends s as a JSON string literal (quotes, escapes; s must be UTF-8). */

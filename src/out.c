@@ -29,6 +29,12 @@ struct OutPolicy {
     Frag *cite;    /* per rule: its citations, each a JSON string, at cite[cite_at[r] ..] */
     uint32_t *cite_at; /*   (nrules + 1 entries: rule r has cite_at[r + 1] - cite_at[r]) */
     Frag *field;   /* per schema field: its name as a JSON string */
+    /* Per rule, the fixed parts of an obligation made from it (all rules of
+     * an obligation share the first one's outcome and reviewers): */
+    Frag *reviewer;   /* its reviewers: null, "a" or ["a","b"] */
+    Frag *obl_open;   /* {"outcome":O,"reviewer":R,"deadline": */
+    Frag *obl_close;  /* ,"rules":["id"],"citations":[...]}  (one rule, certain) */
+    Frag *obl_rules;  /* ,"rules":["id"],"missing":  (one rule, possible) */
 };
 
 typedef struct Name {
@@ -134,6 +140,47 @@ static void put_reason(Buf *b, const Prog *p, const PRule *rule)
     PUT_LIT(b, "]}");
 }
 
+static void put_reviewers(Buf *b, const Prog *p, const uint32_t *rev, uint32_t n);
+
+/* Renders rule r's obligation fragments (see OutPolicy) at the end of b;
+ * r's id and citations are already rendered (o->rule_id, o->cite). */
+static void put_obligation_parts(Buf *b, OutPolicy *o, uint32_t r)
+{
+    const Prog *p = o->p;
+    const PRule *rule = &p->rules[r];
+    const uint32_t *rev = rule->rev_count ? p->refs + rule->rev_first : &p->reviewer;
+    uint32_t nrev = rule->rev_count ? rule->rev_count : p->reviewer != PIDX_NONE;
+    size_t start = b->n;
+    put_reviewers(b, p, rev, nrev);
+    o->reviewer[r] = frag_since(b, start);
+
+    start = b->n;
+    const Name *n = outcome_name(rule->outcome);
+    PUT_LIT(b, "{\"outcome\":");
+    buf_put(b, n->json, n->len);
+    PUT_LIT(b, ",\"reviewer\":");
+    put_reviewers(b, p, rev, nrev);
+    PUT_LIT(b, ",\"deadline\":");
+    o->obl_open[r] = frag_since(b, start);
+
+    start = b->n;
+    PUT_LIT(b, ",\"rules\":[");
+    put_pstr(b, p, rule->id);
+    PUT_LIT(b, "],\"citations\":[");
+    for (uint32_t k = 0; k < rule->cite_count; k++) {
+        if (k) buf_putc(b, ',');
+        put_cite(b, p, rule, k);
+    }
+    PUT_LIT(b, "]}");
+    o->obl_close[r] = frag_since(b, start);
+
+    start = b->n;
+    PUT_LIT(b, ",\"rules\":[");
+    put_pstr(b, p, rule->id);
+    PUT_LIT(b, "],\"missing\":");
+    o->obl_rules[r] = frag_since(b, start);
+}
+
 /* Renders p's fixed fragments once; the caller owns the result. */
 OutPolicy *out_policy_new(const Prog *p)
 {
@@ -148,6 +195,10 @@ OutPolicy *out_policy_new(const Prog *p)
     for (uint32_t r = 0; r < p->nrules; r++) ncites += p->rules[r].cite_count;
     o->cite = xcalloc(ncites ? ncites : 1, sizeof *o->cite);
     o->field = xcalloc(p->nfields, sizeof *o->field);
+    o->reviewer = xcalloc(p->nrules, sizeof *o->reviewer);
+    o->obl_open = xcalloc(p->nrules, sizeof *o->obl_open);
+    o->obl_close = xcalloc(p->nrules, sizeof *o->obl_close);
+    o->obl_rules = xcalloc(p->nrules, sizeof *o->obl_rules);
 
     start = b.n;
     put_joined(&b, p, p->id, "@", 1, p->version);
@@ -165,6 +216,7 @@ OutPolicy *out_policy_new(const Prog *p)
             o->cite[o->cite_at[r] + k] = frag_since(&b, start);
         }
         o->cite_at[r + 1] = o->cite_at[r] + p->rules[r].cite_count;
+        put_obligation_parts(&b, o, r);
     }
     for (uint32_t f = 0; f < p->nfields; f++) {
         start = b.n;
@@ -184,6 +236,10 @@ void out_policy_free(OutPolicy *o)
     free(o->reason);
     free(o->cite);
     free(o->cite_at);
+    free(o->reviewer);
+    free(o->obl_open);
+    free(o->obl_close);
+    free(o->obl_rules);
     free(o->field);
     free(o);
 }
@@ -331,20 +387,28 @@ static void put_citations(Buf *b, const OutPolicy *o, const Obligation *ob)
 }
 
 /* One obligation object; certain ones carry timely and citations,
- * possible ones the fields that leave them open. */
+ * possible ones the fields that leave them open. Its outcome and reviewers
+ * are those of its first rule, whose pre-rendered parts are used; a
+ * one-rule obligation (the common case) is nearly all pre-rendered. */
 static void put_obligation(Buf *b, const OutPolicy *o, const Obligation *ob, bool certain)
 {
-    const Name *n = outcome_name(ob->outcome);
-    PUT_LIT(b, "{\"outcome\":");
-    buf_put(b, n->json, n->len);
-    PUT_LIT(b, ",\"reviewer\":");
-    put_reviewers(b, o->p, ob->reviewers, ob->nreviewers);
-    PUT_LIT(b, ",\"deadline\":");
+    uint32_t r0 = ob->rules[0];
+    put_frag(b, o, o->obl_open[r0]);
     if (ob->has_deadline) put_deadline(b, ob->deadline_is_date, ob->deadline);
     else PUT_LIT(b, "null");
     if (certain) {
         PUT_LIT(b, ",\"timely\":");
         put_timely(b, ob->timely);
+    }
+    if (ob->nrules == 1) {
+        if (certain) {
+            put_frag(b, o, o->obl_close[r0]);
+        } else {
+            put_frag(b, o, o->obl_rules[r0]);
+            put_fields(b, o, ob->missing);
+            buf_putc(b, '}');
+        }
+        return;
     }
     PUT_LIT(b, ",\"rules\":");
     put_rule_ids(b, o, ob->rules, ob->nrules);
@@ -368,7 +432,10 @@ void out_decision(Buf *b, const OutPolicy *o, const char *id, size_t id_len, con
     PUT_LIT(b, ",\"policy\":");
     put_frag(b, o, o->policy);
     PUT_LIT(b, ",\"reviewer\":");
-    put_reviewers(b, p, d->reviewers, d->nreviewers);
+    /* one deciding obligation (the common case): its first rule's reviewers */
+    if (d->nreviewers && (d->nobligations == 1 || d->obligations[1].outcome != d->obligations[0].outcome))
+        put_frag(b, o, o->reviewer[d->obligations[0].rules[0]]);
+    else put_reviewers(b, p, d->reviewers, d->nreviewers);
     PUT_LIT(b, ",\"deadline\":");
     if (!d->has_deadline) PUT_LIT(b, "null");
     else put_deadline(b, d->deadline_is_date, d->deadline);
