@@ -27,7 +27,8 @@ TOOLS    = $(PCRC) $(PCRVM)
 TEST_SRCS = $(sort $(wildcard tests/unit/test_*.c))
 TEST_BINS = $(TEST_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps demo test unit e2e replay san trace valgrind cppcheck bench bench-stream clean
+.PHONY: all deps demo test unit e2e replay san trace valgrind cppcheck bench bench-stream clean \
+    pg-lib test-pg bench-pg
 all: deps $(TOOLS) $(LIB)
 
 # ---- dependencies --------------------------------------------------------
@@ -124,8 +125,23 @@ bench: all
 bench-stream: all
 	sh bench/stream.sh $(OUT)/bin
 
+# ---- PostgreSQL extension (ext/postgres, docs/postgres.md) ---------------
+# pg-lib: the library again, position-independent, in its own tree, for
+# linking into the server's pcr.so. test-pg: a throwaway PostgreSQL 15
+# cluster (installed from the distribution when missing): pg_regress, then
+# pcr.decide against pcrvm. bench-pg: rows/s with 0 and 2 parallel workers.
+pg-lib:
+	@$(MAKE) --no-print-directory BUILD=build/pic OUT=build/pic XCFLAGS="-fPIC" build/pic/lib/libpcr.a
+
+test-pg: all
+	sh tests/pg/run.sh
+
+bench-pg: all
+	sh bench/pg.sh
+
 clean:
 	rm -rf build bin lib
+	rm -rf ext/postgres/*.o ext/postgres/*.so ext/postgres/results ext/postgres/regression.*
 
 # ---- fuzzing (libFuzzer) --------------------------------------------------
 #   make fuzz FUZZ_SECONDS=N   build the targets of tests/fuzz/ with clang

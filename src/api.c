@@ -575,3 +575,13 @@ void pcr_engine_print_stats(const pcr_engine *e, const pcr_stats *st, FILE *out)
     struct rusage ru;
     if (getrusage(RUSAGE_SELF, &ru) == 0) fprintf(out, "peak_rss_kb %ld\n", ru.ru_maxrss);
 }
+
+/* ---- policy facts for hosts ------------------------------------------------ */
+
+void pcr_policy_window(const pcr_policy *p, char *from, char *through)
+{
+    const Prog *g = p->prog;
+    from[0] = through[0] = '\0';
+    if (g->eff_from != DATE_OPEN_FROM) date_format(g->eff_from, from);
+    if (g->eff_through != DATE_OPEN_THROUGH) date_format(g->eff_through, through);
+}

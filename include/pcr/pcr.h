@@ -217,6 +217,14 @@ pcr_status pcr_engine_run(pcr_engine *e, FILE *in, FILE *out, pcr_stats *stats);
  * throughput from stats, to out (pcrvm --stats). */
 void pcr_engine_print_stats(const pcr_engine *e, const pcr_stats *stats, FILE *out);
 
+/* ---- Policy facts for hosts (databases, schedulers) ------------------------ */
+
+/* The policy's effective window, inclusive, as "YYYY-MM-DD" plus NUL in
+ * from and through (at least 11 bytes each); an empty string where the
+ * window is open (no start, or no end). A host that stores policies (the
+ * PostgreSQL extension's pcr.policies) keeps it beside the bytecode. */
+void pcr_policy_window(const pcr_policy *p, char *from, char *through);
+
 #ifdef __cplusplus
 }
 #endif
