@@ -225,6 +225,14 @@ void pcr_engine_print_stats(const pcr_engine *e, const pcr_stats *stats, FILE *o
  * PostgreSQL extension's pcr.policies) keeps it beside the bytecode. */
 void pcr_policy_window(const pcr_policy *p, char *from, char *through);
 
+/* The SHA-256 of the policy's bytecode, as 64 lowercase hex digits plus NUL
+ * in hex (at least 65 bytes): of the bytes given to pcr_policy_load (what
+ * `sha256sum FILE.pcrb` prints), or, for a policy compiled from source, of
+ * what pcr_policy_save writes for it. pcrvm --stats prints it for every
+ * policy, so that a run spread over machines can check they all decided
+ * with the same bytecode (docs/scale.md). */
+void pcr_policy_sha256(const pcr_policy *p, char *hex);
+
 #ifdef __cplusplus
 }
 #endif

@@ -4,6 +4,7 @@
 #include <criterion/criterion.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "helpers.h"
 #include "pcr/pcr.h"
@@ -65,4 +66,77 @@ Test(host, window_open_at_the_end_is_empty)
     cr_assert_str_eq(from, "2009-05-15");
     cr_assert_str_eq(through, "");
     pcr_policy_free(p);
+}
+
+/* ---- checksums ------------------------------------------------------------ */
+
+#include "sha256.h"
+
+/* sha256sum's digest of path (a real process), or "" when it fails. */
+static void sha256sum(const char *path, char out[65])
+{
+    int status;
+    char *o = th_runf(&status, "sha256sum '%s'", path);
+    out[0] = '\0';
+    if (o && status == 0 && strlen(o) >= 64) {
+        memcpy(out, o, 64);
+        out[64] = '\0';
+    }
+    free(o);
+}
+
+Test(host, sha256_matches_sha256sum_at_every_block_boundary)
+{
+    char path[] = "/tmp/pcr-sha-XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert(fd >= 0);
+    close(fd);
+    uint8_t buf[200];
+    for (size_t i = 0; i < sizeof buf; i++) buf[i] = (uint8_t)(i * 37 + 11);
+    /* 0..130 bytes crosses the one- and two-block tails; 200 is 3 blocks. */
+    static const size_t lens[] = {0, 1, 3, 54, 55, 56, 57, 63, 64, 65, 119, 120, 127, 128, 130, 200};
+    for (size_t k = 0; k < sizeof lens / sizeof *lens; k++) {
+        FILE *f = fopen(path, "wb");
+        cr_assert_not_null(f);
+        cr_assert_eq(fwrite(buf, 1, lens[k], f), lens[k]);
+        fclose(f);
+        char want[65], got[65];
+        sha256sum(path, want);
+        cr_assert_str_neq(want, "", "sha256sum failed");
+        sha256_hex(buf, lens[k], got);
+        cr_assert_str_eq(got, want, "length %zu", lens[k]);
+    }
+    unlink(path);
+    char abc[65];
+    sha256_hex((const uint8_t *)"abc", 3, abc);
+    cr_assert_str_eq(abc, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
+Test(host, policy_sha256_is_the_bytecode_files_digest)
+{
+    pcr_policy *p = compile(POLICY("effective 2022-01-01"));
+    char path[] = "/tmp/pcr-pcrb-XXXXXX.pcrb";
+    int fd = mkstemps(path, 5);
+    cr_assert(fd >= 0);
+    close(fd);
+    char err[256];
+    cr_assert_eq(pcr_policy_save_file(p, path, err, sizeof err), PCR_OK, "%s", err);
+    pcr_policy *q = NULL;
+    cr_assert_eq(pcr_policy_load_file(path, &q, err, sizeof err), PCR_OK, "%s", err);
+    char want[65], compiled[65], loaded[65];
+    sha256sum(path, want);
+    pcr_policy_sha256(p, compiled);
+    pcr_policy_sha256(q, loaded);
+    cr_assert_str_eq(loaded, want);
+    cr_assert_str_eq(compiled, want);
+    /* pcrvm --stats prints it for every policy loaded. */
+    int status;
+    char *out = th_runf(&status, "echo '{}' | %s/pcrvm --stats '%s' 2>&1 >/dev/null", th_bin(), path);
+    char line[200];
+    snprintf(line, sizeof line, "policy host@1 sha256 %s\n", want);
+    cr_assert_not_null(strstr(out, line), "pcrvm --stats printed:\n%s", out);
+    free(out);
+    unlink(path);
+    pcr_policy_free(p);
+    pcr_policy_free(q);
 }
