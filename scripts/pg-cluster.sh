@@ -65,7 +65,11 @@ pg_start() {
     sed 's/payer "demo"/payer "ibx"/; s/^policy demo {/policy ibx_demo {/' \
         policies/examples/demo.pcr > "$PG_TMP/extra/ibx-demo.pcr"
     bin/pcrc -I policies "$PG_TMP/extra/ibx-demo.pcr" -o "$PG_TMP/extra/ibx-demo.pcrb"
-    chmod -R a+rX "$PG_TMP/pcrb" "$PG_TMP/extra"
+    # The example batch and its reviewed decisions, which the server reads
+    # (the clone itself may not be readable by the cluster's user).
+    mkdir -p "$PG_TMP/examples"
+    cp policies/examples/requests.jsonl policies/examples/decisions.jsonl "$PG_TMP/examples/"
+    chmod -R a+rX "$PG_TMP/pcrb" "$PG_TMP/extra" "$PG_TMP/examples"
     PGHOST=$PG_TMP
     PGPORT=${PCR_PG_PORT:-$((54000 + $$ % 1000))}
     export PGHOST PGPORT PGUSER

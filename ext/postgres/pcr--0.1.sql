@@ -29,8 +29,10 @@ CREATE TABLE @extschema@.state (
 );
 INSERT INTO @extschema@.state VALUES (true, nextval('@extschema@.generation_seq'));
 
+-- SECURITY DEFINER: whoever may write pcr.policies moves the generation,
+-- without a grant on pcr.state.
 CREATE FUNCTION @extschema@.policies_changed() RETURNS trigger
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     UPDATE @extschema@.state SET generation = nextval('@extschema@.generation_seq');
     RETURN NULL;
@@ -112,3 +114,8 @@ LANGUAGE C STRICT STABLE PARALLEL SAFE;
 CREATE FUNCTION @extschema@.decide_text(request text) RETURNS jsonb
 AS 'MODULE_PATHNAME', 'pcr_pg_decide_text'
 LANGUAGE C STRICT STABLE PARALLEL SAFE;
+
+-- Anyone may decide (which reads the policies); loading and unloading need
+-- INSERT and DELETE on pcr.policies, which only its owner has by default.
+GRANT USAGE ON SCHEMA @extschema@ TO PUBLIC;
+GRANT SELECT ON @extschema@.policies, @extschema@.state TO PUBLIC;

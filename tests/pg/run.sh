@@ -21,7 +21,7 @@ W=$PG_TMP/work
 mkdir -p "$W"
 
 echo "== pg_regress (ext/postgres/sql)"
-PCR_PCRB_DIR=$PG_TMP/pcrb PCR_EXTRA_DIR=$PG_TMP/extra PCR_ROOT=$PCR_ROOT \
+PCR_PCRB_DIR=$PG_TMP/pcrb PCR_EXTRA_DIR=$PG_TMP/extra PCR_EXAMPLES_DIR=$PG_TMP/examples \
     make --no-print-directory -s -C ext/postgres PG_CONFIG="$PG_CONFIG" installcheck ||
     { cat ext/postgres/regression.diffs 2>/dev/null | head -80; exit 1; }
 

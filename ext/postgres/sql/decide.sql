@@ -1,14 +1,13 @@
 -- Deciding requests: the example batch, malformed requests, restriction
 -- to given policies, the strict variant, parallel workers.
-\getenv root PCR_ROOT
+\getenv examples PCR_EXAMPLES_DIR
 \set ON_ERROR_STOP 0
 
 -- Every example request, against the reviewed decisions (the same file
 -- pcrvm's golden test uses), line by line.
 CREATE TABLE req (n bigserial PRIMARY KEY, line text NOT NULL);
 CREATE TABLE golden (n bigserial PRIMARY KEY, line text NOT NULL);
-SELECT :'root' || '/policies/examples/requests.jsonl' AS requests,
-       :'root' || '/policies/examples/decisions.jsonl' AS decisions \gset
+SELECT :'examples' || '/requests.jsonl' AS requests, :'examples' || '/decisions.jsonl' AS decisions \gset
 COPY req (line) FROM :'requests' WITH (FORMAT csv, QUOTE E'\x01', DELIMITER E'\x02', FORCE_NOT_NULL (line));
 COPY golden (line) FROM :'decisions' WITH (FORMAT csv, QUOTE E'\x01', DELIMITER E'\x02', FORCE_NOT_NULL (line));
 CREATE FUNCTION as_jsonb(t text) RETURNS jsonb LANGUAGE plpgsql AS
@@ -77,3 +76,11 @@ SELECT count(*) AS differing FROM (
   (SELECT * FROM serial_counts
    EXCEPT SELECT pcr.decide(r)->>'decision' AS decision, count(*) FROM par GROUP BY 1)) d;
 RESET ALL;
+
+-- A role with no grant of its own decides; it cannot load or unload.
+CREATE ROLE regress_pcr_reader;
+SET ROLE regress_pcr_reader;
+SELECT pcr.decide('{"id":"ibx-001","payer":"ibx","plan":"commercial","network":"in","setting":"office","code":"62323","diagnoses":["M54.16"],"state":"PA","member_age":52,"service_date":"2018-03-05","requested_at":"2018-02-26T09:00"}')->>'decision' AS decision;
+SELECT pcr.unload('ibx');
+RESET ROLE;
+DROP ROLE regress_pcr_reader;
