@@ -29,6 +29,7 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
+#include "mb/pg_wchar.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
@@ -58,6 +59,8 @@ typedef struct PgEngine {
 typedef struct PgCache {
     bool have_generation;
     int64 generation;   /* pcr.state.generation the engines were built for */
+    Oid state_oid;      /* and pcr.state's table: a dropped and recreated
+                         * extension starts its generations again */
     uint64 epoch;       /* changes whenever an engine is freed */
     uint64 clock;       /* use counter for eviction */
     PgEngine all;
@@ -91,15 +94,18 @@ static void pg_cache_drop_all(void)
     pg_cache.epoch++;
 }
 
-/* Reads pcr.state.generation (SPI must be connected). */
-static int64 pg_read_generation(void)
+/* Reads pcr.state's generation and table OID (SPI must be connected). */
+static int64 pg_read_generation(Oid *state_oid)
 {
-    bool isnull;
-    if (SPI_execute("SELECT generation FROM pcr.state", true, 1) != SPI_OK_SELECT ||
+    bool isnull, oidnull;
+    if (SPI_execute("SELECT generation, tableoid FROM pcr.state", true, 2) != SPI_OK_SELECT ||
         SPI_processed != 1)
         ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
                         errmsg("pcr: table pcr.state must hold exactly one row")));
-    Datum d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+    HeapTuple t = SPI_tuptable->vals[0];
+    Datum d = SPI_getbinval(t, SPI_tuptable->tupdesc, 1, &isnull);
+    Datum o = SPI_getbinval(t, SPI_tuptable->tupdesc, 2, &oidnull);
+    *state_oid = oidnull ? InvalidOid : DatumGetObjectId(o);
     return isnull ? -1 : DatumGetInt64(d);
 }
 
@@ -107,11 +113,13 @@ static int64 pg_read_generation(void)
 static void pg_cache_validate(void)
 {
     if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "pcr: SPI_connect failed");
-    int64 g = pg_read_generation();
+    Oid state_oid;
+    int64 g = pg_read_generation(&state_oid);
     SPI_finish();
-    if (!pg_cache.have_generation || g != pg_cache.generation) {
+    if (!pg_cache.have_generation || g != pg_cache.generation || state_oid != pg_cache.state_oid) {
         pg_cache_drop_all();
         pg_cache.generation = g;
+        pg_cache.state_oid = state_oid;
         pg_cache.have_generation = true;
     }
 }
@@ -140,6 +148,12 @@ static pcr_engine *pg_build(char **names, int nnames)
 {
     char err[256];
     char *fail = NULL;
+    /* The library reads and writes UTF-8; in another encoding jsonb's text
+     * and the decision's would not mean the same characters. */
+    if (GetDatabaseEncoding() != PG_UTF8)
+        ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                        errmsg("pcr: the database encoding must be UTF8, not %s",
+                               GetDatabaseEncodingName())));
     bool *used = names ? palloc0(sizeof(bool) * (size_t)nnames) : NULL;
     if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "pcr: SPI_connect failed");
     if (SPI_execute("SELECT id, version, bytecode FROM pcr.policies ORDER BY payer, "

@@ -15,6 +15,7 @@ cd "$(dirname "$0")/../.."
 . scripts/pg-cluster.sh
 
 N=${PCR_PG_N:-100000}
+# PCR_PG_REGRESS_ONLY=1: stop after pg_regress (while editing its tests).
 pg_prepare
 pg_start
 W=$PG_TMP/work
@@ -24,6 +25,12 @@ echo "== pg_regress (ext/postgres/sql)"
 PCR_PCRB_DIR=$PG_TMP/pcrb PCR_EXTRA_DIR=$PG_TMP/extra PCR_EXAMPLES_DIR=$PG_TMP/examples \
     make --no-print-directory -s -C ext/postgres PG_CONFIG="$PG_CONFIG" installcheck ||
     { cat ext/postgres/regression.diffs 2>/dev/null | head -80; exit 1; }
+
+if [ -n "${PCR_PG_REGRESS_ONLY:-}" ]; then
+    pg_stop
+    echo "test-pg: pg_regress passed (PCR_PG_REGRESS_ONLY: nothing else run)"
+    exit 0
+fi
 
 echo "== pcr.decide against pcrvm"
 createdb pcrcmp
@@ -116,5 +123,13 @@ if [ $(($2 - $1)) -gt 4096 ]; then
     echo "test-pg: the backend grew by more than 4 MB over 1,200,000 calls" >&2
     exit 1
 fi
+# 4. A database that is not UTF8: the decide functions refuse, plainly.
+createdb -E LATIN1 -T template0 --locale=C pcrlatin1
+msg=$(psql -X -q -d pcrlatin1 -c "CREATE EXTENSION pcr" -c "SELECT pcr.decide('{}')" 2>&1 || true)
+case $msg in
+*"pcr: the database encoding must be UTF8, not LATIN1"*) echo "LATIN1 database: refused" ;;
+*) echo "test-pg: a LATIN1 database was not refused: $msg" >&2; exit 1 ;;
+esac
+
 pg_stop
 echo "test-pg: passed"

@@ -30,3 +30,17 @@ SELECT * FROM dblink('other', $$SELECT pcr.decide('{"id":"ibx-001","payer":"ibx"
 ROLLBACK;
 SELECT pcr.decide(r)->>'decision' AS here_after_rollback FROM r;
 SELECT dblink_disconnect('other');
+
+-- A dropped and recreated extension starts its generations again: even
+-- when the new pcr.state shows the very generation this backend built its
+-- engine for, the engine is not reused (the table is another).
+SELECT generation AS old_generation FROM pcr.state \gset
+SELECT pcr.decide(r)->>'decision' AS before_drop FROM r;
+DROP EXTENSION pcr;
+CREATE EXTENSION pcr;
+-- (cigna inserted directly, so that nothing here rebuilds the engine first)
+INSERT INTO pcr.policies (id, version, payer, effective_from, effective_through, bytecode)
+SELECT (m).id, (m).version, (m).payer, (m).effective_from, (m).effective_through, b
+  FROM (SELECT pcr.inspect(b) AS m, b FROM pg_read_binary_file(:'pcrb' || '/cigna.pcrb') AS b) s;
+UPDATE pcr.state SET generation = :old_generation;
+SELECT pcr.decide(r)->>'decision' AS after_recreate FROM r;
