@@ -1,8 +1,10 @@
 # PCR: make builds bin/pcrc, bin/pcrvm and lib/libpcr.a.
 #   make demo    compile the example policy and evaluate the example batch
-#   make test    unit, golden and end-to-end tests (Criterion)
+#   make test    unit, golden and end-to-end tests (Criterion), pcrvm under GNU parallel
 #   make bench   throughput and compile-time benchmarks
 #   make san     the test suite under ASan + UBSan (+ LSan), assertions on
+#   make test-pg the PostgreSQL extension in a throwaway cluster (docs/postgres.md)
+#   make bench-pg  its throughput with 0 and 2 parallel workers, beside pcrvm
 # Missing flex, bison or Criterion are installed with apt-get when possible.
 
 CC      ?= cc
@@ -27,7 +29,8 @@ TOOLS    = $(PCRC) $(PCRVM)
 TEST_SRCS = $(sort $(wildcard tests/unit/test_*.c))
 TEST_BINS = $(TEST_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps demo test unit e2e replay san trace valgrind cppcheck bench bench-stream clean
+.PHONY: all deps demo test unit e2e replay scale san trace valgrind cppcheck bench bench-stream clean \
+    pg-lib test-pg bench-pg
 all: deps $(TOOLS) $(LIB)
 
 # ---- dependencies --------------------------------------------------------
@@ -96,7 +99,12 @@ unit: $(TEST_BINS)
 e2e: $(TOOLS)
 	@PCR_BIN=$(OUT)/bin sh tests/e2e/run.sh
 
-test: all unit e2e replay
+# pcrvm split over several processes by GNU parallel, against one run
+# (docs/scale.md); installs parallel when missing.
+scale: $(TOOLS)
+	@sh tests/scale/run.sh $(OUT)/bin
+
+test: all unit e2e replay scale
 
 # The same suite built with sanitizers, in its own build tree.
 SAN_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
@@ -124,8 +132,23 @@ bench: all
 bench-stream: all
 	sh bench/stream.sh $(OUT)/bin
 
+# ---- PostgreSQL extension (ext/postgres, docs/postgres.md) ---------------
+# pg-lib: the library again, position-independent, in its own tree, for
+# linking into the server's pcr.so. test-pg: a throwaway PostgreSQL 15
+# cluster (installed from the distribution when missing): pg_regress, then
+# pcr.decide against pcrvm. bench-pg: rows/s with 0 and 2 parallel workers.
+pg-lib:
+	@$(MAKE) --no-print-directory BUILD=build/pic OUT=build/pic XCFLAGS="-fPIC" build/pic/lib/libpcr.a
+
+test-pg: all
+	sh tests/pg/run.sh
+
+bench-pg: all pg-lib
+	sh bench/pg.sh
+
 clean:
 	rm -rf build bin lib
+	rm -rf ext/postgres/*.o ext/postgres/*.so ext/postgres/results ext/postgres/regression.*
 
 # ---- fuzzing (libFuzzer) --------------------------------------------------
 #   make fuzz FUZZ_SECONDS=N   build the targets of tests/fuzz/ with clang

@@ -23,6 +23,7 @@
 #include "policy.h"
 #include "prog.h"
 #include "rec.h"
+#include "sha256.h"
 #include "vm.h"
 
 enum { SOURCE_MAX_BYTES = 8 << 20 };
@@ -213,6 +214,7 @@ pcr_status pcr_policy_load(const uint8_t *buf, size_t len, pcr_policy **out, cha
     pcr_policy *p = xcalloc(1, sizeof *p);
     arena_init(&p->arena);
     p->prog = prog;
+    sha256_hex(buf, len, p->sha256);
     *out = p;
     return PCR_OK;
 }
@@ -693,6 +695,12 @@ void pcr_engine_print_stats(const pcr_engine *e, const pcr_stats *st, FILE *out)
                     (unsigned long long)st->by_decision[k]);
     for (size_t i = 0; i < e->n; i++) {
         const Prog *p = e->v[i].pol->prog;
+        char sum[SHA256_HEX];
+        pcr_policy_sha256(e->v[i].pol, sum);
+        fprintf(out, "policy %s@%s sha256 %s\n", p->strs[p->id], p->strs[p->version], sum);
+    }
+    for (size_t i = 0; i < e->n; i++) {
+        const Prog *p = e->v[i].pol->prog;
         const uint64_t *counts = vm_rule_counts(e->v[i].vm);
         for (uint32_t r = 0; r < p->nrules; r++)
             if (counts[r])
@@ -701,4 +709,30 @@ void pcr_engine_print_stats(const pcr_engine *e, const pcr_stats *st, FILE *out)
     }
     struct rusage ru;
     if (getrusage(RUSAGE_SELF, &ru) == 0) fprintf(out, "peak_rss_kb %ld\n", ru.ru_maxrss);
+}
+
+/* ---- policy facts for hosts ------------------------------------------------ */
+
+void pcr_policy_window(const pcr_policy *p, char *from, char *through)
+{
+    const Prog *g = p->prog;
+    from[0] = through[0] = '\0';
+    if (g->eff_from != DATE_OPEN_FROM) date_format(g->eff_from, from);
+    if (g->eff_through != DATE_OPEN_THROUGH) date_format(g->eff_through, through);
+}
+
+void pcr_policy_sha256(const pcr_policy *p, char *hex)
+{
+    if (p->sha256[0]) {
+        memcpy(hex, p->sha256, SHA256_HEX);
+        return;
+    }
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    if (pcr_policy_save(p, &buf, &len) != PCR_OK) {
+        hex[0] = '\0';
+        return;
+    }
+    sha256_hex(buf, len, hex);
+    free(buf);
 }

@@ -14,6 +14,7 @@ struct pcr_policy {
     size_t ntests;
     Node *decls;     /* the root file's syntax tree, in arena (pcrc list); or NULL */
     char *path;      /* the root source file, for test locations; or NULL */
+    char sha256[65]; /* hex digest of the bytes loaded; "" when compiled from source */
 };
 
 #endif

@@ -256,6 +256,22 @@ pcr_status pcr_engine_run(pcr_engine *e, FILE *in, FILE *out, pcr_stats *stats);
  * throughput from stats, to out (pcrvm --stats). */
 void pcr_engine_print_stats(const pcr_engine *e, const pcr_stats *stats, FILE *out);
 
+/* ---- Policy facts for hosts (databases, schedulers) ------------------------ */
+
+/* The policy's effective window, inclusive, as "YYYY-MM-DD" plus NUL in
+ * from and through (at least 11 bytes each); an empty string where the
+ * window is open (no start, or no end). A host that stores policies (the
+ * PostgreSQL extension's pcr.policies) keeps it beside the bytecode. */
+void pcr_policy_window(const pcr_policy *p, char *from, char *through);
+
+/* The SHA-256 of the policy's bytecode, as 64 lowercase hex digits plus NUL
+ * in hex (at least 65 bytes): of the bytes given to pcr_policy_load (what
+ * `sha256sum FILE.pcrb` prints), or, for a policy compiled from source, of
+ * what pcr_policy_save writes for it. pcrvm --stats prints it for every
+ * policy, so that a run spread over machines can check they all decided
+ * with the same bytecode (docs/scale.md). */
+void pcr_policy_sha256(const pcr_policy *p, char *hex);
+
 #ifdef __cplusplus
 }
 #endif

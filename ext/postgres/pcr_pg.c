@@ -1,0 +1,363 @@
+/* pcr_pg.c: the PostgreSQL extension `pcr` (docs/postgres.md).
+ *
+ * SQL functions over the public API (include/pcr/pcr.h) only:
+ *   pcr.inspect(bytea)          verify bytecode, return its header facts
+ *   pcr.check_policies()        build this backend's engine; error if the
+ *                               loaded policies cannot be routed together
+ *   pcr.decide(jsonb [,text[]]) the decision object, routed over all loaded
+ *                               policies or over the named ones
+ *   pcr.decide_strict(...)      the same; a malformed request raises
+ *   pcr.decide_text(text)       the same from the request's JSON text
+ *
+ * The per-backend cache. A backend keeps the engines it built, each a
+ * pcr_engine (malloc'ed by the library, outside palloc) plus the
+ * pcr.state generation it was built for. The first call of a function in a
+ * query (fn_extra still NULL) reads the generation with the query's
+ * snapshot; when it differs, every engine is freed and rebuilt on demand.
+ * So a statement never sees a policy set older than its snapshot, and
+ * later calls in the query cost a pointer comparison. The cache is the one
+ * piece of static state in the project: a backend is a process, and
+ * PostgreSQL's own extensions keep their per-backend caches the same way.
+ *
+ * Errors. ereport(ERROR) longjmps: no library object may be half-owned at
+ * that point, so every failure is first copied into a palloc'ed message,
+ * the library objects freed, then reported. */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "mb/pg_wchar.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/date.h"
+#include "utils/jsonb.h"
+#include "utils/memutils.h"
+
+#include "pcr/pcr.h"
+
+PG_MODULE_MAGIC;
+
+PG_FUNCTION_INFO_V1(pcr_pg_inspect);
+PG_FUNCTION_INFO_V1(pcr_pg_check_policies);
+PG_FUNCTION_INFO_V1(pcr_pg_decide);
+PG_FUNCTION_INFO_V1(pcr_pg_decide_strict);
+PG_FUNCTION_INFO_V1(pcr_pg_decide_text);
+
+/* Engines for subsets of the policies (pcr.decide(r, policies)) kept per
+ * backend, least recently used evicted. */
+#define PG_SUBSETS 8
+
+typedef struct PgEngine {
+    char *key;          /* subset: the sorted names, '\n'-joined (malloc); all: NULL */
+    pcr_engine *engine; /* NULL: not built */
+    uint64 used;        /* for eviction */
+} PgEngine;
+
+typedef struct PgCache {
+    bool have_generation;
+    int64 generation;   /* pcr.state.generation the engines were built for */
+    Oid state_oid;      /* and pcr.state's table: a dropped and recreated
+                         * extension starts its generations again */
+    uint64 epoch;       /* changes whenever an engine is freed */
+    uint64 clock;       /* use counter for eviction */
+    PgEngine all;
+    PgEngine subsets[PG_SUBSETS];
+} PgCache;
+
+static PgCache pg_cache;
+
+/* What one call site keeps for the rest of its query (in fn_mcxt). */
+typedef struct PgCall {
+    uint64 epoch;       /* pg_cache.epoch when engine was taken */
+    pcr_engine *engine;
+    bytea *names;       /* the policies argument engine was chosen for (copy) */
+} PgCall;
+
+/* ---- engines ------------------------------------------------------------- */
+
+static void pg_engine_drop(PgEngine *pe)
+{
+    pcr_engine_free(pe->engine);
+    free(pe->key);
+    pe->engine = NULL;
+    pe->key = NULL;
+    pe->used = 0;
+}
+
+static void pg_cache_drop_all(void)
+{
+    pg_engine_drop(&pg_cache.all);
+    for (int i = 0; i < PG_SUBSETS; i++) pg_engine_drop(&pg_cache.subsets[i]);
+    pg_cache.epoch++;
+}
+
+/* Reads pcr.state's generation and table OID (SPI must be connected). */
+static int64 pg_read_generation(Oid *state_oid)
+{
+    bool isnull, oidnull;
+    if (SPI_execute("SELECT generation, tableoid FROM pcr.state", true, 2) != SPI_OK_SELECT ||
+        SPI_processed != 1)
+        ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                        errmsg("pcr: table pcr.state must hold exactly one row")));
+    HeapTuple t = SPI_tuptable->vals[0];
+    Datum d = SPI_getbinval(t, SPI_tuptable->tupdesc, 1, &isnull);
+    Datum o = SPI_getbinval(t, SPI_tuptable->tupdesc, 2, &oidnull);
+    *state_oid = oidnull ? InvalidOid : DatumGetObjectId(o);
+    return isnull ? -1 : DatumGetInt64(d);
+}
+
+/* Drops every engine when pcr.policies changed since they were built. */
+static void pg_cache_validate(void)
+{
+    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "pcr: SPI_connect failed");
+    Oid state_oid;
+    int64 g = pg_read_generation(&state_oid);
+    SPI_finish();
+    if (!pg_cache.have_generation || g != pg_cache.generation || state_oid != pg_cache.state_oid) {
+        pg_cache_drop_all();
+        pg_cache.generation = g;
+        pg_cache.state_oid = state_oid;
+        pg_cache.have_generation = true;
+    }
+}
+
+/* Is "id@version" selected by names (nnames, each "id@version" or "id")?
+ * names NULL selects everything; used[i] records which names matched. */
+static bool pg_selected(const char *id, const char *version, char **names, int nnames, bool *used)
+{
+    if (!names) return true;
+    bool hit = false;
+    size_t idlen = strlen(id);
+    for (int i = 0; i < nnames; i++) {
+        const char *n = names[i];
+        bool match = strchr(n, '@') ? strncmp(n, id, idlen) == 0 && n[idlen] == '@' &&
+                                          strcmp(n + idlen + 1, version) == 0
+                                    : strcmp(n, id) == 0;
+        if (match) used[i] = hit = true;
+    }
+    return hit;
+}
+
+/* Builds an engine from the loaded policies selected by names (NULL: all).
+ * Raises an SQL error when a stored policy fails verification, when the
+ * policies cannot be routed together, or when a name selects nothing. */
+static pcr_engine *pg_build(char **names, int nnames)
+{
+    char err[256];
+    char *fail = NULL;
+    /* The library reads and writes UTF-8; in another encoding jsonb's text
+     * and the decision's would not mean the same characters. */
+    if (GetDatabaseEncoding() != PG_UTF8)
+        ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                        errmsg("pcr: the database encoding must be UTF8, not %s",
+                               GetDatabaseEncodingName())));
+    bool *used = names ? palloc0(sizeof(bool) * (size_t)nnames) : NULL;
+    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "pcr: SPI_connect failed");
+    if (SPI_execute("SELECT id, version, bytecode FROM pcr.policies ORDER BY payer, "
+                    "effective_from NULLS FIRST, id, version",
+                    true, 0) != SPI_OK_SELECT)
+        elog(ERROR, "pcr: cannot read pcr.policies");
+    pcr_engine *e = pcr_engine_new();
+    if (!e) elog(ERROR, "pcr: out of memory");
+    for (uint64 r = 0; r < SPI_processed && !fail; r++) {
+        HeapTuple t = SPI_tuptable->vals[r];
+        TupleDesc td = SPI_tuptable->tupdesc;
+        char *id = SPI_getvalue(t, td, 1), *version = SPI_getvalue(t, td, 2);
+        if (!pg_selected(id, version, names, nnames, used)) continue;
+        bool isnull;
+        bytea *bc = DatumGetByteaPP(SPI_getbinval(t, td, 3, &isnull));
+        pcr_policy *p = NULL;
+        if (pcr_policy_load((const uint8_t *)VARDATA_ANY(bc), VARSIZE_ANY_EXHDR(bc), &p, err,
+                            sizeof err) != PCR_OK) {
+            fail = psprintf("stored policy %s@%s fails verification: %s", id, version, err);
+        } else if (pcr_engine_add(e, p, err, sizeof err) != PCR_OK) {
+            pcr_policy_free(p);
+            fail = psprintf("%s", err);
+        }
+    }
+    for (int i = 0; names && !fail && i < nnames; i++)
+        if (!used[i]) fail = psprintf("no loaded policy is named \"%s\"", names[i]);
+    if (fail) {
+        char *msg = MemoryContextStrdup(CurTransactionContext, fail);
+        pcr_engine_free(e);
+        SPI_finish();
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("pcr: %s", msg)));
+    }
+    SPI_finish();
+    return e;
+}
+
+static int pg_cmp_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The engine for the policies named in arr, from the cache or built. */
+static pcr_engine *pg_subset_engine(ArrayType *arr)
+{
+    Datum *elems;
+    bool *nulls;
+    int n;
+    deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
+    char **names = palloc(sizeof(char *) * (size_t)(n ? n : 1));
+    StringInfoData key;
+    initStringInfo(&key);
+    for (int i = 0; i < n; i++) {
+        if (nulls[i])
+            ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+                            errmsg("pcr: the policies array must not contain NULL")));
+        names[i] = TextDatumGetCString(elems[i]);
+    }
+    qsort(names, (size_t)n, sizeof *names, pg_cmp_names);
+    for (int i = 0; i < n; i++) appendStringInfo(&key, "%s\n", names[i]);
+
+    PgEngine *slot = &pg_cache.subsets[0];
+    for (int i = 0; i < PG_SUBSETS; i++) {
+        PgEngine *pe = &pg_cache.subsets[i];
+        if (pe->engine && strcmp(pe->key, key.data) == 0) {
+            pe->used = ++pg_cache.clock;
+            return pe->engine;
+        }
+        if (!pe->engine || (slot->engine && pe->used < slot->used)) slot = pe;
+    }
+    pcr_engine *e = pg_build(names, n);
+    char *k = strdup(key.data);
+    if (!k) {
+        pcr_engine_free(e);
+        elog(ERROR, "pcr: out of memory");
+    }
+    if (slot->engine) {
+        pg_engine_drop(slot);
+        pg_cache.epoch++;
+    }
+    slot->engine = e;
+    slot->key = k;
+    slot->used = ++pg_cache.clock;
+    return e;
+}
+
+static pcr_engine *pg_all_engine(void)
+{
+    if (!pg_cache.all.engine) pg_cache.all.engine = pg_build(NULL, 0);
+    return pg_cache.all.engine;
+}
+
+/* The engine for this call: checked against pcr.state once per query and
+ * call site, then reused while the cache keeps it. */
+static pcr_engine *pg_call_engine(FunctionCallInfo fcinfo, int names_arg)
+{
+    PgCall *c = fcinfo->flinfo->fn_extra;
+    bytea *names = names_arg >= 0 ? PG_GETARG_BYTEA_PP(names_arg) : NULL;
+    if (!c) {
+        c = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof *c);
+        fcinfo->flinfo->fn_extra = c;
+        pg_cache_validate();
+        c->epoch = pg_cache.epoch - 1;
+    }
+    if (c->epoch == pg_cache.epoch && c->engine &&
+        (!names || (c->names && VARSIZE_ANY(c->names) == VARSIZE_ANY(names) &&
+                    memcmp(c->names, names, VARSIZE_ANY(names)) == 0)))
+        return c->engine;
+    c->engine = names ? pg_subset_engine(DatumGetArrayTypeP(PG_GETARG_DATUM(names_arg)))
+                      : pg_all_engine();
+    c->epoch = pg_cache.epoch;
+    if (names) {
+        if (c->names) pfree(c->names);
+        c->names = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, VARSIZE_ANY(names));
+        memcpy(c->names, names, VARSIZE_ANY(names));
+    }
+    return c->engine;
+}
+
+/* ---- deciding -------------------------------------------------------------- */
+
+/* Decides the JSON text json (len bytes) and returns the decision object;
+ * strict: a malformed request raises instead. */
+static Datum pg_decide_json(pcr_engine *e, const char *json, size_t len, bool strict)
+{
+    const char *line;
+    size_t line_len;
+    pcr_decision_kind kind;
+    /* One call is one record: error messages say "record 1". */
+    pcr_engine_eval(e, json, len, 1, &line, &line_len, &kind);
+    if (strict && kind == PCR_DEC_ERROR) {
+        pcr_decision d;
+        const char *msg = pcr_engine_decision(e, &d) == PCR_OK && d.error ? d.error : "malformed";
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                        errmsg("pcr: malformed request: %s", msg)));
+    }
+    return DirectFunctionCall1(jsonb_in, CStringGetDatum(pnstrdup(line, line_len)));
+}
+
+static Datum pg_decide_common(FunctionCallInfo fcinfo, bool strict)
+{
+    Jsonb *jb = PG_GETARG_JSONB_P(0);
+    pcr_engine *e = pg_call_engine(fcinfo, PG_NARGS() > 1 ? 1 : -1);
+    StringInfoData s;
+    initStringInfo(&s);
+    JsonbToCString(&s, &jb->root, VARSIZE(jb));
+    Datum d = pg_decide_json(e, s.data, (size_t)s.len, strict);
+    pfree(s.data);
+    PG_RETURN_DATUM(d);
+}
+
+Datum pcr_pg_decide(PG_FUNCTION_ARGS) { return pg_decide_common(fcinfo, false); }
+
+Datum pcr_pg_decide_strict(PG_FUNCTION_ARGS) { return pg_decide_common(fcinfo, true); }
+
+Datum pcr_pg_decide_text(PG_FUNCTION_ARGS)
+{
+    text *t = PG_GETARG_TEXT_PP(0);
+    pcr_engine *e = pg_call_engine(fcinfo, -1);
+    PG_RETURN_DATUM(pg_decide_json(e, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), false));
+}
+
+Datum pcr_pg_check_policies(PG_FUNCTION_ARGS)
+{
+    (void)fcinfo;
+    pg_cache_validate();
+    pcr_engine *e = pg_build(NULL, 0);
+    pcr_engine_free(e);
+    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "pcr: SPI_connect failed");
+    SPI_execute("SELECT count(*) FROM pcr.policies", true, 1);
+    bool isnull;
+    int64 n = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+    SPI_finish();
+    PG_RETURN_INT32((int32)n);
+}
+
+/* ---- inspecting bytecode -------------------------------------------------- */
+
+static Datum pg_date_or_null(const char *ymd, bool *isnull)
+{
+    *isnull = ymd[0] == '\0';
+    return *isnull ? (Datum)0 : DirectFunctionCall1(date_in, CStringGetDatum(ymd));
+}
+
+Datum pcr_pg_inspect(PG_FUNCTION_ARGS)
+{
+    bytea *bc = PG_GETARG_BYTEA_PP(0);
+    TupleDesc td;
+    if (get_call_result_type(fcinfo, NULL, &td) != TYPEFUNC_COMPOSITE)
+        elog(ERROR, "pcr: inspect must return a record");
+    char err[256];
+    pcr_policy *p = NULL;
+    if (pcr_policy_load((const uint8_t *)VARDATA_ANY(bc), VARSIZE_ANY_EXHDR(bc), &p, err,
+                        sizeof err) != PCR_OK)
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                        errmsg("pcr: invalid bytecode: %s", err)));
+    char from[11], through[11];
+    pcr_policy_window(p, from, through);
+    Datum v[5];
+    bool nulls[5] = {false, false, false, false, false};
+    v[0] = CStringGetTextDatum(pcr_policy_id(p));
+    v[1] = CStringGetTextDatum(pcr_policy_version(p));
+    v[2] = CStringGetTextDatum(pcr_policy_payer(p));
+    pcr_policy_free(p);
+    v[3] = pg_date_or_null(from, &nulls[3]);
+    v[4] = pg_date_or_null(through, &nulls[4]);
+    PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(td), v, nulls)));
+}

@@ -1,0 +1,86 @@
+-- Deciding requests: the example batch, malformed requests, restriction
+-- to given policies, the strict variant, parallel workers.
+\getenv examples PCR_EXAMPLES_DIR
+\set ON_ERROR_STOP 0
+
+-- Every example request, against the reviewed decisions (the same file
+-- pcrvm's golden test uses), line by line.
+CREATE TABLE req (n bigserial PRIMARY KEY, line text NOT NULL);
+CREATE TABLE golden (n bigserial PRIMARY KEY, line text NOT NULL);
+SELECT :'examples' || '/requests.jsonl' AS requests, :'examples' || '/decisions.jsonl' AS decisions \gset
+COPY req (line) FROM :'requests' WITH (FORMAT csv, QUOTE E'\x01', DELIMITER E'\x02', FORCE_NOT_NULL (line));
+COPY golden (line) FROM :'decisions' WITH (FORMAT csv, QUOTE E'\x01', DELIMITER E'\x02', FORCE_NOT_NULL (line));
+CREATE FUNCTION as_jsonb(t text) RETURNS jsonb LANGUAGE plpgsql AS
+$$ BEGIN RETURN t::jsonb; EXCEPTION WHEN others THEN RETURN NULL; END $$;
+SELECT count(*) AS requests,
+       count(*) FILTER (WHERE as_jsonb(r.line) IS NULL) AS not_json,
+       count(*) FILTER (WHERE pcr.decide(as_jsonb(r.line))->>'decision' = g.line::jsonb->>'decision'
+                          AND pcr.decide(as_jsonb(r.line))->>'id' IS NOT DISTINCT FROM g.line::jsonb->>'id') AS same_decision,
+       count(*) FILTER (WHERE pcr.decide_text(r.line)->>'decision' = g.line::jsonb->>'decision') AS same_decision_text
+  FROM req r JOIN golden g USING (n);
+-- The two that differ: a line that is not JSON (it cannot be jsonb: NULL
+-- in, NULL out; pcr.decide_text decides it), and a line with a duplicate
+-- key, which jsonb drops (the last value wins) before pcr.decide sees it.
+SELECT r.n, g.line::jsonb->>'decision' AS pcrvm, pcr.decide(as_jsonb(r.line))->>'decision' AS decide,
+       pcr.decide_text(r.line)->>'decision' AS decide_text
+  FROM req r JOIN golden g USING (n)
+ WHERE pcr.decide(as_jsonb(r.line))->>'decision' IS DISTINCT FROM g.line::jsonb->>'decision'
+ ORDER BY r.n;
+SELECT pcr.decide(as_jsonb(line))->>'decision' AS decision, count(*)
+  FROM req GROUP BY 1 ORDER BY 1;
+
+-- Malformed requests: the error decision object, never an SQL error.
+SELECT r AS request, d->>'decision' AS decision, d->>'id' AS id, d ? 'error' AS has_error
+  FROM (VALUES ('{}'::jsonb), ('[]'), ('"text"'), ('null'), ('42'),
+               ('{"id":"m1","payer":"cigna","service_date":"2024-02-30","code":"70551"}'),
+               ('{"id":"m2","payer":"cigna","service_date":"2024-01-10","code":"70551","member_age":"old"}'),
+               ('{"id":"m3","payer":"cigna","service_date":"2024-01-10","code":"70551","setting":"moon"}'))
+       AS t(r), LATERAL pcr.decide(r) AS d;
+SELECT pcr.decide(NULL) IS NULL AS null_in_null_out;
+SELECT pcr.decide_text('{"id": "broken", "payer": ') ->> 'decision' AS decision;
+
+-- The strict variant raises on the same requests, and agrees otherwise.
+SELECT pcr.decide_strict('{"id":"m1","payer":"cigna","service_date":"2024-02-30","code":"70551"}');
+SELECT pcr.decide_strict(as_jsonb(line)) = pcr.decide(as_jsonb(line)) AS strict_agrees
+  FROM req WHERE n = 1;
+
+-- Restricting the routing: a healthlink request decided over cigna alone
+-- finds no policy; over healthlink (by id or id@version) the same as over all.
+SELECT line::jsonb->>'payer' AS payer FROM req WHERE n = 1;
+SELECT pcr.decide(as_jsonb(line), ARRAY['cigna'])->>'decision' AS only_cigna,
+       pcr.decide(as_jsonb(line), ARRAY['healthlink']) = pcr.decide(as_jsonb(line)) AS by_id,
+       pcr.decide(as_jsonb(line), ARRAY[(SELECT id || '@' || version FROM pcr.policies WHERE id = 'healthlink')])
+           = pcr.decide(as_jsonb(line)) AS by_version
+  FROM req WHERE n = 1;
+SELECT count(*) FILTER (WHERE pcr.decide(r, ARRAY['cigna','healthlink','ibx','alliant']) = pcr.decide(r)) AS same_over_all,
+       count(*) FILTER (WHERE pcr.decide(r, ARRAY['cigna'])->>'decision' = 'no_policy') AS no_policy_over_cigna
+  FROM (SELECT as_jsonb(line) AS r FROM req) s WHERE r IS NOT NULL;
+SELECT pcr.decide('{}', ARRAY['nosuch']);
+SELECT pcr.decide('{}', ARRAY[NULL::text]);
+SELECT pcr.decide('{}', '{}'::text[])->>'decision' AS no_policies;
+
+-- Parallel workers decide the same as the leader alone.
+CREATE TABLE par AS SELECT n, as_jsonb(line) AS r FROM req, generate_series(1, 20) WHERE as_jsonb(line) IS NOT NULL;
+ANALYZE par;
+CREATE TABLE serial_counts AS SELECT pcr.decide(r)->>'decision' AS decision, count(*) FROM par GROUP BY 1;
+SET parallel_setup_cost = 0;
+SET parallel_tuple_cost = 0;
+SET min_parallel_table_scan_size = 0;
+SET max_parallel_workers_per_gather = 2;
+SET parallel_leader_participation = off;
+EXPLAIN (COSTS OFF) SELECT pcr.decide(r)->>'decision', count(*) FROM par GROUP BY 1;
+SELECT count(*) AS differing FROM (
+  (SELECT pcr.decide(r)->>'decision' AS decision, count(*) FROM par GROUP BY 1
+   EXCEPT SELECT * FROM serial_counts)
+  UNION ALL
+  (SELECT * FROM serial_counts
+   EXCEPT SELECT pcr.decide(r)->>'decision' AS decision, count(*) FROM par GROUP BY 1)) d;
+RESET ALL;
+
+-- A role with no grant of its own decides; it cannot load or unload.
+CREATE ROLE regress_pcr_reader;
+SET ROLE regress_pcr_reader;
+SELECT pcr.decide('{"id":"ibx-001","payer":"ibx","plan":"commercial","network":"in","setting":"office","code":"62323","diagnoses":["M54.16"],"state":"PA","member_age":52,"service_date":"2018-03-05","requested_at":"2018-02-26T09:00"}')->>'decision' AS decision;
+SELECT pcr.unload('ibx');
+RESET ROLE;
+DROP ROLE regress_pcr_reader;

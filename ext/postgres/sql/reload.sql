@@ -1,0 +1,46 @@
+-- A change to pcr.policies committed in another session is seen by the
+-- next statement here, without reconnecting; so is one made here by the
+-- other session's cached engine.
+\getenv pcrb PCR_PCRB_DIR
+\set ON_ERROR_STOP 0
+SELECT 'host=' || current_setting('unix_socket_directories') || ' port=' || current_setting('port')
+       || ' dbname=' || current_database() AS conn \gset
+SELECT dblink_connect('other', :'conn');
+
+CREATE TEMP TABLE r AS SELECT '{"id":"ibx-001","payer":"ibx","plan":"commercial","network":"in","setting":"office","code":"62323","diagnoses":["M54.16"],"state":"PA","member_age":52,"service_date":"2018-03-05","requested_at":"2018-02-26T09:00"}'::jsonb AS r;
+SELECT pcr.decide(r)->>'decision' AS here FROM r;
+SELECT * FROM dblink('other', $$SELECT pcr.decide('{"id":"ibx-001","payer":"ibx","plan":"commercial","network":"in","setting":"office","code":"62323","diagnoses":["M54.16"],"state":"PA","member_age":52,"service_date":"2018-03-05","requested_at":"2018-02-26T09:00"}')->>'decision'$$) AS t(other text);
+
+-- The other session unloads ibx and commits: this session's next statement
+-- finds no policy; and the other session's cached engine follows too.
+SELECT * FROM dblink('other', $$SELECT pcr.unload('ibx')$$) AS t(unloaded int);
+SELECT pcr.decide(r)->>'decision' AS here FROM r;
+SELECT * FROM dblink('other', $$SELECT pcr.decide('{"id":"ibx-001","payer":"ibx","plan":"commercial","network":"in","setting":"office","code":"62323","diagnoses":["M54.16"],"state":"PA","member_age":52,"service_date":"2018-03-05","requested_at":"2018-02-26T09:00"}')->>'decision'$$) AS t(other text);
+
+-- This session loads it back: the other session sees it.
+SELECT pcr.load(pg_read_binary_file(:'pcrb' || '/ibx.pcrb')) IS NOT NULL AS loaded;
+SELECT * FROM dblink('other', $$SELECT pcr.decide('{"id":"ibx-001","payer":"ibx","plan":"commercial","network":"in","setting":"office","code":"62323","diagnoses":["M54.16"],"state":"PA","member_age":52,"service_date":"2018-03-05","requested_at":"2018-02-26T09:00"}')->>'decision'$$) AS t(other text);
+
+-- An uncommitted change is not seen by the other session, and a rolled
+-- back one leaves no trace in either.
+BEGIN;
+SELECT pcr.unload('ibx');
+SELECT pcr.decide(r)->>'decision' AS here_in_transaction FROM r;
+SELECT * FROM dblink('other', $$SELECT pcr.decide('{"id":"ibx-001","payer":"ibx","plan":"commercial","network":"in","setting":"office","code":"62323","diagnoses":["M54.16"],"state":"PA","member_age":52,"service_date":"2018-03-05","requested_at":"2018-02-26T09:00"}')->>'decision'$$) AS t(other text);
+ROLLBACK;
+SELECT pcr.decide(r)->>'decision' AS here_after_rollback FROM r;
+SELECT dblink_disconnect('other');
+
+-- A dropped and recreated extension starts its generations again: even
+-- when the new pcr.state shows the very generation this backend built its
+-- engine for, the engine is not reused (the table is another).
+SELECT generation AS old_generation FROM pcr.state \gset
+SELECT pcr.decide(r)->>'decision' AS before_drop FROM r;
+DROP EXTENSION pcr;
+CREATE EXTENSION pcr;
+-- (cigna inserted directly, so that nothing here rebuilds the engine first)
+INSERT INTO pcr.policies (id, version, payer, effective_from, effective_through, bytecode)
+SELECT (m).id, (m).version, (m).payer, (m).effective_from, (m).effective_through, b
+  FROM (SELECT pcr.inspect(b) AS m, b FROM pg_read_binary_file(:'pcrb' || '/cigna.pcrb') AS b) s;
+UPDATE pcr.state SET generation = :old_generation;
+SELECT pcr.decide(r)->>'decision' AS after_recreate FROM r;
