@@ -320,10 +320,9 @@ bool compile_program(Arena *arena, Diags *d, const char *path, char *text, size_
     }
     if (s.unreported > 0)
         diag_report(d, PCR_SEV_NOTE, "E101", s.failed_use_at,
-                    "%zu more error%s about unknown names %s not reported: module `%s` could not "
-                    "be loaded and may declare them; fix this `use` first",
-                    s.unreported, s.unreported == 1 ? "" : "s", s.unreported == 1 ? "was" : "were",
-                    s.failed_module);
+                    "not reporting %zu more error%s about unknown names: module `%s` could not be "
+                    "loaded and may declare them; fix this `use` first",
+                    s.unreported, s.unreported == 1 ? "" : "s", s.failed_module);
     out->tests = s.tests;
     out->ntests = s.ntests;
 
