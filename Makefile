@@ -3,6 +3,7 @@
 #   make test    unit, golden and end-to-end tests (Criterion)
 #   make bench   throughput and compile-time benchmarks
 #   make san     the test suite under ASan + UBSan (+ LSan), assertions on
+#   make test-editors   the tree-sitter grammar and Vim syntax against the sources
 #   make install PREFIX=/usr/local [DESTDIR=]   tools, libraries, header,
 #                pcr.pc, the standard library and man pages; make uninstall
 # Missing flex, bison or Criterion are installed with apt-get when possible.
@@ -30,7 +31,7 @@ TEST_SRCS = $(sort $(wildcard tests/unit/test_*.c))
 TEST_BINS = $(TEST_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all deps demo test unit e2e replay san trace valgrind cppcheck bench bench-stream clean \
-    shared install uninstall test-install
+    shared install uninstall test-install editor-keywords test-editors
 all: deps $(TOOLS) $(LIB)
 
 # ---- dependencies --------------------------------------------------------
@@ -189,7 +190,16 @@ unit: $(TEST_BINS)
 e2e: $(TOOLS)
 	@PCR_BIN=$(OUT)/bin sh tests/e2e/run.sh
 
-test: all unit e2e replay test-install
+test: all unit e2e replay test-install editor-keywords
+
+# The editor support (editors/, docs/editors.md): the keyword lists of the
+# tree-sitter grammar and the Vim syntax file against grammar/lexer.l (part
+# of make test); test-editors also loads the Vim file in vim and checks the
+# tree-sitter grammar accepts every .pcr that pcrc parses (needs node).
+editor-keywords:
+	@sh tests/editors/keywords.sh
+test-editors: $(PCRC)
+	@PCR_BIN=$(OUT)/bin sh tests/editors/run.sh
 
 # The same suite built with sanitizers, in its own build tree.
 SAN_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
