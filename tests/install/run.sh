@@ -139,6 +139,22 @@ for page in "$prefix/share/man/man1/pcrc.1" "$prefix/share/man/man1/pcrvm.1" \
             { cat "$work/mandoc.out" >&2; fail "mandoc -T lint $page"; }
     fi
 done
+# The man pages summarize docs/cli.md: every option in its tables is an
+# item of the OPTIONS section of its tool's page, and each page carries the
+# version.
+opts=$(awk '/^## pcrc/ { t = "pcrc" } /^## pcrvm/ { t = "pcrvm" } /^## The C API/ { t = "" }
+    t && /^\| `-/ { split($0, c, "|"); gsub(/`|^ +| +$/, "", c[2]); n = split(c[2], o, ", ");
+        for (i = 1; i <= n; i++) { sub(/[ =].*/, "", o[i]); print t, o[i] } }' docs/cli.md)
+[ "$(echo "$opts" | grep -c ' -')" -ge 12 ] || fail "found only these options in docs/cli.md: $opts"
+echo "$opts" | while read -r tool opt; do
+    LC_ALL=C MANWIDTH=200 man -l "$prefix/share/man/man1/$tool.1" 2>/dev/null |
+        awk '/^[A-Z]/ { on = ($0 == "OPTIONS") } on' |
+        grep -Eq -- "^ +(-[-A-Za-z]+, )*$opt([ =,]|\$)" ||
+        fail "$tool.1 has no $opt in its OPTIONS (docs/cli.md has)"
+done
+for page in man/pcrc.1 man/pcrvm.1 man/pcr.5; do
+    grep -qx "\.Os PCR $version" "$page" || fail "$page: .Os is not \"PCR $version\""
+done
 ok "man pages render with no warnings (groff -ww$(command -v mandoc >/dev/null 2>&1 && echo ', mandoc -T lint'))"
 
 # ---- 5. uninstall, and the same with DESTDIR ----------------------------
