@@ -496,13 +496,18 @@ static bool foreign_date_iso(const char *s, size_t n, char iso[11])
         }
     }
     if (k != 2) return false;
-    long y, m, d;
-    if (w[0] == 4) y = v[0], m = v[1], d = v[2];
-    else if (w[2] == 4 && sep == '/' && v[0] > 12) y = v[2], m = v[1], d = v[0];
-    else if (w[2] == 4 && sep == '/') y = v[2], m = v[0], d = v[1];
-    else if (w[2] == 4) y = v[2], m = v[1], d = v[0];
-    else return false;
-    if (snprintf(iso, 11, "%04ld-%02ld-%02ld", y, m, d) != 10) return false;
+    /* Positions of year, month and day among the three numbers. */
+    int yi, mi, di;
+    if (w[0] == 4) { /* 2016/03/15 */
+        yi = 0, mi = 1, di = 2;
+    } else if (w[2] != 4) { /* 3/4/16: which century? */
+        return false;
+    } else if (sep == '/' && v[0] <= 12) { /* 03/15/2016 */
+        yi = 2, mi = 0, di = 1;
+    } else { /* 31/12/2016, 15.03.2016 */
+        yi = 2, mi = 1, di = 0;
+    }
+    if (snprintf(iso, 11, "%04ld-%02ld-%02ld", v[yi], v[mi], v[di]) != 10) return false;
     int32_t days;
     return date_parse(iso, 10, &days);
 }
