@@ -140,7 +140,8 @@ install: all $(SHLIB)
 	ln -sf libpcr.so.$(VERSION) $(DESTDIR)$(libdir)/libpcr.so
 	$(INSTALL) -m 644 include/pcr/pcr.h $(DESTDIR)$(includedir)/pcr
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(libdir)|g' \
-	    -e 's|@INCLUDEDIR@|$(includedir)|g' -e 's|@VERSION@|$(VERSION)|g' \
+	    -e 's|@INCLUDEDIR@|$(includedir)|g' -e 's|@DATADIR@|$(datadir)|g' \
+	    -e 's|@VERSION@|$(VERSION)|g' \
 	    pcr.pc.in >$(DESTDIR)$(pkgconfigdir)/pcr.pc
 	chmod 644 $(DESTDIR)$(pkgconfigdir)/pcr.pc
 	$(INSTALL) -m 644 $(STD_MODULES) $(DESTDIR)$(datadir)/pcr/std

@@ -95,7 +95,9 @@ cat >"$work/records.jsonl" <<'JSONL'
 {"id":"r3","payer":"demo","code":"99213","setting":"office","service_date":"2026-03-02"}
 {"id":"r4","payer":"other","code":"70551","service_date":"2026-03-02"}
 JSONL
-stdlib="$prefix/share/pcr"
+stdlib=$(pkg-config --variable=moduledir pcr)
+[ "$stdlib" = "$prefix/share/pcr" ] || fail "pkg-config --variable=moduledir pcr: $stdlib"
+[ -f "$(pkg-config --variable=stdlibdir pcr)/request.pcr" ] || fail "pkg-config --variable=stdlibdir pcr"
 "$work/prog-static" "$stdlib" "$work/demo.pcr" "$work/records.jsonl" >"$work/static.out" 2>"$work/static.err" ||
     fail "prog-static failed"
 LD_LIBRARY_PATH="$prefix/lib" "$work/prog-shared" "$stdlib" "$work/demo.pcr" "$work/records.jsonl" \
