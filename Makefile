@@ -1,10 +1,13 @@
-# PCR: make builds bin/pcrc, bin/pcrvm and lib/libpcr.a.
+# PCR: make builds bin/pcrc, bin/pcrvm and lib/libpcr.a (make shared: lib/libpcr.so).
 #   make demo    compile the example policy and evaluate the example batch
 #   make test    unit, golden and end-to-end tests (Criterion), pcrvm under GNU parallel
 #   make bench   throughput and compile-time benchmarks
 #   make san     the test suite under ASan + UBSan (+ LSan), assertions on
 #   make test-pg the PostgreSQL extension in a throwaway cluster (docs/postgres.md)
 #   make bench-pg  its throughput with 0 and 2 parallel workers, beside pcrvm
+#   make test-editors   the tree-sitter grammar and Vim syntax against the sources
+#   make install PREFIX=/usr/local [DESTDIR=]   tools, libraries, header,
+#                pcr.pc, the standard library and man pages; make uninstall
 # Missing flex, bison or Criterion are installed with apt-get when possible.
 
 CC      ?= cc
@@ -30,7 +33,7 @@ TEST_SRCS = $(sort $(wildcard tests/unit/test_*.c))
 TEST_BINS = $(TEST_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all deps demo test unit e2e replay scale san trace valgrind cppcheck bench bench-stream clean \
-    pg-lib test-pg bench-pg
+    pg-lib test-pg bench-pg shared install uninstall test-install editor-keywords test-editors
 all: deps $(TOOLS) $(LIB)
 
 # ---- dependencies --------------------------------------------------------
@@ -74,6 +77,97 @@ $(OUT)/bin/%: tools/%.c $(LIB)
 
 -include $(wildcard $(BUILD)/obj/*.d)
 
+# ---- shared library -------------------------------------------------------
+# lib/libpcr.so.VERSION (soname libpcr.so.MAJOR) from its own tree of
+# position-independent objects, $(BUILD)/pic; the default build's objects
+# and flags are untouched. It exports only the functions of pcr.h (a
+# version script generated from the header).
+VERSION   := $(shell sed -n 's/^\#define PCR_VERSION "\(.*\)"/\1/p' include/pcr/pcr.h)
+SO_MAJOR   = $(firstword $(subst ., ,$(VERSION)))
+SONAME     = libpcr.so.$(SO_MAJOR)
+SHLIB      = $(OUT)/lib/libpcr.so.$(VERSION)
+PIC        = $(BUILD)/pic
+PIC_OBJS   = $(SRCS:src/%.c=$(PIC)/obj/%.o) $(PIC)/obj/parser.o $(PIC)/obj/lexer.o
+
+$(PIC)/obj/%.o: src/%.c $(BUILD)/gen/parser.h $(BUILD)/gen/lexer.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -fPIC $(WARN) -MMD -MP -c $< -o $@
+$(PIC)/obj/parser.o: $(BUILD)/gen/parser.c $(BUILD)/gen/lexer.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(GEN_CFLAGS) -fPIC -c $< -o $@
+$(PIC)/obj/lexer.o: $(BUILD)/gen/lexer.c $(BUILD)/gen/parser.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(GEN_CFLAGS) -fPIC -c $< -o $@
+
+$(PIC)/libpcr.map: include/pcr/pcr.h
+	@mkdir -p $(dir $@)
+	{ echo '{ global:'; sed -n 's/^[a-z].*[ *]\(pcr_[a-z0-9_]*\)(.*/    \1;/p' $<; \
+	  echo '  local: *; };'; } >$@
+
+$(SHLIB): $(PIC_OBJS) $(PIC)/libpcr.map
+	@mkdir -p $(dir $@)
+	$(CC) -shared -Wl,-soname,$(SONAME) -Wl,--version-script=$(PIC)/libpcr.map $(CFLAGS) \
+	    $(PIC_OBJS) $(LDFLAGS) -o $@
+	ln -sf libpcr.so.$(VERSION) $(OUT)/lib/$(SONAME)
+	ln -sf libpcr.so.$(VERSION) $(OUT)/lib/libpcr.so
+
+shared: deps $(SHLIB)
+
+-include $(wildcard $(PIC)/obj/*.d)
+
+# ---- install ----------------------------------------------------------------
+# GNU-style directories; DESTDIR stages the tree (packaging), PREFIX is what
+# pcr.pc records. uninstall removes exactly the files install writes, then
+# the directories that are PCR's own (include/pcr, share/pcr) when empty.
+PREFIX     ?= /usr/local
+DESTDIR    ?=
+bindir     ?= $(PREFIX)/bin
+libdir     ?= $(PREFIX)/lib
+includedir ?= $(PREFIX)/include
+datadir    ?= $(PREFIX)/share
+mandir     ?= $(datadir)/man
+pkgconfigdir ?= $(libdir)/pkgconfig
+INSTALL    ?= install
+STD_MODULES = $(sort $(wildcard policies/std/*.pcr))
+MAN1        = man/pcrc.1 man/pcrvm.1
+MAN5        = man/pcr.5
+
+install: all $(SHLIB)
+	$(INSTALL) -d $(DESTDIR)$(bindir) $(DESTDIR)$(libdir) $(DESTDIR)$(pkgconfigdir) \
+	    $(DESTDIR)$(includedir)/pcr $(DESTDIR)$(datadir)/pcr/std \
+	    $(DESTDIR)$(mandir)/man1 $(DESTDIR)$(mandir)/man5
+	$(INSTALL) -m 755 $(PCRC) $(PCRVM) $(DESTDIR)$(bindir)
+	$(INSTALL) -m 644 $(LIB) $(SHLIB) $(DESTDIR)$(libdir)
+	ln -sf libpcr.so.$(VERSION) $(DESTDIR)$(libdir)/$(SONAME)
+	ln -sf libpcr.so.$(VERSION) $(DESTDIR)$(libdir)/libpcr.so
+	$(INSTALL) -m 644 include/pcr/pcr.h $(DESTDIR)$(includedir)/pcr
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(libdir)|g' \
+	    -e 's|@INCLUDEDIR@|$(includedir)|g' -e 's|@DATADIR@|$(datadir)|g' \
+	    -e 's|@VERSION@|$(VERSION)|g' \
+	    pcr.pc.in >$(DESTDIR)$(pkgconfigdir)/pcr.pc
+	chmod 644 $(DESTDIR)$(pkgconfigdir)/pcr.pc
+	$(INSTALL) -m 644 $(STD_MODULES) $(DESTDIR)$(datadir)/pcr/std
+	$(INSTALL) -m 644 $(MAN1) $(DESTDIR)$(mandir)/man1
+	$(INSTALL) -m 644 $(MAN5) $(DESTDIR)$(mandir)/man5
+
+uninstall:
+	rm -f $(DESTDIR)$(bindir)/pcrc $(DESTDIR)$(bindir)/pcrvm
+	rm -f $(DESTDIR)$(libdir)/libpcr.a $(DESTDIR)$(libdir)/libpcr.so.$(VERSION) \
+	    $(DESTDIR)$(libdir)/$(SONAME) $(DESTDIR)$(libdir)/libpcr.so
+	rm -f $(DESTDIR)$(includedir)/pcr/pcr.h $(DESTDIR)$(pkgconfigdir)/pcr.pc
+	rm -f $(STD_MODULES:policies/std/%=$(DESTDIR)$(datadir)/pcr/std/%)
+	rm -f $(MAN1:man/%=$(DESTDIR)$(mandir)/man1/%) $(MAN5:man/%=$(DESTDIR)$(mandir)/man5/%)
+	@for d in $(DESTDIR)$(includedir)/pcr $(DESTDIR)$(datadir)/pcr/std $(DESTDIR)$(datadir)/pcr; do \
+	    if [ -d "$$d" ]; then rmdir "$$d" 2>/dev/null || echo "uninstall: kept $$d (not empty)"; fi; \
+	done
+
+# Installs into a temporary prefix (and a DESTDIR stage), builds a program
+# against it with pkg-config, statically and shared, runs it, lints the man
+# pages, uninstalls and checks nothing is left (tests/install/run.sh).
+test-install: all $(SHLIB)
+	@CC="$(CC)" MAKE="$(MAKE)" XLDFLAGS="$(XLDFLAGS)" XCFLAGS="$(XCFLAGS)" \
+	    BUILD="$(BUILD)" OUT="$(OUT)" sh tests/install/run.sh
+
 # ---- demo ---------------------------------------------------------------
 # The four payers' policies, compiled to bytecode, over the reviewed batch.
 PAYER_POLICIES = $(sort $(wildcard policies/*.pcr))
@@ -104,7 +198,16 @@ e2e: $(TOOLS)
 scale: $(TOOLS)
 	@sh tests/scale/run.sh $(OUT)/bin
 
-test: all unit e2e replay scale
+test: all unit e2e replay scale test-install editor-keywords
+
+# The editor support (editors/, docs/editors.md): the keyword lists of the
+# tree-sitter grammar and the Vim syntax file against grammar/lexer.l (part
+# of make test); test-editors also loads the Vim file in vim and checks the
+# tree-sitter grammar accepts every .pcr that pcrc parses (needs node).
+editor-keywords:
+	@sh tests/editors/keywords.sh
+test-editors: $(PCRC)
+	@PCR_BIN=$(OUT)/bin sh tests/editors/run.sh
 
 # The same suite built with sanitizers, in its own build tree.
 SAN_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all

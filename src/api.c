@@ -90,6 +90,8 @@ static pcr_status compile_text(const char *path, char *text, size_t len,
         pol->tests = res.tests;
         pol->ntests = res.ntests;
         pol->decls = res.root_decls;
+        pol->module_decls = res.module_decls;
+        pol->nmodules = res.nmodules;
         pol->path = xstrndup(path, strlen(path));
         *out = pol;
     } else {

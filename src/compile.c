@@ -43,6 +43,7 @@ typedef struct Loader {
     uint32_t depth, stackcap;
     SemFile *order;  /* files in dependency order (a module before its users) */
     uint32_t norder, ordercap;
+    const Node *failed_use; /* the first `use` whose module could not be read */
 } Loader;
 
 static char *file_key(const char *path)
@@ -216,6 +217,7 @@ static void load_use(Loader *L, uint32_t from, const Node *use)
         diag_error(L->d, "E101", use->loc, "cannot find module `%s`: looked for %s in %s%s",
                    use->name, rel, looked.p,
                    hint ? " (give -I DIR, DIR holding std/: policies/ in the PCR tree)" : "");
+        if (!L->failed_use) L->failed_use = use;
         goto out;
     }
     char *key = file_key(path);
@@ -241,6 +243,7 @@ static void load_use(Loader *L, uint32_t from, const Node *use)
         size_t len = 0;
         char *text = read_source(L, path, use->loc, &len);
         if (!text) {
+            if (!L->failed_use) L->failed_use = use;
             free(key);
         } else {
             uint32_t file = diags_add_file(L->d, path, text, len);
@@ -306,7 +309,20 @@ bool compile_program(Arena *arena, Diags *d, const char *path, char *text, size_
     Sema s;
     sema_init(&s, arena, d);
     s.m.source_hash = source_hash(d, &L);
+    if (L.failed_use) {
+        s.failed_module = L.failed_use->name;
+        s.failed_use_at = L.failed_use->loc;
+    }
     sema_run(&s, L.order, L.norder);
+    if (L.n > 1) {
+        out->module_decls = arena_alloc(arena, (L.n - 1) * sizeof *out->module_decls);
+        for (uint32_t i = 1; i < L.n; i++) out->module_decls[out->nmodules++] = L.v[i].decls;
+    }
+    if (s.unreported > 0)
+        diag_report(d, PCR_SEV_NOTE, "E101", s.failed_use_at,
+                    "not reporting %zu more error%s about unknown names: module `%s` could not be "
+                    "loaded and may declare them; fix this `use` first",
+                    s.unreported, s.unreported == 1 ? "" : "s", s.failed_module);
     out->tests = s.tests;
     out->ntests = s.ntests;
 

@@ -54,6 +54,8 @@ typedef struct CompileOut {
     TestCase *tests;  /* in the arena */
     size_t ntests;
     Node *root_decls; /* the root file's syntax tree (in the arena), for dumps */
+    const Node **module_decls; /* each used module's syntax tree (in the arena), */
+    size_t nmodules;           /*   for pcrc list's titles of shared code sets */
 } CompileOut;
 
 /* Compiles the source `text` (len bytes, xmalloc'ed; ownership passes to d)

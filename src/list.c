@@ -689,6 +689,8 @@ static const FieldWords *words_of(const char *field)
 typedef struct Lister {
     const Prog *p;
     const Node *decls;   /* the root file's declarations */
+    const Node *const *modules; /* each used module's declarations (shared sets) */
+    size_t nmodules;
     int32_t day;         /* the service date listed */
     Buf out;             /* the listing */
     const char *rule;    /* id of the rule being listed (names its inline sets) */
@@ -785,10 +787,13 @@ static const PSet *find_pset(const Prog *p, const char *name)
     return NULL;
 }
 
-static const Node *find_codeset(const Node *decls, const char *name)
+/* The `codeset` declaration called name, in the root file or a module it
+ * uses (std.codes' shared sets read by their titles too), or NULL. */
+static const Node *find_codeset(const Lister *L, const char *name)
 {
-    for (const Node *d = decls; d; d = d->next)
-        if (d->kind == N_CODESET && d->name && strcmp(d->name, name) == 0) return d;
+    for (size_t m = 0; m <= L->nmodules; m++)
+        for (const Node *d = m == 0 ? L->decls : L->modules[m - 1]; d; d = d->next)
+            if (d->kind == N_CODESET && d->name && strcmp(d->name, name) == 0) return d;
     return NULL;
 }
 
@@ -830,7 +835,7 @@ static void put_set(Buf *b, Lister *L, const Node *s)
     else buf_printf(&name, "%s{%u:%u}", L->rule, s->loc.line, s->loc.col); /* as sema names it */
     const char *key = cstr(&name);
     const PSet *ps = find_pset(L->p, key);
-    const Node *decl = s->kind == N_NAME ? find_codeset(L->decls, key) : NULL;
+    const Node *decl = s->kind == N_NAME ? find_codeset(L, key) : NULL;
     const char *label = decl && decl->str ? decl->str : s->kind == N_NAME ? key : NULL;
     int32_t from, through;
     effective_of(decl ? decl->b : NULL, &from, &through);
@@ -1436,7 +1441,8 @@ pcr_status pcr_policy_list(const pcr_policy *p, const char *date, FILE *out)
     int32_t day;
     if (!p || !p->prog || !p->decls || !date || !out) return PCR_ERR_USAGE;
     if (!date_parse(date, strlen(date), &day)) return PCR_ERR_USAGE;
-    Lister L = {.p = p->prog, .decls = p->decls, .day = day};
+    Lister L = {.p = p->prog, .decls = p->decls, .modules = p->module_decls,
+                .nmodules = p->nmodules, .day = day};
     listing(&L);
     while (L.out.n >= 2 && L.out.p[L.out.n - 1] == '\n' && L.out.p[L.out.n - 2] == '\n')
         L.out.n--; /* no blank line at the end */

@@ -13,6 +13,8 @@ struct pcr_policy {
     TestCase *tests; /* in arena; none for a policy loaded from bytecode */
     size_t ntests;
     Node *decls;     /* the root file's syntax tree, in arena (pcrc list); or NULL */
+    const Node **module_decls; /* the used modules' syntax trees, in arena */
+    size_t nmodules;
     char *path;      /* the root source file, for test locations; or NULL */
     char sha256[65]; /* hex digest of the bytes loaded; "" when compiled from source */
 };

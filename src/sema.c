@@ -154,6 +154,10 @@ enum { HINT_MAX_WORK = 2000000 };
 
 void sema_unknown(Sema *s, Loc at, const char *what, const char *name, SymKind kind)
 {
+    if (s->failed_module && kind != SYM_RULE) { /* modules declare no rules */
+        s->unreported++;
+        return;
+    }
     size_t n = 0;
     const char **names = NULL, *near = NULL;
     if (!diag_full(s->d) && s->hint_work <= HINT_MAX_WORK) {
@@ -545,6 +549,10 @@ static void check_required(Sema *s, const char *name, uint8_t type)
 
 static void check_schema(Sema *s)
 {
+    if (!s->schema && s->failed_module) {
+        s->unreported++;
+        return;
+    }
     if (!s->schema) {
         const Loc at = s->policy ? s->policy->loc : (Loc){0, 1, 1, 1, 1};
         diag_error(s->d, "E130", at, "no schema is declared (add `use std.request`)");

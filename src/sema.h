@@ -189,6 +189,14 @@ typedef struct Sema {
     size_t hint_work;            /* names compared for "did you mean" (sema_unknown) */
     size_t set_work;             /* intervals handled building code sets (sema_sets.c) */
     bool set_work_over;          /* E307 for the whole policy was reported */
+    /* A `use` whose module could not be read (E101, E103, E104) leaves its
+     * names undeclared: with failed_module set, unknown fields, code sets,
+     * calendars and a missing schema are counted in unreported instead of
+     * reported (compile.c then adds one note), so the one useful error is
+     * not buried under the names that module would have declared. */
+    const char *failed_module;   /* its name, or NULL */
+    Loc failed_use_at;           /* the `use` */
+    size_t unreported;
 
     struct TestCase *tests;
     size_t ntests;
@@ -215,7 +223,8 @@ Sym *sema_lookup_rule(Sema *s, const char *name);
  * for "did you mean"; *n receives the count. */
 const char **sema_names(Sema *s, SymKind kind, size_t *n);
 /* Reports E111 "unknown <what> `name`" with a did-you-mean among the names
- * of kind. */
+ * of kind; only counts it (s->unreported) when a module failed to load and
+ * kind is not SYM_RULE. */
 void sema_unknown(Sema *s, Loc at, const char *what, const char *name, SymKind kind);
 /* The field called name, or PIDX_NONE. */
 uint32_t sema_field(Sema *s, const char *name);

@@ -472,11 +472,60 @@ Node *parse_lex_datetime(Parser *p)
     return n;
 }
 
+/* A date in another notation (the lexer's FOREIGNDATE: three numbers
+ * separated by one kind of `/` or `.`), read the way a US payer's document
+ * writes it: 03/15/2016 month first (day first when the first number
+ * cannot be a month), 2016/03/15 year first, 15.03.2016 day first. Writes
+ * the ISO form to iso (11 bytes) and returns true when that reading is a
+ * real day. */
+static bool foreign_date_iso(const char *s, size_t n, char iso[11])
+{
+    long v[3] = {0, 0, 0};
+    size_t w[3] = {0, 0, 0}, k = 0;
+    char sep = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] >= '0' && s[i] <= '9') {
+            if (w[k] >= 4) return false;
+            v[k] = v[k] * 10 + (s[i] - '0');
+            w[k]++;
+        } else if ((s[i] == '/' || s[i] == '.') && k < 2 && (!sep || sep == s[i])) {
+            sep = s[i];
+            k++;
+        } else {
+            return false;
+        }
+    }
+    if (k != 2) return false;
+    /* Positions of year, month and day among the three numbers. */
+    int yi, mi, di;
+    if (w[0] == 4) { /* 2016/03/15 */
+        yi = 0, mi = 1, di = 2;
+    } else if (w[2] != 4) { /* 3/4/16: which century? */
+        return false;
+    } else if (sep == '/' && v[0] <= 12) { /* 03/15/2016 */
+        yi = 2, mi = 0, di = 1;
+    } else { /* 31/12/2016, 15.03.2016 */
+        yi = 2, mi = 1, di = 0;
+    }
+    if (snprintf(iso, 11, "%04ld-%02ld-%02ld", v[yi], v[mi], v[di]) != 10) return false;
+    int32_t days;
+    return date_parse(iso, 10, &days);
+}
+
 Node *parse_lex_bad_date(Parser *p)
 {
-    char buf[64];
-    report(p, "E005", p->tok_loc, "malformed date `%s`: expected YYYY-MM-DD or YYYY-MM-DDTHH:MM",
-           show(buf, sizeof buf, tok_text(p), p->tok_len));
+    char buf[64], iso[11];
+    const char *s = tok_text(p);
+    if (memchr(s, '/', p->tok_len) || !memchr(s, '-', p->tok_len)) {
+        bool known = foreign_date_iso(s, p->tok_len, iso);
+        report(p, "E005", p->tok_loc, "malformed date `%s`: expected a date YYYY-MM-DD%s%s%s",
+               show(buf, sizeof buf, s, p->tok_len), known ? " (`" : "",
+               known ? iso : "", known ? "`?)" : "");
+    } else {
+        report(p, "E005", p->tok_loc,
+               "malformed date `%s`: expected YYYY-MM-DD or YYYY-MM-DDTHH:MM",
+               show(buf, sizeof buf, s, p->tok_len));
+    }
     return ast_new(p->arena, N_ERROR, p->tok_loc);
 }
 

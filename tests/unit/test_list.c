@@ -712,3 +712,28 @@ Test(codes, differences_print_real_codes)
     buf_free(&out);
     code_set_free(&d);
 }
+
+/* A code set from a used module (std.codes) reads as its title, like one
+ * declared in the policy; its own `effective` window is honoured too. */
+Test(words, shared_sets_by_their_titles)
+{
+    char src[8192];
+    snprintf(src, sizeof src,
+             "use std.codes\n%s"
+             "rule r \"Mastectomy\" {\n"
+             "  when code in { CPT 19300..19307 }\n"
+             "  unless diagnoses any in icd10_breast_cancer\n"
+             "  require prior_auth\n}\n"
+             "rule pt \"Therapy\" {\n"
+             "  when code in rev_physical_therapy and setting == home\n"
+             "  require notification\n}\n",
+             head);
+    char *out = listing(src, "2026-03-02");
+    expect_has(out, "except: a diagnosis is one of Breast cancer: malignant neoplasm (C50) and "
+                    "carcinoma in situ (D05) of breast (ICD-10 C50.*, D05.*)");
+    expect_has(out, "when: the code is one of Physical therapy (NUBC 042x) (REV 0420-0429) and the "
+                    "setting is home");
+    cr_expect_null(strstr(out, "icd10_breast_cancer"), "the set's name, not its title:\n%s", out);
+    cr_expect_null(strstr(out, "rev_physical_therapy"), "the set's name, not its title:\n%s", out);
+    free(out);
+}

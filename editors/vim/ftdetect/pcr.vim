@@ -1,0 +1,2 @@
+" PCR policies (prior-authorization rules): *.pcr
+autocmd BufRead,BufNewFile *.pcr setfiletype pcr
