@@ -27,7 +27,7 @@ TOOLS    = $(PCRC) $(PCRVM)
 TEST_SRCS = $(sort $(wildcard tests/unit/test_*.c))
 TEST_BINS = $(TEST_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps demo test unit e2e replay san trace valgrind cppcheck bench bench-stream clean
+.PHONY: all deps demo test unit e2e replay serve-test bench-serve san trace valgrind cppcheck bench bench-stream clean
 all: deps $(TOOLS) $(LIB)
 
 # ---- dependencies --------------------------------------------------------
@@ -69,6 +69,14 @@ $(OUT)/bin/%: tools/%.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) $< $(LIB) $(LDFLAGS) -o $@
 
+# pcrvm carries the HTTP server (`pcrvm serve`, docs/serve.md): libmicrohttpd
+# and jansson, outside the library.
+SERVE_SRCS = tools/serve.c tools/serve_gen.c tools/serve_metrics.c tools/crd.c tools/sha256.c
+SERVE_LIBS = -lmicrohttpd -ljansson -lpthread
+$(PCRVM): tools/pcrvm.c $(SERVE_SRCS) $(wildcard tools/*.h) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) tools/pcrvm.c $(SERVE_SRCS) $(LIB) $(LDFLAGS) $(SERVE_LIBS) -o $@
+
 -include $(wildcard $(BUILD)/obj/*.d)
 
 # ---- demo ---------------------------------------------------------------
@@ -96,7 +104,11 @@ unit: $(TEST_BINS)
 e2e: $(TOOLS)
 	@PCR_BIN=$(OUT)/bin sh tests/e2e/run.sh
 
-test: all unit e2e replay
+test: all unit e2e replay serve-test
+
+# pcrvm serve over loopback HTTP (tests/serve/run.sh; needs curl).
+serve-test: $(TOOLS)
+	@PCR_BIN=$(OUT)/bin PCR_ROOT=$(CURDIR) bash tests/serve/run.sh
 
 # The same suite built with sanitizers, in its own build tree.
 SAN_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all

@@ -217,6 +217,12 @@ pcr_status pcr_engine_run(pcr_engine *e, FILE *in, FILE *out, pcr_stats *stats);
  * throughput from stats, to out (pcrvm --stats). */
 void pcr_engine_print_stats(const pcr_engine *e, const pcr_stats *stats, FILE *out);
 
+/* ---- Policy windows (for services) ----------------------------------------- */
+
+/* Writes the policy's effective window as "YYYY-MM-DD" into from and
+ * through (11 bytes each); an open end is written as the empty string. */
+void pcr_policy_window(const pcr_policy *p, char from[11], char through[11]);
+
 #ifdef __cplusplus
 }
 #endif
