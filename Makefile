@@ -27,7 +27,7 @@ TOOLS    = $(PCRC) $(PCRVM)
 TEST_SRCS = $(sort $(wildcard tests/unit/test_*.c))
 TEST_BINS = $(TEST_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps demo test unit e2e replay serve-test bench-serve san trace valgrind cppcheck bench bench-stream clean
+.PHONY: all deps demo test unit e2e replay serve-test crd-test san trace valgrind cppcheck bench bench-stream clean
 all: deps $(TOOLS) $(LIB)
 
 # ---- dependencies --------------------------------------------------------
@@ -96,6 +96,12 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/helpers.h tests/oracle/json_oracle.h
 	$(CC) $(CPPFLAGS) -Itests/unit -Itests/oracle $(CFLAGS) $(WARN) -Wno-missing-prototypes $< $(LIB) \
 	    $(LDFLAGS) -lcriterion -ljansson -o $@
 
+# The CRD mapping (tools/crd.c) is not in the library: its test links it.
+$(BUILD)/tests/test_crd: tests/unit/test_crd.c tools/crd.c tools/crd.h $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -Itools $(CFLAGS) $(WARN) -Wno-missing-prototypes $< tools/crd.c $(LIB) \
+	    $(LDFLAGS) -lcriterion -ljansson -o $@
+
 unit: $(TEST_BINS)
 	@failed=""; for t in $(TEST_BINS); do \
 	    echo "== $$t"; PCR_BIN=$(OUT)/bin PCR_ROOT=$(CURDIR) $$t --jobs 2 || failed="$$failed $$t"; \
@@ -104,11 +110,18 @@ unit: $(TEST_BINS)
 e2e: $(TOOLS)
 	@PCR_BIN=$(OUT)/bin sh tests/e2e/run.sh
 
-test: all unit e2e replay serve-test
+test: all unit e2e replay serve-test crd-test
 
 # pcrvm serve over loopback HTTP (tests/serve/run.sh; needs curl).
 serve-test: $(TOOLS)
 	@PCR_BIN=$(OUT)/bin PCR_ROOT=$(CURDIR) bash tests/serve/run.sh
+
+# The CRD service checked with HL7's FHIRPath engine (tests/crd/check.js;
+# needs node, and the npm package fhirpath, installed into build/npm).
+CRD_NPM = build/npm
+crd-test: $(TOOLS)
+	@sh scripts/ensure-node.sh $(CRD_NPM)
+	@NODE_PATH=$(CRD_NPM)/node_modules node tests/crd/check.js $(OUT)/bin
 
 # The same suite built with sanitizers, in its own build tree.
 SAN_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all

@@ -16,6 +16,7 @@ typedef struct CrdReply {
     char *body;
     size_t len;
     uint64_t records; /* PCR records evaluated */
+    uint64_t by_kind[PCR_DEC_ERROR + 1]; /* of them, by decision */
 } CrdReply;
 
 /* The service's state (the coverage-assertion-id counter and seed). */
@@ -29,5 +30,13 @@ void crd_discovery(Crd *c, CrdReply *r);
  * e is an engine the caller has checked out for this call alone. */
 void crd_service(Crd *c, const char *id, pcr_engine *e, const char *body, size_t len,
                  CrdReply *r);
+
+/* The answer crd_service gives for one order whose decision line is line
+ * (the JSON text of a pcrvm decision line, of any version: keys it lacks
+ * read as empty), as {"cards":[...],"systemActions":[...]}. order and
+ * coverage are FHIR JSON (a ServiceRequest or another order; a Coverage).
+ * For tests of the mapping with constructed lines. */
+void crd_map_line(Crd *c, const char *order, const char *coverage, const char *line,
+                  CrdReply *r);
 
 #endif

@@ -528,13 +528,19 @@ static enum MHD_Result srv_handle(void *cls, struct MHD_Connection *c, const cha
     case MET_METRICS: return srv_metrics(s, c, q);
     case MET_CDS: {
         CrdReply r = {0};
-        Gen *g = srv_acquire(s);
-        size_t ei = gen_checkout(g);
-        if (strcmp(url, "/cds-services") == 0) crd_discovery(s->crd, &r);
-        else crd_service(s->crd, url + 14, g->engines[ei], q->body, q->len, &r);
-        gen_checkin(g, ei);
-        gen_release(g);
+        if (strcmp(url, "/cds-services") == 0) {
+            crd_discovery(s->crd, &r);
+        } else {
+            Gen *g = srv_acquire(s);
+            size_t ei = gen_checkout(g);
+            crd_service(s->crd, url + 14, g->engines[ei], q->body, q->len, &r);
+            gen_checkin(g, ei);
+            gen_release(g);
+        }
         q->records = r.records;
+        atomic_fetch_add(&s->m.records, r.records);
+        for (int k = 0; k <= PCR_DEC_ERROR; k++)
+            if (r.by_kind[k]) atomic_fetch_add(&s->m.decisions[k], r.by_kind[k]);
         if (!r.body) return srv_error(s, c, q, 500, "out of memory", NULL);
         return srv_respond(s, c, q, r.status, r.body, r.len, "application/json", NULL);
     }

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const unsigned met_statuses[MET_NSTATUS] = {200, 400, 404, 405, 408, 413,
+static const unsigned met_statuses[MET_NSTATUS] = {200, 400, 404, 405, 408, 412, 413,
                                                    415, 422, 500, 503, 0};
 /* Upper bounds of the latency buckets, in microseconds; the last is +Inf. */
 static const uint64_t met_bounds_us[MET_NBUCKETS - 1] = {

@@ -21,7 +21,7 @@ typedef enum MetRoute {
     MET_NROUTES
 } MetRoute;
 
-enum { MET_NSTATUS = 11, MET_NBUCKETS = 15 };
+enum { MET_NSTATUS = 12, MET_NBUCKETS = 15 };
 
 typedef struct Metrics {
     atomic_ullong requests[MET_NROUTES][MET_NSTATUS]; /* by route and status */
