@@ -27,7 +27,7 @@ TOOLS    = $(PCRC) $(PCRVM)
 TEST_SRCS = $(sort $(wildcard tests/unit/test_*.c))
 TEST_BINS = $(TEST_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps demo test unit e2e replay serve-test crd-test san trace valgrind cppcheck bench bench-stream clean
+.PHONY: all deps demo test unit e2e replay serve-test crd-test bench-serve san trace valgrind cppcheck bench bench-stream clean
 all: deps $(TOOLS) $(LIB)
 
 # ---- dependencies --------------------------------------------------------
@@ -148,6 +148,11 @@ bench: all
 # A 5 GB batch streamed through pcrvm: throughput and peak memory.
 bench-stream: all
 	sh bench/stream.sh $(OUT)/bin
+
+# pcrvm serve under load with wrk: /v1/decide with 1 and 1,000 records per
+# request and a CRD order-sign call, 64 connections, BENCH_SECONDS (20) each.
+bench-serve: all
+	bash bench/serve.sh $(OUT)/bin
 
 clean:
 	rm -rf build bin lib
