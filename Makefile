@@ -33,7 +33,8 @@ TEST_SRCS = $(sort $(wildcard tests/unit/test_*.c))
 TEST_BINS = $(TEST_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all deps demo test unit e2e replay scale san trace valgrind cppcheck bench bench-stream clean \
-    pg-lib test-pg bench-pg shared install uninstall test-install editor-keywords test-editors
+    pg-lib test-pg bench-pg shared install uninstall test-install editor-keywords test-editors \
+    serve-test crd-test bench-serve
 all: deps $(TOOLS) $(LIB)
 
 # ---- dependencies --------------------------------------------------------
@@ -74,6 +75,14 @@ $(LIB): $(OBJS)
 $(OUT)/bin/%: tools/%.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) $< $(LIB) $(LDFLAGS) -o $@
+
+# pcrvm carries the HTTP server (`pcrvm serve`, docs/serve.md): libmicrohttpd
+# and jansson, outside the library.
+SERVE_SRCS = tools/serve.c tools/serve_gen.c tools/serve_metrics.c tools/crd.c tools/sha256.c
+SERVE_LIBS = -lmicrohttpd -ljansson -lpthread
+$(PCRVM): tools/pcrvm.c $(SERVE_SRCS) $(wildcard tools/*.h) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) tools/pcrvm.c $(SERVE_SRCS) $(LIB) $(LDFLAGS) $(SERVE_LIBS) -o $@
 
 -include $(wildcard $(BUILD)/obj/*.d)
 
@@ -185,6 +194,12 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/helpers.h tests/oracle/json_oracle.h
 	$(CC) $(CPPFLAGS) -Itests/unit -Itests/oracle $(CFLAGS) $(WARN) -Wno-missing-prototypes $< $(LIB) \
 	    $(LDFLAGS) -lcriterion -ljansson -o $@
 
+# The CRD mapping (tools/crd.c) is not in the library: its test links it.
+$(BUILD)/tests/test_crd: tests/unit/test_crd.c tools/crd.c tools/crd.h $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -Itools $(CFLAGS) $(WARN) -Wno-missing-prototypes $< tools/crd.c $(LIB) \
+	    $(LDFLAGS) -lcriterion -ljansson -o $@
+
 unit: $(TEST_BINS)
 	@failed=""; for t in $(TEST_BINS); do \
 	    echo "== $$t"; PCR_BIN=$(OUT)/bin PCR_ROOT=$(CURDIR) $$t --jobs 2 || failed="$$failed $$t"; \
@@ -198,7 +213,7 @@ e2e: $(TOOLS)
 scale: $(TOOLS)
 	@sh tests/scale/run.sh $(OUT)/bin
 
-test: all unit e2e replay scale test-install editor-keywords
+test: all unit e2e replay scale test-install editor-keywords serve-test crd-test
 
 # The editor support (editors/, docs/editors.md): the keyword lists of the
 # tree-sitter grammar and the Vim syntax file against grammar/lexer.l (part
@@ -208,6 +223,17 @@ editor-keywords:
 	@sh tests/editors/keywords.sh
 test-editors: $(PCRC)
 	@PCR_BIN=$(OUT)/bin sh tests/editors/run.sh
+
+# pcrvm serve over loopback HTTP (tests/serve/run.sh; needs curl).
+serve-test: $(TOOLS)
+	@PCR_BIN=$(OUT)/bin PCR_ROOT=$(CURDIR) bash tests/serve/run.sh
+
+# The CRD service checked with HL7's FHIRPath engine (tests/crd/check.js;
+# needs node, and the npm package fhirpath, installed into build/npm).
+CRD_NPM = build/npm
+crd-test: $(TOOLS)
+	@sh scripts/ensure-node.sh $(CRD_NPM)
+	@NODE_PATH=$(CRD_NPM)/node_modules node tests/crd/check.js $(OUT)/bin
 
 # The same suite built with sanitizers, in its own build tree.
 SAN_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
@@ -248,6 +274,10 @@ test-pg: all
 
 bench-pg: all pg-lib
 	sh bench/pg.sh
+# pcrvm serve under load with wrk: /v1/decide with 1 and 1,000 records per
+# request and a CRD order-sign call, 64 connections, BENCH_SECONDS (20) each.
+bench-serve: all
+	bash bench/serve.sh $(OUT)/bin
 
 clean:
 	rm -rf build bin lib

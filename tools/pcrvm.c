@@ -2,6 +2,7 @@
  * include/pcr/pcr.h.
  *
  *   pcrvm [options] POLICY... [INPUT]
+ *   pcrvm serve [options] POLICY...      (the HTTP server, tools/serve.c)
  *
  * POLICY is a .pcrb (loaded and verified) or a .pcr (compiled in memory);
  * INPUT is a JSON Lines file, or standard input when absent or "-". One
@@ -18,11 +19,13 @@
 #include <unistd.h>
 
 #include "pcr/pcr.h"
+#include "serve.h"
 
 enum { EXIT_CLEAN = 0, EXIT_RECORDS = 1, EXIT_USAGE = 2 };
 
 static const char usage_text[] =
     "usage: pcrvm [options] POLICY... [INPUT]\n"
+    "       pcrvm serve [options] POLICY...   (HTTP server; pcrvm serve --help)\n"
     "  POLICY           a .pcrb file, or a .pcr source compiled in memory\n"
     "  INPUT            JSON Lines request records (default: standard input, or -)\n"
     "options:\n"
@@ -72,6 +75,7 @@ static int add_policy(pcr_engine *e, const char *path, const char *const *inc, s
 
 int main(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "serve") == 0) return serve_main(argc - 1, argv + 1);
     /* A reader that goes away (pcrvm ... | head -1) is not an error: the
      * write fails with EPIPE and pcrvm stops quietly. */
     signal(SIGPIPE, SIG_IGN);

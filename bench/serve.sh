@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# bench/serve.sh BIN_DIR: `make bench-serve`, pcrvm serve under load
+# (docs/benchmarks.md, docs/serve.md).
+#
+# Starts `pcrvm serve` on 127.0.0.1 (a free port) with the four payers'
+# policies and drives it with wrk (Debian `wrk`, installed when missing) at
+# BENCH_CONNS connections for BENCH_SECONDS per scenario:
+#   decide-1      POST /v1/decide, one record per request
+#   decide-1000   POST /v1/decide, 1,000 records per request
+#   order-sign    POST /cds-services/pcr-order-sign, one CRD order-sign hook
+# and prints requests/s, records/s, p50 and p99 latency, non-2xx answers and
+# socket errors, and the server's resident memory before and after.
+# Exits non-zero only when something fails, never because it is slow.
+#
+# Environment (all optional): BENCH_SECONDS (20), BENCH_CONNS (64),
+# BENCH_THREADS server workers (CPUs), BENCH_WRK_THREADS (2),
+# BENCH_DIR (build/bench-serve). The 5-minute soak of docs/benchmarks.md:
+#   BENCH_SECONDS=300 make bench-serve
+set -u
+BIN=${1:?usage: bench/serve.sh BIN_DIR}
+SECS=${BENCH_SECONDS:-20}
+CONNS=${BENCH_CONNS:-64}
+WT=${BENCH_WRK_THREADS:-2}
+DIR=${BENCH_DIR:-build/bench-serve}
+ROOT=$(pwd)
+
+if ! command -v wrk >/dev/null 2>&1; then
+    . "$ROOT/scripts/apt.sh"
+    apt_install bench-serve wrk
+fi
+mkdir -p "$DIR" || exit 2
+
+for p in alliant cigna healthlink ibx; do
+    "$BIN/pcrc" "policies/$p.pcr" -o "$DIR/$p.pcrb" || exit 2
+done
+REQS=policies/examples/requests.jsonl
+head -1 "$REQS" >"$DIR/one.jsonl"
+: >"$DIR/thousand.jsonl"
+while [ "$(wc -l <"$DIR/thousand.jsonl")" -lt 1000 ]; do cat "$REQS" >>"$DIR/thousand.jsonl"; done
+head -1000 "$DIR/thousand.jsonl" >"$DIR/t.tmp" && mv "$DIR/t.tmp" "$DIR/thousand.jsonl"
+
+# wrk scripts: a POST of one file's bytes.
+post_script() { # post_script BODYFILE CONTENT_TYPE PATH > script.lua
+    cat <<EOF
+local f = assert(io.open("$1", "rb"))
+wrk.method = "POST"
+wrk.body = f:read("*a")
+f:close()
+wrk.path = "$3"
+wrk.headers["Content-Type"] = "$2"
+EOF
+}
+post_script "$ROOT/$DIR/one.jsonl" application/x-ndjson /v1/decide >"$DIR/one.lua"
+post_script "$ROOT/$DIR/thousand.jsonl" application/x-ndjson /v1/decide >"$DIR/thousand.lua"
+post_script "$ROOT/tests/crd/order-sign-bench.json" application/json /cds-services/pcr-order-sign \
+    >"$DIR/order-sign.lua"
+
+LOG=$DIR/server.log
+threads_opt=""
+[ -n "${BENCH_THREADS:-}" ] && threads_opt="--threads $BENCH_THREADS"
+# shellcheck disable=SC2086
+"$BIN/pcrvm" serve --listen 127.0.0.1:0 $threads_opt "$DIR"/alliant.pcrb "$DIR"/cigna.pcrb \
+    "$DIR"/healthlink.pcrb "$DIR"/ibx.pcrb 2>"$LOG" &
+PID=$!
+trap 'kill -TERM $PID 2>/dev/null; wait $PID 2>/dev/null' EXIT
+PORT=""
+for _ in $(seq 1 100); do
+    PORT=$(sed -n 's/.*"listen":"127.0.0.1:\([0-9]*\)".*/\1/p' "$LOG")
+    [ -n "$PORT" ] && break
+    sleep 0.1
+done
+[ -n "$PORT" ] || { echo "bench-serve: the server did not start"; cat "$LOG"; exit 2; }
+URL=http://127.0.0.1:$PORT
+rss() { sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$PID/status"; }
+
+echo "pcrvm serve, $(grep -o '"threads":[0-9]*' "$LOG" | cut -d: -f2) workers; wrk $WT threads," \
+    "$CONNS connections, $SECS s per scenario; $(nproc) CPUs shared with wrk"
+# p50/p99 are wrk's (client side, queueing on the shared CPUs included);
+# srv-p50/srv-p99 are the server's own, from the access log's "us"
+# (headers received to response queued, upload time included).
+srv_pct() { # srv_pct FROM_LINE PATH: "p50 p99" of the access log's us after FROM_LINE
+    tail -n +"$1" "$LOG" | grep "\"path\":\"$2\",\"status\":200" |
+        sed 's/.*"us":\([0-9]*\).*/\1/' | sort -n |
+        awk '{a[NR] = $1} END {if (NR) printf "%.2fms %.2fms", a[int(NR * 0.5) + 1] / 1000, a[int(NR * 0.99) + 1] / 1000; else print "- -"}'
+}
+printf '%-12s %10s %12s %9s %9s %9s %9s %8s %8s\n' scenario req/s records/s p50 p99 srv-p50 srv-p99 \
+    non-2xx errors
+status=0
+for sc in one:1:decide-1 thousand:1000:decide-1000 order-sign:1:order-sign; do
+    IFS=: read -r file recs name <<<"$sc"
+    # a short warm-up, then the measured run
+    wrk -t1 -c4 -d1s -s "$DIR/$file.lua" "$URL" >/dev/null 2>&1
+    rss0=$(rss)
+    from=$(($(wc -l <"$LOG") + 1))
+    out=$(wrk -t"$WT" -c"$CONNS" -d"${SECS}s" --latency -s "$DIR/$file.lua" "$URL" 2>&1) || {
+        echo "bench-serve: wrk failed for $name"; echo "$out"; status=1; continue; }
+    echo "$out" >"$DIR/$name.wrk"
+    rps=$(echo "$out" | awk '/^Requests\/sec:/ {print $2}')
+    p50=$(echo "$out" | awk '$1 == "50%" {print $2}')
+    p99=$(echo "$out" | awk '$1 == "99%" {print $2}')
+    non2xx=$(echo "$out" | awk '/Non-2xx/ {print $NF}')
+    errs=$(echo "$out" | awk '/Socket errors/ {print $0}' | sed 's/.*errors: //')
+    recps=$(awk -v r="$rps" -v n="$recs" 'BEGIN {printf "%.0f", r * n}')
+    case $name in order-sign) p=/cds-services/pcr-order-sign ;; *) p=/v1/decide ;; esac
+    read -r sp50 sp99 <<<"$(srv_pct "$from" "$p")"
+    printf '%-12s %10s %12s %9s %9s %9s %9s %8s %8s  rss %s->%s kB\n' "$name" "$rps" "$recps" \
+        "$p50" "$p99" "$sp50" "$sp99" "${non2xx:-0}" "${errs:-none}" "$rss0" "$(rss)"
+done
+exit $status
