@@ -271,12 +271,6 @@ void pcr_policy_window(const pcr_policy *p, char *from, char *through);
  * policy, so that a run spread over machines can check they all decided
  * with the same bytecode (docs/scale.md). */
 void pcr_policy_sha256(const pcr_policy *p, char *hex);
-/* ---- Policy windows (for services) ----------------------------------------- */
-
-/* Writes the policy's effective window as "YYYY-MM-DD" into from and
- * through (11 bytes each); an open end is written as the empty string. */
-void pcr_policy_window(const pcr_policy *p, char from[11], char through[11]);
-
 #ifdef __cplusplus
 }
 #endif
