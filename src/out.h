@@ -1,7 +1,8 @@
 /* out.h: decision lines, one compact JSON object per record.
  *
- * Every line has the same keys in the same order, then "missing" only for
- * info_needed and "error" only for errors, and ends in '\n':
+ * Every line has the same keys in the same order, then "why" only for
+ * no_policy, "missing" only for info_needed and "error" only for errors,
+ * and ends in '\n':
  *
  *   {"id":"r1","decision":"prior_auth","policy":"demo@2026.1",
  *    "reviewer":"eviCore","deadline":"2026-02-27T00:00","timely":true,
@@ -19,6 +20,8 @@
  *   reasons   one {"rule","title","outcome","citation"} per entry of rules;
  *             outcome is prior_auth, notification, not_covered or exempt;
  *             citation is "DOC, SECTION", "DOC" or null
+ *   why       no_policy only: no policy for the payer (with the nearest
+ *             payer names), or none in force on the date (with the windows)
  *   missing   info_needed only: absent field names that matter, schema order
  *   error     error lines only: the message
  * For info_needed, reviewer, deadline and timely are null.
@@ -57,8 +60,9 @@ size_t out_format_deadline(char *s, bool is_date, int64_t v);
 void out_decision(Buf *b, const OutPolicy *o, const char *id, size_t id_len, const Decision *d);
 
 /* Appends the line of a record that no policy covers (its payer and
- * service_date match none): decision no_policy, policy null. */
-void out_no_policy(Buf *b, const char *id, size_t id_len);
+ * service_date match none): decision no_policy, policy null, and why[0..
+ * why_len) (UTF-8) as "why" right after "reasons". */
+void out_no_policy(Buf *b, const char *id, size_t id_len, const char *why, size_t why_len);
 
 /* Appends the line of a record that could not be decided: decision error
  * and "error": msg (NUL-terminated UTF-8, e.g. rec_error()). id may be NULL

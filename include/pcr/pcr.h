@@ -217,6 +217,14 @@ pcr_status pcr_engine_run(pcr_engine *e, FILE *in, FILE *out, pcr_stats *stats);
  * throughput from stats, to out (pcrvm --stats). */
 void pcr_engine_print_stats(const pcr_engine *e, const pcr_stats *stats, FILE *out);
 
+/* ---- engine options (records) ------------------------------------------- */
+
+/* Strict records: a record with a key that is not a schema field is
+ * malformed (decision "error": "record 4: unknown field 'seting' (did you
+ * mean 'setting'?)") instead of being counted and skipped. Off by default;
+ * may be set before or after policies are added. pcrvm --strict. */
+void pcr_engine_set_strict(pcr_engine *e, bool strict);
+
 #ifdef __cplusplus
 }
 #endif
