@@ -17,6 +17,7 @@
 #include "compile.h"
 #include "dates.h"
 #include "diag.h"
+#include "fmt.h"
 #include "near.h"
 #include "out.h"
 #include "syntax.h"
@@ -746,3 +747,28 @@ void pcr_engine_set_strict(pcr_engine *e, bool strict)
     e->strict = strict;
     if (e->dec) rec_decoder_set_strict(e->dec, strict);
 }
+
+/* ---- formatting ---------------------------------------------------------------- */
+
+pcr_status pcr_format_buffer(const char *name, const char *src, size_t len, char **out,
+                             size_t *out_len, pcr_diags **diags)
+{
+    if (!name || (!src && len) || !out || !out_len) return PCR_ERR_USAGE;
+    *out = NULL;
+    *out_len = 0;
+    Diags *d = diags_new();
+    pcr_status st = PCR_ERR_POLICY;
+    if (len > SOURCE_MAX_BYTES) {
+        Loc nowhere = {0, 0, 0, 0, 0};
+        diag_error(d, "E103", nowhere, "%s is larger than 8 MiB; sources are limited to 8 MiB",
+                   name);
+    } else {
+        uint32_t file = diags_add_file(d, name, xstrndup(src ? src : "", len), len);
+        *out = fmt_source(d, file, out_len);
+        if (*out) st = PCR_OK;
+    }
+    if (diags) *diags = d;
+    else pcr_diags_free(d);
+    return st;
+}
+
