@@ -286,7 +286,9 @@ def check_policy(path, nrules, ncodes, unmatched):
         p.add(path, f"{len(codes)} distinct service codes in rule sets, expected {ncodes}")
     if unmatched:
         for system, c in codes:
-            if system != "HCPCS" or c[0] not in "DFIMNORUWXYZ":
+            dead_hcpcs = system == "HCPCS" and c[0] in "DFIMNORU"
+            dead_cpt = system == "CPT" and len(c) == 5 and c[:4].isdigit() and c[4] in "FU"
+            if not (dead_hcpcs or dead_cpt):
                 p.add(path, f"--unmatched policy has live code {system} {c}")
                 break
     return p.done(f"policy {path}: {len(rules)} rules, {len(codes)} codes, {len(sets)} sets")

@@ -14,8 +14,10 @@
  * in LIVE_LETTERS, REV 0100..0999. A quarter of the requests instead carry
  * a "hot" code: one from the code sets of policy-small (real codes of the
  * kind payers list). `policy --unmatched` draws from HCPCS codes whose first
- * letter is in DEAD_LETTERS, which no request ever carries, so none of its
- * rules can match: that policy measures what rules that cannot match cost.
+ * letter is in DEAD_LETTERS and CPT codes of 4 digits and a letter in
+ * DEAD_CPT_SUFFIXES (Category II and PLA codes), which no request ever
+ * carries, so none of its rules can match: that policy measures what rules
+ * that cannot match cost.
  *
  * Standalone on purpose (no project headers, no libraries): run.sh builds it
  * with plain `cc -O2`. */
@@ -231,9 +233,14 @@ enum { SYS_CPT, SYS_HCPCS, SYS_REV };
 static const char *const system_names[] = {"CPT", "HCPCS", "REV"};
 
 /* First letters of HCPCS codes that requests carry, and of those that only
- * `policy --unmatched` uses. Disjoint; the hot codes below use live ones. */
+ * `policy --unmatched` uses. Disjoint, and all in A-V (HCPCS Level II
+ * starts with no other letter: pcrc rejects W0001); the hot codes below use
+ * live ones. The last letters of the CPT codes of 4 digits and a letter
+ * that only `policy --unmatched` uses (requests carry 5-digit CPT codes and
+ * hot codes, whose such codes end in T). */
 static const char LIVE_LETTERS[] = "ABCEGHJKLPQSTV";
-static const char DEAD_LETTERS[] = "DFIMNORUWXYZ";
+static const char DEAD_LETTERS[] = "DFIMNORU";
+static const char DEAD_CPT_SUFFIXES[] = "FU";
 
 enum {
     CPT_LO = 10000,
@@ -243,7 +250,9 @@ enum {
     REV_COUNT = 900, /* REV 0100..0999 */
     LIVE_HCPCS = (int)(sizeof LIVE_LETTERS - 1) * HCPCS_PER_LETTER,
     LIVE_SIZE = CPT_COUNT + LIVE_HCPCS + REV_COUNT,
-    DEAD_SIZE = (int)(sizeof DEAD_LETTERS - 1) * HCPCS_PER_LETTER,
+    DEAD_HCPCS = (int)(sizeof DEAD_LETTERS - 1) * HCPCS_PER_LETTER,
+    CPT_PER_SUFFIX = 10000, /* 0000F..9999F */
+    DEAD_SIZE = DEAD_HCPCS + (int)(sizeof DEAD_CPT_SUFFIXES - 1) * CPT_PER_SUFFIX,
 };
 
 /* A code as text: system and up to 7 characters. */
@@ -264,11 +273,17 @@ static Code universe_code(bool dead, uint32_t pos, uint32_t *block)
 {
     Code c;
     memset(&c, 0, sizeof c);
-    if (dead) {
+    if (dead && pos < DEAD_HCPCS) {
         c.sys = SYS_HCPCS;
         *block = pos / HCPCS_PER_LETTER;
         c.s[0] = DEAD_LETTERS[*block];
         put_digits(c.s + 1, pos % HCPCS_PER_LETTER, 4);
+    } else if (dead) {
+        c.sys = SYS_CPT;
+        pos -= DEAD_HCPCS;
+        *block = 100 + pos / CPT_PER_SUFFIX;
+        put_digits(c.s, pos % CPT_PER_SUFFIX, 4);
+        c.s[4] = DEAD_CPT_SUFFIXES[pos / CPT_PER_SUFFIX];
     } else if (pos < CPT_COUNT) {
         c.sys = SYS_CPT;
         *block = 0;

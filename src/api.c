@@ -5,6 +5,7 @@
  * and service date and owns one VM per policy, one decoder for the shared
  * schema and the output buffer. */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -17,6 +18,8 @@
 #include "dates.h"
 #include "diag.h"
 #include "explain.h"
+#include "fmt.h"
+#include "near.h"
 #include "out.h"
 #include "syntax.h"
 #include "pcr/pcr.h"
@@ -271,6 +274,7 @@ struct pcr_engine {
     EnginePolicy *v; /* owned policies, in the order added */
     size_t n, cap;
     RecDecoder *dec; /* for the schema all policies share (the first's) */
+    bool strict;     /* pcr_engine_set_strict: unknown keys are errors */
     Buf line;        /* the current decision line */
     FILE *explain;   /* where explanations go (pcr_engine_set_explain), or NULL */
     Buf why;         /* the current explanation */
@@ -346,7 +350,10 @@ pcr_status pcr_engine_add(pcr_engine *e, pcr_policy *p, char *err, size_t errlen
     e->v[e->n].pol = p;
     e->v[e->n].vm = vm_new(np);
     e->v[e->n].out = out_policy_new(np);
-    if (e->n == 0) e->dec = rec_decoder_new(np);
+    if (e->n == 0) {
+        e->dec = rec_decoder_new(np);
+        if (e->dec) rec_decoder_set_strict(e->dec, e->strict);
+    }
     e->n++;
     return PCR_OK;
 }
@@ -381,6 +388,142 @@ static EnginePolicy *route(pcr_engine *e, const char *payer, uint32_t n, int32_t
             return &e->v[i];
     }
     return NULL;
+}
+
+enum {
+    NO_POLICY_WHY_MAX = 512, /* bytes of a no_policy line's "why" */
+    WHY_NEAREST = 3,         /* payer names suggested for an unknown payer */
+};
+
+/* Appends to out[*o .. cap) like snprintf, never past cap - 1. */
+static void why_put(char *out, size_t cap, size_t *o, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void why_put(char *out, size_t cap, size_t *o, const char *fmt, ...)
+{
+    if (*o >= cap - 1) return;
+    va_list ap;
+    va_start(ap, fmt);
+    int k = vsnprintf(out + *o, cap - *o, fmt, ap);
+    va_end(ap);
+    if (k > 0) *o += (size_t)k < cap - *o ? (size_t)k : cap - 1 - *o;
+}
+
+/* The length of s[0..n) cut to at most max bytes without splitting a UTF-8
+ * sequence (s is valid UTF-8 up to where a buffer may have cut it). */
+static size_t utf8_cut(const char *s, size_t n, size_t max)
+{
+    if (n <= max) max = n;
+    size_t k = max;
+    while (k > 0 && ((uint8_t)s[k - 1] & 0xC0) == 0x80) k--; /* continuation bytes */
+    if (k > 0 && (uint8_t)s[k - 1] >= 0xC0) {                 /* their lead byte */
+        uint8_t c = (uint8_t)s[k - 1];
+        size_t len = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
+        if (k - 1 + len <= max) k = k - 1 + len; /* complete: keep it */
+        else k--;
+    } else {
+        k = max; /* ended on ASCII: nothing was split */
+    }
+    return k;
+}
+
+/* Writes a window as pcrc list does: "2016-01-01 through 2021-12-31",
+ * "2022-01-01 onward", "through 2021-12-31" or "always". */
+static void why_window(char *out, size_t cap, size_t *o, int32_t from, int32_t through)
+{
+    char a[12], b[12];
+    if (from != DATE_OPEN_FROM) date_format(from, a);
+    if (through != DATE_OPEN_THROUGH) date_format(through, b);
+    if (from != DATE_OPEN_FROM && through != DATE_OPEN_THROUGH)
+        why_put(out, cap, o, "%s through %s", a, b);
+    else if (from != DATE_OPEN_FROM) why_put(out, cap, o, "%s onward", a);
+    else if (through != DATE_OPEN_THROUGH) why_put(out, cap, o, "through %s", b);
+    else why_put(out, cap, o, "always");
+}
+
+/* True when policy i is the first of the engine's policies with its payer. */
+static bool first_of_payer(const pcr_engine *e, size_t i)
+{
+    const Prog *p = e->v[i].pol->prog;
+    for (size_t j = 0; j < i; j++)
+        if (same_str(e->v[j].pol->prog, e->v[j].pol->prog->payer, p, p->payer)) return false;
+    return true;
+}
+
+/* Explains a no_policy record into out (cap bytes, NUL-terminated; returns
+ * the length): either no loaded policy has the payer, and the nearest
+ * payer names are suggested (a case-insensitive match first, then by edit
+ * distance, else the loaded payers), or the payer's policies are listed
+ * with their windows, none of which holds day. Allocates nothing: this
+ * runs per record. */
+static size_t no_policy_why(const pcr_engine *e, const char *payer, uint32_t n, int32_t day,
+                            char *out, size_t cap)
+{
+    size_t o = 0;
+    char date[12];
+    out[0] = '\0';
+    bool known = false;
+    for (size_t i = 0; i < e->n && !known; i++) {
+        const Prog *p = e->v[i].pol->prog;
+        known = p->strlens[p->payer] == n && memcmp(p->strs[p->payer], payer, n) == 0;
+    }
+    if (known) {
+        date_format(day, date);
+        why_put(out, cap, &o, "no policy of payer \"%.*s\" is in force on %s; its policies cover ",
+                (int)utf8_cut(payer, n, 60), payer, date);
+        /* The payer's windows in date order (they do not overlap). */
+        int32_t after = DATE_OPEN_FROM;
+        bool first = true, any = true;
+        while (any) {
+            any = false;
+            size_t pick = 0;
+            for (size_t i = 0; i < e->n; i++) {
+                const Prog *p = e->v[i].pol->prog;
+                if (p->strlens[p->payer] != n || memcmp(p->strs[p->payer], payer, n) != 0) continue;
+                if (!first && p->eff_from <= after) continue;
+                if (!any || p->eff_from < e->v[pick].pol->prog->eff_from) pick = i;
+                any = true;
+            }
+            if (!any) break;
+            const Prog *p = e->v[pick].pol->prog;
+            why_put(out, cap, &o, "%s", first ? "" : ", ");
+            why_window(out, cap, &o, p->eff_from, p->eff_through);
+            why_put(out, cap, &o, " (%s@%s)", p->strs[p->id], p->strs[p->version]);
+            after = p->eff_from;
+            first = false;
+        }
+        return utf8_cut(out, o, o);
+    }
+    why_put(out, cap, &o, "no policy for payer \"%.*s\"", (int)utf8_cut(payer, n, 60), payer);
+    /* Up to WHY_NEAREST payers by distance, case-insensitive: an exact
+     * match ignoring case has distance 0 and comes first. */
+    size_t picked[WHY_NEAREST], npicked = 0;
+    size_t limit = n <= 3 ? 1 : n <= 8 ? 2 : 3;
+    for (size_t d = 0; d <= limit && npicked < WHY_NEAREST; d++)
+        for (size_t i = 0; i < e->n && npicked < WHY_NEAREST; i++) {
+            const Prog *p = e->v[i].pol->prog;
+            if (!first_of_payer(e, i)) continue;
+            if (near_distance(payer, n, p->strs[p->payer], p->strlens[p->payer], true) == d)
+                picked[npicked++] = i;
+        }
+    if (npicked) {
+        why_put(out, cap, &o, "; did you mean ");
+        for (size_t k = 0; k < npicked; k++) {
+            const Prog *p = e->v[picked[k]].pol->prog;
+            why_put(out, cap, &o, "%s\"%s\"", k == 0 ? "" : k + 1 == npicked ? " or " : ", ",
+                    p->strs[p->payer]);
+        }
+        why_put(out, cap, &o, "?");
+        return utf8_cut(out, o, o);
+    }
+    why_put(out, cap, &o, "; loaded payers: ");
+    size_t shown = 0;
+    for (size_t i = 0; i < e->n; i++) {
+        if (!first_of_payer(e, i)) continue;
+        const Prog *p = e->v[i].pol->prog;
+        why_put(out, cap, &o, "%s\"%s\"", shown ? ", " : "", p->strs[p->payer]);
+        shown++;
+    }
+    return utf8_cut(out, o, o);
 }
 
 /* Remembers the last record's decision for pcr_engine_decision. */
@@ -467,7 +610,10 @@ static pcr_decision_kind decide_line(pcr_engine *e, const char *json, size_t len
     const RecVal *payer = &r->v[p0->f_payer];
     EnginePolicy *ep = route(e, payer->s, payer->n, (int32_t)r->v[p0->f_service_date].i);
     if (!ep) {
-        out_no_policy(&e->line, r->id, r->id_len);
+        char why[NO_POLICY_WHY_MAX];
+        size_t why_len = no_policy_why(e, payer->s, payer->n,
+                                       (int32_t)r->v[p0->f_service_date].i, why, sizeof why);
+        out_no_policy(&e->line, r->id, r->id_len, why, why_len);
         return remember(e, PCR_DEC_NO_POLICY, NULL, r->id, r->id_len, NULL);
     }
     vm_decide(ep->vm, r, &e->last);
@@ -709,6 +855,23 @@ void pcr_engine_print_stats(const pcr_engine *e, const pcr_stats *st, FILE *out)
                 fprintf(out, "rule %s@%s %s %llu\n", p->strs[p->id], p->strs[p->version],
                         p->strs[p->rules[r].id], (unsigned long long)counts[r]);
     }
+    if (e->dec) {
+        size_t nu = rec_unknown_count(e->dec);
+        for (size_t i = 0; i < nu; i++) {
+            uint64_t count = 0;
+            const char *key = rec_unknown_key(e->dec, i, &count);
+            fputs("unknown_key ", out);
+            for (const char *c = key; *c; c++) /* one word per name, whatever it holds */
+                fputc(*c > ' ' && *c < 0x7f ? *c : '?', out);
+            fprintf(out, " %llu", (unsigned long long)count);
+            const char *near = rec_field_nearest(e->dec, key, strlen(key));
+            if (near) fprintf(out, " (did you mean '%s'?)", near);
+            fputc('\n', out);
+        }
+        if (rec_unknown_other(e->dec))
+            fprintf(out, "unknown_key (others) %llu\n",
+                    (unsigned long long)rec_unknown_other(e->dec));
+    }
     struct rusage ru;
     if (getrusage(RUSAGE_SELF, &ru) == 0) fprintf(out, "peak_rss_kb %ld\n", ru.ru_maxrss);
 }
@@ -738,3 +901,36 @@ void pcr_policy_sha256(const pcr_policy *p, char *hex)
     sha256_hex(buf, len, hex);
     free(buf);
 }
+/* ---- engine options ---------------------------------------------------------- */
+
+void pcr_engine_set_strict(pcr_engine *e, bool strict)
+{
+    if (!e) return;
+    e->strict = strict;
+    if (e->dec) rec_decoder_set_strict(e->dec, strict);
+}
+
+/* ---- formatting ---------------------------------------------------------------- */
+
+pcr_status pcr_format_buffer(const char *name, const char *src, size_t len, char **out,
+                             size_t *out_len, pcr_diags **diags)
+{
+    if (!name || (!src && len) || !out || !out_len) return PCR_ERR_USAGE;
+    *out = NULL;
+    *out_len = 0;
+    Diags *d = diags_new();
+    pcr_status st = PCR_ERR_POLICY;
+    if (len > SOURCE_MAX_BYTES) {
+        Loc nowhere = {0, 0, 0, 0, 0};
+        diag_error(d, "E103", nowhere, "%s is larger than 8 MiB; sources are limited to 8 MiB",
+                   name);
+    } else {
+        uint32_t file = diags_add_file(d, name, xstrndup(src ? src : "", len), len);
+        *out = fmt_source(d, file, out_len);
+        if (*out) st = PCR_OK;
+    }
+    if (diags) *diags = d;
+    else pcr_diags_free(d);
+    return st;
+}
+

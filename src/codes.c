@@ -20,6 +20,46 @@ CodeSystem code_system_from_name(const char *s, size_t n)
     return SYS_NONE;
 }
 
+/* How a message names each system, and the valid forms in a few words. */
+static const char *const system_titles[SYS_COUNT] = {NULL, "CPT", "HCPCS", "ICD-10-CM", "revenue",
+                                                     "place-of-service"};
+static const char *const system_forms[SYS_COUNT] = {
+    NULL,
+    "5 characters: 5 digits, or 4 digits and F, T or U",
+    "a letter A-V and 4 digits",
+    "a letter, a digit, a letter or digit, then up to 4 more (dot optional after the third)",
+    "4 digits in 0001, 0022-0024, 0100-0999, 1000-1005, 2100-2109 or 3100-3109",
+    "2 digits",
+};
+
+const char *code_system_title(CodeSystem sys)
+{
+    return sys > SYS_NONE && sys < SYS_COUNT ? system_titles[sys] : NULL;
+}
+
+const char *code_system_forms(CodeSystem sys)
+{
+    return sys > SYS_NONE && sys < SYS_COUNT ? system_forms[sys] : NULL;
+}
+
+/* The revenue codes NUBC assigns (UB-04 form locator 42), as ranges of
+ * their 4-digit value: 0001 total charges; 0022-0024 the SNF, home health
+ * and IRF PPS (HIPPS) lines; 0100-0999 accommodations and ancillary
+ * services; 1000-1005 behavioral health accommodations; 2100-2109
+ * alternative therapy services; 3100-3109 adult care. Sources in
+ * docs/cli.md ("Codes"). */
+static const struct {
+    int lo, hi;
+} rev_ranges[] = {{1, 1}, {22, 24}, {100, 999}, {1000, 1005}, {2100, 2109}, {3100, 3109}};
+
+static bool rev_assigned(const char *d /* 4 digits */)
+{
+    int v = (d[0] - '0') * 1000 + (d[1] - '0') * 100 + (d[2] - '0') * 10 + (d[3] - '0');
+    for (size_t i = 0; i < sizeof rev_ranges / sizeof rev_ranges[0]; i++)
+        if (v >= rev_ranges[i].lo && v <= rev_ranges[i].hi) return true;
+    return false;
+}
+
 static bool is_digit(char c) { return c >= '0' && c <= '9'; }
 static bool is_upper(char c) { return c >= 'A' && c <= 'Z'; }
 static char upper(char c) { return c >= 'a' && c <= 'z' ? (char)(c - 'a' + 'A') : c; }
@@ -44,8 +84,8 @@ bool code_normalize(CodeSystem sys, const char *s, size_t n, char *out, size_t *
         break;
     case SYS_HCPCS:
         for (size_t i = 0; i < n && k <= 5; i++) out[k++] = upper(s[i]);
-        if (k != 5 || !is_upper(out[0]) || !all_digits(out + 1, 4))
-            msg = "a HCPCS Level II code is a letter and 4 digits";
+        if (k != 5 || !is_upper(out[0]) || out[0] > 'V' || !all_digits(out + 1, 4))
+            msg = "a HCPCS Level II code is a letter A-V and 4 digits";
         break;
     case SYS_REV:
         if (n == 3 && all_digits(s, 3)) {
@@ -58,6 +98,9 @@ bool code_normalize(CodeSystem sys, const char *s, size_t n, char *out, size_t *
         } else {
             msg = "a revenue code is 4 digits";
         }
+        if (!msg && !rev_assigned(out))
+            msg = "a revenue code is 4 digits in a range NUBC assigns: 0001, 0022-0024, 0100-0999, "
+                  "1000-1005, 2100-2109 or 3100-3109";
         break;
     case SYS_POS:
         if (n == 2 && all_digits(s, 2)) {

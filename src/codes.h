@@ -53,13 +53,21 @@ typedef uint64_t CodeKey;
 
 /* "CPT", "HCPCS", "ICD10", "REV", "POS"; NULL for SYS_NONE/out of range. */
 const char *code_system_name(CodeSystem sys);
+/* How messages name a system ("CPT", "HCPCS", "ICD-10-CM", "revenue",
+ * "place-of-service") and its valid forms in a few words ("a letter A-V and
+ * 4 digits"); static strings, NULL for SYS_NONE/out of range. */
+const char *code_system_title(CodeSystem sys);
+const char *code_system_forms(CodeSystem sys);
 /* Inverse of code_system_name (exact, case-sensitive); SYS_NONE if unknown. */
 CodeSystem code_system_from_name(const char *s, size_t n);
 
 /* Normalizes s (drops ICD-10 dots, upper-cases) into out (CODE_MAX_CHARS+1
  * bytes). Returns false and sets *why to a static phrase such as
  * "expected 5 characters: 5 digits, or 4 digits and F, T or U" when s is not a
- * well-formed code of the system. REV accepts 3 digits and left-pads to 4. */
+ * valid code of the system: CPT 5 digits or 4 digits and F, T or U; HCPCS
+ * Level II a letter A-V and 4 digits; ICD-10-CM a letter, a digit, a letter
+ * or digit and up to 4 more (dot optional after the third); REV 4 digits in
+ * a range NUBC assigns (3 digits are left-padded to 4); POS 2 digits. */
 bool code_normalize(CodeSystem sys, const char *s, size_t n, char *out, size_t *outn,
                     const char **why);
 /* Packs an already normalized code (digits and letters; at most

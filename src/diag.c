@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "arena.h"
+#include "near.h"
 
 Diags *diags_new(void) { return xcalloc(1, sizeof(Diags)); }
 
@@ -94,37 +95,10 @@ void diag_related(Diags *d, pcr_diag *g, Loc at, const char *fmt, ...)
     va_end(ap);
 }
 
-static size_t edit_distance(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    if (la > 64 || lb > 64) return (size_t)-1;
-    size_t prev[65], cur[65];
-    for (size_t j = 0; j <= lb; j++) prev[j] = j;
-    for (size_t i = 1; i <= la; i++) {
-        cur[0] = i;
-        for (size_t j = 1; j <= lb; j++) {
-            size_t sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
-            size_t del = prev[j] + 1, ins = cur[j - 1] + 1;
-            cur[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
-        }
-        memcpy(prev, cur, (lb + 1) * sizeof *prev);
-    }
-    return prev[lb];
-}
-
 const char *diag_nearest(const char *name, const char *const *candidates, size_t n)
 {
-    size_t limit = strlen(name) <= 3 ? 1 : 2;
-    const char *best = NULL;
-    size_t best_d = limit + 1;
-    for (size_t i = 0; i < n; i++) {
-        size_t dist = edit_distance(name, candidates[i]);
-        if (dist < best_d) {
-            best_d = dist;
-            best = candidates[i];
-        }
-    }
-    return best;
+    long i = near_best(name, strlen(name), candidates, n);
+    return i < 0 ? NULL : candidates[i];
 }
 
 /* ---- public accessors and printer ---- */

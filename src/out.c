@@ -465,10 +465,12 @@ void out_decision(Buf *b, const OutPolicy *o, const char *id, size_t id_len, con
 }
 
 /* Appends a no_policy line for id (NULL gives "id":null). */
-void out_no_policy(Buf *b, const char *id, size_t id_len)
+void out_no_policy(Buf *b, const char *id, size_t id_len, const char *why, size_t why_len)
 {
     put_head(b, id, id_len, PCR_DEC_NO_POLICY);
-    PUT_LIT(b, UNDECIDED_TAIL "}\n");
+    PUT_LIT(b, UNDECIDED_TAIL ",\"why\":");
+    buf_put_json_str(b, why, why_len);
+    PUT_LIT(b, "}\n");
 }
 
 /* Appends an error line: id or null, and msg (NUL-terminated). */

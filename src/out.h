@@ -1,7 +1,8 @@
 /* out.h: decision lines, one compact JSON object per record.
  *
- * Every line has the same keys in the same order, then "error" only for
- * errors, and ends in '\n' (docs/cli.md, "Decision line", is the manual):
+ * Every line has the same keys in the same order, then "why" only for
+ * no_policy and "error" only for errors, and ends in '\n' (docs/cli.md,
+ * "Decision line", is the manual):
  *
  *   {"id":"r1","decision":"prior_auth","policy":"demo@2026.1",
  *    "reviewer":"eviCore","deadline":"2026-02-27T00:00","timely":true,
@@ -25,6 +26,8 @@
  *               "rules","citations"}
  *   possible    {"outcome","reviewer","deadline","rules","missing"}
  *   missing     the union of the possible obligations' fields, schema order
+ *   why         no_policy lines only: no policy for that payer (the nearest
+ *               payer names), or none in force on that date (the windows)
  *   error       error lines only: the message
  *
  * This is pcrvm's hot path: everything fixed per policy (its "id@version",
@@ -61,8 +64,9 @@ size_t out_format_deadline(char *s, bool is_date, int64_t v);
 void out_decision(Buf *b, const OutPolicy *o, const char *id, size_t id_len, const Decision *d);
 
 /* Appends the line of a record that no policy covers (its payer and
- * service_date match none): decision no_policy, policy null. */
-void out_no_policy(Buf *b, const char *id, size_t id_len);
+ * service_date match none): decision no_policy, policy null, and why[0..
+ * why_len) (UTF-8) as "why" right after "reasons". */
+void out_no_policy(Buf *b, const char *id, size_t id_len, const char *why, size_t why_len);
 
 /* Appends the line of a record that could not be decided: decision error
  * and "error": msg (NUL-terminated UTF-8, e.g. rec_error()). id may be NULL

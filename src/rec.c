@@ -43,6 +43,7 @@
 #include <string.h>
 
 #include "codes.h"
+#include "near.h"
 #include "dates.h"
 
 enum {
@@ -89,8 +90,16 @@ typedef struct Tok {
     bool integral;   /* TK_NUMBER: no fraction and no exponent */
 } Tok;
 
+/* An unknown top-level key and how many records had it (rec_unknown_key). */
+typedef struct UnknownKey {
+    char name[REC_UNKNOWN_NAME_MAX + 1]; /* NUL-terminated */
+    uint32_t len;
+    uint64_t count;
+} UnknownKey;
+
 struct RecDecoder {
     const Prog *prog;
+    const char *names[PCR_MAX_FIELDS]; /* field names, for did-you-mean */
     NameSlot fields[FIELD_SLOTS]; /* field name -> index */
     NameSlot *members;            /* (field, member name) -> member index */
     uint32_t member_mask;         /* slots in members, minus one */
@@ -115,6 +124,16 @@ struct RecDecoder {
     Record rec;
     RecVal items[REC_MAX_ITEMS];
     char err[REC_ERR_MAX];
+
+    /* Unknown top-level keys: counted for the whole run, in a fixed table
+     * (no allocation per record); keys that find it full, or are longer
+     * than REC_UNKNOWN_NAME_MAX, are counted in unknown_other. */
+    bool strict;                  /* an unknown key makes the record malformed */
+    UnknownKey unknown[REC_UNKNOWN_KEYS];
+    uint32_t nunknown;
+    uint64_t unknown_other;
+    const char *first_unknown;    /* this record's first unknown key (strict) */
+    uint32_t first_unknown_len;
 };
 
 /* ---- names and hashing --------------------------------------------------- */
@@ -217,6 +236,7 @@ RecDecoder *rec_decoder_new(const Prog *prog)
         const char *name = prog->strs[pf->name];
         uint32_t len = prog->strlens[pf->name];
         name_insert(d->fields, FIELD_SLOTS - 1, name, len, hash_name(name, len), f, 0);
+        d->names[f] = name;
         if (pf->flags & PF_REQUIRED) d->required |= 1ull << f;
         if (pf->type == VT_CODE) d->code_fields |= 1ull << f;
         if (pf->type == VT_ENUM) nmembers += pf->enum_count;
@@ -392,6 +412,26 @@ static void list_systems(unsigned mask, char *out, size_t cap)
         if (!(mask & SYS_BIT(s))) continue;
         const char *sep = k == 0 ? "" : k == total - 1 ? " or " : ", ";
         o += (size_t)snprintf(out + o, cap - o, "%s%s", sep, code_system_name((CodeSystem)s));
+        k++;
+    }
+}
+
+/* "CPT, HCPCS or revenue" into names and "CPT: 5 characters ...; HCPCS:
+ * ...; revenue: ..." into forms, for a SYS_BIT mask: what a code that fits
+ * none of a field's systems is told. */
+static void list_titles(unsigned mask, char *names, size_t ncap, char *forms, size_t fcap)
+{
+    int total = 0, k = 0;
+    size_t o = 0, q = 0;
+    names[0] = forms[0] = '\0';
+    for (int s = 1; s < SYS_COUNT; s++) total += (mask & SYS_BIT(s)) != 0;
+    for (int s = 1; s < SYS_COUNT && o < ncap && q < fcap; s++) {
+        if (!(mask & SYS_BIT(s))) continue;
+        const char *title = code_system_title((CodeSystem)s);
+        const char *sep = k == 0 ? "" : k == total - 1 ? " or " : ", ";
+        o += (size_t)snprintf(names + o, ncap - o, "%s%s", sep, title);
+        q += (size_t)snprintf(forms + q, fcap - q, "%s%s: %s", k ? "; " : "", title,
+                              code_system_forms((CodeSystem)s));
         k++;
     }
 }
@@ -865,11 +905,12 @@ static bool to_code(RecDecoder *d, uint32_t f, uint32_t elem, CodeSystem sys, un
             if (mask == SYS_BIT(i)) sys = (CodeSystem)i;
         if (sys == SYS_NONE) sys = code_infer_system(s, n, mask);
         if (sys == SYS_NONE) {
+            char forms[400];
             quote(val, sizeof val, s, n);
-            list_systems(mask, names, sizeof names);
+            list_titles(mask, names, sizeof names, forms, sizeof forms);
             code_what(d, f, elem, what, sizeof what);
-            const char *article = names[0] == 'I' ? "an" : "a"; /* "an ICD10" */
-            return fail(d, "%s: %s is not %s %s code", what, val, article, names);
+            const char *article = names[0] == 'I' ? "an" : "a"; /* "an ICD-10-CM" */
+            return fail(d, "%s: %s is not %s %s code (%s)", what, val, article, names, forms);
         }
     }
     if (!code_normalize(sys, s, n, norm, &k, &why)) {
@@ -1051,6 +1092,84 @@ static bool resolve_codes(RecDecoder *d)
     return true;
 }
 
+/* ---- unknown keys ---------------------------------------------------------- */
+
+/* Counts the unknown top-level key k (see RecDecoder.unknown) and keeps the
+ * record's first one for strict mode. Runs only for unknown keys. */
+static void count_unknown(RecDecoder *d, const Tok *k)
+{
+    if (!d->first_unknown) {
+        d->first_unknown = k->s;
+        d->first_unknown_len = k->n;
+    }
+    if (k->n > REC_UNKNOWN_NAME_MAX) {
+        d->unknown_other++;
+        return;
+    }
+    for (uint32_t i = 0; i < d->nunknown; i++) {
+        UnknownKey *u = &d->unknown[i];
+        if (u->len == k->n && memcmp(u->name, k->s, k->n) == 0) {
+            u->count++;
+            return;
+        }
+    }
+    if (d->nunknown == REC_UNKNOWN_KEYS) {
+        d->unknown_other++;
+        return;
+    }
+    UnknownKey *u = &d->unknown[d->nunknown++];
+    memcpy(u->name, k->s, k->n);
+    u->name[k->n] = '\0';
+    u->len = k->n;
+    u->count = 1;
+}
+
+/* Writes name[0..n) for a message: printable ASCII as is, any other byte
+ * as '?', cut after 40 bytes with "...". */
+static void show_name(char *out, size_t cap, const char *name, size_t n)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n && o + 4 < cap; i++) {
+        if (i == QUOTE_CUT) {
+            memcpy(out + o, "...", 3);
+            o += 3;
+            break;
+        }
+        uint8_t c = (uint8_t)name[i];
+        out[o++] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+    }
+    out[o] = '\0';
+}
+
+/* Strict mode: the record's first unknown key is its error. */
+static bool fail_unknown(RecDecoder *d)
+{
+    char shown[QUOTE_CUT + 8];
+    show_name(shown, sizeof shown, d->first_unknown, d->first_unknown_len);
+    const char *near = rec_field_nearest(d, d->first_unknown, d->first_unknown_len);
+    if (near) return fail(d, "unknown field '%s' (did you mean '%s'?)", shown, near);
+    return fail(d, "unknown field '%s'", shown);
+}
+
+void rec_decoder_set_strict(RecDecoder *d, bool strict) { d->strict = strict; }
+
+size_t rec_unknown_count(const RecDecoder *d) { return d->nunknown; }
+
+const char *rec_unknown_key(const RecDecoder *d, size_t i, uint64_t *count)
+{
+    if (i >= d->nunknown) return NULL;
+    *count = d->unknown[i].count;
+    return d->unknown[i].name;
+}
+
+uint64_t rec_unknown_other(const RecDecoder *d) { return d->unknown_other; }
+
+const char *rec_field_nearest(const RecDecoder *d, const char *name, size_t n)
+{
+    long i = near_best(name, n, d->names, d->prog->nfields);
+    return i < 0 ? NULL : d->names[i];
+}
+
 /* ---- records ------------------------------------------------------------- */
 
 static bool is_bom(const uint8_t *p, const uint8_t *end)
@@ -1103,6 +1222,8 @@ static bool parse_record(RecDecoder *d)
                 seen |= 1ull << f;
             } else if (!key_insert(d, 0, &k)) {
                 return fail_dup(d, &k, NULL);
+            } else {
+                count_unknown(d, &k);
             }
             if (!read_value(d, &v)) return false;
             if (v.kind == TK_STRING && k.n == 2 && memcmp(k.s, "id", 2) == 0) {
@@ -1129,6 +1250,7 @@ static bool parse_record(RecDecoder *d)
     }
     skip_ws(d);
     if (d->p != d->end) return fail_json(d, d->p, "unexpected data after the object");
+    if (d->strict && d->first_unknown) return fail_unknown(d);
     if (!resolve_codes(d)) return false;
     uint64_t missing = d->required & ~d->rec.present;
     for (uint32_t f = 0; missing; f++, missing >>= 1)
@@ -1210,6 +1332,8 @@ const Record *rec_decode(RecDecoder *d, const char *line, size_t len, uint64_t r
     d->nkeys = d->nobjs = 0;
     d->used = 0;
     d->quiet = false;
+    d->first_unknown = NULL;
+    d->first_unknown_len = 0;
     if (++d->gen == 0) { /* wrapped: stale slots could look current */
         memset(d->keys, 0, sizeof d->keys);
         d->gen = 1;

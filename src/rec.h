@@ -10,10 +10,13 @@
  * A line is malformed when it is not exactly one JSON object (RFC 8259;
  * surrounding whitespace allowed), has invalid UTF-8, a duplicate key, lacks
  * a PF_REQUIRED field, or has a value of the wrong type, a bad date, an
- * unknown enum member or a code of the wrong shape. Unknown keys are skipped
- * (their values are still validated as JSON). null says the field does not
- * apply (Record.none), which differs from absent (unknown); a required field
- * given as null is malformed. */
+ * unknown enum member or a code that is not a valid code of any of its
+ * field's systems (codes.h code_normalize). Unknown top-level keys are
+ * counted (rec_unknown_key) and skipped, their values still validated as
+ * JSON; in strict mode (rec_decoder_set_strict) they make the record
+ * malformed. null says the field does not apply (Record.none), which
+ * differs from absent (unknown); a required field given as null is
+ * malformed. */
 #ifndef PCR_REC_H
 #define PCR_REC_H
 
@@ -29,6 +32,8 @@ enum {
     REC_MAX_KEYS = 256,      /* keys in one record, known and unknown */
     REC_MAX_DEPTH = 64,      /* nesting inside skipped unknown values */
     REC_ERR_MAX = 512,
+    REC_UNKNOWN_KEYS = 32,      /* distinct unknown key names counted by name */
+    REC_UNKNOWN_NAME_MAX = 40,  /* longer unknown names are counted as "other" */
 };
 
 /* One decoded value. By field type:
@@ -70,5 +75,24 @@ void rec_decoder_free(RecDecoder *d);
 const Record *rec_decode(RecDecoder *d, const char *line, size_t len, uint64_t recno);
 const char *rec_error(const RecDecoder *d);
 const Record *rec_partial(const RecDecoder *d);
+
+/* Strict mode: a record with an unknown top-level key is malformed,
+ *   record 4: unknown field 'seting' (did you mean 'setting'?)
+ * reported after any JSON error in the line and before code errors. */
+void rec_decoder_set_strict(RecDecoder *d, bool strict);
+
+/* Unknown top-level keys seen since the decoder was built, in the order
+ * first seen: rec_unknown_count() names, the i-th (NUL-terminated, owned by
+ * d) with its count of records; NULL when i is out of range. Keys beyond
+ * REC_UNKNOWN_KEYS names or longer than REC_UNKNOWN_NAME_MAX are only
+ * counted, in rec_unknown_other(). Every record that has the key counts,
+ * whether or not it was otherwise well formed. */
+size_t rec_unknown_count(const RecDecoder *d);
+const char *rec_unknown_key(const RecDecoder *d, size_t i, uint64_t *count);
+uint64_t rec_unknown_other(const RecDecoder *d);
+
+/* The schema field whose name is nearest to name[0..n) (at most 2 edits,
+ * 1 for short names), or NULL: for "did you mean". */
+const char *rec_field_nearest(const RecDecoder *d, const char *name, size_t n);
 
 #endif

@@ -1229,3 +1229,49 @@ Node *parse_file(Arena *arena, Diags *d, uint32_t file)
     free(p);
     return decls;
 }
+
+/* ==== the token stream (fmt.c) ========================================== */
+
+bool syntax_scan(Arena *arena, Diags *d, uint32_t file, SynTok **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    if (file >= d->nfiles) return false;
+    const SrcFile *f = &d->files[file];
+    if (f->len > (size_t)INT32_MAX / 2) return false;
+    Parser *p = xcalloc(1, sizeof *p);
+    p->arena = arena;
+    p->d = d;
+    p->file = file;
+    p->src = f->text;
+    p->line = p->col = 1;
+    size_t before = d->nerrors, cap = 0;
+    SynTok *v = NULL;
+    yyscan_t scanner;
+    pcr_yylex_init_extra(p, &scanner);
+    YY_BUFFER_STATE buf = pcr_yy_scan_bytes(f->text, (int)f->len, scanner);
+    bool ok = true;
+    for (;;) {
+        PCR_YYSTYPE val;
+        memset(&val, 0, sizeof val);
+        Loc loc;
+        int tok = pcr_yylex(&val, &loc, scanner, p);
+        if (tok == T_YYEOF) break;
+        if (tok == T_PCR_YYerror || p->fatal) {
+            ok = false;
+            break;
+        }
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 256;
+            v = xrealloc(v, cap * sizeof *v);
+        }
+        v[(*n)++] = (SynTok){tok, p->tok_off, p->tok_len, loc.line};
+    }
+    pcr_yy_delete_buffer(buf, scanner);
+    pcr_yylex_destroy(scanner);
+    free(p);
+    if (d->nerrors != before) ok = false;
+    *out = v;
+    return ok;
+}
+

@@ -118,6 +118,9 @@ done
 # on the demo, and on the largest payer policy for the AST dump.
 check "disasm demo.pcr" 0 -- "$PCRC" --disasm "$DEMO"
 check "dump-ast demo" 0 -- "$PCRC" --dump-ast "$DEMO"
+check "fmt --check demo" 0 -- "$PCRC" fmt --check "$DEMO"
+check "fmt - demo" 0 "<$DEMO" -- "$PCRC" fmt -
+check "fmt - malformed" 1 "<tests/golden/malformed/sources/11-truncated-in-string.pcr" -- "$PCRC" fmt -
 check "dump-ast healthlink" 0 -- "$PCRC" --dump-ast policies/healthlink.pcr
 check "test all" 0 -- "$PCRC" test $PAYERS "$DEMO"
 check "check all" 0 -- "$PCRC" --check $PAYERS "$DEMO"

@@ -6,12 +6,15 @@
  *   pcrc list FILE.pcr --date YYYY-MM-DD  list what the policy requires on a day
  *   pcrc --dump-ast FILE.pcr              print the syntax tree
  *   pcrc --disasm FILE.pcrb|FILE.pcr      print the bytecode listing
+ *   pcrc fmt [--check] FILE...|-          lay sources out canonically
  *
  * Exit status: 0 clean, 1 errors in a policy (or failed tests), 2 usage or
  * I/O errors. docs/cli.md is the manual. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "pcr/pcr.h"
@@ -26,6 +29,8 @@ static const char usage_text[] =
     "                                              list what the policy requires that day\n"
     "       pcrc --dump-ast FILE.pcr               print the syntax tree\n"
     "       pcrc --disasm FILE.pcrb|FILE.pcr       print the bytecode listing\n"
+    "       pcrc fmt [--check] FILE...             lay sources out canonically, in place\n"
+    "       pcrc fmt -                             format standard input to standard output\n"
     "options:\n"
     "  -o FILE          output file (compile)\n"
     "  --date DAY       list: the service date, YYYY-MM-DD (required)\n"
@@ -33,10 +38,11 @@ static const char usage_text[] =
     "  --Werror         treat warnings as errors\n"
     "  --color=WHEN     auto (default), always or never\n"
     "  -v, --verbose    test: list passing tests too\n"
+    "  --check          fmt: change nothing; list the files that would change, exit 1 if any\n"
     "  -h, --help       this text\n"
     "  --version        print the version\n";
 
-typedef enum Mode { M_COMPILE, M_CHECK, M_TEST, M_DUMP_AST, M_DISASM, M_LIST } Mode;
+typedef enum Mode { M_COMPILE, M_CHECK, M_TEST, M_DUMP_AST, M_DISASM, M_LIST, M_FMT } Mode;
 
 typedef struct Options {
     Mode mode;
@@ -47,6 +53,7 @@ typedef struct Options {
     const char **files;
     size_t nfiles;
     bool werror, verbose;
+    bool fmt_check; /* fmt --check */
     int color; /* -1 auto, 0 never, 1 always */
 } Options;
 
@@ -78,6 +85,9 @@ static int parse_args(int argc, char **argv, Options *o)
     } else if (argc > 1 && strcmp(argv[1], "list") == 0) {
         o->mode = M_LIST;
         i = 2;
+    } else if (argc > 1 && strcmp(argv[1], "fmt") == 0) {
+        o->mode = M_FMT;
+        i = 2;
     }
     for (; i < argc; i++) {
         const char *a = argv[i];
@@ -87,6 +97,8 @@ static int parse_args(int argc, char **argv, Options *o)
         } else if (strcmp(a, "--version") == 0) {
             printf("pcrc %s\n", PCR_VERSION);
             return EXIT_CLEAN;
+        } else if (o->mode == M_FMT && strcmp(a, "--check") == 0) {
+            o->fmt_check = true;
         } else if (strcmp(a, "--check") == 0) {
             o->mode = M_CHECK;
         } else if (strcmp(a, "--dump-ast") == 0) {
@@ -129,6 +141,10 @@ static int parse_args(int argc, char **argv, Options *o)
     }
     if ((o->mode == M_DUMP_AST || o->mode == M_DISASM) && o->nfiles != 1)
         return usage_error("%s", "--dump-ast and --disasm take one file");
+    if (o->mode == M_FMT && o->nfiles > 1)
+        for (size_t k = 0; k < o->nfiles; k++)
+            if (strcmp(o->files[k], "-") == 0)
+                return usage_error("%s", "fmt - (standard input) takes no other file");
     if (o->mode == M_LIST) {
         if (o->nfiles != 1) return usage_error("%s", "list takes one source file");
         if (!ends_with(o->files[0], ".pcr"))
@@ -270,6 +286,137 @@ static int do_list(const Options *o)
     return EXIT_CLEAN;
 }
 
+/* ---- fmt ------------------------------------------------------------------ */
+
+enum { FMT_MAX_BYTES = 8 << 20 };
+
+/* Reads all of f into a malloc'd buffer (*len bytes); NULL on a read
+ * error, or when it is over FMT_MAX_BYTES (then *too_big). */
+static char *read_all(FILE *f, size_t *len, bool *too_big)
+{
+    size_t cap = 1 << 16, n = 0;
+    char *b = malloc(cap);
+    *too_big = false;
+    while (b) {
+        if (n == cap) {
+            if (cap > FMT_MAX_BYTES) {
+                *too_big = true;
+                break;
+            }
+            char *nb = realloc(b, cap * 2);
+            if (!nb) break;
+            b = nb;
+            cap *= 2;
+        }
+        size_t got = fread(b + n, 1, cap - n, f);
+        n += got;
+        if (got == 0) {
+            if (ferror(f)) break;
+            *len = n;
+            if (n > FMT_MAX_BYTES) {
+                *too_big = true;
+                break;
+            }
+            return b;
+        }
+    }
+    free(b);
+    return NULL;
+}
+
+/* Writes text to path through a temporary file beside it and rename(),
+ * so that a reader sees the old file or the new one, never a part; the
+ * file keeps its permission bits. False, with a message, on failure. */
+static bool replace_file(const char *path, const char *text, size_t len)
+{
+    size_t n = strlen(path);
+    char *tmp = malloc(n + 16);
+    if (!tmp) return false;
+    memcpy(tmp, path, n);
+    memcpy(tmp + n, ".fmt-XXXXXX", 12);
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        fprintf(stderr, "pcrc: cannot write beside %s: %s\n", path, strerror(errno));
+        free(tmp);
+        return false;
+    }
+    struct stat st;
+    bool ok = stat(path, &st) == 0 && fchmod(fd, st.st_mode & 07777) == 0;
+    for (size_t off = 0; ok && off < len;) {
+        ssize_t w = write(fd, text + off, len - off);
+        if (w < 0 && errno == EINTR) continue;
+        ok = w > 0;
+        if (ok) off += (size_t)w;
+    }
+    ok = ok && fsync(fd) == 0;
+    ok = close(fd) == 0 && ok;
+    ok = ok && rename(tmp, path) == 0;
+    if (!ok) {
+        fprintf(stderr, "pcrc: cannot write %s: %s\n", path, strerror(errno));
+        unlink(tmp);
+    }
+    free(tmp);
+    return ok;
+}
+
+/* Formats one file (or standard input, "-"); returns its exit status. */
+static int fmt_one(const Options *o, const char *path)
+{
+    bool std = strcmp(path, "-") == 0, too_big;
+    FILE *f = std ? stdin : fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "pcrc: cannot read %s: %s\n", path, strerror(errno));
+        return EXIT_USAGE;
+    }
+    size_t len = 0;
+    errno = 0;
+    char *src = read_all(f, &len, &too_big);
+    int read_errno = errno;
+    if (!std) fclose(f);
+    if (!src) {
+        if (too_big)
+            fprintf(stderr, "pcrc: %s is larger than 8 MiB; sources are limited to 8 MiB\n", path);
+        else
+            fprintf(stderr, "pcrc: cannot read %s: %s\n", std ? "standard input" : path,
+                    read_errno ? strerror(read_errno) : "read error");
+        return too_big ? EXIT_POLICY : EXIT_USAGE;
+    }
+    char *out = NULL;
+    size_t out_len = 0;
+    pcr_diags *d = NULL;
+    pcr_status st = pcr_format_buffer(std ? "<stdin>" : path, src, len, &out, &out_len, &d);
+    print_diags(o, d);
+    pcr_diags_free(d);
+    int status = EXIT_CLEAN;
+    if (st != PCR_OK) {
+        fprintf(stderr, "%s: not formatted (it has errors)\n", std ? "<stdin>" : path);
+        status = EXIT_POLICY;
+    } else if (o->fmt_check) {
+        if (out_len != len || memcmp(out, src, len) != 0) {
+            printf("%s\n", path);
+            status = EXIT_POLICY;
+        }
+    } else if (std) {
+        if (fwrite(out, 1, out_len, stdout) != out_len) status = EXIT_USAGE;
+    } else if (out_len != len || memcmp(out, src, len) != 0) {
+        if (!replace_file(path, out, out_len)) status = EXIT_USAGE;
+    }
+    free(out);
+    free(src);
+    return status;
+}
+
+/* Every file is formatted; the status is the worst of them. */
+static int do_fmt(const Options *o)
+{
+    int status = EXIT_CLEAN;
+    for (size_t i = 0; i < o->nfiles; i++) {
+        int s = fmt_one(o, o->files[i]);
+        if (s > status) status = s;
+    }
+    return status;
+}
+
 int main(int argc, char **argv)
 {
     Options o = {0};
@@ -282,6 +429,7 @@ int main(int argc, char **argv)
         case M_DUMP_AST: status = do_dump_ast(&o); break;
         case M_DISASM: status = do_disasm(&o); break;
         case M_LIST: status = do_list(&o); break;
+        case M_FMT: status = do_fmt(&o); break;
         }
     }
     free(o.includes);

@@ -8,7 +8,8 @@
  * INPUT is a JSON Lines file, or standard input when absent or "-". One
  * decision line per input line goes to standard output, in input order.
  *
- * Exit status: 0; 1 with --strict when any record was malformed; 2 when a
+ * Exit status: 0; 1 with --strict (which also makes unknown keys errors)
+ * when any record was malformed; 2 when a
  * policy or the input cannot be used, or the output cannot be written.
  * docs/cli.md is the manual. */
 #include <errno.h>
@@ -31,8 +32,10 @@ static const char usage_text[] =
     "options:\n"
     "  -o FILE          write decisions to FILE instead of standard output\n"
     "  -I DIR           search DIR for `use` modules of .pcr policies (repeatable)\n"
-    "  --stats          print counts per decision and rule, and throughput, to stderr\n"
-    "  --strict         exit 1 when any record was malformed\n"
+    "  --stats          print counts per decision, rule and unknown key, and throughput,\n"
+    "                   to stderr\n"
+    "  --strict         a record with an unknown key is malformed; exit 1 when any\n"
+    "                   record was malformed\n"
     "  --explain[=FILE] explain every decision, in words, to FILE (default: stderr)\n"
     "  -h, --help       this text\n"
     "  --version        print the version\n";
@@ -125,6 +128,7 @@ int main(int argc, char **argv)
     if (status == EXIT_CLEAN && npols == 0) status = fail("%s", "no policy given (pcrvm --help)");
 
     pcr_engine *e = pcr_engine_new();
+    pcr_engine_set_strict(e, strict);
     for (size_t i = 0; i < npols && status == EXIT_CLEAN; i++)
         status = add_policy(e, pols[i], inc, ninc);
 

@@ -271,6 +271,27 @@ void pcr_policy_window(const pcr_policy *p, char *from, char *through);
  * policy, so that a run spread over machines can check they all decided
  * with the same bytecode (docs/scale.md). */
 void pcr_policy_sha256(const pcr_policy *p, char *hex);
+/* ---- engine options (records) ------------------------------------------- */
+
+/* Strict records: a record with a key that is not a schema field is
+ * malformed (decision "error": "record 4: unknown field 'seting' (did you
+ * mean 'setting'?)") instead of being counted and skipped. Off by default;
+ * may be set before or after policies are added. pcrvm --strict. */
+void pcr_engine_set_strict(pcr_engine *e, bool strict);
+
+/* ---- formatting (pcrc fmt) ------------------------------------------------ */
+
+/* Lays out the .pcr source src[0..len) (called name in diagnostics) in the
+ * canonical layout of docs/cli.md ("pcrc fmt"): every token and comment
+ * kept in order, only whitespace changed, so the formatted source compiles
+ * to the same program; formatting it again changes nothing. On PCR_OK,
+ * *out receives the text (malloc'd, NUL-terminated, *out_len bytes; the
+ * caller frees it with free()). PCR_ERR_POLICY, with *out NULL, when the
+ * source has syntax errors (in *diags): nothing is formatted. `use`d
+ * modules are not read. */
+pcr_status pcr_format_buffer(const char *name, const char *src, size_t len, char **out,
+                             size_t *out_len, pcr_diags **diags);
+
 #ifdef __cplusplus
 }
 #endif

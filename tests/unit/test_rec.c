@@ -41,6 +41,9 @@ static uint32_t fld(Fx *fx, const char *name) { return th_field_index(fx->p, nam
 /* The required fields, then extra members (which may be empty). */
 #define BASE "\"id\":\"r1\",\"payer\":\"acme\",\"service_date\":\"2026-03-02\""
 
+/* What a code that fits none of code(CPT, HCPCS, REV) is told. */
+#define FORMS "(CPT: 5 characters: 5 digits, or 4 digits and F, T or U; HCPCS: a letter A-V and 4 digits; revenue: 4 digits in 0001, 0022-0024, 0100-0999, 1000-1005, 2100-2109 or 3100-3109)"
+
 static const Record *dec_n(Fx *fx, const char *line, size_t n, uint64_t recno)
 {
     return rec_decode(fx->d, line, n, recno);
@@ -426,9 +429,11 @@ Test(rec, codes_inferred_from_shape)
     cr_assert_eq((CodeKey)ok_with(&fx, "\"code\":\"0213t\"")->v[c].i, key_of(SYS_CPT, "0213T"));
     cr_assert_eq((CodeKey)ok_with(&fx, "\"code\":\"j1234\"")->v[c].i, key_of(SYS_HCPCS, "J1234"));
     cr_assert_eq((CodeKey)ok_with(&fx, "\"code\":\"0450\"")->v[c].i, key_of(SYS_REV, "0450"));
-    err_with(&fx, "\"code\":\"705\"", "record 1: field 'code': \"705\" is not a CPT, HCPCS or REV code");
-    err_with(&fx, "\"code\":\"7055X\"", "record 1: field 'code': \"7055X\" is not a CPT, HCPCS or REV code");
-    err_with(&fx, "\"code\":\"\"", "record 1: field 'code': \"\" is not a CPT, HCPCS or REV code");
+    err_with(&fx, "\"code\":\"705\"", "record 1: field 'code': \"705\" is not a CPT, HCPCS or revenue code " FORMS);
+    err_with(&fx, "\"code\":\"7055X\"", "record 1: field 'code': \"7055X\" is not a CPT, HCPCS or revenue code " FORMS);
+    err_with(&fx, "\"code\":\"\"", "record 1: field 'code': \"\" is not a CPT, HCPCS or revenue code " FORMS);
+    /* a CPT code with a digit dropped is not a revenue code NUBC assigns */
+    err_with(&fx, "\"code\":\"6993\"", "record 1: field 'code': \"6993\" is not a CPT, HCPCS or revenue code " FORMS);
     err_with(&fx, "\"code\":70551", "record 1: field 'code': expected code string, got 70551");
     fx_free(&fx);
 }
@@ -449,7 +454,7 @@ Test(rec, code_system_tag_before_or_after)
              "5 digits, or 4 digits and F, T or U");
     err_with(&fx, "\"code\":\"70551\",\"code_system\":\"HCPCS\"",
              "record 1: field 'code': \"70551\" is not a valid HCPCS code: a HCPCS Level II code is "
-             "a letter and 4 digits");
+             "a letter A-V and 4 digits");
     /* a null tag is no tag */
     cr_assert_eq((CodeKey)ok_with(&fx, "\"code\":\"70551\",\"code_system\":null")->v[c].i,
                  key_of(SYS_CPT, "70551"));

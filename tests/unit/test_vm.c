@@ -1618,7 +1618,7 @@ Test(out, possible_obligations_and_missing_in_schema_order)
 Test(out, no_policy_and_error_lines)
 {
     Buf b = {0};
-    out_no_policy(&b, "r7", 2);
+    out_no_policy(&b, "r7", 2, "no policy for payer \"x\"", strlen("no policy for payer \"x\""));
     out_error(&b, "r8", 2, "record 8: field 'units': expected integer, got \"abc\"");
     out_error(&b, NULL, 0, "record 9: not a JSON object");
     buf_putc(&b, '\0');
@@ -1626,7 +1626,7 @@ Test(out, no_policy_and_error_lines)
         b.p,
         "{\"id\":\"r7\",\"decision\":\"no_policy\",\"policy\":null,\"reviewer\":null,"
         "\"deadline\":null,\"timely\":null,\"rules\":[],\"reasons\":[],"
-        "\"obligations\":[],\"possible\":[],\"missing\":[]}\n"
+        "\"obligations\":[],\"possible\":[],\"missing\":[],\"why\":\"no policy for payer \\\"x\\\"\"}\n"
         "{\"id\":\"r8\",\"decision\":\"error\",\"policy\":null,\"reviewer\":null,"
         "\"deadline\":null,\"timely\":null,\"rules\":[],\"reasons\":[],"
         "\"obligations\":[],\"possible\":[],\"missing\":[],\"error\":\"record 8: field 'units': expected integer, got \\\"abc\\\"\"}\n"
