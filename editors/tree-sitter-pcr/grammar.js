@@ -19,7 +19,7 @@ const KEYWORDS = [
   'cite', 'section', 'effective', 'through', 'given', 'expect', 'rules', 'missing',
   'timely', 'and', 'or', 'not', 'in', 'any', 'present', 'true',
   'false', 'required', 'list', 'enum', 'code', 'system', 'none', 'unknown',
-  'prior_auth', 'notification', 'not_covered', 'info_needed', 'no_policy', 'error',
+  'prior_auth', 'notification', 'not_covered', 'advisory', 'possible', 'info_needed', 'no_policy', 'error',
 ];
 const SYSTEMS = ['CPT', 'HCPCS', 'ICD10', 'REV', 'POS'];
 // END KEYWORDS
