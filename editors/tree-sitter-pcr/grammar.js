@@ -155,7 +155,7 @@ module.exports = grammar({
     when_clause: $ => seq('when', field('condition', $._condition)),
     unless_clause: $ => seq('unless', field('condition', $._condition)),
     require_clause: $ => seq('require', $.outcome),
-    outcome: $ => choice('prior_auth', 'notification', 'not_covered'),
+    outcome: $ => choice('prior_auth', 'notification', 'not_covered', 'advisory'),
     exempt_clause: $ => seq('exempt', choice('all', commaSep1(alias($.identifier, $.rule_name)))),
     reviewer_clause: $ => seq('reviewer', $._strings),
     deadline_clause: $ => seq(
@@ -204,12 +204,14 @@ module.exports = grammar({
       $.rules_clause,
       $.test_deadline_clause,
       $.missing_clause,
+      $.possible_clause,
       $.timely_clause,
     ),
     given_clause: $ => seq('given', '{', repeat(seq($.field_value, optional(','))), '}'),
     field_value: $ => seq(field('field', $._name), ':', field('value', choice($._value, $.list))),
     list: $ => seq('[', optional(commaSepTrail1($._value)), ']'),
-    expect_clause: $ => seq('expect', $.decision),
+    expect_clause: $ => seq('expect', $.decision, repeat(seq(',', $.outcome))),
+    possible_clause: $ => seq('possible', '[', optional(commaSepTrail1($.outcome)), ']'),
     decision: $ => choice(
       'prior_auth', 'notification', 'not_covered', 'none', 'info_needed', 'no_policy', 'error'),
     rules_clause: $ => seq(

@@ -6,7 +6,7 @@
 ; Declarations and clauses
 ["use" "policy" "schema" "codeset" "calendar" "rule" "test"] @keyword
 ["when" "unless" "require" "exempt" "reviewer" "deadline" "cite" "section"
- "effective" "through" "given" "expect" "rules" "missing" "timely"
+ "effective" "through" "given" "expect" "rules" "missing" "possible" "timely"
  "before" "after" "all"] @keyword
 ["and" "or" "not" "in" "any"] @keyword.operator
 "present" @function.builtin
