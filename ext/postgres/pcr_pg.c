@@ -11,11 +11,11 @@
  *
  * The per-backend cache. A backend keeps the engines it built, each a
  * pcr_engine (malloc'ed by the library, outside palloc) plus the
- * pcr.state generation it was built for. The first call of a function in a
- * query (fn_extra still NULL) reads the generation with the query's
+ * pcr.state generation it was built for. The first call of a function at a
+ * call site in each command reads the generation with the command's
  * snapshot; when it differs, every engine is freed and rebuilt on demand.
  * So a statement never sees a policy set older than its snapshot, and
- * later calls in the query cost a pointer comparison. The cache is the one
+ * later calls in the command cost two integer and a pointer comparison. The cache is the one
  * piece of static state in the project: a backend is a process, and
  * PostgreSQL's own extensions keep their per-backend caches the same way.
  *
@@ -25,11 +25,13 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "mb/pg_wchar.h"
+#include "storage/proc.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
@@ -71,6 +73,8 @@ static PgCache pg_cache;
 
 /* What one call site keeps for the rest of its query (in fn_mcxt). */
 typedef struct PgCall {
+    LocalTransactionId lxid; /* the transaction and command in which this */
+    CommandId cid;           /* call site last checked pcr.state */
     uint64 epoch;       /* pg_cache.epoch when engine was taken */
     pcr_engine *engine;
     bytea *names;       /* the policies argument engine was chosen for (copy) */
@@ -251,11 +255,20 @@ static pcr_engine *pg_call_engine(FunctionCallInfo fcinfo, int names_arg)
 {
     PgCall *c = fcinfo->flinfo->fn_extra;
     bytea *names = names_arg >= 0 ? PG_GETARG_BYTEA_PP(names_arg) : NULL;
-    if (!c) {
-        c = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof *c);
-        fcinfo->flinfo->fn_extra = c;
+    /* A call site may outlive a command (PL/pgSQL keeps simple expressions
+     * for the transaction): pcr.state is read again whenever the command
+     * changed, which it does after any statement that wrote data. */
+    LocalTransactionId lxid = MyProc->lxid;
+    CommandId cid = GetCurrentCommandId(false);
+    if (!c || c->lxid != lxid || c->cid != cid) {
         pg_cache_validate();
-        c->epoch = pg_cache.epoch - 1;
+        if (!c) {
+            c = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof *c);
+            c->epoch = pg_cache.epoch - 1;
+            fcinfo->flinfo->fn_extra = c;
+        }
+        c->lxid = lxid;
+        c->cid = cid;
     }
     if (c->epoch == pg_cache.epoch && c->engine &&
         (!names || (c->names && VARSIZE_ANY(c->names) == VARSIZE_ANY(names) &&

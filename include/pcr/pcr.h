@@ -252,8 +252,9 @@ typedef struct pcr_stats {
  * stats (may be NULL) is filled either way. */
 pcr_status pcr_engine_run(pcr_engine *e, FILE *in, FILE *out, pcr_stats *stats);
 
-/* Prints the per-decision and per-rule counts gathered so far, and
- * throughput from stats, to out (pcrvm --stats). */
+/* Prints the per-decision and per-rule counts gathered so far, throughput
+ * from stats, and "policy ID@VERSION sha256 HEX" for every policy
+ * (pcr_policy_sha256), to out (pcrvm --stats). */
 void pcr_engine_print_stats(const pcr_engine *e, const pcr_stats *stats, FILE *out);
 
 /* ---- Policy facts for hosts (databases, schedulers) ------------------------ */

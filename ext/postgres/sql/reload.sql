@@ -31,6 +31,24 @@ ROLLBACK;
 SELECT pcr.decide(r)->>'decision' AS here_after_rollback FROM r;
 SELECT dblink_disconnect('other');
 
+-- PL/pgSQL keeps a simple expression's call site for the whole transaction:
+-- a change between two of its calls is still seen by the second.
+CREATE FUNCTION pg_temp.twice(q jsonb) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    out text := '';
+BEGIN
+    FOR i IN 1..2 LOOP
+        IF i = 2 THEN
+            DELETE FROM pcr.policies WHERE id = 'ibx';
+        END IF;
+        out := out || (pcr.decide(q)->>'decision') || ' ';
+    END LOOP;
+    RETURN out;
+END $$;
+BEGIN;
+SELECT pg_temp.twice(r) AS first_then_after_delete FROM r;
+ROLLBACK;
+
 -- A dropped and recreated extension starts its generations again: even
 -- when the new pcr.state shows the very generation this backend built its
 -- engine for, the engine is not reused (the table is another).
