@@ -78,7 +78,7 @@ $(OUT)/bin/%: tools/%.c $(LIB)
 
 # pcrvm carries the HTTP server (`pcrvm serve`, docs/serve.md): libmicrohttpd
 # and jansson, outside the library.
-SERVE_SRCS = tools/serve.c tools/serve_gen.c tools/serve_metrics.c tools/crd.c tools/sha256.c
+SERVE_SRCS = tools/serve.c tools/serve_gen.c tools/serve_metrics.c tools/crd.c
 SERVE_LIBS = -lmicrohttpd -ljansson -lpthread
 $(PCRVM): tools/pcrvm.c $(SERVE_SRCS) $(wildcard tools/*.h) $(LIB)
 	@mkdir -p $(dir $@)

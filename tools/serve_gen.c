@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sha256.h"
 
 enum { GEN_MAX_FILE = 256 << 20 };
 
@@ -103,8 +102,7 @@ static void gen_free(Gen *g)
 }
 
 /* Fills the facts of policy i from its first loaded copy. */
-static bool gen_describe(GenPolicy *gp, const char *path, const pcr_policy *p,
-                         const uint8_t *bytes, size_t len)
+static bool gen_describe(GenPolicy *gp, const char *path, const pcr_policy *p, size_t len)
 {
     gp->path = gen_strdup(path);
     gp->id = gen_strdup(pcr_policy_id(p));
@@ -113,7 +111,7 @@ static bool gen_describe(GenPolicy *gp, const char *path, const pcr_policy *p,
     pcr_policy_window(p, gp->from, gp->through);
     gp->rules = pcr_policy_rule_count(p);
     gp->nbytes = len;
-    sha256_hex(bytes, len, gp->sha256);
+    pcr_policy_sha256(p, gp->sha256); /* of the bytes loaded: what sha256sum prints */
     return gp->path && gp->id && gp->version && gp->payer;
 }
 
@@ -149,7 +147,7 @@ Gen *gen_load(const char *const *paths, size_t npaths, size_t nengines, unsigned
                 ok = false;
                 break;
             }
-            if (i == 0 && !gen_describe(&g->pols[g->npols++], paths[k], p, bytes, len)) {
+            if (i == 0 && !gen_describe(&g->pols[g->npols++], paths[k], p, len)) {
                 snprintf(err, errlen, "out of memory");
                 pcr_policy_free(p);
                 ok = false;
