@@ -209,7 +209,9 @@ static inline const char *th_root(void)
 /* An engine holding the policy src (named name in diagnostics), compiled
  * from memory with the repo's policies/ on the module path; NULL, with the
  * diagnostics on stderr, when it does not compile or load. */
-static inline pcr_engine *th_engine(const char *name, const char *src)
+/* Compiles src (named name) with policies/ as -I; NULL after printing its
+ * diagnostics when it has errors. */
+static inline pcr_policy *th_compile(const char *name, const char *src)
 {
     char dir[512];
     snprintf(dir, sizeof dir, "%s/policies", th_root());
@@ -220,7 +222,13 @@ static inline pcr_engine *th_engine(const char *name, const char *src)
     pcr_status st = pcr_compile_buffer(name, src, strlen(src), &opts, &p, &d);
     if (st != PCR_OK) pcr_diags_print(d, stderr, false);
     pcr_diags_free(d);
-    if (st != PCR_OK) return NULL;
+    return st == PCR_OK ? p : NULL;
+}
+
+static inline pcr_engine *th_engine(const char *name, const char *src)
+{
+    pcr_policy *p = th_compile(name, src);
+    if (!p) return NULL;
     pcr_engine *e = pcr_engine_new();
     char err[256];
     if (pcr_engine_add(e, p, err, sizeof err) != PCR_OK) {

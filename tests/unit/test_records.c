@@ -33,16 +33,8 @@ static const char other_src[] =
 
 static void add_src(pcr_engine *e, const char *name, const char *src)
 {
-    char dir[512];
-    snprintf(dir, sizeof dir, "%s/policies", th_root());
-    const char *inc[] = {dir};
-    pcr_compile_opts opts = {.include_dirs = inc, .n_include_dirs = 1};
-    pcr_policy *p = NULL;
-    pcr_diags *d = NULL;
-    pcr_status st = pcr_compile_buffer(name, src, strlen(src), &opts, &p, &d);
-    if (st != PCR_OK) pcr_diags_print(d, stderr, false);
-    pcr_diags_free(d);
-    cr_assert_eq(st, PCR_OK);
+    pcr_policy *p = th_compile(name, src);
+    cr_assert_not_null(p);
     char err[256];
     cr_assert_eq(pcr_engine_add(e, p, err, sizeof err), PCR_OK, "%s", err);
 }
