@@ -12,10 +12,12 @@
 
 #include "arena.h"
 #include "bc.h"
+#include "bc_format.h"
 #include "buf.h"
 #include "compile.h"
 #include "dates.h"
 #include "diag.h"
+#include "fileio.h"
 #include "out.h"
 #include "syntax.h"
 #include "pcr/pcr.h"
@@ -30,38 +32,6 @@ enum { SOURCE_MAX_BYTES = 8 << 20 };
 static void set_err(char *err, size_t errlen, const char *msg)
 {
     if (err && errlen) snprintf(err, errlen, "%s", msg);
-}
-
-/* Reads a whole file into a NUL-terminated xmalloc'ed buffer. Returns NULL
- * (errno set) when it cannot, or when it is larger than max bytes
- * (errno = EFBIG). */
-static char *read_file(const char *path, size_t max, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    errno = 0;
-    Buf b = {0};
-    char chunk[65536];
-    size_t got;
-    while ((got = fread(chunk, 1, sizeof chunk, f)) > 0) {
-        if (b.n + got > max) {
-            fclose(f);
-            buf_free(&b);
-            errno = EFBIG;
-            return NULL;
-        }
-        buf_put(&b, chunk, got);
-    }
-    int bad = ferror(f) ? (errno ? errno : EIO) : 0; /* fread left the cause (EISDIR...) */
-    fclose(f);
-    if (bad) {
-        buf_free(&b);
-        errno = bad;
-        return NULL;
-    }
-    buf_putc(&b, '\0');
-    *len = b.n - 1;
-    return b.p;
 }
 
 /* ---- compiling ------------------------------------------------------------ */
@@ -103,9 +73,10 @@ static pcr_status compile_text(const char *path, char *text, size_t len,
 /* Reports a root file that cannot be used as a diagnostic at 0:0, so every
  * caller prints it the same way: too large is an error in the policy (E103,
  * as for a module), unreadable an I/O error (E104). */
-static pcr_status io_failure(const char *path, pcr_diags **diags)
+static pcr_status io_failure(const char *path, FioError why, pcr_diags **diags)
 {
-    bool too_big = errno == EFBIG;
+    int err = errno;
+    bool too_big = why == FIO_TOO_BIG;
     if (diags) {
         Diags *d = diags_new();
         Loc nowhere = {0};
@@ -115,7 +86,7 @@ static pcr_status io_failure(const char *path, pcr_diags **diags)
             diag_error(d, "E103", nowhere, "%s is larger than 8 MiB; sources are limited to 8 MiB",
                        path);
         else
-            diag_error(d, "E104", nowhere, "cannot read %s: %s", path, strerror(errno));
+            diag_error(d, "E104", nowhere, "cannot read %s: %s", path, fio_error_text(why, err));
         *diags = d;
     }
     return too_big ? PCR_ERR_POLICY : PCR_ERR_IO;
@@ -127,8 +98,9 @@ pcr_status pcr_compile_file(const char *path, const pcr_compile_opts *opts, pcr_
     if (!path || !out) return PCR_ERR_USAGE;
     *out = NULL;
     size_t len;
-    char *text = read_file(path, SOURCE_MAX_BYTES, &len);
-    if (!text) return io_failure(path, diags);
+    FioError why;
+    char *text = fio_read(path, SOURCE_MAX_BYTES, NULL, 0, &len, &why);
+    if (!text) return io_failure(path, why, diags);
     return compile_text(path, text, len, opts, out, diags);
 }
 
@@ -143,16 +115,18 @@ pcr_status pcr_compile_buffer(const char *name, const char *src, size_t len,
 pcr_status pcr_check_file(const char *path, const pcr_compile_opts *opts, pcr_diags **diags)
 {
     size_t len;
-    char *text = read_file(path, SOURCE_MAX_BYTES, &len);
-    if (!text) return io_failure(path, diags);
+    FioError why;
+    char *text = fio_read(path, SOURCE_MAX_BYTES, NULL, 0, &len, &why);
+    if (!text) return io_failure(path, why, diags);
     return compile_text(path, text, len, opts, NULL, diags);
 }
 
 pcr_status pcr_dump_ast(const char *path, FILE *out, pcr_diags **diags)
 {
     size_t len;
-    char *text = read_file(path, SOURCE_MAX_BYTES, &len);
-    if (!text) return io_failure(path, diags);
+    FioError why;
+    char *text = fio_read(path, SOURCE_MAX_BYTES, NULL, 0, &len, &why);
+    if (!text) return io_failure(path, why, diags);
     Diags *d = diags_new();
     Arena a;
     arena_init(&a);
@@ -177,22 +151,16 @@ pcr_status pcr_policy_save(const pcr_policy *p, uint8_t **buf, size_t *len)
 
 pcr_status pcr_policy_save_file(const pcr_policy *p, const char *path, char *err, size_t errlen)
 {
+    if (!p || !path) return PCR_ERR_USAGE;
     uint8_t *buf;
     size_t len;
     pcr_status st = pcr_policy_save(p, &buf, &len);
     if (st != PCR_OK) return st;
-    FILE *f = fopen(path, "wb");
-    if (!f) {
-        if (err) snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
-        free(buf);
-        return PCR_ERR_IO;
-    }
-    size_t put = fwrite(buf, 1, len, f);
-    int bad = fclose(f) != 0 || put != len;
+    char msg[512];
+    bool ok = fio_replace(path, buf, len, BC_MAGIC, BC_MAGIC_LEN, msg, sizeof msg);
     free(buf);
-    if (bad) {
-        if (err) snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
-        remove(path);
+    if (!ok) {
+        set_err(err, errlen, msg);
         return PCR_ERR_IO;
     }
     return PCR_OK;
@@ -222,11 +190,19 @@ enum { BYTECODE_MAX_BYTES = 256 << 20 };
 
 pcr_status pcr_policy_load_file(const char *path, pcr_policy **out, char *err, size_t errlen)
 {
+    if (!path || !out) return PCR_ERR_USAGE;
+    *out = NULL;
     size_t len;
-    char *buf = read_file(path, BYTECODE_MAX_BYTES, &len);
+    FioError why;
+    char *buf = fio_read(path, BYTECODE_MAX_BYTES, BC_MAGIC, BC_MAGIC_LEN, &len, &why);
     if (!buf) {
+        int e = errno;
+        if (why == FIO_BAD_PREFIX) {
+            if (err) snprintf(err, errlen, "%s: not a PCR bytecode file (bad magic)", path);
+            return PCR_ERR_BYTECODE;
+        }
         if (err) snprintf(err, errlen, "cannot read %s: %s", path,
-                          errno == EFBIG ? "larger than 256 MiB" : strerror(errno));
+                          why == FIO_TOO_BIG ? "larger than 256 MiB" : fio_error_text(why, e));
         return PCR_ERR_IO;
     }
     char msg[256] = "";

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "pcr/pcr.h"
@@ -45,6 +46,27 @@ static int fail(const char *fmt, const char *arg)
     fprintf(stderr, fmt, arg);
     fputc('\n', stderr);
     return EXIT_USAGE;
+}
+
+/* True when a and b both exist and are the same file (device and inode,
+ * after following symlinks), whatever their spelling. */
+static bool same_file(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+/* Refuses an output that is the input or a policy: opening it for writing
+ * would empty it before a byte was read. Returns an exit status. */
+static int check_output(const char *output, const char *input, const char *const *pols, size_t npols)
+{
+    if (!output) return EXIT_CLEAN;
+    if (input && strcmp(input, "-") != 0 && same_file(output, input))
+        return fail("-o %s is the input file; write the decisions elsewhere", output);
+    for (size_t i = 0; i < npols; i++)
+        if (same_file(output, pols[i]))
+            return fail("-o %s is a policy file; write the decisions elsewhere", output);
+    return EXIT_CLEAN;
 }
 
 /* Loads one policy file into the engine. Returns an exit status. */
@@ -114,6 +136,7 @@ int main(int argc, char **argv)
         }
     }
     if (status == EXIT_CLEAN && npols == 0) status = fail("%s", "no policy given (pcrvm --help)");
+    if (status == EXIT_CLEAN) status = check_output(output, input, pols, npols);
 
     pcr_engine *e = pcr_engine_new();
     for (size_t i = 0; i < npols && status == EXIT_CLEAN; i++)
