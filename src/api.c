@@ -24,6 +24,7 @@
 #include "policy.h"
 #include "prog.h"
 #include "rec.h"
+#include "run.h"
 #include "vm.h"
 
 enum { SOURCE_MAX_BYTES = 8 << 20 };
@@ -448,31 +449,7 @@ pcr_status pcr_engine_eval(pcr_engine *e, const char *json, size_t len, uint64_t
     return k == PCR_DEC_ERROR ? PCR_ERR_RECORD : PCR_OK;
 }
 
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-enum { IN_CHUNK = 1 << 20 };
-
-/* Emits the decision for one complete line (without its '\n'). */
-static bool run_one(pcr_engine *e, const char *line, size_t len, uint64_t recno, FILE *out,
-                    pcr_stats *st)
-{
-    pcr_decision_kind k = PCR_DEC_ERROR;
-    const char *text = NULL;
-    size_t n = 0;
-    pcr_engine_eval(e, line, len, recno, &text, &n, &k);
-    st->records++;
-    st->by_decision[k]++;
-    return fwrite(text, 1, n, out) == n;
-}
-
-/* A line longer than REC_MAX_LINE is not buffered: its decision is an error
- * naming the limit, and its bytes are skipped up to the next newline. */
-static bool run_too_long(pcr_engine *e, uint64_t recno, FILE *out, pcr_stats *st)
+void api_engine_too_long(pcr_engine *e, uint64_t recno, const char **line, size_t *len)
 {
     char *msg = e->last_msg;
     snprintf(msg, sizeof e->last_msg, "record %llu: line longer than %d bytes", (unsigned long long)recno,
@@ -480,53 +457,8 @@ static bool run_too_long(pcr_engine *e, uint64_t recno, FILE *out, pcr_stats *st
     e->line.n = 0;
     out_error(&e->line, NULL, 0, msg);
     remember(e, PCR_DEC_ERROR, NULL, NULL, 0, msg);
-    st->records++;
-    st->by_decision[PCR_DEC_ERROR]++;
-    return fwrite(e->line.p, 1, e->line.n, out) == e->line.n;
-}
-
-pcr_status pcr_engine_run(pcr_engine *e, FILE *in, FILE *out, pcr_stats *stats)
-{
-    pcr_stats local;
-    pcr_stats *st = stats ? stats : &local;
-    memset(st, 0, sizeof *st);
-    double t0 = now_seconds();
-    /* buf holds the unfinished tail of the input: at most one line of
-     * REC_MAX_LINE bytes plus one chunk, so memory is flat in the input. */
-    size_t cap = REC_MAX_LINE + IN_CHUNK + 1;
-    char *buf = xmalloc(cap);
-    size_t have = 0;
-    bool skipping = false; /* inside an over-long line, dropping bytes */
-    bool ok = true;
-    uint64_t recno = 0;
-    size_t got;
-    while (ok && (got = fread(buf + have, 1, IN_CHUNK, in)) > 0) {
-        st->bytes += got;
-        size_t end = have + got, start = 0;
-        char *nl;
-        while (ok && (nl = memchr(buf + start, '\n', end - start))) {
-            size_t len = (size_t)(nl - (buf + start));
-            if (skipping) skipping = false;
-            else ok = run_one(e, buf + start, len, ++recno, out, st);
-            start += len + 1;
-        }
-        have = end - start;
-        if (skipping) {
-            have = 0;
-        } else if (have > REC_MAX_LINE) {
-            ok = run_too_long(e, ++recno, out, st);
-            skipping = true;
-            have = 0;
-        } else if (start > 0) {
-            memmove(buf, buf + start, have);
-        }
-    }
-    if (ok && ferror(in)) ok = false;
-    else if (ok && have > 0 && !skipping) ok = run_one(e, buf, have, ++recno, out, st);
-    free(buf);
-    if (fflush(out) != 0 || ferror(out)) ok = false;
-    st->seconds = now_seconds() - t0;
-    return ok ? PCR_OK : PCR_ERR_IO;
+    *line = e->line.p;
+    *len = e->line.n;
 }
 
 void pcr_engine_print_stats(const pcr_engine *e, const pcr_stats *st, FILE *out)

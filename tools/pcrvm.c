@@ -34,6 +34,36 @@ static const char usage_text[] =
     "  -h, --help       this text\n"
     "  --version        print the version\n";
 
+/* The signal that asked pcrvm to stop (SIGINT, SIGTERM), or 0. The one
+ * mutable static: a signal handler can reach nothing else. The handler
+ * only sets it; the run loop checks it after each line. */
+static volatile sig_atomic_t stop_signal;
+
+static void on_stop_signal(int sig) { stop_signal = sig; }
+
+/* SIGINT and SIGTERM stop the run after the line in progress. Without
+ * SA_RESTART, so a read waiting on a quiet pipe returns; SA_RESETHAND, so
+ * a second signal ends pcrvm at once. */
+static void catch_stop_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESETHAND;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+/* Says how far a stopped run got; returns the conventional status. */
+static int stopped(uint64_t records)
+{
+    int sig = stop_signal;
+    fprintf(stderr, "pcrvm: stopped by %s after %llu record%s decided\n",
+            sig == SIGINT ? "SIGINT" : "SIGTERM", (unsigned long long)records, records == 1 ? "" : "s");
+    return 128 + sig;
+}
+
 static bool ends_with(const char *s, const char *suffix)
 {
     size_t n = strlen(s), k = strlen(suffix);
@@ -96,6 +126,7 @@ int main(int argc, char **argv)
     /* A reader that goes away (pcrvm ... | head -1) is not an error: the
      * write fails with EPIPE and pcrvm stops quietly. */
     signal(SIGPIPE, SIG_IGN);
+    catch_stop_signals();
     const char **inc = calloc((size_t)argc, sizeof *inc);
     const char **pols = calloc((size_t)argc, sizeof *pols);
     size_t ninc = 0, npols = 0;
@@ -153,16 +184,21 @@ int main(int argc, char **argv)
         fprintf(stderr, "pcrvm: cannot write %s: %s\n", output, strerror(errno));
         status = EXIT_USAGE;
     }
+    if (status == EXIT_CLEAN && stop_signal) status = stopped(0);
     if (status == EXIT_CLEAN) {
         pcr_stats st;
-        errno = 0;
-        pcr_status rs = pcr_engine_run(e, in, out, &st);
-        if (rs != PCR_OK && errno != EPIPE) {
-            fprintf(stderr, "pcrvm: %s\n",
-                    ferror(in) ? "error reading the input" : "error writing the decisions");
+        pcr_run_opts ro = {.stop = &stop_signal};
+        pcr_status rs = pcr_engine_run_opts(e, in, out, &ro, &st);
+        if (rs != PCR_OK && ro.read_errno) {
+            fprintf(stderr, "pcrvm: error reading the input: %s\n", strerror(ro.read_errno));
+            status = EXIT_USAGE;
+        } else if (rs != PCR_OK && ro.write_errno != EPIPE) {
+            fprintf(stderr, "pcrvm: error writing the decisions: %s\n",
+                    strerror(ro.write_errno ? ro.write_errno : EIO));
             status = EXIT_USAGE;
         }
         if (stats) pcr_engine_print_stats(e, &st, stderr);
+        if (ro.stopped) status = stopped(st.records);
         if (status == EXIT_CLEAN && strict && st.by_decision[PCR_DEC_ERROR] > 0)
             status = EXIT_RECORDS;
     }

@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <signal.h>
 #include <stdio.h>
 
 #ifdef __cplusplus
@@ -216,6 +217,48 @@ pcr_status pcr_engine_run(pcr_engine *e, FILE *in, FILE *out, pcr_stats *stats);
 /* Prints the per-decision and per-rule counts gathered so far, and
  * throughput from stats, to out (pcrvm --stats). */
 void pcr_engine_print_stats(const pcr_engine *e, const pcr_stats *stats, FILE *out);
+
+
+/* ---- Running a stream with options ----------------------------------------
+ *
+ * pcr_engine_run_opts is pcr_engine_run with control over flushing and a
+ * way to stop, and with the cause of an I/O failure. It reads the input's
+ * file descriptor with read(2) (so `in` must not have been read through
+ * its FILE buffer before) and writes the output's descriptor after
+ * flushing `out`; streams without a descriptor (fmemopen) go through
+ * stdio. pcr_engine_run(e, in, out, st) is this with default options. */
+
+typedef enum pcr_flush {
+    /* Promptly when the input is a pipe, FIFO, socket or terminal (every
+     * decision is written as soon as its line is complete and no more
+     * input is waiting); in large blocks when it is a regular file. */
+    PCR_FLUSH_AUTO = 0,
+    PCR_FLUSH_PROMPT, /* promptly, whatever the input */
+    PCR_FLUSH_BLOCK,  /* in large blocks, and at the end */
+} pcr_flush;
+
+typedef struct pcr_run_opts {
+    pcr_flush flush;
+    /* NULL, or a flag (set by a signal handler, say) checked after each
+     * line: once it is nonzero the run stops, the output holds only whole
+     * decision lines, and stopped is set. A read waiting for input is
+     * interrupted by a signal delivered without SA_RESTART. */
+    volatile sig_atomic_t *stop;
+
+    /* Set by the run: */
+    bool stopped;    /* the stop flag ended the run */
+    int read_errno;  /* nonzero: reading the input failed, with this errno */
+    int write_errno; /* nonzero: writing the decisions failed, with this errno */
+} pcr_run_opts;
+
+/* As pcr_engine_run; opts may be NULL (defaults). Returns PCR_OK when the
+ * whole input was decided or the stop flag ended the run, PCR_ERR_IO when
+ * reading or writing failed (see opts->read_errno, write_errno). Lines
+ * longer than 1 MiB (1,048,576 bytes, newline excluded) wherever they fall
+ * get one decision, "record N: line longer than 1048576 bytes" with
+ * "id":null, and are skipped without being held in memory. */
+pcr_status pcr_engine_run_opts(pcr_engine *e, FILE *in, FILE *out, pcr_run_opts *opts,
+                               pcr_stats *stats);
 
 #ifdef __cplusplus
 }

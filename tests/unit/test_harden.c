@@ -205,3 +205,255 @@ Test(harden_policy_files, a_huge_file_with_a_wrong_start_is_rejected_by_its_magi
     cr_assert_str_eq(err, "pcrvm: big.pcrb: not a PCR bytecode file (bad magic)\nstatus 2\n");
     free(err);
 }
+
+/* ---- 3, 7. streams: decisions do not wait; signals leave whole lines ------ */
+
+typedef struct Child {
+    pid_t pid;
+    int in, out, err; /* our ends: its stdin, stdout, stderr */
+} Child;
+
+/* Starts bin/pcrvm with argv (NULL-terminated, without argv[0]), its three
+ * standard streams on pipes. */
+static Child spawn_pcrvm(const char *const *args)
+{
+    int pin[2], pout[2], perr[2];
+    cr_assert(pipe(pin) == 0 && pipe(pout) == 0 && pipe(perr) == 0);
+    Child c = {0};
+    c.pid = fork();
+    cr_assert(c.pid >= 0);
+    if (c.pid == 0) {
+        dup2(pin[0], 0);
+        dup2(pout[1], 1);
+        dup2(perr[1], 2);
+        close(pin[1]);
+        close(pout[0]);
+        close(perr[0]);
+        char path[8800];
+        snprintf(path, sizeof path, "%s/pcrvm", bin());
+        const char *argv[16] = {path};
+        for (int i = 0; args[i] && i < 14; i++) argv[i + 1] = args[i];
+        execv(path, (char *const *)argv);
+        _exit(127);
+    }
+    close(pin[0]);
+    close(pout[1]);
+    close(perr[1]);
+    c.in = pin[1];
+    c.out = pout[0];
+    c.err = perr[0];
+    return c;
+}
+
+/* Reads from fd into buf (NUL-terminated) until it holds `lines` newlines,
+ * the stream ends, or nothing came for `patience_ms`. Returns the newlines
+ * read. The patience is a bound on a hang, not a speed requirement. */
+static size_t read_lines(int fd, char *buf, size_t cap, size_t lines, int patience_ms)
+{
+    size_t n = 0, nl = 0;
+    while (nl < lines && n + 1 < cap) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, patience_ms) <= 0) break;
+        ssize_t k = read(fd, buf + n, cap - 1 - n);
+        if (k <= 0) break;
+        for (ssize_t i = 0; i < k; i++) nl += buf[n + (size_t)i] == '\n';
+        n += (size_t)k;
+    }
+    buf[n] = '\0';
+    return nl;
+}
+
+static int wait_status(pid_t pid)
+{
+    int st;
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static void write_all_fd(int fd, const char *s, size_t n)
+{
+    while (n > 0) {
+        ssize_t k = write(fd, s, n);
+        cr_assert(k > 0);
+        s += k;
+        n -= (size_t)k;
+    }
+}
+
+static const char record1[] = "{\"id\":\"s-1\",\"payer\":\"demo\",\"code\":\"70551\",\"setting\":\"outpatient\","
+                              "\"service_date\":\"2026-03-02\"}\n";
+
+Test(harden_stream, a_decision_comes_out_before_the_pipe_closes)
+{
+    char pol[4400];
+    snprintf(pol, sizeof pol, "%s/policies/examples/demo.pcr", root());
+    const char *args[] = {pol, NULL};
+    Child c = spawn_pcrvm(args);
+    write_all_fd(c.in, record1, strlen(record1));
+    char buf[4096];
+    /* The pipe stays open: the old loop waited for 1 MiB or the end. */
+    size_t got = read_lines(c.out, buf, sizeof buf, 1, 30000);
+    cr_assert_eq(got, 1, "no decision while the input stayed open: '%s'", buf);
+    cr_assert(strncmp(buf, "{\"id\":\"s-1\",\"decision\":\"prior_auth\"", 35) == 0, "got %s", buf);
+    write_all_fd(c.in, record1, strlen(record1));
+    got = read_lines(c.out, buf, sizeof buf, 1, 30000);
+    cr_assert_eq(got, 1, "the second decision too: '%s'", buf);
+    close(c.in);
+    cr_assert_eq(wait_status(c.pid), 0);
+    close(c.out);
+    close(c.err);
+}
+
+Test(harden_stream, sigterm_while_waiting_reports_the_count_and_exits_143)
+{
+    char pol[4400];
+    snprintf(pol, sizeof pol, "%s/policies/examples/demo.pcr", root());
+    const char *args[] = {pol, NULL};
+    Child c = spawn_pcrvm(args);
+    write_all_fd(c.in, record1, strlen(record1));
+    write_all_fd(c.in, record1, strlen(record1));
+    char buf[4096];
+    cr_assert_eq(read_lines(c.out, buf, sizeof buf, 2, 30000), 2, "got '%s'", buf);
+    /* A partial third line is in the pipe: it is dropped, not half-decided. */
+    write_all_fd(c.in, "{\"id\":\"s-3\",", 12);
+    kill(c.pid, SIGTERM);
+    cr_assert_eq(wait_status(c.pid), 143);
+    char err[4096];
+    read_lines(c.err, err, sizeof err, 1, 30000);
+    cr_assert_str_eq(err, "pcrvm: stopped by SIGTERM after 2 records decided\n");
+    cr_assert_eq(read_lines(c.out, buf, sizeof buf, 1, 1000), 0, "nothing more: '%s'", buf);
+    close(c.in);
+    close(c.out);
+    close(c.err);
+}
+
+/* Stopped in the middle of a large file: the output is whole lines, as
+ * many as stderr says (or the run ended first: then all of them). */
+Test(harden_stream, sigint_mid_run_leaves_only_whole_lines)
+{
+    int st;
+    char *out = th_runf(&st, "cd %s && yes \"$(cat %s/policies/examples/demo-requests.jsonl)\" | head -n 400000 > big.jsonl; "
+                        "%s/pcrvm %s/policies/examples/demo.pcr big.jsonl > out.jsonl 2> err.txt & "
+                        "sleep 0.3; kill -INT $!; wait $!; s=$?; "
+                        "echo \"status $s\"; cat err.txt; wc -l < out.jsonl; wc -l < big.jsonl; tail -c 1 out.jsonl | od -An -c",
+                        tmpdir(), root(), bin(), root());
+    unsigned status = 0;
+    unsigned long long said = 0, lines = 0, total = 0;
+    char tail[16] = "";
+    const char *p = strstr(out, "status ");
+    cr_assert_not_null(p, "%s", out);
+    sscanf(p, "status %u", &status);
+    if (status == 130) {
+        const char *m = strstr(out, "pcrvm: stopped by SIGINT after ");
+        cr_assert_not_null(m, "%s", out);
+        cr_assert_eq(sscanf(m, "pcrvm: stopped by SIGINT after %llu records decided\n%llu\n%llu\n %15s", &said,
+                            &lines, &total, tail), 4, "%s", out);
+        cr_assert_eq(said, lines, "stderr's count is the output's: %s", out);
+        cr_assert(lines < total);
+    } else {
+        cr_assert_eq(status, 0, "%s", out);
+        cr_assert_eq(sscanf(strchr(p, '\n') + 1, "%llu\n%llu\n %15s", &lines, &total, tail), 3, "%s", out);
+        cr_assert_eq(lines, total);
+    }
+    cr_assert_str_eq(tail, "\\n", "the last byte is a newline: %s", out);
+    free(out);
+}
+
+/* ---- 8. one message for an over-long line, wherever it falls -------------- */
+
+Test(harden_stream, long_lines_get_one_message_in_every_position)
+{
+    /* Lines: a record; 1.1 MB; a record; padding so the next long line
+     * straddles the 1 MiB read boundary; 1.1 MB; 2.5 MB; a record without
+     * its newline. Through a file and through a pipe. */
+    int st;
+    char *out = th_runf(&st, "cd %s && python3 -c \"\n"
+                        "import sys\n"
+                        "r='{\\\"id\\\":\\\"k\\\",\\\"payer\\\":\\\"demo\\\",\\\"service_date\\\":\\\"2026-03-02\\\"}'\n"
+                        "def big(n, i): return '{\\\"id\\\":\\\"' + i + '\\\",\\\"x\\\":\\\"' + 'a'*n + '\\\"}'\n"
+                        "out=[r, big(1100000,'L2'), r, 'x'*700000, big(1100000,'L5'), big(2500000,'L6'), r]\n"
+                        "sys.stdout.write('\\n'.join(out))\n"
+                        "\" > long.jsonl && %s/pcrvm %s/policies/examples/demo.pcr long.jsonl > a.txt && "
+                        "cat long.jsonl | %s/pcrvm %s/policies/examples/demo.pcr > b.txt && cmp a.txt b.txt && "
+                        "cut -c1-200 a.txt",
+                        tmpdir(), bin(), root(), bin(), root());
+    cr_assert_eq(st, 0, "%s", out);
+    const char *want_err = "{\"id\":null,\"decision\":\"error\",\"policy\":null,\"reviewer\":null,\"deadline\":null,"
+                           "\"timely\":null,\"rules\":[],\"reasons\":[],\"error\":\"record %d: line longer than 1048576 bytes\"}";
+    char line[7][400];
+    char *s = out;
+    for (int i = 0; i < 7; i++) {
+        char *nl = strchr(s, '\n');
+        cr_assert_not_null(nl, "7 lines: %s", out);
+        snprintf(line[i], sizeof line[i], "%.*s", (int)(nl - s), s);
+        s = nl + 1;
+    }
+    cr_assert_eq(*s, '\0', "exactly 7 lines: %s", out);
+    int longs[] = {2, 5, 6};
+    for (int k = 0; k < 3; k++) {
+        char want[400];
+        snprintf(want, sizeof want, want_err, longs[k]);
+        cr_assert_str_eq(line[longs[k] - 1], want);
+    }
+    cr_assert(strncmp(line[0], "{\"id\":\"k\",\"decision\":\"", 22) == 0 && !strstr(line[0], "\"error\""));
+    cr_assert(strncmp(line[6], "{\"id\":\"k\",\"decision\":\"", 22) == 0 && !strstr(line[6], "\"error\""));
+    free(out);
+}
+
+/* ---- 9. the messages table of docs/reliability.md is what the tools say --- */
+
+/* Copies the text between the first two backticks of cell into out. */
+static bool cell_code(const char *cell, size_t n, char *out, size_t cap)
+{
+    const char *a = memchr(cell, '`', n);
+    if (!a) return false;
+    const char *b = memchr(a + 1, '`', n - (size_t)(a + 1 - cell));
+    if (!b || (size_t)(b - a - 1) >= cap) return false;
+    snprintf(out, cap, "%.*s", (int)(b - a - 1), a + 1);
+    return true;
+}
+
+Test(harden_messages, tool_messages_match_the_table)
+{
+    char doc[4400];
+    snprintf(doc, sizeof doc, "%s/docs/reliability.md", root());
+    char *text = slurp(doc);
+    const char *sec = strstr(text, "\n## Tool messages\n");
+    cr_assert_not_null(sec, "docs/reliability.md has no Tool messages section");
+    const char *end = strstr(sec + 1, "\n## ");
+    int st;
+    char *setup = th_runf(&st, "cd %s && cp %s/policies/examples/demo.pcr demo.pcr && "
+                          "cp %s/policies/examples/demo-requests.jsonl in.jsonl && "
+                          "%s/pcrc -I %s/policies demo.pcr -o d.pcrb && echo 'my notes' > notes.txt && "
+                          "cp notes.txt notes.pcrb && mkfifo fifo fifo.pcr fifo.pcrb && mkdir dir && "
+                          "ln -s /dev/zero z.pcrb && ln -s %s/policies policies 2>&1",
+                          tmpdir(), root(), root(), bin(), root(), root());
+    cr_assert_eq(st, 0, "setup: %s", setup);
+    free(setup);
+    size_t rows = 0;
+    for (const char *line = strstr(sec, "\n| "); line && (!end || line < end); line = strstr(line + 1, "\n| ")) {
+        const char *eol = strchr(line + 1, '\n');
+        size_t n = eol ? (size_t)(eol - line) : strlen(line);
+        /* cells: | case | command | message | exit | */
+        const char *c[5];
+        int k = 0;
+        for (const char *p = line + 1; p < line + n && k < 5; p++)
+            if (*p == '|' && (p == line + 1 || p[-1] == ' ')) c[k++] = p;
+        if (k < 5) continue; /* not a row */
+        char cmd[512], want[512];
+        if (!cell_code(c[1], (size_t)(c[2] - c[1]), cmd, sizeof cmd)) continue; /* the header */
+        cr_assert(cell_code(c[2], (size_t)(c[3] - c[2]), want, sizeof want), "row without a message");
+        int want_status = atoi(c[3] + 1);
+        char *got = th_runf(&st, "cd %s && PATH=%s:$PATH timeout 20 %s 2>&1 >/dev/null </dev/null | head -1",
+                            tmpdir(), bin(), cmd);
+        char *nl = strchr(got, '\n');
+        if (nl) *nl = '\0';
+        cr_expect_str_eq(got, want, "`%s` printed `%s`, the table says `%s`", cmd, got, want);
+        free(got);
+        free(th_runf(&st, "cd %s && PATH=%s:$PATH timeout 20 %s >/dev/null 2>&1 </dev/null", tmpdir(), bin(), cmd));
+        cr_expect_eq(st, want_status, "`%s` exited %d, the table says %d", cmd, st, want_status);
+        rows++;
+    }
+    cr_assert_geq(rows, 10, "the table has its rows (%zu read)", rows);
+    free(text);
+}
