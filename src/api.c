@@ -49,6 +49,7 @@ static pcr_status compile_text(const char *path, char *text, size_t len,
     if (opts) {
         co.include_dirs = opts->include_dirs;
         co.n_include_dirs = opts->n_include_dirs;
+        co.stdlib_dir = opts->stdlib_dir;
     }
     CompileOut res = {0};
     bool ok = compile_program(&pol->arena, d, path, text, len, &co, &res);

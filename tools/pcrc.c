@@ -50,6 +50,8 @@ typedef struct Options {
     size_t nfiles;
     bool werror, verbose;
     int color; /* -1 auto, 0 never, 1 always */
+    const char *stdlib; /* the standard library directory, or NULL */
+    char stdlib_buf[4096];
 } Options;
 
 static int usage_error(const char *fmt, const char *arg)
@@ -185,7 +187,7 @@ static void print_diags(const Options *o, pcr_diags *d)
  * *status receives the exit status it implies. */
 static pcr_policy *compile(const Options *o, const char *path, int *status)
 {
-    pcr_compile_opts co = {o->includes, o->nincludes, o->werror};
+    pcr_compile_opts co = {o->includes, o->nincludes, o->werror, o->stdlib};
     pcr_policy *p = NULL;
     pcr_diags *d = NULL;
     pcr_status st = pcr_compile_file(path, &co, &p, &d);
@@ -225,7 +227,7 @@ static int do_check(const Options *o)
 {
     int worst = EXIT_CLEAN;
     for (size_t i = 0; i < o->nfiles; i++) {
-        pcr_compile_opts co = {o->includes, o->nincludes, o->werror};
+        pcr_compile_opts co = {o->includes, o->nincludes, o->werror, o->stdlib};
         pcr_diags *d = NULL;
         pcr_status st = pcr_check_file(o->files[i], &co, &d);
         print_diags(o, d);
@@ -311,6 +313,7 @@ static int do_list(const Options *o)
 int main(int argc, char **argv)
 {
     Options o = {0};
+    o.stdlib = pcr_find_stdlib_dir(o.stdlib_buf, sizeof o.stdlib_buf);
     int status = parse_args(argc, argv, &o);
     if (status < 0) {
         switch (o.mode) {

@@ -100,12 +100,13 @@ static int check_output(const char *output, const char *input, const char *const
 }
 
 /* Loads one policy file into the engine. Returns an exit status. */
-static int add_policy(pcr_engine *e, const char *path, const char *const *inc, size_t ninc)
+static int add_policy(pcr_engine *e, const char *path, const char *const *inc, size_t ninc,
+                      const char *stdlib)
 {
     pcr_policy *p = NULL;
     char err[512];
     if (ends_with(path, ".pcr")) {
-        pcr_compile_opts co = {inc, ninc, false};
+        pcr_compile_opts co = {inc, ninc, false, stdlib};
         pcr_diags *d = NULL;
         pcr_status st = pcr_compile_file(path, &co, &p, &d);
         pcr_diags_print(d, stderr, isatty(fileno(stderr)));
@@ -170,8 +171,10 @@ int main(int argc, char **argv)
     if (status == EXIT_CLEAN) status = check_output(output, input, pols, npols);
 
     pcr_engine *e = pcr_engine_new();
+    char stdlib_buf[4096];
+    const char *stdlib = pcr_find_stdlib_dir(stdlib_buf, sizeof stdlib_buf);
     for (size_t i = 0; i < npols && status == EXIT_CLEAN; i++)
-        status = add_policy(e, pols[i], inc, ninc);
+        status = add_policy(e, pols[i], inc, ninc, stdlib);
 
     FILE *in = stdin, *out = stdout;
     if (status == EXIT_CLEAN && input && strcmp(input, "-") != 0 && !(in = fopen(input, "rb"))) {

@@ -82,6 +82,10 @@ typedef struct pcr_compile_opts {
     const char *const *include_dirs; /* extra directories searched by `use` */
     size_t n_include_dirs;
     bool warnings_as_errors;
+    /* The standard library's directory, the one holding std/ (NULL: none).
+     * `use std.x` looks under the include directories, then here; never
+     * beside the policy. See docs/language.md, "Modules". */
+    const char *stdlib_dir;
 } pcr_compile_opts;
 
 typedef struct pcr_policy pcr_policy;
@@ -259,6 +263,18 @@ typedef struct pcr_run_opts {
  * "id":null, and are skipped without being held in memory. */
 pcr_status pcr_engine_run_opts(pcr_engine *e, FILE *in, FILE *out, pcr_run_opts *opts,
                                pcr_stats *stats);
+
+
+/* ---- Finding the standard library ------------------------------------------ */
+
+/* Writes into buf (cap bytes) the standard library directory (the one
+ * holding std/) that the tools pass as pcr_compile_opts.stdlib_dir, and
+ * returns buf; NULL when there is none. The rule: $PCR_STDLIB when set
+ * (set and empty: none); else <the executable's directory>/../share/pcr
+ * when it holds std/request.pcr (an installed layout); else
+ * <the executable's directory>/../policies when it does (the build tree).
+ * The executable is found through /proc/self/exe. */
+const char *pcr_find_stdlib_dir(char *buf, size_t cap);
 
 #ifdef __cplusplus
 }

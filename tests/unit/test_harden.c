@@ -457,3 +457,104 @@ Test(harden_messages, tool_messages_match_the_table)
     cr_assert_geq(rows, 10, "the table has its rows (%zu read)", rows);
     free(text);
 }
+
+/* ---- 4. modules stay inside their roots ----------------------------------- */
+
+Test(harden_modules, a_planted_std_beside_or_above_the_policy_is_ignored)
+{
+    int st;
+    /* A fake std/request.pcr with a one-field schema, beside the policy and
+     * in its parent: the real schema must still be the one used. */
+    char *out = th_runf(&st, "cd %s && mkdir -p up/pol/std up/std && "
+                        "printf 'schema { id: string required }\\n' > up/std/request.pcr && "
+                        "cp up/std/request.pcr up/pol/std/request.pcr && "
+                        "cp %s/policies/examples/demo.pcr up/pol/demo.pcr && "
+                        "%s/pcrc --check up/pol/demo.pcr 2>&1 && echo compiled",
+                        tmpdir(), root(), bin());
+    cr_assert_eq(st, 0, "%s", out);
+    cr_assert_str_eq(out, "compiled\n");
+    free(out);
+}
+
+Test(harden_modules, std_is_found_without_include_dirs_and_pcr_stdlib_overrides)
+{
+    char src[300];
+    snprintf(src, sizeof src, "%s/far.pcr", tmpdir());
+    write_file(src, good_src);
+    int st;
+    char *out = th_runf(&st, "%s/pcrc --check %s 2>&1", bin(), src);
+    cr_assert_eq(st, 0, "the build tree's policies/ is the standard library: %s", out);
+    free(out);
+    out = th_runf(&st, "cd %s && PCR_STDLIB= %s/pcrc --check far.pcr 2>&1 | head -1", tmpdir(), bin());
+    cr_assert_str_eq(out, "far.pcr:1:1: error[E101]: cannot find module `std.request`: looked for std/request.pcr "
+                          "in no -I directory and no standard library (give -I DIR, DIR holding std/: policies/ in "
+                          "the PCR tree)\n");
+    free(out);
+    out = th_runf(&st, "cd %s && PCR_STDLIB=%s/policies %s/pcrc --check far.pcr 2>&1", tmpdir(), root(), bin());
+    cr_assert_eq(st, 0, "%s", out);
+    free(out);
+}
+
+Test(harden_modules, a_symlink_out_of_the_roots_is_refused_and_never_echoed)
+{
+    int st;
+    char *out = th_runf(&st, "cd %s && mkdir -p p s && printf 'secret line one\\nsecret line two\\n' > s/secret.txt && "
+                        "ln -s ../s/secret.txt p/x.pcr && printf 'use std.request\\nuse x\\n"
+                        "policy p { payer \"p\" title \"t\" version \"1\" effective 2026-01-01 }\\n' > p/p.pcr && "
+                        "%s/pcrc --check p/p.pcr 2>&1",
+                        tmpdir(), bin());
+    cr_assert_eq(st, 1, "%s", out);
+    cr_assert_not_null(strstr(out, "p/p.pcr:2:1: error[E101]: module `x`: p/x.pcr leads outside the module roots "
+                                   "(through a symbolic link)"), "%s", out);
+    cr_assert_null(strstr(out, "secret"), "the file's content is never printed: %s", out);
+    free(out);
+}
+
+Test(harden_modules, a_module_that_is_not_pcr_shows_one_line_at_most)
+{
+    int st;
+    char *out = th_runf(&st, "cd %s && mkdir -p p && printf 'root:x:0:0:root:/root:/bin/bash\\n"
+                        "second:x:1:1:secret:/second:/bin/sh\\nthird:x:2:2:secret:/third:/bin/sh\\n' > p/y.pcr && "
+                        "printf '\\000\\001binary' > p/b.pcr && "
+                        "printf 'use std.request\\nuse y\\nuse b\\n"
+                        "policy p { payer \"p\" title \"t\" version \"1\" effective 2026-01-01 }\\n' > p/p.pcr && "
+                        "%s/pcrc --check p/p.pcr 2>&1",
+                        tmpdir(), bin());
+    cr_assert_eq(st, 1, "%s", out);
+    cr_assert_not_null(strstr(out, "root:x:0:0"), "the first offending line is shown: %s", out);
+    cr_assert_null(strstr(out, "second:x"), "no later line: %s", out);
+    cr_assert_null(strstr(out, "third:x"), "no later line: %s", out);
+    cr_assert_not_null(strstr(out, "error[E104]: module file p/b.pcr is not PCR source (it holds NUL bytes or is not UTF-8)"),
+                       "%s", out);
+    free(out);
+}
+
+Test(harden_modules, other_modules_resolve_from_the_policy_directory_not_its_parents)
+{
+    int st;
+    char *out = th_runf(&st, "cd %s && mkdir -p top/lib top/sub && printf 'codeset c \"c\" { CPT 70551 }\\n' > top/lib/m.pcr && "
+                        "printf 'use std.request\\nuse lib.m\\n"
+                        "policy p { payer \"p\" title \"t\" version \"1\" effective 2026-01-01 }\\n' > top/sub/p.pcr && "
+                        "cp top/sub/p.pcr top/p.pcr && %s/pcrc --check top/p.pcr 2>&1 && echo top-ok; "
+                        "%s/pcrc --check top/sub/p.pcr 2>&1 | head -1; %s/pcrc --check -I top top/sub/p.pcr 2>&1 && echo with-I-ok",
+                        tmpdir(), bin(), bin(), bin());
+    cr_assert_str_eq(out, "top-ok\n"
+                          "top/sub/p.pcr:2:1: error[E101]: cannot find module `lib.m`: looked for lib/m.pcr in "
+                          "top/sub (the policy's directory)\n"
+                          "with-I-ok\n");
+    free(out);
+}
+
+/* ---- pcrc: options before the subcommand ---------------------------------- */
+
+Test(harden_cli, options_may_come_before_test_and_list)
+{
+    int st;
+    char *out = th_runf(&st, "%s/pcrc -I %s/policies test policies/examples/demo.pcr | tail -1", bin(), root());
+    cr_assert_eq(st, 0);
+    cr_assert(strstr(out, " passed, 0 failed\n") != NULL, "%s", out);
+    free(out);
+    out = th_runf(&st, "%s/pcrc --color=never list policies/examples/demo.pcr --date 2026-03-02 >/dev/null; echo $?", bin());
+    cr_assert_str_eq(out, "0\n");
+    free(out);
+}
