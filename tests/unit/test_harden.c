@@ -558,3 +558,89 @@ Test(harden_cli, options_may_come_before_test_and_list)
     cr_assert_str_eq(out, "0\n");
     free(out);
 }
+
+/* ---- 5. business days: O(log n), and the same days as stepping ------------ */
+
+#include "dates.h"
+
+/* The indexed search against the day-by-day walk, on a calendar that has
+ * holidays on weekdays and weekends, runs of holidays, and days far from it. */
+Test(harden_dates, indexed_business_days_match_stepping)
+{
+    int32_t days[600];
+    uint32_t n = 0;
+    uint64_t seed = 12345;
+    int32_t d = 20000; /* 2024-10-04 */
+    while (n < 600) {
+        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+        d += 1 + (int32_t)((seed >> 33) % 9);
+        days[n++] = d;
+        if ((seed >> 20) % 5 == 0 && n < 600) days[n++] = ++d; /* a run */
+    }
+    Holidays plain = {days, n, NULL};
+    Holidays fast = {days, n, NULL};
+    date_holidays_index(&fast);
+    for (int i = 0; i < 4000; i++) {
+        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+        int32_t day = 19900 + (int32_t)((seed >> 33) % 4000);
+        int32_t k = (int32_t)((seed >> 13) % 1200) - 600;
+        int32_t want = date_add_business_days(day, k, &plain);
+        int32_t got = date_add_business_days(day, k, &fast);
+        cr_assert_eq(got, want, "day %d, %d business days: %d, stepping gives %d", day, k, got, want);
+    }
+    /* No calendar at all. */
+    for (int32_t day = -10; day < 30; day++)
+        for (int32_t k = -12; k <= 12; k++) {
+            Holidays none = {NULL, 0, NULL};
+            int32_t step = day, left = k > 0 ? k : -k;
+            while (left > 0) {
+                step += k > 0 ? 1 : -1;
+                if (date_weekday(step) < 5) left--;
+            }
+            cr_assert_eq(date_add_business_days(day, k, &none), step, "day %d k %d", day, k);
+        }
+    date_holidays_free_index(&fast);
+}
+
+/* The worst case within the documented limits: a calendar listing every
+ * weekday 1900-2999 (about 287,000 holidays, a 4.9 MB source) and
+ * deadlines of 10,000 business days. 20,000 records are decided, each with
+ * its deadline; the counts are asserted, never the time (before the index
+ * this took minutes; docs/reliability.md states the bound). */
+Test(harden_dates, the_largest_calendar_with_the_longest_deadline_decides_every_record, .timeout = 300)
+{
+    int st;
+    char *out = th_runf(&st, "cd %s && python3 -c \"\n"
+                        "import datetime\n"
+                        "d=datetime.date(1900,1,1); e=datetime.date(2999,12,31); one=datetime.timedelta(days=1)\n"
+                        "w=open('cal.pcr','w')\n"
+                        "w.write('calendar every_weekday \\\"every weekday\\\" {\\\\n')\n"
+                        "while d<=e:\n"
+                        "    if d.weekday()<5: w.write('  %%s \\\"h\\\"\\\\n' %% d.isoformat())\n"
+                        "    d+=one\n"
+                        "w.write('}\\\\n')\n"
+                        "w.close()\n"
+                        "p=open('busy.pcr','w')\n"
+                        "p.write('use std.request\\\\nuse cal\\\\npolicy busy { payer \\\"busy\\\" title \\\"t\\\" version \\\"1\\\" '\n"
+                        "        'effective 1900-01-01 calendar every_weekday }\\\\n'\n"
+                        "        'rule r \\\"r\\\" { when true require prior_auth deadline 10000 business_days before service }\\\\n')\n"
+                        "p.close()\n"
+                        "r=open('recs.jsonl','w')\n"
+                        "for i in range(20000): r.write('{\\\"id\\\":\\\"r%%d\\\",\\\"payer\\\":\\\"busy\\\",\\\"service_date\\\":\\\"2%%03d-06-15\\\"}\\\\n' %% (i, 100+i%%800))\n"
+                        "r.close()\n"
+                        "\" && ls -l cal.pcr | awk '{print $5 > \"calsize\"}' && %s/pcrc busy.pcr -o busy.pcrb 2>&1 && "
+                        "%s/pcrvm --stats busy.pcrb recs.jsonl 2>stats > dec.jsonl; echo \"status $?\"; "
+                        "wc -l < dec.jsonl; grep -c '\"deadline\":\"' dec.jsonl; grep -c '\"decision\":\"prior_auth\"' dec.jsonl; cat calsize",
+                        tmpdir(), bin(), bin());
+    unsigned status = 99;
+    unsigned long lines = 0, with_deadline = 0, pa = 0, calsize = 0;
+    const char *p = strstr(out, "status ");
+    cr_assert_not_null(p, "%s", out);
+    cr_assert_eq(sscanf(p, "status %u\n%lu\n%lu\n%lu\n%lu", &status, &lines, &with_deadline, &pa, &calsize), 5, "%s", out);
+    cr_assert_eq(status, 0, "%s", out);
+    cr_assert_eq(lines, 20000);
+    cr_assert_eq(with_deadline, 20000);
+    cr_assert_eq(pa, 20000);
+    cr_assert_gt(calsize, 4000000, "the calendar is the large one (%lu bytes)", calsize);
+    free(out);
+}
