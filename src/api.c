@@ -5,6 +5,7 @@
  * and service date and owns one VM per policy, one decoder for the shared
  * schema and the output buffer. */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -235,9 +236,10 @@ const char *pcr_decision_name(pcr_decision_kind k) { return out_decision_name(k)
 /* ---- engine --------------------------------------------------------------- */
 
 typedef struct EnginePolicy {
-    pcr_policy *pol;
+    pcr_policy *pol; /* shared with the engine's clones (pol->engine_refs) */
     Vm *vm;
     OutPolicy *out;
+    uint64_t *merged; /* rule counts merged in from clones (nrules); NULL: none yet */
 } EnginePolicy;
 
 struct pcr_engine {
@@ -312,6 +314,8 @@ pcr_status pcr_engine_add(pcr_engine *e, pcr_policy *p, char *err, size_t errlen
         e->v = xrealloc(e->v, e->cap * sizeof *e->v);
     }
     e->v[e->n].pol = p;
+    atomic_fetch_add(&p->engine_refs, 1);
+    e->v[e->n].merged = NULL;
     e->v[e->n].vm = vm_new(np);
     e->v[e->n].out = out_policy_new(np);
     if (e->n == 0) e->dec = rec_decoder_new(np);
@@ -325,7 +329,8 @@ void pcr_engine_free(pcr_engine *e)
     for (size_t i = 0; i < e->n; i++) {
         vm_free(e->v[i].vm);
         out_policy_free(e->v[i].out);
-        pcr_policy_free(e->v[i].pol);
+        free(e->v[i].merged);
+        if (atomic_fetch_sub(&e->v[i].pol->engine_refs, 1) == 1) pcr_policy_free(e->v[i].pol);
     }
     free(e->v);
     rec_decoder_free(e->dec);
@@ -450,6 +455,39 @@ pcr_status pcr_engine_eval(pcr_engine *e, const char *json, size_t len, uint64_t
     return k == PCR_DEC_ERROR ? PCR_ERR_RECORD : PCR_OK;
 }
 
+pcr_engine *pcr_engine_clone(const pcr_engine *e)
+{
+    if (!e) return NULL;
+    pcr_engine *c = pcr_engine_new();
+    c->cap = e->n ? e->n : 1;
+    c->v = xcalloc(c->cap, sizeof *c->v);
+    for (size_t i = 0; i < e->n; i++) {
+        pcr_policy *p = e->v[i].pol;
+        atomic_fetch_add(&p->engine_refs, 1);
+        c->v[i].pol = p;
+        c->v[i].vm = vm_new(p->prog);
+        c->v[i].out = out_policy_new(p->prog);
+    }
+    c->n = e->n;
+    if (e->n) c->dec = rec_decoder_new(e->v[0].pol->prog);
+    return c;
+}
+
+pcr_status pcr_engine_merge_counts(pcr_engine *dst, const pcr_engine *src)
+{
+    if (!dst || !src || dst->n != src->n) return PCR_ERR_USAGE;
+    for (size_t i = 0; i < dst->n; i++)
+        if (dst->v[i].pol != src->v[i].pol) return PCR_ERR_USAGE;
+    for (size_t i = 0; i < dst->n; i++) {
+        uint32_t nr = dst->v[i].pol->prog->nrules;
+        if (!dst->v[i].merged) dst->v[i].merged = xcalloc(nr ? nr : 1, sizeof *dst->v[i].merged);
+        const uint64_t *sc = vm_rule_counts(src->v[i].vm);
+        const uint64_t *sm = src->v[i].merged;
+        for (uint32_t r = 0; r < nr; r++) dst->v[i].merged[r] += sc[r] + (sm ? sm[r] : 0);
+    }
+    return PCR_OK;
+}
+
 void api_engine_too_long(pcr_engine *e, uint64_t recno, const char **line, size_t *len)
 {
     char *msg = e->last_msg;
@@ -476,10 +514,13 @@ void pcr_engine_print_stats(const pcr_engine *e, const pcr_stats *st, FILE *out)
     for (size_t i = 0; i < e->n; i++) {
         const Prog *p = e->v[i].pol->prog;
         const uint64_t *counts = vm_rule_counts(e->v[i].vm);
-        for (uint32_t r = 0; r < p->nrules; r++)
-            if (counts[r])
+        const uint64_t *merged = e->v[i].merged;
+        for (uint32_t r = 0; r < p->nrules; r++) {
+            uint64_t c = counts[r] + (merged ? merged[r] : 0);
+            if (c)
                 fprintf(out, "rule %s@%s %s %llu\n", p->strs[p->id], p->strs[p->version],
-                        p->strs[p->rules[r].id], (unsigned long long)counts[r]);
+                        p->strs[p->rules[r].id], (unsigned long long)c);
+        }
     }
     struct rusage ru;
     if (getrusage(RUSAGE_SELF, &ru) == 0) fprintf(out, "peak_rss_kb %ld\n", ru.ru_maxrss);

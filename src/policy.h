@@ -14,6 +14,9 @@ struct pcr_policy {
     size_t ntests;
     Node *decls;     /* the root file's syntax tree, in arena (pcrc list); or NULL */
     char *path;      /* the root source file, for test locations; or NULL */
+    /* Engines holding this policy (pcr_engine_add, pcr_engine_clone); the
+     * last one to let go frees it. Read-only while shared. */
+    _Atomic unsigned engine_refs;
 };
 
 #endif

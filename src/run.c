@@ -15,6 +15,9 @@
 #include "run.h"
 
 #include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -75,22 +78,22 @@ static ssize_t in_read(Run *r, char *p, size_t n)
     }
 }
 
-/* Writes the buffered lines. Interrupted writes are retried whatever the
- * stop flag says: a line once decided is written whole. */
-static bool out_flush(Run *r)
+/* Writes and empties b. Interrupted writes are retried whatever the stop
+ * flag says: a line once decided is written whole. */
+static bool flush_buf(Run *r, Buf *b)
 {
     if (r->o->write_errno) return false;
     if (r->outfd < 0) {
-        if ((r->ob.n && fwrite(r->ob.p, 1, r->ob.n, r->out) != r->ob.n) || fflush(r->out) != 0) {
+        if ((b->n && fwrite(b->p, 1, b->n, r->out) != b->n) || fflush(r->out) != 0) {
             r->o->write_errno = errno ? errno : EIO;
             return false;
         }
-        r->ob.n = 0;
+        b->n = 0;
         return true;
     }
     size_t done = 0;
-    while (done < r->ob.n) {
-        ssize_t w = write(r->outfd, r->ob.p + done, r->ob.n - done);
+    while (done < b->n) {
+        ssize_t w = write(r->outfd, b->p + done, b->n - done);
         if (w < 0 && errno == EINTR) continue;
         if (w < 0) {
             r->o->write_errno = errno;
@@ -98,9 +101,11 @@ static bool out_flush(Run *r)
         }
         done += (size_t)w;
     }
-    r->ob.n = 0;
+    b->n = 0;
     return true;
 }
+
+static bool out_flush(Run *r) { return flush_buf(r, &r->ob); }
 
 static bool emit(Run *r, const char *line, size_t n, pcr_decision_kind k)
 {
@@ -202,6 +207,283 @@ static bool run_stream(Run *r)
     return ok;
 }
 
+
+/* ---- several threads --------------------------------------------------------
+ *
+ * The calling thread reads, cuts the input into batches of whole lines
+ * (BATCH_BYTES, copied), hands them to the workers and writes the finished
+ * batches in input order. Each worker owns an engine (e itself for the
+ * first, clones for the others) and renders a batch's decisions into the
+ * batch's own buffer. At most `nb` batches are in flight, so memory is
+ * bounded by nb x (the batch, one line over, and its decisions). */
+
+enum {
+    BATCH_BYTES = 512 << 10, /* input bytes that close a batch */
+    MAX_THREADS = 16,
+    MAX_BATCHES = 16,
+};
+
+typedef struct Span {
+    size_t off, len; /* len SIZE_MAX: a line over REC_MAX_LINE, not kept */
+} Span;
+
+typedef enum BatchState { B_FREE, B_READY, B_RUNNING, B_DONE } BatchState;
+
+typedef struct Batch {
+    Buf in;        /* the lines' bytes */
+    Span *lines;   /* nlines spans into in */
+    size_t nlines, cap;
+    uint64_t first_recno;
+    Buf out;       /* their decision lines */
+    pcr_stats st;  /* records and decisions of this batch */
+    BatchState state;
+} Batch;
+
+typedef struct Pool {
+    pthread_mutex_t mu;
+    pthread_cond_t work; /* a batch became READY, or quit */
+    pthread_cond_t done; /* a batch became DONE */
+    Batch b[MAX_BATCHES];
+    unsigned nb;
+    uint64_t submitted, written; /* batch sequence numbers */
+    bool quit;
+} Pool;
+
+typedef struct Worker {
+    Pool *pool;
+    pcr_engine *e;
+    pthread_t tid;
+} Worker;
+
+static void decide_batch(pcr_engine *e, Batch *b)
+{
+    b->out.n = 0;
+    memset(&b->st, 0, sizeof b->st);
+    for (size_t i = 0; i < b->nlines; i++) {
+        const Span *s = &b->lines[i];
+        uint64_t recno = b->first_recno + i;
+        const char *text = NULL;
+        size_t n = 0;
+        pcr_decision_kind k = PCR_DEC_ERROR;
+        if (s->len == SIZE_MAX) api_engine_too_long(e, recno, &text, &n);
+        else pcr_engine_eval(e, b->in.p + s->off, s->len, recno, &text, &n, &k);
+        buf_put(&b->out, text, n);
+        b->st.records++;
+        b->st.by_decision[k]++;
+    }
+}
+
+static void *worker_main(void *arg)
+{
+    Worker *w = arg;
+    Pool *p = w->pool;
+    pthread_mutex_lock(&p->mu);
+    for (;;) {
+        Batch *take = NULL;
+        for (uint64_t s = p->written; s < p->submitted && !take; s++)
+            if (p->b[s % p->nb].state == B_READY) take = &p->b[s % p->nb];
+        if (!take) {
+            if (p->quit) break;
+            pthread_cond_wait(&p->work, &p->mu);
+            continue;
+        }
+        take->state = B_RUNNING;
+        pthread_mutex_unlock(&p->mu);
+        decide_batch(w->e, take);
+        pthread_mutex_lock(&p->mu);
+        take->state = B_DONE;
+        pthread_cond_broadcast(&p->done);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+/* Writes finished batches in order: all in flight when `all`, else only
+ * those already done. Returns false once writing failed (the batches are
+ * still retired, so the workers drain). */
+static bool write_done(Run *r, Pool *p, bool all)
+{
+    bool ok = r->o->write_errno == 0;
+    pthread_mutex_lock(&p->mu);
+    while (p->written < p->submitted) {
+        Batch *b = &p->b[p->written % p->nb];
+        if (b->state != B_DONE) {
+            if (!all) break;
+            pthread_cond_wait(&p->done, &p->mu);
+            continue;
+        }
+        pthread_mutex_unlock(&p->mu);
+        if (ok) {
+            ok = flush_buf(r, &b->out);
+            r->st->records += b->st.records;
+            for (int k = 0; k <= PCR_DEC_ERROR; k++) r->st->by_decision[k] += b->st.by_decision[k];
+        }
+        pthread_mutex_lock(&p->mu);
+        b->state = B_FREE;
+        p->written++;
+    }
+    pthread_mutex_unlock(&p->mu);
+    return ok;
+}
+
+/* The batch being filled: the next slot, once it is free (written). */
+static Batch *next_batch(Run *r, Pool *p, bool *ok)
+{
+    while (p->submitted - p->written >= p->nb) {
+        /* Wait for the oldest batch, then write what is done. */
+        pthread_mutex_lock(&p->mu);
+        while (p->b[p->written % p->nb].state != B_DONE) pthread_cond_wait(&p->done, &p->mu);
+        pthread_mutex_unlock(&p->mu);
+        if (!write_done(r, p, false)) *ok = false;
+    }
+    Batch *b = &p->b[p->submitted % p->nb];
+    b->in.n = 0;
+    b->nlines = 0;
+    b->first_recno = r->recno + 1;
+    return b;
+}
+
+static void submit(Pool *p, Batch *b)
+{
+    pthread_mutex_lock(&p->mu);
+    b->state = B_READY;
+    p->submitted++;
+    pthread_cond_signal(&p->work);
+    pthread_mutex_unlock(&p->mu);
+}
+
+static void add_line(Run *r, Batch *b, const char *line, size_t len)
+{
+    if (b->nlines == b->cap) {
+        b->cap = b->cap ? b->cap * 2 : 4096;
+        b->lines = xrealloc(b->lines, b->cap * sizeof *b->lines);
+    }
+    Span s = {b->in.n, SIZE_MAX};
+    if (len <= REC_MAX_LINE) {
+        buf_put(&b->in, line, len);
+        s.len = len;
+    }
+    b->lines[b->nlines++] = s;
+    r->recno++;
+}
+
+/* True when the input has no byte ready to read right now. */
+static bool input_idle(const Run *r)
+{
+    struct pollfd pf = {.fd = r->infd, .events = POLLIN};
+    return poll(&pf, 1, 0) == 0;
+}
+
+static bool run_threads(Run *r, unsigned nthreads)
+{
+    Pool p;
+    memset(&p, 0, sizeof p);
+    pthread_mutex_init(&p.mu, NULL);
+    pthread_cond_init(&p.work, NULL);
+    pthread_cond_init(&p.done, NULL);
+    p.nb = 2 * nthreads > MAX_BATCHES ? MAX_BATCHES : 2 * nthreads;
+    Worker w[MAX_THREADS];
+    unsigned started = 0;
+    for (unsigned i = 0; i < nthreads; i++) {
+        w[i].pool = &p;
+        w[i].e = i == 0 ? r->e : pcr_engine_clone(r->e);
+        if (pthread_create(&w[i].tid, NULL, worker_main, &w[i]) != 0) {
+            if (i) pcr_engine_free(w[i].e);
+            break;
+        }
+        started++;
+    }
+    bool ok = true;
+    if (started == 0) {
+        ok = run_stream(r);
+    } else {
+        size_t cap = REC_MAX_LINE + IN_CHUNK + 1;
+        char *buf = xmalloc(cap);
+        size_t have = 0;
+        bool skipping = false;
+        Batch *cur = next_batch(r, &p, &ok);
+        while (ok) {
+            ssize_t got = in_read(r, buf + have, IN_CHUNK);
+            if (got == -2) {
+                r->o->stopped = true;
+                break;
+            }
+            if (got < 0) {
+                ok = false;
+                break;
+            }
+            if (got == 0) break;
+            r->st->bytes += (uint64_t)got;
+            size_t end = have + (size_t)got, start = 0;
+            char *nl;
+            while (ok && (nl = memchr(buf + start, '\n', end - start))) {
+                size_t len = (size_t)(nl - (buf + start));
+                if (skipping) skipping = false;
+                else add_line(r, cur, buf + start, len);
+                start += len + 1;
+                if (cur->in.n >= BATCH_BYTES) {
+                    submit(&p, cur);
+                    cur = next_batch(r, &p, &ok);
+                }
+            }
+            have = end - start;
+            if (skipping) {
+                have = 0;
+            } else if (have > REC_MAX_LINE) {
+                add_line(r, cur, NULL, SIZE_MAX);
+                skipping = true;
+                have = 0;
+            } else if (start > 0 && have > 0) {
+                memmove(buf, buf + start, have);
+            }
+            if (stop_requested(r)) {
+                r->o->stopped = true;
+                break;
+            }
+            if (ok && r->prompt && input_idle(r)) {
+                /* Nothing more is waiting: decide and write what came. */
+                if (cur->nlines) {
+                    submit(&p, cur);
+                    ok = write_done(r, &p, true);
+                    cur = next_batch(r, &p, &ok);
+                } else {
+                    ok = write_done(r, &p, true);
+                }
+            } else if (ok) {
+                ok = write_done(r, &p, false);
+            }
+        }
+        /* The last line, without a newline; then what was read. A stopped
+         * or failed run drops the batch being filled (not yet decided). */
+        if (ok && !r->o->stopped) {
+            if (have > 0 && !skipping) add_line(r, cur, buf, have);
+            if (cur->nlines) submit(&p, cur);
+        }
+        if (!write_done(r, &p, true)) ok = false;
+        free(buf);
+    }
+    pthread_mutex_lock(&p.mu);
+    p.quit = true;
+    pthread_cond_broadcast(&p.work);
+    pthread_mutex_unlock(&p.mu);
+    for (unsigned i = 0; i < started; i++) {
+        pthread_join(w[i].tid, NULL);
+        if (i) {
+            pcr_engine_merge_counts(r->e, w[i].e);
+            pcr_engine_free(w[i].e);
+        }
+    }
+    for (unsigned i = 0; i < MAX_BATCHES; i++) {
+        buf_free(&p.b[i].in);
+        buf_free(&p.b[i].out);
+        free(p.b[i].lines);
+    }
+    pthread_mutex_destroy(&p.mu);
+    pthread_cond_destroy(&p.work);
+    pthread_cond_destroy(&p.done);
+    return ok;
+}
+
 pcr_status pcr_engine_run_opts(pcr_engine *e, FILE *in, FILE *out, pcr_run_opts *opts,
                                pcr_stats *stats)
 {
@@ -210,7 +492,7 @@ pcr_status pcr_engine_run_opts(pcr_engine *e, FILE *in, FILE *out, pcr_run_opts 
     pcr_run_opts *o = opts ? opts : &defaults;
     o->stopped = false;
     o->read_errno = o->write_errno = 0;
-    pcr_stats local;
+    pcr_stats local = {0};
     pcr_stats *st = stats ? stats : &local;
     memset(st, 0, sizeof *st);
     double t0 = now_seconds();
@@ -223,7 +505,8 @@ pcr_status pcr_engine_run_opts(pcr_engine *e, FILE *in, FILE *out, pcr_run_opts 
     r.prompt = wants_prompt(o, r.infd);
     buf_reserve(&r.ob, OUT_BLOCK + 4096);
 
-    bool ok = run_stream(&r);
+    unsigned threads = o->threads > MAX_THREADS ? MAX_THREADS : o->threads;
+    bool ok = threads > 1 && r.infd >= 0 ? run_threads(&r, threads) : run_stream(&r);
     if (!out_flush(&r)) ok = false;
     buf_free(&r.ob);
     st->seconds = now_seconds() - t0;

@@ -31,6 +31,7 @@ static const char usage_text[] =
     "  -I DIR           search DIR for `use` modules of .pcr policies (repeatable)\n"
     "  --stats          print counts per decision and rule, and throughput, to stderr\n"
     "  --strict         exit 1 when any record was malformed\n"
+    "  -j N             decide on N threads (default: the online CPUs, at most 16)\n"
     "  -h, --help       this text\n"
     "  --version        print the version\n";
 
@@ -133,6 +134,8 @@ int main(int argc, char **argv)
     size_t ninc = 0, npols = 0;
     const char *input = NULL, *output = NULL;
     bool stats = false, strict = false;
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    unsigned threads = ncpu < 1 ? 1 : ncpu > 16 ? 16 : (unsigned)ncpu;
     int status = EXIT_CLEAN;
     if (!inc || !pols) return EXIT_USAGE;
     for (int i = 1; i < argc && status == EXIT_CLEAN; i++) {
@@ -151,6 +154,13 @@ int main(int argc, char **argv)
             stats = true;
         } else if (strcmp(a, "--strict") == 0) {
             strict = true;
+        } else if (strcmp(a, "-j") == 0 || strncmp(a, "-j", 2) == 0) {
+            const char *v = a[2] ? a + 2 : (i + 1 < argc ? argv[++i] : NULL);
+            char *end = NULL;
+            long n = v ? strtol(v, &end, 10) : 0;
+            if (!v || end == v || *end || n < 1 || n > 16)
+                status = fail("%s", "-j takes a number of threads from 1 to 16");
+            else threads = (unsigned)n;
         } else if (strcmp(a, "-o") == 0 || strcmp(a, "-I") == 0) {
             if (i + 1 == argc) status = fail("%s needs an argument", a);
             else if (a[1] == 'o') output = argv[++i];
@@ -190,7 +200,7 @@ int main(int argc, char **argv)
     if (status == EXIT_CLEAN && stop_signal) status = stopped(0);
     if (status == EXIT_CLEAN) {
         pcr_stats st;
-        pcr_run_opts ro = {.stop = &stop_signal};
+        pcr_run_opts ro = {.threads = threads, .stop = &stop_signal};
         pcr_status rs = pcr_engine_run_opts(e, in, out, &ro, &st);
         if (rs != PCR_OK && ro.read_errno) {
             fprintf(stderr, "pcrvm: error reading the input: %s\n", strerror(ro.read_errno));

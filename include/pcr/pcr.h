@@ -242,6 +242,12 @@ typedef enum pcr_flush {
 } pcr_flush;
 
 typedef struct pcr_run_opts {
+    /* Threads deciding records: 0 or 1 decide on the calling thread; N > 1
+     * starts N workers, each with a clone of the engine (pcr_engine_clone),
+     * deciding batches of whole lines; the output is in input order and
+     * byte-identical to one thread's, memory stays bounded, and the rule
+     * counts of the clones are merged into e at the end. */
+    unsigned threads;
     pcr_flush flush;
     /* NULL, or a flag (set by a signal handler, say) checked after each
      * line: once it is nonzero the run stops, the output holds only whole
@@ -275,6 +281,21 @@ pcr_status pcr_engine_run_opts(pcr_engine *e, FILE *in, FILE *out, pcr_run_opts 
  * <the executable's directory>/../policies when it does (the build tree).
  * The executable is found through /proc/self/exe. */
 const char *pcr_find_stdlib_dir(char *buf, size_t cap);
+
+
+/* ---- Engines on several threads --------------------------------------------- */
+
+/* A new engine deciding with the same policies as e (shared read-only and
+ * reference-counted: freed with the last engine holding them), with its own
+ * decoder, VMs and buffers, so it may run on another thread at the same
+ * time as e. Policies added to e afterwards are not in the clone. Free it
+ * with pcr_engine_free. */
+pcr_engine *pcr_engine_clone(const pcr_engine *e);
+
+/* Adds the per-rule counts of src (a clone of dst, or dst a clone of src)
+ * to dst, so pcr_engine_print_stats on dst covers both. PCR_ERR_USAGE when
+ * they do not hold the same policies. */
+pcr_status pcr_engine_merge_counts(pcr_engine *dst, const pcr_engine *src);
 
 #ifdef __cplusplus
 }

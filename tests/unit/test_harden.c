@@ -644,3 +644,71 @@ Test(harden_dates, the_largest_calendar_with_the_longest_deadline_decides_every_
     cr_assert_gt(calsize, 4000000, "the calendar is the large one (%lu bytes)", calsize);
     free(out);
 }
+
+/* ---- pcrvm -j N: the same bytes as one thread, in order ------------------- */
+
+Test(harden_threads, j2_output_and_stats_equal_j1_through_files_and_pipes)
+{
+    int st;
+    /* Many batches: the demo records again and again, with malformed lines
+     * and over-long lines among them. */
+    char *out = th_runf(&st, "cd %s && python3 -c \"\n"
+                        "import sys\n"
+                        "good=open('%s/policies/examples/demo-requests.jsonl').read().splitlines()\n"
+                        "w=sys.stdout\n"
+                        "for i in range(120000):\n"
+                        "    if i %% 997 == 5: w.write('{not json\\\\n')\n"
+                        "    elif i %% 40009 == 7: w.write('{\\\"id\\\":\\\"big\\\",\\\"x\\\":\\\"' + 'a'*1200000 + '\\\"}\\\\n')\n"
+                        "    else: w.write(good[i %% len(good)].replace('\\\"id\\\":\\\"', '\\\"id\\\":\\\"%%d-' %% i, 1) + '\\\\n')\n"
+                        "\" > mix.jsonl && P=%s/policies/examples/demo.pcr && "
+                        "%s/pcrvm -j 1 --stats $P mix.jsonl > j1.txt 2> s1.txt && "
+                        "%s/pcrvm -j 2 --stats $P mix.jsonl > j2.txt 2> s2.txt && "
+                        "cat mix.jsonl | %s/pcrvm -j 2 $P > j2p.txt && "
+                        "cmp j1.txt j2.txt && cmp j1.txt j2p.txt && "
+                        "grep -v -e '^throughput' -e '^peak_rss' -e '^records' s1.txt > c1 && "
+                        "grep -v -e '^throughput' -e '^peak_rss' -e '^records' s2.txt > c2 && cmp c1 c2 && "
+                        "wc -l < mix.jsonl && wc -l < j2.txt && grep -c 'line longer than' j2.txt && "
+                        "grep '^peak_rss_kb' s2.txt",
+                        tmpdir(), root(), root(), bin(), bin(), bin());
+    cr_assert_eq(st, 0, "%s", out);
+    unsigned long in = 0, lines = 0, longs = 0, rss = 0;
+    cr_assert_eq(sscanf(out, "%lu\n%lu\n%lu\npeak_rss_kb %lu", &in, &lines, &longs, &rss), 4, "%s", out);
+    cr_assert_eq(in, 120000);
+    cr_assert_eq(lines, in);
+    cr_assert_eq(longs, 3);
+    cr_assert_lt(rss, 64 * 1024, "peak RSS %lu KiB", rss);
+    free(out);
+}
+
+Test(harden_threads, j2_closed_output_and_bad_arguments)
+{
+    int st;
+    char *out = th_runf(&st, "cd %s && yes \"$(cat %s/policies/examples/demo-requests.jsonl)\" | head -n 300000 > r.jsonl; "
+                        "%s/pcrvm -j 2 %s/policies/examples/demo.pcr r.jsonl 2>err.txt | head -1 | cut -c1-13; cat err.txt; "
+                        "%s/pcrvm -j 0 x.pcrb 2>&1; echo \"status $?\"",
+                        tmpdir(), root(), bin(), root(), bin());
+    cr_assert_str_eq(out, "{\"id\":\"d-001\"\npcrvm: -j takes a number of threads from 1 to 16\nstatus 2\n");
+    free(out);
+}
+
+Test(harden_threads, j2_sigterm_while_waiting_keeps_whole_lines)
+{
+    char pol[4400];
+    snprintf(pol, sizeof pol, "%s/policies/examples/demo.pcr", root());
+    const char *args[] = {"-j", "2", pol, NULL};
+    Child c = spawn_pcrvm(args);
+    write_all_fd(c.in, record1, strlen(record1));
+    char buf[4096];
+    cr_assert_eq(read_lines(c.out, buf, sizeof buf, 1, 30000), 1, "prompt with -j 2: '%s'", buf);
+    write_all_fd(c.in, record1, strlen(record1));
+    cr_assert_eq(read_lines(c.out, buf, sizeof buf, 1, 30000), 1, "got '%s'", buf);
+    write_all_fd(c.in, "{\"id\":", 6);
+    kill(c.pid, SIGTERM);
+    cr_assert_eq(wait_status(c.pid), 143);
+    char err[4096];
+    read_lines(c.err, err, sizeof err, 1, 30000);
+    cr_assert_str_eq(err, "pcrvm: stopped by SIGTERM after 2 records decided\n");
+    close(c.in);
+    close(c.out);
+    close(c.err);
+}
