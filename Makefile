@@ -65,8 +65,11 @@ $(LIB): $(OBJS)
 	rm -f $@
 	ar rcs $@ $^
 
+# The tools find the standard library at bin/../policies (docs/language.md,
+# "Modules"): an out-of-tree OUT (build/san) gets a link to policies/.
 $(OUT)/bin/%: tools/%.c $(LIB)
 	@mkdir -p $(dir $@)
+	@[ -e $(OUT)/policies ] || ln -s $(CURDIR)/policies $(OUT)/policies
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) $< $(LIB) $(LDFLAGS) -o $@
 
 -include $(wildcard $(BUILD)/obj/*.d)

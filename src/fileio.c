@@ -181,7 +181,7 @@ static int open_temp(const char *path, Buf *tmp)
     for (int tries = 0; tries < 100; tries++) {
         seed = seed * 6364136223846793005ull + 1442695040888963407ull;
         tmp->n = 0;
-        buf_put(tmp, path, dirlen);
+        if (dirlen) buf_put(tmp, path, dirlen);
         buf_printf(tmp, ".%s.%06llx.tmp", base, (unsigned long long)(seed >> 40));
         buf_putc(tmp, '\0');
         int fd = open(tmp->p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0666);

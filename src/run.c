@@ -360,7 +360,7 @@ static void add_line(Run *r, Batch *b, const char *line, size_t len)
     }
     Span s = {b->in.n, SIZE_MAX};
     if (len <= REC_MAX_LINE) {
-        buf_put(&b->in, line, len);
+        if (len) buf_put(&b->in, line, len);
         s.len = len;
     }
     b->lines[b->nlines++] = s;
