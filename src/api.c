@@ -6,6 +6,7 @@
  * schema and the output buffer. */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -13,6 +14,7 @@
 
 #include "arena.h"
 #include "bc.h"
+#include "bc_format.h"
 #include "buf.h"
 #include "compile.h"
 #include "dates.h"
@@ -20,6 +22,7 @@
 #include "explain.h"
 #include "fmt.h"
 #include "near.h"
+#include "fileio.h"
 #include "out.h"
 #include "syntax.h"
 #include "pcr/pcr.h"
@@ -27,6 +30,7 @@
 #include "prog.h"
 #include "rec.h"
 #include "sha256.h"
+#include "run.h"
 #include "vm.h"
 
 enum { SOURCE_MAX_BYTES = 8 << 20 };
@@ -35,38 +39,6 @@ enum { SOURCE_MAX_BYTES = 8 << 20 };
 static void set_err(char *err, size_t errlen, const char *msg)
 {
     if (err && errlen) snprintf(err, errlen, "%s", msg);
-}
-
-/* Reads a whole file into a NUL-terminated xmalloc'ed buffer. Returns NULL
- * (errno set) when it cannot, or when it is larger than max bytes
- * (errno = EFBIG). */
-static char *read_file(const char *path, size_t max, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    errno = 0;
-    Buf b = {0};
-    char chunk[65536];
-    size_t got;
-    while ((got = fread(chunk, 1, sizeof chunk, f)) > 0) {
-        if (b.n + got > max) {
-            fclose(f);
-            buf_free(&b);
-            errno = EFBIG;
-            return NULL;
-        }
-        buf_put(&b, chunk, got);
-    }
-    int bad = ferror(f) ? (errno ? errno : EIO) : 0; /* fread left the cause (EISDIR...) */
-    fclose(f);
-    if (bad) {
-        buf_free(&b);
-        errno = bad;
-        return NULL;
-    }
-    buf_putc(&b, '\0');
-    *len = b.n - 1;
-    return b.p;
 }
 
 /* ---- compiling ------------------------------------------------------------ */
@@ -83,6 +55,7 @@ static pcr_status compile_text(const char *path, char *text, size_t len,
     if (opts) {
         co.include_dirs = opts->include_dirs;
         co.n_include_dirs = opts->n_include_dirs;
+        co.stdlib_dir = opts->stdlib_dir;
     }
     CompileOut res = {0};
     bool ok = compile_program(&pol->arena, d, path, text, len, &co, &res);
@@ -110,9 +83,10 @@ static pcr_status compile_text(const char *path, char *text, size_t len,
 /* Reports a root file that cannot be used as a diagnostic at 0:0, so every
  * caller prints it the same way: too large is an error in the policy (E103,
  * as for a module), unreadable an I/O error (E104). */
-static pcr_status io_failure(const char *path, pcr_diags **diags)
+static pcr_status io_failure(const char *path, FioError why, pcr_diags **diags)
 {
-    bool too_big = errno == EFBIG;
+    int err = errno;
+    bool too_big = why == FIO_TOO_BIG;
     if (diags) {
         Diags *d = diags_new();
         Loc nowhere = {0};
@@ -122,7 +96,7 @@ static pcr_status io_failure(const char *path, pcr_diags **diags)
             diag_error(d, "E103", nowhere, "%s is larger than 8 MiB; sources are limited to 8 MiB",
                        path);
         else
-            diag_error(d, "E104", nowhere, "cannot read %s: %s", path, strerror(errno));
+            diag_error(d, "E104", nowhere, "cannot read %s: %s", path, fio_error_text(why, err));
         *diags = d;
     }
     return too_big ? PCR_ERR_POLICY : PCR_ERR_IO;
@@ -134,8 +108,9 @@ pcr_status pcr_compile_file(const char *path, const pcr_compile_opts *opts, pcr_
     if (!path || !out) return PCR_ERR_USAGE;
     *out = NULL;
     size_t len;
-    char *text = read_file(path, SOURCE_MAX_BYTES, &len);
-    if (!text) return io_failure(path, diags);
+    FioError why;
+    char *text = fio_read(path, SOURCE_MAX_BYTES, NULL, 0, &len, &why);
+    if (!text) return io_failure(path, why, diags);
     return compile_text(path, text, len, opts, out, diags);
 }
 
@@ -150,16 +125,18 @@ pcr_status pcr_compile_buffer(const char *name, const char *src, size_t len,
 pcr_status pcr_check_file(const char *path, const pcr_compile_opts *opts, pcr_diags **diags)
 {
     size_t len;
-    char *text = read_file(path, SOURCE_MAX_BYTES, &len);
-    if (!text) return io_failure(path, diags);
+    FioError why;
+    char *text = fio_read(path, SOURCE_MAX_BYTES, NULL, 0, &len, &why);
+    if (!text) return io_failure(path, why, diags);
     return compile_text(path, text, len, opts, NULL, diags);
 }
 
 pcr_status pcr_dump_ast(const char *path, FILE *out, pcr_diags **diags)
 {
     size_t len;
-    char *text = read_file(path, SOURCE_MAX_BYTES, &len);
-    if (!text) return io_failure(path, diags);
+    FioError why;
+    char *text = fio_read(path, SOURCE_MAX_BYTES, NULL, 0, &len, &why);
+    if (!text) return io_failure(path, why, diags);
     Diags *d = diags_new();
     Arena a;
     arena_init(&a);
@@ -184,22 +161,16 @@ pcr_status pcr_policy_save(const pcr_policy *p, uint8_t **buf, size_t *len)
 
 pcr_status pcr_policy_save_file(const pcr_policy *p, const char *path, char *err, size_t errlen)
 {
+    if (!p || !path) return PCR_ERR_USAGE;
     uint8_t *buf;
     size_t len;
     pcr_status st = pcr_policy_save(p, &buf, &len);
     if (st != PCR_OK) return st;
-    FILE *f = fopen(path, "wb");
-    if (!f) {
-        if (err) snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
-        free(buf);
-        return PCR_ERR_IO;
-    }
-    size_t put = fwrite(buf, 1, len, f);
-    int bad = fclose(f) != 0 || put != len;
+    char msg[512];
+    bool ok = fio_replace(path, buf, len, BC_MAGIC, BC_MAGIC_LEN, msg, sizeof msg);
     free(buf);
-    if (bad) {
-        if (err) snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
-        remove(path);
+    if (!ok) {
+        set_err(err, errlen, msg);
         return PCR_ERR_IO;
     }
     return PCR_OK;
@@ -230,11 +201,19 @@ enum { BYTECODE_MAX_BYTES = 256 << 20 };
 
 pcr_status pcr_policy_load_file(const char *path, pcr_policy **out, char *err, size_t errlen)
 {
+    if (!path || !out) return PCR_ERR_USAGE;
+    *out = NULL;
     size_t len;
-    char *buf = read_file(path, BYTECODE_MAX_BYTES, &len);
+    FioError why;
+    char *buf = fio_read(path, BYTECODE_MAX_BYTES, BC_MAGIC, BC_MAGIC_LEN, &len, &why);
     if (!buf) {
+        int e = errno;
+        if (why == FIO_BAD_PREFIX) {
+            if (err) snprintf(err, errlen, "%s: not a PCR bytecode file (bad magic)", path);
+            return PCR_ERR_BYTECODE;
+        }
         if (err) snprintf(err, errlen, "cannot read %s: %s", path,
-                          errno == EFBIG ? "larger than 256 MiB" : strerror(errno));
+                          why == FIO_TOO_BIG ? "larger than 256 MiB" : fio_error_text(why, e));
         return PCR_ERR_IO;
     }
     char msg[256] = "";
@@ -265,9 +244,10 @@ const char *pcr_decision_name(pcr_decision_kind k) { return out_decision_name(k)
 /* ---- engine --------------------------------------------------------------- */
 
 typedef struct EnginePolicy {
-    pcr_policy *pol;
+    pcr_policy *pol; /* shared with the engine's clones (pol->engine_refs) */
     Vm *vm;
     OutPolicy *out;
+    uint64_t *merged; /* rule counts merged in from clones (nrules); NULL: none yet */
 } EnginePolicy;
 
 struct pcr_engine {
@@ -348,6 +328,8 @@ pcr_status pcr_engine_add(pcr_engine *e, pcr_policy *p, char *err, size_t errlen
         e->v = xrealloc(e->v, e->cap * sizeof *e->v);
     }
     e->v[e->n].pol = p;
+    atomic_fetch_add(&p->engine_refs, 1);
+    e->v[e->n].merged = NULL;
     e->v[e->n].vm = vm_new(np);
     e->v[e->n].out = out_policy_new(np);
     if (e->n == 0) {
@@ -364,7 +346,8 @@ void pcr_engine_free(pcr_engine *e)
     for (size_t i = 0; i < e->n; i++) {
         vm_free(e->v[i].vm);
         out_policy_free(e->v[i].out);
-        pcr_policy_free(e->v[i].pol);
+        free(e->v[i].merged);
+        if (atomic_fetch_sub(&e->v[i].pol->engine_refs, 1) == 1) pcr_policy_free(e->v[i].pol);
     }
     free(e->v);
     rec_decoder_free(e->dec);
@@ -749,31 +732,42 @@ pcr_status pcr_engine_eval(pcr_engine *e, const char *json, size_t len, uint64_t
     return k == PCR_DEC_ERROR ? PCR_ERR_RECORD : PCR_OK;
 }
 
-static double now_seconds(void)
+pcr_engine *pcr_engine_clone(const pcr_engine *e)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    if (!e) return NULL;
+    pcr_engine *c = pcr_engine_new();
+    c->cap = e->n ? e->n : 1;
+    c->v = xcalloc(c->cap, sizeof *c->v);
+    for (size_t i = 0; i < e->n; i++) {
+        pcr_policy *p = e->v[i].pol;
+        atomic_fetch_add(&p->engine_refs, 1);
+        c->v[i].pol = p;
+        c->v[i].vm = vm_new(p->prog);
+        c->v[i].out = out_policy_new(p->prog);
+    }
+    c->n = e->n;
+    if (e->n) c->dec = rec_decoder_new(e->v[0].pol->prog);
+    pcr_engine_set_strict(c, e->strict); /* and the same record options */
+    return c;
 }
 
-enum { IN_CHUNK = 1 << 20 };
-
-/* Emits the decision for one complete line (without its '\n'). */
-static bool run_one(pcr_engine *e, const char *line, size_t len, uint64_t recno, FILE *out,
-                    pcr_stats *st)
+pcr_status pcr_engine_merge_counts(pcr_engine *dst, const pcr_engine *src)
 {
-    pcr_decision_kind k = PCR_DEC_ERROR;
-    const char *text = NULL;
-    size_t n = 0;
-    pcr_engine_eval(e, line, len, recno, &text, &n, &k);
-    st->records++;
-    st->by_decision[k]++;
-    return fwrite(text, 1, n, out) == n;
+    if (!dst || !src || dst->n != src->n) return PCR_ERR_USAGE;
+    for (size_t i = 0; i < dst->n; i++)
+        if (dst->v[i].pol != src->v[i].pol) return PCR_ERR_USAGE;
+    for (size_t i = 0; i < dst->n; i++) {
+        uint32_t nr = dst->v[i].pol->prog->nrules;
+        if (!dst->v[i].merged) dst->v[i].merged = xcalloc(nr ? nr : 1, sizeof *dst->v[i].merged);
+        const uint64_t *sc = vm_rule_counts(src->v[i].vm);
+        const uint64_t *sm = src->v[i].merged;
+        for (uint32_t r = 0; r < nr; r++) dst->v[i].merged[r] += sc[r] + (sm ? sm[r] : 0);
+    }
+    if (dst->dec && src->dec) rec_unknown_merge(dst->dec, src->dec);
+    return PCR_OK;
 }
 
-/* A line longer than REC_MAX_LINE is not buffered: its decision is an error
- * naming the limit, and its bytes are skipped up to the next newline. */
-static bool run_too_long(pcr_engine *e, uint64_t recno, FILE *out, pcr_stats *st)
+void api_engine_too_long(pcr_engine *e, uint64_t recno, const char **line, size_t *len)
 {
     char *msg = e->last_msg;
     snprintf(msg, sizeof e->last_msg, "record %llu: line longer than %d bytes", (unsigned long long)recno,
@@ -781,53 +775,8 @@ static bool run_too_long(pcr_engine *e, uint64_t recno, FILE *out, pcr_stats *st
     e->line.n = 0;
     out_error(&e->line, NULL, 0, msg);
     remember(e, PCR_DEC_ERROR, NULL, NULL, 0, msg);
-    st->records++;
-    st->by_decision[PCR_DEC_ERROR]++;
-    return fwrite(e->line.p, 1, e->line.n, out) == e->line.n;
-}
-
-pcr_status pcr_engine_run(pcr_engine *e, FILE *in, FILE *out, pcr_stats *stats)
-{
-    pcr_stats local;
-    pcr_stats *st = stats ? stats : &local;
-    memset(st, 0, sizeof *st);
-    double t0 = now_seconds();
-    /* buf holds the unfinished tail of the input: at most one line of
-     * REC_MAX_LINE bytes plus one chunk, so memory is flat in the input. */
-    size_t cap = REC_MAX_LINE + IN_CHUNK + 1;
-    char *buf = xmalloc(cap);
-    size_t have = 0;
-    bool skipping = false; /* inside an over-long line, dropping bytes */
-    bool ok = true;
-    uint64_t recno = 0;
-    size_t got;
-    while (ok && (got = fread(buf + have, 1, IN_CHUNK, in)) > 0) {
-        st->bytes += got;
-        size_t end = have + got, start = 0;
-        char *nl;
-        while (ok && (nl = memchr(buf + start, '\n', end - start))) {
-            size_t len = (size_t)(nl - (buf + start));
-            if (skipping) skipping = false;
-            else ok = run_one(e, buf + start, len, ++recno, out, st);
-            start += len + 1;
-        }
-        have = end - start;
-        if (skipping) {
-            have = 0;
-        } else if (have > REC_MAX_LINE) {
-            ok = run_too_long(e, ++recno, out, st);
-            skipping = true;
-            have = 0;
-        } else if (start > 0) {
-            memmove(buf, buf + start, have);
-        }
-    }
-    if (ok && ferror(in)) ok = false;
-    else if (ok && have > 0 && !skipping) ok = run_one(e, buf, have, ++recno, out, st);
-    free(buf);
-    if (fflush(out) != 0 || ferror(out)) ok = false;
-    st->seconds = now_seconds() - t0;
-    return ok ? PCR_OK : PCR_ERR_IO;
+    *line = e->line.p;
+    *len = e->line.n;
 }
 
 void pcr_engine_print_stats(const pcr_engine *e, const pcr_stats *st, FILE *out)
@@ -850,10 +799,13 @@ void pcr_engine_print_stats(const pcr_engine *e, const pcr_stats *st, FILE *out)
     for (size_t i = 0; i < e->n; i++) {
         const Prog *p = e->v[i].pol->prog;
         const uint64_t *counts = vm_rule_counts(e->v[i].vm);
-        for (uint32_t r = 0; r < p->nrules; r++)
-            if (counts[r])
+        const uint64_t *merged = e->v[i].merged;
+        for (uint32_t r = 0; r < p->nrules; r++) {
+            uint64_t c = counts[r] + (merged ? merged[r] : 0);
+            if (c)
                 fprintf(out, "rule %s@%s %s %llu\n", p->strs[p->id], p->strs[p->version],
-                        p->strs[p->rules[r].id], (unsigned long long)counts[r]);
+                        p->strs[p->rules[r].id], (unsigned long long)c);
+        }
     }
     if (e->dec) {
         size_t nu = rec_unknown_count(e->dec);

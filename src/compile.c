@@ -1,10 +1,16 @@
 /* compile.c: the compile driver: module loading, then check, emit, verify.
  *
- * Modules are loaded depth first, each once. A `use a.b` looks for a/b.pcr
- * in the using file's directory, each of its ancestors, then each include
- * directory. Files are identified by their real path, so one module reached
- * through two spellings is still loaded once, and a `use` that reaches a
- * file still being loaded is a cycle. */
+ * Modules are loaded depth first, each once. A `use a.b` names the file
+ * a/b.pcr under one of the module roots: the root policy file's own
+ * directory, each include directory (-I) and the standard library
+ * directory. `use std.x` is looked for under the include directories, then
+ * the standard library, never beside the policy (a planted std/ there must
+ * not replace the real schema); any other module under the policy's
+ * directory, then the include directories. After resolving symlinks a
+ * module file must lie inside the root it was found under. Files are
+ * identified by their real path, so one module reached through two
+ * spellings is still loaded once, and a `use` that reaches a file still
+ * being loaded is a cycle. */
 #include "compile.h"
 
 #include <errno.h>
@@ -17,12 +23,12 @@
 #include "bc.h"
 #include "buf.h"
 #include "emit.h"
+#include "fileio.h"
 #include "syntax.h"
 #include "sema.h"
 
 enum {
     MAX_SOURCE = 8 << 20, /* bytes in one source file */
-    MAX_ANCESTORS = 64,   /* directories walked up from a using file */
 };
 
 /* A file that has been read: its identity and its place in the load. */
@@ -44,6 +50,7 @@ typedef struct Loader {
     SemFile *order;  /* files in dependency order (a module before its users) */
     uint32_t norder, ordercap;
     const Node *failed_use; /* the first `use` whose module could not be read */
+    char *policy_dir; /* the root policy file's directory (owned) */
 } Loader;
 
 static char *file_key(const char *path)
@@ -77,29 +84,6 @@ static char *dir_of(const char *path)
     return xstrndup(path, (size_t)(slash - path));
 }
 
-/* The lexical parent of dir, or NULL at the root. Parents of "." and of
- * paths ending in ".." climb with "..", so relative spellings stay
- * relative in messages. */
-static char *dir_parent(const char *dir)
-{
-    size_t n = strlen(dir);
-    if (strcmp(dir, "/") == 0) return NULL;
-    if (strcmp(dir, ".") == 0) return xstrndup("..", 2);
-    if ((n == 2 && strcmp(dir, "..") == 0) || (n > 2 && strcmp(dir + n - 3, "/..") == 0)) {
-        char *p = xmalloc(n + 4);
-        memcpy(p, dir, n);
-        memcpy(p + n, "/..", 4);
-        return p;
-    }
-    return dir_of(dir);
-}
-
-static bool is_fs_root(const char *dir)
-{
-    char buf[PATH_MAX];
-    return realpath(dir, buf) && strcmp(buf, "/") == 0;
-}
-
 static char *path_join(const char *dir, const char *rel)
 {
     Buf b = {0};
@@ -112,84 +96,122 @@ static char *path_join(const char *dir, const char *rel)
     return b.p;
 }
 
-/* Searches for module `rel` ("std/request.pcr") on behalf of the file at
- * `from`. Returns the path found (owned) or NULL; `looked` receives where
- * it looked, in words that do not depend on where the tree sits on the
- * machine: "DIR and the directories above it", then the include
- * directories. */
-static char *resolve(Loader *L, const char *from, const char *rel, Buf *looked)
+/* True when the real path `real` lies inside the directory `root` (after
+ * resolving root's symlinks too). */
+static bool inside_root(const char *root, const char *real)
 {
-    char *dir = dir_of(from);
-    char *found = NULL;
-    buf_puts(looked, dir);
-    buf_puts(looked, " and the directories above it");
-    for (int i = 0; dir && i < MAX_ANCESTORS && !found; i++) {
-        char *cand = path_join(dir, rel);
-        struct stat st;
-        if (stat(cand, &st) == 0) found = cand;
-        else free(cand);
-        char *up = is_fs_root(dir) ? NULL : dir_parent(dir);
-        free(dir);
-        dir = up;
+    char r[PATH_MAX];
+    if (!realpath(root, r)) return false;
+    size_t n = strlen(r);
+    if (n == 1 && r[0] == '/') return true;
+    return strncmp(real, r, n) == 0 && real[n] == '/';
+}
+
+/* Looks for rel under root. Returns the candidate path (owned) when a file
+ * is there, else NULL. *escapes is set when it is there but resolves
+ * outside root (through a symlink). */
+static char *try_root(const char *root, const char *rel, bool *escapes)
+{
+    char *cand = path_join(root, rel);
+    struct stat st;
+    if (stat(cand, &st) != 0) {
+        free(cand);
+        return NULL;
     }
-    free(dir);
+    char real[PATH_MAX];
+    if (!realpath(cand, real) || !inside_root(root, real)) {
+        *escapes = true;
+        free(cand);
+        return NULL;
+    }
+    return cand;
+}
+
+/* Searches for module `rel` ("std/request.pcr", std when it is under the
+ * std. prefix). Returns the path found (owned) or NULL; `looked` receives
+ * where it looked, in words that do not depend on where the tree sits on
+ * the machine, and *escaped the first candidate refused for leaving its
+ * root (owned; NULL if none). */
+static char *resolve(Loader *L, const char *rel, bool std, Buf *looked, char **escaped)
+{
+    char *found = NULL;
+    bool esc = false;
+    *escaped = NULL;
+    if (!std) {
+        buf_puts(looked, L->policy_dir);
+        buf_puts(looked, " (the policy's directory)");
+        found = try_root(L->policy_dir, rel, &esc);
+        if (esc && !*escaped) *escaped = path_join(L->policy_dir, rel);
+    }
     for (size_t i = 0; L->opts && i < L->opts->n_include_dirs && !found; i++) {
         const char *inc = L->opts->include_dirs[i];
-        char *cand = path_join(inc, rel);
-        struct stat st;
-        if (stat(cand, &st) == 0) found = cand;
-        else free(cand);
-        buf_puts(looked, i ? ", " : ", then -I ");
+        esc = false;
+        found = try_root(inc, rel, &esc);
+        if (esc && !*escaped) *escaped = path_join(inc, rel);
+        if (looked->n) buf_puts(looked, i ? ", " : ", then ");
+        buf_puts(looked, i ? "" : "-I ");
         buf_puts(looked, inc);
+    }
+    if (std && !found) {
+        const char *lib = L->opts ? L->opts->stdlib_dir : NULL;
+        if (looked->n) buf_puts(looked, ", then ");
+        if (!lib && (!L->opts || L->opts->n_include_dirs == 0)) {
+            buf_puts(looked, "no -I directory and no standard library");
+        } else if (lib) {
+            esc = false;
+            found = try_root(lib, rel, &esc);
+            if (esc && !*escaped) *escaped = path_join(lib, rel);
+            buf_puts(looked, "the standard library");
+        } else {
+            buf_puts(looked, "no standard library");
+        }
     }
     buf_putc(looked, '\0');
     return found;
+}
+
+/* True when text (len bytes) is plausibly PCR source: no NUL byte and
+ * valid UTF-8. A module that is not is refused before it is parsed, so
+ * none of its lines is ever echoed in a diagnostic. */
+static bool looks_like_source(const char *text, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)text, *end = p + len;
+    while (p < end) {
+        unsigned c = *p;
+        if (c == 0) return false;
+        if (c < 0x80) {
+            p++;
+            continue;
+        }
+        size_t n = c >= 0xF0 && c <= 0xF4 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 && c < 0xE0 ? 2 : 0;
+        if (n == 0 || (size_t)(end - p) < n) return false;
+        for (size_t k = 1; k < n; k++)
+            if ((p[k] & 0xC0) != 0x80) return false;
+        p += n;
+    }
+    return true;
 }
 
 /* Reads a module file whole; reports E103/E104 at `at`. Returns the text
  * (xmalloc'ed, NUL-terminated) or NULL. */
 static char *read_source(Loader *L, const char *path, Loc at, size_t *len)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        diag_error(L->d, "E104", at, "cannot read module file %s: %s", path, strerror(errno));
+    FioError why;
+    char *text = fio_read(path, MAX_SOURCE, NULL, 0, len, &why);
+    if (!text && why == FIO_TOO_BIG) {
+        diag_error(L->d, "E103", at, "module file %s is over 8 MiB; sources are limited to 8 MiB", path);
         return NULL;
     }
-    struct stat st;
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-        diag_error(L->d, "E104", at, "cannot read module file %s: not a regular file", path);
-        fclose(f);
+    if (!text) {
+        diag_error(L->d, "E104", at, "cannot read module file %s: %s", path, fio_error_text(why, errno));
         return NULL;
     }
-    if (st.st_size > MAX_SOURCE) {
-        diag_error(L->d, "E103", at, "module file %s is %lld bytes; sources are limited to 8 MiB",
-                   path, (long long)st.st_size);
-        fclose(f);
-        return NULL;
-    }
-    size_t cap = (size_t)st.st_size + 1, n = 0, got;
-    char *text = xmalloc(cap);
-    while ((got = fread(text + n, 1, cap - n, f)) > 0) {
-        n += got;
-        if (n > MAX_SOURCE) break;
-        if (n == cap) text = xrealloc(text, cap *= 2);
-    }
-    bool bad = ferror(f) != 0;
-    int err = errno;
-    fclose(f);
-    if (bad) {
-        diag_error(L->d, "E104", at, "cannot read module file %s: %s", path, strerror(err));
+    if (!looks_like_source(text, *len)) {
+        diag_error(L->d, "E104", at,
+                   "module file %s is not PCR source (it holds NUL bytes or is not UTF-8)", path);
         free(text);
         return NULL;
     }
-    if (n > MAX_SOURCE) {
-        diag_error(L->d, "E103", at, "module file %s is over 8 MiB; sources are limited to 8 MiB",
-                   path);
-        free(text);
-        return NULL;
-    }
-    text[n] = '\0';
-    *len = n;
     return text;
 }
 
@@ -205,15 +227,36 @@ static char *module_rel(const char *name)
 
 static void load_uses(Loader *L, uint32_t idx);
 
+/* A module that failed to parse may not be PCR at all: its diagnostics
+ * quote only the line of its first error (those kept from index `from`). */
+static void quote_first_error_only(Diags *d, uint32_t file, size_t from)
+{
+    for (size_t i = from; i < d->n; i++)
+        if (d->v[i].span.file == file && d->v[i].span.line) {
+            d->files[file].quote_only_line = d->v[i].span.line;
+            return;
+        }
+    d->files[file].quote_only_line = UINT32_MAX; /* none kept: quote nothing */
+}
+
 static void load_use(Loader *L, uint32_t from, const Node *use)
 {
-    const char *from_path = pcr_diags_file(L->d, L->v[from].file);
+    (void)from;
     char *rel = module_rel(use->name);
+    bool std = strncmp(use->name, "std.", 4) == 0;
     Buf looked = {0};
-    char *path = resolve(L, from_path, rel, &looked);
+    char *escaped = NULL;
+    char *path = resolve(L, rel, std, &looked, &escaped);
+    if (!path && escaped) {
+        diag_error(L->d, "E101", use->loc,
+                   "module `%s`: %s leads outside the module roots (through a symbolic link); "
+                   "a module must lie inside the directory it is found in",
+                   use->name, escaped);
+        goto out;
+    }
     if (!path) {
-        /* Without -I, a file outside the PCR tree cannot see std/: say how. */
-        bool hint = (!L->opts || L->opts->n_include_dirs == 0) && strncmp(use->name, "std.", 4) == 0;
+        /* Without -I or a standard library, std/ cannot be found: say how. */
+        bool hint = std && (!L->opts || (L->opts->n_include_dirs == 0 && !L->opts->stdlib_dir));
         diag_error(L->d, "E101", use->loc, "cannot find module `%s`: looked for %s in %s%s",
                    use->name, rel, looked.p,
                    hint ? " (give -I DIR, DIR holding std/: policies/ in the PCR tree)" : "");
@@ -247,12 +290,15 @@ static void load_use(Loader *L, uint32_t from, const Node *use)
             free(key);
         } else {
             uint32_t file = diags_add_file(L->d, path, text, len);
+            size_t kept_before = L->d->n, errors_before = L->d->nerrors;
             Node *decls = parse_file(L->arena, L->d, file);
+            if (L->d->nerrors > errors_before) quote_first_error_only(L->d, file, kept_before);
             load_uses(L, loader_add(L, key, file, decls));
         }
     }
     free(path);
 out:
+    free(escaped);
     free(rel);
     buf_free(&looked);
 }
@@ -301,7 +347,7 @@ bool compile_program(Arena *arena, Diags *d, const char *path, char *text, size_
         return false;
     }
 
-    Loader L = {.arena = arena, .d = d, .opts = opts};
+    Loader L = {.arena = arena, .d = d, .opts = opts, .policy_dir = dir_of(path)};
     Node *decls = parse_file(arena, d, root);
     out->root_decls = decls;
     load_uses(&L, loader_add(&L, file_key(path), root, decls));
@@ -346,5 +392,6 @@ bool compile_program(Arena *arena, Diags *d, const char *path, char *text, size_
     free(L.v);
     free(L.stack);
     free(L.order);
+    free(L.policy_dir);
     return d->nerrors == errors_before;
 }

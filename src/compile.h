@@ -47,6 +47,7 @@ typedef struct TestCase {
 typedef struct CompileOpts {
     const char *const *include_dirs;
     size_t n_include_dirs;
+    const char *stdlib_dir; /* the standard library's directory (holding std/); NULL: none */
 } CompileOpts;
 
 typedef struct CompileOut {

@@ -2,6 +2,10 @@
  * strict ISO-8601 subset parsing. */
 #include "dates.h"
 
+#include <stdlib.h>
+
+#include "arena.h"
+
 
 int32_t date_from_ymd(int y, int m, int d)
 {
@@ -132,13 +136,87 @@ bool date_is_business_day(int32_t day, const Holidays *h)
     return date_weekday(day) < 5 && !is_holiday(day, h);
 }
 
+void date_holidays_index(Holidays *h)
+{
+    free(h->weekday_before);
+    h->weekday_before = xmalloc(((size_t)h->n + 1) * sizeof *h->weekday_before);
+    h->weekday_before[0] = 0;
+    for (uint32_t i = 0; i < h->n; i++)
+        h->weekday_before[i + 1] = h->weekday_before[i] + (date_weekday(h->days[i]) < 5);
+}
+
+void date_holidays_free_index(Holidays *h)
+{
+    free(h->weekday_before);
+    h->weekday_before = NULL;
+}
+
+/* Weekdays in the day numbers [m0, d) for a fixed origin: with m = d + 3
+ * (1970-01-01, day 0, was a Thursday) every m divisible by 7 is a Monday,
+ * so a week contributes 5 and a partial week min(m mod 7, 5). */
+static int64_t weekdays_before(int32_t d)
+{
+    int64_t m = (int64_t)d + 3;
+    int64_t q = m >= 0 ? m / 7 : -((-m + 6) / 7);
+    int64_t r = m - q * 7;
+    return q * 5 + (r < 5 ? r : 5);
+}
+
+/* Index of the first holiday >= day. */
+static uint32_t holidays_before(const Holidays *h, int32_t day)
+{
+    uint32_t lo = 0, hi = h->n;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (h->days[mid] < day) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo;
+}
+
+/* Business days in the day numbers [a, b) (0 when b <= a). */
+static int64_t business_between(const Holidays *h, int32_t a, int32_t b)
+{
+    if (b <= a) return 0;
+    int64_t n = weekdays_before(b) - weekdays_before(a);
+    if (h && h->n) n -= (int64_t)h->weekday_before[holidays_before(h, b)] -
+                       (int64_t)h->weekday_before[holidays_before(h, a)];
+    return n;
+}
+
 int32_t date_add_business_days(int32_t day, int32_t n, const Holidays *h)
 {
-    int step = n > 0 ? 1 : -1;
-    int32_t left = n > 0 ? n : -n;
-    while (left > 0) {
-        day += step;
-        if (date_is_business_day(day, h)) left--;
+    if (n == 0) return day;
+    if (h && h->n && !h->weekday_before) {
+        /* No index: step day by day (used only before an engine exists). */
+        int step = n > 0 ? 1 : -1;
+        int32_t left = n > 0 ? n : -n;
+        while (left > 0) {
+            day += step;
+            if (date_is_business_day(day, h)) left--;
+        }
+        return day;
     }
-    return day;
+    /* Every 7 days hold 5 weekdays, and at most h->n of those are holidays:
+     * the answer lies within `span` days. Binary search on the count. */
+    int64_t k = n > 0 ? n : -(int64_t)n;
+    int64_t span = (k + (h ? h->n : 0)) * 7 / 5 + 7;
+    if (n > 0) {
+        /* The smallest d > day with business_between(day + 1, d + 1) == k. */
+        int64_t lo = (int64_t)day + 1, hi = (int64_t)day + span;
+        while (lo < hi) {
+            int64_t mid = lo + (hi - lo) / 2;
+            if (business_between(h, day + 1, (int32_t)mid + 1) >= k) hi = mid;
+            else lo = mid + 1;
+        }
+        return (int32_t)lo;
+    }
+    /* The largest d < day with business_between(d, day) == k. */
+    int64_t lo = (int64_t)day - span, hi = (int64_t)day - 1;
+    while (lo < hi) {
+        int64_t mid = hi - (hi - lo) / 2;
+        if (business_between(h, (int32_t)mid, day) >= k) lo = mid;
+        else hi = mid - 1;
+    }
+    return (int32_t)lo;
 }

@@ -35,15 +35,24 @@ void date_format(int32_t days, char *buf);
 /* Writes "YYYY-MM-DDTHH:MM" plus NUL into buf (at least 17 bytes). */
 void datetime_format(int64_t secs, char *buf);
 
-/* A set of holidays: sorted, distinct day numbers. Not owned. */
+/* A set of holidays: sorted, distinct day numbers. days is not owned.
+ * weekday_before, when built (date_holidays_index), is owned: entry i
+ * counts the holidays among days[0..i) that fall on a weekday (n + 1
+ * entries), so business days between two dates are counted in O(log n). */
 typedef struct Holidays {
     const int32_t *days;
     uint32_t n;
+    uint32_t *weekday_before; /* NULL: not built (business days then step day by day) */
 } Holidays;
+
+/* Builds h->weekday_before (O(n)); free it with date_holidays_free_index. */
+void date_holidays_index(Holidays *h);
+void date_holidays_free_index(Holidays *h);
 
 bool date_is_business_day(int32_t day, const Holidays *h);
 /* Moves n business days from day: n > 0 forward, n < 0 backward, skipping
- * weekends and holidays. n == 0 returns day unchanged. */
+ * weekends and holidays. n == 0 returns day unchanged. With an indexed
+ * calendar the cost is O(log(|n| + h->n) * log h->n), whatever |n|. */
 int32_t date_add_business_days(int32_t day, int32_t n, const Holidays *h);
 
 #endif

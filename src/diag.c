@@ -20,6 +20,7 @@ uint32_t diags_add_file(Diags *d, const char *path, char *text, size_t len)
     f->path = xstrndup(path, strlen(path));
     f->text = text;
     f->len = len;
+    f->quote_only_line = 0;
     return d->nfiles++;
 }
 
@@ -138,6 +139,8 @@ static bool utf8_cont(char c) { return ((unsigned char)c & 0xC0) == 0x80; }
 static void print_snippet(const pcr_diags *d, FILE *out, const pcr_span *s, bool color)
 {
     if (s->file >= d->nfiles || s->line == 0) return;
+    uint32_t only = d->files[s->file].quote_only_line;
+    if (only && s->line != only) return;
     size_t len;
     const char *text = line_text(&d->files[s->file], s->line, &len);
     if (!text) return;

@@ -20,6 +20,10 @@ typedef struct SrcFile {
     char *path; /* as opened */
     char *text; /* whole file, NUL-terminated (owned) */
     size_t len;
+    /* Nonzero: the only line of this file a diagnostic may quote. Set for
+     * a module that failed to parse, so a file that is not PCR (a secret
+     * reached by mistake) shows at most its first offending line. */
+    uint32_t quote_only_line;
 } SrcFile;
 
 enum { DIAG_MAX_KEPT = 200 }; /* diagnostics kept; later ones are only counted */

@@ -17,6 +17,9 @@ struct pcr_policy {
     size_t nmodules;
     char *path;      /* the root source file, for test locations; or NULL */
     char sha256[65]; /* hex digest of the bytes loaded; "" when compiled from source */
+    /* Engines holding this policy (pcr_engine_add, pcr_engine_clone); the
+     * last one to let go frees it. Read-only while shared. */
+    _Atomic unsigned engine_refs;
 };
 
 #endif

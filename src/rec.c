@@ -1096,32 +1096,45 @@ static bool resolve_codes(RecDecoder *d)
 
 /* Counts the unknown top-level key k (see RecDecoder.unknown) and keeps the
  * record's first one for strict mode. Runs only for unknown keys. */
+static void add_unknown(RecDecoder *d, const char *s, size_t n, uint64_t count)
+{
+    if (n > REC_UNKNOWN_NAME_MAX) {
+        d->unknown_other += count;
+        return;
+    }
+    for (uint32_t i = 0; i < d->nunknown; i++) {
+        UnknownKey *u = &d->unknown[i];
+        if (u->len == n && memcmp(u->name, s, n) == 0) {
+            u->count += count;
+            return;
+        }
+    }
+    if (d->nunknown == REC_UNKNOWN_KEYS) {
+        d->unknown_other += count;
+        return;
+    }
+    UnknownKey *u = &d->unknown[d->nunknown++];
+    memcpy(u->name, s, n);
+    u->name[n] = '\0';
+    u->len = (uint32_t)n;
+    u->count = count;
+}
+
 static void count_unknown(RecDecoder *d, const Tok *k)
 {
     if (!d->first_unknown) {
         d->first_unknown = k->s;
         d->first_unknown_len = k->n;
     }
-    if (k->n > REC_UNKNOWN_NAME_MAX) {
-        d->unknown_other++;
-        return;
-    }
-    for (uint32_t i = 0; i < d->nunknown; i++) {
-        UnknownKey *u = &d->unknown[i];
-        if (u->len == k->n && memcmp(u->name, k->s, k->n) == 0) {
-            u->count++;
-            return;
-        }
-    }
-    if (d->nunknown == REC_UNKNOWN_KEYS) {
-        d->unknown_other++;
-        return;
-    }
-    UnknownKey *u = &d->unknown[d->nunknown++];
-    memcpy(u->name, k->s, k->n);
-    u->name[k->n] = '\0';
-    u->len = k->n;
-    u->count = 1;
+    add_unknown(d, k->s, k->n, 1);
+}
+
+/* See rec.h. */
+void rec_unknown_merge(RecDecoder *dst, const RecDecoder *src)
+{
+    for (uint32_t i = 0; i < src->nunknown; i++)
+        add_unknown(dst, src->unknown[i].name, src->unknown[i].len, src->unknown[i].count);
+    dst->unknown_other += src->unknown_other;
 }
 
 /* Writes name[0..n) for a message: printable ASCII as is, any other byte

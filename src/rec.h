@@ -90,6 +90,9 @@ void rec_decoder_set_strict(RecDecoder *d, bool strict);
 size_t rec_unknown_count(const RecDecoder *d);
 const char *rec_unknown_key(const RecDecoder *d, size_t i, uint64_t *count);
 uint64_t rec_unknown_other(const RecDecoder *d);
+/* Adds src's unknown-key counts to dst's (a clone's decoder, after a
+ * threaded run). */
+void rec_unknown_merge(RecDecoder *dst, const RecDecoder *src);
 
 /* The schema field whose name is nearest to name[0..n) (at most 2 edits,
  * 1 for short names), or NULL: for "did you mean". */

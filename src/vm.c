@@ -497,6 +497,7 @@ Vm *vm_new(const Prog *prog)
     vm->p = prog;
     vm->holidays.days = prog->holidays;
     vm->holidays.n = prog->nholidays;
+    date_holidays_index(&vm->holidays);
     vm->fired_at = xcalloc(n, sizeof *vm->fired_at);
     vm->waived_at = xcalloc(n, sizeof *vm->waived_at);
     vm->pwaived_at = xcalloc(n, sizeof *vm->pwaived_at);
@@ -525,6 +526,7 @@ Vm *vm_new(const Prog *prog)
 void vm_free(Vm *vm)
 {
     if (!vm) return;
+    date_holidays_free_index(&vm->holidays);
     free(vm->fired_at);
     free(vm->waived_at);
     free(vm->pwaived_at);

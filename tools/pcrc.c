@@ -11,6 +11,7 @@
  * Exit status: 0 clean, 1 errors in a policy (or failed tests), 2 usage or
  * I/O errors. docs/cli.md is the manual. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +56,8 @@ typedef struct Options {
     bool werror, verbose;
     bool fmt_check; /* fmt --check */
     int color; /* -1 auto, 0 never, 1 always */
+    const char *stdlib; /* the standard library directory, or NULL */
+    char stdlib_buf[4096];
 } Options;
 
 static int usage_error(const char *fmt, const char *arg)
@@ -71,6 +74,29 @@ static bool ends_with(const char *s, const char *suffix)
     return n >= k && strcmp(s + n - k, suffix) == 0;
 }
 
+/* True when a and b both exist and are the same file (device and inode,
+ * after following symlinks), whatever their spelling. */
+static bool same_file(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+/* True when path is a regular file (not a symlink) that starts with the
+ * bytecode magic: the only thing pcrc ever removes. */
+static bool holds_bytecode(const char *path)
+{
+    static const char magic[8] = "\x89PCR\r\n\x1a\n";
+    struct stat st;
+    if (lstat(path, &st) != 0 || !S_ISREG(st.st_mode)) return false;
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return false;
+    char head[8];
+    bool yes = read(fd, head, sizeof head) == (ssize_t)sizeof head && memcmp(head, magic, 8) == 0;
+    close(fd);
+    return yes;
+}
+
 /* Parses argv into o; returns -1 to go on, or an exit status. */
 static int parse_args(int argc, char **argv, Options *o)
 {
@@ -78,19 +104,26 @@ static int parse_args(int argc, char **argv, Options *o)
     o->files = calloc((size_t)argc, sizeof *o->files);
     if (!o->includes || !o->files) return EXIT_USAGE;
     o->color = -1;
-    int i = 1;
-    if (argc > 1 && strcmp(argv[1], "test") == 0) {
-        o->mode = M_TEST;
-        i = 2;
-    } else if (argc > 1 && strcmp(argv[1], "list") == 0) {
-        o->mode = M_LIST;
-        i = 2;
-    } else if (argc > 1 && strcmp(argv[1], "fmt") == 0) {
-        o->mode = M_FMT;
-        i = 2;
-    }
-    for (; i < argc; i++) {
+    int subcmd = 0; /* argv index of `test`, `list` or `fmt`; 0: none */
+    /* The subcommand (test, list, fmt) is the first word that is not an option
+     * or an option's argument, so options may come before it:
+     * `pcrc -I policies test f.pcr`. */
+    for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
+        if (strcmp(a, "-o") == 0 || strcmp(a, "-I") == 0 || strcmp(a, "--date") == 0) {
+            i++;
+            continue;
+        }
+        if (a[0] == '-' && a[1] != '\0') continue;
+        if (strcmp(a, "test") == 0) o->mode = M_TEST;
+        else if (strcmp(a, "list") == 0) o->mode = M_LIST;
+        else if (strcmp(a, "fmt") == 0) o->mode = M_FMT;
+        if (o->mode != M_COMPILE) subcmd = i;
+        break;
+    }
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (i == subcmd) continue;
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             fputs(usage_text, stdout);
             return EXIT_CLEAN;
@@ -138,6 +171,9 @@ static int parse_args(int argc, char **argv, Options *o)
     if (o->mode == M_COMPILE) {
         if (o->nfiles != 1) return usage_error("%s", "compile takes one source file (use -o)");
         if (!o->output) return usage_error("%s", "compile needs -o FILE.pcrb (or use --check)");
+        if (same_file(o->output, o->files[0]))
+            return usage_error("-o %s names the source file itself; give the bytecode its own name (FILE.pcrb)",
+                               o->output);
     }
     if ((o->mode == M_DUMP_AST || o->mode == M_DISASM) && o->nfiles != 1)
         return usage_error("%s", "--dump-ast and --disasm take one file");
@@ -164,7 +200,7 @@ static void print_diags(const Options *o, pcr_diags *d)
  * *status receives the exit status it implies. */
 static pcr_policy *compile(const Options *o, const char *path, int *status)
 {
-    pcr_compile_opts co = {o->includes, o->nincludes, o->werror};
+    pcr_compile_opts co = {o->includes, o->nincludes, o->werror, o->stdlib};
     pcr_policy *p = NULL;
     pcr_diags *d = NULL;
     pcr_status st = pcr_compile_file(path, &co, &p, &d);
@@ -183,8 +219,9 @@ static int do_compile(const Options *o)
     pcr_policy *p = compile(o, o->files[0], &status);
     if (!p) {
         /* An older FILE.pcrb would pass for this source's (and look up to
-         * date to make): remove it, as a C compiler removes its output. */
-        if (status == EXIT_POLICY && remove(o->output) == 0)
+         * date to make): remove it, as a C compiler removes its output.
+         * Only bytecode: anything else -o names is never touched. */
+        if (status == EXIT_POLICY && holds_bytecode(o->output) && unlink(o->output) == 0)
             fprintf(stderr, "pcrc: removed the old %s: the policy has errors, so no bytecode was written\n",
                     o->output);
         return status;
@@ -203,7 +240,7 @@ static int do_check(const Options *o)
 {
     int worst = EXIT_CLEAN;
     for (size_t i = 0; i < o->nfiles; i++) {
-        pcr_compile_opts co = {o->includes, o->nincludes, o->werror};
+        pcr_compile_opts co = {o->includes, o->nincludes, o->werror, o->stdlib};
         pcr_diags *d = NULL;
         pcr_status st = pcr_check_file(o->files[i], &co, &d);
         print_diags(o, d);
@@ -420,6 +457,7 @@ static int do_fmt(const Options *o)
 int main(int argc, char **argv)
 {
     Options o = {0};
+    o.stdlib = pcr_find_stdlib_dir(o.stdlib_buf, sizeof o.stdlib_buf);
     int status = parse_args(argc, argv, &o);
     if (status < 0) {
         switch (o.mode) {

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "pcr/pcr.h"
@@ -37,8 +38,40 @@ static const char usage_text[] =
     "  --strict         a record with an unknown key is malformed; exit 1 when any\n"
     "                   record was malformed\n"
     "  --explain[=FILE] explain every decision, in words, to FILE (default: stderr)\n"
+    "  -j N             decide on N threads (default: the online CPUs, at most 16;\n"
+    "                   1 with --explain)\n"
     "  -h, --help       this text\n"
     "  --version        print the version\n";
+
+/* The signal that asked pcrvm to stop (SIGINT, SIGTERM), or 0. The one
+ * mutable static: a signal handler can reach nothing else. The handler
+ * only sets it; the run loop checks it after each line. */
+static volatile sig_atomic_t stop_signal;
+
+static void on_stop_signal(int sig) { stop_signal = sig; }
+
+/* SIGINT and SIGTERM stop the run after the line in progress. Without
+ * SA_RESTART, so a read waiting on a quiet pipe returns; SA_RESETHAND, so
+ * a second signal ends pcrvm at once. */
+static void catch_stop_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESETHAND;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+/* Says how far a stopped run got; returns the conventional status. */
+static int stopped(uint64_t records)
+{
+    int sig = stop_signal;
+    fprintf(stderr, "pcrvm: stopped by %s after %llu record%s decided\n",
+            sig == SIGINT ? "SIGINT" : "SIGTERM", (unsigned long long)records, records == 1 ? "" : "s");
+    return 128 + sig;
+}
 
 static bool ends_with(const char *s, const char *suffix)
 {
@@ -54,13 +87,35 @@ static int fail(const char *fmt, const char *arg)
     return EXIT_USAGE;
 }
 
+/* True when a and b both exist and are the same file (device and inode,
+ * after following symlinks), whatever their spelling. */
+static bool same_file(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+/* Refuses an output that is the input or a policy: opening it for writing
+ * would empty it before a byte was read. Returns an exit status. */
+static int check_output(const char *output, const char *input, const char *const *pols, size_t npols)
+{
+    if (!output) return EXIT_CLEAN;
+    if (input && strcmp(input, "-") != 0 && same_file(output, input))
+        return fail("-o %s is the input file; write the decisions elsewhere", output);
+    for (size_t i = 0; i < npols; i++)
+        if (same_file(output, pols[i]))
+            return fail("-o %s is a policy file; write the decisions elsewhere", output);
+    return EXIT_CLEAN;
+}
+
 /* Loads one policy file into the engine. Returns an exit status. */
-static int add_policy(pcr_engine *e, const char *path, const char *const *inc, size_t ninc)
+static int add_policy(pcr_engine *e, const char *path, const char *const *inc, size_t ninc,
+                      const char *stdlib)
 {
     pcr_policy *p = NULL;
     char err[512];
     if (ends_with(path, ".pcr")) {
-        pcr_compile_opts co = {inc, ninc, false};
+        pcr_compile_opts co = {inc, ninc, false, stdlib};
         pcr_diags *d = NULL;
         pcr_status st = pcr_compile_file(path, &co, &p, &d);
         pcr_diags_print(d, stderr, isatty(fileno(stderr)));
@@ -82,11 +137,14 @@ int main(int argc, char **argv)
     /* A reader that goes away (pcrvm ... | head -1) is not an error: the
      * write fails with EPIPE and pcrvm stops quietly. */
     signal(SIGPIPE, SIG_IGN);
+    catch_stop_signals();
     const char **inc = calloc((size_t)argc, sizeof *inc);
     const char **pols = calloc((size_t)argc, sizeof *pols);
     size_t ninc = 0, npols = 0;
     const char *input = NULL, *output = NULL, *explain = NULL;
     bool stats = false, strict = false;
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    unsigned threads = ncpu < 1 ? 1 : ncpu > 16 ? 16 : (unsigned)ncpu;
     int status = EXIT_CLEAN;
     if (!inc || !pols) return EXIT_USAGE;
     for (int i = 1; i < argc && status == EXIT_CLEAN; i++) {
@@ -109,6 +167,13 @@ int main(int argc, char **argv)
             explain = "-";
         } else if (strncmp(a, "--explain=", 10) == 0) {
             explain = a + 10;
+        } else if (strcmp(a, "-j") == 0 || strncmp(a, "-j", 2) == 0) {
+            const char *v = a[2] ? a + 2 : (i + 1 < argc ? argv[++i] : NULL);
+            char *end = NULL;
+            long n = v ? strtol(v, &end, 10) : 0;
+            if (!v || end == v || *end || n < 1 || n > 16)
+                status = fail("%s", "-j takes a number of threads from 1 to 16");
+            else threads = (unsigned)n;
         } else if (strcmp(a, "-o") == 0 || strcmp(a, "-I") == 0) {
             if (i + 1 == argc) status = fail("%s needs an argument", a);
             else if (a[1] == 'o') output = argv[++i];
@@ -126,11 +191,14 @@ int main(int argc, char **argv)
         }
     }
     if (status == EXIT_CLEAN && npols == 0) status = fail("%s", "no policy given (pcrvm --help)");
+    if (status == EXIT_CLEAN) status = check_output(output, input, pols, npols);
 
     pcr_engine *e = pcr_engine_new();
     pcr_engine_set_strict(e, strict);
+    char stdlib_buf[4096];
+    const char *stdlib = pcr_find_stdlib_dir(stdlib_buf, sizeof stdlib_buf);
     for (size_t i = 0; i < npols && status == EXIT_CLEAN; i++)
-        status = add_policy(e, pols[i], inc, ninc);
+        status = add_policy(e, pols[i], inc, ninc, stdlib);
 
     FILE *in = stdin, *out = stdout;
     if (status == EXIT_CLEAN && input && strcmp(input, "-") != 0 && !(in = fopen(input, "rb"))) {
@@ -152,16 +220,22 @@ int main(int argc, char **argv)
         }
         pcr_engine_set_explain(e, why);
     }
+    if (status == EXIT_CLEAN && stop_signal) status = stopped(0);
     if (status == EXIT_CLEAN) {
         pcr_stats st;
-        errno = 0;
-        pcr_status rs = pcr_engine_run(e, in, out, &st);
-        if (rs != PCR_OK && errno != EPIPE) {
-            fprintf(stderr, "pcrvm: %s\n",
-                    ferror(in) ? "error reading the input" : "error writing the decisions");
+        /* explanations come in record order from one engine: one thread */
+        pcr_run_opts ro = {.threads = explain ? 1 : threads, .stop = &stop_signal};
+        pcr_status rs = pcr_engine_run_opts(e, in, out, &ro, &st);
+        if (rs != PCR_OK && ro.read_errno) {
+            fprintf(stderr, "pcrvm: error reading the input: %s\n", strerror(ro.read_errno));
+            status = EXIT_USAGE;
+        } else if (rs != PCR_OK && ro.write_errno != EPIPE) {
+            fprintf(stderr, "pcrvm: error writing the decisions: %s\n",
+                    strerror(ro.write_errno ? ro.write_errno : EIO));
             status = EXIT_USAGE;
         }
         if (stats) pcr_engine_print_stats(e, &st, stderr);
+        if (ro.stopped) status = stopped(st.records);
         if (status == EXIT_CLEAN && strict && st.by_decision[PCR_DEC_ERROR] > 0)
             status = EXIT_RECORDS;
     }

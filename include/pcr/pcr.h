@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <signal.h>
 #include <stdio.h>
 
 #ifdef __cplusplus
@@ -81,6 +82,10 @@ typedef struct pcr_compile_opts {
     const char *const *include_dirs; /* extra directories searched by `use` */
     size_t n_include_dirs;
     bool warnings_as_errors;
+    /* The standard library's directory, the one holding std/ (NULL: none).
+     * `use std.x` looks under the include directories, then here; never
+     * beside the policy. See docs/language.md, "Modules". */
+    const char *stdlib_dir;
 } pcr_compile_opts;
 
 typedef struct pcr_policy pcr_policy;
@@ -292,6 +297,80 @@ void pcr_engine_set_strict(pcr_engine *e, bool strict);
  * modules are not read. */
 pcr_status pcr_format_buffer(const char *name, const char *src, size_t len, char **out,
                              size_t *out_len, pcr_diags **diags);
+
+/* ---- Running a stream with options ----------------------------------------
+ *
+ * pcr_engine_run_opts is pcr_engine_run with control over flushing and a
+ * way to stop, and with the cause of an I/O failure. It reads the input's
+ * file descriptor with read(2) (so `in` must not have been read through
+ * its FILE buffer before) and writes the output's descriptor after
+ * flushing `out`; streams without a descriptor (fmemopen) go through
+ * stdio. pcr_engine_run(e, in, out, st) is this with default options. */
+
+typedef enum pcr_flush {
+    /* Promptly when the input is a pipe, FIFO, socket or terminal (every
+     * decision is written as soon as its line is complete and no more
+     * input is waiting); in large blocks when it is a regular file. */
+    PCR_FLUSH_AUTO = 0,
+    PCR_FLUSH_PROMPT, /* promptly, whatever the input */
+    PCR_FLUSH_BLOCK,  /* in large blocks, and at the end */
+} pcr_flush;
+
+typedef struct pcr_run_opts {
+    /* Threads deciding records: 0 or 1 decide on the calling thread; N > 1
+     * starts N workers, each with a clone of the engine (pcr_engine_clone),
+     * deciding batches of whole lines; the output is in input order and
+     * byte-identical to one thread's, memory stays bounded, and the rule
+     * counts of the clones are merged into e at the end. */
+    unsigned threads;
+    pcr_flush flush;
+    /* NULL, or a flag (set by a signal handler, say) checked after each
+     * line: once it is nonzero the run stops, the output holds only whole
+     * decision lines, and stopped is set. A read waiting for input is
+     * interrupted by a signal delivered without SA_RESTART. */
+    volatile sig_atomic_t *stop;
+
+    /* Set by the run: */
+    bool stopped;    /* the stop flag ended the run */
+    int read_errno;  /* nonzero: reading the input failed, with this errno */
+    int write_errno; /* nonzero: writing the decisions failed, with this errno */
+} pcr_run_opts;
+
+/* As pcr_engine_run; opts may be NULL (defaults). Returns PCR_OK when the
+ * whole input was decided or the stop flag ended the run, PCR_ERR_IO when
+ * reading or writing failed (see opts->read_errno, write_errno). Lines
+ * longer than 1 MiB (1,048,576 bytes, newline excluded) wherever they fall
+ * get one decision, "record N: line longer than 1048576 bytes" with
+ * "id":null, and are skipped without being held in memory. */
+pcr_status pcr_engine_run_opts(pcr_engine *e, FILE *in, FILE *out, pcr_run_opts *opts,
+                               pcr_stats *stats);
+
+
+/* ---- Finding the standard library ------------------------------------------ */
+
+/* Writes into buf (cap bytes) the standard library directory (the one
+ * holding std/) that the tools pass as pcr_compile_opts.stdlib_dir, and
+ * returns buf; NULL when there is none. The rule: $PCR_STDLIB when set
+ * (set and empty: none); else <the executable's directory>/../share/pcr
+ * when it holds std/request.pcr (an installed layout); else
+ * <the executable's directory>/../policies when it does (the build tree).
+ * The executable is found through /proc/self/exe. */
+const char *pcr_find_stdlib_dir(char *buf, size_t cap);
+
+
+/* ---- Engines on several threads --------------------------------------------- */
+
+/* A new engine deciding with the same policies as e (shared read-only and
+ * reference-counted: freed with the last engine holding them), with its own
+ * decoder, VMs and buffers, so it may run on another thread at the same
+ * time as e. Policies added to e afterwards are not in the clone. Free it
+ * with pcr_engine_free. */
+pcr_engine *pcr_engine_clone(const pcr_engine *e);
+
+/* Adds the per-rule counts of src (a clone of dst, or dst a clone of src)
+ * to dst, so pcr_engine_print_stats on dst covers both. PCR_ERR_USAGE when
+ * they do not hold the same policies. */
+pcr_status pcr_engine_merge_counts(pcr_engine *dst, const pcr_engine *src);
 
 #ifdef __cplusplus
 }

@@ -116,7 +116,7 @@ static void check_policy(pcr_policy *pol)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    pcr_compile_opts opts = {fz.include, 2, false};
+    pcr_compile_opts opts = {fz.include, 2, false, NULL};
     pcr_policy *pol = NULL;
     pcr_diags *d = NULL;
     pcr_status st = pcr_compile_buffer(fz.name, (const char *)data, size, &opts, &pol, &d);

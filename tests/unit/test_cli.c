@@ -239,7 +239,8 @@ Test(cli, pcrc_test_counts_files_that_do_not_compile)
     free(out);
 }
 
-/* Outside the PCR tree, without -I, std/ cannot be found: E101 says how. */
+/* Without -I and without a standard library (PCR_STDLIB set and empty),
+ * std/ cannot be found: E101 says how. */
 Test(cli, missing_std_module_suggests_an_include_dir)
 {
     char src[300];
@@ -247,12 +248,12 @@ Test(cli, missing_std_module_suggests_an_include_dir)
     write_file(src, "use std.request\n"
                     "policy p { payer \"p\" title \"t\" version \"1\" effective 2026-01-01 }\n");
     int st;
-    char *err = th_runf(&st, "%s/pcrc --check %s 2>&1", th_bin(), src);
+    char *err = th_runf(&st, "PCR_STDLIB= %s/pcrc --check %s 2>&1", th_bin(), src);
     cr_assert_eq(st, 1, "output: %s", err);
     cr_assert_not_null(strstr(err, "error[E101]: cannot find module `std.request`"), "output: %s", err);
     cr_assert_not_null(strstr(err, "(give -I DIR, DIR holding std/: policies/ in the PCR tree)"), "output: %s", err);
     free(err);
-    err = th_runf(&st, "%s/pcrc --check -I %s/policies %s 2>&1", th_bin(), th_root(), src);
+    err = th_runf(&st, "PCR_STDLIB= %s/pcrc --check -I %s/policies %s 2>&1", th_bin(), th_root(), src);
     cr_assert_eq(st, 0, "output: %s", err);
     free(err);
 }

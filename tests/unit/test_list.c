@@ -43,7 +43,7 @@ static pcr_policy *compile_src(const char *src)
     char inc[4096];
     snprintf(inc, sizeof inc, "%s/policies", th_root());
     const char *dirs[] = {inc};
-    pcr_compile_opts o = {dirs, 1, false};
+    pcr_compile_opts o = {dirs, 1, false, NULL};
     pcr_policy *p = NULL;
     pcr_diags *d = NULL;
     pcr_status st = pcr_compile_buffer("list_test.pcr", src, strlen(src), &o, &p, &d);

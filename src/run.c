@@ -1,0 +1,519 @@
+/* run.c: streaming JSON Lines through an engine (pcr_engine_run_opts).
+ *
+ * The input is read with read(2) in chunks of up to IN_CHUNK bytes: a
+ * regular file fills whole chunks, a pipe or terminal returns what is there
+ * now, so on a pipe every line that has arrived is decided and, with
+ * prompt flushing, written before the loop waits again. Decision lines are
+ * gathered in an output buffer written with write(2) when it passes
+ * OUT_BLOCK, after each read when flushing promptly, and at the end; a
+ * signal interrupting a write never splits a line (the write is retried),
+ * so a stopped run leaves only whole lines.
+ *
+ * Memory is flat: the input buffer holds the unfinished tail of the input,
+ * at most one line of REC_MAX_LINE bytes plus one chunk; a longer line is
+ * never held, its bytes are skipped to its newline. */
+#include "run.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "arena.h"
+#include "buf.h"
+#include "rec.h"
+
+enum {
+    IN_CHUNK = 1 << 20,  /* bytes asked of one read */
+    OUT_BLOCK = 1 << 18, /* output buffered before a write */
+};
+
+typedef struct Run {
+    pcr_engine *e;
+    pcr_run_opts *o;
+    pcr_stats *st;
+    FILE *in, *out;
+    int infd, outfd; /* -1: go through stdio */
+    bool prompt;     /* write after each read */
+    Buf ob;          /* decision lines not yet written */
+    uint64_t recno;
+} Run;
+
+static bool stop_requested(const Run *r) { return r->o->stop && *r->o->stop; }
+
+/* Reads up to n bytes. Returns the count (0 at end of input), -1 on an
+ * error (read_errno set), or -2 when a signal interrupted the wait and the
+ * stop flag is set. */
+static ssize_t in_read(Run *r, char *p, size_t n)
+{
+    if (r->infd < 0) {
+        size_t k = fread(p, 1, n, r->in);
+        if (k == 0 && ferror(r->in)) {
+            r->o->read_errno = errno ? errno : EIO;
+            return -1;
+        }
+        return (ssize_t)k;
+    }
+    for (;;) {
+        ssize_t k = read(r->infd, p, n);
+        if (k >= 0) return k;
+        if (errno == EINTR) {
+            if (stop_requested(r)) return -2;
+            continue;
+        }
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            /* A non-blocking descriptor handed to us: wait for data. */
+            struct timespec ts = {0, 1000000};
+            nanosleep(&ts, NULL);
+            if (stop_requested(r)) return -2;
+            continue;
+        }
+        r->o->read_errno = errno;
+        return -1;
+    }
+}
+
+/* Writes and empties b. Interrupted writes are retried whatever the stop
+ * flag says: a line once decided is written whole. */
+static bool flush_buf(Run *r, Buf *b)
+{
+    if (r->o->write_errno) return false;
+    if (r->outfd < 0) {
+        if ((b->n && fwrite(b->p, 1, b->n, r->out) != b->n) || fflush(r->out) != 0) {
+            r->o->write_errno = errno ? errno : EIO;
+            return false;
+        }
+        b->n = 0;
+        return true;
+    }
+    size_t done = 0;
+    while (done < b->n) {
+        ssize_t w = write(r->outfd, b->p + done, b->n - done);
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0) {
+            r->o->write_errno = errno;
+            return false;
+        }
+        done += (size_t)w;
+    }
+    b->n = 0;
+    return true;
+}
+
+static bool out_flush(Run *r) { return flush_buf(r, &r->ob); }
+
+static bool emit(Run *r, const char *line, size_t n, pcr_decision_kind k)
+{
+    r->st->records++;
+    r->st->by_decision[k]++;
+    buf_put(&r->ob, line, n);
+    return r->ob.n < OUT_BLOCK || out_flush(r);
+}
+
+/* Decides one complete line (without its '\n'). */
+static bool run_line(Run *r, const char *line, size_t len)
+{
+    const char *text = NULL;
+    size_t n = 0;
+    pcr_decision_kind k = PCR_DEC_ERROR;
+    if (len > REC_MAX_LINE) {
+        api_engine_too_long(r->e, ++r->recno, &text, &n);
+    } else {
+        pcr_engine_eval(r->e, line, len, ++r->recno, &text, &n, &k);
+    }
+    return emit(r, text, n, k);
+}
+
+/* Decides the over-long line that begins in the buffer and will be
+ * skipped to its newline. */
+static bool run_too_long(Run *r)
+{
+    const char *text = NULL;
+    size_t n = 0;
+    api_engine_too_long(r->e, ++r->recno, &text, &n);
+    return emit(r, text, n, PCR_DEC_ERROR);
+}
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Whether decisions should be written as soon as they are made. */
+static bool wants_prompt(const pcr_run_opts *o, int infd)
+{
+    if (o->flush == PCR_FLUSH_PROMPT) return true;
+    if (o->flush == PCR_FLUSH_BLOCK || infd < 0) return false;
+    struct stat st;
+    return fstat(infd, &st) != 0 || !(S_ISREG(st.st_mode) || S_ISBLK(st.st_mode));
+}
+
+static bool run_stream(Run *r)
+{
+    size_t cap = REC_MAX_LINE + IN_CHUNK + 1;
+    char *buf = xmalloc(cap);
+    size_t have = 0;
+    bool skipping = false; /* inside an over-long line, dropping bytes */
+    bool ok = true;
+    while (ok) {
+        ssize_t got = in_read(r, buf + have, IN_CHUNK);
+        if (got == -2) {
+            r->o->stopped = true;
+            break;
+        }
+        if (got < 0) {
+            ok = false;
+            break;
+        }
+        if (got == 0) break;
+        r->st->bytes += (uint64_t)got;
+        size_t end = have + (size_t)got, start = 0;
+        char *nl;
+        while (ok && (nl = memchr(buf + start, '\n', end - start))) {
+            size_t len = (size_t)(nl - (buf + start));
+            if (skipping) skipping = false;
+            else ok = run_line(r, buf + start, len);
+            start += len + 1;
+            if (stop_requested(r)) {
+                r->o->stopped = true;
+                break;
+            }
+        }
+        if (!ok || r->o->stopped) break;
+        have = end - start;
+        if (skipping) {
+            have = 0;
+        } else if (have > REC_MAX_LINE) {
+            ok = run_too_long(r);
+            skipping = true;
+            have = 0;
+        } else if (start > 0 && have > 0) {
+            memmove(buf, buf + start, have);
+        }
+        if (ok && r->prompt && r->ob.n) ok = out_flush(r);
+        if (ok && stop_requested(r)) r->o->stopped = true;
+        if (r->o->stopped) break;
+    }
+    /* The last line, without a newline. */
+    if (ok && !r->o->stopped && have > 0 && !skipping) ok = run_line(r, buf, have);
+    free(buf);
+    return ok;
+}
+
+
+/* ---- several threads --------------------------------------------------------
+ *
+ * The calling thread reads, cuts the input into batches of whole lines
+ * (BATCH_BYTES, copied), hands them to the workers and writes the finished
+ * batches in input order. Each worker owns an engine (e itself for the
+ * first, clones for the others) and renders a batch's decisions into the
+ * batch's own buffer. At most `nb` batches are in flight, so memory is
+ * bounded by nb x (the batch, one line over, and its decisions). */
+
+enum {
+    BATCH_BYTES = 512 << 10, /* input bytes that close a batch */
+    MAX_THREADS = 16,
+    MAX_BATCHES = 16,
+};
+
+typedef struct Span {
+    size_t off, len; /* len SIZE_MAX: a line over REC_MAX_LINE, not kept */
+} Span;
+
+typedef enum BatchState { B_FREE, B_READY, B_RUNNING, B_DONE } BatchState;
+
+typedef struct Batch {
+    Buf in;        /* the lines' bytes */
+    Span *lines;   /* nlines spans into in */
+    size_t nlines, cap;
+    uint64_t first_recno;
+    Buf out;       /* their decision lines */
+    pcr_stats st;  /* records and decisions of this batch */
+    BatchState state;
+} Batch;
+
+typedef struct Pool {
+    pthread_mutex_t mu;
+    pthread_cond_t work; /* a batch became READY, or quit */
+    pthread_cond_t done; /* a batch became DONE */
+    Batch b[MAX_BATCHES];
+    unsigned nb;
+    uint64_t submitted, written; /* batch sequence numbers */
+    bool quit;
+} Pool;
+
+typedef struct Worker {
+    Pool *pool;
+    pcr_engine *e;
+    pthread_t tid;
+} Worker;
+
+static void decide_batch(pcr_engine *e, Batch *b)
+{
+    b->out.n = 0;
+    memset(&b->st, 0, sizeof b->st);
+    for (size_t i = 0; i < b->nlines; i++) {
+        const Span *s = &b->lines[i];
+        uint64_t recno = b->first_recno + i;
+        const char *text = NULL;
+        size_t n = 0;
+        pcr_decision_kind k = PCR_DEC_ERROR;
+        if (s->len == SIZE_MAX) api_engine_too_long(e, recno, &text, &n);
+        else pcr_engine_eval(e, b->in.p + s->off, s->len, recno, &text, &n, &k);
+        buf_put(&b->out, text, n);
+        b->st.records++;
+        b->st.by_decision[k]++;
+    }
+}
+
+static void *worker_main(void *arg)
+{
+    Worker *w = arg;
+    Pool *p = w->pool;
+    pthread_mutex_lock(&p->mu);
+    for (;;) {
+        Batch *take = NULL;
+        for (uint64_t s = p->written; s < p->submitted && !take; s++)
+            if (p->b[s % p->nb].state == B_READY) take = &p->b[s % p->nb];
+        if (!take) {
+            if (p->quit) break;
+            pthread_cond_wait(&p->work, &p->mu);
+            continue;
+        }
+        take->state = B_RUNNING;
+        pthread_mutex_unlock(&p->mu);
+        decide_batch(w->e, take);
+        pthread_mutex_lock(&p->mu);
+        take->state = B_DONE;
+        pthread_cond_broadcast(&p->done);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+/* Writes finished batches in order: all in flight when `all`, else only
+ * those already done. Returns false once writing failed (the batches are
+ * still retired, so the workers drain). */
+static bool write_done(Run *r, Pool *p, bool all)
+{
+    bool ok = r->o->write_errno == 0;
+    pthread_mutex_lock(&p->mu);
+    while (p->written < p->submitted) {
+        Batch *b = &p->b[p->written % p->nb];
+        if (b->state != B_DONE) {
+            if (!all) break;
+            pthread_cond_wait(&p->done, &p->mu);
+            continue;
+        }
+        pthread_mutex_unlock(&p->mu);
+        if (ok) {
+            ok = flush_buf(r, &b->out);
+            r->st->records += b->st.records;
+            for (int k = 0; k <= PCR_DEC_ERROR; k++) r->st->by_decision[k] += b->st.by_decision[k];
+        }
+        pthread_mutex_lock(&p->mu);
+        b->state = B_FREE;
+        p->written++;
+    }
+    pthread_mutex_unlock(&p->mu);
+    return ok;
+}
+
+/* The batch being filled: the next slot, once it is free (written). */
+static Batch *next_batch(Run *r, Pool *p, bool *ok)
+{
+    while (p->submitted - p->written >= p->nb) {
+        /* Wait for the oldest batch, then write what is done. */
+        pthread_mutex_lock(&p->mu);
+        while (p->b[p->written % p->nb].state != B_DONE) pthread_cond_wait(&p->done, &p->mu);
+        pthread_mutex_unlock(&p->mu);
+        if (!write_done(r, p, false)) *ok = false;
+    }
+    Batch *b = &p->b[p->submitted % p->nb];
+    b->in.n = 0;
+    b->nlines = 0;
+    b->first_recno = r->recno + 1;
+    return b;
+}
+
+static void submit(Pool *p, Batch *b)
+{
+    pthread_mutex_lock(&p->mu);
+    b->state = B_READY;
+    p->submitted++;
+    pthread_cond_signal(&p->work);
+    pthread_mutex_unlock(&p->mu);
+}
+
+static void add_line(Run *r, Batch *b, const char *line, size_t len)
+{
+    if (b->nlines == b->cap) {
+        b->cap = b->cap ? b->cap * 2 : 4096;
+        b->lines = xrealloc(b->lines, b->cap * sizeof *b->lines);
+    }
+    Span s = {b->in.n, SIZE_MAX};
+    if (len <= REC_MAX_LINE) {
+        if (len) buf_put(&b->in, line, len);
+        s.len = len;
+    }
+    b->lines[b->nlines++] = s;
+    r->recno++;
+}
+
+/* True when the input has no byte ready to read right now. */
+static bool input_idle(const Run *r)
+{
+    struct pollfd pf = {.fd = r->infd, .events = POLLIN};
+    return poll(&pf, 1, 0) == 0;
+}
+
+static bool run_threads(Run *r, unsigned nthreads)
+{
+    Pool p;
+    memset(&p, 0, sizeof p);
+    pthread_mutex_init(&p.mu, NULL);
+    pthread_cond_init(&p.work, NULL);
+    pthread_cond_init(&p.done, NULL);
+    p.nb = 2 * nthreads > MAX_BATCHES ? MAX_BATCHES : 2 * nthreads;
+    Worker w[MAX_THREADS];
+    unsigned started = 0;
+    for (unsigned i = 0; i < nthreads; i++) {
+        w[i].pool = &p;
+        w[i].e = i == 0 ? r->e : pcr_engine_clone(r->e);
+        if (pthread_create(&w[i].tid, NULL, worker_main, &w[i]) != 0) {
+            if (i) pcr_engine_free(w[i].e);
+            break;
+        }
+        started++;
+    }
+    bool ok = true;
+    if (started == 0) {
+        ok = run_stream(r);
+    } else {
+        size_t cap = REC_MAX_LINE + IN_CHUNK + 1;
+        char *buf = xmalloc(cap);
+        size_t have = 0;
+        bool skipping = false;
+        Batch *cur = next_batch(r, &p, &ok);
+        while (ok) {
+            ssize_t got = in_read(r, buf + have, IN_CHUNK);
+            if (got == -2) {
+                r->o->stopped = true;
+                break;
+            }
+            if (got < 0) {
+                ok = false;
+                break;
+            }
+            if (got == 0) break;
+            r->st->bytes += (uint64_t)got;
+            size_t end = have + (size_t)got, start = 0;
+            char *nl;
+            while (ok && (nl = memchr(buf + start, '\n', end - start))) {
+                size_t len = (size_t)(nl - (buf + start));
+                if (skipping) skipping = false;
+                else add_line(r, cur, buf + start, len);
+                start += len + 1;
+                if (cur->in.n >= BATCH_BYTES) {
+                    submit(&p, cur);
+                    cur = next_batch(r, &p, &ok);
+                }
+            }
+            have = end - start;
+            if (skipping) {
+                have = 0;
+            } else if (have > REC_MAX_LINE) {
+                add_line(r, cur, NULL, SIZE_MAX);
+                skipping = true;
+                have = 0;
+            } else if (start > 0 && have > 0) {
+                memmove(buf, buf + start, have);
+            }
+            if (stop_requested(r)) {
+                r->o->stopped = true;
+                break;
+            }
+            if (ok && r->prompt && input_idle(r)) {
+                /* Nothing more is waiting: decide and write what came. */
+                if (cur->nlines) {
+                    submit(&p, cur);
+                    ok = write_done(r, &p, true);
+                    cur = next_batch(r, &p, &ok);
+                } else {
+                    ok = write_done(r, &p, true);
+                }
+            } else if (ok) {
+                ok = write_done(r, &p, false);
+            }
+        }
+        /* The last line, without a newline; then what was read. A stopped
+         * or failed run drops the batch being filled (not yet decided). */
+        if (ok && !r->o->stopped) {
+            if (have > 0 && !skipping) add_line(r, cur, buf, have);
+            if (cur->nlines) submit(&p, cur);
+        }
+        if (!write_done(r, &p, true)) ok = false;
+        free(buf);
+    }
+    pthread_mutex_lock(&p.mu);
+    p.quit = true;
+    pthread_cond_broadcast(&p.work);
+    pthread_mutex_unlock(&p.mu);
+    for (unsigned i = 0; i < started; i++) {
+        pthread_join(w[i].tid, NULL);
+        if (i) {
+            pcr_engine_merge_counts(r->e, w[i].e);
+            pcr_engine_free(w[i].e);
+        }
+    }
+    for (unsigned i = 0; i < MAX_BATCHES; i++) {
+        buf_free(&p.b[i].in);
+        buf_free(&p.b[i].out);
+        free(p.b[i].lines);
+    }
+    pthread_mutex_destroy(&p.mu);
+    pthread_cond_destroy(&p.work);
+    pthread_cond_destroy(&p.done);
+    return ok;
+}
+
+pcr_status pcr_engine_run_opts(pcr_engine *e, FILE *in, FILE *out, pcr_run_opts *opts,
+                               pcr_stats *stats)
+{
+    if (!e || !in || !out) return PCR_ERR_USAGE;
+    pcr_run_opts defaults = {0};
+    pcr_run_opts *o = opts ? opts : &defaults;
+    o->stopped = false;
+    o->read_errno = o->write_errno = 0;
+    pcr_stats local = {0};
+    pcr_stats *st = stats ? stats : &local;
+    memset(st, 0, sizeof *st);
+    double t0 = now_seconds();
+
+    Run r = {.e = e, .o = o, .st = st, .in = in, .out = out};
+    r.infd = fileno(in);
+    r.outfd = fileno(out);
+    /* Whatever the caller wrote through `out` goes first. */
+    if (r.outfd >= 0 && fflush(out) != 0) r.outfd = -1;
+    r.prompt = wants_prompt(o, r.infd);
+    buf_reserve(&r.ob, OUT_BLOCK + 4096);
+
+    unsigned threads = o->threads > MAX_THREADS ? MAX_THREADS : o->threads;
+    bool ok = threads > 1 && r.infd >= 0 ? run_threads(&r, threads) : run_stream(&r);
+    if (!out_flush(&r)) ok = false;
+    buf_free(&r.ob);
+    st->seconds = now_seconds() - t0;
+    return ok ? PCR_OK : PCR_ERR_IO;
+}
+
+pcr_status pcr_engine_run(pcr_engine *e, FILE *in, FILE *out, pcr_stats *stats)
+{
+    return pcr_engine_run_opts(e, in, out, NULL, stats);
+}
