@@ -126,7 +126,10 @@ grep -q ' passed, 0 failed$' "$work/test.out" || fail "installed pcrc test: $(ta
 "$prefix/bin/pcrvm" "$work/demo.pcrb" "$work/records.jsonl" >"$work/pcrvm.out" || fail "installed pcrvm"
 grep -v '^#' "$work/static.out" | cmp -s - "$work/pcrvm.out" ||
     fail "the program's decision lines differ from the installed pcrvm's"
-ok "installed pcrc ($(tail -1 "$work/test.out")) and pcrvm agree with the program"
+# Installed, the tools find the standard library themselves: no -I.
+env -u PCR_STDLIB "$prefix/bin/pcrc" --check "$work/demo.pcr" >"$work/noI.out" 2>&1 ||
+    { cat "$work/noI.out" >&2; fail "installed pcrc without -I does not find share/pcr/std"; }
+ok "installed pcrc ($(tail -1 "$work/test.out")) and pcrvm agree with the program; pcrc finds the standard library without -I"
 
 # ---- 4. man pages ----------------------------------------------------------
 for page in "$prefix/share/man/man1/pcrc.1" "$prefix/share/man/man1/pcrvm.1" \
