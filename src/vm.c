@@ -249,7 +249,11 @@ static void vm_trace(const uint8_t *code, const uint8_t *at, const Slot *stack, 
 static int vm_run(const Prog *p, const Record *rec, const uint8_t *code, uint32_t len,
                   uint64_t *missing)
 {
+#ifdef PCR_TRACE
+    Slot stack[PCR_MAX_STACK] = {{0}}; /* the trace prints every slot below sp */
+#else
     Slot stack[PCR_MAX_STACK];
+#endif
     Slot *sp = stack; /* the next free slot */
     const uint8_t *ip = code;
     const uint8_t *end = code + len;

@@ -289,15 +289,15 @@ static Decision decide(const Prog *p, const Record *rec)
     /* The arrays live in the VM: keep copies past vm_free. */
     uint32_t *rules = malloc((d.nrules + 1) * sizeof *rules);
     uint32_t *revs = malloc((d.nreviewers + 1) * sizeof *revs);
-    memcpy(rules, d.rules, d.nrules * sizeof *rules);
-    memcpy(revs, d.reviewers, d.nreviewers * sizeof *revs);
+    if (d.nrules) memcpy(rules, d.rules, d.nrules * sizeof *rules);
+    if (d.nreviewers) memcpy(revs, d.reviewers, d.nreviewers * sizeof *revs);
     /* Obligations: their own rule lists too (reviewers live in the Prog). */
     uint32_t nob = d.nobligations + d.npossible;
     Obligation *obl = malloc((nob + 1) * sizeof *obl);
     for (uint32_t k = 0; k < nob; k++) {
         obl[k] = k < d.nobligations ? d.obligations[k] : d.possible[k - d.nobligations];
         uint32_t *r = malloc((obl[k].nrules + 1) * sizeof *r);
-        memcpy(r, obl[k].rules, obl[k].nrules * sizeof *r);
+        if (obl[k].nrules) memcpy(r, obl[k].rules, obl[k].nrules * sizeof *r);
         obl[k].rules = r;
     }
     vm_free(vm);
