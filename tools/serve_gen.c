@@ -56,7 +56,10 @@ static bool gen_policy_bytes(const char *path, uint8_t **buf, size_t *len, char 
     if (!gen_ends_with(path, ".pcr")) return gen_read_file(path, buf, len, err, errlen);
     pcr_policy *p = NULL;
     pcr_diags *d = NULL;
-    pcr_status st = pcr_compile_file(path, NULL, &p, &d);
+    /* `use std.*` resolves from the standard library, found as pcrvm finds it */
+    char stdlib[4096];
+    pcr_compile_opts co = {.stdlib_dir = pcr_find_stdlib_dir(stdlib, sizeof stdlib)};
+    pcr_status st = pcr_compile_file(path, &co, &p, &d);
     if (st != PCR_OK) {
         const pcr_diag *first = NULL;
         for (size_t i = 0; d && i < pcr_diags_count(d) && !first; i++)

@@ -214,7 +214,6 @@ stop
 eq "slow exit" "$STATUS" 0
 
 # ---- SIGHUP: reload, good and bad; .pcr sources compiled on load --------------
-ln -s "$ROOT/policies/std" "$WORK/std"
 cp policies/examples/demo.pcr "$WORK/demo.pcr"
 start reload --threads 2 "$WORK/demo.pcr"
 "$BIN/pcrvm" "$WORK/demo.pcr" policies/examples/demo-requests.jsonl >"$WORK/demo.want"
