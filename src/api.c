@@ -70,7 +70,8 @@ static char *read_file(const char *path, size_t max, size_t *len)
 /* Compiles text (ownership passes to the diagnostics) into a policy, or only
  * checks it when out is NULL. */
 static pcr_status compile_text(const char *path, char *text, size_t len,
-                               const pcr_compile_opts *opts, pcr_policy **out, pcr_diags **diags)
+                               const pcr_compile_opts *opts, bool lint, pcr_policy **out,
+                               pcr_diags **diags)
 {
     Diags *d = diags_new();
     pcr_policy *pol = xcalloc(1, sizeof *pol);
@@ -80,6 +81,7 @@ static pcr_status compile_text(const char *path, char *text, size_t len,
         co.include_dirs = opts->include_dirs;
         co.n_include_dirs = opts->n_include_dirs;
     }
+    co.lint = lint;
     CompileOut res = {0};
     bool ok = compile_program(&pol->arena, d, path, text, len, &co, &res);
     if (ok && opts && opts->warnings_as_errors && pcr_diags_count(d) > 0) ok = false;
@@ -130,7 +132,7 @@ pcr_status pcr_compile_file(const char *path, const pcr_compile_opts *opts, pcr_
     size_t len;
     char *text = read_file(path, SOURCE_MAX_BYTES, &len);
     if (!text) return io_failure(path, diags);
-    return compile_text(path, text, len, opts, out, diags);
+    return compile_text(path, text, len, opts, false, out, diags);
 }
 
 pcr_status pcr_compile_buffer(const char *name, const char *src, size_t len,
@@ -138,7 +140,7 @@ pcr_status pcr_compile_buffer(const char *name, const char *src, size_t len,
 {
     if (!name || !src || !out) return PCR_ERR_USAGE;
     *out = NULL;
-    return compile_text(name, xstrndup(src, len), len, opts, out, diags);
+    return compile_text(name, xstrndup(src, len), len, opts, false, out, diags);
 }
 
 pcr_status pcr_check_file(const char *path, const pcr_compile_opts *opts, pcr_diags **diags)
@@ -146,7 +148,12 @@ pcr_status pcr_check_file(const char *path, const pcr_compile_opts *opts, pcr_di
     size_t len;
     char *text = read_file(path, SOURCE_MAX_BYTES, &len);
     if (!text) return io_failure(path, diags);
-    return compile_text(path, text, len, opts, NULL, diags);
+    return compile_text(path, text, len, opts, true, NULL, diags);
+}
+
+pcr_status pcr_lint_file(const char *path, const pcr_compile_opts *opts, pcr_diags **diags)
+{
+    return pcr_check_file(path, opts, diags);
 }
 
 pcr_status pcr_dump_ast(const char *path, FILE *out, pcr_diags **diags)

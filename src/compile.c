@@ -17,6 +17,7 @@
 #include "bc.h"
 #include "buf.h"
 #include "emit.h"
+#include "lint.h"
 #include "syntax.h"
 #include "sema.h"
 
@@ -323,6 +324,7 @@ bool compile_program(Arena *arena, Diags *d, const char *path, char *text, size_
         }
         if (d->nerrors == errors_before) out->prog = p;
         else prog_free(p);
+        if (out->prog && opts && opts->lint) lint_run(&s);
     }
 
     sema_free(&s);

@@ -47,6 +47,7 @@ typedef struct TestCase {
 typedef struct CompileOpts {
     const char *const *include_dirs;
     size_t n_include_dirs;
+    bool lint; /* also report the W6xx lints (lint.h) when the policy has no error */
 } CompileOpts;
 
 typedef struct CompileOut {

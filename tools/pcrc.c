@@ -1,7 +1,8 @@
 /* pcrc: the PCR compiler and policy tool. Uses only include/pcr/pcr.h.
  *
  *   pcrc [-I DIR] FILE.pcr -o FILE.pcrb   compile to bytecode
- *   pcrc --check FILE...                  diagnose only
+ *   pcrc --check FILE...                  diagnose only (with the lints)
+ *   pcrc lint FILE...                     the same
  *   pcrc test FILE...                     run the policies' tests
  *   pcrc list FILE.pcr --date YYYY-MM-DD  list what the policy requires on a day
  *   pcrc --dump-ast FILE.pcr              print the syntax tree
@@ -21,6 +22,7 @@ enum { EXIT_CLEAN = 0, EXIT_POLICY = 1, EXIT_USAGE = 2 };
 static const char usage_text[] =
     "usage: pcrc [options] FILE.pcr -o FILE.pcrb   compile a policy to bytecode\n"
     "       pcrc --check [options] FILE...         report diagnostics only\n"
+    "       pcrc lint [options] FILE...            report diagnostics and lints (as --check)\n"
     "       pcrc test [options] FILE...            run the policies' tests\n"
     "       pcrc list [options] FILE.pcr --date YYYY-MM-DD\n"
     "                                              list what the policy requires that day\n"
@@ -74,6 +76,9 @@ static int parse_args(int argc, char **argv, Options *o)
     int i = 1;
     if (argc > 1 && strcmp(argv[1], "test") == 0) {
         o->mode = M_TEST;
+        i = 2;
+    } else if (argc > 1 && strcmp(argv[1], "lint") == 0) {
+        o->mode = M_CHECK; /* the lints are part of --check */
         i = 2;
     } else if (argc > 1 && strcmp(argv[1], "list") == 0) {
         o->mode = M_LIST;

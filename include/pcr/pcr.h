@@ -256,6 +256,14 @@ pcr_status pcr_engine_run(pcr_engine *e, FILE *in, FILE *out, pcr_stats *stats);
  * throughput from stats, to out (pcrvm --stats). */
 void pcr_engine_print_stats(const pcr_engine *e, const pcr_stats *stats, FILE *out);
 
+/* ---- The analyst's toolchain: lint ---------------------------------------- */
+
+/* Checks a source (as pcr_check_file, which reports the same) and adds the
+ * lints: warnings W601-W608 (docs/diagnostics.md), each followed by a note
+ * holding a witness request (one JSON line pcrvm accepts) or the reason none
+ * exists. With opts->warnings_as_errors any warning makes it PCR_ERR_POLICY. */
+pcr_status pcr_lint_file(const char *path, const pcr_compile_opts *opts, pcr_diags **diags);
+
 #ifdef __cplusplus
 }
 #endif
