@@ -4,6 +4,7 @@
  *   pcrc --check FILE...                  diagnose only (with the lints)
  *   pcrc lint FILE...                     the same
  *   pcrc test FILE...                     run the policies' tests
+ *   pcrc test --coverage FILE...          ... and report what they reach
  *   pcrc list FILE.pcr --date YYYY-MM-DD  list what the policy requires on a day
  *   pcrc --dump-ast FILE.pcr              print the syntax tree
  *   pcrc --disasm FILE.pcrb|FILE.pcr      print the bytecode listing
@@ -35,6 +36,9 @@ static const char usage_text[] =
     "  --Werror         treat warnings as errors\n"
     "  --color=WHEN     auto (default), always or never\n"
     "  -v, --verbose    test: list passing tests too\n"
+    "  --coverage       test: report the rules and unless alternatives the tests reach\n"
+    "  --threshold N    test: exit 1 when fewer than N% of either are reached\n"
+    "  --json           test --coverage: one JSON object per policy on stdout\n"
     "  -h, --help       this text\n"
     "  --version        print the version\n";
 
@@ -50,6 +54,8 @@ typedef struct Options {
     size_t nfiles;
     bool werror, verbose;
     int color; /* -1 auto, 0 never, 1 always */
+    bool coverage, json; /* test --coverage [--json] */
+    double threshold;    /* test --threshold N: percent, or -1 for none */
 } Options;
 
 static int usage_error(const char *fmt, const char *arg)
@@ -73,6 +79,7 @@ static int parse_args(int argc, char **argv, Options *o)
     o->files = calloc((size_t)argc, sizeof *o->files);
     if (!o->includes || !o->files) return EXIT_USAGE;
     o->color = -1;
+    o->threshold = -1;
     int i = 1;
     if (argc > 1 && strcmp(argv[1], "test") == 0) {
         o->mode = M_TEST;
@@ -106,6 +113,17 @@ static int parse_args(int argc, char **argv, Options *o)
             o->date = argv[i];
         } else if (o->mode == M_LIST && strncmp(a, "--date=", 7) == 0) {
             o->date = a + 7;
+        } else if (o->mode == M_TEST && strcmp(a, "--coverage") == 0) {
+            o->coverage = true;
+        } else if (o->mode == M_TEST && strcmp(a, "--json") == 0) {
+            o->json = true;
+        } else if (o->mode == M_TEST && strcmp(a, "--threshold") == 0) {
+            char *end;
+            if (++i == argc) return usage_error("%s needs a percentage", a);
+            o->threshold = strtod(argv[i], &end);
+            if (end == argv[i] || *end || o->threshold < 0 || o->threshold > 100)
+                return usage_error("--threshold takes a percentage from 0 to 100, not '%s'", argv[i]);
+            o->coverage = true;
         } else if (strcmp(a, "-I") == 0) {
             if (++i == argc) return usage_error("%s needs a directory", a);
             o->includes[o->nincludes++] = argv[i];
@@ -207,6 +225,9 @@ static int do_test(const Options *o)
 {
     size_t passed = 0, failed = 0, broken = 0;
     int worst = EXIT_CLEAN;
+    pcr_coverage cov = {0};
+    /* With --json the coverage alone goes to stdout. */
+    FILE *report = o->json ? stderr : stdout;
     for (size_t i = 0; i < o->nfiles; i++) {
         int status;
         pcr_policy *p = compile(o, o->files[i], &status);
@@ -215,17 +236,27 @@ static int do_test(const Options *o)
             broken++;
             continue;
         }
-        pcr_policy_run_tests(p, stdout, o->verbose, &passed, &failed);
+        pcr_policy_run_tests(p, report, o->verbose, &passed, &failed);
+        if (o->coverage) pcr_policy_coverage(p, stdout, o->json, &cov);
         pcr_policy_free(p);
     }
     /* A file that does not compile runs no tests: the summary says so, or
      * "0 failed" would read as all good. */
     if (broken)
-        printf("%zu passed, %zu failed, %zu file%s not compiled (%s tests did not run)\n", passed, failed,
-               broken, broken == 1 ? "" : "s", broken == 1 ? "its" : "their");
+        fprintf(report, "%zu passed, %zu failed, %zu file%s not compiled (%s tests did not run)\n", passed,
+                failed, broken, broken == 1 ? "" : "s", broken == 1 ? "its" : "their");
     else
-        printf("%zu passed, %zu failed\n", passed, failed);
+        fprintf(report, "%zu passed, %zu failed\n", passed, failed);
     if (failed && worst == EXIT_CLEAN) worst = EXIT_POLICY;
+    if (o->coverage && o->threshold >= 0) {
+        double r = cov.rules ? 100.0 * (double)cov.rules_fired / (double)cov.rules : 100.0;
+        double a = cov.alts ? 100.0 * (double)cov.alts_exercised / (double)cov.alts : 100.0;
+        if (r < o->threshold || a < o->threshold) {
+            fprintf(stderr, "pcrc: coverage below %g%%: rules fired %.1f%%, unless alternatives exercised %.1f%%\n",
+                    o->threshold, r, a);
+            if (worst == EXIT_CLEAN) worst = EXIT_POLICY;
+        }
+    }
     return worst;
 }
 

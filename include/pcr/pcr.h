@@ -264,6 +264,25 @@ void pcr_engine_print_stats(const pcr_engine *e, const pcr_stats *stats, FILE *o
  * exists. With opts->warnings_as_errors any warning makes it PCR_ERR_POLICY. */
 pcr_status pcr_lint_file(const char *path, const pcr_compile_opts *opts, pcr_diags **diags);
 
+/* ---- The analyst's toolchain: test coverage ------------------------------- */
+
+/* Rules and unless alternatives reached by tests; pcr_policy_coverage adds
+ * one policy's counts to these. */
+typedef struct pcr_coverage {
+    size_t rules;          /* rules */
+    size_t rules_fired;    /*   fired by at least one test */
+    size_t rules_near;     /*   not fired, but near-missed by one */
+    size_t alts;           /* unless alternatives (top-level `or` terms of unless clauses) */
+    size_t alts_exercised; /*   true in a test where the rule's `when` is */
+} pcr_coverage;
+
+/* Probes every rule of a source-compiled policy on each of its tests'
+ * records and prints, per rule, the tests that fire it, near-miss it and
+ * exercise each unless alternative, then the totals: as text, or with json
+ * as one JSON object on one line (docs/cli.md, "Coverage"). Adds the
+ * policy's counts to *totals (may be NULL). */
+pcr_status pcr_policy_coverage(const pcr_policy *p, FILE *out, bool json, pcr_coverage *totals);
+
 #ifdef __cplusplus
 }
 #endif
