@@ -14,6 +14,8 @@
 #include "bc.h"
 #include "buf.h"
 #include "compile.h"
+#include "diff.h"
+#include "sema.h"
 #include "dates.h"
 #include "diag.h"
 #include "explain.h"
@@ -154,6 +156,83 @@ pcr_status pcr_check_file(const char *path, const pcr_compile_opts *opts, pcr_di
 pcr_status pcr_lint_file(const char *path, const pcr_compile_opts *opts, pcr_diags **diags)
 {
     return pcr_check_file(path, opts, diags);
+}
+
+/* ---- diff ----------------------------------------------------------------- */
+
+typedef struct DiffRun {
+    const char *old_path;
+    char *old_text; /* ownership passes to the diagnostics when compiled */
+    size_t old_len;
+    Diags *d;
+    const CompileOpts *co;
+    FILE *out;
+    const Sema *new_s; /* set while the old version compiles */
+    const Prog *new_p;
+    bool ran, changed;
+} DiffRun;
+
+static void diff_with_old(const Sema *s, const Prog *p, void *arg)
+{
+    DiffRun *R = arg;
+    R->changed = diff_models(s, p, R->new_s, R->new_p, R->out);
+    R->ran = true;
+}
+
+/* The new version compiled: compile the old one, and compare inside. */
+static void diff_with_new(const Sema *s, const Prog *p, void *arg)
+{
+    DiffRun *R = arg;
+    R->new_s = s;
+    R->new_p = p;
+    CompileOpts co = *R->co;
+    co.inspect = diff_with_old;
+    co.inspect_arg = R;
+    Arena a;
+    arena_init(&a);
+    CompileOut res;
+    char *text = R->old_text;
+    R->old_text = NULL;
+    compile_program(&a, R->d, R->old_path, text, R->old_len, &co, &res);
+    prog_free(res.prog);
+    arena_free(&a);
+}
+
+pcr_status pcr_diff_files(const char *old_path, const char *new_path, const pcr_compile_opts *opts,
+                          FILE *out, bool *changed, pcr_diags **diags)
+{
+    if (!old_path || !new_path || !out || !changed) return PCR_ERR_USAGE;
+    *changed = false;
+    size_t olen, nlen;
+    char *otext = read_file(old_path, SOURCE_MAX_BYTES, &olen);
+    if (!otext) return io_failure(old_path, diags);
+    char *ntext = read_file(new_path, SOURCE_MAX_BYTES, &nlen);
+    if (!ntext) {
+        free(otext);
+        return io_failure(new_path, diags);
+    }
+    Diags *d = diags_new();
+    CompileOpts co = {0};
+    if (opts) {
+        co.include_dirs = opts->include_dirs;
+        co.n_include_dirs = opts->n_include_dirs;
+    }
+    DiffRun R = {.old_path = old_path, .old_text = otext, .old_len = olen, .d = d, .co = &co, .out = out};
+    CompileOpts nco = co;
+    nco.inspect = diff_with_new;
+    nco.inspect_arg = &R;
+    Arena a;
+    arena_init(&a);
+    CompileOut res;
+    compile_program(&a, d, new_path, ntext, nlen, &nco, &res);
+    prog_free(res.prog);
+    arena_free(&a);
+    free(R.old_text); /* not compiled: the new version had errors */
+    *changed = R.changed;
+    pcr_status st = R.ran && pcr_diags_errors(d) == 0 ? PCR_OK : PCR_ERR_POLICY;
+    if (diags) *diags = d;
+    else pcr_diags_free(d);
+    return st;
 }
 
 pcr_status pcr_dump_ast(const char *path, FILE *out, pcr_diags **diags)

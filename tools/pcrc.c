@@ -6,11 +6,12 @@
  *   pcrc test FILE...                     run the policies' tests
  *   pcrc test --coverage FILE...          ... and report what they reach
  *   pcrc list FILE.pcr --date YYYY-MM-DD  list what the policy requires on a day
+ *   pcrc diff OLD.pcr NEW.pcr             what changed between two versions
  *   pcrc --dump-ast FILE.pcr              print the syntax tree
  *   pcrc --disasm FILE.pcrb|FILE.pcr      print the bytecode listing
  *
- * Exit status: 0 clean, 1 errors in a policy (or failed tests), 2 usage or
- * I/O errors. docs/cli.md is the manual. */
+ * Exit status: 0 clean, 1 errors in a policy (or failed tests; for diff:
+ * something changed), 2 usage or I/O errors (for diff: any trouble). docs/cli.md is the manual. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,7 @@ static const char usage_text[] =
     "       pcrc test [options] FILE...            run the policies' tests\n"
     "       pcrc list [options] FILE.pcr --date YYYY-MM-DD\n"
     "                                              list what the policy requires that day\n"
+    "       pcrc diff [options] OLD.pcr NEW.pcr    what changed (exit 1 when anything did)\n"
     "       pcrc --dump-ast FILE.pcr               print the syntax tree\n"
     "       pcrc --disasm FILE.pcrb|FILE.pcr       print the bytecode listing\n"
     "options:\n"
@@ -42,7 +44,7 @@ static const char usage_text[] =
     "  -h, --help       this text\n"
     "  --version        print the version\n";
 
-typedef enum Mode { M_COMPILE, M_CHECK, M_TEST, M_DUMP_AST, M_DISASM, M_LIST } Mode;
+typedef enum Mode { M_COMPILE, M_CHECK, M_TEST, M_DUMP_AST, M_DISASM, M_LIST, M_DIFF } Mode;
 
 typedef struct Options {
     Mode mode;
@@ -86,6 +88,9 @@ static int parse_args(int argc, char **argv, Options *o)
         i = 2;
     } else if (argc > 1 && strcmp(argv[1], "lint") == 0) {
         o->mode = M_CHECK; /* the lints are part of --check */
+        i = 2;
+    } else if (argc > 1 && strcmp(argv[1], "diff") == 0) {
+        o->mode = M_DIFF;
         i = 2;
     } else if (argc > 1 && strcmp(argv[1], "list") == 0) {
         o->mode = M_LIST;
@@ -152,6 +157,7 @@ static int parse_args(int argc, char **argv, Options *o)
     }
     if ((o->mode == M_DUMP_AST || o->mode == M_DISASM) && o->nfiles != 1)
         return usage_error("%s", "--dump-ast and --disasm take one file");
+    if (o->mode == M_DIFF && o->nfiles != 2) return usage_error("%s", "diff takes two sources: OLD.pcr NEW.pcr");
     if (o->mode == M_LIST) {
         if (o->nfiles != 1) return usage_error("%s", "list takes one source file");
         if (!ends_with(o->files[0], ".pcr"))
@@ -289,6 +295,20 @@ static int do_disasm(const Options *o)
     return EXIT_CLEAN;
 }
 
+/* What changed from the first source to the second: 0 nothing, 1
+ * something, 2 trouble (as diff(1)). */
+static int do_diff(const Options *o)
+{
+    pcr_compile_opts co = {o->includes, o->nincludes, false};
+    pcr_diags *d = NULL;
+    bool changed = false;
+    pcr_status st = pcr_diff_files(o->files[0], o->files[1], &co, stdout, &changed, &d);
+    print_diags(o, d);
+    pcr_diags_free(d);
+    if (st != PCR_OK) return EXIT_USAGE;
+    return changed ? EXIT_POLICY : EXIT_CLEAN;
+}
+
 /* Prints the analyst's listing of one source for o->date. */
 static int do_list(const Options *o)
 {
@@ -318,6 +338,7 @@ int main(int argc, char **argv)
         case M_DUMP_AST: status = do_dump_ast(&o); break;
         case M_DISASM: status = do_disasm(&o); break;
         case M_LIST: status = do_list(&o); break;
+        case M_DIFF: status = do_diff(&o); break;
         }
     }
     free(o.includes);

@@ -283,6 +283,19 @@ typedef struct pcr_coverage {
  * policy's counts to *totals (may be NULL). */
 pcr_status pcr_policy_coverage(const pcr_policy *p, FILE *out, bool json, pcr_coverage *totals);
 
+/* ---- The analyst's toolchain: diff ---------------------------------------- */
+
+/* Compiles two versions of a policy and writes what changed from old_path
+ * to new_path to out, in the analyst's words (docs/cli.md, "pcrc diff"):
+ * header changes, rules added and removed, and for each rule in both its
+ * changed outcome, reviewers, deadline, window, codes and where it applies,
+ * with a witness request and both decisions. *changed tells whether
+ * anything did. *diags (always set when diags != NULL) holds both files'
+ * diagnostics. PCR_ERR_POLICY when either has an error, PCR_ERR_IO when
+ * either cannot be read. */
+pcr_status pcr_diff_files(const char *old_path, const char *new_path, const pcr_compile_opts *opts,
+                          FILE *out, bool *changed, pcr_diags **diags);
+
 #ifdef __cplusplus
 }
 #endif
