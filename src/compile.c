@@ -324,7 +324,7 @@ bool compile_program(Arena *arena, Diags *d, const char *path, char *text, size_
         }
         if (d->nerrors == errors_before) out->prog = p;
         else prog_free(p);
-        if (out->prog && opts && opts->lint) lint_run(&s);
+        if (out->prog && opts && opts->lint) lint_run(&s, out->prog);
         if (out->prog && opts && opts->inspect) opts->inspect(&s, out->prog, opts->inspect_arg);
     }
 

@@ -9,22 +9,37 @@
  * when exactly one of two or more top-level `and` terms of the `when` is
  * not true. An unless alternative (a top-level `or` term of an unless
  * clause) is exercised by a test where the `when` is true and it is. */
+#include "coverage.h"
+
 #include <stdlib.h>
 #include <string.h>
 
 #include "buf.h"
-#include "explain.h"
 #include "pcr/pcr.h"
 #include "policy.h"
 #include "rec.h"
 
-/* Counts for one rule. */
-typedef struct RuleCov {
-    uint32_t fired, near;
-    uint32_t nalts;
-    uint32_t alt[EXPLAIN_MAX_ALTS]; /* tests exercising each alternative */
-    uint32_t clause[EXPLAIN_MAX_ALTS];
-} RuleCov;
+/* Counts, per PSet, whether a code of rec (its code field, and the
+ * elements of its lists of codes) is in it. */
+static void count_set_hits(const Prog *p, const Record *rec, uint32_t *hits)
+{
+    for (uint32_t s = 0; s < p->nsets; s++) {
+        const PSet *set = &p->sets[s];
+        bool hit = false;
+        for (uint32_t f = 0; f < p->nfields && !hit; f++) {
+            if (!(rec->present >> f & 1)) continue;
+            const PField *pf = &p->fields[f];
+            if (pf->type == VT_CODE) {
+                hit = code_ranges_contain(p->ranges + set->first, set->count, (CodeKey)rec->v[f].i);
+            } else if (pf->type == VT_LIST && pf->elem == VT_CODE) {
+                for (uint32_t j = 0; j < rec->v[f].n && !hit; j++)
+                    hit = code_ranges_contain(p->ranges + set->first, set->count,
+                                              (CodeKey)rec->items[rec->v[f].i + j].i);
+            }
+        }
+        if (hit) hits[s]++;
+    }
+}
 
 /* Whether rec goes to p (the payer and the policy's window). */
 static bool routed(const Prog *p, const Record *r)
@@ -35,9 +50,9 @@ static bool routed(const Prog *p, const Record *r)
            day >= p->eff_from && day <= p->eff_through;
 }
 
-static void probe_all(const pcr_policy *pol, RuleCov *cov, size_t *ntests)
+size_t cov_probe(const Prog *p, const TestCase *tests, size_t ntests, RuleCov *cov, uint32_t *set_hits)
 {
-    const Prog *p = pol->prog;
+    size_t routed_tests = 0;
     for (uint32_t r = 0; r < p->nrules; r++) {
         RuleProbe pr;
         explain_probe(p, r, NULL, &pr);
@@ -45,12 +60,12 @@ static void probe_all(const pcr_policy *pol, RuleCov *cov, size_t *ntests)
         memcpy(cov[r].clause, pr.alt_clause, sizeof cov[r].clause);
     }
     RecDecoder *dec = rec_decoder_new(p);
-    *ntests = 0;
-    for (size_t i = 0; i < pol->ntests; i++) {
-        const char *json = pol->tests[i].record_json;
+    for (size_t i = 0; i < ntests; i++) {
+        const char *json = tests[i].record_json;
         const Record *rec = json ? rec_decode(dec, json, strlen(json), i + 1) : NULL;
         if (!rec || !routed(p, rec)) continue;
-        (*ntests)++;
+        routed_tests++;
+        if (set_hits) count_set_hits(p, rec, set_hits);
         for (uint32_t r = 0; r < p->nrules; r++) {
             RuleProbe pr;
             explain_probe(p, r, rec, &pr);
@@ -65,6 +80,7 @@ static void probe_all(const pcr_policy *pol, RuleCov *cov, size_t *ntests)
         }
     }
     rec_decoder_free(dec);
+    return routed_tests;
 }
 
 static double pct(size_t n, size_t of) { return of ? 100.0 * (double)n / (double)of : 100.0; }
@@ -147,8 +163,7 @@ pcr_status pcr_policy_coverage(const pcr_policy *pol, FILE *out, bool json, pcr_
     const Prog *p = pol->prog;
     RuleCov *cov = calloc(p->nrules + 1, sizeof *cov);
     if (!cov) return PCR_ERR_IO;
-    size_t ntests;
-    probe_all(pol, cov, &ntests);
+    size_t ntests = cov_probe(p, pol->tests, pol->ntests, cov, NULL);
     pcr_coverage t = {0};
     for (uint32_t r = 0; r < p->nrules; r++) {
         t.rules++;

@@ -11,6 +11,8 @@
 
 #include "ast.h"
 #include "compile.h"
+#include "coverage.h"
+#include "explain.h"
 #include "buf.h"
 #include "dates.h"
 #include "lint_solve.h"
@@ -48,6 +50,28 @@ static Loc unless_loc(const Lint *L, uint32_t ri, uint32_t i)
 {
     const Node *n = clause(L, ri, CL_UNLESS, i);
     return n ? n->loc : rule_loc(L, ri);
+}
+
+/* Appends the top-level `or` terms of n to v (as explain_probe counts
+ * them). */
+static void or_terms(const Node *n, const Node **v, uint32_t *k, uint32_t cap)
+{
+    if (n && n->kind == N_BINARY && n->op == BIN_OR) {
+        or_terms(n->a, v, k, cap);
+        or_terms(n->b, v, k, cap);
+    } else if (n && *k < cap) {
+        v[(*k)++] = n;
+    }
+}
+
+/* Where alternative `alt` (0-based within its clause) of unless clause i is. */
+static Loc alt_loc(const Lint *L, uint32_t ri, uint32_t i, uint32_t alt)
+{
+    const Node *n = clause(L, ri, CL_UNLESS, i);
+    const Node *v[EXPLAIN_MAX_ALTS];
+    uint32_t k = 0;
+    or_terms(n, v, &k, EXPLAIN_MAX_ALTS);
+    return alt < k ? v[alt]->loc : unless_loc(L, ri, i);
 }
 
 /* The first string literal `str` in the expression tree n, or NULL. */
@@ -449,9 +473,61 @@ static void lint_literals(Lint *L)
     free(l.v);
 }
 
+/* ---- W610: what no test reaches -------------------------------------------- */
+
+static void lint_untested(Lint *L, const Prog *p)
+{
+    const Model *m = L->m;
+    const Sema *s = L->s;
+    if (s->ntests == 0 || p->nrules != m->nrules) return;
+    RuleCov *cov = xcalloc(p->nrules + 1, sizeof *cov);
+    uint32_t *hits = xcalloc(p->nsets + 1, sizeof *hits);
+    cov_probe(p, s->tests, s->ntests, cov, hits);
+    Buf b = {0};
+    for (uint32_t i = 0; i < m->nrules; i++) {
+        const SRule *r = &m->rules[i];
+        if (!cov[i].fired && !lint_allowed(L->d, rule_loc(L, i), "W610")) {
+            diag_report(L->d, PCR_SEV_WARNING, "W610", rule_loc(L, i), "rule `%s` is fired by no test", r->id);
+            if (cov[i].near)
+                diag_report(L->d, PCR_SEV_NOTE, "W610", rule_loc(L, i),
+                            "%u test%s come%s close (its `when` true but an unless stops it, or one "
+                            "condition away): pcrc test --coverage lists them",
+                            cov[i].near, cov[i].near == 1 ? "" : "s", cov[i].near == 1 ? "s" : "");
+            else
+                note(L, "W610", rule_loc(L, i), "%s", "no test's record comes within one condition of it");
+        }
+        for (uint32_t a = 0; a < cov[i].nalts; a++) {
+            uint32_t within = 0; /* its place in its clause */
+            for (uint32_t k = 0; k < a; k++) within += cov[i].clause[k] == cov[i].clause[a];
+            if (cov[i].alt[a]) continue;
+            Loc at = alt_loc(L, i, cov[i].clause[a], within);
+            if (lint_allowed(L->d, at, "W610")) continue;
+            b.n = 0;
+            explain_alt_text(&b, p, i, a);
+            buf_putc(&b, '\0');
+            diag_report(L->d, PCR_SEV_WARNING, "W610", at,
+                        "`unless %s` of rule `%s` is exercised by no test", b.p, r->id);
+            note(L, "W610", at, "%s",
+                 "no test's record makes the rule's `when` true and this alternative true");
+        }
+    }
+    for (uint32_t i = 0; i < m->nsets; i++) {
+        const SSet *set = &m->sets[i];
+        if (set->bad || set->pset == PIDX_NONE || set->pset >= p->nsets || strchr(set->name, '{') ||
+            hits[set->pset] || lint_allowed(L->d, set->loc, "W610"))
+            continue;
+        diag_report(L->d, PCR_SEV_WARNING, "W610", set->loc, "code set `%s` holds no code of any test",
+                    set->name);
+        note(L, "W610", set->loc, "%s", "no test's record has a code in it");
+    }
+    buf_free(&b);
+    free(cov);
+    free(hits);
+}
+
 /* ---- driver -------------------------------------------------------------------- */
 
-void lint_run(const Sema *s)
+void lint_run(const Sema *s, const Prog *p)
 {
     Lint L = {.s = s, .m = &s->m, .d = s->d};
     const Model *m = L.m;
@@ -476,6 +552,7 @@ void lint_run(const Sema *s)
     lint_exempts(&L);
     lint_literals(&L);
     lint_sets(s);
+    lint_untested(&L, p);
 
     free(L.fires);
     free(L.exact);

@@ -14,9 +14,10 @@
 
 #include "sema.h"
 
-/* Reports the lints of the checked policy in s (sema_run() succeeded) into
- * s->d. Allocates only temporarily. */
-void lint_run(const Sema *s);
+/* Reports the lints of the checked policy in s (sema_run() succeeded),
+ * whose emitted program is p (for W610, what the tests reach), into s->d.
+ * Allocates only temporarily. */
+void lint_run(const Sema *s, const Prog *p);
 
 /* Whether the warning `code` at `at` is allowed by a comment
  * `# lint: allow CODE reason` on its line or in the comment lines right

@@ -259,7 +259,7 @@ void pcr_engine_print_stats(const pcr_engine *e, const pcr_stats *stats, FILE *o
 /* ---- The analyst's toolchain: lint ---------------------------------------- */
 
 /* Checks a source (as pcr_check_file, which reports the same) and adds the
- * lints: warnings W601-W608 (docs/diagnostics.md), each followed by a note
+ * lints: warnings W601-W610 (docs/diagnostics.md), each followed by a note
  * holding a witness request (one JSON line pcrvm accepts) or the reason none
  * exists. With opts->warnings_as_errors any warning makes it PCR_ERR_POLICY. */
 pcr_status pcr_lint_file(const char *path, const pcr_compile_opts *opts, pcr_diags **diags);
