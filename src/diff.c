@@ -185,12 +185,12 @@ static void decide(Side *S, const char *json, Buf *b)
     out_decision(b, S->out, r->id, r->id_len, &d);
 }
 
-/* Shows a witness of box x (of the new version's fields) with both
- * decisions, under `what`. */
-static void show_witness(Diff *D, Buf *b, const Box *x, const char *id, const char *what)
+/* Shows a witness of box x with both decisions, under `what`; the record
+ * is written for side S (its payer). */
+static void show_witness(Diff *D, Side *S, Buf *b, const Box *x, const char *id, const char *what)
 {
     Buf w = {0};
-    if (lsol_witness(&D->n.sv, x, id, &w)) {
+    if (lsol_witness(&S->sv, x, id, &w)) {
         buf_putc(&w, '\0');
         buf_printf(b, "    %s, e.g. %s\n", what, w.p);
         buf_puts(b, "      old: ");
@@ -268,8 +268,8 @@ static void rule_changes(Diff *D, const SRule *a, const SRule *c)
             buf_puts(&b, gained.n && lost.n ? "applies to other requests\n"
                          : gained.n         ? "applies to more requests\n"
                                             : "applies to fewer requests\n");
-            if (exact && gained.n) show_witness(D, &b, &gained.v[0], c->id, "now applies");
-            if (exact && lost.n) show_witness(D, &b, &lost.v[0], c->id, "no longer applies");
+            if (exact && gained.n) show_witness(D, &D->n, &b, &gained.v[0], c->id, "now applies");
+            if (exact && lost.n) show_witness(D, &D->o, &b, &lost.v[0], c->id, "no longer applies");
         }
         arena_free(&tmp);
         D->o.sv.arena = D->n.sv.arena = &D->arena;
@@ -304,7 +304,7 @@ static void rule_added(Diff *D, const SRule *r, const char *how, Side *S)
         BoxList all = lsol_all(&S->sv, S->m->eff_from, S->m->eff_through);
         BoxList f = lsol_fires(&S->sv, all, r);
         if (f.n && !S->sv.approx && !S->sv.overflow)
-            show_witness(D, &b, &f.v[0], r->id, S == &D->n ? "applies" : "applied");
+            show_witness(D, S, &b, &f.v[0], r->id, S == &D->n ? "applies" : "applied");
         arena_free(&tmp);
         S->sv.arena = &D->arena;
     }

@@ -227,7 +227,9 @@ static void lint_conditions(Lint *L, uint32_t ri, BoxList base)
             diag_report(L->d, PCR_SEV_WARNING, "W602", unless_loc(L, ri, i),
                         "this `unless` of rule `%s` applies whenever its `when` holds: the rule never fires",
                         r->id);
-            if (!(when_exact && witness(L, "W602", unless_loc(L, ri, i), &when.v[0], r->id)))
+            /* A request where both hold: the unless stops the rule. */
+            if (!(when_exact && on_ok && on.n > 0 &&
+                  witness(L, "W602", unless_loc(L, ri, i), &on.v[0], r->id)))
                 note(L, "W602", unless_loc(L, ri, i), "%s",
                      "every request that satisfies the `when` also satisfies this `unless`");
         } else if (on_ok && on.n == 0) {
