@@ -110,7 +110,7 @@ static void put_codes(Buf *b, const CodeSet *s)
 
 static void flush(Diff *D, Buf *b)
 {
-    fwrite(b->p, 1, b->n, D->out);
+    if (b->n) fwrite(b->p, 1, b->n, D->out);
     b->n = 0;
 }
 

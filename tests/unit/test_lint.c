@@ -96,7 +96,9 @@ static void check_fixture(const char *name)
 
     char *rules = header(fx, "witness-rules"), *not = header(fx, "witness-not");
     if (!rules && !not) {
-        cr_assert_not_null(header(fx, "reason"), "%s: needs witness-rules, witness-not or reason", name);
+        char *reason = header(fx, "reason");
+        cr_assert_not_null(reason, "%s: needs witness-rules, witness-not or reason", name);
+        free(reason);
         snprintf(want, sizeof want, "note[%s]: ", code);
         const char *note = strstr(out, want);
         cr_assert_not_null(note, "%s: no reason note:\n%s", name, out);
