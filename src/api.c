@@ -17,6 +17,8 @@
 #include "bc_format.h"
 #include "buf.h"
 #include "compile.h"
+#include "diff.h"
+#include "sema.h"
 #include "dates.h"
 #include "diag.h"
 #include "explain.h"
@@ -46,7 +48,8 @@ static void set_err(char *err, size_t errlen, const char *msg)
 /* Compiles text (ownership passes to the diagnostics) into a policy, or only
  * checks it when out is NULL. */
 static pcr_status compile_text(const char *path, char *text, size_t len,
-                               const pcr_compile_opts *opts, pcr_policy **out, pcr_diags **diags)
+                               const pcr_compile_opts *opts, bool lint, pcr_policy **out,
+                               pcr_diags **diags)
 {
     Diags *d = diags_new();
     pcr_policy *pol = xcalloc(1, sizeof *pol);
@@ -57,6 +60,7 @@ static pcr_status compile_text(const char *path, char *text, size_t len,
         co.n_include_dirs = opts->n_include_dirs;
         co.stdlib_dir = opts->stdlib_dir;
     }
+    co.lint = lint;
     CompileOut res = {0};
     bool ok = compile_program(&pol->arena, d, path, text, len, &co, &res);
     if (ok && opts && opts->warnings_as_errors && pcr_diags_count(d) > 0) ok = false;
@@ -111,7 +115,7 @@ pcr_status pcr_compile_file(const char *path, const pcr_compile_opts *opts, pcr_
     FioError why;
     char *text = fio_read(path, SOURCE_MAX_BYTES, NULL, 0, &len, &why);
     if (!text) return io_failure(path, why, diags);
-    return compile_text(path, text, len, opts, out, diags);
+    return compile_text(path, text, len, opts, false, out, diags);
 }
 
 pcr_status pcr_compile_buffer(const char *name, const char *src, size_t len,
@@ -119,7 +123,7 @@ pcr_status pcr_compile_buffer(const char *name, const char *src, size_t len,
 {
     if (!name || !src || !out) return PCR_ERR_USAGE;
     *out = NULL;
-    return compile_text(name, xstrndup(src, len), len, opts, out, diags);
+    return compile_text(name, xstrndup(src, len), len, opts, false, out, diags);
 }
 
 pcr_status pcr_check_file(const char *path, const pcr_compile_opts *opts, pcr_diags **diags)
@@ -128,7 +132,91 @@ pcr_status pcr_check_file(const char *path, const pcr_compile_opts *opts, pcr_di
     FioError why;
     char *text = fio_read(path, SOURCE_MAX_BYTES, NULL, 0, &len, &why);
     if (!text) return io_failure(path, why, diags);
-    return compile_text(path, text, len, opts, NULL, diags);
+    return compile_text(path, text, len, opts, true, NULL, diags);
+}
+
+pcr_status pcr_lint_file(const char *path, const pcr_compile_opts *opts, pcr_diags **diags)
+{
+    return pcr_check_file(path, opts, diags);
+}
+
+/* ---- diff ----------------------------------------------------------------- */
+
+typedef struct DiffRun {
+    const char *old_path;
+    char *old_text; /* ownership passes to the diagnostics when compiled */
+    size_t old_len;
+    Diags *d;
+    const CompileOpts *co;
+    FILE *out;
+    const Sema *new_s; /* set while the old version compiles */
+    const Prog *new_p;
+    bool ran, changed;
+} DiffRun;
+
+static void diff_with_old(const Sema *s, const Prog *p, void *arg)
+{
+    DiffRun *R = arg;
+    R->changed = diff_models(s, p, R->new_s, R->new_p, R->out);
+    R->ran = true;
+}
+
+/* The new version compiled: compile the old one, and compare inside. */
+static void diff_with_new(const Sema *s, const Prog *p, void *arg)
+{
+    DiffRun *R = arg;
+    R->new_s = s;
+    R->new_p = p;
+    CompileOpts co = *R->co;
+    co.inspect = diff_with_old;
+    co.inspect_arg = R;
+    Arena a;
+    arena_init(&a);
+    CompileOut res;
+    char *text = R->old_text;
+    R->old_text = NULL;
+    compile_program(&a, R->d, R->old_path, text, R->old_len, &co, &res);
+    prog_free(res.prog);
+    arena_free(&a);
+}
+
+pcr_status pcr_diff_files(const char *old_path, const char *new_path, const pcr_compile_opts *opts,
+                          FILE *out, bool *changed, pcr_diags **diags)
+{
+    if (!old_path || !new_path || !out || !changed) return PCR_ERR_USAGE;
+    *changed = false;
+    size_t olen, nlen;
+    FioError why;
+    char *otext = fio_read(old_path, SOURCE_MAX_BYTES, NULL, 0, &olen, &why);
+    if (!otext) return io_failure(old_path, why, diags);
+    char *ntext = fio_read(new_path, SOURCE_MAX_BYTES, NULL, 0, &nlen, &why);
+    if (!ntext) {
+        free(otext);
+        return io_failure(new_path, why, diags);
+    }
+    Diags *d = diags_new();
+    CompileOpts co = {0};
+    if (opts) {
+        co.include_dirs = opts->include_dirs;
+        co.n_include_dirs = opts->n_include_dirs;
+        co.stdlib_dir = opts->stdlib_dir;
+    }
+    DiffRun R = {.old_path = old_path, .old_text = otext, .old_len = olen, .d = d, .co = &co, .out = out};
+    CompileOpts nco = co;
+    nco.inspect = diff_with_new;
+    nco.inspect_arg = &R;
+    Arena a;
+    arena_init(&a);
+    CompileOut res;
+    compile_program(&a, d, new_path, ntext, nlen, &nco, &res);
+    prog_free(res.prog);
+    arena_free(&a);
+    free(R.old_text); /* not compiled: the new version had errors */
+    *changed = R.changed;
+    pcr_status st = R.ran && pcr_diags_errors(d) == 0 ? PCR_OK : PCR_ERR_POLICY;
+    if (diags) *diags = d;
+    else pcr_diags_free(d);
+    return st;
 }
 
 pcr_status pcr_dump_ast(const char *path, FILE *out, pcr_diags **diags)

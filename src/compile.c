@@ -24,6 +24,7 @@
 #include "buf.h"
 #include "emit.h"
 #include "fileio.h"
+#include "lint.h"
 #include "syntax.h"
 #include "sema.h"
 
@@ -385,6 +386,8 @@ bool compile_program(Arena *arena, Diags *d, const char *path, char *text, size_
         }
         if (d->nerrors == errors_before) out->prog = p;
         else prog_free(p);
+        if (out->prog && opts && opts->lint) lint_run(&s, out->prog);
+        if (out->prog && opts && opts->inspect) opts->inspect(&s, out->prog, opts->inspect_arg);
     }
 
     sema_free(&s);

@@ -15,6 +15,8 @@
 #include "diag.h"
 #include "prog.h"
 
+struct Sema;
+
 /* A `test` block, ready to run: the given record rendered as one JSON line
  * (unset id defaults to the test name, unset payer to the policy's payer)
  * and the expectations. Everything lives in the compile arena. */
@@ -48,6 +50,11 @@ typedef struct CompileOpts {
     const char *const *include_dirs;
     size_t n_include_dirs;
     const char *stdlib_dir; /* the standard library's directory (holding std/); NULL: none */
+    bool lint; /* also report the W6xx lints (lint.h) when the policy has no error */
+    /* Called, when not NULL, with the checked model and its verified program
+     * once the policy compiled without error (both freed after it returns). */
+    void (*inspect)(const struct Sema *s, const Prog *p, void *arg);
+    void *inspect_arg;
 } CompileOpts;
 
 typedef struct CompileOut {

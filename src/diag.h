@@ -5,7 +5,8 @@
  * order they were reported. It is the public pcr_diags. Messages are copied.
  *
  * Codes are stable strings: E0xx lexer and parser, E1xx modules and names,
- * E2xx types, E3xx code sets and values, E4xx rules and tests, W5xx lints.
+ * E2xx types, E3xx code sets and values, E4xx rules and tests, W5xx checker warnings,
+ * W6xx lints (lint.h).
  * docs/diagnostics.md lists them all. */
 #ifndef PCR_DIAG_H
 #define PCR_DIAG_H

@@ -652,3 +652,61 @@ void explain_decision(Buf *b, const Prog *p, const Record *rec, const Decision *
         break;
     }
 }
+
+/* ---- probing (coverage) -------------------------------------------------------- */
+
+/* Appends the top-level terms of operator op under node k to v. */
+static void terms_of(const XTree *t, int32_t k, uint8_t op, int32_t *v, uint32_t *n, uint32_t cap)
+{
+    if (k >= 0 && t->n[k].op == op) {
+        terms_of(t, t->n[k].a, op, v, n, cap);
+        terms_of(t, t->n[k].b, op, v, n, cap);
+    } else if (*n < cap) {
+        v[(*n)++] = k;
+    }
+}
+
+/* The unless alternatives of rule r's tree: node indices and clauses. */
+static uint32_t alts_of(const Prog *p, uint32_t r, const XTree *t, int32_t *when, int32_t *alt,
+                        uint32_t *clause)
+{
+    int32_t unless[64];
+    uint32_t cap = p->rules[r].unless_count < 64 ? p->rules[r].unless_count : 0;
+    uint32_t nu = split_rule(t, cap, when, unless), n = 0;
+    for (uint32_t k = 0; k < nu; k++) {
+        uint32_t before = n;
+        terms_of(t, unless[k], OP_OR, alt, &n, EXPLAIN_MAX_ALTS);
+        for (uint32_t j = before; j < n; j++) clause[j] = k;
+    }
+    return n;
+}
+
+void explain_probe(const Prog *p, uint32_t r, const Record *rec, RuleProbe *out)
+{
+    XTree t;
+    read_block(p, r, &t);
+    memset(out, 0, sizeof *out);
+    int32_t when, alt[EXPLAIN_MAX_ALTS], terms[256];
+    out->nalts = alts_of(p, r, &t, &when, alt, out->alt_clause);
+    uint32_t nt = 0;
+    terms_of(&t, when, OP_AND, terms, &nt, 256);
+    out->terms = nt;
+    uint64_t missing = 0;
+    out->when = rec ? eval_bool(p, rec, &t, when, &missing) : X_UNKNOWN;
+    for (uint32_t i = 0; i < nt; i++)
+        if (!rec || eval_bool(p, rec, &t, terms[i], &missing) != 1) out->unmet++;
+    for (uint32_t i = 0; i < out->nalts; i++)
+        out->alt[i] = rec ? eval_bool(p, rec, &t, alt[i], &missing) : X_UNKNOWN;
+    free(t.n);
+}
+
+void explain_alt_text(Buf *b, const Prog *p, uint32_t r, uint32_t i)
+{
+    XTree t;
+    read_block(p, r, &t);
+    int32_t when, alt[EXPLAIN_MAX_ALTS];
+    uint32_t clause[EXPLAIN_MAX_ALTS];
+    uint32_t n = alts_of(p, r, &t, &when, alt, clause);
+    if (i < n) put_node(b, p, &t, alt[i], false);
+    free(t.n);
+}

@@ -32,4 +32,27 @@ void explain_decision(Buf *b, const Prog *p, const Record *rec, const Decision *
  * "setting in {inpatient, observation}" (for tests of the renderer). */
 void explain_rule_text(Buf *b, const Prog *p, uint32_t r);
 
+/* ---- probing one rule (coverage.c) ------------------------------------ */
+
+enum { EXPLAIN_MAX_ALTS = 64 };
+
+/* What rule r's conditions give on one record. An unless alternative is a
+ * top-level `or` term of an unless clause (an unless without `or` is one
+ * alternative); they are numbered in source order, at most
+ * EXPLAIN_MAX_ALTS. Results are 1, 0, or -1 (unknown: a field is absent). */
+typedef struct RuleProbe {
+    int when;          /* the `when` */
+    uint32_t terms;    /* top-level `and` terms of the `when` */
+    uint32_t unmet;    /*   how many of them are not true */
+    uint32_t nalts;    /* unless alternatives */
+    int alt[EXPLAIN_MAX_ALTS];
+    uint32_t alt_clause[EXPLAIN_MAX_ALTS]; /* the unless clause (0-based) of each */
+} RuleProbe;
+
+/* Probes rule r on rec; rec NULL counts the terms and alternatives only
+ * (their results are then -1). */
+void explain_probe(const Prog *p, uint32_t r, const Record *rec, RuleProbe *out);
+/* Appends unless alternative `alt` of rule r as the analyst wrote it. */
+void explain_alt_text(Buf *b, const Prog *p, uint32_t r, uint32_t alt);
+
 #endif

@@ -124,6 +124,10 @@ check "fmt - malformed" 1 "<tests/golden/malformed/sources/11-truncated-in-strin
 check "dump-ast healthlink" 0 -- "$PCRC" --dump-ast policies/healthlink.pcr
 check "test all" 0 -- "$PCRC" test $PAYERS "$DEMO"
 check "check all" 0 -- "$PCRC" --check $PAYERS "$DEMO"
+check "lint all" 0 -- "$PCRC" lint --Werror $PAYERS "$DEMO"
+check "test --coverage --json all" 0 -- "$PCRC" test --coverage --json --threshold 95 $PAYERS
+check "diff demo demo" 0 -- "$PCRC" diff "$DEMO" "$DEMO"
+check "diff ibx healthlink" 1 -- "$PCRC" diff policies/ibx.pcr policies/healthlink.pcr
 # pcrc list: each payer on the day its reviewed listing is for, a day
 # the policy is not in effect, and the demo.
 for l in docs/listings/*.txt; do

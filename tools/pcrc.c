@@ -1,15 +1,18 @@
 /* pcrc: the PCR compiler and policy tool. Uses only include/pcr/pcr.h.
  *
  *   pcrc [-I DIR] FILE.pcr -o FILE.pcrb   compile to bytecode
- *   pcrc --check FILE...                  diagnose only
+ *   pcrc --check FILE...                  diagnose only (with the lints)
+ *   pcrc lint FILE...                     the same
  *   pcrc test FILE...                     run the policies' tests
+ *   pcrc test --coverage FILE...          ... and report what they reach
  *   pcrc list FILE.pcr --date YYYY-MM-DD  list what the policy requires on a day
+ *   pcrc diff OLD.pcr NEW.pcr             what changed between two versions
  *   pcrc --dump-ast FILE.pcr              print the syntax tree
  *   pcrc --disasm FILE.pcrb|FILE.pcr      print the bytecode listing
  *   pcrc fmt [--check] FILE...|-          lay sources out canonically
  *
- * Exit status: 0 clean, 1 errors in a policy (or failed tests), 2 usage or
- * I/O errors. docs/cli.md is the manual. */
+ * Exit status: 0 clean, 1 errors in a policy (or failed tests; for diff:
+ * something changed), 2 usage or I/O errors (for diff: any trouble). docs/cli.md is the manual. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -25,9 +28,11 @@ enum { EXIT_CLEAN = 0, EXIT_POLICY = 1, EXIT_USAGE = 2 };
 static const char usage_text[] =
     "usage: pcrc [options] FILE.pcr -o FILE.pcrb   compile a policy to bytecode\n"
     "       pcrc --check [options] FILE...         report diagnostics only\n"
+    "       pcrc lint [options] FILE...            report diagnostics and lints (as --check)\n"
     "       pcrc test [options] FILE...            run the policies' tests\n"
     "       pcrc list [options] FILE.pcr --date YYYY-MM-DD\n"
     "                                              list what the policy requires that day\n"
+    "       pcrc diff [options] OLD.pcr NEW.pcr    what changed (exit 1 when anything did)\n"
     "       pcrc --dump-ast FILE.pcr               print the syntax tree\n"
     "       pcrc --disasm FILE.pcrb|FILE.pcr       print the bytecode listing\n"
     "       pcrc fmt [--check] FILE...             lay sources out canonically, in place\n"
@@ -40,10 +45,13 @@ static const char usage_text[] =
     "  --color=WHEN     auto (default), always or never\n"
     "  -v, --verbose    test: list passing tests too\n"
     "  --check          fmt: change nothing; list the files that would change, exit 1 if any\n"
+    "  --coverage       test: report the rules and unless alternatives the tests reach\n"
+    "  --threshold N    test: exit 1 when fewer than N% of either are reached\n"
+    "  --json           test --coverage: one JSON object per policy on stdout\n"
     "  -h, --help       this text\n"
     "  --version        print the version\n";
 
-typedef enum Mode { M_COMPILE, M_CHECK, M_TEST, M_DUMP_AST, M_DISASM, M_LIST, M_FMT } Mode;
+typedef enum Mode { M_COMPILE, M_CHECK, M_TEST, M_DUMP_AST, M_DISASM, M_LIST, M_FMT, M_DIFF } Mode;
 
 typedef struct Options {
     Mode mode;
@@ -58,6 +66,8 @@ typedef struct Options {
     int color; /* -1 auto, 0 never, 1 always */
     const char *stdlib; /* the standard library directory, or NULL */
     char stdlib_buf[4096];
+    bool coverage, json; /* test --coverage [--json] */
+    double threshold;    /* test --threshold N: percent, or -1 for none */
 } Options;
 
 static int usage_error(const char *fmt, const char *arg)
@@ -104,13 +114,14 @@ static int parse_args(int argc, char **argv, Options *o)
     o->files = calloc((size_t)argc, sizeof *o->files);
     if (!o->includes || !o->files) return EXIT_USAGE;
     o->color = -1;
-    int subcmd = 0; /* argv index of `test`, `list` or `fmt`; 0: none */
-    /* The subcommand (test, list, fmt) is the first word that is not an option
-     * or an option's argument, so options may come before it:
-     * `pcrc -I policies test f.pcr`. */
+    o->threshold = -1;
+    int subcmd = 0; /* argv index of `test`, `lint`, `diff`, `list` or `fmt`; 0: none */
+    /* The subcommand is the first word that is not an option or an option's
+     * argument, so options may come before it: `pcrc -I policies test f.pcr`. */
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if (strcmp(a, "-o") == 0 || strcmp(a, "-I") == 0 || strcmp(a, "--date") == 0) {
+        if (strcmp(a, "-o") == 0 || strcmp(a, "-I") == 0 || strcmp(a, "--date") == 0 ||
+            strcmp(a, "--threshold") == 0) {
             i++;
             continue;
         }
@@ -118,6 +129,8 @@ static int parse_args(int argc, char **argv, Options *o)
         if (strcmp(a, "test") == 0) o->mode = M_TEST;
         else if (strcmp(a, "list") == 0) o->mode = M_LIST;
         else if (strcmp(a, "fmt") == 0) o->mode = M_FMT;
+        else if (strcmp(a, "lint") == 0) o->mode = M_CHECK; /* the lints are part of --check */
+        else if (strcmp(a, "diff") == 0) o->mode = M_DIFF;
         if (o->mode != M_COMPILE) subcmd = i;
         break;
     }
@@ -146,6 +159,17 @@ static int parse_args(int argc, char **argv, Options *o)
             o->date = argv[i];
         } else if (o->mode == M_LIST && strncmp(a, "--date=", 7) == 0) {
             o->date = a + 7;
+        } else if (o->mode == M_TEST && strcmp(a, "--coverage") == 0) {
+            o->coverage = true;
+        } else if (o->mode == M_TEST && strcmp(a, "--json") == 0) {
+            o->json = true;
+        } else if (o->mode == M_TEST && strcmp(a, "--threshold") == 0) {
+            char *end;
+            if (++i == argc) return usage_error("%s needs a percentage", a);
+            o->threshold = strtod(argv[i], &end);
+            if (end == argv[i] || *end || o->threshold < 0 || o->threshold > 100)
+                return usage_error("--threshold takes a percentage from 0 to 100, not '%s'", argv[i]);
+            o->coverage = true;
         } else if (strcmp(a, "-I") == 0) {
             if (++i == argc) return usage_error("%s needs a directory", a);
             o->includes[o->nincludes++] = argv[i];
@@ -181,6 +205,7 @@ static int parse_args(int argc, char **argv, Options *o)
         for (size_t k = 0; k < o->nfiles; k++)
             if (strcmp(o->files[k], "-") == 0)
                 return usage_error("%s", "fmt - (standard input) takes no other file");
+    if (o->mode == M_DIFF && o->nfiles != 2) return usage_error("%s", "diff takes two sources: OLD.pcr NEW.pcr");
     if (o->mode == M_LIST) {
         if (o->nfiles != 1) return usage_error("%s", "list takes one source file");
         if (!ends_with(o->files[0], ".pcr"))
@@ -255,6 +280,9 @@ static int do_test(const Options *o)
 {
     size_t passed = 0, failed = 0, broken = 0;
     int worst = EXIT_CLEAN;
+    pcr_coverage cov = {0};
+    /* With --json the coverage alone goes to stdout. */
+    FILE *report = o->json ? stderr : stdout;
     for (size_t i = 0; i < o->nfiles; i++) {
         int status;
         pcr_policy *p = compile(o, o->files[i], &status);
@@ -263,17 +291,27 @@ static int do_test(const Options *o)
             broken++;
             continue;
         }
-        pcr_policy_run_tests(p, stdout, o->verbose, &passed, &failed);
+        pcr_policy_run_tests(p, report, o->verbose, &passed, &failed);
+        if (o->coverage) pcr_policy_coverage(p, stdout, o->json, &cov);
         pcr_policy_free(p);
     }
     /* A file that does not compile runs no tests: the summary says so, or
      * "0 failed" would read as all good. */
     if (broken)
-        printf("%zu passed, %zu failed, %zu file%s not compiled (%s tests did not run)\n", passed, failed,
-               broken, broken == 1 ? "" : "s", broken == 1 ? "its" : "their");
+        fprintf(report, "%zu passed, %zu failed, %zu file%s not compiled (%s tests did not run)\n", passed,
+                failed, broken, broken == 1 ? "" : "s", broken == 1 ? "its" : "their");
     else
-        printf("%zu passed, %zu failed\n", passed, failed);
+        fprintf(report, "%zu passed, %zu failed\n", passed, failed);
     if (failed && worst == EXIT_CLEAN) worst = EXIT_POLICY;
+    if (o->coverage && o->threshold >= 0) {
+        double r = cov.rules ? 100.0 * (double)cov.rules_fired / (double)cov.rules : 100.0;
+        double a = cov.alts ? 100.0 * (double)cov.alts_exercised / (double)cov.alts : 100.0;
+        if (r < o->threshold || a < o->threshold) {
+            fprintf(stderr, "pcrc: coverage below %g%%: rules fired %.1f%%, unless alternatives exercised %.1f%%\n",
+                    o->threshold, r, a);
+            if (worst == EXIT_CLEAN) worst = EXIT_POLICY;
+        }
+    }
     return worst;
 }
 
@@ -304,6 +342,20 @@ static int do_disasm(const Options *o)
     pcr_policy_disasm(p, stdout);
     pcr_policy_free(p);
     return EXIT_CLEAN;
+}
+
+/* What changed from the first source to the second: 0 nothing, 1
+ * something, 2 trouble (as diff(1)). */
+static int do_diff(const Options *o)
+{
+    pcr_compile_opts co = {o->includes, o->nincludes, false, o->stdlib};
+    pcr_diags *d = NULL;
+    bool changed = false;
+    pcr_status st = pcr_diff_files(o->files[0], o->files[1], &co, stdout, &changed, &d);
+    print_diags(o, d);
+    pcr_diags_free(d);
+    if (st != PCR_OK) return EXIT_USAGE;
+    return changed ? EXIT_POLICY : EXIT_CLEAN;
 }
 
 /* Prints the analyst's listing of one source for o->date. */
@@ -468,6 +520,7 @@ int main(int argc, char **argv)
         case M_DISASM: status = do_disasm(&o); break;
         case M_LIST: status = do_list(&o); break;
         case M_FMT: status = do_fmt(&o); break;
+        case M_DIFF: status = do_diff(&o); break;
         }
     }
     free(o.includes);

@@ -371,6 +371,45 @@ pcr_engine *pcr_engine_clone(const pcr_engine *e);
  * to dst, so pcr_engine_print_stats on dst covers both. PCR_ERR_USAGE when
  * they do not hold the same policies. */
 pcr_status pcr_engine_merge_counts(pcr_engine *dst, const pcr_engine *src);
+/* ---- The analyst's toolchain: lint ---------------------------------------- */
+
+/* Checks a source (as pcr_check_file, which reports the same) and adds the
+ * lints: warnings W601-W610 (docs/diagnostics.md), each followed by a note
+ * holding a witness request (one JSON line pcrvm accepts) or the reason none
+ * exists. With opts->warnings_as_errors any warning makes it PCR_ERR_POLICY. */
+pcr_status pcr_lint_file(const char *path, const pcr_compile_opts *opts, pcr_diags **diags);
+
+/* ---- The analyst's toolchain: test coverage ------------------------------- */
+
+/* Rules and unless alternatives reached by tests; pcr_policy_coverage adds
+ * one policy's counts to these. */
+typedef struct pcr_coverage {
+    size_t rules;          /* rules */
+    size_t rules_fired;    /*   fired by at least one test */
+    size_t rules_near;     /*   not fired, but near-missed by one */
+    size_t alts;           /* unless alternatives (top-level `or` terms of unless clauses) */
+    size_t alts_exercised; /*   true in a test where the rule's `when` is */
+} pcr_coverage;
+
+/* Probes every rule of a source-compiled policy on each of its tests'
+ * records and prints, per rule, the tests that fire it, near-miss it and
+ * exercise each unless alternative, then the totals: as text, or with json
+ * as one JSON object on one line (docs/cli.md, "Coverage"). Adds the
+ * policy's counts to *totals (may be NULL). */
+pcr_status pcr_policy_coverage(const pcr_policy *p, FILE *out, bool json, pcr_coverage *totals);
+
+/* ---- The analyst's toolchain: diff ---------------------------------------- */
+
+/* Compiles two versions of a policy and writes what changed from old_path
+ * to new_path to out, in the analyst's words (docs/cli.md, "pcrc diff"):
+ * header changes, rules added and removed, and for each rule in both its
+ * changed outcome, reviewers, deadline, window, codes and where it applies,
+ * with a witness request and both decisions. *changed tells whether
+ * anything did. *diags (always set when diags != NULL) holds both files'
+ * diagnostics. PCR_ERR_POLICY when either has an error, PCR_ERR_IO when
+ * either cannot be read. */
+pcr_status pcr_diff_files(const char *old_path, const char *new_path, const pcr_compile_opts *opts,
+                          FILE *out, bool *changed, pcr_diags **diags);
 
 #ifdef __cplusplus
 }
