@@ -94,7 +94,9 @@ static void check_file(const char *rel, Tally *t)
     Diags *d = diags_new();
     Arena a;
     arena_init(&a);
-    CompileOpts co = {.inspect = check_policy, .inspect_arg = t};
+    char stdlib[512];
+    snprintf(stdlib, sizeof stdlib, "%s/policies", th_root());
+    CompileOpts co = {.inspect = check_policy, .inspect_arg = t, .stdlib_dir = stdlib};
     CompileOut out;
     bool ok = compile_program(&a, d, path, text, len, &co, &out);
     cr_assert(ok, "%s does not compile", rel);
