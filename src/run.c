@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -384,6 +385,12 @@ static bool run_threads(Run *r, unsigned nthreads)
     p.nb = 2 * nthreads > MAX_BATCHES ? MAX_BATCHES : 2 * nthreads;
     Worker w[MAX_THREADS];
     unsigned started = 0;
+    /* Workers start with every signal blocked, so a SIGINT or SIGTERM
+     * reaches this (the reading) thread and interrupts a read waiting for
+     * input; delivered to a worker it would set the stop flag unseen. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
     for (unsigned i = 0; i < nthreads; i++) {
         w[i].pool = &p;
         w[i].e = i == 0 ? r->e : pcr_engine_clone(r->e);
@@ -393,6 +400,7 @@ static bool run_threads(Run *r, unsigned nthreads)
         }
         started++;
     }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     bool ok = true;
     if (started == 0) {
         ok = run_stream(r);

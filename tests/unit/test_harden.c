@@ -691,7 +691,7 @@ Test(harden_threads, j2_closed_output_and_bad_arguments)
     free(out);
 }
 
-Test(harden_threads, j2_sigterm_while_waiting_keeps_whole_lines)
+Test(harden_threads, j2_sigterm_while_waiting_keeps_whole_lines, .timeout = 120)
 {
     char pol[4400];
     snprintf(pol, sizeof pol, "%s/policies/examples/demo.pcr", root());
