@@ -5,8 +5,9 @@
  *   pcrvm serve [options] POLICY...      (the HTTP server, tools/serve.c)
  *
  * POLICY is a .pcrb (loaded and verified) or a .pcr (compiled in memory);
- * INPUT is a JSON Lines file, or standard input when absent or "-". One
- * decision line per input line goes to standard output, in input order.
+ * INPUT is a JSON Lines file (CSV with --input csv), or standard input when
+ * absent or "-". One decision line (CSV row with --output csv) per input
+ * record goes to standard output, in input order.
  *
  * Exit status: 0; 1 with --strict (which also makes unknown keys errors)
  * when any record was malformed; 2 when a
@@ -36,6 +37,8 @@ static const char usage_text[] =
     "                   to stderr\n"
     "  --strict         a record with an unknown key is malformed; exit 1 when any\n"
     "                   record was malformed\n"
+    "  --input FORMAT   the input's format: json (JSON Lines, the default) or csv\n"
+    "  --output FORMAT  the decisions' format: json (decision lines, the default) or csv\n"
     "  --explain[=FILE] explain every decision, in words, to FILE (default: stderr)\n"
     "  -h, --help       this text\n"
     "  --version        print the version\n";
@@ -87,6 +90,7 @@ int main(int argc, char **argv)
     size_t ninc = 0, npols = 0;
     const char *input = NULL, *output = NULL, *explain = NULL;
     bool stats = false, strict = false;
+    pcr_csv_opts csv = {false, false, stderr};
     int status = EXIT_CLEAN;
     if (!inc || !pols) return EXIT_USAGE;
     for (int i = 1; i < argc && status == EXIT_CLEAN; i++) {
@@ -109,6 +113,11 @@ int main(int argc, char **argv)
             explain = "-";
         } else if (strncmp(a, "--explain=", 10) == 0) {
             explain = a + 10;
+        } else if (strcmp(a, "--input") == 0 || strcmp(a, "--output") == 0) {
+            const char *f = i + 1 < argc ? argv[++i] : "";
+            bool *is_csv = a[2] == 'i' ? &csv.csv_in : &csv.csv_out;
+            if (strcmp(f, "csv") == 0 || strcmp(f, "json") == 0) *is_csv = f[0] == 'c';
+            else status = fail("%s takes json or csv", a);
         } else if (strcmp(a, "-o") == 0 || strcmp(a, "-I") == 0) {
             if (i + 1 == argc) status = fail("%s needs an argument", a);
             else if (a[1] == 'o') output = argv[++i];
@@ -155,8 +164,13 @@ int main(int argc, char **argv)
     if (status == EXIT_CLEAN) {
         pcr_stats st;
         errno = 0;
-        pcr_status rs = pcr_engine_run(e, in, out, &st);
-        if (rs != PCR_OK && errno != EPIPE) {
+        char err[256];
+        pcr_status rs = csv.csv_in || csv.csv_out
+                            ? pcr_engine_run_csv(e, in, out, &csv, &st, err, sizeof err)
+                            : pcr_engine_run(e, in, out, &st);
+        if (rs == PCR_ERR_USAGE) {
+            status = fail("%s", err);
+        } else if (rs != PCR_OK && errno != EPIPE) {
             fprintf(stderr, "pcrvm: %s\n",
                     ferror(in) ? "error reading the input" : "error writing the decisions");
             status = EXIT_USAGE;
