@@ -555,7 +555,7 @@ static void run_json_input(CsvRun *r, CsvOut *o, FILE *in)
 pcr_status pcr_engine_run_csv(pcr_engine *e, FILE *in, FILE *out, const pcr_csv_opts *opts,
                               pcr_stats *stats, char *err, size_t errlen)
 {
-    pcr_stats local;
+    pcr_stats local = {0};
     pcr_stats *st = stats ? stats : &local;
     memset(st, 0, sizeof *st);
     if (err && errlen) err[0] = '\0';
