@@ -500,10 +500,12 @@ static void run_csv_input(CsvRun *r, CsvOut *o, FILE *in)
         if (first && got >= 3 && memcmp(chunk, "\xef\xbb\xbf", 3) == 0) off = 3; /* a BOM */
         first = false;
         while (off < got && r->ok && !r->stop) {
-            if (skipping) { /* after a parse error: up to the next line break */
-                const char *nl = memchr(chunk + off, '\n', got - off);
-                off = nl ? (size_t)(nl - chunk) + 1 : got;
-                skipping = !nl;
+            if (skipping) { /* after a parse error: up to the next line break (LF or CR,
+                               as libcsv ends rows) */
+                size_t i = off;
+                while (i < got && chunk[i] != '\n' && chunk[i] != '\r') i++;
+                skipping = i == got;
+                off = skipping ? got : i + 1;
                 continue;
             }
             size_t used = csv_parse(&parser, chunk + off, got - off, on_cell, on_row, &cb);

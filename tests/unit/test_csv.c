@@ -252,3 +252,20 @@ Test(csv, output_rows_quote_what_needs_it)
     cr_assert(strstr(out, "\r\nn-1,no_policy,,,,,,,,,\"no policy for payer \"\"nobody\"\""), "%s", out);
     free(out);
 }
+
+Test(csv, reading_resumes_after_a_bad_row_with_cr_line_ends)
+{
+    const char *csv = put("cr.csv", "id,payer,code,service_date\r"
+                                    "c-1,demo,70551,2026-03-02\r"
+                                    "c-2,de\"mo,70551,2026-03-02\r"
+                                    "c-3,demo,70551,2026-03-02\r"
+                                    "c-4,demo,70551,2026-03-02\r");
+    int st;
+    char *out = th_runf(&st, "%s/pcrvm %s --input csv %s", th_bin(), DEMO, csv);
+    cr_assert_eq(st, 0);
+    cr_assert_eq(count_lines(out), 4, "%s", out);
+    cr_assert(strstr(out, "{\"id\":\"c-2\",\"decision\":\"error\""), "%s", out);
+    cr_assert(strstr(out, "{\"id\":\"c-3\",\"decision\":\"info_needed\""), "%s", out);
+    cr_assert(strstr(out, "{\"id\":\"c-4\",\"decision\":\"info_needed\""), "%s", out);
+    free(out);
+}
