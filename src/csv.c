@@ -139,7 +139,8 @@ static void put_why(Buf *b, const char *line, size_t len)
             unsigned v = 0;
             for (int k = 0; k < 4 && s < end; k++, s++) {
                 char h = *s;
-                v = v * 16 + (unsigned)(h >= 'a' ? h - 'a' + 10 : h >= 'A' ? h - 'A' + 10 : h - '0');
+                unsigned d = h >= 'a' ? h - 'a' + 10u : h >= 'A' ? h - 'A' + 10u : h - '0' + 0u;
+                v = v * 16 + d;
             }
             if (v < 0x80) buf_putc(b, (char)v);
             else if (v < 0x800) {
@@ -511,8 +512,10 @@ static void run_csv_input(CsvRun *r, CsvOut *o, FILE *in)
             size_t used = csv_parse(&parser, chunk + off, got - off, on_cell, on_row, &cb);
             if (used == got - off) break;
             int why = csv_error(&parser);
-            bad_row(r, o, why == CSV_EPARSE ? "a stray quote (inside an unquoted cell, or after a closing one)"
-                                            : csv_strerror(why));
+            bad_row(r, o,
+                    why == CSV_EPARSE
+                        ? "a stray quote (inside an unquoted cell, or after a closing one)"
+                        : csv_strerror(why));
             csv_free(&parser);
             csv_init(&parser, CSV_OPTIONS);
             off += used;

@@ -308,14 +308,15 @@ typedef struct pcr_csv_opts {
  * data row gets exactly one decision, in order, "record N" being the N-th
  * data row (blank lines are no rows). A cell is converted by its field's
  * type: empty is absent, the text null is null (does not apply), a list
- * field's elements are separated by ';' ([] is the empty list). A row libcsv cannot parse (a bad
- * quote) or with more or fewer cells than the header is an error decision;
- * reading resumes after the next line break. A UTF-8 byte order mark
- * before the header is skipped. Columns naming no schema field are passed
- * to the decoder as unknown keys (counted, or errors when strict).
- * Returns PCR_ERR_USAGE, with a message in err, when the header is
- * unreadable, names a column twice, or names no id, payer or service_date
- * column (nothing is decided then); PCR_ERR_IO as pcr_engine_run. */
+ * field's elements are separated by ';' ([] is the empty list). A row
+ * libcsv cannot parse (a stray quote) or with more or fewer cells than the
+ * header is an error decision; reading resumes after the next line break
+ * (LF or CR). A UTF-8 byte order mark before the header is skipped.
+ * Columns naming no schema field are passed to the decoder as unknown keys
+ * (counted, or errors when strict). Returns PCR_ERR_USAGE, with a message
+ * in err, when the header is unreadable, names a column twice, or names no
+ * id, payer or service_date column (nothing is decided then); PCR_ERR_IO
+ * as pcr_engine_run. */
 pcr_status pcr_engine_run_csv(pcr_engine *e, FILE *in, FILE *out, const pcr_csv_opts *opts,
                               pcr_stats *stats, char *err, size_t errlen);
 
