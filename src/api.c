@@ -727,7 +727,7 @@ pcr_status pcr_engine_decision(pcr_engine *e, pcr_decision *out)
     }
     out->obligations = e->obls;
     out->nobligations = d->nobligations;
-    out->possible = e->obls + d->nobligations;
+    out->possible = e->obls ? e->obls + d->nobligations : NULL; /* none yet: NULL + 0 is UB */
     out->npossible = d->npossible;
     if (d->has_deadline) {
         out_format_deadline(e->deadline, d->deadline_is_date, d->deadline);
