@@ -29,6 +29,7 @@ LIB      = $(OUT)/lib/libpcr.a
 PCRC     = $(OUT)/bin/pcrc
 PCRVM    = $(OUT)/bin/pcrvm
 TOOLS    = $(PCRC) $(PCRVM)
+LIB_LIBS = -lcsv   # what the library needs (src/csv.c: libcsv)
 TEST_SRCS = $(sort $(wildcard tests/unit/test_*.c))
 TEST_BINS = $(TEST_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
@@ -77,12 +78,12 @@ $(LIB): $(OBJS)
 $(OUT)/bin/%: tools/%.c $(LIB)
 	@mkdir -p $(dir $@)
 	@[ -e $(OUT)/policies ] || ln -s $(CURDIR)/policies $(OUT)/policies
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) $< $(LIB) $(LDFLAGS) -o $@
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) $< $(LIB) $(LDFLAGS) $(LIB_LIBS) -o $@
 
 # pcrvm carries the HTTP server (`pcrvm serve`, docs/serve.md): libmicrohttpd
 # and jansson, outside the library.
 SERVE_SRCS = tools/serve.c tools/serve_gen.c tools/serve_metrics.c tools/crd.c
-SERVE_LIBS = -lmicrohttpd -ljansson -lpthread
+SERVE_LIBS = -lmicrohttpd -ljansson -lpthread $(LIB_LIBS)
 $(PCRVM): tools/pcrvm.c $(SERVE_SRCS) $(wildcard tools/*.h) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) tools/pcrvm.c $(SERVE_SRCS) $(LIB) $(LDFLAGS) $(SERVE_LIBS) -o $@
@@ -119,7 +120,7 @@ $(PIC)/libpcr.map: include/pcr/pcr.h
 $(SHLIB): $(PIC_OBJS) $(PIC)/libpcr.map
 	@mkdir -p $(dir $@)
 	$(CC) -shared -Wl,-soname,$(SONAME) -Wl,--version-script=$(PIC)/libpcr.map $(CFLAGS) \
-	    $(PIC_OBJS) $(LDFLAGS) -o $@
+	    $(PIC_OBJS) $(LDFLAGS) $(LIB_LIBS) -o $@
 	ln -sf libpcr.so.$(VERSION) $(OUT)/lib/$(SONAME)
 	ln -sf libpcr.so.$(VERSION) $(OUT)/lib/libpcr.so
 
@@ -195,13 +196,13 @@ demo: all
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/helpers.h tests/oracle/json_oracle.h $(LIB) $(TOOLS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -Itests/unit -Itests/oracle $(CFLAGS) $(WARN) -Wno-missing-prototypes $< $(LIB) \
-	    $(LDFLAGS) -lcriterion -ljansson -o $@
+	    $(LDFLAGS) $(LIB_LIBS) -lcriterion -ljansson -o $@
 
 # The CRD mapping (tools/crd.c) is not in the library: its test links it.
 $(BUILD)/tests/test_crd: tests/unit/test_crd.c tools/crd.c tools/crd.h $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -Itools $(CFLAGS) $(WARN) -Wno-missing-prototypes $< tools/crd.c $(LIB) \
-	    $(LDFLAGS) -lcriterion -ljansson -o $@
+	    $(LDFLAGS) $(LIB_LIBS) -lcriterion -ljansson -o $@
 
 unit: $(TEST_BINS)
 	@failed=""; for t in $(TEST_BINS); do \
@@ -305,7 +306,7 @@ clean:
 FUZZ_SECONDS ?= 60
 FUZZ_CC      ?= clang
 FUZZ_DIR      = build/fuzz
-FUZZ_TARGETS  = compile bytecode records decoder_diff
+FUZZ_TARGETS  = compile bytecode records decoder_diff csv
 FUZZ_BINS     = $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%)
 FUZZ_SAN      = -fsanitize=address,undefined -fno-omit-frame-pointer
 FUZZ_LIB      = $(FUZZ_DIR)/lib/libpcr.a
@@ -334,7 +335,7 @@ $(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_util.c tests/fuzz/fuzz_u
     tests/oracle/json_oracle.h fuzz-lib
 	$(FUZZ_CC) -Iinclude -Isrc -Itests/fuzz -Itests/oracle $(STD) -O1 -g -fsanitize=fuzzer $(FUZZ_SAN) $(WARN) \
 	    $< tests/fuzz/fuzz_util.c -Wl,--whole-archive $(FUZZ_LIB) -Wl,--no-whole-archive \
-	    -ljansson -o $@
+	    $(LIB_LIBS) -ljansson -o $@
 
 fuzz-build: $(FUZZ_BINS)
 
@@ -342,7 +343,7 @@ fuzz-build: $(FUZZ_BINS)
 # earlier runs found (kept in corpus-work); crashes go to build/fuzz/artifacts/.
 fuzz: fuzz-build
 	@failed=""; for t in $(FUZZ_TARGETS); do \
-	    case $$t in compile) dict=pcr.dict;; bytecode) dict=pcrb.dict;; *) dict=json.dict;; esac; \
+	    case $$t in compile) dict=pcr.dict;; bytecode) dict=pcrb.dict;; csv) dict=csv.dict;; *) dict=json.dict;; esac; \
 	    work=$(FUZZ_DIR)/corpus-work/$$t; art=$(FUZZ_DIR)/artifacts/$$t; log=$(FUZZ_DIR)/fuzz_$$t.log; \
 	    mkdir -p $$work $$art && cp -n tests/fuzz/corpus/$$t/* $$work/; \
 	    echo "== fuzz_$$t: $(FUZZ_SECONDS) s, corpus $$(ls $$work | wc -l) files, log $$log"; \
@@ -376,7 +377,7 @@ $(BUILD)/tests/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_util.c tests/fuzz/f
     tests/fuzz/replay.c tests/oracle/json_oracle.h $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -Itests/fuzz -Itests/oracle $(CFLAGS) $(WARN) $< tests/fuzz/fuzz_util.c \
-	    tests/fuzz/replay.c $(LIB) $(LDFLAGS) -ljansson -o $@
+	    tests/fuzz/replay.c $(LIB) $(LDFLAGS) $(LIB_LIBS) -ljansson -o $@
 
 replay: $(REPLAY_BINS)
 	@failed=""; for t in $(FUZZ_TARGETS); do \

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Installs the build dependencies (flex, bison, Criterion, jansson,
-# libmicrohttpd; curl for the server's tests) when they
+# libmicrohttpd, libcsv; curl for the server's tests) when they
 # are missing and this user can: as root with apt-get, or through sudo.
 set -u
 missing=""
@@ -10,6 +10,7 @@ have_header() { printf '#include <%s>\n' "$1" | ${CC:-cc} -E -x c - >/dev/null 2
 have_header criterion/criterion.h || missing="$missing libcriterion-dev"
 have_header jansson.h || missing="$missing libjansson-dev"
 have_header microhttpd.h || missing="$missing libmicrohttpd-dev"
+have_header csv.h || missing="$missing libcsv-dev"
 command -v curl >/dev/null 2>&1 || missing="$missing curl"
 [ -z "$missing" ] && exit 0
 

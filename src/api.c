@@ -20,6 +20,7 @@
 #include "diff.h"
 #include "sema.h"
 #include "dates.h"
+#include "engine.h"
 #include "diag.h"
 #include "explain.h"
 #include "fmt.h"
@@ -797,7 +798,7 @@ pcr_status pcr_engine_decision(pcr_engine *e, pcr_decision *out)
     }
     out->obligations = e->obls;
     out->nobligations = d->nobligations;
-    out->possible = e->obls + d->nobligations;
+    out->possible = e->obls ? e->obls + d->nobligations : NULL; /* none yet: NULL + 0 is UB */
     out->npossible = d->npossible;
     if (d->has_deadline) {
         out_format_deadline(e->deadline, d->deadline_is_date, d->deadline);
@@ -974,3 +975,20 @@ pcr_status pcr_format_buffer(const char *name, const char *src, size_t len, char
     return st;
 }
 
+
+/* ---- for the library's other front ends (engine.h) ------------------------ */
+
+const Prog *engine_schema(const pcr_engine *e) { return e->n ? e->v[0].pol->prog : NULL; }
+
+const RecDecoder *engine_decoder(const pcr_engine *e) { return e->dec; }
+
+void engine_fail(pcr_engine *e, const char *id, size_t id_len, const char *msg, const char **line,
+                 size_t *len)
+{
+    snprintf(e->last_msg, sizeof e->last_msg, "%s", msg);
+    e->line.n = 0;
+    out_error(&e->line, id, id_len, e->last_msg);
+    remember(e, PCR_DEC_ERROR, NULL, id, id_len, e->last_msg);
+    *line = e->line.p;
+    *len = e->line.n;
+}

@@ -242,6 +242,17 @@ cp "$WORK/demo.pcrb" "$H/bytecode.bin"
 check "pcrvm random bytes as records" 0 -- "$PCRVM" "$WORK/demo.pcrb" "$H/random.bin"
 check "pcrvm bytecode as records" 0 -- "$PCRVM" "$WORK/demo.pcrb" "$H/bytecode.bin"
 
+# ---- CSV in and out (docs/cli.md, "CSV") -----------------------------------
+for f in tests/fuzz/corpus/csv/*.csv tests/fuzz/regressions/csv/*; do
+    [ -f "$f" ] || continue
+    check "pcrvm --input csv $(basename "$f")" "0|2" -- "$PCRVM" --stats --input csv --output csv \
+        $PAYER_PCRB "$WORK/demo.pcrb" "$f"
+done
+check "pcrvm --output csv" 0 -- "$PCRVM" --output csv $PAYER_PCRB "$REQS"
+check "pcrvm --input csv random bytes" "0|2" -- "$PCRVM" --input csv "$WORK/demo.pcrb" "$H/random.bin"
+check "pcrvm --input csv --strict" "0|1|2" -- "$PCRVM" --strict --input csv "$WORK/demo.pcrb" \
+    tests/fuzz/corpus/csv/unknown.csv
+
 echo "valgrind: $n runs in $(($(date +%s) - start)) s"
 echo "valgrind: $passed passed, $failed failed"
 [ "$failed" = 0 ]

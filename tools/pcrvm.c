@@ -5,8 +5,9 @@
  *   pcrvm serve [options] POLICY...      (the HTTP server, tools/serve.c)
  *
  * POLICY is a .pcrb (loaded and verified) or a .pcr (compiled in memory);
- * INPUT is a JSON Lines file, or standard input when absent or "-". One
- * decision line per input line goes to standard output, in input order.
+ * INPUT is a JSON Lines file (CSV with --input csv), or standard input when
+ * absent or "-". One decision line (CSV row with --output csv) per input
+ * record goes to standard output, in input order.
  *
  * Exit status: 0; 1 with --strict (which also makes unknown keys errors)
  * when any record was malformed; 2 when a
@@ -37,6 +38,8 @@ static const char usage_text[] =
     "                   to stderr\n"
     "  --strict         a record with an unknown key is malformed; exit 1 when any\n"
     "                   record was malformed\n"
+    "  --input FORMAT   the input's format: json (JSON Lines, the default) or csv\n"
+    "  --output FORMAT  the decisions' format: json (decision lines, the default) or csv\n"
     "  --explain[=FILE] explain every decision, in words, to FILE (default: stderr)\n"
     "  -j N             decide on N threads (default: the online CPUs, at most 16;\n"
     "                   1 with --explain)\n"
@@ -145,6 +148,7 @@ int main(int argc, char **argv)
     bool stats = false, strict = false;
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     unsigned threads = ncpu < 1 ? 1 : ncpu > 16 ? 16 : (unsigned)ncpu;
+    pcr_csv_opts csv = {false, false, stderr};
     int status = EXIT_CLEAN;
     if (!inc || !pols) return EXIT_USAGE;
     for (int i = 1; i < argc && status == EXIT_CLEAN; i++) {
@@ -174,6 +178,11 @@ int main(int argc, char **argv)
             if (!v || end == v || *end || n < 1 || n > 16)
                 status = fail("%s", "-j takes a number of threads from 1 to 16");
             else threads = (unsigned)n;
+        } else if (strcmp(a, "--input") == 0 || strcmp(a, "--output") == 0) {
+            const char *f = i + 1 < argc ? argv[++i] : "";
+            bool *is_csv = a[2] == 'i' ? &csv.csv_in : &csv.csv_out;
+            if (strcmp(f, "csv") == 0 || strcmp(f, "json") == 0) *is_csv = f[0] == 'c';
+            else status = fail("%s takes json or csv", a);
         } else if (strcmp(a, "-o") == 0 || strcmp(a, "-I") == 0) {
             if (i + 1 == argc) status = fail("%s needs an argument", a);
             else if (a[1] == 'o') output = argv[++i];
@@ -225,11 +234,22 @@ int main(int argc, char **argv)
         pcr_stats st;
         /* explanations come in record order from one engine: one thread */
         pcr_run_opts ro = {.threads = explain ? 1 : threads, .stop = &stop_signal};
-        pcr_status rs = pcr_engine_run_opts(e, in, out, &ro, &st);
-        if (rs != PCR_OK && ro.read_errno) {
+        char err[256];
+        errno = 0;
+        pcr_status rs = csv.csv_in || csv.csv_out
+                            ? pcr_engine_run_csv(e, in, out, &csv, &st, err, sizeof err)
+                            : pcr_engine_run_opts(e, in, out, &ro, &st);
+        if (rs == PCR_ERR_USAGE) {
+            status = fail("%s", err);
+        } else if (rs != PCR_OK && ro.read_errno) {
             fprintf(stderr, "pcrvm: error reading the input: %s\n", strerror(ro.read_errno));
             status = EXIT_USAGE;
-        } else if (rs != PCR_OK && ro.write_errno != EPIPE) {
+        } else if (rs != PCR_OK && (csv.csv_in || csv.csv_out) && errno != EPIPE) {
+            fprintf(stderr, "pcrvm: %s: %s\n",
+                    ferror(in) ? "error reading the input" : "error writing the decisions",
+                    strerror(errno ? errno : EIO));
+            status = EXIT_USAGE;
+        } else if (rs != PCR_OK && !(csv.csv_in || csv.csv_out) && ro.write_errno != EPIPE) {
             fprintf(stderr, "pcrvm: error writing the decisions: %s\n",
                     strerror(ro.write_errno ? ro.write_errno : EIO));
             status = EXIT_USAGE;

@@ -410,6 +410,45 @@ pcr_status pcr_policy_coverage(const pcr_policy *p, FILE *out, bool json, pcr_co
  * either cannot be read. */
 pcr_status pcr_diff_files(const char *old_path, const char *new_path, const pcr_compile_opts *opts,
                           FILE *out, bool *changed, pcr_diags **diags);
+/* ---- CSV (pcrvm --input csv, --output csv; docs/cli.md, "CSV") ------------- */
+
+typedef struct pcr_csv_opts {
+    bool csv_in;  /* the input is RFC 4180 CSV with a header row (else JSON Lines) */
+    bool csv_out; /* the output is CSV, a header then one row per decision (else
+                     decision lines) */
+    FILE *notes;  /* told once about each header column that is not a schema
+                     field (with a did-you-mean); NULL: not told */
+} pcr_csv_opts;
+
+/* Like pcr_engine_run, in the formats opts chooses (both JSON Lines: it is
+ * pcr_engine_run). CSV input: the header row names schema fields; every
+ * data row gets exactly one decision, in order, "record N" being the N-th
+ * data row (blank lines are no rows). A cell is converted by its field's
+ * type: empty is absent, the text null is null (does not apply), a list
+ * field's elements are separated by ';' ([] is the empty list). A row
+ * libcsv cannot parse (a stray quote) or with more or fewer cells than the
+ * header is an error decision; reading resumes after the next line break
+ * (LF or CR). A UTF-8 byte order mark before the header is skipped.
+ * Columns naming no schema field are passed to the decoder as unknown keys
+ * (counted, or errors when strict). Returns PCR_ERR_USAGE, with a message
+ * in err, when the header is unreadable, names a column twice, or names no
+ * id, payer or service_date column (nothing is decided then); PCR_ERR_IO
+ * as pcr_engine_run. */
+pcr_status pcr_engine_run_csv(pcr_engine *e, FILE *in, FILE *out, const pcr_csv_opts *opts,
+                              pcr_stats *stats, char *err, size_t errlen);
+
+/* The CSV header pcr_csv_write_row's rows follow (CRLF-terminated):
+ * id,decision,policy,reviewer,deadline,timely,rules,missing,obligations,
+ * possible,why,error */
+pcr_status pcr_csv_write_header(FILE *out);
+
+/* Writes e's last decision (pcr_engine_decision) as one CSV row; line and
+ * len are its decision line, as pcr_engine_eval returned it (the `why` of
+ * a no_policy line is read from it). Lists are joined with "; ";
+ * obligations are "OUTCOME by R1, R2 due DEADLINE [RULE, ...]" (" (late)"
+ * when not timely), possible ones end with " missing FIELD, ...". Cells
+ * are quoted as RFC 4180 asks; rows end with CRLF. */
+pcr_status pcr_csv_write_row(pcr_engine *e, const char *line, size_t len, FILE *out);
 
 #ifdef __cplusplus
 }
