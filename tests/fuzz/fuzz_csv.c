@@ -31,7 +31,7 @@ static pcr_engine *engine;
 
 static void add_policy(pcr_engine *e, const char *path, const char *const *inc)
 {
-    pcr_compile_opts opts = {inc, 1, false};
+    pcr_compile_opts opts = {inc, 1, false, NULL};
     pcr_policy *p = NULL;
     pcr_diags *d = NULL;
     char err[512] = "";
