@@ -202,6 +202,7 @@ static bool check_header(VEnv *e)
            check_opt_str(e, p->source_title, "policy source title") &&
            check_opt_str(e, p->reviewer, "policy reviewer") &&
            check_str_list(e, p->contact_first, p->contact_count, "policy contacts") &&
+           check_str_list(e, p->payer_first, p->payer_count, "policy payers") &&
            (p->eff_from <= p->eff_through ||
             fail(e, "policy effective window ends before it starts"));
 }

@@ -501,6 +501,9 @@ static void emit_header(Emitter *e, Prog *p)
     p->contact_count = m->ncontacts;
     for (uint32_t i = 0; i < m->ncontacts; i++) ref(e, intern(e, m->contacts[i]));
     p->reviewer = intern_opt(e, m->reviewer);
+    p->payer_first = e->nrefs;
+    p->payer_count = m->npayers > 1 ? m->npayers - 1 : 0;
+    for (uint32_t i = 1; i < m->npayers; i++) ref(e, intern(e, m->payers[i]));
     p->eff_from = m->eff_from;
     p->eff_through = m->eff_through;
     p->source_hash = m->source_hash;

@@ -587,6 +587,31 @@ static const char *prop_string(Sema *s, const Node *p)
     return NULL;
 }
 
+/* `payer "a", "b", ...`: the payers whose requests the policy decides,
+ * non-empty and distinct. */
+static void check_payers(Sema *s, const Node *p)
+{
+    if (!p->a || p->a->kind == N_ERROR) return;
+    const char **v = arena_alloc(s->arena, (ast_list_len(p->a) + 1) * sizeof *v);
+    uint32_t n = 0;
+    for (const Node *x = p->a; x; x = x->next) {
+        if (x->kind != N_STRING) return;
+        if (!*x->str) {
+            diag_error(s->d, "E125", x->loc, "a payer cannot be empty");
+            return;
+        }
+        for (uint32_t i = 0; i < n; i++)
+            if (strcmp(v[i], x->str) == 0) {
+                diag_error(s->d, "E125", x->loc, "payer \"%s\" is listed twice", x->str);
+                return;
+            }
+        v[n++] = x->str;
+    }
+    s->m.payers = v;
+    s->m.npayers = n;
+    s->m.payer = v[0];
+}
+
 static int cmp_day(const void *a, const void *b)
 {
     int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
@@ -657,7 +682,7 @@ static void check_header(Sema *s)
         }
         if (!seen[k]) seen[k] = p;
         switch (k) {
-        case 0: s->m.payer = prop_string(s, p); break;
+        case 0: check_payers(s, p); break;
         case 1: s->m.title = prop_string(s, p); break;
         case 2: s->m.version = prop_string(s, p); break;
         case 3: sema_effective(s, p, &s->m.eff_from, &s->m.eff_through); break;

@@ -124,6 +124,8 @@ typedef struct Model {
     const char *reviewer;                  /* NULL when absent */
     const char **contacts;
     uint32_t ncontacts;
+    const char **payers;                   /* every payer of `payer "a", "b"`; payer is payers[0] */
+    uint32_t npayers;
     int32_t eff_from, eff_through;
     uint64_t source_hash;
 
