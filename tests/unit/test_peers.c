@@ -172,3 +172,44 @@ Test(peers, agrees_with_the_reference_on_the_benchmark_records, .timeout = 120)
                        out);
     free(out);
 }
+
+/* The rule index is keyed on the list of codes when the rules test it
+ * (bench/peers/policy.pcr has no `code` field): a record runs the 8 rules
+ * that test no code set plus those of its codes' sets, unless its list is
+ * absent (every rule: each may be unknown) or longer than the index looks
+ * up (every rule again); a list that does not apply selects the 8. */
+Test(peers, rules_selected_by_a_list_of_codes)
+{
+    char many[2048];
+    size_t o = (size_t)snprintf(many, sizeof many, "{\"id\":\"e\",\"payer\":\"ibx\","
+                                                   "\"service_date\":\"2026-03-02\",\"codes\":[");
+    for (int i = 0; i < 17; i++) o += (size_t)snprintf(many + o, sizeof many - o, "%s\"99213\"", i ? "," : "");
+    snprintf(many + o, sizeof many - o, "]}\n");
+    char recs[4096];
+    snprintf(recs, sizeof recs, "%s%s%s%s%s",
+             "{\"id\":\"a\",\"payer\":\"ibx\",\"service_date\":\"2026-03-02\","
+             "\"codes\":[{\"system\":\"CPT\",\"code\":\"99213\"}]}\n",
+             "{\"id\":\"b\",\"payer\":\"ibx\",\"service_date\":\"2026-03-02\","
+             "\"setting\":\"office\",\"price\":500,"
+             "\"codes\":[{\"system\":\"CPT\",\"code\":\"99213\"},\"70551\",\"E0601\"]}\n",
+             "{\"id\":\"c\",\"payer\":\"ibx\",\"service_date\":\"2026-03-02\",\"codes\":[]}\n",
+             "{\"id\":\"d\",\"payer\":\"ibx\",\"service_date\":\"2026-03-02\"}\n", many);
+    write_file("sel.jsonl", recs);
+    int st;
+    char *out = th_runf(&st, "%s/pcrvm --explain=/dev/stdout bench/peers/policy.pcr %s/sel.jsonl | "
+                             "grep 'rules selected' | cut -d'(' -f1",
+                        th_bin(), tmpdir());
+    cr_assert_eq(st, 0);
+    cr_assert_str_eq(out, "  8 of 42 rules selected \n"   /* 99213 is in no set */
+                          "  11 of 42 rules selected \n"  /* + MRI (R01), DME (R18), CPAP (R20) */
+                          "  8 of 42 rules selected \n"   /* [] does not apply */
+                          "  42 of 42 rules selected \n"  /* absent: any rule may be unknown */
+                          "  42 of 42 rules selected \n"); /* 17 codes: more than it looks up */
+    free(out);
+    /* and what the rules decide is what every rule would decide: the
+     * explanation's fired rules are the decision's */
+    out = th_runf(&st, "%s/pcrvm bench/peers/policy.pcr %s/sel.jsonl | sed 's/^[^[]*\"rules\":\\(\\[[^]]*\\]\\).*/\\1/' | head -2",
+                  th_bin(), tmpdir());
+    cr_assert_str_eq(out, "[]\n[\"R01\",\"R20\"]\n");
+    free(out);
+}
