@@ -2,6 +2,7 @@
 #   make demo    compile the example policy and evaluate the example batch
 #   make test    unit, golden and end-to-end tests (Criterion)
 #   make bench   throughput and compile-time benchmarks
+#   make bench-peers  pcrvm beside Node.js, LuaJIT and jq (../shared/peers)
 #   make san     the test suite under ASan + UBSan (+ LSan), assertions on
 # Missing flex, bison or Criterion are installed with apt-get when possible.
 
@@ -27,7 +28,7 @@ TOOLS    = $(PCRC) $(PCRVM)
 TEST_SRCS = $(sort $(wildcard tests/unit/test_*.c))
 TEST_BINS = $(TEST_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps demo test unit e2e replay san trace valgrind cppcheck bench bench-stream clean
+.PHONY: all deps demo test unit e2e replay san trace valgrind cppcheck bench bench-peers bench-stream clean
 all: deps $(TOOLS) $(LIB)
 
 # ---- dependencies --------------------------------------------------------
@@ -119,6 +120,11 @@ cppcheck:
 # ---- benchmarks ---------------------------------------------------------
 bench: all
 	sh bench/run.sh $(OUT)/bin
+
+# The peer benchmark (../shared/peers): pcrvm against the Node.js and
+# LuaJIT implementations and jq, on the same records; checks they agree.
+bench-peers: all
+	sh bench/peers.sh $(OUT)/bin
 
 # A 5 GB batch streamed through pcrvm: throughput and peak memory.
 bench-stream: all
