@@ -687,14 +687,31 @@ static uint32_t vm_select(const Prog *p, const Record *rec, uint32_t *out)
 }
 
 /* Evaluates the rules that can apply to rec (vm_select), in ascending
- * order. */
+ * order. A single code field, the common case, merges p->always with its
+ * segment in place (no selection pass). */
 static void vm_evaluate(Vm *vm, const Record *rec)
 {
     const Prog *p = vm->p;
     bool has_sd = p->f_service_date != PIDX_NONE && (rec->present >> p->f_service_date & 1);
     int32_t sd = has_sd ? (int32_t)rec->v[p->f_service_date].i : 0;
-    uint32_t n = vm_select(p, rec, vm->sel);
-    for (uint32_t i = 0; i < n; i++) vm_consider(vm, rec, vm->sel[i], has_sd, sd);
+    uint32_t f = p->f_code;
+    bool one = f != PIDX_NONE && p->fields[f].type == VT_CODE &&
+               ((rec->present | rec->none) >> f & 1);
+    if (!one) {
+        uint32_t n = vm_select(p, rec, vm->sel);
+        for (uint32_t i = 0; i < n; i++) vm_consider(vm, rec, vm->sel[i], has_sd, sd);
+        return;
+    }
+    const PSeg *seg = rec->present >> f & 1 ? vm_find_seg(p, (CodeKey)rec->v[f].i) : NULL;
+    const uint32_t *a = p->always, *b = seg ? p->seg_rules + seg->first : NULL;
+    uint32_t na = p->nalways, nb = seg ? seg->count : 0, i = 0, j = 0;
+    while (i < na || j < nb) {
+        uint32_t r;
+        if (j == nb || (i < na && a[i] < b[j])) r = a[i++];
+        else if (i == na || b[j] < a[i]) r = b[j++];
+        else r = a[i++], j++; /* listed in both: evaluate once */
+        vm_consider(vm, rec, r, has_sd, sd);
+    }
 }
 
 /* See vm.h. */
