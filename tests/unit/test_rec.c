@@ -561,7 +561,7 @@ Test(rec, code_list_elements_as_objects)
     /* the system given decides the shape the code must have */
     err_with(&fx, "\"codes\":[{\"system\":\"HCPCS\",\"code\":\"70551\"}]",
              "record 1: field 'codes': element 1: \"70551\" is not a valid HCPCS code: a HCPCS Level "
-             "II code is a letter and 4 digits");
+             "II code is a letter A-V and 4 digits");
     err_with(&fx, "\"codes\":[\"70551\",{\"system\":\"ICD10\",\"code\":\"C50.9\"}]",
              "record 1: field 'codes': element 2: system \"ICD10\" is not one of the field's systems "
              "(CPT or HCPCS)");
