@@ -2,6 +2,7 @@
 #   make demo    compile the example policy and evaluate the example batch
 #   make test    unit, golden and end-to-end tests (Criterion), pcrvm under GNU parallel
 #   make bench   throughput and compile-time benchmarks
+#   make bench-peers  pcrvm beside Node.js, LuaJIT and jq (../shared/peers)
 #   make san     the test suite under ASan + UBSan (+ LSan), assertions on
 #   make test-pg the PostgreSQL extension in a throwaway cluster (docs/postgres.md)
 #   make bench-pg  its throughput with 0 and 2 parallel workers, beside pcrvm
@@ -33,7 +34,7 @@ LIB_LIBS = -lcsv   # what the library needs (src/csv.c: libcsv)
 TEST_SRCS = $(sort $(wildcard tests/unit/test_*.c))
 TEST_BINS = $(TEST_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps demo test test-soak unit e2e replay scale san trace valgrind cppcheck bench bench-stream \
+.PHONY: all deps demo test test-soak unit e2e replay scale san trace valgrind cppcheck bench bench-peers bench-stream \
     clean pg-lib test-pg bench-pg shared install uninstall test-install editor-keywords test-editors \
     serve-test crd-test bench-serve
 all: deps $(TOOLS) $(LIB)
@@ -268,6 +269,11 @@ cppcheck:
 # ---- benchmarks ---------------------------------------------------------
 bench: all
 	sh bench/run.sh $(OUT)/bin
+
+# The peer benchmark (../shared/peers): pcrvm against the Node.js and
+# LuaJIT implementations and jq, on the same records; checks they agree.
+bench-peers: all
+	sh bench/peers.sh $(OUT)/bin
 
 # A 5 GB batch streamed through pcrvm: throughput and peak memory.
 bench-stream: all

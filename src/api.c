@@ -392,6 +392,16 @@ static bool same_schema(const Prog *a, const Prog *b)
     return true;
 }
 
+/* A payer that both policies decide (a string index of b), or PIDX_NONE. */
+static uint32_t shared_payer(const Prog *a, const Prog *b)
+{
+    for (uint32_t i = 0; i <= b->payer_count; i++) {
+        uint32_t k = i ? b->refs[b->payer_first + i - 1] : b->payer;
+        if (prog_has_payer(a, b->strs[k], b->strlens[k])) return k;
+    }
+    return PIDX_NONE;
+}
+
 pcr_status pcr_engine_add(pcr_engine *e, pcr_policy *p, char *err, size_t errlen)
 {
     if (!e || !p) return PCR_ERR_USAGE;
@@ -403,12 +413,13 @@ pcr_status pcr_engine_add(pcr_engine *e, pcr_policy *p, char *err, size_t errlen
                               np->strs[np->id], op->strs[op->id]);
             return PCR_ERR_USAGE;
         }
-        if (same_str(op, op->payer, np, np->payer) && np->eff_from <= op->eff_through &&
+        uint32_t both = shared_payer(op, np);
+        if (both != PIDX_NONE && np->eff_from <= op->eff_through &&
             op->eff_from <= np->eff_through) {
             if (err) snprintf(err, errlen,
                               "policies %s@%s and %s@%s both cover payer \"%s\" on overlapping dates",
                               op->strs[op->id], op->strs[op->version], np->strs[np->id],
-                              np->strs[np->version], np->strs[np->payer]);
+                              np->strs[np->version], np->strs[both]);
             return PCR_ERR_USAGE;
         }
     }
@@ -455,8 +466,7 @@ static EnginePolicy *route(pcr_engine *e, const char *payer, uint32_t n, int32_t
 {
     for (size_t i = 0; i < e->n; i++) {
         const Prog *p = e->v[i].pol->prog;
-        if (p->strlens[p->payer] == n && memcmp(p->strs[p->payer], payer, n) == 0 &&
-            day >= p->eff_from && day <= p->eff_through)
+        if (prog_has_payer(p, payer, n) && day >= p->eff_from && day <= p->eff_through)
             return &e->v[i];
     }
     return NULL;
@@ -649,8 +659,9 @@ static void explain_last(pcr_engine *e, const Record *r, uint64_t recno, const c
             buf_putc(b, '\n');
         } else {
             const Prog *p = e->last_pol->pol->prog;
-            buf_printf(b, ": policy %s@%s, because its payer is \"%s\" and %s is in its window ",
-                       p->strs[p->id], p->strs[p->version], p->strs[p->payer], day);
+            const RecVal *py = &r->v[p->f_payer];
+            buf_printf(b, ": policy %s@%s, because its payer is \"%.*s\" and %s is in its window ",
+                       p->strs[p->id], p->strs[p->version], (int)py->n, py->s, day);
             put_window(b, p->eff_from, p->eff_through);
             buf_putc(b, '\n');
             explain_decision(b, p, r, &e->last, NULL, 0);

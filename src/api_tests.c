@@ -38,7 +38,7 @@ static void observe(const Prog *p, RecDecoder *dec, Vm *vm, const TestCase *t, O
     }
     const RecVal *payer = &r->v[p->f_payer];
     int32_t day = (int32_t)r->v[p->f_service_date].i;
-    if (payer->n != p->strlens[p->payer] || memcmp(payer->s, p->strs[p->payer], payer->n) != 0 ||
+    if (!prog_has_payer(p, payer->s, payer->n) ||
         day < p->eff_from || day > p->eff_through) {
         o->kind = PCR_DEC_NO_POLICY;
         return;

@@ -123,6 +123,10 @@ static void put_header(FILE *out, const Prog *p)
     put_str(out, p, p->version, true);
     fputs("\n  payer      ", out);
     put_str(out, p, p->payer, true);
+    for (uint32_t i = 0; i < p->payer_count; i++) {
+        fputs(", ", out);
+        put_str(out, p, ref(p, p->payer_first + i), true);
+    }
     fputs("\n  title      ", out);
     put_str(out, p, p->title, true);
     if (p->source_doc != PIDX_NONE || p->source_title != PIDX_NONE) {

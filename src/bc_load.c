@@ -310,6 +310,8 @@ static bool load_head(Loader *L, Reader *r)
     p->source_title = rd_u32(r);
     p->contact_first = rd_u32(r);
     p->contact_count = rd_u32(r);
+    p->payer_first = rd_u32(r);
+    p->payer_count = rd_u32(r);
     p->reviewer = rd_u32(r);
     p->eff_from = rd_i32(r);
     p->eff_through = rd_i32(r);

@@ -202,6 +202,7 @@ static bool check_header(VEnv *e)
            check_opt_str(e, p->source_title, "policy source title") &&
            check_opt_str(e, p->reviewer, "policy reviewer") &&
            check_str_list(e, p->contact_first, p->contact_count, "policy contacts") &&
+           check_str_list(e, p->payer_first, p->payer_count, "policy payers") &&
            (p->eff_from <= p->eff_through ||
             fail(e, "policy effective window ends before it starts"));
 }
@@ -310,6 +311,21 @@ static bool check_role(VEnv *e, uint32_t f, const char *role, unsigned type, boo
     return true;
 }
 
+/* The field the rule index is keyed on (f_code): NONE, a code field or a
+ * list of codes, whatever its name. */
+static bool check_index_field(VEnv *e, uint32_t f)
+{
+    const Prog *p = e->p;
+    if (f == PIDX_NONE) return true;
+    if (f >= p->nfields)
+        return fail(e, "schema: index field %u out of range (%u fields)", f, p->nfields);
+    const PField *fd = &p->fields[f];
+    if (fd->type == VT_CODE || (fd->type == VT_LIST && fd->elem == VT_CODE)) return true;
+    char nm[48];
+    return fail(e, "schema: index field %u (%s) must be a code or a list of codes, not a %s", f,
+                name_of(p, fd->name, nm, sizeof nm), prog_type_name(fd->type));
+}
+
 static bool check_schema(VEnv *e)
 {
     const Prog *p = e->p;
@@ -333,7 +349,7 @@ static bool check_schema(VEnv *e)
            check_role(e, p->f_payer, "payer", VT_STRING, false, true) &&
            check_role(e, p->f_service_date, "service_date", VT_DATE, false, true) &&
            check_role(e, p->f_requested_at, "requested_at", VT_DATETIME, true, false) &&
-           check_role(e, p->f_code, "code", VT_CODE, true, false) &&
+           check_index_field(e, p->f_code) &&
            check_role(e, p->f_service_at, "service_at", VT_DATETIME, true, false);
 }
 

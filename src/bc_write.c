@@ -218,6 +218,8 @@ static void write_head(Buf *b, const Prog *p)
     buf_put_u32(b, p->source_title);
     buf_put_u32(b, p->contact_first);
     buf_put_u32(b, p->contact_count);
+    buf_put_u32(b, p->payer_first);
+    buf_put_u32(b, p->payer_count);
     buf_put_u32(b, p->reviewer);
     put_i32(b, p->eff_from);
     put_i32(b, p->eff_through);

@@ -501,6 +501,9 @@ static void emit_header(Emitter *e, Prog *p)
     p->contact_count = m->ncontacts;
     for (uint32_t i = 0; i < m->ncontacts; i++) ref(e, intern(e, m->contacts[i]));
     p->reviewer = intern_opt(e, m->reviewer);
+    p->payer_first = e->nrefs;
+    p->payer_count = m->npayers > 1 ? m->npayers - 1 : 0;
+    for (uint32_t i = 1; i < m->npayers; i++) ref(e, intern(e, m->payers[i]));
     p->eff_from = m->eff_from;
     p->eff_through = m->eff_through;
     p->source_hash = m->source_hash;
@@ -529,11 +532,10 @@ static void emit_fields(Emitter *e, Prog *p)
     p->f_payer = field_named(m, "payer");
     p->f_service_date = field_named(m, "service_date");
     p->f_requested_at = field_named(m, "requested_at");
-    p->f_code = field_named(m, "code");
+    p->f_code = m->index_field; /* the field the rule index is keyed on */
     p->f_service_at = field_named(m, "service_at");
     if (p->f_service_at != PIDX_NONE && m->fields[p->f_service_at].type != VT_DATETIME)
         p->f_service_at = PIDX_NONE;
-    if (p->f_code != PIDX_NONE && m->fields[p->f_code].type != VT_CODE) p->f_code = PIDX_NONE;
     e->f_service_date = p->f_service_date;
 }
 

@@ -2,6 +2,7 @@
 #include "prog.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 Prog *prog_new(void)
 {
@@ -13,6 +14,15 @@ Prog *prog_new(void)
     p->eff_from = DATE_OPEN_FROM;
     p->eff_through = DATE_OPEN_THROUGH;
     return p;
+}
+
+bool prog_has_payer(const Prog *p, const char *s, uint32_t n)
+{
+    for (uint32_t i = 0; i <= p->payer_count; i++) {
+        uint32_t k = i ? p->refs[p->payer_first + i - 1] : p->payer;
+        if (p->strlens[k] == n && memcmp(p->strs[k], s, n) == 0) return true;
+    }
+    return false;
 }
 
 void prog_free(Prog *p)

@@ -129,6 +129,8 @@ typedef struct Prog {
     uint32_t source_doc;                /* string index or PIDX_NONE */
     uint32_t source_title;              /* string index or PIDX_NONE */
     uint32_t contact_first, contact_count; /* refs: string indices */
+    uint32_t payer_first, payer_count;     /* refs: the payers after `payer` of a policy
+                                              that decides several (string indices) */
     uint32_t reviewer;                  /* default reviewer: string index or PIDX_NONE */
     int32_t eff_from, eff_through;      /* the policy's window (inclusive days) */
     uint64_t source_hash;               /* FNV-1a 64 of the sources, in load order */
@@ -176,6 +178,9 @@ typedef struct Prog {
 /* "bool", "int", "money", ... for a ValType; "?" for any other value. */
 const char *prog_type_name(unsigned type);
 
+/* True when the policy decides requests of payer s[0..n): payer or one
+ * of the others. */
+bool prog_has_payer(const Prog *p, const char *s, uint32_t n);
 Prog *prog_new(void);
 void prog_free(Prog *p);
 

@@ -922,8 +922,78 @@ static bool to_code(RecDecoder *d, uint32_t f, uint32_t elem, CodeSystem sys, un
     return true;
 }
 
-/* list = '[' (string (',' string)*)? ']'; the '[' was read. Elements go to
- * the record's items; REC_MAX_ITEMS bounds all lists together. */
+/* The rest of a code list element written as an object, whose '{' was
+ * read: {"code": "...", "system": "..."} in any order. "code" is required;
+ * "system", when given, must name one of the field's systems and fixes the
+ * code's system (else it is inferred from the shape, as for a bare string);
+ * other keys are skipped (validated like any unknown key). Sets *s, *n to
+ * the code text and *sys to the system or SYS_NONE. elem is 1-based. */
+static bool decode_code_object(RecDecoder *d, uint32_t f, uint32_t elem, const char **s,
+                               uint32_t *n, CodeSystem *sys)
+{
+    const PField *pf = &d->prog->fields[f];
+    const char *name = field_name(d, f);
+    uint32_t obj = ++d->nobjs;
+    bool have_code = false;
+    *sys = SYS_NONE;
+    skip_ws(d);
+    if (at(d, '}')) {
+        d->p++;
+    } else {
+        for (bool first = true;; first = false) {
+            Tok k, v;
+            char got[SHOW_CAP];
+            if (!read_key(d, &k, first ? "expected a string key or '}'" : "expected a string key"))
+                return false;
+            if (!key_insert(d, obj, &k)) {
+                quote(got, sizeof got, k.s, k.n);
+                return fail(d, "field '%s': element %u: duplicate key %s", name, elem, got);
+            }
+            if (!read_value(d, &v)) return false;
+            bool is_code = k.n == 4 && memcmp(k.s, "code", 4) == 0;
+            bool is_sys = k.n == 6 && memcmp(k.s, "system", 6) == 0;
+            if ((is_code || is_sys) && v.kind != TK_STRING) {
+                show(got, &v);
+                return fail(d, "field '%s': element %u: '%s': expected a string, got %s", name,
+                            elem, is_code ? "code" : "system", got);
+            }
+            if (is_code) {
+                *s = v.s;
+                *n = v.n;
+                have_code = true;
+            } else if (is_sys) {
+                CodeSystem y = code_system_from_name(v.s, v.n);
+                if (y == SYS_NONE || !(pf->systems & SYS_BIT(y))) {
+                    char names[64];
+                    quote(got, sizeof got, v.s, v.n);
+                    list_systems(pf->systems, names, sizeof names);
+                    return fail(d, "field '%s': element %u: system %s is not one of the field's "
+                                   "systems (%s)", name, elem, got, names);
+                }
+                *sys = y;
+            } else if ((v.kind == TK_ARRAY || v.kind == TK_OBJECT) &&
+                       !skip_nested(d, v.kind, &k)) {
+                return false;
+            }
+            skip_ws(d);
+            if (at(d, ',')) {
+                d->p++;
+                continue;
+            }
+            if (at(d, '}')) {
+                d->p++;
+                break;
+            }
+            return fail_json(d, d->p, "expected ',' or '}'");
+        }
+    }
+    if (!have_code) return fail(d, "field '%s': element %u: object without \"code\"", name, elem);
+    return true;
+}
+
+/* list = '[' (element (',' element)*)? ']'; the '[' was read. An element
+ * is a string, or for a code list an object (decode_code_object). Elements
+ * go to the record's items; REC_MAX_ITEMS bounds all lists together. */
 static bool decode_list(RecDecoder *d, uint32_t f)
 {
     const PField *pf = &d->prog->fields[f];
@@ -938,7 +1008,10 @@ static bool decode_list(RecDecoder *d, uint32_t f)
             char got[SHOW_CAP];
             if (!read_value(d, &t)) return false;
             n++;
-            if (t.kind != TK_STRING) {
+            CodeSystem sys = SYS_NONE;
+            if (t.kind == TK_OBJECT && pf->elem == VT_CODE) {
+                if (!decode_code_object(d, f, n, &t.s, &t.n, &sys)) return false;
+            } else if (t.kind != TK_STRING) {
                 show(got, &t);
                 return fail(d, "field '%s': element %u: expected %s, got %s", name, n,
                             pf->elem == VT_CODE ? "code string" : "string", got);
@@ -950,7 +1023,7 @@ static bool decode_list(RecDecoder *d, uint32_t f)
             it->s = t.s;
             it->n = t.n;
             it->i = 0;
-            if (pf->elem == VT_CODE && !to_code(d, f, n, SYS_NONE, pf->systems, t.s, t.n, &it->i))
+            if (pf->elem == VT_CODE && !to_code(d, f, n, sys, pf->systems, t.s, t.n, &it->i))
                 return false;
             skip_ws(d);
             if (at(d, ',')) {

@@ -595,6 +595,31 @@ static const char *prop_string(Sema *s, const Node *p)
     return NULL;
 }
 
+/* `payer "a", "b", ...`: the payers whose requests the policy decides,
+ * non-empty and distinct. */
+static void check_payers(Sema *s, const Node *p)
+{
+    if (!p->a || p->a->kind == N_ERROR) return;
+    const char **v = arena_alloc(s->arena, (ast_list_len(p->a) + 1) * sizeof *v);
+    uint32_t n = 0;
+    for (const Node *x = p->a; x; x = x->next) {
+        if (x->kind != N_STRING) return;
+        if (!*x->str) {
+            diag_error(s->d, "E125", x->loc, "a payer cannot be empty");
+            return;
+        }
+        for (uint32_t i = 0; i < n; i++)
+            if (strcmp(v[i], x->str) == 0) {
+                diag_error(s->d, "E125", x->loc, "payer \"%s\" is listed twice", x->str);
+                return;
+            }
+        v[n++] = x->str;
+    }
+    s->m.payers = v;
+    s->m.npayers = n;
+    s->m.payer = v[0];
+}
+
 static int cmp_day(const void *a, const void *b)
 {
     int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
@@ -665,7 +690,7 @@ static void check_header(Sema *s)
         }
         if (!seen[k]) seen[k] = p;
         switch (k) {
-        case 0: s->m.payer = prop_string(s, p); break;
+        case 0: check_payers(s, p); break;
         case 1: s->m.title = prop_string(s, p); break;
         case 2: s->m.version = prop_string(s, p); break;
         case 3: sema_effective(s, p, &s->m.eff_from, &s->m.eff_through); break;
@@ -707,9 +732,10 @@ static void check_header(Sema *s)
 
 /* ---- rules ------------------------------------------------------------- */
 
-/* The first non-negated `code in S` conjunct of c, in source order (S's
- * model set), or PIDX_NONE: a rule whose condition implies it can only
- * fire for codes in S, so the index may skip it for every other code.
+/* The first non-negated `f in S` (f a code field) or `f any in S` (f a
+ * list of codes) conjunct of c, in source order (S's model set), or
+ * PIDX_NONE: a rule whose condition implies it can only fire when f's code,
+ * or one of its codes, is in S, so the index may skip it for every other.
  * And-chains are left-deep and may be long: their spine is walked by loop,
  * only right operands (bounded by the parser's nesting) by recursion. */
 static uint32_t index_set(const Cond *c, uint32_t f_code)
@@ -719,7 +745,8 @@ static uint32_t index_set(const Cond *c, uint32_t f_code)
     const Cond **spine = xmalloc(n * sizeof *spine);
     n = 0;
     for (; c->kind == C_AND; c = c->a) spine[n++] = c;
-    uint32_t found = c->kind == C_INSET && c->field == f_code ? c->set : PIDX_NONE;
+    uint32_t found =
+        (c->kind == C_INSET || c->kind == C_ANYSET) && c->field == f_code ? c->set : PIDX_NONE;
     while (found == PIDX_NONE && n > 0) found = index_set(spine[--n]->b, f_code);
     free(spine);
     return found;
@@ -862,6 +889,28 @@ static void check_rule(Sema *s, uint32_t ri, uint32_t f_code)
 
 /* ---- the driver --------------------------------------------------------- */
 
+/* The field the rule index is keyed on: of the code fields and lists of
+ * codes, the one that indexes the most rules (index_set), `code` on a tie
+ * and when none indexes any; PIDX_NONE when the schema has no such field. */
+static uint32_t index_field(Sema *s)
+{
+    uint32_t best = sema_field(s, "code"), most = 0;
+    if (best != PIDX_NONE && s->m.fields[best].type != VT_CODE) best = PIDX_NONE;
+    if (best != PIDX_NONE)
+        for (uint32_t i = 0; i < s->m.nrules; i++)
+            most += s->m.rules[i].when && index_set(s->m.rules[i].when, best) != PIDX_NONE;
+    for (uint32_t f = 0; f < s->m.nfields; f++) {
+        const SField *fd = &s->m.fields[f];
+        if (f == best || !(fd->type == VT_CODE || (fd->type == VT_LIST && fd->elem == VT_CODE)))
+            continue;
+        uint32_t n = 0;
+        for (uint32_t i = 0; i < s->m.nrules; i++)
+            n += s->m.rules[i].when && index_set(s->m.rules[i].when, f) != PIDX_NONE;
+        if (n > most || best == PIDX_NONE) best = f, most = n;
+    }
+    return best;
+}
+
 bool sema_run(Sema *s, const SemFile *files, uint32_t n)
 {
     size_t errors_before = s->d->nerrors;
@@ -876,9 +925,12 @@ bool sema_run(Sema *s, const SemFile *files, uint32_t n)
     check_schema(s);
     check_header(s);
     sema_sets_build(s);
-    uint32_t f_code = sema_field(s, "code");
-    if (f_code != PIDX_NONE && s->m.fields[f_code].type != VT_CODE) f_code = PIDX_NONE;
-    for (uint32_t i = 0; i < s->m.nrules; i++) check_rule(s, i, f_code);
+    for (uint32_t i = 0; i < s->m.nrules; i++) check_rule(s, i, PIDX_NONE);
+    uint32_t f_code = index_field(s);
+    s->m.index_field = f_code;
+    if (f_code != PIDX_NONE && s->d->nerrors == errors_before)
+        for (uint32_t i = 0; i < s->m.nrules; i++)
+            if (s->m.rules[i].when) s->m.rules[i].index_set = index_set(s->m.rules[i].when, f_code);
     if (root) sema_tests(s, root->decls);
     return s->d->nerrors == errors_before;
 }

@@ -124,6 +124,10 @@ typedef struct Model {
     const char *reviewer;                  /* NULL when absent */
     const char **contacts;
     uint32_t ncontacts;
+    const char **payers;                   /* every payer of `payer "a", "b"`; payer is payers[0] */
+    uint32_t index_field;                  /* the code or list-of-codes field the rule index is
+                                              keyed on (rules' index_set test it), or PIDX_NONE */
+    uint32_t npayers;
     int32_t eff_from, eff_through;
     uint64_t source_hash;
 

@@ -70,26 +70,34 @@ static bool norm_code(Sema *s, CodeSystem sys, const Node *c, char *out, size_t 
     return false;
 }
 
+/* A prefix item `SYS P*`: every code of the system that starts with P.
+ * P is checked by completing it with zeros to the system's shortest code
+ * (`ICD10 O*` as O00, `HCPCS J9*` as J9000) and normalizing that, so any
+ * length from one character to a whole code is accepted. */
 static bool add_prefix(Sema *s, CodeSystem sys, const Node *c, CodeSet *out)
 {
     if (s->set_work_over) return false;
     const char *text = c->str ? c->str : "";
     size_t n = strlen(text);
     if (n && text[n - 1] == '*') n--;
-    if (sys != SYS_ICD10) {
-        diag_error(s->d, "E301", c->loc,
-                   "`%s` is not a valid %s code: a `*` prefix is only for ICD-10 codes", text,
+    if (n && text[n - 1] == '.') n--; /* "C50.*" is the prefix C50 */
+    size_t full = sys == SYS_ICD10 ? 3 : sys == SYS_REV ? 4 : sys == SYS_POS ? 2 : 5;
+    char padded[CODE_MAX_CHARS + 8], norm[CODE_MAX_CHARS + 1];
+    size_t pad = n < full ? full - n : 0, k;
+    if (n == 0 || n + pad >= sizeof padded) {
+        diag_error(s->d, "E301", c->loc, "`%s` is not a valid %s prefix", text,
                    code_system_name(sys));
         return false;
     }
-    if (n && text[n - 1] == '.') n--; /* "C50.*" is the prefix C50 */
-    char norm[CODE_MAX_CHARS + 1];
-    size_t k;
+    memcpy(padded, text, n);
+    memset(padded + n, '0', pad);
     const char *why = "";
-    if (!code_normalize(sys, text, n, norm, &k, &why)) {
-        diag_error(s->d, "E301", c->loc, "`%s` is not a valid ICD10 prefix: %s", text, why);
+    if (!code_normalize(sys, padded, n + pad, norm, &k, &why) || k < pad) {
+        diag_error(s->d, "E301", c->loc, "`%s` is not a valid %s prefix: %s", text,
+                   code_system_name(sys), why);
         return false;
     }
+    k -= pad;
     size_t before = out->n;
     code_set_add_prefix(out, sys, norm, k);
     return spend(s, out->n - before, c->loc);

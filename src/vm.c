@@ -52,6 +52,7 @@ typedef struct Slot {
 
 struct Vm {
     const Prog *p;
+    uint32_t *sel;              /* the rules selected for the record (vm_select) */
     Holidays holidays;          /* p's calendar, for business-day deadlines */
     uint32_t epoch;             /* stamp of the record being decided; never 0 */
     uint32_t *fired_at;         /* per rule: epoch of the last record in which it fired */
@@ -502,6 +503,7 @@ Vm *vm_new(const Prog *prog)
     vm->holidays.days = prog->holidays;
     vm->holidays.n = prog->nholidays;
     date_holidays_index(&vm->holidays);
+    vm->sel = xcalloc(n ? n : 1, sizeof *vm->sel);
     vm->fired_at = xcalloc(n, sizeof *vm->fired_at);
     vm->waived_at = xcalloc(n, sizeof *vm->waived_at);
     vm->pwaived_at = xcalloc(n, sizeof *vm->pwaived_at);
@@ -531,6 +533,7 @@ void vm_free(Vm *vm)
 {
     if (!vm) return;
     date_holidays_free_index(&vm->holidays);
+    free(vm->sel);
     free(vm->fired_at);
     free(vm->waived_at);
     free(vm->pwaived_at);
@@ -643,24 +646,69 @@ static const PSeg *vm_find_seg(const Prog *p, CodeKey k)
     return lo < p->nsegs && p->segs[lo].lo <= k ? &p->segs[lo] : NULL;
 }
 
-/* Evaluates the rules that can apply to rec, in ascending order: with a
- * code, the merge of p->always and the code's segment (an indexed rule
- * outside its segment implies `code in S` is false, so it cannot fire or be
- * unknown); without one, every rule. A code that does not apply (null) is
- * in no set, so it selects only p->always. */
+enum { SEL_MAX_CODES = 16 }; /* codes of a list looked up one by one; more: every rule */
+
+/* The rules that can apply to rec, ascending, into out (room for nrules),
+ * and their number. The index is keyed on p->f_code, a code field or a list
+ * of codes. With codes, the merge of p->always and each code's segment (an
+ * indexed rule outside every segment of the record's codes has its `code in
+ * S` or `codes any in S` false, so it cannot fire or be unknown); without
+ * any (absent), or a list longer than SEL_MAX_CODES, every rule. A field
+ * that does not apply (null, []) has no code in any set: p->always only. */
+static uint32_t vm_select(const Prog *p, const Record *rec, uint32_t *out)
+{
+    uint32_t f = p->f_code, n = 0;
+    bool has_code = f != PIDX_NONE && (rec->present >> f & 1);
+    bool no_code = f != PIDX_NONE && (rec->none >> f & 1);
+    const RecVal *v = has_code ? &rec->v[f] : NULL;
+    bool list = v && p->fields[f].type == VT_LIST;
+    if ((!has_code && !no_code) || (list && v->n > SEL_MAX_CODES)) {
+        for (uint32_t r = 0; r < p->nrules; r++) out[n++] = r;
+        return n;
+    }
+    /* lists: k = 0 is p->always, k >= 1 a code's segment */
+    const uint32_t *head[SEL_MAX_CODES + 1];
+    uint32_t left[SEL_MAX_CODES + 1], k = 0;
+    head[k] = p->always;
+    left[k++] = p->nalways;
+    if (v) {
+        uint32_t nc = list ? v->n : 1;
+        for (uint32_t c = 0; c < nc; c++) {
+            CodeKey key = (CodeKey)(list ? rec->items[v->i + c].i : v->i);
+            const PSeg *seg = vm_find_seg(p, key);
+            if (!seg || !seg->count) continue;
+            head[k] = p->seg_rules + seg->first;
+            left[k++] = seg->count;
+        }
+    }
+    for (;;) { /* each list is ascending: take the least head, drop it everywhere */
+        uint32_t least = UINT32_MAX;
+        for (uint32_t j = 0; j < k; j++)
+            if (left[j] && head[j][0] < least) least = head[j][0];
+        if (least == UINT32_MAX) return n;
+        out[n++] = least;
+        for (uint32_t j = 0; j < k; j++)
+            if (left[j] && head[j][0] == least) head[j]++, left[j]--;
+    }
+}
+
+/* Evaluates the rules that can apply to rec (vm_select), in ascending
+ * order. A single code field, the common case, merges p->always with its
+ * segment in place (no selection pass). */
 static void vm_evaluate(Vm *vm, const Record *rec)
 {
     const Prog *p = vm->p;
     bool has_sd = p->f_service_date != PIDX_NONE && (rec->present >> p->f_service_date & 1);
     int32_t sd = has_sd ? (int32_t)rec->v[p->f_service_date].i : 0;
-
-    bool has_code = p->f_code != PIDX_NONE && (rec->present >> p->f_code & 1);
-    bool no_code = p->f_code != PIDX_NONE && (rec->none >> p->f_code & 1);
-    if (!has_code && !no_code) {
-        for (uint32_t r = 0; r < p->nrules; r++) vm_consider(vm, rec, r, has_sd, sd);
+    uint32_t f = p->f_code;
+    bool one = f != PIDX_NONE && p->fields[f].type == VT_CODE &&
+               ((rec->present | rec->none) >> f & 1);
+    if (!one) {
+        uint32_t n = vm_select(p, rec, vm->sel);
+        for (uint32_t i = 0; i < n; i++) vm_consider(vm, rec, vm->sel[i], has_sd, sd);
         return;
     }
-    const PSeg *seg = has_code ? vm_find_seg(p, (CodeKey)rec->v[p->f_code].i) : NULL;
+    const PSeg *seg = rec->present >> f & 1 ? vm_find_seg(p, (CodeKey)rec->v[f].i) : NULL;
     const uint32_t *a = p->always, *b = seg ? p->seg_rules + seg->first : NULL;
     uint32_t na = p->nalways, nb = seg ? seg->count : 0, i = 0, j = 0;
     while (i < na || j < nb) {
@@ -675,22 +723,7 @@ static void vm_evaluate(Vm *vm, const Record *rec)
 /* See vm.h. */
 uint32_t vm_selected(const Prog *p, const Record *rec, uint32_t *out)
 {
-    bool has_code = p->f_code != PIDX_NONE && (rec->present >> p->f_code & 1);
-    bool no_code = p->f_code != PIDX_NONE && (rec->none >> p->f_code & 1);
-    uint32_t n = 0;
-    if (!has_code && !no_code) {
-        for (uint32_t r = 0; r < p->nrules; r++) out[n++] = r;
-        return n;
-    }
-    const PSeg *seg = has_code ? vm_find_seg(p, (CodeKey)rec->v[p->f_code].i) : NULL;
-    const uint32_t *a = p->always, *b = seg ? p->seg_rules + seg->first : NULL;
-    uint32_t na = p->nalways, nb = seg ? seg->count : 0, i = 0, j = 0;
-    while (i < na || j < nb) {
-        if (j == nb || (i < na && a[i] < b[j])) out[n++] = a[i++];
-        else if (i == na || b[j] < a[i]) out[n++] = b[j++];
-        else out[n++] = a[i++], j++;
-    }
-    return n;
+    return vm_select(p, rec, out);
 }
 
 /* ---- combining ----------------------------------------------------------- */

@@ -1,7 +1,8 @@
 #!/bin/sh
-# Runs the `test` blocks of every shipped policy through the real pcrc.
+# Runs the `test` blocks of every shipped policy (and of the peer benchmark's
+# policy, bench/peers/policy.pcr) through the real pcrc.
 # The last line is pcrc's "N passed, N failed".
 set -eu
 BIN=${PCR_BIN:-bin}
-files=$(ls policies/*.pcr policies/examples/*.pcr 2>/dev/null)
+files=$(ls policies/*.pcr policies/examples/*.pcr bench/peers/policy.pcr 2>/dev/null)
 exec "$BIN/pcrc" test $files

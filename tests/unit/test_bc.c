@@ -1252,9 +1252,21 @@ Test(bc, schema_checks)
     p->fields[p->f_service_date].flags = 0;
     expect_reject(p, "schema: service_date field 21 (service_date) must be required");
 
+    /* the index may be keyed on a list of codes, not on a list of strings
+     * or anything else */
     p = sample();
     p->f_code = th_field_index(p, "diagnoses");
-    expect_reject(p, "schema: the code field (field 11) is called diagnoses, not code");
+    {
+        char err[ERRLEN];
+        cr_assert(bc_verify(p, err, sizeof err), "%s", err);
+        th_prog_free(p);
+    }
+    p = sample();
+    p->f_code = th_field_index(p, "network");
+    expect_reject(p, "schema: index field 3 (network) must be a code or a list of codes, not a enum");
+    p = sample();
+    p->f_code = 99;
+    expect_reject(p, "schema: index field 99 out of range (25 fields)");
 
     p = sample();
     p->f_requested_at = 99;

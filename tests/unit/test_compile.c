@@ -541,7 +541,11 @@ Test(compile, custom_schema_semantics)
         "rule r_fee \"\" { when fee == 12.50 and kind == b require prior_auth }\n"
         "rule r_pos \"\" { when proc in { POS 22 } require prior_auth }\n");
     const Prog *p = c->out.prog;
-    cr_assert_eq(p->f_code, PIDX_NONE, "no field named code");
+    /* no field named code: the index is keyed on the code field proc,
+     * which r_pos tests */
+    cr_assert_eq(p->f_code, th_field_index(p, "proc"));
+    cr_assert_neq(p->rules[4].index_set, PIDX_NONE);
+    cr_assert_eq(p->rules[0].index_set, PIDX_NONE);
     cr_assert_eq(p->f_requested_at, PIDX_NONE);
     const PField *kind = &p->fields[th_field_index(p, "kind")];
     cr_assert_eq(kind->flags, PF_DEFAULT);

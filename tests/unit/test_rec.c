@@ -533,6 +533,56 @@ Test(rec, icd10_lists_with_and_without_dots)
     fx_free(&fx);
 }
 
+/* A list of codes whose elements are {"system", "code"} objects (the peer
+ * benchmark's records), mixed with bare code strings. */
+Test(rec, code_list_elements_as_objects)
+{
+    Fx fx = fx_new();
+    rec_decoder_free(fx.d);
+    uint32_t cs = th_field(fx.p, "codes", VT_LIST, 0);
+    fx.p->fields[cs].elem = VT_CODE;
+    fx.p->fields[cs].systems = SYS_BIT(SYS_CPT) | SYS_BIT(SYS_HCPCS);
+    fx.d = rec_decoder_new(fx.p);
+    cr_assert_not_null(fx.d);
+    const Record *r = ok_with(&fx, "\"codes\":[{\"system\":\"HCPCS\",\"code\":\"j9035\"},"
+                                   "{\"code\":\"70551\"},\"K0813\",{ \"code\" : \"0213T\", "
+                                   "\"system\" : \"CPT\", \"note\": {\"a\": [1, {}]} }]");
+    RecVal v = r->v[cs];
+    cr_assert(has(r, cs));
+    cr_assert_eq(v.n, 4);
+    cr_assert_eq((CodeKey)r->items[v.i].i, key_of(SYS_HCPCS, "J9035"));
+    cr_assert_eq((CodeKey)r->items[v.i + 1].i, key_of(SYS_CPT, "70551"));
+    cr_assert_eq((CodeKey)r->items[v.i + 2].i, key_of(SYS_HCPCS, "K0813"));
+    cr_assert_eq((CodeKey)r->items[v.i + 3].i, key_of(SYS_CPT, "0213T"));
+    assert_str(r->items[v.i].s, r->items[v.i].n, "j9035");
+    /* an escaped code is read like any string */
+    r = ok_with(&fx, "\"codes\":[{\"code\":\"7055\\u0031\",\"system\":\"CPT\"}]");
+    cr_assert_eq((CodeKey)r->items[r->v[cs].i].i, key_of(SYS_CPT, "70551"));
+    /* the system given decides the shape the code must have */
+    err_with(&fx, "\"codes\":[{\"system\":\"HCPCS\",\"code\":\"70551\"}]",
+             "record 1: field 'codes': element 1: \"70551\" is not a valid HCPCS code: a HCPCS Level "
+             "II code is a letter A-V and 4 digits");
+    err_with(&fx, "\"codes\":[\"70551\",{\"system\":\"ICD10\",\"code\":\"C50.9\"}]",
+             "record 1: field 'codes': element 2: system \"ICD10\" is not one of the field's systems "
+             "(CPT or HCPCS)");
+    err_with(&fx, "\"codes\":[{\"system\":\"CPT\"}]",
+             "record 1: field 'codes': element 1: object without \"code\"");
+    err_with(&fx, "\"codes\":[{\"code\":70551}]",
+             "record 1: field 'codes': element 1: 'code': expected a string, got 70551");
+    err_with(&fx, "\"codes\":[{\"code\":\"70551\",\"system\":null}]",
+             "record 1: field 'codes': element 1: 'system': expected a string, got null");
+    err_with(&fx, "\"codes\":[{\"code\":\"70551\",\"code\":\"70552\"}]",
+             "record 1: field 'codes': element 1: duplicate key \"code\"");
+    err_with(&fx, "\"codes\":[{\"code\":\"70551\" \"system\":\"CPT\"}]",
+             "record 1: invalid JSON at byte 80: expected ',' or '}'");
+    err_with(&fx, "\"codes\":[{\"code\":\"70551\"]",
+             "record 1: invalid JSON at byte 79: expected ',' or '}'");
+    /* a list of strings still takes only strings */
+    err_with(&fx, "\"tags\":[{\"code\":\"70551\"}]",
+             "record 1: field 'tags': element 1: expected string, got an object");
+    fx_free(&fx);
+}
+
 static void put_list(char *out, size_t cap, const char *key, int n)
 {
     size_t o = (size_t)snprintf(out, cap, "{" BASE ",\"%s\":[", key);
