@@ -26,7 +26,7 @@ let s:cases = [
       \ ['prior_auth', 'pcrOutcome'],
       \ ['price > \zs\$1,000', 'pcrMoney'],
       \ ['\<rule\> \zsimaging', 'pcrDeclName'],
-      \ ['\<not_covered\>', 'pcrOutcome'],
+      \ ['require \zsnot_covered', 'pcrOutcome'],
       \ ]
 for [s:pat, s:group] in s:cases
   call cursor(1, 1)
