@@ -10,7 +10,6 @@
  *     decision echoes its "id";
  *   - the same batch streamed through pcr_engine_run (from fmemopen) gives
  *     exactly the concatenation of those lines, one per input line. */
-#include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,62 +23,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 /* Set once by LLVMFuzzerInitialize (see fuzz_util.h). */
 static pcr_engine *engine;
 
-static void add_policy(pcr_engine *e, const char *path, const char *const *inc)
-{
-    pcr_compile_opts opts = {inc, 1, false, NULL};
-    pcr_policy *p = NULL;
-    pcr_diags *d = NULL;
-    char err[512] = "";
-    if (pcr_compile_file(path, &opts, &p, &d) != PCR_OK) {
-        pcr_diags_print(d, stderr, false);
-        fprintf(stderr, "fuzz_records: cannot compile %s\n", path);
-        exit(2);
-    }
-    pcr_diags_free(d);
-    if (pcr_engine_add(e, p, err, sizeof err) != PCR_OK) {
-        fprintf(stderr, "fuzz_records: %s: %s\n", path, err);
-        exit(2);
-    }
-}
-
-static int by_name(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
-    char *root = fz_repo_root();
-    char *dir = fz_join(root, "policies");
-    const char *inc[1] = {dir};
-    engine = pcr_engine_new();
-    DIR *dp = opendir(dir);
-    if (!dp) {
-        fprintf(stderr, "fuzz_records: cannot open %s (set PCR_ROOT)\n", dir);
-        exit(2);
-    }
-    char *names[64];
-    size_t n = 0;
-    struct dirent *ent;
-    while ((ent = readdir(dp)) && n < 64) {
-        size_t len = strlen(ent->d_name);
-        if (len > 4 && strcmp(ent->d_name + len - 4, ".pcr") == 0)
-            names[n++] = fz_join(dir, ent->d_name);
-    }
-    closedir(dp);
-    qsort(names, n, sizeof *names, by_name);
-    for (size_t i = 0; i < n; i++) {
-        add_policy(engine, names[i], inc);
-        free(names[i]);
-    }
-    char *demo = fz_join(dir, "examples/demo.pcr");
-    add_policy(engine, demo, inc);
-    fprintf(stderr, "fuzz_records: %zu policies from %s\n", n + 1, dir);
-    free(demo);
-    free(dir);
-    free(root);
+    engine = fz_payer_engine("fuzz_records");
     return 0;
 }
 

@@ -1,6 +1,8 @@
 /* fuzz_util.c: helpers shared by the libFuzzer targets (fuzz_util.h). */
 #include "fuzz_util.h"
 
+#include <dirent.h>
+
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -382,4 +384,63 @@ void fz_sample_records(const pcr_policy *pol, Buf *out)
         begin_record(&g, day, &written, &first); /* only what is required */
         buf_puts(out, "}\n");
     }
+}
+
+/* ---- the payers' engine ---------------------------------------------------- */
+
+static void fz_add_policy(const char *who, pcr_engine *e, const char *path, const char *const *inc)
+{
+    pcr_compile_opts opts = {inc, 1, false, NULL};
+    pcr_policy *p = NULL;
+    pcr_diags *d = NULL;
+    char err[512] = "";
+    if (pcr_compile_file(path, &opts, &p, &d) != PCR_OK) {
+        pcr_diags_print(d, stderr, false);
+        fprintf(stderr, "%s: cannot compile %s\n", who, path);
+        exit(2);
+    }
+    pcr_diags_free(d);
+    if (pcr_engine_add(e, p, err, sizeof err) != PCR_OK) {
+        fprintf(stderr, "%s: %s: %s\n", who, path, err);
+        exit(2);
+    }
+}
+
+static int fz_by_name(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+pcr_engine *fz_payer_engine(const char *who)
+{
+    char *root = fz_repo_root();
+    char *dir = fz_join(root, "policies");
+    const char *inc[1] = {dir};
+    pcr_engine *e = pcr_engine_new();
+    DIR *dp = opendir(dir);
+    if (!dp) {
+        fprintf(stderr, "%s: cannot open %s (set PCR_ROOT)\n", who, dir);
+        exit(2);
+    }
+    char *names[64];
+    size_t n = 0;
+    struct dirent *ent;
+    while ((ent = readdir(dp)) && n < 64) {
+        size_t len = strlen(ent->d_name);
+        if (len > 4 && strcmp(ent->d_name + len - 4, ".pcr") == 0)
+            names[n++] = fz_join(dir, ent->d_name);
+    }
+    closedir(dp);
+    qsort(names, n, sizeof *names, fz_by_name);
+    for (size_t i = 0; i < n; i++) {
+        fz_add_policy(who, e, names[i], inc);
+        free(names[i]);
+    }
+    char *demo = fz_join(dir, "examples/demo.pcr");
+    fz_add_policy(who, e, demo, inc);
+    fprintf(stderr, "%s: %zu policies from %s\n", who, n + 1, dir);
+    free(demo);
+    free(dir);
+    free(root);
+    return e;
 }

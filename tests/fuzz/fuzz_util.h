@@ -65,4 +65,9 @@ void fz_sample_records(const pcr_policy *p, Buf *out);
  * records. */
 size_t fz_eval_batch(pcr_engine *e, const char *batch, size_t len, Buf *out);
 
+/* An engine with every payer policy of <root>/policies (in name order) and
+ * policies/examples/demo.pcr, compiled with policies/ as -I. who names the
+ * target in messages; any failure prints why and exits 2. */
+pcr_engine *fz_payer_engine(const char *who);
+
 #endif
