@@ -242,9 +242,17 @@ crd-test: $(TOOLS)
 
 # The same suite built with sanitizers, in its own build tree.
 SAN_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+# Every report is also written to build/san/reports (log_path), so one
+# that a test swallows (a child whose exit status or stderr it does not
+# check) still fails the run.
+SAN_REPORTS = $(CURDIR)/build/san/reports
 san:
+	@rm -rf $(SAN_REPORTS) && mkdir -p $(SAN_REPORTS)
+	ASAN_OPTIONS=log_path=$(SAN_REPORTS)/asan$${ASAN_OPTIONS:+:$$ASAN_OPTIONS} \
+	UBSAN_OPTIONS=log_path=$(SAN_REPORTS)/ubsan:print_stacktrace=1$${UBSAN_OPTIONS:+:$$UBSAN_OPTIONS} \
 	$(MAKE) test BUILD=build/san OUT=build/san OPT="-O1 -g" \
 	    XCFLAGS="$(SAN_FLAGS)" XLDFLAGS="$(SAN_FLAGS)"
+	@sh scripts/san-reports.sh $(SAN_REPORTS)
 
 # The soak run (not in CI): 1 GB of mixed good and malformed records
 # through pcrvm -j 2 under ASan + UBSan (counts, order), then the normal
