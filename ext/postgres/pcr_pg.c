@@ -10,12 +10,13 @@
  *   pcr.decide_text(text)       the same from the request's JSON text
  *
  * The per-backend cache. A backend keeps the engines it built, each a
- * pcr_engine (malloc'ed by the library, outside palloc) plus the
- * pcr.state generation it was built for. The first call of a function at a
- * call site in each command reads the generation with the command's
- * snapshot; when it differs, every engine is freed and rebuilt on demand.
- * So a statement never sees a policy set older than its snapshot, and
- * later calls in the command cost two integer and a pointer comparison. The cache is the one
+ * pcr_engine (malloc'ed by the library, outside palloc), and the
+ * fingerprint of the policies they were built from (pg_read_fingerprint).
+ * The first call of a function at a call site in each command reads the
+ * fingerprint with the command's snapshot; when it differs, every engine
+ * is freed and rebuilt on demand. So a statement never sees a policy set
+ * other than its snapshot's, and later calls in the command cost two
+ * integer and a pointer comparison. The cache is the one
  * piece of static state in the project: a backend is a process, and
  * PostgreSQL's own extensions keep their per-backend caches the same way.
  *
@@ -68,11 +69,12 @@ typedef struct PgEngine {
     uint64 used;        /* for eviction */
 } PgEngine;
 
+enum { PG_FINGERPRINT_LEN = 64 }; /* hex SHA-256 */
+
 typedef struct PgCache {
-    bool have_generation;
-    int64 generation;   /* pcr.state.generation the engines were built for */
-    Oid state_oid;      /* and pcr.state's table: a dropped and recreated
-                         * extension starts its generations again */
+    bool have_fingerprint;
+    char fingerprint[PG_FINGERPRINT_LEN + 1]; /* of the policies the engines were
+                                               * built from (pg_read_fingerprint) */
     uint64 epoch;       /* changes whenever an engine is freed */
     uint64 clock;       /* use counter for eviction */
     PgEngine all;
@@ -84,7 +86,7 @@ static PgCache pg_cache;
 /* What one call site keeps for the rest of its query (in fn_mcxt). */
 typedef struct PgCall {
     LocalTransactionId lxid; /* the transaction and command in which this */
-    CommandId cid;           /* call site last checked pcr.state */
+    CommandId cid;           /* call site last checked the fingerprint */
     uint64 epoch;       /* pg_cache.epoch when engine was taken */
     pcr_engine *engine;
     bytea *names;       /* the policies argument engine was chosen for (copy) */
@@ -109,33 +111,41 @@ static void pg_cache_drop_all(void)
     pg_cache.epoch++;
 }
 
-/* Reads pcr.state's generation and table OID (SPI must be connected). */
-static int64 pg_read_generation(Oid *state_oid)
+/* The fingerprint of the loaded policies, as this command's snapshot sees
+ * pcr.policies: the hex SHA-256 of every "id@version sha256" line, sorted
+ * (pcr.fingerprint() computes the same in SQL). Equal fingerprints mean the
+ * same bytecode under the same names, so an engine built for one serves
+ * the other: the key depends on the table's content alone, not on a
+ * trigger or on how the rows got there (pcr.load, a plain INSERT, a
+ * replication apply worker, a restore), nor on which table instance holds
+ * them. Writes the fingerprint into out (PG_FINGERPRINT_LEN + 1 bytes). */
+static void pg_read_fingerprint(char *out)
 {
-    bool isnull, oidnull;
-    if (SPI_execute("SELECT generation, tableoid FROM pcr.state", true, 2) != SPI_OK_SELECT ||
+    bool isnull;
+    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "pcr: SPI_connect failed");
+    if (SPI_execute("SELECT encode(sha256(convert_to(coalesce(string_agg(id || '@' || version "
+                    "|| ' ' || sha256, E'\\n' ORDER BY id, version), ''), 'UTF8')), 'hex') "
+                    "FROM pcr.policies",
+                    true, 1) != SPI_OK_SELECT ||
         SPI_processed != 1)
-        ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-                        errmsg("pcr: table pcr.state must hold exactly one row")));
-    HeapTuple t = SPI_tuptable->vals[0];
-    Datum d = SPI_getbinval(t, SPI_tuptable->tupdesc, 1, &isnull);
-    Datum o = SPI_getbinval(t, SPI_tuptable->tupdesc, 2, &oidnull);
-    *state_oid = oidnull ? InvalidOid : DatumGetObjectId(o);
-    return isnull ? -1 : DatumGetInt64(d);
+        elog(ERROR, "pcr: cannot read pcr.policies");
+    char *fp = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+    isnull = fp == NULL || strlen(fp) != PG_FINGERPRINT_LEN;
+    if (!isnull) memcpy(out, fp, PG_FINGERPRINT_LEN + 1);
+    SPI_finish();
+    if (isnull) elog(ERROR, "pcr: cannot fingerprint pcr.policies");
 }
 
-/* Drops every engine when pcr.policies changed since they were built. */
+/* Drops every engine when the policies differ from those they were built
+ * from. */
 static void pg_cache_validate(void)
 {
-    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "pcr: SPI_connect failed");
-    Oid state_oid;
-    int64 g = pg_read_generation(&state_oid);
-    SPI_finish();
-    if (!pg_cache.have_generation || g != pg_cache.generation || state_oid != pg_cache.state_oid) {
+    char fp[PG_FINGERPRINT_LEN + 1];
+    pg_read_fingerprint(fp);
+    if (!pg_cache.have_fingerprint || strcmp(fp, pg_cache.fingerprint) != 0) {
         pg_cache_drop_all();
-        pg_cache.generation = g;
-        pg_cache.state_oid = state_oid;
-        pg_cache.have_generation = true;
+        memcpy(pg_cache.fingerprint, fp, sizeof fp);
+        pg_cache.have_fingerprint = true;
     }
 }
 
@@ -260,14 +270,14 @@ static pcr_engine *pg_all_engine(void)
     return pg_cache.all.engine;
 }
 
-/* The engine for this call: checked against pcr.state once per query and
+/* The engine for this call: checked against pcr.policies once per query and
  * call site, then reused while the cache keeps it. */
 static pcr_engine *pg_call_engine(FunctionCallInfo fcinfo, int names_arg)
 {
     PgCall *c = fcinfo->flinfo->fn_extra;
     bytea *names = names_arg >= 0 ? PG_GETARG_BYTEA_PP(names_arg) : NULL;
     /* A call site may outlive a command (PL/pgSQL keeps simple expressions
-     * for the transaction): pcr.state is read again whenever the command
+     * for the transaction): the fingerprint is read again whenever the command
      * changed, which it does after any statement that wrote data. */
     LocalTransactionId lxid = MyProc->lxid;
     CommandId cid = GetCurrentCommandId(false);
@@ -310,82 +320,94 @@ static inline bool pg_word_plain(uint64 x)
     return ((((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((b - ones) & ~b)) & high) == 0;
 }
 
-/* Does x hold neither '"' nor '\\' (the end of a string in a decision
- * line, or an escape)? */
-static inline bool pg_word_unquoted(uint64 x)
-{
-    const uint64 ones = UINT64CONST(0x0101010101010101), high = ones * 0x80;
-    uint64 q = x ^ (ones * '"'), b = x ^ (ones * '\\');
-    return ((((q - ones) & ~q) | ((b - ones) & ~b)) & high) == 0;
-}
+/* The writer's room. Before the walk, out is given room for 6 bytes per
+ * byte of the jsonb value (PG_ROOM): a string's byte becomes at most 6
+ * ("\u001f"), and every child's 4-byte JEntry, every container's 4-byte
+ * header, covers at most 24 bytes of quotes, colons, commas and brackets
+ * around it. Only a number can print longer than it is stored (numeric_out
+ * of 1e1000), so each number makes the same room again after it. Strings
+ * and punctuation are then written with no check at all. */
+#define PG_ROOM(size) (6 * (size) + 64)
 
-/* Appends s[0..len) as a JSON string, written straight into out's buffer
- * (room made for a chunk at a time, so a long string asks for no more than
- * it needs): '"', '\\' and control characters escaped, every other byte as
- * it is, eight at a time where none needs escaping. */
-static void pg_put_string(StringInfo out, const char *s, int len)
+typedef struct PgWriter {
+    StringInfo out;
+    char *w;      /* the next byte to write, in out->data */
+    int room;     /* PG_ROOM of the value */
+} PgWriter;
+
+/* Writes s[0..len) as a JSON string: '"', '\\' and control characters
+ * escaped, every other byte as it is, eight at a time where none needs
+ * escaping. */
+static void pg_put_string(PgWriter *pw, const char *s, int len)
 {
-    enum { CHUNK = 1 << 16 };
     static const char hex[] = "0123456789abcdef";
-    appendStringInfoCharMacro(out, '"');
-    for (int at = 0; at < len; at += CHUNK) {
-        int end = len - at > CHUNK ? at + CHUNK : len;
-        if (out->maxlen - out->len <= 6 * (end - at) + 1) /* inline: most strings fit */
-            enlargeStringInfo(out, 6 * (end - at) + 1);
-        char *w = out->data + out->len;
-        for (int i = at; i < end;) {
-            uint64 x;
-            if (end - i >= 8 && (memcpy(&x, s + i, 8), pg_word_plain(x))) {
-                memcpy(w, &x, 8);
-                w += 8;
-                i += 8;
-                continue;
-            }
-            unsigned char c = (unsigned char)s[i++];
-            if (c >= 0x20 && c != '"' && c != '\\') {
-                *w++ = (char)c;
-            } else if (c >= 0x20) {
-                *w++ = '\\';
-                *w++ = (char)c;
-            } else {
-                memcpy(w, "\\u00", 4);
-                w[4] = hex[c >> 4];
-                w[5] = hex[c & 15];
-                w += 6;
-            }
+    char *w = pw->w;
+    *w++ = '"';
+    for (int i = 0; i < len;) {
+        uint64 x;
+        if (len - i >= 8 && (memcpy(&x, s + i, 8), pg_word_plain(x))) {
+            memcpy(w, &x, 8);
+            w += 8;
+            i += 8;
+            continue;
         }
-        out->len = (int)(w - out->data);
-        *w = '\0';
+        unsigned char c = (unsigned char)s[i++];
+        if (c >= 0x20 && c != '"' && c != '\\') {
+            *w++ = (char)c;
+        } else if (c >= 0x20) {
+            *w++ = '\\';
+            *w++ = (char)c;
+        } else {
+            memcpy(w, "\\u00", 4);
+            w[4] = hex[c >> 4];
+            w[5] = hex[c & 15];
+            w += 6;
+        }
     }
-    appendStringInfoCharMacro(out, '"');
+    *w++ = '"';
+    pw->w = w;
 }
 
-static void pg_put_container(StringInfo out, const JsonbContainer *jc);
+static void pg_put_number(PgWriter *pw, Numeric n)
+{
+    char *text = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(n)));
+    int len = (int)strlen(text);
+    StringInfo out = pw->out;
+    out->len = (int)(pw->w - out->data);
+    enlargeStringInfo(out, len + pw->room);
+    memcpy(out->data + out->len, text, len);
+    out->len += len;
+    pw->w = out->data + out->len;
+    pfree(text);
+}
 
-/* Appends child i of container jc, whose data starts at base + off and ends
+static void pg_put_container(PgWriter *pw, const JsonbContainer *jc);
+
+/* Writes child i of container jc, whose data starts at base + off and ends
  * at base + end. */
-static void pg_put_child(StringInfo out, const JsonbContainer *jc, const char *base, uint32 i,
+static void pg_put_child(PgWriter *pw, const JsonbContainer *jc, const char *base, uint32 i,
                          uint32 off, uint32 end)
 {
     JEntry je = jc->children[i];
     if (JBE_ISSTRING(je)) {
-        pg_put_string(out, base + off, (int)(end - off));
+        pg_put_string(pw, base + off, (int)(end - off));
     } else if (JBE_ISNUMERIC(je)) {
-        Numeric n = (Numeric)(base + INTALIGN(off));
-        appendStringInfoString(out, DatumGetCString(DirectFunctionCall1(numeric_out,
-                                                                        NumericGetDatum(n))));
+        pg_put_number(pw, (Numeric)(base + INTALIGN(off)));
     } else if (JBE_ISBOOL_TRUE(je)) {
-        appendBinaryStringInfo(out, "true", 4);
+        memcpy(pw->w, "true", 4);
+        pw->w += 4;
     } else if (JBE_ISBOOL_FALSE(je)) {
-        appendBinaryStringInfo(out, "false", 5);
+        memcpy(pw->w, "false", 5);
+        pw->w += 5;
     } else if (JBE_ISNULL(je)) {
-        appendBinaryStringInfo(out, "null", 4);
+        memcpy(pw->w, "null", 4);
+        pw->w += 4;
     } else {
-        pg_put_container(out, (const JsonbContainer *)(base + INTALIGN(off)));
+        pg_put_container(pw, (const JsonbContainer *)(base + INTALIGN(off)));
     }
 }
 
-/* Appends the object or array jc as compact JSON. It reads jsonb's on-disk
+/* Writes the object or array jc as compact JSON. It reads jsonb's on-disk
  * layout (utils/jsonb.h, the format pg_upgrade keeps): a header with the
  * count, then one JEntry per child (an object's n keys, then its n values,
  * keys in jsonb's order), then the children's data, each JEntry holding
@@ -393,49 +415,62 @@ static void pg_put_child(StringInfo out, const JsonbContainer *jc, const char *b
  * offset (JBE_ADVANCE_OFFSET). A walk in order costs one addition per
  * child: none of JsonbIteratorNext's state, copies and allocations. A raw
  * scalar (an array flagged JB_FSCALAR) is written as its one element. */
-static void pg_put_container(StringInfo out, const JsonbContainer *jc)
+static void pg_put_container(PgWriter *pw, const JsonbContainer *jc)
 {
     uint32 n = JsonContainerSize(jc);
     check_stack_depth();
     if (JsonContainerIsObject(jc)) {
         const char *base = (const char *)&jc->children[2 * n];
         uint32 koff = 0, voff = n ? getJsonbOffset(jc, (int)n) : 0;
-        appendStringInfoCharMacro(out, '{');
+        *pw->w++ = '{';
         for (uint32 i = 0; i < n; i++) {
             uint32 kend = koff, vend = voff;
             JBE_ADVANCE_OFFSET(kend, jc->children[i]);
             JBE_ADVANCE_OFFSET(vend, jc->children[n + i]);
-            if (i) appendStringInfoCharMacro(out, ',');
-            pg_put_string(out, base + koff, (int)(kend - koff));
-            appendStringInfoCharMacro(out, ':');
-            pg_put_child(out, jc, base, n + i, voff, vend);
+            if (i) *pw->w++ = ',';
+            pg_put_string(pw, base + koff, (int)(kend - koff));
+            *pw->w++ = ':';
+            pg_put_child(pw, jc, base, n + i, voff, vend);
             koff = kend;
             voff = vend;
         }
-        appendStringInfoCharMacro(out, '}');
+        *pw->w++ = '}';
         return;
     }
     const char *base = (const char *)&jc->children[n];
     bool scalar = JsonContainerIsScalar(jc);
     uint32 off = 0;
-    if (!scalar) appendStringInfoCharMacro(out, '[');
+    if (!scalar) *pw->w++ = '[';
     for (uint32 i = 0; i < n; i++) {
         uint32 end = off;
         JBE_ADVANCE_OFFSET(end, jc->children[i]);
-        if (i) appendStringInfoCharMacro(out, ',');
-        pg_put_child(out, jc, base, i, off, end);
+        if (i) *pw->w++ = ',';
+        pg_put_child(pw, jc, base, i, off, end);
         off = end;
     }
-    if (!scalar) appendStringInfoCharMacro(out, ']');
+    if (!scalar) *pw->w++ = ']';
 }
 
 /* Writes jb as compact JSON text (no spaces) into out, which is reset
  * first: what the record decoder reads. The value JsonbToCString prints,
- * without its ", " and ": ", its iterator and its per-byte appends. */
+ * without its ", " and ": ", its iterator and its per-byte appends. A
+ * value too large for PG_ROOM's room in one allocation (far beyond the
+ * library's line limit, REC_MAX_LINE, which decides it as an error anyway)
+ * goes through JsonbToCString. */
 static void pg_jsonb_to_json(Jsonb *jb, StringInfo out)
 {
     resetStringInfo(out);
-    pg_put_container(out, &jb->root);
+    Size size = VARSIZE(jb);
+    if (size > (MaxAllocSize - 1024) / 6 - 64) {
+        JsonbToCString(out, &jb->root, (int)size);
+        return;
+    }
+    PgWriter pw = {out, NULL, (int)PG_ROOM(size)};
+    enlargeStringInfo(out, pw.room);
+    pw.w = out->data;
+    pg_put_container(&pw, &jb->root);
+    out->len = (int)(pw.w - out->data);
+    *pw.w = '\0';
 }
 
 /* ---- decision line to jsonb ---------------------------------------------- */
@@ -445,7 +480,8 @@ static void pg_jsonb_to_json(Jsonb *jb, StringInfo out)
  * JsonbValueToJsonb: the bytes jsonb_in would make of the line, without
  * its lexer and its sort. Strings without escapes point into the line,
  * which JsonbValueToJsonb copies. Anything this reader does not expect
- * (\u0000, a duplicate key, a syntax error) makes it give up: the caller
+ * (\u0000, an unescaped control character, a number, a duplicate key, a
+ * syntax error) makes it give up: the caller
  * then hands the line to jsonb_in, which decides what it means. */
 typedef struct PgLine {
     const char *p, *end;
@@ -480,9 +516,10 @@ static bool pg_read_string(PgLine *l, JsonbValue *v)
 {
     const char *s = ++l->p;
     uint64 x;
-    while (l->end - l->p >= 8 && (memcpy(&x, l->p, 8), pg_word_unquoted(x))) l->p += 8;
-    while (l->p < l->end && *l->p != '"' && *l->p != '\\') l->p++;
-    if (l->p == l->end) return false;
+    while (l->end - l->p >= 8 && (memcpy(&x, l->p, 8), pg_word_plain(x))) l->p += 8;
+    while (l->p < l->end && (unsigned char)*l->p >= 0x20 && *l->p != '"' && *l->p != '\\') l->p++;
+    /* The end, or a control character, which JSON wants escaped. */
+    if (l->p == l->end || (unsigned char)*l->p < 0x20) return false;
     v->type = jbvString;
     if (*l->p == '"') {
         v->val.string.val = (char *)s;
@@ -496,6 +533,7 @@ static bool pg_read_string(PgLine *l, JsonbValue *v)
     w += l->p - s;
     while (l->p < l->end && *l->p != '"') {
         char c = *l->p++;
+        if ((unsigned char)c < 0x20) return false;
         if (c != '\\') {
             *w++ = c;
             continue;
