@@ -328,6 +328,8 @@ static inline bool pg_word_plain(uint64 x)
  * of 1e1000), so each number makes the same room again after it. Strings
  * and punctuation are then written with no check at all. */
 #define PG_ROOM(size) (6 * (size) + 64)
+#define PG_DIRECT_MAX (16 * 1024 * 1024) /* bytes of jsonb written directly */
+#define PG_TEXT_KEEP (8 * 1024 * 1024)   /* the largest text buffer kept between calls */
 
 typedef struct PgWriter {
     StringInfo out;
@@ -454,14 +456,14 @@ static void pg_put_container(PgWriter *pw, const JsonbContainer *jc)
 /* Writes jb as compact JSON text (no spaces) into out, which is reset
  * first: what the record decoder reads. The value JsonbToCString prints,
  * without its ", " and ": ", its iterator and its per-byte appends. A
- * value too large for PG_ROOM's room in one allocation (far beyond the
- * library's line limit, REC_MAX_LINE, which decides it as an error anyway)
- * goes through JsonbToCString. */
+ * value larger than PG_DIRECT_MAX (16 times the library's line limit, 1 MiB,
+ * beyond which it decides the request as an error anyway) goes through
+ * JsonbToCString, which asks for no more room than it uses. */
 static void pg_jsonb_to_json(Jsonb *jb, StringInfo out)
 {
     resetStringInfo(out);
     Size size = VARSIZE(jb);
-    if (size > (MaxAllocSize - 1024) / 6 - 64) {
+    if (size > PG_DIRECT_MAX) {
         JsonbToCString(out, &jb->root, (int)size);
         return;
     }
@@ -726,7 +728,13 @@ static Datum pg_decide_common(FunctionCallInfo fcinfo, bool strict)
         MemoryContextSwitchTo(old);
     }
     pg_jsonb_to_json(jb, &c->text);
-    return pg_decide_json(e, c->text.data, (size_t)c->text.len, strict);
+    Datum d = pg_decide_json(e, c->text.data, (size_t)c->text.len, strict);
+    /* A rare huge request does not keep its buffer for the rest of the query. */
+    if (c->text.maxlen > PG_TEXT_KEEP) {
+        pfree(c->text.data);
+        c->text.data = NULL;
+    }
+    return d;
 }
 
 Datum pcr_pg_decide(PG_FUNCTION_ARGS) { return pg_decide_common(fcinfo, false); }

@@ -58,6 +58,16 @@ SELECT t.n, pcr.decide(t.r) = pcr.decide_text(t.r::text) AS same_as_text,
     (9, '"\u0007"'), (10, 'true'), (11, '[{"id":"a"}]'), (12, '{}'))
        AS t(n, r)
  ORDER BY t.n;
+-- Requests beyond the library's line limit (1 MiB) are error decisions,
+-- with their id: one written directly (2 MiB), one so large (17 MiB) that
+-- it goes through jsonb's own text.
+SELECT n, d->>'decision' AS decision, d->>'id' AS id,
+       substring(d->>'error' from '^record 1: line is [0-9]+ bytes, longer than the limit') IS NOT NULL
+           AS line_too_long
+  FROM (SELECT n, pcr.decide(jsonb_build_object('id', 'big' || n, 'payer', 'cigna',
+                                                'pad', repeat('x', n * 1024 * 1024))) AS d
+          FROM (VALUES (2), (17)) AS t(n)) s
+ ORDER BY n;
 -- The whole object, where the decision line has escapes of its own.
 SELECT pcr.decide('{"id":"q\"uo\\te\n\u0001é😀","payer":"nobody \"here\"","service_date":"2024-01-10","code":"70551"}');
 
