@@ -39,6 +39,38 @@ SELECT r AS request, d->>'decision' AS decision, d->>'id' AS id, d ? 'error' AS 
 SELECT pcr.decide(NULL) IS NULL AS null_in_null_out;
 SELECT pcr.decide_text('{"id": "broken", "payer": ') ->> 'decision' AS decision;
 
+-- pcr.decide reads the jsonb value itself (not its text from jsonb_out) and
+-- builds the result without jsonb_in: on values that print in more than
+-- one way (escapes, control characters, non-ASCII, numbers with fractions
+-- or exponents, nesting in unknown keys, raw scalars, an empty object) it
+-- decides what the text route decides.
+SELECT t.n, pcr.decide(t.r) = pcr.decide_text(t.r::text) AS same_as_text,
+       pcr.decide(t.r)->>'id' AS id, pcr.decide(t.r)->>'error' AS error
+  FROM (VALUES
+    (1, '{"id":"q\"uo\\te\/\n\t\u0001é€😀","payer":"cigna","service_date":"2024-01-10","code":"70551"}'::jsonb),
+    (2, '{"id":"n1","payer":"cigna","service_date":"2024-01-10","code":"70551","member_age":4.0E1}'),
+    (3, '{"id":"n2","payer":"cigna","service_date":"2024-01-10","code":"70551","member_age":-1e400}'),
+    (4, '{"id":"n3","payer":"cigna","service_date":"2024-01-10","code":"70551","member_age":1.50}'),
+    (5, '{"id":"u1","payer":"cigna","service_date":"2024-01-10","code":"70551","x":{"a":[1,{"b":null},[true,false]],"":"e"}}'),
+    (6, '{"id":"l1","payer":"cigna","service_date":"2024-01-10","code":"70551","diagnoses":[{"system":"ICD-10-CM","code":"G43.909"},"R51.9"]}'),
+    (7, '{"id":"l2","payer":"cigna","service_date":"2024-01-10","code":"70551","diagnoses":[{"code":"G43.909","note":["x"]}, 7]}'),
+    (8, '{"id":"long-id-with-no-escape-at-all-0123456789abcdefghij","payer":"healthlink","service_date":"2022-03-14","code":"43770","setting":"ambulatory_surgery","network":"in","diagnoses":["E66.01","Z68.41"],"state":"IL","member_age":44,"requested_at":"2022-02-28T10:12"}'),
+    (9, '"\u0007"'), (10, 'true'), (11, '[{"id":"a"}]'), (12, '{}'))
+       AS t(n, r)
+ ORDER BY t.n;
+-- Requests beyond the library's line limit (1 MiB) are error decisions,
+-- with their id: one written directly (2 MiB), one so large (17 MiB) that
+-- it goes through jsonb's own text.
+SELECT n, d->>'decision' AS decision, d->>'id' AS id,
+       substring(d->>'error' from '^record 1: line is [0-9]+ bytes, longer than the limit') IS NOT NULL
+           AS line_too_long
+  FROM (SELECT n, pcr.decide(jsonb_build_object('id', 'big' || n, 'payer', 'cigna',
+                                                'pad', repeat('x', n * 1024 * 1024))) AS d
+          FROM (VALUES (2), (17)) AS t(n)) s
+ ORDER BY n;
+-- The whole object, where the decision line has escapes of its own.
+SELECT pcr.decide('{"id":"q\"uo\\te\n\u0001é😀","payer":"nobody \"here\"","service_date":"2024-01-10","code":"70551"}');
+
 -- The strict variant raises on the same requests, and agrees otherwise.
 SELECT pcr.decide_strict('{"id":"m1","payer":"cigna","service_date":"2024-02-30","code":"70551"}');
 SELECT pcr.decide_strict(as_jsonb(line)) = pcr.decide(as_jsonb(line)) AS strict_agrees

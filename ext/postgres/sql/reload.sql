@@ -49,16 +49,46 @@ BEGIN;
 SELECT pg_temp.twice(r) AS first_then_after_delete FROM r;
 ROLLBACK;
 
--- A dropped and recreated extension starts its generations again: even
--- when the new pcr.state shows the very generation this backend built its
--- engine for, the engine is not reused (the table is another).
-SELECT generation AS old_generation FROM pcr.state \gset
+-- The engines are keyed on the content of pcr.policies (pcr.fingerprint()),
+-- not on a trigger: rows written with triggers off, as a logical
+-- replication apply worker writes them (session_replication_role =
+-- replica), are seen by the next statement.
+SELECT pcr.fingerprint() AS fp_before \gset
+SET session_replication_role = replica;
+DELETE FROM pcr.policies WHERE id = 'ibx';
+RESET session_replication_role;
+SELECT pcr.decide(r)->>'decision' AS after_untriggered_delete FROM r;
+SELECT pcr.fingerprint() <> :'fp_before' AS fingerprint_changed;
+SET session_replication_role = replica;
+INSERT INTO pcr.policies (id, version, payer, effective_from, effective_through, bytecode)
+SELECT (m).id, (m).version, (m).payer, (m).effective_from, (m).effective_through, b
+  FROM (SELECT pcr.inspect(b) AS m, b FROM pg_read_binary_file(:'pcrb' || '/ibx.pcrb') AS b) s;
+RESET session_replication_role;
+SELECT pcr.decide(r)->>'decision' AS after_untriggered_insert FROM r;
+SELECT pcr.fingerprint() = :'fp_before' AS same_policies_same_fingerprint;
+SELECT length(pcr.fingerprint()) AS fingerprint_length;
+
+-- A dropped and recreated extension with other policies: the engine built
+-- before the drop is not reused.
 SELECT pcr.decide(r)->>'decision' AS before_drop FROM r;
 DROP EXTENSION pcr;
 CREATE EXTENSION pcr;
--- (cigna inserted directly, so that nothing here rebuilds the engine first)
+SELECT pcr.fingerprint() = encode(sha256(''::bytea), 'hex') AS empty_fingerprint;
 INSERT INTO pcr.policies (id, version, payer, effective_from, effective_through, bytecode)
 SELECT (m).id, (m).version, (m).payer, (m).effective_from, (m).effective_through, b
   FROM (SELECT pcr.inspect(b) AS m, b FROM pg_read_binary_file(:'pcrb' || '/cigna.pcrb') AS b) s;
-UPDATE pcr.state SET generation = :old_generation;
 SELECT pcr.decide(r)->>'decision' AS after_recreate FROM r;
+
+-- Version 0.1 (a trigger moved a generation in pcr.state) updates to 0.2:
+-- the trigger, its function, the table and the sequence go; the policies
+-- stay and are decided with.
+DROP EXTENSION pcr;
+CREATE EXTENSION pcr VERSION '0.1';
+SELECT pcr.load(pg_read_binary_file(:'pcrb' || '/ibx.pcrb')) AS loaded_in_0_1;
+ALTER EXTENSION pcr UPDATE TO '0.2';
+SELECT extversion FROM pg_extension WHERE extname = 'pcr';
+SELECT to_regclass('pcr.state') AS state, to_regclass('pcr.generation_seq') AS seq,
+       (SELECT count(*) FROM pg_trigger WHERE tgrelid = 'pcr.policies'::regclass) AS triggers;
+SELECT pcr.decide(r)->>'decision' AS after_update FROM r;
+SELECT pcr.unload('ibx') AS unloaded;
+SELECT pcr.decide(r)->>'decision' AS after_unload FROM r;
