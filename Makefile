@@ -36,7 +36,7 @@ TEST_BINS = $(TEST_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all deps demo test test-soak unit e2e replay scale san trace valgrind cppcheck bench bench-peers bench-stream \
     clean pg-lib test-pg bench-pg shared install uninstall test-install editor-keywords test-editors \
-    serve-test crd-test bench-serve
+    serve-test crd-test bench-serve soak-serve
 all: deps $(TOOLS) $(LIB)
 
 # ---- dependencies --------------------------------------------------------
@@ -296,6 +296,11 @@ bench-pg: all pg-lib
 # request and a CRD order-sign call, 64 connections, BENCH_SECONDS (20) each.
 bench-serve: all
 	bash bench/serve.sh $(OUT)/bin
+
+# The same three scenarios for SOAK_SECONDS (300) each, the server's RSS
+# sampled every 2 s and judged (bench/rss_judge.awk): fails when it grows.
+soak-serve: all
+	BENCH_SECONDS=$${SOAK_SECONDS:-300} BENCH_DIR=build/soak-serve bash bench/serve.sh $(OUT)/bin
 
 clean:
 	rm -rf build bin lib
