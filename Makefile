@@ -83,8 +83,8 @@ $(OUT)/bin/%: tools/%.c $(LIB)
 
 # pcrvm carries the HTTP server (`pcrvm serve`, docs/serve.md): libmicrohttpd
 # and jansson, outside the library.
-SERVE_SRCS = tools/serve.c tools/serve_gen.c tools/serve_metrics.c tools/crd.c
-SERVE_LIBS = -lmicrohttpd -ljansson -lpthread $(LIB_LIBS)
+SERVE_SRCS = tools/serve.c tools/serve_auth.c tools/serve_gen.c tools/serve_metrics.c tools/crd.c
+SERVE_LIBS = -lmicrohttpd -ljansson -lcrypto -lpthread $(LIB_LIBS)
 $(PCRVM): tools/pcrvm.c $(SERVE_SRCS) $(wildcard tools/*.h) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) tools/pcrvm.c $(SERVE_SRCS) $(LIB) $(LDFLAGS) $(SERVE_LIBS) -o $@
@@ -234,11 +234,13 @@ serve-test: $(TOOLS)
 	@PCR_BIN=$(OUT)/bin PCR_ROOT=$(CURDIR) bash tests/serve/run.sh
 
 # The CRD service checked with HL7's FHIRPath engine (tests/crd/check.js;
-# needs node, and the npm package fhirpath, installed into build/npm).
+# needs node, and the npm package fhirpath, installed into build/npm), and
+# its authentication of the EHR and CORS (tests/crd/auth.js).
 CRD_NPM = build/npm
 crd-test: $(TOOLS)
 	@sh scripts/ensure-node.sh $(CRD_NPM)
 	@NODE_PATH=$(CRD_NPM)/node_modules node tests/crd/check.js $(OUT)/bin
+	@NODE_PATH=$(CRD_NPM)/node_modules node tests/crd/auth.js $(OUT)/bin
 
 # The same suite built with sanitizers, in its own build tree.
 SAN_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
