@@ -83,7 +83,7 @@ $(OUT)/bin/%: tools/%.c $(LIB)
 
 # pcrvm carries the HTTP server (`pcrvm serve`, docs/serve.md): libmicrohttpd
 # and jansson, outside the library.
-SERVE_SRCS = tools/serve.c tools/serve_auth.c tools/serve_gen.c tools/serve_metrics.c tools/crd.c
+SERVE_SRCS = tools/serve.c tools/serve_accept.c tools/serve_auth.c tools/serve_gen.c tools/serve_metrics.c tools/crd.c
 SERVE_LIBS = -lmicrohttpd -ljansson -lcrypto -lpthread $(LIB_LIBS)
 $(PCRVM): tools/pcrvm.c $(SERVE_SRCS) $(wildcard tools/*.h) $(LIB)
 	@mkdir -p $(dir $@)

@@ -32,6 +32,7 @@
 
 #include "crd.h"
 #include "pcr/pcr.h"
+#include "serve_accept.h"
 #include "serve_auth.h"
 #include "serve_gen.h"
 #include "serve_metrics.h"
@@ -79,6 +80,7 @@ typedef struct SrvOpts {
 typedef struct Srv {
     SrvOpts o;
     struct MHD_Daemon *d;
+    Acceptor *acc;            /* the listening socket and its thread (serve_accept.h) */
     pthread_mutex_t gen_mu;   /* guards cur */
     Gen *cur;                 /* the current generation; one reference held here */
     unsigned long next_gen;   /* number for the next reload (main thread only) */
@@ -786,8 +788,7 @@ static void srv_shutdown(Srv *s)
 {
     atomic_store(&s->stopping, true);
     srv_log_event("stopping", NULL, NULL);
-    MHD_socket lfd = MHD_quiesce_daemon(s->d);
-    if (lfd != MHD_INVALID_SOCKET) close(lfd);
+    acc_stop(s->acc); /* the listening socket closed: new connections are refused */
     uint64_t deadline = srv_now_us() + (uint64_t)s->o.grace * 1000000u;
     while (atomic_load(&s->inflight) > 0 && srv_now_us() < deadline) {
         struct timespec ts = {0, 10 * 1000 * 1000};
@@ -833,14 +834,15 @@ static bool srv_auth_setup(Srv *s, char *err, size_t errlen)
 
 static struct MHD_Daemon *srv_start(Srv *s)
 {
+    /* no listening socket of MHD's own: serve_accept.c accepts and hands
+     * the connections over, spread over the workers */
     return MHD_start_daemon(
-        MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG |
-            (s->o.addr.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
+        MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG | MHD_USE_NO_LISTEN_SOCKET,
         0, NULL, NULL, srv_handle, s, MHD_OPTION_EXTERNAL_LOGGER, srv_mhd_logger, NULL,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&s->o.addr, MHD_OPTION_THREAD_POOL_SIZE,
+        MHD_OPTION_THREAD_POOL_SIZE,
         s->o.threads > 1 ? s->o.threads : 0u, /* 0: the polling thread is the one worker */
         MHD_OPTION_CONNECTION_TIMEOUT, s->o.idle_timeout,
-        MHD_OPTION_CONNECTION_LIMIT, s->o.max_conns, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
+        MHD_OPTION_CONNECTION_LIMIT, s->o.max_conns,
         MHD_OPTION_NOTIFY_COMPLETED, srv_completed, s, MHD_OPTION_END);
 }
 
@@ -893,7 +895,13 @@ int serve_main(int argc, char **argv)
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
     pthread_sigmask(SIG_BLOCK, &set, &old);
-    s.d = srv_start(&s);
+    unsigned port = 0;
+    s.acc = acc_open((struct sockaddr *)&s.o.addr, s.o.addrlen, &port, err, sizeof err);
+    s.d = s.acc ? srv_start(&s) : NULL;
+    if (s.d && !acc_start(s.acc, s.d)) {
+        MHD_stop_daemon(s.d);
+        s.d = NULL;
+    }
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = srv_on_signal;
@@ -902,18 +910,19 @@ int serve_main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (!s.d) {
-        st = srv_fail("%s", "cannot listen on the address (in use, or not this host's?)");
+    if (!s.acc) {
+        st = srv_fail("%s (in use, or not this host's?)", err);
+    } else if (!s.d) {
+        st = srv_fail("%s", "cannot start the HTTP workers");
     } else {
-        const union MHD_DaemonInfo *info = MHD_get_daemon_info(s.d, MHD_DAEMON_INFO_BIND_PORT);
         char addr[INET6_ADDRSTRLEN + 16] = "?";
         char host[INET6_ADDRSTRLEN] = "?";
         if (s.o.addr.ss_family == AF_INET6) {
             inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&s.o.addr)->sin6_addr, host, sizeof host);
-            snprintf(addr, sizeof addr, "[%s]:%u", host, info ? (unsigned)info->port : 0u);
+            snprintf(addr, sizeof addr, "[%s]:%u", host, port);
         } else {
             inet_ntop(AF_INET, &((struct sockaddr_in *)&s.o.addr)->sin_addr, host, sizeof host);
-            snprintf(addr, sizeof addr, "%s:%u", host, info ? (unsigned)info->port : 0u);
+            snprintf(addr, sizeof addr, "%s:%u", host, port);
         }
         json_t *o = json_pack("{s:s,s:s,s:i,s:I,s:I}", "event", "listening", "listen", addr,
                               "threads", (int)s.o.threads, "policies", (json_int_t)s.cur->npols,
@@ -923,6 +932,7 @@ int serve_main(int argc, char **argv)
         srv_shutdown(&s);
         st = SRV_EXIT_OK;
     }
+    acc_free(s.acc);
     srv_signal_fd = -1;
     close(pfd[0]);
     close(pfd[1]);
