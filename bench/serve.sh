@@ -18,7 +18,8 @@
 #
 # Environment (all optional): BENCH_SECONDS (20), BENCH_CONNS (64),
 # BENCH_THREADS server workers (CPUs), BENCH_WRK_THREADS (2),
-# BENCH_DIR (build/bench-serve), BENCH_RSS_EVERY (2 s; 1 s under 60 s).
+# BENCH_DIR (build/bench-serve), BENCH_RSS_EVERY (2 s; 1 s under 60 s),
+# BENCH_TIMEOUT (10 s: an answer slower than this counts as a wrk error).
 # The 5-minute soak of docs/benchmarks.md: `make soak-serve`
 # (BENCH_SECONDS=300).
 set -u
@@ -26,6 +27,7 @@ BIN=${1:?usage: bench/serve.sh BIN_DIR}
 SECS=${BENCH_SECONDS:-20}
 CONNS=${BENCH_CONNS:-64}
 WT=${BENCH_WRK_THREADS:-2}
+TIMEOUT=${BENCH_TIMEOUT:-10}
 DIR=${BENCH_DIR:-build/bench-serve}
 ROOT=$(pwd)
 
@@ -111,7 +113,7 @@ for sc in one:1:decide-1 thousand:1000:decide-1000 order-sign:1:order-sign; do
     from=$(($(wc -l <"$LOG") + 1))
     sample_rss "$DIR/$name.rss" &
     SAMPLER=$!
-    out=$(wrk -t"$WT" -c"$CONNS" -d"${SECS}s" --latency -s "$DIR/$file.lua" "$URL" 2>&1)
+    out=$(wrk -t"$WT" -c"$CONNS" -d"${SECS}s" --timeout "${TIMEOUT}s" --latency -s "$DIR/$file.lua" "$URL" 2>&1)
     wst=$?
     kill "$SAMPLER" 2>/dev/null
     wait "$SAMPLER" 2>/dev/null
