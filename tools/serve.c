@@ -446,8 +446,11 @@ static const char *srv_route(const char *url, MetRoute *route)
             *route = routes[i].route;
             return routes[i].method;
         }
-    if (strncmp(url, "/cds-services/", 14) == 0 && url[14] && !strchr(url + 14, '/')) {
-        *route = MET_CDS;
+    const char *slash = strncmp(url, "/cds-services/", 14) == 0 && url[14] ? strchr(url + 14, '/')
+                                                                           : NULL;
+    if (strncmp(url, "/cds-services/", 14) == 0 && url[14] &&
+        (!slash || (slash > url + 14 && strcmp(slash, "/feedback") == 0))) {
+        *route = MET_CDS; /* a service, or its feedback */
         return "POST";
     }
     *route = MET_OTHER;
@@ -588,8 +591,18 @@ static enum MHD_Result srv_handle(void *cls, struct MHD_Connection *c, const cha
     case MET_METRICS: return srv_metrics(s, c, q);
     case MET_CDS: {
         CrdReply r = {0};
+        const char *fb = strchr(url + 14, '/');
         if (strcmp(url, "/cds-services") == 0) {
             crd_discovery(s->crd, &r);
+        } else if (fb) { /* /cds-services/{id}/feedback */
+            char id[256];
+            snprintf(id, sizeof id, "%.*s", (int)(fb - (url + 14)), url + 14);
+            crd_feedback(s->crd, id, q->body, q->len, &r);
+            json_t *items = r.note ? json_loads(r.note, 0, NULL) : NULL;
+            if (items)
+                srv_log_json(json_pack("{s:s,s:s,s:o}", "event", "feedback", "service", id,
+                                       "feedback", items));
+            free(r.note);
         } else {
             Gen *g = srv_acquire(s);
             size_t ei = gen_checkout(g);
