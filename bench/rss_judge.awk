@@ -9,15 +9,21 @@
 #   slope      the least-squares slope of RSS over time, in kB per minute;
 #   first-max  the largest RSS in the first 60 s after the warm-up;
 #   last-max   the largest RSS in the last 60 s;
-#   growth     last-max - first-max.
+#   growth     last-max - first-max;
+#   noise      the standard deviation of RSS around the fitted line: how
+#              much the scenario's own working set (bodies and answers in
+#              flight) moves it from one sample to the next.
 # A run shorter than 150 s has no two such minutes: it is measured the
 # same way (warm-up a quarter of the run, windows a third of the rest) but
 # not judged (verdict "short").
-# Memory GROWS when slope > max_slope (64 kB/min) and growth > max_growth
-# (1024 kB), both: one allocator step is not growth, nor is noise in a
-# flat series; a leak of one byte per request at 5,000 requests/s is
-# 300 kB/min and crosses both within 5 minutes. Prints one line:
-#   NAME SAMPLES START END SLOPE/MIN FIRST-MAX LAST-MAX GROWTH VERDICT
+# Memory GROWS when slope > max_slope (64 kB/min) and growth is more than
+# max_growth (1024 kB) and more than twice the noise. All are required:
+# one allocator step moves the maxima once but not the slope for long; a
+# series that swings by megabytes with the requests in flight moves both
+# maxima by chance. A leak of one byte per request at 5,000 requests/s is
+# 300 kB/min, 1.3 MB after the warm-up of a 5-minute run: in a scenario
+# whose RSS is flat between samples it crosses all three. Prints one line:
+#   NAME SAMPLES START END SLOPE/MIN FIRST-MAX LAST-MAX GROWTH NOISE VERDICT
 BEGIN {
     if (max_slope == "") max_slope = 64
     if (max_growth == "") max_growth = 1024
@@ -39,8 +45,15 @@ END {
     }
     if (m < 3) { printf "%-12s %8d too few samples after the warm-up  -\n", name, n; exit }
     den = m * stt - st * st
-    slope = den > 0 ? (m * str - st * sr) / den * 60 : 0
-    grows = slope > max_slope && lmax - fmax > max_growth
-    printf "%-12s %8d %8d %8d %12.1f %9d %9d %7d  %s\n", name, n, r[0], r[n - 1], slope, fmax, lmax,
-        lmax - fmax, !long ? "short" : grows ? "GROWS" : "flat"
+    b = den > 0 ? (m * str - st * sr) / den : 0 # kB per second
+    a = (sr - b * st) / m
+    ss = 0
+    for (i = 0; i < n; i++)
+        if (t[i] >= warm) { e = r[i] - (a + b * t[i]); ss += e * e }
+    noise = sqrt(ss / m)
+    slope = b * 60
+    growth = lmax - fmax
+    grows = slope > max_slope && growth > max_growth && growth > 2 * noise
+    printf "%-12s %8d %8d %8d %12.1f %9d %9d %7d %7.0f  %s\n", name, n, r[0], r[n - 1], slope, fmax,
+        lmax, growth, noise, !long ? "short" : grows ? "GROWS" : "flat"
 }
