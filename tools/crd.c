@@ -25,7 +25,7 @@
 enum { CRD_MAX_ORDERS = 1000 };
 
 struct Crd {
-    atomic_ullong counter; /* assertions made so far */
+    atomic_ullong counter; /* coverage-assertion-ids and card uuids made so far */
     char seed[17];         /* 16 hex digits from /dev/urandom, per process */
 };
 
@@ -99,6 +99,56 @@ void crd_discovery(Crd *c, CrdReply *r)
                             "prefetch", prefetch));
     }
     crd_reply(r, 200, json_pack("{s:o}", "services", list));
+}
+
+/* A card's uuid (CDS Hooks: what the EHR's feedback names): 15 hex digits
+ * of the process's seed and 15 of a counter, laid out as a version-4 UUID. */
+static void crd_card_uuid(Crd *c, char out[37])
+{
+    unsigned long long n = atomic_fetch_add(&c->counter, 1) + 1;
+    char hex[33];
+    snprintf(hex, sizeof hex, "%.12s4%.3s8%015llx", c->seed, c->seed + 12, n & 0xfffffffffffffffull);
+    snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16, hex + 20);
+}
+
+static const char *crd_str(json_t *o, const char *key);
+
+/* POST /cds-services/{id}/feedback (CDS Hooks 2.0): checks the body's
+ * form; r->note gets the items, compact JSON, for the server's log. */
+void crd_feedback(Crd *c, const char *id, const char *body, size_t len, CrdReply *r)
+{
+    (void)c;
+    size_t svc = CRD_NSERVICES;
+    for (size_t i = 0; i < CRD_NSERVICES; i++)
+        if (strcmp(id, crd_services[i].id) == 0) svc = i;
+    if (svc == CRD_NSERVICES) {
+        crd_error(r, 404, "no such CDS service (GET /cds-services lists them)");
+        return;
+    }
+    json_t *req = json_loadb(body ? body : "", len, JSON_REJECT_DUPLICATES, NULL);
+    json_t *items = json_object_get(req, "feedback");
+    const char *problem = NULL;
+    if (!json_is_object(req) || !json_is_array(items) || json_array_size(items) == 0)
+        problem = "the body is not {\"feedback\":[...]} with at least one item";
+    size_t i;
+    json_t *it;
+    json_array_foreach(problem ? NULL : items, i, it)
+    {
+        const char *outcome = crd_str(it, "outcome");
+        if (!crd_str(it, "card") || !crd_str(it, "outcomeTimestamp"))
+            problem = "a feedback item lacks \"card\" or \"outcomeTimestamp\"";
+        else if (!outcome || (strcmp(outcome, "accepted") != 0 && strcmp(outcome, "overridden") != 0))
+            problem = "a feedback item's \"outcome\" is not \"accepted\" or \"overridden\"";
+        if (problem) break;
+    }
+    if (problem) {
+        json_decref(req);
+        crd_error(r, 400, problem);
+        return;
+    }
+    r->note = json_dumps(items, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(req);
+    crd_reply(r, 200, json_object());
 }
 
 /* ---- reading FHIR ------------------------------------------------------------- */
@@ -463,8 +513,10 @@ static void crd_answer(Crd *c, const CrdCtx *cx, json_t *order, json_t *rec, jso
         else
             snprintf(msg, sizeof msg, "Coverage requirements for %s could not be determined: %s",
                      oid, crd_str(line, "error") ? crd_str(line, "error") : "unknown error");
+        char uuid[37];
+        crd_card_uuid(c, uuid);
         json_array_append_new(
-            out->cards, json_pack("{s:s,s:s,s:s,s:{s:s},s:o}", "summary",
+            out->cards, json_pack("{s:s,s:s,s:s,s:s,s:{s:s},s:o}", "uuid", uuid, "summary",
                                   "Coverage requirements unknown for this order", "detail", msg,
                                   "indicator", "info", "source", "label", label, "extension",
                                   crd_card_ext(rec, line)));
@@ -589,10 +641,12 @@ static void crd_answer(Crd *c, const CrdCtx *cx, json_t *order, json_t *rec, jso
     }
     crd_cut(detail, sizeof detail, (int)k);
     const char *indicator = certain_nc || certain_pa ? "warning" : "info";
+    char uuid[37];
+    crd_card_uuid(c, uuid);
     json_array_append_new(out->cards,
-                          json_pack("{s:s,s:s,s:s,s:{s:s},s:o}", "summary", summary, "detail",
-                                    detail, "indicator", indicator, "source", "label", label,
-                                    "extension", crd_card_ext(rec, line)));
+                          json_pack("{s:s,s:s,s:s,s:s,s:{s:s},s:o}", "uuid", uuid, "summary",
+                                    summary, "detail", detail, "indicator", indicator, "source",
+                                    "label", label, "extension", crd_card_ext(rec, line)));
 }
 
 /* ---- a hook call ------------------------------------------------------------------ */

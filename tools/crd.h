@@ -17,6 +17,7 @@ typedef struct CrdReply {
     size_t len;
     uint64_t records; /* PCR records evaluated */
     uint64_t by_kind[PCR_DEC_ERROR + 1]; /* of them, by decision */
+    char *note; /* malloc'ed text for the server's log (feedback items), or NULL */
 } CrdReply;
 
 /* The service's state (the coverage-assertion-id counter and seed). */
@@ -30,6 +31,12 @@ void crd_discovery(Crd *c, CrdReply *r);
  * e is an engine the caller has checked out for this call alone. */
 void crd_service(Crd *c, const char *id, pcr_engine *e, const char *body, size_t len,
                  CrdReply *r);
+
+/* POST /cds-services/{id}/feedback: 200 and {} for a well-formed CDS
+ * Hooks feedback body (each item with card, outcome accepted or
+ * overridden, outcomeTimestamp), r->note the items; 400 or 404 otherwise.
+ * PCR keeps nothing of it: the server logs it. */
+void crd_feedback(Crd *c, const char *id, const char *body, size_t len, CrdReply *r);
 
 /* The answer crd_service gives for one order whose decision line is line
  * (the JSON text of a pcrvm decision line, of any version: keys it lacks

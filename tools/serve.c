@@ -32,6 +32,8 @@
 
 #include "crd.h"
 #include "pcr/pcr.h"
+#include "serve_accept.h"
+#include "serve_auth.h"
 #include "serve_gen.h"
 #include "serve_metrics.h"
 
@@ -49,6 +51,13 @@ static const char srv_usage[] =
     "  --read-timeout SECS    longest time to receive one request's body (default 30)\n"
     "  --max-connections N    open connections at most (default 1024)\n"
     "  --grace SECS           on SIGTERM, wait this long for requests in flight (default 30)\n"
+    "  --jwt-issuer ISS=JWKS  accept CDS Hooks calls whose Bearer JWT is issued by ISS and\n"
+    "                         signed with a key of the JWK Set file JWKS (ES384, RS384,\n"
+    "                         HS256); repeatable. Without it the CDS services are open\n"
+    "  --public-url URL       the URL the EHR calls us at (https://payer.example.com), for\n"
+    "                         the JWT's aud; needed with --jwt-issuer\n"
+    "  --cors-origin ORIGIN   Access-Control-Allow-Origin of the CDS services (default *;\n"
+    "                         none: no CORS)\n"
     "  -h, --help             this text\n"
     "signals: SIGHUP reloads the policies (a failed reload keeps the old ones);\n"
     "SIGTERM or SIGINT stops accepting, finishes the requests in flight and exits 0.\n";
@@ -61,17 +70,23 @@ typedef struct SrvOpts {
     unsigned idle_timeout, read_timeout, max_conns, grace;
     const char **pols; /* npols policy paths, from argv */
     size_t npols;
+    const char **jwt;  /* njwt "ISS=JWKS" arguments of --jwt-issuer, from argv */
+    size_t njwt;
+    const char *public_url; /* --public-url, or NULL */
+    const char *cors_origin; /* --cors-origin; NULL: none */
 } SrvOpts;
 
 /* The server: everything the handlers share. */
 typedef struct Srv {
     SrvOpts o;
     struct MHD_Daemon *d;
+    Acceptor *acc;            /* the listening socket and its thread (serve_accept.h) */
     pthread_mutex_t gen_mu;   /* guards cur */
     Gen *cur;                 /* the current generation; one reference held here */
     unsigned long next_gen;   /* number for the next reload (main thread only) */
     Metrics m;
     Crd *crd;                 /* the CDS Hooks service (crd.h) */
+    Auth *auth;               /* the EHRs' JWTs (serve_auth.h); NULL: not checked */
     atomic_bool stopping;     /* SIGTERM seen: answer with Connection: close */
     atomic_long inflight;     /* requests between their headers and their completion */
 } Srv;
@@ -87,6 +102,7 @@ typedef struct Req {
     bool too_big;      /* the body passed --max-body: its bytes are dropped */
     bool timed_out;    /* the body took longer than --read-timeout */
     unsigned status;   /* the status answered; 0 while none */
+    char why[160];     /* why a 401 was answered, for the access log */
     uint64_t records;  /* records evaluated */
     uint64_t us;       /* microseconds from headers to the response queued */
 } Req;
@@ -173,6 +189,7 @@ static void srv_access_log(const Srv *s, const Req *q, bool aborted)
                           (json_int_t)q->us);
     if (!o) return;
     if (aborted) json_object_set_new(o, "aborted", json_true());
+    if (q->why[0]) json_object_set_new(o, "auth", json_string(q->why));
     srv_log_json(o);
 }
 
@@ -193,6 +210,13 @@ static Gen *srv_acquire(Srv *s)
 static void srv_reload(Srv *s)
 {
     char err[1024] = "";
+    if (s->auth) { /* the JWT keys first: rotated keys take effect with the policies */
+        bool kok = auth_reload(s->auth, err, sizeof err);
+        json_t *k = json_pack("{s:s,s:b}", "event", "keys", "ok", kok);
+        if (k && !kok) json_object_set_new(k, "error", json_string(err));
+        if (k) srv_log_json(k);
+        err[0] = '\0';
+    }
     Gen *g = gen_load(s->o.pols, s->o.npols, s->o.threads, s->next_gen, err, sizeof err);
     json_t *o = json_object();
     json_object_set_new(o, "event", json_string("reload"));
@@ -218,10 +242,12 @@ static void srv_reload(Srv *s)
 
 /* ---- responses ------------------------------------------------------------- */
 
-/* Queues body (malloc'ed, taken over) with status. allow: the Allow header
- * of a 405, or NULL. */
+/* Queues body (malloc'ed, taken over) with status. hname, hval: one more
+ * header (Allow of a 405, WWW-Authenticate of a 401), or NULL. The CDS
+ * services' answers carry the CORS header (--cors-origin). */
 static enum MHD_Result srv_respond(Srv *s, struct MHD_Connection *c, Req *q, unsigned status,
-                                   char *body, size_t len, const char *ctype, const char *allow)
+                                   char *body, size_t len, const char *ctype, const char *hname,
+                                   const char *hval)
 {
     struct MHD_Response *r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
     if (!r) {
@@ -229,7 +255,9 @@ static enum MHD_Result srv_respond(Srv *s, struct MHD_Connection *c, Req *q, uns
         return MHD_NO;
     }
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
-    if (allow) MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow);
+    if (hname) MHD_add_response_header(r, hname, hval);
+    if (q->route == MET_CDS && s->o.cors_origin)
+        MHD_add_response_header(r, "Access-Control-Allow-Origin", s->o.cors_origin);
     if (atomic_load(&s->stopping)) MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
     enum MHD_Result ret = MHD_queue_response(c, status, r);
     MHD_destroy_response(r);
@@ -240,7 +268,7 @@ static enum MHD_Result srv_respond(Srv *s, struct MHD_Connection *c, Req *q, uns
 
 /* A JSON error: {"status":N,"error":"message"}. */
 static enum MHD_Result srv_error(Srv *s, struct MHD_Connection *c, Req *q, unsigned status,
-                                 const char *msg, const char *allow)
+                                 const char *msg, const char *hname, const char *hval)
 {
     json_t *o = json_pack("{s:i,s:s}", "status", (int)status, "error", msg);
     char *text = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
@@ -248,7 +276,7 @@ static enum MHD_Result srv_error(Srv *s, struct MHD_Connection *c, Req *q, unsig
     if (!text) return MHD_NO;
     size_t n = strlen(text);
     text[n] = '\n';
-    return srv_respond(s, c, q, status, text, n + 1, "application/json", allow);
+    return srv_respond(s, c, q, status, text, n + 1, "application/json", hname, hval);
 }
 
 static enum MHD_Result srv_json(Srv *s, struct MHD_Connection *c, Req *q, unsigned status,
@@ -256,10 +284,10 @@ static enum MHD_Result srv_json(Srv *s, struct MHD_Connection *c, Req *q, unsign
 {
     char *text = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(o);
-    if (!text) return srv_error(s, c, q, 500, "out of memory", NULL);
+    if (!text) return srv_error(s, c, q, 500, "out of memory", NULL, NULL);
     size_t n = strlen(text);
     text[n] = '\n';
-    return srv_respond(s, c, q, status, text, n + 1, ctype, NULL);
+    return srv_respond(s, c, q, status, text, n + 1, ctype, NULL, NULL);
 }
 
 /* ---- endpoints --------------------------------------------------------------- */
@@ -304,7 +332,7 @@ static enum MHD_Result srv_decide(Srv *s, struct MHD_Connection *c, Req *q)
     const char *ctype = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
     bool one = ctype && srv_media_is(ctype, "application/json");
     if (q->len == 0)
-        return srv_error(s, c, q, 400, "empty body: send JSON Lines request records", NULL);
+        return srv_error(s, c, q, 400, "empty body: send JSON Lines request records", NULL, NULL);
     uint64_t by_kind[PCR_DEC_ERROR + 1] = {0};
     SrvOut out = {0};
     bool ok = true;
@@ -331,7 +359,7 @@ static enum MHD_Result srv_decide(Srv *s, struct MHD_Connection *c, Req *q)
     atomic_fetch_add(&s->m.records, q->records);
     if (!ok) {
         free(out.p);
-        return srv_error(s, c, q, 500, "out of memory", NULL);
+        return srv_error(s, c, q, 500, "out of memory", NULL, NULL);
     }
     struct MHD_Response *r =
         MHD_create_response_from_buffer(out.n, out.p, MHD_RESPMEM_MUST_FREE);
@@ -394,8 +422,8 @@ static enum MHD_Result srv_metrics(Srv *s, struct MHD_Connection *c, Req *q)
     size_t n = 0;
     char *text = met_render(&s->m, g, &n);
     gen_release(g);
-    if (!text) return srv_error(s, c, q, 500, "out of memory", NULL);
-    return srv_respond(s, c, q, 200, text, n, "text/plain; version=0.0.4; charset=utf-8", NULL);
+    if (!text) return srv_error(s, c, q, 500, "out of memory", NULL, NULL);
+    return srv_respond(s, c, q, 200, text, n, "text/plain; version=0.0.4; charset=utf-8", NULL, NULL);
 }
 
 /* ---- dispatch ---------------------------------------------------------------- */
@@ -418,12 +446,33 @@ static const char *srv_route(const char *url, MetRoute *route)
             *route = routes[i].route;
             return routes[i].method;
         }
-    if (strncmp(url, "/cds-services/", 14) == 0 && url[14] && !strchr(url + 14, '/')) {
-        *route = MET_CDS;
+    const char *slash = strncmp(url, "/cds-services/", 14) == 0 && url[14] ? strchr(url + 14, '/')
+                                                                           : NULL;
+    if (strncmp(url, "/cds-services/", 14) == 0 && url[14] &&
+        (!slash || (slash > url + 14 && strcmp(slash, "/feedback") == 0))) {
+        *route = MET_CDS; /* a service, or its feedback */
         return "POST";
     }
     *route = MET_OTHER;
     return NULL;
+}
+
+/* OPTIONS on a CDS Hooks path: the CORS preflight of a browser EHR. */
+static enum MHD_Result srv_preflight(Srv *s, struct MHD_Connection *c, Req *q, const char *method)
+{
+    struct MHD_Response *r = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+    if (!r) return MHD_NO;
+    MHD_add_response_header(r, "Access-Control-Allow-Origin", s->o.cors_origin);
+    MHD_add_response_header(r, "Access-Control-Allow-Methods",
+                            strcmp(method, "POST") == 0 ? "POST, OPTIONS" : "GET, OPTIONS");
+    MHD_add_response_header(r, "Access-Control-Allow-Headers", "Authorization, Content-Type");
+    MHD_add_response_header(r, "Access-Control-Max-Age", "600");
+    if (strcmp(s->o.cors_origin, "*") != 0) MHD_add_response_header(r, "Vary", "Origin");
+    enum MHD_Result ret = MHD_queue_response(c, 204, r);
+    MHD_destroy_response(r);
+    q->status = 204;
+    q->us = srv_now_us() - q->t0;
+    return ret;
 }
 
 /* Checks what the headers alone decide: unknown path, wrong method, media
@@ -433,11 +482,25 @@ static bool srv_reject_early(Srv *s, struct MHD_Connection *c, Req *q, const cha
 {
     const char *want = srv_route(url, &q->route);
     if (!want) {
-        *ret = srv_error(s, c, q, 404, "no such endpoint", NULL);
+        *ret = srv_error(s, c, q, 404, "no such endpoint", NULL, NULL);
         return true;
     }
+    if (q->route == MET_CDS && s->o.cors_origin && strcmp(method, "OPTIONS") == 0) {
+        *ret = srv_preflight(s, c, q, want); /* CORS preflight: no token is sent with it */
+        return true;
+    }
+    if (q->route == MET_CDS && s->auth) {
+        const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+        if (!auth_check(s->auth, h, url, time(NULL), q->why, sizeof q->why)) {
+            char www[256];
+            snprintf(www, sizeof www, "Bearer realm=\"cds-services\"%s",
+                     h ? ", error=\"invalid_token\"" : "");
+            *ret = srv_error(s, c, q, 401, q->why, "WWW-Authenticate", www);
+            return true;
+        }
+    }
     if (strcmp(method, want) != 0 && !(strcmp(want, "GET") == 0 && strcmp(method, "HEAD") == 0)) {
-        *ret = srv_error(s, c, q, 405, "method not allowed", want);
+        *ret = srv_error(s, c, q, 405, "method not allowed", MHD_HTTP_HEADER_ALLOW, want);
         return true;
     }
     if (strcmp(want, "POST") != 0) return false;
@@ -449,7 +512,7 @@ static bool srv_reject_early(Srv *s, struct MHD_Connection *c, Req *q, const cha
                          q->route == MET_DECIDE
                              ? "Content-Type must be application/x-ndjson or application/json"
                              : "Content-Type must be application/json",
-                         NULL);
+                         NULL, NULL);
         return true;
     }
     const char *clen = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
@@ -458,7 +521,7 @@ static bool srv_reject_early(Srv *s, struct MHD_Connection *c, Req *q, const cha
         errno = 0;
         unsigned long long n = strtoull(clen, &end, 10);
         if (errno == 0 && end != clen && n > s->o.max_body) {
-            *ret = srv_error(s, c, q, 413, "request body too large", NULL);
+            *ret = srv_error(s, c, q, 413, "request body too large", NULL, NULL);
             return true;
         }
     }
@@ -520,7 +583,7 @@ static enum MHD_Result srv_handle(void *cls, struct MHD_Connection *c, const cha
         *upload_size = 0;
         return MHD_YES;
     }
-    if (q->too_big) return srv_error(s, c, q, 413, "request body too large", NULL);
+    if (q->too_big) return srv_error(s, c, q, 413, "request body too large", NULL, NULL);
     switch (q->route) {
     case MET_DECIDE: return srv_decide(s, c, q);
     case MET_POLICIES: return srv_policies(s, c, q);
@@ -528,8 +591,18 @@ static enum MHD_Result srv_handle(void *cls, struct MHD_Connection *c, const cha
     case MET_METRICS: return srv_metrics(s, c, q);
     case MET_CDS: {
         CrdReply r = {0};
+        const char *fb = strchr(url + 14, '/');
         if (strcmp(url, "/cds-services") == 0) {
             crd_discovery(s->crd, &r);
+        } else if (fb) { /* /cds-services/{id}/feedback */
+            char id[256];
+            snprintf(id, sizeof id, "%.*s", (int)(fb - (url + 14)), url + 14);
+            crd_feedback(s->crd, id, q->body, q->len, &r);
+            json_t *items = r.note ? json_loads(r.note, 0, NULL) : NULL;
+            if (items)
+                srv_log_json(json_pack("{s:s,s:s,s:o}", "event", "feedback", "service", id,
+                                       "feedback", items));
+            free(r.note);
         } else {
             Gen *g = srv_acquire(s);
             size_t ei = gen_checkout(g);
@@ -541,13 +614,13 @@ static enum MHD_Result srv_handle(void *cls, struct MHD_Connection *c, const cha
         atomic_fetch_add(&s->m.records, r.records);
         for (int k = 0; k <= PCR_DEC_ERROR; k++)
             if (r.by_kind[k]) atomic_fetch_add(&s->m.decisions[k], r.by_kind[k]);
-        if (!r.body) return srv_error(s, c, q, 500, "out of memory", NULL);
-        return srv_respond(s, c, q, r.status, r.body, r.len, "application/json", NULL);
+        if (!r.body) return srv_error(s, c, q, 500, "out of memory", NULL, NULL);
+        return srv_respond(s, c, q, r.status, r.body, r.len, "application/json", NULL, NULL);
     }
     case MET_OTHER:
     case MET_NROUTES: break;
     }
-    return srv_error(s, c, q, 404, "no such endpoint", NULL);
+    return srv_error(s, c, q, 404, "no such endpoint", NULL, NULL);
 }
 
 /* Every request ends here, answered or not: counted, logged, freed. */
@@ -633,8 +706,10 @@ static int srv_parse(int argc, char **argv, SrvOpts *o)
     o->max_conns = 1024;
     o->grace = 30;
     srv_parse_listen("127.0.0.1:8080", o);
+    o->cors_origin = "*";
     o->pols = calloc((size_t)argc, sizeof *o->pols);
-    if (!o->pols) return SRV_EXIT_USAGE;
+    o->jwt = calloc((size_t)argc, sizeof *o->jwt);
+    if (!o->pols || !o->jwt) return SRV_EXIT_USAGE;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         unsigned long long v = 0;
@@ -667,6 +742,17 @@ static int srv_parse(int argc, char **argv, SrvOpts *o)
             if (a[2] == 'i') o->idle_timeout = (unsigned)v;
             else if (a[2] == 'r') o->read_timeout = (unsigned)v;
             else o->grace = (unsigned)v;
+        } else if (strcmp(a, "--jwt-issuer") == 0) {
+            const char *eq = strrchr(v_arg, '=');
+            if (!eq || eq == v_arg || !eq[1])
+                return srv_fail("--jwt-issuer: '%s' is not ISS=JWKS_FILE", v_arg);
+            o->jwt[o->njwt++] = v_arg;
+        } else if (strcmp(a, "--public-url") == 0) {
+            if (strncmp(v_arg, "https://", 8) != 0 && strncmp(v_arg, "http://", 7) != 0)
+                return srv_fail("--public-url: '%s' is not an http(s) URL", v_arg);
+            o->public_url = v_arg;
+        } else if (strcmp(a, "--cors-origin") == 0) {
+            o->cors_origin = strcmp(v_arg, "none") == 0 ? NULL : v_arg;
         } else if (strcmp(a, "--max-connections") == 0) {
             if (!srv_parse_num(v_arg, 1, 100000, &v))
                 return srv_fail("--max-connections: '%s' is not a number from 1 to 100000", v_arg);
@@ -676,6 +762,8 @@ static int srv_parse(int argc, char **argv, SrvOpts *o)
         }
     }
     if (o->npols == 0) return srv_fail("%s", "no policy given (pcrvm serve --help)");
+    if (o->njwt && !o->public_url)
+        return srv_fail("%s", "--jwt-issuer needs --public-url (the JWT's aud is checked)");
     return -1;
 }
 
@@ -713,8 +801,7 @@ static void srv_shutdown(Srv *s)
 {
     atomic_store(&s->stopping, true);
     srv_log_event("stopping", NULL, NULL);
-    MHD_socket lfd = MHD_quiesce_daemon(s->d);
-    if (lfd != MHD_INVALID_SOCKET) close(lfd);
+    acc_stop(s->acc); /* the listening socket closed: new connections are refused */
     uint64_t deadline = srv_now_us() + (uint64_t)s->o.grace * 1000000u;
     while (atomic_load(&s->inflight) > 0 && srv_now_us() < deadline) {
         struct timespec ts = {0, 10 * 1000 * 1000};
@@ -728,16 +815,47 @@ static void srv_shutdown(Srv *s)
     srv_log_event("stopped", left ? "warning" : NULL, left ? msg : NULL);
 }
 
+/* The JWT checker of --jwt-issuer (keys read now), or a warning that the
+ * CDS services are open. */
+static bool srv_auth_setup(Srv *s, char *err, size_t errlen)
+{
+    if (s->o.njwt == 0) {
+        srv_log_event("warning", "message",
+                      "the CDS services do not authenticate the EHR (no --jwt-issuer): "
+                      "anyone who can reach this port can call them");
+        return true;
+    }
+    s->auth = auth_new(s->o.public_url);
+    if (!s->auth) {
+        snprintf(err, errlen, "out of memory");
+        return false;
+    }
+    for (size_t i = 0; i < s->o.njwt; i++) {
+        const char *eq = strrchr(s->o.jwt[i], '=');
+        char iss[1024];
+        size_t n = (size_t)(eq - s->o.jwt[i]);
+        if (n >= sizeof iss) n = sizeof iss - 1;
+        memcpy(iss, s->o.jwt[i], n);
+        iss[n] = '\0';
+        if (!auth_add_issuer(s->auth, iss, eq + 1)) {
+            snprintf(err, errlen, "--jwt-issuer: '%.200s' is given twice (or too many issuers)", iss);
+            return false;
+        }
+    }
+    return auth_reload(s->auth, err, errlen);
+}
+
 static struct MHD_Daemon *srv_start(Srv *s)
 {
+    /* no listening socket of MHD's own: serve_accept.c accepts and hands
+     * the connections over, spread over the workers */
     return MHD_start_daemon(
-        MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG |
-            (s->o.addr.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
+        MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG | MHD_USE_NO_LISTEN_SOCKET,
         0, NULL, NULL, srv_handle, s, MHD_OPTION_EXTERNAL_LOGGER, srv_mhd_logger, NULL,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&s->o.addr, MHD_OPTION_THREAD_POOL_SIZE,
+        MHD_OPTION_THREAD_POOL_SIZE,
         s->o.threads > 1 ? s->o.threads : 0u, /* 0: the polling thread is the one worker */
         MHD_OPTION_CONNECTION_TIMEOUT, s->o.idle_timeout,
-        MHD_OPTION_CONNECTION_LIMIT, s->o.max_conns, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
+        MHD_OPTION_CONNECTION_LIMIT, s->o.max_conns,
         MHD_OPTION_NOTIFY_COMPLETED, srv_completed, s, MHD_OPTION_END);
 }
 
@@ -748,6 +866,7 @@ int serve_main(int argc, char **argv)
     int st = srv_parse(argc, argv, &s.o);
     if (st >= 0) {
         free(s.o.pols);
+        free(s.o.jwt);
         return st;
     }
     signal(SIGPIPE, SIG_IGN);
@@ -755,16 +874,26 @@ int serve_main(int argc, char **argv)
     s.cur = gen_load(s.o.pols, s.o.npols, s.o.threads, 1, err, sizeof err);
     if (!s.cur) {
         free(s.o.pols);
+        free(s.o.jwt);
         return srv_fail("%s", err);
     }
     s.next_gen = 2;
+    if (!srv_auth_setup(&s, err, sizeof err)) {
+        gen_release(s.cur);
+        auth_free(s.auth);
+        free(s.o.pols);
+        free(s.o.jwt);
+        return srv_fail("%s", err);
+    }
     s.crd = crd_new();
     pthread_mutex_init(&s.gen_mu, NULL);
     int pfd[2];
     if (!s.crd || pipe(pfd) != 0) {
         gen_release(s.cur);
         crd_free(s.crd);
+    auth_free(s.auth);
         free(s.o.pols);
+        free(s.o.jwt);
         return srv_fail("%s", "cannot set up (out of memory or file descriptors)");
     }
     fcntl(pfd[0], F_SETFD, FD_CLOEXEC);
@@ -779,7 +908,13 @@ int serve_main(int argc, char **argv)
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
     pthread_sigmask(SIG_BLOCK, &set, &old);
-    s.d = srv_start(&s);
+    unsigned port = 0;
+    s.acc = acc_open((struct sockaddr *)&s.o.addr, s.o.addrlen, &port, err, sizeof err);
+    s.d = s.acc ? srv_start(&s) : NULL;
+    if (s.d && !acc_start(s.acc, s.d)) {
+        MHD_stop_daemon(s.d);
+        s.d = NULL;
+    }
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = srv_on_signal;
@@ -788,18 +923,19 @@ int serve_main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (!s.d) {
-        st = srv_fail("%s", "cannot listen on the address (in use, or not this host's?)");
+    if (!s.acc) {
+        st = srv_fail("%s (in use, or not this host's?)", err);
+    } else if (!s.d) {
+        st = srv_fail("%s", "cannot start the HTTP workers");
     } else {
-        const union MHD_DaemonInfo *info = MHD_get_daemon_info(s.d, MHD_DAEMON_INFO_BIND_PORT);
         char addr[INET6_ADDRSTRLEN + 16] = "?";
         char host[INET6_ADDRSTRLEN] = "?";
         if (s.o.addr.ss_family == AF_INET6) {
             inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&s.o.addr)->sin6_addr, host, sizeof host);
-            snprintf(addr, sizeof addr, "[%s]:%u", host, info ? (unsigned)info->port : 0u);
+            snprintf(addr, sizeof addr, "[%s]:%u", host, port);
         } else {
             inet_ntop(AF_INET, &((struct sockaddr_in *)&s.o.addr)->sin_addr, host, sizeof host);
-            snprintf(addr, sizeof addr, "%s:%u", host, info ? (unsigned)info->port : 0u);
+            snprintf(addr, sizeof addr, "%s:%u", host, port);
         }
         json_t *o = json_pack("{s:s,s:s,s:i,s:I,s:I}", "event", "listening", "listen", addr,
                               "threads", (int)s.o.threads, "policies", (json_int_t)s.cur->npols,
@@ -809,12 +945,15 @@ int serve_main(int argc, char **argv)
         srv_shutdown(&s);
         st = SRV_EXIT_OK;
     }
+    acc_free(s.acc);
     srv_signal_fd = -1;
     close(pfd[0]);
     close(pfd[1]);
     gen_release(s.cur);
     crd_free(s.crd);
+    auth_free(s.auth);
     pthread_mutex_destroy(&s.gen_mu);
     free(s.o.pols);
+        free(s.o.jwt);
     return st;
 }

@@ -2,6 +2,8 @@
  * text exposition (serve_metrics.h). */
 #include "serve_metrics.h"
 
+#include <pthread.h>
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +30,16 @@ void met_request(Metrics *m, MetRoute r, unsigned status, uint64_t us)
     while (b < MET_NBUCKETS - 1 && us > met_bounds_us[b]) b++;
     atomic_fetch_add(&m->bucket[r][b], 1);
     atomic_fetch_add(&m->sum_us[r], us);
+    /* the calling thread's slot: found, or the first free one claimed */
+    unsigned long self = (unsigned long)pthread_self();
+    for (int i = 0; i < MET_NWORKERS; i++) {
+        unsigned long cur = atomic_load(&m->worker[i]);
+        if (cur == 0 && atomic_compare_exchange_strong(&m->worker[i], &cur, self)) cur = self;
+        if (cur == self) {
+            atomic_fetch_add(&m->by_worker[i], 1);
+            break;
+        }
+    }
 }
 
 typedef struct MetBuf {
@@ -110,6 +122,12 @@ char *met_render(Metrics *m, const Gen *g, size_t *len)
     for (int k = 0; k <= PCR_DEC_ERROR; k++)
         met_printf(&b, "pcr_decisions_total{decision=\"%s\"} %llu\n",
                    pcr_decision_name((pcr_decision_kind)k), atomic_load(&m->decisions[k]));
+    met_printf(&b, "# HELP pcr_http_worker_requests_total HTTP requests served, by worker "
+                   "thread (numbered in the order of their first request).\n"
+                   "# TYPE pcr_http_worker_requests_total counter\n");
+    for (int i = 0; i < MET_NWORKERS && atomic_load(&m->worker[i]); i++)
+        met_printf(&b, "pcr_http_worker_requests_total{worker=\"%d\"} %llu\n", i,
+                   atomic_load(&m->by_worker[i]));
     met_printf(&b, "# HELP pcr_reloads_total Policy reloads (SIGHUP), by result.\n"
                    "# TYPE pcr_reloads_total counter\n"
                    "pcr_reloads_total{result=\"ok\"} %llu\n"

@@ -21,7 +21,7 @@ typedef enum MetRoute {
     MET_NROUTES
 } MetRoute;
 
-enum { MET_NSTATUS = 12, MET_NBUCKETS = 15 };
+enum { MET_NSTATUS = 12, MET_NBUCKETS = 15, MET_NWORKERS = 256 };
 
 typedef struct Metrics {
     atomic_ullong requests[MET_NROUTES][MET_NSTATUS]; /* by route and status */
@@ -30,12 +30,17 @@ typedef struct Metrics {
     atomic_ullong bucket[MET_NROUTES][MET_NBUCKETS];  /* latency, non-cumulative */
     atomic_ullong sum_us[MET_NROUTES];                /* latency sum, microseconds */
     atomic_ullong reloads_ok, reloads_failed;
+    /* requests by worker thread: slot i counts the thread whose id is in
+     * worker[i] (claimed on its first request; 0: free) */
+    atomic_ulong worker[MET_NWORKERS];
+    atomic_ullong by_worker[MET_NWORKERS];
 } Metrics;
 
 /* The path label of a route ("/v1/decide", ...). */
 const char *met_route_path(MetRoute r);
 
-/* Counts one answered request: its status and its latency. */
+/* Counts one answered request: its status, its latency, and the calling
+ * thread (a worker) as the one that served it. */
 void met_request(Metrics *m, MetRoute r, unsigned status, uint64_t us);
 
 /* Appends the Prometheus exposition of m, and of the policies of g (an

@@ -90,6 +90,7 @@ function details(ext) {
 }
 
 // The CDS Hooks 2.0 response rules.
+const cardUuids = new Set(); // every card's uuid so far
 function checkResponse(body, request, name) {
     ok(Array.isArray(body.cards), `${name}: cards is an array`);
     for (const [i, c] of (body.cards || []).entries()) {
@@ -98,6 +99,9 @@ function checkResponse(body, request, name) {
         ok(['info', 'warning', 'critical'].includes(c.indicator), `${n} indicator`, c.indicator);
         ok(c.source && typeof c.source.label === 'string' && c.source.label.length > 0, `${n} source.label`);
         ok(c.detail === undefined || typeof c.detail === 'string', `${n} detail is markdown text`);
+        ok(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-8[0-9a-f]{3}-[0-9a-f]{12}$/.test(c.uuid || ''), `${n} uuid`, c.uuid);
+        ok(!cardUuids.has(c.uuid), `${n} uuid unique`, c.uuid);
+        cardUuids.add(c.uuid);
     }
     const orders = new Set();
     const ctx = request.context || {};
@@ -127,14 +131,14 @@ function startServer() {
     return new Promise((resolve, reject) => {
         const srv = spawn(path.join(BIN, 'pcrvm'), ['serve', '--listen', '127.0.0.1:0', '--threads', '2', ...POLICIES],
             { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
-        let log = '';
-        const timer = setTimeout(() => { srv.kill('SIGKILL'); reject(new Error('server did not start: ' + log)); }, 30000);
+        srv.log = '';
+        const timer = setTimeout(() => { srv.kill('SIGKILL'); reject(new Error('server did not start: ' + srv.log)); }, 30000);
         srv.stderr.on('data', (d) => {
-            log += d;
-            const m = /"listen":"127\.0\.0\.1:(\d+)"/.exec(log);
+            srv.log += d;
+            const m = /"listen":"127\.0\.0\.1:(\d+)"/.exec(srv.log);
             if (m && !srv.port) { srv.port = Number(m[1]); clearTimeout(timer); resolve(srv); }
         });
-        srv.on('exit', () => { clearTimeout(timer); if (!srv.port) reject(new Error('server exited: ' + log)); });
+        srv.on('exit', () => { clearTimeout(timer); if (!srv.port) reject(new Error('server exited: ' + srv.log)); });
     });
 }
 
@@ -148,6 +152,36 @@ async function call(port, method, urlPath, body, ctype) {
 }
 
 const fixture = (f) => JSON.parse(fs.readFileSync(path.join(__dirname, f), 'utf8'));
+
+// CDS Hooks 2.0 feedback: the EHR says what became of a card.
+async function feedback(srv, ids) {
+    const port = srv.port, svc = ids['order-sign'];
+    const sign = fixture('order-sign-bench.json');
+    const r = await call(port, 'POST', `/cds-services/${svc}`, JSON.stringify(sign), 'application/json');
+    const uuid = r.json && r.json.cards[0] && r.json.cards[0].uuid;
+    ok(uuid, 'feedback: a card with a uuid');
+    const body = { feedback: [{ card: uuid, outcome: 'overridden', outcomeTimestamp: '2026-12-06T04:45:00Z',
+        overrideReason: { reason: { code: 'patient-requested', system: 'http://example.org/override-reasons' }, userComment: 'will call the payer' } }] };
+    let f = await call(port, 'POST', `/cds-services/${svc}/feedback`, JSON.stringify(body), 'application/json');
+    eq([f.status, f.json], [200, {}], 'feedback: 200 and {}');
+    for (let i = 0; i < 50 && !srv.log.includes(`"event":"feedback","service":"${svc}"`); i++) await new Promise((res) => setTimeout(res, 100));
+    const line = srv.log.split('\n').find((l) => l.includes('"event":"feedback"')) || '';
+    ok(line.includes(`"card":"${uuid}"`) && line.includes('"outcome":"overridden"') && line.includes('patient-requested'), 'feedback: logged with the card, outcome and reason', line);
+    const bad = async (name, p, b, want, ctype) => {
+        const res = await call(port, 'POST', p, b, ctype || 'application/json');
+        eq(res.status, want, `feedback: ${name}: ${want}`);
+    };
+    await bad('no outcome', `/cds-services/${svc}/feedback`, JSON.stringify({ feedback: [{ card: uuid, outcomeTimestamp: 'x' }] }), 400);
+    await bad('outcome not a code', `/cds-services/${svc}/feedback`, JSON.stringify({ feedback: [{ card: uuid, outcome: 'ignored', outcomeTimestamp: 'x' }] }), 400);
+    await bad('no card', `/cds-services/${svc}/feedback`, JSON.stringify({ feedback: [{ outcome: 'accepted', outcomeTimestamp: 'x' }] }), 400);
+    await bad('empty list', `/cds-services/${svc}/feedback`, '{"feedback":[]}', 400);
+    await bad('not JSON', `/cds-services/${svc}/feedback`, '{"feedback":', 400);
+    await bad('unknown service', '/cds-services/nothing/feedback', JSON.stringify(body), 404);
+    await bad('other path under a service', `/cds-services/${svc}/analytics`, JSON.stringify(body), 404);
+    await bad('wrong media type', `/cds-services/${svc}/feedback`, JSON.stringify(body), 415, 'text/plain');
+    f = await call(port, 'GET', `/cds-services/${svc}/feedback`);
+    eq(f.status, 405, 'feedback: GET: 405');
+}
 
 async function main(port) {
     // discovery
@@ -282,7 +316,7 @@ async function main(port) {
 }
 
 startServer().then(async (srv) => {
-    try { await main(srv.port); }
+    try { await main(srv.port); await feedback(srv, { 'order-sign': 'pcr-order-sign' }); }
     catch (e) { failed++; console.log('FAIL: ' + (e.stack || e)); }
     finally {
         srv.kill('SIGTERM');

@@ -187,6 +187,25 @@ check "access log batch" grep -q '"method":"POST","path":"/v1/decide","status":2
 check "access log 404" grep -q '"method":"GET","path":"/v2/nothing","status":404,"records":0' "$LOG"
 check "access log time" grep -q '^{"time":"20[0-9-]*T[0-9:.]*Z","method":"GET","path":"/healthz","status":200' "$LOG"
 
+# ---- connections opened together are spread over the workers ---------------------
+# (the accepting thread hands connection k to worker k % 2; MHD's own
+# listening socket gave a burst to whichever worker woke first)
+start spread --threads 2 $PCRBS
+fds=""
+for i in 1 2 3 4 5 6 7 8; do
+    exec {fd}<>"/dev/tcp/127.0.0.1/$PORT"
+    fds="$fds $fd"
+done
+for fd in $fds; do printf 'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n' >&"$fd"; done
+for fd in $fds; do timeout 10 head -1 <&"$fd" | grep -q ' 200 ' || bad "spread: no answer on $fd"; done
+curl -s "$URL/metrics" | grep '^pcr_http_worker_requests_total' >"$WORK/workers.txt"
+eq "spread: two workers served" "$(wc -l <"$WORK/workers.txt")" 2
+check "spread: each worker served at least 3 of the 8" \
+    awk '$2 < 3 {bad = 1} END {exit bad}' "$WORK/workers.txt"
+for fd in $fds; do exec {fd}>&-; done
+stop
+eq "spread exit" "$STATUS" 0
+
 # ---- a stalled client holds a connection, not a worker ------------------------
 start slow --threads 1 --idle-timeout 1 --read-timeout 2 $PCRBS
 exec 3<>"/dev/tcp/127.0.0.1/$PORT"
