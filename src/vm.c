@@ -13,9 +13,12 @@
  * true: it is the negation of `==`), whatever the other operand; a bool
  * field that does not apply loads as false.
  *
- * Dispatch. One loop written with VM_DISPATCH / VM_CASE / VM_NEXT: a switch
- * by default, computed goto (a label table generated from opcodes.h) when
- * built with -DPCR_COMPUTED_GOTO. Debug builds (!NDEBUG) assert every
+ * Dispatch. One loop written with VM_DISPATCH / VM_CASE / VM_NEXT: computed
+ * goto (a label table generated from opcodes.h, one indirect jump at the end
+ * of every handler) where the compiler has labels as values (GCC, Clang:
+ * __GNUC__), else a switch; -DPCR_DISPATCH_SWITCH forces the switch (make
+ * test builds that pcrvm too and checks both decide byte for byte alike,
+ * tests/dispatch/run.sh). Debug builds (!NDEBUG) assert every
  * instruction's operands and stack types against the opcode table before
  * running it (SQLite's OPFLG idea); release builds trust bc_verify().
  *
@@ -195,11 +198,25 @@ static void vm_trace(const uint8_t *code, const uint8_t *at, const Slot *stack, 
 
 /* ---- the interpreter ----------------------------------------------------- */
 
+#if !defined(PCR_DISPATCH_SWITCH) && defined(__GNUC__)
+#define VM_COMPUTED_GOTO 1
+#endif
+
+/* See vm.h. The text is also what tests/dispatch/run.sh finds in a binary. */
+const char *vm_dispatch(void)
+{
+#ifdef VM_COMPUTED_GOTO
+    return "pcr-vm-dispatch: computed goto";
+#else
+    return "pcr-vm-dispatch: switch";
+#endif
+}
+
 /* The dispatch vocabulary. VM_DISPATCH fetches the next opcode and enters
  * its handler; VM_CASE(NAME) begins a handler; VM_NEXT ends one; VM_BAD is
  * where an opcode outside the table lands (an internal bug: the verifier
  * rejects such code). */
-#ifdef PCR_COMPUTED_GOTO
+#ifdef VM_COMPUTED_GOTO
 #define VM_GO()                                                                                \
     do {                                                                                       \
         op = *ip++;                                                                            \
@@ -261,7 +278,7 @@ static int vm_run(const Prog *p, const Record *rec, const uint8_t *code, uint32_
     unsigned op;
     (void)end; /* read only by debug checks */
 
-#ifdef PCR_COMPUTED_GOTO
+#ifdef VM_COMPUTED_GOTO
     static const void *const dispatch[OP__COUNT + 1] = {
 #define OP_LABEL(name, opnd, pops, pushes, doc) &&op_##name,
         PCR_OPCODES(OP_LABEL)
