@@ -113,10 +113,6 @@ static const OpInfo op_info[OP__COUNT] = {
 #undef OP_INFO
 };
 
-static const uint8_t opnd_size[] = {
-    [OPND_NONE] = 0, [OPND_FIELD] = 1, [OPND_CONST] = 2,
-    [OPND_STR] = 4,  [OPND_SET] = 2,   [OPND_JUMP] = 2,
-};
 
 /* The stack letter a LOAD of field f pushes. */
 static char field_kind(const PField *f)
@@ -142,9 +138,11 @@ static void vm_check(const Prog *p, const uint8_t *at, const uint8_t *end, Slot 
     assert(op < OP__COUNT && "unknown opcode");
     const OpInfo *oi = &op_info[op];
     const uint8_t *o = at + 1;
-    assert(o + opnd_size[oi->opnd] <= end && "truncated operand");
+    assert(o + OPND_BYTES(oi->opnd) <= end && "truncated operand");
     switch (oi->opnd) {
     case OPND_FIELD: assert(o[0] < p->nfields); break;
+    case OPND_FIELD_SET: assert(o[0] < p->nfields && rd16(o + 1) < p->nsets); break;
+    case OPND_FIELD_CONST: assert(o[0] < p->nfields && rd16(o + 1) < p->nconsts); break;
     case OPND_CONST: assert(rd16(o) < p->nconsts); break;
     case OPND_STR: assert(rd32(o) < p->nstrs); break;
     case OPND_SET: assert(rd16(o) < p->nsets); break;
@@ -253,6 +251,20 @@ const char *vm_dispatch(void)
         VM_NEXT();                                                                             \
     }
 
+/* LOAD f; CONST k; compare: what VM_COMPARE leaves for a loaded value
+ * against a constant (never unknown, never none). */
+#define VM_COMPARE_K(name, OPER, if_none)                                                      \
+    VM_CASE(name)                                                                              \
+    {                                                                                          \
+        int64_t k = p->consts[rd16(ip + 1)];                                                   \
+        vm_load(p, rec, ip[0], sp, missing);                                                   \
+        ip += 3;                                                                               \
+        sp->i = sp->st & ST_NONE ? (if_none) : sp->i OPER k;                                   \
+        sp->st = sp->st & ST_NONE ? 0 : sp->st;                                                \
+        sp++;                                                                                  \
+        VM_NEXT();                                                                             \
+    }
+
 /* A membership test of the top: false when it does not apply; computed
  * (by expr, into t->i) when it is a value; unknown stays unknown. */
 #define VM_TEST_TOP(t, expr)                                                                   \
@@ -260,6 +272,48 @@ const char *vm_dispatch(void)
         if ((t)->st & ST_NONE) (t)->st = 0, (t)->i = 0;                                        \
         else if ((t)->st == 0) (t)->i = (expr);                                                \
     } while (0)
+
+/* LOAD f into *sp: the field's value; its default when absent and it has
+ * one; else unknown, and f is recorded as missing. A field given as null
+ * does not apply (a bool one loads as false). */
+static inline void vm_load(const Prog *p, const Record *rec, uint32_t f, Slot *sp,
+                           uint64_t *missing)
+{
+    if (rec->present >> f & 1) {
+        const RecVal *v = &rec->v[f];
+        sp->i = v->i;
+        sp->s = v->s;
+        sp->n = v->n;
+        sp->st = 0;
+    } else if (rec->none >> f & 1) {
+        sp->i = 0;
+        sp->s = NULL;
+        sp->n = 0;
+        sp->st = p->fields[f].type == VT_BOOL ? 0 : ST_NONE;
+    } else if (p->fields[f].flags & PF_DEFAULT) {
+        sp->i = p->fields[f].deflt;
+        sp->s = NULL;
+        sp->n = 0;
+        sp->st = 0;
+    } else {
+        sp->i = 0;
+        sp->s = NULL;
+        sp->n = 0;
+        sp->st = ST_UNKNOWN;
+        *missing |= (uint64_t)1 << f;
+    }
+}
+
+/* Whether some code of the list (n items from rec->items + first) is in
+ * set. */
+static inline bool vm_any_in_set(const Prog *p, const Record *rec, const PSet *set, int64_t first,
+                                 uint32_t n)
+{
+    const RecVal *it = rec->items + first;
+    for (uint32_t k = 0; k < n; k++)
+        if (code_ranges_contain(p->ranges + set->first, set->count, (CodeKey)it[k].i)) return true;
+    return false;
+}
 
 /* Runs one condition block code[0 .. len). Returns 1 (true), 0 (false) or
  * -1 (unknown) and ORs into *missing the bit of every absent field without
@@ -289,35 +343,11 @@ static int vm_run(const Prog *p, const Record *rec, const uint8_t *code, uint32_
 
     VM_DISPATCH()
     {
-        /* LOAD f: the field's value; its default when absent and it has one;
-         * else unknown, and f is recorded as missing. */
+        /* LOAD f (vm_load). */
         VM_CASE(LOAD)
         {
-            uint32_t f = ip[0];
+            vm_load(p, rec, ip[0], sp, missing);
             ip += 1;
-            if (rec->present >> f & 1) {
-                const RecVal *v = &rec->v[f];
-                sp->i = v->i;
-                sp->s = v->s;
-                sp->n = v->n;
-                sp->st = 0;
-            } else if (rec->none >> f & 1) {
-                sp->i = 0;
-                sp->s = NULL;
-                sp->n = 0;
-                sp->st = p->fields[f].type == VT_BOOL ? 0 : ST_NONE;
-            } else if (p->fields[f].flags & PF_DEFAULT) {
-                sp->i = p->fields[f].deflt;
-                sp->s = NULL;
-                sp->n = 0;
-                sp->st = 0;
-            } else {
-                sp->i = 0;
-                sp->s = NULL;
-                sp->n = 0;
-                sp->st = ST_UNKNOWN;
-                *missing |= (uint64_t)1 << f;
-            }
             sp++;
             VM_NEXT();
         }
@@ -398,15 +428,8 @@ static int vm_run(const Prog *p, const Record *rec, const uint8_t *code, uint32_
             const PSet *set = &p->sets[rd16(ip)];
             Slot *t = sp - 1;
             ip += 2;
-            if (t->st == 0) {
-                const RecVal *it = rec->items + t->i;
-                bool any = false;
-                for (uint32_t k = 0; k < t->n && !any; k++)
-                    any = code_ranges_contain(p->ranges + set->first, set->count, (CodeKey)it[k].i);
-                t->i = any;
-            } else if (t->st & ST_NONE) {
-                t->st = 0, t->i = 0;
-            }
+            if (t->st == 0) t->i = vm_any_in_set(p, rec, set, t->i, t->n);
+            else if (t->st & ST_NONE) t->st = 0, t->i = 0;
             VM_NEXT();
         }
         /* INMASK k: enum membership. An index beyond 63 (impossible for a
@@ -485,6 +508,42 @@ static int vm_run(const Prog *p, const Record *rec, const uint8_t *code, uint32_
             if (!sp[-1].st && sp[-1].i) ip += d;
             VM_NEXT();
         }
+        /* The fused instructions (opcodes.h, PCR_FUSED): LOAD f, then the
+         * test, exactly as the unfused sequence computes it. */
+        VM_CASE(LDINSET)
+        {
+            const PSet *set = &p->sets[rd16(ip + 1)];
+            vm_load(p, rec, ip[0], sp, missing);
+            ip += 3;
+            VM_TEST_TOP(sp, code_ranges_contain(p->ranges + set->first, set->count, (CodeKey)sp->i));
+            sp++;
+            VM_NEXT();
+        }
+        VM_CASE(LDANYSET)
+        {
+            const PSet *set = &p->sets[rd16(ip + 1)];
+            vm_load(p, rec, ip[0], sp, missing);
+            ip += 3;
+            if (sp->st == 0) sp->i = vm_any_in_set(p, rec, set, sp->i, sp->n);
+            else if (sp->st & ST_NONE) sp->st = 0, sp->i = 0;
+            sp++;
+            VM_NEXT();
+        }
+        VM_CASE(LDINMASK)
+        {
+            uint64_t mask = (uint64_t)p->consts[rd16(ip + 1)];
+            vm_load(p, rec, ip[0], sp, missing);
+            ip += 3;
+            VM_TEST_TOP(sp, (uint64_t)sp->i < 64 && (mask >> sp->i & 1));
+            sp++;
+            VM_NEXT();
+        }
+        VM_COMPARE_K(LDEQK, ==, 0)
+        VM_COMPARE_K(LDNEK, !=, 1)
+        VM_COMPARE_K(LDLTK, <, 0)
+        VM_COMPARE_K(LDLEK, <=, 0)
+        VM_COMPARE_K(LDGTK, >, 0)
+        VM_COMPARE_K(LDGEK, >=, 0)
         VM_CASE(RET)
         {
             return !sp[-1].st ? (sp[-1].i != 0) : -1;
@@ -500,6 +559,7 @@ static int vm_run(const Prog *p, const Record *rec, const uint8_t *code, uint32_
 }
 
 #undef VM_COMPARE
+#undef VM_COMPARE_K
 #undef VM_DISPATCH
 #undef VM_GO
 #undef VM_CASE
