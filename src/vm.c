@@ -23,7 +23,10 @@
  * running it (SQLite's OPFLG idea); release builds trust bc_verify().
  *
  * Per-record cost. Rules are selected through the code index (p->segs) and
- * nothing in a decision walks all rules: per-rule facts ("fired in this
+ * then their guards (vm_new reads them from the verified blocks: a test of
+ * one field that, when it fails, or when an `unless` of that shape holds,
+ * makes the rule false on every path), so a rule whose guard rules it out
+ * is not run; nothing in a decision walks all rules: per-rule facts ("fired in this
  * record", "waived in this record") are epoch stamps, so a new record only
  * bumps the epoch instead of clearing nrules entries. */
 #include "vm.h"
@@ -53,8 +56,24 @@ typedef struct Slot {
 #endif
 } Slot;
 
+/* A test of one field that vm_new found in a rule's block (vm_find_guards):
+ * LDINMASK (mask), LDEQK (k) or `LOAD; STR; SEQ` (k: the string index). */
+enum { G_NONE, G_MASK, G_EQ, G_STR };
+
+typedef struct Guard {
+    uint8_t kind;  /* G_* */
+    uint8_t field;
+    int64_t k;     /* G_MASK: the mask; G_EQ: the constant; G_STR: string index */
+} Guard;
+
+typedef struct RuleGuards {
+    Guard when;   /* when it is known false, the rule is false */
+    Guard unless; /* when it is known true, the rule is false */
+} RuleGuards;
+
 struct Vm {
     const Prog *p;
+    RuleGuards *guards;         /* per rule (vm_find_guards) */
     uint32_t *sel;              /* the rules selected for the record (vm_select) */
     Holidays holidays;          /* p's calendar, for business-day deadlines */
     uint32_t epoch;             /* stamp of the record being decided; never 0 */
@@ -567,6 +586,113 @@ static int vm_run(const Prog *p, const Record *rec, const uint8_t *code, uint32_
 #undef VM_BAD
 #undef VM_CHECK
 
+/* ---- guards -------------------------------------------------------------- */
+
+/* Whether a known false on top of the stack at offset pc of a block of len
+ * bytes reaches RET only through JFALSE jumps (each keeps it and jumps), so
+ * the block returns false. */
+static bool vm_false_to_ret(const uint8_t *code, uint32_t len, uint32_t pc)
+{
+    while (pc < len) {
+        if (code[pc] == OP_RET) return true;
+        if (code[pc] != OP_JFALSE || len - pc < 3) return false;
+        pc += 3 + rd16(code + pc + 1);
+    }
+    return false;
+}
+
+/* If code[pc] begins a test of one field that a guard can stand for, fills
+ * *g and returns the test's size in bytes; else 0. */
+static uint32_t vm_guard_at(const Prog *p, const uint8_t *code, uint32_t len, uint32_t pc, Guard *g)
+{
+    if (len - pc >= 4 && (code[pc] == OP_LDINMASK || code[pc] == OP_LDEQK)) {
+        g->kind = code[pc] == OP_LDINMASK ? G_MASK : G_EQ;
+        g->field = code[pc + 1];
+        g->k = p->consts[rd16(code + pc + 2)];
+        return 4;
+    }
+    if (len - pc >= 8 && code[pc] == OP_LOAD && code[pc + 2] == OP_STR && code[pc + 7] == OP_SEQ) {
+        g->kind = G_STR;
+        g->field = code[pc + 1];
+        g->k = rd32(code + pc + 3);
+        return 8;
+    }
+    return 0;
+}
+
+/* The guards of rule r, from its verified block (zero when none):
+ *   when: the block begins with a guard test, and its false reaches RET
+ *     through JFALSE jumps only (a left-deep `and` chain, then `unless`
+ *     clauses): the test failing makes the rule false;
+ *   unless: `JFALSE; test; NOT; AND`, the shape of an `unless` clause, whose
+ *     result reaches RET through JFALSE jumps only, and no jump before it
+ *     lands past its start (every path runs it): the test holding makes
+ *     the AND, and so the rule, false, whatever the rest (Kleene: false and
+ *     unknown is false). */
+static void vm_find_guards(const Prog *p, const PRule *rule, RuleGuards *g)
+{
+    const uint8_t *code = p->code + rule->code_off;
+    uint32_t len = rule->code_len, n;
+    Guard t;
+    memset(g, 0, sizeof *g);
+    if ((n = vm_guard_at(p, code, len, 0, &t)) && vm_false_to_ret(code, len, n)) g->when = t;
+    uint32_t reach = 0; /* the furthest jump target seen so far */
+    for (uint32_t pc = 0; pc < len && code[pc] < OP__COUNT;) {
+        static const uint8_t fmt[] = {
+#define OP_FMT(name, opnd, pops, pushes, doc) opnd,
+            PCR_OPCODES(OP_FMT)
+#undef OP_FMT
+        };
+        uint32_t size = 1 + OPND_BYTES(fmt[code[pc]]);
+        if (code[pc] == OP_JFALSE && reach <= pc && len - pc >= 3 &&
+            (n = vm_guard_at(p, code, len, pc + 3, &t)) && len - pc - 3 - n >= 2 &&
+            rd16(code + pc + 1) == n + 2 && code[pc + 3 + n] == OP_NOT &&
+            code[pc + 3 + n + 1] == OP_AND && vm_false_to_ret(code, len, pc + 3 + n + 2)) {
+            g->unless = t;
+            return;
+        }
+        if ((code[pc] == OP_JFALSE || code[pc] == OP_JTRUE) && len - pc >= 3) {
+            uint32_t target = pc + 3 + rd16(code + pc + 1);
+            if (target > reach) reach = target;
+        }
+        pc += size;
+    }
+}
+
+/* Guard g's test on rec: 1 it holds, 0 it fails (a field that does not
+ * apply fails every test), -1 not known without running the block (the
+ * field is absent: unknown, or its default). */
+static int vm_guard_test(const Prog *p, const Record *rec, const Guard *g)
+{
+    uint32_t f = g->field;
+    if (rec->present >> f & 1) {
+        const RecVal *v = &rec->v[f];
+        if (g->kind == G_MASK) return (uint64_t)v->i < 64 && ((uint64_t)g->k >> v->i & 1);
+        if (g->kind == G_EQ) return v->i == g->k;
+        return str_eq(v->s, v->n, p->strs[g->k], p->strlens[g->k]);
+    }
+    if ((rec->none >> f & 1) && p->fields[f].type != VT_BOOL) return 0;
+    return -1;
+}
+
+/* Whether rule r's guards rule it out for rec: its block would return
+ * false. */
+static bool vm_guarded_out(const Vm *vm, const Record *rec, uint32_t r)
+{
+    const RuleGuards *g = &vm->guards[r];
+    return (g->when.kind && vm_guard_test(vm->p, rec, &g->when) == 0) ||
+           (g->unless.kind && vm_guard_test(vm->p, rec, &g->unless) == 1);
+}
+
+/* See vm.h. */
+int vm_rule_guards(const Vm *vm, const Record *rec, uint32_t r)
+{
+    if (r >= vm->p->nrules) return -1;
+    const RuleGuards *g = &vm->guards[r];
+    if (!g->when.kind && !g->unless.kind) return -1;
+    return vm_guarded_out(vm, rec, r);
+}
+
 /* ---- the VM object ------------------------------------------------------- */
 
 /* Allocates the VM and all per-record scratch, sized by prog->nrules, so
@@ -581,6 +707,8 @@ Vm *vm_new(const Prog *prog)
     vm->holidays.n = prog->nholidays;
     date_holidays_index(&vm->holidays);
     vm->sel = xcalloc(n ? n : 1, sizeof *vm->sel);
+    vm->guards = xcalloc(n ? n : 1, sizeof *vm->guards);
+    for (uint32_t r = 0; r < n; r++) vm_find_guards(prog, &prog->rules[r], &vm->guards[r]);
     vm->fired_at = xcalloc(n, sizeof *vm->fired_at);
     vm->waived_at = xcalloc(n, sizeof *vm->waived_at);
     vm->pwaived_at = xcalloc(n, sizeof *vm->pwaived_at);
@@ -611,6 +739,7 @@ void vm_free(Vm *vm)
     if (!vm) return;
     date_holidays_free_index(&vm->holidays);
     free(vm->sel);
+    free(vm->guards);
     free(vm->fired_at);
     free(vm->waived_at);
     free(vm->pwaived_at);
@@ -687,6 +816,7 @@ static void vm_consider(Vm *vm, const Record *rec, uint32_t r, bool has_sd, int3
 #ifdef PCR_TRACE
     fprintf(stderr, "  rule %u %s\n", r, p->strs[rule->id]);
 #endif
+    if (vm_guarded_out(vm, rec, r)) return; /* its block would return false */
     if (has_sd) {
         if (sd < rule->eff_from || sd > rule->eff_through) return;
         res = vm_run(p, rec, p->code + rule->code_off, rule->code_len, &missing);

@@ -1813,3 +1813,117 @@ Test(vm, fused_instructions_match_their_parts)
     cr_assert_eq(checked, 5 * pairs);
     th_prog_free(p);
 }
+
+/* ---- guards ------------------------------------------------------------------ */
+
+/* vm_new finds a rule's guards in its block (a first test whose failure,
+ * or an `unless` test whose success, makes the rule false on every path);
+ * a rule they rule out is not run. They must never rule out a rule whose
+ * block is not false, must be found in the shapes the compiler writes, and
+ * must not be found where another path could still make the rule true. */
+Test(vm, guards_rule_out_only_rules_that_are_false)
+{
+    Prog *p = th_std_prog();
+    uint32_t mask = add_const(p, (1 << 1) | (1 << 3));
+    uint32_t c2 = add_const(p, 2), c5 = add_const(p, 5);
+    enum { NSHAPES = 7 };
+    /* found[k]: whether shape k must have a guard */
+    static const bool found[NSHAPES] = {true, true, true, true, false, false, false};
+    uint32_t r;
+    /* 0: setting in {..} and units > 5 unless member_age == 2 */
+    r = rule_begin(p, "when_mask", OUT_PRIOR_AUTH);
+    e_fused(p, OP_LDINMASK, "setting", mask);
+    size_t j = e_jump(p, OP_JFALSE);
+    e_fused(p, OP_LDGTK, "units", c5);
+    e_op(p, OP_AND);
+    e_patch(p, j);
+    j = e_jump(p, OP_JFALSE);
+    e_fused(p, OP_LDEQK, "member_age", c2);
+    e_op(p, OP_NOT);
+    e_op(p, OP_AND);
+    e_patch(p, j);
+    rule_end(p, r);
+    /* 1: units > 5 unless setting == 2 (the shared `unless` shape) */
+    r = rule_begin(p, "unless_eq", OUT_PRIOR_AUTH);
+    e_fused(p, OP_LDGTK, "units", c5);
+    j = e_jump(p, OP_JFALSE);
+    e_fused(p, OP_LDEQK, "setting", c2);
+    e_op(p, OP_NOT);
+    e_op(p, OP_AND);
+    e_patch(p, j);
+    rule_end(p, r);
+    /* 2: state == "IL" and units > 5 */
+    r = rule_begin(p, "when_str", OUT_PRIOR_AUTH);
+    e_load(p, "state");
+    e_str(p, "IL");
+    e_op(p, OP_SEQ);
+    j = e_jump(p, OP_JFALSE);
+    e_fused(p, OP_LDGTK, "units", c5);
+    e_op(p, OP_AND);
+    e_patch(p, j);
+    rule_end(p, r);
+    /* 3: member_age == 2 alone */
+    r = rule_begin(p, "when_eq", OUT_PRIOR_AUTH);
+    e_fused(p, OP_LDEQK, "member_age", c2);
+    rule_end(p, r);
+    /* 4: setting == 2 or units > 5: the test failing does not decide */
+    r = rule_begin(p, "or", OUT_PRIOR_AUTH);
+    e_fused(p, OP_LDEQK, "setting", c2);
+    j = e_jump(p, OP_JTRUE);
+    e_fused(p, OP_LDGTK, "units", c5);
+    e_op(p, OP_OR);
+    e_patch(p, j);
+    rule_end(p, r);
+    /* 5: not (setting == 2) */
+    r = rule_begin(p, "not", OUT_PRIOR_AUTH);
+    e_fused(p, OP_LDEQK, "setting", c2);
+    e_op(p, OP_NOT);
+    rule_end(p, r);
+    /* 6: units > 5 or (member_age > 5 and not setting == 2): the `unless`
+     * shape sits under an `or`, which a true left side jumps past */
+    r = rule_begin(p, "nested", OUT_PRIOR_AUTH);
+    e_fused(p, OP_LDGTK, "units", c5);
+    size_t jt = e_jump(p, OP_JTRUE);
+    e_fused(p, OP_LDGTK, "member_age", c5);
+    j = e_jump(p, OP_JFALSE);
+    e_fused(p, OP_LDEQK, "setting", c2);
+    e_op(p, OP_NOT);
+    e_op(p, OP_AND);
+    e_patch(p, j);
+    e_op(p, OP_OR);
+    e_patch(p, jt);
+    rule_end(p, r);
+    finish(p);
+    char err[256];
+    cr_assert(bc_verify(p, err, sizeof err), "%s", err);
+
+    Vm *vm = vm_new(p);
+    uint32_t ruled_out[NSHAPES] = {0};
+    const char *const fields[] = {"setting", "units", "member_age", "state"};
+    /* every field of the shapes: absent, null, or each of a few values */
+    for (int combo = 0; combo < 5 * 5 * 5 * 4; combo++) {
+        Record rec = rec_new(p, SD);
+        int x = combo;
+        for (size_t f = 0; f < 4; f++) {
+            int v = x % (f == 3 ? 4 : 5);
+            x /= f == 3 ? 4 : 5;
+            uint32_t fi = th_field_index(p, fields[f]);
+            if (v == 0) continue; /* absent */
+            if (v == 1) rec.none |= (uint64_t)1 << fi;
+            else if (f == 3) set_s(p, &rec, "state", v == 2 ? "IL" : "WI");
+            else set_i(p, &rec, fields[f], v == 2 ? 1 : v == 3 ? 2 : 6);
+        }
+        for (uint32_t k = 0; k < NSHAPES; k++) {
+            int g = vm_rule_guards(vm, &rec, k);
+            cr_assert(found[k] ? g >= 0 : g == -1, "rule %u: guards %d", k, g);
+            if (g != 1) continue;
+            ruled_out[k]++;
+            uint64_t m;
+            cr_assert_eq(vm_eval_rule(vm, &rec, k, &m), 0, "rule %u ruled out but not false", k);
+        }
+    }
+    for (uint32_t k = 0; k < NSHAPES; k++)
+        if (found[k]) cr_expect_gt(ruled_out[k], 0, "rule %u: its guards never ruled it out", k);
+    vm_free(vm);
+    th_prog_free(p);
+}
