@@ -35,7 +35,7 @@ TEST_SRCS = $(sort $(wildcard tests/unit/test_*.c))
 TEST_BINS = $(TEST_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all deps demo test test-soak unit e2e replay scale san trace valgrind cppcheck bench bench-peers bench-stream \
-    clean pg-lib test-pg bench-pg shared install uninstall test-install editor-keywords test-editors \
+    dispatch-test clean pg-lib test-pg bench-pg shared install uninstall test-install editor-keywords test-editors \
     serve-test crd-test bench-serve soak-serve
 all: deps $(TOOLS) $(LIB)
 
@@ -90,6 +90,20 @@ $(PCRVM): tools/pcrvm.c $(SERVE_SRCS) $(wildcard tools/*.h) $(LIB)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) tools/pcrvm.c $(SERVE_SRCS) $(LIB) $(LDFLAGS) $(SERVE_LIBS) -o $@
 
 -include $(wildcard $(BUILD)/obj/*.d)
+
+# The VM dispatches by computed goto where the compiler can (src/vm.c); this
+# pcrvm is the same program with the switch dispatch (-DPCR_DISPATCH_SWITCH:
+# only vm.o differs, linked ahead of the library's). make test checks both
+# decide byte for byte alike (tests/dispatch/run.sh).
+SWITCH_DIR   = $(BUILD)/switch
+SWITCH_PCRVM = $(SWITCH_DIR)/pcrvm
+$(SWITCH_DIR)/vm.o: src/vm.c $(BUILD)/gen/parser.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -DPCR_DISPATCH_SWITCH $(WARN) -MMD -MP -c $< -o $@
+$(SWITCH_PCRVM): tools/pcrvm.c $(SERVE_SRCS) $(wildcard tools/*.h) $(SWITCH_DIR)/vm.o $(LIB)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) tools/pcrvm.c $(SERVE_SRCS) $(SWITCH_DIR)/vm.o $(LIB) \
+	    $(LDFLAGS) $(SERVE_LIBS) -o $@
+-include $(wildcard $(SWITCH_DIR)/*.d)
 
 # ---- shared library -------------------------------------------------------
 # lib/libpcr.so.VERSION (soname libpcr.so.MAJOR) from its own tree of
@@ -218,7 +232,11 @@ e2e: $(TOOLS)
 scale: $(TOOLS)
 	@sh tests/scale/run.sh $(OUT)/bin
 
-test: all unit e2e replay scale test-install editor-keywords serve-test crd-test
+test: all unit e2e replay scale dispatch-test test-install editor-keywords serve-test crd-test
+
+# The computed-goto and the switch pcrvm give byte-identical decisions.
+dispatch-test: $(TOOLS) $(SWITCH_PCRVM)
+	@CC="$(CC)" sh tests/dispatch/run.sh $(OUT)/bin $(SWITCH_PCRVM)
 
 # The editor support (editors/, docs/editors.md): the keyword lists of the
 # tree-sitter grammar and the Vim syntax file against grammar/lexer.l (part

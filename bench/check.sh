@@ -173,6 +173,10 @@ refuse "policy too many codes" 2 "$GEN" policy 10 999999999
 refuse "policy --unmatched too many codes" 2 "$GEN" policy 10 200000 --unmatched
 refuse "policy fewer codes than sets" 1 "$GEN" policy 100 5
 refuse "policy-small with arguments" 2 "$GEN" policy-small 3
+refuse "policy --peers without --unmatched" 1 "$GEN" policy 10 100 --peers
+refuse "policy --unmatched twice" 2 "$GEN" policy 10 100 --unmatched --unmatched
+refuse "requests-peers without N" 2 "$GEN" requests-peers
+refuse "requests-peers with an option" 2 "$GEN" requests-peers 5 --payers a
 refuse "clock with arguments" 2 "$GEN" clock x
 
 # ---- with the tools -------------------------------------------------------
@@ -182,6 +186,26 @@ if [ -n "$BIN" ] && [ -x "$BIN/pcrc" ] && [ -x "$BIN/pcrvm" ]; then
     done
     check "pcrc: policy-small compiles without warnings" sh -c \
         "'$BIN/pcrc' --Werror -I policies '$DIR/small.pcr' -o '$DIR/small-w.pcrb'"
+    # The list-of-codes scale pair (bench/peers/peers_request.pcr) on records of that shape.
+    "$GEN" requests-peers "$N" > "$DIR/peers.jsonl" && ok "gen requests-peers $N" || bad "gen requests-peers $N"
+    "$GEN" requests-peers "$N" | cmp -s - "$DIR/peers.jsonl" && ok "requests-peers: deterministic" ||
+        bad "requests-peers: differs between runs"
+    for args in "1 10" "10000 100000"; do
+        # shellcheck disable=SC2086
+        set -- $args
+        f="$DIR/peers-$1"
+        "$GEN" policy "$1" "$2" --unmatched --peers > "$f.pcr" && ok "gen policy $args --unmatched --peers" ||
+            bad "gen policy $args --unmatched --peers"
+        [ "$(grep -c '^rule ' "$f.pcr")" = "$1" ] && ok "policy $args --peers: $1 rules" || bad "policy $args --peers: rule count"
+        check "pcrc compiles policy $args --unmatched --peers" \
+            "$BIN/pcrc" -I policies -I bench/peers "$f.pcr" -o "$f.pcrb"
+        "$BIN/pcrvm" -j 1 --strict "$f.pcrb" "$DIR/peers.jsonl" > "$f.out" 2> "$f.err" &&
+            ok "pcrvm --strict peers-$1: no malformed record" || bad "pcrvm --strict peers-$1: $(head -n 1 "$f.err")"
+    done
+    same "$DIR/peers-1.out" "$DIR/peers-10000.out" && [ "$(wc -l < "$DIR/peers-1.out" | tr -d ' ')" = "$N" ] &&
+        ! grep -v '"decision":"none"' "$DIR/peers-1.out" | grep -q . &&
+        ok "pcrvm: 1 and 10000 unmatched --peers rules decide none for every record, alike" ||
+        bad "pcrvm: the unmatched --peers policies decide differently or not none"
     for p in small policy-10000-100000 policy-1-10-u policy-10000-100000-u; do
         [ -f "$DIR/$p.pcrb" ] || continue
         "$BIN/pcrvm" --strict --stats "$DIR/$p.pcrb" "$REQ" > "$DIR/$p.out" 2> "$DIR/$p.err" &&
@@ -222,7 +246,7 @@ STUB=$DIR/stub
 mkdir -p "$STUB/fail" "$STUB/ok"
 printf '#!/bin/sh\necho "x.pcr:1:1: error[E001]: stub failure" >&2\nexit 1\n' > "$STUB/fail/pcrc"
 printf '#!/bin/sh\nfor a; do o=$a; done\n: > "$o"\n' > "$STUB/ok/pcrc"
-printf '#!/bin/sh\nwhile read -r l; do echo "{}"; done < "$3"\necho "decision none 1" >&2\n' > "$STUB/ok/pcrvm"
+printf '#!/bin/sh\nfor a; do in=$a; done\nwhile read -r l; do echo "{}"; done < "$in"\necho "decision none 1" >&2\n' > "$STUB/ok/pcrvm"
 cp "$STUB/ok/pcrvm" "$STUB/fail/pcrvm"
 chmod +x "$STUB"/*/*
 QUICK="BENCH_N=300 BENCH_RULES=20 BENCH_CODES=400 BENCH_RUNS=1 BENCH_DIR=$DIR/run"
@@ -233,18 +257,19 @@ refuse "run.sh with a bad BENCH_N" 1 env BENCH_N=12x sh bench/run.sh "$STUB/ok"
 refuse "run.sh with BENCH_RULES=1" 1 env BENCH_RULES=1 sh bench/run.sh "$STUB/ok"
 refuse "run.sh when pcrc fails" 1 env $QUICK BENCH_DIR="$DIR/run-fail" sh bench/run.sh "$STUB/fail"
 env $QUICK BENCH_TIME= sh bench/run.sh "$STUB/ok" > "$DIR/run.out" 2> "$DIR/run.err" &&
-    [ "$(grep -c ' n/a$' "$DIR/run.out")" = 5 ] && [ "$(grep -c '^generating' "$DIR/run.err")" = 5 ] &&
-    ok "run.sh without RSS sources: generates 5 inputs, runs, shows n/a" ||
+    [ "$(grep -c ' n/a$' "$DIR/run.out")" = 7 ] && [ "$(grep -c '^generating' "$DIR/run.err")" = 8 ] &&
+    ok "run.sh without RSS sources: generates 8 inputs, runs, shows n/a" ||
     bad "run.sh without RSS sources (see $DIR/run.out, $DIR/run.err)"
 RSS_END=' n/a$'
 /usr/bin/time -o /dev/null -v true > /dev/null 2>&1 && RSS_END=' MiB$' # GNU time present
 env $QUICK sh bench/run.sh "$STUB/ok" > "$DIR/run.out" 2> "$DIR/run.err" &&
-    ! grep -q '^generating' "$DIR/run.err" && [ "$(grep -c "$RSS_END" "$DIR/run.out")" = 5 ] &&
+    ! grep -q '^generating' "$DIR/run.err" && [ "$(grep -c "$RSS_END" "$DIR/run.out")" = 7 ] &&
     ok "run.sh: reuses inputs with unchanged parameters; RSS from GNU time if any" ||
     bad "run.sh: second run (see $DIR/run.out, $DIR/run.err)"
 if [ -n "$BIN" ] && [ -x "$BIN/pcrc" ] && [ -x "$BIN/pcrvm" ]; then
     env $QUICK sh bench/run.sh "$BIN" > "$DIR/run.out" 2> "$DIR/run.err" &&
-        [ "$(grep -c '^pcrvm .* MiB$' "$DIR/run.out")" = 4 ] && grep -q '^scale: 20 rules' "$DIR/run.out" &&
+        [ "$(grep -c '^pcrvm .* MiB$' "$DIR/run.out")" = 6 ] && grep -q '^scale: 20 rules' "$DIR/run.out" &&
+        grep -q '^scale, list of codes' "$DIR/run.out" &&
         ! grep -q . "$DIR/run.err" && ok "run.sh with the tools: table, scale line, nothing on stderr" ||
         bad "run.sh with the tools (see $DIR/run.out, $DIR/run.err)"
 fi

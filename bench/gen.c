@@ -1,7 +1,12 @@
 /* gen.c: deterministic inputs for `make bench` (see docs/benchmarks.md).
  *
  *   gen requests N [--payers a,b,...]   N JSON Lines request records (stdout)
- *   gen policy RULES CODES [--unmatched] a generated policy source (stdout)
+ *   gen requests-peers N                N records of the peer benchmark's schema
+ *                                       (bench/peers/peers_request.pcr: a list
+ *                                       `codes` of {"system", "code"} objects)
+ *   gen policy RULES CODES [--unmatched [--peers]]
+ *                                       a generated policy source (stdout);
+ *                                       --peers: over that schema, `codes any in`
  *   gen policy-small                    a typical ~40-rule payer policy
  *   gen clock                           monotonic seconds, for bench/run.sh
  *
@@ -49,7 +54,8 @@ static void die(const char *fmt, ...)
 static void usage(void)
 {
     fputs("usage: gen requests N [--payers a,b,...]\n"
-          "       gen policy RULES CODES [--unmatched]\n"
+          "       gen requests-peers N\n"
+          "       gen policy RULES CODES [--unmatched [--peers]]\n"
           "       gen policy-small\n"
           "       gen clock\n",
           stderr);
@@ -70,6 +76,7 @@ static void *xmalloc(size_t n)
 #define SEED_PLAN UINT64_C(0x5043520002)
 #define SEED_CODES UINT64_C(0x5043520003)
 #define SEED_RULES UINT64_C(0x5043520004)
+#define SEED_PEERS UINT64_C(0x5043520005)
 
 typedef struct Rng {
     uint64_t s; /* splitmix64 state */
@@ -780,6 +787,82 @@ static void request_line(ReqGen *g, Out *o, uint64_t seq)
     out_str(o, "}\n");
 }
 
+/* The peer benchmark's schema (bench/peers/peers_request.pcr). */
+static const char *const peer_settings[] = {"office", "outpatient", "inpatient",
+                                            "emergency", "home", "observation"};
+static const unsigned peer_setting_weights[] = {45, 30, 8, 8, 5, 4};
+static const char *const peer_admissions[] = {"elective", "emergency", "maternity"};
+
+/* Appends one record of the peer benchmark's shape: 1 to 3 CPT or HCPCS
+ * codes (a quarter of them hot codes, as in request_line; REV codes, which
+ * that schema does not take, are drawn again), 1 to 3 diagnoses. */
+static void peers_line(ReqGen *g, Out *o, uint64_t seq)
+{
+    Rng *r = &g->rng;
+    out_reserve(o);
+    out_str(o, "{\"id\":\"P");
+    out_uint(o, seq, 7);
+    out_chr(o, '"');
+    put_str_field(o, "payer", "bench");
+    put_str_field(o, "plan", rng_pct(r, 70) ? "commercial" : "medicare_advantage");
+    size_t setting = rng_weighted(r, peer_setting_weights, COUNT(peer_settings));
+    put_str_field(o, "setting", peer_settings[setting]);
+    put_key(o, "admission_type");
+    if (strcmp(peer_settings[setting], "inpatient") == 0) {
+        out_chr(o, '"');
+        out_str(o, PICK(r, peer_admissions));
+        out_chr(o, '"');
+    } else {
+        out_str(o, "null");
+    }
+    put_str_field(o, "network", rng_pct(r, 90) ? "in" : "out");
+    int32_t service = g->first_day + (int32_t)rng_below(r, (uint32_t)g->ndays);
+    put_key(o, "service_date");
+    out_chr(o, '"');
+    out_date(o, service);
+    out_chr(o, '"');
+    put_key(o, "request_date");
+    out_chr(o, '"');
+    out_date(o, service - rng_range(r, 0, 30));
+    out_chr(o, '"');
+    uint32_t ncodes = 1 + rng_below(r, 3);
+    put_key(o, "codes");
+    out_chr(o, '[');
+    for (uint32_t i = 0; i < ncodes; i++) {
+        Code c;
+        do c = request_code(g);
+        while (c.sys == SYS_REV);
+        out_str(o, i ? ",{\"system\":\"" : "{\"system\":\"");
+        out_str(o, system_names[c.sys]);
+        out_str(o, "\",\"code\":\"");
+        out_str(o, c.s);
+        out_str(o, "\"}");
+    }
+    out_chr(o, ']');
+    uint32_t ndx = 1 + rng_below(r, 3);
+    put_key(o, "diagnoses");
+    out_chr(o, '[');
+    for (uint32_t i = 0; i < ndx; i++) {
+        if (i) out_chr(o, ',');
+        out_chr(o, '"');
+        if (rng_pct(r, 50)) out_str(o, PICK(r, common_dx));
+        else put_random_dx(o, r);
+        out_chr(o, '"');
+    }
+    out_chr(o, ']');
+    put_str_field(o, "place_of_service", rng_pct(r, 60) ? "11" : "22");
+    put_int_field(o, "units", (uint64_t)rng_range(r, 1, 10));
+    if (rng_pct(r, 30)) {
+        put_key(o, "price");
+        out_uint(o, (uint64_t)rng_range(r, 10, 20000), 1);
+        out_chr(o, '.');
+        out_uint(o, rng_below(r, 100), 2);
+    }
+    if (rng_pct(r, 20)) put_int_field(o, "visit_number", (uint64_t)rng_range(r, 1, 40));
+    put_int_field(o, "member_age", (uint64_t)rng_range(r, 0, 95));
+    out_str(o, "}\n");
+}
+
 /* A payer name must be safe to write into JSON and the policy unescaped. */
 static bool payer_ok(const char *s)
 {
@@ -849,14 +932,30 @@ static int cmd_requests(int argc, char **argv)
     return 0;
 }
 
+static int cmd_requests_peers(int argc, char **argv)
+{
+    if (argc != 1) usage();
+    uint64_t n = parse_count(argv[0], 0, UINT64_C(999999999999), "N");
+    ReqGen g = {.rng = {SEED_PEERS}, .first_day = days_from_civil(2022, 1, 1)};
+    g.ndays = days_from_civil(2026, 12, 31) - g.first_day + 1;
+    hot_load(&g.hot);
+    Out o;
+    out_open(&o, stdout);
+    for (uint64_t i = 1; i <= n; i++) peers_line(&g, &o, i);
+    out_close(&o);
+    free(g.hot.r);
+    return 0;
+}
+
 /* ---- policies ----------------------------------------------------------- */
 
-static void policy_header(Out *o, const char *title, const char *comment)
+/* schema: the module the policy uses ("std.request", "peers_request"). */
+static void policy_header(Out *o, const char *title, const char *comment, const char *schema)
 {
     out_fmt(o,
             "# %s\n"
             "# Written by bench/gen (deterministic); regenerate rather than edit.\n"
-            "use std.request\n\n"
+            "use %s\n\n"
             "policy bench {\n"
             "  payer \"bench\"\n"
             "  title \"%s\"\n"
@@ -867,7 +966,7 @@ static void policy_header(Out *o, const char *title, const char *comment)
             "  reviewer \"Bench UM\"\n"
             "  calendar bench_holidays\n"
             "}\n\n",
-            comment, title);
+            comment, schema, title);
 }
 
 /* The n-th (1-based) weekday wd (0 = Monday) of month m, or the last when n == 0. */
@@ -959,7 +1058,8 @@ static int cmd_policy_small(int argc, char **argv)
     Out o;
     out_open(&o, stdout);
     policy_header(&o, "Benchmark Health services requiring prior authorization",
-                  "A typical payer policy: the shape of a real prior-authorization list.");
+                  "A typical payer policy: the shape of a real prior-authorization list.",
+                  "std.request");
     policy_calendar(&o);
     policy_dx_sets(&o);
     for (size_t i = 0; i < COUNT(small_categories); i++) {
@@ -1006,6 +1106,8 @@ typedef enum RuleKind {
 typedef struct PolicyPlan {
     uint32_t nrules, ncodes; /* as asked for on the command line */
     bool unmatched;     /* codes from DEAD_LETTERS, no always rules */
+    bool peers;         /* the peer benchmark's schema: `codes any in` (needs unmatched:
+                           its `codes` take no REV code) */
     uint8_t *kind;      /* RuleKind per rule */
     uint32_t *set;      /* code set (0-based) per rule; always rules: unused */
     uint32_t nsets;     /* code sets: one per RK_OWN rule */
@@ -1164,6 +1266,35 @@ static const char *const gen_always[][3] = {
 static const char *const gen_shared_when[] = {
     " and setting == inpatient", " and member_age < 18", " and setting in {home, office}"};
 
+/* The same kinds of conditions over the peer benchmark's schema
+ * (policy --peers); the `unless setting == emergency` that most of its
+ * rules carry is among the exceptions. */
+static const char *const peers_when[] = {
+    "",
+    "",
+    "",
+    " and setting in {outpatient, office}",
+    " and setting == inpatient",
+    " and setting != home",
+    " and member_age >= 18",
+    " and member_age < 65",
+    " and units > 4",
+    " and price > $500.00",
+    " and visit_number > 12",
+    " and network == \"out\"",
+    " and diagnoses any in dx_oncology",
+    " and not (diagnoses any in dx_obesity)",
+    " and plan == medicare_advantage",
+    " and admission_type == elective",
+    " and (setting == office or member_age < 18)",
+};
+static const char *const peers_unless[] = {"setting == emergency", "setting == emergency",
+                                           "network == \"in\" and member_age < 19",
+                                           "diagnoses any in dx_oncology",
+                                           "place_of_service == \"12\""};
+static const char *const peers_shared_when[] = {
+    " and setting == inpatient", " and member_age < 18", " and setting in {home, office}"};
+
 static void policy_rule(Out *o, const PolicyPlan *p, Rng *r, uint32_t i, uint32_t *nalways)
 {
     RuleKind k = (RuleKind)p->kind[i];
@@ -1175,11 +1306,13 @@ static void policy_rule(Out *o, const PolicyPlan *p, Rng *r, uint32_t i, uint32_
                 num, a[2], a[0], a[1]);
         return;
     }
+    const char *test = p->peers ? "codes any in" : "code in";
     if (k == RK_EXEMPT) {
         out_fmt(o, "rule r%05u \"Clinical trial exemption %u\" {\n"
                    "  cite \"bench-list.txt\" section \"Exemptions\"\n"
-                   "  when code in cs%05u and clinical_trial\n  exempt r%05u\n}\n\n",
-                num, num, p->set[i] + 1, num - 1);
+                   "  when %s cs%05u and %s\n  exempt r%05u\n}\n\n",
+                num, num, test, p->set[i] + 1,
+                p->peers ? "place_of_service == \"CT\"" : "clinical_trial", num - 1);
         return;
     }
     out_fmt(o, "rule r%05u \"%s %u\" {\n", num, PICK(r, gen_topics), num);
@@ -1188,12 +1321,14 @@ static void policy_rule(Out *o, const PolicyPlan *p, Rng *r, uint32_t i, uint32_
     uint32_t eff = rng_below(r, 100);
     if (eff < 10) out_str(o, "  effective 2023-01-01\n");
     else if (eff < 15) out_str(o, "  effective 2020-01-01 through 2024-12-31\n");
-    out_fmt(o, "  when code in cs%05u%s\n", p->set[i] + 1,
-            k == RK_SHARED ? PICK(r, gen_shared_when) : PICK(r, gen_when));
+    const char *when = p->peers ? (k == RK_SHARED ? PICK(r, peers_shared_when) : PICK(r, peers_when))
+                                : (k == RK_SHARED ? PICK(r, gen_shared_when) : PICK(r, gen_when));
+    out_fmt(o, "  when %s cs%05u%s\n", test, p->set[i] + 1, when);
     uint32_t nunless = rng_pct(r, 35) ? (rng_pct(r, 15) ? 2 : 1) : 0;
-    uint32_t first = rng_below(r, COUNT(gen_unless));
-    for (uint32_t u = 0; u < nunless; u++)
-        out_fmt(o, "  unless %s\n", gen_unless[(first + u) % COUNT(gen_unless)]);
+    const char *const *unless = p->peers ? peers_unless : gen_unless;
+    uint32_t nun = p->peers ? (uint32_t)COUNT(peers_unless) : (uint32_t)COUNT(gen_unless);
+    uint32_t first = rng_below(r, nun);
+    for (uint32_t u = 0; u < nunless; u++) out_fmt(o, "  unless %s\n", unless[(first + u) % nun]);
     uint32_t x = rng_below(r, 100);
     out_fmt(o, "  require %s\n", x < 80 ? "prior_auth" : x < 95 ? "notification" : "not_covered");
     if (rng_pct(r, 50)) out_fmt(o, "  reviewer %s\n", PICK(r, gen_reviewers));
@@ -1203,9 +1338,14 @@ static void policy_rule(Out *o, const PolicyPlan *p, Rng *r, uint32_t i, uint32_
 
 static int cmd_policy(int argc, char **argv)
 {
-    if (argc != 2 && !(argc == 3 && strcmp(argv[2], "--unmatched") == 0)) usage();
     PolicyPlan p = {0};
-    p.unmatched = argc == 3;
+    if (argc < 2 || argc > 4) usage();
+    for (int a = 2; a < argc; a++) {
+        if (strcmp(argv[a], "--unmatched") == 0 && !p.unmatched) p.unmatched = true;
+        else if (strcmp(argv[a], "--peers") == 0 && !p.peers) p.peers = true;
+        else usage();
+    }
+    if (p.peers && !p.unmatched) die("--peers needs --unmatched (the schema takes no REV code)");
     uint32_t size = p.unmatched ? DEAD_SIZE : LIVE_SIZE;
     p.nrules = (uint32_t)parse_count(argv[0], 1, 1000000, "RULES");
     p.ncodes = (uint32_t)parse_count(argv[1], 1, size, "CODES");
@@ -1218,11 +1358,11 @@ static int cmd_policy(int argc, char **argv)
     char title[160], comment[200];
     snprintf(title, sizeof title, "Generated benchmark policy: %u rules over %u codes%s",
              p.nrules, p.ncodes, p.unmatched ? " that no request carries" : "");
-    snprintf(comment, sizeof comment, "gen policy %u %u%s", p.nrules, p.ncodes,
-             p.unmatched ? " --unmatched" : "");
+    snprintf(comment, sizeof comment, "gen policy %u %u%s%s", p.nrules, p.ncodes,
+             p.unmatched ? " --unmatched" : "", p.peers ? " --peers" : "");
     Out o;
     out_open(&o, stdout);
-    policy_header(&o, title, comment);
+    policy_header(&o, title, comment, p.peers ? "peers_request" : "std.request");
     policy_calendar(&o);
     policy_dx_sets(&o);
     Rng r = {SEED_RULES};
@@ -1256,6 +1396,7 @@ int main(int argc, char **argv)
     if (argc < 2) usage();
     const char *cmd = argv[1];
     if (strcmp(cmd, "requests") == 0) return cmd_requests(argc - 2, argv + 2);
+    if (strcmp(cmd, "requests-peers") == 0) return cmd_requests_peers(argc - 2, argv + 2);
     if (strcmp(cmd, "policy") == 0) return cmd_policy(argc - 2, argv + 2);
     if (strcmp(cmd, "policy-small") == 0) return cmd_policy_small(argc - 2, argv + 2);
     if (strcmp(cmd, "clock") == 0 && argc == 2) return cmd_clock();

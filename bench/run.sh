@@ -71,6 +71,13 @@ gen_file "$DIR/small.pcr" policy-small
 gen_file "$DIR/big.pcr" policy "$RULES" "$CODES"
 gen_file "$DIR/scale-1.pcr" policy 1 10 --unmatched
 gen_file "$DIR/scale-$RULES.pcr" policy "$RULES" "$CODES" --unmatched
+# The same scale pair over the peer benchmark's schema (a list `codes` of
+# {"system", "code"} objects, bench/peers/peers_request.pcr), on records of
+# that shape.
+PREQ=$DIR/requests-peers.jsonl
+gen_file "$PREQ" requests-peers "$N"
+gen_file "$DIR/scale-peers-1.pcr" policy 1 10 --unmatched --peers
+gen_file "$DIR/scale-peers-$RULES.pcr" policy "$RULES" "$CODES" --unmatched --peers
 
 # ---- timing ---------------------------------------------------------------
 
@@ -147,13 +154,15 @@ measure() {
 
 LINES=$(wc -l < "$REQ" | tr -d ' ')
 BYTES=$(wc -c < "$REQ" | tr -d ' ')
+PBYTES=$(wc -c < "$PREQ" | tr -d ' ')
 CPUS=$(getconf _NPROCESSORS_ONLN 2> /dev/null || echo "?")
 
 # row LABEL RULES: one table line from BEST, BCPU and PEAK; with $3 =
-# "rate", records/s and MB/s of the request batch (from wall time) too.
+# "rate", records/s and MB/s of the request batch (from wall time) too, of
+# $4 bytes when given (the peers batch; both have LINES records).
 row() {
     awk -v label="$1" -v rules="$2" -v rate="${3:-}" -v t="$BEST" -v cpu="$BCPU" -v kb="$PEAK" \
-        -v lines="$LINES" -v bytes="$BYTES" 'BEGIN {
+        -v lines="$LINES" -v bytes="${4:-$BYTES}" 'BEGIN {
         rss = (kb == "") ? "n/a" : sprintf("%.1f MiB", kb / 1024)
         if (rate == "rate" && t > 0)
             printf "%-34s %6s %9.3f s %7.2f s %11.0f %8.1f %11s\n", label, rules, t, cpu,
@@ -168,9 +177,9 @@ row() {
 # The policies `use std.request`, found through -I policies. Every policy
 # is compiled once (a compile error fails the benchmark), the
 # large one RUNS more times for its compile time.
-for p in small big scale-1 "scale-$RULES"; do
+for p in small big scale-1 "scale-$RULES" scale-peers-1 "scale-peers-$RULES"; do
     run_timed /dev/null "$DIR/pcrc.out" "$DIR/pcrc.err" \
-        "$BIN/pcrc" -I policies "$DIR/$p.pcr" -o "$DIR/$p.pcrb"
+        "$BIN/pcrc" -I policies -I bench/peers "$DIR/$p.pcr" -o "$DIR/$p.pcrb"
 done
 measure /dev/null "$DIR/pcrc.out" "$DIR/pcrc.err" \
     "$BIN/pcrc" -I policies "$DIR/big.pcr" -o "$DIR/big.pcrb"
@@ -184,13 +193,14 @@ SMALL_RULES=$(grep -c '^rule ' "$DIR/small.pcr")
 # shared machine, load that comes and goes would otherwise skew the ratios.
 # Best times and peak RSS of row k are kept in BEST_k, BCPU_k and PEAK_k; the stderr
 # (statistics) of the last run in NAME.stats.
-VMS="small big scale-1 scale-$RULES"
+VMS="small big scale-1 scale-$RULES scale-peers-1 scale-peers-$RULES"
 i=0
 while [ "$i" -lt "$RUNS" ]; do
     k=0
     for p in $VMS; do
         k=$((k + 1))
-        run_timed /dev/null /dev/null "$DIR/$p.stats" "$BIN/pcrvm" --stats "$DIR/$p.pcrb" "$REQ"
+        case $p in scale-peers-*) in=$PREQ ;; *) in=$REQ ;; esac
+        run_timed /dev/null /dev/null "$DIR/$p.stats" "$BIN/pcrvm" -j 1 --stats "$DIR/$p.pcrb" "$in"
         eval "b=\${BEST_$k-} c=\${BCPU_$k-} r=\${PEAK_$k-}"
         b=$(least "$ELAPSED" "$b")
         c=$(least "$CPU" "$c")
@@ -225,6 +235,12 @@ ROW_ONE=$(row "pcrvm scale-1.pcrb" 1 rate)
 BEST=$BEST_4 BCPU=$BCPU_4 PEAK=$PEAK_4
 WIDE_T=$BEST WIDE_CPU=$BCPU
 ROW_WIDE=$(row "pcrvm scale-$RULES.pcrb" "$RULES" rate)
+BEST=$BEST_5 BCPU=$BCPU_5 PEAK=$PEAK_5
+PONE_T=$BEST PONE_CPU=$BCPU
+ROW_PONE=$(row "pcrvm scale-peers-1.pcrb" 1 rate "$PBYTES")
+BEST=$BEST_6 BCPU=$BCPU_6 PEAK=$PEAK_6
+PWIDE_T=$BEST PWIDE_CPU=$BCPU
+ROW_PWIDE=$(row "pcrvm scale-peers-$RULES.pcrb" "$RULES" rate "$PBYTES")
 
 # ---- the report ------------------------------------------------------------
 
@@ -238,14 +254,22 @@ echo "$ROW_SMALL"
 echo "$ROW_BIG"
 echo "$ROW_ONE"
 echo "$ROW_WIDE"
+echo "$ROW_PONE"
+echo "$ROW_PWIDE"
 echo
 awk -v small="$SMALL_T" -v comp="$COMPILE_T" -v one="$ONE_T" -v wide="$WIDE_T" \
-    -v onecpu="$ONE_CPU" -v widecpu="$WIDE_CPU" -v lines="$LINES" -v rules="$RULES" 'BEGIN {
+    -v onecpu="$ONE_CPU" -v widecpu="$WIDE_CPU" -v lines="$LINES" -v rules="$RULES" \
+    -v pone="$PONE_T" -v pwide="$PWIDE_T" -v ponecpu="$PONE_CPU" -v pwidecpu="$PWIDE_CPU" 'BEGIN {
     printf "scale: %d rules that cannot match vs 1 rule, same batch: %.0f ns vs %.0f ns per record, ratio %.2f\n",
         rules, wide / lines * 1e9, one / lines * 1e9, wide / one
     if (onecpu > 0)
         printf "       in CPU time: %.0f ns vs %.0f ns per record, ratio %.2f\n",
             widecpu / lines * 1e9, onecpu / lines * 1e9, widecpu / onecpu
+    printf "scale, list of codes (peers schema): %.0f ns vs %.0f ns per record, ratio %.2f\n",
+        pwide / lines * 1e9, pone / lines * 1e9, pwide / pone
+    if (ponecpu > 0)
+        printf "       in CPU time: %.0f ns vs %.0f ns per record, ratio %.2f\n",
+            pwidecpu / lines * 1e9, ponecpu / lines * 1e9, pwidecpu / ponecpu
     printf "       (1.00 = no growth with rules; linear growth would be about %d)\n", rules
     print ""
     print "design targets (informational; make bench never fails on speed):"
@@ -258,6 +282,9 @@ awk -v small="$SMALL_T" -v comp="$COMPILE_T" -v one="$ONE_T" -v wide="$WIDE_T" \
             widecpu / onecpu, wide / one
     else
         printf "  per-record cost vs rules that cannot match: ratio %.2f (see scale above)\n", wide / one
+    if (ponecpu > 0)
+        printf "  the same, list-of-codes schema <= 1.2: ratio %.2f in CPU time, %.2f in wall time  %s\n",
+            pwidecpu / ponecpu, pwide / pone, ((pwidecpu / ponecpu <= 1.2) ? "met" : "not met")
 }'
 echo
 echo "decisions per policy (from pcrvm --stats; details in $DIR/*.stats):"

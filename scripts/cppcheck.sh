@@ -1,8 +1,9 @@
 #!/bin/sh
 # Static analysis of the hand-written C (src/ and tools/) with cppcheck:
 # warnings, performance and portability, every #ifdef configuration
-# (NDEBUG, PCR_TRACE) except PCR_COMPUTED_GOTO, whose labels-as-values
-# (`&&op_add`, a GNU extension) cppcheck cannot parse.
+# (NDEBUG, PCR_TRACE), with the VM's switch dispatch: __GNUC__ stays
+# undefined, so src/vm.c's computed goto (labels as values, `&&op_LOAD`, a
+# GNU extension) that cppcheck cannot parse is not read.
 #
 #   sh scripts/cppcheck.sh              (run from anywhere; checks the repo)
 #
@@ -39,7 +40,7 @@ FILES=$(ls src/*.c tools/*.c)
 nfiles=$(echo "$FILES" | wc -l)
 # shellcheck disable=SC2086
 cppcheck --enable=warning,performance,portability --error-exitcode=1 --inline-suppr \
-    --language=c --std=c11 --library=posix -Iinclude -Isrc $GEN_FLAGS -UPCR_COMPUTED_GOTO \
+    --language=c --std=c11 --library=posix -Iinclude -Isrc $GEN_FLAGS -U__GNUC__ \
     --suppress-xml=.cppcheck-suppressions -j 2 --quiet \
     --template='{file}:{line}:{column}: {severity}[{id}]: {message}' \
     $FILES 2>"$WORK/findings"

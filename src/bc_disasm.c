@@ -312,6 +312,24 @@ static uint32_t put_insn(FILE *out, const Prog *p, const uint8_t *code, uint32_t
         put_set_ref(out, p, v);
         break;
     case OPND_JUMP: fprintf(out, " -> %" PRIu64, (uint64_t)pc + 1 + o->opnd_size + v); break;
+    case OPND_FIELD_SET:
+    case OPND_FIELD_CONST: {
+        uint32_t f = v & 0xFF, k = v >> 8;
+        fprintf(out, " %u (", f);
+        put_field_ref(out, p, f);
+        fputc(')', out);
+        if (o->opnd == OPND_FIELD_SET) {
+            fputc(' ', out);
+            put_set_ref(out, p, k);
+        } else {
+            fprintf(out, " %u", k);
+            if (k < p->nconsts) {
+                if (code[pc] == OP_LDINMASK) fprintf(out, " (= 0x%" PRIx64 ")", (uint64_t)p->consts[k]);
+                else fprintf(out, " (= %" PRId64 ")", p->consts[k]);
+            }
+        }
+        break;
+    }
     default: break;
     }
     fputc('\n', out);

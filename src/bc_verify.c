@@ -20,12 +20,8 @@
 
 /* ---- the opcode table, generated from PCR_OPCODES ------------------------ */
 
-/* Encoded operand sizes, as opcodes.h documents each OPND_* format. */
-#define OPND_SIZE(f) \
-    ((f) == OPND_NONE ? 0 : (f) == OPND_FIELD ? 1 : (f) == OPND_STR ? 4 : 2)
-
 static const BcOpInfo op_table[OP__COUNT] = {
-#define OP_INFO(name, opnd, pops, pushes, doc) {#name, opnd, OPND_SIZE(opnd), pops, pushes},
+#define OP_INFO(name, opnd, pops, pushes, doc) {#name, opnd, OPND_BYTES(opnd), pops, pushes},
     PCR_OPCODES(OP_INFO)
 #undef OP_INFO
 };
@@ -600,16 +596,39 @@ static bool check_operand(VEnv *e, const BcOpInfo *o, uint32_t v)
     case OPND_CONST: n = p->nconsts, table = "constant"; break;
     case OPND_STR: n = p->nstrs, table = "string"; break;
     case OPND_SET: n = p->nsets, table = "set"; break;
+    case OPND_FIELD_SET:
+    case OPND_FIELD_CONST:
+        if ((v & 0xFF) >= p->nfields)
+            return fail(e, "%s field %u out of range (%u fields)", o->name, v & 0xFF, p->nfields);
+        v >>= 8;
+        n = o->opnd == OPND_FIELD_SET ? p->nsets : p->nconsts;
+        table = o->opnd == OPND_FIELD_SET ? "set" : "constant";
+        break;
     default: return true;
     }
     if (v < n) return true;
     return fail(e, "%s %s %u out of range (%u %ss)", o->name, table, v, n, table);
 }
 
+static bool step(VEnv *e, int op, const BcOpInfo *o, uint32_t operand);
+
+/* A fused instruction's stack effect: its parts (opcodes.h, PCR_FUSED),
+ * LOAD of the field, then the second part, then the third, each checked
+ * as if written out. */
+static bool step_fused(VEnv *e, FusedParts f, uint32_t operand)
+{
+    if (!step(e, OP_LOAD, bc_op_info(OP_LOAD), operand & 0xFF) ||
+        !step(e, f.second, bc_op_info(f.second), operand >> 8))
+        return false;
+    return f.third < 0 || step(e, f.third, bc_op_info(f.third), 0);
+}
+
 /* Applies one instruction's stack effect to e->cur. */
 static bool step(VEnv *e, int op, const BcOpInfo *o, uint32_t operand)
 {
     VState *s = &e->cur;
+    FusedParts fused = opcode_fused((unsigned)op);
+    if (fused.is_fused) return step_fused(e, fused, operand);
     uint32_t npops = (uint32_t)strlen(o->pops);
     if (s->depth < npops)
         return fail(e, "stack underflow: %s needs %u values, stack has %u", o->name, npops,

@@ -173,10 +173,14 @@ static void op_str(Emitter *e, Opcode op, const char *s, int stack)
     push(e, stack);
 }
 
-static void op_set(Emitter *e, Opcode op, uint32_t pset)
+/* A fused instruction (opcodes.h, PCR_FUSED): field, then a u16 set or
+ * constant index. Pushes one bool. */
+static void op_fused(Emitter *e, Opcode op, uint32_t field, uint32_t index)
 {
     buf_put_u8(&e->code, (uint8_t)op);
-    buf_put_u16(&e->code, (uint16_t)pset);
+    buf_put_u8(&e->code, (uint8_t)field);
+    buf_put_u16(&e->code, (uint16_t)index);
+    push(e, 1);
 }
 
 /* Emits a forward jump; returns the offset of its operand for patch(). */
@@ -214,17 +218,13 @@ static void set_window(Emitter *e, const SSet *set)
 {
     if (set->eff_from != DATE_OPEN_FROM) {
         size_t j = jump(e, OP_JFALSE);
-        op_field(e, OP_LOAD, e->f_service_date);
-        op_const(e, OP_CONST, set->eff_from, 1);
-        op0(e, OP_GE, -1);
+        op_fused(e, OP_LDGEK, e->f_service_date, constant(e, set->eff_from));
         op0(e, OP_AND, -1);
         patch(e, j);
     }
     if (set->eff_through != DATE_OPEN_THROUGH) {
         size_t j = jump(e, OP_JFALSE);
-        op_field(e, OP_LOAD, e->f_service_date);
-        op_const(e, OP_CONST, set->eff_through, 1);
-        op0(e, OP_LE, -1);
+        op_fused(e, OP_LDLEK, e->f_service_date, constant(e, set->eff_through));
         op0(e, OP_AND, -1);
         patch(e, j);
     }
@@ -255,6 +255,7 @@ static void chain(Emitter *e, const Cond *c)
 static void cond(Emitter *e, const Cond *c)
 {
     static const Opcode icmp[] = {OP_EQ, OP_NE, OP_LT, OP_LE, OP_GT, OP_GE};
+    static const Opcode icmp_k[] = {OP_LDEQK, OP_LDNEK, OP_LDLTK, OP_LDLEK, OP_LDGTK, OP_LDGEK};
     switch (c->kind) {
     case C_TRUE: op0(e, OP_TRUE, 1); break;
     case C_FALSE: op0(e, OP_FALSE, 1); break;
@@ -267,6 +268,10 @@ static void cond(Emitter *e, const Cond *c)
     case C_AND:
     case C_OR: chain(e, c); break;
     case C_ICMP:
+        if (c->x.is_field && !c->y.is_field) { /* field against a constant: fused */
+            op_fused(e, icmp_k[c->cmp], c->x.field, constant(e, c->y.k));
+            break;
+        }
         operand(e, &c->x, false);
         operand(e, &c->y, false);
         op0(e, icmp[c->cmp], -1);
@@ -279,14 +284,12 @@ static void cond(Emitter *e, const Cond *c)
     case C_INSET:
     case C_ANYSET: {
         const SSet *set = &e->m->sets[c->set];
-        op_field(e, OP_LOAD, c->field);
-        op_set(e, c->kind == C_INSET ? OP_INSET : OP_ANYSET, set->pset);
+        op_fused(e, c->kind == C_INSET ? OP_LDINSET : OP_LDANYSET, c->field, set->pset);
         set_window(e, set);
         break;
     }
     case C_INMASK:
-        op_field(e, OP_LOAD, c->field);
-        op_const(e, OP_INMASK, c->mask, 0);
+        op_fused(e, OP_LDINMASK, c->field, constant(e, c->mask));
         break;
     case C_ANYSTR:
         op_field(e, OP_LOAD, c->field);

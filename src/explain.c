@@ -41,23 +41,53 @@ static uint32_t rd32(const uint8_t *at) { return rd16(at) | rd16(at + 2) << 16; 
 
 static int operand_size(unsigned op)
 {
-    static const uint8_t size[] = {[OPND_NONE] = 0, [OPND_FIELD] = 1, [OPND_CONST] = 2,
-                                   [OPND_STR] = 4,  [OPND_SET] = 2,   [OPND_JUMP] = 2};
     static const uint8_t fmt[] = {
 #define OP_FMT(name, opnd, pops, pushes, doc) opnd,
         PCR_OPCODES(OP_FMT)
 #undef OP_FMT
     };
-    return op < OP__COUNT ? size[fmt[op]] : -1;
+    return op < OP__COUNT ? OPND_BYTES(fmt[op]) : -1;
 }
 
-/* Rebuilds rule r's tree (t->n owned by the caller). Verified code keeps
- * the stack within PCR_MAX_STACK; anything else gives root -1. */
+/* Adds a node for op (operand arg) over the top `npop` entries of the
+ * stack, and pushes it. False when the stack cannot take it (unverified
+ * code). */
+static bool add_node(XTree *t, int32_t *stack, int *sp, unsigned op, uint32_t arg, int npop)
+{
+    if (*sp < npop) return false;
+    XNode *x = &t->n[t->count];
+    x->op = (uint8_t)op;
+    x->arg = arg;
+    x->a = x->b = -1;
+    if (npop == 2) x->b = stack[--*sp];
+    if (npop >= 1) x->a = stack[--*sp];
+    if (*sp == PCR_MAX_STACK) return false;
+    stack[(*sp)++] = (int32_t)t->count++;
+    return true;
+}
+
+/* How many stack entries op's node takes as operands. */
+static int node_pops(unsigned op)
+{
+    switch (op) {
+    case OP_EQ: case OP_NE: case OP_LT: case OP_LE: case OP_GT: case OP_GE:
+    case OP_SEQ: case OP_SNE: case OP_AND: case OP_OR:
+        return 2;
+    case OP_INSET: case OP_ANYSET: case OP_INMASK: case OP_ANYSTR: case OP_NOT:
+        return 1;
+    default: return 0; /* LOAD, PRESENT, CONST, STR, TRUE, FALSE: leaves */
+    }
+}
+
+/* Rebuilds rule r's tree (t->n owned by the caller). A fused instruction
+ * becomes the nodes of its parts (opcodes.h, PCR_FUSED). Verified code
+ * keeps the stack within PCR_MAX_STACK; anything else gives root -1. */
 static void read_block(const Prog *p, uint32_t r, XTree *t)
 {
     const PRule *rule = &p->rules[r];
     const uint8_t *c = p->code + rule->code_off, *end = c + rule->code_len;
-    t->n = xcalloc(rule->code_len + 1, sizeof *t->n);
+    /* at most 3 nodes per instruction, and an instruction is >= 1 byte */
+    t->n = xcalloc(3 * (size_t)rule->code_len + 1, sizeof *t->n);
     t->count = 0;
     t->root = -1;
     int32_t stack[PCR_MAX_STACK];
@@ -66,32 +96,27 @@ static void read_block(const Prog *p, uint32_t r, XTree *t)
         unsigned op = *c;
         int sz = operand_size(op);
         if (sz < 0 || c + 1 + sz > end) return;
-        uint32_t arg = sz == 1 ? c[1] : sz == 2 ? rd16(c + 1) : sz == 4 ? rd32(c + 1) : 0;
+        uint32_t arg = sz == 1   ? c[1]
+                       : sz == 2 ? rd16(c + 1)
+                       : sz == 3 ? c[1] | rd16(c + 2) << 8
+                       : sz == 4 ? rd32(c + 1)
+                                 : 0;
         c += 1 + sz;
         if (op == OP_JFALSE || op == OP_JTRUE) continue;
         if (op == OP_RET) {
             t->root = sp == 1 ? stack[0] : -1;
             return;
         }
-        XNode *x = &t->n[t->count];
-        x->op = (uint8_t)op;
-        x->arg = arg;
-        x->a = x->b = -1;
-        switch (op) {
-        case OP_EQ: case OP_NE: case OP_LT: case OP_LE: case OP_GT: case OP_GE:
-        case OP_SEQ: case OP_SNE: case OP_AND: case OP_OR:
-            if (sp < 2) return;
-            x->b = stack[--sp];
-            x->a = stack[--sp];
-            break;
-        case OP_INSET: case OP_ANYSET: case OP_INMASK: case OP_ANYSTR: case OP_NOT:
-            if (sp < 1) return;
-            x->a = stack[--sp];
-            break;
-        default: break; /* LOAD, PRESENT, CONST, STR, TRUE, FALSE: leaves */
+        FusedParts f = opcode_fused(op);
+        bool ok;
+        if (f.is_fused) {
+            ok = add_node(t, stack, &sp, OP_LOAD, arg & 0xFF, 0) &&
+                 add_node(t, stack, &sp, (unsigned)f.second, arg >> 8, node_pops((unsigned)f.second)) &&
+                 (f.third < 0 || add_node(t, stack, &sp, (unsigned)f.third, 0, node_pops((unsigned)f.third)));
+        } else {
+            ok = add_node(t, stack, &sp, op, arg, node_pops(op));
         }
-        if (sp == PCR_MAX_STACK) return;
-        stack[sp++] = (int32_t)t->count++;
+        if (!ok) return;
     }
 }
 

@@ -13,14 +13,20 @@
  * true: it is the negation of `==`), whatever the other operand; a bool
  * field that does not apply loads as false.
  *
- * Dispatch. One loop written with VM_DISPATCH / VM_CASE / VM_NEXT: a switch
- * by default, computed goto (a label table generated from opcodes.h) when
- * built with -DPCR_COMPUTED_GOTO. Debug builds (!NDEBUG) assert every
+ * Dispatch. One loop written with VM_DISPATCH / VM_CASE / VM_NEXT: computed
+ * goto (a label table generated from opcodes.h, one indirect jump at the end
+ * of every handler) where the compiler has labels as values (GCC, Clang:
+ * __GNUC__), else a switch; -DPCR_DISPATCH_SWITCH forces the switch (make
+ * test builds that pcrvm too and checks both decide byte for byte alike,
+ * tests/dispatch/run.sh). Debug builds (!NDEBUG) assert every
  * instruction's operands and stack types against the opcode table before
  * running it (SQLite's OPFLG idea); release builds trust bc_verify().
  *
  * Per-record cost. Rules are selected through the code index (p->segs) and
- * nothing in a decision walks all rules: per-rule facts ("fired in this
+ * then their guards (vm_new reads them from the verified blocks: a test of
+ * one field that, when it fails, or when an `unless` of that shape holds,
+ * makes the rule false on every path), so a rule whose guard rules it out
+ * is not run; nothing in a decision walks all rules: per-rule facts ("fired in this
  * record", "waived in this record") are epoch stamps, so a new record only
  * bumps the epoch instead of clearing nrules entries. */
 #include "vm.h"
@@ -50,8 +56,24 @@ typedef struct Slot {
 #endif
 } Slot;
 
+/* A test of one field that vm_new found in a rule's block (vm_find_guards):
+ * LDINMASK (mask), LDEQK (k) or `LOAD; STR; SEQ` (k: the string index). */
+enum { G_NONE, G_MASK, G_EQ, G_STR };
+
+typedef struct Guard {
+    uint8_t kind;  /* G_* */
+    uint8_t field;
+    int64_t k;     /* G_MASK: the mask; G_EQ: the constant; G_STR: string index */
+} Guard;
+
+typedef struct RuleGuards {
+    Guard when;   /* when it is known false, the rule is false */
+    Guard unless; /* when it is known true, the rule is false */
+} RuleGuards;
+
 struct Vm {
     const Prog *p;
+    RuleGuards *guards;         /* per rule (vm_find_guards) */
     uint32_t *sel;              /* the rules selected for the record (vm_select) */
     Holidays holidays;          /* p's calendar, for business-day deadlines */
     uint32_t epoch;             /* stamp of the record being decided; never 0 */
@@ -110,10 +132,6 @@ static const OpInfo op_info[OP__COUNT] = {
 #undef OP_INFO
 };
 
-static const uint8_t opnd_size[] = {
-    [OPND_NONE] = 0, [OPND_FIELD] = 1, [OPND_CONST] = 2,
-    [OPND_STR] = 4,  [OPND_SET] = 2,   [OPND_JUMP] = 2,
-};
 
 /* The stack letter a LOAD of field f pushes. */
 static char field_kind(const PField *f)
@@ -139,9 +157,11 @@ static void vm_check(const Prog *p, const uint8_t *at, const uint8_t *end, Slot 
     assert(op < OP__COUNT && "unknown opcode");
     const OpInfo *oi = &op_info[op];
     const uint8_t *o = at + 1;
-    assert(o + opnd_size[oi->opnd] <= end && "truncated operand");
+    assert(o + OPND_BYTES(oi->opnd) <= end && "truncated operand");
     switch (oi->opnd) {
     case OPND_FIELD: assert(o[0] < p->nfields); break;
+    case OPND_FIELD_SET: assert(o[0] < p->nfields && rd16(o + 1) < p->nsets); break;
+    case OPND_FIELD_CONST: assert(o[0] < p->nfields && rd16(o + 1) < p->nconsts); break;
     case OPND_CONST: assert(rd16(o) < p->nconsts); break;
     case OPND_STR: assert(rd32(o) < p->nstrs); break;
     case OPND_SET: assert(rd16(o) < p->nsets); break;
@@ -195,11 +215,25 @@ static void vm_trace(const uint8_t *code, const uint8_t *at, const Slot *stack, 
 
 /* ---- the interpreter ----------------------------------------------------- */
 
+#if !defined(PCR_DISPATCH_SWITCH) && defined(__GNUC__)
+#define VM_COMPUTED_GOTO 1
+#endif
+
+/* See vm.h. The text is also what tests/dispatch/run.sh finds in a binary. */
+const char *vm_dispatch(void)
+{
+#ifdef VM_COMPUTED_GOTO
+    return "pcr-vm-dispatch: computed goto";
+#else
+    return "pcr-vm-dispatch: switch";
+#endif
+}
+
 /* The dispatch vocabulary. VM_DISPATCH fetches the next opcode and enters
  * its handler; VM_CASE(NAME) begins a handler; VM_NEXT ends one; VM_BAD is
  * where an opcode outside the table lands (an internal bug: the verifier
  * rejects such code). */
-#ifdef PCR_COMPUTED_GOTO
+#ifdef VM_COMPUTED_GOTO
 #define VM_GO()                                                                                \
     do {                                                                                       \
         op = *ip++;                                                                            \
@@ -236,6 +270,20 @@ static void vm_trace(const uint8_t *code, const uint8_t *at, const Slot *stack, 
         VM_NEXT();                                                                             \
     }
 
+/* LOAD f; CONST k; compare: what VM_COMPARE leaves for a loaded value
+ * against a constant (never unknown, never none). */
+#define VM_COMPARE_K(name, OPER, if_none)                                                      \
+    VM_CASE(name)                                                                              \
+    {                                                                                          \
+        int64_t k = p->consts[rd16(ip + 1)];                                                   \
+        vm_load(p, rec, ip[0], sp, missing);                                                   \
+        ip += 3;                                                                               \
+        sp->i = sp->st & ST_NONE ? (if_none) : sp->i OPER k;                                   \
+        sp->st = sp->st & ST_NONE ? 0 : sp->st;                                                \
+        sp++;                                                                                  \
+        VM_NEXT();                                                                             \
+    }
+
 /* A membership test of the top: false when it does not apply; computed
  * (by expr, into t->i) when it is a value; unknown stays unknown. */
 #define VM_TEST_TOP(t, expr)                                                                   \
@@ -243,6 +291,48 @@ static void vm_trace(const uint8_t *code, const uint8_t *at, const Slot *stack, 
         if ((t)->st & ST_NONE) (t)->st = 0, (t)->i = 0;                                        \
         else if ((t)->st == 0) (t)->i = (expr);                                                \
     } while (0)
+
+/* LOAD f into *sp: the field's value; its default when absent and it has
+ * one; else unknown, and f is recorded as missing. A field given as null
+ * does not apply (a bool one loads as false). */
+static inline void vm_load(const Prog *p, const Record *rec, uint32_t f, Slot *sp,
+                           uint64_t *missing)
+{
+    if (rec->present >> f & 1) {
+        const RecVal *v = &rec->v[f];
+        sp->i = v->i;
+        sp->s = v->s;
+        sp->n = v->n;
+        sp->st = 0;
+    } else if (rec->none >> f & 1) {
+        sp->i = 0;
+        sp->s = NULL;
+        sp->n = 0;
+        sp->st = p->fields[f].type == VT_BOOL ? 0 : ST_NONE;
+    } else if (p->fields[f].flags & PF_DEFAULT) {
+        sp->i = p->fields[f].deflt;
+        sp->s = NULL;
+        sp->n = 0;
+        sp->st = 0;
+    } else {
+        sp->i = 0;
+        sp->s = NULL;
+        sp->n = 0;
+        sp->st = ST_UNKNOWN;
+        *missing |= (uint64_t)1 << f;
+    }
+}
+
+/* Whether some code of the list (n items from rec->items + first) is in
+ * set. */
+static inline bool vm_any_in_set(const Prog *p, const Record *rec, const PSet *set, int64_t first,
+                                 uint32_t n)
+{
+    const RecVal *it = rec->items + first;
+    for (uint32_t k = 0; k < n; k++)
+        if (code_ranges_contain(p->ranges + set->first, set->count, (CodeKey)it[k].i)) return true;
+    return false;
+}
 
 /* Runs one condition block code[0 .. len). Returns 1 (true), 0 (false) or
  * -1 (unknown) and ORs into *missing the bit of every absent field without
@@ -261,7 +351,7 @@ static int vm_run(const Prog *p, const Record *rec, const uint8_t *code, uint32_
     unsigned op;
     (void)end; /* read only by debug checks */
 
-#ifdef PCR_COMPUTED_GOTO
+#ifdef VM_COMPUTED_GOTO
     static const void *const dispatch[OP__COUNT + 1] = {
 #define OP_LABEL(name, opnd, pops, pushes, doc) &&op_##name,
         PCR_OPCODES(OP_LABEL)
@@ -272,35 +362,11 @@ static int vm_run(const Prog *p, const Record *rec, const uint8_t *code, uint32_
 
     VM_DISPATCH()
     {
-        /* LOAD f: the field's value; its default when absent and it has one;
-         * else unknown, and f is recorded as missing. */
+        /* LOAD f (vm_load). */
         VM_CASE(LOAD)
         {
-            uint32_t f = ip[0];
+            vm_load(p, rec, ip[0], sp, missing);
             ip += 1;
-            if (rec->present >> f & 1) {
-                const RecVal *v = &rec->v[f];
-                sp->i = v->i;
-                sp->s = v->s;
-                sp->n = v->n;
-                sp->st = 0;
-            } else if (rec->none >> f & 1) {
-                sp->i = 0;
-                sp->s = NULL;
-                sp->n = 0;
-                sp->st = p->fields[f].type == VT_BOOL ? 0 : ST_NONE;
-            } else if (p->fields[f].flags & PF_DEFAULT) {
-                sp->i = p->fields[f].deflt;
-                sp->s = NULL;
-                sp->n = 0;
-                sp->st = 0;
-            } else {
-                sp->i = 0;
-                sp->s = NULL;
-                sp->n = 0;
-                sp->st = ST_UNKNOWN;
-                *missing |= (uint64_t)1 << f;
-            }
             sp++;
             VM_NEXT();
         }
@@ -381,15 +447,8 @@ static int vm_run(const Prog *p, const Record *rec, const uint8_t *code, uint32_
             const PSet *set = &p->sets[rd16(ip)];
             Slot *t = sp - 1;
             ip += 2;
-            if (t->st == 0) {
-                const RecVal *it = rec->items + t->i;
-                bool any = false;
-                for (uint32_t k = 0; k < t->n && !any; k++)
-                    any = code_ranges_contain(p->ranges + set->first, set->count, (CodeKey)it[k].i);
-                t->i = any;
-            } else if (t->st & ST_NONE) {
-                t->st = 0, t->i = 0;
-            }
+            if (t->st == 0) t->i = vm_any_in_set(p, rec, set, t->i, t->n);
+            else if (t->st & ST_NONE) t->st = 0, t->i = 0;
             VM_NEXT();
         }
         /* INMASK k: enum membership. An index beyond 63 (impossible for a
@@ -468,6 +527,42 @@ static int vm_run(const Prog *p, const Record *rec, const uint8_t *code, uint32_
             if (!sp[-1].st && sp[-1].i) ip += d;
             VM_NEXT();
         }
+        /* The fused instructions (opcodes.h, PCR_FUSED): LOAD f, then the
+         * test, exactly as the unfused sequence computes it. */
+        VM_CASE(LDINSET)
+        {
+            const PSet *set = &p->sets[rd16(ip + 1)];
+            vm_load(p, rec, ip[0], sp, missing);
+            ip += 3;
+            VM_TEST_TOP(sp, code_ranges_contain(p->ranges + set->first, set->count, (CodeKey)sp->i));
+            sp++;
+            VM_NEXT();
+        }
+        VM_CASE(LDANYSET)
+        {
+            const PSet *set = &p->sets[rd16(ip + 1)];
+            vm_load(p, rec, ip[0], sp, missing);
+            ip += 3;
+            if (sp->st == 0) sp->i = vm_any_in_set(p, rec, set, sp->i, sp->n);
+            else if (sp->st & ST_NONE) sp->st = 0, sp->i = 0;
+            sp++;
+            VM_NEXT();
+        }
+        VM_CASE(LDINMASK)
+        {
+            uint64_t mask = (uint64_t)p->consts[rd16(ip + 1)];
+            vm_load(p, rec, ip[0], sp, missing);
+            ip += 3;
+            VM_TEST_TOP(sp, (uint64_t)sp->i < 64 && (mask >> sp->i & 1));
+            sp++;
+            VM_NEXT();
+        }
+        VM_COMPARE_K(LDEQK, ==, 0)
+        VM_COMPARE_K(LDNEK, !=, 1)
+        VM_COMPARE_K(LDLTK, <, 0)
+        VM_COMPARE_K(LDLEK, <=, 0)
+        VM_COMPARE_K(LDGTK, >, 0)
+        VM_COMPARE_K(LDGEK, >=, 0)
         VM_CASE(RET)
         {
             return !sp[-1].st ? (sp[-1].i != 0) : -1;
@@ -483,12 +578,120 @@ static int vm_run(const Prog *p, const Record *rec, const uint8_t *code, uint32_
 }
 
 #undef VM_COMPARE
+#undef VM_COMPARE_K
 #undef VM_DISPATCH
 #undef VM_GO
 #undef VM_CASE
 #undef VM_NEXT
 #undef VM_BAD
 #undef VM_CHECK
+
+/* ---- guards -------------------------------------------------------------- */
+
+/* Whether a known false on top of the stack at offset pc of a block of len
+ * bytes reaches RET only through JFALSE jumps (each keeps it and jumps), so
+ * the block returns false. */
+static bool vm_false_to_ret(const uint8_t *code, uint32_t len, uint32_t pc)
+{
+    while (pc < len) {
+        if (code[pc] == OP_RET) return true;
+        if (code[pc] != OP_JFALSE || len - pc < 3) return false;
+        pc += 3 + rd16(code + pc + 1);
+    }
+    return false;
+}
+
+/* If code[pc] begins a test of one field that a guard can stand for, fills
+ * *g and returns the test's size in bytes; else 0. */
+static uint32_t vm_guard_at(const Prog *p, const uint8_t *code, uint32_t len, uint32_t pc, Guard *g)
+{
+    if (len - pc >= 4 && (code[pc] == OP_LDINMASK || code[pc] == OP_LDEQK)) {
+        g->kind = code[pc] == OP_LDINMASK ? G_MASK : G_EQ;
+        g->field = code[pc + 1];
+        g->k = p->consts[rd16(code + pc + 2)];
+        return 4;
+    }
+    if (len - pc >= 8 && code[pc] == OP_LOAD && code[pc + 2] == OP_STR && code[pc + 7] == OP_SEQ) {
+        g->kind = G_STR;
+        g->field = code[pc + 1];
+        g->k = rd32(code + pc + 3);
+        return 8;
+    }
+    return 0;
+}
+
+/* The guards of rule r, from its verified block (zero when none):
+ *   when: the block begins with a guard test, and its false reaches RET
+ *     through JFALSE jumps only (a left-deep `and` chain, then `unless`
+ *     clauses): the test failing makes the rule false;
+ *   unless: `JFALSE; test; NOT; AND`, the shape of an `unless` clause, whose
+ *     result reaches RET through JFALSE jumps only, and no jump before it
+ *     lands past its start (every path runs it): the test holding makes
+ *     the AND, and so the rule, false, whatever the rest (Kleene: false and
+ *     unknown is false). */
+static void vm_find_guards(const Prog *p, const PRule *rule, RuleGuards *g)
+{
+    const uint8_t *code = p->code + rule->code_off;
+    uint32_t len = rule->code_len, n;
+    Guard t;
+    memset(g, 0, sizeof *g);
+    if ((n = vm_guard_at(p, code, len, 0, &t)) && vm_false_to_ret(code, len, n)) g->when = t;
+    uint32_t reach = 0; /* the furthest jump target seen so far */
+    for (uint32_t pc = 0; pc < len && code[pc] < OP__COUNT;) {
+        static const uint8_t fmt[] = {
+#define OP_FMT(name, opnd, pops, pushes, doc) opnd,
+            PCR_OPCODES(OP_FMT)
+#undef OP_FMT
+        };
+        uint32_t size = 1 + OPND_BYTES(fmt[code[pc]]);
+        if (code[pc] == OP_JFALSE && reach <= pc && len - pc >= 3 &&
+            (n = vm_guard_at(p, code, len, pc + 3, &t)) && len - pc - 3 - n >= 2 &&
+            rd16(code + pc + 1) == n + 2 && code[pc + 3 + n] == OP_NOT &&
+            code[pc + 3 + n + 1] == OP_AND && vm_false_to_ret(code, len, pc + 3 + n + 2)) {
+            g->unless = t;
+            return;
+        }
+        if ((code[pc] == OP_JFALSE || code[pc] == OP_JTRUE) && len - pc >= 3) {
+            uint32_t target = pc + 3 + rd16(code + pc + 1);
+            if (target > reach) reach = target;
+        }
+        pc += size;
+    }
+}
+
+/* Guard g's test on rec: 1 it holds, 0 it fails (a field that does not
+ * apply fails every test), -1 not known without running the block (the
+ * field is absent: unknown, or its default). */
+static int vm_guard_test(const Prog *p, const Record *rec, const Guard *g)
+{
+    uint32_t f = g->field;
+    if (rec->present >> f & 1) {
+        const RecVal *v = &rec->v[f];
+        if (g->kind == G_MASK) return (uint64_t)v->i < 64 && ((uint64_t)g->k >> v->i & 1);
+        if (g->kind == G_EQ) return v->i == g->k;
+        return str_eq(v->s, v->n, p->strs[g->k], p->strlens[g->k]);
+    }
+    if ((rec->none >> f & 1) && p->fields[f].type != VT_BOOL) return 0;
+    return -1;
+}
+
+/* Whether rule r's guards rule it out for rec: its block would return
+ * false. */
+static bool vm_guarded_out(const Vm *vm, const Record *rec, uint32_t r)
+{
+    const RuleGuards *g = &vm->guards[r];
+    return (g->when.kind && vm_guard_test(vm->p, rec, &g->when) == 0) ||
+           (g->unless.kind && vm_guard_test(vm->p, rec, &g->unless) == 1);
+}
+
+/* See vm.h. */
+int vm_rule_guards(const Vm *vm, const Record *rec, uint32_t r)
+{
+    if (r >= vm->p->nrules) return -1;
+    const RuleGuards *g = &vm->guards[r];
+    if (!g->when.kind && !g->unless.kind) return -1;
+    return vm_guarded_out(vm, rec, r);
+}
 
 /* ---- the VM object ------------------------------------------------------- */
 
@@ -504,6 +707,8 @@ Vm *vm_new(const Prog *prog)
     vm->holidays.n = prog->nholidays;
     date_holidays_index(&vm->holidays);
     vm->sel = xcalloc(n ? n : 1, sizeof *vm->sel);
+    vm->guards = xcalloc(n ? n : 1, sizeof *vm->guards);
+    for (uint32_t r = 0; r < n; r++) vm_find_guards(prog, &prog->rules[r], &vm->guards[r]);
     vm->fired_at = xcalloc(n, sizeof *vm->fired_at);
     vm->waived_at = xcalloc(n, sizeof *vm->waived_at);
     vm->pwaived_at = xcalloc(n, sizeof *vm->pwaived_at);
@@ -534,6 +739,7 @@ void vm_free(Vm *vm)
     if (!vm) return;
     date_holidays_free_index(&vm->holidays);
     free(vm->sel);
+    free(vm->guards);
     free(vm->fired_at);
     free(vm->waived_at);
     free(vm->pwaived_at);
@@ -610,6 +816,7 @@ static void vm_consider(Vm *vm, const Record *rec, uint32_t r, bool has_sd, int3
 #ifdef PCR_TRACE
     fprintf(stderr, "  rule %u %s\n", r, p->strs[rule->id]);
 #endif
+    if (vm_guarded_out(vm, rec, r)) return; /* its block would return false */
     if (has_sd) {
         if (sd < rule->eff_from || sd > rule->eff_through) return;
         res = vm_run(p, rec, p->code + rule->code_off, rule->code_len, &missing);

@@ -919,6 +919,56 @@ Test(bc, operand_indices_out_of_range)
     expect_reject(one_rule(&a), "rule 0 (r): at 2: INMASK constant 7 out of range (1 constants)");
 }
 
+/* Fused instructions (opcodes.h, PCR_FUSED) are proved by their parts:
+ * each operand index in range, and the field of the right type for the
+ * test, as LOAD followed by the test would need. */
+Test(bc, fused_instructions_are_verified_by_their_parts)
+{
+    uint32_t code = std_field("code"), setting = std_field("setting"), units = std_field("units");
+    uint32_t dx = std_field("diagnoses"), state = std_field("state");
+    Asm a = {0};
+    ins(&a, OP_LDINSET, code | 0 << 8);
+    uint32_t j = jump(&a, OP_JFALSE);
+    ins(&a, OP_LDINMASK, setting | 0 << 8);
+    ins(&a, OP_AND, 0);
+    land(&a, j);
+    j = jump(&a, OP_JFALSE);
+    ins(&a, OP_LDGEK, units | 0 << 8);
+    ins(&a, OP_AND, 0);
+    land(&a, j);
+    j = jump(&a, OP_JFALSE);
+    ins(&a, OP_LDANYSET, dx | 0 << 8);
+    ins(&a, OP_AND, 0);
+    land(&a, j);
+    ins(&a, OP_RET, 0);
+    Prog *p = one_rule(&a);
+    char err[ERRLEN];
+    cr_assert(bc_verify(p, err, sizeof err), "%s", err);
+    cr_assert_eq(bc_operand_size(OP_LDINSET), 3);
+    cr_assert_eq(bc_operand_size(OP_LDEQK), 3);
+    th_prog_free(p);
+
+    struct {
+        int op;
+        uint32_t field, index;
+        const char *msg;
+    } bad[] = {
+        {OP_LDINSET, 64, 0, "rule 0 (r): at 0: LDINSET field 64 out of range (24 fields)"},
+        {OP_LDINSET, code, 1, "rule 0 (r): at 0: LDINSET set 1 out of range (1 sets)"},
+        {OP_LDEQK, units, 1, "rule 0 (r): at 0: LDEQK constant 1 out of range (1 constants)"},
+        {OP_LDINMASK, setting, 7, "rule 0 (r): at 0: LDINMASK constant 7 out of range (1 constants)"},
+        {OP_LDINSET, setting, 0, "rule 0 (r): at 0: INSET expects code, found int"},
+        {OP_LDANYSET, code, 0, "rule 0 (r): at 0: ANYSET expects code list, found code"},
+        {OP_LDGTK, state, 0, "rule 0 (r): at 0: GT expects int, found string"},
+    };
+    for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
+        a.n = 0;
+        ins(&a, bad[k].op, bad[k].field | bad[k].index << 8);
+        ins(&a, OP_RET, 0);
+        expect_reject(one_rule(&a), bad[k].msg);
+    }
+}
+
 Test(bc, jump_into_middle_of_instruction)
 {
     Asm a = {0};

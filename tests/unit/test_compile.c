@@ -435,18 +435,20 @@ Test(compile, instruction_shapes)
         "rule money \"\" { when price >= $1,000.00 and price < 2500.5 and price > 3 require prior_auth }\n"
         "rule day \"\" { when service_date >= 2026-02-01 and requested_at < 2026-02-01T08:30 require prior_auth }\n"
         "rule pres \"\" { when present(price) or not present(units) require prior_auth }\n"
-        "rule anystr \"\" { when code in { CPT 70551 } require prior_auth }\n");
+        "rule anystr \"\" { when code in { CPT 70551 } require prior_auth }\n"
+        "rule lt_rev \"\" { when 18 < member_age require prior_auth }\n");
     const Prog *p = c->out.prog;
     struct { const char *rule, *ops; } want[] = {
-        {"eq", "LOAD CONST EQ RET"},
-        {"mask", "LOAD INMASK RET"},
-        {"nmask", "LOAD INMASK NOT RET"},
+        {"eq", "LDEQK RET"},
+        {"mask", "LDINMASK RET"},
+        {"nmask", "LDINMASK NOT RET"},
         {"str", "LOAD STR SEQ JTRUE LOAD STR SEQ OR RET"},
         {"unl", "LOAD JFALSE LOAD NOT AND JFALSE LOAD NOT AND RET"},
-        {"money", "LOAD CONST GE JFALSE LOAD CONST LT AND JFALSE LOAD CONST GT AND RET"},
-        {"day", "LOAD CONST GE JFALSE LOAD CONST LT AND RET"},
+        {"money", "LDGEK JFALSE LDLTK AND JFALSE LDGTK AND RET"},
+        {"day", "LDGEK JFALSE LDLTK AND RET"},
         {"pres", "PRESENT JTRUE PRESENT NOT OR RET"},
-        {"anystr", "LOAD INSET RET"},
+        {"anystr", "LDINSET RET"},
+        {"lt_rev", "CONST LOAD LT RET"},
     };
     for (size_t i = 0; i < sizeof want / sizeof *want; i++) {
         char *ops = block_ops(p, rule_index(p, want[i].rule));

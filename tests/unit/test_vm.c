@@ -18,6 +18,7 @@
 #include "helpers.h"
 #include "out.h"
 #include "vm.h"
+#include "bc.h"
 
 #include "ast.h" /* Outcome, DurationUnit, DIR_* */
 #include "opcodes.h"
@@ -1707,4 +1708,222 @@ Test(out, decision_names)
     cr_assert_str_eq(out_decision_name(PCR_DEC_NO_POLICY), "no_policy");
     cr_assert_str_eq(out_decision_name(PCR_DEC_ERROR), "error");
     cr_assert_str_eq(out_decision_name((pcr_decision_kind)99), "error");
+}
+
+/* ---- fused instructions ----------------------------------------------------- */
+
+/* A fused instruction (opcodes.h, PCR_FUSED): field, then a u16 index. */
+static void e_fused(Prog *p, Opcode op, const char *field, uint32_t index)
+{
+    emit(p, op);
+    emit(p, th_field_index(p, field));
+    emit16(p, index);
+}
+
+/* Each fused instruction gives what its parts give, written out, on a
+ * field that is present (in and out of the set, mask or comparison, and an
+ * empty list), absent (unknown, and missing) and null (does not apply). */
+Test(vm, fused_instructions_match_their_parts)
+{
+    Prog *p = th_std_prog();
+    uint32_t mri = add_set(p, "mri", key(SYS_CPT, "70551"), key(SYS_CPT, "70553"));
+    uint32_t dx = add_set(p, "dx", key(SYS_ICD10, "C500"), key(SYS_ICD10, "C509"));
+    static const Opcode cmp[] = {OP_EQ, OP_NE, OP_LT, OP_LE, OP_GT, OP_GE};
+    static const Opcode cmp_k[] = {OP_LDEQK, OP_LDNEK, OP_LDLTK, OP_LDLEK, OP_LDGTK, OP_LDGEK};
+    const char *int_fields[] = {"units", "setting", "price", "member_age"};
+    uint32_t pairs = 0; /* rule 2k is fused, 2k + 1 its parts */
+    for (size_t f = 0; f < sizeof int_fields / sizeof *int_fields; f++)
+        for (size_t c = 0; c < 6; c++) {
+            uint32_t k = add_const(p, 3);
+            uint32_t r = rule_begin(p, "fused", OUT_PRIOR_AUTH);
+            e_fused(p, cmp_k[c], int_fields[f], k);
+            rule_end(p, r);
+            r = rule_begin(p, "parts", OUT_PRIOR_AUTH);
+            e_load(p, int_fields[f]);
+            emit(p, OP_CONST);
+            emit16(p, k);
+            e_op(p, cmp[c]);
+            rule_end(p, r);
+            pairs++;
+        }
+    uint32_t mask = add_const(p, (1 << 1) | (1 << 3));
+    uint32_t r = rule_begin(p, "fused", OUT_PRIOR_AUTH);
+    e_fused(p, OP_LDINMASK, "setting", mask);
+    rule_end(p, r);
+    r = rule_begin(p, "parts", OUT_PRIOR_AUTH);
+    e_load(p, "setting");
+    e_set(p, OP_INMASK, mask);
+    rule_end(p, r);
+    r = rule_begin(p, "fused", OUT_PRIOR_AUTH);
+    e_fused(p, OP_LDINSET, "code", mri);
+    rule_end(p, r);
+    r = rule_begin(p, "parts", OUT_PRIOR_AUTH);
+    e_load(p, "code");
+    e_set(p, OP_INSET, mri);
+    rule_end(p, r);
+    r = rule_begin(p, "fused", OUT_PRIOR_AUTH);
+    e_fused(p, OP_LDANYSET, "diagnoses", dx);
+    rule_end(p, r);
+    r = rule_begin(p, "parts", OUT_PRIOR_AUTH);
+    e_load(p, "diagnoses");
+    e_set(p, OP_ANYSET, dx);
+    rule_end(p, r);
+    pairs += 3;
+    finish(p);
+    char err[256];
+    cr_assert(bc_verify(p, err, sizeof err), "%s", err);
+
+    RecVal items[2] = {{.i = (int64_t)key(SYS_ICD10, "C501")}, {.i = (int64_t)key(SYS_ICD10, "I10")}};
+    const char *fields[] = {"units", "setting", "price", "member_age", "code", "diagnoses"};
+    uint32_t checked = 0;
+    for (int variant = 0; variant < 5; variant++) {
+        Record rec = rec_new(p, SD);
+        rec.items = items;
+        rec.nitems = 2;
+        for (size_t f = 0; f < sizeof fields / sizeof *fields; f++) {
+            uint32_t fi = th_field_index(p, fields[f]);
+            switch (variant) {
+            case 0: /* values that pass: 3, member 3, 70552, [C501, I10] */
+            case 1: /* values that fail or sit on the other side: 2, member 2, 70554, [I10] */
+                if (strcmp(fields[f], "code") == 0)
+                    set_i(p, &rec, "code", (int64_t)key(SYS_CPT, variant ? "70554" : "70552"));
+                else if (strcmp(fields[f], "diagnoses") == 0)
+                    set_list(p, &rec, "diagnoses", variant, 2 - (uint32_t)variant);
+                else set_i(p, &rec, fields[f], variant ? 2 : 3);
+                break;
+            case 2: unset(p, &rec, fields[f]); break; /* absent */
+            case 3:                                  /* null */
+                unset(p, &rec, fields[f]);
+                rec.none |= (uint64_t)1 << fi;
+                break;
+            default: /* 4 (the other side of the comparisons), an empty list */
+                if (strcmp(fields[f], "diagnoses") == 0) set_list(p, &rec, "diagnoses", 0, 0);
+                else set_i(p, &rec, fields[f], 4);
+                break;
+            }
+        }
+        for (uint32_t k = 0; k < pairs; k++) {
+            uint64_t m1, m2;
+            int a = eval(p, &rec, 2 * k, &m1), b = eval(p, &rec, 2 * k + 1, &m2);
+            cr_expect_eq(a, b, "variant %d, pair %u: fused %d, parts %d", variant, k, a, b);
+            cr_expect_eq(m1, m2, "variant %d, pair %u: missing differs", variant, k);
+            checked++;
+        }
+    }
+    cr_assert_eq(checked, 5 * pairs);
+    th_prog_free(p);
+}
+
+/* ---- guards ------------------------------------------------------------------ */
+
+/* vm_new finds a rule's guards in its block (a first test whose failure,
+ * or an `unless` test whose success, makes the rule false on every path);
+ * a rule they rule out is not run. They must never rule out a rule whose
+ * block is not false, must be found in the shapes the compiler writes, and
+ * must not be found where another path could still make the rule true. */
+Test(vm, guards_rule_out_only_rules_that_are_false)
+{
+    Prog *p = th_std_prog();
+    uint32_t mask = add_const(p, (1 << 1) | (1 << 3));
+    uint32_t c2 = add_const(p, 2), c5 = add_const(p, 5);
+    enum { NSHAPES = 7 };
+    /* found[k]: whether shape k must have a guard */
+    static const bool found[NSHAPES] = {true, true, true, true, false, false, false};
+    uint32_t r;
+    /* 0: setting in {..} and units > 5 unless member_age == 2 */
+    r = rule_begin(p, "when_mask", OUT_PRIOR_AUTH);
+    e_fused(p, OP_LDINMASK, "setting", mask);
+    size_t j = e_jump(p, OP_JFALSE);
+    e_fused(p, OP_LDGTK, "units", c5);
+    e_op(p, OP_AND);
+    e_patch(p, j);
+    j = e_jump(p, OP_JFALSE);
+    e_fused(p, OP_LDEQK, "member_age", c2);
+    e_op(p, OP_NOT);
+    e_op(p, OP_AND);
+    e_patch(p, j);
+    rule_end(p, r);
+    /* 1: units > 5 unless setting == 2 (the shared `unless` shape) */
+    r = rule_begin(p, "unless_eq", OUT_PRIOR_AUTH);
+    e_fused(p, OP_LDGTK, "units", c5);
+    j = e_jump(p, OP_JFALSE);
+    e_fused(p, OP_LDEQK, "setting", c2);
+    e_op(p, OP_NOT);
+    e_op(p, OP_AND);
+    e_patch(p, j);
+    rule_end(p, r);
+    /* 2: state == "IL" and units > 5 */
+    r = rule_begin(p, "when_str", OUT_PRIOR_AUTH);
+    e_load(p, "state");
+    e_str(p, "IL");
+    e_op(p, OP_SEQ);
+    j = e_jump(p, OP_JFALSE);
+    e_fused(p, OP_LDGTK, "units", c5);
+    e_op(p, OP_AND);
+    e_patch(p, j);
+    rule_end(p, r);
+    /* 3: member_age == 2 alone */
+    r = rule_begin(p, "when_eq", OUT_PRIOR_AUTH);
+    e_fused(p, OP_LDEQK, "member_age", c2);
+    rule_end(p, r);
+    /* 4: setting == 2 or units > 5: the test failing does not decide */
+    r = rule_begin(p, "or", OUT_PRIOR_AUTH);
+    e_fused(p, OP_LDEQK, "setting", c2);
+    j = e_jump(p, OP_JTRUE);
+    e_fused(p, OP_LDGTK, "units", c5);
+    e_op(p, OP_OR);
+    e_patch(p, j);
+    rule_end(p, r);
+    /* 5: not (setting == 2) */
+    r = rule_begin(p, "not", OUT_PRIOR_AUTH);
+    e_fused(p, OP_LDEQK, "setting", c2);
+    e_op(p, OP_NOT);
+    rule_end(p, r);
+    /* 6: units > 5 or (member_age > 5 and not setting == 2): the `unless`
+     * shape sits under an `or`, which a true left side jumps past */
+    r = rule_begin(p, "nested", OUT_PRIOR_AUTH);
+    e_fused(p, OP_LDGTK, "units", c5);
+    size_t jt = e_jump(p, OP_JTRUE);
+    e_fused(p, OP_LDGTK, "member_age", c5);
+    j = e_jump(p, OP_JFALSE);
+    e_fused(p, OP_LDEQK, "setting", c2);
+    e_op(p, OP_NOT);
+    e_op(p, OP_AND);
+    e_patch(p, j);
+    e_op(p, OP_OR);
+    e_patch(p, jt);
+    rule_end(p, r);
+    finish(p);
+    char err[256];
+    cr_assert(bc_verify(p, err, sizeof err), "%s", err);
+
+    Vm *vm = vm_new(p);
+    uint32_t ruled_out[NSHAPES] = {0};
+    const char *const fields[] = {"setting", "units", "member_age", "state"};
+    /* every field of the shapes: absent, null, or each of a few values */
+    for (int combo = 0; combo < 5 * 5 * 5 * 4; combo++) {
+        Record rec = rec_new(p, SD);
+        int x = combo;
+        for (size_t f = 0; f < 4; f++) {
+            int v = x % (f == 3 ? 4 : 5);
+            x /= f == 3 ? 4 : 5;
+            uint32_t fi = th_field_index(p, fields[f]);
+            if (v == 0) continue; /* absent */
+            if (v == 1) rec.none |= (uint64_t)1 << fi;
+            else if (f == 3) set_s(p, &rec, "state", v == 2 ? "IL" : "WI");
+            else set_i(p, &rec, fields[f], v == 2 ? 1 : v == 3 ? 2 : 6);
+        }
+        for (uint32_t k = 0; k < NSHAPES; k++) {
+            int g = vm_rule_guards(vm, &rec, k);
+            cr_assert(found[k] ? g >= 0 : g == -1, "rule %u: guards %d", k, g);
+            if (g != 1) continue;
+            ruled_out[k]++;
+            uint64_t m;
+            cr_assert_eq(vm_eval_rule(vm, &rec, k, &m), 0, "rule %u ruled out but not false", k);
+        }
+    }
+    for (uint32_t k = 0; k < NSHAPES; k++)
+        if (found[k]) cr_expect_gt(ruled_out[k], 0, "rule %u: its guards never ruled it out", k);
+    vm_free(vm);
+    th_prog_free(p);
 }
