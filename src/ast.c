@@ -289,3 +289,17 @@ void ast_dump(const Node *list, FILE *out)
         fputc('\n', out);
     }
 }
+
+const Node **ast_chain(const Node *n, int op, size_t *count)
+{
+    size_t depth = 0;
+    const Node *x = n;
+    for (; x && x->kind == N_BINARY && x->op == op; x = x->a) depth++;
+    const Node **v = xmalloc((depth + 1) * sizeof *v);
+    v[0] = x; /* the innermost left operand comes first */
+    size_t k = depth;
+    for (x = n; x && x->kind == N_BINARY && x->op == op; x = x->a) v[k--] = x->b;
+    *count = depth + 1;
+    return v;
+}
+

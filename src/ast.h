@@ -128,4 +128,14 @@ void ast_dump(const Node *list, FILE *out);
 /* "N_RULE" -> "rule" style name of a kind, for dumps and messages. */
 const char *ast_kind_name(NodeKind k);
 
+/* The operands of the chain of `op` (BIN_AND or BIN_OR) rooted at n, in
+ * source order: the parser nests `a and b and c` left-deep, and this gives
+ * a, b, c. Only the left spine is followed (a parenthesized `b and c` on
+ * the right stays one operand); a node that is not a chain of op is its
+ * own only operand. The spine is walked by loop, since chains may be long.
+ * Returns an xmalloc'ed array the caller frees; *count receives its length
+ * (at least 1). The one walker every reader of conditions uses (the
+ * checker, pcrc list, the lints). */
+const Node **ast_chain(const Node *n, int op, size_t *count);
+
 #endif

@@ -4,7 +4,7 @@
  * real `pcrc list` (they must not drift from the policies); the phrasing of
  * every condition form, deadline, outcome and header line through
  * pcr_compile_buffer + pcr_policy_list on small sources; and the code
- * formatter (list.h) on interval sets built by hand. */
+ * formatter (codetext.h) on interval sets built by hand. */
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <stdarg.h>
@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "helpers.h"
-#include "list.h"
+#include "codetext.h"
 #include "pcr/pcr.h"
 
 /* ---- helpers --------------------------------------------------------------- */
@@ -600,7 +600,7 @@ static void expect_codes(CodeSet *s, const char *want)
 {
     code_set_normalize(s);
     Buf b = {0};
-    list_codes(s->r, s->n, &b);
+    codetext_put(s->r, s->n, &b);
     buf_putc(&b, '\0');
     cr_expect_str_eq(b.p, want);
     buf_free(&b);
@@ -701,7 +701,7 @@ Test(codes, differences_print_real_codes)
     code_set_free(&b);
     Buf out = {0};
     code_set_normalize(&d);
-    list_codes(d.r, d.n, &out);
+    codetext_put(d.r, d.n, &out);
     buf_putc(&out, '\0');
     cr_expect_not_null(strstr(out.p, "C50.910"), "got %s", out.p);
     cr_expect_not_null(strstr(out.p, "C50.912"), "got %s", out.p);
