@@ -26,7 +26,11 @@ typedef enum NodeKind {
                     "effective" is an N_EFFECTIVE node in the same list instead. */
     N_EFFECTIVE, /* a: N_DATE from (required); b: N_DATE through (inclusive) or NULL */
     N_SCHEMA,    /* name; a: list of N_FIELD */
-    N_FIELD,     /* name; a: N_TYPE; b: default value expr or NULL; flags: FL_REQUIRED */
+    N_FIELD,     /* name; a: N_TYPE, followed (through next) by the field's N_WORDING
+                    pairs; b: default value expr or NULL; str: the field's noun ("the
+                    setting") or NULL; flags: FL_REQUIRED */
+    N_WORDING,   /* name: key (`true`, `false`, `any`, `none`, `unit` or an enum
+                    member); str: its words */
     N_TYPE,      /* name: "bool" "int" "money" "string" "date" "datetime" "duration"
                     "enum" "code" "list".
                     enum: a = members (N_NAME or N_STRING).

@@ -1,10 +1,12 @@
 /* list.c: the analyst's listing of a policy (pcrc list; see list.h).
  *
- * The rules are read as written, from the root file's syntax tree: their
- * clauses, conditions and the document sections they cite. The compiled
- * Prog supplies what the tree cannot say by itself: the codes of each set
- * after its set algebra (PSet, found by name) and the types of fields. The
- * whole listing is built in one Buf and written at the end. */
+ * What the checker resolved comes from the policy's facts (facts.h): the
+ * rules in model order with their windows and citations, each code set a
+ * condition names (title, window, emitted PSet), and how each field reads
+ * (the schema's wording). The rules' clauses and conditions are read as
+ * written, from their syntax nodes; the compiled Prog gives field types and
+ * the codes of each set after its set algebra. The whole listing is built
+ * in one Buf and written at the end. */
 #include "list.h"
 
 #include <stdbool.h>
@@ -17,6 +19,7 @@
 #include "ast.h"
 #include "codetext.h"
 #include "dates.h"
+#include "facts.h"
 #include "pcr/pcr.h"
 #include "policy.h"
 #include "prog.h"
@@ -187,75 +190,13 @@ static void put_words(Buf *b, const char *s)
 
 /* ---- fields --------------------------------------------------------------- */
 
-/* How the standard request fields read in a sentence. Fields not listed
- * read as `name`. */
-typedef struct FieldWords {
-    const char *name;
-    const char *noun;      /* "the setting" */
-    const char *yes, *no;  /* bool: the field is true / false */
-    const char *elem;      /* list: "a diagnosis" (some element) */
-    const char *elem_none; /* list: "no diagnosis" */
-    const char *unit;      /* int: " hours" after a number */
-} FieldWords;
-
-static const FieldWords field_words[] = {
-    {"id", "the request id", NULL, NULL, NULL, NULL, NULL},
-    {"payer", "the payer", NULL, NULL, NULL, NULL, NULL},
-    {"plan", "the plan", NULL, NULL, NULL, NULL, NULL},
-    {"network", "the provider", NULL, NULL, NULL, NULL, NULL},
-    {"setting", "the setting", NULL, NULL, NULL, NULL, NULL},
-    {"admission", "the admission type", NULL, NULL, NULL, NULL, NULL},
-    {"admitted_from_er", "admission from the emergency room",
-     "the member was admitted from the emergency room",
-     "the member was not admitted from the emergency room", NULL, NULL, NULL},
-    {"delivery", "the delivery", NULL, NULL, NULL, NULL, NULL},
-    {"stay_hours", "the expected length of stay", NULL, NULL, NULL, NULL, " hours"},
-    {"code", "the code", NULL, NULL, NULL, NULL, NULL},
-    {"code_system", "the code system", NULL, NULL, NULL, NULL, NULL},
-    {"diagnoses", "diagnoses", NULL, NULL, "a diagnosis", "no diagnosis", NULL},
-    {"units", "the billed units", NULL, NULL, NULL, NULL, NULL},
-    {"price", "the purchase price", NULL, NULL, NULL, NULL, NULL},
-    {"visit_number", "the visit number", NULL, NULL, NULL, NULL, NULL},
-    {"state", "the state of service", NULL, NULL, NULL, NULL, NULL},
-    {"member_age", "the member's age", NULL, NULL, NULL, NULL, NULL},
-    {"medicare_primary", "Medicare primary", "Medicare is the primary payer",
-     "Medicare is not the primary payer", NULL, NULL, NULL},
-    {"medicare_exhausted", "Medicare exhaustion", "the member's Medicare benefits are exhausted",
-     "the member's Medicare benefits are not exhausted", NULL, NULL, NULL},
-    {"clinical_trial", "clinical trial", "the service is part of an approved clinical trial",
-     "the service is not part of an approved clinical trial", NULL, NULL, NULL},
-    {"emergent", "emergency", "the service is emergent", "the service is not emergent", NULL,
-     NULL, NULL},
-    {"service_date", "the service date", NULL, NULL, NULL, NULL, NULL},
-    {"requested_at", "the request time", NULL, NULL, NULL, NULL, NULL},
-};
-
-/* Values of a field that read better as words: `network == "in"` reads
- * "the provider is in network". */
-static const struct {
-    const char *field, *value, *words;
-} value_words[] = {
-    {"network", "in", "in network"},
-    {"network", "out", "out of network"},
-    {"setting", "ltac", "LTAC"},
-};
-
-static const FieldWords *words_of(const char *field)
-{
-    for (size_t i = 0; i < sizeof field_words / sizeof field_words[0]; i++)
-        if (strcmp(field_words[i].name, field) == 0) return &field_words[i];
-    return NULL;
-}
-
 typedef struct Lister {
     const Prog *p;
     const Node *decls;   /* the root file's declarations */
-    const Node *const *modules; /* each used module's declarations (shared sets) */
-    size_t nmodules;
+    const Facts *facts;  /* the checker's results: field wording, code sets */
     int32_t day;         /* the service date listed */
     Buf out;             /* the listing */
-    const char *rule;    /* id of the rule being listed (names its inline sets) */
-    Buf notes;           /* its long code sets: "label: codes" entries, NUL-separated */
+    Buf notes;           /* the rule's long code sets: "label: codes" entries, NUL-separated */
     size_t nnotes;
 } Lister;
 
@@ -274,18 +215,36 @@ static const char *field_name(const Lister *L, int f)
     return L->p->strs[L->p->fields[f].name];
 }
 
+/* Field f's wording in the schema (every string NULL when it has none). */
+static const FieldText *text_of(const Lister *L, int f)
+{
+    static const FieldText none = {0};
+    return L->facts && (uint32_t)f < L->facts->nfields ? &L->facts->fields[f] : &none;
+}
+
 static void put_noun(Buf *b, const Lister *L, int f)
 {
-    const FieldWords *w = words_of(field_name(L, f));
-    if (w) buf_puts(b, w->noun);
+    const FieldText *t = text_of(L, f);
+    if (t->noun) buf_puts(b, t->noun);
     else buf_printf(b, "`%s`", field_name(L, f));
 }
 
 static void put_bool_field(Buf *b, const Lister *L, int f, bool yes)
 {
-    const FieldWords *w = words_of(field_name(L, f));
-    if (w && w->yes) buf_puts(b, yes ? w->yes : w->no);
+    const FieldText *t = text_of(L, f);
+    if (t->yes && t->no) buf_puts(b, yes ? t->yes : t->no);
     else buf_printf(b, "`%s` is %s", field_name(L, f), yes ? "true" : "false");
+}
+
+/* The schema's words for member s of enum field f, or NULL. */
+static const char *member_words(const Lister *L, int f, const char *s)
+{
+    const FieldText *t = text_of(L, f);
+    const PField *fd = &L->p->fields[f];
+    if (!t->members || fd->type != VT_ENUM) return NULL;
+    for (uint32_t i = 0; i < fd->enum_count; i++)
+        if (strcmp(L->p->strs[L->p->refs[fd->enum_first + i]], s) == 0) return t->members[i];
+    return NULL;
 }
 
 /* A literal value in a comparison or value list, read as the type of
@@ -293,19 +252,14 @@ static void put_bool_field(Buf *b, const Lister *L, int f, bool yes)
 static void put_value(Buf *b, const Lister *L, int f, const Node *v)
 {
     const PField *fd = f >= 0 ? &L->p->fields[f] : NULL;
-    const char *fname = f >= 0 ? field_name(L, f) : "";
-    const FieldWords *w = f >= 0 ? words_of(fname) : NULL;
-    const char *unit = w && w->unit ? w->unit : "";
+    const char *unit = f >= 0 ? text_of(L, f)->unit : NULL;
     if (v->kind == N_NAME || v->kind == N_STRING) {
         const char *s = v->kind == N_NAME ? v->name : v->str;
         if (!s) s = "";
-        for (size_t i = 0; i < sizeof value_words / sizeof value_words[0]; i++)
-            if (strcmp(value_words[i].field, fname) == 0 && strcmp(value_words[i].value, s) == 0) {
-                buf_puts(b, value_words[i].words);
-                return;
-            }
+        const char *words = f >= 0 ? member_words(L, f, s) : NULL;
         int g = field_of(L, v);
-        if (v->kind == N_NAME && g >= 0 && !(fd && fd->type == VT_ENUM)) put_noun(b, L, g);
+        if (words) buf_puts(b, words);
+        else if (v->kind == N_NAME && g >= 0 && !(fd && fd->type == VT_ENUM)) put_noun(b, L, g);
         else if (v->kind == N_STRING && !(fd && fd->type == VT_ENUM)) buf_printf(b, "\"%s\"", s);
         else put_words(b, s);
         return;
@@ -317,7 +271,8 @@ static void put_value(Buf *b, const Lister *L, int f, const Node *v)
     case N_MONEY: put_money(b, v->ival); break;
     case N_INT:
         if (money) put_money(b, v->ival * 100);
-        else buf_printf(b, "%lld%s", (long long)v->ival, unit);
+        else if (unit) buf_printf(b, "%lld %s", (long long)v->ival, unit);
+        else buf_printf(b, "%lld", (long long)v->ival);
         break;
     case N_DECIMAL:
         if (money && v->str && decimal_cents(v->str, &cents)) put_money(b, cents);
@@ -340,32 +295,6 @@ static void put_value(Buf *b, const Lister *L, int f, const Node *v)
 }
 
 /* ---- code sets in conditions --------------------------------------------- */
-
-static const PSet *find_pset(const Prog *p, const char *name)
-{
-    for (uint32_t i = 0; i < p->nsets; i++)
-        if (strcmp(p->strs[p->sets[i].name], name) == 0) return &p->sets[i];
-    return NULL;
-}
-
-/* The `codeset` declaration called name, in the root file or a module it
- * uses (std.codes' shared sets read by their titles too), or NULL. */
-static const Node *find_codeset(const Lister *L, const char *name)
-{
-    for (size_t m = 0; m <= L->nmodules; m++)
-        for (const Node *d = m == 0 ? L->decls : L->modules[m - 1]; d; d = d->next)
-            if (d->kind == N_CODESET && d->name && strcmp(d->name, name) == 0) return d;
-    return NULL;
-}
-
-static void effective_of(const Node *eff, int32_t *from, int32_t *through)
-{
-    *from = DATE_OPEN_FROM;
-    *through = DATE_OPEN_THROUGH;
-    if (!eff || eff->kind != N_EFFECTIVE) return;
-    if (eff->a && eff->a->kind == N_DATE) *from = (int32_t)eff->a->ival;
-    if (eff->b && eff->b->kind == N_DATE) *through = (int32_t)eff->b->ival;
-}
 
 /* Adds "label (window): codes" to the rule's "codes:" entries unless it is
  * there already (a set named twice in one rule). */
@@ -391,15 +320,10 @@ static void note_set(Lister *L, const char *label, const char *codes, const char
  * rule's "codes:" lines otherwise; an inline `{ ... }` set prints its codes. */
 static void put_set(Buf *b, Lister *L, const Node *s)
 {
-    Buf name = {0};
-    if (s->kind == N_NAME && s->name) buf_puts(&name, s->name);
-    else buf_printf(&name, "%s{%u:%u}", L->rule, s->loc.line, s->loc.col); /* as sema names it */
-    const char *key = cstr(&name);
-    const PSet *ps = find_pset(L->p, key);
-    const Node *decl = s->kind == N_NAME ? find_codeset(L, key) : NULL;
-    const char *label = decl && decl->str ? decl->str : s->kind == N_NAME ? key : NULL;
-    int32_t from, through;
-    effective_of(decl ? decl->b : NULL, &from, &through);
+    const FactSet *fs = facts_set(L->facts, s);
+    const PSet *ps = fs && fs->pset != PIDX_NONE ? &L->p->sets[fs->pset] : NULL;
+    const char *label = fs && fs->title ? fs->title : s->kind == N_NAME ? s->name : NULL;
+    int32_t from = fs ? fs->from : DATE_OPEN_FROM, through = fs ? fs->through : DATE_OPEN_THROUGH;
     bool windowed = from != DATE_OPEN_FROM || through != DATE_OPEN_THROUGH;
     Buf codes = {0}, window = {0};
     if (ps) codetext_put(L->p->ranges + ps->first, ps->count, &codes);
@@ -424,7 +348,6 @@ static void put_set(Buf *b, Lister *L, const Node *s)
     }
     buf_free(&codes);
     buf_free(&window);
-    buf_free(&name);
 }
 
 /* ---- conditions ---------------------------------------------------------- */
@@ -513,10 +436,10 @@ static void in(Buf *b, Lister *L, const Node *n, bool negated)
     if (!f || !s) return;
     int fi = field_of(L, f);
     bool any = (n->flags & FL_ANY) != 0;
-    const FieldWords *w = fi >= 0 ? words_of(field_name(L, fi)) : NULL;
+    const FieldText *t = fi >= 0 ? text_of(L, fi) : NULL;
     const char *fname = fi >= 0 ? field_name(L, fi) : (f->name ? f->name : "?");
     if (any) {
-        if (w && w->elem) buf_puts(b, negated ? w->elem_none : w->elem);
+        if (t && t->some && t->none) buf_puts(b, negated ? t->none : t->some);
         else buf_printf(b, "%s element of `%s`", negated ? "no" : "an", fname);
     } else if (fi >= 0) {
         put_noun(b, L, fi);
@@ -664,29 +587,9 @@ static const Node *clause(const Node *rule, int kind)
     return NULL;
 }
 
-static void rule_window(const Node *rule, int32_t *from, int32_t *through)
+static bool rule_in_effect(const Lister *L, const FactRule *r)
 {
-    const Node *e = clause(rule, CL_EFFECTIVE);
-    effective_of(e ? e->a : NULL, from, through);
-}
-
-static bool rule_in_effect(const Lister *L, const Node *rule)
-{
-    int32_t from, through;
-    rule_window(rule, &from, &through);
-    return L->day >= from && L->day <= through;
-}
-
-static const char *cite_doc(const Node *rule)
-{
-    const Node *c = clause(rule, CL_CITE);
-    return c && c->a && c->a->kind == N_STRING ? c->a->str : NULL;
-}
-
-static const char *cite_section(const Node *rule)
-{
-    const Node *c = clause(rule, CL_CITE);
-    return c && c->b && c->b->kind == N_STRING ? c->b->str : NULL;
+    return L->day >= r->from && L->day <= r->through;
 }
 
 static bool same(const char *a, const char *b)
@@ -744,13 +647,13 @@ static void exceptions(Lister *L, const Node *n)
     buf_free(&t);
 }
 
-static void list_rule(Lister *L, const Node *rule, const char *default_reviewer)
+static void list_rule(Lister *L, const FactRule *fr, const char *default_reviewer)
 {
-    L->rule = rule->name ? rule->name : "";
+    const Node *rule = fr->node;
     L->notes.n = 0;
     L->nnotes = 0;
     Buf t = {0};
-    buf_printf(&t, "%s [%s]", rule->str ? rule->str : "(untitled)", L->rule);
+    buf_printf(&t, "%s [%s]", rule->str ? rule->str : "(untitled)", rule->name ? rule->name : "");
     put_wrapped(&L->out, "", 2, cstr(&t));
 
     const Node *req = clause(rule, CL_REQUIRE), *ex = clause(rule, CL_EXEMPT);
@@ -782,11 +685,9 @@ static void list_rule(Lister *L, const Node *rule, const char *default_reviewer)
             rule_line(L, "deadline:", cstr(&t));
         }
     }
-    int32_t from, through;
-    rule_window(rule, &from, &through);
-    if (from != DATE_OPEN_FROM || through != DATE_OPEN_THROUGH) {
+    if (fr->from != DATE_OPEN_FROM || fr->through != DATE_OPEN_THROUGH) {
         t.n = 0;
-        put_window(&t, from, through);
+        put_window(&t, fr->from, fr->through);
         rule_line(L, "effective:", cstr(&t));
     }
     const Node *when = clause(rule, CL_WHEN);
@@ -901,18 +802,17 @@ static void listing(Lister *L)
     size_t ngroups = 0, nrules = 0, nlate = 0, count[OUT__COUNT] = {0};
     const char *doc0 = NULL;
     bool many_docs = false;
-    for (const Node *d = L->decls; d; d = d->next) {
-        if (d->kind != N_RULE) continue;
-        if (!rule_in_effect(L, d)) {
+    const FactRule *rules = L->facts->rules;
+    for (uint32_t i = 0; i < L->facts->nrules; i++) {
+        const FactRule *r = &rules[i];
+        if (!rule_in_effect(L, r)) {
             nlate++;
             continue;
         }
-        const char *doc = cite_doc(d), *sec = cite_section(d);
+        const char *doc = r->doc, *sec = r->section;
         if (nrules++ == 0) doc0 = doc;
         else if (!same(doc, doc0)) many_docs = true;
-        const Node *req = clause(d, CL_REQUIRE);
-        int64_t out = clause(d, CL_EXEMPT) ? OUT_EXEMPT : req ? req->ival : OUT_NONE;
-        if (out >= OUT_NONE && out < OUT__COUNT) count[out]++;
+        if (r->outcome < OUT__COUNT) count[r->outcome]++;
         size_t g = 0;
         while (g < ngroups && !(same(groups[g].doc, doc) && same(groups[g].section, sec))) g++;
         if (g == ngroups) {
@@ -952,10 +852,10 @@ static void listing(Lister *L)
         buf_putc(&L->out, '\n');
         put_heading(&L->out, cstr(&t), '-');
         buf_putc(&L->out, '\n');
-        for (const Node *d = L->decls; d; d = d->next)
-            if (d->kind == N_RULE && rule_in_effect(L, d) && same(cite_doc(d), groups[g].doc) &&
-                same(cite_section(d), groups[g].section))
-                list_rule(L, d, reviewer);
+        for (uint32_t i = 0; i < L->facts->nrules; i++)
+            if (rule_in_effect(L, &rules[i]) && same(rules[i].doc, groups[g].doc) &&
+                same(rules[i].section, groups[g].section))
+                list_rule(L, &rules[i], reviewer);
     }
     if (nlate) {
         t.n = 0;
@@ -964,14 +864,13 @@ static void listing(Lister *L)
         buf_putc(&L->out, '\n');
         put_heading(&L->out, cstr(&t), '-');
         buf_putc(&L->out, '\n');
-        for (const Node *d = L->decls; d; d = d->next) {
-            if (d->kind != N_RULE || rule_in_effect(L, d)) continue;
-            int32_t from, through;
-            rule_window(d, &from, &through);
+        for (uint32_t i = 0; i < L->facts->nrules; i++) {
+            const FactRule *r = &rules[i];
+            if (rule_in_effect(L, r)) continue;
             t.n = 0;
-            buf_printf(&t, "%s [%s]: in effect ", d->str ? d->str : "(untitled)",
-                       d->name ? d->name : "?");
-            put_window(&t, from, through);
+            buf_printf(&t, "%s [%s]: in effect ", r->node->str ? r->node->str : "(untitled)",
+                       r->id);
+            put_window(&t, r->from, r->through);
             put_wrapped(&L->out, "", 2, cstr(&t));
         }
     }
@@ -984,10 +883,9 @@ static void listing(Lister *L)
 pcr_status pcr_policy_list(const pcr_policy *p, const char *date, FILE *out)
 {
     int32_t day;
-    if (!p || !p->prog || !p->decls || !date || !out) return PCR_ERR_USAGE;
+    if (!p || !p->prog || !p->decls || !p->facts || !date || !out) return PCR_ERR_USAGE;
     if (!date_parse(date, strlen(date), &day)) return PCR_ERR_USAGE;
-    Lister L = {.p = p->prog, .decls = p->decls, .modules = p->module_decls,
-                .nmodules = p->nmodules, .day = day};
+    Lister L = {.p = p->prog, .decls = p->decls, .facts = p->facts, .day = day};
     listing(&L);
     while (L.out.n >= 2 && L.out.p[L.out.n - 1] == '\n' && L.out.p[L.out.n - 2] == '\n')
         L.out.n--; /* no blank line at the end */

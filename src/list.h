@@ -3,8 +3,9 @@
  * pcr_policy_list() (include/pcr/pcr.h) prints, for one service date, every
  * rule in effect, grouped by the document sections the rules cite, with its
  * outcome, reviewer, deadline, codes, conditions and exceptions in plain
- * words. It reads the root file's syntax tree (pcr_policy.decls) for the
- * rules as written and the compiled Prog for code sets and field types.
+ * words. It reads the checker's results kept in pcr_policy.facts (facts.h:
+ * rules, code sets, field wording), the rules' clauses as written (their
+ * syntax nodes) and the compiled Prog (field types, codes).
  *
  * The code sets print through codetext.h. */
 #ifndef PCR_LIST_H

@@ -196,6 +196,36 @@ Test(words, bool_field_without_a_phrase)
     free(out);
 }
 
+/* A custom schema's wording (docs/language.md, "Field wording") is what
+ * the listing says: noun, bool sentences, list phrases, unit, members. */
+Test(words, custom_schema_wording)
+{
+    const char *src =
+        "schema req {\n"
+        "  id: string required\n  payer: string required\n"
+        "  service_date: date required\n"
+        "  frail: bool = false \"frailty\", true \"the member is frail\",\n"
+        "    false \"the member is not frail\"\n"
+        "  nights: int \"the planned stay\", unit \"nights\"\n"
+        "  ward: enum { icu, step_down } \"the ward\", icu \"intensive care\"\n"
+        "  meds: list code(HCPCS) \"the drugs\", any \"a drug\", none \"no drug\"\n"
+        "  code: code(CPT) \"the procedure\"\n}\n"
+        "policy t { payer \"tp\" title \"T\" version \"1\" effective 2026-01-01 }\n"
+        "rule r \"R\" {\n"
+        "  when frail and nights > 3 and ward == icu and meds any in { HCPCS J9035 }\n"
+        "    and code in { CPT 70551 }\n"
+        "  unless not frail or ward in {step_down} or not (meds any in { HCPCS J9041 })\n"
+        "  require notification\n}\n";
+    char *out = listing(src, "2026-03-02");
+    expect_has(out, "when: the member is frail and the planned stay is more than 3 nights and "
+                    "the ward is intensive care and a drug is one of HCPCS J9035 and the "
+                    "procedure is one of CPT 70551");
+    expect_has(out, "except: the member is not frail");
+    expect_has(out, "except: the ward is step down");
+    expect_has(out, "except: no drug is one of HCPCS J9041");
+    free(out);
+}
+
 Test(words, and_or_not_bind_as_written)
 {
     expect_when("code in mri and (setting == office or emergent)",
