@@ -291,7 +291,7 @@ static void set_changes(Diff *D)
     Buf b = {0};
     for (uint32_t i = 0; i < nm->nsets; i++) {
         const SSet *s = &nm->sets[i];
-        if (strchr(s->name, '{')) continue; /* a literal: reported with its rule */
+        if (s->literal) continue; /* reported with its rule */
         uint32_t j = 0;
         while (j < om->nsets && strcmp(om->sets[j].name, s->name) != 0) j++;
         if (j == om->nsets) {
@@ -322,7 +322,7 @@ static void set_changes(Diff *D)
         code_set_free(&c);
     }
     for (uint32_t j = 0; j < om->nsets; j++) {
-        if (strchr(om->sets[j].name, '{')) continue;
+        if (om->sets[j].literal) continue;
         uint32_t i = 0;
         while (i < nm->nsets && strcmp(nm->sets[i].name, om->sets[j].name) != 0) i++;
         if (i == nm->nsets) {

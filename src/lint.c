@@ -517,7 +517,7 @@ static void lint_untested(Lint *L, const Prog *p)
     }
     for (uint32_t i = 0; i < m->nsets; i++) {
         const SSet *set = &m->sets[i];
-        if (set->bad || set->pset == PIDX_NONE || set->pset >= p->nsets || strchr(set->name, '{') ||
+        if (set->bad || set->pset == PIDX_NONE || set->pset >= p->nsets || set->literal ||
             hits[set->pset] || lint_allowed(L->d, set->loc, "W610"))
             continue;
         diag_report(L->d, PCR_SEV_WARNING, "W610", set->loc, "code set `%s` holds no code of any test",

@@ -67,6 +67,8 @@ typedef struct SSet {
                              no condition tests it */
     uint8_t state;        /* SET_* below: evaluation state, for cycles */
     bool bad;             /* its definition had errors (already reported) */
+    bool literal;         /* an anonymous `{ ... }` in a condition: its name is the
+                             checker's ("<rule>{line:col}"), never shown as a name */
 } SSet;
 
 enum { SET_TODO = 0, SET_BUSY, SET_DONE };
