@@ -471,23 +471,7 @@ static void in(Buf *b, Lister *L, const Node *n, bool negated)
     put_set(b, L, s);
 }
 
-static void negation(Buf *b, Lister *L, const Node *a, int parent);
-
-/* `not (a and b)` as "a is not ... or b is not ..." (De Morgan). */
-static void negated_chain(Buf *b, Lister *L, const Node *n, int parent)
-{
-    int dual = n->op == BIN_AND ? BIN_OR : BIN_AND;
-    size_t k;
-    const Node **v = ast_chain(n, n->op, &k);
-    bool paren = parent != 0 && parent != dual;
-    if (paren) buf_putc(b, '(');
-    for (size_t i = 0; i < k; i++) {
-        if (i > 0) buf_puts(b, dual == BIN_AND ? " and " : " or ");
-        negation(b, L, v[i], dual);
-    }
-    if (paren) buf_putc(b, ')');
-    free(v);
-}
+static void chain(Buf *b, Lister *L, const Node *n, bool negated, int parent);
 
 /* `not x`: pushed into x, so plain words can say it. */
 static void negation(Buf *b, Lister *L, const Node *a, int parent)
@@ -517,7 +501,7 @@ static void negation(Buf *b, Lister *L, const Node *a, int parent)
     case N_BOOL: buf_puts(b, a->ival ? "never" : "always"); return;
     case N_NOT: cond(b, L, a->a, parent); return;
     case N_BINARY:
-        if (a->op == BIN_AND || a->op == BIN_OR) negated_chain(b, L, a, parent);
+        if (a->op == BIN_AND || a->op == BIN_OR) chain(b, L, a, true, parent);
         else compare(b, L, a, true);
         return;
     default: break;
@@ -527,15 +511,22 @@ static void negation(Buf *b, Lister *L, const Node *a, int parent)
     buf_putc(b, ')');
 }
 
-/* An and/or chain, flattened: parsers nest `a and b and c` left-deep. */
-static void chain(Buf *b, Lister *L, const Node *n)
+/* An and/or chain, flattened: parsers nest `a and b and c` left-deep.
+ * Negated, it reads by De Morgan: `not (a and b)` as "a is not ... or b is
+ * not ...". parent as for cond(). */
+static void chain(Buf *b, Lister *L, const Node *n, bool negated, int parent)
 {
+    int op = !negated ? n->op : n->op == BIN_AND ? BIN_OR : BIN_AND; /* as it reads */
     size_t k;
     const Node **v = ast_chain(n, n->op, &k);
+    bool paren = parent != 0 && parent != op;
+    if (paren) buf_putc(b, '(');
     for (size_t i = 0; i < k; i++) {
-        if (i > 0) buf_puts(b, n->op == BIN_AND ? " and " : " or ");
-        cond(b, L, v[i], n->op);
+        if (i > 0) buf_puts(b, op == BIN_AND ? " and " : " or ");
+        if (negated) negation(b, L, v[i], op);
+        else cond(b, L, v[i], op);
     }
+    if (paren) buf_putc(b, ')');
     free(v);
 }
 
@@ -548,14 +539,8 @@ static void cond(Buf *b, Lister *L, const Node *n, int parent)
     int f;
     switch (n->kind) {
     case N_BINARY:
-        if (n->op == BIN_AND || n->op == BIN_OR) {
-            bool paren = parent != 0 && parent != n->op;
-            if (paren) buf_putc(b, '(');
-            chain(b, L, n);
-            if (paren) buf_putc(b, ')');
-        } else {
-            compare(b, L, n, false);
-        }
+        if (n->op == BIN_AND || n->op == BIN_OR) chain(b, L, n, false, parent);
+        else compare(b, L, n, false);
         return;
     case N_NOT: negation(b, L, n->a, parent); return;
     case N_IN: in(b, L, n, (n->flags & FL_NEGATED) != 0); return;
