@@ -200,7 +200,12 @@ Node *parse_prop(Parser *p, Node *name, Node *values, Loc loc);
 Node *parse_effective(Parser *p, Node *from, Node *through, Loc loc);
 Node *parse_effective_error(Parser *p, Loc loc);
 Node *parse_schema(Parser *p, Node *name, Node *fields, Loc loc);
-Node *parse_field(Parser *p, Node *name, Node *type, int required, Node *dflt, Loc loc);
+/* N_FIELD; says is its wording (docs/language.md, "Field wording"): the
+ * field's noun (N_STRING) followed by its N_WORDING pairs, or NULL. */
+Node *parse_field(Parser *p, Node *name, Node *type, int required, Node *dflt, Node *says,
+                  Loc loc);
+/* N_WORDING: `key "text"` after a field's noun. */
+Node *parse_wording(Parser *p, Node *key, Node *text, Loc loc);
 /* N_TYPE `name` (copied) with children a and b; _named takes the name from
  * an identifier. */
 Node *parse_type(Parser *p, const char *name, Node *a, Node *b, Loc loc);
@@ -345,13 +350,13 @@ static void pcr_yyerror(Loc *loc, yyscan_t scanner, Parser *p, const char *msg);
     EQ "`==`" NE "`!=`" LT "`<`" LE "`<=`" GT "`>`" GE "`>=`"
 
 %nterm <node> decl use_decl policy_decl prop pname pcal effective
-%nterm <node> schema_decl field fname type elem_type system_opt default_opt
+%nterm <node> schema_decl field fname type elem_type system_opt default_opt wording wkey
 %nterm <node> codeset_decl title_opt eff_opt set_lit group item
 %nterm <node> calendar_decl holiday rule_decl rclause test_decl tclause
 %nterm <node> value literal word boolean gvalue fval list_lit setref value_list vitem
 %nterm <node> operand name member
 %nterm <list> modpath props strings fields members systems groups codes holidays rclauses ids
-%nterm <list> props_opt fields_opt holidays_opt rclauses_opt tclauses_opt fvals_opt
+%nterm <list> props_opt fields_opt holidays_opt rclauses_opt tclauses_opt fvals_opt says says_opt
 %nterm <list> tclauses fvals litems litems_opt names names_opt ids_opt vitems
 %nterm <list> outcomes outcomes_opt
 %nterm <node> outcome_item
@@ -443,8 +448,26 @@ fields
     ;
 
 field
-    : fname COLON type required_opt default_opt  { $$ = parse_field(p, $1, $3, $4, $5, @$); }
-    | fname error  { $$ = parse_field(p, $1, NULL, 0, NULL, @$); }
+    : fname COLON type required_opt default_opt says_opt
+        { $$ = parse_field(p, $1, $3, $4, $5, $6.head, @$); }
+    | fname error  { $$ = parse_field(p, $1, NULL, 0, NULL, NULL, @$); }
+    ;
+
+/* How the field reads in pcrc list: `"the setting", ltac "LTAC"`. */
+says_opt: %empty  { $$ = parse_list(NULL); } | says ;
+
+says
+    : STRING               { $$ = parse_list($1); }
+    | says COMMA wording   { $$ = parse_list_add($1, $3); }
+    ;
+
+wording: wkey STRING  { $$ = parse_wording(p, $1, $2, @$); } ;
+
+/* `true` and `false` (bools), `any` and `none` (lists), `unit`, or a member. */
+wkey
+    : word
+    | TRUE   { $$ = parse_word(p, $1, @1); }
+    | FALSE  { $$ = parse_word(p, $1, @1); }
     ;
 
 

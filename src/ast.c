@@ -77,6 +77,7 @@ const char *ast_kind_name(NodeKind k)
         [N_EFFECTIVE] = "effective",
         [N_SCHEMA] = "schema",
         [N_FIELD] = "field",
+        [N_WORDING] = "wording",
         [N_TYPE] = "type",
         [N_CODESET] = "codeset",
         [N_CALENDAR] = "calendar",
@@ -191,7 +192,12 @@ static const char *put_details(const Node *n, FILE *out)
     case N_FIELD:
         put_word(n->name, out);
         if (n->flags & FL_REQUIRED) fputs(" required", out);
+        put_title(n->str, out);
         return "default";
+    case N_WORDING:
+        put_word(n->name, out);
+        put_title(n->str, out);
+        return NULL;
     case N_TYPE:
         put_word(n->name, out);
         return "system";
@@ -289,3 +295,17 @@ void ast_dump(const Node *list, FILE *out)
         fputc('\n', out);
     }
 }
+
+const Node **ast_chain(const Node *n, int op, size_t *count)
+{
+    size_t depth = 0;
+    const Node *x = n;
+    for (; x && x->kind == N_BINARY && x->op == op; x = x->a) depth++;
+    const Node **v = xmalloc((depth + 1) * sizeof *v);
+    v[0] = x; /* the innermost left operand comes first */
+    size_t k = depth;
+    for (x = n; x && x->kind == N_BINARY && x->op == op; x = x->a) v[k--] = x->b;
+    *count = depth + 1;
+    return v;
+}
+

@@ -26,7 +26,11 @@ typedef enum NodeKind {
                     "effective" is an N_EFFECTIVE node in the same list instead. */
     N_EFFECTIVE, /* a: N_DATE from (required); b: N_DATE through (inclusive) or NULL */
     N_SCHEMA,    /* name; a: list of N_FIELD */
-    N_FIELD,     /* name; a: N_TYPE; b: default value expr or NULL; flags: FL_REQUIRED */
+    N_FIELD,     /* name; a: N_TYPE, followed (through next) by the field's N_WORDING
+                    pairs; b: default value expr or NULL; str: the field's noun ("the
+                    setting") or NULL; flags: FL_REQUIRED */
+    N_WORDING,   /* name: key (`true`, `false`, `any`, `none`, `unit` or an enum
+                    member); str: its words */
     N_TYPE,      /* name: "bool" "int" "money" "string" "date" "datetime" "duration"
                     "enum" "code" "list".
                     enum: a = members (N_NAME or N_STRING).
@@ -127,5 +131,15 @@ size_t ast_list_len(const Node *list);
 void ast_dump(const Node *list, FILE *out);
 /* "N_RULE" -> "rule" style name of a kind, for dumps and messages. */
 const char *ast_kind_name(NodeKind k);
+
+/* The operands of the chain of `op` (BIN_AND or BIN_OR) rooted at n, in
+ * source order: the parser nests `a and b and c` left-deep, and this gives
+ * a, b, c. Only the left spine is followed (a parenthesized `b and c` on
+ * the right stays one operand); a node that is not a chain of op is its
+ * own only operand. The spine is walked by loop, since chains may be long.
+ * Returns an xmalloc'ed array the caller frees; *count receives its length
+ * (at least 1). The one walker every reader of conditions uses (the
+ * checker, pcrc list, the lints). */
+const Node **ast_chain(const Node *n, int op, size_t *count);
 
 #endif

@@ -23,6 +23,7 @@
 #include "bc.h"
 #include "buf.h"
 #include "emit.h"
+#include "facts.h"
 #include "fileio.h"
 #include "lint.h"
 #include "syntax.h"
@@ -386,6 +387,7 @@ bool compile_program(Arena *arena, Diags *d, const char *path, char *text, size_
         }
         if (d->nerrors == errors_before) out->prog = p;
         else prog_free(p);
+        if (out->prog) out->facts = facts_keep(&s, arena);
         if (out->prog && opts && opts->lint) lint_run(&s, out->prog);
         if (out->prog && opts && opts->inspect) opts->inspect(&s, out->prog, opts->inspect_arg);
     }

@@ -63,7 +63,9 @@ typedef struct CompileOut {
     size_t ntests;
     Node *root_decls; /* the root file's syntax tree (in the arena), for dumps */
     const Node **module_decls; /* each used module's syntax tree (in the arena), */
-    size_t nmodules;           /*   for pcrc list's titles of shared code sets */
+    size_t nmodules;
+    const struct Facts *facts; /* what pcrc list reads of the checked model (facts.h),
+                                  in the arena; NULL when prog is */
 } CompileOut;
 
 /* Compiles the source `text` (len bytes, xmalloc'ed; ownership passes to d)

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "codetext.h"
 #include "dates.h"
 #include "lint_solve.h"
 #include "out.h"
@@ -34,18 +35,6 @@ typedef struct Diff {
 } Diff;
 
 /* ---- words ----------------------------------------------------------------- */
-
-static const char *outcome_words(unsigned o)
-{
-    switch (o) {
-    case OUT_NOTIFICATION: return "notification";
-    case OUT_PRIOR_AUTH: return "prior_auth";
-    case OUT_NOT_COVERED: return "not_covered";
-    case OUT_EXEMPT: return "exempt";
-    case OUT_ADVISORY: return "advisory";
-    default: return "none";
-    }
-}
 
 static void put_window(Buf *b, int32_t from, int32_t through)
 {
@@ -81,30 +70,11 @@ static void put_reviewers(Buf *b, const SRule *r)
     for (uint32_t i = 0; i < r->nreviewers; i++) buf_printf(b, "%s\"%s\"", i ? ", " : "", r->reviewers[i]);
 }
 
-/* One code key as text, moved to the nearest real code inward. */
-static void put_key(Buf *b, CodeKey k, bool up)
-{
-    bool ok = true;
-    if (!lsol_code_real(k)) k = up ? code_key_next(k, &ok) : code_key_prev(k, &ok);
-    char t[CODE_MAX_CHARS + 1];
-    code_key_format(k, t);
-    buf_puts(b, t);
-}
-
+/* Codes as pcrc list prints them (codetext.h), at most DIFF_MAX_RANGES
+ * intervals of them. */
 static void put_codes(Buf *b, const CodeSet *s)
 {
-    CodeSystem last = SYS_NONE;
-    for (size_t i = 0; i < s->n && i < DIFF_MAX_RANGES; i++) {
-        CodeSystem sys = code_key_system(s->r[i].lo);
-        if (sys != last) buf_printf(b, "%s%s", i ? " " : "", code_system_name(sys) ? code_system_name(sys) : "?");
-        last = sys;
-        buf_putc(b, ' ');
-        put_key(b, s->r[i].lo, true);
-        if (s->r[i].hi != s->r[i].lo) {
-            buf_puts(b, "..");
-            put_key(b, s->r[i].hi, false);
-        }
-    }
+    codetext_put(s->r, s->n < DIFF_MAX_RANGES ? s->n : DIFF_MAX_RANGES, b);
     if (s->n > DIFF_MAX_RANGES) buf_printf(b, " and %zu more ranges", s->n - DIFF_MAX_RANGES);
 }
 
@@ -225,7 +195,7 @@ static void rule_changes(Diff *D, const SRule *a, const SRule *c)
 {
     Buf b = {0};
     if (a->outcome != c->outcome)
-        buf_printf(&b, "  outcome: %s -> %s\n", outcome_words(a->outcome), outcome_words(c->outcome));
+        buf_printf(&b, "  outcome: %s -> %s\n", out_outcome_name(a->outcome), out_outcome_name(c->outcome));
     if (!same_reviewers(a, c)) {
         buf_puts(&b, "  reviewer: ");
         put_reviewers(&b, a);
@@ -287,7 +257,7 @@ static void rule_added(Diff *D, const SRule *r, const char *how, Side *S)
 {
     Buf b = {0};
     D->changed = true;
-    buf_printf(&b, "rule %s: %s (%s) \"%s\"\n", r->id, how, outcome_words(r->outcome), r->title ? r->title : "");
+    buf_printf(&b, "rule %s: %s (%s) \"%s\"\n", r->id, how, out_outcome_name(r->outcome), r->title ? r->title : "");
     CodeSet codes = {0};
     when_codes(S->m, r->when, false, &codes);
     if (codes.n) {
@@ -321,7 +291,7 @@ static void set_changes(Diff *D)
     Buf b = {0};
     for (uint32_t i = 0; i < nm->nsets; i++) {
         const SSet *s = &nm->sets[i];
-        if (strchr(s->name, '{')) continue; /* a literal: reported with its rule */
+        if (s->literal) continue; /* reported with its rule */
         uint32_t j = 0;
         while (j < om->nsets && strcmp(om->sets[j].name, s->name) != 0) j++;
         if (j == om->nsets) {
@@ -352,7 +322,7 @@ static void set_changes(Diff *D)
         code_set_free(&c);
     }
     for (uint32_t j = 0; j < om->nsets; j++) {
-        if (strchr(om->sets[j].name, '{')) continue;
+        if (om->sets[j].literal) continue;
         uint32_t i = 0;
         while (i < nm->nsets && strcmp(nm->sets[i].name, om->sets[j].name) != 0) i++;
         if (i == nm->nsets) {

@@ -20,6 +20,7 @@
 #include "codes.h"
 #include "dates.h"
 #include "opcodes.h"
+#include "out.h"
 
 enum { X_UNKNOWN = -1 };
 
@@ -502,35 +503,35 @@ static uint32_t split_rule(const XTree *t, uint32_t unless_count, int32_t *when,
     return n;
 }
 
+/* Appends the top-level terms of operator op under node k to v. */
+static void terms_of(const XTree *t, int32_t k, uint8_t op, int32_t *v, uint32_t *n, uint32_t cap)
+{
+    if (k >= 0 && t->n[k].op == op) {
+        terms_of(t, t->n[k].a, op, v, n, cap);
+        terms_of(t, t->n[k].b, op, v, n, cap);
+    } else if (*n < cap) {
+        v[(*n)++] = k;
+    }
+}
+
 /* The `when` condition, one line per conjunct of its top-level `and`. */
 static void put_when(Buf *b, const Prog *p, const Record *rec, const XTree *t, int32_t k, bool *first)
 {
-    if (k >= 0 && t->n[k].op == OP_AND) {
-        put_when(b, p, rec, t, t->n[k].a, first);
-        put_when(b, p, rec, t, t->n[k].b, first);
-        return;
+    int32_t *v = xmalloc((t->count + 1) * sizeof *v);
+    uint32_t n = 0;
+    terms_of(t, k, OP_AND, v, &n, t->count + 1);
+    for (uint32_t i = 0; i < n; i++) {
+        put_condition(b, p, rec, t, v[i], *first ? "when" : "and");
+        *first = false;
     }
-    put_condition(b, p, rec, t, k, *first ? "when" : "and");
-    *first = false;
-}
-
-static const char *outcome_word(unsigned o)
-{
-    switch (o) {
-    case OUT_NOTIFICATION: return "notification";
-    case OUT_PRIOR_AUTH: return "prior_auth";
-    case OUT_NOT_COVERED: return "not_covered";
-    case OUT_EXEMPT: return "exempt";
-    case OUT_ADVISORY: return "advisory";
-    default: return "none";
-    }
+    free(v);
 }
 
 static void put_rule_head(Buf *b, const Prog *p, uint32_t r)
 {
     const PRule *rule = &p->rules[r];
     buf_printf(b, "  rule %s (line %u) \"%s\", %s: ", p->strs[rule->id], rule->line,
-               rule->title != PIDX_NONE ? p->strs[rule->title] : "", outcome_word(rule->outcome));
+               rule->title != PIDX_NONE ? p->strs[rule->title] : "", out_outcome_name(rule->outcome));
 }
 
 static void put_deadline(Buf *b, const Obligation *o)
@@ -549,7 +550,7 @@ static void put_obligations(Buf *b, const Prog *p, const Obligation *v, uint32_t
 {
     for (uint32_t k = 0; k < n; k++) {
         const Obligation *o = &v[k];
-        buf_printf(b, "    %s", outcome_word(o->outcome));
+        buf_printf(b, "    %s", out_outcome_name(o->outcome));
         for (uint32_t j = 0; j < o->nreviewers; j++)
             buf_printf(b, "%s%s", j ? ", " : " by ", p->strs[o->reviewers[j]]);
         buf_puts(b, ", ");
@@ -679,17 +680,6 @@ void explain_decision(Buf *b, const Prog *p, const Record *rec, const Decision *
 }
 
 /* ---- probing (coverage) -------------------------------------------------------- */
-
-/* Appends the top-level terms of operator op under node k to v. */
-static void terms_of(const XTree *t, int32_t k, uint8_t op, int32_t *v, uint32_t *n, uint32_t cap)
-{
-    if (k >= 0 && t->n[k].op == op) {
-        terms_of(t, t->n[k].a, op, v, n, cap);
-        terms_of(t, t->n[k].b, op, v, n, cap);
-    } else if (*n < cap) {
-        v[(*n)++] = k;
-    }
-}
 
 /* The unless alternatives of rule r's tree: node indices and clauses. */
 static uint32_t alts_of(const Prog *p, uint32_t r, const XTree *t, int32_t *when, int32_t *alt,

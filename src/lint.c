@@ -57,8 +57,10 @@ static Loc unless_loc(const Lint *L, uint32_t ri, uint32_t i)
 static void or_terms(const Node *n, const Node **v, uint32_t *k, uint32_t cap)
 {
     if (n && n->kind == N_BINARY && n->op == BIN_OR) {
-        or_terms(n->a, v, k, cap);
-        or_terms(n->b, v, k, cap);
+        size_t m;
+        const Node **t = ast_chain(n, BIN_OR, &m);
+        for (size_t i = 0; i < m; i++) or_terms(t[i], v, k, cap);
+        free(t);
     } else if (n && *k < cap) {
         v[(*k)++] = n;
     }
@@ -515,7 +517,7 @@ static void lint_untested(Lint *L, const Prog *p)
     }
     for (uint32_t i = 0; i < m->nsets; i++) {
         const SSet *set = &m->sets[i];
-        if (set->bad || set->pset == PIDX_NONE || set->pset >= p->nsets || strchr(set->name, '{') ||
+        if (set->bad || set->pset == PIDX_NONE || set->pset >= p->nsets || set->literal ||
             hits[set->pset] || lint_allowed(L->d, set->loc, "W610"))
             continue;
         diag_report(L->d, PCR_SEV_WARNING, "W610", set->loc, "code set `%s` holds no code of any test",

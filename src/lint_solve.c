@@ -512,7 +512,8 @@ BoxList lsol_not_fires(Solver *sv, BoxList in, const SRule *r)
 
 /* ---- witnesses ---------------------------------------------------------------- */
 
-bool lsol_code_real(CodeKey k)
+/* Whether k is the key of a well-formed code of its system. */
+static bool code_real(CodeKey k)
 {
     CodeSystem sys = code_key_system(k);
     char txt[CODE_MAX_CHARS + 1], norm[CODE_MAX_CHARS + 1];
@@ -537,7 +538,7 @@ static bool pick_code(const CodeRange *r, uint32_t n, CodeKey *k)
         c[3] = code_key_prev(r[i].hi, &ok);
         if (!ok) c[3] = r[i].hi;
         for (int j = 0; j < 4; j++)
-            if (c[j] >= r[i].lo && c[j] <= r[i].hi && lsol_code_real(c[j])) {
+            if (c[j] >= r[i].lo && c[j] <= r[i].hi && code_real(c[j])) {
                 *k = c[j];
                 return true;
             }

@@ -86,7 +86,4 @@ BoxList lsol_not_fires(Solver *sv, BoxList in, const SRule *r);
  * unchanged) when no well-formed request of b was found. */
 bool lsol_witness(Solver *sv, const Box *b, const char *id, Buf *out);
 
-/* Whether k is the key of a well-formed code of its system. */
-bool lsol_code_real(CodeKey k);
-
 #endif

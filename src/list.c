@@ -1,10 +1,12 @@
 /* list.c: the analyst's listing of a policy (pcrc list; see list.h).
  *
- * The rules are read as written, from the root file's syntax tree: their
- * clauses, conditions and the document sections they cite. The compiled
- * Prog supplies what the tree cannot say by itself: the codes of each set
- * after its set algebra (PSet, found by name) and the types of fields. The
- * whole listing is built in one Buf and written at the end. */
+ * What the checker resolved comes from the policy's facts (facts.h): the
+ * rules in model order with their windows and citations, each code set a
+ * condition names (title, window, emitted PSet), and how each field reads
+ * (the schema's wording). The rules' clauses and conditions are read as
+ * written, from their syntax nodes; the compiled Prog gives field types and
+ * the codes of each set after its set algebra. The whole listing is built
+ * in one Buf and written at the end. */
 #include "list.h"
 
 #include <stdbool.h>
@@ -15,7 +17,9 @@
 
 #include "arena.h"
 #include "ast.h"
+#include "codetext.h"
 #include "dates.h"
+#include "facts.h"
 #include "pcr/pcr.h"
 #include "policy.h"
 #include "prog.h"
@@ -184,517 +188,15 @@ static void put_words(Buf *b, const char *s)
     for (; *s; s++) buf_putc(b, *s == '_' ? ' ' : *s);
 }
 
-/* ---- codes --------------------------------------------------------------- */
-
-typedef struct CodeItem {
-    char lo[CODE_MAX_CHARS + 1]; /* first code (or prefix); NUL-padded */
-    char hi[CODE_MAX_CHARS + 1]; /* last code (or prefix) of a run; == lo for one */
-    uint8_t nlo, nhi;
-    bool prefix; /* lo..hi are ICD-10 prefixes: every code that starts with them */
-    bool gone;   /* merged into an earlier item */
-} CodeItem;
-
-typedef struct Items {
-    CodeItem *v;
-    size_t n, cap;
-} Items;
-
-static CodeItem *item_new(Items *it)
-{
-    if (it->n == it->cap) {
-        it->cap = it->cap ? it->cap * 2 : 16;
-        it->v = xrealloc(it->v, it->cap * sizeof *it->v);
-    }
-    CodeItem *c = &it->v[it->n++];
-    memset(c, 0, sizeof *c);
-    return c;
-}
-
-static bool is_alnum(unsigned c)
-{
-    return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
-}
-
-static bool is_digit(char c)
-{
-    return c >= '0' && c <= '9';
-}
-
-static const char *system_label(CodeSystem sys)
-{
-    switch (sys) {
-    case SYS_CPT: return "CPT";
-    case SYS_HCPCS: return "HCPCS";
-    case SYS_ICD10: return "ICD-10";
-    case SYS_REV: return "REV";
-    case SYS_POS: return "POS";
-    default: return "codes";
-    }
-}
-
-/* One code's characters; ICD-10 gets its dot after the third. A character
- * that is not a code's ('?' from code_key_format: damage) shows as '?'. */
-static void put_code(Buf *b, CodeSystem sys, const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        unsigned c = (unsigned char)s[i];
-        if (sys == SYS_ICD10 && i == 3) buf_putc(b, '.');
-        buf_putc(b, is_alnum(c) ? (char)c : '?');
-    }
-}
-
-/* "C50.*", "C50.9*". */
-static void put_prefix(Buf *b, const char *s, size_t n)
-{
-    buf_put(b, s, n < 3 ? n : 3);
-    if (n >= 3) buf_putc(b, '.');
-    if (n > 3) buf_put(b, s + 3, n - 3);
-    buf_putc(b, '*');
-}
-
-static bool item_single(const CodeItem *c)
-{
-    return c->nlo == c->nhi && memcmp(c->lo, c->hi, c->nlo) == 0;
-}
-
-static void put_item(Buf *b, CodeSystem sys, const CodeItem *c)
-{
-    if (c->prefix) put_prefix(b, c->lo, c->nlo);
-    else put_code(b, sys, c->lo, c->nlo);
-    if (item_single(c)) return;
-    buf_putc(b, '-');
-    if (c->prefix) put_prefix(b, c->hi, c->nhi);
-    else put_code(b, sys, c->hi, c->nhi);
-}
-
-/* The code after s in its run: the last group of digits counts up
- * ("0001U" -> "0002U", "C09" -> "C10", "J9041" -> "J9042"). False when
- * there are no digits or they would overflow ("99999"). */
-static bool next_code(const char *s, size_t n, char *out)
-{
-    memcpy(out, s, n);
-    size_t end = n;
-    while (end > 0 && !is_digit(out[end - 1])) end--;
-    for (size_t i = end; i > 0 && is_digit(out[i - 1]); i--) {
-        if (out[i - 1] != '9') {
-            out[i - 1]++;
-            return true;
-        }
-        out[i - 1] = '0';
-    }
-    return false;
-}
-
-static int chars_cmp(const char *a, size_t na, const char *b, size_t nb)
-{
-    int c = memcmp(a, b, na < nb ? na : nb);
-    if (c) return c;
-    return na < nb ? -1 : na > nb;
-}
-
-/* Joins runs: an item followed (anywhere later in the sorted list: C4A.*
- * sorts between C49.* and C50.*) by the next code of its run becomes one
- * item "first-last". 0001U, 0002U, ... 0999U print as 0001U-0999U and
- * C00.* ... C99.* as C00.*-C99.*. */
-static void join_runs(CodeItem *v, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        CodeItem *cur = &v[i];
-        if (cur->gone) continue;
-        size_t from = i + 1;
-        char want[CODE_MAX_CHARS + 1];
-        while (next_code(cur->hi, cur->nhi, want)) {
-            size_t j = from;
-            while (j < n && chars_cmp(v[j].lo, v[j].nlo, want, cur->nhi) < 0) j++;
-            while (j < n && (v[j].gone || v[j].prefix != cur->prefix) &&
-                   chars_cmp(v[j].lo, v[j].nlo, want, cur->nhi) == 0)
-                j++;
-            if (j == n || v[j].gone || v[j].prefix != cur->prefix ||
-                chars_cmp(v[j].lo, v[j].nlo, want, cur->nhi) != 0)
-                break;
-            memcpy(cur->hi, v[j].hi, sizeof cur->hi);
-            cur->nhi = v[j].nhi;
-            v[j].gone = true;
-            from = j + 1;
-        }
-    }
-}
-
-static int item_cmp(const void *x, const void *y)
-{
-    const CodeItem *a = x, *b = y;
-    size_t n = a->nlo < b->nlo ? a->nlo : b->nlo;
-    int c = memcmp(a->lo, b->lo, n);
-    if (c) return c;
-    if (a->nlo != b->nlo) return a->nlo < b->nlo ? -1 : 1;
-    return (int)b->prefix - (int)a->prefix;
-}
-
-/* The characters a code may have at each position, ascending (ASCII). */
-typedef struct Shape {
-    char at[CODE_MAX_CHARS][37]; /* NUL-terminated */
-} Shape;
-
-static const char digits[] = "0123456789";
-
-static bool is_letter(char c)
-{
-    return c >= 'A' && c <= 'Z';
-}
-
-/* The well-formed codes of sys (codes.c code_normalize) with letters where
- * c[0..n) has letters and digits where it has digits: a key interval holds
- * codes of one shape (codes.h). */
-static void shape_of_system(Shape *sh, CodeSystem sys, const char *c, size_t n)
-{
-    static const char letters[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
-    static const char alnum[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
-    static const char cpt_last[] = "0123456789FTU";
-    for (size_t i = 0; i < CODE_MAX_CHARS; i++) {
-        const char *all;
-        switch (sys) {
-        case SYS_CPT: all = i == 4 ? cpt_last : digits; break;
-        case SYS_HCPCS: all = i == 0 ? letters : digits; break;
-        case SYS_ICD10: all = i == 0 ? letters : i == 1 ? digits : alnum; break;
-        case SYS_REV:
-        case SYS_POS: all = digits; break;
-        default: all = alnum; break;
-        }
-        size_t k = 0;
-        for (const char *q = all; *q; q++)
-            if (i < n && is_letter(*q) == is_letter(c[i])) sh->at[i][k++] = *q;
-        sh->at[i][k] = '\0';
-    }
-}
-
-/* The codes that look like c[0..n): digits where it has digits, its own
- * letters elsewhere (0095T: four digits and T). */
-static void shape_of_code(Shape *sh, const char *c, size_t n)
-{
-    for (size_t i = 0; i < CODE_MAX_CHARS; i++) {
-        if (i < n && is_digit(c[i])) {
-            memcpy(sh->at[i], digits, sizeof digits);
-        } else {
-            sh->at[i][0] = i < n ? c[i] : '\0';
-            sh->at[i][1] = '\0';
-        }
-    }
-}
-
-static bool same_look(const char *a, const char *b, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (a[i] != b[i] && !(is_digit(a[i]) && is_digit(b[i]))) return false;
-    return true;
-}
-
-/* Letters and digits in the same places (codes.h: one key class). */
-static bool same_kinds(const char *a, const char *b, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (!is_alnum((unsigned char)a[i]) || is_letter(a[i]) != is_letter(b[i])) return false;
-    return true;
-}
-
-static bool in_shape(const char *allowed, char c)
-{
-    return c != '\0' && strchr(allowed, c) != NULL;
-}
-
-/* Moves c[0..n) up to the smallest code of shape sh that is >= c. False
- * when there is none. */
-static bool code_ceil(const Shape *sh, char *c, size_t n)
-{
-    size_t i = 0;
-    while (i < n && in_shape(sh->at[i], c[i])) i++;
-    if (n == 0 || i == n) return n > 0;
-    for (size_t pos = i;; pos--) {
-        const char *q = sh->at[pos];
-        while (*q && (unsigned char)*q <= (unsigned char)c[pos]) q++;
-        if (*q) {
-            c[pos] = *q;
-            for (size_t j = pos + 1; j < n; j++) c[j] = sh->at[j][0];
-            return true;
-        }
-        if (pos == 0) return false;
-    }
-}
-
-/* Moves c[0..n) down to the largest code of shape sh that is <= c. */
-static bool code_floor(const Shape *sh, char *c, size_t n)
-{
-    size_t i = 0;
-    while (i < n && in_shape(sh->at[i], c[i])) i++;
-    if (i == n) return n > 0;
-    for (size_t pos = i;; pos--) {
-        const char *best = NULL;
-        for (const char *q = sh->at[pos]; *q && (unsigned char)*q < (unsigned char)c[pos]; q++)
-            best = q;
-        if (best) {
-            c[pos] = *best;
-            for (size_t j = pos + 1; j < n; j++) c[j] = sh->at[j][strlen(sh->at[j]) - 1];
-            return true;
-        }
-        if (pos == 0) return false;
-    }
-}
-
-static void item_add(Items *items, const char *lo, const char *hi, size_t n)
-{
-    CodeItem *c = item_new(items);
-    memcpy(c->lo, lo, n);
-    memcpy(c->hi, hi, n);
-    c->nlo = c->nhi = (uint8_t)n;
-}
-
-/* One interval of a compiled set, as the codes a reader expects.
- *
- * An interval holds the codes of one length and shape between its ends
- * (codes.h), and its ends are codes of that shape, but not always
- * well-formed ones of the system: code sets count letters A-Z everywhere,
- * so a difference may end on CPT 0500V. The ends move to the nearest
- * well-formed codes, and an interval with none inside shows nothing. Its
- * ends may still look different: 0095T and 0095U are neighbours and merge;
- * it then shows as one range per look (0095T, 0095U), as they were
- * written. (The compiler never builds an interval such as 0163T..0165T,
- * which would also hold 0163U-0163Z and 0164A-0164Z: that range is three
- * intervals, codes.c code_set_add_range.) */
-static void add_interval(Items *items, CodeSystem sys, CodeKey lo, CodeKey hi)
-{
-    char a[CODE_MAX_CHARS + 1], z[CODE_MAX_CHARS + 1];
-    size_t n = code_key_format(lo, a);
-    if (code_key_format(hi, z) != n || !same_kinds(a, z, n)) { /* never built by codes.c */
-        CodeItem *c = item_new(items);
-        memcpy(c->lo, a, n);
-        c->nlo = (uint8_t)n;
-        c->nhi = (uint8_t)code_key_format(hi, c->hi);
-        return;
-    }
-    Shape sh;
-    shape_of_system(&sh, sys, a, n);
-    if (!code_ceil(&sh, a, n) || !code_floor(&sh, z, n) || memcmp(a, z, n) > 0) return;
-    if (same_look(a, z, n)) {
-        item_add(items, a, z, n);
-        return;
-    }
-    char a_last[CODE_MAX_CHARS + 1], z_first[CODE_MAX_CHARS + 1];
-    memcpy(a_last, z, n);
-    memcpy(z_first, a, n);
-    shape_of_code(&sh, a, n);
-    if (code_floor(&sh, a_last, n)) item_add(items, a, a_last, n);
-    shape_of_code(&sh, z, n);
-    if (code_ceil(&sh, z_first, n)) item_add(items, z_first, z, n);
-}
-
-/* The index of the last interval of s (canonical) whose lo is <= k; s->n
- * when there is none. */
-static size_t interval_at(const CodeSet *s, CodeKey k)
-{
-    size_t a = 0, b = s->n;
-    while (a < b) {
-        size_t m = a + (b - a) / 2;
-        if (s->r[m].lo <= k) a = m + 1;
-        else b = m;
-    }
-    return a > 0 ? a - 1 : s->n;
-}
-
-/* Is every code that starts with the k-character ICD-10 code p in rest?
- * blocks is scratch space for p's intervals (code_set_add_prefix). When
- * not, *next is the first k-character code of p's shape after p that may
- * be (none before it can: their block that failed for p would lie in the
- * same gap or run past the same interval), and *more is false when there
- * is no such code. */
-static bool prefix_covered(const CodeSet *rest, CodeSet *blocks, CodeKey p, CodeKey *next,
-                           bool *more)
-{
-    char t[CODE_MAX_CHARS + 1];
-    size_t k = code_key_format(p, t);
-    blocks->n = 0;
-    code_set_add_prefix(blocks, SYS_ICD10, t, k);
-    for (size_t b = 0; b < blocks->n; b++) {
-        CodeKey lo = blocks->r[b].lo, hi = blocks->r[b].hi;
-        size_t i = interval_at(rest, lo);
-        if (i < rest->n && rest->r[i].hi >= hi) continue;
-        if (i < rest->n && rest->r[i].hi >= lo) { /* the block ends outside: try the next p */
-            *next = code_key_next(p, more);
-            return false;
-        }
-        /* lo is in a gap: the next p whose block of this length and shape
-         * can be covered starts where the next interval of that class does */
-        size_t j = i < rest->n ? i + 1 : 0;
-        char blo[CODE_MAX_CHARS + 1], r[CODE_MAX_CHARS + 1];
-        size_t nb = code_key_format(lo, blo);
-        *more = j < rest->n && code_key_format(rest->r[j].lo, r) == nb && same_kinds(r, blo, nb);
-        if (!*more) return false;
-        bool tail_lowest = true;
-        for (size_t c = k; c < nb; c++) tail_lowest &= r[c] == '0' || r[c] == 'A';
-        *next = code_key(SYS_ICD10, r, k);
-        if (!tail_lowest) *next = code_key_next(*next, more);
-        return false;
-    }
-    return true;
-}
-
-/* The ICD-10 prefix `C50.*` compiles to one interval per length (3 through
- * 7) and shape of the characters after C50: C50, C500..C509, C50A..C50Z,
- * C5000..C5099, C500A..C509Z, and so on (codes.h). Neighbouring prefixes
- * merge (C50.* and C51.* into C5000..C5199). This finds, shortest first,
- * the prefixes whose every interval is in rest, adds them to items and
- * removes their codes from rest. A prefix's own code is in rest, so the
- * candidates of each length are the codes of that length in rest; each
- * failed check skips to a code whose blocks could be covered, so the walk
- * is bounded by the intervals of rest, not the codes they hold. */
-static void take_prefixes(CodeSet *rest, Items *items)
-{
-    CodeSet blocks = {0};
-    for (size_t k = 3; k < CODE_MAX_CHARS; k++) {
-        CodeSet taken = {0};
-        for (size_t i = 0; i < rest->n; i++) {
-            char lo[CODE_MAX_CHARS + 1], hi[CODE_MAX_CHARS + 1];
-            size_t n = code_key_format(rest->r[i].lo, lo);
-            if (n != k || code_key_format(rest->r[i].hi, hi) != n || !same_kinds(lo, hi, n))
-                continue;
-            CodeKey p = rest->r[i].lo, next = p;
-            bool more = true;
-            while (more && p <= rest->r[i].hi) {
-                if (prefix_covered(rest, &blocks, p, &next, &more)) {
-                    char t[CODE_MAX_CHARS + 1];
-                    code_key_format(p, t);
-                    code_set_add_prefix(&taken, SYS_ICD10, t, k);
-                    CodeItem *c = item_new(items);
-                    memcpy(c->lo, t, k);
-                    memcpy(c->hi, t, k);
-                    c->nlo = c->nhi = (uint8_t)k;
-                    c->prefix = true;
-                    next = code_key_next(p, &more);
-                }
-                if (more && next <= p) break; /* never: each step moves forward */
-                p = next;
-            }
-        }
-        if (taken.n) {
-            CodeSet left = {0};
-            code_set_normalize(&taken);
-            code_set_diff(&left, rest, &taken);
-            code_set_free(rest);
-            *rest = left;
-        }
-        code_set_free(&taken);
-    }
-    code_set_free(&blocks);
-}
-
-/* The codes of one system: prefixes first taken out, then what is left as
- * codes and ranges, all in character order, runs joined. Writes "; "
- * first unless *first; prints nothing when no real code is left. */
-static void put_system(Buf *out, CodeSystem sys, const CodeRange *r, size_t n, bool *first)
-{
-    CodeSet rest = {0};
-    for (size_t i = 0; i < n; i++) code_set_add(&rest, r[i].lo, r[i].hi);
-    Items items = {0};
-    if (sys == SYS_ICD10) take_prefixes(&rest, &items);
-    for (size_t i = 0; i < rest.n; i++) add_interval(&items, sys, rest.r[i].lo, rest.r[i].hi);
-    code_set_free(&rest);
-    if (items.n) qsort(items.v, items.n, sizeof *items.v, item_cmp);
-    join_runs(items.v, items.n);
-    bool any = false;
-    for (size_t i = 0; i < items.n; i++) {
-        if (items.v[i].gone) continue;
-        if (!any && !*first) buf_puts(out, "; ");
-        buf_puts(out, any ? ", " : system_label(sys));
-        if (!any) buf_putc(out, ' ');
-        put_item(out, sys, &items.v[i]);
-        any = true;
-        *first = false;
-    }
-    free(items.v);
-}
-
-void list_codes(const CodeRange *r, size_t n, Buf *out)
-{
-    size_t i = 0;
-    bool first = true;
-    while (i < n) {
-        CodeSystem sys = code_key_system(r[i].lo);
-        size_t j = i;
-        while (j < n && code_key_system(r[j].lo) == sys) j++;
-        put_system(out, sys, r + i, j - i, &first);
-        i = j;
-    }
-}
-
 /* ---- fields --------------------------------------------------------------- */
-
-/* How the standard request fields read in a sentence. Fields not listed
- * read as `name`. */
-typedef struct FieldWords {
-    const char *name;
-    const char *noun;      /* "the setting" */
-    const char *yes, *no;  /* bool: the field is true / false */
-    const char *elem;      /* list: "a diagnosis" (some element) */
-    const char *elem_none; /* list: "no diagnosis" */
-    const char *unit;      /* int: " hours" after a number */
-} FieldWords;
-
-static const FieldWords field_words[] = {
-    {"id", "the request id", NULL, NULL, NULL, NULL, NULL},
-    {"payer", "the payer", NULL, NULL, NULL, NULL, NULL},
-    {"plan", "the plan", NULL, NULL, NULL, NULL, NULL},
-    {"network", "the provider", NULL, NULL, NULL, NULL, NULL},
-    {"setting", "the setting", NULL, NULL, NULL, NULL, NULL},
-    {"admission", "the admission type", NULL, NULL, NULL, NULL, NULL},
-    {"admitted_from_er", "admission from the emergency room",
-     "the member was admitted from the emergency room",
-     "the member was not admitted from the emergency room", NULL, NULL, NULL},
-    {"delivery", "the delivery", NULL, NULL, NULL, NULL, NULL},
-    {"stay_hours", "the expected length of stay", NULL, NULL, NULL, NULL, " hours"},
-    {"code", "the code", NULL, NULL, NULL, NULL, NULL},
-    {"code_system", "the code system", NULL, NULL, NULL, NULL, NULL},
-    {"diagnoses", "diagnoses", NULL, NULL, "a diagnosis", "no diagnosis", NULL},
-    {"units", "the billed units", NULL, NULL, NULL, NULL, NULL},
-    {"price", "the purchase price", NULL, NULL, NULL, NULL, NULL},
-    {"visit_number", "the visit number", NULL, NULL, NULL, NULL, NULL},
-    {"state", "the state of service", NULL, NULL, NULL, NULL, NULL},
-    {"member_age", "the member's age", NULL, NULL, NULL, NULL, NULL},
-    {"medicare_primary", "Medicare primary", "Medicare is the primary payer",
-     "Medicare is not the primary payer", NULL, NULL, NULL},
-    {"medicare_exhausted", "Medicare exhaustion", "the member's Medicare benefits are exhausted",
-     "the member's Medicare benefits are not exhausted", NULL, NULL, NULL},
-    {"clinical_trial", "clinical trial", "the service is part of an approved clinical trial",
-     "the service is not part of an approved clinical trial", NULL, NULL, NULL},
-    {"emergent", "emergency", "the service is emergent", "the service is not emergent", NULL,
-     NULL, NULL},
-    {"service_date", "the service date", NULL, NULL, NULL, NULL, NULL},
-    {"requested_at", "the request time", NULL, NULL, NULL, NULL, NULL},
-};
-
-/* Values of a field that read better as words: `network == "in"` reads
- * "the provider is in network". */
-static const struct {
-    const char *field, *value, *words;
-} value_words[] = {
-    {"network", "in", "in network"},
-    {"network", "out", "out of network"},
-    {"setting", "ltac", "LTAC"},
-};
-
-static const FieldWords *words_of(const char *field)
-{
-    for (size_t i = 0; i < sizeof field_words / sizeof field_words[0]; i++)
-        if (strcmp(field_words[i].name, field) == 0) return &field_words[i];
-    return NULL;
-}
 
 typedef struct Lister {
     const Prog *p;
     const Node *decls;   /* the root file's declarations */
-    const Node *const *modules; /* each used module's declarations (shared sets) */
-    size_t nmodules;
+    const Facts *facts;  /* the checker's results: field wording, code sets */
     int32_t day;         /* the service date listed */
     Buf out;             /* the listing */
-    const char *rule;    /* id of the rule being listed (names its inline sets) */
-    Buf notes;           /* its long code sets: "label: codes" entries, NUL-separated */
+    Buf notes;           /* the rule's long code sets: "label: codes" entries, NUL-separated */
     size_t nnotes;
 } Lister;
 
@@ -713,18 +215,36 @@ static const char *field_name(const Lister *L, int f)
     return L->p->strs[L->p->fields[f].name];
 }
 
+/* Field f's wording in the schema (every string NULL when it has none). */
+static const FieldText *text_of(const Lister *L, int f)
+{
+    static const FieldText none = {0};
+    return L->facts && (uint32_t)f < L->facts->nfields ? &L->facts->fields[f] : &none;
+}
+
 static void put_noun(Buf *b, const Lister *L, int f)
 {
-    const FieldWords *w = words_of(field_name(L, f));
-    if (w) buf_puts(b, w->noun);
+    const FieldText *t = text_of(L, f);
+    if (t->noun) buf_puts(b, t->noun);
     else buf_printf(b, "`%s`", field_name(L, f));
 }
 
 static void put_bool_field(Buf *b, const Lister *L, int f, bool yes)
 {
-    const FieldWords *w = words_of(field_name(L, f));
-    if (w && w->yes) buf_puts(b, yes ? w->yes : w->no);
+    const FieldText *t = text_of(L, f);
+    if (t->yes && t->no) buf_puts(b, yes ? t->yes : t->no);
     else buf_printf(b, "`%s` is %s", field_name(L, f), yes ? "true" : "false");
+}
+
+/* The schema's words for member s of enum field f, or NULL. */
+static const char *member_words(const Lister *L, int f, const char *s)
+{
+    const FieldText *t = text_of(L, f);
+    const PField *fd = &L->p->fields[f];
+    if (!t->members || fd->type != VT_ENUM) return NULL;
+    for (uint32_t i = 0; i < fd->enum_count; i++)
+        if (strcmp(L->p->strs[L->p->refs[fd->enum_first + i]], s) == 0) return t->members[i];
+    return NULL;
 }
 
 /* A literal value in a comparison or value list, read as the type of
@@ -732,19 +252,14 @@ static void put_bool_field(Buf *b, const Lister *L, int f, bool yes)
 static void put_value(Buf *b, const Lister *L, int f, const Node *v)
 {
     const PField *fd = f >= 0 ? &L->p->fields[f] : NULL;
-    const char *fname = f >= 0 ? field_name(L, f) : "";
-    const FieldWords *w = f >= 0 ? words_of(fname) : NULL;
-    const char *unit = w && w->unit ? w->unit : "";
+    const char *unit = f >= 0 ? text_of(L, f)->unit : NULL;
     if (v->kind == N_NAME || v->kind == N_STRING) {
         const char *s = v->kind == N_NAME ? v->name : v->str;
         if (!s) s = "";
-        for (size_t i = 0; i < sizeof value_words / sizeof value_words[0]; i++)
-            if (strcmp(value_words[i].field, fname) == 0 && strcmp(value_words[i].value, s) == 0) {
-                buf_puts(b, value_words[i].words);
-                return;
-            }
+        const char *words = f >= 0 ? member_words(L, f, s) : NULL;
         int g = field_of(L, v);
-        if (v->kind == N_NAME && g >= 0 && !(fd && fd->type == VT_ENUM)) put_noun(b, L, g);
+        if (words) buf_puts(b, words);
+        else if (v->kind == N_NAME && g >= 0 && !(fd && fd->type == VT_ENUM)) put_noun(b, L, g);
         else if (v->kind == N_STRING && !(fd && fd->type == VT_ENUM)) buf_printf(b, "\"%s\"", s);
         else put_words(b, s);
         return;
@@ -756,7 +271,8 @@ static void put_value(Buf *b, const Lister *L, int f, const Node *v)
     case N_MONEY: put_money(b, v->ival); break;
     case N_INT:
         if (money) put_money(b, v->ival * 100);
-        else buf_printf(b, "%lld%s", (long long)v->ival, unit);
+        else if (unit) buf_printf(b, "%lld %s", (long long)v->ival, unit);
+        else buf_printf(b, "%lld", (long long)v->ival);
         break;
     case N_DECIMAL:
         if (money && v->str && decimal_cents(v->str, &cents)) put_money(b, cents);
@@ -779,32 +295,6 @@ static void put_value(Buf *b, const Lister *L, int f, const Node *v)
 }
 
 /* ---- code sets in conditions --------------------------------------------- */
-
-static const PSet *find_pset(const Prog *p, const char *name)
-{
-    for (uint32_t i = 0; i < p->nsets; i++)
-        if (strcmp(p->strs[p->sets[i].name], name) == 0) return &p->sets[i];
-    return NULL;
-}
-
-/* The `codeset` declaration called name, in the root file or a module it
- * uses (std.codes' shared sets read by their titles too), or NULL. */
-static const Node *find_codeset(const Lister *L, const char *name)
-{
-    for (size_t m = 0; m <= L->nmodules; m++)
-        for (const Node *d = m == 0 ? L->decls : L->modules[m - 1]; d; d = d->next)
-            if (d->kind == N_CODESET && d->name && strcmp(d->name, name) == 0) return d;
-    return NULL;
-}
-
-static void effective_of(const Node *eff, int32_t *from, int32_t *through)
-{
-    *from = DATE_OPEN_FROM;
-    *through = DATE_OPEN_THROUGH;
-    if (!eff || eff->kind != N_EFFECTIVE) return;
-    if (eff->a && eff->a->kind == N_DATE) *from = (int32_t)eff->a->ival;
-    if (eff->b && eff->b->kind == N_DATE) *through = (int32_t)eff->b->ival;
-}
 
 /* Adds "label (window): codes" to the rule's "codes:" entries unless it is
  * there already (a set named twice in one rule). */
@@ -830,18 +320,13 @@ static void note_set(Lister *L, const char *label, const char *codes, const char
  * rule's "codes:" lines otherwise; an inline `{ ... }` set prints its codes. */
 static void put_set(Buf *b, Lister *L, const Node *s)
 {
-    Buf name = {0};
-    if (s->kind == N_NAME && s->name) buf_puts(&name, s->name);
-    else buf_printf(&name, "%s{%u:%u}", L->rule, s->loc.line, s->loc.col); /* as sema names it */
-    const char *key = cstr(&name);
-    const PSet *ps = find_pset(L->p, key);
-    const Node *decl = s->kind == N_NAME ? find_codeset(L, key) : NULL;
-    const char *label = decl && decl->str ? decl->str : s->kind == N_NAME ? key : NULL;
-    int32_t from, through;
-    effective_of(decl ? decl->b : NULL, &from, &through);
+    const FactSet *fs = facts_set(L->facts, s);
+    const PSet *ps = fs && fs->pset != PIDX_NONE ? &L->p->sets[fs->pset] : NULL;
+    const char *label = fs && fs->title ? fs->title : s->kind == N_NAME ? s->name : NULL;
+    int32_t from = fs ? fs->from : DATE_OPEN_FROM, through = fs ? fs->through : DATE_OPEN_THROUGH;
     bool windowed = from != DATE_OPEN_FROM || through != DATE_OPEN_THROUGH;
     Buf codes = {0}, window = {0};
-    if (ps) list_codes(L->p->ranges + ps->first, ps->count, &codes);
+    if (ps) codetext_put(L->p->ranges + ps->first, ps->count, &codes);
     else buf_puts(&codes, "(codes not found)"); /* not reached for a compiled policy */
     if (codes.n == 0) buf_puts(&codes, "no codes");
     if (windowed) {
@@ -863,7 +348,6 @@ static void put_set(Buf *b, Lister *L, const Node *s)
     }
     buf_free(&codes);
     buf_free(&window);
-    buf_free(&name);
 }
 
 /* ---- conditions ---------------------------------------------------------- */
@@ -952,10 +436,10 @@ static void in(Buf *b, Lister *L, const Node *n, bool negated)
     if (!f || !s) return;
     int fi = field_of(L, f);
     bool any = (n->flags & FL_ANY) != 0;
-    const FieldWords *w = fi >= 0 ? words_of(field_name(L, fi)) : NULL;
+    const FieldText *t = fi >= 0 ? text_of(L, fi) : NULL;
     const char *fname = fi >= 0 ? field_name(L, fi) : (f->name ? f->name : "?");
     if (any) {
-        if (w && w->elem) buf_puts(b, negated ? w->elem_none : w->elem);
+        if (t && t->some && t->none) buf_puts(b, negated ? t->none : t->some);
         else buf_printf(b, "%s element of `%s`", negated ? "no" : "an", fname);
     } else if (fi >= 0) {
         put_noun(b, L, fi);
@@ -987,28 +471,7 @@ static void in(Buf *b, Lister *L, const Node *n, bool negated)
     put_set(b, L, s);
 }
 
-static void negation(Buf *b, Lister *L, const Node *a, int parent);
-
-/* `not (a and b)` as "a is not ... or b is not ..." (De Morgan). */
-static void negated_chain(Buf *b, Lister *L, const Node *n, int parent)
-{
-    int op = n->op, dual = op == BIN_AND ? BIN_OR : BIN_AND;
-    size_t depth = 0;
-    const Node *x = n;
-    for (; x && x->kind == N_BINARY && x->op == op; x = x->a) depth++;
-    const Node **spine = xmalloc(depth * sizeof *spine);
-    depth = 0;
-    for (x = n; x && x->kind == N_BINARY && x->op == op; x = x->a) spine[depth++] = x;
-    bool paren = parent != 0 && parent != dual;
-    if (paren) buf_putc(b, '(');
-    negation(b, L, x, dual);
-    while (depth > 0) {
-        buf_puts(b, dual == BIN_AND ? " and " : " or ");
-        negation(b, L, spine[--depth]->b, dual);
-    }
-    if (paren) buf_putc(b, ')');
-    free(spine);
-}
+static void chain(Buf *b, Lister *L, const Node *n, bool negated, int parent);
 
 /* `not x`: pushed into x, so plain words can say it. */
 static void negation(Buf *b, Lister *L, const Node *a, int parent)
@@ -1038,7 +501,7 @@ static void negation(Buf *b, Lister *L, const Node *a, int parent)
     case N_BOOL: buf_puts(b, a->ival ? "never" : "always"); return;
     case N_NOT: cond(b, L, a->a, parent); return;
     case N_BINARY:
-        if (a->op == BIN_AND || a->op == BIN_OR) negated_chain(b, L, a, parent);
+        if (a->op == BIN_AND || a->op == BIN_OR) chain(b, L, a, true, parent);
         else compare(b, L, a, true);
         return;
     default: break;
@@ -1048,22 +511,23 @@ static void negation(Buf *b, Lister *L, const Node *a, int parent)
     buf_putc(b, ')');
 }
 
-/* An and/or chain, flattened: parsers nest `a and b and c` left-deep. */
-static void chain(Buf *b, Lister *L, const Node *n)
+/* An and/or chain, flattened: parsers nest `a and b and c` left-deep.
+ * Negated, it reads by De Morgan: `not (a and b)` as "a is not ... or b is
+ * not ...". parent as for cond(). */
+static void chain(Buf *b, Lister *L, const Node *n, bool negated, int parent)
 {
-    int op = n->op;
-    size_t depth = 0;
-    const Node *x = n;
-    for (; x && x->kind == N_BINARY && x->op == op; x = x->a) depth++;
-    const Node **spine = xmalloc(depth * sizeof *spine);
-    depth = 0;
-    for (x = n; x && x->kind == N_BINARY && x->op == op; x = x->a) spine[depth++] = x;
-    cond(b, L, x, op);
-    while (depth > 0) {
-        buf_puts(b, op == BIN_AND ? " and " : " or ");
-        cond(b, L, spine[--depth]->b, op);
+    int op = !negated ? n->op : n->op == BIN_AND ? BIN_OR : BIN_AND; /* as it reads */
+    size_t k;
+    const Node **v = ast_chain(n, n->op, &k);
+    bool paren = parent != 0 && parent != op;
+    if (paren) buf_putc(b, '(');
+    for (size_t i = 0; i < k; i++) {
+        if (i > 0) buf_puts(b, op == BIN_AND ? " and " : " or ");
+        if (negated) negation(b, L, v[i], op);
+        else cond(b, L, v[i], op);
     }
-    free(spine);
+    if (paren) buf_putc(b, ')');
+    free(v);
 }
 
 /* A condition in words. parent is the chain operator around n (BIN_AND,
@@ -1075,14 +539,8 @@ static void cond(Buf *b, Lister *L, const Node *n, int parent)
     int f;
     switch (n->kind) {
     case N_BINARY:
-        if (n->op == BIN_AND || n->op == BIN_OR) {
-            bool paren = parent != 0 && parent != n->op;
-            if (paren) buf_putc(b, '(');
-            chain(b, L, n);
-            if (paren) buf_putc(b, ')');
-        } else {
-            compare(b, L, n, false);
-        }
+        if (n->op == BIN_AND || n->op == BIN_OR) chain(b, L, n, false, parent);
+        else compare(b, L, n, false);
         return;
     case N_NOT: negation(b, L, n->a, parent); return;
     case N_IN: in(b, L, n, (n->flags & FL_NEGATED) != 0); return;
@@ -1114,29 +572,9 @@ static const Node *clause(const Node *rule, int kind)
     return NULL;
 }
 
-static void rule_window(const Node *rule, int32_t *from, int32_t *through)
+static bool rule_in_effect(const Lister *L, const FactRule *r)
 {
-    const Node *e = clause(rule, CL_EFFECTIVE);
-    effective_of(e ? e->a : NULL, from, through);
-}
-
-static bool rule_in_effect(const Lister *L, const Node *rule)
-{
-    int32_t from, through;
-    rule_window(rule, &from, &through);
-    return L->day >= from && L->day <= through;
-}
-
-static const char *cite_doc(const Node *rule)
-{
-    const Node *c = clause(rule, CL_CITE);
-    return c && c->a && c->a->kind == N_STRING ? c->a->str : NULL;
-}
-
-static const char *cite_section(const Node *rule)
-{
-    const Node *c = clause(rule, CL_CITE);
-    return c && c->b && c->b->kind == N_STRING ? c->b->str : NULL;
+    return L->day >= r->from && L->day <= r->through;
 }
 
 static bool same(const char *a, const char *b)
@@ -1182,15 +620,10 @@ static void exceptions(Lister *L, const Node *n)
 {
     if (!n) return;
     if (n->kind == N_BINARY && n->op == BIN_OR) {
-        size_t depth = 0;
-        const Node *x = n;
-        for (; x && x->kind == N_BINARY && x->op == BIN_OR; x = x->a) depth++;
-        const Node **spine = xmalloc(depth * sizeof *spine);
-        depth = 0;
-        for (x = n; x && x->kind == N_BINARY && x->op == BIN_OR; x = x->a) spine[depth++] = x;
-        exceptions(L, x);
-        while (depth > 0) exceptions(L, spine[--depth]->b);
-        free(spine);
+        size_t k;
+        const Node **v = ast_chain(n, BIN_OR, &k);
+        for (size_t i = 0; i < k; i++) exceptions(L, v[i]);
+        free(v);
         return;
     }
     Buf t = {0};
@@ -1199,13 +632,13 @@ static void exceptions(Lister *L, const Node *n)
     buf_free(&t);
 }
 
-static void list_rule(Lister *L, const Node *rule, const char *default_reviewer)
+static void list_rule(Lister *L, const FactRule *fr, const char *default_reviewer)
 {
-    L->rule = rule->name ? rule->name : "";
+    const Node *rule = fr->node;
     L->notes.n = 0;
     L->nnotes = 0;
     Buf t = {0};
-    buf_printf(&t, "%s [%s]", rule->str ? rule->str : "(untitled)", L->rule);
+    buf_printf(&t, "%s [%s]", rule->str ? rule->str : "(untitled)", rule->name ? rule->name : "");
     put_wrapped(&L->out, "", 2, cstr(&t));
 
     const Node *req = clause(rule, CL_REQUIRE), *ex = clause(rule, CL_EXEMPT);
@@ -1237,11 +670,9 @@ static void list_rule(Lister *L, const Node *rule, const char *default_reviewer)
             rule_line(L, "deadline:", cstr(&t));
         }
     }
-    int32_t from, through;
-    rule_window(rule, &from, &through);
-    if (from != DATE_OPEN_FROM || through != DATE_OPEN_THROUGH) {
+    if (fr->from != DATE_OPEN_FROM || fr->through != DATE_OPEN_THROUGH) {
         t.n = 0;
-        put_window(&t, from, through);
+        put_window(&t, fr->from, fr->through);
         rule_line(L, "effective:", cstr(&t));
     }
     const Node *when = clause(rule, CL_WHEN);
@@ -1356,18 +787,17 @@ static void listing(Lister *L)
     size_t ngroups = 0, nrules = 0, nlate = 0, count[OUT__COUNT] = {0};
     const char *doc0 = NULL;
     bool many_docs = false;
-    for (const Node *d = L->decls; d; d = d->next) {
-        if (d->kind != N_RULE) continue;
-        if (!rule_in_effect(L, d)) {
+    const FactRule *rules = L->facts->rules;
+    for (uint32_t i = 0; i < L->facts->nrules; i++) {
+        const FactRule *r = &rules[i];
+        if (!rule_in_effect(L, r)) {
             nlate++;
             continue;
         }
-        const char *doc = cite_doc(d), *sec = cite_section(d);
+        const char *doc = r->doc, *sec = r->section;
         if (nrules++ == 0) doc0 = doc;
         else if (!same(doc, doc0)) many_docs = true;
-        const Node *req = clause(d, CL_REQUIRE);
-        int64_t out = clause(d, CL_EXEMPT) ? OUT_EXEMPT : req ? req->ival : OUT_NONE;
-        if (out >= OUT_NONE && out < OUT__COUNT) count[out]++;
+        if (r->outcome < OUT__COUNT) count[r->outcome]++;
         size_t g = 0;
         while (g < ngroups && !(same(groups[g].doc, doc) && same(groups[g].section, sec))) g++;
         if (g == ngroups) {
@@ -1407,10 +837,10 @@ static void listing(Lister *L)
         buf_putc(&L->out, '\n');
         put_heading(&L->out, cstr(&t), '-');
         buf_putc(&L->out, '\n');
-        for (const Node *d = L->decls; d; d = d->next)
-            if (d->kind == N_RULE && rule_in_effect(L, d) && same(cite_doc(d), groups[g].doc) &&
-                same(cite_section(d), groups[g].section))
-                list_rule(L, d, reviewer);
+        for (uint32_t i = 0; i < L->facts->nrules; i++)
+            if (rule_in_effect(L, &rules[i]) && same(rules[i].doc, groups[g].doc) &&
+                same(rules[i].section, groups[g].section))
+                list_rule(L, &rules[i], reviewer);
     }
     if (nlate) {
         t.n = 0;
@@ -1419,14 +849,13 @@ static void listing(Lister *L)
         buf_putc(&L->out, '\n');
         put_heading(&L->out, cstr(&t), '-');
         buf_putc(&L->out, '\n');
-        for (const Node *d = L->decls; d; d = d->next) {
-            if (d->kind != N_RULE || rule_in_effect(L, d)) continue;
-            int32_t from, through;
-            rule_window(d, &from, &through);
+        for (uint32_t i = 0; i < L->facts->nrules; i++) {
+            const FactRule *r = &rules[i];
+            if (rule_in_effect(L, r)) continue;
             t.n = 0;
-            buf_printf(&t, "%s [%s]: in effect ", d->str ? d->str : "(untitled)",
-                       d->name ? d->name : "?");
-            put_window(&t, from, through);
+            buf_printf(&t, "%s [%s]: in effect ", r->node->str ? r->node->str : "(untitled)",
+                       r->id);
+            put_window(&t, r->from, r->through);
             put_wrapped(&L->out, "", 2, cstr(&t));
         }
     }
@@ -1439,10 +868,9 @@ static void listing(Lister *L)
 pcr_status pcr_policy_list(const pcr_policy *p, const char *date, FILE *out)
 {
     int32_t day;
-    if (!p || !p->prog || !p->decls || !date || !out) return PCR_ERR_USAGE;
+    if (!p || !p->prog || !p->decls || !p->facts || !date || !out) return PCR_ERR_USAGE;
     if (!date_parse(date, strlen(date), &day)) return PCR_ERR_USAGE;
-    Lister L = {.p = p->prog, .decls = p->decls, .modules = p->module_decls,
-                .nmodules = p->nmodules, .day = day};
+    Lister L = {.p = p->prog, .decls = p->decls, .facts = p->facts, .day = day};
     listing(&L);
     while (L.out.n >= 2 && L.out.p[L.out.n - 1] == '\n' && L.out.p[L.out.n - 2] == '\n')
         L.out.n--; /* no blank line at the end */

@@ -572,6 +572,7 @@ static void check_schema(Sema *s)
         if (fn->kind != N_FIELD || !fn->name || s->m.fields[fi].name != fn->name) continue;
         if (s->m.fields[fi].type == VT_CODE && fn->a) check_tag(s, fi, fn->a->b);
         if (fn->b && s->m.fields[fi].type) check_default(s, fi, fn->b);
+        if (s->m.fields[fi].type) sema_field_words(s, fi, fn);
         fi++;
     }
     check_required(s, "id", VT_STRING);

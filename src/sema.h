@@ -26,6 +26,19 @@ struct TestCase;
 
 /* ---- the checked model ---------------------------------------------- */
 
+/* How a field reads in the analyst's tools (pcrc list): its wording in
+ * the schema (docs/language.md, "Field wording"), checked against its type.
+ * Every string is NULL when the schema gives none; the tools then fall back
+ * to the field's name in backquotes, "`f` is true", "an element of `f`". */
+typedef struct FieldText {
+    const char *noun;       /* "the setting" */
+    const char *yes, *no;   /* bool: the sentence when true, when false */
+    const char *some, *none;/* list: "a diagnosis" (some element), "no diagnosis" */
+    const char *unit;       /* int: "hours", printed after a number */
+    const char **members;   /* enum: nmembers entries, each the member's words or
+                               NULL (the member reads as itself); or NULL */
+} FieldText;
+
 /* A schema field, already checked; becomes a PField. */
 typedef struct SField {
     const char *name;
@@ -38,6 +51,7 @@ typedef struct SField {
     const char **members; /* VT_ENUM: member names, in declaration order */
     uint32_t nmembers;
     int64_t deflt;       /* PF_DEFAULT: the value, as PField.deflt */
+    FieldText text;      /* its wording (strings in the arena) */
 } SField;
 
 /* A code set: a named `codeset`, or an anonymous `{ ... }` literal used in
@@ -53,6 +67,8 @@ typedef struct SSet {
                              no condition tests it */
     uint8_t state;        /* SET_* below: evaluation state, for cycles */
     bool bad;             /* its definition had errors (already reported) */
+    bool literal;         /* an anonymous `{ ... }` in a condition: its name is the
+                             checker's ("<rule>{line:col}"), never shown as a name */
 } SSet;
 
 enum { SET_TODO = 0, SET_BUSY, SET_DONE };
@@ -245,6 +261,10 @@ bool sema_money(const struct Node *n, int64_t *cents);
 int32_t sema_member(const SField *f, const char *name);
 /* Reports E202 for name, not a member of enum field `field`. */
 void sema_unknown_member(Sema *s, Loc at, uint32_t field, const char *name);
+/* sema_words.c: checks the wording of field fi, declared by fn (N_FIELD
+ * whose type is already checked), and fills fields[fi].text; reports E137
+ * for a key that does not fit the field's type or is given twice. */
+void sema_field_words(Sema *s, uint32_t fi, const struct Node *fn);
 /* Reports E304 for an unknown code system name. */
 void sema_unknown_system(Sema *s, Loc at, const char *name);
 

@@ -434,24 +434,20 @@ static Cond *in(Sema *s, const Node *n, const char *owner)
 /* ---- conditions ---------------------------------------------------------- */
 
 /* `a and b and c ...`: parsers build and-chains left-deep, and a long one
- * would recurse once per operand; walk the spine by loop instead. */
+ * would recurse once per operand; the chain's operands come as an array
+ * (ast_chain) and the Cond is built left-deep again. */
 static Cond *logic(Sema *s, const Node *n, const char *owner)
 {
-    int op = n->op;
-    size_t depth = 0;
-    const Node *x = n;
-    for (; x && x->kind == N_BINARY && x->op == op; x = x->a) depth++;
-    const Node **spine = xmalloc(depth * sizeof *spine);
-    depth = 0;
-    for (x = n; x && x->kind == N_BINARY && x->op == op; x = x->a) spine[depth++] = x;
-    Cond *acc = sema_cond(s, x, owner);
+    size_t k;
+    const Node **v = ast_chain(n, n->op, &k);
+    Cond *acc = sema_cond(s, v[0], owner);
     bool ok = acc != NULL;
-    while (depth > 0) {
-        Cond *r = sema_cond(s, spine[--depth]->b, owner);
+    for (size_t i = 1; i < k; i++) {
+        Cond *r = sema_cond(s, v[i], owner);
         ok &= r != NULL;
-        if (ok) acc = mk2(s, op == BIN_AND ? C_AND : C_OR, acc, r);
+        if (ok) acc = mk2(s, n->op == BIN_AND ? C_AND : C_OR, acc, r);
     }
-    free(spine);
+    free(v);
     return ok ? acc : NULL;
 }
 

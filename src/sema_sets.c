@@ -338,7 +338,7 @@ uint32_t sema_set_use(Sema *s, const Node *expr, const char *owner)
     SSet *set = &s->m.sets[si];
     *set = (SSet){.name = arena_strndup(s->arena, name.p, name.n), .loc = expr->loc,
                   .decl = expr, .eff_from = DATE_OPEN_FROM, .eff_through = DATE_OPEN_THROUGH,
-                  .pset = PIDX_NONE, .state = SET_DONE};
+                  .pset = PIDX_NONE, .state = SET_DONE, .literal = true};
     buf_free(&name);
     s->m.nsets++;
     set->bad = !literal(s, expr, &set->codes);

@@ -747,7 +747,8 @@ Node *parse_schema(Parser *p, Node *name, Node *fields, Loc loc)
     return n;
 }
 
-Node *parse_field(Parser *p, Node *name, Node *type, int required, Node *dflt, Loc loc)
+Node *parse_field(Parser *p, Node *name, Node *type, int required, Node *dflt, Node *says,
+                  Loc loc)
 {
     if (!type && is_error_token(p, name)) return NULL;
     Node *n = node(p, N_FIELD, loc);
@@ -755,6 +756,18 @@ Node *parse_field(Parser *p, Node *name, Node *type, int required, Node *dflt, L
     n->a = type ? type : error_node(p, loc);
     n->b = dflt;
     n->flags = required ? FL_REQUIRED : 0;
+    if (says) {
+        n->str = says->str;
+        n->a->next = says->next; /* the N_WORDING pairs follow the type */
+    }
+    return n;
+}
+
+Node *parse_wording(Parser *p, Node *key, Node *text, Loc loc)
+{
+    Node *n = node(p, N_WORDING, loc);
+    n->name = key->name;
+    n->str = text->str;
     return n;
 }
 

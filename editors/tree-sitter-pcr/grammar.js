@@ -84,7 +84,14 @@ module.exports = grammar({
     field_declaration: $ => seq(
       field('name', $._field_name), ':', field('type', $._type),
       optional('required'),
-      optional(seq('=', field('default', $._value)))),
+      optional(seq('=', field('default', $._value))),
+      optional(field('wording', $.field_wording))),
+    // How pcrc list words the field: its noun, then `key "words"` pairs
+    // (`true`/`false`, `any`/`none`, `unit`, or an enum member).
+    field_wording: $ => seq(field('noun', $.string), repeat(seq(',', $.wording))),
+    wording: $ => seq(
+      field('key', choice($._word, alias(choice('true', 'false'), $.identifier))),
+      field('words', $.string)),
     _field_name: $ => choice($.identifier, alias('code', $.identifier)),
     _type: $ => choice(
       alias($.identifier, $.type_name),

@@ -7,8 +7,8 @@
  * constants, so the records reach its rules), and every decision line is
  * checked (fz_eval_batch). A file of this reader's minor version that
  * loads must also be written back byte for byte (docs/bytecode.md: "any
- * file the loader accepts is written back byte for byte"). And list_codes
- * (list.h: "any interval ... is printed without crashing") prints each of
+ * file the loader accepts is written back byte for byte"). And codetext_put
+ * (codetext.h: "any interval ... is printed without crashing") prints each of
  * its canonical code sets.
  *
  * Random bytes rarely get past the CRC-32 in the header, so the custom
@@ -26,7 +26,7 @@
 #include "bc_format.h"
 #include "buf.h"
 #include "fuzz_util.h"
-#include "list.h"
+#include "codetext.h"
 #include "pcr/pcr.h"
 #include "policy.h"
 
@@ -195,7 +195,7 @@ size_t LLVMFuzzerCustomCrossOver(const uint8_t *d1, size_t s1, const uint8_t *d2
 
 /* ---- the target ------------------------------------------------------------- */
 
-/* list_codes (list.h) on every canonical code set of p: the verifier only
+/* codetext_put (codetext.h) on every canonical code set of p: the verifier only
  * proves sets sorted and disjoint; canonical also means not adjacent. */
 static void list_sets(const Prog *p)
 {
@@ -208,7 +208,7 @@ static void list_sets(const Prog *p)
             canonical = r[k - 1].hi != UINT64_MAX && r[k - 1].hi + 1 < r[k].lo;
         if (!canonical) continue;
         b.n = 0;
-        list_codes(r, s->count, &b);
+        codetext_put(r, s->count, &b);
     }
     buf_free(&b);
 }

@@ -131,7 +131,7 @@ Test(diff, names_each_change_with_a_witness)
     cr_assert_eq(st, 1, "%s", out);
     cr_assert_not_null(strstr(out, "rule ibx_facet_rfa: changed\n  condition: applies to fewer requests\n"), "%s", out);
     check_witness(out, "rule ibx_facet_rfa: changed");
-    cr_assert_not_null(strstr(out, "rule ibx_brain_mri: added (notification) \"Brain MRI\"\n  codes: CPT 70551..70553\n"),
+    cr_assert_not_null(strstr(out, "rule ibx_brain_mri: added (notification) \"Brain MRI\"\n  codes: CPT 70551-70553\n"),
                        "%s", out);
     check_witness(out, "rule ibx_brain_mri: added");
     cr_assert_not_null(strstr(out, "rule ibx_old_only: removed (prior_auth) \"Gone\"\n  codes: CPT 99213\n"), "%s", out);
@@ -170,10 +170,10 @@ Test(diff, outcome_deadline_reviewer_window_and_codes)
                                    "  reviewer: \"A\" -> \"B\"\n"
                                    "  deadline: 2 days before service -> 3 days before service\n"
                                    "  window: always -> from 2026-03-01\n"
-                                   "  codes added: CPT 70554..70555\n"
+                                   "  codes added: CPT 70554-70555\n"
                                    "  condition: applies to other requests\n"),
                        "%s", out);
-    cr_assert_not_null(strstr(out, "codeset mri: changed\n  codes added: CPT 70554..70555\n"), "%s", out);
+    cr_assert_not_null(strstr(out, "codeset mri: changed\n  codes added: CPT 70554-70555\n"), "%s", out);
     free(out);
 }
 

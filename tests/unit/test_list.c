@@ -4,7 +4,7 @@
  * real `pcrc list` (they must not drift from the policies); the phrasing of
  * every condition form, deadline, outcome and header line through
  * pcr_compile_buffer + pcr_policy_list on small sources; and the code
- * formatter (list.h) on interval sets built by hand. */
+ * formatter (codetext.h) on interval sets built by hand. */
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <stdarg.h>
@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "helpers.h"
-#include "list.h"
+#include "codetext.h"
 #include "pcr/pcr.h"
 
 /* ---- helpers --------------------------------------------------------------- */
@@ -193,6 +193,36 @@ Test(words, bool_field_without_a_phrase)
     char *out = listing(src, "2026-03-02");
     expect_has(out, "when: `flag` is true and `flag` is false");
     expect_has(out, "reviewer: none named");
+    free(out);
+}
+
+/* A custom schema's wording (docs/language.md, "Field wording") is what
+ * the listing says: noun, bool sentences, list phrases, unit, members. */
+Test(words, custom_schema_wording)
+{
+    const char *src =
+        "schema req {\n"
+        "  id: string required\n  payer: string required\n"
+        "  service_date: date required\n"
+        "  frail: bool = false \"frailty\", true \"the member is frail\",\n"
+        "    false \"the member is not frail\"\n"
+        "  nights: int \"the planned stay\", unit \"nights\"\n"
+        "  ward: enum { icu, step_down } \"the ward\", icu \"intensive care\"\n"
+        "  meds: list code(HCPCS) \"the drugs\", any \"a drug\", none \"no drug\"\n"
+        "  code: code(CPT) \"the procedure\"\n}\n"
+        "policy t { payer \"tp\" title \"T\" version \"1\" effective 2026-01-01 }\n"
+        "rule r \"R\" {\n"
+        "  when frail and nights > 3 and ward == icu and meds any in { HCPCS J9035 }\n"
+        "    and code in { CPT 70551 }\n"
+        "  unless not frail or ward in {step_down} or not (meds any in { HCPCS J9041 })\n"
+        "  require notification\n}\n";
+    char *out = listing(src, "2026-03-02");
+    expect_has(out, "when: the member is frail and the planned stay is more than 3 nights and "
+                    "the ward is intensive care and a drug is one of HCPCS J9035 and the "
+                    "procedure is one of CPT 70551");
+    expect_has(out, "except: the member is not frail");
+    expect_has(out, "except: the ward is step down");
+    expect_has(out, "except: no drug is one of HCPCS J9041");
     free(out);
 }
 
@@ -600,7 +630,7 @@ static void expect_codes(CodeSet *s, const char *want)
 {
     code_set_normalize(s);
     Buf b = {0};
-    list_codes(s->r, s->n, &b);
+    codetext_put(s->r, s->n, &b);
     buf_putc(&b, '\0');
     cr_expect_str_eq(b.p, want);
     buf_free(&b);
@@ -701,7 +731,7 @@ Test(codes, differences_print_real_codes)
     code_set_free(&b);
     Buf out = {0};
     code_set_normalize(&d);
-    list_codes(d.r, d.n, &out);
+    codetext_put(d.r, d.n, &out);
     buf_putc(&out, '\0');
     cr_expect_not_null(strstr(out.p, "C50.910"), "got %s", out.p);
     cr_expect_not_null(strstr(out.p, "C50.912"), "got %s", out.p);

@@ -28,6 +28,7 @@
 (set_name) @type
 (type_name) @type.builtin
 (field_declaration name: (identifier) @property)
+(wording key: (identifier) @property)
 (field_value field: (identifier) @property)
 (module_path) @module
 (property key: (identifier) @attribute)

@@ -51,6 +51,10 @@ syn match pcrOperator "==\|!=\|<=\|>=\|[<>+=-]"
 " The name after a declaration keyword.
 syn match pcrDeclName "\%(\<\%(policy\|schema\|codeset\|calendar\|rule\)\s\+\)\@<=\h\w*"
 
+" A schema field's wording key after a comma, before its string: `, unit
+" "hours"`, `, ltac "LTAC"` (`true` and `false` stay keywords).
+syn match pcrWordingKey "\%(,\s*\)\@<=\h\w*\ze\s\+\""
+
 hi def link pcrDeclaration Statement
 hi def link pcrKeyword     Keyword
 hi def link pcrOperator    Operator
@@ -69,6 +73,7 @@ hi def link pcrCode        Constant
 hi def link pcrRange       Operator
 hi def link pcrDelimiter   Delimiter
 hi def link pcrDeclName    Identifier
+hi def link pcrWordingKey  Identifier
 
 let b:current_syntax = "pcr"
 
