@@ -15,6 +15,7 @@ const char *code_system_name(CodeSystem sys)
 
 CodeSystem code_system_from_name(const char *s, size_t n)
 {
+    if (n != 3 && n != 5) return SYS_NONE; /* every name has 3 or 5 letters */
     for (int i = 1; i < SYS_COUNT; i++)
         if (strlen(system_names[i]) == n && memcmp(system_names[i], s, n) == 0) return (CodeSystem)i;
     return SYS_NONE;
@@ -186,6 +187,69 @@ CodeKey code_key(CodeSystem sys, const char *norm, size_t n)
         }
     }
     return k;
+}
+
+/* code_parse's single pass over the common forms: CPT and HCPCS codes of
+ * 5 characters, ICD-10-CM codes with or without their dot, any case. It
+ * packs the key as code_key packs the normalized text, and returns false
+ * (without a reason) for anything else, valid or not: code_parse then
+ * takes the two-step path, which decides and explains. */
+/* The key value of a digit or letter of either case (0-9, then A = 10 to
+ * Z = 35), else 0xFF. */
+static unsigned char_value(uint8_t c)
+{
+    if ((unsigned)(c - '0') < 10) return c - '0';
+    c |= 0x20;
+    if ((unsigned)(c - 'a') < 26) return (unsigned)(c - 'a') + LETTER_BASE;
+    return 0xFF;
+}
+
+static bool parse_fast(CodeSystem sys, const char *s, size_t n, CodeKey *out)
+{
+    CodeKey chars = 0, shape = 0; /* position 0 first: shifted into place at the end */
+    size_t k = 0;
+    if (sys == SYS_CPT || sys == SYS_HCPCS) {
+        if (n != 5) return false;
+        for (; k < 5; k++) {
+            unsigned v = char_value((uint8_t)s[k]);
+            bool letter = v >= LETTER_BASE && v != 0xFF;
+            bool fits = sys == SYS_CPT ? v < LETTER_BASE || (k == 4 && (v == 'F' - 'A' + LETTER_BASE ||
+                                                                       v == 'T' - 'A' + LETTER_BASE ||
+                                                                       v == 'U' - 'A' + LETTER_BASE))
+                                       : k == 0 ? letter && v <= 'V' - 'A' + LETTER_BASE
+                                                : v < LETTER_BASE;
+            if (!fits) return false;
+            chars = chars << CHAR_BITS | v;
+            shape = shape << 1 | letter;
+        }
+    } else if (sys == SYS_ICD10) {
+        for (size_t i = 0; i < n; i++) {
+            if (s[i] == '.' && i == 3 && n > 4) continue;
+            unsigned v = char_value((uint8_t)s[i]);
+            bool letter = v >= LETTER_BASE;
+            if (v == 0xFF || k == CODE_MAX_CHARS || (k < 2 && letter != (k == 0))) return false;
+            chars = chars << CHAR_BITS | v;
+            shape = shape << 1 | letter;
+            k++;
+        }
+        if (k < 3) return false;
+    } else {
+        return false;
+    }
+    size_t rest = CODE_MAX_CHARS - k;
+    *out = ((CodeKey)sys << SYS_SHIFT) | ((CodeKey)k << LEN_SHIFT) |
+           shape << (SHAPE_SHIFT + rest) | chars << (CHAR_BITS * rest);
+    return true;
+}
+
+bool code_parse(CodeSystem sys, const char *s, size_t n, CodeKey *key, const char **why)
+{
+    char norm[CODE_MAX_CHARS + 1];
+    size_t k;
+    if (parse_fast(sys, s, n, key)) return true;
+    if (!code_normalize(sys, s, n, norm, &k, why)) return false;
+    *key = code_key(sys, norm, k);
+    return true;
 }
 
 CodeSystem code_key_system(CodeKey k) { return (CodeSystem)(k >> SYS_SHIFT); }

@@ -971,8 +971,7 @@ static void code_what(RecDecoder *d, uint32_t f, uint32_t elem, char *what, size
 static bool to_code(RecDecoder *d, uint32_t f, uint32_t elem, CodeSystem sys, unsigned mask,
                     const char *s, uint32_t n, int64_t *out)
 {
-    char norm[CODE_MAX_CHARS + 1], val[SHOW_CAP], names[64], what[96];
-    size_t k;
+    char val[SHOW_CAP], names[64], what[96];
     const char *why = "";
     if (sys == SYS_NONE) {
         for (int i = 1; i < SYS_COUNT; i++)
@@ -987,12 +986,13 @@ static bool to_code(RecDecoder *d, uint32_t f, uint32_t elem, CodeSystem sys, un
             return fail(d, "%s: %s is not %s %s code (%s)", what, val, article, names, forms);
         }
     }
-    if (!code_normalize(sys, s, n, norm, &k, &why)) {
+    CodeKey key;
+    if (!code_parse(sys, s, n, &key, &why)) {
         quote(val, sizeof val, s, n);
         code_what(d, f, elem, what, sizeof what);
         return fail(d, "%s: %s is not a valid %s code: %s", what, val, code_system_name(sys), why);
     }
-    *out = (int64_t)code_key(sys, norm, k);
+    *out = (int64_t)key;
     return true;
 }
 

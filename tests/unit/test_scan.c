@@ -310,3 +310,55 @@ Test(scan, keys_that_share_a_fields_slot_are_unknown)
     cr_assert_eq(hit, nf, "only %u of %u fields' slots were hit", hit, nf);
     fx_free(&fx);
 }
+
+/* ---- codes ---------------------------------------------------------------- */
+
+#include "codes.h"
+
+/* code_parse against code_normalize + code_key on one string. */
+static void check_code(CodeSystem sys, const char *s, size_t n)
+{
+    char norm[CODE_MAX_CHARS + 1];
+    size_t k = 0;
+    const char *why1 = NULL, *why2 = NULL;
+    bool ok1 = code_normalize(sys, s, n, norm, &k, &why1);
+    CodeKey key = 0;
+    bool ok2 = code_parse(sys, s, n, &key, &why2);
+    cr_assert_eq(ok2, ok1, "system %d, \"%.*s\": code_parse says %d", sys, (int)n, s, ok2);
+    if (ok1)
+        cr_assert_eq(key, code_key(sys, norm, k), "system %d, \"%.*s\": keys differ", sys, (int)n,
+                     s);
+    else
+        cr_assert_str_eq(why2, why1, "system %d, \"%.*s\"", sys, (int)n, s);
+}
+
+Test(scan, code_parse_agrees_with_normalize_and_key)
+{
+    static const char alpha[] = "019AFTUVWZaf.x";
+    enum { A = sizeof alpha - 1 };
+    char s[16];
+    for (int sys = SYS_CPT; sys < SYS_COUNT; sys++) {
+        /* every string of up to 5 characters over alpha */
+        for (size_t n = 0; n <= 5; n++) {
+            size_t total = 1;
+            for (size_t i = 0; i < n; i++) total *= A;
+            for (size_t x = 0; x < total; x++) {
+                size_t y = x;
+                for (size_t i = 0; i < n; i++, y /= A) s[i] = alpha[y % A];
+                check_code((CodeSystem)sys, s, n);
+            }
+        }
+        /* longer ones at random, mostly shaped like ICD-10 codes */
+        uint64_t r = 0x9E3779B97F4A7C15ull * (uint64_t)sys;
+        for (int t = 0; t < 200000; t++) {
+            r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+            size_t n = 6 + r % 5;
+            for (size_t i = 0; i < n; i++) {
+                uint64_t v = r >> (6 * i % 58);
+                s[i] = i == 0 ? "AZOz9"[v % 5] : i == 1 ? "09A"[v % 3] : alpha[v % A];
+            }
+            if ((r >> 60) & 1) s[3] = '.';
+            check_code((CodeSystem)sys, s, n);
+        }
+    }
+}
