@@ -210,18 +210,24 @@ static bool parse_fast(CodeSystem sys, const char *s, size_t n, CodeKey *out)
     size_t k = 0;
     if (sys == SYS_CPT || sys == SYS_HCPCS) {
         if (n != 5) return false;
-        for (; k < 5; k++) {
-            unsigned v = char_value((uint8_t)s[k]);
-            bool letter = v >= LETTER_BASE && v != 0xFF;
-            bool fits = sys == SYS_CPT ? v < LETTER_BASE || (k == 4 && (v == 'F' - 'A' + LETTER_BASE ||
-                                                                       v == 'T' - 'A' + LETTER_BASE ||
-                                                                       v == 'U' - 'A' + LETTER_BASE))
-                                       : k == 0 ? letter && v <= 'V' - 'A' + LETTER_BASE
-                                                : v < LETTER_BASE;
-            if (!fits) return false;
-            chars = chars << CHAR_BITS | v;
-            shape = shape << 1 | letter;
+        /* CPT: 4 digits, then a digit or F, T, U; HCPCS: A-V, then 4 digits */
+        unsigned first = char_value((uint8_t)s[0]), last = char_value((uint8_t)s[4]);
+        unsigned d1 = (uint8_t)s[1] - (unsigned)'0', d2 = (uint8_t)s[2] - (unsigned)'0',
+                 d3 = (uint8_t)s[3] - (unsigned)'0';
+        if (d1 > 9 || d2 > 9 || d3 > 9) return false;
+        if (sys == SYS_CPT) {
+            if (first > 9) return false;
+            if (last > 9 && last != 'F' - 'A' + LETTER_BASE && last != 'T' - 'A' + LETTER_BASE &&
+                last != 'U' - 'A' + LETTER_BASE)
+                return false;
+            shape = last > 9;
+        } else {
+            if (first < LETTER_BASE || first > 'V' - 'A' + LETTER_BASE || last > 9) return false;
+            shape = 1u << 4;
         }
+        chars = ((((CodeKey)first << CHAR_BITS | d1) << CHAR_BITS | d2) << CHAR_BITS | d3)
+                    << CHAR_BITS | last;
+        k = 5;
     } else if (sys == SYS_ICD10) {
         for (size_t i = 0; i < n; i++) {
             if (s[i] == '.' && i == 3 && n > 4) continue;
