@@ -189,11 +189,6 @@ CodeKey code_key(CodeSystem sys, const char *norm, size_t n)
     return k;
 }
 
-/* code_parse's single pass over the common forms: CPT and HCPCS codes of
- * 5 characters, ICD-10-CM codes with or without their dot, any case. It
- * packs the key as code_key packs the normalized text, and returns false
- * (without a reason) for anything else, valid or not: code_parse then
- * takes the two-step path, which decides and explains. */
 /* The key value of a digit or letter of either case (0-9, then A = 10 to
  * Z = 35), else 0xFF. */
 static unsigned char_value(uint8_t c)
@@ -204,6 +199,12 @@ static unsigned char_value(uint8_t c)
     return 0xFF;
 }
 
+/* code_parse's single pass over the common forms: CPT and HCPCS codes of
+ * 5 characters, ICD-10-CM codes with or without their dot, any case. It
+ * packs the key as code_key packs the normalized text, and returns false
+ * (without a reason) for anything else. For those three systems that
+ * is exact (test_scan checks it): a code it refuses is invalid, and the
+ * two-step path only finds the reason; for the others it decides. */
 static bool parse_fast(CodeSystem sys, const char *s, size_t n, CodeKey *out)
 {
     CodeKey chars = 0, shape = 0; /* position 0 first: shifted into place at the end */
@@ -253,6 +254,9 @@ bool code_parse(CodeSystem sys, const char *s, size_t n, CodeKey *key, const cha
     char norm[CODE_MAX_CHARS + 1];
     size_t k;
     if (parse_fast(sys, s, n, key)) return true;
+    /* parse_fast accepts every valid CPT, HCPCS and ICD-10-CM code, so for
+     * those only the reason is left to find */
+    if (!why && (sys == SYS_CPT || sys == SYS_HCPCS || sys == SYS_ICD10)) return false;
     if (!code_normalize(sys, s, n, norm, &k, why)) return false;
     *key = code_key(sys, norm, k);
     return true;
@@ -353,14 +357,13 @@ CodeKey code_key_prev(CodeKey k, bool *ok)
 
 CodeSystem code_infer_system(const char *s, size_t n, unsigned allowed)
 {
-    char norm[CODE_MAX_CHARS + 1];
-    size_t k;
+    CodeKey key;
     static const CodeSystem order[] = {SYS_CPT, SYS_HCPCS, SYS_REV, SYS_POS, SYS_ICD10};
     for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
         CodeSystem sys = order[i];
         if (!(allowed & SYS_BIT(sys))) continue;
         if (sys == SYS_REV && n == 3) continue; /* inference wants the full 4 digits */
-        if (code_normalize(sys, s, n, norm, &k, NULL)) return sys;
+        if (code_parse(sys, s, n, &key, NULL)) return sys;
     }
     return SYS_NONE;
 }

@@ -325,6 +325,10 @@ static void check_code(CodeSystem sys, const char *s, size_t n)
     CodeKey key = 0;
     bool ok2 = code_parse(sys, s, n, &key, &why2);
     cr_assert_eq(ok2, ok1, "system %d, \"%.*s\": code_parse says %d", sys, (int)n, s, ok2);
+    CodeKey key3 = 0;
+    cr_assert_eq(code_parse(sys, s, n, &key3, NULL), ok1, "system %d, \"%.*s\" without why", sys,
+                 (int)n, s);
+    if (ok1) cr_assert_eq(key3, key);
     if (ok1)
         cr_assert_eq(key, code_key(sys, norm, k), "system %d, \"%.*s\": keys differ", sys, (int)n,
                      s);
