@@ -15,6 +15,7 @@ const char *code_system_name(CodeSystem sys)
 
 CodeSystem code_system_from_name(const char *s, size_t n)
 {
+    if (n != 3 && n != 5) return SYS_NONE; /* every name has 3 or 5 letters */
     for (int i = 1; i < SYS_COUNT; i++)
         if (strlen(system_names[i]) == n && memcmp(system_names[i], s, n) == 0) return (CodeSystem)i;
     return SYS_NONE;
@@ -188,6 +189,79 @@ CodeKey code_key(CodeSystem sys, const char *norm, size_t n)
     return k;
 }
 
+/* The key value of a digit or letter of either case (0-9, then A = 10 to
+ * Z = 35), else 0xFF. */
+static unsigned char_value(uint8_t c)
+{
+    if ((unsigned)(c - '0') < 10) return c - '0';
+    c |= 0x20;
+    if ((unsigned)(c - 'a') < 26) return (unsigned)(c - 'a') + LETTER_BASE;
+    return 0xFF;
+}
+
+/* code_parse's single pass over the common forms: CPT and HCPCS codes of
+ * 5 characters, ICD-10-CM codes with or without their dot, any case. It
+ * packs the key as code_key packs the normalized text, and returns false
+ * (without a reason) for anything else. For those three systems that
+ * is exact (test_scan checks it): a code it refuses is invalid, and the
+ * two-step path only finds the reason; for the others it decides. */
+static bool parse_fast(CodeSystem sys, const char *s, size_t n, CodeKey *out)
+{
+    CodeKey chars = 0, shape = 0; /* position 0 first: shifted into place at the end */
+    size_t k = 0;
+    if (sys == SYS_CPT || sys == SYS_HCPCS) {
+        if (n != 5) return false;
+        /* CPT: 4 digits, then a digit or F, T, U; HCPCS: A-V, then 4 digits */
+        unsigned first = char_value((uint8_t)s[0]), last = char_value((uint8_t)s[4]);
+        unsigned d1 = (uint8_t)s[1] - (unsigned)'0', d2 = (uint8_t)s[2] - (unsigned)'0',
+                 d3 = (uint8_t)s[3] - (unsigned)'0';
+        if (d1 > 9 || d2 > 9 || d3 > 9) return false;
+        if (sys == SYS_CPT) {
+            if (first > 9) return false;
+            if (last > 9 && last != 'F' - 'A' + LETTER_BASE && last != 'T' - 'A' + LETTER_BASE &&
+                last != 'U' - 'A' + LETTER_BASE)
+                return false;
+            shape = last > 9;
+        } else {
+            if (first < LETTER_BASE || first > 'V' - 'A' + LETTER_BASE || last > 9) return false;
+            shape = 1u << 4;
+        }
+        chars = ((((CodeKey)first << CHAR_BITS | d1) << CHAR_BITS | d2) << CHAR_BITS | d3)
+                    << CHAR_BITS | last;
+        k = 5;
+    } else if (sys == SYS_ICD10) {
+        for (size_t i = 0; i < n; i++) {
+            if (s[i] == '.' && i == 3 && n > 4) continue;
+            unsigned v = char_value((uint8_t)s[i]);
+            bool letter = v >= LETTER_BASE;
+            if (v == 0xFF || k == CODE_MAX_CHARS || (k < 2 && letter != (k == 0))) return false;
+            chars = chars << CHAR_BITS | v;
+            shape = shape << 1 | letter;
+            k++;
+        }
+        if (k < 3) return false;
+    } else {
+        return false;
+    }
+    size_t rest = CODE_MAX_CHARS - k;
+    *out = ((CodeKey)sys << SYS_SHIFT) | ((CodeKey)k << LEN_SHIFT) |
+           shape << (SHAPE_SHIFT + rest) | chars << (CHAR_BITS * rest);
+    return true;
+}
+
+bool code_parse(CodeSystem sys, const char *s, size_t n, CodeKey *key, const char **why)
+{
+    char norm[CODE_MAX_CHARS + 1];
+    size_t k;
+    if (parse_fast(sys, s, n, key)) return true;
+    /* parse_fast accepts every valid CPT, HCPCS and ICD-10-CM code, so for
+     * those only the reason is left to find */
+    if (!why && (sys == SYS_CPT || sys == SYS_HCPCS || sys == SYS_ICD10)) return false;
+    if (!code_normalize(sys, s, n, norm, &k, why)) return false;
+    *key = code_key(sys, norm, k);
+    return true;
+}
+
 CodeSystem code_key_system(CodeKey k) { return (CodeSystem)(k >> SYS_SHIFT); }
 
 size_t code_key_format(CodeKey k, char *buf)
@@ -283,14 +357,13 @@ CodeKey code_key_prev(CodeKey k, bool *ok)
 
 CodeSystem code_infer_system(const char *s, size_t n, unsigned allowed)
 {
-    char norm[CODE_MAX_CHARS + 1];
-    size_t k;
+    CodeKey key;
     static const CodeSystem order[] = {SYS_CPT, SYS_HCPCS, SYS_REV, SYS_POS, SYS_ICD10};
     for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
         CodeSystem sys = order[i];
         if (!(allowed & SYS_BIT(sys))) continue;
         if (sys == SYS_REV && n == 3) continue; /* inference wants the full 4 digits */
-        if (code_normalize(sys, s, n, norm, &k, NULL)) return sys;
+        if (code_parse(sys, s, n, &key, NULL)) return sys;
     }
     return SYS_NONE;
 }

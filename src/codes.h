@@ -73,6 +73,11 @@ bool code_normalize(CodeSystem sys, const char *s, size_t n, char *out, size_t *
 /* Packs an already normalized code (digits and letters; at most
  * CODE_MAX_CHARS are used). Any other byte packs as the digit 0. */
 CodeKey code_key(CodeSystem sys, const char *norm, size_t n);
+/* code_normalize then code_key in one call, with the same results: true
+ * and *key for a valid code of sys, else false and *why (when why is not
+ * NULL). The common forms (CPT and HCPCS codes, ICD-10-CM codes with or
+ * without the dot) take a single pass that packs as it checks. */
+bool code_parse(CodeSystem sys, const char *s, size_t n, CodeKey *key, const char **why);
 /* The system whose shape s has among the systems in allowed (a SYS_BIT mask),
  * SYS_NONE if none. Used when a record omits code_system. */
 CodeSystem code_infer_system(const char *s, size_t n, unsigned allowed);

@@ -5,10 +5,20 @@
  * scratch buffer sized to the line (an unescaped string is never longer than
  * its escaped form, so the whole record fits), each value converted to its
  * field's type as it is read.
- * Keys are found through a hash table built once by rec_decoder_new, and
- * duplicate keys through a table whose slots are invalidated per record by a
- * generation number, so nothing is cleared, allocated or compared in bulk
- * per record.
+ * Strings are scanned 16 bytes at a time (scan.h): one scan finds the
+ * closing quote of a string of printable ASCII, and only a string with an
+ * escape or a byte above 0x7F is looked at byte by byte.
+ * Keys are found through a table built once by rec_decoder_new from the
+ * schema's field names: a multiplier is searched under which every field
+ * hashes to a slot of its own, so a key costs one hash of its first and
+ * last eight bytes and one comparison (fields_place). Duplicate keys are
+ * caught by a bit per known field, and the others through a table whose
+ * slots are invalidated per record by a generation number, so nothing is
+ * cleared, allocated or compared in bulk per record.
+ * Every value is checked in full, also when no rule reads its field: a
+ * record with a wrong-typed value or an invalid code is malformed whatever
+ * the policy reads, so the same line gets the same verdict under every
+ * policy with the schema (docs/benchmarks.md, "The record reader").
  *
  * Conventions, visible in the messages (rec_error):
  *   - Byte offsets are 1-based: the line's first byte is byte 1. An
@@ -45,9 +55,21 @@
 #include "codes.h"
 #include "near.h"
 #include "dates.h"
+#include "scan.h"
+
+/* The steps of the loop over a record's members (read_key, read_value,
+ * decode_field) are inlined into it: as calls they cost a fifth of the
+ * decoder's instructions (callgrind, docs/benchmarks.md). */
+#if defined(__GNUC__)
+#define HOT static inline __attribute__((always_inline))
+#else
+#define HOT static inline
+#endif
 
 enum {
-    FIELD_SLOTS = 256,             /* power of two, >= 4 * PCR_MAX_FIELDS */
+    FIELD_BITS = 10,               /* fslot has 2^FIELD_BITS slots, 16 per possible field */
+    FIELD_SLOTS = 1 << FIELD_BITS,
+    FIELD_SEED_TRIES = 1000,       /* multipliers tried for a perfect field table */
     KEY_SLOTS = 2 * REC_MAX_KEYS,  /* power of two: at most half full */
     MAX_MEMBERS = 64,              /* enum members (prog.h) */
     QUOTE_CUT = 40,                /* bytes of a value quoted in a message */
@@ -55,15 +77,17 @@ enum {
     SCRATCH_MIN = 4096,
 };
 
-/* A name of the schema: a field (in the field table) or an enum member (in
- * the member table). */
-typedef struct NameSlot {
-    const char *name; /* a Prog string; NULL marks an empty slot */
+/* A name of the schema: a field or an enum member. Its key (name_key) is
+ * compared instead of its bytes: for names of at most 16 bytes, equal
+ * lengths and equal keys are equal names; longer ones compare their middle
+ * bytes too. */
+typedef struct Name {
+    uint64_t a, b;    /* name_key */
     uint32_t len;
-    uint32_t hash;    /* hash of name, mixed with field for members */
     uint16_t field;   /* schema field index */
     uint16_t member;  /* member index (member table only) */
-} NameSlot;
+    const char *name; /* a Prog string; NULL marks an empty member slot */
+} Name;
 
 /* A key already seen in this record, other than a known top-level field
  * (those are tracked by a bit mask). */
@@ -100,8 +124,11 @@ typedef struct UnknownKey {
 struct RecDecoder {
     const Prog *prog;
     const char *names[PCR_MAX_FIELDS]; /* field names, for did-you-mean */
-    NameSlot fields[FIELD_SLOTS]; /* field name -> index */
-    NameSlot *members;            /* (field, member name) -> member index */
+    Name fname[PCR_MAX_FIELDS];   /* field f's name */
+    uint8_t fslot[FIELD_SLOTS];   /* field name hash -> field + 1, 0: empty */
+    uint64_t fseed;               /* the hash's multiplier (name_slot) */
+    bool fperfect;                /* every field sits in its own first slot */
+    Name *members;                /* (field, member name) -> member index */
     uint32_t member_mask;         /* slots in members, minus one */
     uint64_t required;            /* PF_REQUIRED fields */
     uint64_t code_fields;         /* VT_CODE fields: converted after the object */
@@ -145,54 +172,137 @@ static uint32_t hash_bytes(const char *s, size_t n)
     return h;
 }
 
-/* A cheap hash for the schema's fixed tables (field names, enum members):
- * the length and the first and last four bytes. Any string is looked up in
- * them, but a probe ends at an empty slot, so collisions cost at most a scan
- * of a table whose size the schema fixes. key_insert, whose table fills with
- * whatever keys a record brings, keeps hash_bytes. */
-static uint32_t hash_name(const char *s, size_t n)
-{
-    uint32_t a = 0, b = 0;
-    if (n >= 4) {
-        memcpy(&a, s, 4);
-        memcpy(&b, s + n - 4, 4);
-    } else {
-        for (size_t i = 0; i < n; i++) a = a << 8 | (uint8_t)s[i];
-    }
-    uint64_t h = ((uint64_t)a << 32 | b) ^ (uint64_t)n * 0x9E3779B97F4A7C15ull;
-    h *= 0xFF51AFD7ED558CCDull;
-    return (uint32_t)(h >> 32);
-}
-
 static uint32_t mix_field(uint32_t h, uint32_t field) { return h ^ ((field + 1) * 0x9E3779B9u); }
 
-static void name_insert(NameSlot *t, uint32_t mask, const char *name, uint32_t len, uint32_t hash,
-                        uint32_t field, uint32_t member)
+static uint64_t load64(const char *s)
 {
-    uint32_t i = hash & mask;
-    while (t[i].name) i = (i + 1) & mask;
-    t[i] = (NameSlot){name, len, hash, (uint16_t)field, (uint16_t)member};
+    uint64_t v;
+    memcpy(&v, s, 8);
+    return v;
 }
 
-static const NameSlot *name_find(const NameSlot *t, uint32_t mask, const char *s, uint32_t n,
-                                 uint32_t hash, uint32_t field)
+static uint32_t load32(const char *s)
 {
-    for (uint32_t i = hash & mask; t[i].name; i = (i + 1) & mask)
-        if (t[i].hash == hash && t[i].len == n && t[i].field == field &&
-            memcmp(t[i].name, s, n) == 0)
-            return &t[i];
-    return NULL;
+    uint32_t v;
+    memcpy(&v, s, 4);
+    return v;
+}
+
+/* The key of name s[0..n): its first and last eight bytes (four for names
+ * of 4 to 7 bytes, all of them below that), in overlapping loads that stay
+ * inside the name. Names of equal length up to 16 bytes are equal exactly
+ * when their keys are. */
+static inline void name_key(const char *s, uint32_t n, uint64_t *a, uint64_t *b)
+{
+    if (n >= 8) {
+        *a = load64(s);
+        *b = load64(s + n - 8);
+    } else if (n >= 4) {
+        *a = load32(s);
+        *b = load32(s + n - 4);
+    } else {
+        uint64_t v = 0;
+        for (uint32_t i = 0; i < n; i++) v = v << 8 | (uint8_t)s[i];
+        *a = v;
+        *b = 0;
+    }
+}
+
+/* The top bits bits of a hash of a name's key and salt (its length, and
+ * for members its field), under multiplier seed (odd). */
+static inline uint32_t name_slot(uint64_t a, uint64_t b, uint64_t salt, uint64_t seed,
+                                 unsigned bits)
+{
+    uint64_t h = a * 0x9E3779B97F4A7C15ull ^ b * 0xC2B2AE3D27D4EB4Full ^ salt;
+    h = (h ^ h >> 32) * seed;
+    return (uint32_t)(h >> (64 - bits));
+}
+
+/* Whether e is the name s[0..n) whose key is a, b. */
+static inline bool name_is(const Name *e, const char *s, uint32_t n, uint64_t a, uint64_t b)
+{
+    return e->len == n && e->a == a && e->b == b &&
+           (n <= 16 || memcmp(e->name + 8, s + 8, n - 16) == 0);
+}
+
+static Name make_name(const char *name, uint32_t len, uint32_t field, uint32_t member)
+{
+    Name e = {0, 0, len, (uint16_t)field, (uint16_t)member, name};
+    name_key(name, len, &e.a, &e.b);
+    return e;
+}
+
+/* Places the fields in fslot: a multiplier under which every field has a
+ * slot of its own makes a lookup one probe and one comparison; with over
+ * a few dozen fields one may not be found among the tries, and the table
+ * falls back to linear probing (any lookup stays correct either way). */
+static void fields_place(RecDecoder *d)
+{
+    uint32_t n = d->prog->nfields;
+    uint64_t seed = 0x9FB21C651E98DF25ull;
+    for (int attempt = 0; attempt < FIELD_SEED_TRIES; attempt++) {
+        memset(d->fslot, 0, sizeof d->fslot);
+        bool perfect = true;
+        for (uint32_t f = 0; f < n && perfect; f++) {
+            const Name *e = &d->fname[f];
+            uint32_t i = name_slot(e->a, e->b, e->len, seed, FIELD_BITS);
+            if (d->fslot[i]) perfect = false;
+            else d->fslot[i] = (uint8_t)(f + 1);
+        }
+        if (perfect) {
+            d->fseed = seed;
+            d->fperfect = true;
+            return;
+        }
+        seed = (seed + 0x9E3779B97F4A7C15ull) * 0xBF58476D1CE4E5B9ull | 1;
+    }
+    memset(d->fslot, 0, sizeof d->fslot);
+    d->fseed = seed;
+    d->fperfect = false;
+    for (uint32_t f = 0; f < n; f++) {
+        const Name *e = &d->fname[f];
+        uint32_t i = name_slot(e->a, e->b, e->len, seed, FIELD_BITS);
+        while (d->fslot[i]) i = (i + 1) & (FIELD_SLOTS - 1);
+        d->fslot[i] = (uint8_t)(f + 1);
+    }
 }
 
 /* The schema field called s, or -1. */
-static int field_find(const RecDecoder *d, const char *s, uint32_t n)
+static inline int field_find(const RecDecoder *d, const char *s, uint32_t n)
 {
-    uint32_t h = hash_name(s, n);
-    for (uint32_t i = h & (FIELD_SLOTS - 1); d->fields[i].name; i = (i + 1) & (FIELD_SLOTS - 1)) {
-        const NameSlot *e = &d->fields[i];
-        if (e->hash == h && e->len == n && memcmp(e->name, s, n) == 0) return e->field;
+    uint64_t a, b;
+    name_key(s, n, &a, &b);
+    for (uint32_t i = name_slot(a, b, n, d->fseed, FIELD_BITS);; i = (i + 1) & (FIELD_SLOTS - 1)) {
+        uint32_t e = d->fslot[i];
+        if (!e) return -1;
+        if (name_is(&d->fname[e - 1], s, n, a, b)) return (int)e - 1;
+        if (d->fperfect) return -1;
     }
-    return -1;
+}
+
+/* See rec.h. */
+uint32_t rec_key_slot(const RecDecoder *d, const char *name, size_t n)
+{
+    uint64_t a, b;
+    name_key(name, (uint32_t)n, &a, &b);
+    return name_slot(a, b, n, d->fseed, FIELD_BITS);
+}
+
+#define MEMBER_SEED 0xD6E8FEB86659FD93ull
+
+static uint64_t member_salt(uint32_t len, uint32_t field) { return len | (uint64_t)(field + 1) << 32; }
+
+/* The member of enum field f called s, or NULL. */
+static const Name *member_find(const RecDecoder *d, uint32_t f, const char *s, uint32_t n)
+{
+    uint64_t a, b;
+    name_key(s, n, &a, &b);
+    for (uint32_t i = name_slot(a, b, member_salt(n, f), MEMBER_SEED, 32) & d->member_mask;
+         d->members[i].name; i = (i + 1) & d->member_mask) {
+        const Name *e = &d->members[i];
+        if (e->field == f && name_is(e, s, n, a, b)) return e;
+    }
+    return NULL;
 }
 
 static const char *field_name(const RecDecoder *d, uint32_t f)
@@ -234,8 +344,7 @@ RecDecoder *rec_decoder_new(const Prog *prog)
     for (uint32_t f = 0; f < prog->nfields; f++) {
         const PField *pf = &prog->fields[f];
         const char *name = prog->strs[pf->name];
-        uint32_t len = prog->strlens[pf->name];
-        name_insert(d->fields, FIELD_SLOTS - 1, name, len, hash_name(name, len), f, 0);
+        d->fname[f] = make_name(name, prog->strlens[pf->name], f, 0);
         d->names[f] = name;
         if (pf->flags & PF_REQUIRED) d->required |= 1ull << f;
         if (pf->type == VT_CODE) d->code_fields |= 1ull << f;
@@ -245,6 +354,7 @@ RecDecoder *rec_decoder_new(const Prog *prog)
             prog->fields[pf->tag_field].type == VT_ENUM)
             d->tag[f] = pf->tag_field;
     }
+    fields_place(d);
     uint32_t slots = 16;
     while (slots < 2 * nmembers) slots *= 2;
     d->members = xcalloc(slots, sizeof *d->members);
@@ -254,11 +364,11 @@ RecDecoder *rec_decoder_new(const Prog *prog)
         if (pf->type != VT_ENUM) continue;
         for (uint32_t m = 0; m < pf->enum_count; m++) {
             uint32_t s = prog->refs[pf->enum_first + m];
-            const char *name = prog->strs[s];
-            uint32_t len = prog->strlens[s];
-            name_insert(d->members, d->member_mask, name, len, mix_field(hash_name(name, len), f),
-                        f, m);
-            d->member_sys[f][m] = (uint8_t)code_system_from_name(name, len);
+            Name e = make_name(prog->strs[s], prog->strlens[s], f, m);
+            uint32_t i = name_slot(e.a, e.b, member_salt(e.len, f), MEMBER_SEED, 32) & d->member_mask;
+            while (d->members[i].name) i = (i + 1) & d->member_mask;
+            d->members[i] = e;
+            d->member_sys[f][m] = (uint8_t)code_system_from_name(e.name, e.len);
         }
     }
     d->cap = SCRATCH_MIN;
@@ -438,28 +548,22 @@ static void list_titles(unsigned mask, char *names, size_t ncap, char *forms, si
 
 /* ---- lexical level ------------------------------------------------------- */
 
-/* Bytes that stand for themselves inside a string: printable ASCII other
- * than '"' and '\\'. Everything else takes the slow path. */
-static const uint8_t plain[256] = {
-    ['\x20'] = 1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x20-0x2f, '"' */
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,           /* 0x30-0x3f */
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,           /* 0x40-0x4f */
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,           /* 0x50-0x5f, '\\' */
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,           /* 0x60-0x6f */
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,           /* 0x70-0x7f */
-};
-
 static bool is_digit(uint8_t c) { return c >= '0' && c <= '9'; }
 
 static bool is_ws(uint8_t c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
-static const uint8_t *skip_ws_from(const uint8_t *p, const uint8_t *end)
+/* The first byte at or after p that is not whitespace, or end. Records
+ * seldom have more than one byte of whitespace in a row (", " and ": "),
+ * and most tokens follow none: the first test settles that case, and a
+ * run is skipped a byte at a time. */
+static inline const uint8_t *skip_ws_from(const uint8_t *p, const uint8_t *end)
 {
+    if (p < end && *p > ' ') return p;
     while (p < end && is_ws(*p)) p++;
     return p;
 }
 
-static void skip_ws(RecDecoder *d) { d->p = skip_ws_from(d->p, d->end); }
+static inline void skip_ws(RecDecoder *d) { d->p = skip_ws_from(d->p, d->end); }
 
 static bool at(const RecDecoder *d, char c) { return d->p < d->end && *d->p == (uint8_t)c; }
 
@@ -569,41 +673,15 @@ static bool read_escape(RecDecoder *d, const uint8_t **pp, uint8_t **ww)
     return true;
 }
 
-/* string = '"' char* '"'. d->p is on the opening quote. A string with an
- * escape is unescaped into the scratch buffer, which has room for the rest
- * of the line. */
-/* The first byte in [p, end) that does not stand for itself (see plain),
- * or end. On little-endian machines, eight bytes at a time: has_below(x, n)
- * flags the bytes of x below n; a false alarm only ever lands above a true
- * one, so the lowest flag is the first byte that is '"', '\\', a control
- * character or not ASCII. */
-static const uint8_t *skip_plain(const uint8_t *p, const uint8_t *end)
+/* The rest of the string that starts at d->p (on its opening quote) after
+ * a scan stopped at p, on a byte that is not plain (scan.h) and not its
+ * closing quote: UTF-8 sequences are validated in place, and a string with
+ * an escape is unescaped into the scratch buffer, which has room for the
+ * rest of the line. */
+static bool read_string_rest(RecDecoder *d, Tok *t, const uint8_t *p)
 {
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && defined(__GNUC__)
-#define ONES 0x0101010101010101ull
-#define has_below(x, n) (((x) - ONES * (n)) & ~(x) & ONES * 0x80)
-    while (end - p >= 8) {
-        uint64_t w, m;
-        memcpy(&w, p, 8);
-        m = has_below(w ^ ONES * '"', 1) | has_below(w ^ ONES * '\\', 1) | has_below(w, 0x20) |
-            (w & ONES * 0x80);
-        if (m) return p + (__builtin_ctzll(m) >> 3);
-        p += 8;
-    }
-#undef has_below
-#undef ONES
-#endif
-    while (p < end && plain[*p]) p++;
-    return p;
-}
-
-static bool read_string(RecDecoder *d, Tok *t)
-{
-    const uint8_t *start = d->p, *p = start + 1, *end = d->end;
-    /* Most strings have no escape: validate them in place and point into
-     * the line. Only a string with an escape is copied to the scratch. */
+    const uint8_t *start = d->p, *end = d->end;
     for (;;) {
-        p = skip_plain(p, end);
         if (p == end || *p == '\\' || *p < 0x20) break;
         if (*p == '"') {
             t->kind = TK_STRING;
@@ -614,14 +692,13 @@ static bool read_string(RecDecoder *d, Tok *t)
         }
         size_t k = utf8_seq(p, end);
         if (!k) return fail(d, "invalid UTF-8 at byte %zu", byte_at(d, p));
-        p += k;
+        p = scan_plain(p + k, end);
     }
     uint8_t *w0 = d->scratch + d->used, *w = w0;
     memcpy(w, start + 1, (size_t)(p - (start + 1)));
     w += p - (start + 1);
     for (;;) {
-        const uint8_t *q = p;
-        while (q < end && plain[*q]) q++;
+        const uint8_t *q = scan_plain(p, end);
         memcpy(w, p, (size_t)(q - p));
         w += q - p;
         p = q;
@@ -649,6 +726,22 @@ static bool read_string(RecDecoder *d, Tok *t)
     d->used += t->n;
     d->p = p + 1;
     return true;
+}
+
+/* string = '"' char* '"'. d->p is on the opening quote. Most strings have
+ * no escape and no byte outside printable ASCII: one scan finds their
+ * closing quote, and the token points into the line. */
+static inline bool read_string(RecDecoder *d, Tok *t)
+{
+    const uint8_t *s = d->p + 1, *p = scan_plain(s, d->end);
+    if (p < d->end && *p == '"') {
+        t->kind = TK_STRING;
+        t->s = (const char *)s;
+        t->n = (uint32_t)(p - s);
+        d->p = p + 1;
+        return true;
+    }
+    return read_string_rest(d, t, p);
 }
 
 /* number = '-'? ('0' | [1-9][0-9]*) ('.' [0-9]+)? ([eE] [+-]? [0-9]+)? */
@@ -697,7 +790,7 @@ static bool read_literal(RecDecoder *d, Tok *t, const char *word, TokKind kind)
 
 /* Reads one value after optional whitespace. Arrays and objects are only
  * opened (see Tok). */
-static bool read_value(RecDecoder *d, Tok *t)
+HOT bool read_value(RecDecoder *d, Tok *t)
 {
     skip_ws(d);
     if (d->p == d->end) return fail_json(d, d->p, "expected a value");
@@ -716,7 +809,7 @@ static bool read_value(RecDecoder *d, Tok *t)
 
 /* Reads `string ':'` after optional whitespace; expect names what was
  * wanted if no string comes. Counts the key against REC_MAX_KEYS. */
-static bool read_key(RecDecoder *d, Tok *k, const char *expect)
+HOT bool read_key(RecDecoder *d, Tok *k, const char *expect)
 {
     skip_ws(d);
     if (!at(d, '"')) return fail_json(d, d->p, expect);
@@ -897,8 +990,7 @@ static void code_what(RecDecoder *d, uint32_t f, uint32_t elem, char *what, size
 static bool to_code(RecDecoder *d, uint32_t f, uint32_t elem, CodeSystem sys, unsigned mask,
                     const char *s, uint32_t n, int64_t *out)
 {
-    char norm[CODE_MAX_CHARS + 1], val[SHOW_CAP], names[64], what[96];
-    size_t k;
+    char val[SHOW_CAP], names[64], what[96];
     const char *why = "";
     if (sys == SYS_NONE) {
         for (int i = 1; i < SYS_COUNT; i++)
@@ -913,12 +1005,13 @@ static bool to_code(RecDecoder *d, uint32_t f, uint32_t elem, CodeSystem sys, un
             return fail(d, "%s: %s is not %s %s code (%s)", what, val, article, names, forms);
         }
     }
-    if (!code_normalize(sys, s, n, norm, &k, &why)) {
+    CodeKey key;
+    if (!code_parse(sys, s, n, &key, &why)) {
         quote(val, sizeof val, s, n);
         code_what(d, f, elem, what, sizeof what);
         return fail(d, "%s: %s is not a valid %s code: %s", what, val, code_system_name(sys), why);
     }
-    *out = (int64_t)code_key(sys, norm, k);
+    *out = (int64_t)key;
     return true;
 }
 
@@ -934,6 +1027,7 @@ static bool decode_code_object(RecDecoder *d, uint32_t f, uint32_t elem, const c
     const PField *pf = &d->prog->fields[f];
     const char *name = field_name(d, f);
     uint32_t obj = ++d->nobjs;
+    unsigned seen = 0; /* bit 0: "code" read, bit 1: "system" */
     bool have_code = false;
     *sys = SYS_NONE;
     skip_ws(d);
@@ -945,13 +1039,17 @@ static bool decode_code_object(RecDecoder *d, uint32_t f, uint32_t elem, const c
             char got[SHOW_CAP];
             if (!read_key(d, &k, first ? "expected a string key or '}'" : "expected a string key"))
                 return false;
-            if (!key_insert(d, obj, &k)) {
+            bool is_code = k.n == 4 && memcmp(k.s, "code", 4) == 0;
+            bool is_sys = k.n == 6 && memcmp(k.s, "system", 6) == 0;
+            /* "code" and "system" are tracked by a bit each, other keys in
+             * the table of keys */
+            unsigned bit = is_code ? 1 : is_sys ? 2 : 0;
+            if (bit ? (seen & bit) != 0 : !key_insert(d, obj, &k)) {
                 quote(got, sizeof got, k.s, k.n);
                 return fail(d, "field '%s': element %u: duplicate key %s", name, elem, got);
             }
+            seen |= bit;
             if (!read_value(d, &v)) return false;
-            bool is_code = k.n == 4 && memcmp(k.s, "code", 4) == 0;
-            bool is_sys = k.n == 6 && memcmp(k.s, "system", 6) == 0;
             if ((is_code || is_sys) && v.kind != TK_STRING) {
                 show(got, &v);
                 return fail(d, "field '%s': element %u: '%s': expected a string, got %s", name,
@@ -1044,7 +1142,7 @@ static bool decode_list(RecDecoder *d, uint32_t f)
 /* Converts value t of field f into the record. null says the field does
  * not apply (Record.none); for a required field that is an error. Code
  * fields keep their text for resolve_codes. */
-static bool decode_field(RecDecoder *d, uint32_t f, const Tok *t)
+HOT bool decode_field(RecDecoder *d, uint32_t f, const Tok *t)
 {
     const PField *pf = &d->prog->fields[f];
     RecVal *v = &d->rec.v[f];
@@ -1099,10 +1197,8 @@ static bool decode_field(RecDecoder *d, uint32_t f, const Tok *t)
         break;
     }
     case VT_ENUM: {
-        const NameSlot *m = NULL;
-        if (t->kind == TK_STRING)
-            m = name_find(d->members, d->member_mask, t->s, t->n,
-                          mix_field(hash_name(t->s, t->n), f), f);
+        const Name *m = NULL;
+        if (t->kind == TK_STRING) m = member_find(d, f, t->s, t->n);
         if (!m) {
             list_members(d, pf, list, sizeof list);
             show(got, t);

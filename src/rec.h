@@ -98,4 +98,9 @@ void rec_unknown_merge(RecDecoder *dst, const RecDecoder *src);
  * 1 for short names), or NULL: for "did you mean". */
 const char *rec_field_nearest(const RecDecoder *d, const char *name, size_t n);
 
+/* The slot of the decoder's field table that key name[0..n) hashes to
+ * (the first one probed): for tests that look for keys sharing a slot with
+ * a field. Any key may share one; only the field itself is found there. */
+uint32_t rec_key_slot(const RecDecoder *d, const char *name, size_t n);
+
 #endif

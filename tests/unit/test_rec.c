@@ -573,6 +573,15 @@ Test(rec, code_list_elements_as_objects)
              "record 1: field 'codes': element 1: 'system': expected a string, got null");
     err_with(&fx, "\"codes\":[{\"code\":\"70551\",\"code\":\"70552\"}]",
              "record 1: field 'codes': element 1: duplicate key \"code\"");
+    err_with(&fx, "\"codes\":[{\"system\":\"CPT\",\"code\":\"70551\",\"system\":\"CPT\"}]",
+             "record 1: field 'codes': element 1: duplicate key \"system\"");
+    err_with(&fx, "\"codes\":[{\"code\":\"70551\",\"c\\u006fde\":\"70552\"}]",
+             "record 1: field 'codes': element 1: duplicate key \"code\"");
+    err_with(&fx, "\"codes\":[{\"note\":1,\"code\":\"70551\",\"note\":2}]",
+             "record 1: field 'codes': element 1: duplicate key \"note\"");
+    /* each element is an object of its own: the same keys again are fine */
+    ok_with(&fx, "\"codes\":[{\"note\":1,\"code\":\"70551\",\"system\":\"CPT\"},"
+                 "{\"note\":1,\"code\":\"70552\",\"system\":\"CPT\"}]");
     err_with(&fx, "\"codes\":[{\"code\":\"70551\" \"system\":\"CPT\"}]",
              "record 1: invalid JSON at byte 80: expected ',' or '}'");
     err_with(&fx, "\"codes\":[{\"code\":\"70551\"]",
