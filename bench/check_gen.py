@@ -77,11 +77,20 @@ def parse_schema(path):
             systems = [s.strip() for s in (m2.group(4) or "").split(",") if s.strip()]
             fields[name] = ("list " + kind if m2.group(1) else kind, systems)
             pos = m2.end()
-        # the rest of the declaration: `required`, `= default`, `system F`
+        # the rest of the declaration: `required`, `= default`, `system F`,
+        # and its wording (docs/language.md, "Field wording"), which may go
+        # on over the next lines, up to the next field
         m3 = re.compile(r"[^\n]*").match(body, pos)
         rest = m3.group(0)
-        fields[name] = fields[name] + ("required" in rest.split(),)
         pos = m3.end()
+        while True:
+            m3 = re.compile(r"\n[^\n]*").match(body, pos)
+            if not m3 or field_re.match(m3.group(0)) or not m3.group(0).strip():
+                break
+            rest += m3.group(0)
+            pos = m3.end()
+        words = re.sub(r'"[^"]*"', '""', rest).split()
+        fields[name] = fields[name] + ("required" in words,)
     return fields
 
 

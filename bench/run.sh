@@ -78,6 +78,11 @@ PREQ=$DIR/requests-peers.jsonl
 gen_file "$PREQ" requests-peers "$N"
 gen_file "$DIR/scale-peers-1.pcr" policy 1 10 --unmatched --peers
 gen_file "$DIR/scale-peers-$RULES.pcr" policy "$RULES" "$CODES" --unmatched --peers
+# The four shipped payers' policies on records routed to them (the same
+# generator, payer drawn from the four): the work a clearinghouse runs.
+PAYERS="alliant cigna healthlink ibx"
+QREQ=$DIR/requests-payers.jsonl
+gen_file "$QREQ" requests "$N" --payers alliant,cigna,healthlink,ibx
 
 # ---- timing ---------------------------------------------------------------
 
@@ -155,6 +160,7 @@ measure() {
 LINES=$(wc -l < "$REQ" | tr -d ' ')
 BYTES=$(wc -c < "$REQ" | tr -d ' ')
 PBYTES=$(wc -c < "$PREQ" | tr -d ' ')
+QBYTES=$(wc -c < "$QREQ" | tr -d ' ')
 CPUS=$(getconf _NPROCESSORS_ONLN 2> /dev/null || echo "?")
 
 # row LABEL RULES: one table line from BEST, BCPU and PEAK; with $3 =
@@ -185,6 +191,17 @@ measure /dev/null "$DIR/pcrc.out" "$DIR/pcrc.err" \
     "$BIN/pcrc" -I policies "$DIR/big.pcr" -o "$DIR/big.pcrb"
 COMPILE_T=$BEST
 ROW_COMPILE=$(row "pcrc big.pcr" "$RULES")
+QPCRB=
+QRULES=0
+for p in $PAYERS; do
+    run_timed /dev/null "$DIR/pcrc.out" "$DIR/pcrc.err" \
+        "$BIN/pcrc" -I policies "policies/$p.pcr" -o "$DIR/payer-$p.pcrb"
+    QPCRB="$QPCRB $DIR/payer-$p.pcrb"
+    QRULES=$((QRULES + $(grep -c '^rule ' "policies/$p.pcr")))
+done
+# jq -c . (parse and print, no rules) is the floor the issue compares with.
+JQ=
+if command -v jq > /dev/null 2>&1; then JQ=jq; fi
 
 SMALL_RULES=$(grep -c '^rule ' "$DIR/small.pcr")
 # The pcrvm rows: `pcrvm --stats NAME.pcrb requests.jsonl > /dev/null`.
@@ -193,14 +210,24 @@ SMALL_RULES=$(grep -c '^rule ' "$DIR/small.pcr")
 # shared machine, load that comes and goes would otherwise skew the ratios.
 # Best times and peak RSS of row k are kept in BEST_k, BCPU_k and PEAK_k; the stderr
 # (statistics) of the last run in NAME.stats.
-VMS="small big scale-1 scale-$RULES scale-peers-1 scale-peers-$RULES"
+VMS="small big scale-1 scale-$RULES scale-peers-1 scale-peers-$RULES payers payers-j2${JQ:+ jq}"
 i=0
 while [ "$i" -lt "$RUNS" ]; do
     k=0
     for p in $VMS; do
         k=$((k + 1))
-        case $p in scale-peers-*) in=$PREQ ;; *) in=$REQ ;; esac
-        run_timed /dev/null /dev/null "$DIR/$p.stats" "$BIN/pcrvm" -j 1 --stats "$DIR/$p.pcrb" "$in"
+        # shellcheck disable=SC2086 # QPCRB is a list of paths without spaces
+        case $p in
+        scale-peers-*) run_timed /dev/null /dev/null "$DIR/$p.stats" \
+            "$BIN/pcrvm" -j 1 --stats "$DIR/$p.pcrb" "$PREQ" ;;
+        payers) run_timed /dev/null /dev/null "$DIR/$p.stats" \
+            "$BIN/pcrvm" -j 1 --stats $QPCRB "$QREQ" ;;
+        payers-j2) run_timed /dev/null /dev/null "$DIR/$p.stats" \
+            "$BIN/pcrvm" -j 2 --stats $QPCRB "$QREQ" ;;
+        jq) run_timed "$QREQ" /dev/null "$DIR/$p.stats" jq -c . ;;
+        *) run_timed /dev/null /dev/null "$DIR/$p.stats" \
+            "$BIN/pcrvm" -j 1 --stats "$DIR/$p.pcrb" "$REQ" ;;
+        esac
         eval "b=\${BEST_$k-} c=\${BCPU_$k-} r=\${PEAK_$k-}"
         b=$(least "$ELAPSED" "$b")
         c=$(least "$CPU" "$c")
@@ -215,6 +242,7 @@ done
 # measure the wrong thing, so say so loudly.
 MIX=
 for p in $VMS; do
+    [ "$p" != jq ] || continue
     MIX="$MIX$(awk -v name="$p" '$1 == "decision" { s = s sep $2 " " $3; sep = ", " }
         END { printf "  %-12s %s\n", name ":", ((s == "") ? "(no decision counts in --stats)" : s) }' \
         "$DIR/$p.stats")
@@ -241,6 +269,18 @@ ROW_PONE=$(row "pcrvm scale-peers-1.pcrb" 1 rate "$PBYTES")
 BEST=$BEST_6 BCPU=$BCPU_6 PEAK=$PEAK_6
 PWIDE_T=$BEST PWIDE_CPU=$BCPU
 ROW_PWIDE=$(row "pcrvm scale-peers-$RULES.pcrb" "$RULES" rate "$PBYTES")
+BEST=$BEST_7 BCPU=$BCPU_7 PEAK=$PEAK_7
+PAY_T=$BEST
+ROW_PAY=$(row "pcrvm four payers, -j 1" "$QRULES" rate "$QBYTES")
+BEST=$BEST_8 BCPU=$BCPU_8 PEAK=$PEAK_8
+PAY2_T=$BEST
+ROW_PAY2=$(row "pcrvm four payers, -j 2" "$QRULES" rate "$QBYTES")
+JQ_T= ROW_JQ=
+if [ -n "$JQ" ]; then
+    BEST=$BEST_9 BCPU=$BCPU_9 PEAK=$PEAK_9
+    JQ_T=$BEST
+    ROW_JQ=$(row "jq -c . (no rules)" 0 rate "$QBYTES")
+fi
 
 # ---- the report ------------------------------------------------------------
 
@@ -256,10 +296,14 @@ echo "$ROW_ONE"
 echo "$ROW_WIDE"
 echo "$ROW_PONE"
 echo "$ROW_PWIDE"
+echo "$ROW_PAY"
+echo "$ROW_PAY2"
+[ -z "$ROW_JQ" ] || echo "$ROW_JQ"
 echo
 awk -v small="$SMALL_T" -v comp="$COMPILE_T" -v one="$ONE_T" -v wide="$WIDE_T" \
     -v onecpu="$ONE_CPU" -v widecpu="$WIDE_CPU" -v lines="$LINES" -v rules="$RULES" \
-    -v pone="$PONE_T" -v pwide="$PWIDE_T" -v ponecpu="$PONE_CPU" -v pwidecpu="$PWIDE_CPU" 'BEGIN {
+    -v pone="$PONE_T" -v pwide="$PWIDE_T" -v ponecpu="$PONE_CPU" -v pwidecpu="$PWIDE_CPU" \
+    -v pay="$PAY_T" -v pay2="$PAY2_T" -v jq="$JQ_T" 'BEGIN {
     printf "scale: %d rules that cannot match vs 1 rule, same batch: %.0f ns vs %.0f ns per record, ratio %.2f\n",
         rules, wide / lines * 1e9, one / lines * 1e9, wide / one
     if (onecpu > 0)
@@ -275,6 +319,13 @@ awk -v small="$SMALL_T" -v comp="$COMPILE_T" -v one="$ONE_T" -v wide="$WIDE_T" \
     print "design targets (informational; make bench never fails on speed):"
     printf "  pcrvm, typical policy, one core  >= 1000000 records/s   %11.0f records/s  %s\n",
         lines / small, ((lines / small >= 1e6) ? "met" : "not met")
+    printf "  pcrvm, four payers, one core      >= 2000000 records/s   %11.0f records/s  %s\n",
+        lines / pay, ((lines / pay >= 2e6) ? "met" : "not met")
+    if (jq != "")
+        printf "  the same, against jq -c .         >= 25x                %11.1fx           %s\n",
+            jq / pay, ((jq / pay >= 25) ? "met" : "not met")
+    printf "  pcrvm -j 2 against -j 1           >= 1.7x               %11.2fx           %s\n",
+        pay / pay2, ((pay / pay2 >= 1.7) ? "met" : "not met")
     printf "  pcrc, large policy                < 1 s                 %11.3f s          %s\n",
         comp, ((comp < 1) ? "met" : "not met")
     if (onecpu > 0)
