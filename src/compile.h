@@ -16,6 +16,7 @@
 #include "prog.h"
 
 struct Sema;
+struct Merged;
 
 /* A `test` block, ready to run: the given record rendered as one JSON line
  * (unset id defaults to the test name, unset payer to the policy's payer)
@@ -64,6 +65,8 @@ typedef struct CompileOut {
     Node *root_decls; /* the root file's syntax tree (in the arena), for dumps */
     const Node **module_decls; /* each used module's syntax tree (in the arena), */
     size_t nmodules;           /*   for pcrc list's titles of shared code sets */
+    const struct Merged *merged; /* the rules in force, from the policy and its bases
+                                    (in the arena; NULL when the check failed early) */
 } CompileOut;
 
 /* Compiles the source `text` (len bytes, xmalloc'ed; ownership passes to d)

@@ -1,7 +1,9 @@
 /* list.c: the analyst's listing of a policy (pcrc list; see list.h).
  *
- * The rules are read as written, from the root file's syntax tree: their
- * clauses, conditions and the document sections they cite. The compiled
+ * The rules are read as written, from their syntax trees: their clauses,
+ * conditions and the document sections they cite. A policy that extends a
+ * base lists the merged rules (pcr_policy.merged), each inherited one with
+ * the base it comes from, and then the rules it removed, with the reasons. The compiled
  * Prog supplies what the tree cannot say by itself: the codes of each set
  * after its set algebra (PSet, found by name) and the types of fields. The
  * whole listing is built in one Buf and written at the end. */
@@ -19,6 +21,7 @@
 #include "pcr/pcr.h"
 #include "policy.h"
 #include "prog.h"
+#include "sema.h"
 
 enum {
     HEAD_LABEL = 12,   /* header lines: "listed for: " */
@@ -689,6 +692,7 @@ static const FieldWords *words_of(const char *field)
 typedef struct Lister {
     const Prog *p;
     const Node *decls;   /* the root file's declarations */
+    const Merged *merged; /* the rules in force (from the root and its bases) */
     const Node *const *modules; /* each used module's declarations (shared sets) */
     size_t nmodules;
     int32_t day;         /* the service date listed */
@@ -1199,14 +1203,24 @@ static void exceptions(Lister *L, const Node *n)
     buf_free(&t);
 }
 
-static void list_rule(Lister *L, const Node *rule, const char *default_reviewer)
+static void list_rule(Lister *L, uint32_t ri, const char *default_reviewer)
 {
+    const Node *rule = L->merged->rules[ri];
     L->rule = rule->name ? rule->name : "";
     L->notes.n = 0;
     L->nnotes = 0;
     Buf t = {0};
     buf_printf(&t, "%s [%s]", rule->str ? rule->str : "(untitled)", L->rule);
     put_wrapped(&L->out, "", 2, cstr(&t));
+    const char *origin = L->merged->from[ri];
+    if (origin) {
+        t.n = 0;
+        if (L->merged->how[ri] == RULE_REPLACED)
+            buf_printf(&t, "this policy, replacing the rule of %s", origin);
+        else
+            buf_puts(&t, origin);
+        rule_line(L, "from:", cstr(&t));
+    }
 
     const Node *req = clause(rule, CL_REQUIRE), *ex = clause(rule, CL_EXEMPT);
     t.n = 0;
@@ -1279,6 +1293,19 @@ static const char *prop(const Node *pol, const char *name)
     return NULL;
 }
 
+/* The policy of the chain (the root, then its bases, nearest first) that
+ * gives property `name`, or the root when none does: what the merged
+ * policy inherits (docs/language.md, "Extending a base list"). */
+static const Node *giver(const Lister *L, const Node *pol, const char *name)
+{
+    for (uint32_t j = 0; j <= L->merged->nbases; j++) {
+        const Node *at = j == 0 ? pol : L->merged->bases[j - 1];
+        for (const Node *pr = at ? at->a : NULL; pr; pr = pr->next)
+            if (pr->kind == N_PROP && pr->name && strcmp(pr->name, name) == 0) return at;
+    }
+    return pol;
+}
+
 static void head_line(Lister *L, const char *label, const char *text)
 {
     put_labeled(&L->out, 0, HEAD_LABEL, label, text);
@@ -1287,6 +1314,23 @@ static void head_line(Lister *L, const char *label, const char *text)
 typedef struct Group {
     const char *doc, *section;
 } Group;
+
+/* The `source` (when sources) and `contact` (when contacts) lines of pol's
+ * header, in the order written. */
+static void put_sources(Lister *L, const Node *pol, bool sources, bool contacts)
+{
+    Buf t = {0};
+    for (const Node *pr = pol ? pol->a : NULL; pr; pr = pr->next) {
+        if (pr->kind != N_PROP || !pr->name || !pr->a) continue;
+        bool source = strcmp(pr->name, "source") == 0;
+        if (source ? !sources : !contacts || strcmp(pr->name, "contact") != 0) continue;
+        t.n = 0;
+        for (const Node *v = pr->a; v; v = v->next)
+            buf_printf(&t, "%s%s", v == pr->a ? "" : ": ", v->str ? v->str : "");
+        head_line(L, source ? "source:" : "contact:", cstr(&t));
+    }
+    buf_free(&t);
+}
 
 static void header(Lister *L, const Node *pol, const char *reviewer)
 {
@@ -1297,24 +1341,21 @@ static void header(Lister *L, const Node *pol, const char *reviewer)
     buf_putc(&L->out, '\n');
     buf_printf(&t, "%s, version %s", p->strs[p->id], p->strs[p->version]);
     head_line(L, "policy:", cstr(&t));
+    if (L->merged->base) head_line(L, "extends:", L->merged->base);
     head_line(L, "payer:", p->strs[p->payer]);
     t.n = 0;
     put_window(&t, p->eff_from, p->eff_through);
     head_line(L, "in effect:", cstr(&t));
-    for (const Node *pr = pol ? pol->a : NULL; pr; pr = pr->next) {
-        if (pr->kind != N_PROP || !pr->name || !pr->a) continue;
-        bool source = strcmp(pr->name, "source") == 0;
-        if (!source && strcmp(pr->name, "contact") != 0) continue;
-        t.n = 0;
-        for (const Node *v = pr->a; v; v = v->next)
-            buf_printf(&t, "%s%s", v == pr->a ? "" : ": ", v->str ? v->str : "");
-        head_line(L, source ? "source:" : "contact:", cstr(&t));
-    }
+    /* Sources and contacts in the order written, each from the policy of
+     * the chain that gives them. */
+    const Node *sources = giver(L, pol, "source"), *contacts = giver(L, pol, "contact");
+    put_sources(L, sources, true, sources == contacts);
+    if (sources != contacts) put_sources(L, contacts, false, true);
     t.n = 0;
     if (reviewer) buf_printf(&t, "%s, unless a rule names another", reviewer);
     else buf_puts(&t, "none, unless a rule names one");
     head_line(L, "reviewer:", cstr(&t));
-    const char *cal = prop(pol, "calendar");
+    const char *cal = prop(giver(L, pol, "calendar"), "calendar");
     t.n = 0;
     if (cal) buf_printf(&t, "business days skip weekends and the holidays of %s", cal);
     else buf_puts(&t, "business days skip weekends only (no holiday calendar)");
@@ -1330,7 +1371,7 @@ static void listing(Lister *L)
 {
     const Node *pol = find_policy(L->decls);
     const Prog *p = L->p;
-    const char *reviewer = prop(pol, "reviewer");
+    const char *reviewer = prop(giver(L, pol, "reviewer"), "reviewer");
     if (!reviewer && p->reviewer != PIDX_NONE) reviewer = p->strs[p->reviewer];
     header(L, pol, reviewer);
     Buf t = {0};
@@ -1356,8 +1397,8 @@ static void listing(Lister *L)
     size_t ngroups = 0, nrules = 0, nlate = 0, count[OUT__COUNT] = {0};
     const char *doc0 = NULL;
     bool many_docs = false;
-    for (const Node *d = L->decls; d; d = d->next) {
-        if (d->kind != N_RULE) continue;
+    for (uint32_t ri = 0; ri < L->merged->nrules; ri++) {
+        const Node *d = L->merged->rules[ri];
         if (!rule_in_effect(L, d)) {
             nlate++;
             continue;
@@ -1407,10 +1448,12 @@ static void listing(Lister *L)
         buf_putc(&L->out, '\n');
         put_heading(&L->out, cstr(&t), '-');
         buf_putc(&L->out, '\n');
-        for (const Node *d = L->decls; d; d = d->next)
-            if (d->kind == N_RULE && rule_in_effect(L, d) && same(cite_doc(d), groups[g].doc) &&
+        for (uint32_t ri = 0; ri < L->merged->nrules; ri++) {
+            const Node *d = L->merged->rules[ri];
+            if (rule_in_effect(L, d) && same(cite_doc(d), groups[g].doc) &&
                 same(cite_section(d), groups[g].section))
-                list_rule(L, d, reviewer);
+                list_rule(L, ri, reviewer);
+        }
     }
     if (nlate) {
         t.n = 0;
@@ -1419,14 +1462,28 @@ static void listing(Lister *L)
         buf_putc(&L->out, '\n');
         put_heading(&L->out, cstr(&t), '-');
         buf_putc(&L->out, '\n');
-        for (const Node *d = L->decls; d; d = d->next) {
-            if (d->kind != N_RULE || rule_in_effect(L, d)) continue;
+        for (uint32_t ri = 0; ri < L->merged->nrules; ri++) {
+            const Node *d = L->merged->rules[ri];
+            if (rule_in_effect(L, d)) continue;
             int32_t from, through;
             rule_window(d, &from, &through);
             t.n = 0;
             buf_printf(&t, "%s [%s]: in effect ", d->str ? d->str : "(untitled)",
                        d->name ? d->name : "?");
             put_window(&t, from, through);
+            put_wrapped(&L->out, "", 2, cstr(&t));
+        }
+    }
+    if (L->merged->nremoved) {
+        buf_putc(&L->out, '\n');
+        put_heading(&L->out, "Removed from the base", '-');
+        buf_putc(&L->out, '\n');
+        for (uint32_t i = 0; i < L->merged->nremoved; i++) {
+            const SRemoved *x = &L->merged->removed[i];
+            t.n = 0;
+            buf_printf(&t, "%s [%s], of %s: removed by %s: %s",
+                       x->rule && x->rule->str ? x->rule->str : "(untitled)", x->id, x->from,
+                       x->by, x->why);
             put_wrapped(&L->out, "", 2, cstr(&t));
         }
     }
@@ -1439,9 +1496,9 @@ static void listing(Lister *L)
 pcr_status pcr_policy_list(const pcr_policy *p, const char *date, FILE *out)
 {
     int32_t day;
-    if (!p || !p->prog || !p->decls || !date || !out) return PCR_ERR_USAGE;
+    if (!p || !p->prog || !p->decls || !p->merged || !date || !out) return PCR_ERR_USAGE;
     if (!date_parse(date, strlen(date), &day)) return PCR_ERR_USAGE;
-    Lister L = {.p = p->prog, .decls = p->decls, .modules = p->module_decls,
+    Lister L = {.p = p->prog, .decls = p->decls, .merged = p->merged, .modules = p->module_decls,
                 .nmodules = p->nmodules, .day = day};
     listing(&L);
     while (L.out.n >= 2 && L.out.p[L.out.n - 1] == '\n' && L.out.p[L.out.n - 2] == '\n')

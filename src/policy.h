@@ -15,6 +15,7 @@ struct pcr_policy {
     Node *decls;     /* the root file's syntax tree, in arena (pcrc list); or NULL */
     const Node **module_decls; /* the used modules' syntax trees, in arena */
     size_t nmodules;
+    const struct Merged *merged; /* the rules in force and where they come from, in arena */
     char *path;      /* the root source file, for test locations; or NULL */
     char sha256[65]; /* hex digest of the bytes loaded; "" when compiled from source */
     /* Engines holding this policy (pcr_engine_add, pcr_engine_clone); the
