@@ -271,7 +271,10 @@ static void load_use(Loader *L, uint32_t from, const Node *use, bool base)
         diag_error(L->d, "E101", use->loc, "cannot find module `%s`: looked for %s in %s%s",
                    use->name, rel, looked.p,
                    hint ? " (give -I DIR, DIR holding std/: policies/ in the PCR tree)" : "");
-        if (!L->failed_use) L->failed_use = use, L->failed_base = base;
+        if (!L->failed_use) {
+            L->failed_use = use;
+            L->failed_base = base;
+        }
         goto out;
     }
     char *key = file_key(path);
@@ -303,7 +306,10 @@ static void load_use(Loader *L, uint32_t from, const Node *use, bool base)
         size_t len = 0;
         char *text = read_source(L, path, use->loc, &len);
         if (!text) {
-            if (!L->failed_use) L->failed_use = use, L->failed_base = base;
+            if (!L->failed_use) {
+                L->failed_use = use;
+                L->failed_base = base;
+            }
             free(key);
         } else {
             uint32_t file = diags_add_file(L->d, path, text, len);

@@ -822,6 +822,8 @@ static void check_rule(Sema *s, uint32_t ri, uint32_t f_code)
     r->cite_docs = arena_alloc(s->arena, ncites * sizeof *r->cite_docs);
     r->cite_sections = arena_alloc(s->arena, ncites * sizeof *r->cite_sections);
     bool cond_ok = true;
+    const SRemoved *removed_target = NULL; /* the first `exempt` target removed */
+    Loc removed_at = {0};
     for (const Node *c = rn->a; c; c = c->next) {
         if (c->kind != N_CLAUSE) continue;
         switch (c->op) {
@@ -862,20 +864,30 @@ static void check_rule(Sema *s, uint32_t ri, uint32_t f_code)
                 break;
             }
             r->waives = arena_alloc(s->arena, (ast_list_len(c->a) + 1) * sizeof *r->waives);
+            removed_target = NULL;
             for (const Node *t = c->a; t; t = t->next) {
                 if (t->kind != N_NAME) continue;
                 Sym *y = sema_lookup_rule(s, t->name);
+                /* A rule the policy removed is no longer waived; a waiver
+                 * left with nothing to waive is an error (below). */
                 const SRemoved *gone = y ? NULL : sema_removed(s, t->name);
-                if (gone) {
-                    pcr_diag *g = diag_error(s->d, "E128", t->loc,
-                                             "rule `%s` waives `%s`, which `%s` removes; "
-                                             "replace or remove `%s` too",
-                                             r->id, t->name, gone->by, r->id);
-                    diag_related(s->d, g, gone->loc, "`%s` is removed here", t->name);
-                } else if (!y) sema_unknown(s, t->loc, "rule", t->name, SYM_RULE);
+                if (gone && !removed_target) {
+                    removed_target = gone;
+                    removed_at = t->loc;
+                }
+                if (gone) continue;
+                if (!y) sema_unknown(s, t->loc, "rule", t->name, SYM_RULE);
                 else if (y->index == ri)
                     diag_error(s->d, "E409", t->loc, "rule `%s` cannot exempt itself", r->id);
                 else r->waives[r->nwaives++] = y->index;
+            }
+            if (removed_target && r->nwaives == 0) {
+                pcr_diag *g = diag_error(s->d, "E128", removed_at,
+                                         "rule `%s` waives only rules that `%s` removes; remove "
+                                         "or replace `%s` too",
+                                         r->id, removed_target->by, r->id);
+                diag_related(s->d, g, removed_target->loc, "`%s` is removed here",
+                             removed_target->id);
             }
             break;
         case CL_CITE:

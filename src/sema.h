@@ -171,6 +171,7 @@ typedef struct Merged {
     const struct Node **rules; /* N_RULE of each rule in force, in model order */
     const char **from;         /* parallel: SRule.from */
     uint8_t *how;              /* parallel: SRule.how */
+    const char **file;         /* parallel: the path of the file the rule is written in */
     uint32_t nrules;
     const SRemoved *removed;   /* Model.removed */
     uint32_t nremoved;

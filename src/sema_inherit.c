@@ -306,10 +306,17 @@ const Merged *sema_merged(const Sema *s)
     g->rules = arena_alloc(s->arena, (n + 1) * sizeof *g->rules);
     g->from = arena_alloc(s->arena, (n + 1) * sizeof *g->from);
     g->how = arena_alloc(s->arena, n + 1);
+    g->file = arena_alloc(s->arena, (n + 1) * sizeof *g->file);
     for (uint32_t i = 0; i < n; i++) {
         g->rules[i] = s->rule_nodes[i];
         g->from[i] = s->m.rules[i].from;
         g->how[i] = s->m.rules[i].how;
+        const char *path = pcr_diags_file(s->d, s->rule_nodes[i]->loc.file);
+        size_t len = path ? strlen(path) : 0;
+        char *copy = arena_alloc(s->arena, len + 1);
+        if (len) memcpy(copy, path, len);
+        copy[len] = '\0';
+        g->file[i] = copy;
     }
     g->nrules = n;
     g->removed = s->m.removed;
