@@ -113,7 +113,8 @@ static Entry *target(Merge *M, const Node *d, uint32_t level, const char *verb)
 {
     Sema *s = M->s;
     const Pol *P = &M->pols[level];
-    if (!P->decl || !P->decl->b) {
+    if (!P->decl) return NULL; /* no header: E120 or its syntax error says so */
+    if (!P->decl->b) {
         diag_error(s->d, "E128", d->loc,
                    "`%s rule` changes an inherited rule, but policy `%s` extends no base "
                    "(write `policy %s extends BASE`)",
