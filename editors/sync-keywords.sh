@@ -33,7 +33,7 @@ systems() {
 # The kind of a keyword, for highlighting (vim groups).
 kind() {
     case $1 in
-    use | policy | schema | codeset | calendar | rule | test) echo pcrDeclaration ;;
+    use | policy | schema | codeset | calendar | rule | test | remove | replace) echo pcrDeclaration ;;
     and | or | not | in | any | present) echo pcrOperator ;;
     true | false | none | unknown) echo pcrConstant ;;
     required | list | enum | code | system) echo pcrType ;;

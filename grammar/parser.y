@@ -195,7 +195,12 @@ void parse_add_decl(Parser *p, Node *decl);
 Node *parse_word(Parser *p, Slice kw, Loc loc);
 /* N_USE named by the dotted path of its N_NAME parts. */
 Node *parse_use(Parser *p, Node *path, Loc loc);
-Node *parse_policy(Parser *p, Node *name, Node *props, Loc loc);
+/* N_POLICY; base is the dotted path of `extends` (N_NAME parts) or NULL. */
+Node *parse_policy(Parser *p, Node *name, Node *base, Node *props, Loc loc);
+/* N_REMOVE of rule `name` for the reason `why` (an N_STRING). */
+Node *parse_remove(Parser *p, Node *name, Node *why, Loc loc);
+/* N_RULE with FL_REPLACE: `replace rule ...`. */
+Node *parse_replace(Parser *p, Node *name, Node *title, Node *clauses, Loc loc);
 Node *parse_prop(Parser *p, Node *name, Node *values, Loc loc);
 Node *parse_effective(Parser *p, Node *from, Node *through, Loc loc);
 Node *parse_effective_error(Parser *p, Loc loc);
@@ -323,6 +328,7 @@ static void pcr_yyerror(Loc *loc, yyscan_t scanner, Parser *p, const char *msg);
     /* declarations */
     USE "`use`" POLICY "`policy`" SCHEMA "`schema`" CODESET "`codeset`"
     CALENDAR "`calendar`" RULE "`rule`" TEST "`test`"
+    EXTENDS "`extends`" REMOVE "`remove`" REPLACE "`replace`"
     /* conditions */
     AND "`and`" OR "`or`" NOT "`not`" IN "`in`" ANY "`any`" PRESENT "`present`"
     TRUE "`true`" FALSE "`false`"
@@ -352,7 +358,7 @@ static void pcr_yyerror(Loc *loc, yyscan_t scanner, Parser *p, const char *msg);
 %nterm <node> decl use_decl policy_decl prop pname pcal effective
 %nterm <node> schema_decl field fname type elem_type system_opt default_opt wording wkey
 %nterm <node> codeset_decl title_opt eff_opt set_lit group item
-%nterm <node> calendar_decl holiday rule_decl rclause test_decl tclause
+%nterm <node> calendar_decl holiday rule_decl rclause test_decl tclause remove_decl replace_decl
 %nterm <node> value literal word boolean gvalue fval list_lit setref value_list vitem
 %nterm <node> operand name member
 %nterm <list> modpath props strings fields members systems groups codes holidays rclauses ids
@@ -379,7 +385,10 @@ decls
  * (parse_new_item says when we are sure a new item starts). */
 resync: %empty  { if (parse_new_item(p)) yyerrok; } ;
 
-decl: use_decl | policy_decl | schema_decl | codeset_decl | calendar_decl | rule_decl | test_decl ;
+decl
+    : use_decl | policy_decl | schema_decl | codeset_decl | calendar_decl | rule_decl | test_decl
+    | remove_decl | replace_decl
+    ;
 
 /* ---- use ---- */
 
@@ -395,7 +404,12 @@ modpath
 
 /* ---- policy header ---- */
 
-policy_decl: POLICY IDENT LBRACE props_opt RBRACE  { $$ = parse_policy(p, $2, $4.head, @$); } ;
+/* `extends` names the base policy's module, as `use` names a module. */
+policy_decl
+    : POLICY IDENT LBRACE props_opt RBRACE  { $$ = parse_policy(p, $2, NULL, $4.head, @$); }
+    | POLICY IDENT EXTENDS modpath LBRACE props_opt RBRACE
+                                            { $$ = parse_policy(p, $2, $4.head, $6.head, @$); }
+    ;
 
 props_opt: %empty { $$ = parse_list(NULL); } | props ;
 
@@ -604,6 +618,14 @@ holiday: DATE STRING  { $$ = parse_holiday(p, $1, $2, @$); } ;
 
 rule_decl
     : RULE IDENT STRING LBRACE rclauses_opt RBRACE  { $$ = parse_rule(p, $2, $3, $5.head, @$); }
+    ;
+
+/* ---- an extending policy's changes to the rules it inherits ---- */
+
+remove_decl: REMOVE RULE IDENT STRING  { $$ = parse_remove(p, $3, $4, @$); } ;
+
+replace_decl
+    : REPLACE RULE IDENT STRING LBRACE rclauses_opt RBRACE  { $$ = parse_replace(p, $3, $4, $6.head, @$); }
     ;
 
 rclauses_opt: %empty { $$ = parse_list(NULL); } | rclauses ;
@@ -842,7 +864,7 @@ word
 kwword
     : WHEN | UNLESS | REQUIRE | EXEMPT | REVIEWER | DEADLINE | CITE | EFFECTIVE | GIVEN
     | EXPECT | RULES | MISSING | TIMELY | POSSIBLE | ADVISORY | USE | POLICY | SCHEMA | CODESET | CALENDAR | RULE
-    | TEST | AND | OR | NOT | IN | ANY | PRESENT | SECTION | THROUGH | BEFORE | AFTER | ALL
+    | TEST | EXTENDS | REMOVE | REPLACE | AND | OR | NOT | IN | ANY | PRESENT | SECTION | THROUGH | BEFORE | AFTER | ALL
     | PRIOR_AUTH | NOTIFICATION | NOT_COVERED | NONE | INFO_NEEDED | NO_POLICY | KW_ERROR
     | UNKNOWN | REQUIRED | LIST | ENUM | CODE | SYSTEM
     ;

@@ -74,6 +74,7 @@ static pcr_status compile_text(const char *path, char *text, size_t len,
         pol->module_decls = res.module_decls;
         pol->nmodules = res.nmodules;
         pol->facts = res.facts;
+        pol->merged = res.merged;
         pol->path = xstrndup(path, strlen(path));
         *out = pol;
     } else {

@@ -84,6 +84,7 @@ const char *ast_kind_name(NodeKind k)
         [N_HOLIDAY] = "holiday",
         [N_RULE] = "rule",
         [N_TEST] = "test",
+        [N_REMOVE] = "remove",
         [N_CLAUSE] = "clause",
         [N_SET_LIT] = "set_lit",
         [N_CODE_GROUP] = "code_group",
@@ -183,7 +184,10 @@ static const char *put_details(const Node *n, FILE *out)
 {
     char buf[32];
     switch (n->kind) {
-    case N_USE: case N_POLICY: case N_PROP: case N_SCHEMA: case N_CODE_GROUP: case N_NAME:
+    case N_POLICY:
+        put_word(n->name, out);
+        return "extends";
+    case N_USE: case N_PROP: case N_SCHEMA: case N_CODE_GROUP: case N_NAME:
     case N_PRESENT: case N_FIELD_VALUE:
         put_word(n->name, out);
         return NULL;
@@ -201,10 +205,11 @@ static const char *put_details(const Node *n, FILE *out)
     case N_TYPE:
         put_word(n->name, out);
         return "system";
-    case N_CODESET: case N_CALENDAR: case N_RULE:
+    case N_CODESET: case N_CALENDAR: case N_RULE: case N_REMOVE:
         put_word(n->name, out);
         put_title(n->str, out);
         if (n->flags & FL_CUT) fputs(" cut", out);
+        if (n->flags & FL_REPLACE) fputs(" replace", out);
         return NULL;
     case N_HOLIDAY: case N_TEST: case N_STRING:
         put_title(n->str ? n->str : "", out);

@@ -20,7 +20,8 @@
 typedef enum NodeKind {
     /* ---- declarations (a file is a list of these) ---- */
     N_USE,       /* name: module path as written, dotted ("std.request") */
-    N_POLICY,    /* name: policy id; a: list of N_PROP */
+    N_POLICY,    /* name: policy id; a: list of N_PROP; b: N_USE naming the base policy's
+                    module (`policy x extends a.b`) or NULL */
     N_PROP,      /* name: property ("payer", "title", "version", "source", "contact",
                     "reviewer", "calendar"); a: list of values (N_STRING, N_NAME).
                     "effective" is an N_EFFECTIVE node in the same list instead. */
@@ -40,7 +41,9 @@ typedef enum NodeKind {
     N_CODESET,   /* name; str: title or NULL; a: set expression; b: N_EFFECTIVE or NULL */
     N_CALENDAR,  /* name; str: title or NULL; a: list of N_HOLIDAY */
     N_HOLIDAY,   /* a: N_DATE; str: holiday name */
-    N_RULE,      /* name: rule id; str: title; a: list of N_CLAUSE; flags: FL_CUT */
+    N_RULE,      /* name: rule id; str: title; a: list of N_CLAUSE; flags: FL_CUT, and
+                    FL_REPLACE for `replace rule` (it redefines an inherited rule) */
+    N_REMOVE,    /* `remove rule ID "why"`: name: the inherited rule's id; str: why */
     N_TEST,      /* str: test name; a: list of N_CLAUSE; flags: FL_CUT */
     N_CLAUSE,    /* op: ClauseKind; operands per ClauseKind below */
 
@@ -105,6 +108,7 @@ enum NodeFlags {
     FL_ANY = 1 << 2,
     FL_ALL = 1 << 3,
     FL_CUT = 1 << 4, /* N_RULE, N_TEST: holds a syntax error, or the file ends inside it */
+    FL_REPLACE = 1 << 5, /* N_RULE: written `replace rule` */
 };
 
 typedef struct Node Node;

@@ -10,7 +10,13 @@
  * module file must lie inside the root it was found under. Files are
  * identified by their real path, so one module reached through two
  * spellings is still loaded once, and a `use` that reaches a file still
- * being loaded is a cycle. */
+ * being loaded is a cycle.
+ *
+ * `policy x extends a.b` names its base policy's file the way `use a.b`
+ * names a module, and it is found, loaded (once) and refused outside the
+ * roots the same way; the file is marked as a base, so the checker takes
+ * its policy header and rules (sema_inherit.c). A base that extends, in
+ * turn, one of the files being loaded is an `extends` cycle. */
 #include "compile.h"
 
 #include <errno.h>
@@ -39,6 +45,7 @@ typedef struct Loaded {
     uint32_t file;   /* diagnostics file index */
     Node *decls;
     bool done;       /* its own `use`s are all loaded */
+    bool base;       /* reached through `extends`: a base policy */
 } Loaded;
 
 typedef struct Loader {
@@ -52,6 +59,7 @@ typedef struct Loader {
     SemFile *order;  /* files in dependency order (a module before its users) */
     uint32_t norder, ordercap;
     const Node *failed_use; /* the first `use` whose module could not be read */
+    bool failed_base;       /*   it is an `extends` */
     char *policy_dir; /* the root policy file's directory (owned) */
 } Loader;
 
@@ -62,10 +70,10 @@ static char *file_key(const char *path)
     return xstrndup(path, strlen(path));
 }
 
-static uint32_t loader_add(Loader *L, char *key, uint32_t file, Node *decls)
+static uint32_t loader_add(Loader *L, char *key, uint32_t file, Node *decls, bool base)
 {
     sema_reserve((void **)&L->v, &L->cap, L->n + 1, sizeof *L->v);
-    L->v[L->n] = (Loaded){.key = key, .file = file, .decls = decls, .done = false};
+    L->v[L->n] = (Loaded){.key = key, .file = file, .decls = decls, .done = false, .base = base};
     return L->n++;
 }
 
@@ -241,7 +249,9 @@ static void quote_first_error_only(Diags *d, uint32_t file, size_t from)
     d->files[file].quote_only_line = UINT32_MAX; /* none kept: quote nothing */
 }
 
-static void load_use(Loader *L, uint32_t from, const Node *use)
+/* Loads the module a `use` names, or with base set the base policy an
+ * `extends` names (use is then the N_USE of the policy's `b`). */
+static void load_use(Loader *L, uint32_t from, const Node *use, bool base)
 {
     (void)from;
     char *rel = module_rel(use->name);
@@ -262,7 +272,10 @@ static void load_use(Loader *L, uint32_t from, const Node *use)
         diag_error(L->d, "E101", use->loc, "cannot find module `%s`: looked for %s in %s%s",
                    use->name, rel, looked.p,
                    hint ? " (give -I DIR, DIR holding std/: policies/ in the PCR tree)" : "");
-        if (!L->failed_use) L->failed_use = use;
+        if (!L->failed_use) {
+            L->failed_use = use;
+            L->failed_base = base;
+        }
         goto out;
     }
     char *key = file_key(path);
@@ -279,7 +292,13 @@ static void load_use(Loader *L, uint32_t from, const Node *use)
         }
         buf_puts(&chain, pcr_diags_file(L->d, L->v[seen].file));
         buf_putc(&chain, '\0');
-        diag_error(L->d, "E102", use->loc, "`use` cycle: %s", chain.p);
+        if (base)
+            diag_error(L->d, "E102", use->loc,
+                       "`extends` cycle: %s (a policy cannot extend itself, even through "
+                       "its bases)",
+                       chain.p);
+        else
+            diag_error(L->d, "E102", use->loc, "`use` cycle: %s", chain.p);
         buf_free(&chain);
         free(key);
     } else if (seen >= 0) {
@@ -288,14 +307,17 @@ static void load_use(Loader *L, uint32_t from, const Node *use)
         size_t len = 0;
         char *text = read_source(L, path, use->loc, &len);
         if (!text) {
-            if (!L->failed_use) L->failed_use = use;
+            if (!L->failed_use) {
+                L->failed_use = use;
+                L->failed_base = base;
+            }
             free(key);
         } else {
             uint32_t file = diags_add_file(L->d, path, text, len);
             size_t kept_before = L->d->n, errors_before = L->d->nerrors;
             Node *decls = parse_file(L->arena, L->d, file);
             if (L->d->nerrors > errors_before) quote_first_error_only(L->d, file, kept_before);
-            load_uses(L, loader_add(L, key, file, decls));
+            load_uses(L, loader_add(L, key, file, decls, base));
         }
     }
     free(path);
@@ -311,13 +333,16 @@ static void load_uses(Loader *L, uint32_t idx)
 {
     sema_reserve((void **)&L->stack, &L->stackcap, L->depth + 1, sizeof *L->stack);
     L->stack[L->depth++] = idx;
-    for (const Node *n = L->v[idx].decls; n; n = n->next)
-        if (n->kind == N_USE && n->name) load_use(L, idx, n);
+    for (const Node *n = L->v[idx].decls; n; n = n->next) {
+        if (n->kind == N_USE && n->name) load_use(L, idx, n, false);
+        if (n->kind == N_POLICY && n->b && n->b->name) load_use(L, idx, n->b, true);
+    }
     L->depth--;
     L->v[idx].done = true;
     sema_reserve((void **)&L->order, &L->ordercap, L->norder + 1, sizeof *L->order);
     L->order[L->norder++] =
-        (SemFile){.file = L->v[idx].file, .decls = L->v[idx].decls, .root = idx == 0};
+        (SemFile){.file = L->v[idx].file, .decls = L->v[idx].decls, .root = idx == 0,
+                  .base = L->v[idx].base};
 }
 
 /* FNV-1a 64 over every source, in the order the files were read. */
@@ -352,7 +377,7 @@ bool compile_program(Arena *arena, Diags *d, const char *path, char *text, size_
     Loader L = {.arena = arena, .d = d, .opts = opts, .policy_dir = dir_of(path)};
     Node *decls = parse_file(arena, d, root);
     out->root_decls = decls;
-    load_uses(&L, loader_add(&L, file_key(path), root, decls));
+    load_uses(&L, loader_add(&L, file_key(path), root, decls, false));
 
     Sema s;
     sema_init(&s, arena, d);
@@ -360,6 +385,7 @@ bool compile_program(Arena *arena, Diags *d, const char *path, char *text, size_
     if (L.failed_use) {
         s.failed_module = L.failed_use->name;
         s.failed_use_at = L.failed_use->loc;
+        s.failed_base = L.failed_base;
     }
     sema_run(&s, L.order, L.norder);
     if (L.n > 1) {
@@ -373,6 +399,7 @@ bool compile_program(Arena *arena, Diags *d, const char *path, char *text, size_
                     s.unreported, s.unreported == 1 ? "" : "s", s.failed_module);
     out->tests = s.tests;
     out->ntests = s.ntests;
+    out->merged = sema_merged(&s);
 
     if (d->nerrors == errors_before) {
         Prog *p = emit_prog(&s.m, d);

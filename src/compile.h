@@ -16,6 +16,7 @@
 #include "prog.h"
 
 struct Sema;
+struct Merged;
 
 /* A `test` block, ready to run: the given record rendered as one JSON line
  * (unset id defaults to the test name, unset payer to the policy's payer)
@@ -66,6 +67,8 @@ typedef struct CompileOut {
     size_t nmodules;
     const struct Facts *facts; /* what pcrc list reads of the checked model (facts.h),
                                   in the arena; NULL when prog is */
+    const struct Merged *merged; /* the rules in force, from the policy and its bases
+                                    (in the arena; NULL when the check failed early) */
 } CompileOut;
 
 /* Compiles the source `text` (len bytes, xmalloc'ed; ownership passes to d)

@@ -10,6 +10,7 @@
  * not true. An unless alternative (a top-level `or` term of an unless
  * clause) is exercised by a test where the `when` is true and it is. */
 #include "coverage.h"
+#include "sema.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -102,7 +103,9 @@ static void put_text(FILE *out, const pcr_policy *pol, const RuleCov *cov, size_
     Buf b = {0};
     for (uint32_t r = 0; r < p->nrules; r++) {
         const RuleCov *c = &cov[r];
-        fprintf(out, "  %s:%u: rule %s: ", path, p->rules[r].line, p->strs[p->rules[r].id]);
+        /* An inherited rule is written in its base's file. */
+        const char *where = pol->merged && r < pol->merged->nrules ? pol->merged->file[r] : path;
+        fprintf(out, "  %s:%u: rule %s: ", where, p->rules[r].line, p->strs[p->rules[r].id]);
         if (c->fired) fprintf(out, "fired by %u test%s\n", c->fired, c->fired == 1 ? "" : "s");
         else if (c->near) fprintf(out, "NOT FIRED, near-missed by %u test%s\n", c->near, c->near == 1 ? "" : "s");
         else fprintf(out, "NOT REACHED by any test\n");
@@ -138,8 +141,16 @@ static void put_json(FILE *out, const pcr_policy *pol, const RuleCov *cov, size_
         const char *id = p->strs[p->rules[r].id];
         fputs(r ? ",{\"id\":" : "{\"id\":", out);
         put_json_str(out, id, strlen(id));
-        fprintf(out, ",\"line\":%u,\"fired\":%u,\"near_missed\":%u,\"unless\":[", p->rules[r].line,
-                c->fired, c->near);
+        fprintf(out, ",\"line\":%u,", p->rules[r].line);
+        if (pol->merged && r < pol->merged->nrules && pol->merged->from[r]) {
+            /* An inherited rule: its line is in the file of the base it comes from. */
+            fputs("\"file\":", out);
+            put_json_str(out, pol->merged->file[r], strlen(pol->merged->file[r]));
+            fputs(",\"from\":", out);
+            put_json_str(out, pol->merged->from[r], strlen(pol->merged->from[r]));
+            fputc(',', out);
+        }
+        fprintf(out, "\"fired\":%u,\"near_missed\":%u,\"unless\":[", c->fired, c->near);
         for (uint32_t a = 0; a < c->nalts; a++) {
             b.n = 0;
             explain_alt_text(&b, p, r, a);

@@ -490,6 +490,9 @@ static void lint_untested(Lint *L, const Prog *p)
     Buf b = {0};
     for (uint32_t i = 0; i < m->nrules; i++) {
         const SRule *r = &m->rules[i];
+        /* An inherited rule is its base's to test (docs/language.md,
+         * "Extending a base list"); coverage still counts it. */
+        if (r->how == RULE_INHERITED) continue;
         if (!cov[i].fired && !lint_allowed(L->d, rule_loc(L, i), "W610")) {
             diag_report(L->d, PCR_SEV_WARNING, "W610", rule_loc(L, i), "rule `%s` is fired by no test", r->id);
             if (cov[i].near)
@@ -520,6 +523,7 @@ static void lint_untested(Lint *L, const Prog *p)
         if (set->bad || set->pset == PIDX_NONE || set->pset >= p->nsets || set->literal ||
             hits[set->pset] || lint_allowed(L->d, set->loc, "W610"))
             continue;
+        if (m->base && s->policy && set->loc.file != s->policy->loc.file) continue; /* the base's */
         diag_report(L->d, PCR_SEV_WARNING, "W610", set->loc, "code set `%s` holds no code of any test",
                     set->name);
         note(L, "W610", set->loc, "%s", "no test's record has a code in it");

@@ -3,10 +3,13 @@
  * What the checker resolved comes from the policy's facts (facts.h): the
  * rules in model order with their windows and citations, each code set a
  * condition names (title, window, emitted PSet), and how each field reads
- * (the schema's wording). The rules' clauses and conditions are read as
- * written, from their syntax nodes; the compiled Prog gives field types and
- * the codes of each set after its set algebra. The whole listing is built
- * in one Buf and written at the end. */
+ * (the schema's wording). A policy that extends a base lists the merged
+ * rules, each inherited one with the base it comes from (pcr_policy.merged,
+ * parallel to the facts' rules), and then the rules it removed, with the
+ * reasons. The rules' clauses and conditions are read as written, from
+ * their syntax nodes; the compiled Prog gives field types and the codes of
+ * each set after its set algebra. The whole listing is built in one Buf and
+ * written at the end. */
 #include "list.h"
 
 #include <stdbool.h>
@@ -23,6 +26,7 @@
 #include "pcr/pcr.h"
 #include "policy.h"
 #include "prog.h"
+#include "sema.h"
 
 enum {
     HEAD_LABEL = 12,   /* header lines: "listed for: " */
@@ -194,6 +198,7 @@ typedef struct Lister {
     const Prog *p;
     const Node *decls;   /* the root file's declarations */
     const Facts *facts;  /* the checker's results: field wording, code sets */
+    const Merged *merged; /* where each rule comes from (parallel to facts->rules) */
     int32_t day;         /* the service date listed */
     Buf out;             /* the listing */
     Buf notes;           /* the rule's long code sets: "label: codes" entries, NUL-separated */
@@ -635,11 +640,21 @@ static void exceptions(Lister *L, const Node *n)
 static void list_rule(Lister *L, const FactRule *fr, const char *default_reviewer)
 {
     const Node *rule = fr->node;
+    uint32_t ri = (uint32_t)(fr - L->facts->rules);
     L->notes.n = 0;
     L->nnotes = 0;
     Buf t = {0};
     buf_printf(&t, "%s [%s]", rule->str ? rule->str : "(untitled)", rule->name ? rule->name : "");
     put_wrapped(&L->out, "", 2, cstr(&t));
+    const char *origin = L->merged->from[ri];
+    if (origin) {
+        t.n = 0;
+        if (L->merged->how[ri] == RULE_REPLACED)
+            buf_printf(&t, "this policy, replacing the rule of %s", origin);
+        else
+            buf_puts(&t, origin);
+        rule_line(L, "from:", cstr(&t));
+    }
 
     const Node *req = clause(rule, CL_REQUIRE), *ex = clause(rule, CL_EXEMPT);
     t.n = 0;
@@ -710,6 +725,19 @@ static const char *prop(const Node *pol, const char *name)
     return NULL;
 }
 
+/* The policy of the chain (the root, then its bases, nearest first) that
+ * gives property `name`, or the root when none does: what the merged
+ * policy inherits (docs/language.md, "Extending a base list"). */
+static const Node *giver(const Lister *L, const Node *pol, const char *name)
+{
+    for (uint32_t j = 0; j <= L->merged->nbases; j++) {
+        const Node *at = j == 0 ? pol : L->merged->bases[j - 1];
+        for (const Node *pr = at ? at->a : NULL; pr; pr = pr->next)
+            if (pr->kind == N_PROP && pr->name && strcmp(pr->name, name) == 0) return at;
+    }
+    return pol;
+}
+
 static void head_line(Lister *L, const char *label, const char *text)
 {
     put_labeled(&L->out, 0, HEAD_LABEL, label, text);
@@ -718,6 +746,23 @@ static void head_line(Lister *L, const char *label, const char *text)
 typedef struct Group {
     const char *doc, *section;
 } Group;
+
+/* The `source` (when sources) and `contact` (when contacts) lines of pol's
+ * header, in the order written. */
+static void put_sources(Lister *L, const Node *pol, bool sources, bool contacts)
+{
+    Buf t = {0};
+    for (const Node *pr = pol ? pol->a : NULL; pr; pr = pr->next) {
+        if (pr->kind != N_PROP || !pr->name || !pr->a) continue;
+        bool source = strcmp(pr->name, "source") == 0;
+        if (source ? !sources : !contacts || strcmp(pr->name, "contact") != 0) continue;
+        t.n = 0;
+        for (const Node *v = pr->a; v; v = v->next)
+            buf_printf(&t, "%s%s", v == pr->a ? "" : ": ", v->str ? v->str : "");
+        head_line(L, source ? "source:" : "contact:", cstr(&t));
+    }
+    buf_free(&t);
+}
 
 static void header(Lister *L, const Node *pol, const char *reviewer)
 {
@@ -728,24 +773,21 @@ static void header(Lister *L, const Node *pol, const char *reviewer)
     buf_putc(&L->out, '\n');
     buf_printf(&t, "%s, version %s", p->strs[p->id], p->strs[p->version]);
     head_line(L, "policy:", cstr(&t));
+    if (L->merged->base) head_line(L, "extends:", L->merged->base);
     head_line(L, "payer:", p->strs[p->payer]);
     t.n = 0;
     put_window(&t, p->eff_from, p->eff_through);
     head_line(L, "in effect:", cstr(&t));
-    for (const Node *pr = pol ? pol->a : NULL; pr; pr = pr->next) {
-        if (pr->kind != N_PROP || !pr->name || !pr->a) continue;
-        bool source = strcmp(pr->name, "source") == 0;
-        if (!source && strcmp(pr->name, "contact") != 0) continue;
-        t.n = 0;
-        for (const Node *v = pr->a; v; v = v->next)
-            buf_printf(&t, "%s%s", v == pr->a ? "" : ": ", v->str ? v->str : "");
-        head_line(L, source ? "source:" : "contact:", cstr(&t));
-    }
+    /* Sources and contacts in the order written, each from the policy of
+     * the chain that gives them. */
+    const Node *sources = giver(L, pol, "source"), *contacts = giver(L, pol, "contact");
+    put_sources(L, sources, true, sources == contacts);
+    if (sources != contacts) put_sources(L, contacts, false, true);
     t.n = 0;
     if (reviewer) buf_printf(&t, "%s, unless a rule names another", reviewer);
     else buf_puts(&t, "none, unless a rule names one");
     head_line(L, "reviewer:", cstr(&t));
-    const char *cal = prop(pol, "calendar");
+    const char *cal = prop(giver(L, pol, "calendar"), "calendar");
     t.n = 0;
     if (cal) buf_printf(&t, "business days skip weekends and the holidays of %s", cal);
     else buf_puts(&t, "business days skip weekends only (no holiday calendar)");
@@ -761,7 +803,7 @@ static void listing(Lister *L)
 {
     const Node *pol = find_policy(L->decls);
     const Prog *p = L->p;
-    const char *reviewer = prop(pol, "reviewer");
+    const char *reviewer = prop(giver(L, pol, "reviewer"), "reviewer");
     if (!reviewer && p->reviewer != PIDX_NONE) reviewer = p->strs[p->reviewer];
     header(L, pol, reviewer);
     Buf t = {0};
@@ -859,6 +901,19 @@ static void listing(Lister *L)
             put_wrapped(&L->out, "", 2, cstr(&t));
         }
     }
+    if (L->merged->nremoved) {
+        buf_putc(&L->out, '\n');
+        put_heading(&L->out, "Removed from the base", '-');
+        buf_putc(&L->out, '\n');
+        for (uint32_t i = 0; i < L->merged->nremoved; i++) {
+            const SRemoved *x = &L->merged->removed[i];
+            t.n = 0;
+            buf_printf(&t, "%s [%s], of %s: removed by %s: %s",
+                       x->rule && x->rule->str ? x->rule->str : "(untitled)", x->id, x->from,
+                       x->by, x->why);
+            put_wrapped(&L->out, "", 2, cstr(&t));
+        }
+    }
     free(groups);
     buf_free(&t);
 }
@@ -868,9 +923,11 @@ static void listing(Lister *L)
 pcr_status pcr_policy_list(const pcr_policy *p, const char *date, FILE *out)
 {
     int32_t day;
-    if (!p || !p->prog || !p->decls || !p->facts || !date || !out) return PCR_ERR_USAGE;
+    if (!p || !p->prog || !p->decls || !p->facts || !p->merged || !date || !out)
+        return PCR_ERR_USAGE;
     if (!date_parse(date, strlen(date), &day)) return PCR_ERR_USAGE;
-    Lister L = {.p = p->prog, .decls = p->decls, .facts = p->facts, .day = day};
+    if (p->facts->nrules != p->merged->nrules) return PCR_ERR_USAGE;
+    Lister L = {.p = p->prog, .decls = p->decls, .facts = p->facts, .merged = p->merged, .day = day};
     listing(&L);
     while (L.out.n >= 2 && L.out.p[L.out.n - 1] == '\n' && L.out.p[L.out.n - 2] == '\n')
         L.out.n--; /* no blank line at the end */

@@ -16,6 +16,7 @@ struct pcr_policy {
     const Node **module_decls; /* the used modules' syntax trees, in arena */
     size_t nmodules;
     const struct Facts *facts; /* the checker's results for pcrc list (facts.h), in arena */
+    const struct Merged *merged; /* the rules in force and where they come from, in arena */
     char *path;      /* the root source file, for test locations; or NULL */
     char sha256[65]; /* hex digest of the bytes loaded; "" when compiled from source */
     /* Engines holding this policy (pcr_engine_add, pcr_engine_clone); the

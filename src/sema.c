@@ -154,7 +154,7 @@ enum { HINT_MAX_WORK = 2000000 };
 
 void sema_unknown(Sema *s, Loc at, const char *what, const char *name, SymKind kind)
 {
-    if (s->failed_module && kind != SYM_RULE) { /* modules declare no rules */
+    if (s->failed_module && (kind != SYM_RULE || s->failed_base)) { /* modules declare no rules */
         s->unreported++;
         return;
     }
@@ -278,6 +278,25 @@ static void add_field(Sema *s, const Node *fn, uint32_t *cap)
     s->m.nfields++;
 }
 
+bool sema_add_rule(Sema *s, const Node *d)
+{
+    uint32_t i = s->m.nrules;
+    if (i == PCR_MAX_RULES) {
+        if (!s->too_many_rules)
+            diag_error(s->d, "E126", d->loc, "too many rules: a policy has at most %d",
+                       PCR_MAX_RULES);
+        s->too_many_rules = true;
+        return false;
+    }
+    if (!declare(s, d->name, SYM_RULE, i, d->loc)) return false;
+    sema_reserve((void **)&s->m.rules, &s->rulecap, i + 1, sizeof *s->m.rules);
+    sema_reserve((void **)&s->rule_nodes, &s->rncap, i + 1, sizeof *s->rule_nodes);
+    s->m.rules[i] = (SRule){.id = d->name, .loc = d->loc};
+    s->rule_nodes[i] = d;
+    s->m.nrules++;
+    return true;
+}
+
 static void declare_all(Sema *s, const SemFile *files, uint32_t n, uint32_t *fieldcap)
 {
     for (uint32_t f = 0; f < n; f++) {
@@ -286,39 +305,26 @@ static void declare_all(Sema *s, const SemFile *files, uint32_t n, uint32_t *fie
             case N_POLICY:
             case N_RULE:
             case N_TEST:
-                if (!files[f].root) {
+            case N_REMOVE:
+                if (!files[f].root && !files[f].base) {
                     diag_error(s->d, "E122", d->loc,
                                "a module may only declare schemas, code sets and calendars; "
                                "this %s belongs in the policy file",
-                               d->kind == N_POLICY ? "policy"
-                               : d->kind == N_RULE ? "rule"
-                                                   : "test");
+                               d->kind == N_POLICY   ? "policy"
+                               : d->kind == N_RULE   ? "rule"
+                               : d->kind == N_REMOVE ? "`remove rule`"
+                                                     : "test");
                     break;
                 }
-                if (d->kind == N_POLICY) {
-                    if (s->policy) {
-                        pcr_diag *g = diag_error(s->d, "E121", d->loc,
-                                                 "a policy file has exactly one `policy`");
-                        diag_related(s->d, g, s->policy->loc, "the first policy is here");
-                    } else {
-                        s->policy = d;
-                    }
-                } else if (d->kind == N_RULE && d->name) {
-                    uint32_t i = s->m.nrules;
-                    if (i == PCR_MAX_RULES) {
-                        if (!s->too_many_rules)
-                            diag_error(s->d, "E126", d->loc,
-                                       "too many rules: a policy has at most %d", PCR_MAX_RULES);
-                        s->too_many_rules = true;
-                        break;
-                    }
-                    if (!declare(s, d->name, SYM_RULE, i, d->loc)) break;
-                    sema_reserve((void **)&s->m.rules, &s->rulecap, i + 1, sizeof *s->m.rules);
-                    sema_reserve((void **)&s->rule_nodes, &s->rncap, i + 1,
-                                 sizeof *s->rule_nodes);
-                    s->m.rules[i] = (SRule){.id = d->name, .loc = d->loc};
-                    s->rule_nodes[i] = d;
-                    s->m.nrules++;
+                /* A base's header and rules are merged by sema_inherit_rules;
+                 * its tests run when the base itself is compiled. */
+                if (d->kind != N_POLICY || !files[f].root) break;
+                if (s->policy) {
+                    pcr_diag *g =
+                        diag_error(s->d, "E121", d->loc, "a policy file has exactly one `policy`");
+                    diag_related(s->d, g, s->policy->loc, "the first policy is here");
+                } else {
+                    s->policy = d;
                 }
                 break;
             case N_SCHEMA:
@@ -653,6 +659,12 @@ static void check_calendar(Sema *s, const Node *p)
     s->m.nholidays = (uint32_t)w;
 }
 
+/* The header of the root policy, and of its bases what a policy inherits
+ * (docs/language.md, "Extending a base list"): `source`, `contact`,
+ * `reviewer` and `calendar` come from the nearest policy in the chain that
+ * gives them; `payer`, `title`, `version` and `effective` are the extending
+ * policy's own and must be given again. A base's header errors are its
+ * own: they are reported when the base is compiled. */
 static void check_header(Sema *s)
 {
     const Node *pol = s->policy;
@@ -662,64 +674,78 @@ static void check_header(Sema *s)
     static const char *const props[] = {"payer",   "title",    "version", "effective",
                                         "source",  "contact",  "reviewer", "calendar"};
     const Node *seen[8] = {0};
-    const char **contacts = arena_alloc(s->arena, (ast_list_len(pol->a) + 1) * sizeof *contacts);
-    for (const Node *p = pol->a; p; p = p->next) {
-        const char *name = p->kind == N_EFFECTIVE ? "effective"
-                           : p->kind == N_PROP    ? p->name
-                                                  : NULL;
-        if (!name) continue;
-        size_t k = 0;
-        while (k < 8 && strcmp(props[k], name) != 0) k++;
-        if (k == 8) {
-            const char *near = diag_nearest(name, props, 8);
-            if (near)
-                diag_error(s->d, "E124", p->loc,
-                           "unknown policy property `%s`; did you mean `%s`?", name, near);
-            else
-                diag_error(s->d, "E124", p->loc,
-                           "unknown policy property `%s` (the properties are payer, title, "
-                           "version, effective, source, contact, reviewer and calendar)",
-                           name);
-            continue;
-        }
-        /* contact and source may repeat (a policy may rest on several
-         * documents); the Prog keeps the first source. */
-        if (seen[k] && k != 4 && k != 5) {
-            pcr_diag *g = diag_error(s->d, "E125", p->loc, "property `%s` is given twice", name);
-            diag_related(s->d, g, seen[k]->loc, "first given here");
-            continue;
-        }
-        if (!seen[k]) seen[k] = p;
-        switch (k) {
-        case 0: check_payers(s, p); break;
-        case 1: s->m.title = prop_string(s, p); break;
-        case 2: s->m.version = prop_string(s, p); break;
-        case 3: sema_effective(s, p, &s->m.eff_from, &s->m.eff_through); break;
-        case 4:
-            if (p->a && p->a->kind == N_STRING &&
-                (!p->a->next || (p->a->next->kind == N_STRING && !p->a->next->next))) {
-                if (!s->m.source_doc) {
-                    s->m.source_doc = p->a->str;
-                    s->m.source_title = p->a->next ? p->a->next->str : NULL;
+    uint32_t level_of[8] = {0}; /* the level (0: the root) that gave property k */
+    size_t nprops = ast_list_len(pol->a);
+    for (uint32_t j = 0; j < s->nbases; j++) nprops += ast_list_len(s->bases[j]->a);
+    const char **contacts = arena_alloc(s->arena, (nprops + 1) * sizeof *contacts);
+    for (uint32_t level = 0; level <= s->nbases; level++) {
+        const Node *at = level == 0 ? pol : s->bases[level - 1];
+        for (const Node *p = at->a; p; p = p->next) {
+            const char *name = p->kind == N_EFFECTIVE ? "effective"
+                               : p->kind == N_PROP    ? p->name
+                                                      : NULL;
+            if (!name) continue;
+            size_t k = 0;
+            while (k < 8 && strcmp(props[k], name) != 0) k++;
+            if (level > 0) {
+                /* Only what is inherited, and only when no nearer policy gave it. */
+                if (k < 4 || k == 8 || (seen[k] && level_of[k] < level)) continue;
+                if (seen[k] && k != 4 && k != 5) continue;
+            }
+            if (k == 8) {
+                const char *near = diag_nearest(name, props, 8);
+                if (near)
+                    diag_error(s->d, "E124", p->loc,
+                               "unknown policy property `%s`; did you mean `%s`?", name, near);
+                else
+                    diag_error(s->d, "E124", p->loc,
+                               "unknown policy property `%s` (the properties are payer, title, "
+                               "version, effective, source, contact, reviewer and calendar)",
+                               name);
+                continue;
+            }
+            /* contact and source may repeat (a policy may rest on several
+             * documents); the Prog keeps the first source. */
+            if (seen[k] && k != 4 && k != 5) {
+                pcr_diag *g = diag_error(s->d, "E125", p->loc, "property `%s` is given twice", name);
+                diag_related(s->d, g, seen[k]->loc, "first given here");
+                continue;
+            }
+            if (!seen[k]) {
+                seen[k] = p;
+                level_of[k] = level;
+            }
+            switch (k) {
+            case 0: check_payers(s, p); break;
+            case 1: s->m.title = prop_string(s, p); break;
+            case 2: s->m.version = prop_string(s, p); break;
+            case 3: sema_effective(s, p, &s->m.eff_from, &s->m.eff_through); break;
+            case 4:
+                if (p->a && p->a->kind == N_STRING &&
+                    (!p->a->next || (p->a->next->kind == N_STRING && !p->a->next->next))) {
+                    if (!s->m.source_doc) {
+                        s->m.source_doc = p->a->str;
+                        s->m.source_title = p->a->next ? p->a->next->str : NULL;
+                    }
+                } else if (p->a && p->a->kind != N_ERROR) {
+                    diag_error(s->d, "E125", p->loc,
+                               "property `source` takes a document and an optional title");
                 }
-            } else if (p->a && p->a->kind != N_ERROR) {
-                diag_error(s->d, "E125", p->loc,
-                           "property `source` takes a document and an optional title");
+                break;
+            case 5: {
+                const char *c = prop_string(s, p);
+                if (c) contacts[s->m.ncontacts++] = c;
+                break;
             }
-            break;
-        case 5: {
-            const char *c = prop_string(s, p);
-            if (c) contacts[s->m.ncontacts++] = c;
-            break;
-        }
-        case 6:
-            s->m.reviewer = prop_string(s, p);
-            if (s->m.reviewer && !*s->m.reviewer) {
-                diag_error(s->d, "E408", p->a->loc, "a reviewer name cannot be empty");
-                s->m.reviewer = NULL;
+            case 6:
+                s->m.reviewer = prop_string(s, p);
+                if (s->m.reviewer && !*s->m.reviewer) {
+                    diag_error(s->d, "E408", p->a->loc, "a reviewer name cannot be empty");
+                    s->m.reviewer = NULL;
+                }
+                break;
+            case 7: check_calendar(s, p); break;
             }
-            break;
-        case 7: check_calendar(s, p); break;
         }
     }
     s->m.contacts = contacts;
@@ -797,6 +823,8 @@ static void check_rule(Sema *s, uint32_t ri, uint32_t f_code)
     r->cite_docs = arena_alloc(s->arena, ncites * sizeof *r->cite_docs);
     r->cite_sections = arena_alloc(s->arena, ncites * sizeof *r->cite_sections);
     bool cond_ok = true;
+    const SRemoved *removed_target = NULL; /* the first `exempt` target removed */
+    Loc removed_at = {0};
     for (const Node *c = rn->a; c; c = c->next) {
         if (c->kind != N_CLAUSE) continue;
         switch (c->op) {
@@ -837,13 +865,30 @@ static void check_rule(Sema *s, uint32_t ri, uint32_t f_code)
                 break;
             }
             r->waives = arena_alloc(s->arena, (ast_list_len(c->a) + 1) * sizeof *r->waives);
+            removed_target = NULL;
             for (const Node *t = c->a; t; t = t->next) {
                 if (t->kind != N_NAME) continue;
                 Sym *y = sema_lookup_rule(s, t->name);
+                /* A rule the policy removed is no longer waived; a waiver
+                 * left with nothing to waive is an error (below). */
+                const SRemoved *gone = y ? NULL : sema_removed(s, t->name);
+                if (gone && !removed_target) {
+                    removed_target = gone;
+                    removed_at = t->loc;
+                }
+                if (gone) continue;
                 if (!y) sema_unknown(s, t->loc, "rule", t->name, SYM_RULE);
                 else if (y->index == ri)
                     diag_error(s->d, "E409", t->loc, "rule `%s` cannot exempt itself", r->id);
                 else r->waives[r->nwaives++] = y->index;
+            }
+            if (removed_target && r->nwaives == 0) {
+                pcr_diag *g = diag_error(s->d, "E128", removed_at,
+                                         "rule `%s` waives only rules that `%s` removes; remove "
+                                         "or replace `%s` too",
+                                         r->id, removed_target->by, r->id);
+                diag_related(s->d, g, removed_target->loc, "`%s` is removed here",
+                             removed_target->id);
             }
             break;
         case CL_CITE:
@@ -920,6 +965,7 @@ bool sema_run(Sema *s, const SemFile *files, uint32_t n)
     for (uint32_t i = 0; i < n; i++)
         if (files[i].root) root = &files[i];
     declare_all(s, files, n, &fieldcap);
+    sema_inherit_rules(s, files, n);
     if (!s->policy && root)
         diag_error(s->d, "E120", (Loc){root->file, 1, 1, 1, 1},
                    "this file declares no `policy`");

@@ -132,7 +132,25 @@ typedef struct SRule {
     uint32_t *waives;    /* rule indices */
     uint32_t nwaives;
     uint32_t index_set;  /* model set the rule is indexed on, or PIDX_NONE */
+    /* Where the rule comes from in a policy that extends a base: from is
+     * the id of the base policy that wrote it (NULL for the policy's own
+     * rules); how is RULE_OWN, RULE_INHERITED or RULE_REPLACED (the policy's
+     * `replace rule` redefined the rule it inherited from `from`). */
+    const char *from;
+    uint8_t how;
 } SRule;
+
+enum { RULE_OWN = 0, RULE_INHERITED, RULE_REPLACED };
+
+/* A rule an extending policy (or one of its bases) took out with
+ * `remove rule ID "why"`. */
+typedef struct SRemoved {
+    const char *id, *why;
+    const char *from; /* the base policy whose rule it was */
+    const char *by;   /* the policy that removed it */
+    Loc loc;          /* the `remove rule` */
+    const struct Node *rule; /* the rule removed (its N_RULE) */
+} SRemoved;
 
 typedef struct Model {
     const char *id, *payer, *title, *version;
@@ -157,8 +175,26 @@ typedef struct Model {
     uint32_t nrules;
     int32_t *holidays;   /* sorted, distinct */
     uint32_t nholidays;
+    const char *base;    /* the id of the policy this one extends, or NULL */
+    SRemoved *removed;   /* rules removed by the policy or its bases (arena) */
+    uint32_t nremoved;
     Loc at;              /* the policy header: where emitter limits are reported */
 } Model;
+
+/* The rules of a policy as merged from its bases, for tools that read the
+ * rules as written (pcrc list): everything is in the compile's arena. */
+typedef struct Merged {
+    const struct Node **rules; /* N_RULE of each rule in force, in model order */
+    const char **from;         /* parallel: SRule.from */
+    uint8_t *how;              /* parallel: SRule.how */
+    const char **file;         /* parallel: the path of the file the rule is written in */
+    uint32_t nrules;
+    const SRemoved *removed;   /* Model.removed */
+    uint32_t nremoved;
+    const struct Node **bases; /* the bases' N_POLICY, nearest first */
+    uint32_t nbases;
+    const char *base;          /* Model.base */
+} Merged;
 
 /* ---- the checker ---------------------------------------------------- */
 
@@ -167,6 +203,7 @@ typedef struct SemFile {
     uint32_t file;        /* diagnostics file index */
     struct Node *decls;   /* its declarations */
     bool root;
+    bool base;            /* reached through `extends`: a base policy's file */
 } SemFile;
 
 typedef enum SymKind {
@@ -196,6 +233,8 @@ typedef struct Sema {
     uint32_t nsyms;
 
     const struct Node *policy;   /* the root file's policy, or NULL */
+    const struct Node **bases;   /* the base policies' N_POLICY, nearest first (arena) */
+    uint32_t nbases;
     const struct Node *schema;   /* the first schema, or NULL */
     const struct Node **cal_nodes; /* N_CALENDAR declarations */
     uint32_t ncal, calcap;
@@ -215,6 +254,7 @@ typedef struct Sema {
      * reported (compile.c then adds one note), so the one useful error is
      * not buried under the names that module would have declared. */
     const char *failed_module;   /* its name, or NULL */
+    bool failed_base;            /* it was the `extends` of a policy: rule names too */
     Loc failed_use_at;           /* the `use` */
     size_t unreported;
 
@@ -277,6 +317,22 @@ uint32_t sema_set_use(Sema *s, const struct Node *expr, const char *owner);
 
 /* sema_cond.c: checks a condition; NULL after an error (reported). */
 Cond *sema_cond(Sema *s, const struct Node *n, const char *owner);
+
+/* sema_inherit.c: merges the rules of the policy files files[0 .. n) (the
+ * root and its bases, in dependency order) into s->m.rules and
+ * s->rule_nodes: a base's rules first, in its order, with `replace rule`
+ * redefining one in place and `remove rule` taking one out (s->m.removed),
+ * then each extending policy's own rules. Reports E127-E129 and declares
+ * every surviving rule id. Also fills s->bases and s->m.base. */
+void sema_inherit_rules(Sema *s, const SemFile *files, uint32_t n);
+/* The merged rules of a checked policy, copied into the arena (they
+ * outlive the checker). */
+const Merged *sema_merged(const Sema *s);
+/* The removal of rule `id`, or NULL. */
+const SRemoved *sema_removed(const Sema *s, const char *id);
+/* sema.c: declares rule d (an N_RULE) as rule m.rules[m.nrules]; false
+ * (reported E110 or E126) when it cannot be. */
+bool sema_add_rule(Sema *s, const struct Node *d);
 
 /* sema_test.c: checks the root file's `test` declarations into s->tests. */
 void sema_tests(Sema *s, const struct Node *decls);

@@ -705,11 +705,34 @@ Node *parse_use(Parser *p, Node *path, Loc loc)
     return u;
 }
 
-Node *parse_policy(Parser *p, Node *name, Node *props, Loc loc)
+Node *parse_policy(Parser *p, Node *name, Node *base, Node *props, Loc loc)
 {
     Node *n = node(p, N_POLICY, loc);
     n->name = name->name;
     n->a = props;
+    if (base) {
+        Loc at = base->loc;
+        for (const Node *x = base; x; x = x->next) {
+            at.end_line = x->loc.end_line;
+            at.end_col = x->loc.end_col;
+        }
+        n->b = parse_use(p, base, at);
+    }
+    return n;
+}
+
+Node *parse_remove(Parser *p, Node *name, Node *why, Loc loc)
+{
+    Node *n = node(p, N_REMOVE, loc);
+    n->name = name->name;
+    n->str = why->str;
+    return n;
+}
+
+Node *parse_replace(Parser *p, Node *name, Node *title, Node *clauses, Loc loc)
+{
+    Node *n = parse_rule(p, name, title, clauses, loc);
+    n->flags |= FL_REPLACE;
     return n;
 }
 
@@ -1106,6 +1129,7 @@ static bool starts_decl(int tok)
 {
     switch (tok) {
     case T_USE: case T_POLICY: case T_SCHEMA: case T_CODESET: case T_RULE: case T_TEST:
+    case T_REMOVE: case T_REPLACE:
         return true;
     default:
         return false;

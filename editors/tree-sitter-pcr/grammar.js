@@ -14,12 +14,13 @@
 
 // BEGIN KEYWORDS: written by editors/sync-keywords.sh from grammar/lexer.l; do not edit
 const KEYWORDS = [
-  'use', 'policy', 'schema', 'codeset', 'calendar', 'rule', 'test', 'when',
-  'unless', 'require', 'exempt', 'all', 'reviewer', 'deadline', 'before', 'after',
-  'cite', 'section', 'effective', 'through', 'given', 'expect', 'rules', 'missing',
-  'timely', 'and', 'or', 'not', 'in', 'any', 'present', 'true',
-  'false', 'required', 'list', 'enum', 'code', 'system', 'none', 'unknown',
-  'prior_auth', 'notification', 'not_covered', 'advisory', 'possible', 'info_needed', 'no_policy', 'error',
+  'use', 'policy', 'schema', 'codeset', 'calendar', 'rule', 'test', 'extends',
+  'remove', 'replace', 'when', 'unless', 'require', 'exempt', 'all', 'reviewer',
+  'deadline', 'before', 'after', 'cite', 'section', 'effective', 'through', 'given',
+  'expect', 'rules', 'missing', 'timely', 'and', 'or', 'not', 'in',
+  'any', 'present', 'true', 'false', 'required', 'list', 'enum', 'code',
+  'system', 'none', 'unknown', 'prior_auth', 'notification', 'not_covered', 'advisory', 'possible',
+  'info_needed', 'no_policy', 'error',
 ];
 const SYSTEMS = ['CPT', 'HCPCS', 'ICD10', 'REV', 'POS'];
 // END KEYWORDS
@@ -58,6 +59,8 @@ module.exports = grammar({
       $.codeset_declaration,
       $.calendar_declaration,
       $.rule_declaration,
+      $.remove_declaration,
+      $.replace_declaration,
       $.test_declaration,
     ),
 
@@ -67,7 +70,9 @@ module.exports = grammar({
 
     // ---- policy header ---------------------------------------------------
     policy_declaration: $ => seq(
-      'policy', field('name', $.identifier), '{', repeat($._property), '}'),
+      'policy', field('name', $.identifier),
+      optional(seq('extends', field('base', $.module_path))),
+      '{', repeat($._property), '}'),
     _property: $ => choice($.property, $.calendar_property, $.effective),
     property: $ => seq(
       field('key', choice($.identifier, 'reviewer')),
@@ -145,6 +150,12 @@ module.exports = grammar({
     // ---- rules -----------------------------------------------------------
     rule_declaration: $ => seq(
       'rule', field('name', $.identifier), field('title', $.string),
+      '{', repeat($._rule_clause), '}'),
+    // Changes an extending policy makes to the rules it inherits.
+    remove_declaration: $ => seq(
+      'remove', 'rule', field('name', $.identifier), field('reason', $.string)),
+    replace_declaration: $ => seq(
+      'replace', 'rule', field('name', $.identifier), field('title', $.string),
       '{', repeat($._rule_clause), '}'),
     _rule_clause: $ => choice(
       $.cite_clause,

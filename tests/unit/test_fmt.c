@@ -23,11 +23,13 @@ static const char *const shipped[] = {
     "policies/alliant.pcr",       "policies/cigna.pcr",      "policies/healthlink.pcr",
     "policies/ibx.pcr",           "policies/std/calendars.pcr", "policies/std/codes.pcr",
     "policies/std/request.pcr",   "policies/examples/demo.pcr",
+    "policies/examples/cigna_variant.pcr",
 };
 /* The ones that are policies (the rest are modules they use). */
 static const char *const roots[] = {
     "policies/alliant.pcr", "policies/cigna.pcr", "policies/healthlink.pcr",
     "policies/ibx.pcr",     "policies/examples/demo.pcr",
+    "policies/examples/cigna_variant.pcr", /* extends policies/cigna.pcr */
 };
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -149,7 +151,8 @@ static void rm_rf(const char *dir)
 static char *compile_masked(const char *tree, const char *root, const char *out, size_t *len)
 {
     int st;
-    char *msg = th_runf(&st, "%s/pcrc '%s/%s' -o '%s' 2>&1", th_bin(), tree, root, out);
+    char *msg = th_runf(&st, "%s/pcrc -I '%s/policies' '%s/%s' -o '%s' 2>&1", th_bin(), tree, tree,
+                        root, out);
     cr_assert_eq(st, 0, "%s/%s does not compile: %s", tree, root, msg);
     free(msg);
     char *b = slurp(out, len);

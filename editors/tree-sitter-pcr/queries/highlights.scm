@@ -4,7 +4,8 @@
 (comment) @comment
 
 ; Declarations and clauses
-["use" "policy" "schema" "codeset" "calendar" "rule" "test"] @keyword
+["use" "policy" "extends" "schema" "codeset" "calendar" "rule" "remove" "replace"
+ "test"] @keyword
 ["when" "unless" "require" "exempt" "reviewer" "deadline" "cite" "section"
  "effective" "through" "given" "expect" "rules" "missing" "possible" "timely"
  "before" "after" "all"] @keyword
@@ -24,6 +25,8 @@
 (codeset_declaration name: (identifier) @type.definition)
 (calendar_declaration name: (identifier) @label)
 (rule_declaration name: (identifier) @function)
+(remove_declaration name: (identifier) @function)
+(replace_declaration name: (identifier) @function)
 (rule_name) @function
 (set_name) @type
 (type_name) @type.builtin

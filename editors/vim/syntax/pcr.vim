@@ -16,8 +16,8 @@ setlocal iskeyword=@,48-57,_
 
 " BEGIN KEYWORDS: written by editors/sync-keywords.sh from grammar/lexer.l; do not edit
 syn keyword pcrConstant true false none unknown
-syn keyword pcrDeclaration use policy schema codeset calendar rule test
-syn keyword pcrKeyword when unless require exempt all reviewer deadline before after cite section effective through given expect rules missing timely possible
+syn keyword pcrDeclaration use policy schema codeset calendar rule test remove replace
+syn keyword pcrKeyword extends when unless require exempt all reviewer deadline before after cite section effective through given expect rules missing timely possible
 syn keyword pcrOperator and or not in any present
 syn keyword pcrOutcome prior_auth notification not_covered advisory info_needed no_policy error
 syn keyword pcrType required list enum code system
