@@ -199,7 +199,7 @@ for p in $PAYERS; do
     QPCRB="$QPCRB $DIR/payer-$p.pcrb"
     QRULES=$((QRULES + $(grep -c '^rule ' "policies/$p.pcr")))
 done
-# jq -c . (parse and print, no rules) is the floor the issue compares with.
+# jq -c . (parse and print, no rules) is the floor pcrvm is compared with.
 JQ=
 if command -v jq > /dev/null 2>&1; then JQ=jq; fi
 
