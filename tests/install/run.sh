@@ -157,6 +157,18 @@ echo "$opts" | while read -r tool opt; do
         grep -Eq -- "^ +(-[-A-Za-z]+, )*$opt([ =,]|\$)" ||
         fail "$tool.1 has no $opt in its OPTIONS (docs/cli.md has)"
 done
+# The same for pcrvm serve: every option of docs/serve.md's table is an
+# item of pcrvm.1's SERVE section.
+sopts=$(awk '/^\| `-/ { split($0, c, "|"); gsub(/`|^ +| +$/, "", c[2]); n = split(c[2], o, ", ");
+        for (i = 1; i <= n; i++) { sub(/[ =].*/, "", o[i]); print o[i] } }' docs/serve.md)
+[ "$(echo "$sopts" | grep -c -- '^--')" -ge 8 ] || fail "found only these options in docs/serve.md: $sopts"
+echo "$sopts" | while read -r opt; do
+    case $opt in -h | --help) continue ;; esac
+    LC_ALL=C MANWIDTH=200 man -l "$prefix/share/man/man1/pcrvm.1" 2>/dev/null |
+        awk '/^[A-Z]/ { on = ($0 == "SERVE") } on' |
+        grep -Eq -- "^ +$opt([ =,]|\$)" ||
+        fail "pcrvm.1 has no $opt in its SERVE section (docs/serve.md has)"
+done
 for page in man/pcrc.1 man/pcrvm.1 man/pcr.5; do
     grep -qx "\.Os PCR $version" "$page" || fail "$page: .Os is not \"PCR $version\""
 done
