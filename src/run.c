@@ -130,16 +130,6 @@ static bool run_line(Run *r, const char *line, size_t len)
     return emit(r, text, n, k);
 }
 
-/* Decides the over-long line that begins in the buffer and will be
- * skipped to its newline. */
-static bool run_too_long(Run *r)
-{
-    const char *text = NULL;
-    size_t n = 0;
-    api_engine_too_long(r->e, ++r->recno, &text, &n);
-    return emit(r, text, n, PCR_DEC_ERROR);
-}
-
 static double now_seconds(void)
 {
     struct timespec ts;
@@ -156,10 +146,22 @@ static bool wants_prompt(const pcr_run_opts *o, int infd)
     return fstat(infd, &st) != 0 || !(S_ISREG(st.st_mode) || S_ISBLK(st.st_mode));
 }
 
-static bool run_stream(Run *r)
+/* What read_lines does with the input: `line` takes each whole line in
+ * order (len > REC_MAX_LINE: an over-long line, whose bytes are dropped),
+ * `chunk` runs after the lines of each read (it may set o->stopped); both
+ * return false on a failure that ends the run. */
+typedef struct LineSink {
+    bool (*line)(void *ctx, const char *line, size_t len);
+    bool (*chunk)(void *ctx);
+    void *ctx;
+} LineSink;
+
+/* Reads the input to its end, a stop or a failure, cutting it into lines
+ * for s; the last line may lack its newline. Holds at most one line
+ * (REC_MAX_LINE) and one read (IN_CHUNK) at a time. */
+static bool read_lines(Run *r, const LineSink *s)
 {
-    size_t cap = REC_MAX_LINE + IN_CHUNK + 1;
-    char *buf = xmalloc(cap);
+    char *buf = xmalloc(REC_MAX_LINE + IN_CHUNK + 1);
     size_t have = 0;
     bool skipping = false; /* inside an over-long line, dropping bytes */
     bool ok = true;
@@ -180,7 +182,7 @@ static bool run_stream(Run *r)
         while (ok && (nl = memchr(buf + start, '\n', end - start))) {
             size_t len = (size_t)(nl - (buf + start));
             if (skipping) skipping = false;
-            else ok = run_line(r, buf + start, len);
+            else ok = s->line(s->ctx, buf + start, len);
             start += len + 1;
             if (stop_requested(r)) {
                 r->o->stopped = true;
@@ -192,22 +194,36 @@ static bool run_stream(Run *r)
         if (skipping) {
             have = 0;
         } else if (have > REC_MAX_LINE) {
-            ok = run_too_long(r);
+            ok = s->line(s->ctx, NULL, SIZE_MAX);
             skipping = true;
             have = 0;
         } else if (start > 0 && have > 0) {
             memmove(buf, buf + start, have);
         }
-        if (ok && r->prompt && r->ob.n) ok = out_flush(r);
+        if (ok) ok = s->chunk(s->ctx);
         if (ok && stop_requested(r)) r->o->stopped = true;
         if (r->o->stopped) break;
     }
     /* The last line, without a newline. */
-    if (ok && !r->o->stopped && have > 0 && !skipping) ok = run_line(r, buf, have);
+    if (ok && !r->o->stopped && have > 0 && !skipping) ok = s->line(s->ctx, buf, have);
     free(buf);
     return ok;
 }
 
+/* One thread: each line decided and written as it comes. */
+static bool stream_line(void *ctx, const char *line, size_t len) { return run_line(ctx, line, len); }
+
+static bool stream_chunk(void *ctx)
+{
+    Run *r = ctx;
+    return !(r->prompt && r->ob.n) || out_flush(r);
+}
+
+static bool run_stream(Run *r)
+{
+    LineSink s = {stream_line, stream_chunk, r};
+    return read_lines(r, &s);
+}
 
 /* ---- several threads --------------------------------------------------------
  *
@@ -375,6 +391,50 @@ static bool input_idle(const Run *r)
     return poll(&pf, 1, 0) == 0;
 }
 
+/* Several threads: lines are gathered into batches for the workers, and
+ * finished batches are written between reads. */
+typedef struct Feed {
+    Run *r;
+    Pool *p;
+    Batch *cur; /* the batch being filled */
+} Feed;
+
+static bool feed_line(void *ctx, const char *line, size_t len)
+{
+    Feed *f = ctx;
+    bool ok = true;
+    add_line(f->r, f->cur, line, len);
+    if (f->cur->in.n >= BATCH_BYTES) {
+        submit(f->p, f->cur);
+        f->cur = next_batch(f->r, f->p, &ok);
+    }
+    return ok;
+}
+
+static bool feed_chunk(void *ctx)
+{
+    Feed *f = ctx;
+    Run *r = f->r;
+    bool ok = true;
+    if (stop_requested(r)) {
+        r->o->stopped = true;
+        return true;
+    }
+    if (r->prompt && input_idle(r)) {
+        /* Nothing more is waiting: decide and write what came. */
+        if (f->cur->nlines) {
+            submit(f->p, f->cur);
+            ok = write_done(r, f->p, true);
+            f->cur = next_batch(r, f->p, &ok);
+        } else {
+            ok = write_done(r, f->p, true);
+        }
+    } else {
+        ok = write_done(r, f->p, false);
+    }
+    return ok;
+}
+
 static bool run_threads(Run *r, unsigned nthreads)
 {
     Pool p;
@@ -405,70 +465,13 @@ static bool run_threads(Run *r, unsigned nthreads)
     if (started == 0) {
         ok = run_stream(r);
     } else {
-        size_t cap = REC_MAX_LINE + IN_CHUNK + 1;
-        char *buf = xmalloc(cap);
-        size_t have = 0;
-        bool skipping = false;
-        Batch *cur = next_batch(r, &p, &ok);
-        while (ok) {
-            ssize_t got = in_read(r, buf + have, IN_CHUNK);
-            if (got == -2) {
-                r->o->stopped = true;
-                break;
-            }
-            if (got < 0) {
-                ok = false;
-                break;
-            }
-            if (got == 0) break;
-            r->st->bytes += (uint64_t)got;
-            size_t end = have + (size_t)got, start = 0;
-            char *nl;
-            while (ok && (nl = memchr(buf + start, '\n', end - start))) {
-                size_t len = (size_t)(nl - (buf + start));
-                if (skipping) skipping = false;
-                else add_line(r, cur, buf + start, len);
-                start += len + 1;
-                if (cur->in.n >= BATCH_BYTES) {
-                    submit(&p, cur);
-                    cur = next_batch(r, &p, &ok);
-                }
-            }
-            have = end - start;
-            if (skipping) {
-                have = 0;
-            } else if (have > REC_MAX_LINE) {
-                add_line(r, cur, NULL, SIZE_MAX);
-                skipping = true;
-                have = 0;
-            } else if (start > 0 && have > 0) {
-                memmove(buf, buf + start, have);
-            }
-            if (stop_requested(r)) {
-                r->o->stopped = true;
-                break;
-            }
-            if (ok && r->prompt && input_idle(r)) {
-                /* Nothing more is waiting: decide and write what came. */
-                if (cur->nlines) {
-                    submit(&p, cur);
-                    ok = write_done(r, &p, true);
-                    cur = next_batch(r, &p, &ok);
-                } else {
-                    ok = write_done(r, &p, true);
-                }
-            } else if (ok) {
-                ok = write_done(r, &p, false);
-            }
-        }
-        /* The last line, without a newline; then what was read. A stopped
-         * or failed run drops the batch being filled (not yet decided). */
-        if (ok && !r->o->stopped) {
-            if (have > 0 && !skipping) add_line(r, cur, buf, have);
-            if (cur->nlines) submit(&p, cur);
-        }
+        Feed f = {r, &p, next_batch(r, &p, &ok)};
+        LineSink s = {feed_line, feed_chunk, &f};
+        if (ok) ok = read_lines(r, &s);
+        /* Then what was read. A stopped or failed run drops the batch being
+         * filled (not yet decided). */
+        if (ok && !r->o->stopped && f.cur->nlines) submit(&p, f.cur);
         if (!write_done(r, &p, true)) ok = false;
-        free(buf);
     }
     pthread_mutex_lock(&p.mu);
     p.quit = true;
