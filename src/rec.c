@@ -845,6 +845,23 @@ static bool fail_dup(RecDecoder *d, const Tok *k, const Tok *outer)
     return fail(d, "duplicate key %s inside %s", key, in);
 }
 
+/* After a member or an element: a ',' (another follows: 1) or `close`
+ * (the container ends: 0), read; anything else is reported (-1). */
+static inline int next_or_close(RecDecoder *d, char close)
+{
+    skip_ws(d);
+    if (at(d, ',')) {
+        d->p++;
+        return 1;
+    }
+    if (at(d, close)) {
+        d->p++;
+        return 0;
+    }
+    fail_json(d, d->p, close == '}' ? "expected ',' or '}'" : "expected ',' or ']'");
+    return -1;
+}
+
 /* Skips the rest of the array or object just opened as the value of the
  * top-level key outer, validating it fully. Iterative: level i's kind is
  * bit i of a mask, so REC_MAX_DEPTH must not exceed 64. */
@@ -1073,16 +1090,9 @@ static bool decode_code_object(RecDecoder *d, uint32_t f, uint32_t elem, const c
                        !skip_nested(d, v.kind, &k)) {
                 return false;
             }
-            skip_ws(d);
-            if (at(d, ',')) {
-                d->p++;
-                continue;
-            }
-            if (at(d, '}')) {
-                d->p++;
-                break;
-            }
-            return fail_json(d, d->p, "expected ',' or '}'");
+            int more = next_or_close(d, '}');
+            if (more < 0) return false;
+            if (!more) break;
         }
     }
     if (!have_code) return fail(d, "field '%s': element %u: object without \"code\"", name, elem);
@@ -1123,16 +1133,9 @@ static bool decode_list(RecDecoder *d, uint32_t f)
             it->i = 0;
             if (pf->elem == VT_CODE && !to_code(d, f, n, sys, pf->systems, t.s, t.n, &it->i))
                 return false;
-            skip_ws(d);
-            if (at(d, ',')) {
-                d->p++;
-                continue;
-            }
-            if (at(d, ']')) {
-                d->p++;
-                break;
-            }
-            return fail_json(d, d->p, "expected ',' or ']'");
+            int more = next_or_close(d, ']');
+            if (more < 0) return false;
+            if (!more) break;
         }
     }
     d->rec.v[f] = (RecVal){first, NULL, n};
@@ -1418,16 +1421,9 @@ static bool parse_record(RecDecoder *d)
             } else if ((v.kind == TK_ARRAY || v.kind == TK_OBJECT) && !skip_nested(d, v.kind, &k)) {
                 return false;
             }
-            skip_ws(d);
-            if (at(d, ',')) {
-                d->p++;
-                continue;
-            }
-            if (at(d, '}')) {
-                d->p++;
-                break;
-            }
-            return fail_json(d, d->p, "expected ',' or '}'");
+            int more = next_or_close(d, '}');
+            if (more < 0) return false;
+            if (!more) break;
         }
     }
     skip_ws(d);
