@@ -654,6 +654,22 @@ static void put_random_dx(Out *o, Rng *r)
     for (uint32_t i = 0; i < extra; i++) out_chr(o, (char)('0' + rng_below(r, 10)));
 }
 
+/* "diagnoses": 1 to 3 ICD-10 codes, half of them common ones. */
+static void put_diagnoses(Out *o, Rng *r)
+{
+    uint32_t ndx = 1 + rng_below(r, 3);
+    put_key(o, "diagnoses");
+    out_chr(o, '[');
+    for (uint32_t i = 0; i < ndx; i++) {
+        if (i) out_chr(o, ',');
+        out_chr(o, '"');
+        if (rng_pct(r, 50)) out_str(o, PICK(r, common_dx));
+        else put_random_dx(o, r);
+        out_chr(o, '"');
+    }
+    out_chr(o, ']');
+}
+
 static Code request_code(ReqGen *g)
 {
     Rng *r = &g->rng;
@@ -706,17 +722,7 @@ static void request_line(ReqGen *g, Out *o, uint64_t seq)
     put_str_field(o, "code", c.s);
     if (rng_pct(r, 30)) put_str_field(o, "code_system", system_names[c.sys]);
 
-    uint32_t ndx = 1 + rng_below(r, 3);
-    put_key(o, "diagnoses");
-    out_chr(o, '[');
-    for (uint32_t i = 0; i < ndx; i++) {
-        if (i) out_chr(o, ',');
-        out_chr(o, '"');
-        if (rng_pct(r, 50)) out_str(o, PICK(r, common_dx));
-        else put_random_dx(o, r);
-        out_chr(o, '"');
-    }
-    out_chr(o, ']');
+    put_diagnoses(o, r);
 
     if (rng_pct(r, 80)) {
         uint32_t u = rng_pct(r, 60) ? 1 : (uint32_t)rng_range(r, 2, rng_pct(r, 80) ? 10 : 40);
@@ -839,17 +845,7 @@ static void peers_line(ReqGen *g, Out *o, uint64_t seq)
         out_str(o, "\"}");
     }
     out_chr(o, ']');
-    uint32_t ndx = 1 + rng_below(r, 3);
-    put_key(o, "diagnoses");
-    out_chr(o, '[');
-    for (uint32_t i = 0; i < ndx; i++) {
-        if (i) out_chr(o, ',');
-        out_chr(o, '"');
-        if (rng_pct(r, 50)) out_str(o, PICK(r, common_dx));
-        else put_random_dx(o, r);
-        out_chr(o, '"');
-    }
-    out_chr(o, ']');
+    put_diagnoses(o, r);
     put_str_field(o, "place_of_service", rng_pct(r, 60) ? "11" : "22");
     put_int_field(o, "units", (uint64_t)rng_range(r, 1, 10));
     if (rng_pct(r, 30)) {
