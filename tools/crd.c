@@ -239,33 +239,39 @@ static int crd_age(const char *birth, const char *day)
     return age;
 }
 
+/* A code of some coding -> PCR setting. */
+typedef struct CrdSetting {
+    const char *code, *setting;
+} CrdSetting;
+
+static const char *crd_setting_of(const CrdSetting *map, size_t n, const char *code)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(code, map[i].code) == 0) return map[i].setting;
+    return NULL;
+}
+
 /* Place-of-service code (CMS) -> PCR setting. */
 static const char *crd_pos_setting(const char *code)
 {
-    static const struct {
-        const char *pos, *setting;
-    } map[] = {{"11", "office"},         {"12", "home"},          {"19", "outpatient"},
-               {"21", "inpatient"},      {"22", "outpatient"},    {"23", "emergency"},
-               {"24", "ambulatory_surgery"}, {"31", "skilled_nursing"}, {"32", "skilled_nursing"},
-               {"34", "hospice"},        {"41", "ambulance"},     {"42", "ambulance"},
-               {"51", "inpatient"},      {"52", "partial_hospital"}, {"55", "residential"},
-               {"56", "residential"},    {"61", "rehabilitation"}};
-    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
-        if (strcmp(code, map[i].pos) == 0) return map[i].setting;
-    return NULL;
+    static const CrdSetting map[] = {
+        {"11", "office"},         {"12", "home"},          {"19", "outpatient"},
+        {"21", "inpatient"},      {"22", "outpatient"},    {"23", "emergency"},
+        {"24", "ambulatory_surgery"}, {"31", "skilled_nursing"}, {"32", "skilled_nursing"},
+        {"34", "hospice"},        {"41", "ambulance"},     {"42", "ambulance"},
+        {"51", "inpatient"},      {"52", "partial_hospital"}, {"55", "residential"},
+        {"56", "residential"},    {"61", "rehabilitation"}};
+    return crd_setting_of(map, sizeof map / sizeof map[0], code);
 }
 
 /* Encounter.class (v3 ActCode) -> PCR setting. */
 static const char *crd_class_setting(const char *code)
 {
-    static const struct {
-        const char *cls, *setting;
-    } map[] = {{"IMP", "inpatient"},  {"ACUTE", "inpatient"}, {"NONAC", "inpatient"},
-               {"AMB", "outpatient"}, {"EMER", "emergency"},  {"HH", "home"},
-               {"OBSENC", "observation"}, {"SS", "ambulatory_surgery"}};
-    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
-        if (strcmp(code, map[i].cls) == 0) return map[i].setting;
-    return NULL;
+    static const CrdSetting map[] = {
+        {"IMP", "inpatient"},  {"ACUTE", "inpatient"}, {"NONAC", "inpatient"},
+        {"AMB", "outpatient"}, {"EMER", "emergency"},  {"HH", "home"},
+        {"OBSENC", "observation"}, {"SS", "ambulatory_surgery"}};
+    return crd_setting_of(map, sizeof map / sizeof map[0], code);
 }
 
 /* The hook's context: what every order of the request shares. */
