@@ -341,9 +341,21 @@ typedef struct EnginePolicy {
     uint64_t *merged; /* rule counts merged in from clones (nrules); NULL: none yet */
 } EnginePolicy;
 
+/* One payer a policy covers, with its window: route() scans these in
+ * policy order, comparing the payer's first 8 bytes as one word. */
+typedef struct Route {
+    uint64_t head;          /* the payer's first 8 bytes, zero-padded */
+    const char *s;          /* the payer (Prog memory) */
+    uint32_t n;             /* its length */
+    uint32_t pol;           /* index into the engine's v */
+    int32_t from, through;  /* the policy's window (days) */
+} Route;
+
 struct pcr_engine {
     EnginePolicy *v; /* owned policies, in the order added */
     size_t n, cap;
+    Route *routes;   /* every payer of every policy, in policy order */
+    size_t nroutes, routes_cap;
     RecDecoder *dec; /* for the schema all policies share (the first's) */
     bool strict;     /* pcr_engine_set_strict: unknown keys are errors */
     Buf line;        /* the current decision line */
@@ -404,6 +416,39 @@ static uint32_t shared_payer(const Prog *a, const Prog *b)
     return PIDX_NONE;
 }
 
+/* A word made of s[0..n)'s first 8 bytes: the same bytes give the same
+ * word (so do different lengths, which callers compare too). */
+static uint64_t payer_head(const char *s, size_t n)
+{
+    uint64_t h = 0;
+    if (n >= 8) {
+        memcpy(&h, s, 8);
+        return h;
+    }
+    for (size_t i = 0; i < n; i++) h |= (uint64_t)(unsigned char)s[i] << (8 * i);
+    return h;
+}
+
+/* Adds the routes of e->v[i] (its payers) at the end of e->routes. */
+static void routes_add(pcr_engine *e, size_t i)
+{
+    const Prog *p = e->v[i].pol->prog;
+    for (uint32_t k = 0; k <= p->payer_count; k++) {
+        uint32_t s = k ? p->refs[p->payer_first + k - 1] : p->payer;
+        if (e->nroutes == e->routes_cap) {
+            e->routes_cap = e->routes_cap ? 2 * e->routes_cap : 8;
+            e->routes = xrealloc(e->routes, e->routes_cap * sizeof *e->routes);
+        }
+        Route *r = &e->routes[e->nroutes++];
+        r->head = payer_head(p->strs[s], p->strlens[s]);
+        r->s = p->strs[s];
+        r->n = p->strlens[s];
+        r->pol = (uint32_t)i;
+        r->from = p->eff_from;
+        r->through = p->eff_through;
+    }
+}
+
 pcr_status pcr_engine_add(pcr_engine *e, pcr_policy *p, char *err, size_t errlen)
 {
     if (!e || !p) return PCR_ERR_USAGE;
@@ -434,6 +479,7 @@ pcr_status pcr_engine_add(pcr_engine *e, pcr_policy *p, char *err, size_t errlen
     e->v[e->n].merged = NULL;
     e->v[e->n].vm = vm_new(np);
     e->v[e->n].out = out_policy_new(np);
+    routes_add(e, e->n);
     if (e->n == 0) {
         e->dec = rec_decoder_new(np);
         if (e->dec) rec_decoder_set_strict(e->dec, e->strict);
@@ -452,6 +498,7 @@ void pcr_engine_free(pcr_engine *e)
         if (atomic_fetch_sub(&e->v[i].pol->engine_refs, 1) == 1) pcr_policy_free(e->v[i].pol);
     }
     free(e->v);
+    free(e->routes);
     rec_decoder_free(e->dec);
     buf_free(&e->line);
     buf_free(&e->why);
@@ -466,10 +513,12 @@ void pcr_engine_free(pcr_engine *e)
 /* The policy for payer on day, or NULL. */
 static EnginePolicy *route(pcr_engine *e, const char *payer, uint32_t n, int32_t day)
 {
-    for (size_t i = 0; i < e->n; i++) {
-        const Prog *p = e->v[i].pol->prog;
-        if (prog_has_payer(p, payer, n) && day >= p->eff_from && day <= p->eff_through)
-            return &e->v[i];
+    uint64_t head = payer_head(payer, n);
+    for (size_t i = 0; i < e->nroutes; i++) {
+        const Route *r = &e->routes[i];
+        if (r->head == head && r->n == n && day >= r->from && day <= r->through &&
+            (n <= 8 || memcmp(r->s + 8, payer + 8, n - 8) == 0))
+            return &e->v[r->pol];
     }
     return NULL;
 }
@@ -672,14 +721,14 @@ static void explain_last(pcr_engine *e, const Record *r, uint64_t recno, const c
     fwrite(b->p, 1, b->n, e->explain);
 }
 
-/* Decides one line into e->line; returns the decision. */
+/* Decides one line, appending its decision line to out; returns the
+ * decision. */
 static pcr_decision_kind decide_line(pcr_engine *e, const char *json, size_t len, uint64_t recno,
-                                     const Record **rec)
+                                     Buf *out, const Record **rec)
 {
-    e->line.n = 0;
     *rec = NULL;
     if (e->n == 0) {
-        out_error(&e->line, NULL, 0, "no policy loaded");
+        out_error(out, NULL, 0, "no policy loaded");
         return remember(e, PCR_DEC_ERROR, NULL, NULL, 0, "no policy loaded");
     }
     const Record *r = rec_decode(e->dec, json, len, recno);
@@ -687,7 +736,7 @@ static pcr_decision_kind decide_line(pcr_engine *e, const char *json, size_t len
         const Record *part = rec_partial(e->dec);
         const char *id = part && part->has_id ? part->id : NULL;
         size_t id_len = id ? part->id_len : 0;
-        out_error(&e->line, id, id_len, rec_error(e->dec));
+        out_error(out, id, id_len, rec_error(e->dec));
         return remember(e, PCR_DEC_ERROR, NULL, id, id_len, rec_error(e->dec));
     }
     *rec = r;
@@ -698,21 +747,28 @@ static pcr_decision_kind decide_line(pcr_engine *e, const char *json, size_t len
         char why[NO_POLICY_WHY_MAX];
         size_t why_len = no_policy_why(e, payer->s, payer->n,
                                        (int32_t)r->v[p0->f_service_date].i, why, sizeof why);
-        out_no_policy(&e->line, r->id, r->id_len, why, why_len);
+        out_no_policy(out, r->id, r->id_len, why, why_len);
         return remember(e, PCR_DEC_NO_POLICY, NULL, r->id, r->id_len, NULL);
     }
     vm_decide(ep->vm, r, &e->last);
-    out_decision(&e->line, ep->out, r->id, r->id_len, &e->last);
+    out_decision(out, ep->out, r->id, r->id_len, &e->last);
     return remember(e, e->last.kind, ep, r->id, r->id_len, NULL);
 }
 
-/* Decides one line into e->line (and explains it when asked). */
-static pcr_decision_kind eval_line(pcr_engine *e, const char *json, size_t len, uint64_t recno)
+/* Decides one line into out (and explains it when asked). */
+static pcr_decision_kind eval_line(pcr_engine *e, const char *json, size_t len, uint64_t recno, Buf *out)
 {
     const Record *r;
-    pcr_decision_kind k = decide_line(e, json, len, recno, &r);
+    pcr_decision_kind k = decide_line(e, json, len, recno, out, &r);
     if (e->explain) explain_last(e, r, recno, k == PCR_DEC_ERROR ? e->last_error : NULL);
     return k;
+}
+
+/* See run.h. */
+pcr_decision_kind api_engine_eval_into(pcr_engine *e, const char *json, size_t len, uint64_t recno,
+                                       Buf *out)
+{
+    return eval_line(e, json, len, recno, out);
 }
 
 void pcr_engine_set_explain(pcr_engine *e, FILE *out)
@@ -827,7 +883,8 @@ pcr_status pcr_engine_eval(pcr_engine *e, const char *json, size_t len, uint64_t
                            const char **line, size_t *line_len, pcr_decision_kind *kind)
 {
     if (!e || (!json && len)) return PCR_ERR_USAGE;
-    pcr_decision_kind k = eval_line(e, json ? json : "", len, recno);
+    e->line.n = 0;
+    pcr_decision_kind k = eval_line(e, json ? json : "", len, recno, &e->line);
     if (line) *line = e->line.p;
     if (line_len) *line_len = e->line.n;
     if (kind) *kind = k;
@@ -846,6 +903,7 @@ pcr_engine *pcr_engine_clone(const pcr_engine *e)
         c->v[i].pol = p;
         c->v[i].vm = vm_new(p->prog);
         c->v[i].out = out_policy_new(p->prog);
+        routes_add(c, i);
     }
     c->n = e->n;
     if (e->n) c->dec = rec_decoder_new(e->v[0].pol->prog);

@@ -35,6 +35,11 @@ struct OutPolicy {
     Frag *obl_open;   /* {"outcome":O,"reviewer":R,"deadline": */
     Frag *obl_close;  /* ,"rules":["id"],"citations":[...]}  (one rule, certain) */
     Frag *obl_rules;  /* ,"rules":["id"],"missing":  (one rule, possible) */
+    /* Per decision kind: */
+    Frag head[PCR_DEC_ERROR + 1];  /* ,"decision":"K","policy":"ID@VERSION","reviewer": */
+    Frag empty[PCR_DEC_ERROR + 1]; /* the same, then every later key empty, "}\n": the
+                                      whole rest of a line with no rule (most lines) */
+    Frag *one_rule; /* per rule: ,"rules":["id"],"reasons":[{reason}],"obligations":[ */
 };
 
 typedef struct Name {
@@ -100,6 +105,19 @@ static void put_joined(Buf *b, const Prog *p, uint32_t x, const char *sep, size_
     buf_put_json_str(b, tmp, nx + seplen + ny);
     free(tmp);
 }
+
+/* Appends a copy of fragment f of b itself (b may move as it grows). */
+static void put_frag_of(Buf *b, Frag f)
+{
+    buf_reserve(b, f.len);
+    memcpy(b->p + b->n, b->p + f.off, f.len);
+    b->n += f.len;
+}
+
+/* What follows "reviewer": in a line with no rule and no obligation. */
+#define EMPTY_TAIL                                                                             \
+    "null,\"deadline\":null,\"timely\":null,\"rules\":[],\"reasons\":[],\"obligations\":[],"   \
+    "\"possible\":[],\"missing\":[]}\n"
 
 static const Name *outcome_name(unsigned o)
 {
@@ -199,10 +217,25 @@ OutPolicy *out_policy_new(const Prog *p)
     o->obl_open = xcalloc(p->nrules, sizeof *o->obl_open);
     o->obl_close = xcalloc(p->nrules, sizeof *o->obl_close);
     o->obl_rules = xcalloc(p->nrules, sizeof *o->obl_rules);
+    o->one_rule = xcalloc(p->nrules, sizeof *o->one_rule);
 
     start = b.n;
     put_joined(&b, p, p->id, "@", 1, p->version);
     o->policy = frag_since(&b, start);
+    for (unsigned k = 0; k <= PCR_DEC_ERROR; k++) {
+        const Name *n = decision_name((pcr_decision_kind)k);
+        start = b.n;
+        PUT_LIT(&b, ",\"decision\":");
+        buf_put(&b, n->json, n->len);
+        PUT_LIT(&b, ",\"policy\":");
+        put_frag_of(&b, o->policy);
+        PUT_LIT(&b, ",\"reviewer\":");
+        o->head[k] = frag_since(&b, start);
+        start = b.n;
+        put_frag_of(&b, o->head[k]);
+        PUT_LIT(&b, EMPTY_TAIL);
+        o->empty[k] = frag_since(&b, start);
+    }
     for (uint32_t r = 0; r < p->nrules; r++) {
         start = b.n;
         put_pstr(&b, p, p->rules[r].id);
@@ -217,6 +250,13 @@ OutPolicy *out_policy_new(const Prog *p)
         }
         o->cite_at[r + 1] = o->cite_at[r] + p->rules[r].cite_count;
         put_obligation_parts(&b, o, r);
+        start = b.n;
+        PUT_LIT(&b, ",\"rules\":[");
+        put_frag_of(&b, o->rule_id[r]);
+        PUT_LIT(&b, "],\"reasons\":[");
+        put_frag_of(&b, o->reason[r]);
+        PUT_LIT(&b, "],\"obligations\":[");
+        o->one_rule[r] = frag_since(&b, start);
     }
     for (uint32_t f = 0; f < p->nfields; f++) {
         start = b.n;
@@ -240,6 +280,7 @@ void out_policy_free(OutPolicy *o)
     free(o->obl_open);
     free(o->obl_close);
     free(o->obl_rules);
+    free(o->one_rule);
     free(o->field);
     free(o);
 }
@@ -296,12 +337,19 @@ static void put_deadline(Buf *b, bool is_date, int64_t v)
     buf_putc(b, '"');
 }
 
-static void put_head(Buf *b, const char *id, size_t id_len, pcr_decision_kind k)
+/* A line's start: {"id": and the id, or null. */
+static void put_head(Buf *b, const char *id, size_t id_len)
 {
-    const Name *n = decision_name(k);
     PUT_LIT(b, "{\"id\":");
     if (id) buf_put_json_str(b, id, id_len);
     else PUT_LIT(b, "null");
+}
+
+/* put_head, then "decision" (for lines that no policy decided). */
+static void put_head_kind(Buf *b, const char *id, size_t id_len, pcr_decision_kind k)
+{
+    const Name *n = decision_name(k);
+    put_head(b, id, id_len);
     PUT_LIT(b, ",\"decision\":");
     buf_put(b, n->json, n->len);
 }
@@ -422,16 +470,28 @@ static void put_obligation(Buf *b, const OutPolicy *o, const Obligation *ob, boo
     buf_putc(b, '}');
 }
 
+/* Whether d has nothing after "decision" but its policy: no rule, no
+ * obligation, nothing missing (a "none" line, the common case). */
+static bool decision_is_empty(const Decision *d)
+{
+    return d->nrules == 0 && d->nobligations == 0 && d->npossible == 0 && d->missing == 0 &&
+           d->nreviewers == 0 && !d->has_deadline && d->timely < 0;
+}
+
 /* Appends d's line (see out.h for the keys); d must come from a VM over
- * o's Prog. */
+ * o's Prog. Everything but the id, the deadlines and timely is copied from
+ * o's fragments; a line without rules is the id and one fragment. */
 void out_decision(Buf *b, const OutPolicy *o, const char *id, size_t id_len, const Decision *d)
 {
     const Prog *p = o->p;
+    unsigned kind = (unsigned)d->kind <= PCR_DEC_ERROR ? (unsigned)d->kind : PCR_DEC_ERROR;
 
-    put_head(b, id, id_len, d->kind);
-    PUT_LIT(b, ",\"policy\":");
-    put_frag(b, o, o->policy);
-    PUT_LIT(b, ",\"reviewer\":");
+    put_head(b, id, id_len);
+    if (decision_is_empty(d)) {
+        put_frag(b, o, o->empty[kind]);
+        return;
+    }
+    put_frag(b, o, o->head[kind]);
     /* one deciding obligation (the common case): its first rule's reviewers */
     if (d->nreviewers && (d->nobligations == 1 || d->obligations[1].outcome != d->obligations[0].outcome))
         put_frag(b, o, o->reviewer[d->obligations[0].rules[0]]);
@@ -442,14 +502,18 @@ void out_decision(Buf *b, const OutPolicy *o, const char *id, size_t id_len, con
     PUT_LIT(b, ",\"timely\":");
     put_timely(b, d->timely);
 
-    PUT_LIT(b, ",\"rules\":");
-    put_rule_ids(b, o, d->rules, d->nrules);
-    PUT_LIT(b, ",\"reasons\":[");
-    for (uint32_t k = 0; k < d->nrules; k++) {
-        if (k) buf_putc(b, ',');
-        put_frag(b, o, o->reason[d->rules[k]]);
+    if (d->nrules == 1) {
+        put_frag(b, o, o->one_rule[d->rules[0]]);
+    } else {
+        PUT_LIT(b, ",\"rules\":");
+        put_rule_ids(b, o, d->rules, d->nrules);
+        PUT_LIT(b, ",\"reasons\":[");
+        for (uint32_t k = 0; k < d->nrules; k++) {
+            if (k) buf_putc(b, ',');
+            put_frag(b, o, o->reason[d->rules[k]]);
+        }
+        PUT_LIT(b, "],\"obligations\":[");
     }
-    PUT_LIT(b, "],\"obligations\":[");
     for (uint32_t k = 0; k < d->nobligations; k++) {
         if (k) buf_putc(b, ',');
         put_obligation(b, o, &d->obligations[k], true);
@@ -467,7 +531,7 @@ void out_decision(Buf *b, const OutPolicy *o, const char *id, size_t id_len, con
 /* Appends a no_policy line for id (NULL gives "id":null). */
 void out_no_policy(Buf *b, const char *id, size_t id_len, const char *why, size_t why_len)
 {
-    put_head(b, id, id_len, PCR_DEC_NO_POLICY);
+    put_head_kind(b, id, id_len, PCR_DEC_NO_POLICY);
     PUT_LIT(b, UNDECIDED_TAIL ",\"why\":");
     buf_put_json_str(b, why, why_len);
     PUT_LIT(b, "}\n");
@@ -476,7 +540,7 @@ void out_no_policy(Buf *b, const char *id, size_t id_len, const char *why, size_
 /* Appends an error line: id or null, and msg (NUL-terminated). */
 void out_error(Buf *b, const char *id, size_t id_len, const char *msg)
 {
-    put_head(b, id, id_len, PCR_DEC_ERROR);
+    put_head_kind(b, id, id_len, PCR_DEC_ERROR);
     PUT_LIT(b, UNDECIDED_TAIL ",\"error\":");
     buf_put_json_str(b, msg, strlen(msg));
     PUT_LIT(b, "}\n");

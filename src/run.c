@@ -108,26 +108,22 @@ static bool flush_buf(Run *r, Buf *b)
 
 static bool out_flush(Run *r) { return flush_buf(r, &r->ob); }
 
-static bool emit(Run *r, const char *line, size_t n, pcr_decision_kind k)
-{
-    r->st->records++;
-    r->st->by_decision[k]++;
-    buf_put(&r->ob, line, n);
-    return r->ob.n < OUT_BLOCK || out_flush(r);
-}
-
-/* Decides one complete line (without its '\n'). */
+/* Decides one complete line (without its '\n'), its decision line going
+ * straight into the output buffer. */
 static bool run_line(Run *r, const char *line, size_t len)
 {
-    const char *text = NULL;
-    size_t n = 0;
     pcr_decision_kind k = PCR_DEC_ERROR;
     if (len > REC_MAX_LINE) {
+        const char *text;
+        size_t n;
         api_engine_too_long(r->e, ++r->recno, &text, &n);
+        buf_put(&r->ob, text, n);
     } else {
-        pcr_engine_eval(r->e, line, len, ++r->recno, &text, &n, &k);
+        k = api_engine_eval_into(r->e, line, len, ++r->recno, &r->ob);
     }
-    return emit(r, text, n, k);
+    r->st->records++;
+    r->st->by_decision[k]++;
+    return r->ob.n < OUT_BLOCK || out_flush(r);
 }
 
 static double now_seconds(void)
@@ -279,12 +275,15 @@ static void decide_batch(pcr_engine *e, Batch *b)
     for (size_t i = 0; i < b->nlines; i++) {
         const Span *s = &b->lines[i];
         uint64_t recno = b->first_recno + i;
-        const char *text = NULL;
-        size_t n = 0;
         pcr_decision_kind k = PCR_DEC_ERROR;
-        if (s->len == SIZE_MAX) api_engine_too_long(e, recno, &text, &n);
-        else pcr_engine_eval(e, b->in.p + s->off, s->len, recno, &text, &n, &k);
-        buf_put(&b->out, text, n);
+        if (s->len == SIZE_MAX) {
+            const char *text;
+            size_t n;
+            api_engine_too_long(e, recno, &text, &n);
+            buf_put(&b->out, text, n);
+        } else {
+            k = api_engine_eval_into(e, b->in.p + s->off, s->len, recno, &b->out);
+        }
         b->st.records++;
         b->st.by_decision[k]++;
     }
