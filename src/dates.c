@@ -3,12 +3,25 @@
 #include "dates.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "arena.h"
 
 
+/* date_from_ymd for years >= 1 in unsigned arithmetic: no branch on the
+ * era's sign, divisions by constants only (the parsers' path). */
+static inline int32_t days_from_ymd_pos(unsigned y, unsigned m, unsigned d)
+{
+    y -= m <= 2;
+    unsigned era = y / 400, yoe = y - era * 400;
+    unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return (int32_t)(era * 146097 + doe) - 719468;
+}
+
 int32_t date_from_ymd(int y, int m, int d)
 {
+    if (y >= 1) return days_from_ymd_pos((unsigned)y, (unsigned)m, (unsigned)d);
     y -= m <= 2;
     int era = (y >= 0 ? y : y - 399) / 400;
     int yoe = y - era * 400;
@@ -37,54 +50,86 @@ int date_weekday(int32_t days)
     return (w + 3) % 7;
 }
 
-static bool digits(const char *s, int n, int *out)
+static bool is_leap(unsigned y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+
+/* The digit at s[i] (0-9), or a value above 9 for any other byte. */
+#define DIGIT(s, i) ((unsigned)(unsigned char)(s)[i] - '0')
+
+/* The bytes s[0..8) as a little-endian word (byte 0 lowest). */
+static inline uint64_t load_le64(const char *s)
 {
-    int v = 0;
-    for (int i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9') return false;
-        v = v * 10 + (s[i] - '0');
-    }
-    *out = v;
+    uint64_t x;
+    memcpy(&x, s, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    x = __builtin_bswap64(x);
+#endif
+    return x;
+}
+
+/* Whether the bytes of x selected by mask (whole bytes) are all digits: a
+ * byte is a digit iff its high nibble is 3 and stays 3 when 6 is added
+ * (0x30-0x39). No carry crosses a byte that passes the first test. */
+static inline bool all_digits(uint64_t x, uint64_t mask)
+{
+    const uint64_t hi = 0xF0F0F0F0F0F0F0F0u & mask, three = 0x3030303030303030u & mask;
+    return (x & hi) == three && ((x + 0x0606060606060606u) & hi) == three;
+}
+
+/* Parses "YYYY-MM-DD" at s (10 bytes readable): one fixed shape, every
+ * check of date_parse, no loop. The first 8 bytes are checked as one word:
+ * digits at 0-3 and 5-6, '-' at 4 and 7. */
+static inline bool parse_ymd(const char *s, int32_t *out)
+{
+    const uint64_t digit_bytes = 0x00FFFF00FFFFFFFFu, dashes = 0x2D00002D00000000u;
+    uint64_t x = load_le64(s);
+    unsigned d0 = DIGIT(s, 8), d1 = DIGIT(s, 9);
+    if ((x & ~digit_bytes) != dashes || !all_digits(x, digit_bytes) || d0 > 9 || d1 > 9) return false;
+    uint64_t v = x & 0x0F0F0F0F0F0F0F0Fu; /* a digit's low nibble is its value */
+    unsigned y = (unsigned)(v & 0xFF) * 1000 + (unsigned)(v >> 8 & 0xFF) * 100 +
+                 (unsigned)(v >> 16 & 0xFF) * 10 + (unsigned)(v >> 24 & 0xFF);
+    unsigned m = (unsigned)(v >> 40 & 0xFF) * 10 + (unsigned)(v >> 48 & 0xFF), d = d0 * 10 + d1;
+    static const unsigned char len[13] = {0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (y < DATE_MIN_YEAR || y > DATE_MAX_YEAR || m - 1 > 11 || d - 1 > 30) return false;
+    if (d > len[m] && !(m == 2 && d == 29 && is_leap(y))) return false;
+    *out = days_from_ymd_pos(y, m, d);
     return true;
 }
 
-static int month_days(int y, int m)
+/* Two digits at s[i], or -1. */
+static inline int two_digits(const char *s, int i)
 {
-    static const int len[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    return m == 2 && leap ? 29 : len[m - 1];
+    unsigned a = DIGIT(s, i), b = DIGIT(s, i + 1);
+    return a > 9 || b > 9 ? -1 : (int)(a * 10 + b);
 }
 
 bool date_parse(const char *s, size_t n, int32_t *out)
 {
-    int y, m, d;
-    if (n != 10 || s[4] != '-' || s[7] != '-') return false;
-    if (!digits(s, 4, &y) || !digits(s + 5, 2, &m) || !digits(s + 8, 2, &d)) return false;
-    if (y < DATE_MIN_YEAR || y > DATE_MAX_YEAR || m < 1 || m > 12) return false;
-    if (d < 1 || d > month_days(y, m)) return false;
-    *out = date_from_ymd(y, m, d);
-    return true;
+    return n == 10 && parse_ymd(s, out);
 }
 
 bool datetime_parse(const char *s, size_t n, int64_t *out, bool *had_time)
 {
     int32_t day;
-    int hh, mm, ss = 0;
     if (n == 10) {
-        if (!date_parse(s, n, &day)) return false;
+        if (!parse_ymd(s, &day)) return false;
         *out = (int64_t)day * SECONDS_PER_DAY;
         if (had_time) *had_time = false;
         return true;
     }
     if (n != 16 && n != 19) return false;
-    if (!date_parse(s, 10, &day) || s[10] != 'T' || s[13] != ':') return false;
-    if (!digits(s + 11, 2, &hh) || !digits(s + 14, 2, &mm)) return false;
-    if (n == 19 && (s[16] != ':' || !digits(s + 17, 2, &ss))) return false;
-    if (hh > 23 || mm > 59 || ss > 59) return false;
+    if (!parse_ymd(s, &day) || s[10] != 'T' || s[13] != ':') return false;
+    int hh = two_digits(s, 11), mm = two_digits(s, 14), ss = 0;
+    if (n == 19) {
+        if (s[16] != ':') return false;
+        ss = two_digits(s, 17);
+    }
+    if (hh < 0 || mm < 0 || ss < 0 || hh > 23 || mm > 59 || ss > 59) return false;
     *out = (int64_t)day * SECONDS_PER_DAY + hh * 3600 + mm * 60 + ss;
     if (had_time) *had_time = true;
     return true;
 }
+
+#undef DIGIT
 
 /* Writes v as exactly `width` decimal digits (v is reduced modulo 10^width). */
 static void put_digits(char *buf, unsigned v, int width)
@@ -151,19 +196,41 @@ void date_holidays_free_index(Holidays *h)
     h->weekday_before = NULL;
 }
 
-/* Weekdays in the day numbers [m0, d) for a fixed origin: with m = d + 3
- * (1970-01-01, day 0, was a Thursday) every m divisible by 7 is a Monday,
- * so a week contributes 5 and a partial week min(m mod 7, 5). */
-static int64_t weekdays_before(int32_t d)
+/* Weekdays among the day numbers before d, counted from a fixed origin:
+ * with m = d + 3 (1970-01-01, day 0, was a Thursday) every m divisible by
+ * 7 is a Monday, so a whole week contributes 5 and a partial week
+ * min(m mod 7, 5). W(d) for short; W(b) - W(a) counts the weekdays in
+ * [a, b). */
+static int64_t weekdays_before(int64_t d)
 {
-    int64_t m = (int64_t)d + 3;
+    int64_t m = d + 3;
     int64_t q = m >= 0 ? m / 7 : -((-m + 6) / 7);
     int64_t r = m - q * 7;
     return q * 5 + (r < 5 ? r : 5);
 }
 
+/* The smallest d with W(d) >= x: in each week W climbs by one on Tuesday
+ * to Saturday's m (r = 1..5) and stays flat over Saturday to Monday, so
+ * x = 5q + r (0 <= r < 5) is first reached at m = 7q + r when r > 0 and
+ * at the flat stretch's start, m = 7q - 2, when r = 0. */
+static int64_t first_day_with_weekdays(int64_t x)
+{
+    int64_t q = x >= 0 ? x / 5 : -((-x + 4) / 5);
+    int64_t r = x - q * 5;
+    return (r ? 7 * q + r : 7 * q - 2) - 3;
+}
+
+/* The largest d with W(d) <= x: m = 7q + r for x = 5q + r (0 <= r < 5),
+ * the step after it reaching x + 1. */
+static int64_t last_day_with_weekdays(int64_t x)
+{
+    int64_t q = x >= 0 ? x / 5 : -((-x + 4) / 5);
+    int64_t r = x - q * 5;
+    return 7 * q + r - 3;
+}
+
 /* Index of the first holiday >= day. */
-static uint32_t holidays_before(const Holidays *h, int32_t day)
+static uint32_t holidays_before(const Holidays *h, int64_t day)
 {
     uint32_t lo = 0, hi = h->n;
     while (lo < hi) {
@@ -174,15 +241,22 @@ static uint32_t holidays_before(const Holidays *h, int32_t day)
     return lo;
 }
 
+/* H(d): the holidays before day d that fall on a weekday (0 without an
+ * indexed calendar). Business days in [a, b) are W(b) - W(a) - (H(b) - H(a)). */
+static int64_t weekday_holidays_before(const Holidays *h, int64_t d)
+{
+    if (!h || !h->n) return 0;
+    return h->weekday_before[holidays_before(h, d)];
+}
+
 /* Business days in the day numbers [a, b) (0 when b <= a). */
-static int64_t business_between(const Holidays *h, int32_t a, int32_t b)
+static int64_t business_between(const Holidays *h, int64_t a, int64_t b)
 {
     if (b <= a) return 0;
-    int64_t n = weekdays_before(b) - weekdays_before(a);
-    if (h && h->n) n -= (int64_t)h->weekday_before[holidays_before(h, b)] -
-                       (int64_t)h->weekday_before[holidays_before(h, a)];
-    return n;
+    return weekdays_before(b) - weekdays_before(a) - (weekday_holidays_before(h, b) - weekday_holidays_before(h, a));
 }
+
+enum { BUSINESS_GUESSES = 4 }; /* rounds of guessing before the binary search */
 
 int32_t date_add_business_days(int32_t day, int32_t n, const Holidays *h)
 {
@@ -197,25 +271,51 @@ int32_t date_add_business_days(int32_t day, int32_t n, const Holidays *h)
         }
         return day;
     }
-    /* Every 7 days hold 5 weekdays, and at most h->n of those are holidays:
-     * the answer lies within `span` days. Binary search on the count. */
+    /* With B(d) = W(d) - H(d), the business days before d: moving forward
+     * the answer is the smallest d with B(d + 1) >= B(day + 1) + n, moving
+     * back the largest d with B(d) <= B(day) - |n|. Guess it with the
+     * holidays counted so far (hc) as if no other came: every day the guess
+     * passes over falls short, and each holiday the guess crosses moves it
+     * on. One round when no holiday is crossed (nearly always), a few when
+     * some are; after BUSINESS_GUESSES rounds (a calendar dense with
+     * holidays) a binary search from the last guess finishes: every 7 days
+     * hold 5 weekdays and at most h->n holidays, so the answer lies within
+     * span days, and the cost stays O(log(|n| + h->n) x log h->n). */
     int64_t k = n > 0 ? n : -(int64_t)n;
     int64_t span = (k + (h ? h->n : 0)) * 7 / 5 + 7;
     if (n > 0) {
-        /* The smallest d > day with business_between(day + 1, d + 1) == k. */
-        int64_t lo = (int64_t)day + 1, hi = (int64_t)day + span;
+        int64_t hc = weekday_holidays_before(h, (int64_t)day + 1);
+        int64_t target = weekdays_before((int64_t)day + 1) - hc + n;
+        int64_t d = day + 1;
+        for (int round = 0; round < BUSINESS_GUESSES; round++) {
+            d = first_day_with_weekdays(target + hc) - 1;
+            int64_t hd = weekday_holidays_before(h, d + 1);
+            if (hd == hc) return (int32_t)d;
+            hc = hd;
+        }
+        /* The smallest d' >= d with business_between(day + 1, d' + 1) >= k. */
+        int64_t lo = d, hi = (int64_t)day + span;
         while (lo < hi) {
             int64_t mid = lo + (hi - lo) / 2;
-            if (business_between(h, day + 1, (int32_t)mid + 1) >= k) hi = mid;
+            if (business_between(h, (int64_t)day + 1, mid + 1) >= k) hi = mid;
             else lo = mid + 1;
         }
         return (int32_t)lo;
     }
-    /* The largest d < day with business_between(d, day) == k. */
-    int64_t lo = (int64_t)day - span, hi = (int64_t)day - 1;
+    int64_t hc = weekday_holidays_before(h, day);
+    int64_t target = weekdays_before(day) - hc + n; /* n < 0 */
+    int64_t d = (int64_t)day - 1;
+    for (int round = 0; round < BUSINESS_GUESSES; round++) {
+        d = last_day_with_weekdays(target + hc);
+        int64_t hd = weekday_holidays_before(h, d);
+        if (hd == hc) return (int32_t)d;
+        hc = hd;
+    }
+    /* The largest d' <= d with business_between(d', day) >= k. */
+    int64_t lo = (int64_t)day - span, hi = d;
     while (lo < hi) {
         int64_t mid = hi - (hi - lo) / 2;
-        if (business_between(h, (int32_t)mid, day) >= k) lo = mid;
+        if (business_between(h, mid, day) >= k) lo = mid;
         else hi = mid - 1;
     }
     return (int32_t)lo;

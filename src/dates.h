@@ -24,7 +24,8 @@ void date_to_ymd(int32_t days, int *y, int *m, int *d);
 int date_weekday(int32_t days);
 
 /* Parses exactly "YYYY-MM-DD" (n bytes, no NUL needed). Returns false on any
- * deviation, including impossible days such as 2026-02-30. */
+ * deviation, including impossible days such as 2026-02-30. No loop: the
+ * shape is checked as one 8-byte word and two digits. */
 bool date_parse(const char *s, size_t n, int32_t *out);
 /* Parses "YYYY-MM-DDTHH:MM", "YYYY-MM-DDTHH:MM:SS" or a bare date (midnight).
  * Sets *had_time to whether a time part was present (may be NULL). */
@@ -38,7 +39,8 @@ void datetime_format(int64_t secs, char *buf);
 /* A set of holidays: sorted, distinct day numbers. days is not owned.
  * weekday_before, when built (date_holidays_index), is owned: entry i
  * counts the holidays among days[0..i) that fall on a weekday (n + 1
- * entries), so business days between two dates are counted in O(log n). */
+ * entries), so the business days before a date are whole weeks' arithmetic
+ * and one binary search. */
 typedef struct Holidays {
     const int32_t *days;
     uint32_t n;
@@ -52,7 +54,8 @@ void date_holidays_free_index(Holidays *h);
 bool date_is_business_day(int32_t day, const Holidays *h);
 /* Moves n business days from day: n > 0 forward, n < 0 backward, skipping
  * weekends and holidays. n == 0 returns day unchanged. With an indexed
- * calendar the cost is O(log(|n| + h->n) * log h->n), whatever |n|. */
+ * calendar (or none) it is computed, not stepped: O(log h->n) per holiday
+ * crossed, at most O(log(|n| + h->n) * log h->n), whatever |n|. */
 int32_t date_add_business_days(int32_t day, int32_t n, const Holidays *h);
 
 #endif

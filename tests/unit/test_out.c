@@ -1,6 +1,8 @@
 /* test_out.c: the decision writer's pieces against plain reference code:
- * JSON string escaping, and the lines an engine writes (ids to escape,
- * routing by payer, the pre-rendered "none" line). */
+ * JSON string escaping, the fixed-shape date and datetime parsers,
+ * business-day arithmetic (every start day of several years, holidays and
+ * weekends), and the lines an engine writes (ids to escape, routing by
+ * payer, the pre-rendered "none" line). */
 #include <criterion/criterion.h>
 #include <jansson.h>
 #include <stdint.h>
@@ -9,6 +11,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "dates.h"
 #include "helpers.h"
 #include "pcr/pcr.h"
 
@@ -90,6 +93,190 @@ Test(json_str, random_strings_and_appending_to_a_full_buffer)
     }
     buf_free(&got);
     buf_free(&want);
+}
+
+/* ---- dates ----------------------------------------------------------------- */
+
+static int ref_month_len(int y, int m)
+{
+    static const int len[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    return m == 2 && leap ? 29 : len[m - 1];
+}
+
+/* The strict shape, checked one rule at a time. */
+static bool ref_date_valid(const char *s, size_t n)
+{
+    if (n != 10 || s[4] != '-' || s[7] != '-') return false;
+    for (int i = 0; i < 10; i++)
+        if (i != 4 && i != 7 && (s[i] < '0' || s[i] > '9')) return false;
+    int y = atoi(s), m = (s[5] - '0') * 10 + s[6] - '0', d = (s[8] - '0') * 10 + s[9] - '0';
+    return y >= DATE_MIN_YEAR && y <= DATE_MAX_YEAR && m >= 1 && m <= 12 && d >= 1 && d <= ref_month_len(y, m);
+}
+
+Test(dates, every_day_of_the_supported_years_parses_to_the_next_number)
+{
+    int32_t want = -1;
+    char s[48];
+    int32_t d;
+    snprintf(s, sizeof s, "%04d-%02d-%02d", 1899, 12, 31);
+    cr_assert_not(date_parse(s, 10, &d));
+    for (int y = DATE_MIN_YEAR; y <= DATE_MAX_YEAR; y++) {
+        for (int m = 1; m <= 12; m++) {
+            for (int day = 1; day <= ref_month_len(y, m); day++) {
+                snprintf(s, sizeof s, "%04d-%02d-%02d", y, m, day);
+                cr_assert(date_parse(s, 10, &d), "%s", s);
+                if (want != -1) cr_assert_eq(d, want, "%s", s);
+                cr_assert_eq(d, date_from_ymd(y, m, day), "%s", s);
+                want = d + 1;
+                int yy, mm, dd;
+                date_to_ymd(d, &yy, &mm, &dd);
+                cr_assert(yy == y && mm == m && dd == day, "%s", s);
+            }
+        }
+    }
+    snprintf(s, sizeof s, "%04d-%02d-%02d", 3000, 1, 1);
+    cr_assert_not(date_parse(s, 10, &d));
+    cr_assert_eq(date_from_ymd(1970, 1, 1), 0);
+    cr_assert_eq(date_from_ymd(1, 1, 1), -719162);
+    cr_assert_eq(date_from_ymd(0, 3, 1), -719468, "years before 1 keep the general formula");
+}
+
+Test(dates, impossible_and_malformed_dates_are_refused_as_the_reference_says)
+{
+    static const char bytes[] = {'0', '1', '2', '3', '9', '/', ':', '-', 'a', 'T', ' ', '0' - 1, '9' + 1, '\0', (char)0xff};
+    static const char *const base[] = {"2024-02-29", "2023-02-28", "1900-02-28", "2000-02-29", "2999-12-31",
+                                       "2026-04-30", "2026-11-30", "2026-01-31", "1900-01-01"};
+    char s[48];
+    int32_t d;
+    for (size_t b = 0; b < sizeof base / sizeof base[0]; b++) {
+        for (int i = 0; i < 10; i++) {
+            for (size_t k = 0; k < sizeof bytes; k++) {
+                memcpy(s, base[b], 10);
+                s[i] = bytes[k];
+                cr_assert_eq(date_parse(s, 10, &d), ref_date_valid(s, 10), "%.10s", s);
+            }
+        }
+        cr_assert_not(date_parse(base[b], 9, &d));
+        cr_assert_not(date_parse(base[b], 11, &d));
+    }
+    /* Every month 00-13 and day 00-39 of leap and common years. */
+    static const int years[] = {1900, 1999, 2000, 2024, 2026, 2100, 2400, 2999};
+    for (size_t y = 0; y < sizeof years / sizeof years[0]; y++)
+        for (int m = 0; m <= 13; m++)
+            for (int day = 0; day <= 39; day++) {
+                snprintf(s, sizeof s, "%04d-%02d-%02d", years[y], m, day);
+                cr_assert_eq(date_parse(s, 10, &d), ref_date_valid(s, 10), "%s", s);
+            }
+}
+
+Test(dates, datetimes_check_every_part)
+{
+    int64_t t;
+    bool had;
+    char s[64];
+    int32_t day;
+    cr_assert(date_parse("2026-03-02", 10, &day));
+    for (int hh = 0; hh <= 25; hh++)
+        for (int mm = 0; mm <= 61; mm += 1) {
+            snprintf(s, sizeof s, "2026-03-02T%02d:%02d", hh, mm);
+            bool ok = hh <= 23 && mm <= 59;
+            cr_assert_eq(datetime_parse(s, 16, &t, &had), ok, "%s", s);
+            if (ok) cr_assert(had && t == (int64_t)day * 86400 + hh * 3600 + mm * 60, "%s", s);
+            snprintf(s, sizeof s, "2026-03-02T%02d:%02d:%02d", hh, mm, 61 - mm);
+            ok = ok && 61 - mm <= 59;
+            cr_assert_eq(datetime_parse(s, 19, &t, NULL), ok, "%s", s);
+            if (ok) cr_assert_eq(t, (int64_t)day * 86400 + hh * 3600 + mm * 60 + 61 - mm, "%s", s);
+        }
+    static const char *const bad[] = {"2026-03-02 08:30", "2026-03-02T08-30", "2026-03-02T0a:30",
+                                      "2026-03-02T08:3a", "2026-03-02T08:30:1x", "2026-03-02T08:30-15",
+                                      "2026-02-30T08:30", "2026-03-02t08:30", "2026-03-02T08:30:15Z"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        cr_assert_not(datetime_parse(bad[i], strlen(bad[i]), &t, NULL), "%s", bad[i]);
+    cr_assert_not(datetime_parse("2026-03-02T08", 13, &t, NULL));
+    cr_assert(datetime_parse("2026-03-02", 10, &t, &had));
+    cr_assert(!had && t == (int64_t)day * 86400);
+}
+
+/* ---- business days ------------------------------------------------------- */
+
+static bool ref_business(int32_t d, const int32_t *hol, size_t n)
+{
+    if (date_weekday(d) >= 5) return false;
+    for (size_t i = 0; i < n; i++)
+        if (hol[i] == d) return false;
+    return true;
+}
+
+/* n business days from day, one day at a time. */
+static int32_t ref_add(int32_t day, int32_t n, const int32_t *hol, size_t nh)
+{
+    int step = n > 0 ? 1 : -1;
+    for (int32_t left = n > 0 ? n : -n; left > 0;) {
+        day += step;
+        if (ref_business(day, hol, nh)) left--;
+    }
+    return day;
+}
+
+static int32_t D(const char *s)
+{
+    int32_t d;
+    cr_assert(date_parse(s, strlen(s), &d), "date %s", s);
+    return d;
+}
+
+/* Checks every start day in [from, through] and every n in [-span, span]
+ * against the reference, with and without the calendar's index. */
+static void check_calendar(const int32_t *hol, uint32_t nh, int32_t from, int32_t through, int32_t span)
+{
+    Holidays h = {hol, nh, NULL};
+    Holidays hi = {hol, nh, NULL};
+    date_holidays_index(&hi);
+    for (int32_t day = from; day <= through; day++) {
+        for (int32_t n = -span; n <= span; n++) {
+            int32_t want = n ? ref_add(day, n, hol, nh) : day;
+            int32_t got = date_add_business_days(day, n, &hi);
+            cr_assert_eq(got, want, "day %d %+d: %d, want %d", day, n, got, want);
+            if (!nh) cr_assert_eq(date_add_business_days(day, n, NULL), want, "no calendar");
+            else cr_assert_eq(date_add_business_days(day, n, &h), want, "unindexed");
+        }
+    }
+    date_holidays_free_index(&hi);
+}
+
+Test(business_days, every_start_day_of_four_years_with_holidays)
+{
+    /* US federal holidays of 2023-2025 (some observed on a Friday or a
+     * Monday), a run of consecutive holidays, and holidays on weekends. */
+    static const char *const names[] = {
+        "2023-01-02", "2023-01-16", "2023-05-29", "2023-07-04", "2023-09-04", "2023-11-23",
+        "2023-11-24", "2023-12-24", "2023-12-25", "2023-12-26", "2023-12-27", "2024-01-01",
+        "2024-01-15", "2024-05-27", "2024-06-19", "2024-07-04", "2024-09-02", "2024-11-28",
+        "2024-12-25", "2025-01-01", "2025-01-20", "2025-05-26", "2025-07-04", "2025-07-05",
+        "2025-07-06", "2025-07-07", "2025-09-01", "2025-11-27", "2025-12-25"};
+    int32_t hol[sizeof names / sizeof names[0]];
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) hol[i] = D(names[i]);
+    check_calendar(hol, sizeof hol / sizeof hol[0], D("2022-11-01"), D("2026-02-28"), 25);
+}
+
+Test(business_days, long_moves_and_no_calendar)
+{
+    static const int32_t none[1] = {0};
+    check_calendar(none, 0, D("1999-12-20"), D("2000-03-10"), 400);
+    int32_t hol[] = {D("2026-02-16"), D("2026-02-17"), D("2026-02-18"), D("2026-02-19"), D("2026-02-20"),
+                     D("2026-02-23")};
+    check_calendar(hol, sizeof hol / sizeof hol[0], D("2026-01-20"), D("2026-03-20"), 60);
+    /* Every weekday of two months a holiday: more holidays crossed than a
+     * few rounds of guessing settle, so the binary search finishes. */
+    int32_t dense[64];
+    uint32_t nd = 0;
+    for (int32_t d = D("2026-02-01"); d <= D("2026-03-31"); d++)
+        if (date_weekday(d) < 5) dense[nd++] = d;
+    check_calendar(dense, nd, D("2026-01-01"), D("2026-05-10"), 45);
+    /* Before 1970 (negative day numbers) and around a holiday on day 0. */
+    int32_t early[] = {D("1969-12-31"), D("1970-01-01"), D("1970-01-02")};
+    check_calendar(early, 3, D("1969-11-01"), D("1970-02-28"), 30);
 }
 
 /* ---- lines ----------------------------------------------------------------- */
