@@ -342,9 +342,10 @@ typedef struct EnginePolicy {
 } EnginePolicy;
 
 /* One payer a policy covers, with its window: route() scans these in
- * policy order, comparing the payer's first 8 bytes as one word. */
+ * policy order, comparing the payer's first and last 8 bytes as two words
+ * (and the bytes between, for a payer longer than 16). */
 typedef struct Route {
-    uint64_t head;          /* the payer's first 8 bytes, zero-padded */
+    uint64_t head, tail;    /* payer_head and payer_tail of the payer */
     const char *s;          /* the payer (Prog memory) */
     uint32_t n;             /* its length */
     uint32_t pol;           /* index into the engine's v */
@@ -416,18 +417,42 @@ static uint32_t shared_payer(const Prog *a, const Prog *b)
     return PIDX_NONE;
 }
 
-/* A word made of s[0..n)'s first 8 bytes: the same bytes give the same
- * word (so do different lengths, which callers compare too). */
-static uint64_t payer_head(const char *s, size_t n)
+/* 8 or 4 bytes at s as a little-endian number: byte 0 lowest. */
+static inline uint64_t le64(const char *s)
 {
-    uint64_t h = 0;
-    if (n >= 8) {
-        memcpy(&h, s, 8);
-        return h;
-    }
-    for (size_t i = 0; i < n; i++) h |= (uint64_t)(unsigned char)s[i] << (8 * i);
-    return h;
+    uint64_t x;
+    memcpy(&x, s, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    x = __builtin_bswap64(x);
+#endif
+    return x;
 }
+
+static inline uint64_t le32(const char *s)
+{
+    uint32_t x;
+    memcpy(&x, s, 4);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    x = __builtin_bswap32(x);
+#endif
+    return x;
+}
+
+/* A payer's first 8 bytes (zero-padded) as one word, byte i at bits 8i.
+ * Short payers are read with overlapping loads (the overlap holds the same
+ * bytes at the same places): no loop, no call. */
+static inline uint64_t payer_head(const char *s, size_t n)
+{
+    if (n >= 8) return le64(s);
+    if (n >= 4) return le32(s) | le32(s + n - 4) << (8 * (n - 4));
+    if (n == 0) return 0;
+    return (uint64_t)(unsigned char)s[0] | (uint64_t)(unsigned char)s[n / 2] << (8 * (n / 2)) |
+           (uint64_t)(unsigned char)s[n - 1] << (8 * (n - 1));
+}
+
+/* A payer's last 8 bytes as one word, when it is longer than 8 (else 0):
+ * with the head and the length it tells payers of up to 16 bytes apart. */
+static inline uint64_t payer_tail(const char *s, size_t n) { return n > 8 ? le64(s + n - 8) : 0; }
 
 /* Adds the routes of e->v[i] (its payers) at the end of e->routes. */
 static void routes_add(pcr_engine *e, size_t i)
@@ -441,6 +466,7 @@ static void routes_add(pcr_engine *e, size_t i)
         }
         Route *r = &e->routes[e->nroutes++];
         r->head = payer_head(p->strs[s], p->strlens[s]);
+        r->tail = payer_tail(p->strs[s], p->strlens[s]);
         r->s = p->strs[s];
         r->n = p->strlens[s];
         r->pol = (uint32_t)i;
@@ -513,11 +539,11 @@ void pcr_engine_free(pcr_engine *e)
 /* The policy for payer on day, or NULL. */
 static EnginePolicy *route(pcr_engine *e, const char *payer, uint32_t n, int32_t day)
 {
-    uint64_t head = payer_head(payer, n);
+    uint64_t head = payer_head(payer, n), tail = payer_tail(payer, n);
     for (size_t i = 0; i < e->nroutes; i++) {
         const Route *r = &e->routes[i];
-        if (r->head == head && r->n == n && day >= r->from && day <= r->through &&
-            (n <= 8 || memcmp(r->s + 8, payer + 8, n - 8) == 0))
+        if (r->head == head && r->tail == tail && r->n == n && day >= r->from && day <= r->through &&
+            (n <= 16 || memcmp(r->s + 8, payer + 8, n - 16) == 0))
             return &e->v[r->pol];
     }
     return NULL;

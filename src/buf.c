@@ -73,19 +73,11 @@ static bool json_plain(const char *s, size_t n)
     return !(hit | json_word_special(x));
 }
 
-void buf_put_json_str(Buf *b, const char *s, size_t n)
+/* buf_put_json_str for a string with a byte to escape (the rare case),
+ * apart so that the common path stays small. */
+__attribute__((noinline)) static void put_json_escaped(Buf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
-    if (json_plain(s, n)) {
-        /* The common case: the text between two quotes. */
-        if (b->cap - b->n < n + 2) buf_reserve(b, n + 2);
-        char *w = b->p + b->n;
-        w[0] = '"';
-        memcpy(w + 1, s, n);
-        w[n + 1] = '"';
-        b->n += n + 2;
-        return;
-    }
     buf_reserve(b, n + 2);
     b->p[b->n++] = '"';
     for (size_t i = 0; i < n; i++) {
@@ -108,6 +100,40 @@ void buf_put_json_str(Buf *b, const char *s, size_t n)
         }
     }
     buf_putc(b, '"');
+}
+
+void buf_put_json_str(Buf *b, const char *s, size_t n)
+{
+    if (n >= 8 && n <= 16) {
+        /* Ids and codes: two words, overlapping, cover the string; both
+         * are tested and both are the copy. */
+        uint64_t x0, x1;
+        memcpy(&x0, s, 8);
+        memcpy(&x1, s + n - 8, 8);
+        if (json_word_special(x0) | json_word_special(x1)) {
+            put_json_escaped(b, s, n);
+            return;
+        }
+        if (b->cap - b->n < n + 2) buf_reserve(b, n + 2);
+        char *w = b->p + b->n;
+        w[0] = '"';
+        memcpy(w + 1, &x0, 8);
+        memcpy(w + 1 + n - 8, &x1, 8);
+        w[n + 1] = '"';
+        b->n += n + 2;
+        return;
+    }
+    if (!json_plain(s, n)) {
+        put_json_escaped(b, s, n);
+        return;
+    }
+    /* A plain string: the text between two quotes. */
+    if (b->cap - b->n < n + 2) buf_reserve(b, n + 2);
+    char *w = b->p + b->n;
+    w[0] = '"';
+    memcpy(w + 1, s, n);
+    w[n + 1] = '"';
+    b->n += n + 2;
 }
 
 void buf_put_u8(Buf *b, uint8_t v) { buf_putc(b, (char)v); }

@@ -289,14 +289,12 @@ void out_policy_free(OutPolicy *o)
 
 static void put_frag(Buf *b, const OutPolicy *o, Frag f) { buf_put(b, o->text + f.off, f.len); }
 
-/* Writes v as exactly n decimal digits (v < 10^n). */
-static char *put_digits(char *w, unsigned v, int n)
+/* Writes v (< 100) as two decimal digits. */
+static char *put_2digits(char *w, unsigned v)
 {
-    for (int k = n - 1; k >= 0; k--) {
-        w[k] = (char)('0' + v % 10);
-        v /= 10;
-    }
-    return w + n;
+    w[0] = (char)('0' + v / 10);
+    w[1] = (char)('0' + v % 10);
+    return w + 2;
 }
 
 /* Writes the deadline as "YYYY-MM-DD" (a date, in days) or
@@ -313,16 +311,18 @@ size_t out_format_deadline(char *s, bool is_date, int64_t v)
     }
     int y, m, d;
     date_to_ymd((int32_t)day, &y, &m, &d);
-    w = put_digits(w, (unsigned)((y % 10000 + 10000) % 10000), 4);
+    unsigned y4 = (unsigned)((y % 10000 + 10000) % 10000);
+    w = put_2digits(w, y4 / 100);
+    w = put_2digits(w, y4 % 100);
     *w++ = '-';
-    w = put_digits(w, (unsigned)m, 2);
+    w = put_2digits(w, (unsigned)m);
     *w++ = '-';
-    w = put_digits(w, (unsigned)d, 2);
+    w = put_2digits(w, (unsigned)d);
     if (!is_date) {
         *w++ = 'T';
-        w = put_digits(w, (unsigned)(rem / 3600), 2);
+        w = put_2digits(w, (unsigned)(rem / 3600));
         *w++ = ':';
-        w = put_digits(w, (unsigned)(rem % 3600 / 60), 2);
+        w = put_2digits(w, (unsigned)(rem % 3600 / 60));
     }
     *w = '\0';
     return (size_t)(w - s);
@@ -478,19 +478,11 @@ static bool decision_is_empty(const Decision *d)
            d->nreviewers == 0 && !d->has_deadline && d->timely < 0;
 }
 
-/* Appends d's line (see out.h for the keys); d must come from a VM over
- * o's Prog. Everything but the id, the deadlines and timely is copied from
- * o's fragments; a line without rules is the id and one fragment. */
-void out_decision(Buf *b, const OutPolicy *o, const char *id, size_t id_len, const Decision *d)
+/* The line of a decision with rules, after its id (out_decision). */
+__attribute__((noinline)) static void put_decision_rest(Buf *b, const OutPolicy *o, unsigned kind,
+                                                        const Decision *d)
 {
     const Prog *p = o->p;
-    unsigned kind = (unsigned)d->kind <= PCR_DEC_ERROR ? (unsigned)d->kind : PCR_DEC_ERROR;
-
-    put_head(b, id, id_len);
-    if (decision_is_empty(d)) {
-        put_frag(b, o, o->empty[kind]);
-        return;
-    }
     put_frag(b, o, o->head[kind]);
     /* one deciding obligation (the common case): its first rule's reviewers */
     if (d->nreviewers && (d->nobligations == 1 || d->obligations[1].outcome != d->obligations[0].outcome))
@@ -526,6 +518,17 @@ void out_decision(Buf *b, const OutPolicy *o, const char *id, size_t id_len, con
     PUT_LIT(b, "],\"missing\":");
     put_fields(b, o, d->missing);
     PUT_LIT(b, "}\n");
+}
+
+/* Appends d's line (see out.h for the keys); d must come from a VM over
+ * o's Prog. Everything but the id, the deadlines and timely is copied from
+ * o's fragments; a line without rules is the id and one fragment. */
+void out_decision(Buf *b, const OutPolicy *o, const char *id, size_t id_len, const Decision *d)
+{
+    unsigned kind = (unsigned)d->kind <= PCR_DEC_ERROR ? (unsigned)d->kind : PCR_DEC_ERROR;
+    put_head(b, id, id_len);
+    if (decision_is_empty(d)) put_frag(b, o, o->empty[kind]);
+    else put_decision_rest(b, o, kind, d);
 }
 
 /* Appends a no_policy line for id (NULL gives "id":null). */

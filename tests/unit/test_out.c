@@ -283,7 +283,7 @@ Test(business_days, long_moves_and_no_calendar)
 
 static const char two_payers_src[] =
     "use std.request\n"
-    "policy out { payer \"healthlink-east\", \"ok\" title \"Out\" version \"2\" effective 2026-01-01\n"
+    "policy out { payer \"healthlink-east\", \"ok\", \"abc\", \"abcde\", \"a-payer-name-of-24-bytes\" title \"Out\" version \"2\" effective 2026-01-01\n"
     "             reviewer \"Plan \\\"A\\\"\" }\n"
     "codeset mri \"MRI\" { CPT 70551..70553 }\n"
     "rule mri_pa \"MRI \\\"brain\\\"\" { when code in mri require prior_auth deadline 2 business_days before service }\n";
@@ -322,7 +322,9 @@ Test(lines, ids_are_escaped_and_routing_compares_whole_payers)
         json_decref(in);
     }
     /* Payers that share their first 8 bytes, or differ only in length. */
-    static const char *const other[] = {"healthlink-west", "healthli", "healthlink-east ", "o", "ok!", "OK"};
+    static const char *const other[] = {"healthlink-west", "healthli", "healthlink-east ", "o", "ok!", "OK",
+                                        "abd", "bbc", "ab", "abcdf", "abcd", "Abcde", "a-payer-name-of-24-bytez",
+                                        "a-payer-name-of-24-Bytes", "b-payer-name-of-24-bytes", "a-payer-NAME-of-24-bytes", ""};
     for (size_t i = 0; i < sizeof other / sizeof other[0]; i++) {
         char rec[256];
         snprintf(rec, sizeof rec, "{\"id\":\"x\",\"payer\":\"%s\",\"code\":\"70551\",\"service_date\":\"2026-03-09\"}",
@@ -331,6 +333,16 @@ Test(lines, ids_are_escaped_and_routing_compares_whole_payers)
         pcr_decision_kind k;
         const char *line = eval(e, rec, &n, &k);
         cr_assert_eq(k, PCR_DEC_NO_POLICY, "payer %s: %.*s", other[i], (int)n, line);
+    }
+    static const char *const mine[] = {"healthlink-east", "ok", "abc", "abcde", "a-payer-name-of-24-bytes"};
+    for (size_t i = 0; i < sizeof mine / sizeof mine[0]; i++) {
+        char rec[256];
+        snprintf(rec, sizeof rec, "{\"id\":\"x\",\"payer\":\"%s\",\"code\":\"70551\",\"service_date\":\"2026-03-09\"}",
+                 mine[i]);
+        size_t n;
+        pcr_decision_kind k;
+        const char *line = eval(e, rec, &n, &k);
+        cr_assert_eq(k, PCR_DEC_PRIOR_AUTH, "payer %s: %.*s", mine[i], (int)n, line);
     }
     size_t n;
     pcr_decision_kind k;
