@@ -75,19 +75,27 @@ static inline bool all_digits(uint64_t x, uint64_t mask)
     return (x & hi) == three && ((x + 0x0606060606060606u) & hi) == three;
 }
 
-/* Parses "YYYY-MM-DD" at s (10 bytes readable): one fixed shape, every
- * check of date_parse, no loop. The first 8 bytes are checked as one word:
- * digits at 0-3 and 5-6, '-' at 4 and 7. */
-static inline bool parse_ymd(const char *s, int32_t *out)
+/* Byte i of the result is 10 x (byte i of v) + (byte i + 1 of v): for v
+ * holding one value 0-15 per byte, each two-digit number read at once
+ * (at most 165, no carry between bytes). */
+static inline uint64_t digit_pairs(uint64_t v) { return v * 10 + (v >> 8); }
+
+/* Checks "YYYY-MM-" in x (the first 8 bytes, little-endian): digits at 0-3
+ * and 5-6, '-' at 4 and 7; gives the year and the month. */
+static inline bool year_month(uint64_t x, unsigned *y, unsigned *m)
 {
     const uint64_t digit_bytes = 0x00FFFF00FFFFFFFFu, dashes = 0x2D00002D00000000u;
-    uint64_t x = load_le64(s);
-    unsigned d0 = DIGIT(s, 8), d1 = DIGIT(s, 9);
-    if ((x & ~digit_bytes) != dashes || !all_digits(x, digit_bytes) || d0 > 9 || d1 > 9) return false;
-    uint64_t v = x & 0x0F0F0F0F0F0F0F0Fu; /* a digit's low nibble is its value */
-    unsigned y = (unsigned)(v & 0xFF) * 1000 + (unsigned)(v >> 8 & 0xFF) * 100 +
-                 (unsigned)(v >> 16 & 0xFF) * 10 + (unsigned)(v >> 24 & 0xFF);
-    unsigned m = (unsigned)(v >> 40 & 0xFF) * 10 + (unsigned)(v >> 48 & 0xFF), d = d0 * 10 + d1;
+    if ((x & ~digit_bytes) != dashes || !all_digits(x, digit_bytes)) return false;
+    uint64_t p = digit_pairs(x & 0x0F0F0F0F0F0F0F0Fu); /* a digit's low nibble is its value */
+    *y = (unsigned)(p & 0xFF) * 100 + (unsigned)(p >> 16 & 0xFF);
+    *m = (unsigned)(p >> 40 & 0xFF);
+    return true;
+}
+
+/* The day number of y-m-d after checking it: years 1900-2999, real month
+ * lengths. */
+static inline bool ymd_day(unsigned y, unsigned m, unsigned d, int32_t *out)
+{
     static const unsigned char len[13] = {0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     if (y < DATE_MIN_YEAR || y > DATE_MAX_YEAR || m - 1 > 11 || d - 1 > 30) return false;
     if (d > len[m] && !(m == 2 && d == 29 && is_leap(y))) return false;
@@ -100,6 +108,15 @@ static inline int two_digits(const char *s, int i)
 {
     unsigned a = DIGIT(s, i), b = DIGIT(s, i + 1);
     return a > 9 || b > 9 ? -1 : (int)(a * 10 + b);
+}
+
+/* Parses "YYYY-MM-DD" at s (10 bytes readable): one fixed shape, every
+ * check of date_parse, no loop. */
+static inline bool parse_ymd(const char *s, int32_t *out)
+{
+    unsigned y, m;
+    int d = two_digits(s, 8);
+    return year_month(load_le64(s), &y, &m) && d >= 0 && ymd_day(y, m, (unsigned)d, out);
 }
 
 bool date_parse(const char *s, size_t n, int32_t *out)
@@ -117,13 +134,21 @@ bool datetime_parse(const char *s, size_t n, int64_t *out, bool *had_time)
         return true;
     }
     if (n != 16 && n != 19) return false;
-    if (!parse_ymd(s, &day) || s[10] != 'T' || s[13] != ':') return false;
-    int hh = two_digits(s, 11), mm = two_digits(s, 14), ss = 0;
+    /* Bytes 8-15, "DDTHH:MM", as one word: digits at 0-1, 3-4 and 6-7,
+     * 'T' at 2, ':' at 5. */
+    const uint64_t digit_bytes = 0xFFFF00FFFF00FFFFu, marks = 0x00003A0000540000u;
+    uint64_t t = load_le64(s + 8);
+    unsigned y, m;
+    if (!year_month(load_le64(s), &y, &m) || (t & ~digit_bytes) != marks || !all_digits(t, digit_bytes))
+        return false;
+    uint64_t p = digit_pairs(t & 0x0F0F0F0F0F0F0F0Fu);
+    unsigned hh = (unsigned)(p >> 24 & 0xFF), mm = (unsigned)(p >> 48 & 0xFF);
+    int ss = 0;
     if (n == 19) {
         if (s[16] != ':') return false;
         ss = two_digits(s, 17);
     }
-    if (hh < 0 || mm < 0 || ss < 0 || hh > 23 || mm > 59 || ss > 59) return false;
+    if (!ymd_day(y, m, (unsigned)(p & 0xFF), &day) || ss < 0 || hh > 23 || mm > 59 || ss > 59) return false;
     *out = (int64_t)day * SECONDS_PER_DAY + hh * 3600 + mm * 60 + ss;
     if (had_time) *had_time = true;
     return true;
