@@ -22,14 +22,63 @@ typedef struct PgWriter {
     int room;     /* PG_ROOM of the value */
 } PgWriter;
 
+/* Copies s[0..len) to w when no byte of it needs escaping in a JSON
+ * string, and returns true; otherwise returns false, having maybe written
+ * some of it. Words, not bytes, even for short strings (most keys and
+ * values of a request): 8 bytes at a time, the last word overlapping the
+ * one before it; 4 to 7 bytes as two overlapping 4-byte words; 1 to 3 as
+ * the first, middle and last byte in one word padded with plain bytes.
+ * Never reads outside s. */
+static inline bool pg_copy_plain(char *w, const char *s, int len)
+{
+    uint64 x;
+    if (len >= 8) {
+        int i = 0;
+        for (; i + 8 <= len; i += 8) {
+            memcpy(&x, s + i, 8);
+            if (!pg_word_plain(x)) return false;
+            memcpy(w + i, &x, 8);
+        }
+        if (i < len) {
+            memcpy(&x, s + len - 8, 8);
+            if (!pg_word_plain(x)) return false;
+            memcpy(w + len - 8, &x, 8);
+        }
+        return true;
+    }
+    if (len >= 4) {
+        uint32 a, b;
+        memcpy(&a, s, 4);
+        memcpy(&b, s + len - 4, 4);
+        if (!pg_word_plain((uint64)a | (uint64)b << 32)) return false;
+        memcpy(w, &a, 4);
+        memcpy(w + len - 4, &b, 4);
+        return true;
+    }
+    if (len == 0) return true;
+    unsigned char a = (unsigned char)s[0], b = (unsigned char)s[len >> 1],
+                  c = (unsigned char)s[len - 1];
+    x = (uint64)a | (uint64)b << 8 | (uint64)c << 16 | UINT64CONST(0x4141414141000000);
+    if (!pg_word_plain(x)) return false;
+    w[0] = (char)a;
+    w[len >> 1] = (char)b;
+    w[len - 1] = (char)c;
+    return true;
+}
+
 /* Writes s[0..len) as a JSON string: '"', '\\' and control characters
- * escaped, every other byte as it is, eight at a time where none needs
- * escaping. */
+ * escaped, every other byte as it is. */
 static void pg_put_string(PgWriter *pw, const char *s, int len)
 {
     static const char hex[] = "0123456789abcdef";
     char *w = pw->w;
     *w++ = '"';
+    if (pg_copy_plain(w, s, len)) {
+        w += len;
+        *w++ = '"';
+        pw->w = w;
+        return;
+    }
     for (int i = 0; i < len;) {
         uint64 x;
         if (len - i >= 8 && (memcpy(&x, s + i, 8), pg_word_plain(x))) {
