@@ -17,9 +17,8 @@
 #define PG_DIRECT_MAX (16 * 1024 * 1024) /* bytes of jsonb written directly */
 
 typedef struct PgWriter {
-    StringInfo out;
-    char *w;      /* the next byte to write, in out->data */
-    int room;     /* PG_ROOM of the value */
+    StringInfo out; /* the text; its len is set only at the end (and by numbers) */
+    int room;       /* PG_ROOM of the value */
 } PgWriter;
 
 /* Copies s[0..len) to w when no byte of it needs escaping in a JSON
@@ -66,18 +65,16 @@ static inline bool pg_copy_plain(char *w, const char *s, int len)
     return true;
 }
 
-/* Writes s[0..len) as a JSON string: '"', '\\' and control characters
- * escaped, every other byte as it is. */
-static void pg_put_string(PgWriter *pw, const char *s, int len)
+/* Writes s[0..len) as a JSON string at w: '"', '\\' and control
+ * characters escaped, every other byte as it is. Returns the end. */
+static char *pg_put_string(char *w, const char *s, int len)
 {
     static const char hex[] = "0123456789abcdef";
-    char *w = pw->w;
     *w++ = '"';
     if (pg_copy_plain(w, s, len)) {
         w += len;
         *w++ = '"';
-        pw->w = w;
-        return;
+        return w;
     }
     for (int i = 0; i < len;) {
         uint64 x;
@@ -101,90 +98,88 @@ static void pg_put_string(PgWriter *pw, const char *s, int len)
         }
     }
     *w++ = '"';
-    pw->w = w;
+    return w;
 }
 
-static void pg_put_number(PgWriter *pw, Numeric n)
+/* Writes the number n at w (numeric_out's text) and makes the room
+ * again (PG_ROOM) after it. Returns the end, in out->data, which may have
+ * moved. */
+static char *pg_put_number(PgWriter *pw, char *w, Numeric n)
 {
     char *text = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(n)));
     int len = (int)strlen(text);
     StringInfo out = pw->out;
-    out->len = (int)(pw->w - out->data);
+    out->len = (int)(w - out->data);
     enlargeStringInfo(out, len + pw->room);
     memcpy(out->data + out->len, text, len);
     out->len += len;
-    pw->w = out->data + out->len;
     pfree(text);
+    return out->data + out->len;
 }
 
-static void pg_put_container(PgWriter *pw, const JsonbContainer *jc);
+static char *pg_put_container(PgWriter *pw, char *w, const JsonbContainer *jc);
 
 /* Writes child i of container jc, whose data starts at base + off and ends
- * at base + end. */
-static void pg_put_child(PgWriter *pw, const JsonbContainer *jc, const char *base, uint32 i,
-                         uint32 off, uint32 end)
+ * at base + end, at w. Returns the end. */
+static inline char *pg_put_child(PgWriter *pw, char *w, const JsonbContainer *jc,
+                                 const char *base, uint32 i, uint32 off, uint32 end)
 {
     JEntry je = jc->children[i];
-    if (JBE_ISSTRING(je)) {
-        pg_put_string(pw, base + off, (int)(end - off));
-    } else if (JBE_ISNUMERIC(je)) {
-        pg_put_number(pw, (Numeric)(base + INTALIGN(off)));
-    } else if (JBE_ISBOOL_TRUE(je)) {
-        memcpy(pw->w, "true", 4);
-        pw->w += 4;
-    } else if (JBE_ISBOOL_FALSE(je)) {
-        memcpy(pw->w, "false", 5);
-        pw->w += 5;
-    } else if (JBE_ISNULL(je)) {
-        memcpy(pw->w, "null", 4);
-        pw->w += 4;
-    } else {
-        pg_put_container(pw, (const JsonbContainer *)(base + INTALIGN(off)));
+    switch (je & JENTRY_TYPEMASK) {
+    case JENTRY_ISSTRING: return pg_put_string(w, base + off, (int)(end - off));
+    case JENTRY_ISNUMERIC: return pg_put_number(pw, w, (Numeric)(base + INTALIGN(off)));
+    case JENTRY_ISBOOL_TRUE: memcpy(w, "true", 4); return w + 4;
+    case JENTRY_ISBOOL_FALSE: memcpy(w, "false", 5); return w + 5;
+    case JENTRY_ISNULL: memcpy(w, "null", 4); return w + 4;
+    default: return pg_put_container(pw, w, (const JsonbContainer *)(base + INTALIGN(off)));
     }
 }
 
-/* Writes the object or array jc as compact JSON. It reads jsonb's on-disk
- * layout (utils/jsonb.h, the format pg_upgrade keeps): a header with the
- * count, then one JEntry per child (an object's n keys, then its n values,
- * keys in jsonb's order), then the children's data, each JEntry holding
- * either its child's length or, every JB_OFFSET_STRIDE entries, its end
- * offset (JBE_ADVANCE_OFFSET). A walk in order costs one addition per
- * child: none of JsonbIteratorNext's state, copies and allocations. A raw
- * scalar (an array flagged JB_FSCALAR) is written as its one element. */
-static void pg_put_container(PgWriter *pw, const JsonbContainer *jc)
+/* Writes the object or array jc as compact JSON at w; returns the end. It
+ * reads jsonb's on-disk layout (utils/jsonb.h, the format pg_upgrade
+ * keeps): a header with the count, then one JEntry per child (an object's
+ * n keys, then its n values, keys in jsonb's order), then the children's
+ * data, each JEntry holding either its child's length or, every
+ * JB_OFFSET_STRIDE entries, its end offset (JBE_ADVANCE_OFFSET). A walk in
+ * order costs one addition per child: none of JsonbIteratorNext's state,
+ * copies and allocations. A raw scalar (an array flagged JB_FSCALAR) is
+ * written as its one element. The position is passed and returned, not
+ * kept in pw, so that it stays in a register. */
+static char *pg_put_container(PgWriter *pw, char *w, const JsonbContainer *jc)
 {
     uint32 n = JsonContainerSize(jc);
     check_stack_depth();
     if (JsonContainerIsObject(jc)) {
         const char *base = (const char *)&jc->children[2 * n];
         uint32 koff = 0, voff = n ? getJsonbOffset(jc, (int)n) : 0;
-        *pw->w++ = '{';
+        *w++ = '{';
         for (uint32 i = 0; i < n; i++) {
             uint32 kend = koff, vend = voff;
             JBE_ADVANCE_OFFSET(kend, jc->children[i]);
             JBE_ADVANCE_OFFSET(vend, jc->children[n + i]);
-            if (i) *pw->w++ = ',';
-            pg_put_string(pw, base + koff, (int)(kend - koff));
-            *pw->w++ = ':';
-            pg_put_child(pw, jc, base, n + i, voff, vend);
+            if (i) *w++ = ',';
+            w = pg_put_string(w, base + koff, (int)(kend - koff));
+            *w++ = ':';
+            w = pg_put_child(pw, w, jc, base, n + i, voff, vend);
             koff = kend;
             voff = vend;
         }
-        *pw->w++ = '}';
-        return;
+        *w++ = '}';
+        return w;
     }
     const char *base = (const char *)&jc->children[n];
     bool scalar = JsonContainerIsScalar(jc);
     uint32 off = 0;
-    if (!scalar) *pw->w++ = '[';
+    if (!scalar) *w++ = '[';
     for (uint32 i = 0; i < n; i++) {
         uint32 end = off;
         JBE_ADVANCE_OFFSET(end, jc->children[i]);
-        if (i) *pw->w++ = ',';
-        pg_put_child(pw, jc, base, i, off, end);
+        if (i) *w++ = ',';
+        w = pg_put_child(pw, w, jc, base, i, off, end);
         off = end;
     }
-    if (!scalar) *pw->w++ = ']';
+    if (!scalar) *w++ = ']';
+    return w;
 }
 
 /* Writes jb as compact JSON text (no spaces) into out, which is reset
@@ -201,10 +196,9 @@ void pgtext_from_jsonb(Jsonb *jb, StringInfo out)
         JsonbToCString(out, &jb->root, (int)size);
         return;
     }
-    PgWriter pw = {out, NULL, (int)PG_ROOM(size)};
+    PgWriter pw = {out, (int)PG_ROOM(size)};
     enlargeStringInfo(out, pw.room);
-    pw.w = out->data;
-    pg_put_container(&pw, &jb->root);
-    out->len = (int)(pw.w - out->data);
-    *pw.w = '\0';
+    char *w = pg_put_container(&pw, out->data, &jb->root);
+    out->len = (int)(w - out->data);
+    *w = '\0';
 }
