@@ -101,11 +101,62 @@ static char *pg_put_string(char *w, const char *s, int len)
     return w;
 }
 
+/* numeric's on-disk layout (numeric.c, kept by pg_upgrade): after the
+ * varlena header, a 16-bit header; the short format has the top bits 10,
+ * then a sign bit, a 6-bit display scale, a weight sign and a 6-bit weight
+ * (of the first digit, in base-10000 digits before the point), then the
+ * base-10000 digits, int16 each, trailing zeros left out. */
+#define PG_NUMERIC_FLAGS 0xC000
+#define PG_NUMERIC_SHORT 0x8000
+#define PG_NUMERIC_SHORT_SIGN 0x2000
+#define PG_NUMERIC_SHORT_DSCALE 0x1F80
+#define PG_NUMERIC_SHORT_WEIGHT_SIGN 0x0040
+#define PG_NUMERIC_SHORT_WEIGHT 0x003F
+
+/* Writes n at w as numeric_out would when it is an integer of at most 16
+ * digits with no decimals shown (a request's ages, units and hours), and
+ * returns the end; NULL, having written nothing, for every other number,
+ * which numeric_out writes. */
+static char *pg_put_integer(char *w, Numeric n)
+{
+    if (VARATT_IS_EXTENDED(n) || VARSIZE(n) < VARHDRSZ + sizeof(uint16)) return NULL;
+    const char *p = (const char *)n + VARHDRSZ;
+    uint16 header;
+    memcpy(&header, p, sizeof header);
+    if ((header & PG_NUMERIC_FLAGS) != PG_NUMERIC_SHORT ||
+        (header & (PG_NUMERIC_SHORT_DSCALE | PG_NUMERIC_SHORT_WEIGHT_SIGN)) != 0)
+        return NULL;
+    int weight = header & PG_NUMERIC_SHORT_WEIGHT;
+    int ndigits = (int)((VARSIZE(n) - VARHDRSZ - sizeof(uint16)) / sizeof(int16));
+    if (weight > 3 || ndigits > weight + 1) return NULL;
+    uint64 v = 0;
+    for (int i = 0; i <= weight; i++) {
+        int16 d = 0;
+        if (i < ndigits) memcpy(&d, p + sizeof(uint16) + sizeof(int16) * i, sizeof d);
+        if (d < 0 || d > 9999) return NULL;
+        v = v * 10000 + (uint64)d;
+    }
+    if (header & PG_NUMERIC_SHORT_SIGN) {
+        if (!v) return NULL; /* "-0": numeric never stores it; numeric_out says */
+        *w++ = '-';
+    }
+    char digits[20];
+    int k = 0;
+    do {
+        digits[k++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (k) *w++ = digits[--k];
+    return w;
+}
+
 /* Writes the number n at w (numeric_out's text) and makes the room
  * again (PG_ROOM) after it. Returns the end, in out->data, which may have
  * moved. */
 static char *pg_put_number(PgWriter *pw, char *w, Numeric n)
 {
+    char *end = pg_put_integer(w, n);
+    if (end) return end;
     char *text = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(n)));
     int len = (int)strlen(text);
     StringInfo out = pw->out;

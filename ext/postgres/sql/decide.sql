@@ -129,6 +129,19 @@ SELECT count(*) AS decided, count(*) FILTER (WHERE pcr.decide(r)->>'id' = id) AS
   FROM reqs;
 RESET pcr.check_output;
 
+-- Numbers as the request's text gives them: the library echoes a number
+-- where it wants a string, and pcr.decide writes small integers itself
+-- (others through numeric_out): each message must be the one decided from
+-- r::text, which jsonb_out writes.
+SELECT v, pcr.decide(r)->>'error' = pcr.decide_text(r::text)->>'error' AS same,
+       regexp_replace(pcr.decide(r)->>'error', '^.*, got ', '') AS got
+  FROM (SELECT v, jsonb_set('{"id":"n","payer":"ibx","plan":"commercial","network":"in","setting":"office","code":"62323","diagnoses":["M54.16"],"state":"PA","member_age":52,"service_date":"2018-03-05"}',
+                          '{state}', to_jsonb(v::numeric)) AS r
+          FROM unnest(ARRAY['0', '-0', '1', '-1', '9999', '10000', '10001', '-10000', '99990000',
+                            '123456789', '1000000000000', '9999999999999999', '10000000000000000',
+                            '-12345678901234567890', '1.0', '1.50', '-5.25', '0.0001', '1e3',
+                            '1e-3', '100.000', '1e20']) v) s;
+
 -- A role with no grant of its own decides; it cannot load or unload.
 CREATE ROLE regress_pcr_reader;
 SET ROLE regress_pcr_reader;
