@@ -69,6 +69,9 @@ END \$\$;
 CREATE TABLE req_json AS SELECT n, line, r FROM (SELECT n, line, pg_temp.as_jsonb(line) AS r FROM req) s
  WHERE r IS NOT NULL AND NOT pg_temp.dup_keys(line);
 \copy (SELECT line FROM req_json WHERE r IS NOT NULL ORDER BY n) TO '$W/$name.json.jsonl' $CSV
+-- Every decision's jsonb, written directly from the library's line, is
+-- also compared with what jsonb_in makes of that line, byte for byte.
+SET pcr.check_output = on;
 \copy (SELECT pcr.decide(r) FROM req_json WHERE r IS NOT NULL ORDER BY n) TO '$W/$name.decide.jsonl' $CSV
 \copy (SELECT pcr.decide_text(line) FROM req ORDER BY n) TO '$W/$name.text.jsonl' $CSV
 SQL

@@ -109,6 +109,39 @@ SELECT count(*) AS differing FROM (
    EXCEPT SELECT pcr.decide(r)->>'decision' AS decision, count(*) FROM par GROUP BY 1)) d;
 RESET ALL;
 
+-- Decisions made from the cache of decisions but for their id: three
+-- requests (one decided, one with no policy, one malformed) under ids of
+-- every length from 0 to 40 bytes, multibyte and escaped ones, each twice
+-- in one query (then from the cache); with pcr.check_output every value is
+-- compared with jsonb_in's, byte for byte; each must carry its own id.
+SET pcr.check_output = on;
+WITH ids AS (
+  SELECT repeat('x', k) AS id FROM generate_series(0, 40) k
+  UNION ALL SELECT repeat('é', k) FROM generate_series(1, 9) k
+  UNION ALL VALUES ('a"b'), (E'tab\tx'), ('back\slash'), ('ünï"cødé'), ('/'), (E'\u2028')),
+base(r) AS (VALUES
+  ('{"payer":"ibx","plan":"commercial","network":"in","setting":"office","code":"62323","diagnoses":["M54.16"],"state":"PA","member_age":52,"service_date":"2018-03-05","requested_at":"2018-02-26T09:00"}'::jsonb),
+  ('{"payer":"nosuch","plan":"commercial","service_date":"2018-03-05","code":"62323"}'),
+  ('{"payer":"ibx","service_date":"2018-13-05"}')),
+reqs AS (SELECT id, jsonb_set(r, '{id}', to_jsonb(id)) AS r FROM ids, base, generate_series(1, 2))
+SELECT count(*) AS decided, count(*) FILTER (WHERE pcr.decide(r)->>'id' = id) AS own_id,
+       count(DISTINCT pcr.decide(r)->>'decision') AS kinds
+  FROM reqs;
+RESET pcr.check_output;
+
+-- Numbers as the request's text gives them: the library echoes a number
+-- where it wants a string, and pcr.decide writes small integers itself
+-- (others through numeric_out): each message must be the one decided from
+-- r::text, which jsonb_out writes.
+SELECT v, pcr.decide(r)->>'error' = pcr.decide_text(r::text)->>'error' AS same,
+       regexp_replace(pcr.decide(r)->>'error', '^.*, got ', '') AS got
+  FROM (SELECT v, jsonb_set('{"id":"n","payer":"ibx","plan":"commercial","network":"in","setting":"office","code":"62323","diagnoses":["M54.16"],"state":"PA","member_age":52,"service_date":"2018-03-05"}',
+                          '{state}', to_jsonb(v::numeric)) AS r
+          FROM unnest(ARRAY['0', '-0', '1', '-1', '9999', '10000', '10001', '-10000', '99990000',
+                            '123456789', '1000000000000', '9999999999999999', '10000000000000000',
+                            '-12345678901234567890', '1.0', '1.50', '-5.25', '0.0001', '1e3',
+                            '1e-3', '100.000', '1e20']) v) s;
+
 -- A role with no grant of its own decides; it cannot load or unload.
 CREATE ROLE regress_pcr_reader;
 SET ROLE regress_pcr_reader;

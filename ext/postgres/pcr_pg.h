@@ -1,0 +1,105 @@
+/* pcr_pg.h: what the modules of the PostgreSQL extension share (ext/postgres).
+ *   pcr_pg.c       the SQL functions, the per-backend engine cache
+ *   pcr_pg_text.c  jsonb to JSON text (pgtext_): the request the library reads
+ *   pcr_pg_line.c  a decision line to jsonb (pgline_): the answer
+ * Everything here is internal to pcr.so (exports.map keeps it there). */
+#ifndef PCR_PG_H
+#define PCR_PG_H
+
+#include "postgres.h"
+
+#include "lib/stringinfo.h"
+#include "port/pg_bitutils.h"
+#include "utils/jsonb.h"
+
+/* The bytes of the 8-byte word x that a JSON string must escape ('"',
+ * '\\', below 0x20), flagged by their high bit: the "has a zero byte" and
+ * "has a byte below n" word tests (Hacker's Delight; Bit Twiddling Hacks)
+ * on x, x ^ '"' and x ^ '\\'. Zero: no such byte. Otherwise the lowest
+ * flagged byte (x read little-endian, as memcpy loads it here) is one; a
+ * byte above it may be flagged without being one (a borrow). */
+static inline uint64 pg_word_special(uint64 x)
+{
+    const uint64 ones = UINT64CONST(0x0101010101010101), high = ones * 0x80;
+    uint64 q = x ^ (ones * '"'), b = x ^ (ones * '\\');
+    return (((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((b - ones) & ~b)) & high;
+}
+
+/* Does x hold no byte that a JSON string must escape? */
+static inline bool pg_word_plain(uint64 x)
+{
+    return pg_word_special(x) == 0;
+}
+
+/* ---- jsonb to JSON text (pcr_pg_text.c) --------------------------------- */
+
+#define PG_TEXT_KEEP (8 * 1024 * 1024) /* the largest text buffer worth keeping */
+
+/* Writes jb as compact JSON text (no spaces) into out, which is reset
+ * first: what the record decoder reads. The value JsonbToCString prints,
+ * without its ", " and ": ", its iterator and its per-byte appends. A
+ * value larger than PG_DIRECT_MAX (16 times the library's line limit, 1 MiB,
+ * beyond which it decides the request as an error anyway) goes through
+ * JsonbToCString, which asks for no more room than it uses. */
+void pgtext_from_jsonb(Jsonb *jb, StringInfo out);
+
+/* ---- a decision line to jsonb (pcr_pg_line.c) ---------------------------- */
+
+/* A decision line (compact JSON the library wrote) becomes jsonb in two
+ * passes over scratch arrays the call site keeps (PgLineScan), with one
+ * allocation per call, the result's:
+ *   1. pg_scan_value reads the line into nodes: a string points into the
+ *      line, or, when it has escapes, into the scratch copy unescaped; a
+ *      container lists its children's nodes in kids[], an object's as key,
+ *      value pairs already in jsonb's key order (shorter keys first, then
+ *      by bytes: lengthCompareJsonbString); the result's size is bounded
+ *      on the way;
+ *   2. pg_emit_value writes jsonb's binary layout (utils/jsonb.h) into one
+ *      palloc'ed buffer, exactly as JsonbValueToJsonb writes the same
+ *      value (convertJsonbObject, convertJsonbArray, convertJsonbScalar in
+ *      jsonb_util.c): a container starts on a 4-byte boundary of the
+ *      buffer, zero padding counted in its length; a header (the count and
+ *      the kind); one JEntry per child (an object's keys, then its values),
+ *      holding the child's length or, every JB_OFFSET_STRIDE-th child, the
+ *      end offset of its data; then the children's data, in that order.
+ * This replaces a JsonbValue tree (a palloc per container and escaped
+ * string) and JsonbValueToJsonb (a buffer append per value): a profile put
+ * the two at a third of a call. Anything the scanner does not expect (a
+ * number: decision lines have none; \u0000; an unescaped control
+ * character; a duplicate key; a syntax error; a line over PG_LINE_MAX)
+ * makes it give up, and the caller hands the line to jsonb_in, which
+ * decides what it means. With pcr.check_output on (the tests), every
+ * result is compared with jsonb_in's, byte for byte. */
+typedef enum PgKind { PG_STR, PG_TRUE, PG_FALSE, PG_NULL, PG_OBJ, PG_ARR } PgKind;
+
+typedef struct PgNode {
+    PgKind kind;
+    uint32 n;      /* string: bytes; array: elements; object: pairs */
+    uint32 kids;   /* container: its first child's index in PgLineScan.kids */
+    const char *s; /* string: its bytes */
+} PgNode;
+
+/* One line's reading. Every array has room for len / 2 + 2 entries (every
+ * node takes at least two bytes of the line) and esc for len bytes
+ * (unescaping never lengthens), so the scanner checks no capacity. Kept by the call site
+ * (in fn_mcxt) and reused (pgline_to_jsonb). */
+typedef struct PgLineScan {
+    PgNode *nodes;
+    uint32 *stack;   /* children of the containers being read */
+    uint32 *kids;    /* children of the containers read */
+    char *esc;       /* unescaped strings */
+    uint32 nnodes, nstack, nkids, nesc;
+    uint32 cap;      /* entries of nodes, stack and kids; bytes of esc / 2 */
+    Size size;       /* the result's bytes, at most */
+    struct PgLineEntry **slots; /* the cache of decisions (pcr_pg_line.c); NULL: empty */
+    Size cache_bytes;           /* what its entries take */
+} PgLineScan;
+
+/* The decision line line[0..len) (a trailing newline ignored) as jsonb,
+ * palloc'ed in the current memory context; sc is the caller's scratch,
+ * zeroed before its first use, allocated in mcxt. With check, the result
+ * is also made by jsonb_in and the two compared, byte for byte: a
+ * difference raises an internal error. */
+Datum pgline_to_jsonb(PgLineScan *sc, MemoryContext mcxt, const char *line, size_t len, bool check);
+
+#endif

@@ -1,0 +1,517 @@
+/* pcr_pg_line.c: a decision line to jsonb, written in jsonb's binary layout
+ * directly (pcr_pg.h has the how and why). */
+#include "pcr_pg.h"
+
+#include "fmgr.h"
+#include "mb/pg_wchar.h"
+#include "utils/fmgrprotos.h"
+#include "utils/memutils.h"
+
+#define PG_LINE_MAX (64 * 1024) /* longer decision lines go to jsonb_in */
+#define PG_LINE_KEEP 8192       /* scratch for longer lines is not kept */
+#define PG_DEPTH_MAX 32
+
+/* The scanner. Each pg_scan_ function reads one value starting at p (at
+ * most to end) and returns the byte after it, or NULL when it gives up;
+ * *out receives the value's node. The position lives in locals, not in
+ * sc, so that the compiler keeps it in a register. */
+static const char *pg_scan_value(PgLineScan *sc, const char *p, const char *end, uint32 *out,
+                                 int depth);
+
+static int pg_hex(char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/* Four hex digits at p into *cp; false when they are not. */
+static bool pg_scan_u4(const char *p, const char *end, pg_wchar *cp)
+{
+    if (end - p < 4) return false;
+    pg_wchar u = 0;
+    for (int i = 0; i < 4; i++) {
+        int h = pg_hex(p[i]);
+        if (h < 0) return false;
+        u = u << 4 | (pg_wchar)h;
+    }
+    *cp = u;
+    return true;
+}
+
+/* Unescapes a string whose plain prefix s[0..p) was read; p is at its
+ * first backslash. \u escapes as jsonb_in reads them in a UTF8 database:
+ * surrogate pairs joined; a lone surrogate or \u0000 make it give up. */
+static const char *pg_scan_escaped(PgLineScan *sc, const char *s, const char *p, const char *end,
+                                   PgNode *nd)
+{
+    char *w0 = sc->esc + sc->nesc, *w = w0;
+    memcpy(w, s, p - s);
+    w += p - s;
+    while (p < end && *p != '"') {
+        char c = *p++;
+        if ((unsigned char)c < 0x20) return NULL;
+        if (c != '\\') {
+            *w++ = c;
+            continue;
+        }
+        if (p == end) return NULL;
+        c = *p++;
+        switch (c) {
+        case '"': case '\\': case '/': *w++ = c; break;
+        case 'b': *w++ = '\b'; break;
+        case 'f': *w++ = '\f'; break;
+        case 'n': *w++ = '\n'; break;
+        case 'r': *w++ = '\r'; break;
+        case 't': *w++ = '\t'; break;
+        case 'u': {
+            pg_wchar cp, lo;
+            if (!pg_scan_u4(p, end, &cp) || cp == 0) return NULL;
+            p += 4;
+            if (cp >= 0xD800 && cp <= 0xDBFF) {
+                if (end - p < 6 || p[0] != '\\' || p[1] != 'u' || !pg_scan_u4(p + 2, end, &lo) ||
+                    lo < 0xDC00 || lo > 0xDFFF)
+                    return NULL;
+                p += 6;
+                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+            } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
+                return NULL;
+            }
+            unicode_to_utf8(cp, (unsigned char *)w);
+            w += pg_utf_mblen((unsigned char *)w);
+            break;
+        }
+        default: return NULL;
+        }
+    }
+    if (p == end) return NULL;
+    nd->s = w0;
+    nd->n = (uint32)(w - w0);
+    sc->nesc += nd->n;
+    return p + 1;
+}
+
+/* string = '"' chars '"'; p is at the opening quote. Eight bytes at a
+ * time: the lowest byte pg_word_special flags is the first that needs a
+ * look ('"', '\\' or a control character). */
+static const char *pg_scan_string(PgLineScan *sc, const char *p, const char *end, uint32 *out)
+{
+    const char *s = ++p;
+    for (;;) {
+        uint64 x, m;
+        if (end - p >= 8) {
+            memcpy(&x, p, 8);
+            m = pg_word_special(x);
+            if (!m) {
+                p += 8;
+                continue;
+            }
+#ifndef WORDS_BIGENDIAN
+            p += pg_rightmost_one_pos64(m) >> 3;
+#endif
+        } else {
+            while (p < end && (unsigned char)*p >= 0x20 && *p != '"' && *p != '\\') p++;
+            if (p == end) return NULL;
+        }
+        if (*p == '"' || *p == '\\' || (unsigned char)*p < 0x20) break;
+        p++; /* flagged, but plain */
+    }
+    /* A control character, which JSON wants escaped. */
+    if ((unsigned char)*p < 0x20) return NULL;
+    PgNode *nd = &sc->nodes[sc->nnodes];
+    nd->kind = PG_STR;
+    if (*p == '"') {
+        nd->s = s;
+        nd->n = (uint32)(p - s);
+        p++;
+    } else if (!(p = pg_scan_escaped(sc, s, p, end, nd))) {
+        return NULL;
+    }
+    sc->size += sizeof(JEntry) + nd->n;
+    *out = sc->nnodes++;
+    return p;
+}
+
+/* jsonb's order of keys: shorter first, then by bytes. */
+static int pg_key_cmp(const PgNode *a, const PgNode *b)
+{
+    if (a->n != b->n) return a->n < b->n ? -1 : 1;
+    return memcmp(a->s, b->s, a->n);
+}
+
+/* A container read: its children, the top entries of the stack from base
+ * (an object's as key, value pairs), move to kids: an array's in order, an
+ * object's keys sorted (an insertion sort: a decision's objects have a
+ * dozen keys at most; a duplicate makes it give up, where jsonb_in would
+ * keep the last), then its values in the same order. */
+static bool pg_scan_close(PgLineScan *sc, uint32 *out, PgKind kind, uint32 base)
+{
+    uint32 count = sc->nstack - base, *c = sc->stack + base, *k = sc->kids + sc->nkids;
+    uint32 n = count;
+    if (kind == PG_OBJ) {
+        n = count / 2;
+        for (uint32 j = 1; j < n; j++) {
+            uint32 key = c[2 * j], val = c[2 * j + 1], i = j;
+            for (; i > 0; i--) {
+                int cmp = pg_key_cmp(&sc->nodes[c[2 * i - 2]], &sc->nodes[key]);
+                if (cmp == 0) return false;
+                if (cmp < 0) break;
+                c[2 * i] = c[2 * i - 2];
+                c[2 * i + 1] = c[2 * i - 1];
+            }
+            c[2 * i] = key;
+            c[2 * i + 1] = val;
+        }
+        for (uint32 j = 0; j < n; j++) {
+            k[j] = c[2 * j];
+            k[n + j] = c[2 * j + 1];
+        }
+    } else {
+        memcpy(k, c, sizeof(uint32) * count);
+    }
+    PgNode *nd = &sc->nodes[sc->nnodes];
+    nd->kind = kind;
+    nd->n = n;
+    nd->kids = sc->nkids;
+    sc->nkids += count;
+    sc->nstack = base;
+    /* Its JEntry, header and at most 3 bytes of padding. */
+    sc->size += sizeof(JEntry) + sizeof(uint32) + 3;
+    *out = sc->nnodes++;
+    return true;
+}
+
+/* object = '{' [string ':' value (',' string ':' value)*] '}' */
+static const char *pg_scan_object(PgLineScan *sc, const char *p, const char *end, uint32 *out,
+                                  int depth)
+{
+    uint32 base = sc->nstack;
+    p++;
+    if (p < end && *p == '}') return pg_scan_close(sc, out, PG_OBJ, base) ? p + 1 : NULL;
+    for (;;) {
+        uint32 key, val;
+        if (p == end || *p != '"' || !(p = pg_scan_string(sc, p, end, &key))) return NULL;
+        if (p == end || *p++ != ':') return NULL;
+        if (!(p = pg_scan_value(sc, p, end, &val, depth + 1))) return NULL;
+        sc->stack[sc->nstack++] = key;
+        sc->stack[sc->nstack++] = val;
+        if (p < end && *p == ',') {
+            p++;
+            continue;
+        }
+        if (p < end && *p == '}') return pg_scan_close(sc, out, PG_OBJ, base) ? p + 1 : NULL;
+        return NULL;
+    }
+}
+
+/* array = '[' [value (',' value)*] ']' */
+static const char *pg_scan_array(PgLineScan *sc, const char *p, const char *end, uint32 *out,
+                                 int depth)
+{
+    uint32 base = sc->nstack;
+    p++;
+    if (p < end && *p == ']') return pg_scan_close(sc, out, PG_ARR, base) ? p + 1 : NULL;
+    for (;;) {
+        uint32 elem;
+        if (!(p = pg_scan_value(sc, p, end, &elem, depth + 1))) return NULL;
+        sc->stack[sc->nstack++] = elem;
+        if (p < end && *p == ',') {
+            p++;
+            continue;
+        }
+        if (p < end && *p == ']') return pg_scan_close(sc, out, PG_ARR, base) ? p + 1 : NULL;
+        return NULL;
+    }
+}
+
+static const char *pg_scan_word(PgLineScan *sc, const char *p, const char *end, uint32 *out,
+                                PgKind kind, const char *w, size_t n)
+{
+    if ((size_t)(end - p) < n || memcmp(p, w, n) != 0) return NULL;
+    sc->nodes[sc->nnodes].kind = kind;
+    sc->size += sizeof(JEntry);
+    *out = sc->nnodes++;
+    return p + n;
+}
+
+static const char *pg_scan_value(PgLineScan *sc, const char *p, const char *end, uint32 *out,
+                                 int depth)
+{
+    if (p == end || depth > PG_DEPTH_MAX) return NULL;
+    switch (*p) {
+    case '"': return pg_scan_string(sc, p, end, out);
+    case '{': return pg_scan_object(sc, p, end, out, depth);
+    case '[': return pg_scan_array(sc, p, end, out, depth);
+    case 't': return pg_scan_word(sc, p, end, out, PG_TRUE, "true", 4);
+    case 'f': return pg_scan_word(sc, p, end, out, PG_FALSE, "false", 5);
+    case 'n': return pg_scan_word(sc, p, end, out, PG_NULL, "null", 4);
+    default: return NULL; /* a number: decision lines have none */
+    }
+}
+
+/* Writes the container nd at w, in the jsonb value that starts at buf (for
+ * its alignment). Returns the end of what was written: its length, padding
+ * included, is its JEntry's. */
+static char *pg_emit_container(const PgLineScan *sc, const PgNode *nd, char *buf, char *w)
+{
+    while ((w - buf) & 3) *w++ = '\0';
+    uint32 count = nd->kind == PG_OBJ ? 2 * nd->n : nd->n;
+    uint32 *entries = (uint32 *)w; /* 4-byte aligned: buf is palloc'ed */
+    entries[0] = nd->n | (nd->kind == PG_OBJ ? JB_FOBJECT : JB_FARRAY);
+    entries++;
+    w = (char *)(entries + count);
+    const char *data = w;
+    const uint32 *kids = sc->kids + nd->kids;
+    for (uint32 i = 0; i < count; i++) {
+        const PgNode *c = &sc->nodes[kids[i]];
+        JEntry m;
+        switch (c->kind) {
+        case PG_STR: {
+            const char *s = c->s;
+            uint32 n = c->n;
+            for (; n >= 8; n -= 8, s += 8, w += 8) memcpy(w, s, 8);
+            for (; n; n--) *w++ = *s++;
+            m = JENTRY_ISSTRING | c->n;
+            break;
+        }
+        case PG_TRUE: m = JENTRY_ISBOOL_TRUE; break;
+        case PG_FALSE: m = JENTRY_ISBOOL_FALSE; break;
+        case PG_NULL: m = JENTRY_ISNULL; break;
+        default: {
+            char *start = w;
+            w = pg_emit_container(sc, c, buf, w);
+            m = JENTRY_ISCONTAINER | (uint32)(w - start);
+            break;
+        }
+        }
+        if (i % JB_OFFSET_STRIDE == 0) m = (m & JENTRY_TYPEMASK) | (uint32)(w - data) | JENTRY_HAS_OFF;
+        entries[i] = m;
+    }
+    return w;
+}
+
+/* Makes room in sc for a line of len bytes (PG_LINE_MAX at most). */
+static void pg_scan_reserve(PgLineScan *sc, MemoryContext mcxt, size_t len)
+{
+    uint32 need = (uint32)(len / 2 + 2);
+    if (sc->cap >= need) return;
+    if (sc->cap) {
+        pfree(sc->nodes);
+        pfree(sc->stack);
+        pfree(sc->kids);
+        pfree(sc->esc);
+    }
+    uint32 cap = Max(need, 512);
+    sc->nodes = MemoryContextAlloc(mcxt, sizeof(PgNode) * cap);
+    sc->stack = MemoryContextAlloc(mcxt, sizeof(uint32) * cap);
+    sc->kids = MemoryContextAlloc(mcxt, sizeof(uint32) * cap);
+    sc->esc = MemoryContextAlloc(mcxt, 2 * (Size)cap);
+    sc->cap = cap;
+}
+
+/* Frees sc's scratch when a rare long line made it large. */
+static void pg_scan_trim(PgLineScan *sc)
+{
+    if (sc->cap <= PG_LINE_KEEP / 2 + 2) return;
+    pfree(sc->nodes);
+    pfree(sc->stack);
+    pfree(sc->kids);
+    pfree(sc->esc);
+    sc->nodes = NULL;
+    sc->stack = sc->kids = NULL;
+    sc->esc = NULL;
+    sc->cap = 0;
+}
+
+/* The scanner and the writer, or NULL when the scanner gives up. */
+static Jsonb *pg_line_convert(PgLineScan *sc, MemoryContext mcxt, const char *line, size_t len)
+{
+    if (!len || len > PG_LINE_MAX || line[0] != '{') return NULL;
+    Jsonb *jb = NULL;
+    pg_scan_reserve(sc, mcxt, len);
+    sc->nnodes = sc->nstack = sc->nkids = sc->nesc = 0;
+    sc->size = VARHDRSZ;
+    uint32 root;
+    if (pg_scan_value(sc, line, line + len, &root, 0) == line + len) {
+        jb = palloc(sc->size);
+        char *end = pg_emit_container(sc, &sc->nodes[root], (char *)jb, (char *)jb + VARHDRSZ);
+        Assert((Size)(end - (char *)jb) <= sc->size);
+        SET_VARSIZE(jb, end - (char *)jb);
+    }
+    pg_scan_trim(sc);
+    return jb;
+}
+
+/* ---- the cache of decisions but for their id ------------------------------
+ *
+ * A batch's decisions repeat but for their id: 200,000 generated requests
+ * give about 10,000 distinct ones, and the 256 commonest cover 93% of the
+ * lines. The library writes the id first, {"id":"...",...}; what follows
+ * it (the rest) and the id's length modulo 4 decide every byte of the
+ * jsonb but the id's own and the lengths and offsets that count it: a
+ * longer id moves everything after it, and a move by a multiple of 4 keeps
+ * every container's alignment, so its padding. A cached entry keeps the
+ * rest and the jsonb made from its line (the template); a line whose rest
+ * and id length modulo 4 match is made by copying the template around the
+ * new id and correcting the root's size, the id's JEntry and the root's
+ * JEntries that hold an offset past it. Lines with an escaped id, or
+ * without a string id first, or longer than PG_CACHE_LINE_MAX, are not
+ * cached. One slot per hash (direct mapped); an entry keeps its slot
+ * against a line that misses while it has credit (a hit earns one, up to
+ * PG_CACHE_CREDIT; a miss in its slot spends one), so a common decision is
+ * not pushed out by a rare one; no new entry once the entries take
+ * PG_CACHE_BYTES. */
+#define PG_CACHE_SLOTS 1024
+#define PG_CACHE_CREDIT 8
+#define PG_CACHE_LINE_MAX 4096
+#define PG_CACHE_BYTES (2 * 1024 * 1024) /* the most the entries take */
+#define PG_ID_PREFIX "{\"id\":\""
+
+typedef struct PgLineEntry {
+    uint64 hash;
+    uint32 rest_len;  /* bytes of the line after the id's closing quote */
+    uint32 id_len;    /* bytes of the id in the template */
+    uint32 id_off;    /* where the id's bytes start in the template */
+    uint32 id_entry;  /* index of the id's JEntry among the root's children */
+    uint32 nentries;  /* JEntries of the root (twice its keys) */
+    uint32 size;      /* bytes of the template */
+    uint32 bytes;     /* of the entry */
+    uint32 credit;    /* hits not yet spent defending the slot (PG_CACHE_CREDIT at most) */
+    char data[FLEXIBLE_ARRAY_MEMBER]; /* the rest, then the template */
+} PgLineEntry;
+
+/* A 64-bit hash of s[0..n) and k: four lanes of multiply and xor-shift
+ * over 32 bytes at a time (independent, so the multiplications overlap),
+ * then eight bytes at a time, folded as in MurmurHash's finaliser. Not
+ * for adversaries: a collision costs only a comparison and a miss. */
+static uint64 pg_line_hash(const char *s, size_t n, uint64 k)
+{
+    const uint64 mul = UINT64CONST(0x9E3779B97F4A7C15);
+    uint64 h0 = (n + k) * mul, h1 = h0 ^ 1, h2 = h0 ^ 2, h3 = h0 ^ 3, x[4];
+    for (; n >= 32; n -= 32, s += 32) {
+        memcpy(x, s, 32);
+        h0 = (h0 ^ x[0]) * mul;
+        h1 = (h1 ^ x[1]) * mul;
+        h2 = (h2 ^ x[2]) * mul;
+        h3 = (h3 ^ x[3]) * mul;
+        h0 ^= h0 >> 29;
+        h1 ^= h1 >> 29;
+        h2 ^= h2 >> 29;
+        h3 ^= h3 >> 29;
+    }
+    uint64 h = h0 ^ (h1 * 3) ^ (h2 * 5) ^ (h3 * 7);
+    for (; n >= 8; n -= 8, s += 8) {
+        memcpy(&x[0], s, 8);
+        h = (h ^ x[0]) * mul;
+        h ^= h >> 29;
+    }
+    x[0] = 0;
+    memcpy(&x[0], s, n);
+    h = (h ^ x[0]) * mul;
+    h ^= h >> 32;
+    h *= mul;
+    return h ^ (h >> 29);
+}
+
+/* The template's facts for the id: where its bytes and JEntry are in jb,
+ * made from a line whose id is id_len bytes. False when jb is not an
+ * object whose key "id" holds a string of that length. */
+static bool pg_line_find_id(Jsonb *jb, uint32 id_len, PgLineEntry *e)
+{
+    JsonbContainer *root = &jb->root;
+    if (!JsonContainerIsObject(root)) return false;
+    uint32 n = JsonContainerSize(root);
+    const char *base = (const char *)&root->children[2 * n];
+    for (uint32 i = 0; i < n; i++) {
+        uint32 off = getJsonbOffset(root, (int)i);
+        if (getJsonbLength(root, (int)i) != 2 || memcmp(base + off, "id", 2) != 0) continue;
+        JEntry v = root->children[n + i];
+        if (!JBE_ISSTRING(v) || getJsonbLength(root, (int)(n + i)) != id_len) return false;
+        e->id_off = (uint32)(base + getJsonbOffset(root, (int)(n + i)) - (const char *)jb);
+        e->id_entry = n + i;
+        e->nentries = 2 * n;
+        return true;
+    }
+    return false;
+}
+
+/* The decision from e's template and the id id[0..id_len). */
+static Jsonb *pg_line_from_template(const PgLineEntry *e, const char *id, uint32 id_len)
+{
+    const char *t = e->data + e->rest_len;
+    int32 delta = (int32)id_len - (int32)e->id_len;
+    uint32 size = (uint32)((int32)e->size + delta);
+    char *out = palloc(size);
+    memcpy(out, t, e->id_off);
+    memcpy(out + e->id_off, id, id_len);
+    memcpy(out + e->id_off + id_len, t + e->id_off + e->id_len, e->size - e->id_off - e->id_len);
+    SET_VARSIZE(out, size);
+    JEntry *ch = ((Jsonb *)out)->root.children;
+    if (!JBE_HAS_OFF(ch[e->id_entry])) ch[e->id_entry] = JENTRY_ISSTRING | id_len;
+    for (uint32 i = e->id_entry; i < e->nentries; i++)
+        if (JBE_HAS_OFF(ch[i]))
+            ch[i] = (ch[i] & ~JENTRY_OFFLENMASK) | (uint32)((int32)JBE_OFFLENFLD(ch[i]) + delta);
+    return (Jsonb *)out;
+}
+
+/* The decision line as jsonb: from the cache, or converted (and cached). */
+static Jsonb *pg_line_cached(PgLineScan *sc, MemoryContext mcxt, const char *line, size_t len)
+{
+    const size_t plen = sizeof PG_ID_PREFIX - 1;
+    if (len > PG_CACHE_LINE_MAX || len < plen || memcmp(line, PG_ID_PREFIX, plen) != 0)
+        return pg_line_convert(sc, mcxt, line, len);
+    const char *id = line + plen, *q = id, *end = line + len;
+    while (q < end && *q != '"' && *q != '\\' && (unsigned char)*q >= 0x20) q++;
+    if (q == end || *q != '"') return pg_line_convert(sc, mcxt, line, len);
+    uint32 id_len = (uint32)(q - id), rest_len = (uint32)(end - q - 1);
+    const char *rest = q + 1;
+    uint64 h = pg_line_hash(rest, rest_len, id_len & 3);
+    if (!sc->slots) sc->slots = MemoryContextAllocZero(mcxt, sizeof(PgLineEntry *) * PG_CACHE_SLOTS);
+    PgLineEntry **slot = &sc->slots[h % PG_CACHE_SLOTS];
+    PgLineEntry *e = *slot;
+    if (e && e->hash == h && e->rest_len == rest_len && (e->id_len & 3) == (id_len & 3) &&
+        memcmp(e->data, rest, rest_len) == 0) {
+        if (e->credit < PG_CACHE_CREDIT) e->credit++;
+        return pg_line_from_template(e, id, id_len);
+    }
+    Jsonb *jb = pg_line_convert(sc, mcxt, line, len);
+    PgLineEntry found;
+    if (e && e->credit) {
+        e->credit--;
+        return jb;
+    }
+    if (!jb || !pg_line_find_id(jb, id_len, &found)) return jb;
+    Size bytes = offsetof(PgLineEntry, data) + rest_len + VARSIZE(jb);
+    if (sc->cache_bytes + bytes > PG_CACHE_BYTES) return jb;
+    if (e) {
+        sc->cache_bytes -= e->bytes;
+        pfree(e);
+    }
+    e = MemoryContextAlloc(mcxt, bytes);
+    sc->cache_bytes += bytes;
+    *e = found;
+    e->hash = h;
+    e->rest_len = rest_len;
+    e->id_len = id_len;
+    e->size = VARSIZE(jb);
+    e->bytes = (uint32)bytes;
+    e->credit = 0;
+    memcpy(e->data, rest, rest_len);
+    memcpy(e->data + rest_len, jb, e->size);
+    *slot = e;
+    return jb;
+}
+
+Datum pgline_to_jsonb(PgLineScan *sc, MemoryContext mcxt, const char *line, size_t len, bool check)
+{
+    while (len && (line[len - 1] == '\n' || line[len - 1] == '\r')) len--;
+    Jsonb *jb = pg_line_cached(sc, mcxt, line, len);
+    if (jb && !check) return JsonbPGetDatum(jb);
+    Datum in = DirectFunctionCall1(jsonb_in, CStringGetDatum(pnstrdup(line, len)));
+    if (jb && (VARSIZE(jb) != VARSIZE(DatumGetPointer(in)) ||
+               memcmp(jb, DatumGetPointer(in), VARSIZE(jb)) != 0))
+        elog(ERROR, "pcr: internal error: the decision's jsonb differs from jsonb_in's for %s",
+             pnstrdup(line, len));
+    return in;
+}
