@@ -352,6 +352,25 @@ typedef struct Route {
     int32_t from, through;  /* the policy's window (days) */
 } Route;
 
+enum {
+    NO_POLICY_WHY_MAX = 512, /* bytes of a no_policy line's "why" */
+    WHY_NEAREST = 3,         /* payer names suggested for an unknown payer */
+};
+
+/* The last no_policy record's explanation, kept for the next one: a batch's
+ * unknown payers repeat, and finding the nearest payer names costs more
+ * than deciding a record. The text depends on the payer alone when no
+ * policy has it, on the payer and the service date when one has. */
+typedef struct WhyMemo {
+    bool valid;
+    bool by_day;      /* the payer is known: the text names the date */
+    int32_t day;
+    uint32_t payer_len;
+    char payer[64];   /* payers longer than this are not kept */
+    size_t len;
+    char text[NO_POLICY_WHY_MAX];
+} WhyMemo;
+
 struct pcr_engine {
     EnginePolicy *v; /* owned policies, in the order added */
     size_t n, cap;
@@ -362,6 +381,7 @@ struct pcr_engine {
     Buf line;        /* the current decision line */
     FILE *explain;   /* where explanations go (pcr_engine_set_explain), or NULL */
     Buf why;         /* the current explanation */
+    WhyMemo why_memo; /* the last no_policy explanation (no_policy_why_memo) */
 
     /* The last record, for pcr_engine_decision (set by eval_line; the
      * pointers are valid until the next record is decoded). */
@@ -511,6 +531,7 @@ pcr_status pcr_engine_add(pcr_engine *e, pcr_policy *p, char *err, size_t errlen
         if (e->dec) rec_decoder_set_strict(e->dec, e->strict);
     }
     e->n++;
+    e->why_memo.valid = false; /* the payers and their windows changed */
     return PCR_OK;
 }
 
@@ -548,11 +569,6 @@ static EnginePolicy *route(pcr_engine *e, const char *payer, uint32_t n, int32_t
     }
     return NULL;
 }
-
-enum {
-    NO_POLICY_WHY_MAX = 512, /* bytes of a no_policy line's "why" */
-    WHY_NEAREST = 3,         /* payer names suggested for an unknown payer */
-};
 
 /* Appends to out[*o .. cap) like snprintf, never past cap - 1. */
 static void why_put(char *out, size_t cap, size_t *o, const char *fmt, ...)
@@ -608,6 +624,16 @@ static bool first_of_payer(const pcr_engine *e, size_t i)
     return true;
 }
 
+/* True when one of the engine's policies has the payer. */
+static bool payer_known(const pcr_engine *e, const char *payer, uint32_t n)
+{
+    for (size_t i = 0; i < e->n; i++) {
+        const Prog *p = e->v[i].pol->prog;
+        if (p->strlens[p->payer] == n && memcmp(p->strs[p->payer], payer, n) == 0) return true;
+    }
+    return false;
+}
+
 /* Explains a no_policy record into out (cap bytes, NUL-terminated; returns
  * the length): either no loaded policy has the payer, and the nearest
  * payer names are suggested (a case-insensitive match first, then by edit
@@ -620,12 +646,7 @@ static size_t no_policy_why(const pcr_engine *e, const char *payer, uint32_t n, 
     size_t o = 0;
     char date[12];
     out[0] = '\0';
-    bool known = false;
-    for (size_t i = 0; i < e->n && !known; i++) {
-        const Prog *p = e->v[i].pol->prog;
-        known = p->strlens[p->payer] == n && memcmp(p->strs[p->payer], payer, n) == 0;
-    }
-    if (known) {
+    if (payer_known(e, payer, n)) {
         date_format(day, date);
         why_put(out, cap, &o, "no policy of payer \"%.*s\" is in force on %s; its policies cover ",
                 (int)utf8_cut(payer, n, 60), payer, date);
@@ -683,6 +704,24 @@ static size_t no_policy_why(const pcr_engine *e, const char *payer, uint32_t n, 
         shown++;
     }
     return utf8_cut(out, o, o);
+}
+
+/* no_policy_why through the engine's memo: the same text, computed once for
+ * a run of records with the same unknown payer (or the same known payer and
+ * service date). */
+static const WhyMemo *no_policy_why_memo(pcr_engine *e, const char *payer, uint32_t n, int32_t day)
+{
+    WhyMemo *m = &e->why_memo;
+    if (m->valid && m->payer_len == n && memcmp(m->payer, payer, n) == 0 &&
+        (!m->by_day || m->day == day))
+        return m;
+    m->len = no_policy_why(e, payer, n, day, m->text, sizeof m->text);
+    m->valid = n <= sizeof m->payer;
+    if (m->valid) memcpy(m->payer, payer, n);
+    m->payer_len = n;
+    m->by_day = payer_known(e, payer, n);
+    m->day = day;
+    return m;
 }
 
 /* Remembers the last record's decision for pcr_engine_decision. */
@@ -770,10 +809,9 @@ static pcr_decision_kind decide_line(pcr_engine *e, const char *json, size_t len
     const RecVal *payer = &r->v[p0->f_payer];
     EnginePolicy *ep = route(e, payer->s, payer->n, (int32_t)r->v[p0->f_service_date].i);
     if (!ep) {
-        char why[NO_POLICY_WHY_MAX];
-        size_t why_len = no_policy_why(e, payer->s, payer->n,
-                                       (int32_t)r->v[p0->f_service_date].i, why, sizeof why);
-        out_no_policy(out, r->id, r->id_len, why, why_len);
+        const WhyMemo *m = no_policy_why_memo(e, payer->s, payer->n,
+                                              (int32_t)r->v[p0->f_service_date].i);
+        out_no_policy(out, r->id, r->id_len, m->text, m->len);
         return remember(e, PCR_DEC_NO_POLICY, NULL, r->id, r->id_len, NULL);
     }
     vm_decide(ep->vm, r, &e->last);

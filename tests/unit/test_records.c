@@ -268,6 +268,49 @@ Test(records, no_policy_says_why)
     pcr_engine_free(e);
 }
 
+/* The explanation is kept for the next record of the same payer (and, for
+ * a known payer, the same date): it must never outlive what it depends on. */
+Test(records, no_policy_why_follows_payer_date_and_policies)
+{
+    pcr_engine *e = pcr_engine_new();
+    add_src(e, "p23.pcr", premera_2023_src);
+    add_src(e, "p20.pcr", premera_src);
+    struct {
+        const char *rec, *why;
+    } cases[] = {
+        {"{\"id\":\"1\",\"payer\":\"aetna\",\"service_date\":\"2020-06-01\"}",
+         "no policy for payer \"aetna\"; loaded payers: \"premera\""},
+        {"{\"id\":\"2\",\"payer\":\"aetna\",\"service_date\":\"2024-01-01\"}",
+         "no policy for payer \"aetna\"; loaded payers: \"premera\""},
+        {"{\"id\":\"3\",\"payer\":\"aetn\",\"service_date\":\"2024-01-01\"}",
+         "no policy for payer \"aetn\"; loaded payers: \"premera\""},
+        {"{\"id\":\"4\",\"payer\":\"premera\",\"service_date\":\"2022-06-01\"}",
+         "no policy of payer \"premera\" is in force on 2022-06-01; its policies cover 2020-01-01 "
+         "through 2021-12-31 (premera_2020@2020), 2023-01-01 onward (premera_2023@2023)"},
+        {"{\"id\":\"5\",\"payer\":\"premera\",\"service_date\":\"2022-07-01\"}",
+         "no policy of payer \"premera\" is in force on 2022-07-01; its policies cover 2020-01-01 "
+         "through 2021-12-31 (premera_2020@2020), 2023-01-01 onward (premera_2023@2023)"},
+        {"{\"id\":\"6\",\"payer\":\"Premera\",\"service_date\":\"2022-07-01\"}",
+         "no policy for payer \"Premera\"; did you mean \"premera\"?"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        pcr_decision_kind k;
+        json_t *j = eval(e, cases[i].rec, &k);
+        cr_expect_eq(k, PCR_DEC_NO_POLICY);
+        cr_expect_str_eq(str_of(j, "why"), cases[i].why);
+        json_decref(j);
+    }
+    /* a policy added after a no_policy record: the next one names it */
+    add_src(e, "o.pcr", other_src);
+    pcr_decision_kind k;
+    json_t *j = eval(e, "{\"id\":\"7\",\"payer\":\"Premera\",\"service_date\":\"2022-07-01\"}", &k);
+    cr_expect_eq(k, PCR_DEC_NO_POLICY);
+    cr_expect_str_eq(str_of(j, "why"),
+                     "no policy for payer \"Premera\"; did you mean \"premera\" or \"premier\"?");
+    json_decref(j);
+    pcr_engine_free(e);
+}
+
 Test(records, no_policy_why_is_valid_utf8_for_any_payer)
 {
     pcr_engine *e = pcr_engine_new();
