@@ -230,16 +230,22 @@ static bool parse_fast(CodeSystem sys, const char *s, size_t n, CodeKey *out)
                     << CHAR_BITS | last;
         k = 5;
     } else if (sys == SYS_ICD10) {
-        for (size_t i = 0; i < n; i++) {
-            if (s[i] == '.' && i == 3 && n > 4) continue;
+        /* a letter, a digit, a letter or digit, then up to 4 more after an
+         * optional dot: at most 8 bytes */
+        if (n < 3 || n > CODE_MAX_CHARS + 1) return false;
+        unsigned v0 = char_value((uint8_t)s[0]), v1 = char_value((uint8_t)s[1]),
+                 v2 = char_value((uint8_t)s[2]);
+        if (v0 < LETTER_BASE || v0 == 0xFF || v1 > 9 || v2 == 0xFF) return false;
+        chars = (CodeKey)v0 << 2 * CHAR_BITS | v1 << CHAR_BITS | v2;
+        shape = 4u | (v2 >= LETTER_BASE);
+        k = 3;
+        for (size_t i = n > 4 && s[3] == '.' ? 4 : 3; i < n; i++) {
             unsigned v = char_value((uint8_t)s[i]);
-            bool letter = v >= LETTER_BASE;
-            if (v == 0xFF || k == CODE_MAX_CHARS || (k < 2 && letter != (k == 0))) return false;
+            if (v == 0xFF || k == CODE_MAX_CHARS) return false;
             chars = chars << CHAR_BITS | v;
-            shape = shape << 1 | letter;
+            shape = shape << 1 | (v >= LETTER_BASE);
             k++;
         }
-        if (k < 3) return false;
     } else {
         return false;
     }
@@ -355,17 +361,22 @@ CodeKey code_key_prev(CodeKey k, bool *ok)
     return k;
 }
 
-CodeSystem code_infer_system(const char *s, size_t n, unsigned allowed)
+CodeSystem code_infer_parse(const char *s, size_t n, unsigned allowed, CodeKey *key)
 {
-    CodeKey key;
     static const CodeSystem order[] = {SYS_CPT, SYS_HCPCS, SYS_REV, SYS_POS, SYS_ICD10};
     for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
         CodeSystem sys = order[i];
         if (!(allowed & SYS_BIT(sys))) continue;
         if (sys == SYS_REV && n == 3) continue; /* inference wants the full 4 digits */
-        if (code_parse(sys, s, n, &key, NULL)) return sys;
+        if (code_parse(sys, s, n, key, NULL)) return sys;
     }
     return SYS_NONE;
+}
+
+CodeSystem code_infer_system(const char *s, size_t n, unsigned allowed)
+{
+    CodeKey key;
+    return code_infer_parse(s, n, allowed, &key);
 }
 
 void code_set_add(CodeSet *s, CodeKey lo, CodeKey hi)
