@@ -205,7 +205,8 @@ static unsigned char_value(uint8_t c)
  * (without a reason) for anything else. For those three systems that
  * is exact (test_scan checks it): a code it refuses is invalid, and the
  * two-step path only finds the reason; for the others it decides. */
-static bool parse_fast(CodeSystem sys, const char *s, size_t n, CodeKey *out)
+static inline __attribute__((always_inline)) bool parse_fast(CodeSystem sys, const char *s, size_t n,
+                                                         CodeKey *out)
 {
     CodeKey chars = 0, shape = 0; /* position 0 first: shifted into place at the end */
     size_t k = 0;
@@ -238,13 +239,14 @@ static bool parse_fast(CodeSystem sys, const char *s, size_t n, CodeKey *out)
         if (v0 < LETTER_BASE || v0 == 0xFF || v1 > 9 || v2 == 0xFF) return false;
         chars = (CodeKey)v0 << 2 * CHAR_BITS | v1 << CHAR_BITS | v2;
         shape = 4u | (v2 >= LETTER_BASE);
-        k = 3;
-        for (size_t i = n > 4 && s[3] == '.' ? 4 : 3; i < n; i++) {
+        bool dot = n > 4 && s[3] == '.';
+        if (!dot && n > CODE_MAX_CHARS) return false;
+        k = n - dot;
+        for (size_t i = 3 + dot; i < n; i++) {
             unsigned v = char_value((uint8_t)s[i]);
-            if (v == 0xFF || k == CODE_MAX_CHARS) return false;
+            if (v == 0xFF) return false;
             chars = chars << CHAR_BITS | v;
             shape = shape << 1 | (v >= LETTER_BASE);
-            k++;
         }
     } else {
         return false;
@@ -255,17 +257,24 @@ static bool parse_fast(CodeSystem sys, const char *s, size_t n, CodeKey *out)
     return true;
 }
 
-bool code_parse(CodeSystem sys, const char *s, size_t n, CodeKey *key, const char **why)
+/* code_parse after parse_fast refused s: the two-step path, apart so that
+ * the common case sets up no buffer. */
+static bool __attribute__((noinline)) parse_slow(CodeSystem sys, const char *s, size_t n,
+                                                 CodeKey *key, const char **why)
 {
     char norm[CODE_MAX_CHARS + 1];
     size_t k;
-    if (parse_fast(sys, s, n, key)) return true;
     /* parse_fast accepts every valid CPT, HCPCS and ICD-10-CM code, so for
      * those only the reason is left to find */
     if (!why && (sys == SYS_CPT || sys == SYS_HCPCS || sys == SYS_ICD10)) return false;
     if (!code_normalize(sys, s, n, norm, &k, why)) return false;
     *key = code_key(sys, norm, k);
     return true;
+}
+
+bool code_parse(CodeSystem sys, const char *s, size_t n, CodeKey *key, const char **why)
+{
+    return parse_fast(sys, s, n, key) || parse_slow(sys, s, n, key, why);
 }
 
 CodeSystem code_key_system(CodeKey k) { return (CodeSystem)(k >> SYS_SHIFT); }
@@ -368,7 +377,9 @@ CodeSystem code_infer_parse(const char *s, size_t n, unsigned allowed, CodeKey *
         CodeSystem sys = order[i];
         if (!(allowed & SYS_BIT(sys))) continue;
         if (sys == SYS_REV && n == 3) continue; /* inference wants the full 4 digits */
-        if (code_parse(sys, s, n, key, NULL)) return sys;
+        /* for CPT, HCPCS and ICD-10-CM parse_fast decides (see code_parse) */
+        bool exact = sys == SYS_CPT || sys == SYS_HCPCS || sys == SYS_ICD10;
+        if (exact ? parse_fast(sys, s, n, key) : code_parse(sys, s, n, key, NULL)) return sys;
     }
     return SYS_NONE;
 }

@@ -129,8 +129,19 @@ enum {
     PRED_START = 0,                   /* pred[] row of the first key */
     PRED_UNKNOWN = PCR_MAX_FIELDS + 1, /* pred[] row after an unknown key */
     PRED_SLOTS = PCR_MAX_FIELDS + 2,
-    PRED_NONE = 0xFF,
+    PRED_NONE = PCR_MAX_FIELDS,       /* no field: its KeyPat is all zero */
 };
+
+/* An enum field's members by a hash of their own: a multiplier under which
+ * each member has a slot of its own, so a lookup is one probe and one
+ * comparison (member_find probes the table of all members). */
+typedef struct EnumTab {
+    uint64_t seed;
+    uint32_t bits;        /* slot has 2^bits slots; 0: no such multiplier found */
+    uint8_t slot[2 * 64]; /* member + 1, 0: empty */
+} EnumTab;
+
+enum { ENUM_SEED_TRIES = 200 };
 
 /* How fast_value reads a field's value (RecDecoder.fast). */
 typedef enum FastKind {
@@ -196,9 +207,16 @@ struct RecDecoder {
 
     /* Fast paths (see "fast paths" below): they only ever skip work, so
      * they change no result and no message. */
-    KeyPat kpat[PCR_MAX_FIELDS];  /* field f's key as it usually appears */
+    KeyPat kpat[PCR_MAX_FIELDS + 1]; /* field f's key as it usually appears;
+                                        kpat[PRED_NONE] never matches */
     uint8_t *patbuf;              /* the bytes of every kpat */
     uint8_t fast[PCR_MAX_FIELDS]; /* field f's value fast path (FastKind) */
+    /* (days from 1900-01-01 to January 1 of year DATE_MIN_YEAR + i) << 1 |
+     * whether that year is a leap year, for fast_date */
+    uint32_t year[DATE_MAX_YEAR - DATE_MIN_YEAR + 1];
+    EnumTab *etab;                /* per field (enum fields only used) */
+    Name *mname;                  /* enum field f's member m: mname[mfirst[f] + m] */
+    uint32_t mfirst[PCR_MAX_FIELDS];
     uint32_t id_field;            /* the string field named "id", or PIDX_NONE */
     /* The two fields that most recently followed field f (index f + 1),
      * the first key (index PRED_START) and an unknown key (PRED_UNKNOWN),
@@ -348,6 +366,59 @@ static const Name *member_find(const RecDecoder *d, uint32_t f, const char *s, u
     return NULL;
 }
 
+/* Builds d->etab and d->mname for the enum fields (nmembers in all). */
+static void enums_place(RecDecoder *d, uint32_t nmembers)
+{
+    const Prog *prog = d->prog;
+    d->etab = xcalloc(prog->nfields ? prog->nfields : 1, sizeof *d->etab);
+    d->mname = xcalloc(nmembers ? nmembers : 1, sizeof *d->mname);
+    uint32_t k = 0;
+    for (uint32_t f = 0; f < prog->nfields; f++) {
+        const PField *pf = &prog->fields[f];
+        if (pf->type != VT_ENUM) continue;
+        d->mfirst[f] = k;
+        for (uint32_t m = 0; m < pf->enum_count; m++) {
+            uint32_t s = prog->refs[pf->enum_first + m];
+            d->mname[k + m] = make_name(prog->strs[s], prog->strlens[s], f, m);
+        }
+        EnumTab *t = &d->etab[f];
+        uint32_t bits = 1;
+        while ((1u << bits) < 2 * pf->enum_count) bits++;
+        uint64_t seed = 0x2545F4914F6CDD1Dull;
+        for (int attempt = 0; attempt < ENUM_SEED_TRIES && pf->enum_count; attempt++) {
+            bool perfect = true;
+            memset(t->slot, 0, sizeof t->slot);
+            for (uint32_t m = 0; m < pf->enum_count && perfect; m++) {
+                const Name *e = &d->mname[k + m];
+                uint32_t i = name_slot(e->a, e->b, e->len, seed, bits);
+                if (t->slot[i]) perfect = false;
+                else t->slot[i] = (uint8_t)(m + 1);
+            }
+            if (perfect) {
+                t->seed = seed;
+                t->bits = bits;
+                break;
+            }
+            seed = (seed + 0x9E3779B97F4A7C15ull) * 0xBF58476D1CE4E5B9ull | 1;
+        }
+        k += pf->enum_count;
+    }
+}
+
+/* The member of enum field f called s, or NULL: member_find, through the
+ * field's own table when it has one. */
+static inline const Name *enum_find(const RecDecoder *d, uint32_t f, const char *s, uint32_t n)
+{
+    const EnumTab *t = &d->etab[f];
+    if (!t->bits) return member_find(d, f, s, n);
+    uint64_t a, b;
+    name_key(s, n, &a, &b);
+    uint32_t e = t->slot[name_slot(a, b, n, t->seed, t->bits)];
+    if (!e) return NULL;
+    const Name *m = &d->mname[d->mfirst[f] + e - 1];
+    return name_is(m, s, n, a, b) ? m : NULL;
+}
+
 /* Builds the key patterns, the value fast paths and the (empty) key
  * predictions for d's schema. */
 static void fast_init(RecDecoder *d)
@@ -359,6 +430,12 @@ static void fast_init(RecDecoder *d)
     uint8_t *w = d->patbuf;
     d->id_field = PIDX_NONE;
     memset(d->pred, PRED_NONE, sizeof d->pred);
+    for (uint32_t i = 0, days = 0; i <= DATE_MAX_YEAR - DATE_MIN_YEAR; i++) {
+        uint32_t y = DATE_MIN_YEAR + i;
+        bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+        d->year[i] = days << 1 | leap;
+        days += 365 + leap;
+    }
     for (uint32_t f = 0; f < prog->nfields; f++) {
         const PField *pf = &prog->fields[f];
         const Name *e = &d->fname[f];
@@ -467,6 +544,7 @@ RecDecoder *rec_decoder_new(const Prog *prog)
             d->member_sys[f][m] = (uint8_t)code_system_from_name(e.name, e.len);
         }
     }
+    enums_place(d, nmembers);
     d->cap = SCRATCH_MIN;
     d->scratch = xmalloc(d->cap);
     d->rec.items = d->items;
@@ -479,6 +557,8 @@ void rec_decoder_free(RecDecoder *d)
     if (!d) return;
     free(d->members);
     free(d->patbuf);
+    free(d->etab);
+    free(d->mname);
     free(d->scratch);
     free(d);
 }
@@ -1536,14 +1616,15 @@ static inline int fast_digits(const uint8_t *s, int n)
 }
 
 /* date_parse for the 10 bytes at s, with the same verdict and value
- * (test_rec_fast checks every day of the years it accepts): the eight
- * digits checked at once (a byte minus '0' is a digit when adding 6 keeps
- * it below 16), then the days since 1970-01-01 from the year's leap days
- * and a table of days before each month. */
-static inline bool fast_date(const uint8_t *s, int32_t *out)
+ * (test_rec_fast checks every month of the years around the accepted ones):
+ * the eight digits checked at once (a byte minus '0' is a digit when
+ * adding 6 keeps it below 16), then the days from the table of years and
+ * a table of days before each month. */
+static inline bool fast_date(const RecDecoder *d, const uint8_t *s, int32_t *out)
 {
     static const uint16_t before[12] = {0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334};
     static const uint8_t len[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    enum { DAYS_1900_TO_1970 = 25567 };
     unsigned y0 = (uint8_t)(s[0] - '0'), y1 = (uint8_t)(s[1] - '0'), y2 = (uint8_t)(s[2] - '0'),
              y3 = (uint8_t)(s[3] - '0'), m0 = (uint8_t)(s[5] - '0'), m1 = (uint8_t)(s[6] - '0'),
              d0 = (uint8_t)(s[8] - '0'), d1 = (uint8_t)(s[9] - '0');
@@ -1551,14 +1632,13 @@ static inline bool fast_date(const uint8_t *s, int32_t *out)
         ~15u)
         return false;
     if (s[4] != '-' || s[7] != '-') return false;
-    int y = (int)(y0 * 1000 + y1 * 100 + y2 * 10 + y3), m = (int)(m0 * 10 + m1),
-        dd = (int)(d0 * 10 + d1);
-    if (y < DATE_MIN_YEAR || y > DATE_MAX_YEAR || m < 1 || m > 12 || dd < 1) return false;
-    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    if (dd > len[m - 1] + (m == 2 && leap)) return false;
-    int yy = y - 1;
-    *out = 365 * (y - 1970) + (yy / 4 - yy / 100 + yy / 400) - 477 + before[m - 1] +
-           (m > 2 && leap) + dd - 1;
+    unsigned y = y0 * 1000 + y1 * 100 + y2 * 10 + y3 - DATE_MIN_YEAR, m = m0 * 10 + m1 - 1,
+             dd = d0 * 10 + d1;
+    if (y > DATE_MAX_YEAR - DATE_MIN_YEAR || m > 11 || dd < 1) return false;
+    uint32_t year = d->year[y], leap = year & 1;
+    if (dd > len[m] + (leap && m == 1 ? 1u : 0u)) return false;
+    *out = (int32_t)(year >> 1) - DAYS_1900_TO_1970 + before[m] + (int32_t)(m > 1 && leap) +
+           (int32_t)dd - 1;
     return true;
 }
 
@@ -1679,18 +1759,19 @@ static const uint8_t *fast_list(RecDecoder *d, uint32_t f, const uint8_t *p)
     return NULL;
 }
 
-/* Decodes the value of known field f at d->p when it has the usual shape
- * of its type (see FastKind): 1 when done, 0 to read it on the general
- * path (nothing was changed), -1 after an error (a code of a list). */
-HOT int fast_value(RecDecoder *d, uint32_t f)
+/* Decodes the value of known field f at q when it has the usual shape of
+ * its type (see FastKind): the byte after it when done, NULL to read it on
+ * the general path (nothing was changed), q itself after an error (a code
+ * of a list). */
+HOT const uint8_t *fast_value(RecDecoder *d, uint32_t f, const uint8_t *q)
 {
-    const uint8_t *q = d->p, *end = d->end, *p;
+    const uint8_t *end = d->end, *p;
     RecVal *v = &d->rec.v[f];
-    if (q == end) return 0;
+    if (q == end) return NULL;
     switch ((FastKind)d->fast[f]) {
     case FAST_STRING:
         p = fast_string(q, end, &v->s, &v->n);
-        if (!p) return 0;
+        if (!p) return NULL;
         if (f == d->id_field) {
             d->rec.has_id = true;
             d->rec.id = v->s;
@@ -1701,28 +1782,28 @@ HOT int fast_value(RecDecoder *d, uint32_t f)
         const char *s;
         uint32_t n;
         p = fast_string(q, end, &s, &n);
-        const Name *m = p ? member_find(d, f, s, n) : NULL;
-        if (!m) return 0;
+        const Name *m = p ? enum_find(d, f, s, n) : NULL;
+        if (!m) return NULL;
         v->i = m->member;
         break;
     }
     case FAST_DATE: {
         int32_t day;
-        if (end - q < 12 || q[0] != '"' || q[11] != '"' || !fast_date(q + 1, &day)) return 0;
+        if (end - q < 12 || q[0] != '"' || q[11] != '"' || !fast_date(d, q + 1, &day)) return NULL;
         v->i = day;
         p = q + 12;
         break;
     }
     case FAST_DATETIME: {
         int32_t day;
-        if (end - q < 12 || q[0] != '"' || !fast_date(q + 1, &day)) return 0;
+        if (end - q < 12 || q[0] != '"' || !fast_date(d, q + 1, &day)) return NULL;
         if (q[11] == '"') {
             v->i = (int64_t)day * SECONDS_PER_DAY;
             d->rec.date_only |= (uint64_t)1 << f;
             p = q + 12;
             break;
         }
-        if (end - q < 18 || q[11] != 'T' || q[14] != ':') return 0;
+        if (end - q < 18 || q[11] != 'T' || q[14] != ':') return NULL;
         int hh = fast_digits(q + 12, 2), mm = fast_digits(q + 15, 2), ss = 0;
         if (q[17] == '"') {
             p = q + 18;
@@ -1730,9 +1811,9 @@ HOT int fast_value(RecDecoder *d, uint32_t f)
             ss = fast_digits(q + 18, 2);
             p = q + 21;
         } else {
-            return 0;
+            return NULL;
         }
-        if (hh < 0 || mm < 0 || ss < 0 || hh > 23 || mm > 59 || ss > 59) return 0;
+        if (hh < 0 || mm < 0 || ss < 0 || hh > 23 || mm > 59 || ss > 59) return NULL;
         v->i = (int64_t)day * SECONDS_PER_DAY + hh * 3600 + mm * 60 + ss;
         break;
     }
@@ -1740,7 +1821,7 @@ HOT int fast_value(RecDecoder *d, uint32_t f)
         uint64_t u;
         bool neg = *q == '-';
         p = fast_uint(q + neg, end, &u);
-        if (!p || p == end || number_goes_on(*p)) return 0;
+        if (!p || p == end || number_goes_on(*p)) return NULL;
         v->i = neg ? -(int64_t)u : (int64_t)u;
         break;
     }
@@ -1748,14 +1829,14 @@ HOT int fast_value(RecDecoder *d, uint32_t f)
         uint64_t u, cents = 0;
         bool neg = *q == '-';
         p = fast_uint(q + neg, end, &u);
-        if (!p || p == end || u >= 10000000000000000ull) return 0;
+        if (!p || p == end || u >= 10000000000000000ull) return NULL;
         if (*p == '.') {
             const uint8_t *fr = ++p;
             while (p < end && is_digit(*p) && p - fr < 3) cents = cents * 10 + (unsigned)(*p++ - '0');
-            if (p == fr || p - fr > 2) return 0;
+            if (p == fr || p - fr > 2) return NULL;
             if (p - fr == 1) cents *= 10;
         }
-        if (p == end || number_goes_on(*p)) return 0;
+        if (p == end || number_goes_on(*p)) return NULL;
         cents += u * 100;
         v->i = neg ? -(int64_t)cents : (int64_t)cents;
         break;
@@ -1768,20 +1849,18 @@ HOT int fast_value(RecDecoder *d, uint32_t f)
             v->i = 0;
             p = q + 5;
         } else {
-            return 0;
+            return NULL;
         }
         break;
     case FAST_LIST:
         p = fast_list(d, f, q);
-        if (!p) return 0;
-        if (p == q) return -1;
+        if (!p || p == q) return p;
         break;
     default:
-        return 0;
+        return NULL;
     }
-    d->p = p;
     d->rec.present |= 1ull << f;
-    return 1;
+    return p;
 }
 
 /* record = ws object ws, where each member's value is converted to its
@@ -1801,22 +1880,26 @@ static bool parse_record(RecDecoder *d)
         d->p++;
     } else {
         uint32_t prev = PRED_START; /* the pred[] row of this key */
+        const uint8_t *p = d->p, *end = d->end;
         for (bool first = true;; first = false) {
             Tok k, v;
-            int f = -1;
+            int f;
             uint8_t *guess = d->pred[prev];
-            if (guess[0] != PRED_NONE && key_hit(d, guess[0], d->p)) f = guess[0];
-            else if (guess[1] != PRED_NONE && key_hit(d, guess[1], d->p)) f = guess[1];
+            if (key_hit(d, guess[0], p)) f = guess[0];
+            else if (key_hit(d, guess[1], p)) f = guess[1];
+            else f = -1;
             if (f >= 0) {
                 /* what read_key does, for `"name":` */
                 k.kind = TK_STRING;
-                k.s = (const char *)d->p + 1;
+                k.s = (const char *)p + 1;
                 k.n = d->kpat[f].len - 3;
                 if (++d->nkeys > REC_MAX_KEYS) return fail(d, "more than %d keys", REC_MAX_KEYS);
-                d->p += d->kpat[f].len;
+                p += d->kpat[f].len;
             } else {
+                d->p = p;
                 if (!read_key(d, &k, first ? "expected a string key or '}'" : "expected a string key"))
                     return false;
+                p = d->p;
                 f = field_find(d, k.s, k.n);
                 if (f >= 0 && guess[0] != f) {
                     guess[1] = guess[0];
@@ -1827,9 +1910,12 @@ static bool parse_record(RecDecoder *d)
                 if (seen >> f & 1) return fail_dup(d, &k, NULL);
                 seen |= 1ull << f;
                 prev = (uint32_t)f + 1;
-                int done = fast_value(d, (uint32_t)f);
-                if (done < 0) return false;
-                if (!done) {
+                const uint8_t *q = fast_value(d, (uint32_t)f, p);
+                if (q == p) return false;
+                if (q) {
+                    p = q;
+                } else {
+                    d->p = p;
                     if (!read_value(d, &v)) return false;
                     if (v.kind == TK_STRING && k.n == 2 && memcmp(k.s, "id", 2) == 0) {
                         d->rec.has_id = true;
@@ -1837,11 +1923,13 @@ static bool parse_record(RecDecoder *d)
                         d->rec.id_len = v.n;
                     }
                     if (!decode_field(d, (uint32_t)f, &v)) return false;
+                    p = d->p;
                 }
             } else {
                 if (!key_insert(d, 0, &k)) return fail_dup(d, &k, NULL);
                 count_unknown(d, &k);
                 prev = PRED_UNKNOWN;
+                d->p = p;
                 if (!read_value(d, &v)) return false;
                 if (v.kind == TK_STRING && k.n == 2 && memcmp(k.s, "id", 2) == 0) {
                     d->rec.has_id = true;
@@ -1850,18 +1938,21 @@ static bool parse_record(RecDecoder *d)
                 }
                 if ((v.kind == TK_ARRAY || v.kind == TK_OBJECT) && !skip_nested(d, v.kind, &k))
                     return false;
+                p = d->p;
             }
             /* next_or_close, for a separator right after the value */
-            if (d->p < d->end && *d->p == ',') {
-                d->p++;
+            if (p < end && *p == ',') {
+                p++;
                 continue;
             }
-            if (d->p < d->end && *d->p == '}') {
-                d->p++;
+            if (p < end && *p == '}') {
+                d->p = p + 1;
                 break;
             }
+            d->p = p;
             int more = next_or_close(d, '}');
             if (more < 0) return false;
+            p = d->p;
             if (!more) break;
         }
     }
