@@ -116,10 +116,11 @@ typedef struct Tok {
 
 /* A field's key as it appears in a record without whitespace, `"name":`,
  * for one masked compare of 16 bytes (two words, each byte of the pattern
- * under a 0xFF mask byte). Names longer than 13 bytes compare the rest
- * with memcmp. */
+ * under a 0xFF mask byte). A longer pattern compares its last 8 bytes as
+ * one word, and the bytes between (past 24) with memcmp. */
 typedef struct KeyPat {
     uint64_t w[2], m[2]; /* the pattern's first 16 bytes and their mask */
+    uint64_t last;       /* a pattern of over 16 bytes: its last 8 */
     const uint8_t *pat;  /* the whole pattern (in RecDecoder.patbuf) */
     uint32_t len;        /* its length; 0: never predicted (the name has a
                             byte that is not plain, see scan.h) */
@@ -456,6 +457,7 @@ static void fast_init(RecDecoder *d)
         memcpy(k->w, pat, 16);
         memcpy(k->m, mask, 16);
         k->len = plain ? e->len + 3 : 0;
+        if (e->len + 3 > 16) k->last = load64((const char *)k->pat + e->len + 3 - 8);
         bool is_id = e->len == 2 && memcmp(e->name, "id", 2) == 0;
         if (is_id && pf->type == VT_STRING) d->id_field = f;
         FastKind kind = FAST_NONE;
@@ -1600,7 +1602,9 @@ HOT bool key_hit(const RecDecoder *d, uint32_t f, const uint8_t *p)
                  ((load64((const char *)p + 8) ^ k->w[1]) & k->m[1]);
     if (x) return false;
     if (k->len <= 16) return k->len != 0;
-    return (size_t)(d->end - p) >= k->len && memcmp(p + 16, k->pat + 16, k->len - 16) == 0;
+    if ((size_t)(d->end - p) < k->len || load64((const char *)p + k->len - 8) != k->last)
+        return false;
+    return k->len <= 24 || memcmp(p + 16, k->pat + 16, k->len - 24) == 0;
 }
 
 /* The value of the n digits at s (n <= 9), or -1 if one is not a digit. */
@@ -1863,6 +1867,18 @@ HOT const uint8_t *fast_value(RecDecoder *d, uint32_t f, const uint8_t *q)
     return p;
 }
 
+/* k as read_key would have read the predicted key between key and end
+ * (`"name":`), unless it was read (k->s set). */
+static inline const Tok *key_tok(Tok *k, const uint8_t *key, const uint8_t *end)
+{
+    if (!k->s) {
+        k->kind = TK_STRING;
+        k->s = (const char *)key + 1;
+        k->n = (uint32_t)(end - key) - 3;
+    }
+    return k;
+}
+
 /* record = ws object ws, where each member's value is converted to its
  * field's type, or validated and skipped when the key is unknown. */
 static bool parse_record(RecDecoder *d)
@@ -1888,13 +1904,12 @@ static bool parse_record(RecDecoder *d)
             if (key_hit(d, guess[0], p)) f = guess[0];
             else if (key_hit(d, guess[1], p)) f = guess[1];
             else f = -1;
+            const uint8_t *key = p;
             if (f >= 0) {
-                /* what read_key does, for `"name":` */
-                k.kind = TK_STRING;
-                k.s = (const char *)p + 1;
-                k.n = d->kpat[f].len - 3;
+                /* what read_key does, for `"name":`; k is set when needed */
                 if (++d->nkeys > REC_MAX_KEYS) return fail(d, "more than %d keys", REC_MAX_KEYS);
                 p += d->kpat[f].len;
+                k.s = NULL;
             } else {
                 d->p = p;
                 if (!read_key(d, &k, first ? "expected a string key or '}'" : "expected a string key"))
@@ -1907,7 +1922,7 @@ static bool parse_record(RecDecoder *d)
                 }
             }
             if (f >= 0) {
-                if (seen >> f & 1) return fail_dup(d, &k, NULL);
+                if (seen >> f & 1) return fail_dup(d, key_tok(&k, key, p), NULL);
                 seen |= 1ull << f;
                 prev = (uint32_t)f + 1;
                 const uint8_t *q = fast_value(d, (uint32_t)f, p);
@@ -1915,6 +1930,7 @@ static bool parse_record(RecDecoder *d)
                 if (q) {
                     p = q;
                 } else {
+                    key_tok(&k, key, p);
                     d->p = p;
                     if (!read_value(d, &v)) return false;
                     if (v.kind == TK_STRING && k.n == 2 && memcmp(k.s, "id", 2) == 0) {

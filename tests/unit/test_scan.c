@@ -366,3 +366,25 @@ Test(scan, code_parse_agrees_with_normalize_and_key)
         }
     }
 }
+
+/* Every byte value at every position of valid codes of each shape:
+ * code_parse's byte table (codes.c char_values) against code_normalize. */
+Test(scan, code_parse_every_byte_at_every_position)
+{
+    static const struct {
+        CodeSystem sys;
+        const char *code;
+    } base[] = {{SYS_CPT, "70551"}, {SYS_CPT, "0213T"}, {SYS_HCPCS, "J0696"},
+                {SYS_ICD10, "S09.07"}, {SYS_ICD10, "M48061"}, {SYS_ICD10, "Z00.00XA"},
+                {SYS_REV, "0450"}, {SYS_POS, "22"}};
+    char s[16];
+    for (size_t b = 0; b < sizeof base / sizeof *base; b++) {
+        size_t n = strlen(base[b].code);
+        for (size_t i = 0; i < n; i++)
+            for (int c = 0; c < 256; c++) {
+                memcpy(s, base[b].code, n);
+                s[i] = (char)c;
+                check_code(base[b].sys, s, n);
+            }
+    }
+}
