@@ -251,8 +251,8 @@ static uint32_t load32(const char *s)
 }
 
 /* The key of name s[0..n): its first and last eight bytes (four for names
- * of 4 to 7 bytes, all of them below that), in overlapping loads that stay
- * inside the name. Names of equal length up to 16 bytes are equal exactly
+ * of 4 to 7 bytes, all three or fewer below that), in overlapping loads
+ * that stay inside the name. Names of equal length up to 16 bytes are equal exactly
  * when their keys are. */
 static inline void name_key(const char *s, uint32_t n, uint64_t *a, uint64_t *b)
 {
@@ -263,9 +263,10 @@ static inline void name_key(const char *s, uint32_t n, uint64_t *a, uint64_t *b)
         *a = load32(s);
         *b = load32(s + n - 4);
     } else {
-        uint64_t v = 0;
-        for (uint32_t i = 0; i < n; i++) v = v << 8 | (uint8_t)s[i];
-        *a = v;
+        /* bytes 0, n / 2 and n - 1: all of a name of 1 to 3 bytes */
+        *a = n ? (uint64_t)(uint8_t)s[0] << 16 | (uint64_t)(uint8_t)s[n >> 1] << 8 |
+                     (uint8_t)s[n - 1]
+               : 0;
         *b = 0;
     }
 }

@@ -388,3 +388,26 @@ Test(scan, code_parse_every_byte_at_every_position)
             }
     }
 }
+
+/* code_system_from_name is exact: each name gives its system, and every
+ * other spelling (a byte changed, case, a prefix, an extension) none. */
+Test(scan, code_system_names_are_exact)
+{
+    char s[16];
+    for (int sys = SYS_CPT; sys < SYS_COUNT; sys++) {
+        const char *name = code_system_name((CodeSystem)sys);
+        size_t n = strlen(name);
+        cr_assert_eq(code_system_from_name(name, n), (CodeSystem)sys, "%s", name);
+        for (size_t k = 0; k < n; k++) cr_assert_eq(code_system_from_name(name, k), SYS_NONE);
+        memcpy(s, name, n);
+        s[n] = 'X';
+        cr_assert_eq(code_system_from_name(s, n + 1), SYS_NONE, "%s + X", name);
+        for (size_t i = 0; i < n; i++)
+            for (int c = 0; c < 256; c++) {
+                memcpy(s, name, n);
+                if ((uint8_t)s[i] == c) continue;
+                s[i] = (char)c;
+                cr_assert_eq(code_system_from_name(s, n), SYS_NONE, "%s, byte %zu = %d", name, i, c);
+            }
+    }
+}
