@@ -15,6 +15,11 @@
  * caught by a bit per known field, and the others through a table whose
  * slots are invalidated per record by a generation number, so nothing is
  * cleared, allocated or compared in bulk per record.
+ * The usual record skips most of this through the fast paths ("fast paths"
+ * below): each key predicted from the one before it and confirmed by one
+ * masked compare, each known field's value decoded straight from its
+ * bytes by type; anything unusual is read by the general path from the
+ * same byte, so they change no result and no message.
  * Every value is checked in full, also when no rule reads its field: a
  * record with a wrong-typed value or an invalid code is malformed whatever
  * the policy reads, so the same line gets the same verdict under every
