@@ -13,11 +13,18 @@ const char *code_system_name(CodeSystem sys)
     return sys > SYS_NONE && sys < SYS_COUNT ? system_names[sys] : NULL;
 }
 
+/* Every name has 3 or 5 letters: one compare of 3 or 5 bytes per name of
+ * that length (records name a code's system once per code). */
 CodeSystem code_system_from_name(const char *s, size_t n)
 {
-    if (n != 3 && n != 5) return SYS_NONE; /* every name has 3 or 5 letters */
-    for (int i = 1; i < SYS_COUNT; i++)
-        if (strlen(system_names[i]) == n && memcmp(system_names[i], s, n) == 0) return (CodeSystem)i;
+    if (n == 3) {
+        if (memcmp(s, "CPT", 3) == 0) return SYS_CPT;
+        if (memcmp(s, "REV", 3) == 0) return SYS_REV;
+        if (memcmp(s, "POS", 3) == 0) return SYS_POS;
+    } else if (n == 5) {
+        if (memcmp(s, "HCPCS", 5) == 0) return SYS_HCPCS;
+        if (memcmp(s, "ICD10", 5) == 0) return SYS_ICD10;
+    }
     return SYS_NONE;
 }
 
@@ -189,15 +196,31 @@ CodeKey code_key(CodeSystem sys, const char *norm, size_t n)
     return k;
 }
 
+/* The key value of each byte: 0-9 for a digit, A = 10 to Z = 35 for a
+ * letter of either case, else 0xFF (test_scan tries every byte at every
+ * position of codes of each shape). */
+static const uint8_t char_values[256] = {
+    0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+    0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+    0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+    0xFF, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24,
+    25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+    0xFF, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24,
+    25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+    0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+    0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+    0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+    0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+    0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+    0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+    0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+    0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+};
+
 /* The key value of a digit or letter of either case (0-9, then A = 10 to
- * Z = 35), else 0xFF. */
-static unsigned char_value(uint8_t c)
-{
-    if ((unsigned)(c - '0') < 10) return c - '0';
-    c |= 0x20;
-    if ((unsigned)(c - 'a') < 26) return (unsigned)(c - 'a') + LETTER_BASE;
-    return 0xFF;
-}
+ * Z = 35), else 0xFF: one load, for parse_fast's loop. */
+static inline unsigned char_value(uint8_t c) { return char_values[c]; }
 
 /* code_parse's single pass over the common forms: CPT and HCPCS codes of
  * 5 characters, ICD-10-CM codes with or without their dot, any case. It
@@ -205,7 +228,8 @@ static unsigned char_value(uint8_t c)
  * (without a reason) for anything else. For those three systems that
  * is exact (test_scan checks it): a code it refuses is invalid, and the
  * two-step path only finds the reason; for the others it decides. */
-static bool parse_fast(CodeSystem sys, const char *s, size_t n, CodeKey *out)
+static inline __attribute__((always_inline)) bool parse_fast(CodeSystem sys, const char *s, size_t n,
+                                                         CodeKey *out)
 {
     CodeKey chars = 0, shape = 0; /* position 0 first: shifted into place at the end */
     size_t k = 0;
@@ -230,16 +254,23 @@ static bool parse_fast(CodeSystem sys, const char *s, size_t n, CodeKey *out)
                     << CHAR_BITS | last;
         k = 5;
     } else if (sys == SYS_ICD10) {
-        for (size_t i = 0; i < n; i++) {
-            if (s[i] == '.' && i == 3 && n > 4) continue;
+        /* a letter, a digit, a letter or digit, then up to 4 more after an
+         * optional dot: at most 8 bytes */
+        if (n < 3 || n > CODE_MAX_CHARS + 1) return false;
+        unsigned v0 = char_value((uint8_t)s[0]), v1 = char_value((uint8_t)s[1]),
+                 v2 = char_value((uint8_t)s[2]);
+        if (v0 < LETTER_BASE || v0 == 0xFF || v1 > 9 || v2 == 0xFF) return false;
+        chars = (CodeKey)v0 << 2 * CHAR_BITS | v1 << CHAR_BITS | v2;
+        shape = 4u | (v2 >= LETTER_BASE);
+        bool dot = n > 4 && s[3] == '.';
+        if (!dot && n > CODE_MAX_CHARS) return false;
+        k = n - dot;
+        for (size_t i = 3 + dot; i < n; i++) {
             unsigned v = char_value((uint8_t)s[i]);
-            bool letter = v >= LETTER_BASE;
-            if (v == 0xFF || k == CODE_MAX_CHARS || (k < 2 && letter != (k == 0))) return false;
+            if (v == 0xFF) return false;
             chars = chars << CHAR_BITS | v;
-            shape = shape << 1 | letter;
-            k++;
+            shape = shape << 1 | (v >= LETTER_BASE);
         }
-        if (k < 3) return false;
     } else {
         return false;
     }
@@ -249,17 +280,24 @@ static bool parse_fast(CodeSystem sys, const char *s, size_t n, CodeKey *out)
     return true;
 }
 
-bool code_parse(CodeSystem sys, const char *s, size_t n, CodeKey *key, const char **why)
+/* code_parse after parse_fast refused s: the two-step path, apart so that
+ * the common case sets up no buffer. */
+static bool __attribute__((noinline)) parse_slow(CodeSystem sys, const char *s, size_t n,
+                                                 CodeKey *key, const char **why)
 {
     char norm[CODE_MAX_CHARS + 1];
     size_t k;
-    if (parse_fast(sys, s, n, key)) return true;
     /* parse_fast accepts every valid CPT, HCPCS and ICD-10-CM code, so for
      * those only the reason is left to find */
     if (!why && (sys == SYS_CPT || sys == SYS_HCPCS || sys == SYS_ICD10)) return false;
     if (!code_normalize(sys, s, n, norm, &k, why)) return false;
     *key = code_key(sys, norm, k);
     return true;
+}
+
+bool code_parse(CodeSystem sys, const char *s, size_t n, CodeKey *key, const char **why)
+{
+    return parse_fast(sys, s, n, key) || parse_slow(sys, s, n, key, why);
 }
 
 CodeSystem code_key_system(CodeKey k) { return (CodeSystem)(k >> SYS_SHIFT); }
@@ -355,17 +393,24 @@ CodeKey code_key_prev(CodeKey k, bool *ok)
     return k;
 }
 
-CodeSystem code_infer_system(const char *s, size_t n, unsigned allowed)
+CodeSystem code_infer_parse(const char *s, size_t n, unsigned allowed, CodeKey *key)
 {
-    CodeKey key;
     static const CodeSystem order[] = {SYS_CPT, SYS_HCPCS, SYS_REV, SYS_POS, SYS_ICD10};
     for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
         CodeSystem sys = order[i];
         if (!(allowed & SYS_BIT(sys))) continue;
         if (sys == SYS_REV && n == 3) continue; /* inference wants the full 4 digits */
-        if (code_parse(sys, s, n, &key, NULL)) return sys;
+        /* for CPT, HCPCS and ICD-10-CM parse_fast decides (see code_parse) */
+        bool exact = sys == SYS_CPT || sys == SYS_HCPCS || sys == SYS_ICD10;
+        if (exact ? parse_fast(sys, s, n, key) : code_parse(sys, s, n, key, NULL)) return sys;
     }
     return SYS_NONE;
+}
+
+CodeSystem code_infer_system(const char *s, size_t n, unsigned allowed)
+{
+    CodeKey key;
+    return code_infer_parse(s, n, allowed, &key);
 }
 
 void code_set_add(CodeSet *s, CodeKey lo, CodeKey hi)

@@ -81,6 +81,9 @@ bool code_parse(CodeSystem sys, const char *s, size_t n, CodeKey *key, const cha
 /* The system whose shape s has among the systems in allowed (a SYS_BIT mask),
  * SYS_NONE if none. Used when a record omits code_system. */
 CodeSystem code_infer_system(const char *s, size_t n, unsigned allowed);
+/* code_infer_system and code_parse of the system it finds, in one pass:
+ * that system (its key in *key), or SYS_NONE. */
+CodeSystem code_infer_parse(const char *s, size_t n, unsigned allowed, CodeKey *key);
 /* Writes the code's characters (normalized, no dot) plus NUL; returns the
  * length (at most CODE_MAX_CHARS). A character whose value is not of its
  * position's kind (a key between codes, or damage) is written as '?'. */

@@ -15,6 +15,11 @@
  * caught by a bit per known field, and the others through a table whose
  * slots are invalidated per record by a generation number, so nothing is
  * cleared, allocated or compared in bulk per record.
+ * The usual record skips most of this through the fast paths ("fast paths"
+ * below): each key predicted from the one before it and confirmed by one
+ * masked compare, each known field's value decoded straight from its
+ * bytes by type; anything unusual is read by the general path from the
+ * same byte, so they change no result and no message.
  * Every value is checked in full, also when no rule reads its field: a
  * record with a wrong-typed value or an invalid code is malformed whatever
  * the policy reads, so the same line gets the same verdict under every
@@ -114,6 +119,49 @@ typedef struct Tok {
     bool integral;   /* TK_NUMBER: no fraction and no exponent */
 } Tok;
 
+/* A field's key as it appears in a record without whitespace, `"name":`,
+ * for one masked compare of 16 bytes (two words, each byte of the pattern
+ * under a 0xFF mask byte). A longer pattern compares its last 8 bytes as
+ * one word, and the bytes between (past 24) with memcmp. */
+typedef struct KeyPat {
+    uint64_t w[2], m[2]; /* the pattern's first 16 bytes and their mask */
+    uint64_t last;       /* a pattern of over 16 bytes: its last 8 */
+    const uint8_t *pat;  /* the whole pattern (in RecDecoder.patbuf) */
+    uint32_t len;        /* its length; 0: never predicted (the name has a
+                            byte that is not plain, see scan.h) */
+} KeyPat;
+
+enum {
+    PRED_START = 0,                   /* pred[] row of the first key */
+    PRED_UNKNOWN = PCR_MAX_FIELDS + 1, /* pred[] row after an unknown key */
+    PRED_SLOTS = PCR_MAX_FIELDS + 2,
+    PRED_NONE = PCR_MAX_FIELDS,       /* no field: its KeyPat is all zero */
+};
+
+/* An enum field's members by a hash of their own: a multiplier under which
+ * each member has a slot of its own, so a lookup is one probe and one
+ * comparison (member_find probes the table of all members). */
+typedef struct EnumTab {
+    uint64_t seed;
+    uint32_t bits;        /* slot has 2^bits slots; 0: no such multiplier found */
+    uint8_t slot[2 * 64]; /* member + 1, 0: empty */
+} EnumTab;
+
+enum { ENUM_SEED_TRIES = 200 };
+
+/* How fast_value reads a field's value (RecDecoder.fast). */
+typedef enum FastKind {
+    FAST_NONE,      /* always the general path */
+    FAST_STRING,    /* VT_STRING and VT_CODE: a string without escapes */
+    FAST_ENUM,      /* a string without escapes that names a member */
+    FAST_DATE,      /* "YYYY-MM-DD" */
+    FAST_DATETIME,  /* "YYYY-MM-DD", "YYYY-MM-DDTHH:MM" or "YYYY-MM-DDTHH:MM:SS" */
+    FAST_INT,       /* an integer of at most 18 digits */
+    FAST_MONEY,     /* the same, with at most 2 decimal places */
+    FAST_BOOL,      /* true or false */
+    FAST_LIST,      /* '[' strings (or {"system", "code"} objects) ']' */
+} FastKind;
+
 /* An unknown top-level key and how many records had it (rec_unknown_key). */
 typedef struct UnknownKey {
     char name[REC_UNKNOWN_NAME_MAX + 1]; /* NUL-terminated */
@@ -134,6 +182,7 @@ struct RecDecoder {
     uint64_t code_fields;         /* VT_CODE fields: converted after the object */
     uint32_t tag[PCR_MAX_FIELDS]; /* VT_CODE: the usable tag field, or PIDX_NONE */
     uint8_t member_sys[PCR_MAX_FIELDS][MAX_MEMBERS]; /* tag enums: member -> CodeSystem */
+    uint8_t only_sys[PCR_MAX_FIELDS]; /* a code field's only system, else SYS_NONE */
 
     KeySlot keys[KEY_SLOTS];
     uint32_t gen;                 /* current generation of keys[] */
@@ -161,6 +210,24 @@ struct RecDecoder {
     uint64_t unknown_other;
     const char *first_unknown;    /* this record's first unknown key (strict) */
     uint32_t first_unknown_len;
+
+    /* Fast paths (see "fast paths" below): they only ever skip work, so
+     * they change no result and no message. */
+    KeyPat kpat[PCR_MAX_FIELDS + 1]; /* field f's key as it usually appears;
+                                        kpat[PRED_NONE] never matches */
+    uint8_t *patbuf;              /* the bytes of every kpat */
+    uint8_t fast[PCR_MAX_FIELDS]; /* field f's value fast path (FastKind) */
+    /* (days from 1900-01-01 to January 1 of year DATE_MIN_YEAR + i) << 1 |
+     * whether that year is a leap year, for fast_date */
+    uint32_t year[DATE_MAX_YEAR - DATE_MIN_YEAR + 1];
+    EnumTab *etab;                /* per field (enum fields only used) */
+    Name *mname;                  /* enum field f's member m: mname[mfirst[f] + m] */
+    uint32_t mfirst[PCR_MAX_FIELDS];
+    uint32_t id_field;            /* the string field named "id", or PIDX_NONE */
+    /* The two fields that most recently followed field f (index f + 1),
+     * the first key (index PRED_START) and an unknown key (PRED_UNKNOWN),
+     * most recent first; PRED_NONE where none did. */
+    uint8_t pred[PRED_SLOTS][2];
 };
 
 /* ---- names and hashing --------------------------------------------------- */
@@ -189,8 +256,8 @@ static uint32_t load32(const char *s)
 }
 
 /* The key of name s[0..n): its first and last eight bytes (four for names
- * of 4 to 7 bytes, all of them below that), in overlapping loads that stay
- * inside the name. Names of equal length up to 16 bytes are equal exactly
+ * of 4 to 7 bytes, all three or fewer below that), in overlapping loads
+ * that stay inside the name. Names of equal length up to 16 bytes are equal exactly
  * when their keys are. */
 static inline void name_key(const char *s, uint32_t n, uint64_t *a, uint64_t *b)
 {
@@ -201,9 +268,10 @@ static inline void name_key(const char *s, uint32_t n, uint64_t *a, uint64_t *b)
         *a = load32(s);
         *b = load32(s + n - 4);
     } else {
-        uint64_t v = 0;
-        for (uint32_t i = 0; i < n; i++) v = v << 8 | (uint8_t)s[i];
-        *a = v;
+        /* bytes 0, n / 2 and n - 1: all of a name of 1 to 3 bytes */
+        *a = n ? (uint64_t)(uint8_t)s[0] << 16 | (uint64_t)(uint8_t)s[n >> 1] << 8 |
+                     (uint8_t)s[n - 1]
+               : 0;
         *b = 0;
     }
 }
@@ -305,6 +373,116 @@ static const Name *member_find(const RecDecoder *d, uint32_t f, const char *s, u
     return NULL;
 }
 
+/* Builds d->etab and d->mname for the enum fields (nmembers in all). */
+static void enums_place(RecDecoder *d, uint32_t nmembers)
+{
+    const Prog *prog = d->prog;
+    d->etab = xcalloc(prog->nfields ? prog->nfields : 1, sizeof *d->etab);
+    d->mname = xcalloc(nmembers ? nmembers : 1, sizeof *d->mname);
+    uint32_t k = 0;
+    for (uint32_t f = 0; f < prog->nfields; f++) {
+        const PField *pf = &prog->fields[f];
+        if (pf->type != VT_ENUM) continue;
+        d->mfirst[f] = k;
+        for (uint32_t m = 0; m < pf->enum_count; m++) {
+            uint32_t s = prog->refs[pf->enum_first + m];
+            d->mname[k + m] = make_name(prog->strs[s], prog->strlens[s], f, m);
+        }
+        EnumTab *t = &d->etab[f];
+        uint32_t bits = 1;
+        while ((1u << bits) < 2 * pf->enum_count) bits++;
+        uint64_t seed = 0x2545F4914F6CDD1Dull;
+        for (int attempt = 0; attempt < ENUM_SEED_TRIES && pf->enum_count; attempt++) {
+            bool perfect = true;
+            memset(t->slot, 0, sizeof t->slot);
+            for (uint32_t m = 0; m < pf->enum_count && perfect; m++) {
+                const Name *e = &d->mname[k + m];
+                uint32_t i = name_slot(e->a, e->b, e->len, seed, bits);
+                if (t->slot[i]) perfect = false;
+                else t->slot[i] = (uint8_t)(m + 1);
+            }
+            if (perfect) {
+                t->seed = seed;
+                t->bits = bits;
+                break;
+            }
+            seed = (seed + 0x9E3779B97F4A7C15ull) * 0xBF58476D1CE4E5B9ull | 1;
+        }
+        k += pf->enum_count;
+    }
+}
+
+/* The member of enum field f called s, or NULL: member_find, through the
+ * field's own table when it has one. */
+static inline const Name *enum_find(const RecDecoder *d, uint32_t f, const char *s, uint32_t n)
+{
+    const EnumTab *t = &d->etab[f];
+    if (!t->bits) return member_find(d, f, s, n);
+    uint64_t a, b;
+    name_key(s, n, &a, &b);
+    uint32_t e = t->slot[name_slot(a, b, n, t->seed, t->bits)];
+    if (!e) return NULL;
+    const Name *m = &d->mname[d->mfirst[f] + e - 1];
+    return name_is(m, s, n, a, b) ? m : NULL;
+}
+
+/* Builds the key patterns, the value fast paths and the (empty) key
+ * predictions for d's schema. */
+static void fast_init(RecDecoder *d)
+{
+    const Prog *prog = d->prog;
+    size_t total = 0;
+    for (uint32_t f = 0; f < prog->nfields; f++) total += d->fname[f].len + 3u;
+    d->patbuf = xmalloc(total + 1);
+    uint8_t *w = d->patbuf;
+    d->id_field = PIDX_NONE;
+    memset(d->pred, PRED_NONE, sizeof d->pred);
+    for (uint32_t i = 0, days = 0; i <= DATE_MAX_YEAR - DATE_MIN_YEAR; i++) {
+        uint32_t y = DATE_MIN_YEAR + i;
+        bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+        d->year[i] = days << 1 | leap;
+        days += 365 + leap;
+    }
+    for (uint32_t f = 0; f < prog->nfields; f++) {
+        const PField *pf = &prog->fields[f];
+        const Name *e = &d->fname[f];
+        KeyPat *k = &d->kpat[f];
+        bool plain = true;
+        for (uint32_t i = 0; i < e->len; i++) plain = plain && scan_is_plain((uint8_t)e->name[i]);
+        k->pat = w;
+        *w++ = '"';
+        memcpy(w, e->name, e->len);
+        w += e->len;
+        *w++ = '"';
+        *w++ = ':';
+        uint8_t pat[16] = {0}, mask[16] = {0};
+        for (uint32_t i = 0; i < e->len + 3 && i < 16; i++) {
+            pat[i] = k->pat[i];
+            mask[i] = 0xFF;
+        }
+        memcpy(k->w, pat, 16);
+        memcpy(k->m, mask, 16);
+        k->len = plain ? e->len + 3 : 0;
+        if (e->len + 3 > 16) k->last = load64((const char *)k->pat + e->len + 3 - 8);
+        bool is_id = e->len == 2 && memcmp(e->name, "id", 2) == 0;
+        if (is_id && pf->type == VT_STRING) d->id_field = f;
+        FastKind kind = FAST_NONE;
+        switch ((ValType)pf->type) {
+        case VT_STRING: case VT_CODE: kind = FAST_STRING; break;
+        case VT_ENUM: kind = FAST_ENUM; break;
+        case VT_DATE: kind = FAST_DATE; break;
+        case VT_DATETIME: kind = FAST_DATETIME; break;
+        case VT_INT: kind = FAST_INT; break;
+        case VT_MONEY: kind = FAST_MONEY; break;
+        case VT_BOOL: kind = FAST_BOOL; break;
+        case VT_LIST: kind = FAST_LIST; break;
+        default: break;
+        }
+        /* the general path sets the id for any value that is a string */
+        d->fast[f] = (uint8_t)(is_id && pf->type != VT_STRING ? FAST_NONE : kind);
+    }
+}
+
 static const char *field_name(const RecDecoder *d, uint32_t f)
 {
     return d->prog->strs[d->prog->fields[f].name];
@@ -348,6 +526,8 @@ RecDecoder *rec_decoder_new(const Prog *prog)
         d->names[f] = name;
         if (pf->flags & PF_REQUIRED) d->required |= 1ull << f;
         if (pf->type == VT_CODE) d->code_fields |= 1ull << f;
+        for (int i = 1; i < SYS_COUNT; i++)
+            if (pf->systems == SYS_BIT(i)) d->only_sys[f] = (uint8_t)i;
         if (pf->type == VT_ENUM) nmembers += pf->enum_count;
         d->tag[f] = PIDX_NONE;
         if (pf->type == VT_CODE && pf->tag_field < prog->nfields &&
@@ -355,6 +535,7 @@ RecDecoder *rec_decoder_new(const Prog *prog)
             d->tag[f] = pf->tag_field;
     }
     fields_place(d);
+    fast_init(d);
     uint32_t slots = 16;
     while (slots < 2 * nmembers) slots *= 2;
     d->members = xcalloc(slots, sizeof *d->members);
@@ -371,6 +552,7 @@ RecDecoder *rec_decoder_new(const Prog *prog)
             d->member_sys[f][m] = (uint8_t)code_system_from_name(e.name, e.len);
         }
     }
+    enums_place(d, nmembers);
     d->cap = SCRATCH_MIN;
     d->scratch = xmalloc(d->cap);
     d->rec.items = d->items;
@@ -382,6 +564,9 @@ void rec_decoder_free(RecDecoder *d)
 {
     if (!d) return;
     free(d->members);
+    free(d->patbuf);
+    free(d->etab);
+    free(d->mname);
     free(d->scratch);
     free(d);
 }
@@ -1000,33 +1185,41 @@ static void code_what(RecDecoder *d, uint32_t f, uint32_t elem, char *what, size
     else snprintf(what, cap, "field '%s'", field_name(d, f));
 }
 
-/* Converts code text to a key. sys is the system to use, or SYS_NONE to
- * take it from mask: its only system, else the one the code's shape fits.
- * f and elem name the value in a message (see code_what), which is only
- * formatted on failure: this runs for every code of every record. */
-static bool to_code(RecDecoder *d, uint32_t f, uint32_t elem, CodeSystem sys, unsigned mask,
-                    const char *s, uint32_t n, int64_t *out)
+/* to_code's message for s, which is not a code of sys (SYS_NONE: of no
+ * system in mask). Formatted only on failure. */
+static bool fail_code(RecDecoder *d, uint32_t f, uint32_t elem, CodeSystem sys, unsigned mask,
+                      const char *s, uint32_t n)
 {
     char val[SHOW_CAP], names[64], what[96];
-    const char *why = "";
+    quote(val, sizeof val, s, n);
+    code_what(d, f, elem, what, sizeof what);
     if (sys == SYS_NONE) {
-        for (int i = 1; i < SYS_COUNT; i++)
-            if (mask == SYS_BIT(i)) sys = (CodeSystem)i;
-        if (sys == SYS_NONE) sys = code_infer_system(s, n, mask);
-        if (sys == SYS_NONE) {
-            char forms[400];
-            quote(val, sizeof val, s, n);
-            list_titles(mask, names, sizeof names, forms, sizeof forms);
-            code_what(d, f, elem, what, sizeof what);
-            const char *article = names[0] == 'I' ? "an" : "a"; /* "an ICD-10-CM" */
-            return fail(d, "%s: %s is not %s %s code (%s)", what, val, article, names, forms);
-        }
+        char forms[400];
+        list_titles(mask, names, sizeof names, forms, sizeof forms);
+        const char *article = names[0] == 'I' ? "an" : "a"; /* "an ICD-10-CM" */
+        return fail(d, "%s: %s is not %s %s code (%s)", what, val, article, names, forms);
     }
+    const char *why = "";
     CodeKey key;
-    if (!code_parse(sys, s, n, &key, &why)) {
-        quote(val, sizeof val, s, n);
-        code_what(d, f, elem, what, sizeof what);
-        return fail(d, "%s: %s is not a valid %s code: %s", what, val, code_system_name(sys), why);
+    code_parse(sys, s, n, &key, &why);
+    return fail(d, "%s: %s is not a valid %s code: %s", what, val, code_system_name(sys), why);
+}
+
+/* Converts code text to a key. sys is the system to use, or SYS_NONE to
+ * take it from mask (field f's systems): its only system, else the one the
+ * code's shape fits. f and elem name the value in a message (see
+ * code_what), which is only formatted on failure: this runs for every code
+ * of every record. */
+static inline bool to_code(RecDecoder *d, uint32_t f, uint32_t elem, CodeSystem sys,
+                           unsigned mask, const char *s, uint32_t n, int64_t *out)
+{
+    CodeKey key;
+    if (sys == SYS_NONE) sys = (CodeSystem)d->only_sys[f];
+    if (sys == SYS_NONE) {
+        sys = code_infer_parse(s, n, mask, &key);
+        if (sys == SYS_NONE) return fail_code(d, f, elem, SYS_NONE, mask, s, n);
+    } else if (!code_parse(sys, s, n, &key, NULL)) {
+        return fail_code(d, f, elem, sys, mask, s, n);
     }
     *out = (int64_t)key;
     return true;
@@ -1241,9 +1434,8 @@ HOT bool decode_field(RecDecoder *d, uint32_t f, const Tok *t)
  * comes from its tag field when the record gives one, else from its shape. */
 static bool resolve_codes(RecDecoder *d)
 {
-    uint64_t todo = d->code_fields & d->rec.present;
-    for (uint32_t f = 0; todo; f++, todo >>= 1) {
-        if (!(todo & 1)) continue;
+    for (uint64_t todo = d->code_fields & d->rec.present; todo; todo &= todo - 1) {
+        uint32_t f = (uint32_t)__builtin_ctzll(todo);
         const PField *pf = &d->prog->fields[f];
         RecVal *v = &d->rec.v[f];
         uint32_t tag = d->tag[f];
@@ -1338,6 +1530,20 @@ static bool fail_unknown(RecDecoder *d)
 
 void rec_decoder_set_strict(RecDecoder *d, bool strict) { d->strict = strict; }
 
+/* See rec.h. Off, no key pattern matches and every value takes the
+ * general path. */
+void rec_decoder_set_fast(RecDecoder *d, bool on)
+{
+    free(d->patbuf);
+    d->patbuf = NULL;
+    fast_init(d);
+    if (on) return;
+    for (uint32_t f = 0; f < d->prog->nfields; f++) {
+        d->kpat[f].len = 0;
+        d->fast[f] = FAST_NONE;
+    }
+}
+
 size_t rec_unknown_count(const RecDecoder *d) { return d->nunknown; }
 
 const char *rec_unknown_key(const RecDecoder *d, size_t i, uint64_t *count)
@@ -1381,6 +1587,304 @@ static bool check_service_at(RecDecoder *d)
     return fail(d, "field '%s': %s is not on service_date %s", field_name(d, p->f_service_at), a, b);
 }
 
+/* ---- fast paths ------------------------------------------------------------ */
+
+/* Records from one source repeat their key order, and most have no
+ * whitespace, no escapes and values of the expected shapes. For those the
+ * loop below predicts each key from the one before it (RecDecoder.pred)
+ * and confirms it with one masked compare of `"name":` (key_hit), and
+ * fast_value decodes a value straight from its bytes by the field's type.
+ * Anything else (whitespace, an escape, null, a wrong type, an unusual
+ * number, a key not predicted) goes to the general path from the same
+ * byte, which reads it as it always did: the fast paths change no result
+ * and no message, they only skip work. */
+
+/* Whether the key of field f starts at p, `"name":` with no whitespace. */
+HOT bool key_hit(const RecDecoder *d, uint32_t f, const uint8_t *p)
+{
+    const KeyPat *k = &d->kpat[f];
+    if (d->end - p < 16) return false;
+    uint64_t x = ((load64((const char *)p) ^ k->w[0]) & k->m[0]) |
+                 ((load64((const char *)p + 8) ^ k->w[1]) & k->m[1]);
+    if (x) return false;
+    if (k->len <= 16) return k->len != 0;
+    if ((size_t)(d->end - p) < k->len || load64((const char *)p + k->len - 8) != k->last)
+        return false;
+    return k->len <= 24 || memcmp(p + 16, k->pat + 16, k->len - 24) == 0;
+}
+
+/* The value of the n digits at s (n <= 9), or -1 if one is not a digit. */
+static inline int fast_digits(const uint8_t *s, int n)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        unsigned c = (unsigned)s[i] - '0';
+        if (c > 9) return -1;
+        v = v * 10 + (int)c;
+    }
+    return v;
+}
+
+/* date_parse for the 10 bytes at s, with the same verdict and value
+ * (test_rec_fast checks every month of the years around the accepted ones):
+ * the eight digits checked at once (a byte minus '0' is a digit when
+ * adding 6 keeps it below 16), then the days from the table of years and
+ * a table of days before each month. */
+static inline bool fast_date(const RecDecoder *d, const uint8_t *s, int32_t *out)
+{
+    static const uint16_t before[12] = {0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334};
+    static const uint8_t len[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    enum { DAYS_1900_TO_1970 = 25567 };
+    unsigned y0 = (uint8_t)(s[0] - '0'), y1 = (uint8_t)(s[1] - '0'), y2 = (uint8_t)(s[2] - '0'),
+             y3 = (uint8_t)(s[3] - '0'), m0 = (uint8_t)(s[5] - '0'), m1 = (uint8_t)(s[6] - '0'),
+             d0 = (uint8_t)(s[8] - '0'), d1 = (uint8_t)(s[9] - '0');
+    if (((y0 + 6) | (y1 + 6) | (y2 + 6) | (y3 + 6) | (m0 + 6) | (m1 + 6) | (d0 + 6) | (d1 + 6)) &
+        ~15u)
+        return false;
+    if (s[4] != '-' || s[7] != '-') return false;
+    unsigned y = y0 * 1000 + y1 * 100 + y2 * 10 + y3 - DATE_MIN_YEAR, m = m0 * 10 + m1 - 1,
+             dd = d0 * 10 + d1;
+    if (y > DATE_MAX_YEAR - DATE_MIN_YEAR || m > 11 || dd < 1) return false;
+    uint32_t year = d->year[y], leap = year & 1;
+    if (dd > len[m] + (leap && m == 1 ? 1u : 0u)) return false;
+    *out = (int32_t)(year >> 1) - DAYS_1900_TO_1970 + before[m] + (int32_t)(m > 1 && leap) +
+           (int32_t)dd - 1;
+    return true;
+}
+
+/* The integral part of a number at p: at most 18 digits without a leading
+ * zero (or a lone 0), so it fits int64. Returns the byte after it, or NULL
+ * for anything else. */
+static inline const uint8_t *fast_uint(const uint8_t *p, const uint8_t *end, uint64_t *out)
+{
+    if (p == end) return NULL;
+    uint64_t v = (unsigned)*p - '0';
+    if (v > 9) return NULL;
+    const uint8_t *s = p++;
+    if (v != 0) {
+        for (unsigned c; p < end && (c = (unsigned)*p - '0') <= 9; p++) v = v * 10 + c;
+        if (p - s > 18) return NULL;
+    }
+    *out = v;
+    return p;
+}
+
+/* Whether the number that ended before c goes on: a digit (a leading zero),
+ * a fraction or an exponent. */
+static inline bool number_goes_on(uint8_t c)
+{
+    return is_digit(c) || c == '.' || c == 'e' || c == 'E';
+}
+
+/* The string without escapes, control or non-ASCII bytes at p (on its
+ * quote): its body in *s, *n and the byte after it, or NULL. */
+HOT const uint8_t *fast_string(const uint8_t *p, const uint8_t *end, const char **s, uint32_t *n)
+{
+    if (p == end || *p != '"') return NULL;
+    const uint8_t *q = scan_plain(p + 1, end);
+    if (q == end || *q != '"') return NULL;
+    *s = (const char *)(p + 1);
+    *n = (uint32_t)(q - (p + 1));
+    return q + 1;
+}
+
+/* Whether the n bytes at p are lit. */
+static inline bool fast_lit(const uint8_t *p, const uint8_t *end, const char *lit, size_t n)
+{
+    return (size_t)(end - p) >= n && memcmp(p, lit, n) == 0;
+}
+
+/* A code list element {"system":"S","code":"C"} or {"code":"C"} at p (on
+ * its brace), exactly so, whose system is one of field f's: the byte
+ * after it, the code in *s, *n and the system in *sys; NULL otherwise
+ * (decode_code_object reads everything else). Counts the object and its
+ * keys as decode_code_object does. */
+static const uint8_t *fast_code_object(RecDecoder *d, const PField *pf, const uint8_t *p,
+                                       const char **s, uint32_t *n, CodeSystem *sys)
+{
+    const uint8_t *end = d->end;
+    const char *ys;
+    uint32_t yn, keys = 1;
+    *sys = SYS_NONE;
+    if (fast_lit(p, end, "{\"system\":", 10)) {
+        p = fast_string(p + 10, end, &ys, &yn);
+        if (!p) return NULL;
+        CodeSystem y = code_system_from_name(ys, yn);
+        if (y == SYS_NONE || !(pf->systems & SYS_BIT(y))) return NULL;
+        *sys = y;
+        if (!fast_lit(p, end, ",\"code\":", 8)) return NULL;
+        p += 8;
+        keys = 2;
+    } else if (fast_lit(p, end, "{\"code\":", 8)) {
+        p += 8;
+    } else {
+        return NULL;
+    }
+    p = fast_string(p, end, s, n);
+    if (!p || p == end || *p != '}') return NULL;
+    if (d->nkeys + keys > REC_MAX_KEYS) return NULL;
+    d->nkeys += keys;
+    d->nobjs++;
+    return p + 1;
+}
+
+/* A list of strings without escapes (or, for codes, fast_code_object
+ * elements) at p, '[' on, without whitespace and not empty: each element
+ * is converted as decode_list converts it, in the same order, so a code
+ * error is the same error. Returns the byte after ']', NULL to fall back
+ * (having undone everything), or p itself after an error. */
+static const uint8_t *fast_list(RecDecoder *d, uint32_t f, const uint8_t *p)
+{
+    const PField *pf = &d->prog->fields[f];
+    const uint8_t *end = d->end, *start = p;
+    uint32_t first = d->rec.nitems, n = 0, nkeys = d->nkeys, nobjs = d->nobjs;
+    if (*p++ != '[') return NULL;
+    for (;;) {
+        const char *s;
+        uint32_t len;
+        CodeSystem sys = SYS_NONE;
+        const uint8_t *q = fast_string(p, end, &s, &len);
+        if (!q && p < end && *p == '{' && pf->elem == VT_CODE)
+            q = fast_code_object(d, pf, p, &s, &len, &sys);
+        if (!q || q == end || d->rec.nitems == REC_MAX_ITEMS) break;
+        p = q;
+        RecVal *it = &d->items[d->rec.nitems++];
+        it->s = s;
+        it->n = len;
+        it->i = 0;
+        n++;
+        if (pf->elem == VT_CODE && !to_code(d, f, n, sys, pf->systems, s, len, &it->i))
+            return start;
+        if (*p == ',') {
+            p++;
+            continue;
+        }
+        if (*p != ']') break;
+        d->rec.v[f] = (RecVal){first, NULL, n};
+        return p + 1;
+    }
+    d->rec.nitems = first;
+    d->nkeys = nkeys;
+    d->nobjs = nobjs;
+    return NULL;
+}
+
+/* Decodes the value of known field f at q when it has the usual shape of
+ * its type (see FastKind): the byte after it when done, NULL to read it on
+ * the general path (nothing was changed), q itself after an error (a code
+ * of a list). */
+HOT const uint8_t *fast_value(RecDecoder *d, uint32_t f, const uint8_t *q)
+{
+    const uint8_t *end = d->end, *p;
+    RecVal *v = &d->rec.v[f];
+    if (q == end) return NULL;
+    switch ((FastKind)d->fast[f]) {
+    case FAST_STRING:
+        p = fast_string(q, end, &v->s, &v->n);
+        if (!p) return NULL;
+        if (f == d->id_field) {
+            d->rec.has_id = true;
+            d->rec.id = v->s;
+            d->rec.id_len = v->n;
+        }
+        break;
+    case FAST_ENUM: {
+        const char *s;
+        uint32_t n;
+        p = fast_string(q, end, &s, &n);
+        const Name *m = p ? enum_find(d, f, s, n) : NULL;
+        if (!m) return NULL;
+        v->i = m->member;
+        break;
+    }
+    case FAST_DATE: {
+        int32_t day;
+        if (end - q < 12 || q[0] != '"' || q[11] != '"' || !fast_date(d, q + 1, &day)) return NULL;
+        v->i = day;
+        p = q + 12;
+        break;
+    }
+    case FAST_DATETIME: {
+        int32_t day;
+        if (end - q < 12 || q[0] != '"' || !fast_date(d, q + 1, &day)) return NULL;
+        if (q[11] == '"') {
+            v->i = (int64_t)day * SECONDS_PER_DAY;
+            d->rec.date_only |= (uint64_t)1 << f;
+            p = q + 12;
+            break;
+        }
+        if (end - q < 18 || q[11] != 'T' || q[14] != ':') return NULL;
+        int hh = fast_digits(q + 12, 2), mm = fast_digits(q + 15, 2), ss = 0;
+        if (q[17] == '"') {
+            p = q + 18;
+        } else if (end - q >= 21 && q[17] == ':' && q[20] == '"') {
+            ss = fast_digits(q + 18, 2);
+            p = q + 21;
+        } else {
+            return NULL;
+        }
+        if (hh < 0 || mm < 0 || ss < 0 || hh > 23 || mm > 59 || ss > 59) return NULL;
+        v->i = (int64_t)day * SECONDS_PER_DAY + hh * 3600 + mm * 60 + ss;
+        break;
+    }
+    case FAST_INT: {
+        uint64_t u;
+        bool neg = *q == '-';
+        p = fast_uint(q + neg, end, &u);
+        if (!p || p == end || number_goes_on(*p)) return NULL;
+        v->i = neg ? -(int64_t)u : (int64_t)u;
+        break;
+    }
+    case FAST_MONEY: {
+        uint64_t u, cents = 0;
+        bool neg = *q == '-';
+        p = fast_uint(q + neg, end, &u);
+        if (!p || p == end || u >= 10000000000000000ull) return NULL;
+        if (*p == '.') {
+            const uint8_t *fr = ++p;
+            while (p < end && is_digit(*p) && p - fr < 3) cents = cents * 10 + (unsigned)(*p++ - '0');
+            if (p == fr || p - fr > 2) return NULL;
+            if (p - fr == 1) cents *= 10;
+        }
+        if (p == end || number_goes_on(*p)) return NULL;
+        cents += u * 100;
+        v->i = neg ? -(int64_t)cents : (int64_t)cents;
+        break;
+    }
+    case FAST_BOOL:
+        if (fast_lit(q, end, "true", 4)) {
+            v->i = 1;
+            p = q + 4;
+        } else if (fast_lit(q, end, "false", 5)) {
+            v->i = 0;
+            p = q + 5;
+        } else {
+            return NULL;
+        }
+        break;
+    case FAST_LIST:
+        p = fast_list(d, f, q);
+        if (!p || p == q) return p;
+        break;
+    default:
+        return NULL;
+    }
+    d->rec.present |= 1ull << f;
+    return p;
+}
+
+/* k as read_key would have read the predicted key between key and end
+ * (`"name":`), unless it was read (k->s set). */
+static inline const Tok *key_tok(Tok *k, const uint8_t *key, const uint8_t *end)
+{
+    if (!k->s) {
+        k->kind = TK_STRING;
+        k->s = (const char *)key + 1;
+        k->n = (uint32_t)(end - key) - 3;
+    }
+    return k;
+}
+
 /* record = ws object ws, where each member's value is converted to its
  * field's type, or validated and skipped when the key is unknown. */
 static bool parse_record(RecDecoder *d)
@@ -1397,32 +1901,80 @@ static bool parse_record(RecDecoder *d)
     if (at(d, '}')) {
         d->p++;
     } else {
+        uint32_t prev = PRED_START; /* the pred[] row of this key */
+        const uint8_t *p = d->p, *end = d->end;
         for (bool first = true;; first = false) {
             Tok k, v;
-            if (!read_key(d, &k, first ? "expected a string key or '}'" : "expected a string key"))
-                return false;
-            int f = field_find(d, k.s, k.n);
+            int f;
+            uint8_t *guess = d->pred[prev];
+            if (key_hit(d, guess[0], p)) f = guess[0];
+            else if (key_hit(d, guess[1], p)) f = guess[1];
+            else f = -1;
+            const uint8_t *key = p;
             if (f >= 0) {
-                if (seen >> f & 1) return fail_dup(d, &k, NULL);
-                seen |= 1ull << f;
-            } else if (!key_insert(d, 0, &k)) {
-                return fail_dup(d, &k, NULL);
+                /* what read_key does, for `"name":`; k is set when needed */
+                if (++d->nkeys > REC_MAX_KEYS) return fail(d, "more than %d keys", REC_MAX_KEYS);
+                p += d->kpat[f].len;
+                k.s = NULL;
             } else {
-                count_unknown(d, &k);
-            }
-            if (!read_value(d, &v)) return false;
-            if (v.kind == TK_STRING && k.n == 2 && memcmp(k.s, "id", 2) == 0) {
-                d->rec.has_id = true;
-                d->rec.id = v.s;
-                d->rec.id_len = v.n;
+                d->p = p;
+                if (!read_key(d, &k, first ? "expected a string key or '}'" : "expected a string key"))
+                    return false;
+                p = d->p;
+                f = field_find(d, k.s, k.n);
+                if (f >= 0 && guess[0] != f) {
+                    guess[1] = guess[0];
+                    guess[0] = (uint8_t)f;
+                }
             }
             if (f >= 0) {
-                if (!decode_field(d, (uint32_t)f, &v)) return false;
-            } else if ((v.kind == TK_ARRAY || v.kind == TK_OBJECT) && !skip_nested(d, v.kind, &k)) {
-                return false;
+                if (seen >> f & 1) return fail_dup(d, key_tok(&k, key, p), NULL);
+                seen |= 1ull << f;
+                prev = (uint32_t)f + 1;
+                const uint8_t *q = fast_value(d, (uint32_t)f, p);
+                if (q == p) return false;
+                if (q) {
+                    p = q;
+                } else {
+                    key_tok(&k, key, p);
+                    d->p = p;
+                    if (!read_value(d, &v)) return false;
+                    if (v.kind == TK_STRING && k.n == 2 && memcmp(k.s, "id", 2) == 0) {
+                        d->rec.has_id = true;
+                        d->rec.id = v.s;
+                        d->rec.id_len = v.n;
+                    }
+                    if (!decode_field(d, (uint32_t)f, &v)) return false;
+                    p = d->p;
+                }
+            } else {
+                if (!key_insert(d, 0, &k)) return fail_dup(d, &k, NULL);
+                count_unknown(d, &k);
+                prev = PRED_UNKNOWN;
+                d->p = p;
+                if (!read_value(d, &v)) return false;
+                if (v.kind == TK_STRING && k.n == 2 && memcmp(k.s, "id", 2) == 0) {
+                    d->rec.has_id = true;
+                    d->rec.id = v.s;
+                    d->rec.id_len = v.n;
+                }
+                if ((v.kind == TK_ARRAY || v.kind == TK_OBJECT) && !skip_nested(d, v.kind, &k))
+                    return false;
+                p = d->p;
             }
+            /* next_or_close, for a separator right after the value */
+            if (p < end && *p == ',') {
+                p++;
+                continue;
+            }
+            if (p < end && *p == '}') {
+                d->p = p + 1;
+                break;
+            }
+            d->p = p;
             int more = next_or_close(d, '}');
             if (more < 0) return false;
+            p = d->p;
             if (!more) break;
         }
     }

@@ -26,6 +26,11 @@
  *                                     offered (rec_partial) exactly when the
  *                                     top-level "id" is a string.
  *
+ * Besides, the line is decoded again with the decoder's fast paths off
+ * (rec_decoder_set_fast) and once more with them on, after the first
+ * decode taught the key predictions this line's key order: all three must
+ * give the same verdict, message and values.
+ *
  * Any disagreement traps (FZ_CHECK), and so does an oracle that contradicts
  * itself (JoWant.bug). */
 #include <jansson.h>
@@ -85,6 +90,7 @@ static struct {
     pcr_policy *pol; /* owns the Prog */
     const Prog *p;
     RecDecoder *dec;
+    RecDecoder *slow; /* the fast paths off */
 } fz;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -100,14 +106,46 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     pcr_diags_free(d);
     fz.p = fz.pol->prog;
     fz.dec = rec_decoder_new(fz.p);
-    if (!fz.dec) exit(2);
+    fz.slow = rec_decoder_new(fz.p);
+    if (!fz.dec || !fz.slow) exit(2);
+    rec_decoder_set_fast(fz.slow, false);
     return 0;
+}
+
+/* The record (and message) of decoder g equals r's (err's), value for
+ * value. */
+static void same_decode(const Record *r, const char *err, const RecDecoder *g, const Record *q,
+                        const char *what)
+{
+    FZ_CHECK(strcmp(err, rec_error(g)) == 0, "%s: message \"%s\" vs \"%s\"", what, err,
+             rec_error(g));
+    FZ_CHECK(!r == !q, "%s: verdicts differ", what);
+    if (!r) return;
+    FZ_CHECK(r->present == q->present && r->none == q->none && r->date_only == q->date_only &&
+                 r->nitems == q->nitems && r->has_id == q->has_id,
+             "%s: records differ", what);
+    for (uint32_t f = 0; f < fz.p->nfields; f++) {
+        if (!(r->present >> f & 1)) continue;
+        const RecVal *a = &r->v[f], *b = &q->v[f];
+        bool text = fz.p->fields[f].type == VT_STRING || fz.p->fields[f].type == VT_CODE;
+        FZ_CHECK(a->i == b->i && a->n == b->n && (!text || memcmp(a->s, b->s, a->n) == 0),
+                 "%s: field %u differs", what, f);
+    }
+    for (uint32_t i = 0; i < r->nitems; i++)
+        FZ_CHECK(r->items[i].i == q->items[i].i && r->items[i].n == q->items[i].n &&
+                     memcmp(r->items[i].s, q->items[i].s, r->items[i].n) == 0,
+                 "%s: list element %u differs", what, i);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *line = (const char *)data;
+    /* the fast paths against the general path, twice (see the top) */
     const Record *r = rec_decode(fz.dec, line, size, 1);
+    const Record *g = rec_decode(fz.slow, line, size, 1);
+    same_decode(r, rec_error(fz.dec), fz.slow, g, "fast paths");
+    r = rec_decode(fz.dec, line, size, 1);
+    same_decode(r, rec_error(fz.dec), fz.slow, g, "fast paths, keys predicted");
     const char *err = rec_error(fz.dec);
     if (!r) FZ_CHECK(strncmp(err, "record 1: ", 10) == 0 && err[10], "bad error text: %s", err);
     /* A raw NUL byte is never valid JSON, but jansson's reader can skip one

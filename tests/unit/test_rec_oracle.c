@@ -609,6 +609,29 @@ static const char *show_line(const char *s, size_t n, char *out, size_t cap)
     return out;
 }
 
+/* The decoder with its fast paths (r, err) and without them (g, gerr)
+ * agree on the verdict, the message and every value. */
+static void same_as_general(const Prog *p, const Record *r, const char *err, const Record *g,
+                            const char *gerr, const char *ln)
+{
+    cr_assert_str_eq(err, gerr, "fast and general paths differ on %s", ln);
+    cr_assert_eq(r == NULL, g == NULL, "fast and general verdicts differ on %s", ln);
+    if (!r) return;
+    cr_assert(r->present == g->present && r->none == g->none && r->date_only == g->date_only &&
+              r->nitems == g->nitems, "fast and general records differ on %s", ln);
+    for (uint32_t f = 0; f < p->nfields; f++) {
+        if (!(r->present >> f & 1)) continue;
+        const RecVal *a = &r->v[f], *b = &g->v[f];
+        bool text = p->fields[f].type == VT_STRING || p->fields[f].type == VT_CODE;
+        cr_assert(a->i == b->i && a->n == b->n && (!text || memcmp(a->s, b->s, a->n) == 0),
+                  "fast and general values of field %u differ on %s", f, ln);
+    }
+    for (uint32_t i = 0; i < r->nitems; i++)
+        cr_assert(r->items[i].i == g->items[i].i && r->items[i].n == g->items[i].n &&
+                  memcmp(r->items[i].s, g->items[i].s, r->items[i].n) == 0,
+                  "fast and general list elements differ on %s", ln);
+}
+
 Test(rec_oracle, agrees_with_jansson)
 {
     Prog *p = th_std_prog();
@@ -616,6 +639,8 @@ Test(rec_oracle, agrees_with_jansson)
     p->fields[tags].elem = VT_STRING;
     uint32_t price = th_field_index(p, "price");
     RecDecoder *d = rec_decoder_new(p);
+    RecDecoder *slow = rec_decoder_new(p); /* the fast paths off: must agree with d */
+    rec_decoder_set_fast(slow, false);
     Gen g = {{SEED}, {0}, false, false, 0, false};
     Counts c = {0};
     char *ln = malloc(1 << 16), msg[256];
@@ -640,6 +665,7 @@ Test(rec_oracle, agrees_with_jansson)
 
         const Record *r = rec_decode(d, line, len, rec);
         const char *err = rec_error(d);
+        same_as_general(p, r, err, rec_decode(slow, line, len, rec), rec_error(slow), ln);
         if (!r) {
             char prefix[40];
             snprintf(prefix, sizeof prefix, "record %llu: ", (unsigned long long)rec);
@@ -714,5 +740,6 @@ Test(rec_oracle, agrees_with_jansson)
     free(ln);
     buf_free(&g.b);
     rec_decoder_free(d);
+    rec_decoder_free(slow);
     th_prog_free(p);
 }

@@ -366,3 +366,48 @@ Test(scan, code_parse_agrees_with_normalize_and_key)
         }
     }
 }
+
+/* Every byte value at every position of valid codes of each shape:
+ * code_parse's byte table (codes.c char_values) against code_normalize. */
+Test(scan, code_parse_every_byte_at_every_position)
+{
+    static const struct {
+        CodeSystem sys;
+        const char *code;
+    } base[] = {{SYS_CPT, "70551"}, {SYS_CPT, "0213T"}, {SYS_HCPCS, "J0696"},
+                {SYS_ICD10, "S09.07"}, {SYS_ICD10, "M48061"}, {SYS_ICD10, "Z00.00XA"},
+                {SYS_REV, "0450"}, {SYS_POS, "22"}};
+    char s[16];
+    for (size_t b = 0; b < sizeof base / sizeof *base; b++) {
+        size_t n = strlen(base[b].code);
+        for (size_t i = 0; i < n; i++)
+            for (int c = 0; c < 256; c++) {
+                memcpy(s, base[b].code, n);
+                s[i] = (char)c;
+                check_code(base[b].sys, s, n);
+            }
+    }
+}
+
+/* code_system_from_name is exact: each name gives its system, and every
+ * other spelling (a byte changed, case, a prefix, an extension) none. */
+Test(scan, code_system_names_are_exact)
+{
+    char s[16];
+    for (int sys = SYS_CPT; sys < SYS_COUNT; sys++) {
+        const char *name = code_system_name((CodeSystem)sys);
+        size_t n = strlen(name);
+        cr_assert_eq(code_system_from_name(name, n), (CodeSystem)sys, "%s", name);
+        for (size_t k = 0; k < n; k++) cr_assert_eq(code_system_from_name(name, k), SYS_NONE);
+        memcpy(s, name, n);
+        s[n] = 'X';
+        cr_assert_eq(code_system_from_name(s, n + 1), SYS_NONE, "%s + X", name);
+        for (size_t i = 0; i < n; i++)
+            for (int c = 0; c < 256; c++) {
+                memcpy(s, name, n);
+                if ((uint8_t)s[i] == c) continue;
+                s[i] = (char)c;
+                cr_assert_eq(code_system_from_name(s, n), SYS_NONE, "%s, byte %zu = %d", name, i, c);
+            }
+    }
+}

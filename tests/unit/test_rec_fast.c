@@ -1,0 +1,271 @@
+/* test_rec_fast.c: the record decoder's fast paths (rec.c, "fast paths")
+ * against its general path. Every line is decoded by two decoders over the
+ * same schema, one with rec_decoder_set_fast(d, false), and both must give
+ * the same verdict, the same message and the same values. The fast
+ * decoder is fed the lines in sequence, so its key predictions come from
+ * the lines before: the cases below change the key order, give keys that
+ * extend or shorten a predicted key, and put an escape, whitespace, null,
+ * a wrong type or an unusual number where each typed fast path expects its
+ * usual shape. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+
+/* helpers.h defines static helpers this file does not need (th_run, ...). */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-function"
+#include "helpers.h"
+#pragma GCC diagnostic pop
+#include "rec.h"
+
+typedef struct Pair {
+    Prog *p;
+    RecDecoder *fast, *slow;
+    size_t lines;    /* lines compared */
+    size_t accepted; /* of them, accepted */
+} Pair;
+
+static Pair pair_new(void)
+{
+    Pair x = {0};
+    x.p = th_std_prog();
+    uint32_t tags = th_field(x.p, "tags", VT_LIST, 0);
+    x.p->fields[tags].elem = VT_STRING;
+    x.fast = rec_decoder_new(x.p);
+    x.slow = rec_decoder_new(x.p);
+    cr_assert(x.fast && x.slow);
+    rec_decoder_set_fast(x.slow, false);
+    return x;
+}
+
+static void pair_free(Pair *x)
+{
+    rec_decoder_free(x->fast);
+    rec_decoder_free(x->slow);
+    th_prog_free(x->p);
+}
+
+static void same_val(const Pair *x, uint32_t f, const RecVal *a, const RecVal *b, const char *line)
+{
+    const PField *pf = &x->p->fields[f];
+    if (pf->type == VT_STRING || pf->type == VT_CODE) {
+        cr_assert(a->n == b->n && memcmp(a->s, b->s, a->n) == 0, "field %u text differs: %s", f,
+                  line);
+    }
+    cr_assert_eq(a->i, b->i, "field %u: %lld vs %lld: %s", f, (long long)a->i, (long long)b->i,
+                 line);
+    if (pf->type == VT_LIST) cr_assert_eq(a->n, b->n, "field %u: list length: %s", f, line);
+}
+
+/* Decodes line with both decoders and compares everything observable. */
+static void both(Pair *x, const char *line, size_t len)
+{
+    x->lines++;
+    const Record *a = rec_decode(x->fast, line, len, x->lines);
+    const Record *b = rec_decode(x->slow, line, len, x->lines);
+    cr_assert_str_eq(rec_error(x->fast), rec_error(x->slow), "line %.*s", (int)len, line);
+    cr_assert_eq(a == NULL, b == NULL, "verdicts differ: %.*s", (int)len, line);
+    const Record *pa = rec_partial(x->fast), *pb = rec_partial(x->slow);
+    cr_assert_eq(pa->has_id, pb->has_id, "id found differs: %.*s", (int)len, line);
+    if (pa->has_id)
+        cr_assert(pa->id_len == pb->id_len && memcmp(pa->id, pb->id, pa->id_len) == 0,
+                  "ids differ: %.*s", (int)len, line);
+    if (!a) return;
+    x->accepted++;
+    cr_assert_eq(a->present, b->present, "present differs: %.*s", (int)len, line);
+    cr_assert_eq(a->none, b->none, "none differs: %.*s", (int)len, line);
+    cr_assert_eq(a->date_only, b->date_only, "date_only differs: %.*s", (int)len, line);
+    cr_assert_eq(a->nitems, b->nitems, "items differ: %.*s", (int)len, line);
+    for (uint32_t f = 0; f < x->p->nfields; f++)
+        if (a->present >> f & 1) same_val(x, f, &a->v[f], &b->v[f], line);
+    for (uint32_t i = 0; i < a->nitems; i++) same_val(x, 0, &a->items[i], &b->items[i], line);
+}
+
+static void both_s(Pair *x, const char *line) { both(x, line, strlen(line)); }
+
+#define BASE "\"id\":\"r1\",\"payer\":\"acme\",\"service_date\":\"2026-03-02\""
+
+/* {BASE,key:value} after a line of the same shape with a usual value, so
+ * that the key is predicted. */
+static void field(Pair *x, const char *key, const char *usual, const char *value)
+{
+    char line[8192];
+    snprintf(line, sizeof line, "{" BASE ",\"%s\":%s}", key, usual);
+    both_s(x, line);
+    snprintf(line, sizeof line, "{" BASE ",\"%s\":%s}", key, value);
+    both_s(x, line);
+}
+
+Test(rec_fast, typed_values_and_their_fallbacks)
+{
+    static const char *const dates[] = {
+        "\"2024-02-29\"", "\"2026-02-29\"", "\"2026-03-0\\u0032\"", " \"2026-03-02\"", "\"2026-13-01\"",
+        "\"2026-00-10\"", "\"2026-04-31\"", "\"2026-04-00\"", "\"1899-12-31\"", "\"1900-01-01\"",
+        "\"2999-12-31\"", "\"3000-01-01\"", "\"2026-3-02\"", "\"2026/03/02\"", "null", "20260302",
+        "\"2026-03-02x\"", "\"2026-03-02", "\"2026-03-02\\\"\"", "\"\"", "\"2026-03-02T10:00\"",
+        "\"2\xC3\xA9\"", "\"20a6-03-02\"", "\"2026-03-0:\""};
+    static const char *const datetimes[] = {
+        "\"2026-03-02\"", "\"2026-03-02T10:15\"", "\"2026-03-02T10:15:30\"", "\"2026-03-02T24:00\"",
+        "\"2026-03-02T23:60\"", "\"2026-03-02T10:15:60\"", "\"2026-03-02T10:1\"",
+        "\"2026-03-02t10:15\"", "\"2026-03-02T10:15:3\"", "\"2026-03-02 10:15\"",
+        "\"2026-03-02T10:15:30Z\"", "\"2026-03-02T1a:15\"", "\"2026-02-30T10:15\"",
+        "\"2026-03-02T10\\u003a15\"", "\"2026-03-02T10:15", "\"2026-03-02T10:15:30", "null", "7"};
+    static const char *const ints[] = {
+        "0", "7", "-3", "-0", "01", "-01", "1e2", "1E2", "1.0", "1.5", "-", "--1", "+1", "123456789012345678",
+        "1234567890123456789", "9223372036854775807", "9223372036854775808", "-9223372036854775808",
+        "-9223372036854775809", "99999999999999999999", "\"3\"", "7 ", "true", "null", "[1]", "0x1"};
+    static const char *const money[] = {
+        "12", "12.5", "12.50", "12.505", "12.500", "1e2", "1.5e1", "0.01", "-0.5", "00.5", "12.",
+        "-12.34", "99999999999999999", "9999999999999999", "1234567890123456.78", "92233720368547758.07",
+        "92233720368547758.08", "0.001", "0.10", "\"12\"", "12.5 ", ".5", "null"};
+    static const char *const bools[] = {"true", "false", "tru", "fals", "truex", "\"true\"", "TRUE",
+                                        "1", "null", "true "};
+    static const char *const enums[] = {"\"office\"", "\"offic\"", "\"officex\"", "\"OFFICE\"",
+                                        "\"off\\u0069ce\"", "3", "null", " \"office\"", "\"\"",
+                                        "\"home\"", "\"ambulance\"", "[\"office\"]"};
+    static const char *const strings[] = {"\"plain\"", "\"a\\\"b\"", "\"caf\xC3\xA9\"",
+                                          "\"caf\\u00e9\"", "\"\"", "\"x\xFF\"", "12", "null",
+                                          "\"tab\there\"", "\"unterminated"};
+    static const char *const codes[] = {"\"64633\"", "\"6463\"", "\"J0696\"", "\"0450\"", "\"450\"",
+                                        "\"W1234\"", "\"64633 \"", "\"6463\\u0033\"", "64633", "null",
+                                        "\"0213T\"", "\"0213t\"", "\"j0696\""};
+    static const char *const lists[] = {
+        "[\"I50.9\",\"S09.07\"]", "[\"I50.9\", \"S09.07\"]", "[ \"I50.9\"]", "[\"I50.9\" ]",
+        "[\"I50.9\",]", "[\"I50.9\" ,\"I10\"]", "[\"I5\"]", "[]", "[\"I50.9\",3]", "[\"I50.9\",\"I5\"]",
+        "[\"I5\",\"I50.9\"]", "[{\"code\":\"I50.9\"}]", "[{\"system\":\"ICD10\",\"code\":\"I50.9\"}]",
+        "[{\"code\":\"I50.9\",\"system\":\"ICD10\"}]", "[{\"system\":\"CPT\",\"code\":\"I50.9\"}]",
+        "[{\"system\":\"ICD10\",\"code\":\"I50.9\",\"x\":1}]", "[{\"system\":\"ICD10\",\"code\":\"I50.9\"} ]",
+        "[{\"code\":\"I50.9\",\"code\":\"I10\"}]", "[{\"system\":\"ICD10\",\"code\":\"I5\"}]",
+        "[{\"system\":\"ICD9\",\"code\":\"I50.9\"}]", "[{\"system\":\"ICD10\"}]", "[{}]", "[{\"code\":5}]",
+        "[\"I50.9\"", "[\"I50.9\",", "[\"I50\\u002e9\"]", "null", "\"I50.9\"", "[null]", "[[\"I10\"]]"};
+    static const char *const tags[] = {"[\"a\",\"b\"]", "[\"a\", \"b\"]", "[\"a\",{\"code\":\"b\"}]",
+                                       "[\"a\\nb\"]", "[\"\"]", "[1]"};
+    Pair x = pair_new();
+    for (size_t i = 0; i < sizeof dates / sizeof *dates; i++) {
+        field(&x, "service_at", "\"2026-03-02T08:00\"", dates[i]);
+        char line[512];
+        snprintf(line, sizeof line, "{\"id\":\"r1\",\"payer\":\"acme\",\"service_date\":%s}", dates[i]);
+        both_s(&x, line);
+    }
+    for (size_t i = 0; i < sizeof datetimes / sizeof *datetimes; i++)
+        field(&x, "requested_at", "\"2026-03-01T09:30:00\"", datetimes[i]);
+    for (size_t i = 0; i < sizeof ints / sizeof *ints; i++) field(&x, "units", "1", ints[i]);
+    for (size_t i = 0; i < sizeof money / sizeof *money; i++) field(&x, "price", "10.25", money[i]);
+    for (size_t i = 0; i < sizeof bools / sizeof *bools; i++) field(&x, "emergent", "false", bools[i]);
+    for (size_t i = 0; i < sizeof enums / sizeof *enums; i++) field(&x, "setting", "\"home\"", enums[i]);
+    for (size_t i = 0; i < sizeof strings / sizeof *strings; i++) field(&x, "plan", "\"gold\"", strings[i]);
+    for (size_t i = 0; i < sizeof strings / sizeof *strings; i++) {
+        char line[512];
+        snprintf(line, sizeof line, "{\"id\":%s,\"payer\":\"acme\",\"service_date\":\"2026-03-02\"}",
+                 strings[i]);
+        both_s(&x, line);
+    }
+    for (size_t i = 0; i < sizeof codes / sizeof *codes; i++) {
+        field(&x, "code", "\"70551\"", codes[i]);
+        char line[512];
+        snprintf(line, sizeof line, "{" BASE ",\"code\":%s,\"code_system\":\"HCPCS\"}", codes[i]);
+        both_s(&x, line);
+    }
+    for (size_t i = 0; i < sizeof lists / sizeof *lists; i++) field(&x, "diagnoses", "[\"I10\"]", lists[i]);
+    for (size_t i = 0; i < sizeof tags / sizeof *tags; i++) field(&x, "tags", "[\"t\"]", tags[i]);
+    cr_assert_gt(x.accepted, 100);
+    cr_assert_lt(x.accepted, x.lines);
+    pair_free(&x);
+}
+
+Test(rec_fast, keys_predicted_or_not)
+{
+    static const char *const lines[] = {
+        /* one order, then others, then back */
+        "{" BASE ",\"units\":1,\"state\":\"NY\",\"member_age\":40}",
+        "{" BASE ",\"units\":1,\"state\":\"NY\",\"member_age\":40}",
+        "{" BASE ",\"state\":\"NY\",\"units\":1,\"member_age\":40}",
+        "{" BASE ",\"member_age\":40,\"state\":\"NY\",\"units\":1}",
+        "{" BASE ",\"units\":1,\"state\":\"NY\",\"member_age\":40}",
+        /* a key that extends or shortens the predicted one, or escapes it */
+        "{" BASE ",\"unitsx\":1,\"state\":\"NY\",\"member_age\":40}",
+        "{" BASE ",\"unit\":1,\"state\":\"NY\",\"member_age\":40}",
+        "{" BASE ",\"units \":1,\"state\":\"NY\",\"member_age\":40}",
+        "{" BASE ",\"unit\\u0073\":1,\"state\":\"NY\",\"member_age\":40}",
+        "{" BASE ",\"units\" :1,\"state\":\"NY\",\"member_age\":40}",
+        "{" BASE ", \"units\":1,\"state\":\"NY\",\"member_age\":40}",
+        "{" BASE ",\"units\"",
+        "{" BASE ",\"units\":",
+        "{" BASE ",\"units\":1,\"units\":2}",
+        "{" BASE ",\"units\":1,\"unit\\u0073\":2}",
+        "{" BASE ",\"units\":1,\"state\":\"NY\",\"state\":\"NJ\"}",
+        /* long names: the compare goes past 16 bytes */
+        "{" BASE ",\"medicare_exhausted\":true,\"medicare_primary\":false}",
+        "{" BASE ",\"medicare_exhausted\":true,\"medicare_primary\":false}",
+        "{" BASE ",\"medicare_exhaustex\":true,\"medicare_primary\":false}",
+        "{" BASE ",\"medicare_exhausted\":true,\"medicare_primarY\":false}",
+        "{" BASE ",\"medicare_exhausted\":true,\"medicare_primary\" :false}",
+        /* unknown keys between known ones */
+        "{" BASE ",\"zzz\":1,\"units\":1}",
+        "{" BASE ",\"zzz\":{\"units\":1},\"units\":1}",
+        "{" BASE ",\"id\":\"r2\"}",
+        /* whitespace everywhere, tabs, CR */
+        "{ \"id\" : \"r1\" , \"payer\" : \"acme\" , \"service_date\" : \"2026-03-02\" , \"units\" : 1 }",
+        "\t{\"id\":\"r1\",\"payer\":\"acme\",\"service_date\":\"2026-03-02\",\"units\":1}\r",
+        "{\"id\":\"r1\",\"payer\":\"acme\",\"service_date\":\"2026-03-02\",\"units\":1 }",
+        "{\"id\":\"r1\",\"payer\":\"acme\",\"service_date\":\"2026-03-02\",\"units\":1}x",
+        "{\"id\":\"r1\",\"payer\":\"acme\",\"service_date\":\"2026-03-02\",\"units\":1",
+        "{\"id\":\"r1\",\"payer\":\"acme\",\"service_date\":\"2026-03-02\",\"units\":1;}",
+        "{\"id\":\"r1\"}",
+        "{}",
+    };
+    Pair x = pair_new();
+    for (int round = 0; round < 2; round++)
+        for (size_t i = 0; i < sizeof lines / sizeof *lines; i++) both_s(&x, lines[i]);
+    /* every prefix of a long line */
+    const char *full = "{" BASE ",\"units\":12,\"price\":3.5,\"emergent\":true,\"setting\":\"office\","
+                       "\"diagnoses\":[\"I50.9\",{\"system\":\"ICD10\",\"code\":\"S09.07\"}],"
+                       "\"requested_at\":\"2026-03-01T09:30:00\"}";
+    for (size_t n = 0; n <= strlen(full); n++) {
+        both(&x, full, n);
+        both_s(&x, full);
+    }
+    pair_free(&x);
+}
+
+/* The key and list-element limits count code objects read by the fast
+ * path as the general path counts them. */
+Test(rec_fast, limits_with_code_objects)
+{
+    Pair x = pair_new();
+    static char line[64 * 1024];
+    for (int n = 120; n <= 130; n++) {
+        size_t o = (size_t)snprintf(line, sizeof line, "{" BASE ",\"diagnoses\":[");
+        for (int i = 0; i < n; i++)
+            o += (size_t)snprintf(line + o, sizeof line - o, "%s{\"system\":\"ICD10\",\"code\":\"I10\"}",
+                                  i ? "," : "");
+        snprintf(line + o, sizeof line - o, "]}");
+        both_s(&x, line);
+    }
+    for (int n = 1020; n <= 1026; n += 3) {
+        size_t o = (size_t)snprintf(line, sizeof line, "{" BASE ",\"diagnoses\":[");
+        for (int i = 0; i < n; i++)
+            o += (size_t)snprintf(line + o, sizeof line - o, "%s\"I10\"", i ? "," : "");
+        snprintf(line + o, sizeof line - o, "]}");
+        both_s(&x, line);
+    }
+    pair_free(&x);
+}
+
+/* Every month of every year around the accepted ones, with the days where
+ * month lengths and leap years matter. */
+Test(rec_fast, every_date_shape)
+{
+    Pair x = pair_new();
+    static const int days[] = {0, 1, 9, 10, 27, 28, 29, 30, 31, 32, 39, 99};
+    char line[256];
+    for (int y = 1898; y <= 3001; y++)
+        for (int m = 0; m <= 13; m++)
+            for (size_t i = 0; i < sizeof days / sizeof *days; i++) {
+                snprintf(line, sizeof line,
+                         "{\"id\":\"r1\",\"payer\":\"acme\",\"service_date\":\"%04d-%02d-%02d\"}", y,
+                         m, days[i]);
+                both_s(&x, line);
+            }
+    cr_assert_gt(x.accepted, 1100 * 12 * 7);
+    pair_free(&x);
+}
