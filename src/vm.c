@@ -1161,6 +1161,14 @@ void vm_decide(Vm *vm, const Record *rec, Decision *out)
 
     memset(out, 0, sizeof *out);
     out->timely = -1;
+    out->rules = vm->rules;
+    out->obligations = out->possible = vm->obl;
+    /* Most records: no rule fired and none is unknown, so there is nothing
+     * to waive, group or time. The decision is none, its lists empty. */
+    if (vm->nfired == 0 && vm->nunknown == 0) {
+        out->kind = PCR_DEC_NONE;
+        return;
+    }
 
     /* Fired, unwaived rules (ascending, as fired is): the decision's list;
      * the certain ones among them: nothing may waive them. */
