@@ -26,7 +26,9 @@
  * then their guards (vm_new reads them from the verified blocks: a test of
  * one field that, when it fails, or when an `unless` of that shape holds,
  * makes the rule false on every path), so a rule whose guard rules it out
- * is not run; nothing in a decision walks all rules: per-rule facts ("fired in this
+ * is not run. A record's code is looked up once in the code table (vm_ct_build:
+ * its segment, and every set that holds it, stamped), so `code in S` is a
+ * comparison. Nothing in a decision walks all rules: per-rule facts ("fired in this
  * record", "waived in this record") are epoch stamps, so a new record only
  * bumps the epoch instead of clearing nrules entries. */
 #include "vm.h"
@@ -71,8 +73,33 @@ typedef struct RuleGuards {
     Guard unless; /* when it is known true, the rule is false */
 } RuleGuards;
 
+/* The code table (vm_ct_build): the ranges of every code set and the index
+ * segments cut at all their ends into disjoint intervals, each knowing the
+ * sets that hold all of its codes and its segment. One binary search then
+ * answers "which sets hold this code" for every set at once. */
+typedef struct CodeTab {
+    CodeKey *start;     /* n interval starts, ascending: interval i is
+                           start[i] .. start[i + 1] - 1 (the last: to the end) */
+    uint32_t *seg;      /* per interval: its index segment, or PIDX_NONE */
+    uint32_t *set_first;/* n + 1: the sets of interval i are
+                           set_ids[set_first[i] .. set_first[i + 1]) */
+    uint32_t *set_ids;
+    uint32_t n;         /* 0: no table (too large): sets are searched one by one */
+} CodeTab;
+
+enum {
+    CT_MAX_ENTRIES = 1u << 21, /* set entries of the code table (8 MiB); more: no table */
+};
+
 struct Vm {
     const Prog *p;
+    CodeTab ct;                 /* p's code table */
+    uint32_t stamp;             /* the record being evaluated (vm_decide, vm_eval_rule):
+                                   keys the per-record caches below; never 0 */
+    uint8_t *slot_of;           /* per field: its code slot (a code or code-list field) */
+    uint32_t *slot_at;          /* per code slot: stamp when its sets were marked */
+    uint32_t *set_at;           /* [slot * nsets + s]: stamp when the slot's code (or a code
+                                   of its list) was found in set s */
     RuleGuards *guards;         /* per rule (vm_find_guards) */
     uint32_t *sel;              /* the rules selected for the record (vm_select) */
     Holidays holidays;          /* p's calendar, for business-day deadlines */
@@ -334,12 +361,140 @@ static inline bool vm_any_in_set(const Prog *p, const Record *rec, const PSet *s
     return false;
 }
 
+/* ---- the code table ------------------------------------------------------ */
+
+/* The interval of t holding k, or UINT32_MAX when k is before them all.
+ * Branch-free: each halving is a compare and a conditional move. */
+static inline uint32_t vm_ct_find(const CodeTab *t, CodeKey k)
+{
+    const CodeKey *b = t->start;
+    uint32_t n = t->n;
+    if (n == 0 || k < b[0]) return UINT32_MAX;
+    while (n > 1) { /* invariant: b[0] <= k, and k < b[n] when b + n is in the table */
+        uint32_t half = n / 2;
+        b = b[half] <= k ? b + half : b;
+        n -= half;
+    }
+    return (uint32_t)(b - t->start);
+}
+
+/* Stamps the sets that hold k in code slot `slot`; returns k's interval (or
+ * UINT32_MAX). */
+static uint32_t vm_ct_mark(Vm *vm, uint32_t slot, CodeKey k)
+{
+    const CodeTab *t = &vm->ct;
+    uint32_t i = vm_ct_find(t, k);
+    if (i == UINT32_MAX) return i;
+    uint32_t *at = vm->set_at + (size_t)slot * vm->p->nsets;
+    for (uint32_t j = t->set_first[i]; j < t->set_first[i + 1]; j++) at[t->set_ids[j]] = vm->stamp;
+    return i;
+}
+
+/* Whether the code (or some code of the list) v loaded from field f is in
+ * set s. With the code table, the first test of f in a record stamps every
+ * set that holds its codes and each test is then a comparison; without
+ * one, a binary search of s. Requires a value (v->st == 0). */
+static bool vm_in_set(Vm *vm, const Record *rec, uint32_t f, uint32_t s, const Slot *v)
+{
+    const Prog *p = vm->p;
+    bool list = p->fields[f].type == VT_LIST;
+    if (!vm->ct.n) {
+        const PSet *set = &p->sets[s];
+        if (list) return vm_any_in_set(p, rec, set, v->i, v->n);
+        return code_ranges_contain(p->ranges + set->first, set->count, (CodeKey)v->i);
+    }
+    uint32_t slot = vm->slot_of[f];
+    if (vm->slot_at[slot] != vm->stamp) {
+        vm->slot_at[slot] = vm->stamp;
+        if (!list) vm_ct_mark(vm, slot, (CodeKey)v->i);
+        else
+            for (uint32_t k = 0; k < v->n; k++) vm_ct_mark(vm, slot, (CodeKey)rec->items[v->i + k].i);
+    }
+    return vm->set_at[(size_t)slot * p->nsets + s] == vm->stamp;
+}
+
+static int ct_key_cmp(const void *a, const void *b)
+{
+    CodeKey x = *(const CodeKey *)a, y = *(const CodeKey *)b;
+    return x < y ? -1 : x > y;
+}
+
+static const PSeg *vm_find_seg(const Prog *p, CodeKey k);
+
+/* Builds p's code table into *t (t->n stays 0 when it would hold more than
+ * CT_MAX_ENTRIES set entries). Interval starts are every range's and
+ * segment's first code and the code after its last, so each interval lies
+ * wholly inside or outside every range and segment. */
+static void vm_ct_build(const Prog *p, CodeTab *t)
+{
+    memset(t, 0, sizeof *t);
+    size_t nb = 0, cap = 2 * ((size_t)p->nranges + p->nsegs);
+    if (cap == 0) return;
+    CodeKey *b = xmalloc(cap * sizeof *b);
+    for (uint32_t r = 0; r < p->nranges; r++) {
+        b[nb++] = p->ranges[r].lo;
+        if (p->ranges[r].hi != UINT64_MAX) b[nb++] = p->ranges[r].hi + 1;
+    }
+    for (uint32_t g = 0; g < p->nsegs; g++) {
+        b[nb++] = p->segs[g].lo;
+        if (p->segs[g].hi != UINT64_MAX) b[nb++] = p->segs[g].hi + 1;
+    }
+    qsort(b, nb, sizeof *b, ct_key_cmp);
+    size_t n = 0;
+    for (size_t k = 0; k < nb; k++)
+        if (n == 0 || b[n - 1] != b[k]) b[n++] = b[k];
+    t->start = b;
+    t->n = (uint32_t)n;
+    t->set_first = xcalloc(n + 1, sizeof *t->set_first);
+    /* Pass 1 counts each interval's sets (into set_first[i + 1]), pass 2
+     * fills them (sets ascending within an interval). */
+    size_t total = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        for (uint32_t s = 0; s < p->nsets; s++) {
+            const PSet *set = &p->sets[s];
+            for (uint32_t r = set->first; r < set->first + set->count; r++) {
+                for (uint32_t i = vm_ct_find(t, p->ranges[r].lo); i < n && t->start[i] <= p->ranges[r].hi; i++) {
+                    if (pass == 0) t->set_first[i + 1]++, total++;
+                    else t->set_ids[t->set_first[i]++] = s;
+                }
+            }
+        }
+        if (pass == 0) {
+            if (total > CT_MAX_ENTRIES) {
+                free(t->start);
+                free(t->set_first);
+                memset(t, 0, sizeof *t);
+                return;
+            }
+            for (size_t i = 0; i < n; i++) t->set_first[i + 1] += t->set_first[i];
+            t->set_ids = xmalloc((total ? total : 1) * sizeof *t->set_ids);
+        }
+    }
+    /* Pass 2 advanced each set_first[i] to the end of interval i: shift back. */
+    memmove(t->set_first + 1, t->set_first, n * sizeof *t->set_first);
+    t->set_first[0] = 0;
+    t->seg = xmalloc((n ? n : 1) * sizeof *t->seg);
+    for (size_t i = 0; i < n; i++) {
+        const PSeg *g = vm_find_seg(p, t->start[i]);
+        t->seg[i] = g ? (uint32_t)(g - p->segs) : PIDX_NONE;
+    }
+}
+
+static void vm_ct_free(CodeTab *t)
+{
+    free(t->start);
+    free(t->seg);
+    free(t->set_first);
+    free(t->set_ids);
+}
+
 /* Runs one condition block code[0 .. len). Returns 1 (true), 0 (false) or
  * -1 (unknown) and ORs into *missing the bit of every absent field without
  * a default that it loaded. Requires verified code (see bc_verify). */
-static int vm_run(const Prog *p, const Record *rec, const uint8_t *code, uint32_t len,
+static int vm_run(Vm *vm, const Record *rec, const uint8_t *code, uint32_t len,
                   uint64_t *missing)
 {
+    const Prog *p = vm->p;
 #ifdef PCR_TRACE
     Slot stack[PCR_MAX_STACK] = {{0}}; /* the trace prints every slot below sp */
 #else
@@ -529,22 +684,15 @@ static int vm_run(const Prog *p, const Record *rec, const uint8_t *code, uint32_
         }
         /* The fused instructions (opcodes.h, PCR_FUSED): LOAD f, then the
          * test, exactly as the unfused sequence computes it. */
+        /* LDINSET, LDANYSET: the field's code (or codes) looked up once
+         * per record in the code table (vm_in_set), then a bit test. */
         VM_CASE(LDINSET)
-        {
-            const PSet *set = &p->sets[rd16(ip + 1)];
-            vm_load(p, rec, ip[0], sp, missing);
-            ip += 3;
-            VM_TEST_TOP(sp, code_ranges_contain(p->ranges + set->first, set->count, (CodeKey)sp->i));
-            sp++;
-            VM_NEXT();
-        }
         VM_CASE(LDANYSET)
         {
-            const PSet *set = &p->sets[rd16(ip + 1)];
-            vm_load(p, rec, ip[0], sp, missing);
+            uint32_t f = ip[0], s = rd16(ip + 1);
+            vm_load(p, rec, f, sp, missing);
             ip += 3;
-            if (sp->st == 0) sp->i = vm_any_in_set(p, rec, set, sp->i, sp->n);
-            else if (sp->st & ST_NONE) sp->st = 0, sp->i = 0;
+            VM_TEST_TOP(sp, vm_in_set(vm, rec, f, s, sp));
             sp++;
             VM_NEXT();
         }
@@ -695,6 +843,19 @@ int vm_rule_guards(const Vm *vm, const Record *rec, uint32_t r)
 
 /* ---- the VM object ------------------------------------------------------- */
 
+/* A new record for the per-record caches (vm->stamp). On wrap, clears the
+ * stamps so one from 2^32 records ago cannot match. */
+static void vm_next_stamp(Vm *vm)
+{
+    if (++vm->stamp != 0) return;
+    const Prog *p = vm->p;
+    uint32_t nslots = 0;
+    for (uint32_t f = 0; f < p->nfields; f++) nslots += vm->slot_of[f] != UINT8_MAX;
+    memset(vm->slot_at, 0, (nslots ? nslots : 1) * sizeof *vm->slot_at);
+    memset(vm->set_at, 0, ((size_t)nslots * p->nsets + 1) * sizeof *vm->set_at);
+    vm->stamp = 1;
+}
+
 /* Allocates the VM and all per-record scratch, sized by prog->nrules, so
  * that vm_decide never allocates. prog must be verified and outlive the VM;
  * the caller owns the result (vm_free). */
@@ -707,6 +868,17 @@ Vm *vm_new(const Prog *prog)
     vm->holidays.n = prog->nholidays;
     date_holidays_index(&vm->holidays);
     vm->sel = xcalloc(n ? n : 1, sizeof *vm->sel);
+    vm_ct_build(prog, &vm->ct);
+    /* One code slot per code or code-list field (at most PCR_MAX_FIELDS). */
+    uint32_t nslots = 0;
+    vm->slot_of = xmalloc((prog->nfields ? prog->nfields : 1) * sizeof *vm->slot_of);
+    for (uint32_t f = 0; f < prog->nfields; f++) {
+        const PField *pf = &prog->fields[f];
+        bool code = pf->type == VT_CODE || (pf->type == VT_LIST && pf->elem == VT_CODE);
+        vm->slot_of[f] = code ? (uint8_t)nslots++ : UINT8_MAX;
+    }
+    vm->slot_at = xcalloc(nslots ? nslots : 1, sizeof *vm->slot_at);
+    vm->set_at = xcalloc((size_t)nslots * prog->nsets + 1, sizeof *vm->set_at);
     vm->guards = xcalloc(n ? n : 1, sizeof *vm->guards);
     for (uint32_t r = 0; r < n; r++) vm_find_guards(prog, &prog->rules[r], &vm->guards[r]);
     vm->fired_at = xcalloc(n, sizeof *vm->fired_at);
@@ -739,6 +911,10 @@ void vm_free(Vm *vm)
     if (!vm) return;
     date_holidays_free_index(&vm->holidays);
     free(vm->sel);
+    vm_ct_free(&vm->ct);
+    free(vm->slot_of);
+    free(vm->slot_at);
+    free(vm->set_at);
     free(vm->guards);
     free(vm->fired_at);
     free(vm->waived_at);
@@ -771,7 +947,8 @@ int vm_eval_rule(Vm *vm, const Record *rec, uint32_t r, uint64_t *missing)
     *missing = 0;
     assert(r < p->nrules);
     if (r >= p->nrules) return -1;
-    return vm_run(p, rec, p->code + p->rules[r].code_off, p->rules[r].code_len, missing);
+    vm_next_stamp(vm);
+    return vm_run(vm, rec, p->code + p->rules[r].code_off, p->rules[r].code_len, missing);
 }
 
 /* ---- selecting and evaluating rules ------------------------------------- */
@@ -819,12 +996,12 @@ static void vm_consider(Vm *vm, const Record *rec, uint32_t r, bool has_sd, int3
     if (vm_guarded_out(vm, rec, r)) return; /* its block would return false */
     if (has_sd) {
         if (sd < rule->eff_from || sd > rule->eff_through) return;
-        res = vm_run(p, rec, p->code + rule->code_off, rule->code_len, &missing);
+        res = vm_run(vm, rec, p->code + rule->code_off, rule->code_len, &missing);
     } else if (rule->eff_from != DATE_OPEN_FROM || rule->eff_through != DATE_OPEN_THROUGH) {
         res = -1;
         if (p->f_service_date != PIDX_NONE) missing = (uint64_t)1 << p->f_service_date;
     } else {
-        res = vm_run(p, rec, p->code + rule->code_off, rule->code_len, &missing);
+        res = vm_run(vm, rec, p->code + rule->code_off, rule->code_len, &missing);
     }
 
 #ifdef PCR_TRACE
@@ -899,6 +1076,52 @@ static uint32_t vm_select(const Prog *p, const Record *rec, uint32_t *out)
     }
 }
 
+/* Merges ascending a[0 .. na) and b[0 .. nb) into out, each rule once;
+ * returns the count. */
+static uint32_t vm_merge(const uint32_t *a, uint32_t na, const uint32_t *b, uint32_t nb,
+                         uint32_t *out)
+{
+    uint32_t i = 0, j = 0, n = 0;
+    while (i < na && j < nb) {
+        if (a[i] < b[j]) out[n++] = a[i++];
+        else if (b[j] < a[i]) out[n++] = b[j++];
+        else out[n++] = a[i++], j++;
+    }
+    while (i < na) out[n++] = a[i++];
+    while (j < nb) out[n++] = b[j++];
+    return n;
+}
+
+/* vm_select for a list of codes, with the code table: one search per code
+ * gives its segment and stamps its sets (so the list's `any in` tests
+ * search nothing more). Returns the count, or UINT32_MAX when vm_select
+ * must do it (no table, no list, or more than SEL_MAX_CODES codes). */
+static uint32_t vm_select_list(Vm *vm, const Record *rec, uint32_t *out)
+{
+    const Prog *p = vm->p;
+    uint32_t f = p->f_code;
+    if (!vm->ct.n || f == PIDX_NONE || p->fields[f].type != VT_LIST || !(rec->present >> f & 1) ||
+        rec->v[f].n > SEL_MAX_CODES)
+        return UINT32_MAX;
+    const RecVal *v = &rec->v[f];
+    uint32_t slot = vm->slot_of[f];
+    /* out and vm->cand alternate as the merge's destination */
+    uint32_t *cur = vm->cand, *next = out, n = p->nalways;
+    memcpy(cur, p->always, n * sizeof *cur);
+    for (uint32_t c = 0; c < v->n; c++) {
+        uint32_t i = vm_ct_mark(vm, slot, (CodeKey)rec->items[v->i + c].i);
+        const PSeg *seg = i != UINT32_MAX && vm->ct.seg[i] != PIDX_NONE ? &p->segs[vm->ct.seg[i]] : NULL;
+        if (!seg || !seg->count) continue;
+        n = vm_merge(cur, n, p->seg_rules + seg->first, seg->count, next);
+        uint32_t *t = cur;
+        cur = next;
+        next = t;
+    }
+    vm->slot_at[slot] = vm->stamp;
+    if (cur != out) memcpy(out, cur, n * sizeof *out);
+    return n;
+}
+
 /* Evaluates the rules that can apply to rec (vm_select), in ascending
  * order. A single code field, the common case, merges p->always with its
  * segment in place (no selection pass). */
@@ -911,11 +1134,22 @@ static void vm_evaluate(Vm *vm, const Record *rec)
     bool one = f != PIDX_NONE && p->fields[f].type == VT_CODE &&
                ((rec->present | rec->none) >> f & 1);
     if (!one) {
-        uint32_t n = vm_select(p, rec, vm->sel);
+        uint32_t n = vm_select_list(vm, rec, vm->sel);
+        if (n == UINT32_MAX) n = vm_select(p, rec, vm->sel);
         for (uint32_t i = 0; i < n; i++) vm_consider(vm, rec, vm->sel[i], has_sd, sd);
         return;
     }
-    const PSeg *seg = rec->present >> f & 1 ? vm_find_seg(p, (CodeKey)rec->v[f].i) : NULL;
+    const PSeg *seg = NULL;
+    if (rec->present >> f & 1) {
+        CodeKey key = (CodeKey)rec->v[f].i;
+        if (vm->ct.n) { /* the code's sets, stamped now, and its segment: one search */
+            uint32_t slot = vm->slot_of[f], i = vm_ct_mark(vm, slot, key);
+            vm->slot_at[slot] = vm->stamp;
+            seg = i != UINT32_MAX && vm->ct.seg[i] != PIDX_NONE ? &p->segs[vm->ct.seg[i]] : NULL;
+        } else {
+            seg = vm_find_seg(p, key);
+        }
+    }
     const uint32_t *a = p->always, *b = seg ? p->seg_rules + seg->first : NULL;
     uint32_t na = p->nalways, nb = seg ? seg->count : 0, i = 0, j = 0;
     while (i < na || j < nb) {
@@ -1154,6 +1388,7 @@ void vm_decide(Vm *vm, const Record *rec, Decision *out)
         memset(vm->pwaived_at, 0, p->nrules * sizeof *vm->pwaived_at);
         vm->epoch = 1;
     }
+    vm_next_stamp(vm);
     vm->nfired = vm->nunknown = 0;
     vm->waive_all = vm->pwaive_all = false;
     vm->pwaive_all_missing = 0;

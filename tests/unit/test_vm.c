@@ -1927,3 +1927,97 @@ Test(vm, guards_rule_out_only_rules_that_are_false)
     vm_free(vm);
     th_prog_free(p);
 }
+
+/* ---- the code table ------------------------------------------------------ */
+
+/* vm_new cuts every set's ranges into one table of disjoint intervals, and
+ * a record's code (or list of codes) is looked up once per record. Many
+ * overlapping sets of several ranges each, one VM reused across records:
+ * every `code in S` and `codes any in S` must agree with a binary search of
+ * S itself, at range ends and next to them, and nothing may leak from one
+ * record into the next. */
+Test(vm, code_table_agrees_with_each_set)
+{
+    Prog *p = th_std_prog();
+    enum { NSETS = 24, NCODES = 400 };
+    uint32_t seed = 12345;
+#define NEXT_RAND() (seed = seed * 1103515245u + 12345u, (seed >> 8) % NCODES)
+    CodeKey keys[NCODES];
+    for (int c = 0; c < NCODES; c++) {
+        char text[8];
+        snprintf(text, sizeof text, "%05d", 10000 + c);
+        keys[c] = key(SYS_CPT, text);
+    }
+    for (uint32_t s = 0; s < NSETS; s++) {
+        CodeSet cs = {0};
+        uint32_t nr = 1 + s % 5;
+        for (uint32_t k = 0; k < nr; k++) {
+            uint32_t a = NEXT_RAND(), b = a + NEXT_RAND() % (s % 3 ? 8 : 120);
+            code_set_add(&cs, keys[a], keys[b < NCODES ? b : NCODES - 1]);
+        }
+        code_set_normalize(&cs);
+        p->ranges = realloc(p->ranges, (p->nranges + cs.n) * sizeof *p->ranges);
+        memcpy(p->ranges + p->nranges, cs.r, cs.n * sizeof *cs.r);
+        p->sets = realloc(p->sets, (p->nsets + 1) * sizeof *p->sets);
+        p->sets[p->nsets].name = th_str(p, "s");
+        p->sets[p->nsets].first = p->nranges;
+        p->sets[p->nsets].count = (uint32_t)cs.n;
+        p->nranges += (uint32_t)cs.n;
+        p->nsets++;
+        code_set_free(&cs);
+    }
+    for (uint32_t s = 0; s < NSETS; s++) { /* rule 2s: code in s; 2s + 1: diagnoses any in s */
+        uint32_t r = rule_begin(p, "code", OUT_PRIOR_AUTH);
+        e_fused(p, OP_LDINSET, "code", s);
+        rule_end(p, r);
+        r = rule_begin(p, "list", OUT_PRIOR_AUTH);
+        e_fused(p, OP_LDANYSET, "diagnoses", s);
+        rule_end(p, r);
+    }
+    finish(p);
+    char err[256];
+    cr_assert(bc_verify(p, err, sizeof err), "%s", err);
+
+    Vm *vm = vm_new(p);
+    RecVal items[3] = {{0}};
+    uint32_t checked = 0;
+    for (int rec_no = 0; rec_no < 600; rec_no++) {
+        Record rec = rec_new(p, SD);
+        rec.items = items;
+        rec.nitems = 3;
+        /* codes: each one of the 400 in turn, then random ones; a key just
+         * before the first code and one past the last as well */
+        CodeKey code = rec_no < NCODES ? keys[rec_no] : keys[NEXT_RAND()];
+        if (rec_no == NCODES) code = keys[0] - 1;
+        if (rec_no == NCODES + 1) code = keys[NCODES - 1] + 1;
+        set_i(p, &rec, "code", (int64_t)code);
+        for (int k = 0; k < 3; k++) items[k].i = (int64_t)keys[NEXT_RAND()];
+        set_list(p, &rec, "diagnoses", 0, (uint32_t)(rec_no % 4 == 3 ? 0 : 1 + rec_no % 3));
+        uint32_t nlist = rec_no % 4 == 3 ? 0 : 1 + (uint32_t)(rec_no % 3);
+        for (uint32_t s = 0; s < NSETS; s++) {
+            const CodeRange *rs = p->ranges + p->sets[s].first;
+            uint32_t n = p->sets[s].count;
+            bool want_code = code_ranges_contain(rs, n, code), want_list = false;
+            for (uint32_t k = 0; k < nlist; k++) want_list |= code_ranges_contain(rs, n, (CodeKey)items[k].i);
+            uint64_t m;
+            cr_assert_eq(vm_eval_rule(vm, &rec, 2 * s, &m), want_code, "record %d, set %u, code", rec_no, s);
+            cr_assert_eq(vm_eval_rule(vm, &rec, 2 * s + 1, &m), want_list, "record %d, set %u, list", rec_no, s);
+            checked += 2;
+        }
+        /* and through vm_decide: every rule whose set holds a code fires */
+        Decision d;
+        vm_decide(vm, &rec, &d);
+        uint32_t want_fired = 0;
+        for (uint32_t s = 0; s < NSETS; s++) {
+            const CodeRange *rs = p->ranges + p->sets[s].first;
+            bool any = false;
+            for (uint32_t k = 0; k < nlist; k++) any |= code_ranges_contain(rs, p->sets[s].count, (CodeKey)items[k].i);
+            want_fired += code_ranges_contain(rs, p->sets[s].count, code) + any;
+        }
+        cr_assert_eq(d.nrules, want_fired, "record %d: %u rules fired, want %u", rec_no, d.nrules, want_fired);
+    }
+#undef NEXT_RAND
+    cr_assert_eq(checked, 600 * NSETS * 2);
+    vm_free(vm);
+    th_prog_free(p);
+}
