@@ -96,6 +96,12 @@ struct Vm {
     CodeTab ct;                 /* p's code table */
     uint32_t stamp;             /* the record being evaluated (vm_decide, vm_eval_rule):
                                    keys the per-record caches below; never 0 */
+    uint32_t split_field;       /* the enum field that splits p->always (vm_split_build),
+                                   or PIDX_NONE */
+    uint32_t *split_first;      /* per member of it, and one more for null: the always
+                                   rules its guards leave are split_rules[split_first[v] ..
+                                   split_first[v + 1]) */
+    uint32_t *split_rules;
     uint8_t *slot_of;           /* per field: its code slot (a code or code-list field) */
     uint32_t *slot_at;          /* per code slot: stamp when its sets were marked */
     uint32_t *set_at;           /* [slot * nsets + s]: stamp when the slot's code (or a code
@@ -843,6 +849,82 @@ int vm_rule_guards(const Vm *vm, const Record *rec, uint32_t r)
 
 /* ---- the VM object ------------------------------------------------------- */
 
+/* Whether guard g on enum field f is known false (when) or known true
+ * (unless) for member v, or for null (v == UINT32_MAX): the guard rules
+ * its rule out, as vm_guard_test would decide on such a record. */
+static bool vm_split_rules_out(const RuleGuards *g, uint32_t f, uint32_t v)
+{
+    int when = -1, unless = -1; /* vm_guard_test's answers; -1: not on f */
+    const Guard *t[2] = {&g->when, &g->unless};
+    int *res[2] = {&when, &unless};
+    for (int k = 0; k < 2; k++) {
+        if ((t[k]->kind != G_MASK && t[k]->kind != G_EQ) || t[k]->field != f) continue;
+        if (v == UINT32_MAX) *res[k] = 0; /* null fails every test */
+        else if (t[k]->kind == G_MASK) *res[k] = v < 64 && ((uint64_t)t[k]->k >> v & 1);
+        else *res[k] = (int64_t)v == t[k]->k;
+    }
+    return when == 0 || unless == 1;
+}
+
+/* Splits p->always by the enum field that the most of their guards test
+ * (in the payers' policies, `setting`): for each member, and for null, the
+ * always rules those guards do not rule out, so a record considers only
+ * those. Leaves vm->split_field PIDX_NONE when fewer than two guards would
+ * take part. */
+static void vm_split_build(Vm *vm)
+{
+    const Prog *p = vm->p;
+    vm->split_field = PIDX_NONE;
+    uint32_t best = 0, best_n = 0;
+    for (uint32_t f = 0; f < p->nfields; f++) {
+        if (p->fields[f].type != VT_ENUM) continue;
+        uint32_t n = 0;
+        for (uint32_t k = 0; k < p->nalways; k++) {
+            const RuleGuards *g = &vm->guards[p->always[k]];
+            n += ((g->when.kind == G_MASK || g->when.kind == G_EQ) && g->when.field == f) ||
+                 ((g->unless.kind == G_MASK || g->unless.kind == G_EQ) && g->unless.field == f);
+        }
+        if (n > best_n) best = f, best_n = n;
+    }
+    if (best_n < 2) return;
+    uint32_t nv = p->fields[best].enum_count + 1; /* the members, then null */
+    vm->split_field = best;
+    vm->split_first = xcalloc(nv + 1, sizeof *vm->split_first);
+    vm->split_rules = xcalloc((size_t)nv * p->nalways + 1, sizeof *vm->split_rules);
+    uint32_t n = 0;
+    for (uint32_t v = 0; v < nv; v++) {
+        vm->split_first[v] = n;
+        uint32_t member = v + 1 < nv ? v : UINT32_MAX;
+        for (uint32_t k = 0; k < p->nalways; k++)
+            if (!vm_split_rules_out(&vm->guards[p->always[k]], best, member))
+                vm->split_rules[n++] = p->always[k];
+    }
+    vm->split_first[nv] = n;
+}
+
+/* The always rules that can apply to rec (ascending): those of its member
+ * of the split field (or of null), else all of p->always. */
+static const uint32_t *vm_always(const Vm *vm, const Record *rec, uint32_t *n)
+{
+    const Prog *p = vm->p;
+    uint32_t f = vm->split_field;
+    if (f != PIDX_NONE) {
+        uint32_t v = PIDX_NONE;
+        if (rec->present >> f & 1) {
+            uint64_t m = (uint64_t)rec->v[f].i;
+            if (m < p->fields[f].enum_count) v = (uint32_t)m;
+        } else if (rec->none >> f & 1) {
+            v = p->fields[f].enum_count;
+        }
+        if (v != PIDX_NONE) {
+            *n = vm->split_first[v + 1] - vm->split_first[v];
+            return vm->split_rules + vm->split_first[v];
+        }
+    }
+    *n = p->nalways;
+    return p->always;
+}
+
 /* A new record for the per-record caches (vm->stamp). On wrap, clears the
  * stamps so one from 2^32 records ago cannot match. */
 static void vm_next_stamp(Vm *vm)
@@ -881,6 +963,7 @@ Vm *vm_new(const Prog *prog)
     vm->set_at = xcalloc((size_t)nslots * prog->nsets + 1, sizeof *vm->set_at);
     vm->guards = xcalloc(n ? n : 1, sizeof *vm->guards);
     for (uint32_t r = 0; r < n; r++) vm_find_guards(prog, &prog->rules[r], &vm->guards[r]);
+    vm_split_build(vm);
     vm->fired_at = xcalloc(n, sizeof *vm->fired_at);
     vm->waived_at = xcalloc(n, sizeof *vm->waived_at);
     vm->pwaived_at = xcalloc(n, sizeof *vm->pwaived_at);
@@ -912,6 +995,8 @@ void vm_free(Vm *vm)
     date_holidays_free_index(&vm->holidays);
     free(vm->sel);
     vm_ct_free(&vm->ct);
+    free(vm->split_first);
+    free(vm->split_rules);
     free(vm->slot_of);
     free(vm->slot_at);
     free(vm->set_at);
@@ -1106,8 +1191,9 @@ static uint32_t vm_select_list(Vm *vm, const Record *rec, uint32_t *out)
     const RecVal *v = &rec->v[f];
     uint32_t slot = vm->slot_of[f];
     /* out and vm->cand alternate as the merge's destination */
-    uint32_t *cur = vm->cand, *next = out, n = p->nalways;
-    memcpy(cur, p->always, n * sizeof *cur);
+    uint32_t *cur = vm->cand, *next = out, n;
+    const uint32_t *always = vm_always(vm, rec, &n);
+    memcpy(cur, always, n * sizeof *cur);
     for (uint32_t c = 0; c < v->n; c++) {
         uint32_t i = vm_ct_mark(vm, slot, (CodeKey)rec->items[v->i + c].i);
         const PSeg *seg = i != UINT32_MAX && vm->ct.seg[i] != PIDX_NONE ? &p->segs[vm->ct.seg[i]] : NULL;
@@ -1150,8 +1236,8 @@ static void vm_evaluate(Vm *vm, const Record *rec)
             seg = vm_find_seg(p, key);
         }
     }
-    const uint32_t *a = p->always, *b = seg ? p->seg_rules + seg->first : NULL;
-    uint32_t na = p->nalways, nb = seg ? seg->count : 0, i = 0, j = 0;
+    uint32_t na, nb = seg ? seg->count : 0, i = 0, j = 0;
+    const uint32_t *a = vm_always(vm, rec, &na), *b = seg ? p->seg_rules + seg->first : NULL;
     while (i < na || j < nb) {
         uint32_t r;
         if (j == nb || (i < na && a[i] < b[j])) r = a[i++];

@@ -2021,3 +2021,100 @@ Test(vm, code_table_agrees_with_each_set)
     vm_free(vm);
     th_prog_free(p);
 }
+
+/* ---- the always rules split by an enum field ----------------------------- */
+
+static void e_fused_k(Prog *p, Opcode op, const char *field, int64_t k)
+{
+    e_fused(p, op, field, add_const(p, k));
+}
+
+/* vm_new splits the rules the index does not select by the enum field their
+ * guards test most, so a record considers only the rules its value leaves.
+ * For every member of that field, null and absent, with and without the
+ * other fields: the rules vm_decide fires, and those it leaves possible,
+ * must be exactly the rules whose block returns true, and unknown. */
+Test(vm, always_rules_split_by_setting_decide_as_every_block)
+{
+    Prog *p = th_std_prog();
+    uint32_t r;
+    r = rule_begin(p, "when_mask", OUT_PRIOR_AUTH); /* setting in {outpatient, office} */
+    e_fused_k(p, OP_LDINMASK, "setting", (1 << 1) | (1 << 3));
+    rule_end(p, r);
+    r = rule_begin(p, "when_eq_and", OUT_PRIOR_AUTH); /* setting == ambulatory_surgery and units == 5 */
+    e_fused_k(p, OP_LDEQK, "setting", 2);
+    size_t j = e_jump(p, OP_JFALSE);
+    e_fused_k(p, OP_LDEQK, "units", 5);
+    e_op(p, OP_AND);
+    e_patch(p, j);
+    rule_end(p, r);
+    r = rule_begin(p, "unless", OUT_NOTIFICATION); /* units == 5 unless setting == home */
+    e_fused_k(p, OP_LDEQK, "units", 5);
+    j = e_jump(p, OP_JFALSE);
+    e_fused_k(p, OP_LDEQK, "setting", 4);
+    e_op(p, OP_NOT);
+    e_op(p, OP_AND);
+    e_patch(p, j);
+    rule_end(p, r);
+    r = rule_begin(p, "unguarded", OUT_NOTIFICATION); /* emergent */
+    e_load(p, "emergent");
+    rule_end(p, r);
+    r = rule_begin(p, "other_field", OUT_PRIOR_AUTH); /* admission == urgent */
+    e_fused_k(p, OP_LDEQK, "admission", 2);
+    rule_end(p, r);
+    r = rule_begin(p, "when_inpatient", OUT_NOT_COVERED); /* setting == inpatient */
+    e_fused_k(p, OP_LDEQK, "setting", 0);
+    rule_end(p, r);
+    /* a reviewer each: no possible obligation merges into a certain one */
+    static const char *const reviewers[][2] = {{"a", NULL}, {"b", NULL}, {"c", NULL},
+                                               {"d", NULL}, {"e", NULL}, {"f", NULL}};
+    for (uint32_t k = 0; k < p->nrules; k++) rule_reviewers(p, k, reviewers[k]);
+    finish(p);
+    char err[256];
+    cr_assert(bc_verify(p, err, sizeof err), "%s", err);
+    uint32_t fs = th_field_index(p, "setting");
+    uint32_t nmembers = p->fields[fs].enum_count, checked = 0;
+
+    Vm *vm = vm_new(p);
+    for (uint32_t v = 0; v < nmembers + 2; v++) {     /* members, then null, then absent */
+        for (int other = 0; other < 4; other++) {      /* units, admission, emergent, code */
+            Record rec = rec_new(p, SD);
+            if (v < nmembers) set_i(p, &rec, "setting", v);
+            else if (v == nmembers) rec.none |= (uint64_t)1 << fs;
+            if (other & 1) set_i(p, &rec, "units", 5);
+            if (other & 2) set_i(p, &rec, "admission", 2), set_i(p, &rec, "emergent", 1);
+            if (other != 3) set_i(p, &rec, "code", (int64_t)key(SYS_CPT, "99213"));
+            uint32_t want_fired[8], nfired = 0, want_unknown[8], nunknown = 0;
+            for (uint32_t k = 0; k < p->nrules; k++) {
+                uint64_t m;
+                int res = vm_eval_rule(vm, &rec, k, &m);
+                if (res > 0) want_fired[nfired++] = k;
+                else if (res < 0) want_unknown[nunknown++] = k;
+            }
+            Decision d;
+            vm_decide(vm, &rec, &d);
+            cr_assert_eq(d.nrules, nfired, "setting %u, variant %d: %u fired, want %u", v, other,
+                         d.nrules, nfired);
+            for (uint32_t k = 0; k < nfired; k++) cr_assert_eq(d.rules[k], want_fired[k]);
+            bool possible[8] = {false};
+            uint32_t npossible = 0;
+            for (uint32_t k = 0; k < d.npossible; k++)
+                for (uint32_t x = 0; x < d.possible[k].nrules; x++, npossible++)
+                    possible[d.possible[k].rules[x]] = true;
+            /* a not_covered that fired leaves prior_auth/notification ones out */
+            bool nc = false;
+            for (uint32_t k = 0; k < nfired; k++) nc |= p->rules[want_fired[k]].outcome == OUT_NOT_COVERED;
+            if (!nc) {
+                cr_assert_eq(npossible, nunknown, "setting %u, variant %d: %u possible, want %u", v,
+                             other, npossible, nunknown);
+                for (uint32_t k = 0; k < nunknown; k++)
+                    cr_assert(possible[want_unknown[k]], "setting %u, variant %d: rule %u", v, other,
+                              want_unknown[k]);
+            }
+            checked++;
+        }
+    }
+    cr_assert_eq(checked, (nmembers + 2) * 4);
+    vm_free(vm);
+    th_prog_free(p);
+}
