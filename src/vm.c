@@ -71,7 +71,22 @@ typedef struct Guard {
 typedef struct RuleGuards {
     Guard when;   /* when it is known false, the rule is false */
     Guard unless; /* when it is known true, the rule is false */
+    uint32_t any_first, any_count; /* vm->atoms[any_first ..]: when every one is known
+                                      false, the rule is false (0: none; vm_find_any) */
 } RuleGuards;
+
+/* One disjunct of the `or` a block begins with (vm_find_any), cheap to
+ * test without running the block. */
+enum { A_GUARD, A_SET, A_PRESENT_SET, A_BOOL };
+
+typedef struct Atom {
+    uint8_t kind;  /* A_GUARD: g; A_SET: LDINSET/LDANYSET field set;
+                      A_PRESENT_SET: `PRESENT f; JFALSE; LDINSET/LDANYSET f set; AND`;
+                      A_BOOL: LOAD of a bool field */
+    uint8_t field;
+    uint32_t set;
+    Guard g;
+} Atom;
 
 /* The code table (vm_ct_build): the ranges of every code set and the index
  * segments cut at all their ends into disjoint intervals, each knowing the
@@ -107,6 +122,8 @@ struct Vm {
     uint32_t *set_at;           /* [slot * nsets + s]: stamp when the slot's code (or a code
                                    of its list) was found in set s */
     RuleGuards *guards;         /* per rule (vm_find_guards) */
+    Atom *atoms;                /* the rules' `or` disjuncts (RuleGuards.any_first) */
+    uint32_t natoms;
     uint32_t *sel;              /* the rules selected for the record (vm_select) */
     Holidays holidays;          /* p's calendar, for business-day deadlines */
     uint32_t epoch;             /* stamp of the record being decided; never 0 */
@@ -400,7 +417,7 @@ static uint32_t vm_ct_mark(Vm *vm, uint32_t slot, CodeKey k)
  * set s. With the code table, the first test of f in a record stamps every
  * set that holds its codes and each test is then a comparison; without
  * one, a binary search of s. Requires a value (v->st == 0). */
-static bool vm_in_set(Vm *vm, const Record *rec, uint32_t f, uint32_t s, const Slot *v)
+static bool vm_in_set_slow(Vm *vm, const Record *rec, uint32_t f, uint32_t s, const Slot *v)
 {
     const Prog *p = vm->p;
     bool list = p->fields[f].type == VT_LIST;
@@ -410,13 +427,20 @@ static bool vm_in_set(Vm *vm, const Record *rec, uint32_t f, uint32_t s, const S
         return code_ranges_contain(p->ranges + set->first, set->count, (CodeKey)v->i);
     }
     uint32_t slot = vm->slot_of[f];
-    if (vm->slot_at[slot] != vm->stamp) {
-        vm->slot_at[slot] = vm->stamp;
-        if (!list) vm_ct_mark(vm, slot, (CodeKey)v->i);
-        else
-            for (uint32_t k = 0; k < v->n; k++) vm_ct_mark(vm, slot, (CodeKey)rec->items[v->i + k].i);
-    }
+    vm->slot_at[slot] = vm->stamp;
+    if (!list) vm_ct_mark(vm, slot, (CodeKey)v->i);
+    else
+        for (uint32_t k = 0; k < v->n; k++) vm_ct_mark(vm, slot, (CodeKey)rec->items[v->i + k].i);
     return vm->set_at[(size_t)slot * p->nsets + s] == vm->stamp;
+}
+
+/* (The common case inline: the field's codes already stamped this record.) */
+static inline bool vm_in_set(Vm *vm, const Record *rec, uint32_t f, uint32_t s, const Slot *v)
+{
+    uint32_t slot = vm->slot_of[f];
+    if (vm->ct.n && vm->slot_at[slot] == vm->stamp)
+        return vm->set_at[(size_t)slot * vm->p->nsets + s] == vm->stamp;
+    return vm_in_set_slow(vm, rec, f, s, v);
 }
 
 static int ct_key_cmp(const void *a, const void *b)
@@ -813,6 +837,81 @@ static void vm_find_guards(const Prog *p, const PRule *rule, RuleGuards *g)
     }
 }
 
+/* If code[pc] begins a disjunct that an Atom can stand for, fills *a and
+ * returns its size in bytes; else 0. */
+static uint32_t vm_atom_at(const Prog *p, const uint8_t *code, uint32_t len, uint32_t pc, Atom *a)
+{
+    memset(a, 0, sizeof *a);
+    uint32_t n = vm_guard_at(p, code, len, pc, &a->g);
+    if (n) {
+        a->kind = A_GUARD;
+        return n;
+    }
+    if (len - pc >= 4 && (code[pc] == OP_LDINSET || code[pc] == OP_LDANYSET)) {
+        a->kind = A_SET;
+        a->field = code[pc + 1];
+        a->set = rd16(code + pc + 2);
+        return 4;
+    }
+    if (len - pc >= 10 && code[pc] == OP_PRESENT && code[pc + 2] == OP_JFALSE &&
+        rd16(code + pc + 3) == 5 && (code[pc + 5] == OP_LDINSET || code[pc + 5] == OP_LDANYSET) &&
+        code[pc + 6] == code[pc + 1] && code[pc + 9] == OP_AND) {
+        a->kind = A_PRESENT_SET;
+        a->field = code[pc + 1];
+        a->set = rd16(code + pc + 7);
+        return 10;
+    }
+    if (len - pc >= 2 && code[pc] == OP_LOAD && p->fields[code[pc + 1]].type == VT_BOOL) {
+        a->kind = A_BOOL;
+        a->field = code[pc + 1];
+        return 2;
+    }
+    return 0;
+}
+
+/* The `or` a rule's block begins with, when every disjunct is an Atom and
+ * its false reaches RET through JFALSE jumps only (so it being false makes
+ * the rule false): `a1; JTRUE L1; a2; OR; L1: JTRUE L2; a3; OR; L2: ...`,
+ * each JTRUE landing just past the OR that ends its right side. Appends the
+ * atoms to vm->atoms (room: see vm_new) and sets g->any_*; leaves
+ * any_count 0 for a single guard (the `when` guard already stands for it)
+ * or any other shape. */
+static void vm_find_any(Vm *vm, const PRule *rule, RuleGuards *g)
+{
+    const Prog *p = vm->p;
+    const uint8_t *code = p->code + rule->code_off;
+    uint32_t len = rule->code_len, pc, n, first = vm->natoms;
+    Atom a;
+    if (!(n = vm_atom_at(p, code, len, 0, &a))) return;
+    vm->atoms[vm->natoms++] = a;
+    pc = n;
+    while (len - pc >= 3 && code[pc] == OP_JTRUE) {
+        uint32_t target = pc + 3 + rd16(code + pc + 1);
+        pc += 3;
+        if (!(n = vm_atom_at(p, code, len, pc, &a)) || pc + n >= len || code[pc + n] != OP_OR ||
+            pc + n + 1 != target) {
+            vm->natoms = first;
+            return;
+        }
+        vm->atoms[vm->natoms++] = a;
+        pc = target;
+    }
+    /* A rule the index selects has the code of its index set: a test of
+     * that set is true whenever the rule is considered, and so the `or`. */
+    bool index_true = false;
+    for (uint32_t k = first; k < vm->natoms; k++)
+        index_true |= vm->atoms[k].kind != A_GUARD && vm->atoms[k].kind != A_BOOL &&
+                      rule->index_set != PIDX_NONE && vm->atoms[k].field == p->f_code &&
+                      vm->atoms[k].set == rule->index_set;
+    if (!vm_false_to_ret(code, len, pc) || (vm->natoms - first == 1 && a.kind == A_GUARD) ||
+        index_true) {
+        vm->natoms = first;
+        return;
+    }
+    g->any_first = first;
+    g->any_count = vm->natoms - first;
+}
+
 /* Guard g's test on rec: 1 it holds, 0 it fails (a field that does not
  * apply fails every test), -1 not known without running the block (the
  * field is absent: unknown, or its default). */
@@ -829,21 +928,52 @@ static int vm_guard_test(const Prog *p, const Record *rec, const Guard *g)
     return -1;
 }
 
-/* Whether rule r's guards rule it out for rec: its block would return
- * false. */
-static bool vm_guarded_out(const Vm *vm, const Record *rec, uint32_t r)
+/* Whether atom a is known false on rec, as the block would compute it. */
+static bool vm_atom_false(Vm *vm, const Record *rec, const Atom *a)
 {
-    const RuleGuards *g = &vm->guards[r];
-    return (g->when.kind && vm_guard_test(vm->p, rec, &g->when) == 0) ||
-           (g->unless.kind && vm_guard_test(vm->p, rec, &g->unless) == 1);
+    const Prog *p = vm->p;
+    uint32_t f = a->field;
+    switch (a->kind) {
+    case A_GUARD: return vm_guard_test(p, rec, &a->g) == 0;
+    case A_BOOL:
+        if (rec->present >> f & 1) return rec->v[f].i == 0;
+        if (rec->none >> f & 1) return true; /* a bool that does not apply loads false */
+        return (p->fields[f].flags & PF_DEFAULT) && p->fields[f].deflt == 0;
+    default: /* A_SET, A_PRESENT_SET */
+        if (rec->present >> f & 1) {
+            Slot v = {.i = rec->v[f].i, .n = rec->v[f].n};
+            return !vm_in_set(vm, rec, f, a->set, &v);
+        }
+        if (rec->none >> f & 1) return true; /* no code: in no set (PRESENT: false) */
+        /* absent: unknown, or its default decides (PRESENT of a default is
+         * true): only PRESENT without a default is known false */
+        return a->kind == A_PRESENT_SET && !(p->fields[f].flags & PF_DEFAULT);
+    }
 }
 
+/* Whether rule r's guards rule it out for rec: its block would return
+ * false. */
+static bool vm_guarded_out(Vm *vm, const Record *rec, uint32_t r)
+{
+    const RuleGuards *g = &vm->guards[r];
+    if ((g->when.kind && vm_guard_test(vm->p, rec, &g->when) == 0) ||
+        (g->unless.kind && vm_guard_test(vm->p, rec, &g->unless) == 1))
+        return true;
+    if (!g->any_count) return false;
+    for (uint32_t k = 0; k < g->any_count; k++)
+        if (!vm_atom_false(vm, rec, &vm->atoms[g->any_first + k])) return false;
+    return true;
+}
+
+static void vm_next_stamp(Vm *vm);
+
 /* See vm.h. */
-int vm_rule_guards(const Vm *vm, const Record *rec, uint32_t r)
+int vm_rule_guards(Vm *vm, const Record *rec, uint32_t r)
 {
     if (r >= vm->p->nrules) return -1;
     const RuleGuards *g = &vm->guards[r];
-    if (!g->when.kind && !g->unless.kind) return -1;
+    if (!g->when.kind && !g->unless.kind && !g->any_count) return -1;
+    vm_next_stamp(vm);
     return vm_guarded_out(vm, rec, r);
 }
 
@@ -962,7 +1092,12 @@ Vm *vm_new(const Prog *prog)
     vm->slot_at = xcalloc(nslots ? nslots : 1, sizeof *vm->slot_at);
     vm->set_at = xcalloc((size_t)nslots * prog->nsets + 1, sizeof *vm->set_at);
     vm->guards = xcalloc(n ? n : 1, sizeof *vm->guards);
-    for (uint32_t r = 0; r < n; r++) vm_find_guards(prog, &prog->rules[r], &vm->guards[r]);
+    /* each atom is at least 2 bytes of a block: ncode / 2 bound them all */
+    vm->atoms = xcalloc(prog->ncode / 2 + 1, sizeof *vm->atoms);
+    for (uint32_t r = 0; r < n; r++) {
+        vm_find_guards(prog, &prog->rules[r], &vm->guards[r]);
+        vm_find_any(vm, &prog->rules[r], &vm->guards[r]);
+    }
     vm_split_build(vm);
     vm->fired_at = xcalloc(n, sizeof *vm->fired_at);
     vm->waived_at = xcalloc(n, sizeof *vm->waived_at);
@@ -1001,6 +1136,7 @@ void vm_free(Vm *vm)
     free(vm->slot_at);
     free(vm->set_at);
     free(vm->guards);
+    free(vm->atoms);
     free(vm->fired_at);
     free(vm->waived_at);
     free(vm->pwaived_at);

@@ -2118,3 +2118,116 @@ Test(vm, always_rules_split_by_setting_decide_as_every_block)
     vm_free(vm);
     th_prog_free(p);
 }
+
+/* vm_new also finds an `or` at the head of a block whose disjuncts are
+ * cheap tests (one-field guards, code-set tests with or without
+ * `present(f) and`, bool fields): when each is known false, the rule is
+ * false and is not run. Every combination of absent, null and present
+ * values: a rule ruled out must be false, and each shape must be ruled out
+ * somewhere; a shape with another disjunct must have no guard. */
+Test(vm, or_guards_rule_out_only_rules_that_are_false)
+{
+    Prog *p = th_std_prog();
+    uint32_t s = add_set(p, "mri", key(SYS_CPT, "70551"), key(SYS_CPT, "70553"));
+    uint32_t d = add_set(p, "dx", key(SYS_ICD10, "C500"), key(SYS_ICD10, "C509"));
+    uint32_t c2 = add_const(p, 2), c5 = add_const(p, 5);
+    enum { NSHAPES = 5 };
+    static const bool found[NSHAPES] = {true, true, true, true, false};
+    uint32_t r;
+    size_t j, j2;
+    /* 0: setting == 2 or code in mri */
+    r = rule_begin(p, "or_set", OUT_PRIOR_AUTH);
+    e_fused(p, OP_LDEQK, "setting", c2);
+    j = e_jump(p, OP_JTRUE);
+    e_fused(p, OP_LDINSET, "code", s);
+    e_op(p, OP_OR);
+    e_patch(p, j);
+    rule_end(p, r);
+    /* 1: code in mri or (present(diagnoses) and diagnoses any in dx) */
+    r = rule_begin(p, "or_present", OUT_PRIOR_AUTH);
+    e_fused(p, OP_LDINSET, "code", s);
+    j = e_jump(p, OP_JTRUE);
+    e_present(p, "diagnoses");
+    j2 = e_jump(p, OP_JFALSE);
+    e_fused(p, OP_LDANYSET, "diagnoses", d);
+    e_op(p, OP_AND);
+    e_patch(p, j2);
+    e_op(p, OP_OR);
+    e_patch(p, j);
+    rule_end(p, r);
+    /* 2: (clinical_trial or diagnoses any in dx or setting == 2) and units > 5 */
+    r = rule_begin(p, "or3_and", OUT_PRIOR_AUTH);
+    e_load(p, "clinical_trial");
+    j = e_jump(p, OP_JTRUE);
+    e_fused(p, OP_LDANYSET, "diagnoses", d);
+    e_op(p, OP_OR);
+    e_patch(p, j);
+    j = e_jump(p, OP_JTRUE);
+    e_fused(p, OP_LDEQK, "setting", c2);
+    e_op(p, OP_OR);
+    e_patch(p, j);
+    j = e_jump(p, OP_JFALSE);
+    e_fused(p, OP_LDGTK, "units", c5);
+    e_op(p, OP_AND);
+    e_patch(p, j);
+    rule_end(p, r);
+    /* 3: present(diagnoses) and diagnoses any in dx, alone */
+    r = rule_begin(p, "present_alone", OUT_PRIOR_AUTH);
+    e_present(p, "diagnoses");
+    j = e_jump(p, OP_JFALSE);
+    e_fused(p, OP_LDANYSET, "diagnoses", d);
+    e_op(p, OP_AND);
+    e_patch(p, j);
+    rule_end(p, r);
+    /* 4: code in mri or units > 5: a disjunct that is not cheap */
+    r = rule_begin(p, "or_other", OUT_PRIOR_AUTH);
+    e_fused(p, OP_LDINSET, "code", s);
+    j = e_jump(p, OP_JTRUE);
+    e_fused(p, OP_LDGTK, "units", c5);
+    e_op(p, OP_OR);
+    e_patch(p, j);
+    rule_end(p, r);
+    finish(p);
+    char err[256];
+    cr_assert(bc_verify(p, err, sizeof err), "%s", err);
+
+    RecVal items[2] = {{.i = (int64_t)key(SYS_ICD10, "C501")}, {.i = (int64_t)key(SYS_ICD10, "I10")}};
+    Vm *vm = vm_new(p);
+    uint32_t ruled_out[NSHAPES] = {0}, combos = 0;
+    /* setting, code, diagnoses, clinical_trial, units: absent, null, values */
+    for (int combo = 0; combo < 4 * 4 * 5 * 4 * 3; combo++) {
+        Record rec = rec_new(p, SD);
+        rec.items = items;
+        rec.nitems = 2;
+        int x = combo, v;
+        v = x % 4, x /= 4; /* setting */
+        if (v == 1) rec.none |= bit(p, "setting");
+        if (v >= 2) set_i(p, &rec, "setting", v == 2 ? 2 : 3);
+        v = x % 4, x /= 4; /* code */
+        if (v == 1) rec.none |= bit(p, "code");
+        if (v >= 2) set_i(p, &rec, "code", (int64_t)key(SYS_CPT, v == 2 ? "70552" : "70554"));
+        v = x % 5, x /= 5; /* diagnoses: [C501], [I10], [] */
+        if (v == 1) rec.none |= bit(p, "diagnoses");
+        if (v >= 2) set_list(p, &rec, "diagnoses", v == 3 ? 1 : 0, v == 4 ? 0 : 1);
+        v = x % 4, x /= 4; /* clinical_trial (defaults to false) */
+        if (v == 1) rec.none |= bit(p, "clinical_trial");
+        if (v >= 2) set_i(p, &rec, "clinical_trial", v == 2);
+        v = x % 3; /* units */
+        if (v >= 1) set_i(p, &rec, "units", v == 1 ? 6 : 1);
+        for (uint32_t k = 0; k < NSHAPES; k++) {
+            int g = vm_rule_guards(vm, &rec, k);
+            cr_assert(found[k] ? g >= 0 : g == -1, "rule %u: guards %d", k, g);
+            if (g != 1) continue;
+            ruled_out[k]++;
+            uint64_t m;
+            cr_assert_eq(vm_eval_rule(vm, &rec, k, &m), 0, "rule %u ruled out but not false (combo %d)",
+                         k, combo);
+        }
+        combos++;
+    }
+    cr_assert_eq(combos, 4 * 4 * 5 * 4 * 3);
+    for (uint32_t k = 0; k < NSHAPES; k++)
+        if (found[k]) cr_expect_gt(ruled_out[k], 0, "rule %u: its guards never ruled it out", k);
+    vm_free(vm);
+    th_prog_free(p);
+}
