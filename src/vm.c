@@ -113,10 +113,23 @@ struct Vm {
                                    keys the per-record caches below; never 0 */
     uint32_t split_field;       /* the enum field that splits p->always (vm_split_build),
                                    or PIDX_NONE */
-    uint32_t *split_first;      /* per member of it, and one more for null: the always
-                                   rules its guards leave are split_rules[split_first[v] ..
+    uint32_t *split_first;      /* per member of it, then null, then absent (only the
+                                   last without a split field): the always rules to
+                                   consider are split_rules[split_first[v] ..
                                    split_first[v + 1]) */
     uint32_t *split_rules;
+    uint8_t *folded;            /* per rule: 1 when it is selected by its `or` (vm_fold) */
+    uint32_t *fold_first;       /* [slot * nsets + s .. + 1]: folded rules with a test of
+                                   set s on that slot's field: fold_rules[fold_first[x] ..
+                                   fold_first[x + 1]) */
+    uint32_t *fold_rules;
+    uint32_t *fold_absent_first;/* per slot (+ 1): folded rules to consider when the
+                                   field is absent: fold_absent[...] */
+    uint32_t *fold_absent;
+    uint64_t fold_fields;       /* the fields of the folded rules' set tests */
+    uint32_t *rule_at;          /* per rule: stamp when vm_folded took it */
+    uint32_t *slot_iv;          /* per code slot of a single code: its interval, set with
+                                   slot_at (UINT32_MAX: none) */
     uint8_t *slot_of;           /* per field: its code slot (a code or code-list field) */
     uint32_t *slot_at;          /* per code slot: stamp when its sets were marked */
     uint32_t *set_at;           /* [slot * nsets + s]: stamp when the slot's code (or a code
@@ -125,6 +138,7 @@ struct Vm {
     Atom *atoms;                /* the rules' `or` disjuncts (RuleGuards.any_first) */
     uint32_t natoms;
     uint32_t *sel;              /* the rules selected for the record (vm_select) */
+    uint32_t *sel2;             /* scratch: the folded rules selected (vm_folded) */
     Holidays holidays;          /* p's calendar, for business-day deadlines */
     uint32_t epoch;             /* stamp of the record being decided; never 0 */
     uint32_t *fired_at;         /* per rule: epoch of the last record in which it fired */
@@ -428,7 +442,7 @@ static bool vm_in_set_slow(Vm *vm, const Record *rec, uint32_t f, uint32_t s, co
     }
     uint32_t slot = vm->slot_of[f];
     vm->slot_at[slot] = vm->stamp;
-    if (!list) vm_ct_mark(vm, slot, (CodeKey)v->i);
+    if (!list) vm->slot_iv[slot] = vm_ct_mark(vm, slot, (CodeKey)v->i);
     else
         for (uint32_t k = 0; k < v->n; k++) vm_ct_mark(vm, slot, (CodeKey)rec->items[v->i + k].i);
     return vm->set_at[(size_t)slot * p->nsets + s] == vm->stamp;
@@ -996,11 +1010,49 @@ static bool vm_split_rules_out(const RuleGuards *g, uint32_t f, uint32_t v)
     return when == 0 || unless == 1;
 }
 
+/* Whether rule r's `or` (its atoms) can select it alone (vm_fold): every
+ * atom a code-set test of a code field or a one-field test of field sf. */
+static bool vm_foldable(const Vm *vm, uint32_t r, uint32_t sf)
+{
+    const RuleGuards *g = &vm->guards[r];
+    if (!g->any_count || !vm->ct.n || vm->p->rules[r].index_set != PIDX_NONE) return false;
+    for (uint32_t k = 0; k < g->any_count; k++) {
+        const Atom *a = &vm->atoms[g->any_first + k];
+        if (a->kind == A_SET || a->kind == A_PRESENT_SET) {
+            if (vm->slot_of[a->field] == UINT8_MAX) return false;
+        } else if (a->kind != A_GUARD || (a->g.kind != G_MASK && a->g.kind != G_EQ) ||
+                   a->g.field != sf) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Whether some one-field atom of folded rule r holds for member v of the
+ * split field (UINT32_MAX: null; PIDX_NONE - 1: absent, where it may). */
+static bool vm_fold_guard_may(const Vm *vm, uint32_t r, uint32_t v, bool absent)
+{
+    const RuleGuards *g = &vm->guards[r];
+    for (uint32_t k = 0; k < g->any_count; k++) {
+        const Atom *a = &vm->atoms[g->any_first + k];
+        if (a->kind != A_GUARD) continue;
+        if (absent) return true;
+        if (v == UINT32_MAX) continue; /* null fails every test */
+        if (a->g.kind == G_MASK ? v < 64 && ((uint64_t)a->g.k >> v & 1) : (int64_t)v == a->g.k)
+            return true;
+    }
+    return false;
+}
+
 /* Splits p->always by the enum field that the most of their guards test
- * (in the payers' policies, `setting`): for each member, and for null, the
- * always rules those guards do not rule out, so a record considers only
- * those. Leaves vm->split_field PIDX_NONE when fewer than two guards would
- * take part. */
+ * (in the payers' policies, `setting`), and folds into the code table the
+ * always rules whose `or` is made of code-set tests and tests of that field
+ * (`setting == residential or code in RTC`): such a rule is considered only
+ * when a code of the record is in one of its sets, the field passes one of
+ * its tests, or the field it needs is absent. Lists, for each member, null
+ * and absent (only absent without a split field), the always rules to
+ * consider: those the guards do not rule out, and the folded ones a test
+ * of the split field may select. */
 static void vm_split_build(Vm *vm)
 {
     const Prog *p = vm->p;
@@ -1013,46 +1065,153 @@ static void vm_split_build(Vm *vm)
             const RuleGuards *g = &vm->guards[p->always[k]];
             n += ((g->when.kind == G_MASK || g->when.kind == G_EQ) && g->when.field == f) ||
                  ((g->unless.kind == G_MASK || g->unless.kind == G_EQ) && g->unless.field == f);
+            for (uint32_t x = 0; x < g->any_count; x++) {
+                const Atom *a = &vm->atoms[g->any_first + x];
+                n += a->kind == A_GUARD && (a->g.kind == G_MASK || a->g.kind == G_EQ) && a->g.field == f;
+            }
         }
         if (n > best_n) best = f, best_n = n;
     }
-    if (best_n < 2) return;
-    uint32_t nv = p->fields[best].enum_count + 1; /* the members, then null */
-    vm->split_field = best;
+    uint32_t sf = best_n >= 2 ? best : PIDX_NONE;
+    vm->split_field = sf;
+    vm->folded = xcalloc(p->nrules ? p->nrules : 1, 1);
+    for (uint32_t k = 0; k < p->nalways; k++)
+        vm->folded[p->always[k]] = vm_foldable(vm, p->always[k], sf);
+
+    uint32_t nv = sf != PIDX_NONE ? p->fields[sf].enum_count + 2 : 1; /* members, null, absent */
     vm->split_first = xcalloc(nv + 1, sizeof *vm->split_first);
     vm->split_rules = xcalloc((size_t)nv * p->nalways + 1, sizeof *vm->split_rules);
     uint32_t n = 0;
     for (uint32_t v = 0; v < nv; v++) {
         vm->split_first[v] = n;
-        uint32_t member = v + 1 < nv ? v : UINT32_MAX;
-        for (uint32_t k = 0; k < p->nalways; k++)
-            if (!vm_split_rules_out(&vm->guards[p->always[k]], best, member))
-                vm->split_rules[n++] = p->always[k];
+        bool absent = v + 1 == nv;
+        uint32_t member = v + 2 == nv ? UINT32_MAX : v;
+        for (uint32_t k = 0; k < p->nalways; k++) {
+            uint32_t r = p->always[k];
+            bool take = vm->folded[r] ? vm_fold_guard_may(vm, r, member, absent)
+                                      : absent || !vm_split_rules_out(&vm->guards[r], sf, member);
+            if (take) vm->split_rules[n++] = r;
+        }
     }
     vm->split_first[nv] = n;
+
+    /* The folded rules by (slot, set) and, per slot, those an absent field
+     * leaves to consider. Two passes: count, then fill. */
+    uint32_t nslots = 0;
+    for (uint32_t f = 0; f < p->nfields; f++) nslots += vm->slot_of[f] != UINT8_MAX;
+    size_t nx = (size_t)nslots * p->nsets;
+    vm->fold_first = xcalloc(nx + 1, sizeof *vm->fold_first);
+    vm->fold_absent_first = xcalloc(nslots + 1, sizeof *vm->fold_absent_first);
+    size_t total = 0, total_absent = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        for (uint32_t r = 0; r < p->nrules; r++) {
+            if (!vm->folded[r]) continue;
+            const RuleGuards *g = &vm->guards[r];
+            uint64_t absent_done = 0;
+            for (uint32_t k = 0; k < g->any_count; k++) {
+                const Atom *a = &vm->atoms[g->any_first + k];
+                if (a->kind == A_GUARD) continue;
+                uint32_t slot = vm->slot_of[a->field];
+                size_t x = (size_t)slot * p->nsets + a->set;
+                if (pass == 0) vm->fold_first[x + 1]++, total++;
+                else vm->fold_rules[vm->fold_first[x]++] = r;
+                bool need = a->kind == A_SET || (p->fields[a->field].flags & PF_DEFAULT);
+                if (need && !(absent_done >> slot & 1)) {
+                    absent_done |= (uint64_t)1 << slot;
+                    if (pass == 0) vm->fold_absent_first[slot + 1]++, total_absent++;
+                    else vm->fold_absent[vm->fold_absent_first[slot]++] = r;
+                }
+                vm->fold_fields |= (uint64_t)1 << a->field;
+            }
+        }
+        if (pass == 0) {
+            for (size_t x = 0; x < nx; x++) vm->fold_first[x + 1] += vm->fold_first[x];
+            for (uint32_t x = 0; x < nslots; x++) vm->fold_absent_first[x + 1] += vm->fold_absent_first[x];
+            vm->fold_rules = xmalloc((total + 1) * sizeof *vm->fold_rules);
+            vm->fold_absent = xmalloc((total_absent + 1) * sizeof *vm->fold_absent);
+        }
+    }
+    /* pass 2 advanced each start to its end: shift back */
+    memmove(vm->fold_first + 1, vm->fold_first, nx * sizeof *vm->fold_first);
+    vm->fold_first[0] = 0;
+    memmove(vm->fold_absent_first + 1, vm->fold_absent_first, nslots * sizeof *vm->fold_absent_first);
+    vm->fold_absent_first[0] = 0;
 }
 
-/* The always rules that can apply to rec (ascending): those of its member
- * of the split field (or of null), else all of p->always. */
+/* The always rules to consider for rec (ascending): its member's list, or
+ * null's, or absent's (see vm_split_build). */
 static const uint32_t *vm_always(const Vm *vm, const Record *rec, uint32_t *n)
 {
     const Prog *p = vm->p;
-    uint32_t f = vm->split_field;
+    uint32_t f = vm->split_field, v = 0;
     if (f != PIDX_NONE) {
-        uint32_t v = PIDX_NONE;
+        uint32_t nm = p->fields[f].enum_count;
+        v = nm + 1; /* absent */
         if (rec->present >> f & 1) {
             uint64_t m = (uint64_t)rec->v[f].i;
-            if (m < p->fields[f].enum_count) v = (uint32_t)m;
+            if (m < nm) v = (uint32_t)m;
         } else if (rec->none >> f & 1) {
-            v = p->fields[f].enum_count;
-        }
-        if (v != PIDX_NONE) {
-            *n = vm->split_first[v + 1] - vm->split_first[v];
-            return vm->split_rules + vm->split_first[v];
+            v = nm;
         }
     }
-    *n = p->nalways;
-    return p->always;
+    *n = vm->split_first[v + 1] - vm->split_first[v];
+    return vm->split_rules + vm->split_first[v];
+}
+
+static int vm_u32_cmp(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Takes rule r into out[*n] unless already taken for this record. */
+static inline void vm_take(Vm *vm, uint32_t r, uint32_t *out, uint32_t *n)
+{
+    if (vm->rule_at[r] == vm->stamp) return;
+    vm->rule_at[r] = vm->stamp;
+    out[(*n)++] = r;
+}
+
+/* The folded rules (vm_split_build) that rec's codes select, ascending,
+ * into out (room for nrules); returns the count. Looks up each code of the
+ * folded rules' fields (stamping its sets, as vm_in_set would). */
+static uint32_t vm_folded(Vm *vm, const Record *rec, uint32_t *out)
+{
+    const Prog *p = vm->p;
+    uint32_t n = 0;
+    for (uint64_t fs = vm->fold_fields; fs; fs &= fs - 1) {
+        uint32_t f = (uint32_t)__builtin_ctzll(fs), slot = vm->slot_of[f];
+        if (!(rec->present >> f & 1)) {
+            if (rec->none >> f & 1) continue; /* no code: in no set */
+            for (uint32_t k = vm->fold_absent_first[slot]; k < vm->fold_absent_first[slot + 1]; k++)
+                vm_take(vm, vm->fold_absent[k], out, &n);
+            continue;
+        }
+        const RecVal *v = &rec->v[f];
+        bool list = p->fields[f].type == VT_LIST;
+        uint32_t nc = list ? v->n : 1;
+        for (uint32_t c = 0; c < nc; c++) {
+            uint32_t i = vm_ct_mark(vm, slot, (CodeKey)(list ? rec->items[v->i + c].i : v->i));
+            if (!list) vm->slot_iv[slot] = i;
+            if (i == UINT32_MAX) continue;
+            for (uint32_t j = vm->ct.set_first[i]; j < vm->ct.set_first[i + 1]; j++) {
+                size_t x = (size_t)slot * p->nsets + vm->ct.set_ids[j];
+                for (uint32_t k = vm->fold_first[x]; k < vm->fold_first[x + 1]; k++)
+                    vm_take(vm, vm->fold_rules[k], out, &n);
+            }
+        }
+        vm->slot_at[slot] = vm->stamp;
+    }
+    if (n > 16) {
+        qsort(out, n, sizeof *out, vm_u32_cmp);
+    } else {
+        for (uint32_t i = 1; i < n; i++) { /* a few: insertion sort */
+            uint32_t t = out[i], j = i;
+            while (j > 0 && out[j - 1] > t) out[j] = out[j - 1], j--;
+            out[j] = t;
+        }
+    }
+    return n;
 }
 
 /* A new record for the per-record caches (vm->stamp). On wrap, clears the
@@ -1065,6 +1224,7 @@ static void vm_next_stamp(Vm *vm)
     for (uint32_t f = 0; f < p->nfields; f++) nslots += vm->slot_of[f] != UINT8_MAX;
     memset(vm->slot_at, 0, (nslots ? nslots : 1) * sizeof *vm->slot_at);
     memset(vm->set_at, 0, ((size_t)nslots * p->nsets + 1) * sizeof *vm->set_at);
+    memset(vm->rule_at, 0, (p->nrules ? p->nrules : 1) * sizeof *vm->rule_at);
     vm->stamp = 1;
 }
 
@@ -1080,6 +1240,7 @@ Vm *vm_new(const Prog *prog)
     vm->holidays.n = prog->nholidays;
     date_holidays_index(&vm->holidays);
     vm->sel = xcalloc(n ? n : 1, sizeof *vm->sel);
+    vm->sel2 = xcalloc(n ? n : 1, sizeof *vm->sel2);
     vm_ct_build(prog, &vm->ct);
     /* One code slot per code or code-list field (at most PCR_MAX_FIELDS). */
     uint32_t nslots = 0;
@@ -1099,6 +1260,8 @@ Vm *vm_new(const Prog *prog)
         vm_find_any(vm, &prog->rules[r], &vm->guards[r]);
     }
     vm_split_build(vm);
+    vm->rule_at = xcalloc(n ? n : 1, sizeof *vm->rule_at);
+    vm->slot_iv = xcalloc(nslots ? nslots : 1, sizeof *vm->slot_iv);
     vm->fired_at = xcalloc(n, sizeof *vm->fired_at);
     vm->waived_at = xcalloc(n, sizeof *vm->waived_at);
     vm->pwaived_at = xcalloc(n, sizeof *vm->pwaived_at);
@@ -1129,9 +1292,17 @@ void vm_free(Vm *vm)
     if (!vm) return;
     date_holidays_free_index(&vm->holidays);
     free(vm->sel);
+    free(vm->sel2);
     vm_ct_free(&vm->ct);
     free(vm->split_first);
     free(vm->split_rules);
+    free(vm->folded);
+    free(vm->fold_first);
+    free(vm->fold_rules);
+    free(vm->fold_absent_first);
+    free(vm->fold_absent);
+    free(vm->rule_at);
+    free(vm->slot_iv);
     free(vm->slot_of);
     free(vm->slot_at);
     free(vm->set_at);
@@ -1340,6 +1511,11 @@ static uint32_t vm_select_list(Vm *vm, const Record *rec, uint32_t *out)
         next = t;
     }
     vm->slot_at[slot] = vm->stamp;
+    uint32_t nf = vm_folded(vm, rec, vm->sel2);
+    if (nf) {
+        n = vm_merge(cur, n, vm->sel2, nf, next);
+        cur = next;
+    }
     if (cur != out) memcpy(out, cur, n * sizeof *out);
     return n;
 }
@@ -1361,12 +1537,18 @@ static void vm_evaluate(Vm *vm, const Record *rec)
         for (uint32_t i = 0; i < n; i++) vm_consider(vm, rec, vm->sel[i], has_sd, sd);
         return;
     }
+    uint32_t nf = vm_folded(vm, rec, vm->sel2); /* first: it may look the code up */
     const PSeg *seg = NULL;
     if (rec->present >> f & 1) {
         CodeKey key = (CodeKey)rec->v[f].i;
         if (vm->ct.n) { /* the code's sets, stamped now, and its segment: one search */
-            uint32_t slot = vm->slot_of[f], i = vm_ct_mark(vm, slot, key);
-            vm->slot_at[slot] = vm->stamp;
+            uint32_t slot = vm->slot_of[f], i;
+            if (vm->slot_at[slot] == vm->stamp) {
+                i = vm->slot_iv[slot];
+            } else {
+                i = vm->slot_iv[slot] = vm_ct_mark(vm, slot, key);
+                vm->slot_at[slot] = vm->stamp;
+            }
             seg = i != UINT32_MAX && vm->ct.seg[i] != PIDX_NONE ? &p->segs[vm->ct.seg[i]] : NULL;
         } else {
             seg = vm_find_seg(p, key);
@@ -1374,6 +1556,10 @@ static void vm_evaluate(Vm *vm, const Record *rec)
     }
     uint32_t na, nb = seg ? seg->count : 0, i = 0, j = 0;
     const uint32_t *a = vm_always(vm, rec, &na), *b = seg ? p->seg_rules + seg->first : NULL;
+    if (nf) { /* the segment's rules and the folded ones, as one list */
+        nb = vm_merge(b ? b : vm->sel2, b ? nb : 0, vm->sel2, nf, vm->sel);
+        b = vm->sel;
+    }
     while (i < na || j < nb) {
         uint32_t r;
         if (j == nb || (i < na && a[i] < b[j])) r = a[i++];

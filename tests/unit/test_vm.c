@@ -2231,3 +2231,122 @@ Test(vm, or_guards_rule_out_only_rules_that_are_false)
     vm_free(vm);
     th_prog_free(p);
 }
+
+/* Asserts that vm_decide on rec fires exactly the rules whose blocks return
+ * true and leaves possible exactly those that return unknown (every rule
+ * has its own reviewer and none is not_covered or an exemption). */
+static void expect_decide_as_blocks(Vm *vm, const Prog *p, const Record *rec, int label)
+{
+    bool fired[64] = {false}, unknown[64] = {false};
+    uint32_t nfired = 0, nunknown = 0;
+    cr_assert(p->nrules <= 64);
+    for (uint32_t k = 0; k < p->nrules; k++) {
+        uint64_t m;
+        int res = vm_eval_rule(vm, rec, k, &m);
+        if (res > 0) fired[k] = true, nfired++;
+        else if (res < 0) unknown[k] = true, nunknown++;
+    }
+    Decision d;
+    vm_decide(vm, rec, &d);
+    cr_assert_eq(d.nrules, nfired, "case %d: %u fired, want %u", label, d.nrules, nfired);
+    for (uint32_t k = 0; k < d.nrules; k++) cr_assert(fired[d.rules[k]], "case %d: rule %u", label, d.rules[k]);
+    uint32_t npossible = 0;
+    for (uint32_t k = 0; k < d.npossible; k++)
+        for (uint32_t x = 0; x < d.possible[k].nrules; x++, npossible++)
+            cr_assert(unknown[d.possible[k].rules[x]], "case %d: rule %u possible", label,
+                      d.possible[k].rules[x]);
+    cr_assert_eq(npossible, nunknown, "case %d: %u possible, want %u", label, npossible, nunknown);
+}
+
+/* Rules outside the index whose `or` is made of code-set tests and tests of
+ * the split field are considered only when a code or that field may select
+ * them (vm_split_build, vm_folded). Every combination of absent, null and
+ * present code, diagnoses and setting: vm_decide must fire, and leave
+ * possible, exactly what the blocks say. */
+Test(vm, folded_or_rules_decide_as_every_block)
+{
+    Prog *p = th_std_prog();
+    uint32_t s = add_set(p, "mri", key(SYS_CPT, "70551"), key(SYS_CPT, "70553"));
+    uint32_t s2 = add_set(p, "ct", key(SYS_CPT, "70450"), key(SYS_CPT, "70552"));
+    uint32_t d = add_set(p, "dx", key(SYS_ICD10, "C500"), key(SYS_ICD10, "C509"));
+    uint32_t c2 = add_const(p, 2), c4 = add_const(p, 4), mask = add_const(p, (1 << 1) | (1 << 3));
+    uint32_t r;
+    size_t j, j2;
+    /* 0: setting == 2 or code in mri */
+    r = rule_begin(p, "eq_or_set", OUT_PRIOR_AUTH);
+    e_fused(p, OP_LDEQK, "setting", c2);
+    j = e_jump(p, OP_JTRUE);
+    e_fused(p, OP_LDINSET, "code", s);
+    e_op(p, OP_OR);
+    e_patch(p, j);
+    rule_end(p, r);
+    /* 1: code in ct or (present(diagnoses) and diagnoses any in dx) */
+    r = rule_begin(p, "set_or_present", OUT_PRIOR_AUTH);
+    e_fused(p, OP_LDINSET, "code", s2);
+    j = e_jump(p, OP_JTRUE);
+    e_present(p, "diagnoses");
+    j2 = e_jump(p, OP_JFALSE);
+    e_fused(p, OP_LDANYSET, "diagnoses", d);
+    e_op(p, OP_AND);
+    e_patch(p, j2);
+    e_op(p, OP_OR);
+    e_patch(p, j);
+    rule_end(p, r);
+    /* 2: (setting in {1, 3} or setting == 4) and units == 2 */
+    r = rule_begin(p, "mask_or_eq", OUT_NOTIFICATION);
+    e_fused(p, OP_LDINMASK, "setting", mask);
+    j = e_jump(p, OP_JTRUE);
+    e_fused(p, OP_LDEQK, "setting", c4);
+    e_op(p, OP_OR);
+    e_patch(p, j);
+    j = e_jump(p, OP_JFALSE);
+    e_fused(p, OP_LDEQK, "units", c2);
+    e_op(p, OP_AND);
+    e_patch(p, j);
+    rule_end(p, r);
+    /* 3: diagnoses any in dx, alone */
+    r = rule_begin(p, "list_alone", OUT_PRIOR_AUTH);
+    e_fused(p, OP_LDANYSET, "diagnoses", d);
+    rule_end(p, r);
+    /* 4: setting == 4 (a plain guarded rule, split as before) */
+    r = rule_begin(p, "when_eq", OUT_NOTIFICATION);
+    e_fused(p, OP_LDEQK, "setting", c4);
+    rule_end(p, r);
+    static const char *const reviewers[][2] = {{"a", NULL}, {"b", NULL}, {"c", NULL},
+                                               {"d", NULL}, {"e", NULL}};
+    for (uint32_t k = 0; k < p->nrules; k++) rule_reviewers(p, k, reviewers[k]);
+    finish(p);
+    char err[256];
+    cr_assert(bc_verify(p, err, sizeof err), "%s", err);
+
+    RecVal items[3] = {{.i = (int64_t)key(SYS_ICD10, "C501")}, {.i = (int64_t)key(SYS_ICD10, "I10")},
+                       {.i = (int64_t)key(SYS_ICD10, "C509")}};
+    static const char *const codes[] = {"70552", "70551", "70450", "99213", "70553"};
+    Vm *vm = vm_new(p);
+    int cases = 0;
+    for (int combo = 0; combo < 5 * 7 * 6 * 3; combo++) {
+        Record rec = rec_new(p, SD);
+        rec.items = items;
+        rec.nitems = 3;
+        int x = combo, v;
+        v = x % 5, x /= 5; /* setting: absent, null, 1, 2, 4 */
+        if (v == 1) rec.none |= bit(p, "setting");
+        if (v >= 2) set_i(p, &rec, "setting", v == 2 ? 1 : v == 3 ? 2 : 4);
+        v = x % 7, x /= 7; /* code: absent, null, then each code */
+        if (v == 1) rec.none |= bit(p, "code");
+        if (v >= 2) set_i(p, &rec, "code", (int64_t)key(SYS_CPT, codes[v - 2]));
+        v = x % 6, x /= 6; /* diagnoses: absent, null, [C501], [I10], [I10, C509], [] */
+        if (v == 1) rec.none |= bit(p, "diagnoses");
+        if (v == 2) set_list(p, &rec, "diagnoses", 0, 1);
+        if (v == 3) set_list(p, &rec, "diagnoses", 1, 1);
+        if (v == 4) set_list(p, &rec, "diagnoses", 1, 2);
+        if (v == 5) set_list(p, &rec, "diagnoses", 0, 0);
+        v = x % 3; /* units: absent, 2, 3 */
+        if (v) set_i(p, &rec, "units", v == 1 ? 2 : 3);
+        expect_decide_as_blocks(vm, p, &rec, combo);
+        cases++;
+    }
+    cr_assert_eq(cases, 5 * 7 * 6 * 3);
+    vm_free(vm);
+    th_prog_free(p);
+}
