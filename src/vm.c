@@ -104,11 +104,21 @@ typedef struct CodeTab {
 
 enum {
     CT_MAX_ENTRIES = 1u << 21, /* set entries of the code table (8 MiB); more: no table */
+    CT_PREFIX_SHIFT = 36,      /* a key's prefix: system, length, shape, two characters */
+    CT_MEMO_BITS = 10,         /* prefixes remembered (vm_ct_lookup) */
 };
+
+/* The intervals a prefix's keys fall in: lo .. hi, inclusive (lo
+ * UINT32_MAX: some keys are before every interval). */
+typedef struct CtMemo {
+    uint64_t prefix; /* UINT64_MAX: empty (a prefix has at most 28 bits) */
+    uint32_t lo, hi;
+} CtMemo;
 
 struct Vm {
     const Prog *p;
     CodeTab ct;                 /* p's code table */
+    CtMemo *ct_memo;            /* 2^CT_MEMO_BITS prefixes and their intervals */
     uint32_t stamp;             /* the record being evaluated (vm_decide, vm_eval_rule):
                                    keys the per-record caches below; never 0 */
     uint32_t split_field;       /* the enum field that splits p->always (vm_split_build),
@@ -415,12 +425,39 @@ static inline uint32_t vm_ct_find(const CodeTab *t, CodeKey k)
     return (uint32_t)(b - t->start);
 }
 
+/* vm_ct_find through the memo: keys that share a prefix (the system,
+ * length, shape and first two characters: "70" of 70551) fall in a short
+ * run of intervals, found once per prefix and remembered, so a lookup
+ * searches that run only. Same result as vm_ct_find. */
+static uint32_t vm_ct_lookup(Vm *vm, CodeKey k)
+{
+    const CodeTab *t = &vm->ct;
+    uint64_t pre = k >> CT_PREFIX_SHIFT;
+    CtMemo *m = &vm->ct_memo[(pre * 0x9E3779B97F4A7C15u) >> (64 - CT_MEMO_BITS)];
+    if (m->prefix != pre) {
+        m->prefix = pre;
+        m->lo = vm_ct_find(t, pre << CT_PREFIX_SHIFT);
+        m->hi = vm_ct_find(t, pre << CT_PREFIX_SHIFT | (((uint64_t)1 << CT_PREFIX_SHIFT) - 1));
+    }
+    if (m->hi == UINT32_MAX) return UINT32_MAX; /* the whole prefix is before the table */
+    uint32_t lo = m->lo == UINT32_MAX ? 0 : m->lo;
+    const CodeKey *b = t->start + lo;
+    uint32_t n = m->hi - lo + 1;
+    if (k < b[0]) return UINT32_MAX; /* only when m->lo is UINT32_MAX */
+    while (n > 1) {
+        uint32_t half = n / 2;
+        b = b[half] <= k ? b + half : b;
+        n -= half;
+    }
+    return (uint32_t)(b - t->start);
+}
+
 /* Stamps the sets that hold k in code slot `slot`; returns k's interval (or
  * UINT32_MAX). */
 static uint32_t vm_ct_mark(Vm *vm, uint32_t slot, CodeKey k)
 {
     const CodeTab *t = &vm->ct;
-    uint32_t i = vm_ct_find(t, k);
+    uint32_t i = vm_ct_lookup(vm, k);
     if (i == UINT32_MAX) return i;
     uint32_t *at = vm->set_at + (size_t)slot * vm->p->nsets;
     for (uint32_t j = t->set_first[i]; j < t->set_first[i + 1]; j++) at[t->set_ids[j]] = vm->stamp;
@@ -1242,6 +1279,8 @@ Vm *vm_new(const Prog *prog)
     vm->sel = xcalloc(n ? n : 1, sizeof *vm->sel);
     vm->sel2 = xcalloc(n ? n : 1, sizeof *vm->sel2);
     vm_ct_build(prog, &vm->ct);
+    vm->ct_memo = xmalloc(((size_t)1 << CT_MEMO_BITS) * sizeof *vm->ct_memo);
+    for (size_t k = 0; k < (size_t)1 << CT_MEMO_BITS; k++) vm->ct_memo[k].prefix = UINT64_MAX;
     /* One code slot per code or code-list field (at most PCR_MAX_FIELDS). */
     uint32_t nslots = 0;
     vm->slot_of = xmalloc((prog->nfields ? prog->nfields : 1) * sizeof *vm->slot_of);
@@ -1294,6 +1333,7 @@ void vm_free(Vm *vm)
     free(vm->sel);
     free(vm->sel2);
     vm_ct_free(&vm->ct);
+    free(vm->ct_memo);
     free(vm->split_first);
     free(vm->split_rules);
     free(vm->folded);

@@ -1945,7 +1945,7 @@ Test(vm, code_table_agrees_with_each_set)
     CodeKey keys[NCODES];
     for (int c = 0; c < NCODES; c++) {
         char text[8];
-        snprintf(text, sizeof text, "%05d", 10000 + c);
+        snprintf(text, sizeof text, "%05d", 10000 + c * 223); /* 10000 .. 98977: many prefixes */
         keys[c] = key(SYS_CPT, text);
     }
     for (uint32_t s = 0; s < NSETS; s++) {
@@ -1987,9 +1987,12 @@ Test(vm, code_table_agrees_with_each_set)
         rec.nitems = 3;
         /* codes: each one of the 400 in turn, then random ones; a key just
          * before the first code and one past the last as well */
-        CodeKey code = rec_no < NCODES ? keys[rec_no] : keys[NEXT_RAND()];
+        CodeKey code = rec_no < NCODES ? keys[rec_no] : keys[NEXT_RAND()] + (rec_no % 3) - 1;
         if (rec_no == NCODES) code = keys[0] - 1;
         if (rec_no == NCODES + 1) code = keys[NCODES - 1] + 1;
+        if (rec_no == NCODES + 2) code = key(SYS_CPT, "00001"); /* a prefix before the table */
+        if (rec_no == NCODES + 3) code = key(SYS_CPT, "99999"); /* and one after it */
+        if (rec_no == NCODES + 4) code = key(SYS_HCPCS, "A0001");
         set_i(p, &rec, "code", (int64_t)code);
         for (int k = 0; k < 3; k++) items[k].i = (int64_t)keys[NEXT_RAND()];
         set_list(p, &rec, "diagnoses", 0, (uint32_t)(rec_no % 4 == 3 ? 0 : 1 + rec_no % 3));
