@@ -888,9 +888,39 @@ static void vm_find_guards(const Prog *p, const PRule *rule, RuleGuards *g)
     }
 }
 
+/* The size in bytes of the instruction with opcode op (< OP__COUNT). */
+static uint32_t vm_op_size(unsigned op)
+{
+    static const uint8_t fmt[] = {
+#define OP_FMT(name, opnd, pops, pushes, doc) opnd,
+        PCR_OPCODES(OP_FMT)
+#undef OP_FMT
+    };
+    return 1 + OPND_BYTES(fmt[op]);
+}
+
+static uint32_t vm_atom_head(const Prog *p, const uint8_t *code, uint32_t len, uint32_t pc, Atom *a);
+
 /* If code[pc] begins a disjunct that an Atom can stand for, fills *a and
- * returns its size in bytes; else 0. */
+ * returns its size in bytes; else 0. A disjunct `head and rest` (`head;
+ * JFALSE L; rest; AND; L:`) stands as its head: when the head is known
+ * false, the JFALSE leaves that false as the conjunction's value,
+ * whatever rest is. */
 static uint32_t vm_atom_at(const Prog *p, const uint8_t *code, uint32_t len, uint32_t pc, Atom *a)
+{
+    uint32_t n = vm_atom_head(p, code, len, pc, a);
+    if (!n || len - pc - n < 3 || code[pc + n] != OP_JFALSE) return n;
+    uint32_t at = pc + n + 3, target = at + rd16(code + pc + n + 1), last = at;
+    while (at < target && at < len && code[at] < OP__COUNT) {
+        last = at;
+        at += vm_op_size(code[at]);
+    }
+    if (at != target || last == pc + n + 3 || code[last] != OP_AND) return n;
+    return target - pc;
+}
+
+/* The atoms themselves (vm_atom_at). */
+static uint32_t vm_atom_head(const Prog *p, const uint8_t *code, uint32_t len, uint32_t pc, Atom *a)
 {
     memset(a, 0, sizeof *a);
     uint32_t n = vm_guard_at(p, code, len, pc, &a->g);

@@ -2134,8 +2134,8 @@ Test(vm, or_guards_rule_out_only_rules_that_are_false)
     uint32_t s = add_set(p, "mri", key(SYS_CPT, "70551"), key(SYS_CPT, "70553"));
     uint32_t d = add_set(p, "dx", key(SYS_ICD10, "C500"), key(SYS_ICD10, "C509"));
     uint32_t c2 = add_const(p, 2), c5 = add_const(p, 5);
-    enum { NSHAPES = 5 };
-    static const bool found[NSHAPES] = {true, true, true, true, false};
+    enum { NSHAPES = 7 };
+    static const bool found[NSHAPES] = {true, true, true, true, false, true, false};
     uint32_t r;
     size_t j, j2;
     /* 0: setting == 2 or code in mri */
@@ -2187,6 +2187,36 @@ Test(vm, or_guards_rule_out_only_rules_that_are_false)
     e_fused(p, OP_LDINSET, "code", s);
     j = e_jump(p, OP_JTRUE);
     e_fused(p, OP_LDGTK, "units", c5);
+    e_op(p, OP_OR);
+    e_patch(p, j);
+    rule_end(p, r);
+    /* 5: (setting == 2 and (units > 5 or not clinical_trial)) or code in mri:
+     * a conjunction stands as its head */
+    r = rule_begin(p, "and_head", OUT_PRIOR_AUTH);
+    e_fused(p, OP_LDEQK, "setting", c2);
+    j = e_jump(p, OP_JFALSE);
+    e_fused(p, OP_LDGTK, "units", c5);
+    j2 = e_jump(p, OP_JTRUE);
+    e_load(p, "clinical_trial");
+    e_op(p, OP_NOT);
+    e_op(p, OP_OR);
+    e_patch(p, j2);
+    e_op(p, OP_AND);
+    e_patch(p, j);
+    j = e_jump(p, OP_JTRUE);
+    e_fused(p, OP_LDINSET, "code", s);
+    e_op(p, OP_OR);
+    e_patch(p, j);
+    rule_end(p, r);
+    /* 6: (units > 5 and setting == 2) or code in mri: its head is not cheap */
+    r = rule_begin(p, "and_other_head", OUT_PRIOR_AUTH);
+    e_fused(p, OP_LDGTK, "units", c5);
+    j = e_jump(p, OP_JFALSE);
+    e_fused(p, OP_LDEQK, "setting", c2);
+    e_op(p, OP_AND);
+    e_patch(p, j);
+    j = e_jump(p, OP_JTRUE);
+    e_fused(p, OP_LDINSET, "code", s);
     e_op(p, OP_OR);
     e_patch(p, j);
     rule_end(p, r);
@@ -2315,8 +2345,24 @@ Test(vm, folded_or_rules_decide_as_every_block)
     r = rule_begin(p, "when_eq", OUT_NOTIFICATION);
     e_fused(p, OP_LDEQK, "setting", c4);
     rule_end(p, r);
+    /* 5: (code in ct and units == 2) or (setting == 1 and units == 2) */
+    r = rule_begin(p, "and_heads", OUT_PRIOR_AUTH);
+    e_fused(p, OP_LDINSET, "code", s2);
+    j = e_jump(p, OP_JFALSE);
+    e_fused(p, OP_LDEQK, "units", c2);
+    e_op(p, OP_AND);
+    e_patch(p, j);
+    j2 = e_jump(p, OP_JTRUE);
+    e_fused(p, OP_LDEQK, "setting", add_const(p, 1));
+    j = e_jump(p, OP_JFALSE);
+    e_fused(p, OP_LDEQK, "units", c2);
+    e_op(p, OP_AND);
+    e_patch(p, j);
+    e_op(p, OP_OR);
+    e_patch(p, j2);
+    rule_end(p, r);
     static const char *const reviewers[][2] = {{"a", NULL}, {"b", NULL}, {"c", NULL},
-                                               {"d", NULL}, {"e", NULL}};
+                                               {"d", NULL}, {"e", NULL}, {"f", NULL}};
     for (uint32_t k = 0; k < p->nrules; k++) rule_reviewers(p, k, reviewers[k]);
     finish(p);
     char err[256];
