@@ -1239,19 +1239,49 @@ static inline void vm_take(Vm *vm, uint32_t r, uint32_t *out, uint32_t *n)
     out[(*n)++] = r;
 }
 
-/* The folded rules (vm_split_build) that rec's codes select, ascending,
- * into out (room for nrules); returns the count. Looks up each code of the
- * folded rules' fields (stamping its sets, as vm_in_set would). */
-static uint32_t vm_folded(Vm *vm, const Record *rec, uint32_t *out)
+/* Takes into out the folded rules with a test of a set that holds the
+ * codes of interval i of slot's field. */
+static inline void vm_fold_interval(Vm *vm, uint32_t slot, uint32_t i, uint32_t *out, uint32_t *n)
+{
+    if (i == UINT32_MAX) return;
+    size_t base = (size_t)slot * vm->p->nsets;
+    for (uint32_t j = vm->ct.set_first[i]; j < vm->ct.set_first[i + 1]; j++) {
+        size_t x = base + vm->ct.set_ids[j];
+        for (uint32_t k = vm->fold_first[x]; k < vm->fold_first[x + 1]; k++)
+            vm_take(vm, vm->fold_rules[k], out, n);
+    }
+}
+
+/* Sorts out[0 .. n) ascending. */
+static inline void vm_sort(uint32_t *out, uint32_t n)
+{
+    if (n > 16) {
+        qsort(out, n, sizeof *out, vm_u32_cmp);
+        return;
+    }
+    for (uint32_t i = 1; i < n; i++) { /* a few: insertion sort */
+        uint32_t t = out[i], j = i;
+        while (j > 0 && out[j - 1] > t) out[j] = out[j - 1], j--;
+        out[j] = t;
+    }
+}
+
+/* The folded rules (vm_split_build) that rec's codes select, into out
+ * from out[*n] (room for nrules in all; unsorted, each rule once), except
+ * those of field skip, whose codes the caller has taken through
+ * vm_fold_interval. Looks up each code of the folded rules' fields
+ * (stamping its sets, as vm_in_set would). */
+static void vm_folded(Vm *vm, const Record *rec, uint32_t *out, uint32_t *count, uint32_t skip)
 {
     const Prog *p = vm->p;
-    uint32_t n = 0;
+    uint32_t m = *count, *n = &m; /* a local the compiler can keep in a register */
     for (uint64_t fs = vm->fold_fields; fs; fs &= fs - 1) {
         uint32_t f = (uint32_t)__builtin_ctzll(fs), slot = vm->slot_of[f];
+        if (f == skip) continue;
         if (!(rec->present >> f & 1)) {
             if (rec->none >> f & 1) continue; /* no code: in no set */
             for (uint32_t k = vm->fold_absent_first[slot]; k < vm->fold_absent_first[slot + 1]; k++)
-                vm_take(vm, vm->fold_absent[k], out, &n);
+                vm_take(vm, vm->fold_absent[k], out, n);
             continue;
         }
         const RecVal *v = &rec->v[f];
@@ -1260,25 +1290,11 @@ static uint32_t vm_folded(Vm *vm, const Record *rec, uint32_t *out)
         for (uint32_t c = 0; c < nc; c++) {
             uint32_t i = vm_ct_mark(vm, slot, (CodeKey)(list ? rec->items[v->i + c].i : v->i));
             if (!list) vm->slot_iv[slot] = i;
-            if (i == UINT32_MAX) continue;
-            for (uint32_t j = vm->ct.set_first[i]; j < vm->ct.set_first[i + 1]; j++) {
-                size_t x = (size_t)slot * p->nsets + vm->ct.set_ids[j];
-                for (uint32_t k = vm->fold_first[x]; k < vm->fold_first[x + 1]; k++)
-                    vm_take(vm, vm->fold_rules[k], out, &n);
-            }
+            vm_fold_interval(vm, slot, i, out, n);
         }
         vm->slot_at[slot] = vm->stamp;
     }
-    if (n > 16) {
-        qsort(out, n, sizeof *out, vm_u32_cmp);
-    } else {
-        for (uint32_t i = 1; i < n; i++) { /* a few: insertion sort */
-            uint32_t t = out[i], j = i;
-            while (j > 0 && out[j - 1] > t) out[j] = out[j - 1], j--;
-            out[j] = t;
-        }
-    }
-    return n;
+    *count = m;
 }
 
 /* A new record for the per-record caches (vm->stamp). On wrap, clears the
@@ -1571,8 +1587,10 @@ static uint32_t vm_select_list(Vm *vm, const Record *rec, uint32_t *out)
     uint32_t *cur = vm->cand, *next = out, n;
     const uint32_t *always = vm_always(vm, rec, &n);
     memcpy(cur, always, n * sizeof *cur);
+    uint32_t nf = 0; /* the folded rules, gathered in vm->sel2 */
     for (uint32_t c = 0; c < v->n; c++) {
         uint32_t i = vm_ct_mark(vm, slot, (CodeKey)rec->items[v->i + c].i);
+        vm_fold_interval(vm, slot, i, vm->sel2, &nf);
         const PSeg *seg = i != UINT32_MAX && vm->ct.seg[i] != PIDX_NONE ? &p->segs[vm->ct.seg[i]] : NULL;
         if (!seg || !seg->count) continue;
         n = vm_merge(cur, n, p->seg_rules + seg->first, seg->count, next);
@@ -1581,7 +1599,8 @@ static uint32_t vm_select_list(Vm *vm, const Record *rec, uint32_t *out)
         next = t;
     }
     vm->slot_at[slot] = vm->stamp;
-    uint32_t nf = vm_folded(vm, rec, vm->sel2);
+    vm_folded(vm, rec, vm->sel2, &nf, f);
+    vm_sort(vm->sel2, nf);
     if (nf) {
         n = vm_merge(cur, n, vm->sel2, nf, next);
         cur = next;
@@ -1607,7 +1626,9 @@ static void vm_evaluate(Vm *vm, const Record *rec)
         for (uint32_t i = 0; i < n; i++) vm_consider(vm, rec, vm->sel[i], has_sd, sd);
         return;
     }
-    uint32_t nf = vm_folded(vm, rec, vm->sel2); /* first: it may look the code up */
+    uint32_t nf = 0; /* first: it may look the code up */
+    vm_folded(vm, rec, vm->sel2, &nf, PIDX_NONE);
+    if (nf > 1) vm_sort(vm->sel2, nf);
     const PSeg *seg = NULL;
     if (rec->present >> f & 1) {
         CodeKey key = (CodeKey)rec->v[f].i;
