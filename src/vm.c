@@ -146,7 +146,7 @@ struct Vm {
                                    of its list) was found in set s */
     RuleGuards *guards;         /* per rule (vm_find_guards) */
     Atom *atoms;                /* the rules' `or` disjuncts (RuleGuards.any_first) */
-    uint32_t natoms;
+    uint32_t natoms, atoms_cap; /*   (at most VM_MAX_ATOMS) */
     uint32_t *sel;              /* the rules selected for the record (vm_select) */
     uint32_t *sel2;             /* scratch: the folded rules selected (vm_folded) */
     Holidays holidays;          /* p's calendar, for business-day deadlines */
@@ -950,11 +950,25 @@ static uint32_t vm_atom_head(const Prog *p, const uint8_t *code, uint32_t len, u
     return 0;
 }
 
+enum { VM_MAX_ATOMS = 1 << 20 }; /* more `or` disjuncts (crafted files): no more guards */
+
+/* Appends a to vm->atoms; false when VM_MAX_ATOMS are there. */
+static bool vm_add_atom(Vm *vm, const Atom *a)
+{
+    if (vm->natoms == vm->atoms_cap) {
+        if (vm->atoms_cap >= VM_MAX_ATOMS) return false;
+        vm->atoms_cap = vm->atoms_cap ? 2 * vm->atoms_cap : 64;
+        vm->atoms = xrealloc(vm->atoms, vm->atoms_cap * sizeof *vm->atoms);
+    }
+    vm->atoms[vm->natoms++] = *a;
+    return true;
+}
+
 /* The `or` a rule's block begins with, when every disjunct is an Atom and
  * its false reaches RET through JFALSE jumps only (so it being false makes
  * the rule false): `a1; JTRUE L1; a2; OR; L1: JTRUE L2; a3; OR; L2: ...`,
  * each JTRUE landing just past the OR that ends its right side. Appends the
- * atoms to vm->atoms (room: see vm_new) and sets g->any_*; leaves
+ * atoms to vm->atoms and sets g->any_*; leaves
  * any_count 0 for a single guard (the `when` guard already stands for it)
  * or any other shape. */
 static void vm_find_any(Vm *vm, const PRule *rule, RuleGuards *g)
@@ -963,18 +977,16 @@ static void vm_find_any(Vm *vm, const PRule *rule, RuleGuards *g)
     const uint8_t *code = p->code + rule->code_off;
     uint32_t len = rule->code_len, pc, n, first = vm->natoms;
     Atom a;
-    if (!(n = vm_atom_at(p, code, len, 0, &a))) return;
-    vm->atoms[vm->natoms++] = a;
+    if (!(n = vm_atom_at(p, code, len, 0, &a)) || !vm_add_atom(vm, &a)) return;
     pc = n;
     while (len - pc >= 3 && code[pc] == OP_JTRUE) {
         uint32_t target = pc + 3 + rd16(code + pc + 1);
         pc += 3;
         if (!(n = vm_atom_at(p, code, len, pc, &a)) || pc + n >= len || code[pc + n] != OP_OR ||
-            pc + n + 1 != target) {
+            pc + n + 1 != target || !vm_add_atom(vm, &a)) {
             vm->natoms = first;
             return;
         }
-        vm->atoms[vm->natoms++] = a;
         pc = target;
     }
     /* A rule the index selects has the code of its index set: a test of
@@ -1338,8 +1350,7 @@ Vm *vm_new(const Prog *prog)
     vm->slot_at = xcalloc(nslots ? nslots : 1, sizeof *vm->slot_at);
     vm->set_at = xcalloc((size_t)nslots * prog->nsets + 1, sizeof *vm->set_at);
     vm->guards = xcalloc(n ? n : 1, sizeof *vm->guards);
-    /* each atom is at least 2 bytes of a block: ncode / 2 bound them all */
-    vm->atoms = xcalloc(prog->ncode / 2 + 1, sizeof *vm->atoms);
+
     for (uint32_t r = 0; r < n; r++) {
         vm_find_guards(prog, &prog->rules[r], &vm->guards[r]);
         vm_find_any(vm, &prog->rules[r], &vm->guards[r]);
