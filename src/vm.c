@@ -22,15 +22,19 @@
  * instruction's operands and stack types against the opcode table before
  * running it (SQLite's OPFLG idea); release builds trust bc_verify().
  *
- * Per-record cost. Rules are selected through the code index (p->segs) and
- * then their guards (vm_new reads them from the verified blocks: a test of
- * one field that, when it fails, or when an `unless` of that shape holds,
- * makes the rule false on every path), so a rule whose guard rules it out
- * is not run. A record's code is looked up once in the code table (vm_ct_build:
- * its segment, and every set that holds it, stamped), so `code in S` is a
- * comparison. Nothing in a decision walks all rules: per-rule facts ("fired in this
- * record", "waived in this record") are epoch stamps, so a new record only
- * bumps the epoch instead of clearing nrules entries. */
+ * Per-record cost. Rules are selected through the code index (p->segs),
+ * the rules outside it through the split by one enum field and the fold of
+ * their `or` of code-set tests into the code table (vm_split_build,
+ * vm_folded), and then their guards (vm_new reads them from the verified
+ * blocks: a test of one field that, when it fails, or when an `unless` of
+ * that shape holds, or an `or` of cheap tests that all fail, makes the
+ * rule false on every path), so a rule whose guard rules it out is not
+ * run. A record's codes are looked up once in the code table (vm_ct_build:
+ * the segment, and every set that holds each code, stamped), so `code in
+ * S` is a comparison. Nothing in a decision walks all rules: per-rule facts
+ * ("fired in this record", "waived in this record") are epoch stamps, so a
+ * new record only bumps the epoch instead of clearing nrules entries; the
+ * per-record caches (sets, folded rules) are keyed on vm->stamp likewise. */
 #include "vm.h"
 
 #include <assert.h>
