@@ -2399,3 +2399,61 @@ Test(vm, folded_or_rules_decide_as_every_block)
     vm_free(vm);
     th_prog_free(p);
 }
+
+/* Many rules with the same `or` guard: each finds its own and is folded on
+ * its own, and the guards' atoms grow past their first allocation. 60
+ * rules of three disjuncts: every decision as the blocks say. */
+Test(vm, many_or_guards_each_rule_its_own)
+{
+    Prog *p = th_std_prog();
+    uint32_t s = add_set(p, "mri", key(SYS_CPT, "70551"), key(SYS_CPT, "70553"));
+    uint32_t d = add_set(p, "dx", key(SYS_ICD10, "C500"), key(SYS_ICD10, "C509"));
+    uint32_t c2 = add_const(p, 2);
+    for (uint32_t k = 0; k < 60; k++) { /* setting == 2 or code in mri or diagnoses any in dx */
+        uint32_t r = rule_begin(p, "or3", OUT_PRIOR_AUTH);
+        e_fused(p, OP_LDEQK, "setting", c2);
+        size_t j = e_jump(p, OP_JTRUE);
+        e_fused(p, OP_LDINSET, "code", s);
+        e_op(p, OP_OR);
+        e_patch(p, j);
+        j = e_jump(p, OP_JTRUE);
+        e_fused(p, OP_LDANYSET, "diagnoses", d);
+        e_op(p, OP_OR);
+        e_patch(p, j);
+        rule_end(p, r);
+    }
+    static const char *names[60][2];
+    static char text[60][4];
+    for (uint32_t k = 0; k < 60; k++) {
+        snprintf(text[k], sizeof text[k], "r%u", k);
+        names[k][0] = text[k];
+        names[k][1] = NULL;
+        rule_reviewers(p, k, names[k]);
+    }
+    finish(p);
+    char err[256];
+    cr_assert(bc_verify(p, err, sizeof err), "%s", err);
+
+    RecVal items[1] = {{.i = (int64_t)key(SYS_ICD10, "C501")}};
+    Vm *vm = vm_new(p);
+    for (int combo = 0; combo < 3 * 3 * 3; combo++) {
+        Record rec = rec_new(p, SD);
+        rec.items = items;
+        rec.nitems = 1;
+        int x = combo, v;
+        v = x % 3, x /= 3;
+        if (v) set_i(p, &rec, "setting", v == 1 ? 2 : 3);
+        v = x % 3, x /= 3;
+        if (v) set_i(p, &rec, "code", (int64_t)key(SYS_CPT, v == 1 ? "70552" : "99213"));
+        v = x % 3;
+        if (v == 1) set_list(p, &rec, "diagnoses", 0, 1);
+        if (v == 2) set_list(p, &rec, "diagnoses", 0, 0);
+        for (uint32_t k = 0; k < 60; k++) {
+            int g = vm_rule_guards(vm, &rec, k);
+            cr_assert(g >= 0, "rule %u has no guard", k);
+        }
+        expect_decide_as_blocks(vm, p, &rec, combo);
+    }
+    vm_free(vm);
+    th_prog_free(p);
+}
