@@ -16,15 +16,6 @@ Prog *prog_new(void)
     return p;
 }
 
-bool prog_has_payer(const Prog *p, const char *s, uint32_t n)
-{
-    for (uint32_t i = 0; i <= p->payer_count; i++) {
-        uint32_t k = i ? p->refs[p->payer_first + i - 1] : p->payer;
-        if (p->strlens[k] == n && memcmp(p->strs[k], s, n) == 0) return true;
-    }
-    return false;
-}
-
 void prog_free(Prog *p)
 {
     if (!p) return;

@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "arena.h"
 #include "codes.h"
@@ -179,8 +180,17 @@ typedef struct Prog {
 const char *prog_type_name(unsigned type);
 
 /* True when the policy decides requests of payer s[0..n): payer or one
- * of the others. */
-bool prog_has_payer(const Prog *p, const char *s, uint32_t n);
+ * of the others. Inline: the engine asks it of each policy for every
+ * record, and the length and first byte settle nearly every answer. */
+static inline bool prog_has_payer(const Prog *p, const char *s, uint32_t n)
+{
+    for (uint32_t i = 0; i <= p->payer_count; i++) {
+        uint32_t k = i ? p->refs[p->payer_first + i - 1] : p->payer;
+        if (p->strlens[k] == n && (n == 0 || (p->strs[k][0] == s[0] && memcmp(p->strs[k], s, n) == 0)))
+            return true;
+    }
+    return false;
+}
 Prog *prog_new(void);
 void prog_free(Prog *p);
 

@@ -77,10 +77,11 @@ uint32_t vm_selected(const Prog *p, const Record *rec, uint32_t *out);
  * 0 false, -1 unknown; *missing gets the absent fields it read. */
 int vm_eval_rule(Vm *vm, const Record *rec, uint32_t r, uint64_t *missing);
 
-/* Rule r's guards on rec (tests of one field that vm_new finds in the
- * block, checked before it is run): 1 they rule it out (its block would
- * return false, so it is not run), 0 they do not, -1 it has none. */
-int vm_rule_guards(const Vm *vm, const Record *rec, uint32_t r);
+/* Rule r's guards on rec (tests of one field, or an `or` of such tests and
+ * code-set tests, that vm_new finds in the block, checked before it is
+ * run): 1 they rule it out (its block would return false, so it is not
+ * run), 0 they do not, -1 it has none. */
+int vm_rule_guards(Vm *vm, const Record *rec, uint32_t r);
 
 /* How this build dispatches instructions: "pcr-vm-dispatch: computed goto"
  * (the default where the compiler supports it) or "pcr-vm-dispatch: switch"

@@ -1927,3 +1927,533 @@ Test(vm, guards_rule_out_only_rules_that_are_false)
     vm_free(vm);
     th_prog_free(p);
 }
+
+/* ---- the code table ------------------------------------------------------ */
+
+/* vm_new cuts every set's ranges into one table of disjoint intervals, and
+ * a record's code (or list of codes) is looked up once per record. Many
+ * overlapping sets of several ranges each, one VM reused across records:
+ * every `code in S` and `codes any in S` must agree with a binary search of
+ * S itself, at range ends and next to them, and nothing may leak from one
+ * record into the next. */
+Test(vm, code_table_agrees_with_each_set)
+{
+    Prog *p = th_std_prog();
+    enum { NSETS = 24, NCODES = 400 };
+    uint32_t seed = 12345;
+#define NEXT_RAND() (seed = seed * 1103515245u + 12345u, (seed >> 8) % NCODES)
+    CodeKey keys[NCODES];
+    for (int c = 0; c < NCODES; c++) {
+        char text[8];
+        snprintf(text, sizeof text, "%05d", 10000 + c * 223); /* 10000 .. 98977: many prefixes */
+        keys[c] = key(SYS_CPT, text);
+    }
+    for (uint32_t s = 0; s < NSETS; s++) {
+        CodeSet cs = {0};
+        uint32_t nr = 1 + s % 5;
+        for (uint32_t k = 0; k < nr; k++) {
+            uint32_t a = NEXT_RAND(), b = a + NEXT_RAND() % (s % 3 ? 8 : 120);
+            code_set_add(&cs, keys[a], keys[b < NCODES ? b : NCODES - 1]);
+        }
+        code_set_normalize(&cs);
+        p->ranges = realloc(p->ranges, (p->nranges + cs.n) * sizeof *p->ranges);
+        memcpy(p->ranges + p->nranges, cs.r, cs.n * sizeof *cs.r);
+        p->sets = realloc(p->sets, (p->nsets + 1) * sizeof *p->sets);
+        p->sets[p->nsets].name = th_str(p, "s");
+        p->sets[p->nsets].first = p->nranges;
+        p->sets[p->nsets].count = (uint32_t)cs.n;
+        p->nranges += (uint32_t)cs.n;
+        p->nsets++;
+        code_set_free(&cs);
+    }
+    for (uint32_t s = 0; s < NSETS; s++) { /* rule 2s: code in s; 2s + 1: diagnoses any in s */
+        uint32_t r = rule_begin(p, "code", OUT_PRIOR_AUTH);
+        e_fused(p, OP_LDINSET, "code", s);
+        rule_end(p, r);
+        r = rule_begin(p, "list", OUT_PRIOR_AUTH);
+        e_fused(p, OP_LDANYSET, "diagnoses", s);
+        rule_end(p, r);
+    }
+    finish(p);
+    char err[256];
+    cr_assert(bc_verify(p, err, sizeof err), "%s", err);
+
+    Vm *vm = vm_new(p);
+    RecVal items[3] = {{0}};
+    uint32_t checked = 0;
+    for (int rec_no = 0; rec_no < 600; rec_no++) {
+        Record rec = rec_new(p, SD);
+        rec.items = items;
+        rec.nitems = 3;
+        /* codes: each one of the 400 in turn, then random ones; a key just
+         * before the first code and one past the last as well */
+        CodeKey code = rec_no < NCODES ? keys[rec_no] : keys[NEXT_RAND()] + (rec_no % 3) - 1;
+        if (rec_no == NCODES) code = keys[0] - 1;
+        if (rec_no == NCODES + 1) code = keys[NCODES - 1] + 1;
+        if (rec_no == NCODES + 2) code = key(SYS_CPT, "00001"); /* a prefix before the table */
+        if (rec_no == NCODES + 3) code = key(SYS_CPT, "99999"); /* and one after it */
+        if (rec_no == NCODES + 4) code = key(SYS_HCPCS, "A0001");
+        set_i(p, &rec, "code", (int64_t)code);
+        for (int k = 0; k < 3; k++) items[k].i = (int64_t)keys[NEXT_RAND()];
+        set_list(p, &rec, "diagnoses", 0, (uint32_t)(rec_no % 4 == 3 ? 0 : 1 + rec_no % 3));
+        uint32_t nlist = rec_no % 4 == 3 ? 0 : 1 + (uint32_t)(rec_no % 3);
+        for (uint32_t s = 0; s < NSETS; s++) {
+            const CodeRange *rs = p->ranges + p->sets[s].first;
+            uint32_t n = p->sets[s].count;
+            bool want_code = code_ranges_contain(rs, n, code), want_list = false;
+            for (uint32_t k = 0; k < nlist; k++) want_list |= code_ranges_contain(rs, n, (CodeKey)items[k].i);
+            uint64_t m;
+            cr_assert_eq(vm_eval_rule(vm, &rec, 2 * s, &m), want_code, "record %d, set %u, code", rec_no, s);
+            cr_assert_eq(vm_eval_rule(vm, &rec, 2 * s + 1, &m), want_list, "record %d, set %u, list", rec_no, s);
+            checked += 2;
+        }
+        /* and through vm_decide: every rule whose set holds a code fires */
+        Decision d;
+        vm_decide(vm, &rec, &d);
+        uint32_t want_fired = 0;
+        for (uint32_t s = 0; s < NSETS; s++) {
+            const CodeRange *rs = p->ranges + p->sets[s].first;
+            bool any = false;
+            for (uint32_t k = 0; k < nlist; k++) any |= code_ranges_contain(rs, p->sets[s].count, (CodeKey)items[k].i);
+            want_fired += code_ranges_contain(rs, p->sets[s].count, code) + any;
+        }
+        cr_assert_eq(d.nrules, want_fired, "record %d: %u rules fired, want %u", rec_no, d.nrules, want_fired);
+    }
+#undef NEXT_RAND
+    cr_assert_eq(checked, 600 * NSETS * 2);
+    vm_free(vm);
+    th_prog_free(p);
+}
+
+/* ---- the always rules split by an enum field ----------------------------- */
+
+static void e_fused_k(Prog *p, Opcode op, const char *field, int64_t k)
+{
+    e_fused(p, op, field, add_const(p, k));
+}
+
+/* vm_new splits the rules the index does not select by the enum field their
+ * guards test most, so a record considers only the rules its value leaves.
+ * For every member of that field, null and absent, with and without the
+ * other fields: the rules vm_decide fires, and those it leaves possible,
+ * must be exactly the rules whose block returns true, and unknown. */
+Test(vm, always_rules_split_by_setting_decide_as_every_block)
+{
+    Prog *p = th_std_prog();
+    uint32_t r;
+    r = rule_begin(p, "when_mask", OUT_PRIOR_AUTH); /* setting in {outpatient, office} */
+    e_fused_k(p, OP_LDINMASK, "setting", (1 << 1) | (1 << 3));
+    rule_end(p, r);
+    r = rule_begin(p, "when_eq_and", OUT_PRIOR_AUTH); /* setting == ambulatory_surgery and units == 5 */
+    e_fused_k(p, OP_LDEQK, "setting", 2);
+    size_t j = e_jump(p, OP_JFALSE);
+    e_fused_k(p, OP_LDEQK, "units", 5);
+    e_op(p, OP_AND);
+    e_patch(p, j);
+    rule_end(p, r);
+    r = rule_begin(p, "unless", OUT_NOTIFICATION); /* units == 5 unless setting == home */
+    e_fused_k(p, OP_LDEQK, "units", 5);
+    j = e_jump(p, OP_JFALSE);
+    e_fused_k(p, OP_LDEQK, "setting", 4);
+    e_op(p, OP_NOT);
+    e_op(p, OP_AND);
+    e_patch(p, j);
+    rule_end(p, r);
+    r = rule_begin(p, "unguarded", OUT_NOTIFICATION); /* emergent */
+    e_load(p, "emergent");
+    rule_end(p, r);
+    r = rule_begin(p, "other_field", OUT_PRIOR_AUTH); /* admission == urgent */
+    e_fused_k(p, OP_LDEQK, "admission", 2);
+    rule_end(p, r);
+    r = rule_begin(p, "when_inpatient", OUT_NOT_COVERED); /* setting == inpatient */
+    e_fused_k(p, OP_LDEQK, "setting", 0);
+    rule_end(p, r);
+    /* a reviewer each: no possible obligation merges into a certain one */
+    static const char *const reviewers[][2] = {{"a", NULL}, {"b", NULL}, {"c", NULL},
+                                               {"d", NULL}, {"e", NULL}, {"f", NULL}};
+    for (uint32_t k = 0; k < p->nrules; k++) rule_reviewers(p, k, reviewers[k]);
+    finish(p);
+    char err[256];
+    cr_assert(bc_verify(p, err, sizeof err), "%s", err);
+    uint32_t fs = th_field_index(p, "setting");
+    uint32_t nmembers = p->fields[fs].enum_count, checked = 0;
+
+    Vm *vm = vm_new(p);
+    for (uint32_t v = 0; v < nmembers + 2; v++) {     /* members, then null, then absent */
+        for (int other = 0; other < 4; other++) {      /* units, admission, emergent, code */
+            Record rec = rec_new(p, SD);
+            if (v < nmembers) set_i(p, &rec, "setting", v);
+            else if (v == nmembers) rec.none |= (uint64_t)1 << fs;
+            if (other & 1) set_i(p, &rec, "units", 5);
+            if (other & 2) set_i(p, &rec, "admission", 2), set_i(p, &rec, "emergent", 1);
+            if (other != 3) set_i(p, &rec, "code", (int64_t)key(SYS_CPT, "99213"));
+            uint32_t want_fired[8], nfired = 0, want_unknown[8], nunknown = 0;
+            for (uint32_t k = 0; k < p->nrules; k++) {
+                uint64_t m;
+                int res = vm_eval_rule(vm, &rec, k, &m);
+                if (res > 0) want_fired[nfired++] = k;
+                else if (res < 0) want_unknown[nunknown++] = k;
+            }
+            Decision d;
+            vm_decide(vm, &rec, &d);
+            cr_assert_eq(d.nrules, nfired, "setting %u, variant %d: %u fired, want %u", v, other,
+                         d.nrules, nfired);
+            for (uint32_t k = 0; k < nfired; k++) cr_assert_eq(d.rules[k], want_fired[k]);
+            bool possible[8] = {false};
+            uint32_t npossible = 0;
+            for (uint32_t k = 0; k < d.npossible; k++)
+                for (uint32_t x = 0; x < d.possible[k].nrules; x++, npossible++)
+                    possible[d.possible[k].rules[x]] = true;
+            /* a not_covered that fired leaves prior_auth/notification ones out */
+            bool nc = false;
+            for (uint32_t k = 0; k < nfired; k++) nc |= p->rules[want_fired[k]].outcome == OUT_NOT_COVERED;
+            if (!nc) {
+                cr_assert_eq(npossible, nunknown, "setting %u, variant %d: %u possible, want %u", v,
+                             other, npossible, nunknown);
+                for (uint32_t k = 0; k < nunknown; k++)
+                    cr_assert(possible[want_unknown[k]], "setting %u, variant %d: rule %u", v, other,
+                              want_unknown[k]);
+            }
+            checked++;
+        }
+    }
+    cr_assert_eq(checked, (nmembers + 2) * 4);
+    vm_free(vm);
+    th_prog_free(p);
+}
+
+/* vm_new also finds an `or` at the head of a block whose disjuncts are
+ * cheap tests (one-field guards, code-set tests with or without
+ * `present(f) and`, bool fields): when each is known false, the rule is
+ * false and is not run. Every combination of absent, null and present
+ * values: a rule ruled out must be false, and each shape must be ruled out
+ * somewhere; a shape with another disjunct must have no guard. */
+Test(vm, or_guards_rule_out_only_rules_that_are_false)
+{
+    Prog *p = th_std_prog();
+    uint32_t s = add_set(p, "mri", key(SYS_CPT, "70551"), key(SYS_CPT, "70553"));
+    uint32_t d = add_set(p, "dx", key(SYS_ICD10, "C500"), key(SYS_ICD10, "C509"));
+    uint32_t c2 = add_const(p, 2), c5 = add_const(p, 5);
+    enum { NSHAPES = 7 };
+    static const bool found[NSHAPES] = {true, true, true, true, false, true, false};
+    uint32_t r;
+    size_t j, j2;
+    /* 0: setting == 2 or code in mri */
+    r = rule_begin(p, "or_set", OUT_PRIOR_AUTH);
+    e_fused(p, OP_LDEQK, "setting", c2);
+    j = e_jump(p, OP_JTRUE);
+    e_fused(p, OP_LDINSET, "code", s);
+    e_op(p, OP_OR);
+    e_patch(p, j);
+    rule_end(p, r);
+    /* 1: code in mri or (present(diagnoses) and diagnoses any in dx) */
+    r = rule_begin(p, "or_present", OUT_PRIOR_AUTH);
+    e_fused(p, OP_LDINSET, "code", s);
+    j = e_jump(p, OP_JTRUE);
+    e_present(p, "diagnoses");
+    j2 = e_jump(p, OP_JFALSE);
+    e_fused(p, OP_LDANYSET, "diagnoses", d);
+    e_op(p, OP_AND);
+    e_patch(p, j2);
+    e_op(p, OP_OR);
+    e_patch(p, j);
+    rule_end(p, r);
+    /* 2: (clinical_trial or diagnoses any in dx or setting == 2) and units > 5 */
+    r = rule_begin(p, "or3_and", OUT_PRIOR_AUTH);
+    e_load(p, "clinical_trial");
+    j = e_jump(p, OP_JTRUE);
+    e_fused(p, OP_LDANYSET, "diagnoses", d);
+    e_op(p, OP_OR);
+    e_patch(p, j);
+    j = e_jump(p, OP_JTRUE);
+    e_fused(p, OP_LDEQK, "setting", c2);
+    e_op(p, OP_OR);
+    e_patch(p, j);
+    j = e_jump(p, OP_JFALSE);
+    e_fused(p, OP_LDGTK, "units", c5);
+    e_op(p, OP_AND);
+    e_patch(p, j);
+    rule_end(p, r);
+    /* 3: present(diagnoses) and diagnoses any in dx, alone */
+    r = rule_begin(p, "present_alone", OUT_PRIOR_AUTH);
+    e_present(p, "diagnoses");
+    j = e_jump(p, OP_JFALSE);
+    e_fused(p, OP_LDANYSET, "diagnoses", d);
+    e_op(p, OP_AND);
+    e_patch(p, j);
+    rule_end(p, r);
+    /* 4: code in mri or units > 5: a disjunct that is not cheap */
+    r = rule_begin(p, "or_other", OUT_PRIOR_AUTH);
+    e_fused(p, OP_LDINSET, "code", s);
+    j = e_jump(p, OP_JTRUE);
+    e_fused(p, OP_LDGTK, "units", c5);
+    e_op(p, OP_OR);
+    e_patch(p, j);
+    rule_end(p, r);
+    /* 5: (setting == 2 and (units > 5 or not clinical_trial)) or code in mri:
+     * a conjunction stands as its head */
+    r = rule_begin(p, "and_head", OUT_PRIOR_AUTH);
+    e_fused(p, OP_LDEQK, "setting", c2);
+    j = e_jump(p, OP_JFALSE);
+    e_fused(p, OP_LDGTK, "units", c5);
+    j2 = e_jump(p, OP_JTRUE);
+    e_load(p, "clinical_trial");
+    e_op(p, OP_NOT);
+    e_op(p, OP_OR);
+    e_patch(p, j2);
+    e_op(p, OP_AND);
+    e_patch(p, j);
+    j = e_jump(p, OP_JTRUE);
+    e_fused(p, OP_LDINSET, "code", s);
+    e_op(p, OP_OR);
+    e_patch(p, j);
+    rule_end(p, r);
+    /* 6: (units > 5 and setting == 2) or code in mri: its head is not cheap */
+    r = rule_begin(p, "and_other_head", OUT_PRIOR_AUTH);
+    e_fused(p, OP_LDGTK, "units", c5);
+    j = e_jump(p, OP_JFALSE);
+    e_fused(p, OP_LDEQK, "setting", c2);
+    e_op(p, OP_AND);
+    e_patch(p, j);
+    j = e_jump(p, OP_JTRUE);
+    e_fused(p, OP_LDINSET, "code", s);
+    e_op(p, OP_OR);
+    e_patch(p, j);
+    rule_end(p, r);
+    finish(p);
+    char err[256];
+    cr_assert(bc_verify(p, err, sizeof err), "%s", err);
+
+    RecVal items[2] = {{.i = (int64_t)key(SYS_ICD10, "C501")}, {.i = (int64_t)key(SYS_ICD10, "I10")}};
+    Vm *vm = vm_new(p);
+    uint32_t ruled_out[NSHAPES] = {0}, combos = 0;
+    /* setting, code, diagnoses, clinical_trial, units: absent, null, values */
+    for (int combo = 0; combo < 4 * 4 * 5 * 4 * 3; combo++) {
+        Record rec = rec_new(p, SD);
+        rec.items = items;
+        rec.nitems = 2;
+        int x = combo, v;
+        v = x % 4, x /= 4; /* setting */
+        if (v == 1) rec.none |= bit(p, "setting");
+        if (v >= 2) set_i(p, &rec, "setting", v == 2 ? 2 : 3);
+        v = x % 4, x /= 4; /* code */
+        if (v == 1) rec.none |= bit(p, "code");
+        if (v >= 2) set_i(p, &rec, "code", (int64_t)key(SYS_CPT, v == 2 ? "70552" : "70554"));
+        v = x % 5, x /= 5; /* diagnoses: [C501], [I10], [] */
+        if (v == 1) rec.none |= bit(p, "diagnoses");
+        if (v >= 2) set_list(p, &rec, "diagnoses", v == 3 ? 1 : 0, v == 4 ? 0 : 1);
+        v = x % 4, x /= 4; /* clinical_trial (defaults to false) */
+        if (v == 1) rec.none |= bit(p, "clinical_trial");
+        if (v >= 2) set_i(p, &rec, "clinical_trial", v == 2);
+        v = x % 3; /* units */
+        if (v >= 1) set_i(p, &rec, "units", v == 1 ? 6 : 1);
+        for (uint32_t k = 0; k < NSHAPES; k++) {
+            int g = vm_rule_guards(vm, &rec, k);
+            cr_assert(found[k] ? g >= 0 : g == -1, "rule %u: guards %d", k, g);
+            if (g != 1) continue;
+            ruled_out[k]++;
+            uint64_t m;
+            cr_assert_eq(vm_eval_rule(vm, &rec, k, &m), 0, "rule %u ruled out but not false (combo %d)",
+                         k, combo);
+        }
+        combos++;
+    }
+    cr_assert_eq(combos, 4 * 4 * 5 * 4 * 3);
+    for (uint32_t k = 0; k < NSHAPES; k++)
+        if (found[k]) cr_expect_gt(ruled_out[k], 0, "rule %u: its guards never ruled it out", k);
+    vm_free(vm);
+    th_prog_free(p);
+}
+
+/* Asserts that vm_decide on rec fires exactly the rules whose blocks return
+ * true and leaves possible exactly those that return unknown (every rule
+ * has its own reviewer and none is not_covered or an exemption). */
+static void expect_decide_as_blocks(Vm *vm, const Prog *p, const Record *rec, int label)
+{
+    bool fired[64] = {false}, unknown[64] = {false};
+    uint32_t nfired = 0, nunknown = 0;
+    cr_assert(p->nrules <= 64);
+    for (uint32_t k = 0; k < p->nrules; k++) {
+        uint64_t m;
+        int res = vm_eval_rule(vm, rec, k, &m);
+        if (res > 0) fired[k] = true, nfired++;
+        else if (res < 0) unknown[k] = true, nunknown++;
+    }
+    Decision d;
+    vm_decide(vm, rec, &d);
+    cr_assert_eq(d.nrules, nfired, "case %d: %u fired, want %u", label, d.nrules, nfired);
+    for (uint32_t k = 0; k < d.nrules; k++) cr_assert(fired[d.rules[k]], "case %d: rule %u", label, d.rules[k]);
+    uint32_t npossible = 0;
+    for (uint32_t k = 0; k < d.npossible; k++)
+        for (uint32_t x = 0; x < d.possible[k].nrules; x++, npossible++)
+            cr_assert(unknown[d.possible[k].rules[x]], "case %d: rule %u possible", label,
+                      d.possible[k].rules[x]);
+    cr_assert_eq(npossible, nunknown, "case %d: %u possible, want %u", label, npossible, nunknown);
+}
+
+/* Rules outside the index whose `or` is made of code-set tests and tests of
+ * the split field are considered only when a code or that field may select
+ * them (vm_split_build, vm_folded). Every combination of absent, null and
+ * present code, diagnoses and setting: vm_decide must fire, and leave
+ * possible, exactly what the blocks say. */
+Test(vm, folded_or_rules_decide_as_every_block)
+{
+    Prog *p = th_std_prog();
+    uint32_t s = add_set(p, "mri", key(SYS_CPT, "70551"), key(SYS_CPT, "70553"));
+    uint32_t s2 = add_set(p, "ct", key(SYS_CPT, "70450"), key(SYS_CPT, "70552"));
+    uint32_t d = add_set(p, "dx", key(SYS_ICD10, "C500"), key(SYS_ICD10, "C509"));
+    uint32_t c2 = add_const(p, 2), c4 = add_const(p, 4), mask = add_const(p, (1 << 1) | (1 << 3));
+    uint32_t r;
+    size_t j, j2;
+    /* 0: setting == 2 or code in mri */
+    r = rule_begin(p, "eq_or_set", OUT_PRIOR_AUTH);
+    e_fused(p, OP_LDEQK, "setting", c2);
+    j = e_jump(p, OP_JTRUE);
+    e_fused(p, OP_LDINSET, "code", s);
+    e_op(p, OP_OR);
+    e_patch(p, j);
+    rule_end(p, r);
+    /* 1: code in ct or (present(diagnoses) and diagnoses any in dx) */
+    r = rule_begin(p, "set_or_present", OUT_PRIOR_AUTH);
+    e_fused(p, OP_LDINSET, "code", s2);
+    j = e_jump(p, OP_JTRUE);
+    e_present(p, "diagnoses");
+    j2 = e_jump(p, OP_JFALSE);
+    e_fused(p, OP_LDANYSET, "diagnoses", d);
+    e_op(p, OP_AND);
+    e_patch(p, j2);
+    e_op(p, OP_OR);
+    e_patch(p, j);
+    rule_end(p, r);
+    /* 2: (setting in {1, 3} or setting == 4) and units == 2 */
+    r = rule_begin(p, "mask_or_eq", OUT_NOTIFICATION);
+    e_fused(p, OP_LDINMASK, "setting", mask);
+    j = e_jump(p, OP_JTRUE);
+    e_fused(p, OP_LDEQK, "setting", c4);
+    e_op(p, OP_OR);
+    e_patch(p, j);
+    j = e_jump(p, OP_JFALSE);
+    e_fused(p, OP_LDEQK, "units", c2);
+    e_op(p, OP_AND);
+    e_patch(p, j);
+    rule_end(p, r);
+    /* 3: diagnoses any in dx, alone */
+    r = rule_begin(p, "list_alone", OUT_PRIOR_AUTH);
+    e_fused(p, OP_LDANYSET, "diagnoses", d);
+    rule_end(p, r);
+    /* 4: setting == 4 (a plain guarded rule, split as before) */
+    r = rule_begin(p, "when_eq", OUT_NOTIFICATION);
+    e_fused(p, OP_LDEQK, "setting", c4);
+    rule_end(p, r);
+    /* 5: (code in ct and units == 2) or (setting == 1 and units == 2) */
+    r = rule_begin(p, "and_heads", OUT_PRIOR_AUTH);
+    e_fused(p, OP_LDINSET, "code", s2);
+    j = e_jump(p, OP_JFALSE);
+    e_fused(p, OP_LDEQK, "units", c2);
+    e_op(p, OP_AND);
+    e_patch(p, j);
+    j2 = e_jump(p, OP_JTRUE);
+    e_fused(p, OP_LDEQK, "setting", add_const(p, 1));
+    j = e_jump(p, OP_JFALSE);
+    e_fused(p, OP_LDEQK, "units", c2);
+    e_op(p, OP_AND);
+    e_patch(p, j);
+    e_op(p, OP_OR);
+    e_patch(p, j2);
+    rule_end(p, r);
+    static const char *const reviewers[][2] = {{"a", NULL}, {"b", NULL}, {"c", NULL},
+                                               {"d", NULL}, {"e", NULL}, {"f", NULL}};
+    for (uint32_t k = 0; k < p->nrules; k++) rule_reviewers(p, k, reviewers[k]);
+    finish(p);
+    char err[256];
+    cr_assert(bc_verify(p, err, sizeof err), "%s", err);
+
+    RecVal items[3] = {{.i = (int64_t)key(SYS_ICD10, "C501")}, {.i = (int64_t)key(SYS_ICD10, "I10")},
+                       {.i = (int64_t)key(SYS_ICD10, "C509")}};
+    static const char *const codes[] = {"70552", "70551", "70450", "99213", "70553"};
+    Vm *vm = vm_new(p);
+    int cases = 0;
+    for (int combo = 0; combo < 5 * 7 * 6 * 3; combo++) {
+        Record rec = rec_new(p, SD);
+        rec.items = items;
+        rec.nitems = 3;
+        int x = combo, v;
+        v = x % 5, x /= 5; /* setting: absent, null, 1, 2, 4 */
+        if (v == 1) rec.none |= bit(p, "setting");
+        if (v >= 2) set_i(p, &rec, "setting", v == 2 ? 1 : v == 3 ? 2 : 4);
+        v = x % 7, x /= 7; /* code: absent, null, then each code */
+        if (v == 1) rec.none |= bit(p, "code");
+        if (v >= 2) set_i(p, &rec, "code", (int64_t)key(SYS_CPT, codes[v - 2]));
+        v = x % 6, x /= 6; /* diagnoses: absent, null, [C501], [I10], [I10, C509], [] */
+        if (v == 1) rec.none |= bit(p, "diagnoses");
+        if (v == 2) set_list(p, &rec, "diagnoses", 0, 1);
+        if (v == 3) set_list(p, &rec, "diagnoses", 1, 1);
+        if (v == 4) set_list(p, &rec, "diagnoses", 1, 2);
+        if (v == 5) set_list(p, &rec, "diagnoses", 0, 0);
+        v = x % 3; /* units: absent, 2, 3 */
+        if (v) set_i(p, &rec, "units", v == 1 ? 2 : 3);
+        expect_decide_as_blocks(vm, p, &rec, combo);
+        cases++;
+    }
+    cr_assert_eq(cases, 5 * 7 * 6 * 3);
+    vm_free(vm);
+    th_prog_free(p);
+}
+
+/* Many rules with the same `or` guard: each finds its own and is folded on
+ * its own, and the guards' atoms grow past their first allocation. 60
+ * rules of three disjuncts: every decision as the blocks say. */
+Test(vm, many_or_guards_each_rule_its_own)
+{
+    Prog *p = th_std_prog();
+    uint32_t s = add_set(p, "mri", key(SYS_CPT, "70551"), key(SYS_CPT, "70553"));
+    uint32_t d = add_set(p, "dx", key(SYS_ICD10, "C500"), key(SYS_ICD10, "C509"));
+    uint32_t c2 = add_const(p, 2);
+    for (uint32_t k = 0; k < 60; k++) { /* setting == 2 or code in mri or diagnoses any in dx */
+        uint32_t r = rule_begin(p, "or3", OUT_PRIOR_AUTH);
+        e_fused(p, OP_LDEQK, "setting", c2);
+        size_t j = e_jump(p, OP_JTRUE);
+        e_fused(p, OP_LDINSET, "code", s);
+        e_op(p, OP_OR);
+        e_patch(p, j);
+        j = e_jump(p, OP_JTRUE);
+        e_fused(p, OP_LDANYSET, "diagnoses", d);
+        e_op(p, OP_OR);
+        e_patch(p, j);
+        rule_end(p, r);
+    }
+    static const char *names[60][2];
+    static char text[60][4];
+    for (uint32_t k = 0; k < 60; k++) {
+        snprintf(text[k], sizeof text[k], "r%u", k);
+        names[k][0] = text[k];
+        names[k][1] = NULL;
+        rule_reviewers(p, k, names[k]);
+    }
+    finish(p);
+    char err[256];
+    cr_assert(bc_verify(p, err, sizeof err), "%s", err);
+
+    RecVal items[1] = {{.i = (int64_t)key(SYS_ICD10, "C501")}};
+    Vm *vm = vm_new(p);
+    for (int combo = 0; combo < 3 * 3 * 3; combo++) {
+        Record rec = rec_new(p, SD);
+        rec.items = items;
+        rec.nitems = 1;
+        int x = combo, v;
+        v = x % 3, x /= 3;
+        if (v) set_i(p, &rec, "setting", v == 1 ? 2 : 3);
+        v = x % 3, x /= 3;
+        if (v) set_i(p, &rec, "code", (int64_t)key(SYS_CPT, v == 1 ? "70552" : "99213"));
+        v = x % 3;
+        if (v == 1) set_list(p, &rec, "diagnoses", 0, 1);
+        if (v == 2) set_list(p, &rec, "diagnoses", 0, 0);
+        for (uint32_t k = 0; k < 60; k++) {
+            int g = vm_rule_guards(vm, &rec, k);
+            cr_assert(g >= 0, "rule %u has no guard", k);
+        }
+        expect_decide_as_blocks(vm, p, &rec, combo);
+    }
+    vm_free(vm);
+    th_prog_free(p);
+}
