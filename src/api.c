@@ -16,6 +16,7 @@
 #include "bc.h"
 #include "bc_format.h"
 #include "buf.h"
+#include "bytes.h"
 #include "compile.h"
 #include "diff.h"
 #include "sema.h"
@@ -437,34 +438,13 @@ static uint32_t shared_payer(const Prog *a, const Prog *b)
     return PIDX_NONE;
 }
 
-/* 8 or 4 bytes at s as a little-endian number: byte 0 lowest. */
-static inline uint64_t le64(const char *s)
-{
-    uint64_t x;
-    memcpy(&x, s, 8);
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-    x = __builtin_bswap64(x);
-#endif
-    return x;
-}
-
-static inline uint64_t le32(const char *s)
-{
-    uint32_t x;
-    memcpy(&x, s, 4);
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-    x = __builtin_bswap32(x);
-#endif
-    return x;
-}
-
 /* A payer's first 8 bytes (zero-padded) as one word, byte i at bits 8i.
  * Short payers are read with overlapping loads (the overlap holds the same
  * bytes at the same places): no loop, no call. */
 static inline uint64_t payer_head(const char *s, size_t n)
 {
-    if (n >= 8) return le64(s);
-    if (n >= 4) return le32(s) | le32(s + n - 4) << (8 * (n - 4));
+    if (n >= 8) return bytes_le64(s);
+    if (n >= 4) return bytes_le32(s) | bytes_le32(s + n - 4) << (8 * (n - 4));
     if (n == 0) return 0;
     return (uint64_t)(unsigned char)s[0] | (uint64_t)(unsigned char)s[n / 2] << (8 * (n / 2)) |
            (uint64_t)(unsigned char)s[n - 1] << (8 * (n - 1));
@@ -472,7 +452,7 @@ static inline uint64_t payer_head(const char *s, size_t n)
 
 /* A payer's last 8 bytes as one word, when it is longer than 8 (else 0):
  * with the head and the length it tells payers of up to 16 bytes apart. */
-static inline uint64_t payer_tail(const char *s, size_t n) { return n > 8 ? le64(s + n - 8) : 0; }
+static inline uint64_t payer_tail(const char *s, size_t n) { return n > 8 ? bytes_le64(s + n - 8) : 0; }
 
 /* Adds the routes of e->v[i] (its payers) at the end of e->routes. */
 static void routes_add(pcr_engine *e, size_t i)

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "arena.h"
+#include "bytes.h"
 
 
 /* date_from_ymd for years >= 1 in unsigned arithmetic: no branch on the
@@ -54,17 +55,6 @@ static bool is_leap(unsigned y) { return (y % 4 == 0 && y % 100 != 0) || y % 400
 
 /* The digit at s[i] (0-9), or a value above 9 for any other byte. */
 #define DIGIT(s, i) ((unsigned)(unsigned char)(s)[i] - '0')
-
-/* The bytes s[0..8) as a little-endian word (byte 0 lowest). */
-static inline uint64_t load_le64(const char *s)
-{
-    uint64_t x;
-    memcpy(&x, s, 8);
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-    x = __builtin_bswap64(x);
-#endif
-    return x;
-}
 
 /* Whether the bytes of x selected by mask (whole bytes) are all digits: a
  * byte is a digit iff its high nibble is 3 and stays 3 when 6 is added
@@ -116,7 +106,7 @@ static inline bool parse_ymd(const char *s, int32_t *out)
 {
     unsigned y, m;
     int d = two_digits(s, 8);
-    return year_month(load_le64(s), &y, &m) && d >= 0 && ymd_day(y, m, (unsigned)d, out);
+    return year_month(bytes_le64(s), &y, &m) && d >= 0 && ymd_day(y, m, (unsigned)d, out);
 }
 
 bool date_parse(const char *s, size_t n, int32_t *out)
@@ -137,9 +127,9 @@ bool datetime_parse(const char *s, size_t n, int64_t *out, bool *had_time)
     /* Bytes 8-15, "DDTHH:MM", as one word: digits at 0-1, 3-4 and 6-7,
      * 'T' at 2, ':' at 5. */
     const uint64_t digit_bytes = 0xFFFF00FFFF00FFFFu, marks = 0x00003A0000540000u;
-    uint64_t t = load_le64(s + 8);
+    uint64_t t = bytes_le64(s + 8);
     unsigned y, m;
-    if (!year_month(load_le64(s), &y, &m) || (t & ~digit_bytes) != marks || !all_digits(t, digit_bytes))
+    if (!year_month(bytes_le64(s), &y, &m) || (t & ~digit_bytes) != marks || !all_digits(t, digit_bytes))
         return false;
     uint64_t p = digit_pairs(t & 0x0F0F0F0F0F0F0F0Fu);
     unsigned hh = (unsigned)(p >> 24 & 0xFF), mm = (unsigned)(p >> 48 & 0xFF);

@@ -57,6 +57,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bytes.h"
 #include "codes.h"
 #include "near.h"
 #include "dates.h"
@@ -241,20 +242,6 @@ static uint32_t hash_bytes(const char *s, size_t n)
 
 static uint32_t mix_field(uint32_t h, uint32_t field) { return h ^ ((field + 1) * 0x9E3779B9u); }
 
-static uint64_t load64(const char *s)
-{
-    uint64_t v;
-    memcpy(&v, s, 8);
-    return v;
-}
-
-static uint32_t load32(const char *s)
-{
-    uint32_t v;
-    memcpy(&v, s, 4);
-    return v;
-}
-
 /* The key of name s[0..n): its first and last eight bytes (four for names
  * of 4 to 7 bytes, all three or fewer below that), in overlapping loads
  * that stay inside the name. Names of equal length up to 16 bytes are equal exactly
@@ -262,11 +249,11 @@ static uint32_t load32(const char *s)
 static inline void name_key(const char *s, uint32_t n, uint64_t *a, uint64_t *b)
 {
     if (n >= 8) {
-        *a = load64(s);
-        *b = load64(s + n - 8);
+        *a = bytes_le64(s);
+        *b = bytes_le64(s + n - 8);
     } else if (n >= 4) {
-        *a = load32(s);
-        *b = load32(s + n - 4);
+        *a = bytes_le32(s);
+        *b = bytes_le32(s + n - 4);
     } else {
         /* bytes 0, n / 2 and n - 1: all of a name of 1 to 3 bytes */
         *a = n ? (uint64_t)(uint8_t)s[0] << 16 | (uint64_t)(uint8_t)s[n >> 1] << 8 |
@@ -300,6 +287,32 @@ static Name make_name(const char *name, uint32_t len, uint32_t field, uint32_t m
     return e;
 }
 
+/* Looks for a multiplier, from seed on (tries of them), under which each
+ * of the n names has a slot of its own among 2^bits: fills slot (slot_bytes
+ * long) with name index + 1, sets *found and returns true; false when none
+ * of the tries works (*found is then the next untried one, slot is to be
+ * cleared). */
+static bool perfect_seed(const Name *names, uint32_t n, uint8_t *slot, size_t slot_bytes,
+                         uint32_t bits, uint64_t seed, int tries, uint64_t *found)
+{
+    for (int attempt = 0; attempt < tries; attempt++) {
+        memset(slot, 0, slot_bytes);
+        bool perfect = true;
+        for (uint32_t k = 0; k < n && perfect; k++) {
+            uint32_t i = name_slot(names[k].a, names[k].b, names[k].len, seed, bits);
+            if (slot[i]) perfect = false;
+            else slot[i] = (uint8_t)(k + 1);
+        }
+        if (perfect) {
+            *found = seed;
+            return true;
+        }
+        seed = (seed + 0x9E3779B97F4A7C15ull) * 0xBF58476D1CE4E5B9ull | 1;
+    }
+    *found = seed;
+    return false;
+}
+
 /* Places the fields in fslot: a multiplier under which every field has a
  * slot of its own makes a lookup one probe and one comparison; with over
  * a few dozen fields one may not be found among the tries, and the table
@@ -307,29 +320,13 @@ static Name make_name(const char *name, uint32_t len, uint32_t field, uint32_t m
 static void fields_place(RecDecoder *d)
 {
     uint32_t n = d->prog->nfields;
-    uint64_t seed = 0x9FB21C651E98DF25ull;
-    for (int attempt = 0; attempt < FIELD_SEED_TRIES; attempt++) {
-        memset(d->fslot, 0, sizeof d->fslot);
-        bool perfect = true;
-        for (uint32_t f = 0; f < n && perfect; f++) {
-            const Name *e = &d->fname[f];
-            uint32_t i = name_slot(e->a, e->b, e->len, seed, FIELD_BITS);
-            if (d->fslot[i]) perfect = false;
-            else d->fslot[i] = (uint8_t)(f + 1);
-        }
-        if (perfect) {
-            d->fseed = seed;
-            d->fperfect = true;
-            return;
-        }
-        seed = (seed + 0x9E3779B97F4A7C15ull) * 0xBF58476D1CE4E5B9ull | 1;
-    }
+    d->fperfect = perfect_seed(d->fname, n, d->fslot, sizeof d->fslot, FIELD_BITS,
+                               0x9FB21C651E98DF25ull, FIELD_SEED_TRIES, &d->fseed);
+    if (d->fperfect) return;
     memset(d->fslot, 0, sizeof d->fslot);
-    d->fseed = seed;
-    d->fperfect = false;
     for (uint32_t f = 0; f < n; f++) {
         const Name *e = &d->fname[f];
-        uint32_t i = name_slot(e->a, e->b, e->len, seed, FIELD_BITS);
+        uint32_t i = name_slot(e->a, e->b, e->len, d->fseed, FIELD_BITS);
         while (d->fslot[i]) i = (i + 1) & (FIELD_SLOTS - 1);
         d->fslot[i] = (uint8_t)(f + 1);
     }
@@ -391,23 +388,9 @@ static void enums_place(RecDecoder *d, uint32_t nmembers)
         EnumTab *t = &d->etab[f];
         uint32_t bits = 1;
         while ((1u << bits) < 2 * pf->enum_count) bits++;
-        uint64_t seed = 0x2545F4914F6CDD1Dull;
-        for (int attempt = 0; attempt < ENUM_SEED_TRIES && pf->enum_count; attempt++) {
-            bool perfect = true;
-            memset(t->slot, 0, sizeof t->slot);
-            for (uint32_t m = 0; m < pf->enum_count && perfect; m++) {
-                const Name *e = &d->mname[k + m];
-                uint32_t i = name_slot(e->a, e->b, e->len, seed, bits);
-                if (t->slot[i]) perfect = false;
-                else t->slot[i] = (uint8_t)(m + 1);
-            }
-            if (perfect) {
-                t->seed = seed;
-                t->bits = bits;
-                break;
-            }
-            seed = (seed + 0x9E3779B97F4A7C15ull) * 0xBF58476D1CE4E5B9ull | 1;
-        }
+        if (pf->enum_count && perfect_seed(&d->mname[k], pf->enum_count, t->slot, sizeof t->slot,
+                                           bits, 0x2545F4914F6CDD1Dull, ENUM_SEED_TRIES, &t->seed))
+            t->bits = bits;
         k += pf->enum_count;
     }
 }
@@ -463,7 +446,7 @@ static void fast_init(RecDecoder *d)
         memcpy(k->w, pat, 16);
         memcpy(k->m, mask, 16);
         k->len = plain ? e->len + 3 : 0;
-        if (e->len + 3 > 16) k->last = load64((const char *)k->pat + e->len + 3 - 8);
+        if (e->len + 3 > 16) k->last = bytes_le64((const char *)k->pat + e->len + 3 - 8);
         bool is_id = e->len == 2 && memcmp(e->name, "id", 2) == 0;
         if (is_id && pf->type == VT_STRING) d->id_field = f;
         FastKind kind = FAST_NONE;
@@ -1604,11 +1587,11 @@ HOT bool key_hit(const RecDecoder *d, uint32_t f, const uint8_t *p)
 {
     const KeyPat *k = &d->kpat[f];
     if (d->end - p < 16) return false;
-    uint64_t x = ((load64((const char *)p) ^ k->w[0]) & k->m[0]) |
-                 ((load64((const char *)p + 8) ^ k->w[1]) & k->m[1]);
+    uint64_t x = ((bytes_le64((const char *)p) ^ k->w[0]) & k->m[0]) |
+                 ((bytes_le64((const char *)p + 8) ^ k->w[1]) & k->m[1]);
     if (x) return false;
     if (k->len <= 16) return k->len != 0;
-    if ((size_t)(d->end - p) < k->len || load64((const char *)p + k->len - 8) != k->last)
+    if ((size_t)(d->end - p) < k->len || bytes_le64((const char *)p + k->len - 8) != k->last)
         return false;
     return k->len <= 24 || memcmp(p + 16, k->pat + 16, k->len - 24) == 0;
 }
