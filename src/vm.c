@@ -68,7 +68,8 @@ typedef struct Slot {
 
 struct Vm {
     const Prog *p;
-    ViIndex ix;                 /* what vi_build derived from p (vm_index.h) */
+    ViIndex ix;                 /* p's index (vi_of: shared by every VM of p, read-only;
+                                   this copy of its pointers owns nothing) */
     ViMemo *ct_memo;            /* 2^VI_MEMO_BITS prefixes and their intervals */
     uint32_t stamp;             /* the record being evaluated (vm_decide, vm_eval_rule):
                                    keys the per-record caches below; never 0 */
@@ -778,7 +779,7 @@ Vm *vm_new(const Prog *prog)
     date_holidays_index(&vm->holidays);
     vm->sel = xcalloc(n ? n : 1, sizeof *vm->sel);
     vm->sel2 = xcalloc(n ? n : 1, sizeof *vm->sel2);
-    vi_build(&vm->ix, prog);
+    vm->ix = *vi_of(prog); /* a copy of the shared index's pointers: one load less per use */
     vm->ct_memo = xmalloc(((size_t)1 << VI_MEMO_BITS) * sizeof *vm->ct_memo);
     vi_memo_init(vm->ct_memo);
     uint32_t nslots = vm->ix.nslots;
@@ -817,7 +818,6 @@ void vm_free(Vm *vm)
     date_holidays_free_index(&vm->holidays);
     free(vm->sel);
     free(vm->sel2);
-    vi_free(&vm->ix);
     free(vm->ct_memo);
     free(vm->rule_at);
     free(vm->slot_iv);

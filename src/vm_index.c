@@ -467,6 +467,37 @@ void vi_free(ViIndex *ix)
 }
 
 /* See vm_index.h. */
+const ViIndex *vi_of(const Prog *prog)
+{
+    /* Only the cache is written: a Prog is allocated by prog_new, never
+     * defined const, so casting the qualifier away is sound. */
+    _Atomic(struct ViIndex *) *cell = &((Prog *)prog)->vindex;
+    ViIndex *ix = atomic_load_explicit(cell, memory_order_acquire);
+    if (ix) return ix;
+    ViIndex *mine = xmalloc(sizeof *mine);
+    vi_build(mine, prog);
+    if (atomic_compare_exchange_strong_explicit(cell, &ix, mine, memory_order_acq_rel,
+                                                memory_order_acquire))
+        return mine;
+    vi_delete(mine); /* another thread's build won: ix is it */
+    return ix;
+}
+
+/* See vm_index.h. */
+void vi_drop(const Prog *prog)
+{
+    vi_delete(atomic_exchange(&((Prog *)prog)->vindex, NULL));
+}
+
+/* See vm_index.h. */
+void vi_delete(ViIndex *ix)
+{
+    if (!ix) return;
+    vi_free(ix);
+    free(ix);
+}
+
+/* See vm_index.h. */
 void vi_memo_init(ViMemo *memo)
 {
     for (size_t k = 0; k < (size_t)1 << VI_MEMO_BITS; k++) memo[k].prefix = UINT64_MAX;

@@ -82,7 +82,8 @@ typedef struct ViMemo {
 
 /* Everything vi_build derives from one Prog; owned by whoever called
  * vi_build (vi_free), read-only between the two. */
-typedef struct ViIndex {
+typedef struct ViIndex ViIndex;
+struct ViIndex {
     const Prog *p;              /* the policy (not owned; outlives the index) */
     ViCodeTab ct;               /* p's code table */
     uint8_t *slot_of;           /* per field: its code slot (a code or code-list
@@ -107,8 +108,19 @@ typedef struct ViIndex {
                                    field is absent: fold_absent[...] */
     uint32_t *fold_absent;
     uint64_t fold_fields;       /* the fields of the folded rules' set tests */
-} ViIndex;
+};
 
+/* prog's index: built by the first call and kept in prog->vindex, so every
+ * later call (any thread; one build wins a race, the others are freed)
+ * returns the same one. prog must be verified (bc_verify) and not change
+ * afterwards; prog_free frees the index (vi_delete). Never NULL. */
+const ViIndex *vi_of(const Prog *prog);
+/* Drops prog's index, so that the next vi_of builds a new one: for a Prog
+ * changed after VMs were made of it (tests that build a policy step by
+ * step). No VM of prog may be alive. */
+void vi_drop(const Prog *prog);
+/* vi_free, then frees ix itself (from vi_of). NULL is fine. */
+void vi_delete(ViIndex *ix);
 /* Builds *ix from prog, which must be verified (bc_verify) and outlive ix.
  * Never fails (allocation failure aborts, as xmalloc does); a policy too
  * large for a code table gets ix->ct.n == 0 and every reader copes. */
