@@ -28,7 +28,7 @@
  * (tests of one field that, when they fail, or when an `unless` of that
  * shape holds, or an `or` of cheap tests that all fail, make the rule false
  * on every path), so a rule whose guard rules it out is not run. All of
- * that is derived once per policy by vm_index.c (vi_build; vm_index.h is
+ * that is derived once per policy by vm_index.c (vi_of; vm_index.h is
  * the contract and holds the inline readers); this file keeps what changes
  * per record. A record's codes are looked up once in the code table
  * (vm_ct_mark: the segment, and every set that holds each code, stamped),

@@ -428,8 +428,10 @@ static void vi_split_build(ViIndex *ix)
 }
 
 
-/* See vm_index.h. */
-void vi_build(ViIndex *ix, const Prog *prog)
+/* Builds *ix from prog, which must be verified (bc_verify) and outlive
+ * ix. Never fails (allocation failure aborts, as xmalloc does); a policy
+ * too large for a code table gets ix->ct.n == 0 and every reader copes. */
+static void vi_build(ViIndex *ix, const Prog *prog)
 {
     memset(ix, 0, sizeof *ix);
     ix->p = prog;
@@ -450,8 +452,8 @@ void vi_build(ViIndex *ix, const Prog *prog)
     vi_split_build(ix);
 }
 
-/* See vm_index.h. */
-void vi_free(ViIndex *ix)
+/* Frees what vi_build allocated in *ix (not ix itself, not the Prog). */
+static void vi_free(ViIndex *ix)
 {
     vi_ct_free(&ix->ct);
     free(ix->slot_of);

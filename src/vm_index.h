@@ -7,12 +7,13 @@
  * set's ranges and index segment, so one search per code finds every set
  * that holds it).
  *
- * A ViIndex is built by vi_build() from a Prog that bc_verify() accepted
- * and is read-only afterwards: it holds no per-record state, so one index
- * may serve any number of evaluators at once. The per-record caches (which
- * sets a record's codes are in, which folded rules were taken) live in the
- * Vm (vm.c), keyed on its record stamp. The readers used for every record
- * are static inline here, so the evaluator pays no call for them. */
+ * One ViIndex per Prog: vi_of() builds it for the Prog's first VM and
+ * keeps it in the Prog (prog_free frees it); it is read-only from then on
+ * and holds no per-record state, so every VM of that Prog (one per thread
+ * with pcrvm -j N) shares it. The per-record caches (which sets a record's
+ * codes are in, which folded rules were taken) live in each Vm (vm.c),
+ * keyed on its record stamp. The readers used for every record are static
+ * inline here, so the evaluator pays no call for them. */
 #ifndef PCR_VM_INDEX_H
 #define PCR_VM_INDEX_H
 
@@ -23,7 +24,7 @@
 #include "prog.h"
 #include "rec.h"
 
-/* A test of one field that vi_build found in a rule's block (vi_find_guards):
+/* A test of one field that vi_of found in a rule's block (vi_find_guards):
  * LDINMASK (mask), LDEQK (k) or `LOAD; STR; SEQ` (k: the string index). */
 enum { VI_G_NONE, VI_G_MASK, VI_G_EQ, VI_G_STR };
 
@@ -80,8 +81,7 @@ typedef struct ViMemo {
     uint32_t lo, hi;
 } ViMemo;
 
-/* Everything vi_build derives from one Prog; owned by whoever called
- * vi_build (vi_free), read-only between the two. */
+/* Everything vi_of derives from one Prog; owned by the Prog, read-only. */
 typedef struct ViIndex ViIndex;
 struct ViIndex {
     const Prog *p;              /* the policy (not owned; outlives the index) */
@@ -119,14 +119,8 @@ const ViIndex *vi_of(const Prog *prog);
  * changed after VMs were made of it (tests that build a policy step by
  * step). No VM of prog may be alive. */
 void vi_drop(const Prog *prog);
-/* vi_free, then frees ix itself (from vi_of). NULL is fine. */
+/* Frees ix and all it holds (prog_free does, for vi_of's). NULL is fine. */
 void vi_delete(ViIndex *ix);
-/* Builds *ix from prog, which must be verified (bc_verify) and outlive ix.
- * Never fails (allocation failure aborts, as xmalloc does); a policy too
- * large for a code table gets ix->ct.n == 0 and every reader copes. */
-void vi_build(ViIndex *ix, const Prog *prog);
-/* Frees what vi_build allocated in *ix (not ix itself, not the Prog). */
-void vi_free(ViIndex *ix);
 /* Empties a memo of 2^VI_MEMO_BITS entries for vi_ct_lookup. */
 void vi_memo_init(ViMemo *memo);
 
@@ -147,10 +141,11 @@ static inline uint32_t vi_ct_find(const ViCodeTab *t, CodeKey k)
     return (uint32_t)(b - t->start);
 }
 
-/* vi_ct_find through memo (2^VI_MEMO_BITS entries, the caller's; vi_memo_init): keys that share a prefix (the system,
- * length, shape and first two characters: "70" of 70551) fall in a short
- * run of intervals, found once per prefix and remembered, so a lookup
- * searches that run only. Same result as vi_ct_find. */
+/* vi_ct_find through memo (2^VI_MEMO_BITS entries, the caller's;
+ * vi_memo_init): keys that share a prefix (the system, length, shape and
+ * first two characters: "70" of 70551) fall in a short run of intervals,
+ * found once per prefix and remembered, so a lookup searches that run
+ * only. Same result as vi_ct_find. */
 static inline uint32_t vi_ct_lookup(const ViCodeTab *t, ViMemo *memo, CodeKey k)
 {
     uint64_t pre = k >> VI_PREFIX_SHIFT;
