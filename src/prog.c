@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vm_index.h"
+
 Prog *prog_new(void)
 {
     Prog *p = xcalloc(1, sizeof *p);
@@ -19,6 +21,7 @@ Prog *prog_new(void)
 void prog_free(Prog *p)
 {
     if (!p) return;
+    vi_delete(atomic_load(&p->vindex));
     arena_free(&p->arena);
     free(p);
 }

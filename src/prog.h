@@ -5,11 +5,13 @@
  * a .pcrb and the verifier (bc_verify.c) proves it safe to run; the VM
  * (vm.c) evaluates records against it. docs/bytecode.md is the format.
  *
- * Ownership: every array is allocated in p->arena and freed by prog_free().
+ * Ownership: every array is allocated in p->arena and freed by prog_free(),
+ * which also frees the evaluator's index of the Prog (vindex).
  * Indices are 32-bit; PIDX_NONE marks an absent optional index. */
 #ifndef PCR_PROG_H
 #define PCR_PROG_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
@@ -174,6 +176,12 @@ typedef struct Prog {
 
     uint8_t *code;
     uint32_t ncode;
+
+    /* Not part of the format: the evaluator's index of this policy
+     * (vm_index.h, vi_of), built by the first VM made for it and shared
+     * read-only by all later ones, from any thread; NULL until then, and
+     * freed by prog_free. */
+    _Atomic(struct ViIndex *) vindex;
 } Prog;
 
 /* "bool", "int", "money", ... for a ValType; "?" for any other value. */

@@ -24,17 +24,20 @@
  *
  * Per-record cost. Rules are selected through the code index (p->segs),
  * the rules outside it through the split by one enum field and the fold of
- * their `or` of code-set tests into the code table (vm_split_build,
- * vm_folded), and then their guards (vm_new reads them from the verified
- * blocks: a test of one field that, when it fails, or when an `unless` of
- * that shape holds, or an `or` of cheap tests that all fail, makes the
- * rule false on every path), so a rule whose guard rules it out is not
- * run. A record's codes are looked up once in the code table (vm_ct_build:
- * the segment, and every set that holds each code, stamped), so `code in
- * S` is a comparison. Nothing in a decision walks all rules: per-rule facts
- * ("fired in this record", "waived in this record") are epoch stamps, so a
- * new record only bumps the epoch instead of clearing nrules entries; the
- * per-record caches (sets, folded rules) are keyed on vm->stamp likewise. */
+ * their `or` of code-set tests into the code table, and then their guards
+ * (tests of one field that, when they fail, or when an `unless` of that
+ * shape holds, or an `or` of cheap tests that all fail, make the rule false
+ * on every path), so a rule whose guard rules it out is not run. All of
+ * that is derived once per policy by vm_index.c (vi_of; vm_index.h is
+ * the contract and holds the inline readers); this file keeps what changes
+ * per record. A record's codes are looked up once in the code table
+ * (vm_ct_mark: the segment, and every set that holds each code, stamped),
+ * so `code in S` is a comparison (vm_in_set), and the folded rules its
+ * codes select are gathered then (vm_folded). Nothing in a decision walks
+ * all rules: per-rule facts ("fired in this record", "waived in this
+ * record") are epoch stamps, so a new record only bumps the epoch instead
+ * of clearing nrules entries; the per-record caches (sets, folded rules)
+ * are keyed on vm->stamp likewise. */
 #include "vm.h"
 
 #include <assert.h>
@@ -47,6 +50,7 @@
 #include "dates.h"
 
 #include "opcodes.h"
+#include "vm_index.h"
 
 /* Slot.st: 0 for a value, else these bits. */
 enum { ST_UNKNOWN = 1, ST_NONE = 2 };
@@ -62,95 +66,19 @@ typedef struct Slot {
 #endif
 } Slot;
 
-/* A test of one field that vm_new found in a rule's block (vm_find_guards):
- * LDINMASK (mask), LDEQK (k) or `LOAD; STR; SEQ` (k: the string index). */
-enum { G_NONE, G_MASK, G_EQ, G_STR };
-
-typedef struct Guard {
-    uint8_t kind;  /* G_* */
-    uint8_t field;
-    int64_t k;     /* G_MASK: the mask; G_EQ: the constant; G_STR: string index */
-} Guard;
-
-typedef struct RuleGuards {
-    Guard when;   /* when it is known false, the rule is false */
-    Guard unless; /* when it is known true, the rule is false */
-    uint32_t any_first, any_count; /* vm->atoms[any_first ..]: when every one is known
-                                      false, the rule is false (0: none; vm_find_any) */
-} RuleGuards;
-
-/* One disjunct of the `or` a block begins with (vm_find_any), cheap to
- * test without running the block. */
-enum { A_GUARD, A_SET, A_PRESENT_SET, A_BOOL };
-
-typedef struct Atom {
-    uint8_t kind;  /* A_GUARD: g; A_SET: LDINSET/LDANYSET field set;
-                      A_PRESENT_SET: `PRESENT f; JFALSE; LDINSET/LDANYSET f set; AND`;
-                      A_BOOL: LOAD of a bool field */
-    uint8_t field;
-    uint32_t set;
-    Guard g;
-} Atom;
-
-/* The code table (vm_ct_build): the ranges of every code set and the index
- * segments cut at all their ends into disjoint intervals, each knowing the
- * sets that hold all of its codes and its segment. One binary search then
- * answers "which sets hold this code" for every set at once. */
-typedef struct CodeTab {
-    CodeKey *start;     /* n interval starts, ascending: interval i is
-                           start[i] .. start[i + 1] - 1 (the last: to the end) */
-    uint32_t *seg;      /* per interval: its index segment, or PIDX_NONE */
-    uint32_t *set_first;/* n + 1: the sets of interval i are
-                           set_ids[set_first[i] .. set_first[i + 1]) */
-    uint32_t *set_ids;
-    uint32_t n;         /* 0: no table (too large): sets are searched one by one */
-} CodeTab;
-
-enum {
-    CT_MAX_ENTRIES = 1u << 21, /* set entries of the code table (8 MiB); more: no table */
-    CT_PREFIX_SHIFT = 36,      /* a key's prefix: system, length, shape, two characters */
-    CT_MEMO_BITS = 10,         /* prefixes remembered (vm_ct_lookup) */
-};
-
-/* The intervals a prefix's keys fall in: lo .. hi, inclusive (lo
- * UINT32_MAX: some keys are before every interval). */
-typedef struct CtMemo {
-    uint64_t prefix; /* UINT64_MAX: empty (a prefix has at most 28 bits) */
-    uint32_t lo, hi;
-} CtMemo;
-
 struct Vm {
     const Prog *p;
-    CodeTab ct;                 /* p's code table */
-    CtMemo *ct_memo;            /* 2^CT_MEMO_BITS prefixes and their intervals */
+    ViIndex ix;                 /* p's index (vi_of: shared by every VM of p, read-only;
+                                   this copy of its pointers owns nothing) */
+    ViMemo *ct_memo;            /* 2^VI_MEMO_BITS prefixes and their intervals */
     uint32_t stamp;             /* the record being evaluated (vm_decide, vm_eval_rule):
                                    keys the per-record caches below; never 0 */
-    uint32_t split_field;       /* the enum field that splits p->always (vm_split_build),
-                                   or PIDX_NONE */
-    uint32_t *split_first;      /* per member of it, then null, then absent (only the
-                                   last without a split field): the always rules to
-                                   consider are split_rules[split_first[v] ..
-                                   split_first[v + 1]) */
-    uint32_t *split_rules;
-    uint8_t *folded;            /* per rule: 1 when it is selected by its `or` (vm_fold) */
-    uint32_t *fold_first;       /* [slot * nsets + s .. + 1]: folded rules with a test of
-                                   set s on that slot's field: fold_rules[fold_first[x] ..
-                                   fold_first[x + 1]) */
-    uint32_t *fold_rules;
-    uint32_t *fold_absent_first;/* per slot (+ 1): folded rules to consider when the
-                                   field is absent: fold_absent[...] */
-    uint32_t *fold_absent;
-    uint64_t fold_fields;       /* the fields of the folded rules' set tests */
     uint32_t *rule_at;          /* per rule: stamp when vm_folded took it */
     uint32_t *slot_iv;          /* per code slot of a single code: its interval, set with
                                    slot_at (UINT32_MAX: none) */
-    uint8_t *slot_of;           /* per field: its code slot (a code or code-list field) */
     uint32_t *slot_at;          /* per code slot: stamp when its sets were marked */
     uint32_t *set_at;           /* [slot * nsets + s]: stamp when the slot's code (or a code
                                    of its list) was found in set s */
-    RuleGuards *guards;         /* per rule (vm_find_guards) */
-    Atom *atoms;                /* the rules' `or` disjuncts (RuleGuards.any_first) */
-    uint32_t natoms, atoms_cap; /*   (at most VM_MAX_ATOMS) */
     uint32_t *sel;              /* the rules selected for the record (vm_select) */
     uint32_t *sel2;             /* scratch: the folded rules selected (vm_folded) */
     Holidays holidays;          /* p's calendar, for business-day deadlines */
@@ -412,56 +340,14 @@ static inline bool vm_any_in_set(const Prog *p, const Record *rec, const PSet *s
     return false;
 }
 
-/* ---- the code table ------------------------------------------------------ */
-
-/* The interval of t holding k, or UINT32_MAX when k is before them all.
- * Branch-free: each halving is a compare and a conditional move. */
-static inline uint32_t vm_ct_find(const CodeTab *t, CodeKey k)
-{
-    const CodeKey *b = t->start;
-    uint32_t n = t->n;
-    if (n == 0 || k < b[0]) return UINT32_MAX;
-    while (n > 1) { /* invariant: b[0] <= k, and k < b[n] when b + n is in the table */
-        uint32_t half = n / 2;
-        b = b[half] <= k ? b + half : b;
-        n -= half;
-    }
-    return (uint32_t)(b - t->start);
-}
-
-/* vm_ct_find through the memo: keys that share a prefix (the system,
- * length, shape and first two characters: "70" of 70551) fall in a short
- * run of intervals, found once per prefix and remembered, so a lookup
- * searches that run only. Same result as vm_ct_find. */
-static uint32_t vm_ct_lookup(Vm *vm, CodeKey k)
-{
-    const CodeTab *t = &vm->ct;
-    uint64_t pre = k >> CT_PREFIX_SHIFT;
-    CtMemo *m = &vm->ct_memo[(pre * 0x9E3779B97F4A7C15u) >> (64 - CT_MEMO_BITS)];
-    if (m->prefix != pre) {
-        m->prefix = pre;
-        m->lo = vm_ct_find(t, pre << CT_PREFIX_SHIFT);
-        m->hi = vm_ct_find(t, pre << CT_PREFIX_SHIFT | (((uint64_t)1 << CT_PREFIX_SHIFT) - 1));
-    }
-    if (m->hi == UINT32_MAX) return UINT32_MAX; /* the whole prefix is before the table */
-    uint32_t lo = m->lo == UINT32_MAX ? 0 : m->lo;
-    const CodeKey *b = t->start + lo;
-    uint32_t n = m->hi - lo + 1;
-    if (k < b[0]) return UINT32_MAX; /* only when m->lo is UINT32_MAX */
-    while (n > 1) {
-        uint32_t half = n / 2;
-        b = b[half] <= k ? b + half : b;
-        n -= half;
-    }
-    return (uint32_t)(b - t->start);
-}
+/* ---- code sets: the code table's per-record stamps ----------------------- */
 
 /* Stamps the sets that hold k in code slot `slot`; returns k's interval (or
  * UINT32_MAX). */
 static uint32_t vm_ct_mark(Vm *vm, uint32_t slot, CodeKey k)
 {
-    const CodeTab *t = &vm->ct;
-    uint32_t i = vm_ct_lookup(vm, k);
+    const ViCodeTab *t = &vm->ix.ct;
+    uint32_t i = vi_ct_lookup(&vm->ix.ct, vm->ct_memo, k);
     if (i == UINT32_MAX) return i;
     uint32_t *at = vm->set_at + (size_t)slot * vm->p->nsets;
     for (uint32_t j = t->set_first[i]; j < t->set_first[i + 1]; j++) at[t->set_ids[j]] = vm->stamp;
@@ -476,12 +362,12 @@ static bool vm_in_set_slow(Vm *vm, const Record *rec, uint32_t f, uint32_t s, co
 {
     const Prog *p = vm->p;
     bool list = p->fields[f].type == VT_LIST;
-    if (!vm->ct.n) {
+    if (!vm->ix.ct.n) {
         const PSet *set = &p->sets[s];
         if (list) return vm_any_in_set(p, rec, set, v->i, v->n);
         return code_ranges_contain(p->ranges + set->first, set->count, (CodeKey)v->i);
     }
-    uint32_t slot = vm->slot_of[f];
+    uint32_t slot = vm->ix.slot_of[f];
     vm->slot_at[slot] = vm->stamp;
     if (!list) vm->slot_iv[slot] = vm_ct_mark(vm, slot, (CodeKey)v->i);
     else
@@ -492,85 +378,10 @@ static bool vm_in_set_slow(Vm *vm, const Record *rec, uint32_t f, uint32_t s, co
 /* (The common case inline: the field's codes already stamped this record.) */
 static inline bool vm_in_set(Vm *vm, const Record *rec, uint32_t f, uint32_t s, const Slot *v)
 {
-    uint32_t slot = vm->slot_of[f];
-    if (vm->ct.n && vm->slot_at[slot] == vm->stamp)
+    uint32_t slot = vm->ix.slot_of[f];
+    if (vm->ix.ct.n && vm->slot_at[slot] == vm->stamp)
         return vm->set_at[(size_t)slot * vm->p->nsets + s] == vm->stamp;
     return vm_in_set_slow(vm, rec, f, s, v);
-}
-
-static int ct_key_cmp(const void *a, const void *b)
-{
-    CodeKey x = *(const CodeKey *)a, y = *(const CodeKey *)b;
-    return x < y ? -1 : x > y;
-}
-
-static const PSeg *vm_find_seg(const Prog *p, CodeKey k);
-
-/* Builds p's code table into *t (t->n stays 0 when it would hold more than
- * CT_MAX_ENTRIES set entries). Interval starts are every range's and
- * segment's first code and the code after its last, so each interval lies
- * wholly inside or outside every range and segment. */
-static void vm_ct_build(const Prog *p, CodeTab *t)
-{
-    memset(t, 0, sizeof *t);
-    size_t nb = 0, cap = 2 * ((size_t)p->nranges + p->nsegs);
-    if (cap == 0) return;
-    CodeKey *b = xmalloc(cap * sizeof *b);
-    for (uint32_t r = 0; r < p->nranges; r++) {
-        b[nb++] = p->ranges[r].lo;
-        if (p->ranges[r].hi != UINT64_MAX) b[nb++] = p->ranges[r].hi + 1;
-    }
-    for (uint32_t g = 0; g < p->nsegs; g++) {
-        b[nb++] = p->segs[g].lo;
-        if (p->segs[g].hi != UINT64_MAX) b[nb++] = p->segs[g].hi + 1;
-    }
-    qsort(b, nb, sizeof *b, ct_key_cmp);
-    size_t n = 0;
-    for (size_t k = 0; k < nb; k++)
-        if (n == 0 || b[n - 1] != b[k]) b[n++] = b[k];
-    t->start = b;
-    t->n = (uint32_t)n;
-    t->set_first = xcalloc(n + 1, sizeof *t->set_first);
-    /* Pass 1 counts each interval's sets (into set_first[i + 1]), pass 2
-     * fills them (sets ascending within an interval). */
-    size_t total = 0;
-    for (int pass = 0; pass < 2; pass++) {
-        for (uint32_t s = 0; s < p->nsets; s++) {
-            const PSet *set = &p->sets[s];
-            for (uint32_t r = set->first; r < set->first + set->count; r++) {
-                for (uint32_t i = vm_ct_find(t, p->ranges[r].lo); i < n && t->start[i] <= p->ranges[r].hi; i++) {
-                    if (pass == 0) t->set_first[i + 1]++, total++;
-                    else t->set_ids[t->set_first[i]++] = s;
-                }
-            }
-        }
-        if (pass == 0) {
-            if (total > CT_MAX_ENTRIES) {
-                free(t->start);
-                free(t->set_first);
-                memset(t, 0, sizeof *t);
-                return;
-            }
-            for (size_t i = 0; i < n; i++) t->set_first[i + 1] += t->set_first[i];
-            t->set_ids = xmalloc((total ? total : 1) * sizeof *t->set_ids);
-        }
-    }
-    /* Pass 2 advanced each set_first[i] to the end of interval i: shift back. */
-    memmove(t->set_first + 1, t->set_first, n * sizeof *t->set_first);
-    t->set_first[0] = 0;
-    t->seg = xmalloc((n ? n : 1) * sizeof *t->seg);
-    for (size_t i = 0; i < n; i++) {
-        const PSeg *g = vm_find_seg(p, t->start[i]);
-        t->seg[i] = g ? (uint32_t)(g - p->segs) : PIDX_NONE;
-    }
-}
-
-static void vm_ct_free(CodeTab *t)
-{
-    free(t->start);
-    free(t->seg);
-    free(t->set_first);
-    free(t->set_ids);
 }
 
 /* Runs one condition block code[0 .. len). Returns 1 (true), 0 (false) or
@@ -819,224 +630,18 @@ static int vm_run(Vm *vm, const Record *rec, const uint8_t *code, uint32_t len,
 #undef VM_BAD
 #undef VM_CHECK
 
-/* ---- guards -------------------------------------------------------------- */
-
-/* Whether a known false on top of the stack at offset pc of a block of len
- * bytes reaches RET only through JFALSE jumps (each keeps it and jumps), so
- * the block returns false. */
-static bool vm_false_to_ret(const uint8_t *code, uint32_t len, uint32_t pc)
-{
-    while (pc < len) {
-        if (code[pc] == OP_RET) return true;
-        if (code[pc] != OP_JFALSE || len - pc < 3) return false;
-        pc += 3 + rd16(code + pc + 1);
-    }
-    return false;
-}
-
-/* If code[pc] begins a test of one field that a guard can stand for, fills
- * *g and returns the test's size in bytes; else 0. */
-static uint32_t vm_guard_at(const Prog *p, const uint8_t *code, uint32_t len, uint32_t pc, Guard *g)
-{
-    if (len - pc >= 4 && (code[pc] == OP_LDINMASK || code[pc] == OP_LDEQK)) {
-        g->kind = code[pc] == OP_LDINMASK ? G_MASK : G_EQ;
-        g->field = code[pc + 1];
-        g->k = p->consts[rd16(code + pc + 2)];
-        return 4;
-    }
-    if (len - pc >= 8 && code[pc] == OP_LOAD && code[pc + 2] == OP_STR && code[pc + 7] == OP_SEQ) {
-        g->kind = G_STR;
-        g->field = code[pc + 1];
-        g->k = rd32(code + pc + 3);
-        return 8;
-    }
-    return 0;
-}
-
-/* The guards of rule r, from its verified block (zero when none):
- *   when: the block begins with a guard test, and its false reaches RET
- *     through JFALSE jumps only (a left-deep `and` chain, then `unless`
- *     clauses): the test failing makes the rule false;
- *   unless: `JFALSE; test; NOT; AND`, the shape of an `unless` clause, whose
- *     result reaches RET through JFALSE jumps only, and no jump before it
- *     lands past its start (every path runs it): the test holding makes
- *     the AND, and so the rule, false, whatever the rest (Kleene: false and
- *     unknown is false). */
-static void vm_find_guards(const Prog *p, const PRule *rule, RuleGuards *g)
-{
-    const uint8_t *code = p->code + rule->code_off;
-    uint32_t len = rule->code_len, n;
-    Guard t;
-    memset(g, 0, sizeof *g);
-    if ((n = vm_guard_at(p, code, len, 0, &t)) && vm_false_to_ret(code, len, n)) g->when = t;
-    uint32_t reach = 0; /* the furthest jump target seen so far */
-    for (uint32_t pc = 0; pc < len && code[pc] < OP__COUNT;) {
-        static const uint8_t fmt[] = {
-#define OP_FMT(name, opnd, pops, pushes, doc) opnd,
-            PCR_OPCODES(OP_FMT)
-#undef OP_FMT
-        };
-        uint32_t size = 1 + OPND_BYTES(fmt[code[pc]]);
-        if (code[pc] == OP_JFALSE && reach <= pc && len - pc >= 3 &&
-            (n = vm_guard_at(p, code, len, pc + 3, &t)) && len - pc - 3 - n >= 2 &&
-            rd16(code + pc + 1) == n + 2 && code[pc + 3 + n] == OP_NOT &&
-            code[pc + 3 + n + 1] == OP_AND && vm_false_to_ret(code, len, pc + 3 + n + 2)) {
-            g->unless = t;
-            return;
-        }
-        if ((code[pc] == OP_JFALSE || code[pc] == OP_JTRUE) && len - pc >= 3) {
-            uint32_t target = pc + 3 + rd16(code + pc + 1);
-            if (target > reach) reach = target;
-        }
-        pc += size;
-    }
-}
-
-/* The size in bytes of the instruction with opcode op (< OP__COUNT). */
-static uint32_t vm_op_size(unsigned op)
-{
-    static const uint8_t fmt[] = {
-#define OP_FMT(name, opnd, pops, pushes, doc) opnd,
-        PCR_OPCODES(OP_FMT)
-#undef OP_FMT
-    };
-    return 1 + OPND_BYTES(fmt[op]);
-}
-
-static uint32_t vm_atom_head(const Prog *p, const uint8_t *code, uint32_t len, uint32_t pc, Atom *a);
-
-/* If code[pc] begins a disjunct that an Atom can stand for, fills *a and
- * returns its size in bytes; else 0. A disjunct `head and rest` (`head;
- * JFALSE L; rest; AND; L:`) stands as its head: when the head is known
- * false, the JFALSE leaves that false as the conjunction's value,
- * whatever rest is. */
-static uint32_t vm_atom_at(const Prog *p, const uint8_t *code, uint32_t len, uint32_t pc, Atom *a)
-{
-    uint32_t n = vm_atom_head(p, code, len, pc, a);
-    if (!n || len - pc - n < 3 || code[pc + n] != OP_JFALSE) return n;
-    uint32_t at = pc + n + 3, target = at + rd16(code + pc + n + 1), last = at;
-    while (at < target && at < len && code[at] < OP__COUNT) {
-        last = at;
-        at += vm_op_size(code[at]);
-    }
-    if (at != target || last == pc + n + 3 || code[last] != OP_AND) return n;
-    return target - pc;
-}
-
-/* The atoms themselves (vm_atom_at). */
-static uint32_t vm_atom_head(const Prog *p, const uint8_t *code, uint32_t len, uint32_t pc, Atom *a)
-{
-    memset(a, 0, sizeof *a);
-    uint32_t n = vm_guard_at(p, code, len, pc, &a->g);
-    if (n) {
-        a->kind = A_GUARD;
-        return n;
-    }
-    if (len - pc >= 4 && (code[pc] == OP_LDINSET || code[pc] == OP_LDANYSET)) {
-        a->kind = A_SET;
-        a->field = code[pc + 1];
-        a->set = rd16(code + pc + 2);
-        return 4;
-    }
-    if (len - pc >= 10 && code[pc] == OP_PRESENT && code[pc + 2] == OP_JFALSE &&
-        rd16(code + pc + 3) == 5 && (code[pc + 5] == OP_LDINSET || code[pc + 5] == OP_LDANYSET) &&
-        code[pc + 6] == code[pc + 1] && code[pc + 9] == OP_AND) {
-        a->kind = A_PRESENT_SET;
-        a->field = code[pc + 1];
-        a->set = rd16(code + pc + 7);
-        return 10;
-    }
-    if (len - pc >= 2 && code[pc] == OP_LOAD && p->fields[code[pc + 1]].type == VT_BOOL) {
-        a->kind = A_BOOL;
-        a->field = code[pc + 1];
-        return 2;
-    }
-    return 0;
-}
-
-enum { VM_MAX_ATOMS = 1 << 20 }; /* more `or` disjuncts (crafted files): no more guards */
-
-/* Appends a to vm->atoms; false when VM_MAX_ATOMS are there. */
-static bool vm_add_atom(Vm *vm, const Atom *a)
-{
-    if (vm->natoms == vm->atoms_cap) {
-        if (vm->atoms_cap >= VM_MAX_ATOMS) return false;
-        vm->atoms_cap = vm->atoms_cap ? 2 * vm->atoms_cap : 64;
-        vm->atoms = xrealloc(vm->atoms, vm->atoms_cap * sizeof *vm->atoms);
-    }
-    vm->atoms[vm->natoms++] = *a;
-    return true;
-}
-
-/* The `or` a rule's block begins with, when every disjunct is an Atom and
- * its false reaches RET through JFALSE jumps only (so it being false makes
- * the rule false): `a1; JTRUE L1; a2; OR; L1: JTRUE L2; a3; OR; L2: ...`,
- * each JTRUE landing just past the OR that ends its right side. Appends the
- * atoms to vm->atoms and sets g->any_*; leaves
- * any_count 0 for a single guard (the `when` guard already stands for it)
- * or any other shape. */
-static void vm_find_any(Vm *vm, const PRule *rule, RuleGuards *g)
-{
-    const Prog *p = vm->p;
-    const uint8_t *code = p->code + rule->code_off;
-    uint32_t len = rule->code_len, pc, n, first = vm->natoms;
-    Atom a;
-    if (!(n = vm_atom_at(p, code, len, 0, &a)) || !vm_add_atom(vm, &a)) return;
-    pc = n;
-    while (len - pc >= 3 && code[pc] == OP_JTRUE) {
-        uint32_t target = pc + 3 + rd16(code + pc + 1);
-        pc += 3;
-        if (!(n = vm_atom_at(p, code, len, pc, &a)) || pc + n >= len || code[pc + n] != OP_OR ||
-            pc + n + 1 != target || !vm_add_atom(vm, &a)) {
-            vm->natoms = first;
-            return;
-        }
-        pc = target;
-    }
-    /* A rule the index selects has the code of its index set: a test of
-     * that set is true whenever the rule is considered, and so the `or`. */
-    bool index_true = false;
-    for (uint32_t k = first; k < vm->natoms; k++)
-        index_true |= vm->atoms[k].kind != A_GUARD && vm->atoms[k].kind != A_BOOL &&
-                      rule->index_set != PIDX_NONE && vm->atoms[k].field == p->f_code &&
-                      vm->atoms[k].set == rule->index_set;
-    if (!vm_false_to_ret(code, len, pc) || (vm->natoms - first == 1 && a.kind == A_GUARD) ||
-        index_true) {
-        vm->natoms = first;
-        return;
-    }
-    g->any_first = first;
-    g->any_count = vm->natoms - first;
-}
-
-/* Guard g's test on rec: 1 it holds, 0 it fails (a field that does not
- * apply fails every test), -1 not known without running the block (the
- * field is absent: unknown, or its default). */
-static int vm_guard_test(const Prog *p, const Record *rec, const Guard *g)
-{
-    uint32_t f = g->field;
-    if (rec->present >> f & 1) {
-        const RecVal *v = &rec->v[f];
-        if (g->kind == G_MASK) return (uint64_t)v->i < 64 && ((uint64_t)g->k >> v->i & 1);
-        if (g->kind == G_EQ) return v->i == g->k;
-        return str_eq(v->s, v->n, p->strs[g->k], p->strlens[g->k]);
-    }
-    if ((rec->none >> f & 1) && p->fields[f].type != VT_BOOL) return 0;
-    return -1;
-}
-
 /* Whether atom a is known false on rec, as the block would compute it. */
-static bool vm_atom_false(Vm *vm, const Record *rec, const Atom *a)
+static bool vm_atom_false(Vm *vm, const Record *rec, const ViAtom *a)
 {
     const Prog *p = vm->p;
     uint32_t f = a->field;
     switch (a->kind) {
-    case A_GUARD: return vm_guard_test(p, rec, &a->g) == 0;
-    case A_BOOL:
+    case VI_A_GUARD: return vi_guard_test(p, rec, &a->g) == 0;
+    case VI_A_BOOL:
         if (rec->present >> f & 1) return rec->v[f].i == 0;
         if (rec->none >> f & 1) return true; /* a bool that does not apply loads false */
         return (p->fields[f].flags & PF_DEFAULT) && p->fields[f].deflt == 0;
-    default: /* A_SET, A_PRESENT_SET */
+    default: /* VI_A_SET, VI_A_PRESENT_SET */
         if (rec->present >> f & 1) {
             Slot v = {.i = rec->v[f].i, .n = rec->v[f].n};
             return !vm_in_set(vm, rec, f, a->set, &v);
@@ -1044,7 +649,7 @@ static bool vm_atom_false(Vm *vm, const Record *rec, const Atom *a)
         if (rec->none >> f & 1) return true; /* no code: in no set (PRESENT: false) */
         /* absent: unknown, or its default decides (PRESENT of a default is
          * true): only PRESENT without a default is known false */
-        return a->kind == A_PRESENT_SET && !(p->fields[f].flags & PF_DEFAULT);
+        return a->kind == VI_A_PRESENT_SET && !(p->fields[f].flags & PF_DEFAULT);
     }
 }
 
@@ -1052,13 +657,13 @@ static bool vm_atom_false(Vm *vm, const Record *rec, const Atom *a)
  * false. */
 static bool vm_guarded_out(Vm *vm, const Record *rec, uint32_t r)
 {
-    const RuleGuards *g = &vm->guards[r];
-    if ((g->when.kind && vm_guard_test(vm->p, rec, &g->when) == 0) ||
-        (g->unless.kind && vm_guard_test(vm->p, rec, &g->unless) == 1))
+    const ViRuleGuards *g = &vm->ix.guards[r];
+    if ((g->when.kind && vi_guard_test(vm->p, rec, &g->when) == 0) ||
+        (g->unless.kind && vi_guard_test(vm->p, rec, &g->unless) == 1))
         return true;
     if (!g->any_count) return false;
     for (uint32_t k = 0; k < g->any_count; k++)
-        if (!vm_atom_false(vm, rec, &vm->atoms[g->any_first + k])) return false;
+        if (!vm_atom_false(vm, rec, &vm->ix.atoms[g->any_first + k])) return false;
     return true;
 }
 
@@ -1068,178 +673,13 @@ static void vm_next_stamp(Vm *vm);
 int vm_rule_guards(Vm *vm, const Record *rec, uint32_t r)
 {
     if (r >= vm->p->nrules) return -1;
-    const RuleGuards *g = &vm->guards[r];
+    const ViRuleGuards *g = &vm->ix.guards[r];
     if (!g->when.kind && !g->unless.kind && !g->any_count) return -1;
     vm_next_stamp(vm);
     return vm_guarded_out(vm, rec, r);
 }
 
 /* ---- the VM object ------------------------------------------------------- */
-
-/* Whether guard g on enum field f is known false (when) or known true
- * (unless) for member v, or for null (v == UINT32_MAX): the guard rules
- * its rule out, as vm_guard_test would decide on such a record. */
-static bool vm_split_rules_out(const RuleGuards *g, uint32_t f, uint32_t v)
-{
-    int when = -1, unless = -1; /* vm_guard_test's answers; -1: not on f */
-    const Guard *t[2] = {&g->when, &g->unless};
-    int *res[2] = {&when, &unless};
-    for (int k = 0; k < 2; k++) {
-        if ((t[k]->kind != G_MASK && t[k]->kind != G_EQ) || t[k]->field != f) continue;
-        if (v == UINT32_MAX) *res[k] = 0; /* null fails every test */
-        else if (t[k]->kind == G_MASK) *res[k] = v < 64 && ((uint64_t)t[k]->k >> v & 1);
-        else *res[k] = (int64_t)v == t[k]->k;
-    }
-    return when == 0 || unless == 1;
-}
-
-/* Whether rule r's `or` (its atoms) can select it alone (vm_fold): every
- * atom a code-set test of a code field or a one-field test of field sf. */
-static bool vm_foldable(const Vm *vm, uint32_t r, uint32_t sf)
-{
-    const RuleGuards *g = &vm->guards[r];
-    if (!g->any_count || !vm->ct.n || vm->p->rules[r].index_set != PIDX_NONE) return false;
-    for (uint32_t k = 0; k < g->any_count; k++) {
-        const Atom *a = &vm->atoms[g->any_first + k];
-        if (a->kind == A_SET || a->kind == A_PRESENT_SET) {
-            if (vm->slot_of[a->field] == UINT8_MAX) return false;
-        } else if (a->kind != A_GUARD || (a->g.kind != G_MASK && a->g.kind != G_EQ) ||
-                   a->g.field != sf) {
-            return false;
-        }
-    }
-    return true;
-}
-
-/* Whether some one-field atom of folded rule r holds for member v of the
- * split field (UINT32_MAX: null; PIDX_NONE - 1: absent, where it may). */
-static bool vm_fold_guard_may(const Vm *vm, uint32_t r, uint32_t v, bool absent)
-{
-    const RuleGuards *g = &vm->guards[r];
-    for (uint32_t k = 0; k < g->any_count; k++) {
-        const Atom *a = &vm->atoms[g->any_first + k];
-        if (a->kind != A_GUARD) continue;
-        if (absent) return true;
-        if (v == UINT32_MAX) continue; /* null fails every test */
-        if (a->g.kind == G_MASK ? v < 64 && ((uint64_t)a->g.k >> v & 1) : (int64_t)v == a->g.k)
-            return true;
-    }
-    return false;
-}
-
-/* Splits p->always by the enum field that the most of their guards test
- * (in the payers' policies, `setting`), and folds into the code table the
- * always rules whose `or` is made of code-set tests and tests of that field
- * (`setting == residential or code in RTC`): such a rule is considered only
- * when a code of the record is in one of its sets, the field passes one of
- * its tests, or the field it needs is absent. Lists, for each member, null
- * and absent (only absent without a split field), the always rules to
- * consider: those the guards do not rule out, and the folded ones a test
- * of the split field may select. */
-static void vm_split_build(Vm *vm)
-{
-    const Prog *p = vm->p;
-    vm->split_field = PIDX_NONE;
-    uint32_t best = 0, best_n = 0;
-    for (uint32_t f = 0; f < p->nfields; f++) {
-        if (p->fields[f].type != VT_ENUM) continue;
-        uint32_t n = 0;
-        for (uint32_t k = 0; k < p->nalways; k++) {
-            const RuleGuards *g = &vm->guards[p->always[k]];
-            n += ((g->when.kind == G_MASK || g->when.kind == G_EQ) && g->when.field == f) ||
-                 ((g->unless.kind == G_MASK || g->unless.kind == G_EQ) && g->unless.field == f);
-            for (uint32_t x = 0; x < g->any_count; x++) {
-                const Atom *a = &vm->atoms[g->any_first + x];
-                n += a->kind == A_GUARD && (a->g.kind == G_MASK || a->g.kind == G_EQ) && a->g.field == f;
-            }
-        }
-        if (n > best_n) best = f, best_n = n;
-    }
-    uint32_t sf = best_n >= 2 ? best : PIDX_NONE;
-    vm->split_field = sf;
-    vm->folded = xcalloc(p->nrules ? p->nrules : 1, 1);
-    for (uint32_t k = 0; k < p->nalways; k++)
-        vm->folded[p->always[k]] = vm_foldable(vm, p->always[k], sf);
-
-    uint32_t nv = sf != PIDX_NONE ? p->fields[sf].enum_count + 2 : 1; /* members, null, absent */
-    vm->split_first = xcalloc(nv + 1, sizeof *vm->split_first);
-    vm->split_rules = xcalloc((size_t)nv * p->nalways + 1, sizeof *vm->split_rules);
-    uint32_t n = 0;
-    for (uint32_t v = 0; v < nv; v++) {
-        vm->split_first[v] = n;
-        bool absent = v + 1 == nv;
-        uint32_t member = v + 2 == nv ? UINT32_MAX : v;
-        for (uint32_t k = 0; k < p->nalways; k++) {
-            uint32_t r = p->always[k];
-            bool take = vm->folded[r] ? vm_fold_guard_may(vm, r, member, absent)
-                                      : absent || !vm_split_rules_out(&vm->guards[r], sf, member);
-            if (take) vm->split_rules[n++] = r;
-        }
-    }
-    vm->split_first[nv] = n;
-
-    /* The folded rules by (slot, set) and, per slot, those an absent field
-     * leaves to consider. Two passes: count, then fill. */
-    uint32_t nslots = 0;
-    for (uint32_t f = 0; f < p->nfields; f++) nslots += vm->slot_of[f] != UINT8_MAX;
-    size_t nx = (size_t)nslots * p->nsets;
-    vm->fold_first = xcalloc(nx + 1, sizeof *vm->fold_first);
-    vm->fold_absent_first = xcalloc(nslots + 1, sizeof *vm->fold_absent_first);
-    size_t total = 0, total_absent = 0;
-    for (int pass = 0; pass < 2; pass++) {
-        for (uint32_t r = 0; r < p->nrules; r++) {
-            if (!vm->folded[r]) continue;
-            const RuleGuards *g = &vm->guards[r];
-            uint64_t absent_done = 0;
-            for (uint32_t k = 0; k < g->any_count; k++) {
-                const Atom *a = &vm->atoms[g->any_first + k];
-                if (a->kind == A_GUARD) continue;
-                uint32_t slot = vm->slot_of[a->field];
-                size_t x = (size_t)slot * p->nsets + a->set;
-                if (pass == 0) vm->fold_first[x + 1]++, total++;
-                else vm->fold_rules[vm->fold_first[x]++] = r;
-                bool need = a->kind == A_SET || (p->fields[a->field].flags & PF_DEFAULT);
-                if (need && !(absent_done >> slot & 1)) {
-                    absent_done |= (uint64_t)1 << slot;
-                    if (pass == 0) vm->fold_absent_first[slot + 1]++, total_absent++;
-                    else vm->fold_absent[vm->fold_absent_first[slot]++] = r;
-                }
-                vm->fold_fields |= (uint64_t)1 << a->field;
-            }
-        }
-        if (pass == 0) {
-            for (size_t x = 0; x < nx; x++) vm->fold_first[x + 1] += vm->fold_first[x];
-            for (uint32_t x = 0; x < nslots; x++) vm->fold_absent_first[x + 1] += vm->fold_absent_first[x];
-            vm->fold_rules = xmalloc((total + 1) * sizeof *vm->fold_rules);
-            vm->fold_absent = xmalloc((total_absent + 1) * sizeof *vm->fold_absent);
-        }
-    }
-    /* pass 2 advanced each start to its end: shift back */
-    memmove(vm->fold_first + 1, vm->fold_first, nx * sizeof *vm->fold_first);
-    vm->fold_first[0] = 0;
-    memmove(vm->fold_absent_first + 1, vm->fold_absent_first, nslots * sizeof *vm->fold_absent_first);
-    vm->fold_absent_first[0] = 0;
-}
-
-/* The always rules to consider for rec (ascending): its member's list, or
- * null's, or absent's (see vm_split_build). */
-static const uint32_t *vm_always(const Vm *vm, const Record *rec, uint32_t *n)
-{
-    const Prog *p = vm->p;
-    uint32_t f = vm->split_field, v = 0;
-    if (f != PIDX_NONE) {
-        uint32_t nm = p->fields[f].enum_count;
-        v = nm + 1; /* absent */
-        if (rec->present >> f & 1) {
-            uint64_t m = (uint64_t)rec->v[f].i;
-            if (m < nm) v = (uint32_t)m;
-        } else if (rec->none >> f & 1) {
-            v = nm;
-        }
-    }
-    *n = vm->split_first[v + 1] - vm->split_first[v];
-    return vm->split_rules + vm->split_first[v];
-}
 
 static int vm_u32_cmp(const void *a, const void *b)
 {
@@ -1261,10 +701,10 @@ static inline void vm_fold_interval(Vm *vm, uint32_t slot, uint32_t i, uint32_t 
 {
     if (i == UINT32_MAX) return;
     size_t base = (size_t)slot * vm->p->nsets;
-    for (uint32_t j = vm->ct.set_first[i]; j < vm->ct.set_first[i + 1]; j++) {
-        size_t x = base + vm->ct.set_ids[j];
-        for (uint32_t k = vm->fold_first[x]; k < vm->fold_first[x + 1]; k++)
-            vm_take(vm, vm->fold_rules[k], out, n);
+    for (uint32_t j = vm->ix.ct.set_first[i]; j < vm->ix.ct.set_first[i + 1]; j++) {
+        size_t x = base + vm->ix.ct.set_ids[j];
+        for (uint32_t k = vm->ix.fold_first[x]; k < vm->ix.fold_first[x + 1]; k++)
+            vm_take(vm, vm->ix.fold_rules[k], out, n);
     }
 }
 
@@ -1282,7 +722,7 @@ static inline void vm_sort(uint32_t *out, uint32_t n)
     }
 }
 
-/* The folded rules (vm_split_build) that rec's codes select, into out
+/* The folded rules (vi_split_build) that rec's codes select, into out
  * from out[*n] (room for nrules in all; unsorted, each rule once), except
  * those of field skip, whose codes the caller has taken through
  * vm_fold_interval. Looks up each code of the folded rules' fields
@@ -1291,13 +731,13 @@ static void vm_folded(Vm *vm, const Record *rec, uint32_t *out, uint32_t *count,
 {
     const Prog *p = vm->p;
     uint32_t m = *count, *n = &m; /* a local the compiler can keep in a register */
-    for (uint64_t fs = vm->fold_fields; fs; fs &= fs - 1) {
-        uint32_t f = (uint32_t)__builtin_ctzll(fs), slot = vm->slot_of[f];
+    for (uint64_t fs = vm->ix.fold_fields; fs; fs &= fs - 1) {
+        uint32_t f = (uint32_t)__builtin_ctzll(fs), slot = vm->ix.slot_of[f];
         if (f == skip) continue;
         if (!(rec->present >> f & 1)) {
             if (rec->none >> f & 1) continue; /* no code: in no set */
-            for (uint32_t k = vm->fold_absent_first[slot]; k < vm->fold_absent_first[slot + 1]; k++)
-                vm_take(vm, vm->fold_absent[k], out, n);
+            for (uint32_t k = vm->ix.fold_absent_first[slot]; k < vm->ix.fold_absent_first[slot + 1]; k++)
+                vm_take(vm, vm->ix.fold_absent[k], out, n);
             continue;
         }
         const RecVal *v = &rec->v[f];
@@ -1319,8 +759,7 @@ static void vm_next_stamp(Vm *vm)
 {
     if (++vm->stamp != 0) return;
     const Prog *p = vm->p;
-    uint32_t nslots = 0;
-    for (uint32_t f = 0; f < p->nfields; f++) nslots += vm->slot_of[f] != UINT8_MAX;
+    uint32_t nslots = vm->ix.nslots;
     memset(vm->slot_at, 0, (nslots ? nslots : 1) * sizeof *vm->slot_at);
     memset(vm->set_at, 0, ((size_t)nslots * p->nsets + 1) * sizeof *vm->set_at);
     memset(vm->rule_at, 0, (p->nrules ? p->nrules : 1) * sizeof *vm->rule_at);
@@ -1340,26 +779,12 @@ Vm *vm_new(const Prog *prog)
     date_holidays_index(&vm->holidays);
     vm->sel = xcalloc(n ? n : 1, sizeof *vm->sel);
     vm->sel2 = xcalloc(n ? n : 1, sizeof *vm->sel2);
-    vm_ct_build(prog, &vm->ct);
-    vm->ct_memo = xmalloc(((size_t)1 << CT_MEMO_BITS) * sizeof *vm->ct_memo);
-    for (size_t k = 0; k < (size_t)1 << CT_MEMO_BITS; k++) vm->ct_memo[k].prefix = UINT64_MAX;
-    /* One code slot per code or code-list field (at most PCR_MAX_FIELDS). */
-    uint32_t nslots = 0;
-    vm->slot_of = xmalloc((prog->nfields ? prog->nfields : 1) * sizeof *vm->slot_of);
-    for (uint32_t f = 0; f < prog->nfields; f++) {
-        const PField *pf = &prog->fields[f];
-        bool code = pf->type == VT_CODE || (pf->type == VT_LIST && pf->elem == VT_CODE);
-        vm->slot_of[f] = code ? (uint8_t)nslots++ : UINT8_MAX;
-    }
+    vm->ix = *vi_of(prog); /* a copy of the shared index's pointers: one load less per use */
+    vm->ct_memo = xmalloc(((size_t)1 << VI_MEMO_BITS) * sizeof *vm->ct_memo);
+    vi_memo_init(vm->ct_memo);
+    uint32_t nslots = vm->ix.nslots;
     vm->slot_at = xcalloc(nslots ? nslots : 1, sizeof *vm->slot_at);
     vm->set_at = xcalloc((size_t)nslots * prog->nsets + 1, sizeof *vm->set_at);
-    vm->guards = xcalloc(n ? n : 1, sizeof *vm->guards);
-
-    for (uint32_t r = 0; r < n; r++) {
-        vm_find_guards(prog, &prog->rules[r], &vm->guards[r]);
-        vm_find_any(vm, &prog->rules[r], &vm->guards[r]);
-    }
-    vm_split_build(vm);
     vm->rule_at = xcalloc(n ? n : 1, sizeof *vm->rule_at);
     vm->slot_iv = xcalloc(nslots ? nslots : 1, sizeof *vm->slot_iv);
     vm->fired_at = xcalloc(n, sizeof *vm->fired_at);
@@ -1393,22 +818,11 @@ void vm_free(Vm *vm)
     date_holidays_free_index(&vm->holidays);
     free(vm->sel);
     free(vm->sel2);
-    vm_ct_free(&vm->ct);
     free(vm->ct_memo);
-    free(vm->split_first);
-    free(vm->split_rules);
-    free(vm->folded);
-    free(vm->fold_first);
-    free(vm->fold_rules);
-    free(vm->fold_absent_first);
-    free(vm->fold_absent);
     free(vm->rule_at);
     free(vm->slot_iv);
-    free(vm->slot_of);
     free(vm->slot_at);
     free(vm->set_at);
-    free(vm->guards);
-    free(vm->atoms);
     free(vm->fired_at);
     free(vm->waived_at);
     free(vm->pwaived_at);
@@ -1511,18 +925,6 @@ static void vm_consider(Vm *vm, const Record *rec, uint32_t r, bool has_sd, int3
     }
 }
 
-/* The index segment containing code key k, or NULL. */
-static const PSeg *vm_find_seg(const Prog *p, CodeKey k)
-{
-    uint32_t lo = 0, hi = p->nsegs;
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        if (p->segs[mid].hi < k) lo = mid + 1;
-        else hi = mid;
-    }
-    return lo < p->nsegs && p->segs[lo].lo <= k ? &p->segs[lo] : NULL;
-}
-
 enum { SEL_MAX_CODES = 16 }; /* codes of a list looked up one by one; more: every rule */
 
 /* The rules that can apply to rec, ascending, into out (room for nrules),
@@ -1552,7 +954,7 @@ static uint32_t vm_select(const Prog *p, const Record *rec, uint32_t *out)
         uint32_t nc = list ? v->n : 1;
         for (uint32_t c = 0; c < nc; c++) {
             CodeKey key = (CodeKey)(list ? rec->items[v->i + c].i : v->i);
-            const PSeg *seg = vm_find_seg(p, key);
+            const PSeg *seg = vi_find_seg(p, key);
             if (!seg || !seg->count) continue;
             head[k] = p->seg_rules + seg->first;
             left[k++] = seg->count;
@@ -1593,20 +995,20 @@ static uint32_t vm_select_list(Vm *vm, const Record *rec, uint32_t *out)
 {
     const Prog *p = vm->p;
     uint32_t f = p->f_code;
-    if (!vm->ct.n || f == PIDX_NONE || p->fields[f].type != VT_LIST || !(rec->present >> f & 1) ||
+    if (!vm->ix.ct.n || f == PIDX_NONE || p->fields[f].type != VT_LIST || !(rec->present >> f & 1) ||
         rec->v[f].n > SEL_MAX_CODES)
         return UINT32_MAX;
     const RecVal *v = &rec->v[f];
-    uint32_t slot = vm->slot_of[f];
+    uint32_t slot = vm->ix.slot_of[f];
     /* out and vm->cand alternate as the merge's destination */
     uint32_t *cur = vm->cand, *next = out, n;
-    const uint32_t *always = vm_always(vm, rec, &n);
+    const uint32_t *always = vi_always(&vm->ix, rec, &n);
     memcpy(cur, always, n * sizeof *cur);
     uint32_t nf = 0; /* the folded rules, gathered in vm->sel2 */
     for (uint32_t c = 0; c < v->n; c++) {
         uint32_t i = vm_ct_mark(vm, slot, (CodeKey)rec->items[v->i + c].i);
         vm_fold_interval(vm, slot, i, vm->sel2, &nf);
-        const PSeg *seg = i != UINT32_MAX && vm->ct.seg[i] != PIDX_NONE ? &p->segs[vm->ct.seg[i]] : NULL;
+        const PSeg *seg = i != UINT32_MAX && vm->ix.ct.seg[i] != PIDX_NONE ? &p->segs[vm->ix.ct.seg[i]] : NULL;
         if (!seg || !seg->count) continue;
         n = vm_merge(cur, n, p->seg_rules + seg->first, seg->count, next);
         uint32_t *t = cur;
@@ -1647,21 +1049,21 @@ static void vm_evaluate(Vm *vm, const Record *rec)
     const PSeg *seg = NULL;
     if (rec->present >> f & 1) {
         CodeKey key = (CodeKey)rec->v[f].i;
-        if (vm->ct.n) { /* the code's sets, stamped now, and its segment: one search */
-            uint32_t slot = vm->slot_of[f], i;
+        if (vm->ix.ct.n) { /* the code's sets, stamped now, and its segment: one search */
+            uint32_t slot = vm->ix.slot_of[f], i;
             if (vm->slot_at[slot] == vm->stamp) {
                 i = vm->slot_iv[slot];
             } else {
                 i = vm->slot_iv[slot] = vm_ct_mark(vm, slot, key);
                 vm->slot_at[slot] = vm->stamp;
             }
-            seg = i != UINT32_MAX && vm->ct.seg[i] != PIDX_NONE ? &p->segs[vm->ct.seg[i]] : NULL;
+            seg = i != UINT32_MAX && vm->ix.ct.seg[i] != PIDX_NONE ? &p->segs[vm->ix.ct.seg[i]] : NULL;
         } else {
-            seg = vm_find_seg(p, key);
+            seg = vi_find_seg(p, key);
         }
     }
     uint32_t na, nb = seg ? seg->count : 0, i = 0, j = 0;
-    const uint32_t *a = vm_always(vm, rec, &na), *b = seg ? p->seg_rules + seg->first : NULL;
+    const uint32_t *a = vi_always(&vm->ix, rec, &na), *b = seg ? p->seg_rules + seg->first : NULL;
     if (nf) { /* the segment's rules and the folded ones, as one list */
         nb = vm_merge(b ? b : vm->sel2, b ? nb : 0, vm->sel2, nf, vm->sel);
         b = vm->sel;

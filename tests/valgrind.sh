@@ -147,6 +147,8 @@ for p in $PAYERS; do PAYER_PCRB="$PAYER_PCRB $WORK/$(basename "$p" .pcr).pcrb"; 
 check "pcrvm payers .pcr --stats" 0 -- "$PCRVM" --stats $PAYERS "$REQS"
 check "pcrvm payers .pcrb --stats" 0 -- "$PCRVM" --stats $PAYER_PCRB "$REQS"
 check "pcrvm payers .pcrb -o" 0 -- "$PCRVM" $PAYER_PCRB "$REQS" -o "$WORK/decisions.jsonl"
+# threads: each engine clone shares its policies' index (built once, freed once)
+check "pcrvm payers .pcrb -j 3 --stats" 0 -- "$PCRVM" -j 3 --stats $PAYER_PCRB "$REQS"
 check "pcrvm demo .pcr --stats" 0 -- "$PCRVM" --stats "$DEMO" "$DEMO_REQS"
 check "pcrvm demo .pcrb stdin" 0 "<$DEMO_REQS" -- "$PCRVM" "$WORK/demo.pcrb"
 check "pcrvm demo .pcrb -" 0 "<$DEMO_REQS" -- "$PCRVM" --stats "$WORK/demo.pcrb" -

@@ -9,6 +9,7 @@
 #pragma GCC diagnostic ignored "-Wunused-function"
 
 #include <criterion/criterion.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,6 +19,7 @@
 #include "helpers.h"
 #include "out.h"
 #include "vm.h"
+#include "vm_index.h"
 #include "bc.h"
 
 #include "ast.h" /* Outcome, DurationUnit, DIR_* */
@@ -180,6 +182,7 @@ static void rule_deadline(Prog *p, uint32_t r, int32_t amount, DurationUnit unit
 /* Rebuilds p->always from the rules' index_set. */
 static void finish(Prog *p)
 {
+    vi_drop(p); /* a VM made of p before these changes built its index */
     free(p->always);
     p->always = malloc((p->nrules + 1) * sizeof *p->always);
     p->nalways = 0;
@@ -274,6 +277,7 @@ static uint64_t bit(const Prog *p, const char *field) { return (uint64_t)1 << th
 
 static int eval(const Prog *p, const Record *rec, uint32_t r, uint64_t *missing)
 {
+    vi_drop(p); /* tests change p between evaluations: index it afresh */
     Vm *vm = vm_new(p);
     uint64_t m = ~(uint64_t)0;
     int v = vm_eval_rule(vm, rec, r, &m);
@@ -284,6 +288,7 @@ static int eval(const Prog *p, const Record *rec, uint32_t r, uint64_t *missing)
 
 static Decision decide(const Prog *p, const Record *rec)
 {
+    vi_drop(p); /* tests change p between decisions: index it afresh */
     Vm *vm = vm_new(p);
     Decision d;
     vm_decide(vm, rec, &d);
@@ -781,6 +786,54 @@ Test(vm, index_skips_rules_of_other_codes)
     cr_assert_eq(counts[3], 2);
     vm_free(vm);
     th_prog_free(p);
+}
+
+/* Every VM of one policy uses one index of it (vi_of), built by the first
+ * and freed with the Prog: a second VM decides alike, and still does once
+ * the first is freed (a VM owns none of the index), and threads asking for
+ * the index at once all get the same one (the losers' builds are freed:
+ * make san and make valgrind would report a leak or a double free). */
+static void *index_of(void *p) { return (void *)vi_of(p); }
+
+Test(vm, vms_of_one_policy_share_its_index)
+{
+    Prog *p = index_prog();
+    Vm *a = vm_new(p), *b = vm_new(p);
+    const ViIndex *ix = vi_of(p);
+    cr_assert_not_null(ix);
+    cr_assert_eq(vi_of(p), ix);
+    cr_assert_gt(ix->ct.n, 0, "index_prog has code sets: a code table");
+    static const char *const codes[] = {"70551", "70553", "99205", "99213", "00100"};
+    Decision da, db;
+    Record rec = rec_new(p, SD);
+    set_i(p, &rec, "units", 1);
+    for (size_t k = 0; k < sizeof codes / sizeof codes[0]; k++) {
+        set_i(p, &rec, "code", (int64_t)key(SYS_CPT, codes[k]));
+        vm_decide(a, &rec, &da);
+        vm_decide(b, &rec, &db);
+        cr_assert_eq(da.kind, db.kind, "code %s", codes[k]);
+        cr_assert_eq(da.nrules, db.nrules, "code %s", codes[k]);
+        for (uint32_t r = 0; r < da.nrules; r++) cr_assert_eq(da.rules[r], db.rules[r]);
+    }
+    vm_free(a);
+    set_i(p, &rec, "code", (int64_t)key(SYS_CPT, "70552"));
+    vm_decide(b, &rec, &db);
+    cr_assert_eq(db.kind, PCR_DEC_PRIOR_AUTH);
+    expect_rules(&db, (const uint32_t[]){0, 1, 2}, 3);
+    vm_free(b);
+    cr_assert_eq(vi_of(p), ix, "the index outlives the VMs: the Prog owns it");
+
+    vi_drop(p); /* a race for a new one */
+    enum { NTHREADS = 4 };
+    pthread_t t[NTHREADS];
+    void *got[NTHREADS];
+    for (int k = 0; k < NTHREADS; k++) cr_assert_eq(pthread_create(&t[k], NULL, index_of, p), 0);
+    for (int k = 0; k < NTHREADS; k++) cr_assert_eq(pthread_join(t[k], &got[k]), 0);
+    for (int k = 0; k < NTHREADS; k++) {
+        cr_assert_not_null(got[k]);
+        cr_assert_eq(got[k], (void *)vi_of(p), "thread %d got another index", k);
+    }
+    th_prog_free(p); /* frees the index */
 }
 
 Test(vm, effective_window_boundaries)
@@ -1477,6 +1530,7 @@ static Record demo_rec(const Prog *p, int64_t units, int64_t visit_number)
 /* The line out_decision writes for rec, as a malloc'ed string. */
 static char *decision_line(const Prog *p, const Record *rec)
 {
+    vi_drop(p); /* tests change p between decisions: index it afresh */
     Vm *vm = vm_new(p);
     OutPolicy *o = out_policy_new(p);
     Decision d;

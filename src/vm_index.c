@@ -1,0 +1,506 @@
+/* vm_index.c: builds what vm_index.h describes from a verified Prog: the
+ * code table (vi_ct_build), every rule's guards and `or` atoms
+ * (vi_find_guards, vi_find_any), and the split of the always rules with
+ * the fold of code-set `or`s (vi_split_build). Runs once per policy, before
+ * any record; nothing here is on the per-record path. */
+#include "vm_index.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "arena.h"
+#include "codes.h"
+#include "opcodes.h"
+
+static inline uint32_t rd16(const uint8_t *at) { return (uint32_t)at[0] | (uint32_t)at[1] << 8; }
+static inline uint32_t rd32(const uint8_t *at) { return rd16(at) | rd16(at + 2) << 16; }
+
+/* ---- the code table ------------------------------------------------------ */
+
+static int vi_key_cmp(const void *a, const void *b)
+{
+    CodeKey x = *(const CodeKey *)a, y = *(const CodeKey *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Builds p's code table into *t (t->n stays 0 when it would hold more than
+ * VI_CT_MAX_ENTRIES set entries). Interval starts are every range's and
+ * segment's first code and the code after its last, so each interval lies
+ * wholly inside or outside every range and segment. */
+static void vi_ct_build(const Prog *p, ViCodeTab *t)
+{
+    memset(t, 0, sizeof *t);
+    size_t nb = 0, cap = 2 * ((size_t)p->nranges + p->nsegs);
+    if (cap == 0) return;
+    CodeKey *b = xmalloc(cap * sizeof *b);
+    for (uint32_t r = 0; r < p->nranges; r++) {
+        b[nb++] = p->ranges[r].lo;
+        if (p->ranges[r].hi != UINT64_MAX) b[nb++] = p->ranges[r].hi + 1;
+    }
+    for (uint32_t g = 0; g < p->nsegs; g++) {
+        b[nb++] = p->segs[g].lo;
+        if (p->segs[g].hi != UINT64_MAX) b[nb++] = p->segs[g].hi + 1;
+    }
+    qsort(b, nb, sizeof *b, vi_key_cmp);
+    size_t n = 0;
+    for (size_t k = 0; k < nb; k++)
+        if (n == 0 || b[n - 1] != b[k]) b[n++] = b[k];
+    t->start = b;
+    t->n = (uint32_t)n;
+    t->set_first = xcalloc(n + 1, sizeof *t->set_first);
+    /* Pass 1 counts each interval's sets (into set_first[i + 1]), pass 2
+     * fills them (sets ascending within an interval). */
+    size_t total = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        for (uint32_t s = 0; s < p->nsets; s++) {
+            const PSet *set = &p->sets[s];
+            for (uint32_t r = set->first; r < set->first + set->count; r++) {
+                for (uint32_t i = vi_ct_find(t, p->ranges[r].lo); i < n && t->start[i] <= p->ranges[r].hi; i++) {
+                    if (pass == 0) t->set_first[i + 1]++, total++;
+                    else t->set_ids[t->set_first[i]++] = s;
+                }
+            }
+        }
+        if (pass == 0) {
+            if (total > VI_CT_MAX_ENTRIES) {
+                free(t->start);
+                free(t->set_first);
+                memset(t, 0, sizeof *t);
+                return;
+            }
+            for (size_t i = 0; i < n; i++) t->set_first[i + 1] += t->set_first[i];
+            t->set_ids = xmalloc((total ? total : 1) * sizeof *t->set_ids);
+        }
+    }
+    /* Pass 2 advanced each set_first[i] to the end of interval i: shift back. */
+    memmove(t->set_first + 1, t->set_first, n * sizeof *t->set_first);
+    t->set_first[0] = 0;
+    t->seg = xmalloc((n ? n : 1) * sizeof *t->seg);
+    for (size_t i = 0; i < n; i++) {
+        const PSeg *g = vi_find_seg(p, t->start[i]);
+        t->seg[i] = g ? (uint32_t)(g - p->segs) : PIDX_NONE;
+    }
+}
+
+static void vi_ct_free(ViCodeTab *t)
+{
+    free(t->start);
+    free(t->seg);
+    free(t->set_first);
+    free(t->set_ids);
+}
+
+/* ---- guards -------------------------------------------------------------- */
+
+/* Whether a known false on top of the stack at offset pc of a block of len
+ * bytes reaches RET only through JFALSE jumps (each keeps it and jumps), so
+ * the block returns false. */
+static bool vi_false_to_ret(const uint8_t *code, uint32_t len, uint32_t pc)
+{
+    while (pc < len) {
+        if (code[pc] == OP_RET) return true;
+        if (code[pc] != OP_JFALSE || len - pc < 3) return false;
+        pc += 3 + rd16(code + pc + 1);
+    }
+    return false;
+}
+
+/* If code[pc] begins a test of one field that a guard can stand for, fills
+ * *g and returns the test's size in bytes; else 0. */
+static uint32_t vi_guard_at(const Prog *p, const uint8_t *code, uint32_t len, uint32_t pc, ViGuard *g)
+{
+    if (len - pc >= 4 && (code[pc] == OP_LDINMASK || code[pc] == OP_LDEQK)) {
+        g->kind = code[pc] == OP_LDINMASK ? VI_G_MASK : VI_G_EQ;
+        g->field = code[pc + 1];
+        g->k = p->consts[rd16(code + pc + 2)];
+        return 4;
+    }
+    if (len - pc >= 8 && code[pc] == OP_LOAD && code[pc + 2] == OP_STR && code[pc + 7] == OP_SEQ) {
+        g->kind = VI_G_STR;
+        g->field = code[pc + 1];
+        g->k = rd32(code + pc + 3);
+        return 8;
+    }
+    return 0;
+}
+
+/* The guards of rule r, from its verified block (zero when none):
+ *   when: the block begins with a guard test, and its false reaches RET
+ *     through JFALSE jumps only (a left-deep `and` chain, then `unless`
+ *     clauses): the test failing makes the rule false;
+ *   unless: `JFALSE; test; NOT; AND`, the shape of an `unless` clause, whose
+ *     result reaches RET through JFALSE jumps only, and no jump before it
+ *     lands past its start (every path runs it): the test holding makes
+ *     the AND, and so the rule, false, whatever the rest (Kleene: false and
+ *     unknown is false). */
+static void vi_find_guards(const Prog *p, const PRule *rule, ViRuleGuards *g)
+{
+    const uint8_t *code = p->code + rule->code_off;
+    uint32_t len = rule->code_len, n;
+    ViGuard t;
+    memset(g, 0, sizeof *g);
+    if ((n = vi_guard_at(p, code, len, 0, &t)) && vi_false_to_ret(code, len, n)) g->when = t;
+    uint32_t reach = 0; /* the furthest jump target seen so far */
+    for (uint32_t pc = 0; pc < len && code[pc] < OP__COUNT;) {
+        static const uint8_t fmt[] = {
+#define OP_FMT(name, opnd, pops, pushes, doc) opnd,
+            PCR_OPCODES(OP_FMT)
+#undef OP_FMT
+        };
+        uint32_t size = 1 + OPND_BYTES(fmt[code[pc]]);
+        if (code[pc] == OP_JFALSE && reach <= pc && len - pc >= 3 &&
+            (n = vi_guard_at(p, code, len, pc + 3, &t)) && len - pc - 3 - n >= 2 &&
+            rd16(code + pc + 1) == n + 2 && code[pc + 3 + n] == OP_NOT &&
+            code[pc + 3 + n + 1] == OP_AND && vi_false_to_ret(code, len, pc + 3 + n + 2)) {
+            g->unless = t;
+            return;
+        }
+        if ((code[pc] == OP_JFALSE || code[pc] == OP_JTRUE) && len - pc >= 3) {
+            uint32_t target = pc + 3 + rd16(code + pc + 1);
+            if (target > reach) reach = target;
+        }
+        pc += size;
+    }
+}
+
+/* The size in bytes of the instruction with opcode op (< OP__COUNT). */
+static uint32_t vi_op_size(unsigned op)
+{
+    static const uint8_t fmt[] = {
+#define OP_FMT(name, opnd, pops, pushes, doc) opnd,
+        PCR_OPCODES(OP_FMT)
+#undef OP_FMT
+    };
+    return 1 + OPND_BYTES(fmt[op]);
+}
+
+static uint32_t vi_atom_head(const Prog *p, const uint8_t *code, uint32_t len, uint32_t pc, ViAtom *a);
+
+/* If code[pc] begins a disjunct that an ViAtom can stand for, fills *a and
+ * returns its size in bytes; else 0. A disjunct `head and rest` (`head;
+ * JFALSE L; rest; AND; L:`) stands as its head: when the head is known
+ * false, the JFALSE leaves that false as the conjunction's value,
+ * whatever rest is. */
+static uint32_t vi_atom_at(const Prog *p, const uint8_t *code, uint32_t len, uint32_t pc, ViAtom *a)
+{
+    uint32_t n = vi_atom_head(p, code, len, pc, a);
+    if (!n || len - pc - n < 3 || code[pc + n] != OP_JFALSE) return n;
+    uint32_t at = pc + n + 3, target = at + rd16(code + pc + n + 1), last = at;
+    while (at < target && at < len && code[at] < OP__COUNT) {
+        last = at;
+        at += vi_op_size(code[at]);
+    }
+    if (at != target || last == pc + n + 3 || code[last] != OP_AND) return n;
+    return target - pc;
+}
+
+/* The atoms themselves (vi_atom_at). */
+static uint32_t vi_atom_head(const Prog *p, const uint8_t *code, uint32_t len, uint32_t pc, ViAtom *a)
+{
+    memset(a, 0, sizeof *a);
+    uint32_t n = vi_guard_at(p, code, len, pc, &a->g);
+    if (n) {
+        a->kind = VI_A_GUARD;
+        return n;
+    }
+    if (len - pc >= 4 && (code[pc] == OP_LDINSET || code[pc] == OP_LDANYSET)) {
+        a->kind = VI_A_SET;
+        a->field = code[pc + 1];
+        a->set = rd16(code + pc + 2);
+        return 4;
+    }
+    if (len - pc >= 10 && code[pc] == OP_PRESENT && code[pc + 2] == OP_JFALSE &&
+        rd16(code + pc + 3) == 5 && (code[pc + 5] == OP_LDINSET || code[pc + 5] == OP_LDANYSET) &&
+        code[pc + 6] == code[pc + 1] && code[pc + 9] == OP_AND) {
+        a->kind = VI_A_PRESENT_SET;
+        a->field = code[pc + 1];
+        a->set = rd16(code + pc + 7);
+        return 10;
+    }
+    if (len - pc >= 2 && code[pc] == OP_LOAD && p->fields[code[pc + 1]].type == VT_BOOL) {
+        a->kind = VI_A_BOOL;
+        a->field = code[pc + 1];
+        return 2;
+    }
+    return 0;
+}
+
+enum { VI_MAX_ATOMS = 1 << 20 }; /* more `or` disjuncts (crafted files): no more guards */
+
+/* Appends a to ix->atoms; false when VI_MAX_ATOMS are there. */
+static bool vi_add_atom(ViIndex *ix, const ViAtom *a)
+{
+    if (ix->natoms == ix->atoms_cap) {
+        if (ix->atoms_cap >= VI_MAX_ATOMS) return false;
+        ix->atoms_cap = ix->atoms_cap ? 2 * ix->atoms_cap : 64;
+        ix->atoms = xrealloc(ix->atoms, ix->atoms_cap * sizeof *ix->atoms);
+    }
+    ix->atoms[ix->natoms++] = *a;
+    return true;
+}
+
+/* The `or` a rule's block begins with, when every disjunct is an ViAtom and
+ * its false reaches RET through JFALSE jumps only (so it being false makes
+ * the rule false): `a1; JTRUE L1; a2; OR; L1: JTRUE L2; a3; OR; L2: ...`,
+ * each JTRUE landing just past the OR that ends its right side. Appends the
+ * atoms to ix->atoms and sets g->any_*; leaves
+ * any_count 0 for a single guard (the `when` guard already stands for it)
+ * or any other shape. */
+static void vi_find_any(ViIndex *ix, const PRule *rule, ViRuleGuards *g)
+{
+    const Prog *p = ix->p;
+    const uint8_t *code = p->code + rule->code_off;
+    uint32_t len = rule->code_len, pc, n, first = ix->natoms;
+    ViAtom a;
+    if (!(n = vi_atom_at(p, code, len, 0, &a)) || !vi_add_atom(ix, &a)) return;
+    pc = n;
+    while (len - pc >= 3 && code[pc] == OP_JTRUE) {
+        uint32_t target = pc + 3 + rd16(code + pc + 1);
+        pc += 3;
+        if (!(n = vi_atom_at(p, code, len, pc, &a)) || pc + n >= len || code[pc + n] != OP_OR ||
+            pc + n + 1 != target || !vi_add_atom(ix, &a)) {
+            ix->natoms = first;
+            return;
+        }
+        pc = target;
+    }
+    /* A rule the index selects has the code of its index set: a test of
+     * that set is true whenever the rule is considered, and so the `or`. */
+    bool index_true = false;
+    for (uint32_t k = first; k < ix->natoms; k++)
+        index_true |= ix->atoms[k].kind != VI_A_GUARD && ix->atoms[k].kind != VI_A_BOOL &&
+                      rule->index_set != PIDX_NONE && ix->atoms[k].field == p->f_code &&
+                      ix->atoms[k].set == rule->index_set;
+    if (!vi_false_to_ret(code, len, pc) || (ix->natoms - first == 1 && a.kind == VI_A_GUARD) ||
+        index_true) {
+        ix->natoms = first;
+        return;
+    }
+    g->any_first = first;
+    g->any_count = ix->natoms - first;
+}
+
+/* ---- the split and the fold --------------------------------------------- */
+
+/* Whether guard g on enum field f is known false (when) or known true
+ * (unless) for member v, or for null (v == UINT32_MAX): the guard rules
+ * its rule out, as vi_guard_test would decide on such a record. */
+static bool vi_split_rules_out(const ViRuleGuards *g, uint32_t f, uint32_t v)
+{
+    int when = -1, unless = -1; /* vi_guard_test's answers; -1: not on f */
+    const ViGuard *t[2] = {&g->when, &g->unless};
+    int *res[2] = {&when, &unless};
+    for (int k = 0; k < 2; k++) {
+        if ((t[k]->kind != VI_G_MASK && t[k]->kind != VI_G_EQ) || t[k]->field != f) continue;
+        if (v == UINT32_MAX) *res[k] = 0; /* null fails every test */
+        else if (t[k]->kind == VI_G_MASK) *res[k] = v < 64 && ((uint64_t)t[k]->k >> v & 1);
+        else *res[k] = (int64_t)v == t[k]->k;
+    }
+    return when == 0 || unless == 1;
+}
+
+/* Whether rule r's `or` (its atoms) can select it alone (vi_split_build): every
+ * atom a code-set test of a code field or a one-field test of field sf. */
+static bool vi_foldable(const ViIndex *ix, uint32_t r, uint32_t sf)
+{
+    const ViRuleGuards *g = &ix->guards[r];
+    if (!g->any_count || !ix->ct.n || ix->p->rules[r].index_set != PIDX_NONE) return false;
+    for (uint32_t k = 0; k < g->any_count; k++) {
+        const ViAtom *a = &ix->atoms[g->any_first + k];
+        if (a->kind == VI_A_SET || a->kind == VI_A_PRESENT_SET) {
+            if (ix->slot_of[a->field] == UINT8_MAX) return false;
+        } else if (a->kind != VI_A_GUARD || (a->g.kind != VI_G_MASK && a->g.kind != VI_G_EQ) ||
+                   a->g.field != sf) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Whether some one-field atom of folded rule r holds for member v of the
+ * split field (UINT32_MAX: null; PIDX_NONE - 1: absent, where it may). */
+static bool vi_fold_guard_may(const ViIndex *ix, uint32_t r, uint32_t v, bool absent)
+{
+    const ViRuleGuards *g = &ix->guards[r];
+    for (uint32_t k = 0; k < g->any_count; k++) {
+        const ViAtom *a = &ix->atoms[g->any_first + k];
+        if (a->kind != VI_A_GUARD) continue;
+        if (absent) return true;
+        if (v == UINT32_MAX) continue; /* null fails every test */
+        if (a->g.kind == VI_G_MASK ? v < 64 && ((uint64_t)a->g.k >> v & 1) : (int64_t)v == a->g.k)
+            return true;
+    }
+    return false;
+}
+
+/* Splits p->always by the enum field that the most of their guards test
+ * (in the payers' policies, `setting`), and folds into the code table the
+ * always rules whose `or` is made of code-set tests and tests of that field
+ * (`setting == residential or code in RTC`): such a rule is considered only
+ * when a code of the record is in one of its sets, the field passes one of
+ * its tests, or the field it needs is absent. Lists, for each member, null
+ * and absent (only absent without a split field), the always rules to
+ * consider: those the guards do not rule out, and the folded ones a test
+ * of the split field may select. */
+static void vi_split_build(ViIndex *ix)
+{
+    const Prog *p = ix->p;
+    ix->split_field = PIDX_NONE;
+    uint32_t best = 0, best_n = 0;
+    for (uint32_t f = 0; f < p->nfields; f++) {
+        if (p->fields[f].type != VT_ENUM) continue;
+        uint32_t n = 0;
+        for (uint32_t k = 0; k < p->nalways; k++) {
+            const ViRuleGuards *g = &ix->guards[p->always[k]];
+            n += ((g->when.kind == VI_G_MASK || g->when.kind == VI_G_EQ) && g->when.field == f) ||
+                 ((g->unless.kind == VI_G_MASK || g->unless.kind == VI_G_EQ) && g->unless.field == f);
+            for (uint32_t x = 0; x < g->any_count; x++) {
+                const ViAtom *a = &ix->atoms[g->any_first + x];
+                n += a->kind == VI_A_GUARD && (a->g.kind == VI_G_MASK || a->g.kind == VI_G_EQ) && a->g.field == f;
+            }
+        }
+        if (n > best_n) best = f, best_n = n;
+    }
+    uint32_t sf = best_n >= 2 ? best : PIDX_NONE;
+    ix->split_field = sf;
+    ix->folded = xcalloc(p->nrules ? p->nrules : 1, 1);
+    for (uint32_t k = 0; k < p->nalways; k++)
+        ix->folded[p->always[k]] = vi_foldable(ix, p->always[k], sf);
+
+    uint32_t nv = sf != PIDX_NONE ? p->fields[sf].enum_count + 2 : 1; /* members, null, absent */
+    ix->split_first = xcalloc(nv + 1, sizeof *ix->split_first);
+    ix->split_rules = xcalloc((size_t)nv * p->nalways + 1, sizeof *ix->split_rules);
+    uint32_t n = 0;
+    for (uint32_t v = 0; v < nv; v++) {
+        ix->split_first[v] = n;
+        bool absent = v + 1 == nv;
+        uint32_t member = v + 2 == nv ? UINT32_MAX : v;
+        for (uint32_t k = 0; k < p->nalways; k++) {
+            uint32_t r = p->always[k];
+            bool take = ix->folded[r] ? vi_fold_guard_may(ix, r, member, absent)
+                                      : absent || !vi_split_rules_out(&ix->guards[r], sf, member);
+            if (take) ix->split_rules[n++] = r;
+        }
+    }
+    ix->split_first[nv] = n;
+
+    /* The folded rules by (slot, set) and, per slot, those an absent field
+     * leaves to consider. Two passes: count, then fill. */
+    uint32_t nslots = 0;
+    for (uint32_t f = 0; f < p->nfields; f++) nslots += ix->slot_of[f] != UINT8_MAX;
+    size_t nx = (size_t)nslots * p->nsets;
+    ix->fold_first = xcalloc(nx + 1, sizeof *ix->fold_first);
+    ix->fold_absent_first = xcalloc(nslots + 1, sizeof *ix->fold_absent_first);
+    size_t total = 0, total_absent = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        for (uint32_t r = 0; r < p->nrules; r++) {
+            if (!ix->folded[r]) continue;
+            const ViRuleGuards *g = &ix->guards[r];
+            uint64_t absent_done = 0;
+            for (uint32_t k = 0; k < g->any_count; k++) {
+                const ViAtom *a = &ix->atoms[g->any_first + k];
+                if (a->kind == VI_A_GUARD) continue;
+                uint32_t slot = ix->slot_of[a->field];
+                size_t x = (size_t)slot * p->nsets + a->set;
+                if (pass == 0) ix->fold_first[x + 1]++, total++;
+                else ix->fold_rules[ix->fold_first[x]++] = r;
+                bool need = a->kind == VI_A_SET || (p->fields[a->field].flags & PF_DEFAULT);
+                if (need && !(absent_done >> slot & 1)) {
+                    absent_done |= (uint64_t)1 << slot;
+                    if (pass == 0) ix->fold_absent_first[slot + 1]++, total_absent++;
+                    else ix->fold_absent[ix->fold_absent_first[slot]++] = r;
+                }
+                ix->fold_fields |= (uint64_t)1 << a->field;
+            }
+        }
+        if (pass == 0) {
+            for (size_t x = 0; x < nx; x++) ix->fold_first[x + 1] += ix->fold_first[x];
+            for (uint32_t x = 0; x < nslots; x++) ix->fold_absent_first[x + 1] += ix->fold_absent_first[x];
+            ix->fold_rules = xmalloc((total + 1) * sizeof *ix->fold_rules);
+            ix->fold_absent = xmalloc((total_absent + 1) * sizeof *ix->fold_absent);
+        }
+    }
+    /* pass 2 advanced each start to its end: shift back */
+    memmove(ix->fold_first + 1, ix->fold_first, nx * sizeof *ix->fold_first);
+    ix->fold_first[0] = 0;
+    memmove(ix->fold_absent_first + 1, ix->fold_absent_first, nslots * sizeof *ix->fold_absent_first);
+    ix->fold_absent_first[0] = 0;
+}
+
+
+/* Builds *ix from prog, which must be verified (bc_verify) and outlive
+ * ix. Never fails (allocation failure aborts, as xmalloc does); a policy
+ * too large for a code table gets ix->ct.n == 0 and every reader copes. */
+static void vi_build(ViIndex *ix, const Prog *prog)
+{
+    memset(ix, 0, sizeof *ix);
+    ix->p = prog;
+    vi_ct_build(prog, &ix->ct);
+    /* One code slot per code or code-list field (at most PCR_MAX_FIELDS). */
+    ix->slot_of = xmalloc((prog->nfields ? prog->nfields : 1) * sizeof *ix->slot_of);
+    for (uint32_t f = 0; f < prog->nfields; f++) {
+        const PField *pf = &prog->fields[f];
+        bool code = pf->type == VT_CODE || (pf->type == VT_LIST && pf->elem == VT_CODE);
+        ix->slot_of[f] = code ? (uint8_t)ix->nslots++ : UINT8_MAX;
+    }
+    uint32_t n = prog->nrules;
+    ix->guards = xcalloc(n ? n : 1, sizeof *ix->guards);
+    for (uint32_t r = 0; r < n; r++) {
+        vi_find_guards(prog, &prog->rules[r], &ix->guards[r]);
+        vi_find_any(ix, &prog->rules[r], &ix->guards[r]);
+    }
+    vi_split_build(ix);
+}
+
+/* Frees what vi_build allocated in *ix (not ix itself, not the Prog). */
+static void vi_free(ViIndex *ix)
+{
+    vi_ct_free(&ix->ct);
+    free(ix->slot_of);
+    free(ix->guards);
+    free(ix->atoms);
+    free(ix->split_first);
+    free(ix->split_rules);
+    free(ix->folded);
+    free(ix->fold_first);
+    free(ix->fold_rules);
+    free(ix->fold_absent_first);
+    free(ix->fold_absent);
+}
+
+/* See vm_index.h. */
+const ViIndex *vi_of(const Prog *prog)
+{
+    /* Only the cache is written: a Prog is allocated by prog_new, never
+     * defined const, so casting the qualifier away is sound. */
+    _Atomic(struct ViIndex *) *cell = &((Prog *)prog)->vindex;
+    ViIndex *ix = atomic_load_explicit(cell, memory_order_acquire);
+    if (ix) return ix;
+    ViIndex *mine = xmalloc(sizeof *mine);
+    vi_build(mine, prog);
+    if (atomic_compare_exchange_strong_explicit(cell, &ix, mine, memory_order_acq_rel,
+                                                memory_order_acquire))
+        return mine;
+    vi_delete(mine); /* another thread's build won: ix is it */
+    return ix;
+}
+
+/* See vm_index.h. */
+void vi_drop(const Prog *prog)
+{
+    vi_delete(atomic_exchange(&((Prog *)prog)->vindex, NULL));
+}
+
+/* See vm_index.h. */
+void vi_delete(ViIndex *ix)
+{
+    if (!ix) return;
+    vi_free(ix);
+    free(ix);
+}
+
+/* See vm_index.h. */
+void vi_memo_init(ViMemo *memo)
+{
+    for (size_t k = 0; k < (size_t)1 << VI_MEMO_BITS; k++) memo[k].prefix = UINT64_MAX;
+}

@@ -1,0 +1,223 @@
+/* vm_index.h: what the evaluator derives once from a verified policy to
+ * consider fewer rules per record (docs/bytecode.md, "Guards", "The split
+ * and the fold", "The code table"): every rule's guards (tests of one field
+ * in its block that rule it out without running it), the split of the
+ * always-rules by one enum field, the folding of rules whose `or` is made of
+ * code-set tests, and the code table (the disjoint intervals of every code
+ * set's ranges and index segment, so one search per code finds every set
+ * that holds it).
+ *
+ * One ViIndex per Prog: vi_of() builds it for the Prog's first VM and
+ * keeps it in the Prog (prog_free frees it); it is read-only from then on
+ * and holds no per-record state, so every VM of that Prog (one per thread
+ * with pcrvm -j N) shares it. The per-record caches (which sets a record's
+ * codes are in, which folded rules were taken) live in each Vm (vm.c),
+ * keyed on its record stamp. The readers used for every record are static
+ * inline here, so the evaluator pays no call for them. */
+#ifndef PCR_VM_INDEX_H
+#define PCR_VM_INDEX_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "prog.h"
+#include "rec.h"
+
+/* A test of one field that vi_of found in a rule's block (vi_find_guards):
+ * LDINMASK (mask), LDEQK (k) or `LOAD; STR; SEQ` (k: the string index). */
+enum { VI_G_NONE, VI_G_MASK, VI_G_EQ, VI_G_STR };
+
+typedef struct ViGuard {
+    uint8_t kind;  /* VI_G_* */
+    uint8_t field;
+    int64_t k;     /* VI_G_MASK: the mask; VI_G_EQ: the constant; VI_G_STR: string index */
+} ViGuard;
+
+typedef struct ViRuleGuards {
+    ViGuard when;   /* when it is known false, the rule is false */
+    ViGuard unless; /* when it is known true, the rule is false */
+    uint32_t any_first, any_count; /* ViIndex.atoms[any_first ..]: when every one is known
+                                      false, the rule is false (0: none; vi_find_any) */
+} ViRuleGuards;
+
+/* One disjunct of the `or` a block begins with (vi_find_any), cheap to
+ * test without running the block. */
+enum { VI_A_GUARD, VI_A_SET, VI_A_PRESENT_SET, VI_A_BOOL };
+
+typedef struct ViAtom {
+    uint8_t kind;  /* VI_A_GUARD: g; VI_A_SET: LDINSET/LDANYSET field set;
+                      VI_A_PRESENT_SET: `PRESENT f; JFALSE; LDINSET/LDANYSET f set; AND`;
+                      VI_A_BOOL: LOAD of a bool field */
+    uint8_t field;
+    uint32_t set;
+    ViGuard g;
+} ViAtom;
+
+/* The code table (vi_ct_build): the ranges of every code set and the index
+ * segments cut at all their ends into disjoint intervals, each knowing the
+ * sets that hold all of its codes and its segment. One binary search then
+ * answers "which sets hold this code" for every set at once. */
+typedef struct ViCodeTab {
+    CodeKey *start;     /* n interval starts, ascending: interval i is
+                           start[i] .. start[i + 1] - 1 (the last: to the end) */
+    uint32_t *seg;      /* per interval: its index segment, or PIDX_NONE */
+    uint32_t *set_first;/* n + 1: the sets of interval i are
+                           set_ids[set_first[i] .. set_first[i + 1]) */
+    uint32_t *set_ids;
+    uint32_t n;         /* 0: no table (too large): sets are searched one by one */
+} ViCodeTab;
+
+enum {
+    VI_CT_MAX_ENTRIES = 1u << 21, /* set entries of the code table (8 MiB); more: no table */
+    VI_PREFIX_SHIFT = 36,      /* a key's prefix: system, length, shape, two characters */
+    VI_MEMO_BITS = 10,         /* prefixes remembered (vi_ct_lookup) */
+};
+
+/* The intervals a prefix's keys fall in: lo .. hi, inclusive (lo
+ * UINT32_MAX: some keys are before every interval). */
+typedef struct ViMemo {
+    uint64_t prefix; /* UINT64_MAX: empty (a prefix has at most 28 bits) */
+    uint32_t lo, hi;
+} ViMemo;
+
+/* Everything vi_of derives from one Prog; owned by the Prog, read-only. */
+typedef struct ViIndex ViIndex;
+struct ViIndex {
+    const Prog *p;              /* the policy (not owned; outlives the index) */
+    ViCodeTab ct;               /* p's code table */
+    uint8_t *slot_of;           /* per field: its code slot (a code or code-list
+                                   field), else UINT8_MAX */
+    uint32_t nslots;            /* code slots: at most PCR_MAX_FIELDS */
+    ViRuleGuards *guards;       /* per rule (vi_find_guards) */
+    ViAtom *atoms;              /* the rules' `or` disjuncts (ViRuleGuards.any_first) */
+    uint32_t natoms, atoms_cap; /*   (at most VI_MAX_ATOMS) */
+    uint32_t split_field;       /* the enum field that splits p->always (vi_split_build),
+                                   or PIDX_NONE */
+    uint32_t *split_first;      /* per member of it, then null, then absent (only the
+                                   last without a split field): the always rules to
+                                   consider are split_rules[split_first[v] ..
+                                   split_first[v + 1]) */
+    uint32_t *split_rules;
+    uint8_t *folded;            /* per rule: 1 when it is selected by its `or` */
+    uint32_t *fold_first;       /* [slot * nsets + s .. + 1]: folded rules with a test of
+                                   set s on that slot's field: fold_rules[fold_first[x] ..
+                                   fold_first[x + 1]) */
+    uint32_t *fold_rules;
+    uint32_t *fold_absent_first;/* per slot (+ 1): folded rules to consider when the
+                                   field is absent: fold_absent[...] */
+    uint32_t *fold_absent;
+    uint64_t fold_fields;       /* the fields of the folded rules' set tests */
+};
+
+/* prog's index: built by the first call and kept in prog->vindex, so every
+ * later call (any thread; one build wins a race, the others are freed)
+ * returns the same one. prog must be verified (bc_verify) and not change
+ * afterwards; prog_free frees the index (vi_delete). Never NULL. */
+const ViIndex *vi_of(const Prog *prog);
+/* Drops prog's index, so that the next vi_of builds a new one: for a Prog
+ * changed after VMs were made of it (tests that build a policy step by
+ * step). No VM of prog may be alive. */
+void vi_drop(const Prog *prog);
+/* Frees ix and all it holds (prog_free does, for vi_of's). NULL is fine. */
+void vi_delete(ViIndex *ix);
+/* Empties a memo of 2^VI_MEMO_BITS entries for vi_ct_lookup. */
+void vi_memo_init(ViMemo *memo);
+
+/* ---- per-record readers (inline) ----------------------------------------- */
+
+/* The interval of t holding k, or UINT32_MAX when k is before them all.
+ * Branch-free: each halving is a compare and a conditional move. */
+static inline uint32_t vi_ct_find(const ViCodeTab *t, CodeKey k)
+{
+    const CodeKey *b = t->start;
+    uint32_t n = t->n;
+    if (n == 0 || k < b[0]) return UINT32_MAX;
+    while (n > 1) { /* invariant: b[0] <= k, and k < b[n] when b + n is in the table */
+        uint32_t half = n / 2;
+        b = b[half] <= k ? b + half : b;
+        n -= half;
+    }
+    return (uint32_t)(b - t->start);
+}
+
+/* vi_ct_find through memo (2^VI_MEMO_BITS entries, the caller's;
+ * vi_memo_init): keys that share a prefix (the system, length, shape and
+ * first two characters: "70" of 70551) fall in a short run of intervals,
+ * found once per prefix and remembered, so a lookup searches that run
+ * only. Same result as vi_ct_find. */
+static inline uint32_t vi_ct_lookup(const ViCodeTab *t, ViMemo *memo, CodeKey k)
+{
+    uint64_t pre = k >> VI_PREFIX_SHIFT;
+    ViMemo *m = &memo[(pre * 0x9E3779B97F4A7C15u) >> (64 - VI_MEMO_BITS)];
+    if (m->prefix != pre) {
+        m->prefix = pre;
+        m->lo = vi_ct_find(t, pre << VI_PREFIX_SHIFT);
+        m->hi = vi_ct_find(t, pre << VI_PREFIX_SHIFT | (((uint64_t)1 << VI_PREFIX_SHIFT) - 1));
+    }
+    if (m->hi == UINT32_MAX) return UINT32_MAX; /* the whole prefix is before the table */
+    uint32_t lo = m->lo == UINT32_MAX ? 0 : m->lo;
+    const CodeKey *b = t->start + lo;
+    uint32_t n = m->hi - lo + 1;
+    if (k < b[0]) return UINT32_MAX; /* only when m->lo is UINT32_MAX */
+    while (n > 1) {
+        uint32_t half = n / 2;
+        b = b[half] <= k ? b + half : b;
+        n -= half;
+    }
+    return (uint32_t)(b - t->start);
+}
+
+
+/* ViGuard g's test on rec: 1 it holds, 0 it fails (a field that does not
+ * apply fails every test), -1 not known without running the block (the
+ * field is absent: unknown, or its default). */
+static inline int vi_guard_test(const Prog *p, const Record *rec, const ViGuard *g)
+{
+    uint32_t f = g->field;
+    if (rec->present >> f & 1) {
+        const RecVal *v = &rec->v[f];
+        if (g->kind == VI_G_MASK) return (uint64_t)v->i < 64 && ((uint64_t)g->k >> v->i & 1);
+        if (g->kind == VI_G_EQ) return v->i == g->k;
+        return v->n == p->strlens[g->k] && (v->n == 0 || memcmp(v->s, p->strs[g->k], v->n) == 0);
+    }
+    if ((rec->none >> f & 1) && p->fields[f].type != VT_BOOL) return 0;
+    return -1;
+}
+
+
+/* The always rules to consider for rec (ascending): its member's list, or
+ * null's, or absent's (see vi_split_build). */
+static inline const uint32_t *vi_always(const ViIndex *ix, const Record *rec, uint32_t *n)
+{
+    const Prog *p = ix->p;
+    uint32_t f = ix->split_field, v = 0;
+    if (f != PIDX_NONE) {
+        uint32_t nm = p->fields[f].enum_count;
+        v = nm + 1; /* absent */
+        if (rec->present >> f & 1) {
+            uint64_t m = (uint64_t)rec->v[f].i;
+            if (m < nm) v = (uint32_t)m;
+        } else if (rec->none >> f & 1) {
+            v = nm;
+        }
+    }
+    *n = ix->split_first[v + 1] - ix->split_first[v];
+    return ix->split_rules + ix->split_first[v];
+}
+
+
+/* The index segment containing code key k, or NULL. */
+static inline const PSeg *vi_find_seg(const Prog *p, CodeKey k)
+{
+    uint32_t lo = 0, hi = p->nsegs;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (p->segs[mid].hi < k) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo < p->nsegs && p->segs[lo].lo <= k ? &p->segs[lo] : NULL;
+}
+
+
+#endif
