@@ -211,6 +211,11 @@ struct RecDecoder {
     const char *first_unknown;    /* this record's first unknown key (strict) */
     uint32_t first_unknown_len;
 
+    /* A record fed member by member (rec_begin .. rec_finish, at the end) */
+    uint64_t fed_seen;            /* the fields given so far */
+    size_t fed_text;              /* the most its JSON text could take */
+    bool fed_ok;                  /* every member so far was taken */
+
     /* Fast paths (see "fast paths" below): they only ever skip work, so
      * they change no result and no message. */
     KeyPat kpat[PCR_MAX_FIELDS + 1]; /* field f's key as it usually appears;
@@ -2045,9 +2050,8 @@ static void recover_id(RecDecoder *d)
     d->quiet = false;
 }
 
-/* Decodes one line (see rec.h and the top of this file). The result and
- * every value in it are owned by d and valid until the next call. */
-const Record *rec_decode(RecDecoder *d, const char *line, size_t len, uint64_t recno)
+/* Makes d ready for record recno: nothing decoded, no key seen. */
+static void record_reset(RecDecoder *d, uint64_t recno)
 {
     Record *r = &d->rec;
     r->present = 0;
@@ -2068,6 +2072,14 @@ const Record *rec_decode(RecDecoder *d, const char *line, size_t len, uint64_t r
         memset(d->keys, 0, sizeof d->keys);
         d->gen = 1;
     }
+}
+
+/* Decodes one line (see rec.h and the top of this file). The result and
+ * every value in it are owned by d and valid until the next call. */
+const Record *rec_decode(RecDecoder *d, const char *line, size_t len, uint64_t recno)
+{
+    Record *r = &d->rec;
+    record_reset(d, recno);
     if (!line) line = "";
     d->line = d->p = (const uint8_t *)line;
     d->end = d->line + len;
@@ -2086,4 +2098,128 @@ const Record *rec_decode(RecDecoder *d, const char *line, size_t len, uint64_t r
     if (parse_record(d)) return r;
     if (!r->has_id) recover_id(d);
     return NULL;
+}
+
+/* ---- records fed member by member ------------------------------------------ */
+
+/* A front end that holds a request already parsed (PostgreSQL's jsonb)
+ * gives its top-level members one by one (rec.h "fed records"): each value
+ * goes through decode_field, as the text reader's does, so it means what
+ * it means in a JSON line. Anything this route does not take exactly as
+ * the text reader would (an unknown key, a duplicate, a value the field
+ * rejects, more keys or text than a line may hold, a string that is not
+ * UTF-8) makes the record not taken: the caller decides its JSON text
+ * instead, which gives today's message. Nothing here writes a message
+ * anyone reads. */
+
+/* Each member's most bytes in the JSON text: quotes, colon, comma. */
+enum { FED_MEMBER_TEXT = 8 };
+
+void rec_begin(RecDecoder *d, uint64_t recno)
+{
+    record_reset(d, recno);
+    d->line = d->p = d->end = (const uint8_t *)"";
+    d->fed_seen = 0;
+    d->fed_text = 2; /* the braces */
+    d->fed_ok = true;
+}
+
+/* The field for key[0..kn), a value whose text takes at most vtext bytes,
+ * or -1 when the record cannot be fed (and then never again). */
+static int fed_field(RecDecoder *d, const char *key, size_t kn, size_t vtext)
+{
+    if (!d->fed_ok) return -1;
+    d->fed_ok = false;
+    int f = kn <= UINT32_MAX ? field_find(d, key, (uint32_t)kn) : -1;
+    if (f < 0 || (d->fed_seen >> f & 1) || ++d->nkeys > REC_MAX_KEYS) return -1;
+    /* every byte of a key or a string at most 6 in the text ("\u001f") */
+    d->fed_text += 6 * kn + vtext + FED_MEMBER_TEXT;
+    if (d->fed_text > REC_MAX_LINE) return -1;
+    d->fed_seen |= 1ull << f;
+    d->fed_ok = true;
+    return f;
+}
+
+/* Decodes t as field f's value (one copy of the inlined decode_field). */
+static bool fed_decode(RecDecoder *d, uint32_t f, const char *key, size_t kn, const Tok *t)
+{
+    if (t->kind == TK_STRING && kn == 2 && memcmp(key, "id", 2) == 0) {
+        d->rec.has_id = true;
+        d->rec.id = t->s;
+        d->rec.id_len = t->n;
+    }
+    d->fed_ok = decode_field(d, f, t);
+    return d->fed_ok;
+}
+
+/* Is s[0..n) UTF-8 without NUL? (A JSON line's strings are checked as
+ * they are read; NUL is refused there, even as \u0000.) */
+static bool fed_utf8(const char *s, size_t n)
+{
+    const uint8_t *p = (const uint8_t *)s, *end = p + n;
+    while (p < end) {
+        if (*p < 0x80) {
+            if (!*p++) return false;
+            continue;
+        }
+        size_t k = utf8_seq(p, end);
+        if (!k) return false;
+        p += k;
+    }
+    return true;
+}
+
+bool rec_put_string(RecDecoder *d, const char *key, size_t kn, const char *s, size_t n)
+{
+    int f = fed_field(d, key, kn, 6 * n + 2);
+    if (f < 0 || n > UINT32_MAX || !fed_utf8(s, n)) return d->fed_ok = false;
+    Tok t = {.kind = TK_STRING, .s = s, .n = (uint32_t)n};
+    return fed_decode(d, (uint32_t)f, key, kn, &t);
+}
+
+bool rec_put_number(RecDecoder *d, const char *key, size_t kn, const char *text, size_t n)
+{
+    int f = fed_field(d, key, kn, n);
+    if (f < 0 || n == 0) return d->fed_ok = false;
+    Tok t;
+    d->p = (const uint8_t *)text;
+    d->end = d->p + n;
+    if (!read_number(d, &t) || d->p != d->end) return d->fed_ok = false;
+    return fed_decode(d, (uint32_t)f, key, kn, &t);
+}
+
+bool rec_put_bool(RecDecoder *d, const char *key, size_t kn, bool v)
+{
+    int f = fed_field(d, key, kn, 5);
+    if (f < 0) return false;
+    Tok t = {.kind = v ? TK_TRUE : TK_FALSE};
+    return fed_decode(d, (uint32_t)f, key, kn, &t);
+}
+
+bool rec_put_null(RecDecoder *d, const char *key, size_t kn)
+{
+    int f = fed_field(d, key, kn, 4);
+    if (f < 0) return false;
+    Tok t = {.kind = TK_NULL};
+    return fed_decode(d, (uint32_t)f, key, kn, &t);
+}
+
+bool rec_put_json(RecDecoder *d, const char *key, size_t kn, const char *json, size_t n)
+{
+    int f = fed_field(d, key, kn, n);
+    /* its unescaped strings go to the scratch buffer, which must not move */
+    if (f < 0 || n > d->cap - d->used) return d->fed_ok = false;
+    Tok t;
+    d->line = d->p = (const uint8_t *)json;
+    d->end = d->p + n;
+    if (!read_value(d, &t) || !fed_decode(d, (uint32_t)f, key, kn, &t)) return d->fed_ok = false;
+    skip_ws(d);
+    return d->fed_ok = d->p == d->end;
+}
+
+const Record *rec_finish(RecDecoder *d)
+{
+    if (!d->fed_ok || !resolve_codes(d)) return NULL;
+    if (d->required & ~d->rec.present) return NULL;
+    return check_service_at(d) ? &d->rec : NULL;
 }
