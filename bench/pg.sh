@@ -102,6 +102,7 @@ SQL
 ROWS="pcrvm|-|
 decide|0|SELECT count(pcr.decide(r)) FROM requests
 decide2|2|SELECT count(pcr.decide(r)) FROM requests
+decideoff|0|SET pcr.direct = off; SELECT count(pcr.decide(r)) FROM requests
 textroute|0|SELECT count(pcr.decide_text(r::text)) FROM requests
 text|0|SELECT count(pcr.decide_text(line)) FROM requests_text
 text2|2|SELECT count(pcr.decide_text(line)) FROM requests_text
@@ -137,6 +138,7 @@ printf "%-44s %10s %10s %10s %10s  %s\n" "" "wall" "rows/s" "cpu" "rows/cpu-s" "
 row "pcrvm -j 1 (one core), from a file" pcrvm
 row "pcr.decide(jsonb), 0 workers" decide
 row "pcr.decide(jsonb), 2 workers (x: vs 0)" decide2 decide
+row "pcr.decide, pcr.direct = off (x: direct)" decideoff decide
 row "text route: decide_text(r::text), 0 workers" textroute
 row "pcr.decide_text(text column), 0 workers" text
 row "pcr.decide_text(text column), 2 workers" text2 text
