@@ -2169,10 +2169,56 @@ static bool fed_utf8(const char *s, size_t n)
     return true;
 }
 
+/* The typed fast paths (fast_value) for a value that keeps no pointer
+ * into its text: text[0..n) is copied between open and close (a quote
+ * and a quote, or nothing and a comma), as it stands in a line, and read
+ * there. True when the fast path took the whole value; false leaves the
+ * value to decode_field, exactly as in a line. */
+enum { FED_FAST_MAX = 32 };
+
+static bool fed_fast(RecDecoder *d, uint32_t f, const char *open, const char *text, size_t n,
+                     char close)
+{
+    uint8_t buf[FED_FAST_MAX + 2];
+    size_t o = strlen(open);
+    if (n > FED_FAST_MAX) return false;
+    memcpy(buf, open, o);
+    memcpy(buf + o, text, n);
+    buf[o + n] = (uint8_t)close;
+    d->end = buf + o + n + 1;
+    const uint8_t *end = close == '"' ? d->end : d->end - 1;
+    return fast_value(d, f, buf) == end;
+}
+
 bool rec_put_string(RecDecoder *d, const char *key, size_t kn, const char *s, size_t n)
 {
     int f = fed_field(d, key, kn, 6 * n + 2);
     if (f < 0 || n > UINT32_MAX || !fed_utf8(s, n)) return d->fed_ok = false;
+    RecVal *v = &d->rec.v[f];
+    switch ((FastKind)d->fast[f]) {
+    case FAST_STRING: /* decode_field's VT_STRING and VT_CODE */
+        if (kn == 2 && memcmp(key, "id", 2) == 0) {
+            d->rec.has_id = true;
+            d->rec.id = s;
+            d->rec.id_len = (uint32_t)n;
+        }
+        v->s = s;
+        v->n = (uint32_t)n;
+        d->rec.present |= 1ull << f;
+        return true;
+    case FAST_ENUM: {
+        const Name *m = enum_find(d, (uint32_t)f, s, (uint32_t)n);
+        if (!m) break;
+        v->i = m->member;
+        d->rec.present |= 1ull << f;
+        return true;
+    }
+    case FAST_DATE:
+    case FAST_DATETIME:
+        if (fed_fast(d, (uint32_t)f, "\"", s, n, '"')) return true;
+        break;
+    default: break;
+    }
     Tok t = {.kind = TK_STRING, .s = s, .n = (uint32_t)n};
     return fed_decode(d, (uint32_t)f, key, kn, &t);
 }
@@ -2181,6 +2227,9 @@ bool rec_put_number(RecDecoder *d, const char *key, size_t kn, const char *text,
 {
     int f = fed_field(d, key, kn, n);
     if (f < 0 || n == 0) return d->fed_ok = false;
+    FastKind k = (FastKind)d->fast[f];
+    if ((k == FAST_INT || k == FAST_MONEY) && fed_fast(d, (uint32_t)f, "", text, n, ','))
+        return true;
     Tok t;
     d->p = (const uint8_t *)text;
     d->end = d->p + n;
@@ -2212,6 +2261,10 @@ bool rec_put_json(RecDecoder *d, const char *key, size_t kn, const char *json, s
     Tok t;
     d->line = d->p = (const uint8_t *)json;
     d->end = d->p + n;
+    if (d->fast[f] == FAST_LIST && n) {
+        const uint8_t *q = fast_value(d, (uint32_t)f, d->p);
+        if (q) return d->fed_ok = q == d->end; /* else anything but the whole list */
+    }
     if (!read_value(d, &t) || !fed_decode(d, (uint32_t)f, key, kn, &t)) return d->fed_ok = false;
     skip_ws(d);
     return d->fed_ok = d->p == d->end;
