@@ -215,6 +215,9 @@ struct RecDecoder {
     uint64_t fed_seen;            /* the fields given so far */
     size_t fed_text;              /* the most its JSON text could take */
     bool fed_ok;                  /* every member so far was taken */
+    uint32_t fed_prev;            /* fed_pred row of the next key */
+    uint8_t fed_pred[PRED_SLOTS]; /* the field that last followed field f (row
+                                     f + 1; PRED_START: the first key) */
 
     /* Fast paths (see "fast paths" below): they only ever skip work, so
      * they change no result and no message. */
@@ -442,6 +445,7 @@ static void fast_init(RecDecoder *d)
     uint8_t *w = d->patbuf;
     d->id_field = PIDX_NONE;
     memset(d->pred, PRED_NONE, sizeof d->pred);
+    memset(d->fed_pred, PRED_NONE, sizeof d->fed_pred);
     for (uint32_t i = 0, days = 0; i <= DATE_MAX_YEAR - DATE_MIN_YEAR; i++) {
         uint32_t y = DATE_MIN_YEAR + i;
         bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
@@ -2122,15 +2126,26 @@ void rec_begin(RecDecoder *d, uint64_t recno)
     d->fed_seen = 0;
     d->fed_text = 2; /* the braces */
     d->fed_ok = true;
+    d->fed_prev = PRED_START;
 }
 
 /* The field for key[0..kn), a value whose text takes at most vtext bytes,
  * or -1 when the record cannot be fed (and then never again). */
 static int fed_field(RecDecoder *d, const char *key, size_t kn, size_t vtext)
 {
-    if (!d->fed_ok) return -1;
+    if (!d->fed_ok || kn > UINT32_MAX) return d->fed_ok = false, -1;
     d->fed_ok = false;
-    int f = kn <= UINT32_MAX ? field_find(d, key, (uint32_t)kn) : -1;
+    /* A source gives its keys in the same order record after record
+     * (jsonb: by length, then bytes): the field that followed the last
+     * key the time before is tried first, as the text reader predicts. */
+    uint64_t a, b;
+    name_key(key, (uint32_t)kn, &a, &b);
+    int f = d->fed_pred[d->fed_prev];
+    if (f == PRED_NONE || !name_is(&d->fname[f], key, (uint32_t)kn, a, b)) {
+        f = field_find(d, key, (uint32_t)kn);
+        if (f >= 0) d->fed_pred[d->fed_prev] = (uint8_t)f;
+    }
+    d->fed_prev = f >= 0 ? (uint32_t)f + 1 : PRED_START;
     if (f < 0 || (d->fed_seen >> f & 1) || ++d->nkeys > REC_MAX_KEYS) return -1;
     /* every byte of a key or a string at most 6 in the text ("\u001f") */
     d->fed_text += 6 * kn + vtext + FED_MEMBER_TEXT;
