@@ -2135,6 +2135,7 @@ static int fed_field(RecDecoder *d, const char *key, size_t kn, size_t vtext)
 {
     if (!d->fed_ok || kn > UINT32_MAX) return d->fed_ok = false, -1;
     d->fed_ok = false;
+    if (kn > REC_MAX_LINE || vtext > REC_MAX_LINE) return -1;
     /* A source gives its keys in the same order record after record
      * (jsonb: by length, then bytes): the field that followed the last
      * key the time before is tried first, as the text reader predicts. */
@@ -2207,7 +2208,7 @@ static bool fed_fast(RecDecoder *d, uint32_t f, const char *open, const char *te
 
 bool rec_put_string(RecDecoder *d, const char *key, size_t kn, const char *s, size_t n)
 {
-    int f = fed_field(d, key, kn, 6 * n + 2);
+    int f = fed_field(d, key, kn, n > REC_MAX_LINE ? n : 6 * n + 2);
     if (f < 0 || n > UINT32_MAX || !fed_utf8(s, n)) return d->fed_ok = false;
     RecVal *v = &d->rec.v[f];
     switch ((FastKind)d->fast[f]) {
