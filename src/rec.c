@@ -2173,6 +2173,13 @@ static bool fed_decode(RecDecoder *d, uint32_t f, const char *key, size_t kn, co
 static bool fed_utf8(const char *s, size_t n)
 {
     const uint8_t *p = (const uint8_t *)s, *end = p + n;
+    /* a word at a time while no byte is NUL or above 0x7F (the zero-byte
+     * test may flag a byte above a real NUL: the byte loop then decides) */
+    const uint64_t ones = 0x0101010101010101ull, high = ones * 0x80;
+    for (; end - p >= 8; p += 8) {
+        uint64_t x = load64((const char *)p);
+        if ((((x - ones) & ~x) | x) & high) break;
+    }
     while (p < end) {
         if (*p < 0x80) {
             if (!*p++) return false;
@@ -2229,7 +2236,13 @@ bool rec_put_string(RecDecoder *d, const char *key, size_t kn, const char *s, si
         d->rec.present |= 1ull << f;
         return true;
     }
-    case FAST_DATE:
+    case FAST_DATE: {
+        int32_t day;
+        if (n != 10 || !fast_date(d, (const uint8_t *)s, &day)) break;
+        v->i = day;
+        d->rec.present |= 1ull << f;
+        return true;
+    }
     case FAST_DATETIME:
         if (fed_fast(d, (uint32_t)f, "\"", s, n, '"')) return true;
         break;
@@ -2244,8 +2257,18 @@ bool rec_put_number(RecDecoder *d, const char *key, size_t kn, const char *text,
     int f = fed_field(d, key, kn, n);
     if (f < 0 || n == 0) return d->fed_ok = false;
     FastKind k = (FastKind)d->fast[f];
-    if ((k == FAST_INT || k == FAST_MONEY) && fed_fast(d, (uint32_t)f, "", text, n, ','))
+    if (k == FAST_INT) { /* fast_value's FAST_INT, the text being the whole number */
+        const uint8_t *q = (const uint8_t *)text, *end = q + n;
+        bool neg = *q == '-';
+        uint64_t u;
+        if (fast_uint(q + neg, end, &u) == end) {
+            d->rec.v[f].i = neg ? -(int64_t)u : (int64_t)u;
+            d->rec.present |= 1ull << f;
+            return true;
+        }
+    } else if (k == FAST_MONEY && fed_fast(d, (uint32_t)f, "", text, n, ',')) {
         return true;
+    }
     Tok t;
     d->p = (const uint8_t *)text;
     d->end = d->p + n;

@@ -307,6 +307,12 @@ Test(feed, what_is_not_taken)
     cr_assert_not(rec_put_string(d, "state", 5, "I\xffL", 3));
     rec_begin(d, 1);
     cr_assert_not(rec_put_string(d, "state", 5, "I\0L", 3));
+    rec_begin(d, 1);
+    cr_assert_not(rec_put_string(d, "state", 5, "Illinois, USA\0", 14));
+    rec_begin(d, 1);
+    cr_assert_not(rec_put_string(d, "state", 5, "Illinois, \xc3\x28SA", 14));
+    rec_begin(d, 1);
+    cr_assert(rec_put_string(d, "state", 5, "Illinois, caf\xc3\xa9", 15));
     /* a string longer than a line may be */
     size_t big = REC_MAX_LINE;
     char *s = malloc(big);
