@@ -20,10 +20,14 @@
  * piece of static state in the project: a backend is a process, and
  * PostgreSQL's own extensions keep their per-backend caches the same way.
  *
- * jsonb in, jsonb out. pcr.decide writes the request as compact JSON text
- * straight from jsonb's binary layout (pcr_pg_text.c) and gives it to the
- * library's one record decoder, so a request means in PostgreSQL exactly
- * what it means to pcrvm, messages included; the decision line comes back
+ * jsonb in, jsonb out. pcr.decide gives the library the request's
+ * top-level members straight from jsonb's binary layout (pgtext_feed,
+ * pcr.h "Records fed member by member"), each converted as in a JSON line;
+ * a request that route does not take exactly (any malformed one, an
+ * unknown key, ...) is written as compact JSON text from the same layout
+ * (pcr_pg_text.c) and given to the library's text decoder, so a request
+ * means in PostgreSQL exactly what it means to pcrvm, messages included
+ * (pcr.direct chooses the route, for tests); the decision line comes back
  * as jsonb written in jsonb's binary layout directly, or copied from a
  * cached decision that differed only in its id (pcr_pg_line.c), not
  * through jsonb_in. docs/postgres.md, "jsonb and text", has the

@@ -1,6 +1,7 @@
 /* pcr_pg.h: what the modules of the PostgreSQL extension share (ext/postgres).
  *   pcr_pg.c       the SQL functions, the per-backend engine cache
- *   pcr_pg_text.c  jsonb to JSON text (pgtext_): the request the library reads
+ *   pcr_pg_text.c  jsonb fed to the library member by member, or as JSON
+ *                  text (pgtext_): the request the library reads
  *   pcr_pg_line.c  a decision line to jsonb (pgline_): the answer
  * Everything here is internal to pcr.so (exports.map keeps it there). */
 #ifndef PCR_PG_H
