@@ -10,7 +10,8 @@
 # (one core) over the same records from a file, in the same run. Also the
 # two ways of reading the jsonb, side by side: pcr.decide(r) reads the
 # binary value; pcr.decide_text(r::text) is the text route (jsonb_out, then
-# the text decided); plus decide_text over the records stored as text, the
+# the text decided); pcr.decide(r) with pcr.direct = off (the request
+# written as text from the binary value, then decided); plus decide_text over the records stored as text, the
 # scan alone and the jsonb-to-text step alone. count() keeps the client out
 # of the measurement: the decisions are made and dropped in the server.
 #
@@ -102,6 +103,7 @@ SQL
 ROWS="pcrvm|-|
 decide|0|SELECT count(pcr.decide(r)) FROM requests
 decide2|2|SELECT count(pcr.decide(r)) FROM requests
+decideoff|0|SET pcr.direct = off; SELECT count(pcr.decide(r)) FROM requests
 textroute|0|SELECT count(pcr.decide_text(r::text)) FROM requests
 text|0|SELECT count(pcr.decide_text(line)) FROM requests_text
 text2|2|SELECT count(pcr.decide_text(line)) FROM requests_text
@@ -137,6 +139,7 @@ printf "%-44s %10s %10s %10s %10s  %s\n" "" "wall" "rows/s" "cpu" "rows/cpu-s" "
 row "pcrvm -j 1 (one core), from a file" pcrvm
 row "pcr.decide(jsonb), 0 workers" decide
 row "pcr.decide(jsonb), 2 workers (x: vs 0)" decide2 decide
+row "pcr.decide, pcr.direct = off (x: vs on)" decideoff decide
 row "text route: decide_text(r::text), 0 workers" textroute
 row "pcr.decide_text(text column), 0 workers" text
 row "pcr.decide_text(text column), 2 workers" text2 text

@@ -380,6 +380,7 @@ struct pcr_engine {
     RecDecoder *dec; /* for the schema all policies share (the first's) */
     bool strict;     /* pcr_engine_set_strict: unknown keys are errors */
     Buf line;        /* the current decision line */
+    uint64_t feed_recno; /* the record being fed (pcr_engine_feed_begin) */
     FILE *explain;   /* where explanations go (pcr_engine_set_explain), or NULL */
     Buf why;         /* the current explanation */
     WhyMemo why_memo; /* the last no_policy explanation (no_policy_why_memo) */
@@ -766,6 +767,24 @@ static void explain_last(pcr_engine *e, const Record *r, uint64_t recno, const c
     fwrite(b->p, 1, b->n, e->explain);
 }
 
+/* Routes and decides the decoded record r, appending its decision line
+ * to out; returns the decision. */
+static pcr_decision_kind decide_record(pcr_engine *e, const Record *r, Buf *out)
+{
+    const Prog *p0 = e->v[0].pol->prog;
+    const RecVal *payer = &r->v[p0->f_payer];
+    EnginePolicy *ep = route(e, payer->s, payer->n, (int32_t)r->v[p0->f_service_date].i);
+    if (!ep) {
+        const WhyMemo *m = no_policy_why_memo(e, payer->s, payer->n,
+                                              (int32_t)r->v[p0->f_service_date].i);
+        out_no_policy(out, r->id, r->id_len, m->text, m->len);
+        return remember(e, PCR_DEC_NO_POLICY, NULL, r->id, r->id_len, NULL);
+    }
+    vm_decide(ep->vm, r, &e->last);
+    out_decision(out, ep->out, r->id, r->id_len, &e->last);
+    return remember(e, e->last.kind, ep, r->id, r->id_len, NULL);
+}
+
 /* Decides one line, appending its decision line to out; returns the
  * decision. */
 static pcr_decision_kind decide_line(pcr_engine *e, const char *json, size_t len, uint64_t recno,
@@ -785,18 +804,7 @@ static pcr_decision_kind decide_line(pcr_engine *e, const char *json, size_t len
         return remember(e, PCR_DEC_ERROR, NULL, id, id_len, rec_error(e->dec));
     }
     *rec = r;
-    const Prog *p0 = e->v[0].pol->prog;
-    const RecVal *payer = &r->v[p0->f_payer];
-    EnginePolicy *ep = route(e, payer->s, payer->n, (int32_t)r->v[p0->f_service_date].i);
-    if (!ep) {
-        const WhyMemo *m = no_policy_why_memo(e, payer->s, payer->n,
-                                              (int32_t)r->v[p0->f_service_date].i);
-        out_no_policy(out, r->id, r->id_len, m->text, m->len);
-        return remember(e, PCR_DEC_NO_POLICY, NULL, r->id, r->id_len, NULL);
-    }
-    vm_decide(ep->vm, r, &e->last);
-    out_decision(out, ep->out, r->id, r->id_len, &e->last);
-    return remember(e, e->last.kind, ep, r->id, r->id_len, NULL);
+    return decide_record(e, r, out);
 }
 
 /* Decides one line into out (and explains it when asked). */
@@ -1106,4 +1114,53 @@ void engine_fail(pcr_engine *e, const char *id, size_t id_len, const char *msg, 
     remember(e, PCR_DEC_ERROR, NULL, id, id_len, e->last_msg);
     *line = e->line.p;
     *len = e->line.n;
+}
+
+/* ---- records fed member by member ---------------------------------------- */
+
+bool pcr_engine_feed_begin(pcr_engine *e, uint64_t recno)
+{
+    if (!e || e->n == 0) return false;
+    rec_begin(e->dec, recno);
+    e->feed_recno = recno;
+    return true;
+}
+
+bool pcr_engine_feed_string(pcr_engine *e, const char *key, size_t klen, const char *s, size_t n)
+{
+    return e && e->n && key && (s || !n) && rec_put_string(e->dec, key, klen, s ? s : "", n);
+}
+
+bool pcr_engine_feed_number(pcr_engine *e, const char *key, size_t klen, const char *text, size_t n)
+{
+    return e && e->n && key && text && rec_put_number(e->dec, key, klen, text, n);
+}
+
+bool pcr_engine_feed_bool(pcr_engine *e, const char *key, size_t klen, bool v)
+{
+    return e && e->n && key && rec_put_bool(e->dec, key, klen, v);
+}
+
+bool pcr_engine_feed_null(pcr_engine *e, const char *key, size_t klen)
+{
+    return e && e->n && key && rec_put_null(e->dec, key, klen);
+}
+
+bool pcr_engine_feed_json(pcr_engine *e, const char *key, size_t klen, const char *json, size_t n)
+{
+    return e && e->n && key && json && rec_put_json(e->dec, key, klen, json, n);
+}
+
+bool pcr_engine_feed_eval(pcr_engine *e, const char **line, size_t *line_len, pcr_decision_kind *kind)
+{
+    if (!e || e->n == 0) return false;
+    const Record *r = rec_finish(e->dec);
+    if (!r) return false;
+    e->line.n = 0;
+    pcr_decision_kind k = decide_record(e, r, &e->line);
+    if (e->explain) explain_last(e, r, e->feed_recno, NULL);
+    if (line) *line = e->line.p;
+    if (line_len) *line_len = e->line.n;
+    if (kind) *kind = k;
+    return true;
 }

@@ -212,6 +212,14 @@ struct RecDecoder {
     const char *first_unknown;    /* this record's first unknown key (strict) */
     uint32_t first_unknown_len;
 
+    /* A record fed member by member (rec_begin .. rec_finish, at the end) */
+    uint64_t fed_seen;            /* the fields given so far */
+    size_t fed_text;              /* the most its JSON text could take */
+    bool fed_ok;                  /* every member so far was taken */
+    uint32_t fed_prev;            /* fed_pred row of the next key */
+    uint8_t fed_pred[PRED_SLOTS]; /* the field that last followed field f (row
+                                     f + 1; PRED_START: the first key) */
+
     /* Fast paths (see "fast paths" below): they only ever skip work, so
      * they change no result and no message. */
     KeyPat kpat[PCR_MAX_FIELDS + 1]; /* field f's key as it usually appears;
@@ -420,6 +428,7 @@ static void fast_init(RecDecoder *d)
     uint8_t *w = d->patbuf;
     d->id_field = PIDX_NONE;
     memset(d->pred, PRED_NONE, sizeof d->pred);
+    memset(d->fed_pred, PRED_NONE, sizeof d->fed_pred);
     for (uint32_t i = 0, days = 0; i <= DATE_MAX_YEAR - DATE_MIN_YEAR; i++) {
         uint32_t y = DATE_MIN_YEAR + i;
         bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
@@ -2028,9 +2037,8 @@ static void recover_id(RecDecoder *d)
     d->quiet = false;
 }
 
-/* Decodes one line (see rec.h and the top of this file). The result and
- * every value in it are owned by d and valid until the next call. */
-const Record *rec_decode(RecDecoder *d, const char *line, size_t len, uint64_t recno)
+/* Makes d ready for record recno: nothing decoded, no key seen. */
+static void record_reset(RecDecoder *d, uint64_t recno)
 {
     Record *r = &d->rec;
     r->present = 0;
@@ -2051,6 +2059,14 @@ const Record *rec_decode(RecDecoder *d, const char *line, size_t len, uint64_t r
         memset(d->keys, 0, sizeof d->keys);
         d->gen = 1;
     }
+}
+
+/* Decodes one line (see rec.h and the top of this file). The result and
+ * every value in it are owned by d and valid until the next call. */
+const Record *rec_decode(RecDecoder *d, const char *line, size_t len, uint64_t recno)
+{
+    Record *r = &d->rec;
+    record_reset(d, recno);
     if (!line) line = "";
     d->line = d->p = (const uint8_t *)line;
     d->end = d->line + len;
@@ -2069,4 +2085,216 @@ const Record *rec_decode(RecDecoder *d, const char *line, size_t len, uint64_t r
     if (parse_record(d)) return r;
     if (!r->has_id) recover_id(d);
     return NULL;
+}
+
+/* ---- records fed member by member ------------------------------------------ */
+
+/* A front end that holds a request already parsed (PostgreSQL's jsonb)
+ * gives its top-level members one by one (rec.h "fed records"): each value
+ * goes through decode_field, as the text reader's does, so it means what
+ * it means in a JSON line. Anything this route does not take exactly as
+ * the text reader would (an unknown key, a duplicate, a value the field
+ * rejects, more keys or text than a line may hold, a string that is not
+ * UTF-8) makes the record not taken: the caller decides its JSON text
+ * instead, which gives today's message. Nothing here writes a message
+ * anyone reads. */
+
+/* Each member's most bytes in the JSON text: quotes, colon, comma. */
+enum { FED_MEMBER_TEXT = 8 };
+
+void rec_begin(RecDecoder *d, uint64_t recno)
+{
+    record_reset(d, recno);
+    d->line = d->p = d->end = (const uint8_t *)"";
+    d->fed_seen = 0;
+    d->fed_text = 2; /* the braces */
+    d->fed_ok = true;
+    d->fed_prev = PRED_START;
+}
+
+/* The field for key[0..kn), a value whose text takes at most vtext bytes,
+ * or -1 when the record cannot be fed (and then never again). */
+static int fed_field(RecDecoder *d, const char *key, size_t kn, size_t vtext)
+{
+    if (!d->fed_ok || kn > UINT32_MAX) return d->fed_ok = false, -1;
+    d->fed_ok = false;
+    if (kn > REC_MAX_LINE || vtext > REC_MAX_LINE) return -1;
+    /* A source gives its keys in the same order record after record
+     * (jsonb: by length, then bytes): the field that followed the last
+     * key the time before is tried first, as the text reader predicts. */
+    uint64_t a, b;
+    name_key(key, (uint32_t)kn, &a, &b);
+    int f = d->fed_pred[d->fed_prev];
+    if (f == PRED_NONE || !name_is(&d->fname[f], key, (uint32_t)kn, a, b)) {
+        f = field_find(d, key, (uint32_t)kn);
+        if (f >= 0) d->fed_pred[d->fed_prev] = (uint8_t)f;
+    }
+    d->fed_prev = f >= 0 ? (uint32_t)f + 1 : PRED_START;
+    if (f < 0 || (d->fed_seen >> f & 1) || ++d->nkeys > REC_MAX_KEYS) return -1;
+    /* every byte of a key or a string at most 6 in the text ("\u001f") */
+    d->fed_text += 6 * kn + vtext + FED_MEMBER_TEXT;
+    if (d->fed_text > REC_MAX_LINE) return -1;
+    d->fed_seen |= 1ull << f;
+    d->fed_ok = true;
+    return f;
+}
+
+/* Decodes t as field f's value (one copy of the inlined decode_field). */
+static bool fed_decode(RecDecoder *d, uint32_t f, const char *key, size_t kn, const Tok *t)
+{
+    if (t->kind == TK_STRING && kn == 2 && memcmp(key, "id", 2) == 0) {
+        d->rec.has_id = true;
+        d->rec.id = t->s;
+        d->rec.id_len = t->n;
+    }
+    d->fed_ok = decode_field(d, f, t);
+    return d->fed_ok;
+}
+
+/* Is s[0..n) UTF-8 without NUL? (A JSON line's strings are checked as
+ * they are read; NUL is refused there, even as \u0000.) */
+static bool fed_utf8(const char *s, size_t n)
+{
+    const uint8_t *p = (const uint8_t *)s, *end = p + n;
+    /* a word at a time while no byte is NUL or above 0x7F (the zero-byte
+     * test may flag a byte above a real NUL: the byte loop then decides) */
+    const uint64_t ones = 0x0101010101010101ull, high = ones * 0x80;
+    for (; end - p >= 8; p += 8) {
+        uint64_t x = load64((const char *)p);
+        if ((((x - ones) & ~x) | x) & high) break;
+    }
+    while (p < end) {
+        if (*p < 0x80) {
+            if (!*p++) return false;
+            continue;
+        }
+        size_t k = utf8_seq(p, end);
+        if (!k) return false;
+        p += k;
+    }
+    return true;
+}
+
+/* The typed fast paths (fast_value) for a value that keeps no pointer
+ * into its text: text[0..n) is copied between open and close (a quote
+ * and a quote, or nothing and a comma), as it stands in a line, and read
+ * there. True when the fast path took the whole value; false leaves the
+ * value to decode_field, exactly as in a line. */
+enum { FED_FAST_MAX = 32 };
+
+static bool fed_fast(RecDecoder *d, uint32_t f, const char *open, const char *text, size_t n,
+                     char close)
+{
+    uint8_t buf[FED_FAST_MAX + 2];
+    size_t o = strlen(open);
+    if (n > FED_FAST_MAX) return false;
+    memcpy(buf, open, o);
+    memcpy(buf + o, text, n);
+    buf[o + n] = (uint8_t)close;
+    d->end = buf + o + n + 1;
+    const uint8_t *end = close == '"' ? d->end : d->end - 1;
+    return fast_value(d, f, buf) == end;
+}
+
+bool rec_put_string(RecDecoder *d, const char *key, size_t kn, const char *s, size_t n)
+{
+    int f = fed_field(d, key, kn, n > REC_MAX_LINE ? n : 6 * n + 2);
+    if (f < 0 || n > UINT32_MAX || !fed_utf8(s, n)) return d->fed_ok = false;
+    RecVal *v = &d->rec.v[f];
+    switch ((FastKind)d->fast[f]) {
+    case FAST_STRING: /* decode_field's VT_STRING and VT_CODE */
+        if (kn == 2 && memcmp(key, "id", 2) == 0) {
+            d->rec.has_id = true;
+            d->rec.id = s;
+            d->rec.id_len = (uint32_t)n;
+        }
+        v->s = s;
+        v->n = (uint32_t)n;
+        d->rec.present |= 1ull << f;
+        return true;
+    case FAST_ENUM: {
+        const Name *m = enum_find(d, (uint32_t)f, s, (uint32_t)n);
+        if (!m) break;
+        v->i = m->member;
+        d->rec.present |= 1ull << f;
+        return true;
+    }
+    case FAST_DATE: {
+        int32_t day;
+        if (n != 10 || !fast_date(d, (const uint8_t *)s, &day)) break;
+        v->i = day;
+        d->rec.present |= 1ull << f;
+        return true;
+    }
+    case FAST_DATETIME:
+        if (fed_fast(d, (uint32_t)f, "\"", s, n, '"')) return true;
+        break;
+    default: break;
+    }
+    Tok t = {.kind = TK_STRING, .s = s, .n = (uint32_t)n};
+    return fed_decode(d, (uint32_t)f, key, kn, &t);
+}
+
+bool rec_put_number(RecDecoder *d, const char *key, size_t kn, const char *text, size_t n)
+{
+    int f = fed_field(d, key, kn, n);
+    if (f < 0 || n == 0) return d->fed_ok = false;
+    FastKind k = (FastKind)d->fast[f];
+    if (k == FAST_INT) { /* fast_value's FAST_INT, the text being the whole number */
+        const uint8_t *q = (const uint8_t *)text, *end = q + n;
+        bool neg = *q == '-';
+        uint64_t u;
+        if (fast_uint(q + neg, end, &u) == end) {
+            d->rec.v[f].i = neg ? -(int64_t)u : (int64_t)u;
+            d->rec.present |= 1ull << f;
+            return true;
+        }
+    } else if (k == FAST_MONEY && fed_fast(d, (uint32_t)f, "", text, n, ',')) {
+        return true;
+    }
+    Tok t;
+    d->p = (const uint8_t *)text;
+    d->end = d->p + n;
+    if (!read_number(d, &t) || d->p != d->end) return d->fed_ok = false;
+    return fed_decode(d, (uint32_t)f, key, kn, &t);
+}
+
+bool rec_put_bool(RecDecoder *d, const char *key, size_t kn, bool v)
+{
+    int f = fed_field(d, key, kn, 5);
+    if (f < 0) return false;
+    Tok t = {.kind = v ? TK_TRUE : TK_FALSE};
+    return fed_decode(d, (uint32_t)f, key, kn, &t);
+}
+
+bool rec_put_null(RecDecoder *d, const char *key, size_t kn)
+{
+    int f = fed_field(d, key, kn, 4);
+    if (f < 0) return false;
+    Tok t = {.kind = TK_NULL};
+    return fed_decode(d, (uint32_t)f, key, kn, &t);
+}
+
+bool rec_put_json(RecDecoder *d, const char *key, size_t kn, const char *json, size_t n)
+{
+    int f = fed_field(d, key, kn, n);
+    /* its unescaped strings go to the scratch buffer, which must not move */
+    if (f < 0 || n > d->cap - d->used) return d->fed_ok = false;
+    Tok t;
+    d->line = d->p = (const uint8_t *)json;
+    d->end = d->p + n;
+    if (d->fast[f] == FAST_LIST && n) {
+        const uint8_t *q = fast_value(d, (uint32_t)f, d->p);
+        if (q) return d->fed_ok = q == d->end; /* else anything but the whole list */
+    }
+    if (!read_value(d, &t) || !fed_decode(d, (uint32_t)f, key, kn, &t)) return d->fed_ok = false;
+    skip_ws(d);
+    return d->fed_ok = d->p == d->end;
+}
+
+const Record *rec_finish(RecDecoder *d)
+{
+    if (!d->fed_ok || !resolve_codes(d)) return NULL;
+    if (d->required & ~d->rec.present) return NULL;
+    return check_service_at(d) ? &d->rec : NULL;
 }

@@ -108,4 +108,33 @@ void rec_decoder_set_fast(RecDecoder *d, bool on);
  * a field. Any key may share one; only the field itself is found there. */
 uint32_t rec_key_slot(const RecDecoder *d, const char *name, size_t n);
 
+/* ---- fed records --------------------------------------------------------
+ * A record given member by member instead of as a line (a front end that
+ * holds the request already parsed, such as PostgreSQL's jsonb): rec_begin,
+ * then one rec_put_* per top-level member, in any order, then rec_finish.
+ * Each value goes through the same per-type conversion as in a line, so it
+ * means the same. key[0..kn) is the key as the JSON string means it
+ * (escapes resolved); a string value the same; a number is given as its
+ * JSON text; rec_put_json gives one value as JSON text (an array or an
+ * object, or anything). Strings and JSON texts must stay valid, unchanged,
+ * until the record's Record is no longer used; number texts only during
+ * the call.
+ *
+ * This route takes only records it decodes exactly as the text reader
+ * would: a put returns false (and rec_finish then NULL) for an unknown or
+ * repeated key, a value its field rejects, more keys or text than a line
+ * may hold, a string that is not UTF-8 or holds NUL, a rec_put_json text
+ * longer than the decoder's scratch room, anything. The caller then
+ * decodes the record's JSON text with rec_decode, which gives the message.
+ * rec_finish returns the record (as rec_decode does, valid until the next
+ * record), or NULL; rec_error() is then not meaningful. Unknown keys are
+ * never counted here (the text route counts them). */
+void rec_begin(RecDecoder *d, uint64_t recno);
+bool rec_put_string(RecDecoder *d, const char *key, size_t kn, const char *s, size_t n);
+bool rec_put_number(RecDecoder *d, const char *key, size_t kn, const char *text, size_t n);
+bool rec_put_bool(RecDecoder *d, const char *key, size_t kn, bool v);
+bool rec_put_null(RecDecoder *d, const char *key, size_t kn);
+bool rec_put_json(RecDecoder *d, const char *key, size_t kn, const char *json, size_t n);
+const Record *rec_finish(RecDecoder *d);
+
 #endif

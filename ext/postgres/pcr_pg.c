@@ -20,10 +20,14 @@
  * piece of static state in the project: a backend is a process, and
  * PostgreSQL's own extensions keep their per-backend caches the same way.
  *
- * jsonb in, jsonb out. pcr.decide writes the request as compact JSON text
- * straight from jsonb's binary layout (pcr_pg_text.c) and gives it to the
- * library's one record decoder, so a request means in PostgreSQL exactly
- * what it means to pcrvm, messages included; the decision line comes back
+ * jsonb in, jsonb out. pcr.decide gives the library the request's
+ * top-level members straight from jsonb's binary layout (pgtext_feed,
+ * pcr.h "Records fed member by member"), each converted as in a JSON line;
+ * a request that route does not take exactly (any malformed one, an
+ * unknown key, ...) is written as compact JSON text from the same layout
+ * (pcr_pg_text.c) and given to the library's text decoder, so a request
+ * means in PostgreSQL exactly what it means to pcrvm, messages included
+ * (pcr.direct chooses the route, for tests); the decision line comes back
  * as jsonb written in jsonb's binary layout directly, or copied from a
  * cached decision that differed only in its id (pcr_pg_line.c), not
  * through jsonb_in. docs/postgres.md, "jsonb and text", has the
@@ -92,6 +96,22 @@ static PgCache pg_cache;
  * variable is static by PostgreSQL's design. */
 static bool pg_check_output = false;
 
+/* pcr.direct: how pcr.decide(jsonb) reads the request. on (the default):
+ * fed to the engine member by member (pgtext_feed), its text only when
+ * the engine does not take it; off: always its text; only (for tests): a
+ * request the direct route does not take gives NULL, so a test counts
+ * them and compares the rest with the text route's decisions. */
+typedef enum PgDirect { PG_DIRECT_OFF, PG_DIRECT_ON, PG_DIRECT_ONLY } PgDirect;
+
+static const struct config_enum_entry pg_direct_options[] = {
+    {"off", PG_DIRECT_OFF, false},
+    {"on", PG_DIRECT_ON, false},
+    {"only", PG_DIRECT_ONLY, false},
+    {NULL, 0, false},
+};
+
+static int pg_direct = PG_DIRECT_ON;
+
 void _PG_init(void);
 
 void _PG_init(void)
@@ -99,6 +119,10 @@ void _PG_init(void)
     DefineCustomBoolVariable("pcr.check_output",
                              "Compares every decision's jsonb with jsonb_in's (for tests).", NULL,
                              &pg_check_output, false, PGC_USERSET, 0, NULL, NULL, NULL);
+    DefineCustomEnumVariable("pcr.direct",
+                             "How pcr.decide(jsonb) reads a request: on, off (its text), only (for tests).",
+                             NULL, &pg_direct, PG_DIRECT_ON, pg_direct_options, PGC_USERSET, 0, NULL,
+                             NULL, NULL);
     MarkGUCPrefixReserved("pcr");
 }
 
@@ -328,24 +352,32 @@ static pcr_engine *pg_call_engine(FunctionCallInfo fcinfo, int names_arg)
 
 /* ---- deciding -------------------------------------------------------------- */
 
-/* Decides the JSON text json (len bytes) and returns the decision object;
- * strict: a malformed request raises instead. */
-static Datum pg_decide_json(FunctionCallInfo fcinfo, pcr_engine *e, const char *json, size_t len,
-                            bool strict)
+/* The decision object of the decision line[0..len) of kind; strict: an
+ * error decision raises instead. */
+static Datum pg_decision(FunctionCallInfo fcinfo, pcr_engine *e, const char *line, size_t len,
+                         pcr_decision_kind kind, bool strict)
 {
     PgCall *c = fcinfo->flinfo->fn_extra;
-    const char *line;
-    size_t line_len;
-    pcr_decision_kind kind;
-    /* One call is one record: error messages say "record 1". */
-    pcr_engine_eval(e, json, len, 1, &line, &line_len, &kind);
     if (strict && kind == PCR_DEC_ERROR) {
         pcr_decision d;
         const char *msg = pcr_engine_decision(e, &d) == PCR_OK && d.error ? d.error : "malformed";
         ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
                         errmsg("pcr: malformed request: %s", msg)));
     }
-    return pgline_to_jsonb(&c->scan, fcinfo->flinfo->fn_mcxt, line, line_len, pg_check_output);
+    return pgline_to_jsonb(&c->scan, fcinfo->flinfo->fn_mcxt, line, len, pg_check_output);
+}
+
+/* Decides the JSON text json (len bytes) and returns the decision object;
+ * strict: a malformed request raises instead. */
+static Datum pg_decide_json(FunctionCallInfo fcinfo, pcr_engine *e, const char *json, size_t len,
+                            bool strict)
+{
+    const char *line;
+    size_t line_len;
+    pcr_decision_kind kind;
+    /* One call is one record: error messages say "record 1". */
+    pcr_engine_eval(e, json, len, 1, &line, &line_len, &kind);
+    return pg_decision(fcinfo, e, line, line_len, kind, strict);
 }
 
 static Datum pg_decide_common(FunctionCallInfo fcinfo, bool strict)
@@ -358,8 +390,22 @@ static Datum pg_decide_common(FunctionCallInfo fcinfo, bool strict)
         initStringInfo(&c->text);
         MemoryContextSwitchTo(old);
     }
-    pgtext_from_jsonb(jb, &c->text);
-    Datum d = pg_decide_json(fcinfo, e, c->text.data, (size_t)c->text.len, strict);
+    Datum d;
+    const char *line;
+    size_t line_len;
+    pcr_decision_kind kind;
+    /* The direct route takes only requests it reads exactly as the text
+     * route would (no malformed one): every other gets today's text route,
+     * and its message. */
+    if (pg_direct != PG_DIRECT_OFF && pgtext_feed(jb, e, &c->text) &&
+        pcr_engine_feed_eval(e, &line, &line_len, &kind)) {
+        d = pg_decision(fcinfo, e, line, line_len, kind, strict);
+    } else if (pg_direct == PG_DIRECT_ONLY) {
+        PG_RETURN_NULL();
+    } else {
+        pgtext_from_jsonb(jb, &c->text);
+        d = pg_decide_json(fcinfo, e, c->text.data, (size_t)c->text.len, strict);
+    }
     /* A rare huge request does not keep its buffer for the rest of the query. */
     if (c->text.maxlen > PG_TEXT_KEEP) {
         pfree(c->text.data);

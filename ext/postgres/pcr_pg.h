@@ -1,6 +1,7 @@
 /* pcr_pg.h: what the modules of the PostgreSQL extension share (ext/postgres).
  *   pcr_pg.c       the SQL functions, the per-backend engine cache
- *   pcr_pg_text.c  jsonb to JSON text (pgtext_): the request the library reads
+ *   pcr_pg_text.c  jsonb fed to the library member by member, or as JSON
+ *                  text (pgtext_): the request the library reads
  *   pcr_pg_line.c  a decision line to jsonb (pgline_): the answer
  * Everything here is internal to pcr.so (exports.map keeps it there). */
 #ifndef PCR_PG_H
@@ -42,6 +43,23 @@ static inline bool pg_word_plain(uint64 x)
  * beyond which it decides the request as an error anyway) goes through
  * JsonbToCString, which asks for no more room than it uses. */
 void pgtext_from_jsonb(Jsonb *jb, StringInfo out);
+
+/* ---- jsonb fed to the engine (pcr_pg_text.c) ------------------------------ */
+
+#define PG_FEED_MAX (128 * 1024) /* bytes of jsonb fed member by member */
+
+struct pcr_engine;
+
+/* Starts a fed record on e (pcr.h "Records fed member by member") and
+ * gives it jb's top-level members straight from jsonb's binary layout: a
+ * string as its bytes, a number as its text, an array or object as its
+ * compact JSON text, written into js. False when the engine does not take
+ * the request (anything it does not read exactly as the text reader
+ * would), when jb is not an object or is larger than PG_FEED_MAX (its
+ * text could pass the library's line limit): the caller then decides the
+ * request's text. On true, pcr_engine_feed_eval decides it; jb and js must
+ * be left as they are until then. */
+bool pgtext_feed(Jsonb *jb, struct pcr_engine *e, StringInfo js);
 
 /* ---- a decision line to jsonb (pcr_pg_line.c) ---------------------------- */
 

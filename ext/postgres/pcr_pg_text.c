@@ -2,6 +2,8 @@
  * decoder (pcr_pg.h). */
 #include "pcr_pg.h"
 
+#include "pcr/pcr.h"
+
 #include "miscadmin.h"
 #include "utils/fmgrprotos.h"
 #include "utils/numeric.h"
@@ -252,4 +254,73 @@ void pgtext_from_jsonb(Jsonb *jb, StringInfo out)
     char *w = pg_put_container(&pw, out->data, &jb->root);
     out->len = (int)(w - out->data);
     *w = '\0';
+}
+
+/* ---- jsonb fed to the engine member by member ----------------------------- */
+
+/* A number's text for pcr_engine_feed_number: pg_put_integer's, else
+ * numeric_out's (palloc'ed, freed here). */
+static bool pg_feed_number(pcr_engine *e, const char *key, int klen, Numeric n)
+{
+    char small[24];
+    char *end = pg_put_integer(small, n);
+    if (end) return pcr_engine_feed_number(e, key, (size_t)klen, small, (size_t)(end - small));
+    char *text = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(n)));
+    bool ok = pcr_engine_feed_number(e, key, (size_t)klen, text, strlen(text));
+    pfree(text);
+    return ok;
+}
+
+/* See pcr_pg.h. The top-level object's members are walked as
+ * pg_put_container walks them; an array or object value is written as
+ * JSON text into js (given the whole value's room first, so that it does
+ * not move while the engine holds pointers into it). */
+bool pgtext_feed(Jsonb *jb, pcr_engine *e, StringInfo js)
+{
+    const JsonbContainer *jc = &jb->root;
+    Size size = VARSIZE(jb);
+    if (!JsonContainerIsObject(jc) || size > PG_FEED_MAX || !pcr_engine_feed_begin(e, 1))
+        return false;
+    uint32 n = JsonContainerSize(jc);
+    const char *base = (const char *)&jc->children[2 * n];
+    uint32 koff = 0, voff = n ? getJsonbOffset(jc, (int)n) : 0;
+    bool js_ready = false;
+    for (uint32 i = 0; i < n; i++) {
+        uint32 kend = koff, vend = voff;
+        JBE_ADVANCE_OFFSET(kend, jc->children[i]);
+        JBE_ADVANCE_OFFSET(vend, jc->children[n + i]);
+        const char *key = base + koff;
+        int klen = (int)(kend - koff);
+        bool ok;
+        switch (jc->children[n + i] & JENTRY_TYPEMASK) {
+        case JENTRY_ISSTRING:
+            ok = pcr_engine_feed_string(e, key, (size_t)klen, base + voff, vend - voff);
+            break;
+        case JENTRY_ISNUMERIC:
+            ok = pg_feed_number(e, key, klen, (Numeric)(base + INTALIGN(voff)));
+            break;
+        case JENTRY_ISBOOL_TRUE: ok = pcr_engine_feed_bool(e, key, (size_t)klen, true); break;
+        case JENTRY_ISBOOL_FALSE: ok = pcr_engine_feed_bool(e, key, (size_t)klen, false); break;
+        case JENTRY_ISNULL: ok = pcr_engine_feed_null(e, key, (size_t)klen); break;
+        default: {
+            if (!js_ready) {
+                resetStringInfo(js);
+                enlargeStringInfo(js, (int)PG_ROOM(size));
+                js_ready = true;
+            }
+            PgWriter pw = {js, (int)PG_ROOM(size)};
+            char *data = js->data, *start = js->data + js->len;
+            char *w = pg_put_container(&pw, start, (const JsonbContainer *)(base + INTALIGN(voff)));
+            /* a long number moved the buffer: earlier values would dangle */
+            if (js->data != data) return false;
+            js->len = (int)(w - js->data);
+            ok = pcr_engine_feed_json(e, key, (size_t)klen, start, (size_t)(w - start));
+            break;
+        }
+        }
+        if (!ok) return false;
+        koff = kend;
+        voff = vend;
+    }
+    return true;
 }

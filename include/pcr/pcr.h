@@ -450,6 +450,48 @@ pcr_status pcr_csv_write_header(FILE *out);
  * are quoted as RFC 4180 asks; rows end with CRLF. */
 pcr_status pcr_csv_write_row(pcr_engine *e, const char *line, size_t len, FILE *out);
 
+/* ---- Records fed member by member ----------------------------------------
+ * For a front end that holds a request already parsed (the PostgreSQL
+ * extension's jsonb): instead of writing it as JSON text for
+ * pcr_engine_eval, it gives the engine the request's top-level members one
+ * by one, in any order, each as its key and a typed value, then asks for
+ * the decision. Every value goes through the same conversion as in a JSON
+ * line, so the decision line is byte for byte what pcr_engine_eval gives
+ * for the same request's text.
+ *
+ * This route is partial by design: it decides only requests it reads
+ * exactly as the text reader would, and no malformed one. Every call
+ * returns false when the request is not taken (an unknown or repeated key,
+ * a value of the wrong type or out of range, a missing required field, a
+ * string that is not UTF-8 or holds NUL, more keys or text than a line may
+ * hold, no policy loaded, anything); the caller then decides the request's
+ * JSON text with pcr_engine_eval, which gives the decision and any error
+ * message. After a false, later feed calls of the same record return false.
+ *
+ *   pcr_engine_feed_begin   starts record recno (the number an explanation
+ *                           names)
+ *   pcr_engine_feed_string  a string value s[0..n), escapes resolved
+ *   pcr_engine_feed_number  a number, as its JSON text (e.g. "42", "12.50")
+ *   pcr_engine_feed_bool    true or false
+ *   pcr_engine_feed_null    null
+ *   pcr_engine_feed_json    one value as JSON text: for arrays and objects
+ *                           (lists of codes, of {"system", "code"} objects)
+ *   pcr_engine_feed_eval    decides the record: true with *line, *line_len,
+ *                           *kind as pcr_engine_eval gives them (valid
+ *                           until the engine's next record); false: not
+ *                           taken, nothing decided.
+ * key[0..klen) is the key as its JSON string means it (escapes resolved).
+ * Strings and JSON texts must stay valid and unchanged until
+ * pcr_engine_feed_eval returns; a number's text only during its call.
+ * pcr_engine_decision describes a fed record's decision as any other. */
+bool pcr_engine_feed_begin(pcr_engine *e, uint64_t recno);
+bool pcr_engine_feed_string(pcr_engine *e, const char *key, size_t klen, const char *s, size_t n);
+bool pcr_engine_feed_number(pcr_engine *e, const char *key, size_t klen, const char *text, size_t n);
+bool pcr_engine_feed_bool(pcr_engine *e, const char *key, size_t klen, bool v);
+bool pcr_engine_feed_null(pcr_engine *e, const char *key, size_t klen);
+bool pcr_engine_feed_json(pcr_engine *e, const char *key, size_t klen, const char *json, size_t n);
+bool pcr_engine_feed_eval(pcr_engine *e, const char **line, size_t *line_len, pcr_decision_kind *kind);
+
 #ifdef __cplusplus
 }
 #endif

@@ -74,6 +74,12 @@ CREATE TABLE req_json AS SELECT n, line, r FROM (SELECT n, line, pg_temp.as_json
 SET pcr.check_output = on;
 \copy (SELECT pcr.decide(r) FROM req_json WHERE r IS NOT NULL ORDER BY n) TO '$W/$name.decide.jsonl' $CSV
 \copy (SELECT pcr.decide_text(line) FROM req ORDER BY n) TO '$W/$name.text.jsonl' $CSV
+-- The two routes of pcr.decide(jsonb) row by row: off always writes the
+-- request's text; only gives NULL ('-') where the direct route falls back.
+SET pcr.direct = off;
+\copy (SELECT pcr.decide(r) FROM req_json WHERE r IS NOT NULL ORDER BY n) TO '$W/$name.off.jsonl' $CSV
+SET pcr.direct = 'only';
+\copy (SELECT coalesce(pcr.decide(r)::text, '-') FROM req_json WHERE r IS NOT NULL ORDER BY n) TO '$W/$name.only.jsonl' $CSV
 SQL
     lines=$(wc -l < "$in")
     json=$(wc -l < "$W/$name.json.jsonl")
@@ -85,6 +91,23 @@ SQL
         diff "$W/a" "$W/b" | head -20 >&2
         exit 1
     fi
+    if ! cmp -s "$W/$name.decide.jsonl" "$W/$name.off.jsonl"; then
+        echo "pcr.decide differs between pcr.direct = on and off on $name" >&2
+        exit 1
+    fi
+    # direct: rows the direct route decided (each the same as the text
+    # route's); fallback: rows it left to the text route (with a reason).
+    counts=$(paste "$W/$name.only.jsonl" "$W/$name.off.jsonl" | awk -F '\t' '
+        $1 == "-" { fallback++; if ($2 ~ /"decision": "error"/) errors++; next }
+        $1 != $2 { bad++ } { direct++ }
+        END { printf "%d %d %d %d\n", direct, fallback, errors, bad }')
+    set -- $counts
+    if [ "$4" -ne 0 ] || [ "$1" -eq 0 ]; then
+        echo "pcr.direct = only on $name: $1 direct, $4 of them differ from the text route" >&2
+        exit 1
+    fi
+    echo "$name: direct route took $1 of $json requests, identical to the text route;" \
+        "$2 fell back ($3 of them error decisions)"
     normalise "$W/$name.text.jsonl" > "$W/a" && normalise "$W/$name.pcrvm.jsonl" > "$W/b"
     if ! cmp -s "$W/a" "$W/b"; then
         echo "pcr.decide_text differs from pcrvm on $name:" >&2
