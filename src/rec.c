@@ -2160,7 +2160,7 @@ static bool fed_utf8(const char *s, size_t n)
      * test may flag a byte above a real NUL: the byte loop then decides) */
     const uint64_t ones = 0x0101010101010101ull, high = ones * 0x80;
     for (; end - p >= 8; p += 8) {
-        uint64_t x = load64((const char *)p);
+        uint64_t x = bytes_le64((const char *)p);
         if ((((x - ones) & ~x) | x) & high) break;
     }
     while (p < end) {
