@@ -1877,6 +1877,19 @@ static inline const Tok *key_tok(Tok *k, const uint8_t *key, const uint8_t *end)
     return k;
 }
 
+/* read_value for the top-level member with key k; a string "id" is the
+ * record's id (whatever the schema says of it). */
+static inline bool read_member_value(RecDecoder *d, const Tok *k, Tok *v)
+{
+    if (!read_value(d, v)) return false;
+    if (v->kind == TK_STRING && k->n == 2 && memcmp(k->s, "id", 2) == 0) {
+        d->rec.has_id = true;
+        d->rec.id = v->s;
+        d->rec.id_len = v->n;
+    }
+    return true;
+}
+
 /* record = ws object ws, where each member's value is converted to its
  * field's type, or validated and skipped when the key is unknown. */
 static bool parse_record(RecDecoder *d)
@@ -1930,12 +1943,7 @@ static bool parse_record(RecDecoder *d)
                 } else {
                     key_tok(&k, key, p);
                     d->p = p;
-                    if (!read_value(d, &v)) return false;
-                    if (v.kind == TK_STRING && k.n == 2 && memcmp(k.s, "id", 2) == 0) {
-                        d->rec.has_id = true;
-                        d->rec.id = v.s;
-                        d->rec.id_len = v.n;
-                    }
+                    if (!read_member_value(d, &k, &v)) return false;
                     if (!decode_field(d, (uint32_t)f, &v)) return false;
                     p = d->p;
                 }
@@ -1944,12 +1952,7 @@ static bool parse_record(RecDecoder *d)
                 count_unknown(d, &k);
                 prev = PRED_UNKNOWN;
                 d->p = p;
-                if (!read_value(d, &v)) return false;
-                if (v.kind == TK_STRING && k.n == 2 && memcmp(k.s, "id", 2) == 0) {
-                    d->rec.has_id = true;
-                    d->rec.id = v.s;
-                    d->rec.id_len = v.n;
-                }
+                if (!read_member_value(d, &k, &v)) return false;
                 if ((v.kind == TK_ARRAY || v.kind == TK_OBJECT) && !skip_nested(d, v.kind, &k))
                     return false;
                 p = d->p;
