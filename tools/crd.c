@@ -113,18 +113,23 @@ static void crd_card_uuid(Crd *c, char out[37])
 
 static const char *crd_str(json_t *o, const char *key);
 
+/* The index of the CDS service called id in crd_services, or
+ * CRD_NSERVICES after replying 404 into r. */
+static size_t crd_service_of(const char *id, CrdReply *r)
+{
+    for (size_t i = 0; i < CRD_NSERVICES; i++)
+        if (strcmp(id, crd_services[i].id) == 0) return i;
+    crd_error(r, 404, "no such CDS service (GET /cds-services lists them)");
+    return CRD_NSERVICES;
+}
+
 /* POST /cds-services/{id}/feedback (CDS Hooks 2.0): checks the body's
  * form; r->note gets the items, compact JSON, for the server's log. */
 void crd_feedback(Crd *c, const char *id, const char *body, size_t len, CrdReply *r)
 {
     (void)c;
-    size_t svc = CRD_NSERVICES;
-    for (size_t i = 0; i < CRD_NSERVICES; i++)
-        if (strcmp(id, crd_services[i].id) == 0) svc = i;
-    if (svc == CRD_NSERVICES) {
-        crd_error(r, 404, "no such CDS service (GET /cds-services lists them)");
-        return;
-    }
+    size_t svc = crd_service_of(id, r);
+    if (svc == CRD_NSERVICES) return;
     json_t *req = json_loadb(body ? body : "", len, JSON_REJECT_DUPLICATES, NULL);
     json_t *items = json_object_get(req, "feedback");
     const char *problem = NULL;
@@ -708,13 +713,8 @@ static bool crd_is_order(json_t *res)
 void crd_service(Crd *c, const char *id, pcr_engine *e, const char *body, size_t len,
                  CrdReply *r)
 {
-    size_t svc = CRD_NSERVICES;
-    for (size_t i = 0; i < CRD_NSERVICES; i++)
-        if (strcmp(id, crd_services[i].id) == 0) svc = i;
-    if (svc == CRD_NSERVICES) {
-        crd_error(r, 404, "no such CDS service (GET /cds-services lists them)");
-        return;
-    }
+    size_t svc = crd_service_of(id, r);
+    if (svc == CRD_NSERVICES) return;
     json_error_t jerr;
     json_t *req = json_loadb(body ? body : "", len, JSON_REJECT_DUPLICATES, &jerr);
     if (!json_is_object(req)) {
