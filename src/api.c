@@ -1151,6 +1151,11 @@ bool pcr_engine_feed_json(pcr_engine *e, const char *key, size_t klen, const cha
     return e && e->n && key && json && rec_put_json(e->dec, key, klen, json, n);
 }
 
+bool pcr_engine_feed_members(pcr_engine *e, const pcr_feed_member *m, size_t n)
+{
+    return e && e->n && (m || !n) && rec_put_members(e->dec, m, n);
+}
+
 bool pcr_engine_feed_eval(pcr_engine *e, const char **line, size_t *line_len, pcr_decision_kind *kind)
 {
     if (!e || e->n == 0) return false;

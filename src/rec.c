@@ -58,6 +58,7 @@
 #include <string.h>
 
 #include "bytes.h"
+#include "pcr/pcr.h"
 #include "codes.h"
 #include "near.h"
 #include "dates.h"
@@ -2156,16 +2157,8 @@ static bool fed_decode(RecDecoder *d, uint32_t f, const char *key, size_t kn, co
 
 /* Is s[0..n) UTF-8 without NUL? (A JSON line's strings are checked as
  * they are read; NUL is refused there, even as \u0000.) */
-static bool fed_utf8(const char *s, size_t n)
+static bool fed_utf8_bytes(const uint8_t *p, const uint8_t *end)
 {
-    const uint8_t *p = (const uint8_t *)s, *end = p + n;
-    /* a word at a time while no byte is NUL or above 0x7F (the zero-byte
-     * test may flag a byte above a real NUL: the byte loop then decides) */
-    const uint64_t ones = 0x0101010101010101ull, high = ones * 0x80;
-    for (; end - p >= 8; p += 8) {
-        uint64_t x = bytes_le64((const char *)p);
-        if ((((x - ones) & ~x) | x) & high) break;
-    }
     while (p < end) {
         if (*p < 0x80) {
             if (!*p++) return false;
@@ -2176,6 +2169,35 @@ static bool fed_utf8(const char *s, size_t n)
         p += k;
     }
     return true;
+}
+
+static inline bool fed_utf8(const char *s, size_t n)
+{
+    const uint8_t *p = (const uint8_t *)s, *end = p + n;
+    /* A word with no byte NUL or above 0x7F is plain ASCII (the zero-byte
+     * test may flag a byte above a real NUL: the byte loop then decides).
+     * Below 8 bytes, one word of overlapping loads: 4 to 7 bytes as two
+     * 4-byte words, 1 to 3 as the first, middle and last byte padded with
+     * plain ones. */
+    const uint64_t ones = 0x0101010101010101ull, high = ones * 0x80;
+    uint64_t x;
+    if (n < 8) {
+        if (n >= 4) {
+            x = bytes_le32(s) | bytes_le32(s + n - 4) << 32;
+        } else {
+            if (n == 0) return true;
+            x = (uint64_t)p[0] | (uint64_t)p[n >> 1] << 8 | (uint64_t)p[n - 1] << 16 |
+                0x4141414141000000ull;
+        }
+        return ((((x - ones) & ~x) | x) & high) == 0 || fed_utf8_bytes(p, end);
+    }
+    for (; end - p > 8; p += 8) {
+        x = bytes_le64((const char *)p);
+        if ((((x - ones) & ~x) | x) & high) return fed_utf8_bytes(p, end);
+    }
+    /* the last 8 bytes, overlapping the word before them */
+    x = bytes_le64(s + n - 8);
+    return ((((x - ones) & ~x) | x) & high) == 0 || fed_utf8_bytes(p, end);
 }
 
 /* The typed fast paths (fast_value) for a value that keeps no pointer
@@ -2199,14 +2221,15 @@ static bool fed_fast(RecDecoder *d, uint32_t f, const char *open, const char *te
     return fast_value(d, f, buf) == end;
 }
 
-bool rec_put_string(RecDecoder *d, const char *key, size_t kn, const char *s, size_t n)
+/* The rest of rec_put_string, once its field f (not -1) is known. */
+static inline bool fed_string(RecDecoder *d, int f, const char *key, size_t kn, const char *s,
+                              size_t n)
 {
-    int f = fed_field(d, key, kn, n > REC_MAX_LINE ? n : 6 * n + 2);
-    if (f < 0 || n > UINT32_MAX || !fed_utf8(s, n)) return d->fed_ok = false;
+    if (n > UINT32_MAX || !fed_utf8(s, n)) return d->fed_ok = false;
     RecVal *v = &d->rec.v[f];
     switch ((FastKind)d->fast[f]) {
     case FAST_STRING: /* decode_field's VT_STRING and VT_CODE */
-        if (kn == 2 && memcmp(key, "id", 2) == 0) {
+        if ((uint32_t)f == d->id_field) {
             d->rec.has_id = true;
             d->rec.id = s;
             d->rec.id_len = (uint32_t)n;
@@ -2238,10 +2261,16 @@ bool rec_put_string(RecDecoder *d, const char *key, size_t kn, const char *s, si
     return fed_decode(d, (uint32_t)f, key, kn, &t);
 }
 
-bool rec_put_number(RecDecoder *d, const char *key, size_t kn, const char *text, size_t n)
+bool rec_put_string(RecDecoder *d, const char *key, size_t kn, const char *s, size_t n)
 {
-    int f = fed_field(d, key, kn, n);
-    if (f < 0 || n == 0) return d->fed_ok = false;
+    int f = fed_field(d, key, kn, n > REC_MAX_LINE ? n : 6 * n + 2);
+    return f >= 0 && fed_string(d, f, key, kn, s, n);
+}
+
+/* The rest of rec_put_number, once its field f (not -1) is known. */
+static bool fed_number(RecDecoder *d, int f, const char *key, size_t kn, const char *text, size_t n)
+{
+    if (n == 0) return d->fed_ok = false;
     FastKind k = (FastKind)d->fast[f];
     if (k == FAST_INT) { /* fast_value's FAST_INT, the text being the whole number */
         const uint8_t *q = (const uint8_t *)text, *end = q + n;
@@ -2262,6 +2291,41 @@ bool rec_put_number(RecDecoder *d, const char *key, size_t kn, const char *text,
     return fed_decode(d, (uint32_t)f, key, kn, &t);
 }
 
+bool rec_put_number(RecDecoder *d, const char *key, size_t kn, const char *text, size_t n)
+{
+    int f = fed_field(d, key, kn, n);
+    return f >= 0 && fed_number(d, f, key, kn, text, n);
+}
+
+/* An integer i as its decimal text: fast_value's FAST_INT (an integer of at
+ * most 18 digits) and FAST_MONEY (at most 16 before the point) take it as
+ * they take that text; every other field gets the text itself. */
+#define FED_INT_MAX 999999999999999999ull      /* 18 digits */
+#define FED_MONEY_INT_MAX 9999999999999999ull /* 16 digits */
+
+static bool fed_int(RecDecoder *d, int f, const char *key, size_t kn, int64_t i)
+{
+    FastKind k = (FastKind)d->fast[f];
+    uint64_t u = i < 0 ? -(uint64_t)i : (uint64_t)i;
+    if (k == FAST_INT && u <= FED_INT_MAX) {
+        d->rec.v[f].i = i;
+        d->rec.present |= 1ull << f;
+        return true;
+    }
+    if (k == FAST_MONEY && u <= FED_MONEY_INT_MAX) {
+        d->rec.v[f].i = i * 100;
+        d->rec.present |= 1ull << f;
+        return true;
+    }
+    char text[24], *w = text + sizeof text;
+    do {
+        *--w = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (i < 0) *--w = '-';
+    return fed_number(d, f, key, kn, w, (size_t)(text + sizeof text - w));
+}
+
 bool rec_put_bool(RecDecoder *d, const char *key, size_t kn, bool v)
 {
     int f = fed_field(d, key, kn, 5);
@@ -2278,11 +2342,11 @@ bool rec_put_null(RecDecoder *d, const char *key, size_t kn)
     return fed_decode(d, (uint32_t)f, key, kn, &t);
 }
 
-bool rec_put_json(RecDecoder *d, const char *key, size_t kn, const char *json, size_t n)
+/* The rest of rec_put_json, once its field f (not -1) is known. */
+static bool fed_json(RecDecoder *d, int f, const char *key, size_t kn, const char *json, size_t n)
 {
-    int f = fed_field(d, key, kn, n);
     /* its unescaped strings go to the scratch buffer, which must not move */
-    if (f < 0 || n > d->cap - d->used) return d->fed_ok = false;
+    if (n > d->cap - d->used) return d->fed_ok = false;
     Tok t;
     d->line = d->p = (const uint8_t *)json;
     d->end = d->p + n;
@@ -2293,6 +2357,135 @@ bool rec_put_json(RecDecoder *d, const char *key, size_t kn, const char *json, s
     if (!read_value(d, &t) || !fed_decode(d, (uint32_t)f, key, kn, &t)) return d->fed_ok = false;
     skip_ws(d);
     return d->fed_ok = d->p == d->end;
+}
+
+bool rec_put_json(RecDecoder *d, const char *key, size_t kn, const char *json, size_t n)
+{
+    int f = fed_field(d, key, kn, n);
+    return f >= 0 && fed_json(d, f, key, kn, json, n);
+}
+
+/* The most text the array of strings it[0..n) takes as JSON: brackets, and
+ * per string its quotes, a comma and each byte at most 6 ("\u001f");
+ * REC_MAX_LINE + 1 when it is more than a line may hold. */
+static size_t fed_strings_text(const pcr_feed_str *it, size_t n)
+{
+    size_t text = 2;
+    if (n > REC_MAX_LINE) return REC_MAX_LINE + 1;
+    for (size_t k = 0; k < n; k++) {
+        if (it[k].n > REC_MAX_LINE) return REC_MAX_LINE + 1;
+        text += 6 * it[k].n + 3;
+        if (text > REC_MAX_LINE) return REC_MAX_LINE + 1;
+    }
+    return text;
+}
+
+/* An array of strings it[0..n) for field f (not -1): what decode_list
+ * (and fast_list, which it stands for) makes of the array's JSON text. A
+ * field that is not a list gets the array's text, so its own error. */
+static bool fed_strings(RecDecoder *d, int f, const pcr_feed_str *it, size_t n)
+{
+    const PField *pf = &d->prog->fields[f];
+    if (pf->type != VT_LIST) return d->fed_ok = false;
+    uint32_t first = d->rec.nitems;
+    if (n > REC_MAX_ITEMS - first) return d->fed_ok = false;
+    for (uint32_t k = 0; k < (uint32_t)n; k++) {
+        if (!it[k].s && it[k].n) return d->fed_ok = false;
+        const char *s = it[k].s ? it[k].s : "";
+        if (!fed_utf8(s, it[k].n)) return d->fed_ok = false;
+        RecVal *item = &d->items[first + k];
+        item->s = s;
+        item->n = (uint32_t)it[k].n;
+        item->i = 0;
+        if (pf->elem == VT_CODE &&
+            !to_code(d, (uint32_t)f, k + 1, SYS_NONE, pf->systems, s, item->n, &item->i))
+            return d->fed_ok = false;
+    }
+    d->rec.nitems = first + (uint32_t)n;
+    d->rec.v[f] = (RecVal){first, NULL, (uint32_t)n};
+    if (n == 0 && !(pf->flags & PF_REQUIRED))
+        d->rec.none |= 1ull << f; /* [] says what null says: none apply */
+    else
+        d->rec.present |= 1ull << f;
+    return true;
+}
+
+/* The most text member x's value takes in a line (fed_field's vtext),
+ * REC_MAX_LINE + 1 when more than a line may hold. */
+static size_t fed_value_text(const pcr_feed_member *x)
+{
+    size_t n = x->n > REC_MAX_LINE ? REC_MAX_LINE + 1 : x->n;
+    switch (x->type) {
+    case PCR_FEED_STRING: return 6 * n + 2;
+    case PCR_FEED_NUMBER: case PCR_FEED_JSON: return n;
+    case PCR_FEED_INT: return 20;
+    case PCR_FEED_TRUE: case PCR_FEED_FALSE: return 5;
+    case PCR_FEED_NULL: return 4;
+    case PCR_FEED_STRINGS: return x->items || !x->n ? fed_strings_text(x->items, x->n) : 0;
+    default: return 0;
+    }
+}
+
+/* The fields of the keys of m[0..n) into fields[], with fed_field's checks
+ * (a known key, not given before, no more keys or text than a line may
+ * hold). Each key is looked up in the field table on its own, no
+ * prediction: the lookups do not wait for one another. */
+static bool fed_keys(RecDecoder *d, const pcr_feed_member *m, size_t n, uint8_t *fields)
+{
+    if (!d->fed_ok || n > REC_MAX_KEYS - d->nkeys) return d->fed_ok = false;
+    uint64_t seen = d->fed_seen;
+    size_t text = d->fed_text;
+    for (size_t k = 0; k < n; k++) {
+        size_t kn = m[k].klen;
+        if (!m[k].key || kn > REC_MAX_LINE) return d->fed_ok = false;
+        int f = field_find(d, m[k].key, (uint32_t)kn);
+        if (f < 0 || (seen >> f & 1)) return d->fed_ok = false;
+        seen |= 1ull << f;
+        text += 6 * kn + fed_value_text(&m[k]) + FED_MEMBER_TEXT;
+        fields[k] = (uint8_t)f;
+    }
+    if (text > REC_MAX_LINE) return d->fed_ok = false;
+    d->fed_seen = seen;
+    d->fed_text = text;
+    d->nkeys += (uint32_t)n;
+    return true;
+}
+
+bool rec_put_members(RecDecoder *d, const pcr_feed_member *m, size_t n)
+{
+    uint8_t fields[REC_MAX_KEYS];
+    if (!fed_keys(d, m, n, fields)) return false;
+    for (size_t k = 0; k < n; k++) {
+        const pcr_feed_member *x = &m[k];
+        int f = fields[k];
+        const char *s = x->s ? x->s : "";
+        bool ok;
+        Tok t;
+        switch (x->type) {
+        case PCR_FEED_STRING:
+            ok = (x->s || !x->n) && fed_string(d, f, x->key, x->klen, s, x->n);
+            break;
+        case PCR_FEED_NUMBER:
+            ok = (x->s || !x->n) && fed_number(d, f, x->key, x->klen, s, x->n);
+            break;
+        case PCR_FEED_INT: ok = fed_int(d, f, x->key, x->klen, x->i); break;
+        case PCR_FEED_TRUE:
+        case PCR_FEED_FALSE:
+        case PCR_FEED_NULL:
+            t = (Tok){.kind = x->type == PCR_FEED_TRUE    ? TK_TRUE
+                              : x->type == PCR_FEED_FALSE ? TK_FALSE
+                                                          : TK_NULL};
+            ok = fed_decode(d, (uint32_t)f, x->key, x->klen, &t);
+            break;
+        case PCR_FEED_JSON: ok = (x->s || !x->n) && fed_json(d, f, x->key, x->klen, s, x->n); break;
+        case PCR_FEED_STRINGS:
+            ok = (x->items || !x->n) && fed_strings(d, f, x->items, x->n);
+            break;
+        default: ok = false; break;
+        }
+        if (!ok) return d->fed_ok = false;
+    }
+    return true;
 }
 
 const Record *rec_finish(RecDecoder *d)

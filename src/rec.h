@@ -135,6 +135,11 @@ bool rec_put_number(RecDecoder *d, const char *key, size_t kn, const char *text,
 bool rec_put_bool(RecDecoder *d, const char *key, size_t kn, bool v);
 bool rec_put_null(RecDecoder *d, const char *key, size_t kn);
 bool rec_put_json(RecDecoder *d, const char *key, size_t kn, const char *json, size_t n);
+/* rec_put_members: members m[0..n) (pcr.h pcr_feed_member), each as the
+ * rec_put_* of its type would; PCR_FEED_INT as rec_put_number of its
+ * decimal text, PCR_FEED_STRINGS as rec_put_json of the array's text. */
+struct pcr_feed_member;
+bool rec_put_members(RecDecoder *d, const struct pcr_feed_member *m, size_t n);
 const Record *rec_finish(RecDecoder *d);
 
 #endif

@@ -492,6 +492,51 @@ bool pcr_engine_feed_null(pcr_engine *e, const char *key, size_t klen);
 bool pcr_engine_feed_json(pcr_engine *e, const char *key, size_t klen, const char *json, size_t n);
 bool pcr_engine_feed_eval(pcr_engine *e, const char **line, size_t *line_len, pcr_decision_kind *kind);
 
+/* Many members in one call: pcr_engine_feed_members gives m[0..n), in
+ * order, as the calls above would one by one (the same record, the same
+ * rules: false when the request is not taken), for a front end that holds
+ * the whole object at once; the calls may be mixed with the ones above.
+ * A member's key is key[0..klen); its value is by type:
+ *   PCR_FEED_STRING   s[0..n), escapes resolved (pcr_engine_feed_string)
+ *   PCR_FEED_NUMBER   s[0..n), a number's JSON text (pcr_engine_feed_number)
+ *   PCR_FEED_INT      i: an integer, exactly what its decimal text means
+ *                     (pcr_engine_feed_number with "-12")
+ *   PCR_FEED_TRUE, PCR_FEED_FALSE, PCR_FEED_NULL  (the value itself)
+ *   PCR_FEED_JSON     s[0..n), one value as JSON text (pcr_engine_feed_json)
+ *   PCR_FEED_STRINGS  items[0..n): an array of strings, each escapes
+ *                     resolved (what the JSON text of that array means)
+ * A front end whose keys come in the same order record after record (jsonb's:
+ * by length, then bytes) gets each key's field found by one comparison.
+ * The same lifetimes as above: strings, texts and items until
+ * pcr_engine_feed_eval returns. */
+typedef enum pcr_feed_type {
+    PCR_FEED_STRING,
+    PCR_FEED_NUMBER,
+    PCR_FEED_INT,
+    PCR_FEED_TRUE,
+    PCR_FEED_FALSE,
+    PCR_FEED_NULL,
+    PCR_FEED_JSON,
+    PCR_FEED_STRINGS,
+} pcr_feed_type;
+
+typedef struct pcr_feed_str {
+    const char *s;
+    size_t n;
+} pcr_feed_str;
+
+typedef struct pcr_feed_member {
+    const char *key;
+    size_t klen;
+    pcr_feed_type type;
+    const char *s;              /* STRING, NUMBER, JSON */
+    const pcr_feed_str *items;  /* STRINGS */
+    size_t n;                   /* bytes of s, or items */
+    int64_t i;                  /* INT */
+} pcr_feed_member;
+
+bool pcr_engine_feed_members(pcr_engine *e, const pcr_feed_member *m, size_t n);
+
 #ifdef __cplusplus
 }
 #endif

@@ -333,3 +333,311 @@ Test(feed, what_is_not_taken)
     cr_assert_not_null(rec_finish(d));
     dec_free(&x);
 }
+
+/* ---- many members in one call (pcr_engine_feed_members, rec_put_members) ---- */
+
+/* jsonb's order of keys: shorter first, then by bytes. */
+static int jsonb_key_cmp(const void *a, const void *b)
+{
+    const pcr_feed_member *x = a, *y = b;
+    if (x->klen != y->klen) return x->klen < y->klen ? -1 : 1;
+    return memcmp(x->key, y->key, x->klen);
+}
+
+/* Object o's members as pcr_feed_members into m (their texts and items in
+ * keep[], freed by the caller): strings as strings, integers as PCR_FEED_INT,
+ * other numbers as their text, arrays of strings as PCR_FEED_STRINGS, other
+ * arrays and objects as JSON text. order 0: the object's; 1: reversed; 2:
+ * jsonb's. Returns the count. */
+static size_t members_of(json_t *o, int order, pcr_feed_member *m, void **keep, size_t *nkeep)
+{
+    size_t n = 0;
+    const char *key;
+    json_t *v;
+    json_object_foreach(o, key, v) {
+        cr_assert(n < 256);
+        pcr_feed_member *x = &m[n++];
+        memset(x, 0, sizeof *x);
+        x->key = key;
+        x->klen = strlen(key);
+        switch (json_typeof(v)) {
+        case JSON_STRING:
+            x->type = PCR_FEED_STRING;
+            x->s = json_string_value(v);
+            x->n = json_string_length(v);
+            break;
+        case JSON_INTEGER:
+            x->type = PCR_FEED_INT;
+            x->i = (int64_t)json_integer_value(v);
+            break;
+        case JSON_REAL: {
+            char *num = malloc(64);
+            snprintf(num, 64, "%.17g", json_real_value(v));
+            keep[(*nkeep)++] = num;
+            x->type = PCR_FEED_NUMBER;
+            x->s = num;
+            x->n = strlen(num);
+            break;
+        }
+        case JSON_TRUE: x->type = PCR_FEED_TRUE; break;
+        case JSON_FALSE: x->type = PCR_FEED_FALSE; break;
+        case JSON_NULL: x->type = PCR_FEED_NULL; break;
+        default: {
+            size_t k = json_is_array(v) ? json_array_size(v) : 0, strings = 0;
+            for (size_t i = 0; i < k; i++) strings += json_is_string(json_array_get(v, i));
+            if (json_is_array(v) && strings == k) {
+                pcr_feed_str *items = calloc(k + 1, sizeof *items);
+                for (size_t i = 0; i < k; i++) {
+                    items[i].s = json_string_value(json_array_get(v, i));
+                    items[i].n = json_string_length(json_array_get(v, i));
+                }
+                keep[(*nkeep)++] = items;
+                x->type = PCR_FEED_STRINGS;
+                x->items = items;
+                x->n = k;
+            } else {
+                char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER);
+                cr_assert(text);
+                keep[(*nkeep)++] = text;
+                x->type = PCR_FEED_JSON;
+                x->s = text;
+                x->n = strlen(text);
+            }
+            break;
+        }
+        }
+    }
+    if (order == 1)
+        for (size_t i = 0; i < n / 2; i++) {
+            pcr_feed_member t = m[i];
+            m[i] = m[n - 1 - i];
+            m[n - 1 - i] = t;
+        }
+    if (order == 2) qsort(m, n, sizeof *m, jsonb_key_cmp);
+    return n;
+}
+
+Test(feed, example_requests_decide_as_their_text_in_one_call)
+{
+    pcr_engine *fed = example_engine(), *text = example_engine();
+    char path[600];
+    snprintf(path, sizeof path, "%s/policies/examples/requests.jsonl", th_root());
+    FILE *f = fopen(path, "r");
+    cr_assert(f);
+    char *buf = NULL;
+    size_t cap = 0, taken = 0, clean = 0, strings_lists = 0, ints = 0;
+    ssize_t got;
+    while ((got = getline(&buf, &cap, f)) > 0) {
+        size_t n = (size_t)got;
+        while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r')) n--;
+        const char *want;
+        size_t want_len;
+        pcr_decision_kind kind;
+        pcr_engine_eval(text, buf, n, 1, &want, &want_len, &kind);
+        char *want_copy = strndup(want, want_len);
+        if (kind != PCR_DEC_ERROR) clean++;
+        json_error_t jerr;
+        json_t *o = json_loadb(buf, n, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
+        for (int order = 0; o && json_is_object(o) && order < 3; order++) {
+            pcr_feed_member m[256];
+            void *keep[256];
+            size_t nkeep = 0, nm = members_of(o, order, m, keep, &nkeep);
+            for (size_t i = 0; i < nm; i++) {
+                strings_lists += m[i].type == PCR_FEED_STRINGS;
+                ints += m[i].type == PCR_FEED_INT;
+            }
+            const char *line;
+            size_t len;
+            pcr_decision_kind k;
+            /* in two calls, the second taking the rest */
+            size_t half = order == 1 ? nm / 2 : nm;
+            bool ok = pcr_engine_feed_begin(fed, 1) && pcr_engine_feed_members(fed, m, half) &&
+                      pcr_engine_feed_members(fed, m + half, nm - half) &&
+                      pcr_engine_feed_eval(fed, &line, &len, &k);
+            if (ok) {
+                taken += order == 2;
+                cr_assert_neq(k, PCR_DEC_ERROR, "the fed route decided an error");
+                cr_assert(len == want_len && memcmp(line, want_copy, len) == 0,
+                          "fed decision (order %d) differs for %.*s:\n%.*s\n%s", order, (int)n,
+                          buf, (int)len, line, want_copy);
+            } else {
+                cr_assert_eq(kind, PCR_DEC_ERROR, "not taken, yet no error: %.*s", (int)n, buf);
+            }
+            for (size_t i = 0; i < nkeep; i++) free(keep[i]);
+        }
+        json_decref(o);
+        free(want_copy);
+    }
+    free(buf);
+    fclose(f);
+    cr_assert_eq(taken, clean, "taken %zu of %zu requests decided without error", taken, clean);
+    cr_assert_gt(strings_lists, 100);
+    cr_assert_gt(ints, 100);
+    pcr_engine_free(fed);
+    pcr_engine_free(text);
+}
+
+#define MS(k, v) {.key = k, .klen = sizeof k - 1, .type = PCR_FEED_STRING, .s = v, .n = sizeof v - 1}
+#define MI(k, v) {.key = k, .klen = sizeof k - 1, .type = PCR_FEED_INT, .i = v}
+#define MN(k, v) {.key = k, .klen = sizeof k - 1, .type = PCR_FEED_NUMBER, .s = v, .n = sizeof v - 1}
+#define MJ(k, v) {.key = k, .klen = sizeof k - 1, .type = PCR_FEED_JSON, .s = v, .n = sizeof v - 1}
+#define ML(k, it, cnt) {.key = k, .klen = sizeof k - 1, .type = PCR_FEED_STRINGS, .items = it, .n = cnt}
+#define MT(k, t) {.key = k, .klen = sizeof k - 1, .type = t}
+#define REQUIRED MS("id", "r-1"), MS("payer", "acme"), MS("service_date", "2024-05-02")
+#define NMEMB(a) (sizeof a / sizeof a[0])
+
+/* rec_put_members' record for m[0..n), or NULL. */
+static const Record *put_all(RecDecoder *d, const pcr_feed_member *m, size_t n)
+{
+    rec_begin(d, 1);
+    return rec_put_members(d, m, n) ? rec_finish(d) : (rec_finish(d), NULL);
+}
+
+Test(feed, members_make_the_text_readers_record)
+{
+    Dec x = dec_new();
+    const char *line = "{\"id\":\"r-1\",\"payer\":\"acme\",\"service_date\":\"2024-05-02\","
+                       "\"network\":\"in\",\"setting\":\"inpatient\",\"stay_hours\":36,"
+                       "\"price\":12,\"member_age\":-3,\"code\":\"43770\",\"plan\":null,"
+                       "\"admitted_from_er\":true,\"emergent\":false,"
+                       "\"diagnoses\":[\"E66.01\",\"Z68.41\"],"
+                       "\"service_at\":\"2024-05-02T10:15\",\"state\":\"caf\\u00e9\"}";
+    const Record *b = rec_decode(x.text, line, strlen(line), 1);
+    cr_assert(b, "%s", rec_error(x.text));
+    pcr_feed_str dx[] = {{"E66.01", 6}, {"Z68.41", 6}};
+    pcr_feed_member m[] = {
+        MS("state", "caf\xc3\xa9"), ML("diagnoses", dx, 2),
+        MS("service_at", "2024-05-02T10:15"), MT("emergent", PCR_FEED_FALSE),
+        MT("admitted_from_er", PCR_FEED_TRUE), MT("plan", PCR_FEED_NULL), MS("code", "43770"),
+        MI("member_age", -3), MI("price", 12), MI("stay_hours", 36), MS("setting", "inpatient"),
+        MS("network", "in"), REQUIRED,
+    };
+    const Record *a = put_all(x.fed, m, NMEMB(m));
+    cr_assert(a);
+    same_record(&x, a, b);
+    /* the same with a list as JSON text and numbers as text */
+    pcr_feed_member m2[] = {
+        MS("state", "caf\xc3\xa9"), MJ("diagnoses", "[\"E66.01\",\"Z68.41\"]"),
+        MS("service_at", "2024-05-02T10:15"),
+        MT("emergent", PCR_FEED_FALSE), MT("admitted_from_er", PCR_FEED_TRUE),
+        MT("plan", PCR_FEED_NULL), MS("code", "43770"), MN("member_age", "-3"), MN("price", "12"),
+        MN("stay_hours", "36"), MS("setting", "inpatient"), MS("network", "in"), REQUIRED,
+    };
+    a = put_all(x.fed, m2, NMEMB(m2));
+    cr_assert(a);
+    same_record(&x, a, b);
+    /* an empty list says what null says */
+    const char *empty = "{\"id\":\"r-1\",\"payer\":\"acme\",\"service_date\":\"2024-05-02\","
+                        "\"diagnoses\":[]}";
+    b = rec_decode(x.text, empty, strlen(empty), 1);
+    cr_assert(b, "%s", rec_error(x.text));
+    pcr_feed_member m3[] = {ML("diagnoses", NULL, 0), REQUIRED};
+    a = put_all(x.fed, m3, NMEMB(m3));
+    cr_assert(a);
+    same_record(&x, a, b);
+    dec_free(&x);
+}
+
+/* An integer means exactly its decimal text, for an int and a money field,
+ * at the edges of the fast paths and beyond. */
+Test(feed, an_int_is_its_decimal_text)
+{
+    Dec x = dec_new();
+    const int64_t values[] = {0, 1, -1, 36, -36, 9999999999999999LL, 10000000000000000LL,
+                              -9999999999999999LL, -10000000000000000LL, 999999999999999999LL,
+                              1000000000000000000LL, -999999999999999999LL,
+                              -1000000000000000000LL, INT64_MAX, INT64_MIN, INT64_MIN + 1};
+    const char *fields[] = {"stay_hours", "price", "member_age"};
+    for (size_t fi = 0; fi < NMEMB(fields); fi++) {
+        for (size_t i = 0; i < NMEMB(values); i++) {
+            char text[32];
+            snprintf(text, sizeof text, "%lld", (long long)values[i]);
+            pcr_feed_member m[] = {REQUIRED, {.key = fields[fi], .klen = strlen(fields[fi]),
+                                              .type = PCR_FEED_INT, .i = values[i]}};
+            pcr_feed_member t[] = {REQUIRED, {.key = fields[fi], .klen = strlen(fields[fi]),
+                                              .type = PCR_FEED_NUMBER, .s = text, .n = strlen(text)}};
+            char line[256];
+            snprintf(line, sizeof line,
+                     "{\"id\":\"r-1\",\"payer\":\"acme\",\"service_date\":\"2024-05-02\",\"%s\":%s}",
+                     fields[fi], text);
+            const Record *b = rec_decode(x.text, line, strlen(line), 1);
+            const Record *a = put_all(x.fed, m, NMEMB(m));
+            cr_assert_eq(a != NULL, b != NULL, "%s %s: taken %d, text %d", fields[fi], text,
+                         a != NULL, b != NULL);
+            if (a) same_record(&x, a, b);
+            a = put_all(x.fed, t, NMEMB(t));
+            cr_assert_eq(a != NULL, b != NULL, "%s %s as text", fields[fi], text);
+            if (a) same_record(&x, a, b);
+        }
+    }
+    dec_free(&x);
+}
+
+/* Each condition under which rec_put_members leaves the record to the text
+ * reader. */
+Test(feed, members_not_taken)
+{
+    Dec x = dec_new();
+    RecDecoder *d = x.fed;
+    pcr_feed_str ok_items[] = {{"E66.01", 6}};
+    pcr_feed_str not_utf8[] = {{"E66.01", 6}, {"E6\xff.01", 6}};
+    pcr_feed_str with_nul[] = {{"E66\0001", 6}};
+    pcr_feed_str not_code[] = {{"hello", 5}};
+    pcr_feed_member unknown[] = {REQUIRED, MS("seting", "inpatient")};
+    pcr_feed_member dup[] = {REQUIRED, MS("payer", "acme")};
+    pcr_feed_member list_for_string[] = {REQUIRED, ML("state", ok_items, 1)};
+    pcr_feed_member int_for_string[] = {REQUIRED, MI("state", 3)};
+    pcr_feed_member string_for_int[] = {REQUIRED, MS("stay_hours", "3")};
+    pcr_feed_member bad_list1[] = {REQUIRED, ML("diagnoses", not_utf8, 2)};
+    pcr_feed_member bad_list2[] = {REQUIRED, ML("diagnoses", with_nul, 1)};
+    pcr_feed_member bad_list3[] = {REQUIRED, ML("diagnoses", not_code, 1)};
+    pcr_feed_member null_items[] = {REQUIRED, ML("diagnoses", NULL, 1)};
+    pcr_feed_member null_key[] = {REQUIRED, {.key = NULL, .klen = 0, .type = PCR_FEED_NULL}};
+    pcr_feed_member null_string[] = {REQUIRED, {.key = "state", .klen = 5, .type = PCR_FEED_STRING, .n = 2}};
+    pcr_feed_member bad_type[] = {REQUIRED, {.key = "state", .klen = 5, .type = (pcr_feed_type)99}};
+    pcr_feed_member null_required[] = {MS("id", "r-1"), MT("payer", PCR_FEED_NULL), MS("service_date", "2024-05-02")};
+    pcr_feed_member missing[] = {MS("id", "r-1"), MS("payer", "acme")};
+    pcr_feed_member bad_date[] = {MS("id", "r-1"), MS("payer", "acme"), MS("service_date", "2024-02-30")};
+    pcr_feed_member bad_json[] = {REQUIRED, MJ("diagnoses", "[\"E66.01\"] x")};
+    struct { const pcr_feed_member *m; size_t n; const char *what; } cases[] = {
+        {unknown, NMEMB(unknown), "an unknown key"},
+        {dup, NMEMB(dup), "a repeated key"},
+        {list_for_string, NMEMB(list_for_string), "a list for a string"},
+        {int_for_string, NMEMB(int_for_string), "an integer for a string"},
+        {string_for_int, NMEMB(string_for_int), "a string for an integer"},
+        {bad_list1, NMEMB(bad_list1), "an element that is not UTF-8"},
+        {bad_list2, NMEMB(bad_list2), "an element with NUL"},
+        {bad_list3, NMEMB(bad_list3), "an element that is not a code"},
+        {null_items, NMEMB(null_items), "no items"},
+        {null_key, NMEMB(null_key), "no key"},
+        {null_string, NMEMB(null_string), "no string"},
+        {bad_type, NMEMB(bad_type), "no such type"},
+        {null_required, NMEMB(null_required), "null for a required field"},
+        {missing, NMEMB(missing), "a missing required field"},
+        {bad_date, NMEMB(bad_date), "a date that is not one"},
+        {bad_json, NMEMB(bad_json), "JSON text that is not one value"},
+    };
+    for (size_t i = 0; i < NMEMB(cases); i++)
+        cr_assert_null(put_all(d, cases[i].m, cases[i].n), "%s was taken", cases[i].what);
+    /* more list elements than a record may hold */
+    pcr_feed_str *many = calloc(REC_MAX_ITEMS + 1, sizeof *many);
+    for (size_t i = 0; i <= REC_MAX_ITEMS; i++) many[i] = (pcr_feed_str){"E66.01", 6};
+    pcr_feed_member too_many[] = {REQUIRED, ML("diagnoses", many, REC_MAX_ITEMS + 1)};
+    cr_assert_null(put_all(d, too_many, NMEMB(too_many)));
+    pcr_feed_member just_enough[] = {REQUIRED, ML("diagnoses", many, REC_MAX_ITEMS)};
+    cr_assert_not_null(put_all(d, just_enough, NMEMB(just_enough)));
+    free(many);
+    /* a key given member by member, then again in a batch; after a batch
+     * is not taken, nothing more is; the next record starts afresh */
+    rec_begin(d, 1);
+    cr_assert(put_required(d));
+    pcr_feed_member again[] = {MS("id", "r-2")};
+    cr_assert_not(rec_put_members(d, again, 1));
+    rec_begin(d, 1);
+    cr_assert_not(rec_put_members(d, unknown, NMEMB(unknown)));
+    cr_assert_not(S(d, "network", "in"));
+    cr_assert_null(rec_finish(d));
+    pcr_feed_member fine[] = {REQUIRED, MS("network", "in"), ML("diagnoses", ok_items, 1)};
+    cr_assert_not_null(put_all(d, fine, NMEMB(fine)));
+    dec_free(&x);
+}
