@@ -21,15 +21,16 @@
  * PostgreSQL's own extensions keep their per-backend caches the same way.
  *
  * jsonb in, jsonb out. pcr.decide gives the library the request's
- * top-level members straight from jsonb's binary layout (pgtext_feed,
- * pcr.h "Records fed member by member"), each converted as in a JSON line;
+ * top-level members straight from jsonb's binary layout, in one call
+ * (pgtext_feed, pcr.h "Records fed member by member"), each converted as
+ * in a JSON line;
  * a request that route does not take exactly (any malformed one, an
  * unknown key, ...) is written as compact JSON text from the same layout
  * (pcr_pg_text.c) and given to the library's text decoder, so a request
  * means in PostgreSQL exactly what it means to pcrvm, messages included
  * (pcr.direct chooses the route, for tests); the decision line comes back
  * as jsonb written in jsonb's binary layout directly, or copied from a
- * cached decision that differed only in its id (pcr_pg_line.c), not
+ * cached decision that differed only in its id and digits (pcr_pg_line.c), not
  * through jsonb_in. docs/postgres.md, "jsonb and text", has the
  * measurements behind both.
  *
@@ -97,7 +98,7 @@ static PgCache pg_cache;
 static bool pg_check_output = false;
 
 /* pcr.direct: how pcr.decide(jsonb) reads the request. on (the default):
- * fed to the engine member by member (pgtext_feed), its text only when
+ * its members given to the engine (pgtext_feed), its text only when
  * the engine does not take it; off: always its text; only (for tests): a
  * request the direct route does not take gives NULL, so a test counts
  * them and compares the rest with the text route's decisions. */

@@ -51,9 +51,11 @@ void pgtext_from_jsonb(Jsonb *jb, StringInfo out);
 struct pcr_engine;
 
 /* Starts a fed record on e (pcr.h "Records fed member by member") and
- * gives it jb's top-level members straight from jsonb's binary layout: a
- * string as its bytes, a number as its text, an array or object as its
- * compact JSON text, written into js. False when the engine does not take
+ * gives it jb's top-level members straight from jsonb's binary layout, in
+ * one call (pcr_engine_feed_members): a string as its bytes, an integer
+ * numeric_out prints as one as the integer, any other number as its text,
+ * an array of strings as its strings, any other array or object as its
+ * compact JSON text, texts written into js. False when the engine does not take
  * the request (anything it does not read exactly as the text reader
  * would), when jb is not an object or is larger than PG_FEED_MAX (its
  * text could pass the library's line limit): the caller then decides the
@@ -111,6 +113,14 @@ typedef struct PgLineScan {
     Size size;       /* the result's bytes, at most */
     struct PgLineEntry **slots; /* the cache of decisions (pcr_pg_line.c); NULL: empty */
     Size cache_bytes;           /* what its entries take */
+    /* While a line for the cache is written (pg_emit_container): its
+     * strings past rest that hold a digit, where they are in the line and
+     * in the jsonb (3 numbers each: rest offset, jsonb offset, length; at
+     * most cap of them), and whether it can be a template at all. */
+    const char *line, *rest, *end; /* rest NULL: nothing recorded */
+    uint32 *patch;
+    uint32 npatch;
+    bool no_template;
 } PgLineScan;
 
 /* The decision line line[0..len) (a trailing newline ignored) as jsonb,

@@ -250,10 +250,50 @@ static const char *pg_scan_value(PgLineScan *sc, const char *p, const char *end,
     }
 }
 
+/* The bytes of the 8-byte word x that are ASCII digits, as 0xFF bytes;
+ * every other byte 0. Per byte b, without carries between bytes: the low
+ * 7 bits plus 0x50 reach bit 7 from 0x30 on, plus 0x46 from 0x3A on, and
+ * the high bit must be clear. */
+static inline uint64 pg_digits(uint64 x)
+{
+    const uint64 low7 = UINT64CONST(0x7F7F7F7F7F7F7F7F), high = ~low7;
+    uint64 l = x & low7;
+    uint64 m = (l + UINT64CONST(0x5050505050505050)) & ~(l + UINT64CONST(0x4646464646464646)) &
+               ~x & high;
+    return (m >> 7) * 0xFF;
+}
+
+/* Does s[0..n) hold an ASCII digit? */
+static bool pg_has_digit(const char *s, uint32 n)
+{
+    for (uint32 i = 0; i < n; i++)
+        if (s[i] >= '0' && s[i] <= '9') return true;
+    return false;
+}
+
+/* Notes string node c, written at w in the jsonb that starts at buf, for
+ * the cache's template (the cache, below): a value string of the line past
+ * sc->rest holding a digit is a patch (its bytes are copied from the line
+ * on a hit); a key holding one, or an unescaped copy holding one (its
+ * bytes are not the line's), makes the line no template. */
+static void pg_record_string(PgLineScan *sc, const PgNode *c, bool key, const char *buf,
+                             const char *w)
+{
+    if (!pg_has_digit(c->s, c->n)) return;
+    if (!key && c->s >= sc->rest && c->s < sc->end) {
+        uint32 *p = sc->patch + 3 * sc->npatch++;
+        p[0] = (uint32)(c->s - sc->rest);
+        p[1] = (uint32)(w - buf);
+        p[2] = c->n;
+    } else if (key || c->s < sc->line || c->s >= sc->rest) {
+        sc->no_template = true; /* a key, or an unescaped copy */
+    } /* else the id, before rest: the cache's own business */
+}
+
 /* Writes the container nd at w, in the jsonb value that starts at buf (for
  * its alignment). Returns the end of what was written: its length, padding
  * included, is its JEntry's. */
-static char *pg_emit_container(const PgLineScan *sc, const PgNode *nd, char *buf, char *w)
+static char *pg_emit_container(PgLineScan *sc, const PgNode *nd, char *buf, char *w)
 {
     while ((w - buf) & 3) *w++ = '\0';
     uint32 count = nd->kind == PG_OBJ ? 2 * nd->n : nd->n;
@@ -270,6 +310,7 @@ static char *pg_emit_container(const PgLineScan *sc, const PgNode *nd, char *buf
         case PG_STR: {
             const char *s = c->s;
             uint32 n = c->n;
+            if (sc->rest) pg_record_string(sc, c, nd->kind == PG_OBJ && i < nd->n, buf, w);
             for (; n >= 8; n -= 8, s += 8, w += 8) memcpy(w, s, 8);
             for (; n; n--) *w++ = *s++;
             m = JENTRY_ISSTRING | c->n;
@@ -301,12 +342,14 @@ static void pg_scan_reserve(PgLineScan *sc, MemoryContext mcxt, size_t len)
         pfree(sc->stack);
         pfree(sc->kids);
         pfree(sc->esc);
+        pfree(sc->patch);
     }
     uint32 cap = Max(need, 512);
     sc->nodes = MemoryContextAlloc(mcxt, sizeof(PgNode) * cap);
     sc->stack = MemoryContextAlloc(mcxt, sizeof(uint32) * cap);
     sc->kids = MemoryContextAlloc(mcxt, sizeof(uint32) * cap);
     sc->esc = MemoryContextAlloc(mcxt, 2 * (Size)cap);
+    sc->patch = MemoryContextAlloc(mcxt, 3 * sizeof(uint32) * cap);
     sc->cap = cap;
 }
 
@@ -318,8 +361,9 @@ static void pg_scan_trim(PgLineScan *sc)
     pfree(sc->stack);
     pfree(sc->kids);
     pfree(sc->esc);
+    pfree(sc->patch);
     sc->nodes = NULL;
-    sc->stack = sc->kids = NULL;
+    sc->stack = sc->kids = sc->patch = NULL;
     sc->esc = NULL;
     sc->cap = 0;
 }
@@ -343,18 +387,26 @@ static Jsonb *pg_line_convert(PgLineScan *sc, MemoryContext mcxt, const char *li
     return jb;
 }
 
-/* ---- the cache of decisions but for their id ------------------------------
+/* ---- the cache of decisions but for their id and digits -------------------
  *
- * A batch's decisions repeat but for their id: 200,000 generated requests
- * give about 10,000 distinct ones, and the 256 commonest cover 93% of the
- * lines. The library writes the id first, {"id":"...",...}; what follows
- * it (the rest) and the id's length modulo 4 decide every byte of the
- * jsonb but the id's own and the lengths and offsets that count it: a
- * longer id moves everything after it, and a move by a multiple of 4 keeps
- * every container's alignment, so its padding. A cached entry keeps the
- * rest and the jsonb made from its line (the template); a line whose rest
- * and id length modulo 4 match is made by copying the template around the
- * new id and correcting the root's size, the id's JEntry and the root's
+ * A batch's decisions repeat but for their id and their dates: 200,000
+ * generated requests give about 10,000 distinct lines but for the id, and
+ * under 1,000 once their digits are set aside too (the commonest 256 then
+ * cover 99% of the lines). The library writes the id first,
+ * {"id":"...",...}; what follows it (the rest), with each ASCII digit
+ * standing for any digit, and the id's length modulo 4 decide every byte
+ * of the jsonb but the id's own, the digits' and the lengths and offsets
+ * that count the id: a longer id moves everything after it, and a move by
+ * a multiple of 4 keeps every container's alignment, so its padding; a
+ * digit for a digit moves nothing (decision lines hold no numbers, so every
+ * digit is in a string, and the template is made only when no key and no
+ * string with an escape holds one: their bytes are not copied from the line
+ * as they stand). A cached entry keeps the rest and the jsonb made from its
+ * line (the template) and where the template's strings with digits are
+ * (its patches); a line whose rest matches (the same bytes but where both
+ * have a digit) and whose id length modulo 4 matches is made by copying the
+ * template around the new id, copying the strings with digits from the
+ * line, and correcting the root's size, the id's JEntry and the root's
  * JEntries that hold an offset past it. Lines with an escaped id, or
  * without a string id first, or longer than PG_CACHE_LINE_MAX, are not
  * cached. One slot per hash (direct mapped); an entry keeps its slot
@@ -376,42 +428,70 @@ typedef struct PgLineEntry {
     uint32 id_entry;  /* index of the id's JEntry among the root's children */
     uint32 nentries;  /* JEntries of the root (twice its keys) */
     uint32 size;      /* bytes of the template */
+    uint32 npatch;    /* strings with digits in the rest */
     uint32 bytes;     /* of the entry */
     uint32 credit;    /* hits not yet spent defending the slot (PG_CACHE_CREDIT at most) */
-    char data[FLEXIBLE_ARRAY_MEMBER]; /* the rest, then the template */
+    uint32 data[FLEXIBLE_ARRAY_MEMBER]; /* the patches (3 numbers each, see
+                                           PgLineScan.patch), then the rest,
+                                           then the template, as bytes */
 } PgLineEntry;
 
-/* A 64-bit hash of s[0..n) and k: four lanes of multiply and xor-shift
- * over 32 bytes at a time (independent, so the multiplications overlap),
- * then eight bytes at a time, folded as in MurmurHash's finaliser. Not
- * for adversaries: a collision costs only a comparison and a miss. */
+/* The 8 bytes of s[0..n) from i (n - i of them when fewer, the others 0). */
+static inline uint64 pg_word_at(const char *s, size_t i, size_t n)
+{
+    uint64 x = 0;
+    memcpy(&x, s + i, n - i >= 8 ? 8 : n - i);
+    return x;
+}
+
+/* A 64-bit hash of s[0..n), its digits as zeros, and k: eight bytes at a
+ * time into four lanes of multiply and xor-shift (independent, so the
+ * multiplications overlap), folded as in MurmurHash's finaliser. Not for
+ * adversaries: a collision costs only a comparison and a miss. */
 static uint64 pg_line_hash(const char *s, size_t n, uint64 k)
 {
     const uint64 mul = UINT64CONST(0x9E3779B97F4A7C15);
-    uint64 h0 = (n + k) * mul, h1 = h0 ^ 1, h2 = h0 ^ 2, h3 = h0 ^ 3, x[4];
-    for (; n >= 32; n -= 32, s += 32) {
-        memcpy(x, s, 32);
-        h0 = (h0 ^ x[0]) * mul;
-        h1 = (h1 ^ x[1]) * mul;
-        h2 = (h2 ^ x[2]) * mul;
-        h3 = (h3 ^ x[3]) * mul;
+    uint64 h0 = (n + k) * mul, h1 = h0 ^ 1, h2 = h0 ^ 2, h3 = h0 ^ 3, x0, x1, x2, x3;
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        memcpy(&x0, s + i, 8);
+        memcpy(&x1, s + i + 8, 8);
+        memcpy(&x2, s + i + 16, 8);
+        memcpy(&x3, s + i + 24, 8);
+        h0 = (h0 ^ (x0 & ~pg_digits(x0))) * mul;
+        h1 = (h1 ^ (x1 & ~pg_digits(x1))) * mul;
+        h2 = (h2 ^ (x2 & ~pg_digits(x2))) * mul;
+        h3 = (h3 ^ (x3 & ~pg_digits(x3))) * mul;
         h0 ^= h0 >> 29;
         h1 ^= h1 >> 29;
         h2 ^= h2 >> 29;
         h3 ^= h3 >> 29;
     }
     uint64 h = h0 ^ (h1 * 3) ^ (h2 * 5) ^ (h3 * 7);
-    for (; n >= 8; n -= 8, s += 8) {
-        memcpy(&x[0], s, 8);
-        h = (h ^ x[0]) * mul;
+    for (; i < n; i += 8) {
+        x0 = pg_word_at(s, i, n);
+        h = (h ^ (x0 & ~pg_digits(x0))) * mul;
         h ^= h >> 29;
     }
-    x[0] = 0;
-    memcpy(&x[0], s, n);
-    h = (h ^ x[0]) * mul;
     h ^= h >> 32;
     h *= mul;
     return h ^ (h >> 29);
+}
+
+/* Are a[0..n) and b[0..n) the same bytes but where both have a digit? */
+static bool pg_rest_match(const char *a, const char *b, size_t n)
+{
+    size_t i = 0;
+    uint64 x, y;
+    for (; i + 8 <= n; i += 8) {
+        memcpy(&x, a + i, 8);
+        memcpy(&y, b + i, 8);
+        if (x != y && ((x ^ y) & ~(pg_digits(x) & pg_digits(y)))) return false;
+    }
+    if (i == n) return true;
+    x = pg_word_at(a, i, n);
+    y = pg_word_at(b, i, n);
+    return ((x ^ y) & ~(pg_digits(x) & pg_digits(y))) == 0;
 }
 
 /* The template's facts for the id: where its bytes and JEntry are in jb,
@@ -436,16 +516,23 @@ static bool pg_line_find_id(Jsonb *jb, uint32 id_len, PgLineEntry *e)
     return false;
 }
 
-/* The decision from e's template and the id id[0..id_len). */
-static Jsonb *pg_line_from_template(const PgLineEntry *e, const char *id, uint32 id_len)
+/* The decision from e's template, the id id[0..id_len) and the strings
+ * with digits of rest (the line's, which matches e's). */
+static Jsonb *pg_line_from_template(const PgLineEntry *e, const char *id, uint32 id_len,
+                                    const char *rest)
 {
-    const char *t = e->data + e->rest_len;
+    const uint32 *patch = e->data;
+    const char *t = (const char *)(patch + 3 * e->npatch) + e->rest_len;
     int32 delta = (int32)id_len - (int32)e->id_len;
     uint32 size = (uint32)((int32)e->size + delta);
     char *out = palloc(size);
     memcpy(out, t, e->id_off);
     memcpy(out + e->id_off, id, id_len);
     memcpy(out + e->id_off + id_len, t + e->id_off + e->id_len, e->size - e->id_off - e->id_len);
+    for (uint32 i = 0; i < e->npatch; i++, patch += 3) {
+        uint32 at = patch[1] > e->id_off ? (uint32)((int32)patch[1] + delta) : patch[1];
+        memcpy(out + at, rest + patch[0], patch[2]);
+    }
     SET_VARSIZE(out, size);
     JEntry *ch = ((Jsonb *)out)->root.children;
     if (!JBE_HAS_OFF(ch[e->id_entry])) ch[e->id_entry] = JENTRY_ISSTRING | id_len;
@@ -471,18 +558,26 @@ static Jsonb *pg_line_cached(PgLineScan *sc, MemoryContext mcxt, const char *lin
     PgLineEntry **slot = &sc->slots[h % PG_CACHE_SLOTS];
     PgLineEntry *e = *slot;
     if (e && e->hash == h && e->rest_len == rest_len && (e->id_len & 3) == (id_len & 3) &&
-        memcmp(e->data, rest, rest_len) == 0) {
+        pg_rest_match((const char *)(e->data + 3 * e->npatch), rest, rest_len)) {
         if (e->credit < PG_CACHE_CREDIT) e->credit++;
-        return pg_line_from_template(e, id, id_len);
+        return pg_line_from_template(e, id, id_len, rest);
     }
-    Jsonb *jb = pg_line_convert(sc, mcxt, line, len);
-    PgLineEntry found;
     if (e && e->credit) {
         e->credit--;
-        return jb;
+        return pg_line_convert(sc, mcxt, line, len);
     }
-    if (!jb || !pg_line_find_id(jb, id_len, &found)) return jb;
-    Size bytes = offsetof(PgLineEntry, data) + rest_len + VARSIZE(jb);
+    /* Converted with its strings with digits noted, for the template. */
+    sc->line = line;
+    sc->rest = rest;
+    sc->end = end;
+    sc->npatch = 0;
+    sc->no_template = false;
+    Jsonb *jb = pg_line_convert(sc, mcxt, line, len);
+    sc->rest = NULL;
+    PgLineEntry found;
+    if (!jb || sc->no_template || !pg_line_find_id(jb, id_len, &found)) return jb;
+    Size patch_bytes = 3 * sizeof(uint32) * sc->npatch;
+    Size bytes = offsetof(PgLineEntry, data) + patch_bytes + rest_len + VARSIZE(jb);
     if (sc->cache_bytes + bytes > PG_CACHE_BYTES) return jb;
     if (e) {
         sc->cache_bytes -= e->bytes;
@@ -495,10 +590,13 @@ static Jsonb *pg_line_cached(PgLineScan *sc, MemoryContext mcxt, const char *lin
     e->rest_len = rest_len;
     e->id_len = id_len;
     e->size = VARSIZE(jb);
+    e->npatch = sc->npatch;
     e->bytes = (uint32)bytes;
     e->credit = 0;
-    memcpy(e->data, rest, rest_len);
-    memcpy(e->data + rest_len, jb, e->size);
+    char *d = (char *)e->data;
+    memcpy(d, sc->patch, patch_bytes);
+    memcpy(d + patch_bytes, rest, rest_len);
+    memcpy(d + patch_bytes + rest_len, jb, e->size);
     *slot = e;
     return jb;
 }

@@ -115,33 +115,45 @@ static char *pg_put_string(char *w, const char *s, int len)
 #define PG_NUMERIC_SHORT_WEIGHT_SIGN 0x0040
 #define PG_NUMERIC_SHORT_WEIGHT 0x003F
 
-/* Writes n at w as numeric_out would when it is an integer of at most 16
- * digits with no decimals shown (a request's ages, units and hours), and
- * returns the end; NULL, having written nothing, for every other number,
- * which numeric_out writes. */
-static char *pg_put_integer(char *w, Numeric n)
+/* Whether numeric_out writes n as the decimal integer *out: an integer of
+ * at most 16 digits with no decimals shown (a request's ages, units and
+ * hours). False for every other number, which numeric_out writes. */
+static inline bool pg_numeric_int(Numeric n, int64 *out)
 {
-    if (VARATT_IS_EXTENDED(n) || VARSIZE(n) < VARHDRSZ + sizeof(uint16)) return NULL;
+    if (VARATT_IS_EXTENDED(n) || VARSIZE(n) < VARHDRSZ + sizeof(uint16)) return false;
     const char *p = (const char *)n + VARHDRSZ;
     uint16 header;
     memcpy(&header, p, sizeof header);
     if ((header & PG_NUMERIC_FLAGS) != PG_NUMERIC_SHORT ||
         (header & (PG_NUMERIC_SHORT_DSCALE | PG_NUMERIC_SHORT_WEIGHT_SIGN)) != 0)
-        return NULL;
+        return false;
     int weight = header & PG_NUMERIC_SHORT_WEIGHT;
     int ndigits = (int)((VARSIZE(n) - VARHDRSZ - sizeof(uint16)) / sizeof(int16));
-    if (weight > 3 || ndigits > weight + 1) return NULL;
+    if (weight > 3 || ndigits > weight + 1) return false;
     uint64 v = 0;
     for (int i = 0; i <= weight; i++) {
         int16 d = 0;
         if (i < ndigits) memcpy(&d, p + sizeof(uint16) + sizeof(int16) * i, sizeof d);
-        if (d < 0 || d > 9999) return NULL;
+        if (d < 0 || d > 9999) return false;
         v = v * 10000 + (uint64)d;
     }
     if (header & PG_NUMERIC_SHORT_SIGN) {
-        if (!v) return NULL; /* "-0": numeric never stores it; numeric_out says */
-        *w++ = '-';
+        if (!v) return false; /* "-0": numeric never stores it; numeric_out says */
+        *out = -(int64)v;
+    } else {
+        *out = (int64)v;
     }
+    return true;
+}
+
+/* Writes n at w as numeric_out would when pg_numeric_int takes it, and
+ * returns the end; NULL, having written nothing, for every other number. */
+static char *pg_put_integer(char *w, Numeric n)
+{
+    int64 i;
+    if (!pg_numeric_int(n, &i)) return NULL;
+    uint64 v = i < 0 ? (uint64)-i : (uint64)i;
+    if (i < 0) *w++ = '-';
     char digits[20];
     int k = 0;
     do {
@@ -258,69 +270,131 @@ void pgtext_from_jsonb(Jsonb *jb, StringInfo out)
 
 /* ---- jsonb fed to the engine member by member ----------------------------- */
 
-/* A number's text for pcr_engine_feed_number: pg_put_integer's, else
- * numeric_out's (palloc'ed, freed here). */
-static bool pg_feed_number(pcr_engine *e, const char *key, int klen, Numeric n)
+/* The most members fed: a request with more has an unknown or a repeated
+ * key (a schema has at most 64 fields), which the direct route does not
+ * take. The most strings of arrays given one by one (PCR_FEED_STRINGS);
+ * an array beyond them goes as its JSON text. */
+#define PG_FEED_MEMBERS 64
+#define PG_FEED_ITEMS 256
+
+/* Makes js the buffer for the JSON texts of one request's values (the
+ * whole value's room, so that it does not move while the engine holds
+ * pointers into it). */
+static void pg_feed_buffer(StringInfo js, Size size, bool *ready)
 {
-    char small[24];
-    char *end = pg_put_integer(small, n);
-    if (end) return pcr_engine_feed_number(e, key, (size_t)klen, small, (size_t)(end - small));
-    char *text = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(n)));
-    bool ok = pcr_engine_feed_number(e, key, (size_t)klen, text, strlen(text));
-    pfree(text);
-    return ok;
+    if (*ready) return;
+    resetStringInfo(js);
+    enlargeStringInfo(js, (int)PG_ROOM(size));
+    *ready = true;
 }
 
-/* See pcr_pg.h. The top-level object's members are walked as
- * pg_put_container walks them; an array or object value is written as
- * JSON text into js (given the whole value's room first, so that it does
- * not move while the engine holds pointers into it). */
+/* The value of a member that is an array or an object, at jc, into x:
+ * an array of strings as its strings (items, *nitems of them used), any
+ * other as its compact JSON text written into js. False when js moved. */
+static bool pg_feed_container(pcr_feed_member *x, const JsonbContainer *jc, pcr_feed_str *items,
+                              uint32 *nitems, StringInfo js, Size size, bool *js_ready)
+{
+    uint32 k = JsonContainerSize(jc);
+    if (JsonContainerIsArray(jc) && !JsonContainerIsScalar(jc) && k <= PG_FEED_ITEMS - *nitems) {
+        const char *abase = (const char *)&jc->children[k];
+        pcr_feed_str *it = items + *nitems;
+        uint32 off = 0, i = 0;
+        for (; i < k && JBE_ISSTRING(jc->children[i]); i++) {
+            uint32 end = off;
+            JBE_ADVANCE_OFFSET(end, jc->children[i]);
+            it[i].s = abase + off;
+            it[i].n = end - off;
+            off = end;
+        }
+        if (i == k) {
+            x->type = PCR_FEED_STRINGS;
+            x->items = it;
+            x->n = k;
+            *nitems += k;
+            return true;
+        }
+    }
+    pg_feed_buffer(js, size, js_ready);
+    PgWriter pw = {js, (int)PG_ROOM(size)};
+    char *data = js->data, *start = js->data + js->len;
+    char *w = pg_put_container(&pw, start, jc);
+    /* a long number moved the buffer: earlier values would dangle */
+    if (js->data != data) return false;
+    js->len = (int)(w - js->data);
+    x->type = PCR_FEED_JSON;
+    x->s = start;
+    x->n = (size_t)(w - start);
+    return true;
+}
+
+/* See pcr_pg.h. The top-level object's keys, then its values, are walked
+ * as pg_put_container walks them, into one array of members for one
+ * library call (pcr_engine_feed_members): a string as its bytes, an
+ * integer numeric_out prints as such as the integer, any other number as
+ * numeric_out's text (copied into js), an array of strings as its
+ * strings, any other array or object as its JSON text (in js). */
 bool pgtext_feed(Jsonb *jb, pcr_engine *e, StringInfo js)
 {
     const JsonbContainer *jc = &jb->root;
     Size size = VARSIZE(jb);
-    if (!JsonContainerIsObject(jc) || size > PG_FEED_MAX || !pcr_engine_feed_begin(e, 1))
-        return false;
+    if (!JsonContainerIsObject(jc) || size > PG_FEED_MAX) return false;
     uint32 n = JsonContainerSize(jc);
-    const char *base = (const char *)&jc->children[2 * n];
-    uint32 koff = 0, voff = n ? getJsonbOffset(jc, (int)n) : 0;
+    if (n > PG_FEED_MEMBERS) return false;
+    /* The row's bytes are read once, from the start: ask for all of them
+     * now, so that their cache misses overlap. */
+    for (Size o = 64; o < size; o += 64) __builtin_prefetch((const char *)jb + o);
+    pcr_feed_member m[PG_FEED_MEMBERS];
+    pcr_feed_str items[PG_FEED_ITEMS];
+    uint32 nitems = 0;
     bool js_ready = false;
+    const char *base = (const char *)&jc->children[2 * n];
+    uint32 off = 0;
     for (uint32 i = 0; i < n; i++) {
-        uint32 kend = koff, vend = voff;
-        JBE_ADVANCE_OFFSET(kend, jc->children[i]);
-        JBE_ADVANCE_OFFSET(vend, jc->children[n + i]);
-        const char *key = base + koff;
-        int klen = (int)(kend - koff);
-        bool ok;
-        switch (jc->children[n + i] & JENTRY_TYPEMASK) {
-        case JENTRY_ISSTRING:
-            ok = pcr_engine_feed_string(e, key, (size_t)klen, base + voff, vend - voff);
-            break;
-        case JENTRY_ISNUMERIC:
-            ok = pg_feed_number(e, key, klen, (Numeric)(base + INTALIGN(voff)));
-            break;
-        case JENTRY_ISBOOL_TRUE: ok = pcr_engine_feed_bool(e, key, (size_t)klen, true); break;
-        case JENTRY_ISBOOL_FALSE: ok = pcr_engine_feed_bool(e, key, (size_t)klen, false); break;
-        case JENTRY_ISNULL: ok = pcr_engine_feed_null(e, key, (size_t)klen); break;
-        default: {
-            if (!js_ready) {
-                resetStringInfo(js);
-                enlargeStringInfo(js, (int)PG_ROOM(size));
-                js_ready = true;
-            }
-            PgWriter pw = {js, (int)PG_ROOM(size)};
-            char *data = js->data, *start = js->data + js->len;
-            char *w = pg_put_container(&pw, start, (const JsonbContainer *)(base + INTALIGN(voff)));
-            /* a long number moved the buffer: earlier values would dangle */
-            if (js->data != data) return false;
-            js->len = (int)(w - js->data);
-            ok = pcr_engine_feed_json(e, key, (size_t)klen, start, (size_t)(w - start));
-            break;
-        }
-        }
-        if (!ok) return false;
-        koff = kend;
-        voff = vend;
+        uint32 end = off;
+        JBE_ADVANCE_OFFSET(end, jc->children[i]);
+        m[i].key = base + off;
+        m[i].klen = end - off;
+        off = end;
     }
-    return true;
+    for (uint32 i = 0; i < n; i++) {
+        uint32 end = off;
+        JEntry je = jc->children[n + i];
+        JBE_ADVANCE_OFFSET(end, je);
+        pcr_feed_member *x = &m[i];
+        switch (je & JENTRY_TYPEMASK) {
+        case JENTRY_ISSTRING:
+            x->type = PCR_FEED_STRING;
+            x->s = base + off;
+            x->n = end - off;
+            break;
+        case JENTRY_ISNUMERIC: {
+            Numeric num = (Numeric)(base + INTALIGN(off));
+            if (pg_numeric_int(num, &x->i)) {
+                x->type = PCR_FEED_INT;
+                break;
+            }
+            char *text = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(num)));
+            size_t len = strlen(text);
+            pg_feed_buffer(js, size, &js_ready);
+            if (len >= (size_t)(js->maxlen - js->len)) return false; /* no room: the text route */
+            x->type = PCR_FEED_NUMBER;
+            x->s = js->data + js->len;
+            x->n = len;
+            memcpy(js->data + js->len, text, len);
+            js->len += (int)len;
+            pfree(text);
+            break;
+        }
+        case JENTRY_ISBOOL_TRUE: x->type = PCR_FEED_TRUE; break;
+        case JENTRY_ISBOOL_FALSE: x->type = PCR_FEED_FALSE; break;
+        case JENTRY_ISNULL: x->type = PCR_FEED_NULL; break;
+        default:
+            if (!pg_feed_container(x, (const JsonbContainer *)(base + INTALIGN(off)), items,
+                                   &nitems, js, size, &js_ready))
+                return false;
+            break;
+        }
+        off = end;
+    }
+    return pcr_engine_feed_begin(e, 1) && pcr_engine_feed_members(e, m, n);
 }
