@@ -2155,8 +2155,7 @@ static bool fed_decode(RecDecoder *d, uint32_t f, const char *key, size_t kn, co
     return d->fed_ok;
 }
 
-/* Is s[0..n) UTF-8 without NUL? (A JSON line's strings are checked as
- * they are read; NUL is refused there, even as \u0000.) */
+/* Is p[0..end) UTF-8 without NUL? A byte at a time (fed_utf8's slow part). */
 static bool fed_utf8_bytes(const uint8_t *p, const uint8_t *end)
 {
     while (p < end) {
@@ -2171,6 +2170,8 @@ static bool fed_utf8_bytes(const uint8_t *p, const uint8_t *end)
     return true;
 }
 
+/* Is s[0..n) UTF-8 without NUL? (A JSON line's strings are checked as
+ * they are read; NUL is refused there, even as \u0000.) */
 static inline bool fed_utf8(const char *s, size_t n)
 {
     const uint8_t *p = (const uint8_t *)s, *end = p + n;

@@ -505,8 +505,8 @@ bool pcr_engine_feed_eval(pcr_engine *e, const char **line, size_t *line_len, pc
  *   PCR_FEED_JSON     s[0..n), one value as JSON text (pcr_engine_feed_json)
  *   PCR_FEED_STRINGS  items[0..n): an array of strings, each escapes
  *                     resolved (what the JSON text of that array means)
- * A front end whose keys come in the same order record after record (jsonb's:
- * by length, then bytes) gets each key's field found by one comparison.
+ * Each key's field is found by one probe of a table and one comparison,
+ * the keys' lookups independent of one another.
  * The same lifetimes as above: strings, texts and items until
  * pcr_engine_feed_eval returns. */
 typedef enum pcr_feed_type {
