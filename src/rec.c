@@ -16,10 +16,12 @@
  * slots are invalidated per record by a generation number, so nothing is
  * cleared, allocated or compared in bulk per record.
  * The usual record skips most of this through the fast paths ("fast paths"
- * below): each key predicted from the one before it and confirmed by one
- * masked compare, each known field's value decoded straight from its
- * bytes by type; anything unusual is read by the general path from the
- * same byte, so they change no result and no message.
+ * below): each key looked for in the key order learned from the records
+ * before and confirmed by one masked compare, with no duplicate check
+ * (a key found further on in that order cannot be one), each known
+ * field's value decoded straight from its bytes by type; anything unusual
+ * is read by the general path from the same byte, so they change no
+ * result and no message.
  * Every value is checked in full, also when no rule reads its field: a
  * record with a wrong-typed value or an invalid code is malformed whatever
  * the policy reads, so the same line gets the same verdict under every
@@ -133,10 +135,29 @@ typedef struct KeyPat {
 } KeyPat;
 
 enum {
-    PRED_START = 0,                   /* pred[] row of the first key */
-    PRED_UNKNOWN = PCR_MAX_FIELDS + 1, /* pred[] row after an unknown key */
+    PRED_START = 0,                   /* fed_pred[] row of the first key */
     PRED_SLOTS = PCR_MAX_FIELDS + 2,
     PRED_NONE = PCR_MAX_FIELDS,       /* no field: its KeyPat is all zero */
+};
+
+/* One place of the learned key order (RecDecoder.order): a field's key
+ * pattern (its KeyPat's first 16 bytes) next to the field, so that trying
+ * it is one masked compare of two words. */
+typedef struct Step {
+    uint64_t w[2], m[2]; /* KeyPat.w, KeyPat.m */
+    uint32_t len;        /* KeyPat.len: the pattern's length */
+    uint8_t field;
+    uint8_t kind;        /* the field's FastKind */
+    uint8_t place;       /* its index in the order */
+    bool tail;           /* the compare of 16 bytes does not settle it:
+                            key_tail decides (a pattern longer than 16
+                            bytes, or one never predicted) */
+} Step;
+
+enum {
+    /* places of the order tried for a key, from the one after the last
+     * key's on: records leave out a few optional fields in a row */
+    ORDER_TRIES = 8,
 };
 
 /* An enum field's members by a hash of their own: a multiplier under which
@@ -233,11 +254,16 @@ struct RecDecoder {
     Name *mname;                  /* enum field f's member m: mname[mfirst[f] + m] */
     uint32_t mfirst[PCR_MAX_FIELDS];
     uint32_t id_field;            /* the string field named "id", or PIDX_NONE */
-    /* The two fields that most recently followed field f (index f + 1),
-     * the first key (index PRED_START) and an unknown key (PRED_UNKNOWN),
-     * most recent first; PRED_NONE where none did. */
-    uint8_t pred[PRED_SLOTS][2];
+    /* The learned key order: the fields of the records read so far in the
+     * order they come in, each at most once (order_learn). A key found at
+     * a place after the previous key's place cannot be a duplicate. */
+    Step order[PCR_MAX_FIELDS + ORDER_TRIES]; /* places past norder never match */
+    uint32_t norder;
+    uint8_t rank[PCR_MAX_FIELDS]; /* field f's place in order + 1; 0: not in it */
+    bool learn;                   /* the order is learned (the fast paths are on) */
 };
+
+static void order_clear(RecDecoder *d);
 
 /* ---- names and hashing --------------------------------------------------- */
 
@@ -427,7 +453,7 @@ static void fast_init(RecDecoder *d)
     d->patbuf = xmalloc(total + 1);
     uint8_t *w = d->patbuf;
     d->id_field = PIDX_NONE;
-    memset(d->pred, PRED_NONE, sizeof d->pred);
+    d->learn = true;
     memset(d->fed_pred, PRED_NONE, sizeof d->fed_pred);
     for (uint32_t i = 0, days = 0; i <= DATE_MAX_YEAR - DATE_MIN_YEAR; i++) {
         uint32_t y = DATE_MIN_YEAR + i;
@@ -473,6 +499,7 @@ static void fast_init(RecDecoder *d)
         /* the general path sets the id for any value that is a string */
         d->fast[f] = (uint8_t)(is_id && pf->type != VT_STRING ? FAST_NONE : kind);
     }
+    order_clear(d);
 }
 
 static const char *field_name(const RecDecoder *d, uint32_t f)
@@ -1530,6 +1557,7 @@ void rec_decoder_set_fast(RecDecoder *d, bool on)
     d->patbuf = NULL;
     fast_init(d);
     if (on) return;
+    d->learn = false;
     for (uint32_t f = 0; f < d->prog->nfields; f++) {
         d->kpat[f].len = 0;
         d->fast[f] = FAST_NONE;
@@ -1583,26 +1611,83 @@ static bool check_service_at(RecDecoder *d)
 
 /* Records from one source repeat their key order, and most have no
  * whitespace, no escapes and values of the expected shapes. For those the
- * loop below predicts each key from the one before it (RecDecoder.pred)
- * and confirms it with one masked compare of `"name":` (key_hit), and
- * fast_value decodes a value straight from its bytes by the field's type.
- * Anything else (whitespace, an escape, null, a wrong type, an unusual
- * number, a key not predicted) goes to the general path from the same
- * byte, which reads it as it always did: the fast paths change no result
- * and no message, they only skip work. */
+ * loop below looks for each key in the learned key order (RecDecoder.order:
+ * the fields of the records before, in the order they came), at the places
+ * after the previous key's, confirming one with a masked compare of
+ * `"name":` (order_hit), and fast_value decodes a value straight from its
+ * bytes by the field's type. A key found at a place after the previous
+ * key's cannot be a duplicate: every field at those places is still
+ * unseen in the record (the loop keeps it so: a field read otherwise
+ * either lies before that place, and is checked, or moves the place past
+ * itself). Anything else (whitespace, an escape, null, a wrong type, an
+ * unusual number, a key not found so) goes to the general path from the
+ * same byte, which reads it as it always did: the fast paths change no
+ * result and no message, they only skip work. */
 
-/* Whether the key of field f starts at p, `"name":` with no whitespace. */
-HOT bool key_hit(const RecDecoder *d, uint32_t f, const uint8_t *p)
+/* The rest of key_hit for a step whose 16-byte compare matched at p: a
+ * pattern longer than 16 bytes compares its last 8 bytes as a word and
+ * the bytes between with memcmp; a field never predicted never matches. */
+static bool key_tail(const RecDecoder *d, const Step *st, const uint8_t *p)
 {
-    const KeyPat *k = &d->kpat[f];
-    if (d->end - p < 16) return false;
-    uint64_t x = ((bytes_le64((const char *)p) ^ k->w[0]) & k->m[0]) |
-                 ((bytes_le64((const char *)p + 8) ^ k->w[1]) & k->m[1]);
-    if (x) return false;
-    if (k->len <= 16) return k->len != 0;
-    if ((size_t)(d->end - p) < k->len || bytes_le64((const char *)p + k->len - 8) != k->last)
+    const KeyPat *k = &d->kpat[st->field];
+    if (k->len == 0 || (size_t)(d->end - p) < k->len ||
+        bytes_le64((const char *)p + k->len - 8) != k->last)
         return false;
     return k->len <= 24 || memcmp(p + 16, k->pat + 16, k->len - 24) == 0;
+}
+
+/* Gives place i of the order to field f (PRED_NONE: a place that never
+ * matches: its compare needs a NUL byte, and key_tail refuses it). */
+static void order_put(RecDecoder *d, uint32_t i, uint32_t f)
+{
+    const KeyPat *k = &d->kpat[f];
+    Step *st = &d->order[i];
+    memcpy(st->w, k->w, sizeof st->w);
+    memcpy(st->m, k->m, sizeof st->m);
+    if (f == PRED_NONE) st->m[0] = 0xFF;
+    st->len = k->len;
+    st->field = (uint8_t)f;
+    st->kind = f == PRED_NONE ? FAST_NONE : d->fast[f];
+    st->place = (uint8_t)i;
+    st->tail = k->len == 0 || k->len > 16;
+}
+
+/* Empties the learned order. */
+static void order_clear(RecDecoder *d)
+{
+    d->norder = 0;
+    memset(d->rank, 0, sizeof d->rank);
+    for (uint32_t i = 0; i < PCR_MAX_FIELDS + ORDER_TRIES; i++) order_put(d, i, PRED_NONE);
+}
+
+/* Puts field f, just read by the general path after the key at place
+ * next - 1 (next: 0 for the first key), right after that place when it is
+ * new or comes out of order (from a place before it). Returns
+ * the place after f's. The fields at that place and after it are those
+ * that were at next and after (less f): still unseen in the record. Runs
+ * only for keys the order did not give. */
+static uint32_t order_move(RecDecoder *d, uint32_t f, uint32_t next)
+{
+    uint32_t r = d->rank[f], n = d->norder;
+    /* further on, past the places tried, or in place (the key had a
+     * space, an escape, ...): it stays, as moving it forward would put
+     * the fields between after it, where the next record may want them */
+    if (r > next) return r;
+    if (r) { /* take it out */
+        memmove(&d->order[r - 1], &d->order[r], (n - r) * sizeof *d->order);
+        n--;
+        if (r <= next) next--;
+    }
+    memmove(&d->order[next + 1], &d->order[next], (n - next) * sizeof *d->order);
+    n++;
+    order_put(d, next, f);
+    d->norder = n;
+    order_put(d, n, PRED_NONE);
+    for (uint32_t i = 0; i < n; i++) {
+        d->order[i].place = (uint8_t)i;
+        d->rank[d->order[i].field] = (uint8_t)(i + 1);
+    }
+    return next + 1;
 }
 
 /* The value of the n digits at s (n <= 9), or -1 if one is not a digit. */
@@ -1765,12 +1850,13 @@ static const uint8_t *fast_list(RecDecoder *d, uint32_t f, const uint8_t *p)
  * its type (see FastKind): the byte after it when done, NULL to read it on
  * the general path (nothing was changed), q itself after an error (a code
  * of a list). */
-HOT const uint8_t *fast_value(RecDecoder *d, uint32_t f, const uint8_t *q)
+HOT const uint8_t *fast_value_as(RecDecoder *d, uint32_t f, FastKind kind, const uint8_t *q,
+                                  const uint8_t *end)
 {
-    const uint8_t *end = d->end, *p;
+    const uint8_t *p;
     RecVal *v = &d->rec.v[f];
     if (q == end) return NULL;
-    switch ((FastKind)d->fast[f]) {
+    switch (kind) {
     case FAST_STRING:
         p = fast_string(q, end, &v->s, &v->n);
         if (!p) return NULL;
@@ -1865,16 +1951,10 @@ HOT const uint8_t *fast_value(RecDecoder *d, uint32_t f, const uint8_t *q)
     return p;
 }
 
-/* k as read_key would have read the predicted key between key and end
- * (`"name":`), unless it was read (k->s set). */
-static inline const Tok *key_tok(Tok *k, const uint8_t *key, const uint8_t *end)
+/* fast_value_as by field f's own fast path, in the line. */
+static inline const uint8_t *fast_value(RecDecoder *d, uint32_t f, const uint8_t *q)
 {
-    if (!k->s) {
-        k->kind = TK_STRING;
-        k->s = (const char *)key + 1;
-        k->n = (uint32_t)(end - key) - 3;
-    }
-    return k;
+    return fast_value_as(d, f, (FastKind)d->fast[f], q, d->end);
 }
 
 /* read_value for the top-level member with key k; a string "id" is the
@@ -1890,11 +1970,138 @@ static inline bool read_member_value(RecDecoder *d, const Tok *k, Tok *v)
     return true;
 }
 
+/* Where parse_record's member loop stands, between fast_members and the
+ * general path. */
+typedef struct Members {
+    const uint8_t *p; /* the next key (or what stands in its place) */
+    uint64_t seen;    /* the known fields read, null ones included */
+    uint32_t next;    /* the place in d->order after the last key's (0: none) */
+    bool first;       /* no member read yet */
+} Members;
+
+enum { MEMBERS_MORE, MEMBERS_DONE, MEMBERS_FAILED };
+
+/* After a member's value at p: a ',' (MEMBERS_MORE, m->p after it), the
+ * closing '}' (MEMBERS_DONE, d->p after it) or an error (MEMBERS_FAILED). */
+HOT int member_end(RecDecoder *d, Members *m, const uint8_t *p)
+{
+    m->first = false;
+    if (p < d->end && *p == ',') {
+        m->p = p + 1;
+        return MEMBERS_MORE;
+    }
+    if (p < d->end && *p == '}') {
+        d->p = p + 1;
+        return MEMBERS_DONE;
+    }
+    d->p = p;
+    int more = next_or_close(d, '}');
+    if (more < 0) return MEMBERS_FAILED;
+    m->p = d->p;
+    return more ? MEMBERS_MORE : MEMBERS_DONE;
+}
+
+/* Reads members from m->p on while each key is found in the learned order
+ * (at one of the ORDER_TRIES places after the last key's) and its value
+ * takes its fast path: nothing else is done per member (see "fast paths"
+ * for why no duplicate check). Returns MEMBERS_MORE when the member at
+ * m->p is left to the general path, else what member_end returns. */
+static int __attribute__((noinline)) fast_members(RecDecoder *d, Members *m)
+{
+    const uint8_t *p = m->p, *end = d->end;
+    uint64_t seen = m->seen;
+    uint32_t next = m->next;
+    int rc = MEMBERS_MORE;
+    for (;;) {
+        uint64_t w0, w1;
+        if (end - p >= 16) {
+            w0 = bytes_le64((const char *)p);
+            w1 = bytes_le64((const char *)p + 8);
+        } else { /* the pattern bytes are never NUL: padding never matches */
+            uint8_t pad[16] = {0};
+            memcpy(pad, p, (size_t)(end - p));
+            w0 = bytes_le64((const char *)pad);
+            w1 = bytes_le64((const char *)pad + 8);
+        }
+        const Step *st = &d->order[next], *stop = st + ORDER_TRIES;
+        while (((((w0 ^ st->w[0]) & st->m[0]) | ((w1 ^ st->w[1]) & st->m[1])) != 0 ||
+                (st->tail && !key_tail(d, st, p))))
+            if (++st == stop) goto out;
+        uint32_t f = st->field;
+        const uint8_t *v = p + st->len, *q;
+        if (d->nkeys >= REC_MAX_KEYS) break; /* the general path says so */
+        d->nkeys++;
+        if (v < end && *v == 'n' && fast_lit(v, end, "null", 4) &&
+            !(d->prog->fields[f].flags & PF_REQUIRED)) {
+            d->rec.none |= 1ull << f; /* decode_field's null */
+            q = v + 4;
+        } else if (!(q = fast_value_as(d, f, (FastKind)st->kind, v, end))) {
+            d->nkeys--; /* the general path reads it again */
+            break;
+        } else if (q == v) {
+            return MEMBERS_FAILED;
+        }
+        seen |= 1ull << f;
+        next = st->place + 1u;
+        if (q < end && *q == ',') { /* member_end's usual case */
+            p = q + 1;
+            continue;
+        }
+        rc = member_end(d, m, q);
+        if (rc != MEMBERS_MORE) break;
+        p = m->p;
+    }
+out:
+    if (p != m->p || seen != m->seen) m->first = false;
+    m->p = p;
+    m->seen = seen;
+    m->next = next;
+    return rc;
+}
+
+/* One member at m->p by the general path: any spelling of the key, any
+ * value. */
+static int general_member(RecDecoder *d, Members *m)
+{
+    Tok k, v;
+    d->p = m->p;
+    if (!read_key(d, &k, m->first ? "expected a string key or '}'" : "expected a string key"))
+        return MEMBERS_FAILED;
+    const uint8_t *p = d->p;
+    int f = field_find(d, k.s, k.n);
+    if (f >= 0) {
+        /* a field at or after the place after the last key's is unseen */
+        if (d->rank[f] <= m->next && (m->seen >> f & 1)) {
+            fail_dup(d, &k, NULL);
+            return MEMBERS_FAILED;
+        }
+        if (d->learn) m->next = order_move(d, (uint32_t)f, m->next);
+        m->seen |= 1ull << f;
+        const uint8_t *q = fast_value(d, (uint32_t)f, p);
+        if (q == p) return MEMBERS_FAILED;
+        if (!q) {
+            d->p = p;
+            if (!read_member_value(d, &k, &v) || !decode_field(d, (uint32_t)f, &v))
+                return MEMBERS_FAILED;
+            q = d->p;
+        }
+        return member_end(d, m, q);
+    }
+    if (!key_insert(d, 0, &k)) {
+        fail_dup(d, &k, NULL);
+        return MEMBERS_FAILED;
+    }
+    count_unknown(d, &k);
+    if (!read_member_value(d, &k, &v)) return MEMBERS_FAILED;
+    if ((v.kind == TK_ARRAY || v.kind == TK_OBJECT) && !skip_nested(d, v.kind, &k))
+        return MEMBERS_FAILED;
+    return member_end(d, m, d->p);
+}
+
 /* record = ws object ws, where each member's value is converted to its
  * field's type, or validated and skipped when the key is unknown. */
 static bool parse_record(RecDecoder *d)
 {
-    uint64_t seen = 0; /* known keys read, null ones included */
     skip_ws(d);
     if (d->p == d->end) return fail(d, "empty line (expected a JSON object)");
     if (is_bom(d->p, d->end))
@@ -1906,71 +2113,12 @@ static bool parse_record(RecDecoder *d)
     if (at(d, '}')) {
         d->p++;
     } else {
-        uint32_t prev = PRED_START; /* the pred[] row of this key */
-        const uint8_t *p = d->p, *end = d->end;
-        for (bool first = true;; first = false) {
-            Tok k, v;
-            int f;
-            uint8_t *guess = d->pred[prev];
-            if (key_hit(d, guess[0], p)) f = guess[0];
-            else if (key_hit(d, guess[1], p)) f = guess[1];
-            else f = -1;
-            const uint8_t *key = p;
-            if (f >= 0) {
-                /* what read_key does, for `"name":`; k is set when needed */
-                if (++d->nkeys > REC_MAX_KEYS) return fail(d, "more than %d keys", REC_MAX_KEYS);
-                p += d->kpat[f].len;
-                k.s = NULL;
-            } else {
-                d->p = p;
-                if (!read_key(d, &k, first ? "expected a string key or '}'" : "expected a string key"))
-                    return false;
-                p = d->p;
-                f = field_find(d, k.s, k.n);
-                if (f >= 0 && guess[0] != f) {
-                    guess[1] = guess[0];
-                    guess[0] = (uint8_t)f;
-                }
-            }
-            if (f >= 0) {
-                if (seen >> f & 1) return fail_dup(d, key_tok(&k, key, p), NULL);
-                seen |= 1ull << f;
-                prev = (uint32_t)f + 1;
-                const uint8_t *q = fast_value(d, (uint32_t)f, p);
-                if (q == p) return false;
-                if (q) {
-                    p = q;
-                } else {
-                    key_tok(&k, key, p);
-                    d->p = p;
-                    if (!read_member_value(d, &k, &v)) return false;
-                    if (!decode_field(d, (uint32_t)f, &v)) return false;
-                    p = d->p;
-                }
-            } else {
-                if (!key_insert(d, 0, &k)) return fail_dup(d, &k, NULL);
-                count_unknown(d, &k);
-                prev = PRED_UNKNOWN;
-                d->p = p;
-                if (!read_member_value(d, &k, &v)) return false;
-                if ((v.kind == TK_ARRAY || v.kind == TK_OBJECT) && !skip_nested(d, v.kind, &k))
-                    return false;
-                p = d->p;
-            }
-            /* next_or_close, for a separator right after the value */
-            if (p < end && *p == ',') {
-                p++;
-                continue;
-            }
-            if (p < end && *p == '}') {
-                d->p = p + 1;
-                break;
-            }
-            d->p = p;
-            int more = next_or_close(d, '}');
-            if (more < 0) return false;
-            p = d->p;
-            if (!more) break;
+        Members m = {d->p, 0, 0, true};
+        for (;;) {
+            int rc = fast_members(d, &m);
+            if (rc == MEMBERS_MORE) rc = general_member(d, &m);
+            if (rc == MEMBERS_FAILED) return false;
+            if (rc == MEMBERS_DONE) break;
         }
     }
     skip_ws(d);

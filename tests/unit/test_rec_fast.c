@@ -227,6 +227,94 @@ Test(rec_fast, keys_predicted_or_not)
     pair_free(&x);
 }
 
+/* The learned key order (rec.c, "fast paths"): keys found at a place after
+ * the previous key's skip the duplicate check, keys read otherwise move in
+ * the order. Lines below come in an order meant to move fields around and
+ * then repeat a field where it would be found in the order, before and
+ * after a move, within the places tried and past them. */
+Test(rec_fast, learned_key_order)
+{
+#define U(k, v) ",\"" k "\":" v
+    static const char *const lines[] = {
+        /* learn one order, then leave fields out (up to all the places tried) */
+        "{" BASE U("units", "1") U("state", "\"NY\"") U("member_age", "40") U("emergent", "true") "}",
+        "{" BASE U("units", "1") U("state", "\"NY\"") U("member_age", "40") U("emergent", "true") "}",
+        "{" BASE U("emergent", "true") "}",
+        "{\"id\":\"r1\"" U("emergent", "true") U("service_date", "\"2026-03-02\"") U("payer", "\"a\"") "}",
+        "{" BASE U("member_age", "40") "}",
+        /* a field repeated after keys found in order: in order, out of order */
+        "{" BASE U("units", "1") U("state", "\"NY\"") U("units", "2") "}",
+        "{" BASE U("units", "1") U("state", "\"NY\"") U("state", "\"NJ\"") "}",
+        "{" BASE U("units", "1") U("id", "\"r2\"") "}",
+        "{" BASE U("units", "1") U("payer", "\"b\"") U("state", "\"NY\"") "}",
+        "{" BASE U("state", "\"NY\"") U("units", "1") U("state", "\"NJ\"") "}",
+        "{" BASE U("state", "\"NY\"") U("units", "1") U("units", "3") "}",
+        /* moved fields: a new field in the middle, one out of order */
+        "{" BASE U("units", "1") U("price", "2.5") U("state", "\"NY\"") "}",
+        "{" BASE U("units", "1") U("price", "2.5") U("state", "\"NY\"") "}",
+        "{" BASE U("price", "2.5") U("units", "1") U("state", "\"NY\"") "}",
+        "{" BASE U("price", "2.5") U("units", "1") U("price", "3") "}",
+        "{" BASE U("units", "1") U("price", "2.5") U("units", "4") "}",
+        "{\"payer\":\"acme\",\"id\":\"r1\",\"service_date\":\"2026-03-02\",\"payer\":\"x\"}",
+        "{\"payer\":\"acme\",\"id\":\"r1\",\"service_date\":\"2026-03-02\",\"id\":\"x\"}",
+        "{\"service_date\":\"2026-03-02\",\"payer\":\"acme\",\"id\":\"r1\"}",
+        /* fields past the places tried, then repeated */
+        "{" BASE U("units", "1") U("price", "1") U("visit_number", "2") U("state", "\"NY\"")
+            U("member_age", "40") U("medicare_primary", "true") U("medicare_exhausted", "false")
+            U("clinical_trial", "true") U("emergent", "true") U("requested_at", "\"2026-03-01\"") "}",
+        "{" BASE U("requested_at", "\"2026-03-01\"") U("units", "1") "}",
+        "{" BASE U("units", "1") U("requested_at", "\"2026-03-01\"") U("units", "2") "}",
+        "{" BASE U("units", "1") U("requested_at", "\"2026-03-01\"") U("requested_at", "\"2026-03-01\"") "}",
+        "{" BASE U("units", "1") U("requested_at", "\"2026-03-01\"") U("emergent", "true") "}",
+        /* null read on the way (and for a required field), whitespace, unknown keys */
+        "{" BASE U("units", "null") U("state", "null") U("units", "1") "}",
+        "{" BASE U("units", "nul") U("state", "null") "}",
+        "{" BASE U("units", "nullx") U("state", "null") "}",
+        "{\"id\":\"r1\",\"payer\":\"acme\",\"service_date\":null}",
+        "{\"id\":\"r1\",\"payer\":null,\"service_date\":\"2026-03-02\"}",
+        "{" BASE U("units", "1") ",\"zz\":1" U("state", "\"NY\"") U("units", "2") "}",
+        "{" BASE U("units", "1") ", \"state\":\"NY\"" U("units", "2") "}",
+        "{" BASE U("units", "1") " ,\"state\":\"NY\"" U("state", "\"NJ\"") "}",
+        "{" BASE U("units", "1") ",\"stat\\u0065\":\"NY\"" U("state", "\"NJ\"") "}",
+        /* keys ending under 16 bytes before the end of the line */
+        "{" BASE U("units", "1") "}",
+        "{" BASE U("units", "1") "}",
+        "{" BASE U("units", "1") U("units", "1") "}",
+        "{" BASE U("units", "1") ",\"units\"",
+        "{" BASE U("units", "1") ",\"units\":",
+        "{" BASE U("units", "1") ",\"un",
+    };
+#undef U
+    Pair x = pair_new();
+    for (int round = 0; round < 3; round++)
+        for (size_t i = 0; i < sizeof lines / sizeof *lines; i++) {
+            both_s(&x, lines[i]);
+            /* each line again after itself, and after the lines before it backwards */
+            both_s(&x, lines[i]);
+            for (size_t j = i; round == 2 && j-- > 0;) both_s(&x, lines[j]);
+        }
+    /* many orders of the same fields, each line twice */
+    static const char *const keys[] = {"\"units\":1", "\"state\":\"NY\"", "\"member_age\":40",
+                                       "\"price\":2", "\"emergent\":false", "\"units\":3"};
+    unsigned seed = 12345;
+    for (int i = 0; i < 4000; i++) {
+        char line[512];
+        size_t o = (size_t)snprintf(line, sizeof line, "{" BASE);
+        int n = (int)(seed % 6);
+        for (int j = 0; j < n; j++) {
+            seed = seed * 1103515245u + 12345u;
+            o += (size_t)snprintf(line + o, sizeof line - o, ",%s", keys[(seed >> 16) % 6]);
+        }
+        seed = seed * 1103515245u + 12345u;
+        snprintf(line + o, sizeof line - o, "}");
+        both_s(&x, line);
+        both_s(&x, line);
+    }
+    cr_assert_gt(x.accepted, 1000);
+    cr_assert_gt(x.lines - x.accepted, 1000);
+    pair_free(&x);
+}
+
 /* The key and list-element limits count code objects read by the fast
  * path as the general path counts them. */
 Test(rec_fast, limits_with_code_objects)
