@@ -431,7 +431,7 @@ static void enums_place(RecDecoder *d, uint32_t nmembers)
 
 /* The member of enum field f called s, or NULL: member_find, through the
  * field's own table when it has one. */
-static inline const Name *enum_find(const RecDecoder *d, uint32_t f, const char *s, uint32_t n)
+HOT const Name *enum_find(const RecDecoder *d, uint32_t f, const char *s, uint32_t n)
 {
     const EnumTab *t = &d->etab[f];
     if (!t->bits) return member_find(d, f, s, n);
@@ -2031,13 +2031,15 @@ static int __attribute__((noinline)) fast_members(RecDecoder *d, Members *m)
         const uint8_t *v = p + st->len, *q;
         if (d->nkeys >= REC_MAX_KEYS) break; /* the general path says so */
         d->nkeys++;
-        if (v < end && *v == 'n' && fast_lit(v, end, "null", 4) &&
-            !(d->prog->fields[f].flags & PF_REQUIRED)) {
-            d->rec.none |= 1ull << f; /* decode_field's null */
-            q = v + 4;
-        } else if (!(q = fast_value_as(d, f, (FastKind)st->kind, v, end))) {
-            d->nkeys--; /* the general path reads it again */
-            break;
+        q = fast_value_as(d, f, (FastKind)st->kind, v, end);
+        if (!q) { /* no fast path takes null */
+            if (fast_lit(v, end, "null", 4) && !(d->prog->fields[f].flags & PF_REQUIRED)) {
+                d->rec.none |= 1ull << f; /* decode_field's null */
+                q = v + 4;
+            } else {
+                d->nkeys--; /* the general path reads it again */
+                break;
+            }
         } else if (q == v) {
             return MEMBERS_FAILED;
         }
