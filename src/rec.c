@@ -148,7 +148,6 @@ typedef struct Step {
     uint32_t len;        /* KeyPat.len: the pattern's length */
     uint8_t field;
     uint8_t kind;        /* the field's FastKind */
-    uint8_t place;       /* its index in the order */
     bool tail;           /* the compare of 16 bytes does not settle it:
                             key_tail decides (a pattern longer than 16
                             bytes, or one never predicted) */
@@ -167,7 +166,14 @@ typedef struct EnumTab {
     uint64_t seed;
     uint32_t bits;        /* slot has 2^bits slots; 0: no such multiplier found */
     uint8_t slot[2 * 64]; /* member + 1, 0: empty */
+    /* The same by a member's words as they stand in a line (enum_at), for
+     * the plain members of at most ENUM_WORD_MAX bytes. */
+    uint64_t wseed;
+    uint32_t wbits;        /* 0: not so */
+    uint8_t wslot[2 * 64];
 } EnumTab;
+
+enum { ENUM_WORD_MAX = 15 };
 
 enum { ENUM_SEED_TRIES = 200 };
 
@@ -252,6 +258,7 @@ struct RecDecoder {
     uint32_t year[DATE_MAX_YEAR - DATE_MIN_YEAR + 1];
     EnumTab *etab;                /* per field (enum fields only used) */
     Name *mname;                  /* enum field f's member m: mname[mfirst[f] + m] */
+    uint64_t (*mword)[2];         /* its name's bytes 0-7 and 8-15, zero past its end */
     uint32_t mfirst[PCR_MAX_FIELDS];
     uint32_t id_field;            /* the string field named "id", or PIDX_NONE */
     /* The learned key order: the fields of the records read so far in the
@@ -410,6 +417,7 @@ static void enums_place(RecDecoder *d, uint32_t nmembers)
     const Prog *prog = d->prog;
     d->etab = xcalloc(prog->nfields ? prog->nfields : 1, sizeof *d->etab);
     d->mname = xcalloc(nmembers ? nmembers : 1, sizeof *d->mname);
+    d->mword = xcalloc(nmembers ? nmembers : 1, sizeof *d->mword);
     uint32_t k = 0;
     for (uint32_t f = 0; f < prog->nfields; f++) {
         const PField *pf = &prog->fields[f];
@@ -425,6 +433,31 @@ static void enums_place(RecDecoder *d, uint32_t nmembers)
         if (pf->enum_count && perfect_seed(&d->mname[k], pf->enum_count, t->slot, sizeof t->slot,
                                            bits, 0x2545F4914F6CDD1Dull, ENUM_SEED_TRIES, &t->seed))
             t->bits = bits;
+        /* The words of each member as enum_at reads them, for the plain
+         * members of at most ENUM_WORD_MAX bytes: a value that equals
+         * another member is longer or not plain, and enum_at leaves it. */
+        Name words[MAX_MEMBERS];
+        uint8_t which[MAX_MEMBERS];
+        uint32_t nw = 0;
+        for (uint32_t m = 0; m < pf->enum_count; m++) {
+            const Name *e = &d->mname[k + m];
+            char buf[16] = {0};
+            bool plain = e->len <= ENUM_WORD_MAX;
+            for (uint32_t i = 0; plain && i < e->len; i++) plain = scan_is_plain((uint8_t)e->name[i]);
+            if (!plain) continue;
+            memcpy(buf, e->name, e->len);
+            d->mword[k + m][0] = bytes_le64(buf);
+            d->mword[k + m][1] = bytes_le64(buf + 8);
+            words[nw] = (Name){d->mword[k + m][0], d->mword[k + m][1], e->len, (uint16_t)f,
+                               (uint16_t)m, e->name};
+            which[nw++] = (uint8_t)m;
+        }
+        if (nw && perfect_seed(words, nw, t->wslot, sizeof t->wslot, bits, 0x9E3779B97F4A7C15ull,
+                               ENUM_SEED_TRIES, &t->wseed)) {
+            t->wbits = bits;
+            for (uint32_t i = 0; i < sizeof t->wslot; i++) /* entry of words -> member + 1 */
+                if (t->wslot[i]) t->wslot[i] = (uint8_t)(which[t->wslot[i] - 1] + 1);
+        }
         k += pf->enum_count;
     }
 }
@@ -441,6 +474,45 @@ HOT const Name *enum_find(const RecDecoder *d, uint32_t f, const char *s, uint32
     if (!e) return NULL;
     const Name *m = &d->mname[d->mfirst[f] + e - 1];
     return name_is(m, s, n, a, b) ? m : NULL;
+}
+
+/* The bytes of a word below byte n (n <= 7); none for 0. */
+static inline uint64_t low_bytes(uint64_t w, uint32_t n) { return w & ((1ull << (8 * n)) - 1); }
+
+/* An enum value at q written as a plain string of at most ENUM_WORD_MAX
+ * bytes that names a member of field f: the member, and the byte after
+ * the closing quote in *after; NULL otherwise (fast_string and enum_find
+ * then decide, with the same result: a member's name is plain, so the
+ * string it matches has no escape). The closing quote is the first '"'
+ * in the 16 bytes after the opening one, found a word at a time. */
+HOT const Name *enum_at(const RecDecoder *d, uint32_t f, const uint8_t *q, const uint8_t *end,
+                        const uint8_t **after)
+{
+    const EnumTab *t = &d->etab[f];
+    if (!t->wbits || end - q < 17 || *q != '"') return NULL;
+    const uint64_t ones = 0x0101010101010101ull, high = ones * 0x80, quotes = ones * '"';
+    uint64_t w0 = bytes_le64((const char *)q + 1), w1 = bytes_le64((const char *)q + 9);
+    /* the lowest zero byte of x is found exactly by (x - ones) & ~x & high */
+    uint64_t x = w0 ^ quotes, z = (x - ones) & ~x & high;
+    uint32_t n;
+    if (z) {
+        n = (uint32_t)__builtin_ctzll(z) >> 3;
+        w0 = low_bytes(w0, n);
+        w1 = 0;
+    } else {
+        x = w1 ^ quotes;
+        z = (x - ones) & ~x & high;
+        if (!z) return NULL;
+        n = 8 + ((uint32_t)__builtin_ctzll(z) >> 3);
+        w1 = low_bytes(w1, n - 8);
+    }
+    uint32_t e = t->wslot[name_slot(w0, w1, n, t->wseed, t->wbits)];
+    if (!e) return NULL;
+    uint32_t i = d->mfirst[f] + e - 1;
+    const Name *m = &d->mname[i];
+    if (m->len != n || d->mword[i][0] != w0 || d->mword[i][1] != w1) return NULL;
+    *after = q + n + 2;
+    return m;
 }
 
 /* Builds the key patterns, the value fast paths and the (empty) key
@@ -585,6 +657,7 @@ void rec_decoder_free(RecDecoder *d)
     free(d->members);
     free(d->patbuf);
     free(d->etab);
+    free(d->mword);
     free(d->mname);
     free(d->scratch);
     free(d);
@@ -1648,7 +1721,6 @@ static void order_put(RecDecoder *d, uint32_t i, uint32_t f)
     st->len = k->len;
     st->field = (uint8_t)f;
     st->kind = f == PRED_NONE ? FAST_NONE : d->fast[f];
-    st->place = (uint8_t)i;
     st->tail = k->len == 0 || k->len > 16;
 }
 
@@ -1683,10 +1755,7 @@ static uint32_t order_move(RecDecoder *d, uint32_t f, uint32_t next)
     order_put(d, next, f);
     d->norder = n;
     order_put(d, n, PRED_NONE);
-    for (uint32_t i = 0; i < n; i++) {
-        d->order[i].place = (uint8_t)i;
-        d->rank[d->order[i].field] = (uint8_t)(i + 1);
-    }
+    for (uint32_t i = 0; i < n; i++) d->rank[d->order[i].field] = (uint8_t)(i + 1);
     return next + 1;
 }
 
@@ -1869,8 +1938,11 @@ HOT const uint8_t *fast_value_as(RecDecoder *d, uint32_t f, FastKind kind, const
     case FAST_ENUM: {
         const char *s;
         uint32_t n;
-        p = fast_string(q, end, &s, &n);
-        const Name *m = p ? enum_find(d, f, s, n) : NULL;
+        const Name *m = enum_at(d, f, q, end, &p);
+        if (!m) {
+            p = fast_string(q, end, &s, &n);
+            m = p ? enum_find(d, f, s, n) : NULL;
+        }
         if (!m) return NULL;
         v->i = m->member;
         break;
@@ -2010,7 +2082,7 @@ static int __attribute__((noinline)) fast_members(RecDecoder *d, Members *m)
 {
     const uint8_t *p = m->p, *end = d->end;
     uint64_t seen = m->seen;
-    uint32_t next = m->next;
+    const Step *next = &d->order[m->next]; /* the place after the last key's */
     int rc = MEMBERS_MORE;
     for (;;) {
         uint64_t w0, w1;
@@ -2023,7 +2095,7 @@ static int __attribute__((noinline)) fast_members(RecDecoder *d, Members *m)
             w0 = bytes_le64((const char *)pad);
             w1 = bytes_le64((const char *)pad + 8);
         }
-        const Step *st = &d->order[next], *stop = st + ORDER_TRIES;
+        const Step *st = next, *stop = st + ORDER_TRIES;
         while (((((w0 ^ st->w[0]) & st->m[0]) | ((w1 ^ st->w[1]) & st->m[1])) != 0 ||
                 (st->tail && !key_tail(d, st, p))))
             if (++st == stop) goto out;
@@ -2044,7 +2116,7 @@ static int __attribute__((noinline)) fast_members(RecDecoder *d, Members *m)
             return MEMBERS_FAILED;
         }
         seen |= 1ull << f;
-        next = st->place + 1u;
+        next = st + 1;
         if (q < end && *q == ',') { /* member_end's usual case */
             p = q + 1;
             continue;
@@ -2057,7 +2129,7 @@ out:
     if (p != m->p || seen != m->seen) m->first = false;
     m->p = p;
     m->seen = seen;
-    m->next = next;
+    m->next = (uint32_t)(next - d->order);
     return rc;
 }
 

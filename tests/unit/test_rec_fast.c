@@ -30,6 +30,10 @@ static Pair pair_new(void)
     x.p = th_std_prog();
     uint32_t tags = th_field(x.p, "tags", VT_LIST, 0);
     x.p->fields[tags].elem = VT_STRING;
+    /* members that are not plain (a backslash, UTF-8, a control byte): a
+     * line spelling one with the same bytes means something else */
+    static const char *const modes[] = {"plain", "a\\b", "caf\xC3\xA9", "t\tb", "a\\u0062", NULL};
+    th_enum(x.p, "mode", modes, 0);
     x.fast = rec_decoder_new(x.p);
     x.slow = rec_decoder_new(x.p);
     cr_assert(x.fast && x.slow);
@@ -119,9 +123,14 @@ Test(rec_fast, typed_values_and_their_fallbacks)
         "92233720368547758.08", "0.001", "0.10", "\"12\"", "12.5 ", ".5", "null"};
     static const char *const bools[] = {"true", "false", "tru", "fals", "truex", "\"true\"", "TRUE",
                                         "1", "null", "true "};
-    static const char *const enums[] = {"\"office\"", "\"offic\"", "\"officex\"", "\"OFFICE\"",
-                                        "\"off\\u0069ce\"", "3", "null", " \"office\"", "\"\"",
-                                        "\"home\"", "\"ambulance\"", "[\"office\"]"};
+    static const char *const enums[] = {
+        "\"office\"", "\"offic\"", "\"officex\"", "\"OFFICE\"", "\"off\\u0069ce\"", "3", "null",
+        " \"office\"", "\"\"", "\"home\"", "\"ambulance\"", "[\"office\"]", "\"skilled_nursing\"",
+        "\"skilled_nursinG\"", "\"skilled_nursing \"", "\"killed_nursing\"", "\"partial_hospital\"",
+        "\"partial_hospita\"", "\"intensive_outpatient\"", "\"rehabilitation\"", "\"rehabilitatio\"",
+        "\"ltac\"", "\"ltacx\"", "\"home\\\"\"", "\"hom\\u0065\"", "\"in\"", "\"out\"", "\"h\xC3\xA9\"",
+        "\"home", "\"observation\"", "\"observatio\\n\"", "\"hospice\"", "\"hospice\x01\"",
+        "\"residential\"", "\"inpatient\"", "\"inpatien\"", "\"outpatient\"", "\"emergency\""};
     static const char *const strings[] = {"\"plain\"", "\"a\\\"b\"", "\"caf\xC3\xA9\"",
                                           "\"caf\\u00e9\"", "\"\"", "\"x\xFF\"", "12", "null",
                                           "\"tab\there\"", "\"unterminated"};
@@ -151,7 +160,18 @@ Test(rec_fast, typed_values_and_their_fallbacks)
     for (size_t i = 0; i < sizeof ints / sizeof *ints; i++) field(&x, "units", "1", ints[i]);
     for (size_t i = 0; i < sizeof money / sizeof *money; i++) field(&x, "price", "10.25", money[i]);
     for (size_t i = 0; i < sizeof bools / sizeof *bools; i++) field(&x, "emergent", "false", bools[i]);
-    for (size_t i = 0; i < sizeof enums / sizeof *enums; i++) field(&x, "setting", "\"home\"", enums[i]);
+    for (size_t i = 0; i < sizeof enums / sizeof *enums; i++) {
+        field(&x, "setting", "\"home\"", enums[i]);
+        /* with the line going on: enum_at reads 16 bytes after the quote */
+        char line[512];
+        for (int pad = 0; pad < 3; pad++) {
+            snprintf(line, sizeof line, "{" BASE ",\"setting\":%s,\"units\":1%s,\"state\":\"NY\"}",
+                     enums[i], pad == 0 ? "" : pad == 1 ? ",\"plan\":\"p\"" : ",\"plan\":\"a long plan name\"");
+            both_s(&x, line);
+        }
+        snprintf(line, sizeof line, "{" BASE ",\"network\":%s,\"units\":1,\"state\":\"NY\"}", enums[i]);
+        both_s(&x, line);
+    }
     for (size_t i = 0; i < sizeof strings / sizeof *strings; i++) field(&x, "plan", "\"gold\"", strings[i]);
     for (size_t i = 0; i < sizeof strings / sizeof *strings; i++) {
         char line[512];
@@ -167,6 +187,29 @@ Test(rec_fast, typed_values_and_their_fallbacks)
     }
     for (size_t i = 0; i < sizeof lists / sizeof *lists; i++) field(&x, "diagnoses", "[\"I10\"]", lists[i]);
     for (size_t i = 0; i < sizeof tags / sizeof *tags; i++) field(&x, "tags", "[\"t\"]", tags[i]);
+    static const char *const modes[] = {"\"plain\"", "\"a\\b\"", "\"caf\xC3\xA9\"", "\"t\tb\"",
+                                        "\"t\\tb\"", "\"a\\u0062\"", "\"a\\\\u0062\"", "\"a\\\\b\""};
+    for (size_t i = 0; i < sizeof modes / sizeof *modes; i++) {
+        char line[512];
+        snprintf(line, sizeof line, "{" BASE ",\"mode\":%s,\"units\":1,\"state\":\"NY\"}", modes[i]);
+        both_s(&x, line);
+        both_s(&x, line);
+    }
+    /* each member of 9 bytes or more with one of its bytes past the 8th
+     * changed: the same first word, length and hash table */
+    static const char *const long_members[] = {"rehabilitation", "skilled_nursing", "observation",
+                                               "residential", "outpatient", "inpatient", "emergency",
+                                               "ambulance"};
+    for (size_t i = 0; i < sizeof long_members / sizeof *long_members; i++)
+        for (size_t at = 8; at < strlen(long_members[i]); at++)
+            for (char c = 'a'; c <= 'z'; c++) {
+                char value[32], line[512];
+                snprintf(value, sizeof value, "%s", long_members[i]);
+                value[at] = c;
+                snprintf(line, sizeof line, "{" BASE ",\"setting\":\"%s\",\"units\":1,\"state\":\"NY\"}",
+                         value);
+                both_s(&x, line);
+            }
     cr_assert_gt(x.accepted, 100);
     cr_assert_lt(x.accepted, x.lines);
     pair_free(&x);
