@@ -1773,28 +1773,37 @@ static inline int fast_digits(const uint8_t *s, int n)
 
 /* date_parse for the 10 bytes at s, with the same verdict and value
  * (test_rec_fast checks every month of the years around the accepted ones):
- * the eight digits checked at once (a byte minus '0' is a digit when
- * adding 6 keeps it below 16), then the days from the table of years and
- * a table of days before each month. */
+ * "YYYY-MM-" checked as one word and "DD" as a pair of bytes (a digit's
+ * byte has 3 as its high nibble and a low one that adding 6 keeps below
+ * 16), the digits paired into numbers in the word by one multiply, then
+ * the days from the table of years and a table of days before each month. */
 static inline bool fast_date(const RecDecoder *d, const uint8_t *s, int32_t *out)
 {
-    static const uint16_t before[12] = {0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334};
-    static const uint8_t len[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    /* days before each month, and each month's length, in a common year
+     * (row 0) and a leap year (row 1) */
+    static const uint16_t before[2][12] = {
+        {0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334},
+        {0, 31, 60, 91, 121, 152, 182, 213, 244, 274, 305, 335}};
+    static const uint8_t len[2][12] = {{31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31},
+                                       {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31}};
     enum { DAYS_1900_TO_1970 = 25567 };
-    unsigned y0 = (uint8_t)(s[0] - '0'), y1 = (uint8_t)(s[1] - '0'), y2 = (uint8_t)(s[2] - '0'),
-             y3 = (uint8_t)(s[3] - '0'), m0 = (uint8_t)(s[5] - '0'), m1 = (uint8_t)(s[6] - '0'),
-             d0 = (uint8_t)(s[8] - '0'), d1 = (uint8_t)(s[9] - '0');
-    if (((y0 + 6) | (y1 + 6) | (y2 + 6) | (y3 + 6) | (m0 + 6) | (m1 + 6) | (d0 + 6) | (d1 + 6)) &
-        ~15u)
+    /* "YYYY-MM-" as one word: each digit's byte is 0x30 plus at most 9,
+     * the dashes are dashes */
+    uint64_t w = bytes_le64((const char *)s);
+    uint32_t dw = (uint32_t)s[8] | (uint32_t)s[9] << 8; /* "DD" */
+    uint64_t lo = w & 0x000F0F000F0F0F0Full;
+    if ((w & 0xFFF0F0FFF0F0F0F0ull) != 0x2D30302D30303030ull ||
+        ((lo + 0x0006060006060606ull) & 0x00F0F000F0F0F0F0ull) || (dw & 0xF0F0) != 0x3030 ||
+        (((dw & 0x0F0F) + 0x0606) & 0xF0F0))
         return false;
-    if (s[4] != '-' || s[7] != '-') return false;
-    unsigned y = y0 * 1000 + y1 * 100 + y2 * 10 + y3 - DATE_MIN_YEAR, m = m0 * 10 + m1 - 1,
-             dd = d0 * 10 + d1;
+    /* two digits per byte: byte 0 the century, 2 the year in it, 5 the month */
+    uint64_t t = lo * 10 + (lo >> 8);
+    unsigned y = (unsigned)(t & 0xFF) * 100 + (unsigned)(t >> 16 & 0xFF) - DATE_MIN_YEAR,
+             m = (unsigned)(t >> 40 & 0xFF) - 1, dd = (dw & 0xF) * 10 + (dw >> 8 & 0xF);
     if (y > DATE_MAX_YEAR - DATE_MIN_YEAR || m > 11 || dd < 1) return false;
     uint32_t year = d->year[y], leap = year & 1;
-    if (dd > len[m] + (leap && m == 1 ? 1u : 0u)) return false;
-    *out = (int32_t)(year >> 1) - DAYS_1900_TO_1970 + before[m] + (int32_t)(m > 1 && leap) +
-           (int32_t)dd - 1;
+    if (dd > len[leap][m]) return false;
+    *out = (int32_t)(year >> 1) - DAYS_1900_TO_1970 + before[leap][m] + (int32_t)dd - 1;
     return true;
 }
 

@@ -155,6 +155,19 @@ Test(rec_fast, typed_values_and_their_fallbacks)
         snprintf(line, sizeof line, "{\"id\":\"r1\",\"payer\":\"acme\",\"service_date\":%s}", dates[i]);
         both_s(&x, line);
     }
+    /* each byte of a date replaced by bytes near a digit and a dash */
+    static const char near[] = "/:;<=>?-.0 \x2D\x3D\x6D\xB0\x20";
+    for (size_t k = 0; k < 20; k++)
+        for (size_t c = 0; c < sizeof near - 1; c++) {
+            char line[512], date[11];
+            size_t at = k % 10;
+            memcpy(date, k < 10 ? "2027-12-31" : "1999-01-09", sizeof date);
+            date[at] = near[c];
+            snprintf(line, sizeof line, "{" BASE ",\"service_at\":\"%sT10:00\",\"units\":1}", date);
+            both_s(&x, line);
+            snprintf(line, sizeof line, "{\"id\":\"r1\",\"payer\":\"acme\",\"service_date\":\"%s\"}", date);
+            both_s(&x, line);
+        }
     for (size_t i = 0; i < sizeof datetimes / sizeof *datetimes; i++)
         field(&x, "requested_at", "\"2026-03-01T09:30:00\"", datetimes[i]);
     for (size_t i = 0; i < sizeof ints / sizeof *ints; i++) field(&x, "units", "1", ints[i]);
