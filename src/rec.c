@@ -2055,10 +2055,13 @@ static inline bool read_member_value(RecDecoder *d, const Tok *k, Tok *v)
  * general path. */
 typedef struct Members {
     const uint8_t *p; /* the next key (or what stands in its place) */
-    uint64_t seen;    /* the known fields read, null ones included */
     uint32_t next;    /* the place in d->order after the last key's (0: none) */
     bool first;       /* no member read yet */
 } Members;
+
+/* The known fields read so far in the record: each one read sets its bit
+ * in present or in none (or the record fails). */
+static inline uint64_t fields_seen(const RecDecoder *d) { return d->rec.present | d->rec.none; }
 
 enum { MEMBERS_MORE, MEMBERS_DONE, MEMBERS_FAILED };
 
@@ -2090,7 +2093,6 @@ HOT int member_end(RecDecoder *d, Members *m, const uint8_t *p)
 static int __attribute__((noinline)) fast_members(RecDecoder *d, Members *m)
 {
     const uint8_t *p = m->p, *end = d->end;
-    uint64_t seen = m->seen;
     const Step *next = &d->order[m->next]; /* the place after the last key's */
     int rc = MEMBERS_MORE;
     for (;;) {
@@ -2124,7 +2126,6 @@ static int __attribute__((noinline)) fast_members(RecDecoder *d, Members *m)
         } else if (q == v) {
             return MEMBERS_FAILED;
         }
-        seen |= 1ull << f;
         next = st + 1;
         if (q < end && *q == ',') { /* member_end's usual case */
             p = q + 1;
@@ -2135,9 +2136,8 @@ static int __attribute__((noinline)) fast_members(RecDecoder *d, Members *m)
         p = m->p;
     }
 out:
-    if (p != m->p || seen != m->seen) m->first = false;
+    if (next != &d->order[m->next]) m->first = false;
     m->p = p;
-    m->seen = seen;
     m->next = (uint32_t)(next - d->order);
     return rc;
 }
@@ -2154,12 +2154,11 @@ static int general_member(RecDecoder *d, Members *m)
     int f = field_find(d, k.s, k.n);
     if (f >= 0) {
         /* a field at or after the place after the last key's is unseen */
-        if (d->rank[f] <= m->next && (m->seen >> f & 1)) {
+        if (d->rank[f] <= m->next && (fields_seen(d) >> f & 1)) {
             fail_dup(d, &k, NULL);
             return MEMBERS_FAILED;
         }
         if (d->learn) m->next = order_move(d, (uint32_t)f, m->next);
-        m->seen |= 1ull << f;
         const uint8_t *q = fast_value(d, (uint32_t)f, p);
         if (q == p) return MEMBERS_FAILED;
         if (!q) {
@@ -2196,7 +2195,7 @@ static bool parse_record(RecDecoder *d)
     if (at(d, '}')) {
         d->p++;
     } else {
-        Members m = {d->p, 0, 0, true};
+        Members m = {d->p, 0, true};
         for (;;) {
             int rc = fast_members(d, &m);
             if (rc == MEMBERS_MORE) rc = general_member(d, &m);
