@@ -145,6 +145,7 @@ enum {
  * it is one masked compare of two words. */
 typedef struct Step {
     uint64_t w[2], m[2]; /* KeyPat.w, KeyPat.m */
+    uint32_t ignore;     /* bit i: byte i is not compared (its m byte is 0) */
     uint32_t len;        /* KeyPat.len: the pattern's length */
     uint8_t field;
     uint8_t kind;        /* the field's FastKind */
@@ -1718,6 +1719,9 @@ static void order_put(RecDecoder *d, uint32_t i, uint32_t f)
     memcpy(st->w, k->w, sizeof st->w);
     memcpy(st->m, k->m, sizeof st->m);
     if (f == PRED_NONE) st->m[0] = 0xFF;
+    st->ignore = 0;
+    for (uint32_t b = 0; b < 16; b++)
+        if (!(st->m[b / 8] >> (b % 8 * 8) & 0xFF)) st->ignore |= 1u << b;
     st->len = k->len;
     st->field = (uint8_t)f;
     st->kind = f == PRED_NONE ? FAST_NONE : d->fast[f];
@@ -2096,20 +2100,29 @@ static int __attribute__((noinline)) fast_members(RecDecoder *d, Members *m)
     const Step *next = &d->order[m->next]; /* the place after the last key's */
     int rc = MEMBERS_MORE;
     for (;;) {
-        uint64_t w0, w1;
-        if (end - p >= 16) {
-            w0 = bytes_le64((const char *)p);
-            w1 = bytes_le64((const char *)p + 8);
-        } else { /* the pattern bytes are never NUL: padding never matches */
-            uint8_t pad[16] = {0};
+        const uint8_t *k = p;
+        uint8_t pad[16];
+        if (end - p < 16) { /* the pattern bytes are never NUL: padding never matches */
+            memset(pad, 0, sizeof pad);
             memcpy(pad, p, (size_t)(end - p));
-            w0 = bytes_le64((const char *)pad);
-            w1 = bytes_le64((const char *)pad + 8);
+            k = pad;
         }
         const Step *st = next, *stop = st + ORDER_TRIES;
+#if SCAN_HAVE_SSE2
+        /* one byte compare of the 16 bytes; the bytes past the pattern
+         * are taken as equal */
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)k);
+        while (((unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(
+                    x, _mm_loadu_si128((const __m128i *)(const void *)st->w))) |
+                st->ignore) != 0xFFFF ||
+               (st->tail && !key_tail(d, st, p)))
+            if (++st == stop) goto out;
+#else
+        uint64_t w0 = bytes_le64((const char *)k), w1 = bytes_le64((const char *)k + 8);
         while (((((w0 ^ st->w[0]) & st->m[0]) | ((w1 ^ st->w[1]) & st->m[1])) != 0 ||
                 (st->tail && !key_tail(d, st, p))))
             if (++st == stop) goto out;
+#endif
         uint32_t f = st->field;
         const uint8_t *v = p + st->len, *q;
         if (d->nkeys >= REC_MAX_KEYS) break; /* the general path says so */

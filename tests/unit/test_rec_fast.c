@@ -371,6 +371,33 @@ Test(rec_fast, learned_key_order)
     pair_free(&x);
 }
 
+/* Every field's key with each byte of `"name":` changed, right after a
+ * line that put the field in the learned order at that place: the
+ * compare of the key must look at every byte of it. */
+Test(rec_fast, every_byte_of_a_learned_key)
+{
+    Pair x = pair_new();
+    static const char subst[] = {'x', '"', ' ', '\\', ':', '\0'};
+    for (uint32_t f = 0; f < x.p->nfields; f++) {
+        const char *name = x.p->strs[x.p->fields[f].name];
+        char key[64], line[256];
+        int n = snprintf(key, sizeof key, "\"%s\":", name);
+        for (int at = 0; at < n; at++)
+            for (size_t c = 0; c < sizeof subst; c++) {
+                snprintf(line, sizeof line, "{" BASE ",\"plan\":\"p\",%snull,\"units\":1}", key);
+                both_s(&x, line);
+                char bad[64];
+                memcpy(bad, key, (size_t)n + 1);
+                bad[at] = subst[c] ? subst[c] : (char)(key[at] + 1);
+                size_t len = (size_t)snprintf(line, sizeof line,
+                                              "{" BASE ",\"plan\":\"p\",%.*snull,\"units\":1}", n,
+                                              bad);
+                both(&x, line, len);
+            }
+    }
+    pair_free(&x);
+}
+
 /* The key and list-element limits count code objects read by the fast
  * path as the general path counts them. */
 Test(rec_fast, limits_with_code_objects)
