@@ -16,10 +16,12 @@
  * slots are invalidated per record by a generation number, so nothing is
  * cleared, allocated or compared in bulk per record.
  * The usual record skips most of this through the fast paths ("fast paths"
- * below): each key predicted from the one before it and confirmed by one
- * masked compare, each known field's value decoded straight from its
- * bytes by type; anything unusual is read by the general path from the
- * same byte, so they change no result and no message.
+ * below): each key looked for in the key order learned from the records
+ * before and confirmed by one masked compare, with no duplicate check
+ * (a key found further on in that order cannot be one), each known
+ * field's value decoded straight from its bytes by type; anything unusual
+ * is read by the general path from the same byte, so they change no
+ * result and no message.
  * Every value is checked in full, also when no rule reads its field: a
  * record with a wrong-typed value or an invalid code is malformed whatever
  * the policy reads, so the same line gets the same verdict under every
@@ -134,10 +136,29 @@ typedef struct KeyPat {
 } KeyPat;
 
 enum {
-    PRED_START = 0,                   /* pred[] row of the first key */
-    PRED_UNKNOWN = PCR_MAX_FIELDS + 1, /* pred[] row after an unknown key */
+    PRED_START = 0,                   /* fed_pred[] row of the first key */
     PRED_SLOTS = PCR_MAX_FIELDS + 2,
     PRED_NONE = PCR_MAX_FIELDS,       /* no field: its KeyPat is all zero */
+};
+
+/* One place of the learned key order (RecDecoder.order): a field's key
+ * pattern (its KeyPat's first 16 bytes) next to the field, so that trying
+ * it is one masked compare of two words. */
+typedef struct Step {
+    uint64_t w[2], m[2]; /* KeyPat.w, KeyPat.m */
+    uint32_t ignore;     /* bit i: byte i is not compared (its m byte is 0) */
+    uint32_t len;        /* KeyPat.len: the pattern's length */
+    uint8_t field;
+    uint8_t kind;        /* the field's FastKind */
+    bool tail;           /* the compare of 16 bytes does not settle it:
+                            key_tail decides (a pattern longer than 16
+                            bytes, or one never predicted) */
+} Step;
+
+enum {
+    /* places of the order tried for a key, from the one after the last
+     * key's on: records leave out a few optional fields in a row */
+    ORDER_TRIES = 8,
 };
 
 /* An enum field's members by a hash of their own: a multiplier under which
@@ -147,7 +168,14 @@ typedef struct EnumTab {
     uint64_t seed;
     uint32_t bits;        /* slot has 2^bits slots; 0: no such multiplier found */
     uint8_t slot[2 * 64]; /* member + 1, 0: empty */
+    /* The same by a member's words as they stand in a line (enum_at), for
+     * the plain members of at most ENUM_WORD_MAX bytes. */
+    uint64_t wseed;
+    uint32_t wbits;        /* 0: not so */
+    uint8_t wslot[2 * 64];
 } EnumTab;
+
+enum { ENUM_WORD_MAX = 15 };
 
 enum { ENUM_SEED_TRIES = 200 };
 
@@ -232,13 +260,19 @@ struct RecDecoder {
     uint32_t year[DATE_MAX_YEAR - DATE_MIN_YEAR + 1];
     EnumTab *etab;                /* per field (enum fields only used) */
     Name *mname;                  /* enum field f's member m: mname[mfirst[f] + m] */
+    uint64_t (*mword)[2];         /* its name's bytes 0-7 and 8-15, zero past its end */
     uint32_t mfirst[PCR_MAX_FIELDS];
     uint32_t id_field;            /* the string field named "id", or PIDX_NONE */
-    /* The two fields that most recently followed field f (index f + 1),
-     * the first key (index PRED_START) and an unknown key (PRED_UNKNOWN),
-     * most recent first; PRED_NONE where none did. */
-    uint8_t pred[PRED_SLOTS][2];
+    /* The learned key order: the fields of the records read so far in the
+     * order they come in, each at most once (order_learn). A key found at
+     * a place after the previous key's place cannot be a duplicate. */
+    Step order[PCR_MAX_FIELDS + ORDER_TRIES]; /* places past norder never match */
+    uint32_t norder;
+    uint8_t rank[PCR_MAX_FIELDS]; /* field f's place in order + 1; 0: not in it */
+    bool learn;                   /* the order is learned (the fast paths are on) */
 };
+
+static void order_clear(RecDecoder *d);
 
 /* ---- names and hashing --------------------------------------------------- */
 
@@ -385,6 +419,7 @@ static void enums_place(RecDecoder *d, uint32_t nmembers)
     const Prog *prog = d->prog;
     d->etab = xcalloc(prog->nfields ? prog->nfields : 1, sizeof *d->etab);
     d->mname = xcalloc(nmembers ? nmembers : 1, sizeof *d->mname);
+    d->mword = xcalloc(nmembers ? nmembers : 1, sizeof *d->mword);
     uint32_t k = 0;
     for (uint32_t f = 0; f < prog->nfields; f++) {
         const PField *pf = &prog->fields[f];
@@ -400,13 +435,38 @@ static void enums_place(RecDecoder *d, uint32_t nmembers)
         if (pf->enum_count && perfect_seed(&d->mname[k], pf->enum_count, t->slot, sizeof t->slot,
                                            bits, 0x2545F4914F6CDD1Dull, ENUM_SEED_TRIES, &t->seed))
             t->bits = bits;
+        /* The words of each member as enum_at reads them, for the plain
+         * members of at most ENUM_WORD_MAX bytes: a value that equals
+         * another member is longer or not plain, and enum_at leaves it. */
+        Name words[MAX_MEMBERS];
+        uint8_t which[MAX_MEMBERS];
+        uint32_t nw = 0;
+        for (uint32_t m = 0; m < pf->enum_count; m++) {
+            const Name *e = &d->mname[k + m];
+            char buf[16] = {0};
+            bool plain = e->len <= ENUM_WORD_MAX;
+            for (uint32_t i = 0; plain && i < e->len; i++) plain = scan_is_plain((uint8_t)e->name[i]);
+            if (!plain) continue;
+            memcpy(buf, e->name, e->len);
+            d->mword[k + m][0] = bytes_le64(buf);
+            d->mword[k + m][1] = bytes_le64(buf + 8);
+            words[nw] = (Name){d->mword[k + m][0], d->mword[k + m][1], e->len, (uint16_t)f,
+                               (uint16_t)m, e->name};
+            which[nw++] = (uint8_t)m;
+        }
+        if (nw && perfect_seed(words, nw, t->wslot, sizeof t->wslot, bits, 0x9E3779B97F4A7C15ull,
+                               ENUM_SEED_TRIES, &t->wseed)) {
+            t->wbits = bits;
+            for (uint32_t i = 0; i < sizeof t->wslot; i++) /* entry of words -> member + 1 */
+                if (t->wslot[i]) t->wslot[i] = (uint8_t)(which[t->wslot[i] - 1] + 1);
+        }
         k += pf->enum_count;
     }
 }
 
 /* The member of enum field f called s, or NULL: member_find, through the
  * field's own table when it has one. */
-static inline const Name *enum_find(const RecDecoder *d, uint32_t f, const char *s, uint32_t n)
+HOT const Name *enum_find(const RecDecoder *d, uint32_t f, const char *s, uint32_t n)
 {
     const EnumTab *t = &d->etab[f];
     if (!t->bits) return member_find(d, f, s, n);
@@ -416,6 +476,45 @@ static inline const Name *enum_find(const RecDecoder *d, uint32_t f, const char 
     if (!e) return NULL;
     const Name *m = &d->mname[d->mfirst[f] + e - 1];
     return name_is(m, s, n, a, b) ? m : NULL;
+}
+
+/* The bytes of a word below byte n (n <= 7); none for 0. */
+static inline uint64_t low_bytes(uint64_t w, uint32_t n) { return w & ((1ull << (8 * n)) - 1); }
+
+/* An enum value at q written as a plain string of at most ENUM_WORD_MAX
+ * bytes that names a member of field f: the member, and the byte after
+ * the closing quote in *after; NULL otherwise (fast_string and enum_find
+ * then decide, with the same result: a member's name is plain, so the
+ * string it matches has no escape). The closing quote is the first '"'
+ * in the 16 bytes after the opening one, found a word at a time. */
+HOT const Name *enum_at(const RecDecoder *d, uint32_t f, const uint8_t *q, const uint8_t *end,
+                        const uint8_t **after)
+{
+    const EnumTab *t = &d->etab[f];
+    if (!t->wbits || end - q < 17 || *q != '"') return NULL;
+    const uint64_t ones = 0x0101010101010101ull, high = ones * 0x80, quotes = ones * '"';
+    uint64_t w0 = bytes_le64((const char *)q + 1), w1 = bytes_le64((const char *)q + 9);
+    /* the lowest zero byte of x is found exactly by (x - ones) & ~x & high */
+    uint64_t x = w0 ^ quotes, z = (x - ones) & ~x & high;
+    uint32_t n;
+    if (z) {
+        n = (uint32_t)__builtin_ctzll(z) >> 3;
+        w0 = low_bytes(w0, n);
+        w1 = 0;
+    } else {
+        x = w1 ^ quotes;
+        z = (x - ones) & ~x & high;
+        if (!z) return NULL;
+        n = 8 + ((uint32_t)__builtin_ctzll(z) >> 3);
+        w1 = low_bytes(w1, n - 8);
+    }
+    uint32_t e = t->wslot[name_slot(w0, w1, n, t->wseed, t->wbits)];
+    if (!e) return NULL;
+    uint32_t i = d->mfirst[f] + e - 1;
+    const Name *m = &d->mname[i];
+    if (m->len != n || d->mword[i][0] != w0 || d->mword[i][1] != w1) return NULL;
+    *after = q + n + 2;
+    return m;
 }
 
 /* Builds the key patterns, the value fast paths and the (empty) key
@@ -428,7 +527,7 @@ static void fast_init(RecDecoder *d)
     d->patbuf = xmalloc(total + 1);
     uint8_t *w = d->patbuf;
     d->id_field = PIDX_NONE;
-    memset(d->pred, PRED_NONE, sizeof d->pred);
+    d->learn = true;
     memset(d->fed_pred, PRED_NONE, sizeof d->fed_pred);
     for (uint32_t i = 0, days = 0; i <= DATE_MAX_YEAR - DATE_MIN_YEAR; i++) {
         uint32_t y = DATE_MIN_YEAR + i;
@@ -474,6 +573,7 @@ static void fast_init(RecDecoder *d)
         /* the general path sets the id for any value that is a string */
         d->fast[f] = (uint8_t)(is_id && pf->type != VT_STRING ? FAST_NONE : kind);
     }
+    order_clear(d);
 }
 
 static const char *field_name(const RecDecoder *d, uint32_t f)
@@ -559,6 +659,7 @@ void rec_decoder_free(RecDecoder *d)
     free(d->members);
     free(d->patbuf);
     free(d->etab);
+    free(d->mword);
     free(d->mname);
     free(d->scratch);
     free(d);
@@ -1531,6 +1632,7 @@ void rec_decoder_set_fast(RecDecoder *d, bool on)
     d->patbuf = NULL;
     fast_init(d);
     if (on) return;
+    d->learn = false;
     for (uint32_t f = 0; f < d->prog->nfields; f++) {
         d->kpat[f].len = 0;
         d->fast[f] = FAST_NONE;
@@ -1584,26 +1686,82 @@ static bool check_service_at(RecDecoder *d)
 
 /* Records from one source repeat their key order, and most have no
  * whitespace, no escapes and values of the expected shapes. For those the
- * loop below predicts each key from the one before it (RecDecoder.pred)
- * and confirms it with one masked compare of `"name":` (key_hit), and
- * fast_value decodes a value straight from its bytes by the field's type.
- * Anything else (whitespace, an escape, null, a wrong type, an unusual
- * number, a key not predicted) goes to the general path from the same
- * byte, which reads it as it always did: the fast paths change no result
- * and no message, they only skip work. */
+ * loop below looks for each key in the learned key order (RecDecoder.order:
+ * the fields of the records before, in the order they came), at the places
+ * after the previous key's, confirming one with a masked compare of
+ * `"name":` (order_hit), and fast_value decodes a value straight from its
+ * bytes by the field's type. A key found at a place after the previous
+ * key's cannot be a duplicate: every field at those places is still
+ * unseen in the record (the loop keeps it so: a field read otherwise
+ * either lies before that place, and is checked, or moves the place past
+ * itself). Anything else (whitespace, an escape, null, a wrong type, an
+ * unusual number, a key not found so) goes to the general path from the
+ * same byte, which reads it as it always did: the fast paths change no
+ * result and no message, they only skip work. */
 
-/* Whether the key of field f starts at p, `"name":` with no whitespace. */
-HOT bool key_hit(const RecDecoder *d, uint32_t f, const uint8_t *p)
+/* The rest of key_hit for a step whose 16-byte compare matched at p: a
+ * pattern longer than 16 bytes compares its last 8 bytes as a word and
+ * the bytes between with memcmp; a field never predicted never matches. */
+static bool key_tail(const RecDecoder *d, const Step *st, const uint8_t *p)
 {
-    const KeyPat *k = &d->kpat[f];
-    if (d->end - p < 16) return false;
-    uint64_t x = ((bytes_le64((const char *)p) ^ k->w[0]) & k->m[0]) |
-                 ((bytes_le64((const char *)p + 8) ^ k->w[1]) & k->m[1]);
-    if (x) return false;
-    if (k->len <= 16) return k->len != 0;
-    if ((size_t)(d->end - p) < k->len || bytes_le64((const char *)p + k->len - 8) != k->last)
+    const KeyPat *k = &d->kpat[st->field];
+    if (k->len == 0 || (size_t)(d->end - p) < k->len ||
+        bytes_le64((const char *)p + k->len - 8) != k->last)
         return false;
     return k->len <= 24 || memcmp(p + 16, k->pat + 16, k->len - 24) == 0;
+}
+
+/* Gives place i of the order to field f (PRED_NONE: a place that never
+ * matches: its compare needs a NUL byte, and key_tail refuses it). */
+static void order_put(RecDecoder *d, uint32_t i, uint32_t f)
+{
+    const KeyPat *k = &d->kpat[f];
+    Step *st = &d->order[i];
+    memcpy(st->w, k->w, sizeof st->w);
+    memcpy(st->m, k->m, sizeof st->m);
+    if (f == PRED_NONE) st->m[0] = 0xFF;
+    st->ignore = 0;
+    for (uint32_t b = 0; b < 16; b++)
+        if (!(st->m[b / 8] >> (b % 8 * 8) & 0xFF)) st->ignore |= 1u << b;
+    st->len = k->len;
+    st->field = (uint8_t)f;
+    st->kind = f == PRED_NONE ? FAST_NONE : d->fast[f];
+    st->tail = k->len == 0 || k->len > 16;
+}
+
+/* Empties the learned order. */
+static void order_clear(RecDecoder *d)
+{
+    d->norder = 0;
+    memset(d->rank, 0, sizeof d->rank);
+    for (uint32_t i = 0; i < PCR_MAX_FIELDS + ORDER_TRIES; i++) order_put(d, i, PRED_NONE);
+}
+
+/* Puts field f, just read by the general path after the key at place
+ * next - 1 (next: 0 for the first key), right after that place when it is
+ * new or comes out of order (from a place before it). Returns
+ * the place after f's. The fields at that place and after it are those
+ * that were at next and after (less f): still unseen in the record. Runs
+ * only for keys the order did not give. */
+static uint32_t order_move(RecDecoder *d, uint32_t f, uint32_t next)
+{
+    uint32_t r = d->rank[f], n = d->norder;
+    /* further on, past the places tried, or in place (the key had a
+     * space, an escape, ...): it stays, as moving it forward would put
+     * the fields between after it, where the next record may want them */
+    if (r > next) return r;
+    if (r) { /* take it out */
+        memmove(&d->order[r - 1], &d->order[r], (n - r) * sizeof *d->order);
+        n--;
+        if (r <= next) next--;
+    }
+    memmove(&d->order[next + 1], &d->order[next], (n - next) * sizeof *d->order);
+    n++;
+    order_put(d, next, f);
+    d->norder = n;
+    order_put(d, n, PRED_NONE);
+    for (uint32_t i = 0; i < n; i++) d->rank[d->order[i].field] = (uint8_t)(i + 1);
+    return next + 1;
 }
 
 /* The value of the n digits at s (n <= 9), or -1 if one is not a digit. */
@@ -1620,28 +1778,37 @@ static inline int fast_digits(const uint8_t *s, int n)
 
 /* date_parse for the 10 bytes at s, with the same verdict and value
  * (test_rec_fast checks every month of the years around the accepted ones):
- * the eight digits checked at once (a byte minus '0' is a digit when
- * adding 6 keeps it below 16), then the days from the table of years and
- * a table of days before each month. */
+ * "YYYY-MM-" checked as one word and "DD" as a pair of bytes (a digit's
+ * byte has 3 as its high nibble and a low one that adding 6 keeps below
+ * 16), the digits paired into numbers in the word by one multiply, then
+ * the days from the table of years and a table of days before each month. */
 static inline bool fast_date(const RecDecoder *d, const uint8_t *s, int32_t *out)
 {
-    static const uint16_t before[12] = {0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334};
-    static const uint8_t len[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    /* days before each month, and each month's length, in a common year
+     * (row 0) and a leap year (row 1) */
+    static const uint16_t before[2][12] = {
+        {0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334},
+        {0, 31, 60, 91, 121, 152, 182, 213, 244, 274, 305, 335}};
+    static const uint8_t len[2][12] = {{31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31},
+                                       {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31}};
     enum { DAYS_1900_TO_1970 = 25567 };
-    unsigned y0 = (uint8_t)(s[0] - '0'), y1 = (uint8_t)(s[1] - '0'), y2 = (uint8_t)(s[2] - '0'),
-             y3 = (uint8_t)(s[3] - '0'), m0 = (uint8_t)(s[5] - '0'), m1 = (uint8_t)(s[6] - '0'),
-             d0 = (uint8_t)(s[8] - '0'), d1 = (uint8_t)(s[9] - '0');
-    if (((y0 + 6) | (y1 + 6) | (y2 + 6) | (y3 + 6) | (m0 + 6) | (m1 + 6) | (d0 + 6) | (d1 + 6)) &
-        ~15u)
+    /* "YYYY-MM-" as one word: each digit's byte is 0x30 plus at most 9,
+     * the dashes are dashes */
+    uint64_t w = bytes_le64((const char *)s);
+    uint32_t dw = (uint32_t)s[8] | (uint32_t)s[9] << 8; /* "DD" */
+    uint64_t lo = w & 0x000F0F000F0F0F0Full;
+    if ((w & 0xFFF0F0FFF0F0F0F0ull) != 0x2D30302D30303030ull ||
+        ((lo + 0x0006060006060606ull) & 0x00F0F000F0F0F0F0ull) || (dw & 0xF0F0) != 0x3030 ||
+        (((dw & 0x0F0F) + 0x0606) & 0xF0F0))
         return false;
-    if (s[4] != '-' || s[7] != '-') return false;
-    unsigned y = y0 * 1000 + y1 * 100 + y2 * 10 + y3 - DATE_MIN_YEAR, m = m0 * 10 + m1 - 1,
-             dd = d0 * 10 + d1;
+    /* two digits per byte: byte 0 the century, 2 the year in it, 5 the month */
+    uint64_t t = lo * 10 + (lo >> 8);
+    unsigned y = (unsigned)(t & 0xFF) * 100 + (unsigned)(t >> 16 & 0xFF) - DATE_MIN_YEAR,
+             m = (unsigned)(t >> 40 & 0xFF) - 1, dd = (dw & 0xF) * 10 + (dw >> 8 & 0xF);
     if (y > DATE_MAX_YEAR - DATE_MIN_YEAR || m > 11 || dd < 1) return false;
     uint32_t year = d->year[y], leap = year & 1;
-    if (dd > len[m] + (leap && m == 1 ? 1u : 0u)) return false;
-    *out = (int32_t)(year >> 1) - DAYS_1900_TO_1970 + before[m] + (int32_t)(m > 1 && leap) +
-           (int32_t)dd - 1;
+    if (dd > len[leap][m]) return false;
+    *out = (int32_t)(year >> 1) - DAYS_1900_TO_1970 + before[leap][m] + (int32_t)dd - 1;
     return true;
 }
 
@@ -1766,12 +1933,13 @@ static const uint8_t *fast_list(RecDecoder *d, uint32_t f, const uint8_t *p)
  * its type (see FastKind): the byte after it when done, NULL to read it on
  * the general path (nothing was changed), q itself after an error (a code
  * of a list). */
-HOT const uint8_t *fast_value(RecDecoder *d, uint32_t f, const uint8_t *q)
+HOT const uint8_t *fast_value_as(RecDecoder *d, uint32_t f, FastKind kind, const uint8_t *q,
+                                  const uint8_t *end)
 {
-    const uint8_t *end = d->end, *p;
+    const uint8_t *p;
     RecVal *v = &d->rec.v[f];
     if (q == end) return NULL;
-    switch ((FastKind)d->fast[f]) {
+    switch (kind) {
     case FAST_STRING:
         p = fast_string(q, end, &v->s, &v->n);
         if (!p) return NULL;
@@ -1784,8 +1952,11 @@ HOT const uint8_t *fast_value(RecDecoder *d, uint32_t f, const uint8_t *q)
     case FAST_ENUM: {
         const char *s;
         uint32_t n;
-        p = fast_string(q, end, &s, &n);
-        const Name *m = p ? enum_find(d, f, s, n) : NULL;
+        const Name *m = enum_at(d, f, q, end, &p);
+        if (!m) {
+            p = fast_string(q, end, &s, &n);
+            m = p ? enum_find(d, f, s, n) : NULL;
+        }
         if (!m) return NULL;
         v->i = m->member;
         break;
@@ -1866,16 +2037,10 @@ HOT const uint8_t *fast_value(RecDecoder *d, uint32_t f, const uint8_t *q)
     return p;
 }
 
-/* k as read_key would have read the predicted key between key and end
- * (`"name":`), unless it was read (k->s set). */
-static inline const Tok *key_tok(Tok *k, const uint8_t *key, const uint8_t *end)
+/* fast_value_as by field f's own fast path, in the line. */
+static inline const uint8_t *fast_value(RecDecoder *d, uint32_t f, const uint8_t *q)
 {
-    if (!k->s) {
-        k->kind = TK_STRING;
-        k->s = (const char *)key + 1;
-        k->n = (uint32_t)(end - key) - 3;
-    }
-    return k;
+    return fast_value_as(d, f, (FastKind)d->fast[f], q, d->end);
 }
 
 /* read_value for the top-level member with key k; a string "id" is the
@@ -1891,11 +2056,148 @@ static inline bool read_member_value(RecDecoder *d, const Tok *k, Tok *v)
     return true;
 }
 
+/* Where parse_record's member loop stands, between fast_members and the
+ * general path. */
+typedef struct Members {
+    const uint8_t *p; /* the next key (or what stands in its place) */
+    uint32_t next;    /* the place in d->order after the last key's (0: none) */
+    bool first;       /* no member read yet */
+} Members;
+
+/* The known fields read so far in the record: each one read sets its bit
+ * in present or in none (or the record fails). */
+static inline uint64_t fields_seen(const RecDecoder *d) { return d->rec.present | d->rec.none; }
+
+enum { MEMBERS_MORE, MEMBERS_DONE, MEMBERS_FAILED };
+
+/* After a member's value at p: a ',' (MEMBERS_MORE, m->p after it), the
+ * closing '}' (MEMBERS_DONE, d->p after it) or an error (MEMBERS_FAILED). */
+HOT int member_end(RecDecoder *d, Members *m, const uint8_t *p)
+{
+    m->first = false;
+    if (p < d->end && *p == ',') {
+        m->p = p + 1;
+        return MEMBERS_MORE;
+    }
+    if (p < d->end && *p == '}') {
+        d->p = p + 1;
+        return MEMBERS_DONE;
+    }
+    d->p = p;
+    int more = next_or_close(d, '}');
+    if (more < 0) return MEMBERS_FAILED;
+    m->p = d->p;
+    return more ? MEMBERS_MORE : MEMBERS_DONE;
+}
+
+/* Reads members from m->p on while each key is found in the learned order
+ * (at one of the ORDER_TRIES places after the last key's) and its value
+ * takes its fast path: nothing else is done per member (see "fast paths"
+ * for why no duplicate check). Returns MEMBERS_MORE when the member at
+ * m->p is left to the general path, else what member_end returns. */
+static int __attribute__((noinline)) fast_members(RecDecoder *d, Members *m)
+{
+    const uint8_t *p = m->p, *end = d->end;
+    const Step *next = &d->order[m->next]; /* the place after the last key's */
+    int rc = MEMBERS_MORE;
+    for (;;) {
+        const uint8_t *k = p;
+        uint8_t pad[16];
+        if (end - p < 16) { /* the pattern bytes are never NUL: padding never matches */
+            memset(pad, 0, sizeof pad);
+            memcpy(pad, p, (size_t)(end - p));
+            k = pad;
+        }
+        const Step *st = next, *stop = st + ORDER_TRIES;
+#if SCAN_HAVE_SSE2
+        /* one byte compare of the 16 bytes; the bytes past the pattern
+         * are taken as equal */
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)k);
+        while (((unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(
+                    x, _mm_loadu_si128((const __m128i *)(const void *)st->w))) |
+                st->ignore) != 0xFFFF ||
+               (st->tail && !key_tail(d, st, p)))
+            if (++st == stop) goto out;
+#else
+        uint64_t w0 = bytes_le64((const char *)k), w1 = bytes_le64((const char *)k + 8);
+        while (((((w0 ^ st->w[0]) & st->m[0]) | ((w1 ^ st->w[1]) & st->m[1])) != 0 ||
+                (st->tail && !key_tail(d, st, p))))
+            if (++st == stop) goto out;
+#endif
+        uint32_t f = st->field;
+        const uint8_t *v = p + st->len, *q;
+        if (d->nkeys >= REC_MAX_KEYS) break; /* the general path says so */
+        d->nkeys++;
+        q = fast_value_as(d, f, (FastKind)st->kind, v, end);
+        if (!q) { /* no fast path takes null */
+            if (fast_lit(v, end, "null", 4) && !(d->prog->fields[f].flags & PF_REQUIRED)) {
+                d->rec.none |= 1ull << f; /* decode_field's null */
+                q = v + 4;
+            } else {
+                d->nkeys--; /* the general path reads it again */
+                break;
+            }
+        } else if (q == v) {
+            return MEMBERS_FAILED;
+        }
+        next = st + 1;
+        if (q < end && *q == ',') { /* member_end's usual case */
+            p = q + 1;
+            continue;
+        }
+        rc = member_end(d, m, q);
+        if (rc != MEMBERS_MORE) break;
+        p = m->p;
+    }
+out:
+    if (next != &d->order[m->next]) m->first = false;
+    m->p = p;
+    m->next = (uint32_t)(next - d->order);
+    return rc;
+}
+
+/* One member at m->p by the general path: any spelling of the key, any
+ * value. */
+static int general_member(RecDecoder *d, Members *m)
+{
+    Tok k, v;
+    d->p = m->p;
+    if (!read_key(d, &k, m->first ? "expected a string key or '}'" : "expected a string key"))
+        return MEMBERS_FAILED;
+    const uint8_t *p = d->p;
+    int f = field_find(d, k.s, k.n);
+    if (f >= 0) {
+        /* a field at or after the place after the last key's is unseen */
+        if (d->rank[f] <= m->next && (fields_seen(d) >> f & 1)) {
+            fail_dup(d, &k, NULL);
+            return MEMBERS_FAILED;
+        }
+        if (d->learn) m->next = order_move(d, (uint32_t)f, m->next);
+        const uint8_t *q = fast_value(d, (uint32_t)f, p);
+        if (q == p) return MEMBERS_FAILED;
+        if (!q) {
+            d->p = p;
+            if (!read_member_value(d, &k, &v) || !decode_field(d, (uint32_t)f, &v))
+                return MEMBERS_FAILED;
+            q = d->p;
+        }
+        return member_end(d, m, q);
+    }
+    if (!key_insert(d, 0, &k)) {
+        fail_dup(d, &k, NULL);
+        return MEMBERS_FAILED;
+    }
+    count_unknown(d, &k);
+    if (!read_member_value(d, &k, &v)) return MEMBERS_FAILED;
+    if ((v.kind == TK_ARRAY || v.kind == TK_OBJECT) && !skip_nested(d, v.kind, &k))
+        return MEMBERS_FAILED;
+    return member_end(d, m, d->p);
+}
+
 /* record = ws object ws, where each member's value is converted to its
  * field's type, or validated and skipped when the key is unknown. */
 static bool parse_record(RecDecoder *d)
 {
-    uint64_t seen = 0; /* known keys read, null ones included */
     skip_ws(d);
     if (d->p == d->end) return fail(d, "empty line (expected a JSON object)");
     if (is_bom(d->p, d->end))
@@ -1907,71 +2209,12 @@ static bool parse_record(RecDecoder *d)
     if (at(d, '}')) {
         d->p++;
     } else {
-        uint32_t prev = PRED_START; /* the pred[] row of this key */
-        const uint8_t *p = d->p, *end = d->end;
-        for (bool first = true;; first = false) {
-            Tok k, v;
-            int f;
-            uint8_t *guess = d->pred[prev];
-            if (key_hit(d, guess[0], p)) f = guess[0];
-            else if (key_hit(d, guess[1], p)) f = guess[1];
-            else f = -1;
-            const uint8_t *key = p;
-            if (f >= 0) {
-                /* what read_key does, for `"name":`; k is set when needed */
-                if (++d->nkeys > REC_MAX_KEYS) return fail(d, "more than %d keys", REC_MAX_KEYS);
-                p += d->kpat[f].len;
-                k.s = NULL;
-            } else {
-                d->p = p;
-                if (!read_key(d, &k, first ? "expected a string key or '}'" : "expected a string key"))
-                    return false;
-                p = d->p;
-                f = field_find(d, k.s, k.n);
-                if (f >= 0 && guess[0] != f) {
-                    guess[1] = guess[0];
-                    guess[0] = (uint8_t)f;
-                }
-            }
-            if (f >= 0) {
-                if (seen >> f & 1) return fail_dup(d, key_tok(&k, key, p), NULL);
-                seen |= 1ull << f;
-                prev = (uint32_t)f + 1;
-                const uint8_t *q = fast_value(d, (uint32_t)f, p);
-                if (q == p) return false;
-                if (q) {
-                    p = q;
-                } else {
-                    key_tok(&k, key, p);
-                    d->p = p;
-                    if (!read_member_value(d, &k, &v)) return false;
-                    if (!decode_field(d, (uint32_t)f, &v)) return false;
-                    p = d->p;
-                }
-            } else {
-                if (!key_insert(d, 0, &k)) return fail_dup(d, &k, NULL);
-                count_unknown(d, &k);
-                prev = PRED_UNKNOWN;
-                d->p = p;
-                if (!read_member_value(d, &k, &v)) return false;
-                if ((v.kind == TK_ARRAY || v.kind == TK_OBJECT) && !skip_nested(d, v.kind, &k))
-                    return false;
-                p = d->p;
-            }
-            /* next_or_close, for a separator right after the value */
-            if (p < end && *p == ',') {
-                p++;
-                continue;
-            }
-            if (p < end && *p == '}') {
-                d->p = p + 1;
-                break;
-            }
-            d->p = p;
-            int more = next_or_close(d, '}');
-            if (more < 0) return false;
-            p = d->p;
-            if (!more) break;
+        Members m = {d->p, 0, true};
+        for (;;) {
+            int rc = fast_members(d, &m);
+            if (rc == MEMBERS_MORE) rc = general_member(d, &m);
+            if (rc == MEMBERS_FAILED) return false;
+            if (rc == MEMBERS_DONE) break;
         }
     }
     skip_ws(d);

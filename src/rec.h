@@ -98,8 +98,8 @@ void rec_unknown_merge(RecDecoder *dst, const RecDecoder *src);
  * 1 for short names), or NULL: for "did you mean". */
 const char *rec_field_nearest(const RecDecoder *d, const char *name, size_t n);
 
-/* Turns the fast paths (typed value decoding, key prediction; rec.c
- * "fast paths") on (the default) or off. They change no result and no
+/* Turns the fast paths (typed value decoding, the learned key order;
+ * rec.c "fast paths") on (the default) or off. They change no result and no
  * message: tests decode each line both ways and compare. */
 void rec_decoder_set_fast(RecDecoder *d, bool on);
 

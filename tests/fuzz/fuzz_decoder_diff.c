@@ -28,8 +28,9 @@
  *
  * Besides, the line is decoded again with the decoder's fast paths off
  * (rec_decoder_set_fast) and once more with them on, after the first
- * decode taught the key predictions this line's key order: all three must
- * give the same verdict, message and values.
+ * decode taught the learned key order this line's keys (the first decode
+ * runs with the order the inputs before left): all three must give the
+ * same verdict, message and values.
  *
  * Any disagreement traps (FZ_CHECK), and so does an oracle that contradicts
  * itself (JoWant.bug). */
@@ -145,7 +146,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const Record *g = rec_decode(fz.slow, line, size, 1);
     same_decode(r, rec_error(fz.dec), fz.slow, g, "fast paths");
     r = rec_decode(fz.dec, line, size, 1);
-    same_decode(r, rec_error(fz.dec), fz.slow, g, "fast paths, keys predicted");
+    same_decode(r, rec_error(fz.dec), fz.slow, g, "fast paths, key order learned");
     const char *err = rec_error(fz.dec);
     if (!r) FZ_CHECK(strncmp(err, "record 1: ", 10) == 0 && err[10], "bad error text: %s", err);
     /* A raw NUL byte is never valid JSON, but jansson's reader can skip one

@@ -739,6 +739,14 @@ Test(rec, duplicate_keys)
     Fx fx = fx_new();
     err_with(&fx, "\"code\":\"70551\",\"code\":\"70552\"", "record 1: duplicate key \"code\"");
     err_with(&fx, "\"code\":null,\"code\":\"70552\"", "record 1: duplicate key \"code\"");
+    /* a field given as null or as [] is read: twice each, so that the
+     * second time the decoder knows the key order */
+    for (int i = 0; i < 2; i++) {
+        err_with(&fx, "\"units\":null,\"state\":\"NY\",\"units\":1", "record 1: duplicate key \"units\"");
+        err_with(&fx, "\"diagnoses\":[],\"state\":\"NY\",\"diagnoses\":[\"I10\"]",
+                 "record 1: duplicate key \"diagnoses\"");
+        err_with(&fx, "\"units\": null,\"units\":1", "record 1: duplicate key \"units\"");
+    }
     err_with(&fx, "\"c\\u006fde\":\"70551\",\"code\":\"70552\"", "record 1: duplicate key \"code\"");
     err_with(&fx, "\"extra\":1,\"extra\":1", "record 1: duplicate key \"extra\"");
     err_with(&fx, "\"e\\\"x\":1,\"e\\u0022x\":2", "record 1: duplicate key \"e\\\"x\"");

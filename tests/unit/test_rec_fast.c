@@ -30,6 +30,10 @@ static Pair pair_new(void)
     x.p = th_std_prog();
     uint32_t tags = th_field(x.p, "tags", VT_LIST, 0);
     x.p->fields[tags].elem = VT_STRING;
+    /* members that are not plain (a backslash, UTF-8, a control byte): a
+     * line spelling one with the same bytes means something else */
+    static const char *const modes[] = {"plain", "a\\b", "caf\xC3\xA9", "t\tb", "a\\u0062", NULL};
+    th_enum(x.p, "mode", modes, 0);
     x.fast = rec_decoder_new(x.p);
     x.slow = rec_decoder_new(x.p);
     cr_assert(x.fast && x.slow);
@@ -119,9 +123,14 @@ Test(rec_fast, typed_values_and_their_fallbacks)
         "92233720368547758.08", "0.001", "0.10", "\"12\"", "12.5 ", ".5", "null"};
     static const char *const bools[] = {"true", "false", "tru", "fals", "truex", "\"true\"", "TRUE",
                                         "1", "null", "true "};
-    static const char *const enums[] = {"\"office\"", "\"offic\"", "\"officex\"", "\"OFFICE\"",
-                                        "\"off\\u0069ce\"", "3", "null", " \"office\"", "\"\"",
-                                        "\"home\"", "\"ambulance\"", "[\"office\"]"};
+    static const char *const enums[] = {
+        "\"office\"", "\"offic\"", "\"officex\"", "\"OFFICE\"", "\"off\\u0069ce\"", "3", "null",
+        " \"office\"", "\"\"", "\"home\"", "\"ambulance\"", "[\"office\"]", "\"skilled_nursing\"",
+        "\"skilled_nursinG\"", "\"skilled_nursing \"", "\"killed_nursing\"", "\"partial_hospital\"",
+        "\"partial_hospita\"", "\"intensive_outpatient\"", "\"rehabilitation\"", "\"rehabilitatio\"",
+        "\"ltac\"", "\"ltacx\"", "\"home\\\"\"", "\"hom\\u0065\"", "\"in\"", "\"out\"", "\"h\xC3\xA9\"",
+        "\"home", "\"observation\"", "\"observatio\\n\"", "\"hospice\"", "\"hospice\x01\"",
+        "\"residential\"", "\"inpatient\"", "\"inpatien\"", "\"outpatient\"", "\"emergency\""};
     static const char *const strings[] = {"\"plain\"", "\"a\\\"b\"", "\"caf\xC3\xA9\"",
                                           "\"caf\\u00e9\"", "\"\"", "\"x\xFF\"", "12", "null",
                                           "\"tab\there\"", "\"unterminated"};
@@ -146,12 +155,36 @@ Test(rec_fast, typed_values_and_their_fallbacks)
         snprintf(line, sizeof line, "{\"id\":\"r1\",\"payer\":\"acme\",\"service_date\":%s}", dates[i]);
         both_s(&x, line);
     }
+    /* each byte of a date replaced by bytes near a digit and a dash */
+    static const char near[] = "/:;<=>?-.0 \x2D\x3D\x6D\xB0\x20";
+    for (size_t k = 0; k < 20; k++)
+        for (size_t c = 0; c < sizeof near - 1; c++) {
+            char line[512], date[11];
+            size_t at = k % 10;
+            memcpy(date, k < 10 ? "2027-12-31" : "1999-01-09", sizeof date);
+            date[at] = near[c];
+            snprintf(line, sizeof line, "{" BASE ",\"service_at\":\"%sT10:00\",\"units\":1}", date);
+            both_s(&x, line);
+            snprintf(line, sizeof line, "{\"id\":\"r1\",\"payer\":\"acme\",\"service_date\":\"%s\"}", date);
+            both_s(&x, line);
+        }
     for (size_t i = 0; i < sizeof datetimes / sizeof *datetimes; i++)
         field(&x, "requested_at", "\"2026-03-01T09:30:00\"", datetimes[i]);
     for (size_t i = 0; i < sizeof ints / sizeof *ints; i++) field(&x, "units", "1", ints[i]);
     for (size_t i = 0; i < sizeof money / sizeof *money; i++) field(&x, "price", "10.25", money[i]);
     for (size_t i = 0; i < sizeof bools / sizeof *bools; i++) field(&x, "emergent", "false", bools[i]);
-    for (size_t i = 0; i < sizeof enums / sizeof *enums; i++) field(&x, "setting", "\"home\"", enums[i]);
+    for (size_t i = 0; i < sizeof enums / sizeof *enums; i++) {
+        field(&x, "setting", "\"home\"", enums[i]);
+        /* with the line going on: enum_at reads 16 bytes after the quote */
+        char line[512];
+        for (int pad = 0; pad < 3; pad++) {
+            snprintf(line, sizeof line, "{" BASE ",\"setting\":%s,\"units\":1%s,\"state\":\"NY\"}",
+                     enums[i], pad == 0 ? "" : pad == 1 ? ",\"plan\":\"p\"" : ",\"plan\":\"a long plan name\"");
+            both_s(&x, line);
+        }
+        snprintf(line, sizeof line, "{" BASE ",\"network\":%s,\"units\":1,\"state\":\"NY\"}", enums[i]);
+        both_s(&x, line);
+    }
     for (size_t i = 0; i < sizeof strings / sizeof *strings; i++) field(&x, "plan", "\"gold\"", strings[i]);
     for (size_t i = 0; i < sizeof strings / sizeof *strings; i++) {
         char line[512];
@@ -167,6 +200,29 @@ Test(rec_fast, typed_values_and_their_fallbacks)
     }
     for (size_t i = 0; i < sizeof lists / sizeof *lists; i++) field(&x, "diagnoses", "[\"I10\"]", lists[i]);
     for (size_t i = 0; i < sizeof tags / sizeof *tags; i++) field(&x, "tags", "[\"t\"]", tags[i]);
+    static const char *const modes[] = {"\"plain\"", "\"a\\b\"", "\"caf\xC3\xA9\"", "\"t\tb\"",
+                                        "\"t\\tb\"", "\"a\\u0062\"", "\"a\\\\u0062\"", "\"a\\\\b\""};
+    for (size_t i = 0; i < sizeof modes / sizeof *modes; i++) {
+        char line[512];
+        snprintf(line, sizeof line, "{" BASE ",\"mode\":%s,\"units\":1,\"state\":\"NY\"}", modes[i]);
+        both_s(&x, line);
+        both_s(&x, line);
+    }
+    /* each member of 9 bytes or more with one of its bytes past the 8th
+     * changed: the same first word, length and hash table */
+    static const char *const long_members[] = {"rehabilitation", "skilled_nursing", "observation",
+                                               "residential", "outpatient", "inpatient", "emergency",
+                                               "ambulance"};
+    for (size_t i = 0; i < sizeof long_members / sizeof *long_members; i++)
+        for (size_t at = 8; at < strlen(long_members[i]); at++)
+            for (char c = 'a'; c <= 'z'; c++) {
+                char value[32], line[512];
+                snprintf(value, sizeof value, "%s", long_members[i]);
+                value[at] = c;
+                snprintf(line, sizeof line, "{" BASE ",\"setting\":\"%s\",\"units\":1,\"state\":\"NY\"}",
+                         value);
+                both_s(&x, line);
+            }
     cr_assert_gt(x.accepted, 100);
     cr_assert_lt(x.accepted, x.lines);
     pair_free(&x);
@@ -223,6 +279,121 @@ Test(rec_fast, keys_predicted_or_not)
     for (size_t n = 0; n <= strlen(full); n++) {
         both(&x, full, n);
         both_s(&x, full);
+    }
+    pair_free(&x);
+}
+
+/* The learned key order (rec.c, "fast paths"): keys found at a place after
+ * the previous key's skip the duplicate check, keys read otherwise move in
+ * the order. Lines below come in an order meant to move fields around and
+ * then repeat a field where it would be found in the order, before and
+ * after a move, within the places tried and past them. */
+Test(rec_fast, learned_key_order)
+{
+#define U(k, v) ",\"" k "\":" v
+    static const char *const lines[] = {
+        /* learn one order, then leave fields out (up to all the places tried) */
+        "{" BASE U("units", "1") U("state", "\"NY\"") U("member_age", "40") U("emergent", "true") "}",
+        "{" BASE U("units", "1") U("state", "\"NY\"") U("member_age", "40") U("emergent", "true") "}",
+        "{" BASE U("emergent", "true") "}",
+        "{\"id\":\"r1\"" U("emergent", "true") U("service_date", "\"2026-03-02\"") U("payer", "\"a\"") "}",
+        "{" BASE U("member_age", "40") "}",
+        /* a field repeated after keys found in order: in order, out of order */
+        "{" BASE U("units", "1") U("state", "\"NY\"") U("units", "2") "}",
+        "{" BASE U("units", "1") U("state", "\"NY\"") U("state", "\"NJ\"") "}",
+        "{" BASE U("units", "1") U("id", "\"r2\"") "}",
+        "{" BASE U("units", "1") U("payer", "\"b\"") U("state", "\"NY\"") "}",
+        "{" BASE U("state", "\"NY\"") U("units", "1") U("state", "\"NJ\"") "}",
+        "{" BASE U("state", "\"NY\"") U("units", "1") U("units", "3") "}",
+        /* moved fields: a new field in the middle, one out of order */
+        "{" BASE U("units", "1") U("price", "2.5") U("state", "\"NY\"") "}",
+        "{" BASE U("units", "1") U("price", "2.5") U("state", "\"NY\"") "}",
+        "{" BASE U("price", "2.5") U("units", "1") U("state", "\"NY\"") "}",
+        "{" BASE U("price", "2.5") U("units", "1") U("price", "3") "}",
+        "{" BASE U("units", "1") U("price", "2.5") U("units", "4") "}",
+        "{\"payer\":\"acme\",\"id\":\"r1\",\"service_date\":\"2026-03-02\",\"payer\":\"x\"}",
+        "{\"payer\":\"acme\",\"id\":\"r1\",\"service_date\":\"2026-03-02\",\"id\":\"x\"}",
+        "{\"service_date\":\"2026-03-02\",\"payer\":\"acme\",\"id\":\"r1\"}",
+        /* fields past the places tried, then repeated */
+        "{" BASE U("units", "1") U("price", "1") U("visit_number", "2") U("state", "\"NY\"")
+            U("member_age", "40") U("medicare_primary", "true") U("medicare_exhausted", "false")
+            U("clinical_trial", "true") U("emergent", "true") U("requested_at", "\"2026-03-01\"") "}",
+        "{" BASE U("requested_at", "\"2026-03-01\"") U("units", "1") "}",
+        "{" BASE U("units", "1") U("requested_at", "\"2026-03-01\"") U("units", "2") "}",
+        "{" BASE U("units", "1") U("requested_at", "\"2026-03-01\"") U("requested_at", "\"2026-03-01\"") "}",
+        "{" BASE U("units", "1") U("requested_at", "\"2026-03-01\"") U("emergent", "true") "}",
+        /* null read on the way (and for a required field), whitespace, unknown keys */
+        "{" BASE U("units", "null") U("state", "null") U("units", "1") "}",
+        "{" BASE U("units", "nul") U("state", "null") "}",
+        "{" BASE U("units", "nullx") U("state", "null") "}",
+        "{\"id\":\"r1\",\"payer\":\"acme\",\"service_date\":null}",
+        "{\"id\":\"r1\",\"payer\":null,\"service_date\":\"2026-03-02\"}",
+        "{" BASE U("units", "1") ",\"zz\":1" U("state", "\"NY\"") U("units", "2") "}",
+        "{" BASE U("units", "1") ", \"state\":\"NY\"" U("units", "2") "}",
+        "{" BASE U("units", "1") " ,\"state\":\"NY\"" U("state", "\"NJ\"") "}",
+        "{" BASE U("units", "1") ",\"stat\\u0065\":\"NY\"" U("state", "\"NJ\"") "}",
+        /* keys ending under 16 bytes before the end of the line */
+        "{" BASE U("units", "1") "}",
+        "{" BASE U("units", "1") "}",
+        "{" BASE U("units", "1") U("units", "1") "}",
+        "{" BASE U("units", "1") ",\"units\"",
+        "{" BASE U("units", "1") ",\"units\":",
+        "{" BASE U("units", "1") ",\"un",
+    };
+#undef U
+    Pair x = pair_new();
+    for (int round = 0; round < 3; round++)
+        for (size_t i = 0; i < sizeof lines / sizeof *lines; i++) {
+            both_s(&x, lines[i]);
+            /* each line again after itself, and after the lines before it backwards */
+            both_s(&x, lines[i]);
+            for (size_t j = i; round == 2 && j-- > 0;) both_s(&x, lines[j]);
+        }
+    /* many orders of the same fields, each line twice */
+    static const char *const keys[] = {"\"units\":1", "\"state\":\"NY\"", "\"member_age\":40",
+                                       "\"price\":2", "\"emergent\":false", "\"units\":3"};
+    unsigned seed = 12345;
+    for (int i = 0; i < 4000; i++) {
+        char line[512];
+        size_t o = (size_t)snprintf(line, sizeof line, "{" BASE);
+        int n = (int)(seed % 6);
+        for (int j = 0; j < n; j++) {
+            seed = seed * 1103515245u + 12345u;
+            o += (size_t)snprintf(line + o, sizeof line - o, ",%s", keys[(seed >> 16) % 6]);
+        }
+        seed = seed * 1103515245u + 12345u;
+        snprintf(line + o, sizeof line - o, "}");
+        both_s(&x, line);
+        both_s(&x, line);
+    }
+    cr_assert_gt(x.accepted, 1000);
+    cr_assert_gt(x.lines - x.accepted, 1000);
+    pair_free(&x);
+}
+
+/* Every field's key with each byte of `"name":` changed, right after a
+ * line that put the field in the learned order at that place: the
+ * compare of the key must look at every byte of it. */
+Test(rec_fast, every_byte_of_a_learned_key)
+{
+    Pair x = pair_new();
+    static const char subst[] = {'x', '"', ' ', '\\', ':', '\0'};
+    for (uint32_t f = 0; f < x.p->nfields; f++) {
+        const char *name = x.p->strs[x.p->fields[f].name];
+        char key[64], line[256];
+        int n = snprintf(key, sizeof key, "\"%s\":", name);
+        for (int at = 0; at < n; at++)
+            for (size_t c = 0; c < sizeof subst; c++) {
+                snprintf(line, sizeof line, "{" BASE ",\"plan\":\"p\",%snull,\"units\":1}", key);
+                both_s(&x, line);
+                char bad[64];
+                memcpy(bad, key, (size_t)n + 1);
+                bad[at] = subst[c] ? subst[c] : (char)(key[at] + 1);
+                size_t len = (size_t)snprintf(line, sizeof line,
+                                              "{" BASE ",\"plan\":\"p\",%.*snull,\"units\":1}", n,
+                                              bad);
+                both(&x, line, len);
+            }
     }
     pair_free(&x);
 }

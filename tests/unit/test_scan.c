@@ -411,3 +411,50 @@ Test(scan, code_system_names_are_exact)
             }
     }
 }
+
+/* code_infer_parse against what it is documented to do: the first system
+ * of the order CPT, HCPCS, REV, POS, ICD-10-CM among those allowed whose
+ * code_parse accepts the text (REV only with 4 digits), for every mask of
+ * allowed systems, every string of up to 5 characters over an alphabet of
+ * digits, letters and a dot, and every byte at every position of codes
+ * of 5 characters. */
+static void check_infer(const char *s, size_t n)
+{
+    static const CodeSystem order[] = {SYS_CPT, SYS_HCPCS, SYS_REV, SYS_POS, SYS_ICD10};
+    for (unsigned allowed = 0; allowed < 1u << SYS_COUNT; allowed += 2) {
+        CodeSystem want = SYS_NONE;
+        CodeKey want_key = 0, key = 0;
+        for (size_t i = 0; i < sizeof order / sizeof *order && want == SYS_NONE; i++) {
+            CodeSystem sys = order[i];
+            if (!(allowed & SYS_BIT(sys)) || (sys == SYS_REV && n == 3)) continue;
+            if (code_parse(sys, s, n, &want_key, NULL)) want = sys;
+        }
+        CodeSystem got = code_infer_parse(s, n, allowed, &key);
+        cr_assert_eq(got, want, "\"%.*s\", systems 0x%x: %d, not %d", (int)n, s, allowed, got, want);
+        if (want != SYS_NONE) cr_assert_eq(key, want_key, "\"%.*s\": keys differ", (int)n, s);
+    }
+}
+
+Test(scan, code_infer_parse_takes_the_first_system_that_fits)
+{
+    static const char alpha[] = "019AFTUVWZaf.";
+    enum { A = sizeof alpha - 1 };
+    char s[8];
+    for (size_t n = 0; n <= 5; n++) {
+        size_t total = 1;
+        for (size_t i = 0; i < n; i++) total *= A;
+        for (size_t x = 0; x < total; x++) {
+            size_t y = x;
+            for (size_t i = 0; i < n; i++, y /= A) s[i] = alpha[y % A];
+            check_infer(s, n);
+        }
+    }
+    static const char *const codes[] = {"70551", "0213T", "E0601", "j0696", "I50.9", "0450", "11"};
+    for (size_t c = 0; c < sizeof codes / sizeof *codes; c++)
+        for (size_t at = 0; at < strlen(codes[c]); at++)
+            for (int b = 0; b < 256; b++) {
+                memcpy(s, codes[c], strlen(codes[c]));
+                s[at] = (char)b;
+                check_infer(s, strlen(codes[c]));
+            }
+}
