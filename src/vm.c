@@ -23,8 +23,9 @@
  * running it (SQLite's OPFLG idea); release builds trust bc_verify().
  *
  * Per-record cost. Rules are selected through the code index (p->segs),
- * the rules outside it through the split by one enum field and the fold of
- * their `or` of code-set tests into the code table, and then their guards
+ * the rules outside it through the filter by the fields their guards test
+ * (one AND of bit masks per field) and the fold of their `or` of code-set
+ * tests into the code table, and then their guards
  * (tests of one field that, when they fail, or when an `unless` of that
  * shape holds, or an `or` of cheap tests that all fail, make the rule false
  * on every path), so a rule whose guard rules it out is not run. All of
@@ -81,6 +82,7 @@ struct Vm {
                                    of its list) was found in set s */
     uint32_t *sel;              /* the rules selected for the record (vm_select) */
     uint32_t *sel2;             /* scratch: the folded rules selected (vm_folded) */
+    uint32_t *always;           /* scratch: the always rules to consider (vi_always) */
     Holidays holidays;          /* p's calendar, for business-day deadlines */
     uint32_t epoch;             /* stamp of the record being decided; never 0 */
     uint32_t *fired_at;         /* per rule: epoch of the last record in which it fired */
@@ -779,6 +781,7 @@ Vm *vm_new(const Prog *prog)
     date_holidays_index(&vm->holidays);
     vm->sel = xcalloc(n ? n : 1, sizeof *vm->sel);
     vm->sel2 = xcalloc(n ? n : 1, sizeof *vm->sel2);
+    vm->always = xcalloc(prog->nalways ? prog->nalways : 1, sizeof *vm->always);
     vm->ix = *vi_of(prog); /* a copy of the shared index's pointers: one load less per use */
     vm->ct_memo = xmalloc(((size_t)1 << VI_MEMO_BITS) * sizeof *vm->ct_memo);
     vi_memo_init(vm->ct_memo);
@@ -818,6 +821,7 @@ void vm_free(Vm *vm)
     date_holidays_free_index(&vm->holidays);
     free(vm->sel);
     free(vm->sel2);
+    free(vm->always);
     free(vm->ct_memo);
     free(vm->rule_at);
     free(vm->slot_iv);
@@ -1001,9 +1005,8 @@ static uint32_t vm_select_list(Vm *vm, const Record *rec, uint32_t *out)
     const RecVal *v = &rec->v[f];
     uint32_t slot = vm->ix.slot_of[f];
     /* out and vm->cand alternate as the merge's destination */
-    uint32_t *cur = vm->cand, *next = out, n;
-    const uint32_t *always = vi_always(&vm->ix, rec, &n);
-    memcpy(cur, always, n * sizeof *cur);
+    uint32_t *cur = vm->cand, *next = out;
+    uint32_t n = vi_always(&vm->ix, rec, cur);
     uint32_t nf = 0; /* the folded rules, gathered in vm->sel2 */
     for (uint32_t c = 0; c < v->n; c++) {
         uint32_t i = vm_ct_mark(vm, slot, (CodeKey)rec->items[v->i + c].i);
@@ -1062,8 +1065,8 @@ static void vm_evaluate(Vm *vm, const Record *rec)
             seg = vi_find_seg(p, key);
         }
     }
-    uint32_t na, nb = seg ? seg->count : 0, i = 0, j = 0;
-    const uint32_t *a = vi_always(&vm->ix, rec, &na), *b = seg ? p->seg_rules + seg->first : NULL;
+    uint32_t na = vi_always(&vm->ix, rec, vm->always), nb = seg ? seg->count : 0, i = 0, j = 0;
+    const uint32_t *a = vm->always, *b = seg ? p->seg_rules + seg->first : NULL;
     if (nf) { /* the segment's rules and the folded ones, as one list */
         nb = vm_merge(b ? b : vm->sel2, b ? nb : 0, vm->sel2, nf, vm->sel);
         b = vm->sel;

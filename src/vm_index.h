@@ -1,9 +1,9 @@
 /* vm_index.h: what the evaluator derives once from a verified policy to
- * consider fewer rules per record (docs/bytecode.md, "Guards", "The split
- * and the fold", "The code table"): every rule's guards (tests of one field
- * in its block that rule it out without running it), the split of the
- * always-rules by one enum field, the folding of rules whose `or` is made of
- * code-set tests, and the code table (the disjoint intervals of every code
+ * consider fewer rules per record (docs/bytecode.md, the guards, the filter
+ * and the fold, the code table): every rule's guards (tests of one field
+ * in its block that rule it out without running it), the filter of the
+ * always-rules by the enum and string fields those guards test, the folding
+ * of rules whose `or` is made of code-set tests, and the code table (the disjoint intervals of every code
  * set's ranges and index segment, so one search per code finds every set
  * that holds it).
  *
@@ -39,7 +39,32 @@ typedef struct ViRuleGuards {
     ViGuard unless; /* when it is known true, the rule is false */
     uint32_t any_first, any_count; /* ViIndex.atoms[any_first ..]: when every one is known
                                       false, the rule is false (0: none; vi_find_any) */
+    uint32_t conj_first, conj_count; /* ViIndex.conds[conj_first ..]: every guard of the
+                                        block's `and` chain, `when` and `unless` included
+                                        (vi_find_guards); read by the filter only */
 } ViRuleGuards;
+
+/* One conjunct of a block's `and` chain that rules the rule out: when g is
+ * known false (unless == 0) or known true (unless == 1). */
+typedef struct ViCond {
+    ViGuard g;
+    uint8_t unless;
+} ViCond;
+
+/* The filter of the always rules by one field (vi_filter_build): for each
+ * value the field can take in a record, the always rules (bit k: p->always[k])
+ * that its guards, and the fold, leave to consider. Values, in order: an enum
+ * field's members, then null, then absent; a string field's distinct guard
+ * constants (ViIndex.filter_strs[str_first ..]), then any other string, then
+ * null, then absent. */
+enum { VI_F_ENUM, VI_F_STR };
+typedef struct ViFilter {
+    uint32_t field;
+    uint8_t kind;              /* VI_F_* */
+    uint32_t nvalues;
+    uint32_t str_first, str_count; /* VI_F_STR: its constants (string indices) */
+    uint64_t *mask;            /* nvalues rows of ViIndex.always_words words */
+} ViFilter;
 
 /* One disjunct of the `or` a block begins with (vi_find_any), cheap to
  * test without running the block. */
@@ -69,6 +94,8 @@ typedef struct ViCodeTab {
 } ViCodeTab;
 
 enum {
+    VI_MAX_FILTERS = 8,           /* fields that filter the always rules (vi_filter_build) */
+    VI_FILTER_MAX_WORDS = 1u << 21, /* their masks' words in all (16 MiB); more: fewer fields */
     VI_CT_MAX_ENTRIES = 1u << 21, /* set entries of the code table (8 MiB); more: no table */
     VI_PREFIX_SHIFT = 36,      /* a key's prefix: system, length, shape, two characters */
     VI_MEMO_BITS = 10,         /* prefixes remembered (vi_ct_lookup) */
@@ -92,13 +119,17 @@ struct ViIndex {
     ViRuleGuards *guards;       /* per rule (vi_find_guards) */
     ViAtom *atoms;              /* the rules' `or` disjuncts (ViRuleGuards.any_first) */
     uint32_t natoms, atoms_cap; /*   (at most VI_MAX_ATOMS) */
-    uint32_t split_field;       /* the enum field that splits p->always (vi_split_build),
+    ViCond *conds;              /* the rules' `and` chain guards (ViRuleGuards.conj_first) */
+    uint32_t nconds, conds_cap; /*   (at most VI_MAX_ATOMS) */
+    uint32_t split_field;       /* the enum field whose tests fold rules (vi_split_build),
                                    or PIDX_NONE */
-    uint32_t *split_first;      /* per member of it, then null, then absent (only the
-                                   last without a split field): the always rules to
-                                   consider are split_rules[split_first[v] ..
-                                   split_first[v + 1]) */
-    uint32_t *split_rules;
+    uint32_t always_words;      /* 64-bit words of a mask of p->always */
+    uint64_t *always_base;      /* the always rules that no filter value can add: all
+                                   but the folded ones when there is no split field */
+    ViFilter filters[VI_MAX_FILTERS]; /* the fields that filter p->always, split_field
+                                   first when there is one */
+    uint32_t nfilters;
+    uint32_t *filter_strs;      /* the string filters' distinct constants */
     uint8_t *folded;            /* per rule: 1 when it is selected by its `or` */
     uint32_t *fold_first;       /* [slot * nsets + s .. + 1]: folded rules with a test of
                                    set s on that slot's field: fold_rules[fold_first[x] ..
@@ -186,24 +217,46 @@ static inline int vi_guard_test(const Prog *p, const Record *rec, const ViGuard 
 }
 
 
-/* The always rules to consider for rec (ascending): its member's list, or
- * null's, or absent's (see vi_split_build). */
-static inline const uint32_t *vi_always(const ViIndex *ix, const Record *rec, uint32_t *n)
+/* The value index of rec's field for filter x (see ViFilter). */
+static inline uint32_t vi_filter_value(const ViIndex *ix, const Record *rec, const ViFilter *x)
 {
     const Prog *p = ix->p;
-    uint32_t f = ix->split_field, v = 0;
-    if (f != PIDX_NONE) {
-        uint32_t nm = p->fields[f].enum_count;
-        v = nm + 1; /* absent */
-        if (rec->present >> f & 1) {
-            uint64_t m = (uint64_t)rec->v[f].i;
-            if (m < nm) v = (uint32_t)m;
-        } else if (rec->none >> f & 1) {
-            v = nm;
-        }
+    uint32_t f = x->field, nv = x->nvalues;
+    if (!(rec->present >> f & 1)) return nv - 1 - (uint32_t)(rec->none >> f & 1);
+    const RecVal *v = &rec->v[f];
+    if (x->kind == VI_F_ENUM) return (uint64_t)v->i < nv - 2 ? (uint32_t)v->i : nv - 1;
+    for (uint32_t k = 0; k < x->str_count; k++) {
+        uint32_t s = ix->filter_strs[x->str_first + k];
+        if (v->n == p->strlens[s] && (v->n == 0 || memcmp(v->s, p->strs[s], v->n) == 0)) return k;
     }
-    *n = ix->split_first[v + 1] - ix->split_first[v];
-    return ix->split_rules + ix->split_first[v];
+    return x->str_count; /* another string */
+}
+
+/* The always rules to consider for rec, ascending, into out (room for
+ * p->nalways); returns how many: those that every filter leaves for rec's
+ * value of its field (see vi_filter_build). With at most 64 always rules
+ * (one word), the filters stop as soon as none is left. */
+static inline __attribute__((always_inline)) uint32_t vi_always(const ViIndex *ix, const Record *rec,
+                                                                uint32_t *out)
+{
+    const Prog *p = ix->p;
+    uint32_t nx = ix->nfilters, words = ix->always_words, n = 0;
+    if (words == 1) {
+        uint64_t m = ix->always_base[0];
+        for (uint32_t x = 0; x < nx && m; x++)
+            m &= ix->filters[x].mask[vi_filter_value(ix, rec, &ix->filters[x])];
+        for (; m; m &= m - 1) out[n++] = p->always[__builtin_ctzll(m)];
+        return n;
+    }
+    const uint64_t *row[VI_MAX_FILTERS];
+    for (uint32_t x = 0; x < nx; x++)
+        row[x] = ix->filters[x].mask + (size_t)vi_filter_value(ix, rec, &ix->filters[x]) * words;
+    for (uint32_t w = 0; w < words; w++) {
+        uint64_t m = ix->always_base[w];
+        for (uint32_t x = 0; x < nx; x++) m &= row[x][w];
+        for (; m; m &= m - 1) out[n++] = p->always[w * 64 + (uint32_t)__builtin_ctzll(m)];
+    }
+    return n;
 }
 
 

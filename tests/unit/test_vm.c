@@ -2511,3 +2511,155 @@ Test(vm, many_or_guards_each_rule_its_own)
     vm_free(vm);
     th_prog_free(p);
 }
+
+/* ---- the always rules filtered by several fields ------------------------- */
+
+/* `field == "s"` on a string field: LOAD, STR, SEQ (a guard vi_find_guards
+ * reads). */
+static void e_str_eq(Prog *p, const char *field, const char *s)
+{
+    e_load(p, field);
+    e_str(p, s);
+    e_op(p, OP_SEQ);
+}
+
+/* The one-field tests the filter reads. */
+typedef enum { T_EQ, T_MASK, T_STR } TestKind;
+static void e_test(Prog *p, TestKind t, const char *field, int64_t k, const char *s)
+{
+    if (t == T_EQ) e_fused_k(p, OP_LDEQK, field, k);
+    else if (t == T_MASK) e_fused_k(p, OP_LDINMASK, field, k);
+    else e_str_eq(p, field, s);
+}
+
+/* Appends `JFALSE L; <test>; AND; L:` (`and` a conjunct) or, with not,
+ * `JFALSE L; <test>; NOT; AND; L:` (an `unless` clause). */
+static void e_and_test(Prog *p, bool not, TestKind t, const char *field, int64_t k, const char *s)
+{
+    size_t j = e_jump(p, OP_JFALSE);
+    e_test(p, t, field, k, s);
+    if (not) e_op(p, OP_NOT);
+    e_op(p, OP_AND);
+    e_patch(p, j);
+}
+
+/* vm_new filters the rules the index does not select by every enum and
+ * string field their `and` chains test (vi_filter_build): guards after the
+ * first conjunct, `unless` clauses of every field, string constants, and
+ * the fold's tests of the split field, so a record considers only the rules
+ * that no guard on its values rules out. On every combination of absent,
+ * null and present values of the fields they test: each rule the filter
+ * leaves out must be false when its block runs, and vm_decide must fire,
+ * and leave possible, exactly what the blocks say (the plain path that runs
+ * every rule). */
+Test(vm, always_rules_filtered_by_many_fields_decide_as_every_block)
+{
+    Prog *p = th_std_prog();
+    uint32_t s = add_set(p, "mri", key(SYS_CPT, "70551"), key(SYS_CPT, "70553"));
+    uint32_t r;
+    /* 0: setting == inpatient and admission == elective */
+    r = rule_begin(p, "ip_elective", OUT_PRIOR_AUTH);
+    e_test(p, T_EQ, "setting", 0, NULL);
+    e_and_test(p, false, T_EQ, "admission", 0, NULL);
+    rule_end(p, r);
+    /* 1: payer == "acme" and plan == "ma" and setting in {outpatient, office} */
+    r = rule_begin(p, "acme_ma_op", OUT_PRIOR_AUTH);
+    e_str_eq(p, "payer", "acme");
+    e_and_test(p, false, T_STR, "plan", 0, "ma");
+    e_and_test(p, false, T_MASK, "setting", (1 << 1) | (1 << 3), NULL);
+    rule_end(p, r);
+    /* 2: network == out and units == 5 unless setting == emergency */
+    r = rule_begin(p, "oon_units", OUT_NOTIFICATION);
+    e_test(p, T_EQ, "network", 1, NULL);
+    e_and_test(p, false, T_EQ, "units", 5, NULL);
+    e_and_test(p, true, T_EQ, "setting", 5, NULL);
+    rule_end(p, r);
+    /* 3: units == 5 unless plan == "ma" unless admission in {elective, urgent} */
+    r = rule_begin(p, "units_unless", OUT_PRIOR_AUTH);
+    e_test(p, T_EQ, "units", 5, NULL);
+    e_and_test(p, true, T_STR, "plan", 0, "ma");
+    e_and_test(p, true, T_MASK, "admission", (1 << 0) | (1 << 2), NULL);
+    rule_end(p, r);
+    /* 4: plan == "ma" and network == out unless payer == "acme" */
+    r = rule_begin(p, "ma_oon", OUT_PRIOR_AUTH);
+    e_str_eq(p, "plan", "ma");
+    e_and_test(p, false, T_EQ, "network", 1, NULL);
+    e_and_test(p, true, T_STR, "payer", 0, "acme");
+    rule_end(p, r);
+    /* 5: (setting == ambulatory_surgery or code in mri) and network == in:
+     * folded by its `or`, filtered by its conjunct */
+    r = rule_begin(p, "asc_or_mri_in", OUT_PRIOR_AUTH);
+    e_test(p, T_EQ, "setting", 2, NULL);
+    size_t j = e_jump(p, OP_JTRUE);
+    e_fused(p, OP_LDINSET, "code", s);
+    e_op(p, OP_OR);
+    e_patch(p, j);
+    e_and_test(p, false, T_EQ, "network", 0, NULL);
+    rule_end(p, r);
+    /* 6: emergent (nothing to filter on) */
+    rule_bool(p, "emergent", OUT_NOTIFICATION, "emergent");
+    /* 7: plan == "pp" and setting == office */
+    r = rule_begin(p, "pp_office", OUT_NOTIFICATION);
+    e_str_eq(p, "plan", "pp");
+    e_and_test(p, false, T_EQ, "setting", 3, NULL);
+    rule_end(p, r);
+    static const char *const reviewers[][2] = {{"a", NULL}, {"b", NULL}, {"c", NULL}, {"d", NULL},
+                                               {"e", NULL}, {"f", NULL}, {"g", NULL}, {"h", NULL}};
+    for (uint32_t k = 0; k < p->nrules; k++) rule_reviewers(p, k, reviewers[k]);
+    finish(p);
+    char err[256];
+    cr_assert(bc_verify(p, err, sizeof err), "%s", err);
+
+    Vm *vm = vm_new(p);
+    const ViIndex *ix = vi_of(p);
+    cr_assert_geq(ix->nfilters, 5, "setting, admission, payer, plan and network filter: %u", ix->nfilters);
+    static const int settings[] = {0, 1, 2, 3, 5};
+    static const char *const strs[] = {"acme", "ma", "pp", "zz"};
+    uint32_t cases = 0, left_out = 0;
+    for (int combo = 0; combo < 7 * 4 * 5 * 6 * 4 * 3 * 3 * 2; combo++) {
+        Record rec = rec_new(p, SD);
+        int x = combo, v;
+        v = x % 7, x /= 7; /* setting: absent, null, 0, 1, 2, 3, 5 */
+        if (v == 0) unset(p, &rec, "setting");
+        if (v == 1) rec.none |= bit(p, "setting");
+        if (v >= 2) set_i(p, &rec, "setting", settings[v - 2]);
+        v = x % 4, x /= 4; /* admission: absent, null, elective, emergency */
+        if (v == 1) rec.none |= bit(p, "admission");
+        if (v >= 2) set_i(p, &rec, "admission", v - 2);
+        v = x % 5, x /= 5; /* payer: absent, null, acme, ma, zz */
+        unset(p, &rec, "payer");
+        if (v == 1) rec.none |= bit(p, "payer");
+        if (v >= 2) set_s(p, &rec, "payer", strs[v == 4 ? 3 : v - 2]);
+        v = x % 6, x /= 6; /* plan: absent, null, acme, ma, pp, zz */
+        if (v == 1) rec.none |= bit(p, "plan");
+        if (v >= 2) set_s(p, &rec, "plan", strs[v - 2]);
+        v = x % 4, x /= 4; /* network: absent, null, in, out */
+        if (v == 1) rec.none |= bit(p, "network");
+        if (v >= 2) set_i(p, &rec, "network", v - 2);
+        v = x % 3, x /= 3; /* units: absent, 5, 6 */
+        if (v) set_i(p, &rec, "units", v == 1 ? 5 : 6);
+        v = x % 3, x /= 3; /* code: absent, in mri, another */
+        if (v) set_i(p, &rec, "code", (int64_t)key(SYS_CPT, v == 1 ? "70552" : "99213"));
+        if (x % 2) set_i(p, &rec, "emergent", 1);
+
+        uint32_t kept[16], nkept = vi_always(ix, &rec, kept);
+        bool in_list[16] = {false};
+        for (uint32_t k = 0; k < nkept; k++) {
+            cr_assert(k == 0 || kept[k - 1] < kept[k], "case %d: not ascending", combo);
+            in_list[kept[k]] = true;
+        }
+        for (uint32_t k = 0; k < p->nrules; k++) {
+            uint64_t m;
+            if (in_list[k] || ix->folded[k]) continue; /* folded: also taken by its codes */
+            left_out++;
+            cr_assert_eq(vm_eval_rule(vm, &rec, k, &m), 0, "case %d: rule %u left out but not false",
+                         combo, k);
+        }
+        expect_decide_as_blocks(vm, p, &rec, combo);
+        cases++;
+    }
+    cr_assert_eq(cases, 7 * 4 * 5 * 6 * 4 * 3 * 3 * 2);
+    cr_expect_gt(left_out, cases, "the filters leave out more than one rule a record: %u", left_out);
+    vm_free(vm);
+    th_prog_free(p);
+}
