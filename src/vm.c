@@ -1019,7 +1019,7 @@ static uint32_t vm_select_list(Vm *vm, const Record *rec, uint32_t *out)
         next = t;
     }
     vm->slot_at[slot] = vm->stamp;
-    vm_folded(vm, rec, vm->sel2, &nf, f);
+    if (vm->ix.fold_fields & ~((uint64_t)1 << f)) vm_folded(vm, rec, vm->sel2, &nf, f);
     vm_sort(vm->sel2, nf);
     if (nf) {
         n = vm_merge(cur, n, vm->sel2, nf, next);
@@ -1047,7 +1047,7 @@ static void vm_evaluate(Vm *vm, const Record *rec)
         return;
     }
     uint32_t nf = 0; /* first: it may look the code up */
-    vm_folded(vm, rec, vm->sel2, &nf, PIDX_NONE);
+    if (vm->ix.fold_fields) vm_folded(vm, rec, vm->sel2, &nf, PIDX_NONE);
     if (nf > 1) vm_sort(vm->sel2, nf);
     const PSeg *seg = NULL;
     if (rec->present >> f & 1) {
@@ -1340,7 +1340,7 @@ void vm_decide(Vm *vm, const Record *rec, Decision *out)
     }
     out->rules = vm->rules;
     out->nrules = nrules;
-    uint32_t nobl = vm_group(vm, rec, ncand, 0, 0);
+    uint32_t nobl = ncand ? vm_group(vm, rec, ncand, 0, 0) : 0;
     uint32_t used_rules = ncand;
 
     /* A certain not_covered leaves nothing to authorize or notify. */
@@ -1368,7 +1368,7 @@ void vm_decide(Vm *vm, const Record *rec, Decision *out)
         vm->cand_missing[np] = m;
         vm->cand[np++] = r;
     }
-    uint32_t npos = vm_group(vm, rec, np, nobl, used_rules);
+    uint32_t npos = np ? vm_group(vm, rec, np, nobl, used_rules) : 0;
     Obligation *pos = vm->obl + nobl;
     uint32_t w = 0;
     for (uint32_t k = 0; k < npos; k++) {

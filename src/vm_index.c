@@ -503,10 +503,19 @@ static void vi_filter_fill(ViIndex *ix, ViFilter *x, uint32_t f, uint32_t *nstrs
     }
 }
 
+/* The share of filter x's values, other than null and absent, that keep
+ * always rule k (bit k). */
+static double vi_filter_keeps(const ViFilter *x, uint32_t words, uint32_t k)
+{
+    uint32_t n = x->nvalues - 2, keep = 0;
+    for (uint32_t v = 0; v < n; v++) keep += (uint32_t)(x->mask[(size_t)v * words + k / 64] >> (k % 64) & 1);
+    return n ? (double)keep / n : 1;
+}
+
 /* Chooses the fields that filter p->always (the split field, then the
  * enum and string fields their `and` chains test most, up to
- * VI_MAX_FILTERS, and while the masks stay within VI_FILTER_MAX_WORDS) and
- * builds their masks, so that a record considers only the always rules
+ * VI_MAX_FILTERS, and while the masks stay within VI_FILTER_MAX_WORDS),
+ * builds their masks and orders them (those that leave out the most first), so that a record considers only the always rules
  * that no guard on its values rules out: a visit to the office does not
  * look at `setting == inpatient and ...` rules, a commercial plan at
  * `plan == medicare_advantage and ...` ones, nor a record of one payer at
@@ -545,6 +554,30 @@ static void vi_filter_build(ViIndex *ix)
         used += (size_t)x->nvalues * words;
     }
     free(count);
+    /* Order: greedily, the filter that leaves the fewest rules expected
+     * after those before it, counting each rule by the share of the
+     * filter's values (not null or absent) that keep it, as if the fields
+     * were independent and their values equally likely. A record's masks
+     * stop being ANDed once nothing is left (vi_always). */
+    uint32_t nx = ix->nfilters;
+    double *alive = xmalloc((p->nalways ? p->nalways : 1) * sizeof *alive);
+    for (uint32_t k = 0; k < p->nalways; k++) alive[k] = 1;
+    for (uint32_t at = 0; at < nx; at++) {
+        uint32_t best = at;
+        double best_left = 0;
+        for (uint32_t c = at; c < nx; c++) {
+            const ViFilter *x = &ix->filters[c];
+            double left = 0;
+            for (uint32_t k = 0; k < p->nalways; k++)
+                left += alive[k] * vi_filter_keeps(x, words, k);
+            if (c == at || left < best_left) best = c, best_left = left;
+        }
+        ViFilter t = ix->filters[at];
+        ix->filters[at] = ix->filters[best];
+        ix->filters[best] = t;
+        for (uint32_t k = 0; k < p->nalways; k++) alive[k] *= vi_filter_keeps(&ix->filters[at], words, k);
+    }
+    free(alive);
 }
 
 

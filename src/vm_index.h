@@ -126,8 +126,9 @@ struct ViIndex {
     uint32_t always_words;      /* 64-bit words of a mask of p->always */
     uint64_t *always_base;      /* the always rules that no filter value can add: all
                                    but the folded ones when there is no split field */
-    ViFilter filters[VI_MAX_FILTERS]; /* the fields that filter p->always, split_field
-                                   first when there is one */
+    ViFilter filters[VI_MAX_FILTERS]; /* the fields that filter p->always (split_field
+                                   among them when there is one), those that leave
+                                   out the most rules first */
     uint32_t nfilters;
     uint32_t *filter_strs;      /* the string filters' distinct constants */
     uint8_t *folded;            /* per rule: 1 when it is selected by its `or` */
