@@ -72,6 +72,7 @@ struct Vm {
     ViIndex ix;                 /* p's index (vi_of: shared by every VM of p, read-only;
                                    this copy of its pointers owns nothing) */
     ViMemo *ct_memo;            /* 2^VI_MEMO_BITS prefixes and their intervals */
+    ViKeyMemo *key_memo;        /* 2^VI_KEY_MEMO_BITS keys and their intervals */
     uint32_t stamp;             /* the record being evaluated (vm_decide, vm_eval_rule):
                                    keys the per-record caches below; never 0 */
     uint32_t *rule_at;          /* per rule: stamp when vm_folded took it */
@@ -349,7 +350,7 @@ static inline bool vm_any_in_set(const Prog *p, const Record *rec, const PSet *s
 static uint32_t vm_ct_mark(Vm *vm, uint32_t slot, CodeKey k)
 {
     const ViCodeTab *t = &vm->ix.ct;
-    uint32_t i = vi_ct_lookup(&vm->ix.ct, vm->ct_memo, k);
+    uint32_t i = vi_ct_lookup_key(&vm->ix.ct, vm->key_memo, vm->ct_memo, k);
     if (i == UINT32_MAX) return i;
     uint32_t *at = vm->set_at + (size_t)slot * vm->p->nsets;
     for (uint32_t j = t->set_first[i]; j < t->set_first[i + 1]; j++) at[t->set_ids[j]] = vm->stamp;
@@ -785,6 +786,7 @@ Vm *vm_new(const Prog *prog)
     vm->ix = *vi_of(prog); /* a copy of the shared index's pointers: one load less per use */
     vm->ct_memo = xmalloc(((size_t)1 << VI_MEMO_BITS) * sizeof *vm->ct_memo);
     vi_memo_init(vm->ct_memo);
+    vm->key_memo = vi_key_memo_new();
     uint32_t nslots = vm->ix.nslots;
     vm->slot_at = xcalloc(nslots ? nslots : 1, sizeof *vm->slot_at);
     vm->set_at = xcalloc((size_t)nslots * prog->nsets + 1, sizeof *vm->set_at);
@@ -823,6 +825,7 @@ void vm_free(Vm *vm)
     free(vm->sel2);
     free(vm->always);
     free(vm->ct_memo);
+    free(vm->key_memo);
     free(vm->rule_at);
     free(vm->slot_iv);
     free(vm->slot_at);

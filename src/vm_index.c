@@ -660,3 +660,9 @@ void vi_memo_init(ViMemo *memo)
 {
     for (size_t k = 0; k < (size_t)1 << VI_MEMO_BITS; k++) memo[k].prefix = UINT64_MAX;
 }
+
+/* See vm_index.h. */
+ViKeyMemo *vi_key_memo_new(void)
+{
+    return xcalloc((size_t)1 << VI_KEY_MEMO_BITS, sizeof(ViKeyMemo));
+}

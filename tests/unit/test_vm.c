@@ -2663,3 +2663,72 @@ Test(vm, always_rules_filtered_by_many_fields_decide_as_every_block)
     vm_free(vm);
     th_prog_free(p);
 }
+
+/* ---- the key memo ---------------------------------------------------------- */
+
+/* vi_ct_lookup_key remembers each key's interval in one slot per hash:
+ * over a stream of more distinct keys than it has slots, recurring ones,
+ * keys that share a slot in turn, keys before and after the table and in
+ * no set, it must answer as a plain search of the table (vi_ct_find). */
+Test(vm, key_memo_answers_as_the_table)
+{
+    Prog *p = th_std_prog();
+    enum { NKEYS = 6000 };
+    static CodeKey keys[NKEYS];
+    for (int c = 0; c < NKEYS; c++) {
+        char text[8];
+        snprintf(text, sizeof text, "%05d", 10000 + c * 13);
+        keys[c] = key(SYS_CPT, text);
+    }
+    for (uint32_t s = 0; s < 40; s++) { /* sets of 1 to 40 consecutive keys, every 150th on */
+        CodeSet cs = {0};
+        code_set_add(&cs, keys[s * 150], keys[s * 150 + s]);
+        code_set_normalize(&cs);
+        p->ranges = realloc(p->ranges, (p->nranges + cs.n) * sizeof *p->ranges);
+        memcpy(p->ranges + p->nranges, cs.r, cs.n * sizeof *cs.r);
+        p->sets = realloc(p->sets, (p->nsets + 1) * sizeof *p->sets);
+        p->sets[p->nsets].name = th_str(p, "s");
+        p->sets[p->nsets].first = p->nranges;
+        p->sets[p->nsets].count = (uint32_t)cs.n;
+        p->nranges += (uint32_t)cs.n;
+        p->nsets++;
+        code_set_free(&cs);
+        uint32_t r = rule_begin(p, "code", OUT_PRIOR_AUTH);
+        e_fused(p, OP_LDINSET, "code", s);
+        rule_end(p, r);
+    }
+    finish(p);
+    const ViIndex *ix = vi_of(p);
+    cr_assert_gt(ix->ct.n, 40);
+    ViMemo *memo = malloc(((size_t)1 << VI_MEMO_BITS) * sizeof *memo);
+    vi_memo_init(memo);
+    ViKeyMemo *km = vi_key_memo_new();
+    /* two keys of one slot (more keys than slots: there are some) */
+    CodeKey a = 0, b = 0;
+    static int first_of[1 << VI_KEY_MEMO_BITS];
+    memset(first_of, -1, sizeof first_of);
+    for (int c = 0; c < NKEYS && !b; c++) {
+        size_t slot = (size_t)((keys[c] * 0x9E3779B97F4A7C15u) >> (64 - VI_KEY_MEMO_BITS));
+        if (first_of[slot] >= 0) a = keys[first_of[slot]], b = keys[c];
+        else first_of[slot] = c;
+    }
+    cr_assert(b, "no two keys of one slot among %d", NKEYS);
+    uint32_t seed = 777, hits = 0;
+    CodeKey after = key(SYS_CPT, "99999"), other = key(SYS_HCPCS, "A0001");
+    for (int n = 0; n < 40000; n++) {
+        seed = seed * 1103515245u + 12345u;
+        CodeKey k = n % 7 == 0 ? (n % 14 ? a : b)                  /* one slot, in turn */
+                    : n % 11 == 0 ? keys[(seed >> 8) % 50]        /* recurring */
+                    : n % 13 == 0 ? keys[0] - 1 - (seed >> 8) % 3 /* before the table */
+                    : n % 17 == 0 ? (n % 34 ? after : other)       /* after it */
+                                  : keys[(seed >> 8) % NKEYS] + (seed >> 4) % 2;
+        uint32_t want = vi_ct_find(&ix->ct, k);
+        ViKeyMemo *e = &km[(k * 0x9E3779B97F4A7C15u) >> (64 - VI_KEY_MEMO_BITS)];
+        hits += e->full && e->key == k;
+        cr_assert_eq(vi_ct_lookup_key(&ix->ct, km, memo, k), want, "lookup %d", n);
+    }
+    cr_expect_gt(hits, 10000, "the memo answered only %u lookups", hits);
+    free(km);
+    free(memo);
+    th_prog_free(p);
+}
