@@ -28,7 +28,9 @@
  * tests into the code table, and then their guards
  * (tests of one field that, when they fail, or when an `unless` of that
  * shape holds, or an `or` of cheap tests that all fail, make the rule false
- * on every path), so a rule whose guard rules it out is not run. All of
+ * on every path), so a rule whose guard rules it out is not run; a block
+ * that is an `and` chain of tests is decided from its steps without
+ * running it (vm_chain). All of
  * that is derived once per policy by vm_index.c (vi_of; vm_index.h is
  * the contract and holds the inline readers); this file keeps what changes
  * per record. A record's codes are looked up once in the code table
@@ -894,6 +896,110 @@ static void vm_mark_waived(Vm *vm, const PRule *rule, bool certain, uint64_t mis
     }
 }
 
+/* Atom a of a chain's `or` on rec, as the block computes it: 1 true, 0
+ * false, -1 unknown (an absent field without a default: its bit is ORed
+ * into *m, as LOAD does), -2 when only running the block tells (an absent
+ * field whose default decides). */
+static int vm_atom_value(Vm *vm, const Record *rec, const ViAtom *a, uint64_t *m)
+{
+    const Prog *p = vm->p;
+    uint32_t f = a->kind == VI_A_GUARD ? a->g.field : a->field;
+    if (rec->present >> f & 1) {
+        if (a->kind == VI_A_BOOL) return rec->v[f].i != 0;
+        if (a->kind == VI_A_GUARD || a->kind == VI_A_PRESENT_GUARD) return vi_guard_present(p, rec, &a->g);
+        Slot v = {.i = rec->v[f].i, .n = rec->v[f].n};
+        return vm_in_set(vm, rec, f, a->set, &v);
+    }
+    if (rec->none >> f & 1) return 0; /* fails every test; a bool loads false; PRESENT is false */
+    if (p->fields[f].flags & PF_DEFAULT)
+        return a->kind == VI_A_BOOL ? p->fields[f].deflt != 0 : -2;
+    if (a->kind == VI_A_PRESENT_SET || a->kind == VI_A_PRESENT_GUARD) return 0; /* PRESENT is false */
+    *m |= (uint64_t)1 << f;
+    return -1;
+}
+
+/* Rule r's block when it is an `and` chain of tests (vi_find_chain),
+ * decided without running it: 1 true, 0 false, -1 unknown (ORing into
+ * *missing the absent fields the block would read), as vm_run returns; -2
+ * when only running the block tells (an absent field whose default
+ * decides a code-set test or a guard). Kleene: false if a test is, else
+ * unknown if a test is, else true; the tests read in order until the
+ * first false, as the JFALSE jumps do. A field given as null fails every
+ * test but `!=`; an absent one with a default is its default. */
+static inline int vm_chain(Vm *vm, const Record *rec, const ViRuleGuards *g, uint64_t *missing)
+{
+    const Prog *p = vm->p;
+    const ViStep *st = vm->ix.steps + g->chain_first, *end = st + g->chain_count;
+    uint64_t m = 0;
+    bool unknown = false;
+    for (; st < end; st++) {
+        int b;
+        if (st->op == OP_OR) { /* JTRUE stops at the first true */
+            b = 0;
+            for (uint32_t k = 0; k < (uint32_t)st->k && b != 1; k++) {
+                int a = vm_atom_value(vm, rec, &vm->ix.atoms[st->arg + k], &m);
+                if (a == -2) return -2;
+                if (a) b = a;
+            }
+        } else {
+            uint32_t f = st->field;
+            const RecVal *v = &rec->v[f];
+            RecVal dv;
+            if (!(rec->present >> f & 1)) {
+                if (rec->none >> f & 1) {
+                    b = st->op == OP_LDNEK || st->op == OP_SNE; /* `!=` is the negation of `==` */
+                    goto judged;
+                }
+                if (!(p->fields[f].flags & PF_DEFAULT)) {
+                    m |= (uint64_t)1 << f;
+                    b = -1;
+                    goto judged;
+                }
+                if (st->op == OP_LDINSET || st->op == OP_LDANYSET) return -2;
+                dv.i = p->fields[f].deflt, dv.s = NULL, dv.n = 0;
+                v = &dv;
+            }
+            switch (st->op) {
+            case OP_LDINSET:
+            case OP_LDANYSET: {
+                Slot sl = {.i = v->i, .n = v->n};
+                b = vm_in_set(vm, rec, f, st->arg, &sl);
+                break;
+            }
+            case OP_LDINMASK: b = (uint64_t)v->i < 64 && ((uint64_t)st->k >> v->i & 1); break;
+            case OP_LDEQK: b = v->i == st->k; break;
+            case OP_LDNEK: b = v->i != st->k; break;
+            case OP_LDLTK: b = v->i < st->k; break;
+            case OP_LDLEK: b = v->i <= st->k; break;
+            case OP_LDGTK: b = v->i > st->k; break;
+            case OP_LDGEK: b = v->i >= st->k; break;
+            case OP_SEQ: b = str_eq(v->s, v->n, p->strs[st->arg], p->strlens[st->arg]); break;
+            case OP_SNE: b = !str_eq(v->s, v->n, p->strs[st->arg], p->strlens[st->arg]); break;
+            default: b = v->i != 0; break; /* OP_LOAD of a bool */
+            }
+        }
+    judged:
+        if (b < 0) unknown = true;
+        else if (b == st->negate) return 0; /* (an `unless` clause: NOT, then AND) */
+    }
+    if (!unknown) return 1;
+    *missing |= m;
+    return -1;
+}
+
+/* Runs rule r's block (vm_run), or decides its chain without running it
+ * (vm_chain) when that can tell. */
+static inline int vm_block(Vm *vm, const Record *rec, uint32_t r, uint64_t *missing)
+{
+    const PRule *rule = &vm->p->rules[r];
+    const ViRuleGuards *g = &vm->ix.guards[r];
+    if (g->chain_count) {
+        int res = vm_chain(vm, rec, g, missing);
+        if (res != -2) return res;
+    }
+    return vm_run(vm, rec, vm->p->code + rule->code_off, rule->code_len, missing);
+}
+
 /* Evaluates rule r for the current record and files it as fired or unknown.
  * A rule out of its effective window is neither. Without a service_date
  * (impossible for a decoded record: the field is required) a bounded
@@ -910,12 +1016,12 @@ static void vm_consider(Vm *vm, const Record *rec, uint32_t r, bool has_sd, int3
     if (vm_guarded_out(vm, rec, r)) return; /* its block would return false */
     if (has_sd) {
         if (sd < rule->eff_from || sd > rule->eff_through) return;
-        res = vm_run(vm, rec, p->code + rule->code_off, rule->code_len, &missing);
+        res = vm_block(vm, rec, r, &missing);
     } else if (rule->eff_from != DATE_OPEN_FROM || rule->eff_through != DATE_OPEN_THROUGH) {
         res = -1;
         if (p->f_service_date != PIDX_NONE) missing = (uint64_t)1 << p->f_service_date;
     } else {
-        res = vm_run(vm, rec, p->code + rule->code_off, rule->code_len, &missing);
+        res = vm_block(vm, rec, r, &missing);
     }
 
 #ifdef PCR_TRACE

@@ -312,6 +312,151 @@ static void vi_find_any(ViIndex *ix, const PRule *rule, ViRuleGuards *g)
     g->any_count = ix->natoms - first;
 }
 
+/* ---- chains -------------------------------------------------------------- */
+
+/* If code[pc] begins a test a chain step can stand for (ViStep), fills *st
+ * and returns its size in bytes; else 0. */
+static uint32_t vi_step_at(const Prog *p, const uint8_t *code, uint32_t len, uint32_t pc, ViStep *st)
+{
+    memset(st, 0, sizeof *st);
+    unsigned op = code[pc];
+    if (len - pc >= 4 && (op == OP_LDINSET || op == OP_LDANYSET)) {
+        st->op = (uint8_t)op;
+        st->field = code[pc + 1];
+        st->arg = rd16(code + pc + 2);
+        return 4;
+    }
+    if (len - pc >= 4 && op >= OP_LDINMASK && op <= OP_LDGEK) {
+        st->op = (uint8_t)op;
+        st->field = code[pc + 1];
+        st->k = p->consts[rd16(code + pc + 2)];
+        return 4;
+    }
+    if (len - pc >= 8 && op == OP_LOAD && code[pc + 2] == OP_STR &&
+        (code[pc + 7] == OP_SEQ || code[pc + 7] == OP_SNE)) {
+        st->op = code[pc + 7];
+        st->field = code[pc + 1];
+        st->arg = rd32(code + pc + 3);
+        return 8;
+    }
+    if (len - pc >= 2 && op == OP_LOAD && p->fields[code[pc + 1]].type == VT_BOOL) {
+        st->op = OP_LOAD;
+        st->field = code[pc + 1];
+        return 2;
+    }
+    return 0;
+}
+
+/* Appends st to ix->steps; false when VI_MAX_ATOMS are there. */
+static bool vi_add_step(ViIndex *ix, const ViStep *st)
+{
+    if (ix->nsteps == ix->steps_cap) {
+        if (ix->steps_cap >= VI_MAX_ATOMS) return false;
+        ix->steps_cap = ix->steps_cap ? 2 * ix->steps_cap : 64;
+        ix->steps = xrealloc(ix->steps, ix->steps_cap * sizeof *ix->steps);
+    }
+    ix->steps[ix->nsteps++] = *st;
+    return true;
+}
+
+/* If code[pc] begins an `or` of atoms (`a1; JTRUE L1; a2; OR; L1: ...`, or
+ * one atom): atoms as vi_atom_head reads them, or `PRESENT f; JFALSE;
+ * <a test of f>; AND`. Appends the atoms to ix->atoms, fills *st (OP_OR)
+ * and returns the size in bytes; else 0. */
+static uint32_t vi_or_atom_at(const Prog *p, const uint8_t *code, uint32_t len, uint32_t pc, ViAtom *a)
+{
+    uint32_t n = vi_atom_head(p, code, len, pc, a);
+    if (n) return n;
+    if (len - pc >= 5 && code[pc] == OP_PRESENT && code[pc + 2] == OP_JFALSE &&
+        (n = vi_guard_at(p, code, len, pc + 5, &a->g)) && a->g.field == code[pc + 1] &&
+        rd16(code + pc + 3) == n + 1 && len - pc - 5 - n >= 1 && code[pc + 5 + n] == OP_AND) {
+        a->kind = VI_A_PRESENT_GUARD;
+        a->field = code[pc + 1];
+        return n + 6;
+    }
+    return 0;
+}
+static uint32_t vi_or_step_at(ViIndex *ix, const uint8_t *code, uint32_t len, uint32_t pc, ViStep *st)
+{
+    const Prog *p = ix->p;
+    uint32_t first = ix->natoms, at = pc, n;
+    ViAtom a;
+    if (!(n = vi_or_atom_at(p, code, len, at, &a)) || !vi_add_atom(ix, &a)) goto none;
+    at += n;
+    while (len - at >= 3 && code[at] == OP_JTRUE) {
+        uint32_t target = at + 3 + rd16(code + at + 1);
+        at += 3;
+        if (!(n = vi_or_atom_at(p, code, len, at, &a)) || at + n >= len || code[at + n] != OP_OR ||
+            at + n + 1 != target || !vi_add_atom(ix, &a))
+            goto none;
+        at = target;
+    }
+    memset(st, 0, sizeof *st);
+    st->op = OP_OR;
+    st->arg = first;
+    st->k = ix->natoms - first;
+    return at - pc;
+none:
+    ix->natoms = first;
+    return 0;
+}
+
+/* Whether rule r's verified block is an `and` chain of tests: `t0; (JFALSE
+ * L; t; [NOT;] AND; L:)* RET`, each JFALSE landing just past its AND and
+ * each t a step (vi_step_at) or an `or` of atoms (vi_or_step_at). Sets
+ * g->chain_* and appends the steps then. When each test is a known true
+ * or false on a record, the block is their conjunction (a false one, the
+ * JFALSE jumps carry to RET), so vm.c decides it without running it. */
+/* The test of a chain at code[pc] (a step, or else an `or` step) that is
+ * followed by what `follows` accepts: its size (and *st), or 0. */
+static uint32_t vi_chain_test_at(ViIndex *ix, const uint8_t *code, uint32_t len, uint32_t pc,
+                                 ViStep *st, bool (*follows)(const uint8_t *, uint32_t, uint32_t))
+{
+    uint32_t n = vi_step_at(ix->p, code, len, pc, st);
+    if (n && follows(code, len, pc + n)) return n;
+    uint32_t first = ix->natoms;
+    n = vi_or_step_at(ix, code, len, pc, st);
+    if (n && follows(code, len, pc + n)) return n;
+    ix->natoms = first;
+    return 0;
+}
+/* What may follow the chain's first test, and a later one. */
+static bool vi_head_follows(const uint8_t *code, uint32_t len, uint32_t at)
+{
+    return at < len && (code[at] == OP_JFALSE || code[at] == OP_RET);
+}
+static bool vi_conjunct_follows(const uint8_t *code, uint32_t len, uint32_t at)
+{
+    return at < len && (code[at] == OP_AND || (code[at] == OP_NOT && at + 1 < len && code[at + 1] == OP_AND));
+}
+
+static void vi_find_chain(ViIndex *ix, const PRule *rule, ViRuleGuards *g)
+{
+    const Prog *p = ix->p;
+    const uint8_t *code = p->code + rule->code_off;
+    uint32_t len = rule->code_len, first = ix->nsteps, first_atom = ix->natoms, pc, n;
+    ViStep st;
+    if (!len || !(n = vi_chain_test_at(ix, code, len, 0, &st, vi_head_follows)) || !vi_add_step(ix, &st))
+        goto none;
+    for (pc = n; pc < len && code[pc] == OP_JFALSE;) {
+        if (len - pc < 3) goto none;
+        uint32_t at = pc + 3, target = at + rd16(code + pc + 1);
+        if (!(n = vi_chain_test_at(ix, code, len, at, &st, vi_conjunct_follows))) goto none;
+        at += n;
+        if (code[at] == OP_NOT) st.negate = 1, at++;
+        if (code[at] != OP_AND || at + 1 != target || !vi_add_step(ix, &st)) goto none;
+        pc = target;
+    }
+    if (pc != len - 1 || code[pc] != OP_RET) goto none;
+    g->chain_first = first;
+    g->chain_count = ix->nsteps - first;
+    return;
+none:
+    ix->nsteps = first;
+    ix->natoms = first_atom;
+}
+
+
 /* ---- the split field and the fold --------------------------------------- */
 
 /* Whether rule r's `or` (its atoms) can select it alone (vi_split_build): every
@@ -601,6 +746,7 @@ static void vi_build(ViIndex *ix, const Prog *prog)
     for (uint32_t r = 0; r < n; r++) {
         vi_find_guards(ix, &prog->rules[r], &ix->guards[r]);
         vi_find_any(ix, &prog->rules[r], &ix->guards[r]);
+        vi_find_chain(ix, &prog->rules[r], &ix->guards[r]);
     }
     vi_split_build(ix);
     vi_filter_build(ix);
@@ -614,6 +760,7 @@ static void vi_free(ViIndex *ix)
     free(ix->guards);
     free(ix->atoms);
     free(ix->conds);
+    free(ix->steps);
     free(ix->always_base);
     for (uint32_t x = 0; x < ix->nfilters; x++) free(ix->filters[x].mask);
     free(ix->filter_strs);

@@ -3,7 +3,8 @@
  * and the fold, the code table): every rule's guards (tests of one field
  * in its block that rule it out without running it), the filter of the
  * always-rules by the enum and string fields those guards test, the folding
- * of rules whose `or` is made of code-set tests, and the code table (the disjoint intervals of every code
+ * of rules whose `or` is made of code-set tests, the steps of blocks that
+ * are an `and` chain of tests (decided without running them), and the code table (the disjoint intervals of every code
  * set's ranges and index segment, so one search per code finds every set
  * that holds it).
  *
@@ -39,10 +40,25 @@ typedef struct ViRuleGuards {
     ViGuard unless; /* when it is known true, the rule is false */
     uint32_t any_first, any_count; /* ViIndex.atoms[any_first ..]: when every one is known
                                       false, the rule is false (0: none; vi_find_any) */
+    uint32_t chain_first, chain_count; /* ViIndex.steps[chain_first ..]: the block is an
+                                          `and` chain of these tests alone (vi_find_chain);
+                                          0: it is not */
     uint32_t conj_first, conj_count; /* ViIndex.conds[conj_first ..]: every guard of the
                                         block's `and` chain, `when` and `unless` included
                                         (vi_find_guards); read by the filter only */
 } ViRuleGuards;
+
+/* One test of a block that is an `and` chain of tests (vi_find_chain). */
+typedef struct ViStep {
+    uint8_t op;     /* a fused test (OP_LDINSET .. OP_LDGEK); OP_SEQ, OP_SNE: `LOAD f;
+                       STR arg; SEQ/SNE`; OP_LOAD: a bool field; OP_OR: an `or` of
+                       the atoms ViIndex.atoms[arg .. arg + k) */
+    uint8_t field;
+    uint8_t negate; /* an `unless` clause: NOT before its AND */
+    uint32_t arg;   /* LDINSET, LDANYSET: the set; SEQ, SNE: the string index; OR: the
+                       first atom */
+    int64_t k;      /* the constant (LDINMASK: the mask; OR: the atoms' count) */
+} ViStep;
 
 /* One conjunct of a block's `and` chain that rules the rule out: when g is
  * known false (unless == 0) or known true (unless == 1). */
@@ -68,12 +84,14 @@ typedef struct ViFilter {
 
 /* One disjunct of the `or` a block begins with (vi_find_any), cheap to
  * test without running the block. */
-enum { VI_A_GUARD, VI_A_SET, VI_A_PRESENT_SET, VI_A_BOOL };
+enum { VI_A_GUARD, VI_A_SET, VI_A_PRESENT_SET, VI_A_BOOL, VI_A_PRESENT_GUARD };
 
 typedef struct ViAtom {
     uint8_t kind;  /* VI_A_GUARD: g; VI_A_SET: LDINSET/LDANYSET field set;
                       VI_A_PRESENT_SET: `PRESENT f; JFALSE; LDINSET/LDANYSET f set; AND`;
-                      VI_A_BOOL: LOAD of a bool field */
+                      VI_A_BOOL: LOAD of a bool field;
+                      VI_A_PRESENT_GUARD (chains only): `PRESENT f; JFALSE; g (a test
+                      of f); AND` */
     uint8_t field;
     uint32_t set;
     ViGuard g;
@@ -127,6 +145,8 @@ struct ViIndex {
     ViRuleGuards *guards;       /* per rule (vi_find_guards) */
     ViAtom *atoms;              /* the rules' `or` disjuncts (ViRuleGuards.any_first) */
     uint32_t natoms, atoms_cap; /*   (at most VI_MAX_ATOMS) */
+    ViStep *steps;              /* the chains' tests (ViRuleGuards.chain_first) */
+    uint32_t nsteps, steps_cap; /*   (at most VI_MAX_ATOMS) */
     ViCond *conds;              /* the rules' `and` chain guards (ViRuleGuards.conj_first) */
     uint32_t nconds, conds_cap; /*   (at most VI_MAX_ATOMS) */
     uint32_t split_field;       /* the enum field whose tests fold rules (vi_split_build),
@@ -228,16 +248,19 @@ static inline uint32_t vi_ct_lookup_key(const ViCodeTab *t, ViKeyMemo *km, ViMem
 
 /* ViGuard g's test on rec: 1 it holds, 0 it fails (a field that does not
  * apply fails every test), -1 not known without running the block (the
- * field is absent: unknown, or its default). */
+ * field is absent: unknown, or its default). vi_guard_present: the same
+ * for a field rec gives. */
+static inline int vi_guard_present(const Prog *p, const Record *rec, const ViGuard *g)
+{
+    const RecVal *v = &rec->v[g->field];
+    if (g->kind == VI_G_MASK) return (uint64_t)v->i < 64 && ((uint64_t)g->k >> v->i & 1);
+    if (g->kind == VI_G_EQ) return v->i == g->k;
+    return v->n == p->strlens[g->k] && (v->n == 0 || memcmp(v->s, p->strs[g->k], v->n) == 0);
+}
 static inline int vi_guard_test(const Prog *p, const Record *rec, const ViGuard *g)
 {
     uint32_t f = g->field;
-    if (rec->present >> f & 1) {
-        const RecVal *v = &rec->v[f];
-        if (g->kind == VI_G_MASK) return (uint64_t)v->i < 64 && ((uint64_t)g->k >> v->i & 1);
-        if (g->kind == VI_G_EQ) return v->i == g->k;
-        return v->n == p->strlens[g->k] && (v->n == 0 || memcmp(v->s, p->strs[g->k], v->n) == 0);
-    }
+    if (rec->present >> f & 1) return vi_guard_present(p, rec, g);
     if ((rec->none >> f & 1) && p->fields[f].type != VT_BOOL) return 0;
     return -1;
 }

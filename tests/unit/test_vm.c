@@ -2732,3 +2732,189 @@ Test(vm, key_memo_answers_as_the_table)
     free(memo);
     th_prog_free(p);
 }
+
+/* ---- chains decided without running them ---------------------------------- */
+
+/* `JFALSE L; <emit>; [NOT;] AND; L:` around an `or` of two tests. */
+static void e_or2_open(Prog *p, size_t *j) { *j = e_jump(p, OP_JTRUE); }
+static void e_or2_close(Prog *p, size_t j)
+{
+    e_op(p, OP_OR);
+    e_patch(p, j);
+}
+/* `PRESENT f; JFALSE; LDEQK f k; AND` */
+static void e_present_eq(Prog *p, const char *field, int64_t k)
+{
+    e_present(p, field);
+    size_t j = e_jump(p, OP_JFALSE);
+    e_fused_k(p, OP_LDEQK, field, k);
+    e_op(p, OP_AND);
+    e_patch(p, j);
+}
+
+/* vm_new reads a block that is an `and` chain of tests (fused tests,
+ * string comparisons, bool fields, `or`s of such tests, `unless` clauses)
+ * as a list of steps, and vm_decide decides it without running it
+ * (vi_find_chain, vm_chain), unknowns and the absent fields they read
+ * included. On records drawn from every combination of absent, null and
+ * present values of the fields the chains test: the rules that fire, those
+ * left possible and the absent fields each possible one names must be
+ * exactly what running the blocks gives (vm_eval_rule, the plain path). */
+Test(vm, chains_decide_as_their_blocks)
+{
+    Prog *p = th_std_prog();
+    uint32_t s = add_set(p, "mri", key(SYS_CPT, "70551"), key(SYS_CPT, "70553"));
+    uint32_t d = add_set(p, "dx", key(SYS_ICD10, "C500"), key(SYS_ICD10, "C509"));
+    uint32_t r;
+    size_t j, o;
+    /* 0: code in mri and setting in {outpatient, office} unless setting == emergency */
+    r = rule_begin(p, "r01", OUT_PRIOR_AUTH);
+    e_fused(p, OP_LDINSET, "code", s);
+    e_and_test(p, false, T_MASK, "setting", (1 << 1) | (1 << 3), NULL);
+    e_and_test(p, true, T_EQ, "setting", 5, NULL);
+    rule_end(p, r);
+    /* 1: plan == "ma" and units > 5 unless diagnoses any in dx */
+    r = rule_begin(p, "seq_gt_list", OUT_PRIOR_AUTH);
+    e_str_eq(p, "plan", "ma");
+    j = e_jump(p, OP_JFALSE);
+    e_fused_k(p, OP_LDGTK, "units", 5);
+    e_op(p, OP_AND);
+    e_patch(p, j);
+    j = e_jump(p, OP_JFALSE);
+    e_fused(p, OP_LDANYSET, "diagnoses", d);
+    e_op(p, OP_NOT);
+    e_op(p, OP_AND);
+    e_patch(p, j);
+    rule_end(p, r);
+    /* 2: code in mri unless emergent or (present(setting) and setting == emergency) */
+    r = rule_begin(p, "emergency_or", OUT_PRIOR_AUTH);
+    e_fused(p, OP_LDINSET, "code", s);
+    j = e_jump(p, OP_JFALSE);
+    e_load(p, "emergent");
+    e_or2_open(p, &o);
+    e_present_eq(p, "setting", 5);
+    e_or2_close(p, o);
+    e_op(p, OP_NOT);
+    e_op(p, OP_AND);
+    e_patch(p, j);
+    rule_end(p, r);
+    /* 3: code in mri and (plan == "a" or plan == "b") unless emergent */
+    r = rule_begin(p, "plan_or", OUT_NOTIFICATION);
+    e_fused(p, OP_LDINSET, "code", s);
+    j = e_jump(p, OP_JFALSE);
+    e_str_eq(p, "plan", "a");
+    e_or2_open(p, &o);
+    e_str_eq(p, "plan", "b");
+    e_or2_close(p, o);
+    e_op(p, OP_AND);
+    e_patch(p, j);
+    j = e_jump(p, OP_JFALSE);
+    e_load(p, "emergent");
+    e_op(p, OP_NOT);
+    e_op(p, OP_AND);
+    e_patch(p, j);
+    rule_end(p, r);
+    /* 4: network != out and state != "NY" and units <= 3 and units < 9 and stay_hours >= 2 */
+    r = rule_begin(p, "ne_sne_le_lt_ge", OUT_NOTIFICATION);
+    e_fused_k(p, OP_LDNEK, "network", 1);
+    j = e_jump(p, OP_JFALSE);
+    e_load(p, "state");
+    e_str(p, "NY");
+    e_op(p, OP_SNE);
+    e_op(p, OP_AND);
+    e_patch(p, j);
+    e_and_test(p, false, T_EQ, "units", 3, NULL); /* (LDEQK; then LE, LT, GE below) */
+    p->code[p->ncode - 5] = OP_LDLEK;
+    j = e_jump(p, OP_JFALSE);
+    e_fused_k(p, OP_LDLTK, "units", 9);
+    e_op(p, OP_AND);
+    e_patch(p, j);
+    j = e_jump(p, OP_JFALSE);
+    e_fused_k(p, OP_LDGEK, "stay_hours", 2);
+    e_op(p, OP_AND);
+    e_patch(p, j);
+    rule_end(p, r);
+    /* 5: emergent and (code in mri or (present(diagnoses) and diagnoses any in dx)) */
+    r = rule_begin(p, "bool_set_or", OUT_PRIOR_AUTH);
+    e_load(p, "emergent");
+    j = e_jump(p, OP_JFALSE);
+    e_fused(p, OP_LDINSET, "code", s);
+    e_or2_open(p, &o);
+    e_present(p, "diagnoses");
+    size_t j2 = e_jump(p, OP_JFALSE);
+    e_fused(p, OP_LDANYSET, "diagnoses", d);
+    e_op(p, OP_AND);
+    e_patch(p, j2);
+    e_or2_close(p, o);
+    e_op(p, OP_AND);
+    e_patch(p, j);
+    rule_end(p, r);
+    /* 6: medicare_primary unless admission == elective (a bool with a default) */
+    r = rule_begin(p, "default_bool", OUT_NOTIFICATION);
+    e_load(p, "medicare_primary");
+    e_and_test(p, true, T_EQ, "admission", 0, NULL);
+    rule_end(p, r);
+    static const char *const reviewers[][2] = {{"a", NULL}, {"b", NULL}, {"c", NULL}, {"d", NULL},
+                                               {"e", NULL}, {"f", NULL}, {"g", NULL}};
+    for (uint32_t k = 0; k < p->nrules; k++) rule_reviewers(p, k, reviewers[k]);
+    finish(p);
+    char err[256];
+    cr_assert(bc_verify(p, err, sizeof err), "%s", err);
+    const ViIndex *ix = vi_of(p);
+    for (uint32_t k = 0; k < p->nrules; k++)
+        cr_assert_gt(ix->guards[k].chain_count, 0, "rule %u is not read as a chain", k);
+
+    RecVal items[2] = {{.i = (int64_t)key(SYS_ICD10, "C501")}, {.i = (int64_t)key(SYS_ICD10, "I10")}};
+    static const char *const plans[] = {"ma", "a", "b"}, *const states[] = {"NY", "CA"};
+    Vm *vm = vm_new(p);
+    uint32_t seed = 4242, nunknown_seen = 0;
+    for (int n = 0; n < 40000; n++) {
+        Record rec = rec_new(p, SD);
+        rec.items = items;
+        rec.nitems = 2;
+        /* each field: absent, null, or one of its values, drawn in turn */
+#define PICK(m) (seed = seed * 1103515245u + 12345u, (int)((seed >> 9) % (m)))
+        int v;
+        if ((v = PICK(5)) == 1) rec.none |= bit(p, "code");
+        else if (v >= 2) set_i(p, &rec, "code", (int64_t)key(SYS_CPT, v == 2 ? "70552" : "99213"));
+        if ((v = PICK(5)) == 1) rec.none |= bit(p, "setting");
+        else if (v >= 2) set_i(p, &rec, "setting", v == 2 ? 5 : v == 3 ? 1 : 3);
+        if ((v = PICK(5)) == 1) rec.none |= bit(p, "plan");
+        else if (v >= 2) set_s(p, &rec, "plan", plans[v - 2]);
+        if ((v = PICK(6)) == 1) rec.none |= bit(p, "units");
+        else if (v >= 2) set_i(p, &rec, "units", v == 2 ? 3 : v == 3 ? 5 : v == 4 ? 6 : 9);
+        if ((v = PICK(5)) == 1) rec.none |= bit(p, "diagnoses");
+        else if (v >= 2) set_list(p, &rec, "diagnoses", v == 3 ? 1 : 0, v == 4 ? 0 : 1);
+        if ((v = PICK(4)) == 1) rec.none |= bit(p, "emergent");
+        else if (v >= 2) set_i(p, &rec, "emergent", v - 2);
+        if ((v = PICK(4)) == 1) rec.none |= bit(p, "network");
+        else if (v >= 2) set_i(p, &rec, "network", v - 2);
+        if ((v = PICK(4)) == 1) rec.none |= bit(p, "state");
+        else if (v >= 2) set_s(p, &rec, "state", states[v - 2]);
+        if ((v = PICK(4)) == 1) rec.none |= bit(p, "stay_hours");
+        else if (v >= 2) set_i(p, &rec, "stay_hours", v - 1);
+        if ((v = PICK(4)) == 1) rec.none |= bit(p, "admission");
+        else if (v >= 2) set_i(p, &rec, "admission", v - 2);
+        if ((v = PICK(4)) == 1) rec.none |= bit(p, "medicare_primary");
+        else if (v >= 2) set_i(p, &rec, "medicare_primary", v - 2);
+#undef PICK
+        expect_decide_as_blocks(vm, p, &rec, n);
+        /* and each possible rule names the absent fields its block read */
+        Decision dd;
+        vm_decide(vm, &rec, &dd);
+        Obligation pos[8];
+        uint32_t npos = dd.npossible < 8 ? dd.npossible : 8;
+        memcpy(pos, dd.possible, npos * sizeof *pos);
+        for (uint32_t k = 0; k < npos; k++) {
+            uint64_t m;
+            cr_assert_eq(pos[k].nrules, 1);
+            cr_assert_eq(vm_eval_rule(vm, &rec, pos[k].rules[0], &m), -1);
+            cr_assert_eq(pos[k].missing, m, "record %d, rule %u: missing %llx, the block reads %llx", n,
+                         pos[k].rules[0], (unsigned long long)pos[k].missing, (unsigned long long)m);
+            nunknown_seen++;
+        }
+    }
+    cr_expect_gt(nunknown_seen, 1000, "only %u unknown rules drawn", nunknown_seen);
+    vm_free(vm);
+    th_prog_free(p);
+}
