@@ -906,7 +906,8 @@ static int vm_atom_value(Vm *vm, const Record *rec, const ViAtom *a, uint64_t *m
     uint32_t f = a->kind == VI_A_GUARD ? a->g.field : a->field;
     if (rec->present >> f & 1) {
         if (a->kind == VI_A_BOOL) return rec->v[f].i != 0;
-        if (a->kind == VI_A_GUARD || a->kind == VI_A_PRESENT_GUARD) return vi_guard_present(p, rec, &a->g);
+        if (a->kind == VI_A_GUARD || a->kind == VI_A_PRESENT_GUARD)
+            return vi_guard_present(p, rec, &a->g);
         Slot v = {.i = rec->v[f].i, .n = rec->v[f].n};
         return vm_in_set(vm, rec, f, a->set, &v);
     }

@@ -427,7 +427,8 @@ static bool vi_head_follows(const uint8_t *code, uint32_t len, uint32_t at)
 }
 static bool vi_conjunct_follows(const uint8_t *code, uint32_t len, uint32_t at)
 {
-    return at < len && (code[at] == OP_AND || (code[at] == OP_NOT && at + 1 < len && code[at + 1] == OP_AND));
+    return at < len &&
+           (code[at] == OP_AND || (code[at] == OP_NOT && at + 1 < len && code[at + 1] == OP_AND));
 }
 
 static void vi_find_chain(ViIndex *ix, const PRule *rule, ViRuleGuards *g)
@@ -436,7 +437,8 @@ static void vi_find_chain(ViIndex *ix, const PRule *rule, ViRuleGuards *g)
     const uint8_t *code = p->code + rule->code_off;
     uint32_t len = rule->code_len, first = ix->nsteps, first_atom = ix->natoms, pc, n;
     ViStep st;
-    if (!len || !(n = vi_chain_test_at(ix, code, len, 0, &st, vi_head_follows)) || !vi_add_step(ix, &st))
+    if (!len || !(n = vi_chain_test_at(ix, code, len, 0, &st, vi_head_follows)) ||
+        !vi_add_step(ix, &st))
         goto none;
     for (pc = n; pc < len && code[pc] == OP_JFALSE;) {
         if (len - pc < 3) goto none;
@@ -588,7 +590,8 @@ static bool vi_cond_rules_out(const ViIndex *ix, const ViCond *c, const ViFilter
     else if (v == x->nvalues - 2) res = 0;                       /* null fails every test */
     else if (g->kind == VI_G_MASK) res = v < 64 && ((uint64_t)g->k >> v & 1);
     else if (g->kind == VI_G_EQ) res = (int64_t)v == g->k;
-    else if (v < x->str_count) res = vi_same_str(ix->p, ix->filter_strs[x->str_first + v], (uint32_t)g->k);
+    else if (v < x->str_count)
+        res = vi_same_str(ix->p, ix->filter_strs[x->str_first + v], (uint32_t)g->k);
     else res = 0;                                                /* another string */
     return c->unless ? res == 1 : res == 0;
 }
@@ -653,15 +656,17 @@ static void vi_filter_fill(ViIndex *ix, ViFilter *x, uint32_t f, uint32_t *nstrs
 static double vi_filter_keeps(const ViFilter *x, uint32_t words, uint32_t k)
 {
     uint32_t n = x->nvalues - 2, keep = 0;
-    for (uint32_t v = 0; v < n; v++) keep += (uint32_t)(x->mask[(size_t)v * words + k / 64] >> (k % 64) & 1);
+    for (uint32_t v = 0; v < n; v++)
+        keep += (uint32_t)(x->mask[(size_t)v * words + k / 64] >> (k % 64) & 1);
     return n ? (double)keep / n : 1;
 }
 
 /* Chooses the fields that filter p->always (the split field, then the
  * enum and string fields their `and` chains test most, up to
  * VI_MAX_FILTERS, and while the masks stay within VI_FILTER_MAX_WORDS),
- * builds their masks and orders them (those that leave out the most first), so that a record considers only the always rules
- * that no guard on its values rules out: a visit to the office does not
+ * builds their masks and orders them (those that leave out the most
+ * first), so that a record considers only the always rules that no guard
+ * on its values rules out: a visit to the office does not
  * look at `setting == inpatient and ...` rules, a commercial plan at
  * `plan == medicare_advantage and ...` ones, nor a record of one payer at
  * `payer == "healthlink" and ...` ones. A field that is absent rules

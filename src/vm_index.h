@@ -4,9 +4,9 @@
  * in its block that rule it out without running it), the filter of the
  * always-rules by the enum and string fields those guards test, the folding
  * of rules whose `or` is made of code-set tests, the steps of blocks that
- * are an `and` chain of tests (decided without running them), and the code table (the disjoint intervals of every code
- * set's ranges and index segment, so one search per code finds every set
- * that holds it).
+ * are an `and` chain of tests (decided without running them), and the
+ * code table (the disjoint intervals of every code set's ranges and index
+ * segment, so one search per code finds every set that holds it).
  *
  * One ViIndex per Prog: vi_of() builds it for the Prog's first VM and
  * keeps it in the Prog (prog_free frees it); it is read-only from then on
