@@ -23,11 +23,14 @@
  * running it (SQLite's OPFLG idea); release builds trust bc_verify().
  *
  * Per-record cost. Rules are selected through the code index (p->segs),
- * the rules outside it through the split by one enum field and the fold of
- * their `or` of code-set tests into the code table, and then their guards
+ * the rules outside it through the filter by the fields their guards test
+ * (one AND of bit masks per field) and the fold of their `or` of code-set
+ * tests into the code table, and then their guards
  * (tests of one field that, when they fail, or when an `unless` of that
  * shape holds, or an `or` of cheap tests that all fail, make the rule false
- * on every path), so a rule whose guard rules it out is not run. All of
+ * on every path), so a rule whose guard rules it out is not run; a block
+ * that is an `and` chain of tests is decided from its steps without
+ * running it (vm_chain). All of
  * that is derived once per policy by vm_index.c (vi_of; vm_index.h is
  * the contract and holds the inline readers); this file keeps what changes
  * per record. A record's codes are looked up once in the code table
@@ -71,6 +74,7 @@ struct Vm {
     ViIndex ix;                 /* p's index (vi_of: shared by every VM of p, read-only;
                                    this copy of its pointers owns nothing) */
     ViMemo *ct_memo;            /* 2^VI_MEMO_BITS prefixes and their intervals */
+    ViKeyMemo *key_memo;        /* 2^VI_KEY_MEMO_BITS keys and their intervals */
     uint32_t stamp;             /* the record being evaluated (vm_decide, vm_eval_rule):
                                    keys the per-record caches below; never 0 */
     uint32_t *rule_at;          /* per rule: stamp when vm_folded took it */
@@ -81,6 +85,7 @@ struct Vm {
                                    of its list) was found in set s */
     uint32_t *sel;              /* the rules selected for the record (vm_select) */
     uint32_t *sel2;             /* scratch: the folded rules selected (vm_folded) */
+    uint32_t *always;           /* scratch: the always rules to consider (vi_always) */
     Holidays holidays;          /* p's calendar, for business-day deadlines */
     uint32_t epoch;             /* stamp of the record being decided; never 0 */
     uint32_t *fired_at;         /* per rule: epoch of the last record in which it fired */
@@ -347,7 +352,7 @@ static inline bool vm_any_in_set(const Prog *p, const Record *rec, const PSet *s
 static uint32_t vm_ct_mark(Vm *vm, uint32_t slot, CodeKey k)
 {
     const ViCodeTab *t = &vm->ix.ct;
-    uint32_t i = vi_ct_lookup(&vm->ix.ct, vm->ct_memo, k);
+    uint32_t i = vi_ct_lookup_key(&vm->ix.ct, vm->key_memo, vm->ct_memo, k);
     if (i == UINT32_MAX) return i;
     uint32_t *at = vm->set_at + (size_t)slot * vm->p->nsets;
     for (uint32_t j = t->set_first[i]; j < t->set_first[i + 1]; j++) at[t->set_ids[j]] = vm->stamp;
@@ -779,9 +784,11 @@ Vm *vm_new(const Prog *prog)
     date_holidays_index(&vm->holidays);
     vm->sel = xcalloc(n ? n : 1, sizeof *vm->sel);
     vm->sel2 = xcalloc(n ? n : 1, sizeof *vm->sel2);
+    vm->always = xcalloc(prog->nalways ? prog->nalways : 1, sizeof *vm->always);
     vm->ix = *vi_of(prog); /* a copy of the shared index's pointers: one load less per use */
     vm->ct_memo = xmalloc(((size_t)1 << VI_MEMO_BITS) * sizeof *vm->ct_memo);
     vi_memo_init(vm->ct_memo);
+    vm->key_memo = vi_key_memo_new();
     uint32_t nslots = vm->ix.nslots;
     vm->slot_at = xcalloc(nslots ? nslots : 1, sizeof *vm->slot_at);
     vm->set_at = xcalloc((size_t)nslots * prog->nsets + 1, sizeof *vm->set_at);
@@ -818,7 +825,9 @@ void vm_free(Vm *vm)
     date_holidays_free_index(&vm->holidays);
     free(vm->sel);
     free(vm->sel2);
+    free(vm->always);
     free(vm->ct_memo);
+    free(vm->key_memo);
     free(vm->rule_at);
     free(vm->slot_iv);
     free(vm->slot_at);
@@ -887,6 +896,111 @@ static void vm_mark_waived(Vm *vm, const PRule *rule, bool certain, uint64_t mis
     }
 }
 
+/* Atom a of a chain's `or` on rec, as the block computes it: 1 true, 0
+ * false, -1 unknown (an absent field without a default: its bit is ORed
+ * into *m, as LOAD does), -2 when only running the block tells (an absent
+ * field whose default decides). */
+static int vm_atom_value(Vm *vm, const Record *rec, const ViAtom *a, uint64_t *m)
+{
+    const Prog *p = vm->p;
+    uint32_t f = a->kind == VI_A_GUARD ? a->g.field : a->field;
+    if (rec->present >> f & 1) {
+        if (a->kind == VI_A_BOOL) return rec->v[f].i != 0;
+        if (a->kind == VI_A_GUARD || a->kind == VI_A_PRESENT_GUARD)
+            return vi_guard_present(p, rec, &a->g);
+        Slot v = {.i = rec->v[f].i, .n = rec->v[f].n};
+        return vm_in_set(vm, rec, f, a->set, &v);
+    }
+    if (rec->none >> f & 1) return 0; /* fails every test; a bool loads false; PRESENT is false */
+    if (p->fields[f].flags & PF_DEFAULT)
+        return a->kind == VI_A_BOOL ? p->fields[f].deflt != 0 : -2;
+    if (a->kind == VI_A_PRESENT_SET || a->kind == VI_A_PRESENT_GUARD) return 0; /* PRESENT is false */
+    *m |= (uint64_t)1 << f;
+    return -1;
+}
+
+/* Rule r's block when it is an `and` chain of tests (vi_find_chain),
+ * decided without running it: 1 true, 0 false, -1 unknown (ORing into
+ * *missing the absent fields the block would read), as vm_run returns; -2
+ * when only running the block tells (an absent field whose default
+ * decides a code-set test or a guard). Kleene: false if a test is, else
+ * unknown if a test is, else true; the tests read in order until the
+ * first false, as the JFALSE jumps do. A field given as null fails every
+ * test but `!=`; an absent one with a default is its default. */
+static inline int vm_chain(Vm *vm, const Record *rec, const ViRuleGuards *g, uint64_t *missing)
+{
+    const Prog *p = vm->p;
+    const ViStep *st = vm->ix.steps + g->chain_first, *end = st + g->chain_count;
+    uint64_t m = 0;
+    bool unknown = false;
+    for (; st < end; st++) {
+        int b;
+        if (st->op == OP_OR) { /* JTRUE stops at the first true */
+            b = 0;
+            for (uint32_t k = 0; k < (uint32_t)st->k && b != 1; k++) {
+                int a = vm_atom_value(vm, rec, &vm->ix.atoms[st->arg + k], &m);
+                if (a == -2) return -2;
+                if (a) b = a;
+            }
+        } else {
+            uint32_t f = st->field;
+            const RecVal *v = &rec->v[f];
+            RecVal dv;
+            if (!(rec->present >> f & 1)) {
+                if (rec->none >> f & 1) {
+                    b = st->op == OP_LDNEK || st->op == OP_SNE; /* `!=` is the negation of `==` */
+                    goto judged;
+                }
+                if (!(p->fields[f].flags & PF_DEFAULT)) {
+                    m |= (uint64_t)1 << f;
+                    b = -1;
+                    goto judged;
+                }
+                if (st->op == OP_LDINSET || st->op == OP_LDANYSET) return -2;
+                dv.i = p->fields[f].deflt, dv.s = NULL, dv.n = 0;
+                v = &dv;
+            }
+            switch (st->op) {
+            case OP_LDINSET:
+            case OP_LDANYSET: {
+                Slot sl = {.i = v->i, .n = v->n};
+                b = vm_in_set(vm, rec, f, st->arg, &sl);
+                break;
+            }
+            case OP_LDINMASK: b = (uint64_t)v->i < 64 && ((uint64_t)st->k >> v->i & 1); break;
+            case OP_LDEQK: b = v->i == st->k; break;
+            case OP_LDNEK: b = v->i != st->k; break;
+            case OP_LDLTK: b = v->i < st->k; break;
+            case OP_LDLEK: b = v->i <= st->k; break;
+            case OP_LDGTK: b = v->i > st->k; break;
+            case OP_LDGEK: b = v->i >= st->k; break;
+            case OP_SEQ: b = str_eq(v->s, v->n, p->strs[st->arg], p->strlens[st->arg]); break;
+            case OP_SNE: b = !str_eq(v->s, v->n, p->strs[st->arg], p->strlens[st->arg]); break;
+            default: b = v->i != 0; break; /* OP_LOAD of a bool */
+            }
+        }
+    judged:
+        if (b < 0) unknown = true;
+        else if (b == st->negate) return 0; /* (an `unless` clause: NOT, then AND) */
+    }
+    if (!unknown) return 1;
+    *missing |= m;
+    return -1;
+}
+
+/* Runs rule r's block (vm_run), or decides its chain without running it
+ * (vm_chain) when that can tell. */
+static inline int vm_block(Vm *vm, const Record *rec, uint32_t r, uint64_t *missing)
+{
+    const PRule *rule = &vm->p->rules[r];
+    const ViRuleGuards *g = &vm->ix.guards[r];
+    if (g->chain_count) {
+        int res = vm_chain(vm, rec, g, missing);
+        if (res != -2) return res;
+    }
+    return vm_run(vm, rec, vm->p->code + rule->code_off, rule->code_len, missing);
+}
+
 /* Evaluates rule r for the current record and files it as fired or unknown.
  * A rule out of its effective window is neither. Without a service_date
  * (impossible for a decoded record: the field is required) a bounded
@@ -903,12 +1017,12 @@ static void vm_consider(Vm *vm, const Record *rec, uint32_t r, bool has_sd, int3
     if (vm_guarded_out(vm, rec, r)) return; /* its block would return false */
     if (has_sd) {
         if (sd < rule->eff_from || sd > rule->eff_through) return;
-        res = vm_run(vm, rec, p->code + rule->code_off, rule->code_len, &missing);
+        res = vm_block(vm, rec, r, &missing);
     } else if (rule->eff_from != DATE_OPEN_FROM || rule->eff_through != DATE_OPEN_THROUGH) {
         res = -1;
         if (p->f_service_date != PIDX_NONE) missing = (uint64_t)1 << p->f_service_date;
     } else {
-        res = vm_run(vm, rec, p->code + rule->code_off, rule->code_len, &missing);
+        res = vm_block(vm, rec, r, &missing);
     }
 
 #ifdef PCR_TRACE
@@ -1001,9 +1115,8 @@ static uint32_t vm_select_list(Vm *vm, const Record *rec, uint32_t *out)
     const RecVal *v = &rec->v[f];
     uint32_t slot = vm->ix.slot_of[f];
     /* out and vm->cand alternate as the merge's destination */
-    uint32_t *cur = vm->cand, *next = out, n;
-    const uint32_t *always = vi_always(&vm->ix, rec, &n);
-    memcpy(cur, always, n * sizeof *cur);
+    uint32_t *cur = vm->cand, *next = out;
+    uint32_t n = vi_always(&vm->ix, rec, cur);
     uint32_t nf = 0; /* the folded rules, gathered in vm->sel2 */
     for (uint32_t c = 0; c < v->n; c++) {
         uint32_t i = vm_ct_mark(vm, slot, (CodeKey)rec->items[v->i + c].i);
@@ -1016,7 +1129,7 @@ static uint32_t vm_select_list(Vm *vm, const Record *rec, uint32_t *out)
         next = t;
     }
     vm->slot_at[slot] = vm->stamp;
-    vm_folded(vm, rec, vm->sel2, &nf, f);
+    if (vm->ix.fold_fields & ~((uint64_t)1 << f)) vm_folded(vm, rec, vm->sel2, &nf, f);
     vm_sort(vm->sel2, nf);
     if (nf) {
         n = vm_merge(cur, n, vm->sel2, nf, next);
@@ -1044,7 +1157,7 @@ static void vm_evaluate(Vm *vm, const Record *rec)
         return;
     }
     uint32_t nf = 0; /* first: it may look the code up */
-    vm_folded(vm, rec, vm->sel2, &nf, PIDX_NONE);
+    if (vm->ix.fold_fields) vm_folded(vm, rec, vm->sel2, &nf, PIDX_NONE);
     if (nf > 1) vm_sort(vm->sel2, nf);
     const PSeg *seg = NULL;
     if (rec->present >> f & 1) {
@@ -1062,8 +1175,8 @@ static void vm_evaluate(Vm *vm, const Record *rec)
             seg = vi_find_seg(p, key);
         }
     }
-    uint32_t na, nb = seg ? seg->count : 0, i = 0, j = 0;
-    const uint32_t *a = vi_always(&vm->ix, rec, &na), *b = seg ? p->seg_rules + seg->first : NULL;
+    uint32_t na = vi_always(&vm->ix, rec, vm->always), nb = seg ? seg->count : 0, i = 0, j = 0;
+    const uint32_t *a = vm->always, *b = seg ? p->seg_rules + seg->first : NULL;
     if (nf) { /* the segment's rules and the folded ones, as one list */
         nb = vm_merge(b ? b : vm->sel2, b ? nb : 0, vm->sel2, nf, vm->sel);
         b = vm->sel;
@@ -1337,7 +1450,7 @@ void vm_decide(Vm *vm, const Record *rec, Decision *out)
     }
     out->rules = vm->rules;
     out->nrules = nrules;
-    uint32_t nobl = vm_group(vm, rec, ncand, 0, 0);
+    uint32_t nobl = ncand ? vm_group(vm, rec, ncand, 0, 0) : 0;
     uint32_t used_rules = ncand;
 
     /* A certain not_covered leaves nothing to authorize or notify. */
@@ -1365,7 +1478,7 @@ void vm_decide(Vm *vm, const Record *rec, Decision *out)
         vm->cand_missing[np] = m;
         vm->cand[np++] = r;
     }
-    uint32_t npos = vm_group(vm, rec, np, nobl, used_rules);
+    uint32_t npos = np ? vm_group(vm, rec, np, nobl, used_rules) : 0;
     Obligation *pos = vm->obl + nobl;
     uint32_t w = 0;
     for (uint32_t k = 0; k < npos; k++) {

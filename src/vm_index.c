@@ -1,8 +1,9 @@
 /* vm_index.c: builds what vm_index.h describes from a verified Prog: the
  * code table (vi_ct_build), every rule's guards and `or` atoms
- * (vi_find_guards, vi_find_any), and the split of the always rules with
- * the fold of code-set `or`s (vi_split_build). Runs once per policy, before
- * any record; nothing here is on the per-record path. */
+ * (vi_find_guards, vi_find_any), the fold of code-set `or`s
+ * (vi_split_build) and the filter of the always rules (vi_filter_build).
+ * Runs once per policy, before any record; nothing here is on the
+ * per-record path. */
 #include "vm_index.h"
 
 #include <stdlib.h>
@@ -124,6 +125,23 @@ static uint32_t vi_guard_at(const Prog *p, const uint8_t *code, uint32_t len, ui
     return 0;
 }
 
+enum { VI_MAX_ATOMS = 1 << 20 }; /* more `or` disjuncts or chain guards (crafted files):
+                                   no more guards */
+
+/* Appends guard t (an `unless` one when unless) to ix->conds; false when
+ * VI_MAX_ATOMS are there. */
+static bool vi_add_cond(ViIndex *ix, const ViGuard *t, uint8_t unless)
+{
+    if (ix->nconds == ix->conds_cap) {
+        if (ix->conds_cap >= VI_MAX_ATOMS) return false;
+        ix->conds_cap = ix->conds_cap ? 2 * ix->conds_cap : 64;
+        ix->conds = xrealloc(ix->conds, ix->conds_cap * sizeof *ix->conds);
+    }
+    ix->conds[ix->nconds].g = *t;
+    ix->conds[ix->nconds++].unless = unless;
+    return true;
+}
+
 /* The guards of rule r, from its verified block (zero when none):
  *   when: the block begins with a guard test, and its false reaches RET
  *     through JFALSE jumps only (a left-deep `and` chain, then `unless`
@@ -132,14 +150,24 @@ static uint32_t vi_guard_at(const Prog *p, const uint8_t *code, uint32_t len, ui
  *     result reaches RET through JFALSE jumps only, and no jump before it
  *     lands past its start (every path runs it): the test holding makes
  *     the AND, and so the rule, false, whatever the rest (Kleene: false and
- *     unknown is false). */
-static void vi_find_guards(const Prog *p, const PRule *rule, ViRuleGuards *g)
+ *     unknown is false). The first such clause;
+ *   conj: `when`, every `unless` clause as above, and every later conjunct
+ *     of the chain of that shape without the NOT (`JFALSE L; test; AND; L:`,
+ *     its result reaching RET through JFALSE jumps only, no jump before it
+ *     past its start): the test failing makes the AND, and so the rule,
+ *     false. Appended to ix->conds (the filter reads them). */
+static void vi_find_guards(ViIndex *ix, const PRule *rule, ViRuleGuards *g)
 {
+    const Prog *p = ix->p;
     const uint8_t *code = p->code + rule->code_off;
     uint32_t len = rule->code_len, n;
     ViGuard t;
     memset(g, 0, sizeof *g);
-    if ((n = vi_guard_at(p, code, len, 0, &t)) && vi_false_to_ret(code, len, n)) g->when = t;
+    g->conj_first = ix->nconds;
+    if ((n = vi_guard_at(p, code, len, 0, &t)) && vi_false_to_ret(code, len, n)) {
+        g->when = t;
+        vi_add_cond(ix, &t, 0);
+    }
     uint32_t reach = 0; /* the furthest jump target seen so far */
     for (uint32_t pc = 0; pc < len && code[pc] < OP__COUNT;) {
         static const uint8_t fmt[] = {
@@ -149,11 +177,16 @@ static void vi_find_guards(const Prog *p, const PRule *rule, ViRuleGuards *g)
         };
         uint32_t size = 1 + OPND_BYTES(fmt[code[pc]]);
         if (code[pc] == OP_JFALSE && reach <= pc && len - pc >= 3 &&
-            (n = vi_guard_at(p, code, len, pc + 3, &t)) && len - pc - 3 - n >= 2 &&
-            rd16(code + pc + 1) == n + 2 && code[pc + 3 + n] == OP_NOT &&
-            code[pc + 3 + n + 1] == OP_AND && vi_false_to_ret(code, len, pc + 3 + n + 2)) {
-            g->unless = t;
-            return;
+            (n = vi_guard_at(p, code, len, pc + 3, &t))) {
+            uint32_t d = rd16(code + pc + 1), after = pc + 3 + n;
+            if (d == n + 2 && len - after >= 2 && code[after] == OP_NOT &&
+                code[after + 1] == OP_AND && vi_false_to_ret(code, len, after + 2)) {
+                if (!g->unless.kind) g->unless = t;
+                vi_add_cond(ix, &t, 1);
+            } else if (d == n + 1 && len - after >= 1 && code[after] == OP_AND &&
+                       vi_false_to_ret(code, len, after + 1)) {
+                vi_add_cond(ix, &t, 0);
+            }
         }
         if ((code[pc] == OP_JFALSE || code[pc] == OP_JTRUE) && len - pc >= 3) {
             uint32_t target = pc + 3 + rd16(code + pc + 1);
@@ -161,6 +194,7 @@ static void vi_find_guards(const Prog *p, const PRule *rule, ViRuleGuards *g)
         }
         pc += size;
     }
+    g->conj_count = ix->nconds - g->conj_first;
 }
 
 /* The size in bytes of the instruction with opcode op (< OP__COUNT). */
@@ -225,8 +259,6 @@ static uint32_t vi_atom_head(const Prog *p, const uint8_t *code, uint32_t len, u
     return 0;
 }
 
-enum { VI_MAX_ATOMS = 1 << 20 }; /* more `or` disjuncts (crafted files): no more guards */
-
 /* Appends a to ix->atoms; false when VI_MAX_ATOMS are there. */
 static bool vi_add_atom(ViIndex *ix, const ViAtom *a)
 {
@@ -280,24 +312,154 @@ static void vi_find_any(ViIndex *ix, const PRule *rule, ViRuleGuards *g)
     g->any_count = ix->natoms - first;
 }
 
-/* ---- the split and the fold --------------------------------------------- */
+/* ---- chains -------------------------------------------------------------- */
 
-/* Whether guard g on enum field f is known false (when) or known true
- * (unless) for member v, or for null (v == UINT32_MAX): the guard rules
- * its rule out, as vi_guard_test would decide on such a record. */
-static bool vi_split_rules_out(const ViRuleGuards *g, uint32_t f, uint32_t v)
+/* If code[pc] begins a test a chain step can stand for (ViStep), fills *st
+ * and returns its size in bytes; else 0. */
+static uint32_t vi_step_at(const Prog *p, const uint8_t *code, uint32_t len, uint32_t pc, ViStep *st)
 {
-    int when = -1, unless = -1; /* vi_guard_test's answers; -1: not on f */
-    const ViGuard *t[2] = {&g->when, &g->unless};
-    int *res[2] = {&when, &unless};
-    for (int k = 0; k < 2; k++) {
-        if ((t[k]->kind != VI_G_MASK && t[k]->kind != VI_G_EQ) || t[k]->field != f) continue;
-        if (v == UINT32_MAX) *res[k] = 0; /* null fails every test */
-        else if (t[k]->kind == VI_G_MASK) *res[k] = v < 64 && ((uint64_t)t[k]->k >> v & 1);
-        else *res[k] = (int64_t)v == t[k]->k;
+    memset(st, 0, sizeof *st);
+    unsigned op = code[pc];
+    if (len - pc >= 4 && (op == OP_LDINSET || op == OP_LDANYSET)) {
+        st->op = (uint8_t)op;
+        st->field = code[pc + 1];
+        st->arg = rd16(code + pc + 2);
+        return 4;
     }
-    return when == 0 || unless == 1;
+    if (len - pc >= 4 && op >= OP_LDINMASK && op <= OP_LDGEK) {
+        st->op = (uint8_t)op;
+        st->field = code[pc + 1];
+        st->k = p->consts[rd16(code + pc + 2)];
+        return 4;
+    }
+    if (len - pc >= 8 && op == OP_LOAD && code[pc + 2] == OP_STR &&
+        (code[pc + 7] == OP_SEQ || code[pc + 7] == OP_SNE)) {
+        st->op = code[pc + 7];
+        st->field = code[pc + 1];
+        st->arg = rd32(code + pc + 3);
+        return 8;
+    }
+    if (len - pc >= 2 && op == OP_LOAD && p->fields[code[pc + 1]].type == VT_BOOL) {
+        st->op = OP_LOAD;
+        st->field = code[pc + 1];
+        return 2;
+    }
+    return 0;
 }
+
+/* Appends st to ix->steps; false when VI_MAX_ATOMS are there. */
+static bool vi_add_step(ViIndex *ix, const ViStep *st)
+{
+    if (ix->nsteps == ix->steps_cap) {
+        if (ix->steps_cap >= VI_MAX_ATOMS) return false;
+        ix->steps_cap = ix->steps_cap ? 2 * ix->steps_cap : 64;
+        ix->steps = xrealloc(ix->steps, ix->steps_cap * sizeof *ix->steps);
+    }
+    ix->steps[ix->nsteps++] = *st;
+    return true;
+}
+
+/* If code[pc] begins an `or` of atoms (`a1; JTRUE L1; a2; OR; L1: ...`, or
+ * one atom): atoms as vi_atom_head reads them, or `PRESENT f; JFALSE;
+ * <a test of f>; AND`. Appends the atoms to ix->atoms, fills *st (OP_OR)
+ * and returns the size in bytes; else 0. */
+static uint32_t vi_or_atom_at(const Prog *p, const uint8_t *code, uint32_t len, uint32_t pc, ViAtom *a)
+{
+    uint32_t n = vi_atom_head(p, code, len, pc, a);
+    if (n) return n;
+    if (len - pc >= 5 && code[pc] == OP_PRESENT && code[pc + 2] == OP_JFALSE &&
+        (n = vi_guard_at(p, code, len, pc + 5, &a->g)) && a->g.field == code[pc + 1] &&
+        rd16(code + pc + 3) == n + 1 && len - pc - 5 - n >= 1 && code[pc + 5 + n] == OP_AND) {
+        a->kind = VI_A_PRESENT_GUARD;
+        a->field = code[pc + 1];
+        return n + 6;
+    }
+    return 0;
+}
+static uint32_t vi_or_step_at(ViIndex *ix, const uint8_t *code, uint32_t len, uint32_t pc, ViStep *st)
+{
+    const Prog *p = ix->p;
+    uint32_t first = ix->natoms, at = pc, n;
+    ViAtom a;
+    if (!(n = vi_or_atom_at(p, code, len, at, &a)) || !vi_add_atom(ix, &a)) goto none;
+    at += n;
+    while (len - at >= 3 && code[at] == OP_JTRUE) {
+        uint32_t target = at + 3 + rd16(code + at + 1);
+        at += 3;
+        if (!(n = vi_or_atom_at(p, code, len, at, &a)) || at + n >= len || code[at + n] != OP_OR ||
+            at + n + 1 != target || !vi_add_atom(ix, &a))
+            goto none;
+        at = target;
+    }
+    memset(st, 0, sizeof *st);
+    st->op = OP_OR;
+    st->arg = first;
+    st->k = ix->natoms - first;
+    return at - pc;
+none:
+    ix->natoms = first;
+    return 0;
+}
+
+/* Whether rule r's verified block is an `and` chain of tests: `t0; (JFALSE
+ * L; t; [NOT;] AND; L:)* RET`, each JFALSE landing just past its AND and
+ * each t a step (vi_step_at) or an `or` of atoms (vi_or_step_at). Sets
+ * g->chain_* and appends the steps then. When each test is a known true
+ * or false on a record, the block is their conjunction (a false one, the
+ * JFALSE jumps carry to RET), so vm.c decides it without running it. */
+/* The test of a chain at code[pc] (a step, or else an `or` step) that is
+ * followed by what `follows` accepts: its size (and *st), or 0. */
+static uint32_t vi_chain_test_at(ViIndex *ix, const uint8_t *code, uint32_t len, uint32_t pc,
+                                 ViStep *st, bool (*follows)(const uint8_t *, uint32_t, uint32_t))
+{
+    uint32_t n = vi_step_at(ix->p, code, len, pc, st);
+    if (n && follows(code, len, pc + n)) return n;
+    uint32_t first = ix->natoms;
+    n = vi_or_step_at(ix, code, len, pc, st);
+    if (n && follows(code, len, pc + n)) return n;
+    ix->natoms = first;
+    return 0;
+}
+/* What may follow the chain's first test, and a later one. */
+static bool vi_head_follows(const uint8_t *code, uint32_t len, uint32_t at)
+{
+    return at < len && (code[at] == OP_JFALSE || code[at] == OP_RET);
+}
+static bool vi_conjunct_follows(const uint8_t *code, uint32_t len, uint32_t at)
+{
+    return at < len &&
+           (code[at] == OP_AND || (code[at] == OP_NOT && at + 1 < len && code[at + 1] == OP_AND));
+}
+
+static void vi_find_chain(ViIndex *ix, const PRule *rule, ViRuleGuards *g)
+{
+    const Prog *p = ix->p;
+    const uint8_t *code = p->code + rule->code_off;
+    uint32_t len = rule->code_len, first = ix->nsteps, first_atom = ix->natoms, pc, n;
+    ViStep st;
+    if (!len || !(n = vi_chain_test_at(ix, code, len, 0, &st, vi_head_follows)) ||
+        !vi_add_step(ix, &st))
+        goto none;
+    for (pc = n; pc < len && code[pc] == OP_JFALSE;) {
+        if (len - pc < 3) goto none;
+        uint32_t at = pc + 3, target = at + rd16(code + pc + 1);
+        if (!(n = vi_chain_test_at(ix, code, len, at, &st, vi_conjunct_follows))) goto none;
+        at += n;
+        if (code[at] == OP_NOT) st.negate = 1, at++;
+        if (code[at] != OP_AND || at + 1 != target || !vi_add_step(ix, &st)) goto none;
+        pc = target;
+    }
+    if (pc != len - 1 || code[pc] != OP_RET) goto none;
+    g->chain_first = first;
+    g->chain_count = ix->nsteps - first;
+    return;
+none:
+    ix->nsteps = first;
+    ix->natoms = first_atom;
+}
+
+
+/* ---- the split field and the fold --------------------------------------- */
 
 /* Whether rule r's `or` (its atoms) can select it alone (vi_split_build): every
  * atom a code-set test of a code field or a one-field test of field sf. */
@@ -333,15 +495,13 @@ static bool vi_fold_guard_may(const ViIndex *ix, uint32_t r, uint32_t v, bool ab
     return false;
 }
 
-/* Splits p->always by the enum field that the most of their guards test
- * (in the payers' policies, `setting`), and folds into the code table the
- * always rules whose `or` is made of code-set tests and tests of that field
- * (`setting == residential or code in RTC`): such a rule is considered only
- * when a code of the record is in one of its sets, the field passes one of
- * its tests, or the field it needs is absent. Lists, for each member, null
- * and absent (only absent without a split field), the always rules to
- * consider: those the guards do not rule out, and the folded ones a test
- * of the split field may select. */
+/* Chooses the enum field that the most of p->always's guards test (in the
+ * payers' policies, `setting`) as the split field, and folds into the code
+ * table the always rules whose `or` is made of code-set tests and tests of
+ * that field (`setting == residential or code in RTC`): such a rule is
+ * considered only when a code of the record is in one of its sets, the
+ * field passes one of its tests (the split field's filter, vi_filter_build),
+ * or the field it needs is absent. */
 static void vi_split_build(ViIndex *ix)
 {
     const Prog *p = ix->p;
@@ -366,23 +526,6 @@ static void vi_split_build(ViIndex *ix)
     ix->folded = xcalloc(p->nrules ? p->nrules : 1, 1);
     for (uint32_t k = 0; k < p->nalways; k++)
         ix->folded[p->always[k]] = vi_foldable(ix, p->always[k], sf);
-
-    uint32_t nv = sf != PIDX_NONE ? p->fields[sf].enum_count + 2 : 1; /* members, null, absent */
-    ix->split_first = xcalloc(nv + 1, sizeof *ix->split_first);
-    ix->split_rules = xcalloc((size_t)nv * p->nalways + 1, sizeof *ix->split_rules);
-    uint32_t n = 0;
-    for (uint32_t v = 0; v < nv; v++) {
-        ix->split_first[v] = n;
-        bool absent = v + 1 == nv;
-        uint32_t member = v + 2 == nv ? UINT32_MAX : v;
-        for (uint32_t k = 0; k < p->nalways; k++) {
-            uint32_t r = p->always[k];
-            bool take = ix->folded[r] ? vi_fold_guard_may(ix, r, member, absent)
-                                      : absent || !vi_split_rules_out(&ix->guards[r], sf, member);
-            if (take) ix->split_rules[n++] = r;
-        }
-    }
-    ix->split_first[nv] = n;
 
     /* The folded rules by (slot, set) and, per slot, those an absent field
      * leaves to consider. Two passes: count, then fill. */
@@ -427,6 +570,166 @@ static void vi_split_build(ViIndex *ix)
     ix->fold_absent_first[0] = 0;
 }
 
+/* ---- the filter of the always rules ------------------------------------ */
+
+/* Whether the texts of strings a and b are equal. */
+static bool vi_same_str(const Prog *p, uint32_t a, uint32_t b)
+{
+    return a == b || (p->strlens[a] == p->strlens[b] &&
+                      memcmp(p->strs[a], p->strs[b], p->strlens[a]) == 0);
+}
+
+/* Whether cond c (a guard of field x->field) rules its rule out on a record
+ * whose value of that field is v (ViFilter's numbering), as vi_guard_test
+ * would decide. */
+static bool vi_cond_rules_out(const ViIndex *ix, const ViCond *c, const ViFilter *x, uint32_t v)
+{
+    const ViGuard *g = &c->g;
+    int res; /* vi_guard_test's answer */
+    if (v == x->nvalues - 1) res = -1;                           /* absent */
+    else if (v == x->nvalues - 2) res = 0;                       /* null fails every test */
+    else if (g->kind == VI_G_MASK) res = v < 64 && ((uint64_t)g->k >> v & 1);
+    else if (g->kind == VI_G_EQ) res = (int64_t)v == g->k;
+    else if (v < x->str_count)
+        res = vi_same_str(ix->p, ix->filter_strs[x->str_first + v], (uint32_t)g->k);
+    else res = 0;                                                /* another string */
+    return c->unless ? res == 1 : res == 0;
+}
+
+/* Whether cond c can be read by a filter of field f: a test of an enum
+ * field's member, or a string field's text. */
+static bool vi_cond_fits(const Prog *p, const ViCond *c, uint32_t f)
+{
+    if (c->g.field != f) return false;
+    if (p->fields[f].type == VT_ENUM) return c->g.kind == VI_G_MASK || c->g.kind == VI_G_EQ;
+    return p->fields[f].type == VT_STRING && c->g.kind == VI_G_STR;
+}
+
+/* Fills filter x of field f: its values (a string field's distinct guard
+ * constants, appended to ix->filter_strs) and, per value, the always rules
+ * to consider: those that no guard of their `and` chain on f rules out, and,
+ * when f is the split field, of the folded rules only those a test of f in
+ * their `or` may select (vi_fold_guard_may). */
+static void vi_filter_fill(ViIndex *ix, ViFilter *x, uint32_t f, uint32_t *nstrs)
+{
+    const Prog *p = ix->p;
+    x->field = f;
+    x->kind = p->fields[f].type == VT_ENUM ? VI_F_ENUM : VI_F_STR;
+    x->str_first = *nstrs;
+    x->str_count = 0;
+    if (x->kind == VI_F_STR) {
+        for (uint32_t k = 0; k < p->nalways; k++) {
+            const ViRuleGuards *g = &ix->guards[p->always[k]];
+            for (uint32_t c = g->conj_first; c < g->conj_first + g->conj_count; c++) {
+                if (!vi_cond_fits(p, &ix->conds[c], f)) continue;
+                uint32_t s = (uint32_t)ix->conds[c].g.k, j = 0;
+                while (j < x->str_count && !vi_same_str(p, ix->filter_strs[x->str_first + j], s)) j++;
+                if (j == x->str_count) ix->filter_strs[x->str_first + x->str_count++] = s;
+            }
+        }
+        *nstrs += x->str_count;
+        x->nvalues = x->str_count + 3; /* the constants, another string, null, absent */
+    } else {
+        x->nvalues = p->fields[f].enum_count + 2; /* the members, null, absent */
+    }
+    uint32_t words = ix->always_words;
+    x->mask = xcalloc((size_t)x->nvalues * words + 1, sizeof *x->mask);
+    for (uint32_t v = 0; v < x->nvalues; v++) {
+        uint64_t *row = x->mask + (size_t)v * words;
+        for (uint32_t k = 0; k < p->nalways; k++) {
+            uint32_t r = p->always[k];
+            const ViRuleGuards *g = &ix->guards[r];
+            bool keep = true;
+            if (ix->folded[r] && f == ix->split_field) {
+                bool absent = v == x->nvalues - 1;
+                keep = vi_fold_guard_may(ix, r, v == x->nvalues - 2 ? UINT32_MAX : v, absent);
+            }
+            for (uint32_t c = g->conj_first; keep && c < g->conj_first + g->conj_count; c++)
+                keep = !vi_cond_fits(p, &ix->conds[c], f) || !vi_cond_rules_out(ix, &ix->conds[c], x, v);
+            if (keep) row[k / 64] |= (uint64_t)1 << (k % 64);
+        }
+    }
+}
+
+/* The share of filter x's values, other than null and absent, that keep
+ * always rule k (bit k). */
+static double vi_filter_keeps(const ViFilter *x, uint32_t words, uint32_t k)
+{
+    uint32_t n = x->nvalues - 2, keep = 0;
+    for (uint32_t v = 0; v < n; v++)
+        keep += (uint32_t)(x->mask[(size_t)v * words + k / 64] >> (k % 64) & 1);
+    return n ? (double)keep / n : 1;
+}
+
+/* Chooses the fields that filter p->always (the split field, then the
+ * enum and string fields their `and` chains test most, up to
+ * VI_MAX_FILTERS, and while the masks stay within VI_FILTER_MAX_WORDS),
+ * builds their masks and orders them (those that leave out the most
+ * first), so that a record considers only the always rules that no guard
+ * on its values rules out: a visit to the office does not
+ * look at `setting == inpatient and ...` rules, a commercial plan at
+ * `plan == medicare_advantage and ...` ones, nor a record of one payer at
+ * `payer == "healthlink" and ...` ones. A field that is absent rules
+ * nothing out. */
+static void vi_filter_build(ViIndex *ix)
+{
+    const Prog *p = ix->p;
+    uint32_t words = (p->nalways + 63) / 64, nstrs = 0;
+    ix->always_words = words;
+    ix->always_base = xcalloc(words + 1, sizeof *ix->always_base);
+    for (uint32_t k = 0; k < p->nalways; k++)
+        if (!ix->folded[p->always[k]] || ix->split_field != PIDX_NONE)
+            ix->always_base[k / 64] |= (uint64_t)1 << (k % 64);
+    uint32_t *count = xcalloc(p->nfields ? p->nfields : 1, sizeof *count), total = 0;
+    for (uint32_t k = 0; k < p->nalways; k++) {
+        const ViRuleGuards *g = &ix->guards[p->always[k]];
+        for (uint32_t c = g->conj_first; c < g->conj_first + g->conj_count; c++) {
+            uint32_t f = ix->conds[c].g.field;
+            if (f < p->nfields && vi_cond_fits(p, &ix->conds[c], f)) count[f]++, total++;
+        }
+    }
+    ix->filter_strs = xmalloc((total ? total : 1) * sizeof *ix->filter_strs);
+    size_t used = 0;
+    if (ix->split_field != PIDX_NONE) count[ix->split_field] = UINT32_MAX; /* first */
+    while (ix->nfilters < VI_MAX_FILTERS) {
+        uint32_t best = PIDX_NONE;
+        for (uint32_t f = 0; f < p->nfields; f++)
+            if (count[f] && (best == PIDX_NONE || count[f] > count[best])) best = f;
+        if (best == PIDX_NONE) break;
+        count[best] = 0;
+        uint32_t nv = p->fields[best].type == VT_ENUM ? p->fields[best].enum_count + 2 : total + 3;
+        if (used + (size_t)nv * words > VI_FILTER_MAX_WORDS) continue;
+        ViFilter *x = &ix->filters[ix->nfilters++];
+        vi_filter_fill(ix, x, best, &nstrs);
+        used += (size_t)x->nvalues * words;
+    }
+    free(count);
+    /* Order: greedily, the filter that leaves the fewest rules expected
+     * after those before it, counting each rule by the share of the
+     * filter's values (not null or absent) that keep it, as if the fields
+     * were independent and their values equally likely. A record's masks
+     * stop being ANDed once nothing is left (vi_always). */
+    uint32_t nx = ix->nfilters;
+    double *alive = xmalloc((p->nalways ? p->nalways : 1) * sizeof *alive);
+    for (uint32_t k = 0; k < p->nalways; k++) alive[k] = 1;
+    for (uint32_t at = 0; at < nx; at++) {
+        uint32_t best = at;
+        double best_left = 0;
+        for (uint32_t c = at; c < nx; c++) {
+            const ViFilter *x = &ix->filters[c];
+            double left = 0;
+            for (uint32_t k = 0; k < p->nalways; k++)
+                left += alive[k] * vi_filter_keeps(x, words, k);
+            if (c == at || left < best_left) best = c, best_left = left;
+        }
+        ViFilter t = ix->filters[at];
+        ix->filters[at] = ix->filters[best];
+        ix->filters[best] = t;
+        for (uint32_t k = 0; k < p->nalways; k++) alive[k] *= vi_filter_keeps(&ix->filters[at], words, k);
+    }
+    free(alive);
+}
+
 
 /* Builds *ix from prog, which must be verified (bc_verify) and outlive
  * ix. Never fails (allocation failure aborts, as xmalloc does); a policy
@@ -446,10 +749,12 @@ static void vi_build(ViIndex *ix, const Prog *prog)
     uint32_t n = prog->nrules;
     ix->guards = xcalloc(n ? n : 1, sizeof *ix->guards);
     for (uint32_t r = 0; r < n; r++) {
-        vi_find_guards(prog, &prog->rules[r], &ix->guards[r]);
+        vi_find_guards(ix, &prog->rules[r], &ix->guards[r]);
         vi_find_any(ix, &prog->rules[r], &ix->guards[r]);
+        vi_find_chain(ix, &prog->rules[r], &ix->guards[r]);
     }
     vi_split_build(ix);
+    vi_filter_build(ix);
 }
 
 /* Frees what vi_build allocated in *ix (not ix itself, not the Prog). */
@@ -459,8 +764,11 @@ static void vi_free(ViIndex *ix)
     free(ix->slot_of);
     free(ix->guards);
     free(ix->atoms);
-    free(ix->split_first);
-    free(ix->split_rules);
+    free(ix->conds);
+    free(ix->steps);
+    free(ix->always_base);
+    for (uint32_t x = 0; x < ix->nfilters; x++) free(ix->filters[x].mask);
+    free(ix->filter_strs);
     free(ix->folded);
     free(ix->fold_first);
     free(ix->fold_rules);
@@ -503,4 +811,10 @@ void vi_delete(ViIndex *ix)
 void vi_memo_init(ViMemo *memo)
 {
     for (size_t k = 0; k < (size_t)1 << VI_MEMO_BITS; k++) memo[k].prefix = UINT64_MAX;
+}
+
+/* See vm_index.h. */
+ViKeyMemo *vi_key_memo_new(void)
+{
+    return xcalloc((size_t)1 << VI_KEY_MEMO_BITS, sizeof(ViKeyMemo));
 }

@@ -1,11 +1,12 @@
 /* vm_index.h: what the evaluator derives once from a verified policy to
- * consider fewer rules per record (docs/bytecode.md, "Guards", "The split
- * and the fold", "The code table"): every rule's guards (tests of one field
- * in its block that rule it out without running it), the split of the
- * always-rules by one enum field, the folding of rules whose `or` is made of
- * code-set tests, and the code table (the disjoint intervals of every code
- * set's ranges and index segment, so one search per code finds every set
- * that holds it).
+ * consider fewer rules per record (docs/bytecode.md, the guards, the filter
+ * and the fold, the code table): every rule's guards (tests of one field
+ * in its block that rule it out without running it), the filter of the
+ * always-rules by the enum and string fields those guards test, the folding
+ * of rules whose `or` is made of code-set tests, the steps of blocks that
+ * are an `and` chain of tests (decided without running them), and the
+ * code table (the disjoint intervals of every code set's ranges and index
+ * segment, so one search per code finds every set that holds it).
  *
  * One ViIndex per Prog: vi_of() builds it for the Prog's first VM and
  * keeps it in the Prog (prog_free frees it); it is read-only from then on
@@ -39,16 +40,58 @@ typedef struct ViRuleGuards {
     ViGuard unless; /* when it is known true, the rule is false */
     uint32_t any_first, any_count; /* ViIndex.atoms[any_first ..]: when every one is known
                                       false, the rule is false (0: none; vi_find_any) */
+    uint32_t chain_first, chain_count; /* ViIndex.steps[chain_first ..]: the block is an
+                                          `and` chain of these tests alone (vi_find_chain);
+                                          0: it is not */
+    uint32_t conj_first, conj_count; /* ViIndex.conds[conj_first ..]: every guard of the
+                                        block's `and` chain, `when` and `unless` included
+                                        (vi_find_guards); read by the filter only */
 } ViRuleGuards;
+
+/* One test of a block that is an `and` chain of tests (vi_find_chain). */
+typedef struct ViStep {
+    uint8_t op;     /* a fused test (OP_LDINSET .. OP_LDGEK); OP_SEQ, OP_SNE: `LOAD f;
+                       STR arg; SEQ/SNE`; OP_LOAD: a bool field; OP_OR: an `or` of
+                       the atoms ViIndex.atoms[arg .. arg + k) */
+    uint8_t field;
+    uint8_t negate; /* an `unless` clause: NOT before its AND */
+    uint32_t arg;   /* LDINSET, LDANYSET: the set; SEQ, SNE: the string index; OR: the
+                       first atom */
+    int64_t k;      /* the constant (LDINMASK: the mask; OR: the atoms' count) */
+} ViStep;
+
+/* One conjunct of a block's `and` chain that rules the rule out: when g is
+ * known false (unless == 0) or known true (unless == 1). */
+typedef struct ViCond {
+    ViGuard g;
+    uint8_t unless;
+} ViCond;
+
+/* The filter of the always rules by one field (vi_filter_build): for each
+ * value the field can take in a record, the always rules (bit k: p->always[k])
+ * that its guards, and the fold, leave to consider. Values, in order: an enum
+ * field's members, then null, then absent; a string field's distinct guard
+ * constants (ViIndex.filter_strs[str_first ..]), then any other string, then
+ * null, then absent. */
+enum { VI_F_ENUM, VI_F_STR };
+typedef struct ViFilter {
+    uint32_t field;
+    uint8_t kind;              /* VI_F_* */
+    uint32_t nvalues;
+    uint32_t str_first, str_count; /* VI_F_STR: its constants (string indices) */
+    uint64_t *mask;            /* nvalues rows of ViIndex.always_words words */
+} ViFilter;
 
 /* One disjunct of the `or` a block begins with (vi_find_any), cheap to
  * test without running the block. */
-enum { VI_A_GUARD, VI_A_SET, VI_A_PRESENT_SET, VI_A_BOOL };
+enum { VI_A_GUARD, VI_A_SET, VI_A_PRESENT_SET, VI_A_BOOL, VI_A_PRESENT_GUARD };
 
 typedef struct ViAtom {
     uint8_t kind;  /* VI_A_GUARD: g; VI_A_SET: LDINSET/LDANYSET field set;
                       VI_A_PRESENT_SET: `PRESENT f; JFALSE; LDINSET/LDANYSET f set; AND`;
-                      VI_A_BOOL: LOAD of a bool field */
+                      VI_A_BOOL: LOAD of a bool field;
+                      VI_A_PRESENT_GUARD (chains only): `PRESENT f; JFALSE; g (a test
+                      of f); AND` */
     uint8_t field;
     uint32_t set;
     ViGuard g;
@@ -69,9 +112,12 @@ typedef struct ViCodeTab {
 } ViCodeTab;
 
 enum {
+    VI_MAX_FILTERS = 8,           /* fields that filter the always rules (vi_filter_build) */
+    VI_FILTER_MAX_WORDS = 1u << 21, /* their masks' words in all (16 MiB); more: fewer fields */
     VI_CT_MAX_ENTRIES = 1u << 21, /* set entries of the code table (8 MiB); more: no table */
     VI_PREFIX_SHIFT = 36,      /* a key's prefix: system, length, shape, two characters */
     VI_MEMO_BITS = 10,         /* prefixes remembered (vi_ct_lookup) */
+    VI_KEY_MEMO_BITS = 12,     /* whole keys remembered (vi_ct_lookup_key) */
 };
 
 /* The intervals a prefix's keys fall in: lo .. hi, inclusive (lo
@@ -80,6 +126,13 @@ typedef struct ViMemo {
     uint64_t prefix; /* UINT64_MAX: empty (a prefix has at most 28 bits) */
     uint32_t lo, hi;
 } ViMemo;
+
+/* One key and its interval (vi_ct_lookup_key). */
+typedef struct ViKeyMemo {
+    CodeKey key;
+    uint32_t iv;   /* vi_ct_find's answer for key */
+    uint32_t full; /* 0: empty */
+} ViKeyMemo;
 
 /* Everything vi_of derives from one Prog; owned by the Prog, read-only. */
 typedef struct ViIndex ViIndex;
@@ -92,13 +145,20 @@ struct ViIndex {
     ViRuleGuards *guards;       /* per rule (vi_find_guards) */
     ViAtom *atoms;              /* the rules' `or` disjuncts (ViRuleGuards.any_first) */
     uint32_t natoms, atoms_cap; /*   (at most VI_MAX_ATOMS) */
-    uint32_t split_field;       /* the enum field that splits p->always (vi_split_build),
+    ViStep *steps;              /* the chains' tests (ViRuleGuards.chain_first) */
+    uint32_t nsteps, steps_cap; /*   (at most VI_MAX_ATOMS) */
+    ViCond *conds;              /* the rules' `and` chain guards (ViRuleGuards.conj_first) */
+    uint32_t nconds, conds_cap; /*   (at most VI_MAX_ATOMS) */
+    uint32_t split_field;       /* the enum field whose tests fold rules (vi_split_build),
                                    or PIDX_NONE */
-    uint32_t *split_first;      /* per member of it, then null, then absent (only the
-                                   last without a split field): the always rules to
-                                   consider are split_rules[split_first[v] ..
-                                   split_first[v + 1]) */
-    uint32_t *split_rules;
+    uint32_t always_words;      /* 64-bit words of a mask of p->always */
+    uint64_t *always_base;      /* the always rules that no filter value can add: all
+                                   but the folded ones when there is no split field */
+    ViFilter filters[VI_MAX_FILTERS]; /* the fields that filter p->always (split_field
+                                   among them when there is one), those that leave
+                                   out the most rules first */
+    uint32_t nfilters;
+    uint32_t *filter_strs;      /* the string filters' distinct constants */
     uint8_t *folded;            /* per rule: 1 when it is selected by its `or` */
     uint32_t *fold_first;       /* [slot * nsets + s .. + 1]: folded rules with a test of
                                    set s on that slot's field: fold_rules[fold_first[x] ..
@@ -123,6 +183,9 @@ void vi_drop(const Prog *prog);
 void vi_delete(ViIndex *ix);
 /* Empties a memo of 2^VI_MEMO_BITS entries for vi_ct_lookup. */
 void vi_memo_init(ViMemo *memo);
+/* A new, empty key memo of 2^VI_KEY_MEMO_BITS entries for
+ * vi_ct_lookup_key; the caller frees it. */
+ViKeyMemo *vi_key_memo_new(void);
 
 /* ---- per-record readers (inline) ----------------------------------------- */
 
@@ -168,42 +231,81 @@ static inline uint32_t vi_ct_lookup(const ViCodeTab *t, ViMemo *memo, CodeKey k)
     return (uint32_t)(b - t->start);
 }
 
+/* vi_ct_lookup through km (2^VI_KEY_MEMO_BITS entries, the caller's;
+ * vi_key_memo_new) first: the interval of every key looked up lately is
+ * remembered in one slot per key hash (a later key of the same hash takes
+ * the slot), so a code that recurs, as most do, costs one comparison. Same
+ * result as vi_ct_find. */
+static inline uint32_t vi_ct_lookup_key(const ViCodeTab *t, ViKeyMemo *km, ViMemo *memo, CodeKey k)
+{
+    ViKeyMemo *e = &km[(k * 0x9E3779B97F4A7C15u) >> (64 - VI_KEY_MEMO_BITS)];
+    if (e->key == k && e->full) return e->iv;
+    e->key = k;
+    e->iv = vi_ct_lookup(t, memo, k);
+    e->full = 1;
+    return e->iv;
+}
 
 /* ViGuard g's test on rec: 1 it holds, 0 it fails (a field that does not
  * apply fails every test), -1 not known without running the block (the
- * field is absent: unknown, or its default). */
+ * field is absent: unknown, or its default). vi_guard_present: the same
+ * for a field rec gives. */
+static inline int vi_guard_present(const Prog *p, const Record *rec, const ViGuard *g)
+{
+    const RecVal *v = &rec->v[g->field];
+    if (g->kind == VI_G_MASK) return (uint64_t)v->i < 64 && ((uint64_t)g->k >> v->i & 1);
+    if (g->kind == VI_G_EQ) return v->i == g->k;
+    return v->n == p->strlens[g->k] && (v->n == 0 || memcmp(v->s, p->strs[g->k], v->n) == 0);
+}
 static inline int vi_guard_test(const Prog *p, const Record *rec, const ViGuard *g)
 {
     uint32_t f = g->field;
-    if (rec->present >> f & 1) {
-        const RecVal *v = &rec->v[f];
-        if (g->kind == VI_G_MASK) return (uint64_t)v->i < 64 && ((uint64_t)g->k >> v->i & 1);
-        if (g->kind == VI_G_EQ) return v->i == g->k;
-        return v->n == p->strlens[g->k] && (v->n == 0 || memcmp(v->s, p->strs[g->k], v->n) == 0);
-    }
+    if (rec->present >> f & 1) return vi_guard_present(p, rec, g);
     if ((rec->none >> f & 1) && p->fields[f].type != VT_BOOL) return 0;
     return -1;
 }
 
 
-/* The always rules to consider for rec (ascending): its member's list, or
- * null's, or absent's (see vi_split_build). */
-static inline const uint32_t *vi_always(const ViIndex *ix, const Record *rec, uint32_t *n)
+/* The value index of rec's field for filter x (see ViFilter). */
+static inline uint32_t vi_filter_value(const ViIndex *ix, const Record *rec, const ViFilter *x)
 {
     const Prog *p = ix->p;
-    uint32_t f = ix->split_field, v = 0;
-    if (f != PIDX_NONE) {
-        uint32_t nm = p->fields[f].enum_count;
-        v = nm + 1; /* absent */
-        if (rec->present >> f & 1) {
-            uint64_t m = (uint64_t)rec->v[f].i;
-            if (m < nm) v = (uint32_t)m;
-        } else if (rec->none >> f & 1) {
-            v = nm;
-        }
+    uint32_t f = x->field, nv = x->nvalues;
+    if (!(rec->present >> f & 1)) return nv - 1 - (uint32_t)(rec->none >> f & 1);
+    const RecVal *v = &rec->v[f];
+    if (x->kind == VI_F_ENUM) return (uint64_t)v->i < nv - 2 ? (uint32_t)v->i : nv - 1;
+    for (uint32_t k = 0; k < x->str_count; k++) {
+        uint32_t s = ix->filter_strs[x->str_first + k];
+        if (v->n == p->strlens[s] && (v->n == 0 || memcmp(v->s, p->strs[s], v->n) == 0)) return k;
     }
-    *n = ix->split_first[v + 1] - ix->split_first[v];
-    return ix->split_rules + ix->split_first[v];
+    return x->str_count; /* another string */
+}
+
+/* The always rules to consider for rec, ascending, into out (room for
+ * p->nalways); returns how many: those that every filter leaves for rec's
+ * value of its field (see vi_filter_build). With at most 64 always rules
+ * (one word), the filters stop as soon as none is left. */
+static inline __attribute__((always_inline)) uint32_t vi_always(const ViIndex *ix, const Record *rec,
+                                                                uint32_t *out)
+{
+    const Prog *p = ix->p;
+    uint32_t nx = ix->nfilters, words = ix->always_words, n = 0;
+    if (words == 1) {
+        uint64_t m = ix->always_base[0];
+        for (uint32_t x = 0; x < nx && m; x++)
+            m &= ix->filters[x].mask[vi_filter_value(ix, rec, &ix->filters[x])];
+        for (; m; m &= m - 1) out[n++] = p->always[__builtin_ctzll(m)];
+        return n;
+    }
+    const uint64_t *row[VI_MAX_FILTERS];
+    for (uint32_t x = 0; x < nx; x++)
+        row[x] = ix->filters[x].mask + (size_t)vi_filter_value(ix, rec, &ix->filters[x]) * words;
+    for (uint32_t w = 0; w < words; w++) {
+        uint64_t m = ix->always_base[w];
+        for (uint32_t x = 0; x < nx; x++) m &= row[x][w];
+        for (; m; m &= m - 1) out[n++] = p->always[w * 64 + (uint32_t)__builtin_ctzll(m)];
+    }
+    return n;
 }
 
 

@@ -2511,3 +2511,410 @@ Test(vm, many_or_guards_each_rule_its_own)
     vm_free(vm);
     th_prog_free(p);
 }
+
+/* ---- the always rules filtered by several fields ------------------------- */
+
+/* `field == "s"` on a string field: LOAD, STR, SEQ (a guard vi_find_guards
+ * reads). */
+static void e_str_eq(Prog *p, const char *field, const char *s)
+{
+    e_load(p, field);
+    e_str(p, s);
+    e_op(p, OP_SEQ);
+}
+
+/* The one-field tests the filter reads. */
+typedef enum { T_EQ, T_MASK, T_STR } TestKind;
+static void e_test(Prog *p, TestKind t, const char *field, int64_t k, const char *s)
+{
+    if (t == T_EQ) e_fused_k(p, OP_LDEQK, field, k);
+    else if (t == T_MASK) e_fused_k(p, OP_LDINMASK, field, k);
+    else e_str_eq(p, field, s);
+}
+
+/* Appends `JFALSE L; <test>; AND; L:` (`and` a conjunct) or, with not,
+ * `JFALSE L; <test>; NOT; AND; L:` (an `unless` clause). */
+static void e_and_test(Prog *p, bool not, TestKind t, const char *field, int64_t k, const char *s)
+{
+    size_t j = e_jump(p, OP_JFALSE);
+    e_test(p, t, field, k, s);
+    if (not) e_op(p, OP_NOT);
+    e_op(p, OP_AND);
+    e_patch(p, j);
+}
+
+/* vm_new filters the rules the index does not select by every enum and
+ * string field their `and` chains test (vi_filter_build): guards after the
+ * first conjunct, `unless` clauses of every field, string constants, and
+ * the fold's tests of the split field, so a record considers only the rules
+ * that no guard on its values rules out. On every combination of absent,
+ * null and present values of the fields they test: each rule the filter
+ * leaves out must be false when its block runs, and vm_decide must fire,
+ * and leave possible, exactly what the blocks say (the plain path that runs
+ * every rule). */
+Test(vm, always_rules_filtered_by_many_fields_decide_as_every_block)
+{
+    Prog *p = th_std_prog();
+    uint32_t s = add_set(p, "mri", key(SYS_CPT, "70551"), key(SYS_CPT, "70553"));
+    uint32_t r;
+    /* 0: setting == inpatient and admission == elective */
+    r = rule_begin(p, "ip_elective", OUT_PRIOR_AUTH);
+    e_test(p, T_EQ, "setting", 0, NULL);
+    e_and_test(p, false, T_EQ, "admission", 0, NULL);
+    rule_end(p, r);
+    /* 1: payer == "acme" and plan == "ma" and setting in {outpatient, office} */
+    r = rule_begin(p, "acme_ma_op", OUT_PRIOR_AUTH);
+    e_str_eq(p, "payer", "acme");
+    e_and_test(p, false, T_STR, "plan", 0, "ma");
+    e_and_test(p, false, T_MASK, "setting", (1 << 1) | (1 << 3), NULL);
+    rule_end(p, r);
+    /* 2: network == out and units == 5 unless setting == emergency */
+    r = rule_begin(p, "oon_units", OUT_NOTIFICATION);
+    e_test(p, T_EQ, "network", 1, NULL);
+    e_and_test(p, false, T_EQ, "units", 5, NULL);
+    e_and_test(p, true, T_EQ, "setting", 5, NULL);
+    rule_end(p, r);
+    /* 3: units == 5 unless plan == "ma" unless admission in {elective, urgent} */
+    r = rule_begin(p, "units_unless", OUT_PRIOR_AUTH);
+    e_test(p, T_EQ, "units", 5, NULL);
+    e_and_test(p, true, T_STR, "plan", 0, "ma");
+    e_and_test(p, true, T_MASK, "admission", (1 << 0) | (1 << 2), NULL);
+    rule_end(p, r);
+    /* 4: plan == "ma" and network == out unless payer == "acme" */
+    r = rule_begin(p, "ma_oon", OUT_PRIOR_AUTH);
+    e_str_eq(p, "plan", "ma");
+    e_and_test(p, false, T_EQ, "network", 1, NULL);
+    e_and_test(p, true, T_STR, "payer", 0, "acme");
+    rule_end(p, r);
+    /* 5: (setting == ambulatory_surgery or code in mri) and network == in:
+     * folded by its `or`, filtered by its conjunct */
+    r = rule_begin(p, "asc_or_mri_in", OUT_PRIOR_AUTH);
+    e_test(p, T_EQ, "setting", 2, NULL);
+    size_t j = e_jump(p, OP_JTRUE);
+    e_fused(p, OP_LDINSET, "code", s);
+    e_op(p, OP_OR);
+    e_patch(p, j);
+    e_and_test(p, false, T_EQ, "network", 0, NULL);
+    rule_end(p, r);
+    /* 6: emergent (nothing to filter on) */
+    rule_bool(p, "emergent", OUT_NOTIFICATION, "emergent");
+    /* 7: plan == "pp" and setting == office */
+    r = rule_begin(p, "pp_office", OUT_NOTIFICATION);
+    e_str_eq(p, "plan", "pp");
+    e_and_test(p, false, T_EQ, "setting", 3, NULL);
+    rule_end(p, r);
+    static const char *const reviewers[][2] = {{"a", NULL}, {"b", NULL}, {"c", NULL}, {"d", NULL},
+                                               {"e", NULL}, {"f", NULL}, {"g", NULL}, {"h", NULL}};
+    for (uint32_t k = 0; k < p->nrules; k++) rule_reviewers(p, k, reviewers[k]);
+    finish(p);
+    char err[256];
+    cr_assert(bc_verify(p, err, sizeof err), "%s", err);
+
+    Vm *vm = vm_new(p);
+    const ViIndex *ix = vi_of(p);
+    cr_assert_geq(ix->nfilters, 5, "setting, admission, payer, plan and network filter: %u", ix->nfilters);
+    static const int settings[] = {0, 1, 2, 3, 5};
+    static const char *const strs[] = {"acme", "ma", "pp", "zz"};
+    uint32_t cases = 0, left_out = 0;
+    for (int combo = 0; combo < 7 * 4 * 5 * 6 * 4 * 3 * 3 * 2; combo++) {
+        Record rec = rec_new(p, SD);
+        int x = combo, v;
+        v = x % 7, x /= 7; /* setting: absent, null, 0, 1, 2, 3, 5 */
+        if (v == 0) unset(p, &rec, "setting");
+        if (v == 1) rec.none |= bit(p, "setting");
+        if (v >= 2) set_i(p, &rec, "setting", settings[v - 2]);
+        v = x % 4, x /= 4; /* admission: absent, null, elective, emergency */
+        if (v == 1) rec.none |= bit(p, "admission");
+        if (v >= 2) set_i(p, &rec, "admission", v - 2);
+        v = x % 5, x /= 5; /* payer: absent, null, acme, ma, zz */
+        unset(p, &rec, "payer");
+        if (v == 1) rec.none |= bit(p, "payer");
+        if (v >= 2) set_s(p, &rec, "payer", strs[v == 4 ? 3 : v - 2]);
+        v = x % 6, x /= 6; /* plan: absent, null, acme, ma, pp, zz */
+        if (v == 1) rec.none |= bit(p, "plan");
+        if (v >= 2) set_s(p, &rec, "plan", strs[v - 2]);
+        v = x % 4, x /= 4; /* network: absent, null, in, out */
+        if (v == 1) rec.none |= bit(p, "network");
+        if (v >= 2) set_i(p, &rec, "network", v - 2);
+        v = x % 3, x /= 3; /* units: absent, 5, 6 */
+        if (v) set_i(p, &rec, "units", v == 1 ? 5 : 6);
+        v = x % 3, x /= 3; /* code: absent, in mri, another */
+        if (v) set_i(p, &rec, "code", (int64_t)key(SYS_CPT, v == 1 ? "70552" : "99213"));
+        if (x % 2) set_i(p, &rec, "emergent", 1);
+
+        uint32_t kept[16], nkept = vi_always(ix, &rec, kept);
+        bool in_list[16] = {false};
+        for (uint32_t k = 0; k < nkept; k++) {
+            cr_assert(k == 0 || kept[k - 1] < kept[k], "case %d: not ascending", combo);
+            in_list[kept[k]] = true;
+        }
+        for (uint32_t k = 0; k < p->nrules; k++) {
+            uint64_t m;
+            if (in_list[k] || ix->folded[k]) continue; /* folded: also taken by its codes */
+            left_out++;
+            cr_assert_eq(vm_eval_rule(vm, &rec, k, &m), 0, "case %d: rule %u left out but not false",
+                         combo, k);
+        }
+        expect_decide_as_blocks(vm, p, &rec, combo);
+        cases++;
+    }
+    cr_assert_eq(cases, 7 * 4 * 5 * 6 * 4 * 3 * 3 * 2);
+    cr_expect_gt(left_out, cases, "the filters leave out more than one rule a record: %u", left_out);
+    vm_free(vm);
+    th_prog_free(p);
+}
+
+/* ---- the key memo ---------------------------------------------------------- */
+
+/* vi_ct_lookup_key remembers each key's interval in one slot per hash:
+ * over a stream of more distinct keys than it has slots, recurring ones,
+ * keys that share a slot in turn, keys before and after the table and in
+ * no set, it must answer as a plain search of the table (vi_ct_find). */
+Test(vm, key_memo_answers_as_the_table)
+{
+    Prog *p = th_std_prog();
+    enum { NKEYS = 6000 };
+    static CodeKey keys[NKEYS];
+    for (int c = 0; c < NKEYS; c++) {
+        char text[8];
+        snprintf(text, sizeof text, "%05d", 10000 + c * 13);
+        keys[c] = key(SYS_CPT, text);
+    }
+    for (uint32_t s = 0; s < 40; s++) { /* sets of 1 to 40 consecutive keys, every 150th on */
+        CodeSet cs = {0};
+        code_set_add(&cs, keys[s * 150], keys[s * 150 + s]);
+        code_set_normalize(&cs);
+        p->ranges = realloc(p->ranges, (p->nranges + cs.n) * sizeof *p->ranges);
+        memcpy(p->ranges + p->nranges, cs.r, cs.n * sizeof *cs.r);
+        p->sets = realloc(p->sets, (p->nsets + 1) * sizeof *p->sets);
+        p->sets[p->nsets].name = th_str(p, "s");
+        p->sets[p->nsets].first = p->nranges;
+        p->sets[p->nsets].count = (uint32_t)cs.n;
+        p->nranges += (uint32_t)cs.n;
+        p->nsets++;
+        code_set_free(&cs);
+        uint32_t r = rule_begin(p, "code", OUT_PRIOR_AUTH);
+        e_fused(p, OP_LDINSET, "code", s);
+        rule_end(p, r);
+    }
+    finish(p);
+    const ViIndex *ix = vi_of(p);
+    cr_assert_gt(ix->ct.n, 40);
+    ViMemo *memo = malloc(((size_t)1 << VI_MEMO_BITS) * sizeof *memo);
+    vi_memo_init(memo);
+    ViKeyMemo *km = vi_key_memo_new();
+    /* two keys of one slot (more keys than slots: there are some) */
+    CodeKey a = 0, b = 0;
+    static int first_of[1 << VI_KEY_MEMO_BITS];
+    memset(first_of, -1, sizeof first_of);
+    for (int c = 0; c < NKEYS && !b; c++) {
+        size_t slot = (size_t)((keys[c] * 0x9E3779B97F4A7C15u) >> (64 - VI_KEY_MEMO_BITS));
+        if (first_of[slot] >= 0) a = keys[first_of[slot]], b = keys[c];
+        else first_of[slot] = c;
+    }
+    cr_assert(b, "no two keys of one slot among %d", NKEYS);
+    uint32_t seed = 777, hits = 0;
+    CodeKey after = key(SYS_CPT, "99999"), other = key(SYS_HCPCS, "A0001");
+    for (int n = 0; n < 40000; n++) {
+        seed = seed * 1103515245u + 12345u;
+        CodeKey k = n % 7 == 0 ? (n % 14 ? a : b)                  /* one slot, in turn */
+                    : n % 11 == 0 ? keys[(seed >> 8) % 50]        /* recurring */
+                    : n % 13 == 0 ? keys[0] - 1 - (seed >> 8) % 3 /* before the table */
+                    : n % 17 == 0 ? (n % 34 ? after : other)       /* after it */
+                                  : keys[(seed >> 8) % NKEYS] + (seed >> 4) % 2;
+        uint32_t want = vi_ct_find(&ix->ct, k);
+        ViKeyMemo *e = &km[(k * 0x9E3779B97F4A7C15u) >> (64 - VI_KEY_MEMO_BITS)];
+        hits += e->full && e->key == k;
+        cr_assert_eq(vi_ct_lookup_key(&ix->ct, km, memo, k), want, "lookup %d", n);
+    }
+    cr_expect_gt(hits, 10000, "the memo answered only %u lookups", hits);
+    free(km);
+    free(memo);
+    th_prog_free(p);
+}
+
+/* ---- chains decided without running them ---------------------------------- */
+
+/* `JFALSE L; <emit>; [NOT;] AND; L:` around an `or` of two tests. */
+static void e_or2_open(Prog *p, size_t *j) { *j = e_jump(p, OP_JTRUE); }
+static void e_or2_close(Prog *p, size_t j)
+{
+    e_op(p, OP_OR);
+    e_patch(p, j);
+}
+/* `PRESENT f; JFALSE; LDEQK f k; AND` */
+static void e_present_eq(Prog *p, const char *field, int64_t k)
+{
+    e_present(p, field);
+    size_t j = e_jump(p, OP_JFALSE);
+    e_fused_k(p, OP_LDEQK, field, k);
+    e_op(p, OP_AND);
+    e_patch(p, j);
+}
+
+/* vm_new reads a block that is an `and` chain of tests (fused tests,
+ * string comparisons, bool fields, `or`s of such tests, `unless` clauses)
+ * as a list of steps, and vm_decide decides it without running it
+ * (vi_find_chain, vm_chain), unknowns and the absent fields they read
+ * included. On records drawn from every combination of absent, null and
+ * present values of the fields the chains test: the rules that fire, those
+ * left possible and the absent fields each possible one names must be
+ * exactly what running the blocks gives (vm_eval_rule, the plain path). */
+Test(vm, chains_decide_as_their_blocks)
+{
+    Prog *p = th_std_prog();
+    uint32_t s = add_set(p, "mri", key(SYS_CPT, "70551"), key(SYS_CPT, "70553"));
+    uint32_t d = add_set(p, "dx", key(SYS_ICD10, "C500"), key(SYS_ICD10, "C509"));
+    uint32_t r;
+    size_t j, o;
+    /* 0: code in mri and setting in {outpatient, office} unless setting == emergency */
+    r = rule_begin(p, "r01", OUT_PRIOR_AUTH);
+    e_fused(p, OP_LDINSET, "code", s);
+    e_and_test(p, false, T_MASK, "setting", (1 << 1) | (1 << 3), NULL);
+    e_and_test(p, true, T_EQ, "setting", 5, NULL);
+    rule_end(p, r);
+    /* 1: plan == "ma" and units > 5 unless diagnoses any in dx */
+    r = rule_begin(p, "seq_gt_list", OUT_PRIOR_AUTH);
+    e_str_eq(p, "plan", "ma");
+    j = e_jump(p, OP_JFALSE);
+    e_fused_k(p, OP_LDGTK, "units", 5);
+    e_op(p, OP_AND);
+    e_patch(p, j);
+    j = e_jump(p, OP_JFALSE);
+    e_fused(p, OP_LDANYSET, "diagnoses", d);
+    e_op(p, OP_NOT);
+    e_op(p, OP_AND);
+    e_patch(p, j);
+    rule_end(p, r);
+    /* 2: code in mri unless emergent or (present(setting) and setting == emergency) */
+    r = rule_begin(p, "emergency_or", OUT_PRIOR_AUTH);
+    e_fused(p, OP_LDINSET, "code", s);
+    j = e_jump(p, OP_JFALSE);
+    e_load(p, "emergent");
+    e_or2_open(p, &o);
+    e_present_eq(p, "setting", 5);
+    e_or2_close(p, o);
+    e_op(p, OP_NOT);
+    e_op(p, OP_AND);
+    e_patch(p, j);
+    rule_end(p, r);
+    /* 3: code in mri and (plan == "a" or plan == "b") unless emergent */
+    r = rule_begin(p, "plan_or", OUT_NOTIFICATION);
+    e_fused(p, OP_LDINSET, "code", s);
+    j = e_jump(p, OP_JFALSE);
+    e_str_eq(p, "plan", "a");
+    e_or2_open(p, &o);
+    e_str_eq(p, "plan", "b");
+    e_or2_close(p, o);
+    e_op(p, OP_AND);
+    e_patch(p, j);
+    j = e_jump(p, OP_JFALSE);
+    e_load(p, "emergent");
+    e_op(p, OP_NOT);
+    e_op(p, OP_AND);
+    e_patch(p, j);
+    rule_end(p, r);
+    /* 4: network != out and state != "NY" and units <= 3 and units < 9 and stay_hours >= 2 */
+    r = rule_begin(p, "ne_sne_le_lt_ge", OUT_NOTIFICATION);
+    e_fused_k(p, OP_LDNEK, "network", 1);
+    j = e_jump(p, OP_JFALSE);
+    e_load(p, "state");
+    e_str(p, "NY");
+    e_op(p, OP_SNE);
+    e_op(p, OP_AND);
+    e_patch(p, j);
+    e_and_test(p, false, T_EQ, "units", 3, NULL); /* (LDEQK; then LE, LT, GE below) */
+    p->code[p->ncode - 5] = OP_LDLEK;
+    j = e_jump(p, OP_JFALSE);
+    e_fused_k(p, OP_LDLTK, "units", 9);
+    e_op(p, OP_AND);
+    e_patch(p, j);
+    j = e_jump(p, OP_JFALSE);
+    e_fused_k(p, OP_LDGEK, "stay_hours", 2);
+    e_op(p, OP_AND);
+    e_patch(p, j);
+    rule_end(p, r);
+    /* 5: emergent and (code in mri or (present(diagnoses) and diagnoses any in dx)) */
+    r = rule_begin(p, "bool_set_or", OUT_PRIOR_AUTH);
+    e_load(p, "emergent");
+    j = e_jump(p, OP_JFALSE);
+    e_fused(p, OP_LDINSET, "code", s);
+    e_or2_open(p, &o);
+    e_present(p, "diagnoses");
+    size_t j2 = e_jump(p, OP_JFALSE);
+    e_fused(p, OP_LDANYSET, "diagnoses", d);
+    e_op(p, OP_AND);
+    e_patch(p, j2);
+    e_or2_close(p, o);
+    e_op(p, OP_AND);
+    e_patch(p, j);
+    rule_end(p, r);
+    /* 6: medicare_primary unless admission == elective (a bool with a default) */
+    r = rule_begin(p, "default_bool", OUT_NOTIFICATION);
+    e_load(p, "medicare_primary");
+    e_and_test(p, true, T_EQ, "admission", 0, NULL);
+    rule_end(p, r);
+    static const char *const reviewers[][2] = {{"a", NULL}, {"b", NULL}, {"c", NULL}, {"d", NULL},
+                                               {"e", NULL}, {"f", NULL}, {"g", NULL}};
+    for (uint32_t k = 0; k < p->nrules; k++) rule_reviewers(p, k, reviewers[k]);
+    finish(p);
+    char err[256];
+    cr_assert(bc_verify(p, err, sizeof err), "%s", err);
+    const ViIndex *ix = vi_of(p);
+    for (uint32_t k = 0; k < p->nrules; k++)
+        cr_assert_gt(ix->guards[k].chain_count, 0, "rule %u is not read as a chain", k);
+
+    RecVal items[2] = {{.i = (int64_t)key(SYS_ICD10, "C501")}, {.i = (int64_t)key(SYS_ICD10, "I10")}};
+    static const char *const plans[] = {"ma", "a", "b"}, *const states[] = {"NY", "CA"};
+    Vm *vm = vm_new(p);
+    uint32_t seed = 4242, nunknown_seen = 0;
+    for (int n = 0; n < 40000; n++) {
+        Record rec = rec_new(p, SD);
+        rec.items = items;
+        rec.nitems = 2;
+        /* each field: absent, null, or one of its values, drawn in turn */
+#define PICK(m) (seed = seed * 1103515245u + 12345u, (int)((seed >> 9) % (m)))
+        int v;
+        if ((v = PICK(5)) == 1) rec.none |= bit(p, "code");
+        else if (v >= 2) set_i(p, &rec, "code", (int64_t)key(SYS_CPT, v == 2 ? "70552" : "99213"));
+        if ((v = PICK(5)) == 1) rec.none |= bit(p, "setting");
+        else if (v >= 2) set_i(p, &rec, "setting", v == 2 ? 5 : v == 3 ? 1 : 3);
+        if ((v = PICK(5)) == 1) rec.none |= bit(p, "plan");
+        else if (v >= 2) set_s(p, &rec, "plan", plans[v - 2]);
+        if ((v = PICK(6)) == 1) rec.none |= bit(p, "units");
+        else if (v >= 2) set_i(p, &rec, "units", v == 2 ? 3 : v == 3 ? 5 : v == 4 ? 6 : 9);
+        if ((v = PICK(5)) == 1) rec.none |= bit(p, "diagnoses");
+        else if (v >= 2) set_list(p, &rec, "diagnoses", v == 3 ? 1 : 0, v == 4 ? 0 : 1);
+        if ((v = PICK(4)) == 1) rec.none |= bit(p, "emergent");
+        else if (v >= 2) set_i(p, &rec, "emergent", v - 2);
+        if ((v = PICK(4)) == 1) rec.none |= bit(p, "network");
+        else if (v >= 2) set_i(p, &rec, "network", v - 2);
+        if ((v = PICK(4)) == 1) rec.none |= bit(p, "state");
+        else if (v >= 2) set_s(p, &rec, "state", states[v - 2]);
+        if ((v = PICK(4)) == 1) rec.none |= bit(p, "stay_hours");
+        else if (v >= 2) set_i(p, &rec, "stay_hours", v - 1);
+        if ((v = PICK(4)) == 1) rec.none |= bit(p, "admission");
+        else if (v >= 2) set_i(p, &rec, "admission", v - 2);
+        if ((v = PICK(4)) == 1) rec.none |= bit(p, "medicare_primary");
+        else if (v >= 2) set_i(p, &rec, "medicare_primary", v - 2);
+#undef PICK
+        expect_decide_as_blocks(vm, p, &rec, n);
+        /* and each possible rule names the absent fields its block read */
+        Decision dd;
+        vm_decide(vm, &rec, &dd);
+        Obligation pos[8];
+        uint32_t npos = dd.npossible < 8 ? dd.npossible : 8;
+        memcpy(pos, dd.possible, npos * sizeof *pos);
+        for (uint32_t k = 0; k < npos; k++) {
+            uint64_t m;
+            cr_assert_eq(pos[k].nrules, 1);
+            cr_assert_eq(vm_eval_rule(vm, &rec, pos[k].rules[0], &m), -1);
+            cr_assert_eq(pos[k].missing, m, "record %d, rule %u: missing %llx, the block reads %llx", n,
+                         pos[k].rules[0], (unsigned long long)pos[k].missing, (unsigned long long)m);
+            nunknown_seen++;
+        }
+    }
+    cr_expect_gt(nunknown_seen, 1000, "only %u unknown rules drawn", nunknown_seen);
+    vm_free(vm);
+    th_prog_free(p);
+}
