@@ -27,6 +27,20 @@ static inline void buf_putc(Buf *b, char c)
     b->p[b->n++] = c;
 }
 
+/* Whether some byte of the word x (8 bytes of a string) needs escaping in
+ * JSON: a '"', a '\\' or a control character (bytes >= 0x80 never do).
+ * The classic word tricks: some byte of x is below 0x20 iff
+ * (x - 0x2020..) & ~x & 0x8080.. is not 0, and some byte is zero iff
+ * (x - 0x0101..) & ~x & 0x8080.. is not 0, applied to x ^ '"'.. and
+ * x ^ '\\'... Exact about whether such a byte exists (the bit set may
+ * mark the wrong byte, which is not asked). */
+static inline uint64_t buf_json_word_special(uint64_t x)
+{
+    const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
+    uint64_t q = x ^ (ones * '"'), bs = x ^ (ones * '\\');
+    return (((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((bs - ones) & ~bs)) & high;
+}
+
 void buf_puts(Buf *b, const char *s);
 void buf_printf(Buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Appends s as a JSON string literal (quotes, escapes; s must be UTF-8). */

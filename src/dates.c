@@ -31,17 +31,42 @@ int32_t date_from_ymd(int y, int m, int d)
     return era * 146097 + doe - 719468;
 }
 
+/* date_to_ymd for days >= -719468 (0000-03-01): Neri and Schneider's
+ * "Euclidean affine functions" (2021), in unsigned 32-bit arithmetic with
+ * multiplications and shifts only, over the year that starts in March. */
+static inline void ymd_from_days_pos(uint32_t days, int *y, int *m, int *d)
+{
+    uint32_t n1 = 4 * (days + 719468) + 3;
+    uint32_t century = n1 / 146097, in_century = n1 % 146097 / 4;
+    uint64_t p2 = (uint64_t)2939745 * (4 * in_century + 3);
+    uint32_t year = 100 * century + (uint32_t)(p2 >> 32);
+    uint32_t day_of_year = (uint32_t)p2 / 2939745 / 4; /* from March 1 */
+    uint32_t n3 = 2141 * day_of_year + 197913;
+    uint32_t month = n3 >> 16, day = (n3 & 0xffff) / 2141;
+    bool jan_feb = day_of_year >= 306;
+    *y = (int)(year + jan_feb);
+    *m = (int)(jan_feb ? month - 12 : month);
+    *d = (int)day + 1;
+}
+
 void date_to_ymd(int32_t days, int *y, int *m, int *d)
 {
-    int z = days + 719468;
-    int era = (z >= 0 ? z : z - 146096) / 146097;
-    int doe = z - era * 146097;
-    int yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int mp = (5 * doy + 2) / 153;
-    *d = doy - (153 * mp + 2) / 5 + 1;
-    *m = mp < 10 ? mp + 3 : mp - 9;
-    *y = yoe + era * 400 + (*m <= 2);
+    /* The fast path's 4 * (days + 719468) + 3 stays below 2^32 up to the
+     * year 2,940,000 or so; 2^29 days is far inside that. */
+    if (days >= -719468 && days < (1 << 29)) {
+        ymd_from_days_pos((uint32_t)days, y, m, d);
+        return;
+    }
+    /* Hinnant's civil_from_days, in 64 bits: days + 719468 may pass INT32_MAX. */
+    int64_t z = (int64_t)days + 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
+    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *y = (int)(yoe + era * 400 + (*m <= 2));
 }
 
 int date_weekday(int32_t days)

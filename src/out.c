@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "arena.h"
+#include "bytes.h"
 #include "dates.h"
 
 /* Appends a string literal without strlen. */
@@ -40,6 +41,12 @@ struct OutPolicy {
     Frag empty[PCR_DEC_ERROR + 1]; /* the same, then every later key empty, "}\n": the
                                       whole rest of a line with no rule (most lines) */
     Frag *one_rule; /* per rule: ,"rules":["id"],"reasons":[{reason}],"obligations":[ */
+    /* The last deadline day written, formatted (the only state a line
+     * changes): a line's deadlines, and those of the lines around it, mostly
+     * fall on one day, and date_to_ymd costs more than the rest of a date. */
+    bool ymd_valid;
+    int32_t ymd_day;
+    char ymd[10]; /* "YYYY-MM-DD" of ymd_day, not NUL-terminated */
 };
 
 typedef struct Name {
@@ -328,13 +335,41 @@ size_t out_format_deadline(char *s, bool is_date, int64_t v)
     return (size_t)(w - s);
 }
 
-static void put_deadline(Buf *b, bool is_date, int64_t v)
+/* Writes day's "YYYY-MM-DD" (10 bytes) at w, formatting it only when it
+ * is not o's last one. */
+static char *put_ymd(OutPolicy *o, char *w, int32_t day)
 {
-    char s[OUT_DEADLINE_MAX];
-    size_t n = out_format_deadline(s, is_date, v);
-    buf_putc(b, '"');
-    buf_put(b, s, n);
-    buf_putc(b, '"');
+    if (!o->ymd_valid || o->ymd_day != day) {
+        char s[OUT_DEADLINE_MAX];
+        out_format_deadline(s, true, day);
+        memcpy(o->ymd, s, sizeof o->ymd);
+        o->ymd_day = day;
+        o->ymd_valid = true;
+    }
+    memcpy(w, o->ymd, sizeof o->ymd);
+    return w + sizeof o->ymd;
+}
+
+/* A deadline as a JSON string, "YYYY-MM-DD" (is_date: v in days) or
+ * "YYYY-MM-DDTHH:MM" (v in seconds), as out_format_deadline writes it. */
+static void put_deadline(Buf *b, OutPolicy *o, bool is_date, int64_t v)
+{
+    if (b->cap - b->n < OUT_DEADLINE_MAX) buf_reserve(b, OUT_DEADLINE_MAX);
+    char *w = b->p + b->n;
+    *w++ = '"';
+    if (is_date) {
+        w = put_ymd(o, w, (int32_t)v);
+    } else {
+        int64_t day = v / SECONDS_PER_DAY, rem = v % SECONDS_PER_DAY;
+        if (rem < 0) day--, rem += SECONDS_PER_DAY;
+        w = put_ymd(o, w, (int32_t)day);
+        *w++ = 'T';
+        w = put_2digits(w, (unsigned)(rem / 3600));
+        *w++ = ':';
+        w = put_2digits(w, (unsigned)(rem % 3600 / 60));
+    }
+    *w++ = '"';
+    b->n = (size_t)(w - b->p);
 }
 
 /* A line's start: {"id": and the id, or null. */
@@ -343,6 +378,54 @@ static void put_head(Buf *b, const char *id, size_t id_len)
     PUT_LIT(b, "{\"id\":");
     if (id) buf_put_json_str(b, id, id_len);
     else PUT_LIT(b, "null");
+}
+
+/* The start of a decided line, {"id":"ID", then `rest` (a fragment of
+ * o): one room check and plain copies for an id of 1 to 16 bytes without a
+ * byte to escape (nearly every id), put_head otherwise. */
+static inline void put_head_and(Buf *b, const OutPolicy *o, const char *id, size_t id_len, Frag rest)
+{
+    static const char open[8] = "{\"id\":\""; /* 7 bytes and a NUL the id overwrites */
+    if (id && id_len - 1 < 16) {
+        uint64_t x0, x1;
+        if (id_len >= 8) {
+            x0 = bytes_le64(id);
+            x1 = bytes_le64(id + id_len - 8);
+        } else if (id_len >= 4) {
+            x0 = bytes_le32(id) | bytes_le32(id + id_len - 4) << 32;
+            x1 = x0;
+        } else {
+            /* Bytes 0, n/2 and n - 1 are all of them; 'a' pads the word. */
+            x0 = UINT64_C(0x6161616161000000) | (uint64_t)(unsigned char)id[0] |
+                 (uint64_t)(unsigned char)id[id_len / 2] << 8 | (uint64_t)(unsigned char)id[id_len - 1] << 16;
+            x1 = x0;
+        }
+        if (!(buf_json_word_special(x0) | buf_json_word_special(x1))) {
+            size_t need = 8 + 16 + rest.len;
+            if (b->cap - b->n < need) buf_reserve(b, need);
+            char *w = b->p + b->n;
+            memcpy(w, open, 8);
+            w += 7;
+            if (id_len >= 8) {
+                memcpy(w, id, 8);
+                memcpy(w + id_len - 8, id + id_len - 8, 8);
+            } else if (id_len >= 4) {
+                memcpy(w, id, 4);
+                memcpy(w + id_len - 4, id + id_len - 4, 4);
+            } else {
+                w[0] = id[0];
+                w[id_len / 2] = id[id_len / 2];
+                w[id_len - 1] = id[id_len - 1];
+            }
+            w += id_len;
+            *w++ = '"';
+            memcpy(w, o->text + rest.off, rest.len);
+            b->n = (size_t)(w + rest.len - b->p);
+            return;
+        }
+    }
+    put_head(b, id, id_len);
+    buf_put(b, o->text + rest.off, rest.len);
 }
 
 /* put_head, then "decision" (for lines that no policy decided). */
@@ -438,11 +521,11 @@ static void put_citations(Buf *b, const OutPolicy *o, const Obligation *ob)
  * possible ones the fields that leave them open. Its outcome and reviewers
  * are those of its first rule, whose pre-rendered parts are used; a
  * one-rule obligation (the common case) is nearly all pre-rendered. */
-static void put_obligation(Buf *b, const OutPolicy *o, const Obligation *ob, bool certain)
+static void put_obligation(Buf *b, OutPolicy *o, const Obligation *ob, bool certain)
 {
     uint32_t r0 = ob->rules[0];
     put_frag(b, o, o->obl_open[r0]);
-    if (ob->has_deadline) put_deadline(b, ob->deadline_is_date, ob->deadline);
+    if (ob->has_deadline) put_deadline(b, o, ob->deadline_is_date, ob->deadline);
     else PUT_LIT(b, "null");
     if (certain) {
         PUT_LIT(b, ",\"timely\":");
@@ -478,19 +561,17 @@ static bool decision_is_empty(const Decision *d)
            d->nreviewers == 0 && !d->has_deadline && d->timely < 0;
 }
 
-/* The line of a decision with rules, after its id (out_decision). */
-__attribute__((noinline)) static void put_decision_rest(Buf *b, const OutPolicy *o, unsigned kind,
-                                                        const Decision *d)
+/* The line of a decision with rules, after its head (out_decision). */
+__attribute__((noinline)) static void put_decision_rest(Buf *b, OutPolicy *o, const Decision *d)
 {
     const Prog *p = o->p;
-    put_frag(b, o, o->head[kind]);
     /* one deciding obligation (the common case): its first rule's reviewers */
     if (d->nreviewers && (d->nobligations == 1 || d->obligations[1].outcome != d->obligations[0].outcome))
         put_frag(b, o, o->reviewer[d->obligations[0].rules[0]]);
     else put_reviewers(b, p, d->reviewers, d->nreviewers);
     PUT_LIT(b, ",\"deadline\":");
     if (!d->has_deadline) PUT_LIT(b, "null");
-    else put_deadline(b, d->deadline_is_date, d->deadline);
+    else put_deadline(b, o, d->deadline_is_date, d->deadline);
     PUT_LIT(b, ",\"timely\":");
     put_timely(b, d->timely);
 
@@ -523,12 +604,15 @@ __attribute__((noinline)) static void put_decision_rest(Buf *b, const OutPolicy 
 /* Appends d's line (see out.h for the keys); d must come from a VM over
  * o's Prog. Everything but the id, the deadlines and timely is copied from
  * o's fragments; a line without rules is the id and one fragment. */
-void out_decision(Buf *b, const OutPolicy *o, const char *id, size_t id_len, const Decision *d)
+void out_decision(Buf *b, OutPolicy *o, const char *id, size_t id_len, const Decision *d)
 {
     unsigned kind = (unsigned)d->kind <= PCR_DEC_ERROR ? (unsigned)d->kind : PCR_DEC_ERROR;
-    put_head(b, id, id_len);
-    if (decision_is_empty(d)) put_frag(b, o, o->empty[kind]);
-    else put_decision_rest(b, o, kind, d);
+    if (decision_is_empty(d)) {
+        put_head_and(b, o, id, id_len, o->empty[kind]);
+    } else {
+        put_head_and(b, o, id, id_len, o->head[kind]);
+        put_decision_rest(b, o, d);
+    }
 }
 
 /* Appends a no_policy line for id (NULL gives "id":null). */

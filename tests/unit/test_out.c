@@ -357,3 +357,90 @@ Test(lines, ids_are_escaped_and_routing_compares_whole_payers)
     cr_assert_eq(k, PCR_DEC_NO_POLICY, "before the window: %.*s", (int)n, line);
     pcr_engine_free(e);
 }
+
+/* ---- the id fast path and date formatting --------------------------------- */
+
+/* Every id length from 0 to 24 (the fast path takes 1 to 16 bytes), with
+ * each byte that needs escaping, and a multi-byte character, at every
+ * position, on a decided line and on a "none" line: the line's id is the
+ * record's id, and the rest of the line is what a plain id gets. */
+Test(lines, ids_of_every_length_with_a_byte_to_escape_at_every_position)
+{
+    pcr_engine *e = th_engine("out.pcr", two_payers_src);
+    cr_assert_not_null(e);
+    /* The byte as JSON in the record, and what the id holds. */
+    static const char *const esc[] = {"\\\"", "\\\\", "\\n", "\\u0001", "\\u001f", "\\u00e9", "\\u007f", "x"};
+    static const char *const code[] = {"70551", "99213"};
+    for (size_t c = 0; c < 2; c++) {
+        for (int len = 0; len <= 24; len++) {
+            for (int at = -1; at < len; at++) {
+                for (size_t k = 0; k < sizeof esc / sizeof esc[0]; k++) {
+                    if (at < 0 && k) break;
+                    char id[256] = "", rec[512];
+                    size_t w = 0;
+                    for (int i = 0; i < len; i++) {
+                        if (i == at) w += (size_t)snprintf(id + w, sizeof id - w, "%s", esc[k]);
+                        else id[w++] = (char)('a' + i % 26);
+                    }
+                    id[w] = '\0';
+                    snprintf(rec, sizeof rec,
+                             "{\"id\":\"%s\",\"payer\":\"ok\",\"code\":\"%s\",\"service_date\":\"2026-03-09\"}", id,
+                             code[c]);
+                    size_t n;
+                    pcr_decision_kind kind;
+                    const char *line = eval(e, rec, &n, &kind);
+                    cr_assert_eq(kind, c ? PCR_DEC_NONE : PCR_DEC_PRIOR_AUTH, "%.*s", (int)n, line);
+                    cr_assert(n > 0 && line[n - 1] == '\n' && memchr(line, '\n', n) == line + n - 1);
+                    json_error_t jerr;
+                    json_t *got = json_loadb(line, n, 0, &jerr), *in = json_loads(rec, 0, &jerr);
+                    cr_assert_not_null(got, "%.*s: %s", (int)n, line, jerr.text);
+                    cr_assert(json_equal(json_object_get(got, "id"), json_object_get(in, "id")), "%s -> %.*s",
+                              rec, (int)n, line);
+                    /* The same line as with the id "x", but for the id. */
+                    json_object_set_new(got, "id", json_string("x"));
+                    char plain[512];
+                    snprintf(plain, sizeof plain,
+                             "{\"id\":\"x\",\"payer\":\"ok\",\"code\":\"%s\",\"service_date\":\"2026-03-09\"}", code[c]);
+                    size_t pn;
+                    const char *pl = eval(e, plain, &pn, &kind);
+                    json_t *want = json_loadb(pl, pn, 0, &jerr);
+                    cr_assert(json_equal(got, want), "%s -> %.*s", rec, (int)n, line);
+                    json_decref(got);
+                    json_decref(in);
+                    json_decref(want);
+                }
+            }
+        }
+    }
+    pcr_engine_free(e);
+}
+
+/* Hinnant's civil_from_days in signed arithmetic: the definition the fast
+ * path must agree with. */
+static void ref_ymd(int32_t days, int *y, int *m, int *d)
+{
+    long z = (long)days + 719468;
+    long era = (z >= 0 ? z : z - 146096) / 146097;
+    long doe = z - era * 146097;
+    long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    long doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    long mp = (5 * doy + 2) / 153;
+    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
+    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *y = (int)(yoe + era * 400 + (*m <= 2));
+}
+
+Test(dates, day_numbers_to_dates_agree_with_the_reference_everywhere)
+{
+    int32_t from[] = {-800000, (1 << 29) - 400000, INT32_MIN, INT32_MAX - 400000};
+    for (size_t r = 0; r < sizeof from / sizeof from[0]; r++) {
+        int32_t lo = from[r], hi = r ? from[r] + 400000 : 1300000;
+        if (r == 2) hi = INT32_MIN + 400000;
+        for (int32_t day = lo; day < hi; day++) {
+            int y, m, d, wy, wm, wd;
+            date_to_ymd(day, &y, &m, &d);
+            ref_ymd(day, &wy, &wm, &wd);
+            cr_assert(y == wy && m == wm && d == wd, "day %d: %d-%d-%d, want %d-%d-%d", day, y, m, d, wy, wm, wd);
+        }
+    }
+}
