@@ -444,3 +444,66 @@ Test(dates, day_numbers_to_dates_agree_with_the_reference_everywhere)
         }
     }
 }
+
+/* ---- routing: hashed chains in policy order --------------------------------- */
+
+/* 200 payers in three policies (more payers than chains, so chains hold
+ * several), one payer in two of them with adjacent windows: every payer
+ * goes to its policy on every date, in and out of the windows, through the
+ * engine and through a clone of it. */
+Test(lines, many_payers_route_to_their_policy_in_every_window)
+{
+    char src[3][8192];
+    for (int k = 0; k < 3; k++) {
+        int w = snprintf(src[k], sizeof src[k], "use std.request\npolicy pol%d { payer ", k);
+        for (int i = k; i < 200; i += 3)
+            w += snprintf(src[k] + w, sizeof src[k] - (size_t)w, "%s\"payer-%d%s\"", i == k ? "" : ", ", i,
+                          i % 7 ? "" : "-with-a-long-name");
+        if (k == 2) w += snprintf(src[k] + w, sizeof src[k] - (size_t)w, ", \"payer-0-with-a-long-name\"");
+        snprintf(src[k] + w, sizeof src[k] - (size_t)w,
+                 " title \"P\" version \"1\" effective %s }\n"
+                 "codeset mri \"MRI\" { CPT 70551 }\n"
+                 "rule r \"R\" { when code in mri require prior_auth }\n",
+                 k == 0 ? "2026-01-01 through 2026-06-30" : k == 1 ? "2026-01-01" : "2026-07-01");
+    }
+    pcr_engine *e = pcr_engine_new();
+    for (int k = 0; k < 3; k++) {
+        char name[16], err[256];
+        snprintf(name, sizeof name, "pol%d.pcr", k);
+        pcr_policy *p = th_compile(name, src[k]);
+        cr_assert_not_null(p, "%s", src[k]);
+        cr_assert_eq(pcr_engine_add(e, p, err, sizeof err), PCR_OK, "%s", err);
+    }
+    pcr_engine *c = pcr_engine_clone(e);
+    static const char *const days[] = {"2025-12-31", "2026-03-01", "2026-06-30", "2026-07-01", "2027-01-01"};
+    for (int which = 0; which < 2; which++) {
+        for (int i = 0; i < 201; i++) {
+            for (size_t d = 0; d < sizeof days / sizeof days[0]; d++) {
+                char rec[256], payer[64];
+                if (i < 200) snprintf(payer, sizeof payer, "payer-%d%s", i, i % 7 ? "" : "-with-a-long-name");
+                else snprintf(payer, sizeof payer, "payer-0-with-a-long-name");
+                snprintf(rec, sizeof rec, "{\"id\":\"x\",\"payer\":\"%s\",\"code\":\"70551\",\"service_date\":\"%s\"}",
+                         payer, days[d]);
+                int k = i < 200 ? i % 3 : 2;
+                /* payer-0-...: pol0 through June, pol2 from July */
+                bool open = k == 1 ? d > 0 : k == 0 ? d > 0 && d < 3 : d >= 3;
+                if (i == 0 || i == 200) k = d < 3 ? 0 : 2, open = d > 0;
+                size_t n;
+                pcr_decision_kind kind;
+                const char *line = eval(which ? c : e, rec, &n, &kind);
+                if (!open) {
+                    cr_assert_eq(kind, PCR_DEC_NO_POLICY, "%s: %.*s", rec, (int)n, line);
+                    continue;
+                }
+                char want[32];
+                snprintf(want, sizeof want, "\"policy\":\"pol%d@1\"", k);
+                cr_assert_eq(kind, PCR_DEC_PRIOR_AUTH, "%s: %.*s", rec, (int)n, line);
+                char copy[1024];
+                snprintf(copy, sizeof copy, "%.*s", (int)n, line);
+                cr_assert_not_null(strstr(copy, want), "%s: %s, want %s", rec, copy, want);
+            }
+        }
+    }
+    pcr_engine_free(c);
+    pcr_engine_free(e);
+}
