@@ -228,12 +228,28 @@ void date_holidays_index(Holidays *h)
     h->weekday_before[0] = 0;
     for (uint32_t i = 0; i < h->n; i++)
         h->weekday_before[i + 1] = h->weekday_before[i] + (date_weekday(h->days[i]) < 5);
+    free(h->by_day);
+    h->by_day = NULL;
+    h->by_day_len = 0;
+    if (h->n == 0 || (int64_t)h->days[h->n - 1] - h->days[0] >= DATE_BY_DAY_MAX) return;
+    /* H(d) for d from the first holiday to the day after the last. */
+    h->by_day_first = h->days[0];
+    h->by_day_len = (uint32_t)(h->days[h->n - 1] - h->days[0]) + 1;
+    h->by_day = xmalloc(((size_t)h->by_day_len + 1) * sizeof *h->by_day);
+    uint32_t i = 0;
+    for (uint32_t k = 0; k <= h->by_day_len; k++) {
+        while (i < h->n && h->days[i] < h->by_day_first + (int32_t)k) i++;
+        h->by_day[k] = h->weekday_before[i];
+    }
 }
 
 void date_holidays_free_index(Holidays *h)
 {
     free(h->weekday_before);
     h->weekday_before = NULL;
+    free(h->by_day);
+    h->by_day = NULL;
+    h->by_day_len = 0;
 }
 
 /* Weekdays among the day numbers before d, counted from a fixed origin:
@@ -286,6 +302,13 @@ static uint32_t holidays_before(const Holidays *h, int64_t day)
 static int64_t weekday_holidays_before(const Holidays *h, int64_t d)
 {
     if (!h || !h->n) return 0;
+    if (h->by_day) {
+        /* d - by_day_first in 0..by_day_len: one load; before it none,
+         * after it all. */
+        int64_t k = d - h->by_day_first;
+        if (k <= 0) return 0;
+        return k <= (int64_t)h->by_day_len ? h->by_day[k] : h->weekday_before[h->n];
+    }
     return h->weekday_before[holidays_before(h, d)];
 }
 

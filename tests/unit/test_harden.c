@@ -578,8 +578,8 @@ Test(harden_dates, indexed_business_days_match_stepping)
         days[n++] = d;
         if ((seed >> 20) % 5 == 0 && n < 600) days[n++] = ++d; /* a run */
     }
-    Holidays plain = {days, n, NULL};
-    Holidays fast = {days, n, NULL};
+    Holidays plain = {.days = days, .n = n};
+    Holidays fast = {.days = days, .n = n};
     date_holidays_index(&fast);
     for (int i = 0; i < 4000; i++) {
         seed = seed * 6364136223846793005ull + 1442695040888963407ull;
@@ -592,7 +592,7 @@ Test(harden_dates, indexed_business_days_match_stepping)
     /* No calendar at all. */
     for (int32_t day = -10; day < 30; day++)
         for (int32_t k = -12; k <= 12; k++) {
-            Holidays none = {NULL, 0, NULL};
+            Holidays none = {.days = NULL, .n = 0};
             int32_t step = day, left = k > 0 ? k : -k;
             while (left > 0) {
                 step += k > 0 ? 1 : -1;

@@ -230,8 +230,8 @@ static int32_t D(const char *s)
  * against the reference, with and without the calendar's index. */
 static void check_calendar(const int32_t *hol, uint32_t nh, int32_t from, int32_t through, int32_t span)
 {
-    Holidays h = {hol, nh, NULL};
-    Holidays hi = {hol, nh, NULL};
+    Holidays h = {.days = hol, .n = nh};
+    Holidays hi = {.days = hol, .n = nh};
     date_holidays_index(&hi);
     for (int32_t day = from; day <= through; day++) {
         for (int32_t n = -span; n <= span; n++) {
@@ -506,4 +506,42 @@ Test(lines, many_payers_route_to_their_policy_in_every_window)
     }
     pcr_engine_free(c);
     pcr_engine_free(e);
+}
+
+/* ---- business days: the per-day table and the binary search ---------------- */
+
+/* A calendar spanning fewer than DATE_BY_DAY_MAX days gets the per-day
+ * table, a longer one only the binary search: both agree with stepping
+ * day by day, from days before, inside and after the calendar. */
+Test(business_days, the_per_day_table_and_the_search_agree_with_stepping)
+{
+    static int32_t days[3000];
+    int32_t spans[] = {4000, DATE_BY_DAY_MAX - 1, DATE_BY_DAY_MAX, 3 * DATE_BY_DAY_MAX};
+    uint64_t seed = 99;
+    for (size_t s = 0; s < sizeof spans / sizeof spans[0]; s++) {
+        uint32_t n = 0;
+        int32_t first = 19000;
+        days[n++] = first;
+        for (int32_t d = first; n < 2999;) {
+            seed = seed * 6364136223846793005u + 1442695040888963407u;
+            d += 1 + (int32_t)((seed >> 33) % (uint64_t)(spans[s] / 1500));
+            if (d >= first + spans[s] - 1) break;
+            days[n++] = d;
+        }
+        days[n++] = first + spans[s] - 1; /* the span is exactly spans[s] days */
+        Holidays plain = {.days = days, .n = n};
+        Holidays fast = {.days = days, .n = n};
+        date_holidays_index(&fast);
+        cr_assert_eq(fast.by_day != NULL, spans[s] <= DATE_BY_DAY_MAX, "span %d", spans[s]);
+        for (int i = 0; i < 3000; i++) {
+            seed = seed * 6364136223846793005u + 1442695040888963407u;
+            int32_t day = first - 100 + (int32_t)((seed >> 33) % (uint64_t)(spans[s] + 200));
+            if (i % 10 == 0) day = first + spans[s] - 30 + i % 60; /* around the last holiday */
+            int32_t k = (int32_t)((seed >> 13) % 200) - 100;
+            int32_t want = date_add_business_days(day, k, &plain);
+            int32_t got = date_add_business_days(day, k, &fast);
+            cr_assert_eq(got, want, "span %d, day %d %+d: %d, stepping gives %d", spans[s], day, k, got, want);
+        }
+        date_holidays_free_index(&fast);
+    }
 }
