@@ -248,9 +248,9 @@ static bool run_stream(Run *r)
 
 /* ---- several threads --------------------------------------------------------
  *
- * The calling thread reads, copies the blocks of whole lines into batches
- * (closed past BATCH_BYTES), hands them to the workers and writes the
- * finished batches in input order: it never looks at a line. Each worker
+ * The calling thread reads straight into batches (closed past BATCH_BYTES
+ * of whole lines), hands them to the workers and writes the finished
+ * batches in input order: it never copies the input or looks at a line. Each worker
  * owns an engine (e itself for the first, clones for the others), counts
  * its batch's lines, takes its first record number once the batch before
  * has taken its own (batches are taken in order, so that wait is short),
@@ -259,7 +259,8 @@ static bool run_stream(Run *r)
  * and one line over, and its decisions). */
 
 enum {
-    BATCH_BYTES = 512 << 10, /* input bytes that close a batch */
+    BATCH_BYTES = 512 << 10, /* bytes of whole lines that close a batch */
+    READ_BYTES = 512 << 10,  /* bytes asked of one read into a batch */
     MAX_THREADS = 16,
     MAX_BATCHES = 16,
 };
@@ -437,58 +438,92 @@ static bool input_idle(const Run *r)
     return poll(&pf, 1, 0) == 0;
 }
 
-/* Several threads: lines are gathered into batches for the workers, and
- * finished batches are written between reads. */
-typedef struct Feed {
-    Run *r;
-    Pool *p;
-    Batch *cur; /* the batch being filled */
-} Feed;
-
-/* Closes the batch being filled and starts the next. */
-static bool feed_submit(Feed *f)
+/* Submits the whole lines of *b, b->in[0 .. *line_at), and makes the next
+ * batch *b, starting with the unfinished line b->in[*line_at ..). The
+ * worker that takes the old batch reads only below its in.n, so its tail
+ * is copied after the submission, and the slot is not reused before nb
+ * more batches are submitted. */
+static bool hand_over(Run *r, Pool *p, Batch **b, size_t *line_at)
 {
     bool ok = true;
-    submit(f->p, f->cur);
-    f->cur = next_batch(f->r, f->p, &ok);
+    Batch *old = *b;
+    size_t tail = old->in.n - *line_at;
+    old->in.n = *line_at;
+    submit(p, old);
+    Batch *nb = next_batch(r, p, &ok);
+    buf_reserve(&nb->in, tail + READ_BYTES);
+    if (tail) memcpy(nb->in.p, old->in.p + *line_at, tail);
+    nb->in.n = tail;
+    *b = nb;
+    *line_at = 0;
     return ok;
 }
 
-static bool feed_lines(void *ctx, const char *text, size_t n)
+/* Several threads: reads the input straight into the batches (no copy, no
+ * look at a line but for the last newline of each read), hands each batch
+ * over once it holds BATCH_BYTES of whole lines, and writes finished
+ * batches between reads. Holds at most the batches in flight; the bytes
+ * of a line over REC_MAX_LINE are dropped to its newline, its batch ending
+ * with it (too_long). */
+static bool read_batches(Run *r, Pool *p)
 {
-    Feed *f = ctx;
-    buf_put(&f->cur->in, text, n);
-    return f->cur->in.n < BATCH_BYTES || feed_submit(f);
-}
-
-static bool feed_too_long(void *ctx)
-{
-    Feed *f = ctx;
-    f->cur->too_long = true; /* after the lines it has: the batch ends there */
-    return feed_submit(f);
-}
-
-static bool feed_chunk(void *ctx)
-{
-    Feed *f = ctx;
-    Run *r = f->r;
     bool ok = true;
-    if (stop_requested(r)) {
-        r->o->stopped = true;
-        return true;
-    }
-    if (r->prompt && input_idle(r)) {
-        /* Nothing more is waiting: decide and write what came. */
-        if (f->cur->in.n) {
-            submit(f->p, f->cur);
-            ok = write_done(r, f->p, true);
-            f->cur = next_batch(r, f->p, &ok);
-        } else {
-            ok = write_done(r, f->p, true);
+    Batch *b = next_batch(r, p, &ok);
+    size_t line_at = 0;    /* b->in[line_at ..) is the unfinished line */
+    bool skipping = false; /* inside an over-long line: its bytes are dropped */
+    while (ok) {
+        buf_reserve(&b->in, READ_BYTES);
+        size_t old = b->in.n;
+        ssize_t got = in_read(r, b->in.p + old, READ_BYTES);
+        if (got == -2) {
+            r->o->stopped = true;
+            break;
         }
-    } else {
-        ok = write_done(r, f->p, false);
+        if (got < 0) {
+            ok = false;
+            break;
+        }
+        if (got == 0) break;
+        r->st->bytes += (uint64_t)got;
+        b->in.n += (size_t)got;
+        if (skipping) { /* then old == line_at */
+            const char *nl = memchr(b->in.p + old, '\n', (size_t)got);
+            if (nl) {
+                size_t keep = (size_t)(b->in.p + b->in.n - (nl + 1));
+                memmove(b->in.p + old, nl + 1, keep);
+                b->in.n = old + keep;
+                skipping = false;
+            } else {
+                b->in.n = old;
+            }
+        }
+        if (!skipping) {
+            const char *last = last_newline(b->in.p + old, b->in.n - old);
+            if (last) line_at = (size_t)(last - b->in.p) + 1;
+            if (b->in.n - line_at > REC_MAX_LINE) {
+                b->in.n = line_at;
+                b->too_long = true;
+                skipping = true;
+                ok = hand_over(r, p, &b, &line_at);
+            } else if (line_at >= BATCH_BYTES) {
+                ok = hand_over(r, p, &b, &line_at);
+            }
+        }
+        if (stop_requested(r)) {
+            r->o->stopped = true;
+            break;
+        }
+        if (r->prompt && input_idle(r)) {
+            /* Nothing more is waiting: decide and write what came. */
+            if (ok && line_at) ok = hand_over(r, p, &b, &line_at);
+            if (!write_done(r, p, true)) ok = false;
+        } else if (!write_done(r, p, false)) {
+            ok = false;
+        }
     }
+    /* Then what was read, the last line without its newline too. A stopped
+     * or failed run drops the batch being filled (not yet decided). */
+    if (ok && !r->o->stopped && b->in.n) submit(p, b);
     return ok;
 }
 
@@ -524,12 +559,7 @@ static bool run_threads(Run *r, unsigned nthreads)
     if (started == 0) {
         ok = run_stream(r);
     } else {
-        Feed f = {r, &p, next_batch(r, &p, &ok)};
-        LineSink s = {feed_lines, feed_too_long, feed_chunk, &f};
-        if (ok) ok = read_lines(r, &s);
-        /* Then what was read. A stopped or failed run drops the batch being
-         * filled (not yet decided). */
-        if (ok && !r->o->stopped && f.cur->in.n) submit(&p, f.cur);
+        ok = read_batches(r, &p);
         if (!write_done(r, &p, true)) ok = false;
     }
     pthread_mutex_lock(&p.mu);
