@@ -297,27 +297,46 @@ typedef struct Worker {
 } Worker;
 
 /* The number of lines in text[0..n): its newlines, and one more when the
- * text does not end in one. Sixteen bytes a step with SSE2, eight
- * elsewhere. */
+ * text does not end in one. With SSE2, 64 bytes a step: each compare
+ * subtracts 1 from a byte lane per newline, at most 255 times, then
+ * psadbw adds the lanes up (no popcount: x86-64's baseline has none, and
+ * the library call costs more than the scan). Elsewhere eight bytes a
+ * step, the newline bytes' high bits summed by one multiplication. */
 static uint64_t count_lines(const char *text, size_t n)
 {
     uint64_t count = 0;
     size_t i = 0;
 #if defined(__SSE2__)
-    const __m128i nl = _mm_set1_epi8('\n');
-    for (; i + 16 <= n; i += 16) {
-        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(text + i));
-        count += (uint64_t)__builtin_popcount((unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, nl)));
+    const __m128i nl = _mm_set1_epi8('\n'), zero = _mm_setzero_si128();
+#define NL_STEP(k) _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(text + i + 16 * (k))), nl)
+    while (n - i >= 16) {
+        /* 64 bytes a round, at most 63 rounds (252 per lane), then what
+         * is left 16 bytes at a time. */
+        size_t rounds = (n - i) / 64;
+        if (rounds > 63) rounds = 63;
+        __m128i acc = zero;
+        for (; rounds; rounds--, i += 64) {
+            acc = _mm_sub_epi8(acc, NL_STEP(0));
+            acc = _mm_sub_epi8(acc, NL_STEP(1));
+            acc = _mm_sub_epi8(acc, NL_STEP(2));
+            acc = _mm_sub_epi8(acc, NL_STEP(3));
+        }
+        if (n - i < 64)
+            for (; n - i >= 16; i += 16) acc = _mm_sub_epi8(acc, NL_STEP(0));
+        __m128i sums = _mm_sad_epu8(acc, zero);
+        count += (uint64_t)_mm_cvtsi128_si32(sums) + (uint64_t)_mm_cvtsi128_si32(_mm_srli_si128(sums, 8));
     }
+#undef NL_STEP
 #else
     const uint64_t low7 = UINT64_C(0x7f7f7f7f7f7f7f7f), nl8 = UINT64_C(0x0a0a0a0a0a0a0a0a);
+    const uint64_t ones = UINT64_C(0x0101010101010101);
     for (; i + 8 <= n; i += 8) {
         uint64_t x;
         memcpy(&x, text + i, 8);
         x ^= nl8;
         /* high bit of each byte: set exactly when the byte was '\n' */
         uint64_t z = ~(((x & low7) + low7) | x | low7);
-        count += (uint64_t)__builtin_popcountll(z);
+        count += ((z >> 7) * ones) >> 56;
     }
 #endif
     for (; i < n; i++) count += text[i] == '\n';
