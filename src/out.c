@@ -296,11 +296,15 @@ void out_policy_free(OutPolicy *o)
 
 static void put_frag(Buf *b, const OutPolicy *o, Frag f) { buf_put(b, o->text + f.off, f.len); }
 
-/* Writes v (< 100) as two decimal digits. */
+/* "00" to "99", two bytes each. */
+static const char two_digits[201] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+                                    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+                                    "8081828384858687888990919293949596979899";
+
+/* Writes v (< 100) as two decimal digits: one table load, no division. */
 static char *put_2digits(char *w, unsigned v)
 {
-    w[0] = (char)('0' + v / 10);
-    w[1] = (char)('0' + v % 10);
+    memcpy(w, two_digits + 2 * v, 2);
     return w + 2;
 }
 
@@ -479,6 +483,10 @@ static void put_rule_ids(Buf *b, const OutPolicy *o, const uint32_t *rules, uint
 /* The names of the fields in mask, in schema order, as a JSON array. */
 static void put_fields(Buf *b, const OutPolicy *o, uint64_t mask)
 {
+    if (!mask) {
+        PUT_LIT(b, "[]");
+        return;
+    }
     buf_putc(b, '[');
     bool first = true;
     for (uint32_t f = 0; mask; f++, mask >>= 1) {
@@ -590,6 +598,10 @@ __attribute__((noinline)) static void put_decision_rest(Buf *b, OutPolicy *o, co
     for (uint32_t k = 0; k < d->nobligations; k++) {
         if (k) buf_putc(b, ',');
         put_obligation(b, o, &d->obligations[k], true);
+    }
+    if (d->npossible == 0 && d->missing == 0) {
+        PUT_LIT(b, "],\"possible\":[],\"missing\":[]}\n"); /* nothing left open (most lines) */
+        return;
     }
     PUT_LIT(b, "],\"possible\":[");
     for (uint32_t k = 0; k < d->npossible; k++) {

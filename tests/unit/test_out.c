@@ -13,6 +13,7 @@
 #include "buf.h"
 #include "dates.h"
 #include "helpers.h"
+#include "out.h"
 #include "pcr/pcr.h"
 
 /* ---- JSON strings ---------------------------------------------------------- */
@@ -543,5 +544,26 @@ Test(business_days, the_per_day_table_and_the_search_agree_with_stepping)
             cr_assert_eq(got, want, "span %d, day %d %+d: %d, stepping gives %d", spans[s], day, k, got, want);
         }
         date_holidays_free_index(&fast);
+    }
+}
+
+/* Deadlines as written on a line, against snprintf over the reference
+ * date: every day of 1900-2999 as a date, and a datetime in it. */
+Test(dates, deadlines_format_as_snprintf_says)
+{
+    uint64_t seed = 5;
+    for (int32_t day = date_from_ymd(1900, 1, 1); day <= date_from_ymd(2999, 12, 31); day++) {
+        int y, m, d;
+        ref_ymd(day, &y, &m, &d);
+        char want[64], got[OUT_DEADLINE_MAX];
+        snprintf(want, sizeof want, "%04d-%02d-%02d", y, m, d);
+        size_t n = out_format_deadline(got, true, day);
+        cr_assert(n == strlen(want) && strcmp(got, want) == 0, "day %d: %s, want %s", day, got, want);
+        seed = seed * 6364136223846793005u + 1442695040888963407u;
+        int64_t sec = (int64_t)((seed >> 33) % SECONDS_PER_DAY);
+        snprintf(want, sizeof want, "%04d-%02d-%02dT%02d:%02d", y, m, d, (int)(sec / 3600), (int)(sec % 3600 / 60));
+        n = out_format_deadline(got, false, (int64_t)day * SECONDS_PER_DAY + sec);
+        cr_assert(n == strlen(want) && strcmp(got, want) == 0, "day %d + %llds: %s, want %s", day, (long long)sec, got,
+                  want);
     }
 }
