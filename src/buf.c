@@ -95,12 +95,12 @@ void buf_put_json_str(Buf *b, const char *s, size_t n)
         /* Ids and codes: two words, overlapping, cover the string; both
          * are tested and both are the copy. */
         uint64_t x0, x1;
-        memcpy(&x0, s, 8);
-        memcpy(&x1, s + n - 8, 8);
-        if (buf_json_word_special(x0) | buf_json_word_special(x1)) {
+        if (!buf_json_plain_8_16(s, n)) {
             put_json_escaped(b, s, n);
             return;
         }
+        memcpy(&x0, s, 8);
+        memcpy(&x1, s + n - 8, 8);
         if (b->cap - b->n < n + 2) buf_reserve(b, n + 2);
         char *w = b->p + b->n;
         w[0] = '"';

@@ -391,20 +391,21 @@ static inline void put_head_and(Buf *b, const OutPolicy *o, const char *id, size
 {
     static const char open[8] = "{\"id\":\""; /* 7 bytes and a NUL the id overwrites */
     if (id && id_len - 1 < 16) {
-        uint64_t x0, x1;
+        bool plain;
         if (id_len >= 8) {
-            x0 = bytes_le64(id);
-            x1 = bytes_le64(id + id_len - 8);
-        } else if (id_len >= 4) {
-            x0 = bytes_le32(id) | bytes_le32(id + id_len - 4) << 32;
-            x1 = x0;
+            plain = buf_json_plain_8_16(id, id_len);
         } else {
-            /* Bytes 0, n/2 and n - 1 are all of them; 'a' pads the word. */
-            x0 = UINT64_C(0x6161616161000000) | (uint64_t)(unsigned char)id[0] |
-                 (uint64_t)(unsigned char)id[id_len / 2] << 8 | (uint64_t)(unsigned char)id[id_len - 1] << 16;
-            x1 = x0;
+            uint64_t x;
+            if (id_len >= 4) {
+                x = bytes_le32(id) | bytes_le32(id + id_len - 4) << 32;
+            } else {
+                /* Bytes 0, n/2 and n - 1 are all of them; 'a' pads the word. */
+                x = UINT64_C(0x6161616161000000) | (uint64_t)(unsigned char)id[0] |
+                    (uint64_t)(unsigned char)id[id_len / 2] << 8 | (uint64_t)(unsigned char)id[id_len - 1] << 16;
+            }
+            plain = !buf_json_word_special(x);
         }
-        if (!(buf_json_word_special(x0) | buf_json_word_special(x1))) {
+        if (plain) {
             size_t need = 8 + 16 + rest.len;
             if (b->cap - b->n < need) buf_reserve(b, need);
             char *w = b->p + b->n;
