@@ -41,6 +41,10 @@ struct OutPolicy {
     Frag empty[PCR_DEC_ERROR + 1]; /* the same, then every later key empty, "}\n": the
                                       whole rest of a line with no rule (most lines) */
     Frag *one_rule; /* per rule: ,"rules":["id"],"reasons":[{reason}],"obligations":[ */
+    /* A line whose one rule makes its one obligation, nothing left open
+     * (most decided lines), per rule: */
+    Frag *solo_mid;  /* one_rule, then obl_open */
+    Frag *solo_tail; /* obl_close, then ],"possible":[],"missing":[]}\n */
     /* The last deadline day written, formatted (the only state a line
      * changes): a line's deadlines, and those of the lines around it, mostly
      * fall on one day, and date_to_ymd costs more than the rest of a date. */
@@ -125,6 +129,9 @@ static void put_frag_of(Buf *b, Frag f)
 #define EMPTY_TAIL                                                                             \
     "null,\"deadline\":null,\"timely\":null,\"rules\":[],\"reasons\":[],\"obligations\":[],"   \
     "\"possible\":[],\"missing\":[]}\n"
+
+/* The end of a decided line with nothing left open. */
+#define SOLO_END "],\"possible\":[],\"missing\":[]}\n"
 
 static const Name *outcome_name(unsigned o)
 {
@@ -225,6 +232,8 @@ OutPolicy *out_policy_new(const Prog *p)
     o->obl_close = xcalloc(p->nrules, sizeof *o->obl_close);
     o->obl_rules = xcalloc(p->nrules, sizeof *o->obl_rules);
     o->one_rule = xcalloc(p->nrules, sizeof *o->one_rule);
+    o->solo_mid = xcalloc(p->nrules, sizeof *o->solo_mid);
+    o->solo_tail = xcalloc(p->nrules, sizeof *o->solo_tail);
 
     start = b.n;
     put_joined(&b, p, p->id, "@", 1, p->version);
@@ -264,6 +273,14 @@ OutPolicy *out_policy_new(const Prog *p)
         put_frag_of(&b, o->reason[r]);
         PUT_LIT(&b, "],\"obligations\":[");
         o->one_rule[r] = frag_since(&b, start);
+        start = b.n;
+        put_frag_of(&b, o->one_rule[r]);
+        put_frag_of(&b, o->obl_open[r]);
+        o->solo_mid[r] = frag_since(&b, start);
+        start = b.n;
+        put_frag_of(&b, o->obl_close[r]);
+        PUT_LIT(&b, SOLO_END);
+        o->solo_tail[r] = frag_since(&b, start);
     }
     for (uint32_t f = 0; f < p->nfields; f++) {
         start = b.n;
@@ -288,6 +305,8 @@ void out_policy_free(OutPolicy *o)
     free(o->obl_close);
     free(o->obl_rules);
     free(o->one_rule);
+    free(o->solo_mid);
+    free(o->solo_tail);
     free(o->field);
     free(o);
 }
@@ -354,12 +373,11 @@ static char *put_ymd(OutPolicy *o, char *w, int32_t day)
     return w + sizeof o->ymd;
 }
 
-/* A deadline as a JSON string, "YYYY-MM-DD" (is_date: v in days) or
- * "YYYY-MM-DDTHH:MM" (v in seconds), as out_format_deadline writes it. */
-static void put_deadline(Buf *b, OutPolicy *o, bool is_date, int64_t v)
+/* A deadline as a JSON string at w, "YYYY-MM-DD" (is_date: v in days) or
+ * "YYYY-MM-DDTHH:MM" (v in seconds), as out_format_deadline writes it;
+ * writes at most OUT_DEADLINE_MAX bytes, returns the end. */
+static char *put_deadline_at(OutPolicy *o, char *w, bool is_date, int64_t v)
 {
-    if (b->cap - b->n < OUT_DEADLINE_MAX) buf_reserve(b, OUT_DEADLINE_MAX);
-    char *w = b->p + b->n;
     *w++ = '"';
     if (is_date) {
         w = put_ymd(o, w, (int32_t)v);
@@ -373,7 +391,38 @@ static void put_deadline(Buf *b, OutPolicy *o, bool is_date, int64_t v)
         w = put_2digits(w, (unsigned)(rem % 3600 / 60));
     }
     *w++ = '"';
-    b->n = (size_t)(w - b->p);
+    return w;
+}
+
+static void put_deadline(Buf *b, OutPolicy *o, bool is_date, int64_t v)
+{
+    if (b->cap - b->n < OUT_DEADLINE_MAX) buf_reserve(b, OUT_DEADLINE_MAX);
+    b->n = (size_t)(put_deadline_at(o, b->p + b->n, is_date, v) - b->p);
+}
+
+/* Copies fragment f of o to w; returns the end. */
+static char *put_frag_at(const OutPolicy *o, char *w, Frag f)
+{
+    memcpy(w, o->text + f.off, f.len);
+    return w + f.len;
+}
+
+/* Writes `D,"timely":T` at w (D a date, a datetime or null; T true, false
+ * or null): at most OUT_DEADLINE_MAX + 16 bytes. */
+static char *put_deadline_timely_at(OutPolicy *o, char *w, bool has, bool is_date, int64_t v, int timely)
+{
+    static const char tf[3][6] = {"null", "false", "true"};
+    if (has) {
+        w = put_deadline_at(o, w, is_date, v);
+    } else {
+        memcpy(w, "null", 4);
+        w += 4;
+    }
+    memcpy(w, ",\"timely\":", 10);
+    w += 10;
+    unsigned t = timely < 0 ? 0 : timely ? 2 : 1;
+    memcpy(w, tf[t], 5); /* "null" and "true" copy a NUL the next bytes overwrite */
+    return w + 4 + (t == 1);
 }
 
 /* A line's start: {"id": and the id, or null. */
@@ -570,10 +619,38 @@ static bool decision_is_empty(const Decision *d)
            d->nreviewers == 0 && !d->has_deadline && d->timely < 0;
 }
 
+/* The rest of a line whose one rule makes its one certain obligation
+ * and which leaves nothing open (solo_mid, solo_tail): one room check. */
+static void put_solo_rest(Buf *b, OutPolicy *o, const Decision *d)
+{
+    const Obligation *ob = &d->obligations[0];
+    uint32_t r = d->rules[0];
+    Frag rev = o->reviewer[r], mid = o->solo_mid[r], tail = o->solo_tail[r];
+    size_t need = rev.len + mid.len + tail.len + 2 * (2 * OUT_DEADLINE_MAX + 32);
+    if (b->cap - b->n < need) buf_reserve(b, need);
+    char *w = b->p + b->n;
+    if (d->nreviewers) {
+        w = put_frag_at(o, w, rev);
+    } else {
+        memcpy(w, "null", 4);
+        w += 4;
+    }
+    memcpy(w, ",\"deadline\":", 12);
+    w = put_deadline_timely_at(o, w + 12, d->has_deadline, d->deadline_is_date, d->deadline, d->timely);
+    w = put_frag_at(o, w, mid); /* ends in the obligation's "deadline": */
+    w = put_deadline_timely_at(o, w, ob->has_deadline, ob->deadline_is_date, ob->deadline, ob->timely);
+    b->n = (size_t)(put_frag_at(o, w, tail) - b->p);
+}
+
 /* The line of a decision with rules, after its head (out_decision). */
 __attribute__((noinline)) static void put_decision_rest(Buf *b, OutPolicy *o, const Decision *d)
 {
     const Prog *p = o->p;
+    if (d->nrules == 1 && d->nobligations == 1 && d->npossible == 0 && d->missing == 0 &&
+        d->obligations[0].nrules == 1 && d->obligations[0].rules[0] == d->rules[0]) {
+        put_solo_rest(b, o, d);
+        return;
+    }
     /* one deciding obligation (the common case): its first rule's reviewers */
     if (d->nreviewers && (d->nobligations == 1 || d->obligations[1].outcome != d->obligations[0].outcome))
         put_frag(b, o, o->reviewer[d->obligations[0].rules[0]]);
@@ -601,7 +678,7 @@ __attribute__((noinline)) static void put_decision_rest(Buf *b, OutPolicy *o, co
         put_obligation(b, o, &d->obligations[k], true);
     }
     if (d->npossible == 0 && d->missing == 0) {
-        PUT_LIT(b, "],\"possible\":[],\"missing\":[]}\n"); /* nothing left open (most lines) */
+        PUT_LIT(b, SOLO_END); /* nothing left open (most lines) */
         return;
     }
     PUT_LIT(b, "],\"possible\":[");

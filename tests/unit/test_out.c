@@ -567,3 +567,117 @@ Test(dates, deadlines_format_as_snprintf_says)
                   want);
     }
 }
+
+/* ---- lines of one rule and one obligation ---------------------------------- */
+
+static const char solo_src[] =
+    "use std.request\n"
+    "policy solo { payer \"with\" title \"Solo\" version \"3\" effective 2026-01-01 reviewer \"Plan \\\"S\\\"\" }\n"
+    "codeset h \"H\" { CPT 70551 }\n"
+    "codeset d \"D\" { CPT 70552 }\n"
+    "codeset n \"N\" { CPT 70553 }\n"
+    "codeset v \"V\" { CPT 70554 }\n"
+    "rule hours \"Hours\" { when code in h require prior_auth deadline 72 hours before service }\n"
+    "rule days \"Days\" { when code in d require notification deadline 2 days after service }\n"
+    "rule nodeadline \"None\" { when code in n require prior_auth }\n"
+    "rule two \"Two\" { when code in v require prior_auth reviewer \"eviCore\", \"AIM\" deadline 1 business_day before service }\n";
+
+static const char solo_bare_src[] =
+    "use std.request\n"
+    "policy bare { payer \"without\" title \"Bare\" version \"1\" effective 2026-01-01 }\n"
+    "codeset h \"H\" { CPT 70551 }\n"
+    "rule hours \"Hours\" { when code in h require prior_auth deadline 72 hours before service }\n";
+
+/* The JSON value of a reviewer list: null, a string, or an array. */
+static json_t *reviewers_json(const char *const *r, size_t n)
+{
+    if (n == 0) return json_null();
+    if (n == 1) return json_string(r[0]);
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++) json_array_append_new(a, json_string(r[i]));
+    return a;
+}
+
+static json_t *str_or_null(const char *s) { return s ? json_string(s) : json_null(); }
+static json_t *timely_json(int t) { return t < 0 ? json_null() : json_boolean(t); }
+
+/* Every deadline kind (datetime, date, none, business days) with every
+ * timely (on time, late, unknown), with rule, policy and no reviewers: the
+ * line is the decision pcr_engine_decision describes, key by key. */
+Test(lines, one_rule_one_obligation_lines_say_what_the_decision_says)
+{
+    pcr_engine *e = th_engine("solo.pcr", solo_src);
+    cr_assert_not_null(e);
+    pcr_policy *bare = th_compile("bare.pcr", solo_bare_src);
+    char err[256];
+    cr_assert_eq(pcr_engine_add(e, bare, err, sizeof err), PCR_OK, "%s", err);
+    static const char *const recs[] = {
+        "\"payer\":\"with\",\"code\":\"70551\"", "\"payer\":\"with\",\"code\":\"70552\"",
+        "\"payer\":\"with\",\"code\":\"70553\"", "\"payer\":\"with\",\"code\":\"70554\"",
+        "\"payer\":\"without\",\"code\":\"70551\""};
+    static const char *const asked[] = {"", ",\"requested_at\":\"2026-02-20T09:30\"",
+                                        ",\"requested_at\":\"2026-03-01T23:59\"", ",\"requested_at\":\"2026-02-27\""};
+    size_t checked = 0;
+    for (size_t i = 0; i < sizeof recs / sizeof recs[0]; i++) {
+        for (size_t a = 0; a < sizeof asked / sizeof asked[0]; a++) {
+            for (int day = 2; day <= 9; day += 7) {
+                char rec[512];
+                snprintf(rec, sizeof rec, "{\"id\":\"s%zu-%zu\",%s,\"service_date\":\"2026-03-0%d\"%s}", i, a, recs[i], day,
+                         asked[a]);
+                size_t n;
+                pcr_decision_kind k;
+                const char *line = eval(e, rec, &n, &k);
+                pcr_decision d;
+                cr_assert_eq(pcr_engine_decision(e, &d), PCR_OK);
+                cr_assert(k == PCR_DEC_PRIOR_AUTH || k == PCR_DEC_NOTIFICATION, "%s: %.*s", rec, (int)n, line);
+                cr_assert_eq(d.nrules, 1);
+                cr_assert_eq(d.nobligations, 1);
+                json_error_t jerr;
+                json_t *got = json_loadb(line, n, 0, &jerr);
+                cr_assert_not_null(got, "%.*s: %s", (int)n, line, jerr.text);
+                cr_assert(n > 0 && line[n - 1] == '\n' && memchr(line, '\n', n) == line + n - 1);
+                json_t *want = json_object();
+                json_object_set_new(want, "id", json_string(d.id));
+                json_object_set_new(want, "decision", json_string(pcr_decision_name(d.kind)));
+                json_object_set_new(want, "policy", json_string(d.policy));
+                json_object_set_new(want, "reviewer", reviewers_json(d.reviewers, d.nreviewers));
+                json_object_set_new(want, "deadline", str_or_null(d.deadline));
+                json_object_set_new(want, "timely", timely_json(d.timely));
+                json_object_set_new(want, "rules", json_pack("[s]", d.rules[0]));
+                json_object_set(want, "reasons", json_object_get(got, "reasons"));
+                const pcr_obligation *ob = &d.obligations[0];
+                json_t *o = json_object();
+                json_object_set_new(o, "outcome", json_string(pcr_outcome_name(ob->outcome)));
+                json_object_set_new(o, "reviewer", reviewers_json(ob->reviewers, ob->nreviewers));
+                json_object_set_new(o, "deadline", str_or_null(ob->deadline));
+                json_object_set_new(o, "timely", timely_json(ob->timely));
+                json_object_set_new(o, "rules", json_pack("[s]", ob->rules[0]));
+                json_object_set(o, "citations", json_object_get(json_array_get(json_object_get(got, "obligations"), 0),
+                                                                "citations"));
+                json_object_set_new(want, "obligations", json_pack("[o]", o));
+                json_object_set_new(want, "possible", json_array());
+                json_object_set_new(want, "missing", json_array());
+                cr_assert(json_equal(got, want), "%s:\n%.*s", rec, (int)n, line);
+                /* and the keys in the documented order */
+                static const char *const order[] = {"{\"id\":", ",\"decision\":", ",\"policy\":", ",\"reviewer\":",
+                                                    ",\"deadline\":", ",\"timely\":", ",\"rules\":[", ",\"reasons\":[",
+                                                    ",\"obligations\":[{\"outcome\":", ",\"reviewer\":", ",\"deadline\":",
+                                                    ",\"timely\":", ",\"rules\":[", ",\"citations\":[",
+                                                    "],\"possible\":[],\"missing\":[]}\n"};
+                char copy[2048];
+                snprintf(copy, sizeof copy, "%.*s", (int)n, line);
+                const char *at = copy;
+                for (size_t q = 0; q < sizeof order / sizeof order[0]; q++) {
+                    const char *f = strstr(at, order[q]);
+                    cr_assert_not_null(f, "%s: no %s after %s", copy, order[q], at);
+                    at = f + strlen(order[q]);
+                }
+                json_decref(got);
+                json_decref(want);
+                checked++;
+            }
+        }
+    }
+    cr_assert_eq(checked, 40);
+    pcr_engine_free(e);
+}
