@@ -775,3 +775,37 @@ Test(harden_threads, j2_j3_number_every_record_across_batches)
     cr_assert_eq(bad, 0, "every error line names its own record number: %s", out);
     free(out);
 }
+
+/* Batches of 1- and 2-byte lines, over 260,000 of them in one batch, most
+ * malformed: every record still has its own number, and -j 2 writes what
+ * -j 1 writes. */
+Test(harden_threads, j2_batches_of_many_short_lines)
+{
+    char path[200], demo[4400];
+    snprintf(path, sizeof path, "%s/short.jsonl", tmpdir());
+    snprintf(demo, sizeof demo, "%s/policies/examples/demo-requests.jsonl", root());
+    size_t dn;
+    char *good = th_read_file(demo, &dn);
+    cr_assert_not_null(good);
+    char *nl = strchr(good, '\n');
+    cr_assert_not_null(nl);
+    *nl = '\0';
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    for (int i = 0; i < 300000; i++) fputs(i % 1000 == 999 ? good : i % 3 ? "x" : "", f), fputc('\n', f);
+    cr_assert_eq(fclose(f), 0);
+    free(good);
+    int st;
+    char *out = th_runf(&st, "cd %s && P=%s/policies/examples/demo.pcr && "
+                        "%s/pcrvm -j 1 $P short.jsonl > t1.txt; %s/pcrvm -j 2 $P short.jsonl > t2.txt; "
+                        "cmp t1.txt t2.txt && wc -l < t2.txt && awk 'match($0, /\"error\":\"record [0-9]+:/) { "
+                        "n = substr($0, RSTART + 16, RLENGTH - 17); if (n != NR) bad++; errs++ } "
+                        "END { print errs + 0, bad + 0 }' t2.txt",
+                        tmpdir(), root(), bin(), bin());
+    unsigned long nlines = 0, errs = 0, bad = 1;
+    cr_assert_eq(sscanf(out, "%lu\n%lu %lu", &nlines, &errs, &bad), 3, "%s", out);
+    cr_assert_eq(nlines, 300000, "%s", out);
+    cr_assert_eq(errs, 299700, "%s", out);
+    cr_assert_eq(bad, 0, "every error line names its own record number: %s", out);
+    free(out);
+}

@@ -469,7 +469,7 @@ Test(lines, many_payers_route_to_their_policy_in_every_window)
     }
     pcr_engine *e = pcr_engine_new();
     for (int k = 0; k < 3; k++) {
-        char name[16], err[256];
+        char name[32], err[256];
         snprintf(name, sizeof name, "pol%d.pcr", k);
         pcr_policy *p = th_compile(name, src[k]);
         cr_assert_not_null(p, "%s", src[k]);
