@@ -248,8 +248,8 @@ static bool run_stream(Run *r)
 
 /* ---- several threads --------------------------------------------------------
  *
- * The calling thread reads straight into batches (closed past BATCH_BYTES
- * of whole lines), hands them to the workers and writes the finished
+ * The calling thread reads straight into batches (closed past
+ * BATCH_BYTES - READ_BYTES of whole lines), hands them to the workers and writes the finished
  * batches in input order: it never copies the input or looks at a line. Each worker
  * owns an engine (e itself for the first, clones for the others), counts
  * its batch's lines, takes its first record number once the batch before
@@ -259,8 +259,11 @@ static bool run_stream(Run *r)
  * and one line over, and its decisions). */
 
 enum {
-    BATCH_BYTES = 512 << 10, /* bytes of whole lines that close a batch */
-    READ_BYTES = 512 << 10,  /* bytes asked of one read into a batch */
+    BATCH_BYTES = 512 << 10, /* bytes a batch holds before its reads stop */
+    READ_BYTES = 128 << 10,  /* bytes asked of one read into a batch: a batch
+                                closes with at least BATCH_BYTES - READ_BYTES
+                                of whole lines, and at most BATCH_BYTES and
+                                the rest of a line */
     MAX_THREADS = 16,
     MAX_BATCHES = 16,
 };
@@ -435,6 +438,8 @@ static Batch *next_batch(Run *r, Pool *p, bool *ok)
         if (!write_done(r, p, false)) *ok = false;
     }
     Batch *b = &p->b[p->submitted % p->nb];
+    if (b->in.cap > 2 * (BATCH_BYTES + REC_MAX_LINE)) buf_free(&b->in); /* grown by a long line */
+    buf_reserve(&b->in, BATCH_BYTES + READ_BYTES); /* at once, not doubling up to it */
     b->in.n = 0;
     b->too_long = false;
     b->seq = p->submitted;
@@ -480,8 +485,8 @@ static bool hand_over(Run *r, Pool *p, Batch **b, size_t *line_at)
 
 /* Several threads: reads the input straight into the batches (no copy, no
  * look at a line but for the last newline of each read), hands each batch
- * over once it holds BATCH_BYTES of whole lines, and writes finished
- * batches between reads. Holds at most the batches in flight; the bytes
+ * over once it holds BATCH_BYTES - READ_BYTES of whole lines, and writes
+ * finished batches between reads. Holds at most the batches in flight; the bytes
  * of a line over REC_MAX_LINE are dropped to its newline, its batch ending
  * with it (too_long). */
 static bool read_batches(Run *r, Pool *p)
@@ -524,7 +529,7 @@ static bool read_batches(Run *r, Pool *p)
                 b->too_long = true;
                 skipping = true;
                 ok = hand_over(r, p, &b, &line_at);
-            } else if (line_at >= BATCH_BYTES) {
+            } else if (line_at > BATCH_BYTES - READ_BYTES) {
                 ok = hand_over(r, p, &b, &line_at);
             }
         }
