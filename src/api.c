@@ -342,16 +342,21 @@ typedef struct EnginePolicy {
     uint64_t *merged; /* rule counts merged in from clones (nrules); NULL: none yet */
 } EnginePolicy;
 
-/* One payer a policy covers, with its window: route() scans these in
- * policy order, comparing the payer's first and last 8 bytes as two words
- * (and the bytes between, for a payer longer than 16). */
+/* One payer a policy covers, with its window. route() hashes a record's
+ * payer to one of ROUTE_SLOTS chains and walks it in policy order,
+ * comparing the payer's first and last 8 bytes as two words (and the bytes
+ * between, for a payer longer than 16): one or two routes looked at per
+ * record, however many payers are loaded. */
 typedef struct Route {
     uint64_t head, tail;    /* payer_head and payer_tail of the payer */
     const char *s;          /* the payer (Prog memory) */
     uint32_t n;             /* its length */
     uint32_t pol;           /* index into the engine's v */
     int32_t from, through;  /* the policy's window (days) */
+    uint32_t next;          /* the next route of its chain, plus 1; 0 ends it */
 } Route;
+
+enum { ROUTE_SLOT_BITS = 6, ROUTE_SLOTS = 1 << ROUTE_SLOT_BITS };
 
 enum {
     NO_POLICY_WHY_MAX = 512, /* bytes of a no_policy line's "why" */
@@ -377,6 +382,7 @@ struct pcr_engine {
     size_t n, cap;
     Route *routes;   /* every payer of every policy, in policy order */
     size_t nroutes, routes_cap;
+    uint32_t route_slot[ROUTE_SLOTS]; /* each chain's first route, plus 1; 0: empty */
     RecDecoder *dec; /* for the schema all policies share (the first's) */
     bool strict;     /* pcr_engine_set_strict: unknown keys are errors */
     Buf line;        /* the current decision line */
@@ -455,7 +461,14 @@ static inline uint64_t payer_head(const char *s, size_t n)
  * with the head and the length it tells payers of up to 16 bytes apart. */
 static inline uint64_t payer_tail(const char *s, size_t n) { return n > 8 ? bytes_le64(s + n - 8) : 0; }
 
-/* Adds the routes of e->v[i] (its payers) at the end of e->routes. */
+/* The chain of a payer with these payer_head, payer_tail and length. */
+static inline uint32_t route_slot(uint64_t head, uint64_t tail, uint32_t n)
+{
+    return (uint32_t)(((head ^ tail * 31 ^ n) * UINT64_C(0x9e3779b97f4a7c15)) >> (64 - ROUTE_SLOT_BITS));
+}
+
+/* Adds the routes of e->v[i] (its payers) at the end of e->routes and of
+ * their chains. */
 static void routes_add(pcr_engine *e, size_t i)
 {
     const Prog *p = e->v[i].pol->prog;
@@ -473,6 +486,10 @@ static void routes_add(pcr_engine *e, size_t i)
         r->pol = (uint32_t)i;
         r->from = p->eff_from;
         r->through = p->eff_through;
+        r->next = 0;
+        uint32_t *link = &e->route_slot[route_slot(r->head, r->tail, r->n)];
+        while (*link) link = &e->routes[*link - 1].next;
+        *link = (uint32_t)e->nroutes;
     }
 }
 
@@ -542,11 +559,12 @@ void pcr_engine_free(pcr_engine *e)
 static EnginePolicy *route(pcr_engine *e, const char *payer, uint32_t n, int32_t day)
 {
     uint64_t head = payer_head(payer, n), tail = payer_tail(payer, n);
-    for (size_t i = 0; i < e->nroutes; i++) {
-        const Route *r = &e->routes[i];
+    for (uint32_t i = e->route_slot[route_slot(head, tail, n)]; i;) {
+        const Route *r = &e->routes[i - 1];
         if (r->head == head && r->tail == tail && r->n == n && day >= r->from && day <= r->through &&
             (n <= 16 || memcmp(r->s + 8, payer + 8, n - 16) == 0))
             return &e->v[r->pol];
+        i = r->next;
     }
     return NULL;
 }
@@ -769,7 +787,7 @@ static void explain_last(pcr_engine *e, const Record *r, uint64_t recno, const c
 
 /* Routes and decides the decoded record r, appending its decision line
  * to out; returns the decision. */
-static pcr_decision_kind decide_record(pcr_engine *e, const Record *r, Buf *out)
+static inline pcr_decision_kind decide_record(pcr_engine *e, const Record *r, Buf *out)
 {
     const Prog *p0 = e->v[0].pol->prog;
     const RecVal *payer = &r->v[p0->f_payer];
@@ -787,7 +805,7 @@ static pcr_decision_kind decide_record(pcr_engine *e, const Record *r, Buf *out)
 
 /* Decides one line, appending its decision line to out; returns the
  * decision. */
-static pcr_decision_kind decide_line(pcr_engine *e, const char *json, size_t len, uint64_t recno,
+static inline pcr_decision_kind decide_line(pcr_engine *e, const char *json, size_t len, uint64_t recno,
                                      Buf *out, const Record **rec)
 {
     *rec = NULL;
@@ -808,7 +826,8 @@ static pcr_decision_kind decide_line(pcr_engine *e, const char *json, size_t len
 }
 
 /* Decides one line into out (and explains it when asked). */
-static pcr_decision_kind eval_line(pcr_engine *e, const char *json, size_t len, uint64_t recno, Buf *out)
+__attribute__((always_inline)) static inline pcr_decision_kind eval_line(pcr_engine *e, const char *json,
+                                                                       size_t len, uint64_t recno, Buf *out)
 {
     const Record *r;
     pcr_decision_kind k = decide_line(e, json, len, recno, out, &r);
@@ -821,6 +840,32 @@ pcr_decision_kind api_engine_eval_into(pcr_engine *e, const char *json, size_t l
                                        Buf *out)
 {
     return eval_line(e, json, len, recno, out);
+}
+
+/* See run.h. */
+size_t api_engine_eval_lines(pcr_engine *e, const char *text, size_t n, uint64_t *recno, Buf *out,
+                             size_t out_limit, volatile sig_atomic_t *stop, pcr_stats *st)
+{
+    size_t at = 0;
+    while (at < n) {
+        const char *line = text + at;
+        const char *nl = memchr(line, '\n', n - at);
+        size_t len = nl ? (size_t)(nl - line) : n - at;
+        pcr_decision_kind k = PCR_DEC_ERROR;
+        if (len <= REC_MAX_LINE) {
+            k = eval_line(e, line, len, ++*recno, out);
+        } else {
+            const char *t;
+            size_t tn;
+            api_engine_too_long(e, ++*recno, &t, &tn);
+            buf_put(out, t, tn);
+        }
+        st->records++;
+        st->by_decision[k]++;
+        at += len + (nl != NULL);
+        if (out->n >= out_limit || (stop && *stop)) break;
+    }
+    return at;
 }
 
 void pcr_engine_set_explain(pcr_engine *e, FILE *out)

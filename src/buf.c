@@ -41,19 +41,6 @@ void buf_printf(Buf *b, const char *fmt, ...)
     va_end(ap);
 }
 
-/* Whether some byte of the word x needs escaping in JSON: a '"', a '\\'
- * or a control character. The classic word tricks: some byte of x is below
- * 0x20 iff (x - 0x2020..) & ~x & 0x8080.. is not 0, and some byte is zero
- * iff (x - 0x0101..) & ~x & 0x8080.. is not 0, applied to x ^ '"'.. and
- * x ^ '\\'... Both are exact about whether such a byte exists (they may
- * mark the wrong byte, which is not asked). Bytes >= 0x80 never match. */
-static inline uint64_t json_word_special(uint64_t x)
-{
-    const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
-    uint64_t q = x ^ (ones * '"'), bs = x ^ (ones * '\\');
-    return (((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((bs - ones) & ~bs)) & high;
-}
-
 /* Whether s[0..n) goes into a JSON string as it is (no byte to escape). */
 static bool json_plain(const char *s, size_t n)
 {
@@ -67,10 +54,10 @@ static bool json_plain(const char *s, size_t n)
     }
     for (size_t i = 0; i + 8 < n; i += 8) {
         memcpy(&x, s + i, 8);
-        hit |= json_word_special(x);
+        hit |= buf_json_word_special(x);
     }
     memcpy(&x, s + n - 8, 8); /* the last 8 bytes, overlapping the loop's */
-    return !(hit | json_word_special(x));
+    return !(hit | buf_json_word_special(x));
 }
 
 /* buf_put_json_str for a string with a byte to escape (the rare case),
@@ -108,12 +95,12 @@ void buf_put_json_str(Buf *b, const char *s, size_t n)
         /* Ids and codes: two words, overlapping, cover the string; both
          * are tested and both are the copy. */
         uint64_t x0, x1;
-        memcpy(&x0, s, 8);
-        memcpy(&x1, s + n - 8, 8);
-        if (json_word_special(x0) | json_word_special(x1)) {
+        if (!buf_json_plain_8_16(s, n)) {
             put_json_escaped(b, s, n);
             return;
         }
+        memcpy(&x0, s, 8);
+        memcpy(&x1, s + n - 8, 8);
         if (b->cap - b->n < n + 2) buf_reserve(b, n + 2);
         char *w = b->p + b->n;
         w[0] = '"';

@@ -2,9 +2,13 @@
 #ifndef PCR_BUF_H
 #define PCR_BUF_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 typedef struct Buf {
     char *p;
@@ -25,6 +29,41 @@ static inline void buf_putc(Buf *b, char c)
 {
     if (b->cap == b->n) buf_reserve(b, 1);
     b->p[b->n++] = c;
+}
+
+/* Whether some byte of the word x (8 bytes of a string) needs escaping in
+ * JSON: a '"', a '\\' or a control character (bytes >= 0x80 never do).
+ * The classic word tricks: some byte of x is below 0x20 iff
+ * (x - 0x2020..) & ~x & 0x8080.. is not 0, and some byte is zero iff
+ * (x - 0x0101..) & ~x & 0x8080.. is not 0, applied to x ^ '"'.. and
+ * x ^ '\\'... Exact about whether such a byte exists (the bit set may
+ * mark the wrong byte, which is not asked). */
+static inline uint64_t buf_json_word_special(uint64_t x)
+{
+    const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
+    uint64_t q = x ^ (ones * '"'), bs = x ^ (ones * '\\');
+    return (((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((bs - ones) & ~bs)) & high;
+}
+
+/* Whether s[0..n), 8 <= n <= 16, has no byte to escape in JSON: its
+ * first and last 8 bytes, overlapping, tested at once (SSE2: a 16-byte
+ * vector, compared with '"', '\\' and 0x1f as the unsigned maximum of
+ * a control byte), or as two words elsewhere. */
+static inline bool buf_json_plain_8_16(const char *s, size_t n)
+{
+#if defined(__SSE2__)
+    __m128i v = _mm_unpacklo_epi64(_mm_loadl_epi64((const __m128i *)(const void *)s),
+                                   _mm_loadl_epi64((const __m128i *)(const void *)(s + n - 8)));
+    __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+                                            _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
+                               _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1f)), v));
+    return _mm_movemask_epi8(hit) == 0;
+#else
+    uint64_t x0, x1;
+    memcpy(&x0, s, 8);
+    memcpy(&x1, s + n - 8, 8);
+    return !(buf_json_word_special(x0) | buf_json_word_special(x1));
+#endif
 }
 
 void buf_puts(Buf *b, const char *s);

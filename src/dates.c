@@ -31,17 +31,42 @@ int32_t date_from_ymd(int y, int m, int d)
     return era * 146097 + doe - 719468;
 }
 
+/* date_to_ymd for days >= -719468 (0000-03-01): Neri and Schneider's
+ * "Euclidean affine functions" (2021), in unsigned 32-bit arithmetic with
+ * multiplications and shifts only, over the year that starts in March. */
+static inline void ymd_from_days_pos(uint32_t days, int *y, int *m, int *d)
+{
+    uint32_t n1 = 4 * (days + 719468) + 3;
+    uint32_t century = n1 / 146097, in_century = n1 % 146097 / 4;
+    uint64_t p2 = (uint64_t)2939745 * (4 * in_century + 3);
+    uint32_t year = 100 * century + (uint32_t)(p2 >> 32);
+    uint32_t day_of_year = (uint32_t)p2 / 2939745 / 4; /* from March 1 */
+    uint32_t n3 = 2141 * day_of_year + 197913;
+    uint32_t month = n3 >> 16, day = (n3 & 0xffff) / 2141;
+    bool jan_feb = day_of_year >= 306;
+    *y = (int)(year + jan_feb);
+    *m = (int)(jan_feb ? month - 12 : month);
+    *d = (int)day + 1;
+}
+
 void date_to_ymd(int32_t days, int *y, int *m, int *d)
 {
-    int z = days + 719468;
-    int era = (z >= 0 ? z : z - 146096) / 146097;
-    int doe = z - era * 146097;
-    int yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int mp = (5 * doy + 2) / 153;
-    *d = doy - (153 * mp + 2) / 5 + 1;
-    *m = mp < 10 ? mp + 3 : mp - 9;
-    *y = yoe + era * 400 + (*m <= 2);
+    /* The fast path's 4 * (days + 719468) + 3 stays below 2^32 up to the
+     * year 2,940,000 or so; 2^29 days is far inside that. */
+    if (days >= -719468 && days < (1 << 29)) {
+        ymd_from_days_pos((uint32_t)days, y, m, d);
+        return;
+    }
+    /* Hinnant's civil_from_days, in 64 bits: days + 719468 may pass INT32_MAX. */
+    int64_t z = (int64_t)days + 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
+    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *y = (int)(yoe + era * 400 + (*m <= 2));
 }
 
 int date_weekday(int32_t days)
@@ -203,12 +228,28 @@ void date_holidays_index(Holidays *h)
     h->weekday_before[0] = 0;
     for (uint32_t i = 0; i < h->n; i++)
         h->weekday_before[i + 1] = h->weekday_before[i] + (date_weekday(h->days[i]) < 5);
+    free(h->by_day);
+    h->by_day = NULL;
+    h->by_day_len = 0;
+    if (h->n == 0 || (int64_t)h->days[h->n - 1] - h->days[0] >= DATE_BY_DAY_MAX) return;
+    /* H(d) for d from the first holiday to the day after the last. */
+    h->by_day_first = h->days[0];
+    h->by_day_len = (uint32_t)(h->days[h->n - 1] - h->days[0]) + 1;
+    h->by_day = xmalloc(((size_t)h->by_day_len + 1) * sizeof *h->by_day);
+    uint32_t i = 0;
+    for (uint32_t k = 0; k <= h->by_day_len; k++) {
+        while (i < h->n && h->days[i] < h->by_day_first + (int32_t)k) i++;
+        h->by_day[k] = h->weekday_before[i];
+    }
 }
 
 void date_holidays_free_index(Holidays *h)
 {
     free(h->weekday_before);
     h->weekday_before = NULL;
+    free(h->by_day);
+    h->by_day = NULL;
+    h->by_day_len = 0;
 }
 
 /* Weekdays among the day numbers before d, counted from a fixed origin:
@@ -261,6 +302,13 @@ static uint32_t holidays_before(const Holidays *h, int64_t day)
 static int64_t weekday_holidays_before(const Holidays *h, int64_t d)
 {
     if (!h || !h->n) return 0;
+    if (h->by_day) {
+        /* d - by_day_first in 0..by_day_len: one load; before it none,
+         * after it all. */
+        int64_t k = d - h->by_day_first;
+        if (k <= 0) return 0;
+        return k <= (int64_t)h->by_day_len ? h->by_day[k] : h->weekday_before[h->n];
+    }
     return h->weekday_before[holidays_before(h, d)];
 }
 

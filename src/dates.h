@@ -45,9 +45,19 @@ typedef struct Holidays {
     const int32_t *days;
     uint32_t n;
     uint32_t *weekday_before; /* NULL: not built (business days then step day by day) */
+    /* Built with weekday_before when the calendar spans at most
+     * DATE_BY_DAY_MAX days (owned; NULL otherwise): by_day[k] is H(d) for
+     * d = by_day_first + k, k in 0..by_day_len, so H is one load there
+     * rather than a binary search. */
+    uint32_t *by_day;
+    int32_t by_day_first;
+    uint32_t by_day_len;
 } Holidays;
 
-/* Builds h->weekday_before (O(n)); free it with date_holidays_free_index. */
+enum { DATE_BY_DAY_MAX = 1 << 18 }; /* days: 1 MiB of table at most */
+
+/* Builds h->weekday_before (O(n)) and h->by_day (O(the days spanned)),
+ * which h owns; free them with date_holidays_free_index. */
 void date_holidays_index(Holidays *h);
 void date_holidays_free_index(Holidays *h);
 

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "arena.h"
+#include "bytes.h"
 #include "dates.h"
 
 /* Appends a string literal without strlen. */
@@ -40,6 +41,16 @@ struct OutPolicy {
     Frag empty[PCR_DEC_ERROR + 1]; /* the same, then every later key empty, "}\n": the
                                       whole rest of a line with no rule (most lines) */
     Frag *one_rule; /* per rule: ,"rules":["id"],"reasons":[{reason}],"obligations":[ */
+    /* A line whose one rule makes its one obligation, nothing left open
+     * (most decided lines), per rule: */
+    Frag *solo_mid;  /* one_rule, then obl_open */
+    Frag *solo_tail; /* obl_close, then ],"possible":[],"missing":[]}\n */
+    /* The last deadline day written, formatted (the only state a line
+     * changes): a line's deadlines, and those of the lines around it, mostly
+     * fall on one day, and date_to_ymd costs more than the rest of a date. */
+    bool ymd_valid;
+    int32_t ymd_day;
+    char ymd[10]; /* "YYYY-MM-DD" of ymd_day, not NUL-terminated */
 };
 
 typedef struct Name {
@@ -118,6 +129,9 @@ static void put_frag_of(Buf *b, Frag f)
 #define EMPTY_TAIL                                                                             \
     "null,\"deadline\":null,\"timely\":null,\"rules\":[],\"reasons\":[],\"obligations\":[],"   \
     "\"possible\":[],\"missing\":[]}\n"
+
+/* The end of a decided line with nothing left open. */
+#define SOLO_END "],\"possible\":[],\"missing\":[]}\n"
 
 static const Name *outcome_name(unsigned o)
 {
@@ -218,6 +232,8 @@ OutPolicy *out_policy_new(const Prog *p)
     o->obl_close = xcalloc(p->nrules, sizeof *o->obl_close);
     o->obl_rules = xcalloc(p->nrules, sizeof *o->obl_rules);
     o->one_rule = xcalloc(p->nrules, sizeof *o->one_rule);
+    o->solo_mid = xcalloc(p->nrules, sizeof *o->solo_mid);
+    o->solo_tail = xcalloc(p->nrules, sizeof *o->solo_tail);
 
     start = b.n;
     put_joined(&b, p, p->id, "@", 1, p->version);
@@ -257,6 +273,14 @@ OutPolicy *out_policy_new(const Prog *p)
         put_frag_of(&b, o->reason[r]);
         PUT_LIT(&b, "],\"obligations\":[");
         o->one_rule[r] = frag_since(&b, start);
+        start = b.n;
+        put_frag_of(&b, o->one_rule[r]);
+        put_frag_of(&b, o->obl_open[r]);
+        o->solo_mid[r] = frag_since(&b, start);
+        start = b.n;
+        put_frag_of(&b, o->obl_close[r]);
+        PUT_LIT(&b, SOLO_END);
+        o->solo_tail[r] = frag_since(&b, start);
     }
     for (uint32_t f = 0; f < p->nfields; f++) {
         start = b.n;
@@ -281,6 +305,8 @@ void out_policy_free(OutPolicy *o)
     free(o->obl_close);
     free(o->obl_rules);
     free(o->one_rule);
+    free(o->solo_mid);
+    free(o->solo_tail);
     free(o->field);
     free(o);
 }
@@ -289,11 +315,15 @@ void out_policy_free(OutPolicy *o)
 
 static void put_frag(Buf *b, const OutPolicy *o, Frag f) { buf_put(b, o->text + f.off, f.len); }
 
-/* Writes v (< 100) as two decimal digits. */
+/* "00" to "99", two bytes each. */
+static const char two_digits[201] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+                                    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+                                    "8081828384858687888990919293949596979899";
+
+/* Writes v (< 100) as two decimal digits: one table load, no division. */
 static char *put_2digits(char *w, unsigned v)
 {
-    w[0] = (char)('0' + v / 10);
-    w[1] = (char)('0' + v % 10);
+    memcpy(w, two_digits + 2 * v, 2);
     return w + 2;
 }
 
@@ -328,13 +358,71 @@ size_t out_format_deadline(char *s, bool is_date, int64_t v)
     return (size_t)(w - s);
 }
 
-static void put_deadline(Buf *b, bool is_date, int64_t v)
+/* Writes day's "YYYY-MM-DD" (10 bytes) at w, formatting it only when it
+ * is not o's last one. */
+static char *put_ymd(OutPolicy *o, char *w, int32_t day)
 {
-    char s[OUT_DEADLINE_MAX];
-    size_t n = out_format_deadline(s, is_date, v);
-    buf_putc(b, '"');
-    buf_put(b, s, n);
-    buf_putc(b, '"');
+    if (!o->ymd_valid || o->ymd_day != day) {
+        char s[OUT_DEADLINE_MAX];
+        out_format_deadline(s, true, day);
+        memcpy(o->ymd, s, sizeof o->ymd);
+        o->ymd_day = day;
+        o->ymd_valid = true;
+    }
+    memcpy(w, o->ymd, sizeof o->ymd);
+    return w + sizeof o->ymd;
+}
+
+/* A deadline as a JSON string at w, "YYYY-MM-DD" (is_date: v in days) or
+ * "YYYY-MM-DDTHH:MM" (v in seconds), as out_format_deadline writes it;
+ * writes at most OUT_DEADLINE_MAX bytes, returns the end. */
+static char *put_deadline_at(OutPolicy *o, char *w, bool is_date, int64_t v)
+{
+    *w++ = '"';
+    if (is_date) {
+        w = put_ymd(o, w, (int32_t)v);
+    } else {
+        int64_t day = v / SECONDS_PER_DAY, rem = v % SECONDS_PER_DAY;
+        if (rem < 0) day--, rem += SECONDS_PER_DAY;
+        w = put_ymd(o, w, (int32_t)day);
+        *w++ = 'T';
+        w = put_2digits(w, (unsigned)(rem / 3600));
+        *w++ = ':';
+        w = put_2digits(w, (unsigned)(rem % 3600 / 60));
+    }
+    *w++ = '"';
+    return w;
+}
+
+static void put_deadline(Buf *b, OutPolicy *o, bool is_date, int64_t v)
+{
+    if (b->cap - b->n < OUT_DEADLINE_MAX) buf_reserve(b, OUT_DEADLINE_MAX);
+    b->n = (size_t)(put_deadline_at(o, b->p + b->n, is_date, v) - b->p);
+}
+
+/* Copies fragment f of o to w; returns the end. */
+static char *put_frag_at(const OutPolicy *o, char *w, Frag f)
+{
+    memcpy(w, o->text + f.off, f.len);
+    return w + f.len;
+}
+
+/* Writes `D,"timely":T` at w (D a date, a datetime or null; T true, false
+ * or null): at most OUT_DEADLINE_MAX + 16 bytes. */
+static char *put_deadline_timely_at(OutPolicy *o, char *w, bool has, bool is_date, int64_t v, int timely)
+{
+    static const char tf[3][6] = {"null", "false", "true"};
+    if (has) {
+        w = put_deadline_at(o, w, is_date, v);
+    } else {
+        memcpy(w, "null", 4);
+        w += 4;
+    }
+    memcpy(w, ",\"timely\":", 10);
+    w += 10;
+    unsigned t = timely < 0 ? 0 : timely ? 2 : 1;
+    memcpy(w, tf[t], 5); /* "null" and "true" copy a NUL the next bytes overwrite */
+    return w + 4 + (t == 1);
 }
 
 /* A line's start: {"id": and the id, or null. */
@@ -343,6 +431,55 @@ static void put_head(Buf *b, const char *id, size_t id_len)
     PUT_LIT(b, "{\"id\":");
     if (id) buf_put_json_str(b, id, id_len);
     else PUT_LIT(b, "null");
+}
+
+/* The start of a decided line, {"id":"ID", then `rest` (a fragment of
+ * o): one room check and plain copies for an id of 1 to 16 bytes without a
+ * byte to escape (nearly every id), put_head otherwise. */
+static inline void put_head_and(Buf *b, const OutPolicy *o, const char *id, size_t id_len, Frag rest)
+{
+    static const char open[8] = "{\"id\":\""; /* 7 bytes and a NUL the id overwrites */
+    if (id && id_len - 1 < 16) {
+        bool plain;
+        if (id_len >= 8) {
+            plain = buf_json_plain_8_16(id, id_len);
+        } else {
+            uint64_t x;
+            if (id_len >= 4) {
+                x = bytes_le32(id) | bytes_le32(id + id_len - 4) << 32;
+            } else {
+                /* Bytes 0, n/2 and n - 1 are all of them; 'a' pads the word. */
+                x = UINT64_C(0x6161616161000000) | (uint64_t)(unsigned char)id[0] |
+                    (uint64_t)(unsigned char)id[id_len / 2] << 8 | (uint64_t)(unsigned char)id[id_len - 1] << 16;
+            }
+            plain = !buf_json_word_special(x);
+        }
+        if (plain) {
+            size_t need = 8 + 16 + rest.len;
+            if (b->cap - b->n < need) buf_reserve(b, need);
+            char *w = b->p + b->n;
+            memcpy(w, open, 8);
+            w += 7;
+            if (id_len >= 8) {
+                memcpy(w, id, 8);
+                memcpy(w + id_len - 8, id + id_len - 8, 8);
+            } else if (id_len >= 4) {
+                memcpy(w, id, 4);
+                memcpy(w + id_len - 4, id + id_len - 4, 4);
+            } else {
+                w[0] = id[0];
+                w[id_len / 2] = id[id_len / 2];
+                w[id_len - 1] = id[id_len - 1];
+            }
+            w += id_len;
+            *w++ = '"';
+            memcpy(w, o->text + rest.off, rest.len);
+            b->n = (size_t)(w + rest.len - b->p);
+            return;
+        }
+    }
+    put_head(b, id, id_len);
+    buf_put(b, o->text + rest.off, rest.len);
 }
 
 /* put_head, then "decision" (for lines that no policy decided). */
@@ -396,6 +533,10 @@ static void put_rule_ids(Buf *b, const OutPolicy *o, const uint32_t *rules, uint
 /* The names of the fields in mask, in schema order, as a JSON array. */
 static void put_fields(Buf *b, const OutPolicy *o, uint64_t mask)
 {
+    if (!mask) {
+        PUT_LIT(b, "[]");
+        return;
+    }
     buf_putc(b, '[');
     bool first = true;
     for (uint32_t f = 0; mask; f++, mask >>= 1) {
@@ -438,11 +579,11 @@ static void put_citations(Buf *b, const OutPolicy *o, const Obligation *ob)
  * possible ones the fields that leave them open. Its outcome and reviewers
  * are those of its first rule, whose pre-rendered parts are used; a
  * one-rule obligation (the common case) is nearly all pre-rendered. */
-static void put_obligation(Buf *b, const OutPolicy *o, const Obligation *ob, bool certain)
+static void put_obligation(Buf *b, OutPolicy *o, const Obligation *ob, bool certain)
 {
     uint32_t r0 = ob->rules[0];
     put_frag(b, o, o->obl_open[r0]);
-    if (ob->has_deadline) put_deadline(b, ob->deadline_is_date, ob->deadline);
+    if (ob->has_deadline) put_deadline(b, o, ob->deadline_is_date, ob->deadline);
     else PUT_LIT(b, "null");
     if (certain) {
         PUT_LIT(b, ",\"timely\":");
@@ -478,19 +619,45 @@ static bool decision_is_empty(const Decision *d)
            d->nreviewers == 0 && !d->has_deadline && d->timely < 0;
 }
 
-/* The line of a decision with rules, after its id (out_decision). */
-__attribute__((noinline)) static void put_decision_rest(Buf *b, const OutPolicy *o, unsigned kind,
-                                                        const Decision *d)
+/* The rest of a line whose one rule makes its one certain obligation
+ * and which leaves nothing open (solo_mid, solo_tail): one room check. */
+static void put_solo_rest(Buf *b, OutPolicy *o, const Decision *d)
+{
+    const Obligation *ob = &d->obligations[0];
+    uint32_t r = d->rules[0];
+    Frag rev = o->reviewer[r], mid = o->solo_mid[r], tail = o->solo_tail[r];
+    size_t need = rev.len + mid.len + tail.len + 2 * (2 * OUT_DEADLINE_MAX + 32);
+    if (b->cap - b->n < need) buf_reserve(b, need);
+    char *w = b->p + b->n;
+    if (d->nreviewers) {
+        w = put_frag_at(o, w, rev);
+    } else {
+        memcpy(w, "null", 4);
+        w += 4;
+    }
+    memcpy(w, ",\"deadline\":", 12);
+    w = put_deadline_timely_at(o, w + 12, d->has_deadline, d->deadline_is_date, d->deadline, d->timely);
+    w = put_frag_at(o, w, mid); /* ends in the obligation's "deadline": */
+    w = put_deadline_timely_at(o, w, ob->has_deadline, ob->deadline_is_date, ob->deadline, ob->timely);
+    b->n = (size_t)(put_frag_at(o, w, tail) - b->p);
+}
+
+/* The line of a decision with rules, after its head (out_decision). */
+__attribute__((noinline)) static void put_decision_rest(Buf *b, OutPolicy *o, const Decision *d)
 {
     const Prog *p = o->p;
-    put_frag(b, o, o->head[kind]);
+    if (d->nrules == 1 && d->nobligations == 1 && d->npossible == 0 && d->missing == 0 &&
+        d->obligations[0].nrules == 1 && d->obligations[0].rules[0] == d->rules[0]) {
+        put_solo_rest(b, o, d);
+        return;
+    }
     /* one deciding obligation (the common case): its first rule's reviewers */
     if (d->nreviewers && (d->nobligations == 1 || d->obligations[1].outcome != d->obligations[0].outcome))
         put_frag(b, o, o->reviewer[d->obligations[0].rules[0]]);
     else put_reviewers(b, p, d->reviewers, d->nreviewers);
     PUT_LIT(b, ",\"deadline\":");
     if (!d->has_deadline) PUT_LIT(b, "null");
-    else put_deadline(b, d->deadline_is_date, d->deadline);
+    else put_deadline(b, o, d->deadline_is_date, d->deadline);
     PUT_LIT(b, ",\"timely\":");
     put_timely(b, d->timely);
 
@@ -510,6 +677,10 @@ __attribute__((noinline)) static void put_decision_rest(Buf *b, const OutPolicy 
         if (k) buf_putc(b, ',');
         put_obligation(b, o, &d->obligations[k], true);
     }
+    if (d->npossible == 0 && d->missing == 0) {
+        PUT_LIT(b, SOLO_END); /* nothing left open (most lines) */
+        return;
+    }
     PUT_LIT(b, "],\"possible\":[");
     for (uint32_t k = 0; k < d->npossible; k++) {
         if (k) buf_putc(b, ',');
@@ -523,12 +694,15 @@ __attribute__((noinline)) static void put_decision_rest(Buf *b, const OutPolicy 
 /* Appends d's line (see out.h for the keys); d must come from a VM over
  * o's Prog. Everything but the id, the deadlines and timely is copied from
  * o's fragments; a line without rules is the id and one fragment. */
-void out_decision(Buf *b, const OutPolicy *o, const char *id, size_t id_len, const Decision *d)
+void out_decision(Buf *b, OutPolicy *o, const char *id, size_t id_len, const Decision *d)
 {
     unsigned kind = (unsigned)d->kind <= PCR_DEC_ERROR ? (unsigned)d->kind : PCR_DEC_ERROR;
-    put_head(b, id, id_len);
-    if (decision_is_empty(d)) put_frag(b, o, o->empty[kind]);
-    else put_decision_rest(b, o, kind, d);
+    if (decision_is_empty(d)) {
+        put_head_and(b, o, id, id_len, o->empty[kind]);
+    } else {
+        put_head_and(b, o, id, id_len, o->head[kind]);
+        put_decision_rest(b, o, d);
+    }
 }
 
 /* Appends a no_policy line for id (NULL gives "id":null). */

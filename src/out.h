@@ -60,8 +60,9 @@ size_t out_format_deadline(char *s, bool is_date, int64_t v);
 
 /* Appends the line of a decided record: d as vm_decide() filled it for the
  * policy o was made from. id/id_len: the record's id (UTF-8, need not be
- * NUL-terminated). */
-void out_decision(Buf *b, const OutPolicy *o, const char *id, size_t id_len, const Decision *d);
+ * NUL-terminated). o keeps the last deadline day it formatted, so one
+ * OutPolicy serves one thread at a time. */
+void out_decision(Buf *b, OutPolicy *o, const char *id, size_t id_len, const Decision *d);
 
 /* Appends the line of a record that no policy covers (its payer and
  * service_date match none): decision no_policy, policy null, and why[0..

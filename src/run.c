@@ -24,6 +24,9 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "arena.h"
 #include "buf.h"
@@ -108,24 +111,6 @@ static bool flush_buf(Run *r, Buf *b)
 
 static bool out_flush(Run *r) { return flush_buf(r, &r->ob); }
 
-/* Decides one complete line (without its '\n'), its decision line going
- * straight into the output buffer. */
-static bool run_line(Run *r, const char *line, size_t len)
-{
-    pcr_decision_kind k = PCR_DEC_ERROR;
-    if (len > REC_MAX_LINE) {
-        const char *text;
-        size_t n;
-        api_engine_too_long(r->e, ++r->recno, &text, &n);
-        buf_put(&r->ob, text, n);
-    } else {
-        k = api_engine_eval_into(r->e, line, len, ++r->recno, &r->ob);
-    }
-    r->st->records++;
-    r->st->by_decision[k]++;
-    return r->ob.n < OUT_BLOCK || out_flush(r);
-}
-
 static double now_seconds(void)
 {
     struct timespec ts;
@@ -142,19 +127,32 @@ static bool wants_prompt(const pcr_run_opts *o, int infd)
     return fstat(infd, &st) != 0 || !(S_ISREG(st.st_mode) || S_ISBLK(st.st_mode));
 }
 
-/* What read_lines does with the input: `line` takes each whole line in
- * order (len > REC_MAX_LINE: an over-long line, whose bytes are dropped),
- * `chunk` runs after the lines of each read (it may set o->stopped); both
- * return false on a failure that ends the run. */
+/* What read_lines does with the input, in order: `lines` takes whole
+ * lines, text[0..n) (each ends in '\n' but, at the end of the input, the
+ * last), `too_long` stands for a line over REC_MAX_LINE whose bytes were
+ * dropped, `chunk` runs after each read; each may set o->stopped, and
+ * returns false on a failure that ends the run. */
 typedef struct LineSink {
-    bool (*line)(void *ctx, const char *line, size_t len);
+    bool (*lines)(void *ctx, const char *text, size_t n);
+    bool (*too_long)(void *ctx);
     bool (*chunk)(void *ctx);
     void *ctx;
 } LineSink;
 
-/* Reads the input to its end, a stop or a failure, cutting it into lines
- * for s; the last line may lack its newline. Holds at most one line
- * (REC_MAX_LINE) and one read (IN_CHUNK) at a time. */
+/* The last '\n' of p[0..n), or NULL. Searched from the end: what follows
+ * it is at most one unfinished line. */
+static const char *last_newline(const char *p, size_t n)
+{
+    while (n--)
+        if (p[n] == '\n') return p + n;
+    return NULL;
+}
+
+/* Reads the input to its end, a stop or a failure, handing it to s as
+ * blocks of whole lines: one block per read, cut after its last newline
+ * (found from the end: the lines themselves are found by whoever decides them). Holds
+ * at most one line (REC_MAX_LINE) and one read (IN_CHUNK) at a time; the
+ * bytes of a longer line are skipped to its newline. */
 static bool read_lines(Run *r, const LineSink *s)
 {
     char *buf = xmalloc(REC_MAX_LINE + IN_CHUNK + 1);
@@ -174,23 +172,23 @@ static bool read_lines(Run *r, const LineSink *s)
         if (got == 0) break;
         r->st->bytes += (uint64_t)got;
         size_t end = have + (size_t)got, start = 0;
-        char *nl;
-        while (ok && (nl = memchr(buf + start, '\n', end - start))) {
-            size_t len = (size_t)(nl - (buf + start));
-            if (skipping) skipping = false;
-            else ok = s->line(s->ctx, buf + start, len);
-            start += len + 1;
-            if (stop_requested(r)) {
-                r->o->stopped = true;
-                break;
-            }
+        if (skipping) { /* then have is 0 */
+            const char *nl = memchr(buf, '\n', end);
+            start = nl ? (size_t)(nl - buf) + 1 : end;
+            skipping = !nl;
+        }
+        const char *last = skipping || start == end ? NULL : last_newline(buf + start, end - start);
+        if (last) {
+            size_t n = (size_t)(last - (buf + start)) + 1;
+            ok = s->lines(s->ctx, buf + start, n);
+            start += n;
         }
         if (!ok || r->o->stopped) break;
         have = end - start;
         if (skipping) {
             have = 0;
         } else if (have > REC_MAX_LINE) {
-            ok = s->line(s->ctx, NULL, SIZE_MAX);
+            ok = s->too_long(s->ctx);
             skipping = true;
             have = 0;
         } else if (start > 0 && have > 0) {
@@ -201,13 +199,40 @@ static bool read_lines(Run *r, const LineSink *s)
         if (r->o->stopped) break;
     }
     /* The last line, without a newline. */
-    if (ok && !r->o->stopped && have > 0 && !skipping) ok = s->line(s->ctx, buf, have);
+    if (ok && !r->o->stopped && have > 0 && !skipping) ok = s->lines(s->ctx, buf, have);
     free(buf);
     return ok;
 }
 
-/* One thread: each line decided and written as it comes. */
-static bool stream_line(void *ctx, const char *line, size_t len) { return run_line(ctx, line, len); }
+/* One thread: each line decided as it comes, its decision line going into
+ * the output buffer, written whenever it passes OUT_BLOCK. */
+static bool stream_lines(void *ctx, const char *text, size_t n)
+{
+    Run *r = ctx;
+    while (n) {
+        size_t used = api_engine_eval_lines(r->e, text, n, &r->recno, &r->ob, OUT_BLOCK, r->o->stop, r->st);
+        text += used;
+        n -= used;
+        if (r->ob.n >= OUT_BLOCK && !out_flush(r)) return false;
+        if (stop_requested(r)) {
+            r->o->stopped = true;
+            break;
+        }
+    }
+    return true;
+}
+
+static bool stream_too_long(void *ctx)
+{
+    Run *r = ctx;
+    const char *text;
+    size_t n;
+    api_engine_too_long(r->e, ++r->recno, &text, &n);
+    buf_put(&r->ob, text, n);
+    r->st->records++;
+    r->st->by_decision[PCR_DEC_ERROR]++;
+    return r->ob.n < OUT_BLOCK || out_flush(r);
+}
 
 static bool stream_chunk(void *ctx)
 {
@@ -217,48 +242,54 @@ static bool stream_chunk(void *ctx)
 
 static bool run_stream(Run *r)
 {
-    LineSink s = {stream_line, stream_chunk, r};
+    LineSink s = {stream_lines, stream_too_long, stream_chunk, r};
     return read_lines(r, &s);
 }
 
 /* ---- several threads --------------------------------------------------------
  *
- * The calling thread reads, cuts the input into batches of whole lines
- * (BATCH_BYTES, copied), hands them to the workers and writes the finished
- * batches in input order. Each worker owns an engine (e itself for the
- * first, clones for the others) and renders a batch's decisions into the
- * batch's own buffer. At most `nb` batches are in flight, so memory is
- * bounded by nb x (the batch, one line over, and its decisions). */
+ * The calling thread reads straight into batches (closed past
+ * BATCH_BYTES - READ_BYTES of whole lines), hands them to the workers and writes the finished
+ * batches in input order: it never copies the input or looks at a line. Each worker
+ * owns an engine (e itself for the first, clones for the others), counts
+ * its batch's lines, takes its first record number once the batch before
+ * has taken its own (batches are taken in order, so that wait is short),
+ * and renders the decisions into the batch's own buffer. At most `nb`
+ * batches are in flight, so memory is bounded by nb x (a batch, one read
+ * and one line over, and its decisions). */
 
 enum {
-    BATCH_BYTES = 512 << 10, /* input bytes that close a batch */
+    BATCH_BYTES = 512 << 10, /* bytes a batch holds before its reads stop */
+    READ_BYTES = 128 << 10,  /* bytes asked of one read into a batch: a batch
+                                closes with at least BATCH_BYTES - READ_BYTES
+                                of whole lines, and at most BATCH_BYTES and
+                                the rest of a line */
     MAX_THREADS = 16,
     MAX_BATCHES = 16,
 };
 
-typedef struct Span {
-    size_t off, len; /* len SIZE_MAX: a line over REC_MAX_LINE, not kept */
-} Span;
-
 typedef enum BatchState { B_FREE, B_READY, B_RUNNING, B_DONE } BatchState;
 
 typedef struct Batch {
-    Buf in;        /* the lines' bytes */
-    Span *lines;   /* nlines spans into in */
-    size_t nlines, cap;
+    Buf in;          /* whole lines; the last may lack its newline (end of input) */
+    bool too_long;   /* then one more record: a line over REC_MAX_LINE, not kept */
+    uint64_t seq;    /* its place in the input, counting batches from 0 */
     uint64_t first_recno;
-    Buf out;       /* their decision lines */
-    pcr_stats st;  /* records and decisions of this batch */
+    Buf out;         /* their decision lines */
+    pcr_stats st;    /* records and decisions of this batch */
     BatchState state;
 } Batch;
 
 typedef struct Pool {
     pthread_mutex_t mu;
-    pthread_cond_t work; /* a batch became READY, or quit */
-    pthread_cond_t done; /* a batch became DONE */
+    pthread_cond_t work;     /* a batch became READY, or quit */
+    pthread_cond_t done;     /* a batch became DONE */
+    pthread_cond_t numbered; /* a batch took its first record number */
     Batch b[MAX_BATCHES];
     unsigned nb;
     uint64_t submitted, written; /* batch sequence numbers */
+    uint64_t next_seq;           /* the batch that takes a record number next */
+    uint64_t next_recno;         /*   its first record number */
     bool quit;
 } Pool;
 
@@ -268,24 +299,68 @@ typedef struct Worker {
     pthread_t tid;
 } Worker;
 
+/* The number of lines in text[0..n): its newlines, and one more when the
+ * text does not end in one. With SSE2, 64 bytes a step: each compare
+ * subtracts 1 from a byte lane per newline, at most 255 times, then
+ * psadbw adds the lanes up (no popcount: x86-64's baseline has none, and
+ * the library call costs more than the scan). Elsewhere eight bytes a
+ * step, the newline bytes' high bits summed by one multiplication. */
+static uint64_t count_lines(const char *text, size_t n)
+{
+    uint64_t count = 0;
+    size_t i = 0;
+#if defined(__SSE2__)
+    const __m128i nl = _mm_set1_epi8('\n'), zero = _mm_setzero_si128();
+#define NL_STEP(k) _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(text + i + 16 * (k))), nl)
+    while (n - i >= 16) {
+        /* 64 bytes a round, at most 63 rounds (252 per lane), then what
+         * is left 16 bytes at a time. */
+        size_t rounds = (n - i) / 64;
+        if (rounds > 63) rounds = 63;
+        __m128i acc = zero;
+        for (; rounds; rounds--, i += 64) {
+            acc = _mm_sub_epi8(acc, NL_STEP(0));
+            acc = _mm_sub_epi8(acc, NL_STEP(1));
+            acc = _mm_sub_epi8(acc, NL_STEP(2));
+            acc = _mm_sub_epi8(acc, NL_STEP(3));
+        }
+        if (n - i < 64)
+            for (; n - i >= 16; i += 16) acc = _mm_sub_epi8(acc, NL_STEP(0));
+        __m128i sums = _mm_sad_epu8(acc, zero);
+        count += (uint64_t)_mm_cvtsi128_si32(sums) + (uint64_t)_mm_cvtsi128_si32(_mm_srli_si128(sums, 8));
+    }
+#undef NL_STEP
+#else
+    const uint64_t low7 = UINT64_C(0x7f7f7f7f7f7f7f7f), nl8 = UINT64_C(0x0a0a0a0a0a0a0a0a);
+    const uint64_t ones = UINT64_C(0x0101010101010101);
+    for (; i + 8 <= n; i += 8) {
+        uint64_t x;
+        memcpy(&x, text + i, 8);
+        x ^= nl8;
+        /* high bit of each byte: set exactly when the byte was '\n' */
+        uint64_t z = ~(((x & low7) + low7) | x | low7);
+        count += ((z >> 7) * ones) >> 56;
+    }
+#endif
+    for (; i < n; i++) count += text[i] == '\n';
+    return count + (n && text[n - 1] != '\n');
+}
+
+/* Decides batch b on engine e, its records numbered from b->first_recno. */
 static void decide_batch(pcr_engine *e, Batch *b)
 {
     b->out.n = 0;
     memset(&b->st, 0, sizeof b->st);
-    for (size_t i = 0; i < b->nlines; i++) {
-        const Span *s = &b->lines[i];
-        uint64_t recno = b->first_recno + i;
-        pcr_decision_kind k = PCR_DEC_ERROR;
-        if (s->len == SIZE_MAX) {
-            const char *text;
-            size_t n;
-            api_engine_too_long(e, recno, &text, &n);
-            buf_put(&b->out, text, n);
-        } else {
-            k = api_engine_eval_into(e, b->in.p + s->off, s->len, recno, &b->out);
-        }
+    uint64_t recno = b->first_recno - 1;
+    for (size_t at = 0; at < b->in.n;)
+        at += api_engine_eval_lines(e, b->in.p + at, b->in.n - at, &recno, &b->out, SIZE_MAX, NULL, &b->st);
+    if (b->too_long) {
+        const char *text;
+        size_t n;
+        api_engine_too_long(e, ++recno, &text, &n);
+        buf_put(&b->out, text, n);
         b->st.records++;
-        b->st.by_decision[k]++;
+        b->st.by_decision[PCR_DEC_ERROR]++;
     }
 }
 
@@ -304,6 +379,16 @@ static void *worker_main(void *arg)
             continue;
         }
         take->state = B_RUNNING;
+        pthread_mutex_unlock(&p->mu);
+        uint64_t count = count_lines(take->in.p, take->in.n) + take->too_long;
+        pthread_mutex_lock(&p->mu);
+        /* Every earlier batch was taken before this one: it numbers itself
+         * as soon as it has counted. */
+        while (p->next_seq != take->seq) pthread_cond_wait(&p->numbered, &p->mu);
+        take->first_recno = p->next_recno;
+        p->next_recno += count;
+        p->next_seq++;
+        pthread_cond_broadcast(&p->numbered);
         pthread_mutex_unlock(&p->mu);
         decide_batch(w->e, take);
         pthread_mutex_lock(&p->mu);
@@ -353,9 +438,11 @@ static Batch *next_batch(Run *r, Pool *p, bool *ok)
         if (!write_done(r, p, false)) *ok = false;
     }
     Batch *b = &p->b[p->submitted % p->nb];
+    if (b->in.cap > 2 * (BATCH_BYTES + REC_MAX_LINE)) buf_free(&b->in); /* grown by a long line */
+    buf_reserve(&b->in, BATCH_BYTES + READ_BYTES); /* at once, not doubling up to it */
     b->in.n = 0;
-    b->nlines = 0;
-    b->first_recno = r->recno + 1;
+    b->too_long = false;
+    b->seq = p->submitted;
     return b;
 }
 
@@ -368,21 +455,6 @@ static void submit(Pool *p, Batch *b)
     pthread_mutex_unlock(&p->mu);
 }
 
-static void add_line(Run *r, Batch *b, const char *line, size_t len)
-{
-    if (b->nlines == b->cap) {
-        b->cap = b->cap ? b->cap * 2 : 4096;
-        b->lines = xrealloc(b->lines, b->cap * sizeof *b->lines);
-    }
-    Span s = {b->in.n, SIZE_MAX};
-    if (len <= REC_MAX_LINE) {
-        if (len) buf_put(&b->in, line, len);
-        s.len = len;
-    }
-    b->lines[b->nlines++] = s;
-    r->recno++;
-}
-
 /* True when the input has no byte ready to read right now. */
 static bool input_idle(const Run *r)
 {
@@ -390,47 +462,92 @@ static bool input_idle(const Run *r)
     return poll(&pf, 1, 0) == 0;
 }
 
-/* Several threads: lines are gathered into batches for the workers, and
- * finished batches are written between reads. */
-typedef struct Feed {
-    Run *r;
-    Pool *p;
-    Batch *cur; /* the batch being filled */
-} Feed;
-
-static bool feed_line(void *ctx, const char *line, size_t len)
+/* Submits the whole lines of *b, b->in[0 .. *line_at), and makes the next
+ * batch *b, starting with the unfinished line b->in[*line_at ..). The
+ * worker that takes the old batch reads only below its in.n, so its tail
+ * is copied after the submission, and the slot is not reused before nb
+ * more batches are submitted. */
+static bool hand_over(Run *r, Pool *p, Batch **b, size_t *line_at)
 {
-    Feed *f = ctx;
     bool ok = true;
-    add_line(f->r, f->cur, line, len);
-    if (f->cur->in.n >= BATCH_BYTES) {
-        submit(f->p, f->cur);
-        f->cur = next_batch(f->r, f->p, &ok);
-    }
+    Batch *old = *b;
+    size_t tail = old->in.n - *line_at;
+    old->in.n = *line_at;
+    submit(p, old);
+    Batch *nb = next_batch(r, p, &ok);
+    buf_reserve(&nb->in, tail + READ_BYTES);
+    if (tail) memcpy(nb->in.p, old->in.p + *line_at, tail);
+    nb->in.n = tail;
+    *b = nb;
+    *line_at = 0;
     return ok;
 }
 
-static bool feed_chunk(void *ctx)
+/* Several threads: reads the input straight into the batches (no copy, no
+ * look at a line but for the last newline of each read), hands each batch
+ * over once it holds BATCH_BYTES - READ_BYTES of whole lines, and writes
+ * finished batches between reads. Holds at most the batches in flight; the bytes
+ * of a line over REC_MAX_LINE are dropped to its newline, its batch ending
+ * with it (too_long). */
+static bool read_batches(Run *r, Pool *p)
 {
-    Feed *f = ctx;
-    Run *r = f->r;
     bool ok = true;
-    if (stop_requested(r)) {
-        r->o->stopped = true;
-        return true;
-    }
-    if (r->prompt && input_idle(r)) {
-        /* Nothing more is waiting: decide and write what came. */
-        if (f->cur->nlines) {
-            submit(f->p, f->cur);
-            ok = write_done(r, f->p, true);
-            f->cur = next_batch(r, f->p, &ok);
-        } else {
-            ok = write_done(r, f->p, true);
+    Batch *b = next_batch(r, p, &ok);
+    size_t line_at = 0;    /* b->in[line_at ..) is the unfinished line */
+    bool skipping = false; /* inside an over-long line: its bytes are dropped */
+    while (ok) {
+        buf_reserve(&b->in, READ_BYTES);
+        size_t old = b->in.n;
+        ssize_t got = in_read(r, b->in.p + old, READ_BYTES);
+        if (got == -2) {
+            r->o->stopped = true;
+            break;
         }
-    } else {
-        ok = write_done(r, f->p, false);
+        if (got < 0) {
+            ok = false;
+            break;
+        }
+        if (got == 0) break;
+        r->st->bytes += (uint64_t)got;
+        b->in.n += (size_t)got;
+        if (skipping) { /* then old == line_at */
+            const char *nl = memchr(b->in.p + old, '\n', (size_t)got);
+            if (nl) {
+                size_t keep = (size_t)(b->in.p + b->in.n - (nl + 1));
+                memmove(b->in.p + old, nl + 1, keep);
+                b->in.n = old + keep;
+                skipping = false;
+            } else {
+                b->in.n = old;
+            }
+        }
+        if (!skipping) {
+            const char *last = last_newline(b->in.p + old, b->in.n - old);
+            if (last) line_at = (size_t)(last - b->in.p) + 1;
+            if (b->in.n - line_at > REC_MAX_LINE) {
+                b->in.n = line_at;
+                b->too_long = true;
+                skipping = true;
+                ok = hand_over(r, p, &b, &line_at);
+            } else if (line_at > BATCH_BYTES - READ_BYTES) {
+                ok = hand_over(r, p, &b, &line_at);
+            }
+        }
+        if (stop_requested(r)) {
+            r->o->stopped = true;
+            break;
+        }
+        if (r->prompt && input_idle(r)) {
+            /* Nothing more is waiting: decide and write what came. */
+            if (ok && line_at) ok = hand_over(r, p, &b, &line_at);
+            if (!write_done(r, p, true)) ok = false;
+        } else if (!write_done(r, p, false)) {
+            ok = false;
+        }
     }
+    /* Then what was read, the last line without its newline too. A stopped
+     * or failed run drops the batch being filled (not yet decided). */
+    if (ok && !r->o->stopped && b->in.n) submit(p, b);
     return ok;
 }
 
@@ -441,7 +558,9 @@ static bool run_threads(Run *r, unsigned nthreads)
     pthread_mutex_init(&p.mu, NULL);
     pthread_cond_init(&p.work, NULL);
     pthread_cond_init(&p.done, NULL);
+    pthread_cond_init(&p.numbered, NULL);
     p.nb = 2 * nthreads > MAX_BATCHES ? MAX_BATCHES : 2 * nthreads;
+    p.next_recno = r->recno + 1;
     Worker w[MAX_THREADS];
     unsigned started = 0;
     /* Workers start with every signal blocked, so a SIGINT or SIGTERM
@@ -464,12 +583,7 @@ static bool run_threads(Run *r, unsigned nthreads)
     if (started == 0) {
         ok = run_stream(r);
     } else {
-        Feed f = {r, &p, next_batch(r, &p, &ok)};
-        LineSink s = {feed_line, feed_chunk, &f};
-        if (ok) ok = read_lines(r, &s);
-        /* Then what was read. A stopped or failed run drops the batch being
-         * filled (not yet decided). */
-        if (ok && !r->o->stopped && f.cur->nlines) submit(&p, f.cur);
+        ok = read_batches(r, &p);
         if (!write_done(r, &p, true)) ok = false;
     }
     pthread_mutex_lock(&p.mu);
@@ -486,11 +600,11 @@ static bool run_threads(Run *r, unsigned nthreads)
     for (unsigned i = 0; i < MAX_BATCHES; i++) {
         buf_free(&p.b[i].in);
         buf_free(&p.b[i].out);
-        free(p.b[i].lines);
     }
     pthread_mutex_destroy(&p.mu);
     pthread_cond_destroy(&p.work);
     pthread_cond_destroy(&p.done);
+    pthread_cond_destroy(&p.numbered);
     return ok;
 }
 

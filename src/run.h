@@ -3,6 +3,7 @@
 #ifndef PCR_RUN_H
 #define PCR_RUN_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -20,5 +21,15 @@ void api_engine_too_long(pcr_engine *e, uint64_t recno, const char **line, size_
  * returns the decision. pcr_engine_decision describes it afterwards. */
 pcr_decision_kind api_engine_eval_into(pcr_engine *e, const char *json, size_t len, uint64_t recno,
                                        Buf *out);
+
+/* Decides the lines of text[0..n) in order, as api_engine_eval_into each
+ * (a line longer than REC_MAX_LINE as api_engine_too_long), numbering them
+ * from *recno + 1 (*recno ends at the last one decided) and counting them in
+ * st->records and st->by_decision. Lines end in '\n'; the last one may
+ * lack it (the end of the input). Stops after the line that makes out->n
+ * reach out_limit or that finds *stop set (stop may be NULL); returns the
+ * bytes of the lines decided, their newlines included. */
+size_t api_engine_eval_lines(pcr_engine *e, const char *text, size_t n, uint64_t *recno, Buf *out,
+                             size_t out_limit, volatile sig_atomic_t *stop, pcr_stats *st);
 
 #endif

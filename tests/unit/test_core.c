@@ -55,7 +55,7 @@ Test(dates, weekdays_and_business_days)
     /* Monday - 1 business day is the Friday before. */
     cr_assert_eq(date_add_business_days(D("2026-03-09"), -1, NULL), D("2026-03-06"));
     int32_t hol[] = {D("2026-02-16")};
-    Holidays h = {hol, 1, NULL};
+    Holidays h = {.days = hol, .n = 1};
     cr_assert_eq(date_add_business_days(D("2026-02-18"), -2, &h), D("2026-02-13"),
                  "skips Presidents Day and the weekend");
     cr_assert_eq(date_add_business_days(D("2026-02-18"), -2, NULL), D("2026-02-16"));

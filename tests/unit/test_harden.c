@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -577,8 +578,8 @@ Test(harden_dates, indexed_business_days_match_stepping)
         days[n++] = d;
         if ((seed >> 20) % 5 == 0 && n < 600) days[n++] = ++d; /* a run */
     }
-    Holidays plain = {days, n, NULL};
-    Holidays fast = {days, n, NULL};
+    Holidays plain = {.days = days, .n = n};
+    Holidays fast = {.days = days, .n = n};
     date_holidays_index(&fast);
     for (int i = 0; i < 4000; i++) {
         seed = seed * 6364136223846793005ull + 1442695040888963407ull;
@@ -591,7 +592,7 @@ Test(harden_dates, indexed_business_days_match_stepping)
     /* No calendar at all. */
     for (int32_t day = -10; day < 30; day++)
         for (int32_t k = -12; k <= 12; k++) {
-            Holidays none = {NULL, 0, NULL};
+            Holidays none = {.days = NULL, .n = 0};
             int32_t step = day, left = k > 0 ? k : -k;
             while (left > 0) {
                 step += k > 0 ? 1 : -1;
@@ -711,4 +712,100 @@ Test(harden_threads, j2_sigterm_while_waiting_keeps_whole_lines, .timeout = 120)
     close(c.in);
     close(c.out);
     close(c.err);
+}
+
+/* Batches are numbered by the workers (each counts its lines, then takes
+ * its first record number after the batch before): error lines name the
+ * right record in every batch, with -j 2 and -j 3, from a file and a pipe.
+ * Malformed lines everywhere, empty lines, lines of every length up to a
+ * few KiB (batch ends fall anywhere), over-long lines, and a last line
+ * without its newline. */
+Test(harden_threads, j2_j3_number_every_record_across_batches)
+{
+    char path[200], demo[4400];
+    snprintf(path, sizeof path, "%s/num.jsonl", tmpdir());
+    snprintf(demo, sizeof demo, "%s/policies/examples/demo-requests.jsonl", root());
+    size_t dn;
+    char *good = th_read_file(demo, &dn);
+    cr_assert_not_null(good);
+    char *lines[64];
+    size_t ngood = 0;
+    for (char *s = strtok(good, "\n"); s && ngood < 64; s = strtok(NULL, "\n")) lines[ngood++] = s;
+    cr_assert_gt(ngood, 2);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    uint64_t seed = 7;
+    for (int i = 0; i < 150000; i++) {
+        seed = seed * 6364136223846793005u + 1442695040888963407u;
+        unsigned r = (unsigned)(seed >> 33) % 1000;
+        if (r < 50) {
+            fprintf(f, "{\"id\":\"bad%d\",", i);
+            for (unsigned k = (unsigned)(seed >> 40) % 4000; k; k--) fputc('x', f);
+            fputc('\n', f);
+        } else if (r < 60) {
+            fputc('\n', f);
+        } else if (i == 40000 || i == 90001) {
+            fputs("{\"id\":\"big\",\"x\":\"", f);
+            for (int k = 0; k < 1100000; k++) fputc('a', f);
+            fputs("\"}\n", f);
+        } else {
+            fprintf(f, "%s\n", lines[(unsigned)i % ngood]);
+        }
+    }
+    fputs("{not json", f);
+    cr_assert_eq(fclose(f), 0);
+    free(good);
+    int st;
+    char *out = th_runf(&st, "cd %s && P=%s/policies/examples/demo.pcr && "
+                        "%s/pcrvm -j 1 --stats $P num.jsonl > n1.txt 2> s1.txt; "
+                        "%s/pcrvm -j 2 --stats $P num.jsonl > n2.txt 2> s2.txt; "
+                        "%s/pcrvm -j 3 $P num.jsonl > n3.txt; "
+                        "cat num.jsonl | %s/pcrvm -j 2 $P > n2p.txt; "
+                        "cmp n1.txt n2.txt && cmp n1.txt n3.txt && cmp n1.txt n2p.txt && "
+                        "grep -v -e '^throughput' -e '^peak_rss' -e '^records' s1.txt > c1 && "
+                        "grep -v -e '^throughput' -e '^peak_rss' -e '^records' s2.txt > c2 && cmp c1 c2 && "
+                        "wc -l < n2.txt && awk 'match($0, /\"error\":\"record [0-9]+:/) { "
+                        "n = substr($0, RSTART + 16, RLENGTH - 17); if (n != NR) bad++; errs++ } "
+                        "END { print errs + 0, bad + 0 }' n3.txt",
+                        tmpdir(), root(), bin(), bin(), bin(), bin());
+    unsigned long nlines = 0, errs = 0, bad = 1;
+    cr_assert_eq(sscanf(out, "%lu\n%lu %lu", &nlines, &errs, &bad), 3, "%s", out);
+    cr_assert_eq(nlines, 150001, "every line, the last one without a newline too: %s", out);
+    cr_assert_gt(errs, 7000, "%s", out);
+    cr_assert_eq(bad, 0, "every error line names its own record number: %s", out);
+    free(out);
+}
+
+/* Batches of 1- and 2-byte lines, over 260,000 of them in one batch, most
+ * malformed: every record still has its own number, and -j 2 writes what
+ * -j 1 writes. */
+Test(harden_threads, j2_batches_of_many_short_lines)
+{
+    char path[200], demo[4400];
+    snprintf(path, sizeof path, "%s/short.jsonl", tmpdir());
+    snprintf(demo, sizeof demo, "%s/policies/examples/demo-requests.jsonl", root());
+    size_t dn;
+    char *good = th_read_file(demo, &dn);
+    cr_assert_not_null(good);
+    char *nl = strchr(good, '\n');
+    cr_assert_not_null(nl);
+    *nl = '\0';
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    for (int i = 0; i < 300000; i++) fputs(i % 1000 == 999 ? good : i % 3 ? "x" : "", f), fputc('\n', f);
+    cr_assert_eq(fclose(f), 0);
+    free(good);
+    int st;
+    char *out = th_runf(&st, "cd %s && P=%s/policies/examples/demo.pcr && "
+                        "%s/pcrvm -j 1 $P short.jsonl > t1.txt; %s/pcrvm -j 2 $P short.jsonl > t2.txt; "
+                        "cmp t1.txt t2.txt && wc -l < t2.txt && awk 'match($0, /\"error\":\"record [0-9]+:/) { "
+                        "n = substr($0, RSTART + 16, RLENGTH - 17); if (n != NR) bad++; errs++ } "
+                        "END { print errs + 0, bad + 0 }' t2.txt",
+                        tmpdir(), root(), bin(), bin());
+    unsigned long nlines = 0, errs = 0, bad = 1;
+    cr_assert_eq(sscanf(out, "%lu\n%lu %lu", &nlines, &errs, &bad), 3, "%s", out);
+    cr_assert_eq(nlines, 300000, "%s", out);
+    cr_assert_eq(errs, 299700, "%s", out);
+    cr_assert_eq(bad, 0, "every error line names its own record number: %s", out);
+    free(out);
 }

@@ -13,6 +13,7 @@
 #include "buf.h"
 #include "dates.h"
 #include "helpers.h"
+#include "out.h"
 #include "pcr/pcr.h"
 
 /* ---- JSON strings ---------------------------------------------------------- */
@@ -230,8 +231,8 @@ static int32_t D(const char *s)
  * against the reference, with and without the calendar's index. */
 static void check_calendar(const int32_t *hol, uint32_t nh, int32_t from, int32_t through, int32_t span)
 {
-    Holidays h = {hol, nh, NULL};
-    Holidays hi = {hol, nh, NULL};
+    Holidays h = {.days = hol, .n = nh};
+    Holidays hi = {.days = hol, .n = nh};
     date_holidays_index(&hi);
     for (int32_t day = from; day <= through; day++) {
         for (int32_t n = -span; n <= span; n++) {
@@ -355,5 +356,328 @@ Test(lines, ids_are_escaped_and_routing_compares_whole_payers)
     cr_assert(n == strlen(want) && memcmp(line, want, n) == 0, "%.*s", (int)n, line);
     line = eval(e, "{\"id\":\"o\",\"payer\":\"ok\",\"code\":\"99213\",\"service_date\":\"2025-12-31\"}", &n, &k);
     cr_assert_eq(k, PCR_DEC_NO_POLICY, "before the window: %.*s", (int)n, line);
+    pcr_engine_free(e);
+}
+
+/* ---- the id fast path and date formatting --------------------------------- */
+
+/* Every id length from 0 to 24 (the fast path takes 1 to 16 bytes), with
+ * each byte that needs escaping, and a multi-byte character, at every
+ * position, on a decided line and on a "none" line: the line's id is the
+ * record's id, and the rest of the line is what a plain id gets. */
+Test(lines, ids_of_every_length_with_a_byte_to_escape_at_every_position)
+{
+    pcr_engine *e = th_engine("out.pcr", two_payers_src);
+    cr_assert_not_null(e);
+    /* The byte as JSON in the record, and what the id holds. */
+    static const char *const esc[] = {"\\\"", "\\\\", "\\n", "\\u0001", "\\u001f", "\\u00e9", "\\u007f", "x"};
+    static const char *const code[] = {"70551", "99213"};
+    for (size_t c = 0; c < 2; c++) {
+        for (int len = 0; len <= 24; len++) {
+            for (int at = -1; at < len; at++) {
+                for (size_t k = 0; k < sizeof esc / sizeof esc[0]; k++) {
+                    if (at < 0 && k) break;
+                    char id[256] = "", rec[512];
+                    size_t w = 0;
+                    for (int i = 0; i < len; i++) {
+                        if (i == at) w += (size_t)snprintf(id + w, sizeof id - w, "%s", esc[k]);
+                        else id[w++] = (char)('a' + i % 26);
+                    }
+                    id[w] = '\0';
+                    snprintf(rec, sizeof rec,
+                             "{\"id\":\"%s\",\"payer\":\"ok\",\"code\":\"%s\",\"service_date\":\"2026-03-09\"}", id,
+                             code[c]);
+                    size_t n;
+                    pcr_decision_kind kind;
+                    const char *line = eval(e, rec, &n, &kind);
+                    cr_assert_eq(kind, c ? PCR_DEC_NONE : PCR_DEC_PRIOR_AUTH, "%.*s", (int)n, line);
+                    cr_assert(n > 0 && line[n - 1] == '\n' && memchr(line, '\n', n) == line + n - 1);
+                    json_error_t jerr;
+                    json_t *got = json_loadb(line, n, 0, &jerr), *in = json_loads(rec, 0, &jerr);
+                    cr_assert_not_null(got, "%.*s: %s", (int)n, line, jerr.text);
+                    cr_assert(json_equal(json_object_get(got, "id"), json_object_get(in, "id")), "%s -> %.*s",
+                              rec, (int)n, line);
+                    /* The same line as with the id "x", but for the id. */
+                    json_object_set_new(got, "id", json_string("x"));
+                    char plain[512];
+                    snprintf(plain, sizeof plain,
+                             "{\"id\":\"x\",\"payer\":\"ok\",\"code\":\"%s\",\"service_date\":\"2026-03-09\"}", code[c]);
+                    size_t pn;
+                    const char *pl = eval(e, plain, &pn, &kind);
+                    json_t *want = json_loadb(pl, pn, 0, &jerr);
+                    cr_assert(json_equal(got, want), "%s -> %.*s", rec, (int)n, line);
+                    json_decref(got);
+                    json_decref(in);
+                    json_decref(want);
+                }
+            }
+        }
+    }
+    pcr_engine_free(e);
+}
+
+/* Hinnant's civil_from_days in signed arithmetic: the definition the fast
+ * path must agree with. */
+static void ref_ymd(int32_t days, int *y, int *m, int *d)
+{
+    long z = (long)days + 719468;
+    long era = (z >= 0 ? z : z - 146096) / 146097;
+    long doe = z - era * 146097;
+    long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    long doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    long mp = (5 * doy + 2) / 153;
+    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
+    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *y = (int)(yoe + era * 400 + (*m <= 2));
+}
+
+Test(dates, day_numbers_to_dates_agree_with_the_reference_everywhere)
+{
+    int32_t from[] = {-800000, (1 << 29) - 400000, INT32_MIN, INT32_MAX - 400000};
+    for (size_t r = 0; r < sizeof from / sizeof from[0]; r++) {
+        int32_t lo = from[r], hi = r ? from[r] + 400000 : 1300000;
+        if (r == 2) hi = INT32_MIN + 400000;
+        for (int32_t day = lo; day < hi; day++) {
+            int y, m, d, wy, wm, wd;
+            date_to_ymd(day, &y, &m, &d);
+            ref_ymd(day, &wy, &wm, &wd);
+            cr_assert(y == wy && m == wm && d == wd, "day %d: %d-%d-%d, want %d-%d-%d", day, y, m, d, wy, wm, wd);
+        }
+    }
+}
+
+/* ---- routing: hashed chains in policy order --------------------------------- */
+
+/* 200 payers in three policies (more payers than chains, so chains hold
+ * several), one payer in two of them with adjacent windows: every payer
+ * goes to its policy on every date, in and out of the windows, through the
+ * engine and through a clone of it. */
+Test(lines, many_payers_route_to_their_policy_in_every_window)
+{
+    char src[3][8192];
+    for (int k = 0; k < 3; k++) {
+        int w = snprintf(src[k], sizeof src[k], "use std.request\npolicy pol%d { payer ", k);
+        for (int i = k; i < 200; i += 3)
+            w += snprintf(src[k] + w, sizeof src[k] - (size_t)w, "%s\"payer-%d%s\"", i == k ? "" : ", ", i,
+                          i % 7 ? "" : "-with-a-long-name");
+        if (k == 2) w += snprintf(src[k] + w, sizeof src[k] - (size_t)w, ", \"payer-0-with-a-long-name\"");
+        snprintf(src[k] + w, sizeof src[k] - (size_t)w,
+                 " title \"P\" version \"1\" effective %s }\n"
+                 "codeset mri \"MRI\" { CPT 70551 }\n"
+                 "rule r \"R\" { when code in mri require prior_auth }\n",
+                 k == 0 ? "2026-01-01 through 2026-06-30" : k == 1 ? "2026-01-01" : "2026-07-01");
+    }
+    pcr_engine *e = pcr_engine_new();
+    for (int k = 0; k < 3; k++) {
+        char name[32], err[256];
+        snprintf(name, sizeof name, "pol%d.pcr", k);
+        pcr_policy *p = th_compile(name, src[k]);
+        cr_assert_not_null(p, "%s", src[k]);
+        cr_assert_eq(pcr_engine_add(e, p, err, sizeof err), PCR_OK, "%s", err);
+    }
+    pcr_engine *c = pcr_engine_clone(e);
+    static const char *const days[] = {"2025-12-31", "2026-03-01", "2026-06-30", "2026-07-01", "2027-01-01"};
+    for (int which = 0; which < 2; which++) {
+        for (int i = 0; i < 201; i++) {
+            for (size_t d = 0; d < sizeof days / sizeof days[0]; d++) {
+                char rec[256], payer[64];
+                if (i < 200) snprintf(payer, sizeof payer, "payer-%d%s", i, i % 7 ? "" : "-with-a-long-name");
+                else snprintf(payer, sizeof payer, "payer-0-with-a-long-name");
+                snprintf(rec, sizeof rec, "{\"id\":\"x\",\"payer\":\"%s\",\"code\":\"70551\",\"service_date\":\"%s\"}",
+                         payer, days[d]);
+                int k = i < 200 ? i % 3 : 2;
+                /* payer-0-...: pol0 through June, pol2 from July */
+                bool open = k == 1 ? d > 0 : k == 0 ? d > 0 && d < 3 : d >= 3;
+                if (i == 0 || i == 200) k = d < 3 ? 0 : 2, open = d > 0;
+                size_t n;
+                pcr_decision_kind kind;
+                const char *line = eval(which ? c : e, rec, &n, &kind);
+                if (!open) {
+                    cr_assert_eq(kind, PCR_DEC_NO_POLICY, "%s: %.*s", rec, (int)n, line);
+                    continue;
+                }
+                char want[32];
+                snprintf(want, sizeof want, "\"policy\":\"pol%d@1\"", k);
+                cr_assert_eq(kind, PCR_DEC_PRIOR_AUTH, "%s: %.*s", rec, (int)n, line);
+                char copy[1024];
+                snprintf(copy, sizeof copy, "%.*s", (int)n, line);
+                cr_assert_not_null(strstr(copy, want), "%s: %s, want %s", rec, copy, want);
+            }
+        }
+    }
+    pcr_engine_free(c);
+    pcr_engine_free(e);
+}
+
+/* ---- business days: the per-day table and the binary search ---------------- */
+
+/* A calendar spanning fewer than DATE_BY_DAY_MAX days gets the per-day
+ * table, a longer one only the binary search: both agree with stepping
+ * day by day, from days before, inside and after the calendar. */
+Test(business_days, the_per_day_table_and_the_search_agree_with_stepping)
+{
+    static int32_t days[3000];
+    int32_t spans[] = {4000, DATE_BY_DAY_MAX - 1, DATE_BY_DAY_MAX, 3 * DATE_BY_DAY_MAX};
+    uint64_t seed = 99;
+    for (size_t s = 0; s < sizeof spans / sizeof spans[0]; s++) {
+        uint32_t n = 0;
+        int32_t first = 19000;
+        days[n++] = first;
+        for (int32_t d = first; n < 2999;) {
+            seed = seed * 6364136223846793005u + 1442695040888963407u;
+            d += 1 + (int32_t)((seed >> 33) % (uint64_t)(spans[s] / 1500));
+            if (d >= first + spans[s] - 1) break;
+            days[n++] = d;
+        }
+        days[n++] = first + spans[s] - 1; /* the span is exactly spans[s] days */
+        Holidays plain = {.days = days, .n = n};
+        Holidays fast = {.days = days, .n = n};
+        date_holidays_index(&fast);
+        cr_assert_eq(fast.by_day != NULL, spans[s] <= DATE_BY_DAY_MAX, "span %d", spans[s]);
+        for (int i = 0; i < 3000; i++) {
+            seed = seed * 6364136223846793005u + 1442695040888963407u;
+            int32_t day = first - 100 + (int32_t)((seed >> 33) % (uint64_t)(spans[s] + 200));
+            if (i % 10 == 0) day = first + spans[s] - 30 + i % 60; /* around the last holiday */
+            int32_t k = (int32_t)((seed >> 13) % 200) - 100;
+            int32_t want = date_add_business_days(day, k, &plain);
+            int32_t got = date_add_business_days(day, k, &fast);
+            cr_assert_eq(got, want, "span %d, day %d %+d: %d, stepping gives %d", spans[s], day, k, got, want);
+        }
+        date_holidays_free_index(&fast);
+    }
+}
+
+/* Deadlines as written on a line, against snprintf over the reference
+ * date: every day of 1900-2999 as a date, and a datetime in it. */
+Test(dates, deadlines_format_as_snprintf_says)
+{
+    uint64_t seed = 5;
+    for (int32_t day = date_from_ymd(1900, 1, 1); day <= date_from_ymd(2999, 12, 31); day++) {
+        int y, m, d;
+        ref_ymd(day, &y, &m, &d);
+        char want[64], got[OUT_DEADLINE_MAX];
+        snprintf(want, sizeof want, "%04d-%02d-%02d", y, m, d);
+        size_t n = out_format_deadline(got, true, day);
+        cr_assert(n == strlen(want) && strcmp(got, want) == 0, "day %d: %s, want %s", day, got, want);
+        seed = seed * 6364136223846793005u + 1442695040888963407u;
+        int64_t sec = (int64_t)((seed >> 33) % SECONDS_PER_DAY);
+        snprintf(want, sizeof want, "%04d-%02d-%02dT%02d:%02d", y, m, d, (int)(sec / 3600), (int)(sec % 3600 / 60));
+        n = out_format_deadline(got, false, (int64_t)day * SECONDS_PER_DAY + sec);
+        cr_assert(n == strlen(want) && strcmp(got, want) == 0, "day %d + %llds: %s, want %s", day, (long long)sec, got,
+                  want);
+    }
+}
+
+/* ---- lines of one rule and one obligation ---------------------------------- */
+
+static const char solo_src[] =
+    "use std.request\n"
+    "policy solo { payer \"with\" title \"Solo\" version \"3\" effective 2026-01-01 reviewer \"Plan \\\"S\\\"\" }\n"
+    "codeset h \"H\" { CPT 70551 }\n"
+    "codeset d \"D\" { CPT 70552 }\n"
+    "codeset n \"N\" { CPT 70553 }\n"
+    "codeset v \"V\" { CPT 70554 }\n"
+    "rule hours \"Hours\" { when code in h require prior_auth deadline 72 hours before service }\n"
+    "rule days \"Days\" { when code in d require notification deadline 2 days after service }\n"
+    "rule nodeadline \"None\" { when code in n require prior_auth }\n"
+    "rule two \"Two\" { when code in v require prior_auth reviewer \"eviCore\", \"AIM\" deadline 1 business_day before service }\n";
+
+static const char solo_bare_src[] =
+    "use std.request\n"
+    "policy bare { payer \"without\" title \"Bare\" version \"1\" effective 2026-01-01 }\n"
+    "codeset h \"H\" { CPT 70551 }\n"
+    "rule hours \"Hours\" { when code in h require prior_auth deadline 72 hours before service }\n";
+
+/* The JSON value of a reviewer list: null, a string, or an array. */
+static json_t *reviewers_json(const char *const *r, size_t n)
+{
+    if (n == 0) return json_null();
+    if (n == 1) return json_string(r[0]);
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++) json_array_append_new(a, json_string(r[i]));
+    return a;
+}
+
+static json_t *str_or_null(const char *s) { return s ? json_string(s) : json_null(); }
+static json_t *timely_json(int t) { return t < 0 ? json_null() : json_boolean(t); }
+
+/* Every deadline kind (datetime, date, none, business days) with every
+ * timely (on time, late, unknown), with rule, policy and no reviewers: the
+ * line is the decision pcr_engine_decision describes, key by key. */
+Test(lines, one_rule_one_obligation_lines_say_what_the_decision_says)
+{
+    pcr_engine *e = th_engine("solo.pcr", solo_src);
+    cr_assert_not_null(e);
+    pcr_policy *bare = th_compile("bare.pcr", solo_bare_src);
+    char err[256];
+    cr_assert_eq(pcr_engine_add(e, bare, err, sizeof err), PCR_OK, "%s", err);
+    static const char *const recs[] = {
+        "\"payer\":\"with\",\"code\":\"70551\"", "\"payer\":\"with\",\"code\":\"70552\"",
+        "\"payer\":\"with\",\"code\":\"70553\"", "\"payer\":\"with\",\"code\":\"70554\"",
+        "\"payer\":\"without\",\"code\":\"70551\""};
+    static const char *const asked[] = {"", ",\"requested_at\":\"2026-02-20T09:30\"",
+                                        ",\"requested_at\":\"2026-03-01T23:59\"", ",\"requested_at\":\"2026-02-27\""};
+    size_t checked = 0;
+    for (size_t i = 0; i < sizeof recs / sizeof recs[0]; i++) {
+        for (size_t a = 0; a < sizeof asked / sizeof asked[0]; a++) {
+            for (int day = 2; day <= 9; day += 7) {
+                char rec[512];
+                snprintf(rec, sizeof rec, "{\"id\":\"s%zu-%zu\",%s,\"service_date\":\"2026-03-0%d\"%s}", i, a, recs[i], day,
+                         asked[a]);
+                size_t n;
+                pcr_decision_kind k;
+                const char *line = eval(e, rec, &n, &k);
+                pcr_decision d;
+                cr_assert_eq(pcr_engine_decision(e, &d), PCR_OK);
+                cr_assert(k == PCR_DEC_PRIOR_AUTH || k == PCR_DEC_NOTIFICATION, "%s: %.*s", rec, (int)n, line);
+                cr_assert_eq(d.nrules, 1);
+                cr_assert_eq(d.nobligations, 1);
+                json_error_t jerr;
+                json_t *got = json_loadb(line, n, 0, &jerr);
+                cr_assert_not_null(got, "%.*s: %s", (int)n, line, jerr.text);
+                cr_assert(n > 0 && line[n - 1] == '\n' && memchr(line, '\n', n) == line + n - 1);
+                json_t *want = json_object();
+                json_object_set_new(want, "id", json_string(d.id));
+                json_object_set_new(want, "decision", json_string(pcr_decision_name(d.kind)));
+                json_object_set_new(want, "policy", json_string(d.policy));
+                json_object_set_new(want, "reviewer", reviewers_json(d.reviewers, d.nreviewers));
+                json_object_set_new(want, "deadline", str_or_null(d.deadline));
+                json_object_set_new(want, "timely", timely_json(d.timely));
+                json_object_set_new(want, "rules", json_pack("[s]", d.rules[0]));
+                json_object_set(want, "reasons", json_object_get(got, "reasons"));
+                const pcr_obligation *ob = &d.obligations[0];
+                json_t *o = json_object();
+                json_object_set_new(o, "outcome", json_string(pcr_outcome_name(ob->outcome)));
+                json_object_set_new(o, "reviewer", reviewers_json(ob->reviewers, ob->nreviewers));
+                json_object_set_new(o, "deadline", str_or_null(ob->deadline));
+                json_object_set_new(o, "timely", timely_json(ob->timely));
+                json_object_set_new(o, "rules", json_pack("[s]", ob->rules[0]));
+                json_object_set(o, "citations", json_object_get(json_array_get(json_object_get(got, "obligations"), 0),
+                                                                "citations"));
+                json_object_set_new(want, "obligations", json_pack("[o]", o));
+                json_object_set_new(want, "possible", json_array());
+                json_object_set_new(want, "missing", json_array());
+                cr_assert(json_equal(got, want), "%s:\n%.*s", rec, (int)n, line);
+                /* and the keys in the documented order */
+                static const char *const order[] = {"{\"id\":", ",\"decision\":", ",\"policy\":", ",\"reviewer\":",
+                                                    ",\"deadline\":", ",\"timely\":", ",\"rules\":[", ",\"reasons\":[",
+                                                    ",\"obligations\":[{\"outcome\":", ",\"reviewer\":", ",\"deadline\":",
+                                                    ",\"timely\":", ",\"rules\":[", ",\"citations\":[",
+                                                    "],\"possible\":[],\"missing\":[]}\n"};
+                char copy[2048];
+                snprintf(copy, sizeof copy, "%.*s", (int)n, line);
+                const char *at = copy;
+                for (size_t q = 0; q < sizeof order / sizeof order[0]; q++) {
+                    const char *f = strstr(at, order[q]);
+                    cr_assert_not_null(f, "%s: no %s after %s", copy, order[q], at);
+                    at = f + strlen(order[q]);
+                }
+                json_decref(got);
+                json_decref(want);
+                checked++;
+            }
+        }
+    }
+    cr_assert_eq(checked, 40);
     pcr_engine_free(e);
 }
