@@ -53,7 +53,7 @@ static bool stop_requested(const Run *r) { return r->o->stop && *r->o->stop; }
 /* Reads up to n bytes. Returns the count (0 at end of input), -1 on an
  * error (read_errno set), or -2 when a signal interrupted the wait and the
  * stop flag is set. */
-static ssize_t in_read(Run *r, char *p, size_t n)
+static ssize_t in_read_raw(Run *r, char *p, size_t n)
 {
     if (r->infd < 0) {
         size_t k = fread(p, 1, n, r->in);
@@ -80,6 +80,19 @@ static ssize_t in_read(Run *r, char *p, size_t n)
         r->o->read_errno = errno;
         return -1;
     }
+}
+
+/* One read of a reading loop: the count of bytes read, added to the
+ * stats; 0 at the end of the input, on a stop (o->stopped set) or on an
+ * error (*ok cleared). */
+static size_t in_read(Run *r, char *p, size_t n, bool *ok)
+{
+    ssize_t got = in_read_raw(r, p, n);
+    if (got == -2) r->o->stopped = true;
+    else if (got < 0) *ok = false;
+    if (got <= 0) return 0;
+    r->st->bytes += (uint64_t)got;
+    return (size_t)got;
 }
 
 /* Writes and empties b. Interrupted writes are retried whatever the stop
@@ -160,18 +173,9 @@ static bool read_lines(Run *r, const LineSink *s)
     bool skipping = false; /* inside an over-long line, dropping bytes */
     bool ok = true;
     while (ok) {
-        ssize_t got = in_read(r, buf + have, IN_CHUNK);
-        if (got == -2) {
-            r->o->stopped = true;
-            break;
-        }
-        if (got < 0) {
-            ok = false;
-            break;
-        }
+        size_t got = in_read(r, buf + have, IN_CHUNK, &ok);
         if (got == 0) break;
-        r->st->bytes += (uint64_t)got;
-        size_t end = have + (size_t)got, start = 0;
+        size_t end = have + got, start = 0;
         if (skipping) { /* then have is 0 */
             const char *nl = memchr(buf, '\n', end);
             start = nl ? (size_t)(nl - buf) + 1 : end;
@@ -498,20 +502,11 @@ static bool read_batches(Run *r, Pool *p)
     while (ok) {
         buf_reserve(&b->in, READ_BYTES);
         size_t old = b->in.n;
-        ssize_t got = in_read(r, b->in.p + old, READ_BYTES);
-        if (got == -2) {
-            r->o->stopped = true;
-            break;
-        }
-        if (got < 0) {
-            ok = false;
-            break;
-        }
+        size_t got = in_read(r, b->in.p + old, READ_BYTES, &ok);
         if (got == 0) break;
-        r->st->bytes += (uint64_t)got;
-        b->in.n += (size_t)got;
+        b->in.n += got;
         if (skipping) { /* then old == line_at */
-            const char *nl = memchr(b->in.p + old, '\n', (size_t)got);
+            const char *nl = memchr(b->in.p + old, '\n', got);
             if (nl) {
                 size_t keep = (size_t)(b->in.p + b->in.n - (nl + 1));
                 memmove(b->in.p + old, nl + 1, keep);
