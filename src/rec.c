@@ -248,6 +248,8 @@ struct RecDecoder {
     uint32_t fed_prev;            /* fed_pred row of the next key */
     uint8_t fed_pred[PRED_SLOTS]; /* the field that last followed field f (row
                                      f + 1; PRED_START: the first key) */
+    uint8_t fed_keyf[REC_MAX_KEYS]; /* rec_put_members: the field of the member at
+                                       each position the last time (PRED_NONE) */
 
     /* Fast paths (see "fast paths" below): they only ever skip work, so
      * they change no result and no message. */
@@ -529,6 +531,7 @@ static void fast_init(RecDecoder *d)
     d->id_field = PIDX_NONE;
     d->learn = true;
     memset(d->fed_pred, PRED_NONE, sizeof d->fed_pred);
+    memset(d->fed_keyf, PRED_NONE, sizeof d->fed_keyf);
     for (uint32_t i = 0, days = 0; i <= DATE_MAX_YEAR - DATE_MIN_YEAR; i++) {
         uint32_t y = DATE_MIN_YEAR + i;
         bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
@@ -2670,19 +2673,35 @@ static size_t fed_value_text(const pcr_feed_member *x)
     }
 }
 
+/* The field called key[0..kn) (kn at most REC_MAX_LINE), or -1: first
+ * the field of the member at position k the last time (a source gives
+ * the same keys in the same order record after record: jsonb sorts them),
+ * compared with the key as field_find would, then field_find. */
+static inline int fed_key_field(RecDecoder *d, size_t k, const char *key, size_t kn)
+{
+    uint64_t a, b;
+    name_key(key, (uint32_t)kn, &a, &b);
+    uint32_t f = d->fed_keyf[k];
+    if (f != PRED_NONE && name_is(&d->fname[f], key, (uint32_t)kn, a, b)) return (int)f;
+    int found = field_find(d, key, (uint32_t)kn);
+    if (found >= 0) d->fed_keyf[k] = (uint8_t)found;
+    return found;
+}
+
 /* The fields of the keys of m[0..n) into fields[], with fed_field's checks
  * (a known key, not given before, no more keys or text than a line may
- * hold). Each key is looked up in the field table on its own, no
- * prediction: the lookups do not wait for one another. */
+ * hold). Each key is compared with the field at its position the time
+ * before (fed_key_field); the comparisons do not wait for one another. */
 static bool fed_keys(RecDecoder *d, const pcr_feed_member *m, size_t n, uint8_t *fields)
 {
     if (!d->fed_ok || n > REC_MAX_KEYS - d->nkeys) return d->fed_ok = false;
     uint64_t seen = d->fed_seen;
     size_t text = d->fed_text;
+    /* positions within this call (a record fed in two calls starts over) */
     for (size_t k = 0; k < n; k++) {
         size_t kn = m[k].klen;
         if (!m[k].key || kn > REC_MAX_LINE) return d->fed_ok = false;
-        int f = field_find(d, m[k].key, (uint32_t)kn);
+        int f = fed_key_field(d, k, m[k].key, kn);
         if (f < 0 || (seen >> f & 1)) return d->fed_ok = false;
         seen |= 1ull << f;
         text += 6 * kn + fed_value_text(&m[k]) + FED_MEMBER_TEXT;
