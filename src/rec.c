@@ -248,8 +248,6 @@ struct RecDecoder {
     uint32_t fed_prev;            /* fed_pred row of the next key */
     uint8_t fed_pred[PRED_SLOTS]; /* the field that last followed field f (row
                                      f + 1; PRED_START: the first key) */
-    uint8_t fed_keyf[REC_MAX_KEYS]; /* rec_put_members: the field of the member at
-                                       each position the last time (PRED_NONE) */
 
     /* Fast paths (see "fast paths" below): they only ever skip work, so
      * they change no result and no message. */
@@ -531,7 +529,6 @@ static void fast_init(RecDecoder *d)
     d->id_field = PIDX_NONE;
     d->learn = true;
     memset(d->fed_pred, PRED_NONE, sizeof d->fed_pred);
-    memset(d->fed_keyf, PRED_NONE, sizeof d->fed_keyf);
     for (uint32_t i = 0, days = 0; i <= DATE_MAX_YEAR - DATE_MIN_YEAR; i++) {
         uint32_t y = DATE_MIN_YEAR + i;
         bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
@@ -2675,36 +2672,39 @@ static size_t fed_value_text(const pcr_feed_member *x)
     return t < NTYPES ? mul[t] * n + add[t] : 0;
 }
 
-/* The field called key[0..kn) (kn at most REC_MAX_LINE), or -1: first
- * the field of the member at position k the last time (a source gives
- * the same keys in the same order record after record: jsonb sorts them),
- * compared with the key as field_find would, then field_find. */
-static inline int fed_key_field(RecDecoder *d, size_t k, const char *key, size_t kn)
+/* The field called key[0..kn) (kn at most REC_MAX_LINE), or -1, the key
+ * before it being field prev - 1 (PRED_START: none): first the field that
+ * followed that one the last time (a source gives its keys in the same
+ * order record after record: jsonb sorts them; a key a record lacks costs
+ * a miss or two, not the rest of the record), compared with the key as
+ * field_find would, then field_find. */
+static inline int fed_key_field(RecDecoder *d, uint32_t prev, const char *key, size_t kn)
 {
     uint64_t a, b;
     name_key(key, (uint32_t)kn, &a, &b);
-    uint32_t f = d->fed_keyf[k];
+    uint32_t f = d->fed_pred[prev];
     if (f != PRED_NONE && name_is(&d->fname[f], key, (uint32_t)kn, a, b)) return (int)f;
     int found = field_find(d, key, (uint32_t)kn);
-    if (found >= 0) d->fed_keyf[k] = (uint8_t)found;
+    if (found >= 0) d->fed_pred[prev] = (uint8_t)found;
     return found;
 }
 
 /* The fields of the keys of m[0..n) into fields[], with fed_field's checks
  * (a known key, not given before, no more keys or text than a line may
- * hold). Each key is compared with the field at its position the time
- * before (fed_key_field); the comparisons do not wait for one another. */
+ * hold). Each key is compared first with the field that followed the
+ * key before it the last time (fed_key_field). */
 static bool fed_keys(RecDecoder *d, const pcr_feed_member *m, size_t n, uint8_t *fields)
 {
     if (!d->fed_ok || n > REC_MAX_KEYS - d->nkeys) return d->fed_ok = false;
     uint64_t seen = d->fed_seen;
     size_t text = d->fed_text;
-    /* positions within this call (a record fed in two calls starts over) */
+    uint32_t prev = d->fed_prev;
     for (size_t k = 0; k < n; k++) {
         size_t kn = m[k].klen;
         if (!m[k].key || kn > REC_MAX_LINE) return d->fed_ok = false;
-        int f = fed_key_field(d, k, m[k].key, kn);
+        int f = fed_key_field(d, prev, m[k].key, kn);
         if (f < 0 || (seen >> f & 1)) return d->fed_ok = false;
+        prev = (uint32_t)f + 1;
         seen |= 1ull << f;
         text += 6 * kn + fed_value_text(&m[k]) + FED_MEMBER_TEXT;
         fields[k] = (uint8_t)f;
@@ -2712,6 +2712,7 @@ static bool fed_keys(RecDecoder *d, const pcr_feed_member *m, size_t n, uint8_t 
     if (text > REC_MAX_LINE) return d->fed_ok = false;
     d->fed_seen = seen;
     d->fed_text = text;
+    d->fed_prev = prev;
     d->nkeys += (uint32_t)n;
     return true;
 }

@@ -538,9 +538,9 @@ Test(feed, members_make_the_text_readers_record)
     dec_free(&x);
 }
 
-/* Each key is first compared with the field at its position the record
- * before: keys of one length that trade places, and a key in a position
- * that held another, still name their own fields. */
+/* Each key is first compared with the field that followed the key before
+ * it the record before: keys of one length that trade places, and a key
+ * where another stood, still name their own fields. */
 Test(feed, keys_that_trade_places_keep_their_fields)
 {
     Dec x = dec_new();
@@ -551,7 +551,7 @@ Test(feed, keys_that_trade_places_keep_their_fields)
     cr_assert(b, "%s", rec_error(x.text));
     pcr_feed_member m1[] = {MS("code", "43770"), MS("state", "IL"), MS("network", "in"),
                             MS("setting", "inpatient"), MI("stay_hours", 36), REQUIRED};
-    pcr_feed_member m2[] = {MS("state", "IL"), MS("code", "43770"), MS("setting", "inpatient"),
+    pcr_feed_member m2[] = {MS("code", "43770"), MS("state", "IL"), MS("setting", "inpatient"),
                             MS("network", "in"), MI("stay_hours", 36), REQUIRED};
     pcr_feed_member m3[] = {REQUIRED, MI("stay_hours", 36), MS("network", "in"),
                             MS("setting", "inpatient"), MS("state", "IL"), MS("code", "43770")};
