@@ -2658,32 +2658,53 @@ static bool fed_strings(RecDecoder *d, int f, const pcr_feed_str *it, size_t n)
  * REC_MAX_LINE + 1 when more than a line may hold. */
 static size_t fed_value_text(const pcr_feed_member *x)
 {
+    /* per type, the text is mul * n + add bytes (a table, not a switch:
+     * the types of a record's members follow no pattern a branch learns) */
+    enum { NTYPES = PCR_FEED_STRINGS + 1 };
+    static const uint8_t mul[NTYPES] = {[PCR_FEED_STRING] = 6, [PCR_FEED_NUMBER] = 1,
+                                        [PCR_FEED_JSON] = 1};
+    static const uint8_t add[NTYPES] = {[PCR_FEED_STRING] = 2, [PCR_FEED_INT] = 20,
+                                        [PCR_FEED_TRUE] = 5,   [PCR_FEED_FALSE] = 5,
+                                        [PCR_FEED_NULL] = 4};
     size_t n = x->n > REC_MAX_LINE ? REC_MAX_LINE + 1 : x->n;
-    switch (x->type) {
-    case PCR_FEED_STRING: return 6 * n + 2;
-    case PCR_FEED_NUMBER: case PCR_FEED_JSON: return n;
-    case PCR_FEED_INT: return 20;
-    case PCR_FEED_TRUE: case PCR_FEED_FALSE: return 5;
-    case PCR_FEED_NULL: return 4;
-    case PCR_FEED_STRINGS: return x->items || !x->n ? fed_strings_text(x->items, x->n) : 0;
-    default: return 0;
-    }
+    unsigned t = (unsigned)x->type;
+    if (t == PCR_FEED_STRINGS) return x->items || !x->n ? fed_strings_text(x->items, x->n) : 0;
+    return t < NTYPES ? mul[t] * n + add[t] : 0;
+}
+
+/* The field called key[0..kn) (kn at most REC_MAX_LINE), or -1, the key
+ * before it being field prev - 1 (PRED_START: none): first the field that
+ * followed that one the last time (a source gives its keys in the same
+ * order record after record: jsonb sorts them; a key a record lacks costs
+ * a miss or two, not the rest of the record), compared with the key as
+ * field_find would, then field_find. */
+static inline int fed_key_field(RecDecoder *d, uint32_t prev, const char *key, size_t kn)
+{
+    uint64_t a, b;
+    name_key(key, (uint32_t)kn, &a, &b);
+    uint32_t f = d->fed_pred[prev];
+    if (f != PRED_NONE && name_is(&d->fname[f], key, (uint32_t)kn, a, b)) return (int)f;
+    int found = field_find(d, key, (uint32_t)kn);
+    if (found >= 0) d->fed_pred[prev] = (uint8_t)found;
+    return found;
 }
 
 /* The fields of the keys of m[0..n) into fields[], with fed_field's checks
  * (a known key, not given before, no more keys or text than a line may
- * hold). Each key is looked up in the field table on its own, no
- * prediction: the lookups do not wait for one another. */
+ * hold). Each key is compared first with the field that followed the
+ * key before it the last time (fed_key_field). */
 static bool fed_keys(RecDecoder *d, const pcr_feed_member *m, size_t n, uint8_t *fields)
 {
     if (!d->fed_ok || n > REC_MAX_KEYS - d->nkeys) return d->fed_ok = false;
     uint64_t seen = d->fed_seen;
     size_t text = d->fed_text;
+    uint32_t prev = d->fed_prev;
     for (size_t k = 0; k < n; k++) {
         size_t kn = m[k].klen;
         if (!m[k].key || kn > REC_MAX_LINE) return d->fed_ok = false;
-        int f = field_find(d, m[k].key, (uint32_t)kn);
+        int f = fed_key_field(d, prev, m[k].key, kn);
         if (f < 0 || (seen >> f & 1)) return d->fed_ok = false;
+        prev = (uint32_t)f + 1;
         seen |= 1ull << f;
         text += 6 * kn + fed_value_text(&m[k]) + FED_MEMBER_TEXT;
         fields[k] = (uint8_t)f;
@@ -2691,6 +2712,7 @@ static bool fed_keys(RecDecoder *d, const pcr_feed_member *m, size_t n, uint8_t 
     if (text > REC_MAX_LINE) return d->fed_ok = false;
     d->fed_seen = seen;
     d->fed_text = text;
+    d->fed_prev = prev;
     d->nkeys += (uint32_t)n;
     return true;
 }

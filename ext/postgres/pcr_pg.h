@@ -112,6 +112,8 @@ typedef struct PgLineScan {
     uint32 cap;      /* entries of nodes, stack and kids; bytes of esc / 2 */
     Size size;       /* the result's bytes, at most */
     struct PgLineEntry **slots; /* the cache of decisions (pcr_pg_line.c); NULL: empty */
+    struct PgLineEntry **memo;  /* per rest length and id length modulo 4: the
+                                   entry of the last hit (pcr_pg_line.c) */
     Size cache_bytes;           /* what its entries take */
     /* While a line for the cache is written (pg_emit_container): its
      * strings past rest that hold a digit, where they are in the line and

@@ -538,6 +538,39 @@ Test(feed, members_make_the_text_readers_record)
     dec_free(&x);
 }
 
+/* Each key is first compared with the field that followed the key before
+ * it the record before: keys of one length that trade places, and a key
+ * where another stood, still name their own fields. */
+Test(feed, keys_that_trade_places_keep_their_fields)
+{
+    Dec x = dec_new();
+    const char *line = "{\"id\":\"r-1\",\"payer\":\"acme\",\"service_date\":\"2024-05-02\","
+                       "\"network\":\"in\",\"setting\":\"inpatient\",\"code\":\"43770\","
+                       "\"state\":\"IL\",\"stay_hours\":36}";
+    const Record *b = rec_decode(x.text, line, strlen(line), 1);
+    cr_assert(b, "%s", rec_error(x.text));
+    pcr_feed_member m1[] = {MS("code", "43770"), MS("state", "IL"), MS("network", "in"),
+                            MS("setting", "inpatient"), MI("stay_hours", 36), REQUIRED};
+    pcr_feed_member m2[] = {MS("code", "43770"), MS("state", "IL"), MS("setting", "inpatient"),
+                            MS("network", "in"), MI("stay_hours", 36), REQUIRED};
+    pcr_feed_member m3[] = {REQUIRED, MI("stay_hours", 36), MS("network", "in"),
+                            MS("setting", "inpatient"), MS("state", "IL"), MS("code", "43770")};
+    const pcr_feed_member *all[] = {m1, m2, m1, m3, m2, m3};
+    for (size_t r = 0; r < sizeof all / sizeof all[0]; r++) {
+        const Record *a = put_all(x.fed, all[r], NMEMB(m1));
+        cr_assert(a, "record %zu not taken", r);
+        same_record(&x, a, b);
+    }
+    /* an unknown key where a known one stood the time before */
+    pcr_feed_member m4[] = {MS("codes", "43770"), MS("state", "IL"), MS("network", "in"),
+                            MS("setting", "inpatient"), MI("stay_hours", 36), REQUIRED};
+    cr_assert_null(put_all(x.fed, m4, NMEMB(m4)));
+    const Record *a = put_all(x.fed, m1, NMEMB(m1));
+    cr_assert(a);
+    same_record(&x, a, b);
+    dec_free(&x);
+}
+
 /* An integer means exactly its decimal text, for an int and a money field,
  * at the edges of the fast paths and beyond. */
 Test(feed, an_int_is_its_decimal_text)
