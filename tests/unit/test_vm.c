@@ -211,6 +211,21 @@ static uint32_t add_set(Prog *p, const char *name, CodeKey lo, CodeKey hi)
     return p->nsets++;
 }
 
+/* Appends cs (normalized here, then freed) as one set of p. */
+static uint32_t add_code_set(Prog *p, const char *name, CodeSet *cs)
+{
+    code_set_normalize(cs);
+    p->ranges = realloc(p->ranges, (p->nranges + cs->n) * sizeof *p->ranges);
+    memcpy(p->ranges + p->nranges, cs->r, cs->n * sizeof *cs->r);
+    p->sets = realloc(p->sets, (p->nsets + 1) * sizeof *p->sets);
+    p->sets[p->nsets].name = th_str(p, name);
+    p->sets[p->nsets].first = p->nranges;
+    p->sets[p->nsets].count = (uint32_t)cs->n;
+    p->nranges += (uint32_t)cs->n;
+    code_set_free(cs);
+    return p->nsets++;
+}
+
 static void add_seg(Prog *p, CodeKey lo, CodeKey hi, const uint32_t *rules, uint32_t n)
 {
     p->segs = realloc(p->segs, (p->nsegs + 1) * sizeof *p->segs);
@@ -2009,16 +2024,7 @@ Test(vm, code_table_agrees_with_each_set)
             uint32_t a = NEXT_RAND(), b = a + NEXT_RAND() % (s % 3 ? 8 : 120);
             code_set_add(&cs, keys[a], keys[b < NCODES ? b : NCODES - 1]);
         }
-        code_set_normalize(&cs);
-        p->ranges = realloc(p->ranges, (p->nranges + cs.n) * sizeof *p->ranges);
-        memcpy(p->ranges + p->nranges, cs.r, cs.n * sizeof *cs.r);
-        p->sets = realloc(p->sets, (p->nsets + 1) * sizeof *p->sets);
-        p->sets[p->nsets].name = th_str(p, "s");
-        p->sets[p->nsets].first = p->nranges;
-        p->sets[p->nsets].count = (uint32_t)cs.n;
-        p->nranges += (uint32_t)cs.n;
-        p->nsets++;
-        code_set_free(&cs);
+        add_code_set(p, "s", &cs);
     }
     for (uint32_t s = 0; s < NSETS; s++) { /* rule 2s: code in s; 2s + 1: diagnoses any in s */
         uint32_t r = rule_begin(p, "code", OUT_PRIOR_AUTH);
@@ -2683,16 +2689,7 @@ Test(vm, key_memo_answers_as_the_table)
     for (uint32_t s = 0; s < 40; s++) { /* sets of 1 to 40 consecutive keys, every 150th on */
         CodeSet cs = {0};
         code_set_add(&cs, keys[s * 150], keys[s * 150 + s]);
-        code_set_normalize(&cs);
-        p->ranges = realloc(p->ranges, (p->nranges + cs.n) * sizeof *p->ranges);
-        memcpy(p->ranges + p->nranges, cs.r, cs.n * sizeof *cs.r);
-        p->sets = realloc(p->sets, (p->nsets + 1) * sizeof *p->sets);
-        p->sets[p->nsets].name = th_str(p, "s");
-        p->sets[p->nsets].first = p->nranges;
-        p->sets[p->nsets].count = (uint32_t)cs.n;
-        p->nranges += (uint32_t)cs.n;
-        p->nsets++;
-        code_set_free(&cs);
+        add_code_set(p, "s", &cs);
         uint32_t r = rule_begin(p, "code", OUT_PRIOR_AUTH);
         e_fused(p, OP_LDINSET, "code", s);
         rule_end(p, r);
