@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "pcr/pcr.h"
 #include "prog.h"
@@ -204,6 +205,48 @@ static inline const char *th_root(void)
 {
     const char *r = getenv("PCR_ROOT");
     return r ? r : ".";
+}
+
+/* The scratch directory of this test process: made on first use as
+ * $TMPDIR/pcr-NAME-XXXXXX (TMPDIR defaults to /tmp) and removed, with all
+ * it holds, when the process that made it exits normally (Criterion runs
+ * each test in a process of its own, so each test gets a fresh one; a
+ * forked child that exits does not remove its parent's). Aborts when it
+ * cannot be made. */
+typedef struct ThScratch {
+    char dir[4096];
+    pid_t owner;
+} ThScratch;
+
+static inline ThScratch *th_scratch(void)
+{
+    static ThScratch s;
+    return &s;
+}
+
+static inline void th_tmpdir_remove(void)
+{
+    ThScratch *s = th_scratch();
+    if (!s->dir[0] || s->owner != getpid()) return;
+    char cmd[4200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", s->dir);
+    if (system(cmd) != 0) fprintf(stderr, "th_tmpdir: could not remove %s\n", s->dir);
+    s->dir[0] = '\0';
+}
+
+static inline const char *th_tmpdir(const char *name)
+{
+    ThScratch *s = th_scratch();
+    if (s->dir[0] && s->owner == getpid()) return s->dir;
+    const char *t = getenv("TMPDIR");
+    snprintf(s->dir, sizeof s->dir, "%s/pcr-%s-XXXXXX", t && t[0] ? t : "/tmp", name);
+    if (!mkdtemp(s->dir)) {
+        fprintf(stderr, "th_tmpdir: cannot make %s\n", s->dir);
+        abort();
+    }
+    s->owner = getpid();
+    atexit(th_tmpdir_remove);
+    return s->dir;
 }
 
 /* An engine holding the policy src (named name in diagnostics), compiled

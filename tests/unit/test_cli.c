@@ -16,18 +16,7 @@ static size_t count_lines(const char *s)
     return n;
 }
 
-/* A scratch directory per test process. */
-static const char *tmpdir(void)
-{
-    static char dir[256];
-    if (!dir[0]) {
-        snprintf(dir, sizeof dir, "/tmp/pcr-cli-%ld", (long)getpid());
-        char cmd[300];
-        snprintf(cmd, sizeof cmd, "mkdir -p %s", dir);
-        cr_assert_eq(system(cmd), 0);
-    }
-    return dir;
-}
+static const char *tmpdir(void) { return th_tmpdir("cli"); }
 
 static void write_file(const char *path, const char *text)
 {

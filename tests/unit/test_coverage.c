@@ -10,17 +10,7 @@
 
 #include "helpers.h"
 
-static const char *tmpdir(void)
-{
-    static char dir[256];
-    if (!dir[0]) {
-        snprintf(dir, sizeof dir, "/tmp/pcr-cov-%ld", (long)getpid());
-        char cmd[300];
-        snprintf(cmd, sizeof cmd, "mkdir -p %s", dir);
-        cr_assert_eq(system(cmd), 0);
-    }
-    return dir;
-}
+static const char *tmpdir(void) { return th_tmpdir("cov"); }
 
 /* Rule `fired` fires in a test; `stopped` has its when true but an unless
  * alternative stops it (near-missed, the second alternative exercised, the

@@ -13,17 +13,7 @@
 #define DEMO "policies/examples/demo.pcr"
 #define PAYERS "policies/alliant.pcr policies/cigna.pcr policies/healthlink.pcr policies/ibx.pcr"
 
-static const char *tmpdir(void)
-{
-    static char dir[256];
-    if (!dir[0]) {
-        snprintf(dir, sizeof dir, "/tmp/pcr-csv-%ld", (long)getpid());
-        char cmd[300];
-        snprintf(cmd, sizeof cmd, "mkdir -p %s", dir);
-        cr_assert_eq(system(cmd), 0);
-    }
-    return dir;
-}
+static const char *tmpdir(void) { return th_tmpdir("csv"); }
 
 /* Writes text to DIR/name and returns the path (static: one at a time per name slot). */
 static const char *put(const char *name, const char *text)

@@ -10,17 +10,7 @@
 
 #include "helpers.h"
 
-static const char *tmpdir(void)
-{
-    static char dir[256];
-    if (!dir[0]) {
-        snprintf(dir, sizeof dir, "/tmp/pcr-diff-%ld", (long)getpid());
-        char cmd[300];
-        snprintf(cmd, sizeof cmd, "mkdir -p %s", dir);
-        cr_assert_eq(system(cmd), 0);
-    }
-    return dir;
-}
+static const char *tmpdir(void) { return th_tmpdir("diff"); }
 
 /* Replaces the first `from` in *s by `to` (*s is malloc'ed). */
 static void replace(char **s, const char *from, const char *to)

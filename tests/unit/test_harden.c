@@ -18,18 +18,7 @@
 
 #include "helpers.h"
 
-/* A fresh scratch directory per test (tests run in separate processes). */
-static const char *tmpdir(void)
-{
-    static char dir[64];
-    if (!dir[0]) {
-        snprintf(dir, sizeof dir, "/tmp/pcr-harden-%ld", (long)getpid());
-        char cmd[200];
-        snprintf(cmd, sizeof cmd, "rm -rf %s && mkdir -p %s", dir, dir);
-        cr_assert_eq(system(cmd), 0);
-    }
-    return dir;
-}
+static const char *tmpdir(void) { return th_tmpdir("harden"); }
 
 /* The binaries and the repository as absolute paths: tests cd elsewhere. */
 static const char *root(void)

@@ -11,17 +11,7 @@
 
 #include "helpers.h"
 
-static const char *tmpdir(void)
-{
-    static char dir[256];
-    if (!dir[0]) {
-        snprintf(dir, sizeof dir, "/tmp/pcr-lint-%ld", (long)getpid());
-        char cmd[300];
-        snprintf(cmd, sizeof cmd, "mkdir -p %s", dir);
-        cr_assert_eq(system(cmd), 0);
-    }
-    return dir;
-}
+static const char *tmpdir(void) { return th_tmpdir("lint"); }
 
 static size_t count_lines(const char *s)
 {
