@@ -537,6 +537,24 @@ typedef struct pcr_feed_member {
 
 bool pcr_engine_feed_members(pcr_engine *e, const pcr_feed_member *m, size_t n);
 
+/* ---- Fed records: key layouts and strings checked by the caller ----------
+ * pcr_engine_feed_members finds a record's fields by its keys. When the
+ * keys of m[0..n) lie back to back in memory from m[0].key (m[i + 1].key ==
+ * m[i].key + m[i].klen), as the keys of a PostgreSQL jsonb object do, the
+ * engine keeps that layout (the keys' lengths and bytes) and the fields
+ * they named, a few hundred layouts at a time: a later record whose keys
+ * have the same lengths and bytes gets its fields from there, with no key
+ * looked up. Nothing to call: the decision is the same either way.
+ *
+ * pcr_engine_feed_utf8_checked(e, true) tells the engine that every string
+ * fed to it from now on (values, list items) is UTF-8 without NUL, checked
+ * by the caller (PostgreSQL's text in a UTF8 database always is): the
+ * engine then does not check them again. A string that is not UTF-8 fed
+ * under this promise may then be decided instead of left to the text route;
+ * false (the default) checks every string. Keys are matched as bytes
+ * either way. */
+void pcr_engine_feed_utf8_checked(pcr_engine *e, bool checked);
+
 #ifdef __cplusplus
 }
 #endif
