@@ -2779,20 +2779,21 @@ static bool fed_keys(RecDecoder *d, const pcr_feed_member *m, size_t n, uint8_t 
     return true;
 }
 
-/* A hash of the layout whose key lengths are klen[0..n) and whose keys'
- * bytes are s[0..nbytes) (back to back): a word at a time. */
-static inline uint64_t fed_layout_hash(const uint8_t *klen, size_t n, const char *s, size_t nbytes)
+/* A hash of the layout of n keys whose bytes are s[0..nbytes) (back to
+ * back): a word at a time, each rotated into the one before and a single
+ * multiplication at the end, so that the chain of dependent steps stays
+ * short. It only picks the slot (the key lengths are compared there). */
+static inline uint64_t fed_layout_hash(size_t n, const char *s, size_t nbytes)
 {
-    const uint64_t mul = 0x9E3779B97F4A7C15ull;
-    uint64_t h = (uint64_t)n * 0xC2B2AE3D27D4EB4Full;
-    for (size_t i = 0; i < n; i++) h = (h ^ klen[i]) * mul;
+    uint64_t h = n;
     size_t o = 0;
-    for (; o + 8 <= nbytes; o += 8) h = (h ^ bytes_le64(s + o)) * mul;
+    for (; o + 8 <= nbytes; o += 8) h = (h << 23 | h >> 41) ^ bytes_le64(s + o);
     if (o < nbytes && nbytes >= 8) { /* the last 8 bytes, overlapping */
-        h = (h ^ bytes_le64(s + nbytes - 8)) * mul;
+        h = (h << 23 | h >> 41) ^ bytes_le64(s + nbytes - 8);
     } else {
-        for (; o < nbytes; o++) h = (h ^ (uint8_t)s[o]) * mul;
+        for (; o < nbytes; o++) h = (h << 8 | h >> 56) ^ (uint8_t)s[o];
     }
+    h *= 0x9E3779B97F4A7C15ull;
     return h ^ h >> 29;
 }
 
@@ -2814,7 +2815,7 @@ static FedLayout *fed_layout_find(RecDecoder *d, const pcr_feed_member *m, size_
         nbytes += m[i].klen;
         if (nbytes > FED_LAYOUT_BYTES) return NULL;
     }
-    uint64_t h = fed_layout_hash(klen, n, s, nbytes);
+    uint64_t h = fed_layout_hash(n, s, nbytes);
     FedLayout *l = &d->fed_layout[h >> (64 - FED_LAYOUT_BITS)];
     *hit = l->n == n && l->nbytes == nbytes && memcmp(l->klen, klen, n) == 0 &&
            memcmp(l->bytes, s, nbytes) == 0;
