@@ -2810,7 +2810,8 @@ static FedLayout *fed_layout_find(RecDecoder *d, const pcr_feed_member *m, size_
     const char *s = m[0].key;
     size_t nbytes = 0;
     for (size_t i = 0; i < n; i++) {
-        if (m[i].key != s + nbytes || m[i].klen > UINT8_MAX) return NULL;
+        /* compared as addresses: m[i].key may lie in another object */
+        if ((uintptr_t)m[i].key != (uintptr_t)s + nbytes || m[i].klen > UINT8_MAX) return NULL;
         klen[i] = (uint8_t)m[i].klen;
         nbytes += m[i].klen;
         if (nbytes > FED_LAYOUT_BYTES) return NULL;
