@@ -1007,6 +1007,7 @@ pcr_engine *pcr_engine_clone(const pcr_engine *e)
     c->n = e->n;
     if (e->n) c->dec = rec_decoder_new(e->v[0].pol->prog);
     pcr_engine_set_strict(c, e->strict); /* and the same record options */
+    pcr_engine_feed_utf8_checked(c, e->feed_utf8_checked);
     return c;
 }
 

@@ -800,3 +800,25 @@ Test(feed, strings_checked_by_the_caller)
     cr_assert_null(put_all(x.fed, bad, NMEMB(bad)));
     dec_free(&x);
 }
+
+/* pcr_engine_feed_utf8_checked through the engine, and in its clones. */
+Test(feed, an_engine_takes_checked_strings_as_they_are)
+{
+    pcr_engine *e = example_engine();
+    static const pcr_feed_member bad[] = {MS("id", "r-1"), MS("payer", "acme"),
+                                          MS("service_date", "2024-05-02"), MS("state", "I\xffL")};
+    const char *line;
+    size_t len;
+    cr_assert(pcr_engine_feed_begin(e, 1));
+    cr_assert_not(pcr_engine_feed_members(e, bad, NMEMB(bad)) &&
+                  pcr_engine_feed_eval(e, &line, &len, NULL));
+    pcr_engine_feed_utf8_checked(e, true);
+    cr_assert(pcr_engine_feed_begin(e, 1));
+    cr_assert(pcr_engine_feed_members(e, bad, NMEMB(bad)) && pcr_engine_feed_eval(e, &line, &len, NULL));
+    pcr_engine *c = pcr_engine_clone(e);
+    cr_assert(pcr_engine_feed_begin(c, 1));
+    cr_assert(pcr_engine_feed_members(c, bad, NMEMB(bad)) && pcr_engine_feed_eval(c, &line, &len, NULL),
+              "the clone checks again");
+    pcr_engine_free(c);
+    pcr_engine_free(e);
+}
