@@ -506,7 +506,8 @@ bool pcr_engine_feed_eval(pcr_engine *e, const char **line, size_t *line_len, pc
  *   PCR_FEED_STRINGS  items[0..n): an array of strings, each escapes
  *                     resolved (what the JSON text of that array means)
  * Each key's field is found by one probe of a table and one comparison,
- * the keys' lookups independent of one another.
+ * the keys' lookups independent of one another, or all at once from a
+ * layout kept for keys back to back (below).
  * The same lifetimes as above: strings, texts and items until
  * pcr_engine_feed_eval returns. */
 typedef enum pcr_feed_type {
