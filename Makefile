@@ -6,6 +6,7 @@
 #   make san     the test suite under ASan + UBSan (+ LSan), assertions on
 #   make test-pg the PostgreSQL extension in a throwaway cluster (docs/postgres.md)
 #   make bench-pg  its throughput with 0 and 2 parallel workers, beside pcrvm
+#   make bench-feed  the fed route beside the text reader, in instructions (callgrind)
 #   make test-editors   the tree-sitter grammar and Vim syntax against the sources
 #   make install PREFIX=/usr/local [DESTDIR=]   tools, libraries, header,
 #                pcr.pc, the standard library and man pages; make uninstall
@@ -35,7 +36,7 @@ TEST_SRCS = $(sort $(wildcard tests/unit/test_*.c))
 TEST_BINS = $(TEST_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all deps demo test test-soak unit e2e replay scale san trace valgrind cppcheck bench bench-peers bench-stream \
-    dispatch-test clean pg-lib test-pg bench-pg shared install uninstall test-install editor-keywords test-editors \
+    dispatch-test clean pg-lib test-pg bench-pg bench-feed shared install uninstall test-install editor-keywords test-editors \
     serve-test crd-test bench-serve soak-serve
 all: deps $(TOOLS) $(LIB)
 
@@ -312,14 +313,24 @@ bench-stream: all
 # linking into the server's pcr.so. test-pg: a throwaway PostgreSQL 15
 # cluster (installed from the distribution when missing): pg_regress, then
 # pcr.decide against pcrvm. bench-pg: rows/s with 0 and 2 parallel workers.
+# The PIC library is built with -O3 and link-time optimization (fat
+# objects: a link without LTO still finds plain code), which
+# ext/postgres/Makefile uses too (docs/postgres.md, "Where a call's time
+# goes").
+PG_LIB_OPT = -O3 -g -DNDEBUG -flto=auto -ffat-lto-objects
 pg-lib:
-	@$(MAKE) --no-print-directory BUILD=build/pic OUT=build/pic XCFLAGS="-fPIC" build/pic/lib/libpcr.a
+	@$(MAKE) --no-print-directory BUILD=build/pg OUT=build/pg XCFLAGS="-fPIC" OPT="$(PG_LIB_OPT)" build/pg/lib/libpcr.a
 
 test-pg: all
 	sh tests/pg/run.sh
 
 bench-pg: all pg-lib
 	sh bench/pg.sh
+
+# The library's fed route (what pcr.decide(jsonb) gives it) beside its text
+# reader on the same requests, in instructions under callgrind.
+bench-feed: all
+	sh bench/feed.sh
 # pcrvm serve under load with wrk: /v1/decide with 1 and 1,000 records per
 # request and a CRD order-sign call, 64 connections, BENCH_SECONDS (20) each.
 bench-serve: all

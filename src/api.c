@@ -387,6 +387,7 @@ struct pcr_engine {
     bool strict;     /* pcr_engine_set_strict: unknown keys are errors */
     Buf line;        /* the current decision line */
     uint64_t feed_recno; /* the record being fed (pcr_engine_feed_begin) */
+    bool feed_utf8_checked; /* pcr_engine_feed_utf8_checked */
     FILE *explain;   /* where explanations go (pcr_engine_set_explain), or NULL */
     Buf why;         /* the current explanation */
     WhyMemo why_memo; /* the last no_policy explanation (no_policy_why_memo) */
@@ -527,6 +528,7 @@ pcr_status pcr_engine_add(pcr_engine *e, pcr_policy *p, char *err, size_t errlen
     if (e->n == 0) {
         e->dec = rec_decoder_new(np);
         if (e->dec) rec_decoder_set_strict(e->dec, e->strict);
+        if (e->dec) rec_fed_utf8_checked(e->dec, e->feed_utf8_checked);
     }
     e->n++;
     e->why_memo.valid = false; /* the payers and their windows changed */
@@ -1005,6 +1007,7 @@ pcr_engine *pcr_engine_clone(const pcr_engine *e)
     c->n = e->n;
     if (e->n) c->dec = rec_decoder_new(e->v[0].pol->prog);
     pcr_engine_set_strict(c, e->strict); /* and the same record options */
+    pcr_engine_feed_utf8_checked(c, e->feed_utf8_checked);
     return c;
 }
 
@@ -1199,6 +1202,13 @@ bool pcr_engine_feed_json(pcr_engine *e, const char *key, size_t klen, const cha
 bool pcr_engine_feed_members(pcr_engine *e, const pcr_feed_member *m, size_t n)
 {
     return e && e->n && (m || !n) && rec_put_members(e->dec, m, n);
+}
+
+void pcr_engine_feed_utf8_checked(pcr_engine *e, bool checked)
+{
+    if (!e) return;
+    e->feed_utf8_checked = checked;
+    if (e->dec) rec_fed_utf8_checked(e->dec, checked);
 }
 
 bool pcr_engine_feed_eval(pcr_engine *e, const char **line, size_t *line_len, pcr_decision_kind *kind)

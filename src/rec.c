@@ -192,6 +192,27 @@ typedef enum FastKind {
     FAST_LIST,      /* '[' strings (or {"system", "code"} objects) ']' */
 } FastKind;
 
+/* A fed record's keys (rec_put_members) when they lie back to back in
+ * memory, as a jsonb object's do: their lengths and bytes, and the fields
+ * they named, so that a record with the same keys finds its fields with
+ * one hash and two comparisons (fed_layout_find). */
+enum {
+    FED_LAYOUT_BITS = 9,              /* 2^FED_LAYOUT_BITS slots, direct mapped */
+    FED_LAYOUT_KEYS = 48,             /* the most keys of one layout */
+    FED_LAYOUT_BYTES = 256,           /* the most bytes of its keys */
+};
+
+typedef struct FedLayout {
+    uint64_t seen;                    /* the fields of its keys */
+    uint32_t text;                    /* its keys' most text (fed_keys) */
+    uint16_t nbytes;                  /* bytes of its keys */
+    uint8_t n;                        /* keys; 0: the slot is empty */
+    uint8_t prev;                     /* fed_prev after its last key */
+    uint8_t klen[FED_LAYOUT_KEYS];    /* key i's length */
+    uint8_t field[FED_LAYOUT_KEYS];   /* key i's field */
+    uint8_t bytes[FED_LAYOUT_BYTES];  /* the keys, back to back */
+} FedLayout;
+
 /* An unknown top-level key and how many records had it (rec_unknown_key). */
 typedef struct UnknownKey {
     char name[REC_UNKNOWN_NAME_MAX + 1]; /* NUL-terminated */
@@ -270,6 +291,11 @@ struct RecDecoder {
     uint32_t norder;
     uint8_t rank[PCR_MAX_FIELDS]; /* field f's place in order + 1; 0: not in it */
     bool learn;                   /* the order is learned (the fast paths are on) */
+
+    /* Fed records, again (at the end: large, and touched only by them) */
+    bool fed_utf8_checked;        /* rec_fed_utf8_checked: strings not checked */
+    FedLayout fed_layout[1 << FED_LAYOUT_BITS]; /* key layouts seen (zeroed pages
+                                                   until a fed record uses them) */
 };
 
 static void order_clear(RecDecoder *d);
@@ -2444,6 +2470,15 @@ static inline bool fed_utf8(const char *s, size_t n)
     return ((((x - ones) & ~x) | x) & high) == 0 || fed_utf8_bytes(p, end);
 }
 
+/* Is s[0..n) UTF-8 without NUL, or does the caller say its strings are
+ * (rec_fed_utf8_checked)? */
+static inline bool fed_text_ok(const RecDecoder *d, const char *s, size_t n)
+{
+    return d->fed_utf8_checked || fed_utf8(s, n);
+}
+
+void rec_fed_utf8_checked(RecDecoder *d, bool checked) { d->fed_utf8_checked = checked; }
+
 /* The typed fast paths (fast_value) for a value that keeps no pointer
  * into its text: text[0..n) is copied between open and close (a quote
  * and a quote, or nothing and a comma), as it stands in a line, and read
@@ -2465,11 +2500,32 @@ static bool fed_fast(RecDecoder *d, uint32_t f, const char *open, const char *te
     return fast_value(d, f, buf) == end;
 }
 
+/* A datetime s[0..n) as fast_value_as's FAST_DATETIME reads it between
+ * quotes ("YYYY-MM-DD", "YYYY-MM-DDTHH:MM" or "YYYY-MM-DDTHH:MM:SS"): the
+ * seconds since 1970 in *at, and 1 when only the date is given, 0 when the
+ * time is too; -1 when it is none of those (decode_field decides). */
+static inline int fed_datetime(const RecDecoder *d, const uint8_t *s, size_t n, int64_t *at)
+{
+    int32_t day;
+    if (n < 10 || !fast_date(d, s, &day)) return -1;
+    if (n == 10) {
+        *at = (int64_t)day * SECONDS_PER_DAY;
+        return 1;
+    }
+    if ((n != 16 && n != 19) || s[10] != 'T' || s[13] != ':' || (n == 19 && s[16] != ':'))
+        return -1;
+    int hh = fast_digits(s + 11, 2), mm = fast_digits(s + 14, 2);
+    int ss = n == 19 ? fast_digits(s + 17, 2) : 0;
+    if (hh < 0 || mm < 0 || ss < 0 || hh > 23 || mm > 59 || ss > 59) return -1;
+    *at = (int64_t)day * SECONDS_PER_DAY + hh * 3600 + mm * 60 + ss;
+    return 0;
+}
+
 /* The rest of rec_put_string, once its field f (not -1) is known. */
 static inline bool fed_string(RecDecoder *d, int f, const char *key, size_t kn, const char *s,
                               size_t n)
 {
-    if (n > UINT32_MAX || !fed_utf8(s, n)) return d->fed_ok = false;
+    if (n > UINT32_MAX || !fed_text_ok(d, s, n)) return d->fed_ok = false;
     RecVal *v = &d->rec.v[f];
     switch ((FastKind)d->fast[f]) {
     case FAST_STRING: /* decode_field's VT_STRING and VT_CODE */
@@ -2496,9 +2552,15 @@ static inline bool fed_string(RecDecoder *d, int f, const char *key, size_t kn, 
         d->rec.present |= 1ull << f;
         return true;
     }
-    case FAST_DATETIME:
-        if (fed_fast(d, (uint32_t)f, "\"", s, n, '"')) return true;
-        break;
+    case FAST_DATETIME: {
+        int64_t at;
+        int date_only = fed_datetime(d, (const uint8_t *)s, n, &at);
+        if (date_only < 0) break;
+        v->i = at;
+        d->rec.date_only |= (uint64_t)date_only << f;
+        d->rec.present |= 1ull << f;
+        return true;
+    }
     default: break;
     }
     Tok t = {.kind = TK_STRING, .s = s, .n = (uint32_t)n};
@@ -2636,7 +2698,7 @@ static bool fed_strings(RecDecoder *d, int f, const pcr_feed_str *it, size_t n)
     for (uint32_t k = 0; k < (uint32_t)n; k++) {
         if (!it[k].s && it[k].n) return d->fed_ok = false;
         const char *s = it[k].s ? it[k].s : "";
-        if (!fed_utf8(s, it[k].n)) return d->fed_ok = false;
+        if (!fed_text_ok(d, s, it[k].n)) return d->fed_ok = false;
         RecVal *item = &d->items[first + k];
         item->s = s;
         item->n = (uint32_t)it[k].n;
@@ -2690,68 +2752,147 @@ static inline int fed_key_field(RecDecoder *d, uint32_t prev, const char *key, s
 }
 
 /* The fields of the keys of m[0..n) into fields[], with fed_field's checks
- * (a known key, not given before, no more keys or text than a line may
- * hold). Each key is compared first with the field that followed the
- * key before it the last time (fed_key_field). */
-static bool fed_keys(RecDecoder *d, const pcr_feed_member *m, size_t n, uint8_t *fields)
+ * (a known key, not given before, no more keys than a record may hold):
+ * *seen gets their fields, *text the most text the keys take (fed_field's
+ * 6 * kn + FED_MEMBER_TEXT each). Each key is compared first with the
+ * field that followed the key before it the last time (fed_key_field). */
+static bool fed_keys(RecDecoder *d, const pcr_feed_member *m, size_t n, uint8_t *fields,
+                     uint64_t *seen_out, size_t *text_out)
 {
-    if (!d->fed_ok || n > REC_MAX_KEYS - d->nkeys) return d->fed_ok = false;
-    uint64_t seen = d->fed_seen;
-    size_t text = d->fed_text;
+    if (n > REC_MAX_KEYS - d->nkeys) return false;
+    uint64_t seen = 0;
+    size_t text = 0;
     uint32_t prev = d->fed_prev;
     for (size_t k = 0; k < n; k++) {
         size_t kn = m[k].klen;
-        if (!m[k].key || kn > REC_MAX_LINE) return d->fed_ok = false;
+        if (!m[k].key || kn > REC_MAX_LINE) return false;
         int f = fed_key_field(d, prev, m[k].key, kn);
-        if (f < 0 || (seen >> f & 1)) return d->fed_ok = false;
+        if (f < 0 || ((seen | d->fed_seen) >> f & 1)) return false;
         prev = (uint32_t)f + 1;
         seen |= 1ull << f;
-        text += 6 * kn + fed_value_text(&m[k]) + FED_MEMBER_TEXT;
+        text += 6 * kn + FED_MEMBER_TEXT;
         fields[k] = (uint8_t)f;
     }
-    if (text > REC_MAX_LINE) return d->fed_ok = false;
-    d->fed_seen = seen;
-    d->fed_text = text;
     d->fed_prev = prev;
-    d->nkeys += (uint32_t)n;
+    *seen_out = seen;
+    *text_out = text;
     return true;
 }
 
+/* A hash of the layout of n keys whose bytes are s[0..nbytes) (back to
+ * back): a word at a time, each rotated into the one before and a single
+ * multiplication at the end, so that the chain of dependent steps stays
+ * short. It only picks the slot (the key lengths are compared there). */
+static inline uint64_t fed_layout_hash(size_t n, const char *s, size_t nbytes)
+{
+    uint64_t h = n;
+    size_t o = 0;
+    for (; o + 8 <= nbytes; o += 8) h = (h << 23 | h >> 41) ^ bytes_le64(s + o);
+    if (o < nbytes && nbytes >= 8) { /* the last 8 bytes, overlapping */
+        h = (h << 23 | h >> 41) ^ bytes_le64(s + nbytes - 8);
+    } else {
+        for (; o < nbytes; o++) h = (h << 8 | h >> 56) ^ (uint8_t)s[o];
+    }
+    h *= 0x9E3779B97F4A7C15ull;
+    return h ^ h >> 29;
+}
+
+/* The layout slot for the keys of m[0..n) (by fed_layout_hash), and
+ * whether it holds them (*hit); NULL when the keys do not lie back to back
+ * from m[0].key, or have more keys or bytes than a layout keeps. A hit is
+ * decided by the bytes, not by the hash: the same number of keys, of the
+ * same lengths, with the same bytes. */
+static FedLayout *fed_layout_find(RecDecoder *d, const pcr_feed_member *m, size_t n, uint8_t *klen,
+                                  bool *hit)
+{
+    *hit = false;
+    if (n == 0 || n > FED_LAYOUT_KEYS || !m[0].key) return NULL;
+    const char *s = m[0].key;
+    size_t nbytes = 0;
+    for (size_t i = 0; i < n; i++) {
+        /* compared as addresses: m[i].key may lie in another object */
+        if ((uintptr_t)m[i].key != (uintptr_t)s + nbytes || m[i].klen > UINT8_MAX) return NULL;
+        klen[i] = (uint8_t)m[i].klen;
+        nbytes += m[i].klen;
+        if (nbytes > FED_LAYOUT_BYTES) return NULL;
+    }
+    uint64_t h = fed_layout_hash(n, s, nbytes);
+    FedLayout *l = &d->fed_layout[h >> (64 - FED_LAYOUT_BITS)];
+    *hit = l->n == n && l->nbytes == nbytes && memcmp(l->klen, klen, n) == 0 &&
+           memcmp(l->bytes, s, nbytes) == 0;
+    return l;
+}
+
+/* Keeps in l (fed_layout_find's, a miss) the layout of keys m[0..n) whose
+ * lengths are klen[0..n), which named fields[0..n): seen, their most text. */
+static void fed_layout_keep(RecDecoder *d, FedLayout *l, const pcr_feed_member *m, size_t n,
+                            const uint8_t *klen, const uint8_t *fields, uint64_t seen, size_t text)
+{
+    size_t nbytes = (size_t)(m[n - 1].key + m[n - 1].klen - m[0].key);
+    l->n = (uint8_t)n;
+    l->nbytes = (uint16_t)nbytes;
+    l->seen = seen;
+    l->text = (uint32_t)text;
+    l->prev = (uint8_t)d->fed_prev;
+    memcpy(l->klen, klen, n);
+    memcpy(l->field, fields, n);
+    memcpy(l->bytes, m[0].key, nbytes);
+}
+
+/* One member's value x for its field f (not -1), as rec_put_* would. */
+static inline bool fed_member(RecDecoder *d, int f, const pcr_feed_member *x)
+{
+    const char *s = x->s ? x->s : "";
+    Tok t;
+    switch (x->type) {
+    case PCR_FEED_STRING: return (x->s || !x->n) && fed_string(d, f, x->key, x->klen, s, x->n);
+    case PCR_FEED_NUMBER: return (x->s || !x->n) && fed_number(d, f, x->key, x->klen, s, x->n);
+    case PCR_FEED_INT: return fed_int(d, f, x->key, x->klen, x->i);
+    case PCR_FEED_TRUE:
+    case PCR_FEED_FALSE:
+    case PCR_FEED_NULL:
+        t = (Tok){.kind = x->type == PCR_FEED_TRUE    ? TK_TRUE
+                          : x->type == PCR_FEED_FALSE ? TK_FALSE
+                                                      : TK_NULL};
+        return fed_decode(d, (uint32_t)f, x->key, x->klen, &t);
+    case PCR_FEED_JSON: return (x->s || !x->n) && fed_json(d, f, x->key, x->klen, s, x->n);
+    case PCR_FEED_STRINGS: return (x->items || !x->n) && fed_strings(d, f, x->items, x->n);
+    default: return false;
+    }
+}
+
+/* The keys are found by their layout when a record before had the same
+ * keys back to back (fed_layout_find: jsonb's objects keep theirs so, and a
+ * batch has a few hundred layouts), else one by one (fed_keys); then each
+ * value is converted, and the most text the record takes checked. */
 bool rec_put_members(RecDecoder *d, const pcr_feed_member *m, size_t n)
 {
-    uint8_t fields[REC_MAX_KEYS];
-    if (!fed_keys(d, m, n, fields)) return false;
-    for (size_t k = 0; k < n; k++) {
-        const pcr_feed_member *x = &m[k];
-        int f = fields[k];
-        const char *s = x->s ? x->s : "";
-        bool ok;
-        Tok t;
-        switch (x->type) {
-        case PCR_FEED_STRING:
-            ok = (x->s || !x->n) && fed_string(d, f, x->key, x->klen, s, x->n);
-            break;
-        case PCR_FEED_NUMBER:
-            ok = (x->s || !x->n) && fed_number(d, f, x->key, x->klen, s, x->n);
-            break;
-        case PCR_FEED_INT: ok = fed_int(d, f, x->key, x->klen, x->i); break;
-        case PCR_FEED_TRUE:
-        case PCR_FEED_FALSE:
-        case PCR_FEED_NULL:
-            t = (Tok){.kind = x->type == PCR_FEED_TRUE    ? TK_TRUE
-                              : x->type == PCR_FEED_FALSE ? TK_FALSE
-                                                          : TK_NULL};
-            ok = fed_decode(d, (uint32_t)f, x->key, x->klen, &t);
-            break;
-        case PCR_FEED_JSON: ok = (x->s || !x->n) && fed_json(d, f, x->key, x->klen, s, x->n); break;
-        case PCR_FEED_STRINGS:
-            ok = (x->items || !x->n) && fed_strings(d, f, x->items, x->n);
-            break;
-        default: ok = false; break;
-        }
-        if (!ok) return d->fed_ok = false;
+    uint8_t own[REC_MAX_KEYS], klen[FED_LAYOUT_KEYS];
+    const uint8_t *fields = own;
+    uint64_t seen;
+    size_t text;
+    bool hit;
+    if (!d->fed_ok) return false;
+    FedLayout *l = fed_layout_find(d, m, n, klen, &hit);
+    if (hit) {
+        if (l->seen & d->fed_seen || n > REC_MAX_KEYS - d->nkeys) return d->fed_ok = false;
+        fields = l->field;
+        seen = l->seen;
+        text = l->text;
+        d->fed_prev = l->prev;
+    } else {
+        if (!fed_keys(d, m, n, own, &seen, &text)) return d->fed_ok = false;
+        if (l) fed_layout_keep(d, l, m, n, klen, own, seen, text);
     }
-    return true;
+    d->fed_seen |= seen;
+    d->nkeys += (uint32_t)n;
+    text += d->fed_text;
+    for (size_t k = 0; k < n; k++) {
+        text += fed_value_text(&m[k]);
+        if (!fed_member(d, fields[k], &m[k])) return d->fed_ok = false;
+    }
+    d->fed_text = text;
+    return d->fed_ok = text <= REC_MAX_LINE;
 }
 
 const Record *rec_finish(RecDecoder *d)

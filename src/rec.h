@@ -140,6 +140,10 @@ bool rec_put_json(RecDecoder *d, const char *key, size_t kn, const char *json, s
  * decimal text, PCR_FEED_STRINGS as rec_put_json of the array's text. */
 struct pcr_feed_member;
 bool rec_put_members(RecDecoder *d, const struct pcr_feed_member *m, size_t n);
+/* rec_fed_utf8_checked: with checked, the strings fed from now on are taken
+ * to be UTF-8 without NUL (the caller checked them: pcr.h
+ * pcr_engine_feed_utf8_checked) and not checked again; off by default. */
+void rec_fed_utf8_checked(RecDecoder *d, bool checked);
 const Record *rec_finish(RecDecoder *d);
 
 #endif

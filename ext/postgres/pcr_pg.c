@@ -232,6 +232,10 @@ static pcr_engine *pg_build(char **names, int nnames)
         elog(ERROR, "pcr: cannot read pcr.policies");
     pcr_engine *e = pcr_engine_new();
     if (!e) elog(ERROR, "pcr: out of memory");
+    /* jsonb's strings in a UTF8 database are UTF-8 without NUL (the
+     * server checks text as it comes in, RFC 3629 as the library does, and
+     * jsonb refuses \u0000): the library need not check them again. */
+    pcr_engine_feed_utf8_checked(e, true);
     for (uint64 r = 0; r < SPI_processed && !fail; r++) {
         HeapTuple t = SPI_tuptable->vals[r];
         TupleDesc td = SPI_tuptable->tupdesc;

@@ -506,7 +506,8 @@ bool pcr_engine_feed_eval(pcr_engine *e, const char **line, size_t *line_len, pc
  *   PCR_FEED_STRINGS  items[0..n): an array of strings, each escapes
  *                     resolved (what the JSON text of that array means)
  * Each key's field is found by one probe of a table and one comparison,
- * the keys' lookups independent of one another.
+ * the keys' lookups independent of one another, or all at once from a
+ * layout kept for keys back to back (below).
  * The same lifetimes as above: strings, texts and items until
  * pcr_engine_feed_eval returns. */
 typedef enum pcr_feed_type {
@@ -536,6 +537,24 @@ typedef struct pcr_feed_member {
 } pcr_feed_member;
 
 bool pcr_engine_feed_members(pcr_engine *e, const pcr_feed_member *m, size_t n);
+
+/* ---- Fed records: key layouts and strings checked by the caller ----------
+ * pcr_engine_feed_members finds a record's fields by its keys. When the
+ * keys of m[0..n) lie back to back in memory from m[0].key (m[i + 1].key ==
+ * m[i].key + m[i].klen), as the keys of a PostgreSQL jsonb object do, the
+ * engine keeps that layout (the keys' lengths and bytes) and the fields
+ * they named, a few hundred layouts at a time: a later record whose keys
+ * have the same lengths and bytes gets its fields from there, with no key
+ * looked up. Nothing to call: the decision is the same either way.
+ *
+ * pcr_engine_feed_utf8_checked(e, true) tells the engine that every string
+ * fed to it from now on (values, list items) is UTF-8 without NUL, checked
+ * by the caller (PostgreSQL's text in a UTF8 database always is): the
+ * engine then does not check them again. A string that is not UTF-8 fed
+ * under this promise may then be decided instead of left to the text route;
+ * false (the default) checks every string. Keys are matched as bytes
+ * either way. */
+void pcr_engine_feed_utf8_checked(pcr_engine *e, bool checked);
 
 #ifdef __cplusplus
 }

@@ -674,3 +674,151 @@ Test(feed, members_not_taken)
     cr_assert_not_null(put_all(d, fine, NMEMB(fine)));
     dec_free(&x);
 }
+
+/* ---- key layouts (rec_put_members' memo of keys back to back) ---------------- */
+
+/* Copies the keys of m[0..n) back to back into buf (as a jsonb object
+ * keeps them) and points the members at the copies. */
+static void back_to_back(pcr_feed_member *m, size_t n, char *buf)
+{
+    for (size_t i = 0; i < n; i++) {
+        memcpy(buf, m[i].key, m[i].klen);
+        m[i].key = buf;
+        buf += m[i].klen;
+    }
+}
+
+/* put_all over a copy of m[0..n) whose keys lie back to back. */
+static const Record *put_back_to_back(RecDecoder *d, const pcr_feed_member *m, size_t n)
+{
+    pcr_feed_member c[16];
+    char buf[512];
+    cr_assert(n <= NMEMB(c));
+    memcpy(c, m, n * sizeof *m);
+    back_to_back(c, n, buf);
+    return put_all(d, c, n);
+}
+
+#define LINE_REQUIRED "{\"id\":\"r-1\",\"payer\":\"acme\",\"service_date\":\"2024-05-02\","
+
+/* Records whose keys lie back to back find their fields by their layout
+ * when one before had the same keys: layouts that change from record to
+ * record, a key added or removed, and other keys of the same lengths, each
+ * still give every key its own field (the text reader's record). */
+Test(feed, key_layouts_give_each_key_its_field)
+{
+    Dec x = dec_new();
+    static const pcr_feed_member a[] = {REQUIRED, MS("network", "in"), MI("stay_hours", 36)};
+    /* the same number of keys of the same lengths, other bytes */
+    static const pcr_feed_member b[] = {REQUIRED, MS("setting", "inpatient"), MI("member_age", 36)};
+    static const pcr_feed_member c[] = {REQUIRED, MS("network", "in"), MI("stay_hours", 36),
+                                        MS("state", "IL")};
+    static const pcr_feed_member dd[] = {REQUIRED, MS("network", "in")};
+    static const pcr_feed_member e[] = {REQUIRED, MS("network", "out"), MI("stay_hours", 5)};
+    struct {
+        const pcr_feed_member *m;
+        size_t n;
+        const char *line;
+    } recs[] = {
+        {a, NMEMB(a), LINE_REQUIRED "\"network\":\"in\",\"stay_hours\":36}"},
+        {b, NMEMB(b), LINE_REQUIRED "\"setting\":\"inpatient\",\"member_age\":36}"},
+        {c, NMEMB(c), LINE_REQUIRED "\"network\":\"in\",\"stay_hours\":36,\"state\":\"IL\"}"},
+        {dd, NMEMB(dd), LINE_REQUIRED "\"network\":\"in\"}"},
+        {e, NMEMB(e), LINE_REQUIRED "\"network\":\"out\",\"stay_hours\":5}"},
+    };
+    static const int order[] = {0, 0, 1, 0, 2, 3, 0, 1, 4, 0, 1, 1, 3, 2, 4};
+    for (size_t k = 0; k < NMEMB(order); k++) {
+        int r = order[k];
+        const Record *want = rec_decode(x.text, recs[r].line, strlen(recs[r].line), 1);
+        cr_assert(want, "%s", rec_error(x.text));
+        const Record *got = put_back_to_back(x.fed, recs[r].m, recs[r].n);
+        cr_assert(got, "record %zu (%d) not taken", k, r);
+        same_record(&x, got, want);
+    }
+    dec_free(&x);
+}
+
+/* A known layout does not make its values any less checked, nor a key
+ * given before in the same record any less repeated; an unknown key is
+ * never taken, however often its layout comes. */
+Test(feed, a_known_layout_still_checks_its_record)
+{
+    Dec x = dec_new();
+    RecDecoder *d = x.fed;
+    static const pcr_feed_member a[] = {REQUIRED, MS("network", "in"), MI("stay_hours", 36)};
+    static const pcr_feed_member wrong_type[] = {REQUIRED, MS("network", "in"),
+                                                 MS("stay_hours", "36")};
+    static const pcr_feed_member wrong_member[] = {REQUIRED, MS("network", "inn"),
+                                                   MI("stay_hours", 36)};
+    static const pcr_feed_member unknown[] = {REQUIRED, MS("netwrk", "in")};
+    cr_assert_not_null(put_back_to_back(d, a, NMEMB(a)));
+    cr_assert_null(put_back_to_back(d, wrong_type, NMEMB(wrong_type)));
+    cr_assert_null(put_back_to_back(d, wrong_member, NMEMB(wrong_member)));
+    cr_assert_not_null(put_back_to_back(d, a, NMEMB(a)));
+    for (int i = 0; i < 3; i++) cr_assert_null(put_back_to_back(d, unknown, NMEMB(unknown)));
+    /* many layouts with a's key lengths and an unknown key: some share a's
+     * slot of the memo, none is taken for a */
+    cr_assert_not_null(put_back_to_back(d, a, NMEMB(a)));
+    for (int i = 0; i < 4000; i++) {
+        char key[16];
+        snprintf(key, sizeof key, "x%06d", i);
+        pcr_feed_member v[] = {REQUIRED, {.key = key, .klen = 7, .type = PCR_FEED_STRING, .s = "in", .n = 2},
+                               MI("stay_hours", 36)};
+        cr_assert_null(put_back_to_back(d, v, NMEMB(v)), "%s taken", key);
+    }
+    /* network given on its own first, then a's layout, which has it too */
+    pcr_feed_member c[NMEMB(a)];
+    char buf[128];
+    memcpy(c, a, sizeof a);
+    back_to_back(c, NMEMB(c), buf);
+    rec_begin(d, 1);
+    cr_assert(S(d, "network", "in"));
+    cr_assert_not(rec_put_members(d, c, NMEMB(c)));
+    cr_assert_null(rec_finish(d));
+    /* a's layout in two calls: the rest after the first three */
+    rec_begin(d, 1);
+    cr_assert(rec_put_members(d, c, 3));
+    cr_assert(rec_put_members(d, c + 3, 2));
+    cr_assert_not_null(rec_finish(d));
+    cr_assert_not_null(put_all(d, c, NMEMB(c)));
+    dec_free(&x);
+}
+
+/* Strings the caller has checked (rec_fed_utf8_checked) are not checked
+ * again; by default they are. */
+Test(feed, strings_checked_by_the_caller)
+{
+    Dec x = dec_new();
+    static const pcr_feed_member bad[] = {REQUIRED, MS("state", "I\xffL")};
+    static const pcr_feed_member good[] = {REQUIRED, MS("state", "caf\xc3\xa9")};
+    cr_assert_null(put_all(x.fed, bad, NMEMB(bad)));
+    cr_assert_not_null(put_all(x.fed, good, NMEMB(good)));
+    rec_fed_utf8_checked(x.fed, true);
+    cr_assert_not_null(put_all(x.fed, good, NMEMB(good)));
+    cr_assert_not_null(put_all(x.fed, bad, NMEMB(bad)), "checked again");
+    rec_fed_utf8_checked(x.fed, false);
+    cr_assert_null(put_all(x.fed, bad, NMEMB(bad)));
+    dec_free(&x);
+}
+
+/* pcr_engine_feed_utf8_checked through the engine, and in its clones. */
+Test(feed, an_engine_takes_checked_strings_as_they_are)
+{
+    pcr_engine *e = example_engine();
+    static const pcr_feed_member bad[] = {MS("id", "r-1"), MS("payer", "acme"),
+                                          MS("service_date", "2024-05-02"), MS("state", "I\xffL")};
+    const char *line;
+    size_t len;
+    cr_assert(pcr_engine_feed_begin(e, 1));
+    cr_assert_not(pcr_engine_feed_members(e, bad, NMEMB(bad)) &&
+                  pcr_engine_feed_eval(e, &line, &len, NULL));
+    pcr_engine_feed_utf8_checked(e, true);
+    cr_assert(pcr_engine_feed_begin(e, 1));
+    cr_assert(pcr_engine_feed_members(e, bad, NMEMB(bad)) && pcr_engine_feed_eval(e, &line, &len, NULL));
+    pcr_engine *c = pcr_engine_clone(e);
+    cr_assert(pcr_engine_feed_begin(c, 1));
+    cr_assert(pcr_engine_feed_members(c, bad, NMEMB(bad)) && pcr_engine_feed_eval(c, &line, &len, NULL),
+              "the clone checks again");
+    pcr_engine_free(c);
+    pcr_engine_free(e);
+}
