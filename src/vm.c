@@ -55,6 +55,13 @@
 #include "opcodes.h"
 #include "vm_index.h"
 
+/* A field of ViIndex.fold_fields, as vm_folded walks them (vm_new). */
+typedef struct VmFoldField {
+    uint8_t field;
+    uint8_t slot;  /* ViIndex.slot_of[field] */
+    uint8_t list;  /* 1: a list of codes, 0: one code */
+} VmFoldField;
+
 /* Slot.st: 0 for a value, else these bits. */
 enum { ST_UNKNOWN = 1, ST_NONE = 2 };
 
@@ -111,6 +118,15 @@ struct Vm {
     uint64_t *cand_missing;     /*   parallel: what leaves each open (possible ones) */
     uint32_t *cand_group;       /*   parallel: the obligation each joins */
     uint64_t *counts;           /* per rule: fires (not waived) since vm_new */
+    /* What every record reads of p, derived once by vm_new: */
+    uint64_t sd_bit;            /* 1 << p->f_service_date; 0 without that field */
+    uint32_t sd_field;          /* p->f_service_date (0 without it) */
+    uint64_t code_bit;          /* 1 << p->f_code when it is one code (VT_CODE), else 0:
+                                   vm_evaluate's own path, else vm_select_list/vm_select */
+    uint64_t list_bit;          /* 1 << p->f_code when it is a list of codes and there is a
+                                   code table (vm_select_list), else 0 */
+    uint32_t nfold;             /* the fields of ix.fold_fields, ascending */
+    VmFoldField fold[64];
 };
 
 static inline uint32_t rd16(const uint8_t *at) { return (uint32_t)at[0] | (uint32_t)at[1] << 8; }
@@ -734,10 +750,9 @@ static inline void vm_sort(uint32_t *out, uint32_t n)
  * (stamping its sets, as vm_in_set would). */
 static void vm_folded(Vm *vm, const Record *rec, uint32_t *out, uint32_t *count, uint32_t skip)
 {
-    const Prog *p = vm->p;
     uint32_t m = *count, *n = &m; /* a local the compiler can keep in a register */
-    for (uint64_t fs = vm->ix.fold_fields; fs; fs &= fs - 1) {
-        uint32_t f = (uint32_t)__builtin_ctzll(fs), slot = vm->ix.slot_of[f];
+    for (const VmFoldField *ff = vm->fold, *end = vm->fold + vm->nfold; ff < end; ff++) {
+        uint32_t f = ff->field, slot = ff->slot;
         if (f == skip) continue;
         if (!(rec->present >> f & 1)) {
             if (rec->none >> f & 1) continue; /* no code: in no set */
@@ -746,11 +761,12 @@ static void vm_folded(Vm *vm, const Record *rec, uint32_t *out, uint32_t *count,
             continue;
         }
         const RecVal *v = &rec->v[f];
-        bool list = p->fields[f].type == VT_LIST;
-        uint32_t nc = list ? v->n : 1;
-        for (uint32_t c = 0; c < nc; c++) {
-            uint32_t i = vm_ct_mark(vm, slot, (CodeKey)(list ? rec->items[v->i + c].i : v->i));
-            if (!list) vm->slot_iv[slot] = i;
+        if (ff->list) {
+            for (uint32_t c = 0; c < v->n; c++)
+                vm_fold_interval(vm, slot, vm_ct_mark(vm, slot, (CodeKey)rec->items[v->i + c].i), out, n);
+        } else {
+            uint32_t i = vm_ct_mark(vm, slot, (CodeKey)v->i);
+            vm->slot_iv[slot] = i;
             vm_fold_interval(vm, slot, i, out, n);
         }
         vm->slot_at[slot] = vm->stamp;
@@ -786,6 +802,19 @@ Vm *vm_new(const Prog *prog)
     vm->sel2 = xcalloc(n ? n : 1, sizeof *vm->sel2);
     vm->always = xcalloc(prog->nalways ? prog->nalways : 1, sizeof *vm->always);
     vm->ix = *vi_of(prog); /* a copy of the shared index's pointers: one load less per use */
+    if (prog->f_service_date != PIDX_NONE) {
+        vm->sd_bit = (uint64_t)1 << prog->f_service_date;
+        vm->sd_field = prog->f_service_date;
+    }
+    if (prog->f_code != PIDX_NONE && prog->fields[prog->f_code].type == VT_CODE)
+        vm->code_bit = (uint64_t)1 << prog->f_code;
+    if (prog->f_code != PIDX_NONE && prog->fields[prog->f_code].type == VT_LIST && vm->ix.ct.n)
+        vm->list_bit = (uint64_t)1 << prog->f_code;
+    for (uint64_t fs = vm->ix.fold_fields; fs; fs &= fs - 1) {
+        uint32_t f = (uint32_t)__builtin_ctzll(fs);
+        vm->fold[vm->nfold++] = (VmFoldField){
+            .field = (uint8_t)f, .slot = vm->ix.slot_of[f], .list = prog->fields[f].type == VT_LIST};
+    }
     vm->ct_memo = xmalloc(((size_t)1 << VI_MEMO_BITS) * sizeof *vm->ct_memo);
     vi_memo_init(vm->ct_memo);
     vm->key_memo = vi_key_memo_new();
@@ -1109,9 +1138,7 @@ static uint32_t vm_select_list(Vm *vm, const Record *rec, uint32_t *out)
 {
     const Prog *p = vm->p;
     uint32_t f = p->f_code;
-    if (!vm->ix.ct.n || f == PIDX_NONE || p->fields[f].type != VT_LIST || !(rec->present >> f & 1) ||
-        rec->v[f].n > SEL_MAX_CODES)
-        return UINT32_MAX;
+    if (!(rec->present & vm->list_bit) || rec->v[f].n > SEL_MAX_CODES) return UINT32_MAX;
     const RecVal *v = &rec->v[f];
     uint32_t slot = vm->ix.slot_of[f];
     /* out and vm->cand alternate as the merge's destination */
@@ -1145,12 +1172,10 @@ static uint32_t vm_select_list(Vm *vm, const Record *rec, uint32_t *out)
 static void vm_evaluate(Vm *vm, const Record *rec)
 {
     const Prog *p = vm->p;
-    bool has_sd = p->f_service_date != PIDX_NONE && (rec->present >> p->f_service_date & 1);
-    int32_t sd = has_sd ? (int32_t)rec->v[p->f_service_date].i : 0;
+    bool has_sd = (rec->present & vm->sd_bit) != 0;
+    int32_t sd = has_sd ? (int32_t)rec->v[vm->sd_field].i : 0;
     uint32_t f = p->f_code;
-    bool one = f != PIDX_NONE && p->fields[f].type == VT_CODE &&
-               ((rec->present | rec->none) >> f & 1);
-    if (!one) {
+    if (!((rec->present | rec->none) & vm->code_bit)) {
         uint32_t n = vm_select_list(vm, rec, vm->sel);
         if (n == UINT32_MAX) n = vm_select(p, rec, vm->sel);
         for (uint32_t i = 0; i < n; i++) vm_consider(vm, rec, vm->sel[i], has_sd, sd);
@@ -1160,7 +1185,7 @@ static void vm_evaluate(Vm *vm, const Record *rec)
     if (vm->ix.fold_fields) vm_folded(vm, rec, vm->sel2, &nf, PIDX_NONE);
     if (nf > 1) vm_sort(vm->sel2, nf);
     const PSeg *seg = NULL;
-    if (rec->present >> f & 1) {
+    if (rec->present & vm->code_bit) {
         CodeKey key = (CodeKey)rec->v[f].i;
         if (vm->ix.ct.n) { /* the code's sets, stamped now, and its segment: one search */
             uint32_t slot = vm->ix.slot_of[f], i;
