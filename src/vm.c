@@ -1422,9 +1422,44 @@ static bool vm_excluded_by_not_covered(uint8_t outcome)
     return outcome == OUT_PRIOR_AUTH || outcome == OUT_NOTIFICATION;
 }
 
+/* Clears the per-rule epoch stamps when vm->epoch wraps, so that a stamp
+ * from 2^32 records ago cannot match. */
+__attribute__((noinline, cold)) static void vm_epoch_wrap(Vm *vm)
+{
+    const Prog *p = vm->p;
+    memset(vm->fired_at, 0, p->nrules * sizeof *vm->fired_at);
+    memset(vm->waived_at, 0, p->nrules * sizeof *vm->waived_at);
+    memset(vm->pwaived_at, 0, p->nrules * sizeof *vm->pwaived_at);
+    vm->epoch = 1;
+}
+
+static void vm_combine(Vm *vm, const Record *rec, Decision *out);
+
 /* Decides rec (a record decoded for vm's Prog) into *out, whose arrays
  * point into vm's scratch until the next call. Allocates nothing. */
 void vm_decide(Vm *vm, const Record *rec, Decision *out)
+{
+    /* A new record: stamps from earlier records no longer match. */
+    if (++vm->epoch == 0) vm_epoch_wrap(vm);
+    vm_next_stamp(vm);
+    vm->nfired = vm->nunknown = 0;
+    vm->waive_all = vm->pwaive_all = false;
+    vm->pwaive_all_missing = 0;
+    vm_evaluate(vm, rec);
+    /* Most records: no rule fired and none is unknown, so there is nothing
+     * to waive, group or time. The decision is none, its lists empty. */
+    if (vm->nfired == 0 && vm->nunknown == 0) {
+        *out = (Decision){.kind = PCR_DEC_NONE, .timely = -1, .rules = vm->rules,
+                          .obligations = vm->obl, .possible = vm->obl};
+        return;
+    }
+    vm_combine(vm, rec, out);
+}
+
+/* vm_decide's combining of the fired and unknown rules (at least one)
+ * into *out: kept out of line, so the common record (nothing to combine)
+ * saves no registers for it. */
+__attribute__((noinline)) static void vm_combine(Vm *vm, const Record *rec, Decision *out)
 {
     static const pcr_decision_kind kind_of[] = {
         [OUT_NONE] = PCR_DEC_NONE,
@@ -1433,31 +1468,10 @@ void vm_decide(Vm *vm, const Record *rec, Decision *out)
         [OUT_NOT_COVERED] = PCR_DEC_NOT_COVERED,
     };
     const Prog *p = vm->p;
-
-    /* A new record: stamps from earlier records no longer match. On wrap,
-     * clear them so a stamp from 2^32 records ago cannot match. */
-    if (++vm->epoch == 0) {
-        memset(vm->fired_at, 0, p->nrules * sizeof *vm->fired_at);
-        memset(vm->waived_at, 0, p->nrules * sizeof *vm->waived_at);
-        memset(vm->pwaived_at, 0, p->nrules * sizeof *vm->pwaived_at);
-        vm->epoch = 1;
-    }
-    vm_next_stamp(vm);
-    vm->nfired = vm->nunknown = 0;
-    vm->waive_all = vm->pwaive_all = false;
-    vm->pwaive_all_missing = 0;
-    vm_evaluate(vm, rec);
-
     memset(out, 0, sizeof *out);
     out->timely = -1;
     out->rules = vm->rules;
     out->obligations = out->possible = vm->obl;
-    /* Most records: no rule fired and none is unknown, so there is nothing
-     * to waive, group or time. The decision is none, its lists empty. */
-    if (vm->nfired == 0 && vm->nunknown == 0) {
-        out->kind = PCR_DEC_NONE;
-        return;
-    }
 
     /* Fired, unwaived rules (ascending, as fired is): the decision's list;
      * the certain ones among them: nothing may waive them. */
