@@ -716,17 +716,25 @@ static inline void vm_take(Vm *vm, uint32_t r, uint32_t *out, uint32_t *n)
     out[(*n)++] = r;
 }
 
-/* Takes into out the folded rules with a test of a set that holds the
- * codes of interval i of slot's field. */
-static inline void vm_fold_interval(Vm *vm, uint32_t slot, uint32_t i, uint32_t *out, uint32_t *n)
+/* vm_ct_mark, and the folding, in one pass over the sets of k's interval:
+ * stamps each set that holds k in code slot `slot` and takes into out the
+ * folded rules with a test of it (of that slot's field). Returns k's interval (or
+ * UINT32_MAX). */
+static inline __attribute__((always_inline)) uint32_t vm_ct_mark_fold(Vm *vm, uint32_t slot, CodeKey k,
+                                                                      uint32_t *out, uint32_t *n)
 {
-    if (i == UINT32_MAX) return;
+    const ViCodeTab *t = &vm->ix.ct;
+    uint32_t i = vi_ct_lookup_key(t, vm->key_memo, vm->ct_memo, k);
+    if (i == UINT32_MAX) return i;
     size_t base = (size_t)slot * vm->p->nsets;
-    for (uint32_t j = vm->ix.ct.set_first[i]; j < vm->ix.ct.set_first[i + 1]; j++) {
-        size_t x = base + vm->ix.ct.set_ids[j];
-        for (uint32_t k = vm->ix.fold_first[x]; k < vm->ix.fold_first[x + 1]; k++)
-            vm_take(vm, vm->ix.fold_rules[k], out, n);
+    uint32_t *at = vm->set_at + base, stamp = vm->stamp;
+    const uint32_t *first = vm->ix.fold_first + base;
+    for (uint32_t j = t->set_first[i], e = t->set_first[i + 1]; j < e; j++) {
+        uint32_t s = t->set_ids[j];
+        at[s] = stamp;
+        for (uint32_t x = first[s]; x < first[s + 1]; x++) vm_take(vm, vm->ix.fold_rules[x], out, n);
     }
+    return i;
 }
 
 /* Sorts out[0 .. n) ascending. */
@@ -746,7 +754,7 @@ static inline void vm_sort(uint32_t *out, uint32_t n)
 /* The folded rules (vi_split_build) that rec's codes select, into out
  * from out[*n] (room for nrules in all; unsorted, each rule once), except
  * those of field skip, whose codes the caller has taken through
- * vm_fold_interval. Looks up each code of the folded rules' fields
+ * vm_ct_mark_fold. Looks up each code of the folded rules' fields
  * (stamping its sets, as vm_in_set would). */
 static void vm_folded(Vm *vm, const Record *rec, uint32_t *out, uint32_t *count, uint32_t skip)
 {
@@ -763,11 +771,9 @@ static void vm_folded(Vm *vm, const Record *rec, uint32_t *out, uint32_t *count,
         const RecVal *v = &rec->v[f];
         if (ff->list) {
             for (uint32_t c = 0; c < v->n; c++)
-                vm_fold_interval(vm, slot, vm_ct_mark(vm, slot, (CodeKey)rec->items[v->i + c].i), out, n);
+                vm_ct_mark_fold(vm, slot, (CodeKey)rec->items[v->i + c].i, out, n);
         } else {
-            uint32_t i = vm_ct_mark(vm, slot, (CodeKey)v->i);
-            vm->slot_iv[slot] = i;
-            vm_fold_interval(vm, slot, i, out, n);
+            vm->slot_iv[slot] = vm_ct_mark_fold(vm, slot, (CodeKey)v->i, out, n);
         }
         vm->slot_at[slot] = vm->stamp;
     }
@@ -1146,8 +1152,7 @@ static uint32_t vm_select_list(Vm *vm, const Record *rec, uint32_t *out)
     uint32_t n = vi_always(&vm->ix, rec, cur);
     uint32_t nf = 0; /* the folded rules, gathered in vm->sel2 */
     for (uint32_t c = 0; c < v->n; c++) {
-        uint32_t i = vm_ct_mark(vm, slot, (CodeKey)rec->items[v->i + c].i);
-        vm_fold_interval(vm, slot, i, vm->sel2, &nf);
+        uint32_t i = vm_ct_mark_fold(vm, slot, (CodeKey)rec->items[v->i + c].i, vm->sel2, &nf);
         const PSeg *seg = i != UINT32_MAX && vm->ix.ct.seg[i] != PIDX_NONE ? &p->segs[vm->ix.ct.seg[i]] : NULL;
         if (!seg || !seg->count) continue;
         n = vm_merge(cur, n, p->seg_rules + seg->first, seg->count, next);
