@@ -676,16 +676,22 @@ static bool vm_atom_false(Vm *vm, const Record *rec, const ViAtom *a)
 
 /* Whether rule r's guards rule it out for rec: its block would return
  * false. */
-static bool vm_guarded_out(Vm *vm, const Record *rec, uint32_t r)
+/* Whether every one of the g->any_count atoms of a rule's `or` is known
+ * false on rec (out of line: most rules have none). */
+__attribute__((noinline)) static bool vm_any_false(Vm *vm, const Record *rec, const ViRuleGuards *g)
+{
+    for (uint32_t k = 0; k < g->any_count; k++)
+        if (!vm_atom_false(vm, rec, &vm->ix.atoms[g->any_first + k])) return false;
+    return true;
+}
+
+static inline __attribute__((always_inline)) bool vm_guarded_out(Vm *vm, const Record *rec, uint32_t r)
 {
     const ViRuleGuards *g = &vm->ix.guards[r];
     if ((g->when.kind && vi_guard_test(vm->p, rec, &g->when) == 0) ||
         (g->unless.kind && vi_guard_test(vm->p, rec, &g->unless) == 1))
         return true;
-    if (!g->any_count) return false;
-    for (uint32_t k = 0; k < g->any_count; k++)
-        if (!vm_atom_false(vm, rec, &vm->ix.atoms[g->any_first + k])) return false;
-    return true;
+    return g->any_count && vm_any_false(vm, rec, g);
 }
 
 static void vm_next_stamp(Vm *vm);
