@@ -127,6 +127,7 @@ struct Vm {
                                    code table (vm_select_list), else 0 */
     uint32_t nfold;             /* the fields of ix.fold_fields, ascending */
     VmFoldField fold[64];
+    bool plain;                 /* vm_set_plain: combine every record by the general path */
 };
 
 static inline uint32_t rd16(const uint8_t *at) { return (uint32_t)at[0] | (uint32_t)at[1] << 8; }
@@ -891,6 +892,9 @@ void vm_free(Vm *vm)
     free(vm);
 }
 
+/* See vm.h. */
+void vm_set_plain(Vm *vm, bool plain) { vm->plain = plain; }
+
 /* Per-rule fire counts (fired and not waived), p->nrules entries, owned by
  * vm and updated by every vm_decide. */
 const uint64_t *vm_rule_counts(const Vm *vm) { return vm->counts; }
@@ -1433,6 +1437,59 @@ static bool vm_excluded_by_not_covered(uint8_t outcome)
     return outcome == OUT_PRIOR_AUTH || outcome == OUT_NOTIFICATION;
 }
 
+/* The decision of the strongest certain outcome (OUT_NONE, advisory and
+ * exempt have none: strength 0). */
+static const pcr_decision_kind vm_kind_of[] = {
+    [OUT_NONE] = PCR_DEC_NONE,
+    [OUT_NOTIFICATION] = PCR_DEC_NOTIFICATION,
+    [OUT_PRIOR_AUTH] = PCR_DEC_PRIOR_AUTH,
+    [OUT_NOT_COVERED] = PCR_DEC_NOT_COVERED,
+};
+
+/* vm_combine for the commonest decided record: one rule fired, not an
+ * exemption, and none is unknown. No exemption fired or may have, so
+ * nothing waives it; it makes the one certain obligation, nothing is
+ * possible, and it decides alone. The same Decision as the general path
+ * (test_vm compares them over many records through vm_set_plain). */
+static inline void vm_combine_one(Vm *vm, const Record *rec, Decision *out)
+{
+    const Prog *p = vm->p;
+    uint32_t r = vm->fired[0];
+    const PRule *rule = &p->rules[r];
+    const uint32_t *rev;
+    uint32_t nrev;
+    vm_rule_reviewers(p, rule, &rev, &nrev);
+    vm->rules[0] = r;
+    vm->counts[r]++;
+    vm->obl_rules[0] = r;
+    Obligation *o = &vm->obl[0];
+    *o = (Obligation){.outcome = rule->outcome, .reviewers = rev, .nreviewers = nrev, .timely = -1,
+                      .rules = vm->obl_rules, .nrules = 1};
+    if (rec->present & vm->sd_bit) {
+        bool at_known = p->f_service_at != PIDX_NONE && (rec->present >> p->f_service_at & 1);
+        int64_t at_secs = at_known ? rec->v[p->f_service_at].i : 0, at;
+        bool is_date;
+        if (vm_rule_deadline(vm, rule, (int32_t)rec->v[vm->sd_field].i, at_known, at_secs, &is_date, &at)) {
+            o->has_deadline = true;
+            o->deadline_is_date = is_date;
+            o->deadline = at;
+        }
+    }
+    uint32_t fr = p->f_requested_at;
+    if (o->has_deadline && fr != PIDX_NONE && (rec->present >> fr & 1))
+        o->timely = vm_timely(rec->v[fr].i, rec->date_only >> fr & 1, o->deadline_is_date, o->deadline);
+    *out = (Decision){.kind = PCR_DEC_NONE, .rules = vm->rules, .nrules = 1, .timely = -1,
+                      .obligations = vm->obl, .nobligations = 1, .possible = vm->obl + 1};
+    if (!outcome_strength(rule->outcome)) return; /* advisory: decides nothing */
+    out->kind = vm_kind_of[rule->outcome];
+    out->reviewers = vm->reviewers;
+    for (uint32_t x = 0; x < nrev; x++) vm_add_reviewer(p, vm->reviewers, &out->nreviewers, rev[x]);
+    out->has_deadline = o->has_deadline;
+    out->deadline_is_date = o->deadline_is_date;
+    out->deadline = o->deadline;
+    out->timely = o->timely;
+}
+
 /* Clears the per-rule epoch stamps when vm->epoch wraps, so that a stamp
  * from 2^32 records ago cannot match. */
 __attribute__((noinline, cold)) static void vm_epoch_wrap(Vm *vm)
@@ -1472,13 +1529,11 @@ void vm_decide(Vm *vm, const Record *rec, Decision *out)
  * saves no registers for it. */
 __attribute__((noinline)) static void vm_combine(Vm *vm, const Record *rec, Decision *out)
 {
-    static const pcr_decision_kind kind_of[] = {
-        [OUT_NONE] = PCR_DEC_NONE,
-        [OUT_NOTIFICATION] = PCR_DEC_NOTIFICATION,
-        [OUT_PRIOR_AUTH] = PCR_DEC_PRIOR_AUTH,
-        [OUT_NOT_COVERED] = PCR_DEC_NOT_COVERED,
-    };
     const Prog *p = vm->p;
+    if (vm->nfired == 1 && vm->nunknown == 0 && p->rules[vm->fired[0]].outcome != OUT_EXEMPT && !vm->plain) {
+        vm_combine_one(vm, rec, out);
+        return;
+    }
     memset(out, 0, sizeof *out);
     out->timely = -1;
     out->rules = vm->rules;
@@ -1561,7 +1616,7 @@ __attribute__((noinline)) static void vm_combine(Vm *vm, const Record *rec, Deci
         out->kind = need ? PCR_DEC_INFO_NEEDED : PCR_DEC_NONE;
         return;
     }
-    out->kind = kind_of[top];
+    out->kind = vm_kind_of[top];
     out->reviewers = vm->reviewers;
     for (uint32_t k = 0; k < nrules; k++) {
         const PRule *rule = &p->rules[vm->rules[k]];
