@@ -1148,9 +1148,12 @@ static uint32_t vm_merge(const uint32_t *a, uint32_t na, const uint32_t *b, uint
 
 /* vm_select for a list of codes, with the code table: one search per code
  * gives its segment and stamps its sets (so the list's `any in` tests
- * search nothing more). Returns the count, or UINT32_MAX when vm_select
- * must do it (no table, no list, or more than SEL_MAX_CODES codes). */
-static uint32_t vm_select_list(Vm *vm, const Record *rec, uint32_t *out)
+ * search nothing more). The rules, ascending, end up in out or in
+ * vm->cand (the merges alternate between them; vm->cand is free until the
+ * rules are combined): *sel points to them. Returns the count, or
+ * UINT32_MAX when vm_select must do it (no table, no list, or more than
+ * SEL_MAX_CODES codes). */
+static uint32_t vm_select_list(Vm *vm, const Record *rec, uint32_t *out, const uint32_t **sel)
 {
     const Prog *p = vm->p;
     uint32_t f = p->f_code;
@@ -1177,7 +1180,7 @@ static uint32_t vm_select_list(Vm *vm, const Record *rec, uint32_t *out)
         n = vm_merge(cur, n, vm->sel2, nf, next);
         cur = next;
     }
-    if (cur != out) memcpy(out, cur, n * sizeof *out);
+    *sel = cur;
     return n;
 }
 
@@ -1191,9 +1194,10 @@ static void vm_evaluate(Vm *vm, const Record *rec)
     int32_t sd = has_sd ? (int32_t)rec->v[vm->sd_field].i : 0;
     uint32_t f = p->f_code;
     if (!((rec->present | rec->none) & vm->code_bit)) {
-        uint32_t n = vm_select_list(vm, rec, vm->sel);
-        if (n == UINT32_MAX) n = vm_select(p, rec, vm->sel);
-        for (uint32_t i = 0; i < n; i++) vm_consider(vm, rec, vm->sel[i], has_sd, sd);
+        const uint32_t *sel = vm->sel;
+        uint32_t n = vm_select_list(vm, rec, vm->sel, &sel);
+        if (n == UINT32_MAX) n = vm_select(p, rec, vm->sel), sel = vm->sel;
+        for (uint32_t i = 0; i < n; i++) vm_consider(vm, rec, sel[i], has_sd, sd);
         return;
     }
     uint32_t nf = 0; /* first: it may look the code up */
