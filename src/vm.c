@@ -1050,7 +1050,8 @@ static inline int vm_block(Vm *vm, const Record *rec, uint32_t r, uint64_t *miss
  * A rule out of its effective window is neither. Without a service_date
  * (impossible for a decoded record: the field is required) a bounded
  * window is itself unknown. */
-static void vm_consider(Vm *vm, const Record *rec, uint32_t r, bool has_sd, int32_t sd)
+static inline __attribute__((always_inline)) void vm_consider(Vm *vm, const Record *rec, uint32_t r,
+                                                                   bool has_sd, int32_t sd)
 {
     const Prog *p = vm->p;
     const PRule *rule = &p->rules[r];
