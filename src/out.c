@@ -436,7 +436,7 @@ static void put_head(Buf *b, const char *id, size_t id_len)
 /* The start of a decided line, {"id":"ID", then `rest` (a fragment of
  * o): one room check and plain copies for an id of 1 to 16 bytes without a
  * byte to escape (nearly every id), put_head otherwise. */
-static inline void put_head_and(Buf *b, const OutPolicy *o, const char *id, size_t id_len, Frag rest)
+static inline __attribute__((always_inline)) void put_head_and(Buf *b, const OutPolicy *o, const char *id, size_t id_len, Frag rest)
 {
     static const char open[8] = "{\"id\":\""; /* 7 bytes and a NUL the id overwrites */
     if (id && id_len - 1 < 16) {
@@ -615,8 +615,9 @@ static void put_obligation(Buf *b, OutPolicy *o, const Obligation *ob, bool cert
  * obligation, nothing missing (a "none" line, the common case). */
 static bool decision_is_empty(const Decision *d)
 {
-    return d->nrules == 0 && d->nobligations == 0 && d->npossible == 0 && d->missing == 0 &&
-           d->nreviewers == 0 && !d->has_deadline && d->timely < 0;
+    /* one test of all the counts and flags ORed (fewer branches than one each) */
+    return ((d->nrules | d->nobligations | d->npossible | d->nreviewers | (uint32_t)d->has_deadline) |
+            d->missing | (uint64_t)(d->timely >= 0)) == 0;
 }
 
 /* The rest of a line whose one rule makes its one certain obligation

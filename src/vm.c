@@ -55,6 +55,13 @@
 #include "opcodes.h"
 #include "vm_index.h"
 
+/* A field of ViIndex.fold_fields, as vm_folded walks them (vm_new). */
+typedef struct VmFoldField {
+    uint8_t field;
+    uint8_t slot;  /* ViIndex.slot_of[field] */
+    uint8_t list;  /* 1: a list of codes, 0: one code */
+} VmFoldField;
+
 /* Slot.st: 0 for a value, else these bits. */
 enum { ST_UNKNOWN = 1, ST_NONE = 2 };
 
@@ -111,6 +118,16 @@ struct Vm {
     uint64_t *cand_missing;     /*   parallel: what leaves each open (possible ones) */
     uint32_t *cand_group;       /*   parallel: the obligation each joins */
     uint64_t *counts;           /* per rule: fires (not waived) since vm_new */
+    /* What every record reads of p, derived once by vm_new: */
+    uint64_t sd_bit;            /* 1 << p->f_service_date; 0 without that field */
+    uint32_t sd_field;          /* p->f_service_date (0 without it) */
+    uint64_t code_bit;          /* 1 << p->f_code when it is one code (VT_CODE), else 0:
+                                   vm_evaluate's own path, else vm_select_list/vm_select */
+    uint64_t list_bit;          /* 1 << p->f_code when it is a list of codes and there is a
+                                   code table (vm_select_list), else 0 */
+    uint32_t nfold;             /* the fields of ix.fold_fields, ascending */
+    VmFoldField fold[64];
+    bool plain;                 /* vm_set_plain: combine every record by the general path */
 };
 
 static inline uint32_t rd16(const uint8_t *at) { return (uint32_t)at[0] | (uint32_t)at[1] << 8; }
@@ -660,16 +677,22 @@ static bool vm_atom_false(Vm *vm, const Record *rec, const ViAtom *a)
 
 /* Whether rule r's guards rule it out for rec: its block would return
  * false. */
-static bool vm_guarded_out(Vm *vm, const Record *rec, uint32_t r)
+/* Whether every one of the g->any_count atoms of a rule's `or` is known
+ * false on rec (out of line: most rules have none). */
+__attribute__((noinline)) static bool vm_any_false(Vm *vm, const Record *rec, const ViRuleGuards *g)
+{
+    for (uint32_t k = 0; k < g->any_count; k++)
+        if (!vm_atom_false(vm, rec, &vm->ix.atoms[g->any_first + k])) return false;
+    return true;
+}
+
+static inline __attribute__((always_inline)) bool vm_guarded_out(Vm *vm, const Record *rec, uint32_t r)
 {
     const ViRuleGuards *g = &vm->ix.guards[r];
     if ((g->when.kind && vi_guard_test(vm->p, rec, &g->when) == 0) ||
         (g->unless.kind && vi_guard_test(vm->p, rec, &g->unless) == 1))
         return true;
-    if (!g->any_count) return false;
-    for (uint32_t k = 0; k < g->any_count; k++)
-        if (!vm_atom_false(vm, rec, &vm->ix.atoms[g->any_first + k])) return false;
-    return true;
+    return g->any_count && vm_any_false(vm, rec, g);
 }
 
 static void vm_next_stamp(Vm *vm);
@@ -700,17 +723,25 @@ static inline void vm_take(Vm *vm, uint32_t r, uint32_t *out, uint32_t *n)
     out[(*n)++] = r;
 }
 
-/* Takes into out the folded rules with a test of a set that holds the
- * codes of interval i of slot's field. */
-static inline void vm_fold_interval(Vm *vm, uint32_t slot, uint32_t i, uint32_t *out, uint32_t *n)
+/* vm_ct_mark, and the folding, in one pass over the sets of k's interval:
+ * stamps each set that holds k in code slot `slot` and takes into out the
+ * folded rules with a test of it (of that slot's field). Returns k's interval (or
+ * UINT32_MAX). */
+static inline __attribute__((always_inline)) uint32_t vm_ct_mark_fold(Vm *vm, uint32_t slot, CodeKey k,
+                                                                      uint32_t *out, uint32_t *n)
 {
-    if (i == UINT32_MAX) return;
+    const ViCodeTab *t = &vm->ix.ct;
+    uint32_t i = vi_ct_lookup_key(t, vm->key_memo, vm->ct_memo, k);
+    if (i == UINT32_MAX) return i;
     size_t base = (size_t)slot * vm->p->nsets;
-    for (uint32_t j = vm->ix.ct.set_first[i]; j < vm->ix.ct.set_first[i + 1]; j++) {
-        size_t x = base + vm->ix.ct.set_ids[j];
-        for (uint32_t k = vm->ix.fold_first[x]; k < vm->ix.fold_first[x + 1]; k++)
-            vm_take(vm, vm->ix.fold_rules[k], out, n);
+    uint32_t *at = vm->set_at + base, stamp = vm->stamp;
+    const uint32_t *first = vm->ix.fold_first + base;
+    for (uint32_t j = t->set_first[i], e = t->set_first[i + 1]; j < e; j++) {
+        uint32_t s = t->set_ids[j];
+        at[s] = stamp;
+        for (uint32_t x = first[s]; x < first[s + 1]; x++) vm_take(vm, vm->ix.fold_rules[x], out, n);
     }
+    return i;
 }
 
 /* Sorts out[0 .. n) ascending. */
@@ -730,14 +761,13 @@ static inline void vm_sort(uint32_t *out, uint32_t n)
 /* The folded rules (vi_split_build) that rec's codes select, into out
  * from out[*n] (room for nrules in all; unsorted, each rule once), except
  * those of field skip, whose codes the caller has taken through
- * vm_fold_interval. Looks up each code of the folded rules' fields
+ * vm_ct_mark_fold. Looks up each code of the folded rules' fields
  * (stamping its sets, as vm_in_set would). */
 static void vm_folded(Vm *vm, const Record *rec, uint32_t *out, uint32_t *count, uint32_t skip)
 {
-    const Prog *p = vm->p;
     uint32_t m = *count, *n = &m; /* a local the compiler can keep in a register */
-    for (uint64_t fs = vm->ix.fold_fields; fs; fs &= fs - 1) {
-        uint32_t f = (uint32_t)__builtin_ctzll(fs), slot = vm->ix.slot_of[f];
+    for (const VmFoldField *ff = vm->fold, *end = vm->fold + vm->nfold; ff < end; ff++) {
+        uint32_t f = ff->field, slot = ff->slot;
         if (f == skip) continue;
         if (!(rec->present >> f & 1)) {
             if (rec->none >> f & 1) continue; /* no code: in no set */
@@ -746,12 +776,11 @@ static void vm_folded(Vm *vm, const Record *rec, uint32_t *out, uint32_t *count,
             continue;
         }
         const RecVal *v = &rec->v[f];
-        bool list = p->fields[f].type == VT_LIST;
-        uint32_t nc = list ? v->n : 1;
-        for (uint32_t c = 0; c < nc; c++) {
-            uint32_t i = vm_ct_mark(vm, slot, (CodeKey)(list ? rec->items[v->i + c].i : v->i));
-            if (!list) vm->slot_iv[slot] = i;
-            vm_fold_interval(vm, slot, i, out, n);
+        if (ff->list) {
+            for (uint32_t c = 0; c < v->n; c++)
+                vm_ct_mark_fold(vm, slot, (CodeKey)rec->items[v->i + c].i, out, n);
+        } else {
+            vm->slot_iv[slot] = vm_ct_mark_fold(vm, slot, (CodeKey)v->i, out, n);
         }
         vm->slot_at[slot] = vm->stamp;
     }
@@ -786,6 +815,19 @@ Vm *vm_new(const Prog *prog)
     vm->sel2 = xcalloc(n ? n : 1, sizeof *vm->sel2);
     vm->always = xcalloc(prog->nalways ? prog->nalways : 1, sizeof *vm->always);
     vm->ix = *vi_of(prog); /* a copy of the shared index's pointers: one load less per use */
+    if (prog->f_service_date != PIDX_NONE) {
+        vm->sd_bit = (uint64_t)1 << prog->f_service_date;
+        vm->sd_field = prog->f_service_date;
+    }
+    if (prog->f_code != PIDX_NONE && prog->fields[prog->f_code].type == VT_CODE)
+        vm->code_bit = (uint64_t)1 << prog->f_code;
+    if (prog->f_code != PIDX_NONE && prog->fields[prog->f_code].type == VT_LIST && vm->ix.ct.n)
+        vm->list_bit = (uint64_t)1 << prog->f_code;
+    for (uint64_t fs = vm->ix.fold_fields; fs; fs &= fs - 1) {
+        uint32_t f = (uint32_t)__builtin_ctzll(fs);
+        vm->fold[vm->nfold++] = (VmFoldField){
+            .field = (uint8_t)f, .slot = vm->ix.slot_of[f], .list = prog->fields[f].type == VT_LIST};
+    }
     vm->ct_memo = xmalloc(((size_t)1 << VI_MEMO_BITS) * sizeof *vm->ct_memo);
     vi_memo_init(vm->ct_memo);
     vm->key_memo = vi_key_memo_new();
@@ -849,6 +891,9 @@ void vm_free(Vm *vm)
     free(vm->counts);
     free(vm);
 }
+
+/* See vm.h. */
+void vm_set_plain(Vm *vm, bool plain) { vm->plain = plain; }
 
 /* Per-rule fire counts (fired and not waived), p->nrules entries, owned by
  * vm and updated by every vm_decide. */
@@ -1005,7 +1050,8 @@ static inline int vm_block(Vm *vm, const Record *rec, uint32_t r, uint64_t *miss
  * A rule out of its effective window is neither. Without a service_date
  * (impossible for a decoded record: the field is required) a bounded
  * window is itself unknown. */
-static void vm_consider(Vm *vm, const Record *rec, uint32_t r, bool has_sd, int32_t sd)
+static inline __attribute__((always_inline)) void vm_consider(Vm *vm, const Record *rec, uint32_t r,
+                                                                   bool has_sd, int32_t sd)
 {
     const Prog *p = vm->p;
     const PRule *rule = &p->rules[r];
@@ -1103,15 +1149,16 @@ static uint32_t vm_merge(const uint32_t *a, uint32_t na, const uint32_t *b, uint
 
 /* vm_select for a list of codes, with the code table: one search per code
  * gives its segment and stamps its sets (so the list's `any in` tests
- * search nothing more). Returns the count, or UINT32_MAX when vm_select
- * must do it (no table, no list, or more than SEL_MAX_CODES codes). */
-static uint32_t vm_select_list(Vm *vm, const Record *rec, uint32_t *out)
+ * search nothing more). The rules, ascending, end up in out or in
+ * vm->cand (the merges alternate between them; vm->cand is free until the
+ * rules are combined): *sel points to them. Returns the count, or
+ * UINT32_MAX when vm_select must do it (no table, no list, or more than
+ * SEL_MAX_CODES codes). */
+static uint32_t vm_select_list(Vm *vm, const Record *rec, uint32_t *out, const uint32_t **sel)
 {
     const Prog *p = vm->p;
     uint32_t f = p->f_code;
-    if (!vm->ix.ct.n || f == PIDX_NONE || p->fields[f].type != VT_LIST || !(rec->present >> f & 1) ||
-        rec->v[f].n > SEL_MAX_CODES)
-        return UINT32_MAX;
+    if (!(rec->present & vm->list_bit) || rec->v[f].n > SEL_MAX_CODES) return UINT32_MAX;
     const RecVal *v = &rec->v[f];
     uint32_t slot = vm->ix.slot_of[f];
     /* out and vm->cand alternate as the merge's destination */
@@ -1119,8 +1166,7 @@ static uint32_t vm_select_list(Vm *vm, const Record *rec, uint32_t *out)
     uint32_t n = vi_always(&vm->ix, rec, cur);
     uint32_t nf = 0; /* the folded rules, gathered in vm->sel2 */
     for (uint32_t c = 0; c < v->n; c++) {
-        uint32_t i = vm_ct_mark(vm, slot, (CodeKey)rec->items[v->i + c].i);
-        vm_fold_interval(vm, slot, i, vm->sel2, &nf);
+        uint32_t i = vm_ct_mark_fold(vm, slot, (CodeKey)rec->items[v->i + c].i, vm->sel2, &nf);
         const PSeg *seg = i != UINT32_MAX && vm->ix.ct.seg[i] != PIDX_NONE ? &p->segs[vm->ix.ct.seg[i]] : NULL;
         if (!seg || !seg->count) continue;
         n = vm_merge(cur, n, p->seg_rules + seg->first, seg->count, next);
@@ -1135,7 +1181,7 @@ static uint32_t vm_select_list(Vm *vm, const Record *rec, uint32_t *out)
         n = vm_merge(cur, n, vm->sel2, nf, next);
         cur = next;
     }
-    if (cur != out) memcpy(out, cur, n * sizeof *out);
+    *sel = cur;
     return n;
 }
 
@@ -1145,22 +1191,21 @@ static uint32_t vm_select_list(Vm *vm, const Record *rec, uint32_t *out)
 static void vm_evaluate(Vm *vm, const Record *rec)
 {
     const Prog *p = vm->p;
-    bool has_sd = p->f_service_date != PIDX_NONE && (rec->present >> p->f_service_date & 1);
-    int32_t sd = has_sd ? (int32_t)rec->v[p->f_service_date].i : 0;
+    bool has_sd = (rec->present & vm->sd_bit) != 0;
+    int32_t sd = has_sd ? (int32_t)rec->v[vm->sd_field].i : 0;
     uint32_t f = p->f_code;
-    bool one = f != PIDX_NONE && p->fields[f].type == VT_CODE &&
-               ((rec->present | rec->none) >> f & 1);
-    if (!one) {
-        uint32_t n = vm_select_list(vm, rec, vm->sel);
-        if (n == UINT32_MAX) n = vm_select(p, rec, vm->sel);
-        for (uint32_t i = 0; i < n; i++) vm_consider(vm, rec, vm->sel[i], has_sd, sd);
+    if (!((rec->present | rec->none) & vm->code_bit)) {
+        const uint32_t *sel = vm->sel;
+        uint32_t n = vm_select_list(vm, rec, vm->sel, &sel);
+        if (n == UINT32_MAX) n = vm_select(p, rec, vm->sel), sel = vm->sel;
+        for (uint32_t i = 0; i < n; i++) vm_consider(vm, rec, sel[i], has_sd, sd);
         return;
     }
     uint32_t nf = 0; /* first: it may look the code up */
     if (vm->ix.fold_fields) vm_folded(vm, rec, vm->sel2, &nf, PIDX_NONE);
     if (nf > 1) vm_sort(vm->sel2, nf);
     const PSeg *seg = NULL;
-    if (rec->present >> f & 1) {
+    if (rec->present & vm->code_bit) {
         CodeKey key = (CodeKey)rec->v[f].i;
         if (vm->ix.ct.n) { /* the code's sets, stamped now, and its segment: one search */
             uint32_t slot = vm->ix.slot_of[f], i;
@@ -1397,42 +1442,107 @@ static bool vm_excluded_by_not_covered(uint8_t outcome)
     return outcome == OUT_PRIOR_AUTH || outcome == OUT_NOTIFICATION;
 }
 
+/* The decision of the strongest certain outcome (OUT_NONE, advisory and
+ * exempt have none: strength 0). */
+static const pcr_decision_kind vm_kind_of[] = {
+    [OUT_NONE] = PCR_DEC_NONE,
+    [OUT_NOTIFICATION] = PCR_DEC_NOTIFICATION,
+    [OUT_PRIOR_AUTH] = PCR_DEC_PRIOR_AUTH,
+    [OUT_NOT_COVERED] = PCR_DEC_NOT_COVERED,
+};
+
+/* vm_combine for the commonest decided record: one rule fired, not an
+ * exemption, and none is unknown. No exemption fired or may have, so
+ * nothing waives it; it makes the one certain obligation, nothing is
+ * possible, and it decides alone. The same Decision as the general path
+ * (test_vm compares them over many records through vm_set_plain). */
+static inline void vm_combine_one(Vm *vm, const Record *rec, Decision *out)
+{
+    const Prog *p = vm->p;
+    uint32_t r = vm->fired[0];
+    const PRule *rule = &p->rules[r];
+    const uint32_t *rev;
+    uint32_t nrev;
+    vm_rule_reviewers(p, rule, &rev, &nrev);
+    vm->rules[0] = r;
+    vm->counts[r]++;
+    vm->obl_rules[0] = r;
+    Obligation *o = &vm->obl[0];
+    *o = (Obligation){.outcome = rule->outcome, .reviewers = rev, .nreviewers = nrev, .timely = -1,
+                      .rules = vm->obl_rules, .nrules = 1};
+    if (rec->present & vm->sd_bit) {
+        bool at_known = p->f_service_at != PIDX_NONE && (rec->present >> p->f_service_at & 1);
+        int64_t at_secs = at_known ? rec->v[p->f_service_at].i : 0, at;
+        bool is_date;
+        if (vm_rule_deadline(vm, rule, (int32_t)rec->v[vm->sd_field].i, at_known, at_secs, &is_date, &at)) {
+            o->has_deadline = true;
+            o->deadline_is_date = is_date;
+            o->deadline = at;
+        }
+    }
+    uint32_t fr = p->f_requested_at;
+    if (o->has_deadline && fr != PIDX_NONE && (rec->present >> fr & 1))
+        o->timely = vm_timely(rec->v[fr].i, rec->date_only >> fr & 1, o->deadline_is_date, o->deadline);
+    *out = (Decision){.kind = PCR_DEC_NONE, .rules = vm->rules, .nrules = 1, .timely = -1,
+                      .obligations = vm->obl, .nobligations = 1, .possible = vm->obl + 1};
+    if (!outcome_strength(rule->outcome)) return; /* advisory: decides nothing */
+    out->kind = vm_kind_of[rule->outcome];
+    out->reviewers = vm->reviewers;
+    for (uint32_t x = 0; x < nrev; x++) vm_add_reviewer(p, vm->reviewers, &out->nreviewers, rev[x]);
+    out->has_deadline = o->has_deadline;
+    out->deadline_is_date = o->deadline_is_date;
+    out->deadline = o->deadline;
+    out->timely = o->timely;
+}
+
+/* Clears the per-rule epoch stamps when vm->epoch wraps, so that a stamp
+ * from 2^32 records ago cannot match. */
+__attribute__((noinline, cold)) static void vm_epoch_wrap(Vm *vm)
+{
+    const Prog *p = vm->p;
+    memset(vm->fired_at, 0, p->nrules * sizeof *vm->fired_at);
+    memset(vm->waived_at, 0, p->nrules * sizeof *vm->waived_at);
+    memset(vm->pwaived_at, 0, p->nrules * sizeof *vm->pwaived_at);
+    vm->epoch = 1;
+}
+
+static void vm_combine(Vm *vm, const Record *rec, Decision *out);
+
 /* Decides rec (a record decoded for vm's Prog) into *out, whose arrays
  * point into vm's scratch until the next call. Allocates nothing. */
 void vm_decide(Vm *vm, const Record *rec, Decision *out)
 {
-    static const pcr_decision_kind kind_of[] = {
-        [OUT_NONE] = PCR_DEC_NONE,
-        [OUT_NOTIFICATION] = PCR_DEC_NOTIFICATION,
-        [OUT_PRIOR_AUTH] = PCR_DEC_PRIOR_AUTH,
-        [OUT_NOT_COVERED] = PCR_DEC_NOT_COVERED,
-    };
-    const Prog *p = vm->p;
-
-    /* A new record: stamps from earlier records no longer match. On wrap,
-     * clear them so a stamp from 2^32 records ago cannot match. */
-    if (++vm->epoch == 0) {
-        memset(vm->fired_at, 0, p->nrules * sizeof *vm->fired_at);
-        memset(vm->waived_at, 0, p->nrules * sizeof *vm->waived_at);
-        memset(vm->pwaived_at, 0, p->nrules * sizeof *vm->pwaived_at);
-        vm->epoch = 1;
-    }
+    /* A new record: stamps from earlier records no longer match. */
+    if (++vm->epoch == 0) vm_epoch_wrap(vm);
     vm_next_stamp(vm);
     vm->nfired = vm->nunknown = 0;
     vm->waive_all = vm->pwaive_all = false;
     vm->pwaive_all_missing = 0;
     vm_evaluate(vm, rec);
+    /* Most records: no rule fired and none is unknown, so there is nothing
+     * to waive, group or time. The decision is none, its lists empty. */
+    if (vm->nfired == 0 && vm->nunknown == 0) {
+        *out = (Decision){.kind = PCR_DEC_NONE, .timely = -1, .rules = vm->rules,
+                          .obligations = vm->obl, .possible = vm->obl};
+        return;
+    }
+    vm_combine(vm, rec, out);
+}
 
+/* vm_decide's combining of the fired and unknown rules (at least one)
+ * into *out: kept out of line, so the common record (nothing to combine)
+ * saves no registers for it. */
+__attribute__((noinline)) static void vm_combine(Vm *vm, const Record *rec, Decision *out)
+{
+    const Prog *p = vm->p;
+    if (vm->nfired == 1 && vm->nunknown == 0 && p->rules[vm->fired[0]].outcome != OUT_EXEMPT && !vm->plain) {
+        vm_combine_one(vm, rec, out);
+        return;
+    }
     memset(out, 0, sizeof *out);
     out->timely = -1;
     out->rules = vm->rules;
     out->obligations = out->possible = vm->obl;
-    /* Most records: no rule fired and none is unknown, so there is nothing
-     * to waive, group or time. The decision is none, its lists empty. */
-    if (vm->nfired == 0 && vm->nunknown == 0) {
-        out->kind = PCR_DEC_NONE;
-        return;
-    }
 
     /* Fired, unwaived rules (ascending, as fired is): the decision's list;
      * the certain ones among them: nothing may waive them. */
@@ -1511,7 +1621,7 @@ void vm_decide(Vm *vm, const Record *rec, Decision *out)
         out->kind = need ? PCR_DEC_INFO_NEEDED : PCR_DEC_NONE;
         return;
     }
-    out->kind = kind_of[top];
+    out->kind = vm_kind_of[top];
     out->reviewers = vm->reviewers;
     for (uint32_t k = 0; k < nrules; k++) {
         const PRule *rule = &p->rules[vm->rules[k]];

@@ -66,6 +66,10 @@ Vm *vm_new(const Prog *prog);
 void vm_free(Vm *vm);
 /* Decides one record; out's arrays stay valid until the next call. */
 void vm_decide(Vm *vm, const Record *rec, Decision *out);
+/* Tests: with plain, every record is combined by the general path, not
+ * the shortcut for one fired rule (vm_combine_one); the decisions must not
+ * differ. */
+void vm_set_plain(Vm *vm, bool plain);
 /* How often each rule fired (not waived) since vm_new: nrules counters. */
 const uint64_t *vm_rule_counts(const Vm *vm);
 

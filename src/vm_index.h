@@ -236,7 +236,7 @@ static inline uint32_t vi_ct_lookup(const ViCodeTab *t, ViMemo *memo, CodeKey k)
  * remembered in one slot per key hash (a later key of the same hash takes
  * the slot), so a code that recurs, as most do, costs one comparison. Same
  * result as vi_ct_find. */
-static inline uint32_t vi_ct_lookup_key(const ViCodeTab *t, ViKeyMemo *km, ViMemo *memo, CodeKey k)
+static inline __attribute__((always_inline)) uint32_t vi_ct_lookup_key(const ViCodeTab *t, ViKeyMemo *km, ViMemo *memo, CodeKey k)
 {
     ViKeyMemo *e = &km[(k * 0x9E3779B97F4A7C15u) >> (64 - VI_KEY_MEMO_BITS)];
     if (e->key == k && e->full) return e->iv;

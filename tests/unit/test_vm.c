@@ -2915,3 +2915,111 @@ Test(vm, chains_decide_as_their_blocks)
     vm_free(vm);
     th_prog_free(p);
 }
+
+/* ---- one fired rule: the shortcut and the general path -------------------- */
+
+static void expect_same_obligation(const Obligation *a, const Obligation *b, int n, const char *what)
+{
+    cr_assert_eq(a->outcome, b->outcome, "record %d %s: outcome", n, what);
+    cr_assert_eq(a->nreviewers, b->nreviewers, "record %d %s: reviewers", n, what);
+    for (uint32_t k = 0; k < a->nreviewers; k++) cr_assert_eq(a->reviewers[k], b->reviewers[k]);
+    cr_assert_eq(a->has_deadline, b->has_deadline, "record %d %s: has_deadline", n, what);
+    if (a->has_deadline) {
+        cr_assert_eq(a->deadline_is_date, b->deadline_is_date, "record %d %s", n, what);
+        cr_assert_eq(a->deadline, b->deadline, "record %d %s: deadline", n, what);
+    }
+    cr_assert_eq(a->timely, b->timely, "record %d %s: timely", n, what);
+    cr_assert_eq(a->nrules, b->nrules, "record %d %s: rules", n, what);
+    for (uint32_t k = 0; k < a->nrules; k++) cr_assert_eq(a->rules[k], b->rules[k]);
+    cr_assert_eq(a->missing, b->missing, "record %d %s: missing", n, what);
+}
+
+/* A record where one rule fires, not an exemption, and none is unknown
+ * is combined by a shortcut (vm_combine_one); every other by the general
+ * path. Over many records (units, stay_hours, service_at and requested_at
+ * absent, null or present; every outcome, deadline unit and direction;
+ * own, duplicated and default reviewers), the shortcut must decide as the
+ * general path does (vm_set_plain), and count the same fires. */
+Test(vm, one_fired_rule_decides_as_the_general_path)
+{
+    Prog *p = th_std_prog();
+    p->reviewer = th_str(p, "default_reviewer");
+    static const Outcome outcomes[] = {OUT_PRIOR_AUTH, OUT_NOTIFICATION, OUT_NOT_COVERED, OUT_ADVISORY};
+    static const DurationUnit units[] = {U_HOURS, U_DAYS, U_BUSINESS_DAYS};
+    static const char *const rev_a[] = {"a", NULL}, *const rev_bcb[] = {"b", "c", "b", NULL};
+    uint32_t first = 0;
+    for (int k = 0; k < 12; k++) { /* units == k: one rule each */
+        char id[16];
+        snprintf(id, sizeof id, "u%d", k);
+        uint32_t r = rule_eq(p, id, outcomes[k % 4], "units", k);
+        if (k == 0) first = r;
+        if (k % 4 != 3) rule_deadline(p, r, 1 + k, units[k % 3], k % 2 ? DIR_AFTER : DIR_BEFORE);
+        if (k % 3 == 1) rule_reviewers(p, r, rev_a);
+        if (k % 3 == 2) rule_reviewers(p, r, rev_bcb);
+    }
+    uint32_t ex = rule_eq(p, "exempt_u0", OUT_EXEMPT, "units", 12); /* fires alone: general path */
+    rule_waives(p, ex, &first, 1);
+    uint32_t both = rule_eq(p, "stay7", OUT_PRIOR_AUTH, "stay_hours", 7); /* a second rule */
+    rule_deadline(p, both, 24, U_HOURS, DIR_AFTER);
+    add_holiday(p, SD + 3);
+    finish(p);
+    char err[256];
+    cr_assert(bc_verify(p, err, sizeof err), "%s", err);
+
+    Vm *fast = vm_new(p), *plain = vm_new(p);
+    vm_set_plain(plain, true);
+    uint32_t seed = 4242, shortcut = 0;
+    for (int n = 0; n < 20000; n++) {
+        Record rec = rec_new(p, SD);
+        seed = seed * 1103515245u + 12345u;
+        uint32_t x = seed >> 8;
+        uint32_t u = x % 16;
+        x /= 16;
+        if (u == 14) rec.none |= bit(p, "units");
+        else if (u < 14) set_i(p, &rec, "units", u);
+        uint32_t st = x % 4; /* stay_hours: absent, null, 7, 8 */
+        x /= 4;
+        if (st == 1) rec.none |= bit(p, "stay_hours");
+        if (st >= 2) set_i(p, &rec, "stay_hours", st == 2 ? 7 : 8);
+        set_i(p, &rec, "service_date", SD + (int32_t)(x % 9));
+        x /= 9;
+        if (x % 3 == 1) set_i(p, &rec, "service_at", (int64_t)(SD + 2) * SECONDS_PER_DAY + (x % 7) * 3600);
+        if (x % 3 == 2) rec.none |= bit(p, "service_at");
+        x /= 3;
+        uint32_t rq = x % 4; /* requested_at: absent, a datetime, a bare date, null */
+        x /= 4;
+        int64_t req = (int64_t)(SD - 6 + (int32_t)(x % 14)) * SECONDS_PER_DAY + (rq == 1 ? (x % 24) * 3600 : 0);
+        if (rq == 1 || rq == 2) set_i(p, &rec, "requested_at", req);
+        if (rq == 2) rec.date_only |= bit(p, "requested_at");
+        if (rq == 3) rec.none |= bit(p, "requested_at");
+
+        Decision a, b;
+        vm_decide(fast, &rec, &a);
+        vm_decide(plain, &rec, &b);
+        if (b.nrules == 1 && b.npossible == 0 && p->rules[b.rules[0]].outcome != OUT_EXEMPT) shortcut++;
+        cr_assert_eq(a.kind, b.kind, "record %d: kind %d, want %d", n, a.kind, b.kind);
+        cr_assert_eq(a.nrules, b.nrules, "record %d: rules", n);
+        for (uint32_t k = 0; k < a.nrules; k++) cr_assert_eq(a.rules[k], b.rules[k], "record %d", n);
+        cr_assert_eq(a.nreviewers, b.nreviewers, "record %d: reviewers", n);
+        for (uint32_t k = 0; k < a.nreviewers; k++) cr_assert_eq(a.reviewers[k], b.reviewers[k]);
+        cr_assert_eq(a.has_deadline, b.has_deadline, "record %d: has_deadline", n);
+        if (a.has_deadline) {
+            cr_assert_eq(a.deadline_is_date, b.deadline_is_date, "record %d", n);
+            cr_assert_eq(a.deadline, b.deadline, "record %d: deadline", n);
+        }
+        cr_assert_eq(a.timely, b.timely, "record %d: timely %d, want %d", n, a.timely, b.timely);
+        cr_assert_eq(a.nobligations, b.nobligations, "record %d: obligations", n);
+        for (uint32_t k = 0; k < a.nobligations; k++)
+            expect_same_obligation(&a.obligations[k], &b.obligations[k], n, "obligation");
+        cr_assert_eq(a.npossible, b.npossible, "record %d: possible", n);
+        for (uint32_t k = 0; k < a.npossible; k++)
+            expect_same_obligation(&a.possible[k], &b.possible[k], n, "possible");
+        cr_assert_eq(a.missing, b.missing, "record %d: missing", n);
+    }
+    cr_expect_gt(shortcut, 5000, "only %u records had one rule fired", shortcut);
+    const uint64_t *ca = vm_rule_counts(fast), *cb = vm_rule_counts(plain);
+    for (uint32_t r = 0; r < p->nrules; r++) cr_assert_eq(ca[r], cb[r], "rule %u fire count", r);
+    vm_free(fast);
+    vm_free(plain);
+    th_prog_free(p);
+}
