@@ -47,6 +47,7 @@ start() {
     local name=$1
     shift
     LOG=$WORK/$name.log
+    : >"$LOG" # the background job opens it itself, perhaps after the first sed below
     "$BIN/pcrvm" serve --listen 127.0.0.1:0 "$@" 2>"$LOG" &
     PID=$!
     PIDS="$PIDS $PID"
