@@ -203,6 +203,15 @@ enum { ENUM_VEC_MAX = 14 };
 
 enum { ENUM_SEED_TRIES = 200 };
 
+/* A code list element as records usually spell it, `{"system":"S","code":"`
+ * up to its code's first byte, for one system S: the pattern's first and
+ * last 16 bytes (they overlap), for two compares of 16 bytes
+ * (code_object_at). */
+typedef struct CodeObjPat {
+    uint8_t head[16], tail[16];
+    uint32_t len; /* the pattern's length: 16 to 32 bytes; 0: none */
+} CodeObjPat;
+
 /* How fast_value reads a field's value (RecDecoder.fast). */
 typedef enum FastKind {
     FAST_NONE,      /* always the general path */
@@ -279,6 +288,9 @@ struct RecDecoder {
                                         kpat[PRED_NONE] never matches */
     uint8_t *patbuf;              /* the bytes of every kpat */
     uint8_t fast[PCR_MAX_FIELDS]; /* field f's value fast path (FastKind) */
+    CodeObjPat opat[SYS_COUNT];   /* system S's code object pattern */
+    uint8_t osys[256];            /* the system whose name starts with byte c
+                                     (no other does), else SYS_NONE */
     /* (days from 1900-01-01 to January 1 of year DATE_MIN_YEAR + i) << 1 |
      * whether that year is a leap year, for fast_date */
     uint32_t year[DATE_MAX_YEAR - DATE_MIN_YEAR + 1];
@@ -626,6 +638,25 @@ HOT const Name *enum_at(const RecDecoder *d, uint32_t f, const uint8_t *q, const
     return m;
 }
 
+/* Builds d->opat and d->osys: each system's code object pattern, found
+ * by the first byte of the system's name. */
+static void code_objects_place(RecDecoder *d)
+{
+    uint32_t seen[256] = {0};
+    for (int y = SYS_NONE + 1; y < SYS_COUNT; y++) seen[(uint8_t)code_system_name((CodeSystem)y)[0]]++;
+    for (int y = SYS_NONE + 1; y < SYS_COUNT; y++) {
+        const char *name = code_system_name((CodeSystem)y);
+        char pat[64];
+        int len = snprintf(pat, sizeof pat, "{\"system\":\"%s\",\"code\":\"", name);
+        if (len < 16 || len > 32 || seen[(uint8_t)name[0]] != 1) continue;
+        CodeObjPat *c = &d->opat[y];
+        memcpy(c->head, pat, 16);
+        memcpy(c->tail, pat + len - 16, 16);
+        c->len = (uint32_t)len;
+        d->osys[(uint8_t)name[0]] = (uint8_t)y;
+    }
+}
+
 /* Builds the key patterns, the value fast paths and the (empty) key
  * predictions for d's schema. */
 static void fast_init(RecDecoder *d)
@@ -638,6 +669,7 @@ static void fast_init(RecDecoder *d)
     d->id_field = PIDX_NONE;
     d->learn = true;
     memset(d->fed_pred, PRED_NONE, sizeof d->fed_pred);
+    code_objects_place(d);
     for (uint32_t i = 0, days = 0; i <= DATE_MAX_YEAR - DATE_MIN_YEAR; i++) {
         uint32_t y = DATE_MIN_YEAR + i;
         bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
@@ -1966,6 +1998,46 @@ static inline bool fast_lit(const uint8_t *p, const uint8_t *end, const char *li
     return (size_t)(end - p) >= n && memcmp(p, lit, n) == 0;
 }
 
+/* A code list element at p written exactly `{"system":"S","code":"C"}`, S a
+ * system of field pf whose name's first byte no other system's has, C a
+ * plain string of at most 14 bytes: the byte after it, C in *s, *n and S
+ * in *sys; NULL for anything else (fast_code_object reads it then, to the
+ * same result). Two compares of 16 bytes find the pattern up to C, one
+ * load of 16 bytes C's closing quote. */
+HOT const uint8_t *code_object_at(const RecDecoder *d, const PField *pf, const uint8_t *p,
+                                  const uint8_t *end, const char **s, uint32_t *n, CodeSystem *sys)
+{
+#if SCAN_HAVE_SSE2
+    enum { NAME_AT = 11 }; /* `{"system":"` */
+    if (end - p < 48) return NULL; /* a pattern of at most 32 bytes, then 16 */
+    CodeSystem y = (CodeSystem)d->osys[p[NAME_AT]];
+    if (!(pf->systems & SYS_BIT(y) & ~SYS_BIT(SYS_NONE))) return NULL;
+    const CodeObjPat *c = &d->opat[y];
+    __m128i a = _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)p),
+                               _mm_loadu_si128((const __m128i *)(const void *)c->head));
+    __m128i b = _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(p + c->len - 16)),
+                               _mm_loadu_si128((const __m128i *)(const void *)c->tail));
+    if (_mm_movemask_epi8(_mm_and_si128(a, b)) != 0xFFFF) return NULL;
+    const uint8_t *q = p + c->len;
+    __m128i x = _mm_loadu_si128((const __m128i *)(const void *)q);
+    /* the first byte that is not plain (scan_plain_sse2's test) */
+    unsigned stop = (unsigned)_mm_movemask_epi8(
+        _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')),
+                                  _mm_cmpeq_epi8(x, _mm_set1_epi8('\\'))),
+                     _mm_cmplt_epi8(x, _mm_set1_epi8(0x20))));
+    if (!stop) return NULL;
+    uint32_t k = (uint32_t)__builtin_ctz(stop);
+    if (k > 14 || q[k] != '"' || q[k + 1] != '}') return NULL;
+    *s = (const char *)q;
+    *n = k;
+    *sys = y;
+    return q + k + 2;
+#else
+    (void)d, (void)pf, (void)p, (void)end, (void)s, (void)n, (void)sys;
+    return NULL;
+#endif
+}
+
 /* A code list element {"system":"S","code":"C"} or {"code":"C"} at p (on
  * its brace), exactly so, whose system is one of field f's: the byte
  * after it, the code in *s, *n and the system in *sys; NULL otherwise
@@ -1975,29 +2047,35 @@ static const uint8_t *fast_code_object(RecDecoder *d, const PField *pf, const ui
                                        const char **s, uint32_t *n, CodeSystem *sys)
 {
     const uint8_t *end = d->end;
-    const char *ys;
-    uint32_t yn, keys = 1;
-    *sys = SYS_NONE;
-    if (fast_lit(p, end, "{\"system\":", 10)) {
-        p = fast_string(p + 10, end, &ys, &yn);
-        if (!p) return NULL;
-        CodeSystem y = code_system_from_name(ys, yn);
-        if (y == SYS_NONE || !(pf->systems & SYS_BIT(y))) return NULL;
-        *sys = y;
-        if (!fast_lit(p, end, ",\"code\":", 8)) return NULL;
-        p += 8;
-        keys = 2;
-    } else if (fast_lit(p, end, "{\"code\":", 8)) {
-        p += 8;
-    } else {
-        return NULL;
+    uint32_t keys = 2;
+    const uint8_t *q = code_object_at(d, pf, p, end, s, n, sys);
+    if (!q) {
+        const char *ys;
+        uint32_t yn;
+        keys = 1;
+        *sys = SYS_NONE;
+        if (fast_lit(p, end, "{\"system\":", 10)) {
+            p = fast_string(p + 10, end, &ys, &yn);
+            if (!p) return NULL;
+            CodeSystem y = code_system_from_name(ys, yn);
+            if (y == SYS_NONE || !(pf->systems & SYS_BIT(y))) return NULL;
+            *sys = y;
+            if (!fast_lit(p, end, ",\"code\":", 8)) return NULL;
+            p += 8;
+            keys = 2;
+        } else if (fast_lit(p, end, "{\"code\":", 8)) {
+            p += 8;
+        } else {
+            return NULL;
+        }
+        p = fast_string(p, end, s, n);
+        if (!p || p == end || *p != '}') return NULL;
+        q = p + 1;
     }
-    p = fast_string(p, end, s, n);
-    if (!p || p == end || *p != '}') return NULL;
     if (d->nkeys + keys > REC_MAX_KEYS) return NULL;
     d->nkeys += keys;
     d->nobjs++;
-    return p + 1;
+    return q;
 }
 
 /* A list of strings without escapes (or, for codes, fast_code_object

@@ -534,3 +534,62 @@ Test(rec_fast, key_limit_across_paths)
     cr_assert_lt(x.accepted, x.lines);
     pair_free(&x);
 }
+
+/* code_object_at (a code object as one pattern) against the general path:
+ * a list of {"system":"S","code":"C"} objects for each system name (and
+ * near misses of it), codes of 0 to 16 bytes with a byte changed, other
+ * spellings of the object, and the list near the end of the line (fewer
+ * than 48 bytes left: the object is read the other way). */
+Test(rec_fast, code_objects_as_one_pattern)
+{
+    Pair x = {0};
+    x.p = th_std_prog();
+    uint32_t procs = th_field(x.p, "procs", VT_LIST, 0);
+    x.p->fields[procs].elem = VT_CODE;
+    x.p->fields[procs].systems = SYS_BIT(SYS_CPT) | SYS_BIT(SYS_HCPCS) | SYS_BIT(SYS_ICD10);
+    x.fast = rec_decoder_new(x.p);
+    x.slow = rec_decoder_new(x.p);
+    cr_assert(x.fast && x.slow);
+    rec_decoder_set_fast(x.slow, false);
+    static const char *const systems[] = {"CPT", "HCPCS", "ICD10", "REV", "POS", "CPX", "HCPCT",
+                                          "ICD1", "C", "cpt", "CPT\\u0020", ""};
+    static const char *const codes[] = {"93350", "G0439", "I50.9", "0213T", "Z00.00", "", "9",
+                                        "9335", "933500", "A1234567890123", "A12345678901234",
+                                        "A123456789012345", "9335\\u0030", "93 50", "9\xC3\xA9"};
+    static const char *const shapes[] = {
+        "{\"system\":\"%s\",\"code\":\"%s\"}", "{\"system\":\"%s\",\"code\":\"%s\" }",
+        "{\"system\":\"%s\", \"code\":\"%s\"}", "{\"system\":\"%s\",\"code\":\"%s\",\"x\":1}",
+        "{\"system\":\"%s\",\"cod\":\"%s\"}", "{\"system\":\"%s\",\"code\":\"%s\"]",
+        "{\"system\":\"%s\",\"code\":\"%s\"", "{\"system\" :\"%s\",\"code\":\"%s\"}"};
+    char obj[256], line[1024];
+    for (size_t y = 0; y < sizeof systems / sizeof *systems; y++)
+        for (size_t c = 0; c < sizeof codes / sizeof *codes; c++)
+            for (size_t h = 0; h < sizeof shapes / sizeof *shapes; h++) {
+                snprintf(obj, sizeof obj, shapes[h], systems[y], codes[c]);
+                for (int tail = 0; tail < 4; tail++) {
+                    snprintf(line, sizeof line,
+                             tail == 0   ? "{" BASE ",\"procs\":[%s]}"
+                             : tail == 1 ? "{" BASE ",\"procs\":[%s,%s],\"units\":1,\"state\":\"NY\",\"member_age\":40}"
+                             : tail == 2 ? "{" BASE ",\"procs\":[{\"system\":\"CPT\",\"code\":\"93350\"},%s]"
+                                           ",\"units\":1,\"state\":\"NY\",\"member_age\":40}"
+                                         : "{" BASE ",\"procs\":[%s],\"plan\":\"%s\"}",
+                             obj, tail == 1 ? obj : tail == 3 ? "a plan name of some length" : "");
+                    both_s(&x, line);
+                }
+            }
+    /* each byte of a usual object changed */
+    static const char usual[] = "{\"system\":\"HCPCS\",\"code\":\"G0439\"}";
+    static const char near[] = {'"', '\\', '}', ',', 'A', '0', ' ', '\x01', '\x80'};
+    for (size_t i = 0; i < sizeof usual - 1; i++)
+        for (size_t c = 0; c < sizeof near; c++) {
+            snprintf(obj, sizeof obj, "%s", usual);
+            obj[i] = near[c];
+            snprintf(line, sizeof line,
+                     "{" BASE ",\"procs\":[%s,%s],\"units\":1,\"state\":\"NY\",\"member_age\":40}", usual,
+                     obj);
+            both_s(&x, line);
+        }
+    cr_assert_gt(x.accepted, 100);
+    cr_assert_lt(x.accepted, x.lines);
+    pair_free(&x);
+}
