@@ -1985,7 +1985,15 @@ static inline bool number_goes_on(uint8_t c)
 HOT const uint8_t *fast_string(const uint8_t *p, const uint8_t *end, const char **s, uint32_t *n)
 {
     if (p == end || *p != '"') return NULL;
-    const uint8_t *q = scan_plain(p + 1, end);
+    const uint8_t *q;
+#if SCAN_HAVE_SSE2
+    /* most strings end within the 16 bytes from their opening quote on */
+    unsigned stops;
+    if (end - p >= 16 && (stops = scan_stops16(p) & ~1u) != 0)
+        q = p + __builtin_ctz(stops);
+    else
+#endif
+        q = scan_plain(p + 1, end);
     if (q == end || *q != '"') return NULL;
     *s = (const char *)(p + 1);
     *n = (uint32_t)(q - (p + 1));
@@ -2019,12 +2027,7 @@ HOT const uint8_t *code_object_at(const RecDecoder *d, const PField *pf, const u
                                _mm_loadu_si128((const __m128i *)(const void *)c->tail));
     if (_mm_movemask_epi8(_mm_and_si128(a, b)) != 0xFFFF) return NULL;
     const uint8_t *q = p + c->len;
-    __m128i x = _mm_loadu_si128((const __m128i *)(const void *)q);
-    /* the first byte that is not plain (scan_plain_sse2's test) */
-    unsigned stop = (unsigned)_mm_movemask_epi8(
-        _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')),
-                                  _mm_cmpeq_epi8(x, _mm_set1_epi8('\\'))),
-                     _mm_cmplt_epi8(x, _mm_set1_epi8(0x20))));
+    unsigned stop = scan_stops16(q); /* the first byte that is not plain */
     if (!stop) return NULL;
     uint32_t k = (uint32_t)__builtin_ctz(stop);
     if (k > 14 || q[k] != '"' || q[k + 1] != '}') return NULL;
