@@ -242,6 +242,8 @@ struct RecDecoder {
     Name *members;                /* (field, member name) -> member index */
     uint32_t member_mask;         /* slots in members, minus one */
     uint64_t required;            /* PF_REQUIRED fields */
+    uint64_t service_pair;        /* service_at and service_date, when the
+                                     schema has both (check_service_at) */
     uint64_t code_fields;         /* VT_CODE fields: converted after the object */
     uint32_t tag[PCR_MAX_FIELDS]; /* VT_CODE: the usable tag field, or PIDX_NONE */
     uint8_t member_sys[PCR_MAX_FIELDS][MAX_MEMBERS]; /* tag enums: member -> CodeSystem */
@@ -768,6 +770,8 @@ RecDecoder *rec_decoder_new(const Prog *prog)
             prog->fields[pf->tag_field].type == VT_ENUM)
             d->tag[f] = pf->tag_field;
     }
+    if (prog->f_service_at < prog->nfields && prog->f_service_date < prog->nfields)
+        d->service_pair = 1ull << prog->f_service_at | 1ull << prog->f_service_date;
     fields_place(d);
     fast_init(d);
     uint32_t slots = 16;
@@ -2445,6 +2449,8 @@ static bool parse_record(RecDecoder *d)
     uint64_t missing = d->required & ~d->rec.present;
     for (uint32_t f = 0; missing; f++, missing >>= 1)
         if (missing & 1) return fail(d, "field '%s': missing (required)", field_name(d, f));
+    /* most records have no service_at: nothing to check */
+    if ((d->rec.present & d->service_pair) != d->service_pair || !d->service_pair) return true;
     return check_service_at(d);
 }
 
