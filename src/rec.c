@@ -223,6 +223,9 @@ typedef enum FastKind {
     FAST_MONEY,     /* the same, with at most 2 decimal places */
     FAST_BOOL,      /* true or false */
     FAST_LIST,      /* '[' strings (or {"system", "code"} objects) ']' */
+    FAST_ID,        /* FAST_STRING for the string field "id" (id_field),
+                       whose value is the record's id too: a kind of its
+                       own, so that no other string asks */
 } FastKind;
 
 /* An unknown top-level key and how many records had it (rec_unknown_key). */
@@ -457,7 +460,12 @@ static const Name *member_find(const RecDecoder *d, uint32_t f, const char *s, u
  * below 8, and no byte past its end. */
 static inline uint64_t vec_key(uint64_t w, uint32_t n)
 {
-    return n >= 8 ? w : w & ((1ull << (8 * n)) - 1);
+    /* byte i of keep + 8 - min(n, 8) is 0xFF for i < n (a table: the
+     * lengths vary from value to value, and a branch would guess) */
+    static const uint8_t keep[16] = {0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF};
+    uint64_t m;
+    memcpy(&m, keep + 8 - (n < 8 ? n : 8), 8);
+    return w & m;
 }
 
 /* Builds etab[f].vslot for enum_vec: the plain members of enum field f of
@@ -1872,6 +1880,7 @@ static void order_put(RecDecoder *d, uint32_t i, uint32_t f)
     st->len = k->len;
     st->field = (uint8_t)f;
     st->kind = f == PRED_NONE ? FAST_NONE : d->fast[f];
+    if (st->kind == FAST_STRING && f == d->id_field) st->kind = FAST_ID;
     st->bit = f == PRED_NONE ? 0 : 1ull << f;
     st->tail = k->len == 0 || k->len > 16;
     if (st->tail) st->ignore |= STEP_TAIL;
@@ -2145,11 +2154,13 @@ HOT const uint8_t *fast_value_as(RecDecoder *d, uint32_t f, FastKind kind, const
     case FAST_STRING:
         p = fast_string(q, end, &v->s, &v->n);
         if (!p) return NULL;
-        if (f == d->id_field) {
-            d->rec.has_id = true;
-            d->rec.id = v->s;
-            d->rec.id_len = v->n;
-        }
+        break;
+    case FAST_ID:
+        p = fast_string(q, end, &v->s, &v->n);
+        if (!p) return NULL;
+        d->rec.has_id = true;
+        d->rec.id = v->s;
+        d->rec.id_len = v->n;
         break;
     case FAST_ENUM: {
         const char *s;
@@ -2251,7 +2262,9 @@ HOT const uint8_t *fast_value_as(RecDecoder *d, uint32_t f, FastKind kind, const
  * present when done. */
 static inline const uint8_t *fast_value(RecDecoder *d, uint32_t f, const uint8_t *q)
 {
-    const uint8_t *p = fast_value_as(d, f, (FastKind)d->fast[f], q, d->end, &d->nkeys);
+    FastKind kind = (FastKind)d->fast[f];
+    if (kind == FAST_STRING && f == d->id_field) kind = FAST_ID;
+    const uint8_t *p = fast_value_as(d, f, kind, q, d->end, &d->nkeys);
     if (p && p != q) d->rec.present |= 1ull << f;
     return p;
 }
