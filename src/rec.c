@@ -146,7 +146,9 @@ enum {
  * it is one masked compare of two words. */
 typedef struct Step {
     uint64_t w[2], m[2]; /* KeyPat.w, KeyPat.m */
-    uint32_t ignore;     /* bit i: byte i is not compared (its m byte is 0) */
+    uint64_t bit;        /* 1 << field (none for PRED_NONE) */
+    uint32_t ignore;     /* bit i < 16: byte i is not compared (its m byte
+                            is 0); bit STEP_TAIL: tail is set */
     uint32_t len;        /* KeyPat.len: the pattern's length */
     uint8_t field;
     uint8_t kind;        /* the field's FastKind */
@@ -159,6 +161,10 @@ enum {
     /* places of the order tried for a key, from the one after the last
      * key's on: records leave out a few optional fields in a row */
     ORDER_TRIES = 8,
+    /* Step.ignore's bit for a step whose 16 bytes do not settle it: the
+     * compare of 16 bytes never gives 0xFFFF for it, and the miss that
+     * gives 0x1FFFF asks key_tail */
+    STEP_TAIL = 1u << 16,
 };
 
 /* An enum field's members by a hash of their own: a multiplier under which
@@ -173,11 +179,38 @@ typedef struct EnumTab {
     uint64_t wseed;
     uint32_t wbits;        /* 0: not so */
     uint8_t wslot[2 * 64];
+    /* The same once more, for enum_vec: the plain members of at most
+     * ENUM_VEC_MAX bytes by a hash of their first 8 bytes and length, each
+     * slot holding the member as it stands in a line for one compare of 16
+     * bytes. */
+    uint64_t vseed;
+    uint32_t vbits;        /* 0: not so (or no SSE2) */
+    struct EnumPat *vslot; /* 2^vbits slots */
 } EnumTab;
 
 enum { ENUM_WORD_MAX = 15 };
 
+/* A member as it stands in a line: `"name"`, in 16 bytes with the bytes
+ * past its closing quote not compared. */
+typedef struct EnumPat {
+    uint8_t pat[16];  /* the quoted name, then zero bytes */
+    uint32_t ignore;  /* bit i: byte i is not compared (past the quotes) */
+    uint32_t member;  /* member index + 1; 0: an empty slot */
+} EnumPat;
+
+/* enum_vec's members: both quotes fit in the 16 bytes it loads. */
+enum { ENUM_VEC_MAX = 14 };
+
 enum { ENUM_SEED_TRIES = 200 };
+
+/* A code list element as records usually spell it, `{"system":"S","code":"`
+ * up to its code's first byte, for one system S: the pattern's first and
+ * last 16 bytes (they overlap), for two compares of 16 bytes
+ * (code_object_at). */
+typedef struct CodeObjPat {
+    uint8_t head[16], tail[16];
+    uint32_t len; /* the pattern's length: 16 to 32 bytes; 0: none */
+} CodeObjPat;
 
 /* How fast_value reads a field's value (RecDecoder.fast). */
 typedef enum FastKind {
@@ -190,6 +223,9 @@ typedef enum FastKind {
     FAST_MONEY,     /* the same, with at most 2 decimal places */
     FAST_BOOL,      /* true or false */
     FAST_LIST,      /* '[' strings (or {"system", "code"} objects) ']' */
+    FAST_ID,        /* FAST_STRING for the string field "id" (id_field),
+                       whose value is the record's id too: a kind of its
+                       own, so that no other string asks */
 } FastKind;
 
 /* A fed record's keys (rec_put_members) when they lie back to back in
@@ -230,6 +266,8 @@ struct RecDecoder {
     Name *members;                /* (field, member name) -> member index */
     uint32_t member_mask;         /* slots in members, minus one */
     uint64_t required;            /* PF_REQUIRED fields */
+    uint64_t service_pair;        /* service_at and service_date, when the
+                                     schema has both (check_service_at) */
     uint64_t code_fields;         /* VT_CODE fields: converted after the object */
     uint32_t tag[PCR_MAX_FIELDS]; /* VT_CODE: the usable tag field, or PIDX_NONE */
     uint8_t member_sys[PCR_MAX_FIELDS][MAX_MEMBERS]; /* tag enums: member -> CodeSystem */
@@ -276,10 +314,14 @@ struct RecDecoder {
                                         kpat[PRED_NONE] never matches */
     uint8_t *patbuf;              /* the bytes of every kpat */
     uint8_t fast[PCR_MAX_FIELDS]; /* field f's value fast path (FastKind) */
+    CodeObjPat opat[SYS_COUNT];   /* system S's code object pattern */
+    uint8_t osys[256];            /* the system whose name starts with byte c
+                                     (no other does), else SYS_NONE */
     /* (days from 1900-01-01 to January 1 of year DATE_MIN_YEAR + i) << 1 |
      * whether that year is a leap year, for fast_date */
     uint32_t year[DATE_MAX_YEAR - DATE_MIN_YEAR + 1];
     EnumTab *etab;                /* per field (enum fields only used) */
+    uint32_t netab;               /* entries of etab (the Prog may go first) */
     Name *mname;                  /* enum field f's member m: mname[mfirst[f] + m] */
     uint64_t (*mword)[2];         /* its name's bytes 0-7 and 8-15, zero past its end */
     uint32_t mfirst[PCR_MAX_FIELDS];
@@ -439,11 +481,66 @@ static const Name *member_find(const RecDecoder *d, uint32_t f, const char *s, u
     return NULL;
 }
 
+/* The hash key of a plain string of n bytes whose first 8 bytes (as they
+ * stand in the line, bytes past the string included) are w: its bytes
+ * below 8, and no byte past its end. */
+static inline uint64_t vec_key(uint64_t w, uint32_t n)
+{
+    /* byte i of keep + 8 - min(n, 8) is 0xFF for i < n (a table: the
+     * lengths vary from value to value, and a branch would guess) */
+    static const uint8_t keep[16] = {0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF};
+    uint64_t m;
+    memcpy(&m, keep + 8 - (n < 8 ? n : 8), 8);
+    return w & m;
+}
+
+/* Builds etab[f].vslot for enum_vec: the plain members of enum field f of
+ * at most ENUM_VEC_MAX bytes (d->mname and d->mfirst[f] set), in 2^bits
+ * slots under a multiplier that gives each its own; none when no such
+ * multiplier is found (two members with the same first 8 bytes and length
+ * never are apart) or the build has no SSE2. */
+static void enum_vec_place(RecDecoder *d, uint32_t f, uint32_t bits)
+{
+    const PField *pf = &d->prog->fields[f];
+    EnumTab *t = &d->etab[f];
+    if (!SCAN_HAVE_SSE2 || !pf->enum_count) return;
+    Name keys[MAX_MEMBERS];
+    uint8_t which[MAX_MEMBERS], slot[2 * MAX_MEMBERS];
+    uint32_t nk = 0;
+    for (uint32_t m = 0; m < pf->enum_count; m++) {
+        const Name *e = &d->mname[d->mfirst[f] + m];
+        char buf[8] = {0};
+        bool plain = e->len <= ENUM_VEC_MAX;
+        for (uint32_t i = 0; plain && i < e->len; i++) plain = scan_is_plain((uint8_t)e->name[i]);
+        if (!plain) continue;
+        memcpy(buf, e->name, e->len < 8 ? e->len : 8);
+        keys[nk] = (Name){vec_key(bytes_le64(buf), e->len), 0, e->len, (uint16_t)f, (uint16_t)m,
+                          e->name};
+        which[nk++] = (uint8_t)m;
+    }
+    if (!nk || !perfect_seed(keys, nk, slot, sizeof slot, bits, 0xD1B54A32D192ED03ull,
+                             ENUM_SEED_TRIES, &t->vseed))
+        return;
+    t->vslot = xcalloc((size_t)1 << bits, sizeof *t->vslot);
+    for (uint32_t i = 0; i < (1u << bits); i++) {
+        if (!slot[i]) continue;
+        const Name *e = &keys[slot[i] - 1];
+        EnumPat *x = &t->vslot[i];
+        x->pat[0] = '"';
+        memcpy(x->pat + 1, e->name, e->len);
+        x->pat[e->len + 1] = '"';
+        x->ignore = 0xFFFFu & ~((1u << (e->len + 2)) - 1);
+        x->member = which[slot[i] - 1] + 1u;
+    }
+    t->vbits = bits;
+}
+
 /* Builds d->etab and d->mname for the enum fields (nmembers in all). */
 static void enums_place(RecDecoder *d, uint32_t nmembers)
 {
     const Prog *prog = d->prog;
     d->etab = xcalloc(prog->nfields ? prog->nfields : 1, sizeof *d->etab);
+    d->netab = prog->nfields;
     d->mname = xcalloc(nmembers ? nmembers : 1, sizeof *d->mname);
     d->mword = xcalloc(nmembers ? nmembers : 1, sizeof *d->mword);
     uint32_t k = 0;
@@ -486,6 +583,7 @@ static void enums_place(RecDecoder *d, uint32_t nmembers)
             for (uint32_t i = 0; i < sizeof t->wslot; i++) /* entry of words -> member + 1 */
                 if (t->wslot[i]) t->wslot[i] = (uint8_t)(which[t->wslot[i] - 1] + 1);
         }
+        enum_vec_place(d, f, bits);
         k += pf->enum_count;
     }
 }
@@ -502,6 +600,39 @@ HOT const Name *enum_find(const RecDecoder *d, uint32_t f, const char *s, uint32
     if (!e) return NULL;
     const Name *m = &d->mname[d->mfirst[f] + e - 1];
     return name_is(m, s, n, a, b) ? m : NULL;
+}
+
+/* The member of enum field f whose name, plain and of at most
+ * ENUM_VEC_MAX bytes, is the string at q (on its quote), or -1 (then
+ * enum_at and enum_find decide, with the same result: a string that
+ * equals such a member is plain and found here). The byte after the
+ * closing quote goes in *after. One load of 16 bytes finds the closing
+ * quote, a hash of the first 8 bytes and the length the only member it
+ * can be, and one compare of the 16 bytes with `"name"` settles it. */
+HOT int enum_vec(const RecDecoder *d, uint32_t f, const uint8_t *q, const uint8_t *end,
+                 const uint8_t **after)
+{
+#if SCAN_HAVE_SSE2
+    const EnumTab *t = &d->etab[f];
+    if (!t->vbits || end - q < 16) return -1;
+    __m128i x = _mm_loadu_si128((const __m128i *)(const void *)q);
+    unsigned quotes = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')));
+    if (!(quotes & 1)) return -1;
+    quotes &= quotes - 1; /* the closing quote is the next one */
+    if (!quotes) return -1;
+    uint32_t n = (uint32_t)__builtin_ctz(quotes) - 1;
+    const EnumPat *e = &t->vslot[name_slot(vec_key(bytes_le64((const char *)q + 1), n), 0, n,
+                                           t->vseed, t->vbits)];
+    unsigned same = (unsigned)_mm_movemask_epi8(
+        _mm_cmpeq_epi8(x, _mm_loadu_si128((const __m128i *)(const void *)e->pat)));
+    /* an empty slot is all zero: its byte 0 is compared, and is no quote */
+    if ((same | e->ignore) != 0xFFFF) return -1;
+    *after = q + n + 2;
+    return (int)e->member - 1;
+#else
+    (void)d, (void)f, (void)q, (void)end, (void)after;
+    return -1;
+#endif
 }
 
 /* The bytes of a word below byte n (n <= 7); none for 0. */
@@ -543,6 +674,25 @@ HOT const Name *enum_at(const RecDecoder *d, uint32_t f, const uint8_t *q, const
     return m;
 }
 
+/* Builds d->opat and d->osys: each system's code object pattern, found
+ * by the first byte of the system's name. */
+static void code_objects_place(RecDecoder *d)
+{
+    uint32_t seen[256] = {0};
+    for (int y = SYS_NONE + 1; y < SYS_COUNT; y++) seen[(uint8_t)code_system_name((CodeSystem)y)[0]]++;
+    for (int y = SYS_NONE + 1; y < SYS_COUNT; y++) {
+        const char *name = code_system_name((CodeSystem)y);
+        char pat[64];
+        int len = snprintf(pat, sizeof pat, "{\"system\":\"%s\",\"code\":\"", name);
+        if (len < 16 || len > 32 || seen[(uint8_t)name[0]] != 1) continue;
+        CodeObjPat *c = &d->opat[y];
+        memcpy(c->head, pat, 16);
+        memcpy(c->tail, pat + len - 16, 16);
+        c->len = (uint32_t)len;
+        d->osys[(uint8_t)name[0]] = (uint8_t)y;
+    }
+}
+
 /* Builds the key patterns, the value fast paths and the (empty) key
  * predictions for d's schema. */
 static void fast_init(RecDecoder *d)
@@ -555,6 +705,7 @@ static void fast_init(RecDecoder *d)
     d->id_field = PIDX_NONE;
     d->learn = true;
     memset(d->fed_pred, PRED_NONE, sizeof d->fed_pred);
+    code_objects_place(d);
     for (uint32_t i = 0, days = 0; i <= DATE_MAX_YEAR - DATE_MIN_YEAR; i++) {
         uint32_t y = DATE_MIN_YEAR + i;
         bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
@@ -653,6 +804,8 @@ RecDecoder *rec_decoder_new(const Prog *prog)
             prog->fields[pf->tag_field].type == VT_ENUM)
             d->tag[f] = pf->tag_field;
     }
+    if (prog->f_service_at < prog->nfields && prog->f_service_date < prog->nfields)
+        d->service_pair = 1ull << prog->f_service_at | 1ull << prog->f_service_date;
     fields_place(d);
     fast_init(d);
     uint32_t slots = 16;
@@ -684,6 +837,7 @@ void rec_decoder_free(RecDecoder *d)
     if (!d) return;
     free(d->members);
     free(d->patbuf);
+    for (uint32_t f = 0; d->etab && f < d->netab; f++) free(d->etab[f].vslot);
     free(d->etab);
     free(d->mword);
     free(d->mname);
@@ -1752,7 +1906,10 @@ static void order_put(RecDecoder *d, uint32_t i, uint32_t f)
     st->len = k->len;
     st->field = (uint8_t)f;
     st->kind = f == PRED_NONE ? FAST_NONE : d->fast[f];
+    if (st->kind == FAST_STRING && f == d->id_field) st->kind = FAST_ID;
+    st->bit = f == PRED_NONE ? 0 : 1ull << f;
     st->tail = k->len == 0 || k->len > 16;
+    if (st->tail) st->ignore |= STEP_TAIL;
 }
 
 /* Empties the learned order. */
@@ -1867,7 +2024,15 @@ static inline bool number_goes_on(uint8_t c)
 HOT const uint8_t *fast_string(const uint8_t *p, const uint8_t *end, const char **s, uint32_t *n)
 {
     if (p == end || *p != '"') return NULL;
-    const uint8_t *q = scan_plain(p + 1, end);
+    const uint8_t *q;
+#if SCAN_HAVE_SSE2
+    /* most strings end within the 16 bytes from their opening quote on */
+    unsigned stops;
+    if (end - p >= 16 && (stops = scan_stops16(p) & ~1u) != 0)
+        q = p + __builtin_ctz(stops);
+    else
+#endif
+        q = scan_plain(p + 1, end);
     if (q == end || *q != '"') return NULL;
     *s = (const char *)(p + 1);
     *n = (uint32_t)(q - (p + 1));
@@ -1880,6 +2045,41 @@ static inline bool fast_lit(const uint8_t *p, const uint8_t *end, const char *li
     return (size_t)(end - p) >= n && memcmp(p, lit, n) == 0;
 }
 
+/* A code list element at p written exactly `{"system":"S","code":"C"}`, S a
+ * system of field pf whose name's first byte no other system's has, C a
+ * plain string of at most 14 bytes: the byte after it, C in *s, *n and S
+ * in *sys; NULL for anything else (fast_code_object reads it then, to the
+ * same result). Two compares of 16 bytes find the pattern up to C, one
+ * load of 16 bytes C's closing quote. */
+HOT const uint8_t *code_object_at(const RecDecoder *d, const PField *pf, const uint8_t *p,
+                                  const uint8_t *end, const char **s, uint32_t *n, CodeSystem *sys)
+{
+#if SCAN_HAVE_SSE2
+    enum { NAME_AT = 11 }; /* `{"system":"` */
+    if (end - p < 48) return NULL; /* a pattern of at most 32 bytes, then 16 */
+    CodeSystem y = (CodeSystem)d->osys[p[NAME_AT]];
+    if (!(pf->systems & SYS_BIT(y) & ~SYS_BIT(SYS_NONE))) return NULL;
+    const CodeObjPat *c = &d->opat[y];
+    __m128i a = _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)p),
+                               _mm_loadu_si128((const __m128i *)(const void *)c->head));
+    __m128i b = _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(p + c->len - 16)),
+                               _mm_loadu_si128((const __m128i *)(const void *)c->tail));
+    if (_mm_movemask_epi8(_mm_and_si128(a, b)) != 0xFFFF) return NULL;
+    const uint8_t *q = p + c->len;
+    unsigned stop = scan_stops16(q); /* the first byte that is not plain */
+    if (!stop) return NULL;
+    uint32_t k = (uint32_t)__builtin_ctz(stop);
+    if (k > 14 || q[k] != '"' || q[k + 1] != '}') return NULL;
+    *s = (const char *)q;
+    *n = k;
+    *sys = y;
+    return q + k + 2;
+#else
+    (void)d, (void)pf, (void)p, (void)end, (void)s, (void)n, (void)sys;
+    return NULL;
+#endif
+}
+
 /* A code list element {"system":"S","code":"C"} or {"code":"C"} at p (on
  * its brace), exactly so, whose system is one of field f's: the byte
  * after it, the code in *s, *n and the system in *sys; NULL otherwise
@@ -1889,42 +2089,51 @@ static const uint8_t *fast_code_object(RecDecoder *d, const PField *pf, const ui
                                        const char **s, uint32_t *n, CodeSystem *sys)
 {
     const uint8_t *end = d->end;
-    const char *ys;
-    uint32_t yn, keys = 1;
-    *sys = SYS_NONE;
-    if (fast_lit(p, end, "{\"system\":", 10)) {
-        p = fast_string(p + 10, end, &ys, &yn);
-        if (!p) return NULL;
-        CodeSystem y = code_system_from_name(ys, yn);
-        if (y == SYS_NONE || !(pf->systems & SYS_BIT(y))) return NULL;
-        *sys = y;
-        if (!fast_lit(p, end, ",\"code\":", 8)) return NULL;
-        p += 8;
-        keys = 2;
-    } else if (fast_lit(p, end, "{\"code\":", 8)) {
-        p += 8;
-    } else {
-        return NULL;
+    uint32_t keys = 2;
+    const uint8_t *q = code_object_at(d, pf, p, end, s, n, sys);
+    if (!q) {
+        const char *ys;
+        uint32_t yn;
+        keys = 1;
+        *sys = SYS_NONE;
+        if (fast_lit(p, end, "{\"system\":", 10)) {
+            p = fast_string(p + 10, end, &ys, &yn);
+            if (!p) return NULL;
+            CodeSystem y = code_system_from_name(ys, yn);
+            if (y == SYS_NONE || !(pf->systems & SYS_BIT(y))) return NULL;
+            *sys = y;
+            if (!fast_lit(p, end, ",\"code\":", 8)) return NULL;
+            p += 8;
+            keys = 2;
+        } else if (fast_lit(p, end, "{\"code\":", 8)) {
+            p += 8;
+        } else {
+            return NULL;
+        }
+        p = fast_string(p, end, s, n);
+        if (!p || p == end || *p != '}') return NULL;
+        q = p + 1;
     }
-    p = fast_string(p, end, s, n);
-    if (!p || p == end || *p != '}') return NULL;
     if (d->nkeys + keys > REC_MAX_KEYS) return NULL;
     d->nkeys += keys;
     d->nobjs++;
-    return p + 1;
+    return q;
 }
 
 /* A list of strings without escapes (or, for codes, fast_code_object
  * elements) at p, '[' on, without whitespace and not empty: each element
  * is converted as decode_list converts it, in the same order, so a code
- * error is the same error. Returns the byte after ']', NULL to fall back
- * (having undone everything), or p itself after an error. */
-static const uint8_t *fast_list(RecDecoder *d, uint32_t f, const uint8_t *p)
+ * error is the same error. nkeys is the record's key count so far (it
+ * goes in d->nkeys, which the objects' keys add to). Returns the byte
+ * after ']', NULL to fall back (having undone everything), or p itself
+ * after an error. */
+static const uint8_t *fast_list(RecDecoder *d, uint32_t f, const uint8_t *p, uint32_t nkeys)
 {
     const PField *pf = &d->prog->fields[f];
     const uint8_t *end = d->end, *start = p;
-    uint32_t first = d->rec.nitems, n = 0, nkeys = d->nkeys, nobjs = d->nobjs;
-    if (*p++ != '[') return NULL;
+    uint32_t first = d->rec.nitems, n = 0, nobjs = d->nobjs;
+    d->nkeys = nkeys;
+    if (p == end || *p++ != '[') return NULL;
     for (;;) {
         const char *s;
         uint32_t len;
@@ -1955,29 +2164,38 @@ static const uint8_t *fast_list(RecDecoder *d, uint32_t f, const uint8_t *p)
     return NULL;
 }
 
-/* Decodes the value of known field f at q when it has the usual shape of
- * its type (see FastKind): the byte after it when done, NULL to read it on
- * the general path (nothing was changed), q itself after an error (a code
- * of a list). */
+/* Decodes the value of known field f at q (at most end) when it has the
+ * usual shape of its type (see FastKind): the byte after it when done,
+ * NULL to read it on the general path (nothing was changed), q itself
+ * after an error (a code of a list). Does not mark f present (the caller
+ * does). *nkeys is the record's key count, which a list of code objects
+ * adds to (fast_members keeps it in a register, others pass &d->nkeys). */
 HOT const uint8_t *fast_value_as(RecDecoder *d, uint32_t f, FastKind kind, const uint8_t *q,
-                                  const uint8_t *end)
+                                  const uint8_t *end, uint32_t *nkeys)
 {
     const uint8_t *p;
     RecVal *v = &d->rec.v[f];
-    if (q == end) return NULL;
+    /* every case checks that its bytes are there, q == end included */
     switch (kind) {
     case FAST_STRING:
         p = fast_string(q, end, &v->s, &v->n);
         if (!p) return NULL;
-        if (f == d->id_field) {
-            d->rec.has_id = true;
-            d->rec.id = v->s;
-            d->rec.id_len = v->n;
-        }
+        break;
+    case FAST_ID:
+        p = fast_string(q, end, &v->s, &v->n);
+        if (!p) return NULL;
+        d->rec.has_id = true;
+        d->rec.id = v->s;
+        d->rec.id_len = v->n;
         break;
     case FAST_ENUM: {
         const char *s;
         uint32_t n;
+        int mi = enum_vec(d, f, q, end, &p);
+        if (mi >= 0) {
+            v->i = mi;
+            break;
+        }
         const Name *m = enum_at(d, f, q, end, &p);
         if (!m) {
             p = fast_string(q, end, &s, &n);
@@ -2019,6 +2237,7 @@ HOT const uint8_t *fast_value_as(RecDecoder *d, uint32_t f, FastKind kind, const
     }
     case FAST_INT: {
         uint64_t u;
+        if (q == end) return NULL;
         bool neg = *q == '-';
         p = fast_uint(q + neg, end, &u);
         if (!p || p == end || number_goes_on(*p)) return NULL;
@@ -2027,6 +2246,7 @@ HOT const uint8_t *fast_value_as(RecDecoder *d, uint32_t f, FastKind kind, const
     }
     case FAST_MONEY: {
         uint64_t u, cents = 0;
+        if (q == end) return NULL;
         bool neg = *q == '-';
         p = fast_uint(q + neg, end, &u);
         if (!p || p == end || u >= 10000000000000000ull) return NULL;
@@ -2053,20 +2273,26 @@ HOT const uint8_t *fast_value_as(RecDecoder *d, uint32_t f, FastKind kind, const
         }
         break;
     case FAST_LIST:
-        p = fast_list(d, f, q);
-        if (!p || p == q) return p;
-        break;
-    default:
+        p = fast_list(d, f, q, *nkeys);
+        *nkeys = d->nkeys;
+        return p;
+    case FAST_NONE:
         return NULL;
+    default: /* no other kind is made (fast_init) */
+        __builtin_unreachable();
     }
-    d->rec.present |= 1ull << f;
     return p;
 }
 
-/* fast_value_as by field f's own fast path, in the line. */
+/* fast_value_as by field f's own fast path, in the line, marking f
+ * present when done. */
 static inline const uint8_t *fast_value(RecDecoder *d, uint32_t f, const uint8_t *q)
 {
-    return fast_value_as(d, f, (FastKind)d->fast[f], q, d->end);
+    FastKind kind = (FastKind)d->fast[f];
+    if (kind == FAST_STRING && f == d->id_field) kind = FAST_ID;
+    const uint8_t *p = fast_value_as(d, f, kind, q, d->end, &d->nkeys);
+    if (p && p != q) d->rec.present |= 1ull << f;
+    return p;
 }
 
 /* read_value for the top-level member with key k; a string "id" is the
@@ -2124,12 +2350,15 @@ HOT int member_end(RecDecoder *d, Members *m, const uint8_t *p)
 static int __attribute__((noinline)) fast_members(RecDecoder *d, Members *m)
 {
     const uint8_t *p = m->p, *end = d->end;
+    /* a key at or before lim has 16 bytes of the line to compare */
+    const uintptr_t lim = (uintptr_t)end - 16;
     const Step *next = &d->order[m->next]; /* the place after the last key's */
+    uint32_t nkeys = d->nkeys;             /* d->nkeys, written back on the way out */
     int rc = MEMBERS_MORE;
     for (;;) {
         const uint8_t *k = p;
         uint8_t pad[16];
-        if (end - p < 16) { /* the pattern bytes are never NUL: padding never matches */
+        if ((uintptr_t)p > lim) { /* the pattern bytes are never NUL: padding never matches */
             memset(pad, 0, sizeof pad);
             memcpy(pad, p, (size_t)(end - p));
             k = pad;
@@ -2137,13 +2366,17 @@ static int __attribute__((noinline)) fast_members(RecDecoder *d, Members *m)
         const Step *st = next, *stop = st + ORDER_TRIES;
 #if SCAN_HAVE_SSE2
         /* one byte compare of the 16 bytes; the bytes past the pattern
-         * are taken as equal */
+         * are taken as equal; a step with a tail never matches here, and
+         * asks key_tail when its 16 bytes do */
         __m128i x = _mm_loadu_si128((const __m128i *)(const void *)k);
-        while (((unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(
-                    x, _mm_loadu_si128((const __m128i *)(const void *)st->w))) |
-                st->ignore) != 0xFFFF ||
-               (st->tail && !key_tail(d, st, p)))
+        for (unsigned same;
+             (same = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(
+                         x, _mm_loadu_si128((const __m128i *)(const void *)st->w))) |
+                     st->ignore) != 0xFFFF;)
+        {
+            if (same == (0xFFFF | STEP_TAIL) && key_tail(d, st, p)) break;
             if (++st == stop) goto out;
+        }
 #else
         uint64_t w0 = bytes_le64((const char *)k), w1 = bytes_le64((const char *)k + 8);
         while (((((w0 ^ st->w[0]) & st->m[0]) | ((w1 ^ st->w[1]) & st->m[1])) != 0 ||
@@ -2152,30 +2385,35 @@ static int __attribute__((noinline)) fast_members(RecDecoder *d, Members *m)
 #endif
         uint32_t f = st->field;
         const uint8_t *v = p + st->len, *q;
-        if (d->nkeys >= REC_MAX_KEYS) break; /* the general path says so */
-        d->nkeys++;
-        q = fast_value_as(d, f, (FastKind)st->kind, v, end);
+        if (nkeys >= REC_MAX_KEYS) break; /* the general path says so */
+        nkeys++;
+        q = fast_value_as(d, f, (FastKind)st->kind, v, end, &nkeys);
         if (!q) { /* no fast path takes null */
             if (fast_lit(v, end, "null", 4) && !(d->prog->fields[f].flags & PF_REQUIRED)) {
                 d->rec.none |= 1ull << f; /* decode_field's null */
                 q = v + 4;
             } else {
-                d->nkeys--; /* the general path reads it again */
+                nkeys--; /* the general path reads it again */
                 break;
             }
         } else if (q == v) {
+            d->nkeys = nkeys;
             return MEMBERS_FAILED;
+        } else {
+            d->rec.present |= st->bit;
         }
         next = st + 1;
         if (q < end && *q == ',') { /* member_end's usual case */
             p = q + 1;
             continue;
         }
+        d->nkeys = nkeys;
         rc = member_end(d, m, q);
         if (rc != MEMBERS_MORE) break;
         p = m->p;
     }
 out:
+    d->nkeys = nkeys;
     if (next != &d->order[m->next]) m->first = false;
     m->p = p;
     m->next = (uint32_t)(next - d->order);
@@ -2250,6 +2488,8 @@ static bool parse_record(RecDecoder *d)
     uint64_t missing = d->required & ~d->rec.present;
     for (uint32_t f = 0; missing; f++, missing >>= 1)
         if (missing & 1) return fail(d, "field '%s': missing (required)", field_name(d, f));
+    /* most records have no service_at: nothing to check */
+    if ((d->rec.present & d->service_pair) != d->service_pair || !d->service_pair) return true;
     return check_service_at(d);
 }
 

@@ -62,18 +62,24 @@ static inline const uint8_t *scan_plain_swar(const uint8_t *p, const uint8_t *en
 }
 
 #if SCAN_HAVE_SSE2
-/* Sixteen bytes at a time: a signed compare with 0x20 flags both the
- * control characters and the bytes >= 0x80 (negative as int8). The last
- * fewer than sixteen bytes go to the SWAR scan. */
+/* The bytes of the 16 at p (all of them readable) that are not plain, as
+ * bits (bit i: byte i). A signed compare with 0x20 flags both the control
+ * characters and the bytes >= 0x80 (negative as int8). */
+static inline unsigned scan_stops16(const uint8_t *p)
+{
+    __m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
+    __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')),
+                                          _mm_cmpeq_epi8(x, _mm_set1_epi8('\\'))),
+                             _mm_cmplt_epi8(x, _mm_set1_epi8(0x20)));
+    return (unsigned)_mm_movemask_epi8(m);
+}
+
+/* Sixteen bytes at a time (scan_stops16). The last fewer than sixteen
+ * bytes go to the SWAR scan. */
 static inline const uint8_t *scan_plain_sse2(const uint8_t *p, const uint8_t *end)
 {
-    const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\'),
-                  space = _mm_set1_epi8(0x20);
     while (end - p >= 16) {
-        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
-        __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, bslash)),
-                                 _mm_cmplt_epi8(x, space));
-        unsigned bits = (unsigned)_mm_movemask_epi8(m);
+        unsigned bits = scan_stops16(p);
         if (bits) return p + __builtin_ctz(bits);
         p += 16;
     }

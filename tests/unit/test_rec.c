@@ -963,3 +963,19 @@ Test(rec, sixty_four_fields)
     rec_decoder_free(d);
     th_prog_free(p);
 }
+
+/* A time of service must fall on service_date (in either key order, with
+ * the check made only when a record has both). */
+Test(rec, service_at_on_service_date)
+{
+    Fx fx = fx_new();
+    ok_with(&fx, "\"service_at\":\"2026-03-02T23:59:59\"");
+    ok_with(&fx, "\"service_at\":\"2026-03-02\"");
+    err_with(&fx, "\"service_at\":\"2026-03-03T00:00\"",
+             "record 1: field 'service_at': 2026-03-03T00:00 is not on service_date 2026-03-02");
+    err_with(&fx, "\"service_at\":\"2026-03-01T23:59\"",
+             "record 1: field 'service_at': 2026-03-01T23:59 is not on service_date 2026-03-02");
+    expect_err(&fx, "{\"service_at\":\"2026-03-01\",\"id\":\"r\",\"payer\":\"p\",\"service_date\":\"2026-03-02\"}",
+               "record 1: field 'service_at': 2026-03-01T00:00 is not on service_date 2026-03-02");
+    fx_free(&fx);
+}

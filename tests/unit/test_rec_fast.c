@@ -440,3 +440,156 @@ Test(rec_fast, every_date_shape)
     cr_assert_gt(x.accepted, 1100 * 12 * 7);
     pair_free(&x);
 }
+
+/* enum_vec (one 16-byte compare per member) against the general path:
+ * every member of every enum field, and each with one byte changed, one
+ * byte less, one more, as the last member of a line (fewer than 16 bytes
+ * to its end: enum_at and enum_find decide) and with the line going on.
+ * "kinds" has members of 1 to 16 bytes (past ENUM_VEC_MAX: not in the
+ * table); "twins" has two members with the same first 8 bytes and length,
+ * which no multiplier keeps apart (no table: enum_at decides). */
+Test(rec_fast, every_enum_member_by_one_compare)
+{
+    Pair x = {0};
+    x.p = th_std_prog();
+    static const char *const kinds[] = {"a", "ab", "abcdefg", "abcdefgh", "abcdefghi", "abcdefghijklm",
+                                        "abcdefghijklmn", "abcdefghijklmno", "abcdefghijklmnop",
+                                        "x_y", "Zz", NULL};
+    static const char *const twins[] = {"abcdefgh_1", "abcdefgh_2", "b", NULL};
+    static const char *const modes[] = {"plain", "a\\b", "caf\xC3\xA9", NULL};
+    th_enum(x.p, "kinds", kinds, 0);
+    th_enum(x.p, "twins", twins, 0);
+    th_enum(x.p, "mode", modes, 0);
+    x.fast = rec_decoder_new(x.p);
+    x.slow = rec_decoder_new(x.p);
+    cr_assert(x.fast && x.slow);
+    rec_decoder_set_fast(x.slow, false);
+    static const char near[] = {'"', '\\', 'a', 'z', '_', '0', ' ', '\x01', '\x7F'};
+    for (uint32_t f = 0; f < x.p->nfields; f++) {
+        const PField *pf = &x.p->fields[f];
+        if (pf->type != VT_ENUM) continue;
+        const char *key = x.p->strs[pf->name];
+        for (uint32_t m = 0; m < pf->enum_count; m++) {
+            const char *name = x.p->strs[x.p->refs[pf->enum_first + m]];
+            size_t n = strlen(name);
+            char value[64], line[512];
+            /* variant v: 0 the member; 1 .. n one byte less; then one more
+             * byte; then byte i changed to each of near[] and its
+             * neighbours */
+            size_t variants = 1 + 1 + 1 + n * (sizeof near + 2);
+            for (size_t v = 0; v < variants; v++) {
+                memcpy(value, name, n + 1);
+                if (v == 1) {
+                    value[n - 1] = '\0';
+                } else if (v == 2) {
+                    value[n] = 'q';
+                    value[n + 1] = '\0';
+                } else if (v > 2) {
+                    size_t i = (v - 3) / (sizeof near + 2), c = (v - 3) % (sizeof near + 2);
+                    value[i] = c < sizeof near ? near[c] : (char)(name[i] + (c == sizeof near ? 1 : -1));
+                }
+                for (int tail = 0; tail < 3; tail++) {
+                    snprintf(line, sizeof line,
+                             tail == 0   ? "{" BASE ",\"%s\":\"%s\"}"
+                             : tail == 1 ? "{" BASE ",\"%s\":\"%s\",\"units\":1,\"state\":\"NY\"}"
+                                         : "{" BASE ",\"%s\":\"%s\" ,\"units\":1}",
+                             key, value);
+                    both_s(&x, line);
+                }
+            }
+        }
+    }
+    cr_assert_gt(x.accepted, 200);
+    cr_assert_lt(x.accepted, x.lines);
+    pair_free(&x);
+}
+
+/* The limit of REC_MAX_KEYS keys counted across both paths: keys of the
+ * fast member loop, of code objects in a fast list, of unknown keys and
+ * nested objects on the general path, in either order, around the limit. */
+Test(rec_fast, key_limit_across_paths)
+{
+    Pair x = pair_new();
+    static char line[64 * 1024];
+    both_s(&x, "{" BASE ",\"diagnoses\":[\"I10\"],\"units\":1,\"state\":\"NY\",\"member_age\":3}");
+    for (int objs = 0; objs <= 120; objs += 40)
+        for (int extra = REC_MAX_KEYS - 2 * objs - 12; extra <= REC_MAX_KEYS - 2 * objs - 4; extra++) {
+            if (extra < 0) continue;
+            for (int form = 0; form < 3; form++) {
+                size_t o = (size_t)snprintf(line, sizeof line, "{" BASE ",\"diagnoses\":[");
+                for (int i = 0; i < objs; i++)
+                    o += (size_t)snprintf(line + o, sizeof line - o,
+                                          "%s{\"system\":\"ICD10\",\"code\":\"I10\"}", i ? "," : "");
+                o += (size_t)snprintf(line + o, sizeof line - o, "%s]", objs ? "" : "\"I10\"");
+                if (form == 2) o += (size_t)snprintf(line + o, sizeof line - o, ",\"units\":1");
+                for (int i = 0; i < extra; i++)
+                    o += (size_t)snprintf(line + o, sizeof line - o,
+                                          form == 1 && i % 2 ? ",\"u%d\":{\"k\":1}" : ",\"u%d\":1", i);
+                snprintf(line + o, sizeof line - o, "%s,\"state\":\"NY\",\"member_age\":3}",
+                         form == 2 ? "" : ",\"units\":1");
+                both_s(&x, line);
+            }
+        }
+    cr_assert_gt(x.accepted, 10);
+    cr_assert_lt(x.accepted, x.lines);
+    pair_free(&x);
+}
+
+/* code_object_at (a code object as one pattern) against the general path:
+ * a list of {"system":"S","code":"C"} objects for each system name (and
+ * near misses of it), codes of 0 to 16 bytes with a byte changed, other
+ * spellings of the object, and the list near the end of the line (fewer
+ * than 48 bytes left: the object is read the other way). */
+Test(rec_fast, code_objects_as_one_pattern)
+{
+    Pair x = {0};
+    x.p = th_std_prog();
+    uint32_t procs = th_field(x.p, "procs", VT_LIST, 0);
+    x.p->fields[procs].elem = VT_CODE;
+    x.p->fields[procs].systems = SYS_BIT(SYS_CPT) | SYS_BIT(SYS_HCPCS) | SYS_BIT(SYS_ICD10);
+    x.fast = rec_decoder_new(x.p);
+    x.slow = rec_decoder_new(x.p);
+    cr_assert(x.fast && x.slow);
+    rec_decoder_set_fast(x.slow, false);
+    static const char *const systems[] = {"CPT", "HCPCS", "ICD10", "REV", "POS", "CPX", "HCPCT",
+                                          "ICD1", "C", "cpt", "CPT\\u0020", ""};
+    static const char *const codes[] = {"93350", "G0439", "I50.9", "0213T", "Z00.00", "", "9",
+                                        "9335", "933500", "A1234567890123", "A12345678901234",
+                                        "A123456789012345", "9335\\u0030", "93 50", "9\xC3\xA9"};
+    static const char *const shapes[] = {
+        "{\"system\":\"%s\",\"code\":\"%s\"}", "{\"system\":\"%s\",\"code\":\"%s\" }",
+        "{\"system\":\"%s\", \"code\":\"%s\"}", "{\"system\":\"%s\",\"code\":\"%s\",\"x\":1}",
+        "{\"system\":\"%s\",\"cod\":\"%s\"}", "{\"system\":\"%s\",\"code\":\"%s\"]",
+        "{\"system\":\"%s\",\"code\":\"%s\"", "{\"system\" :\"%s\",\"code\":\"%s\"}"};
+    char obj[256], line[1024];
+    for (size_t y = 0; y < sizeof systems / sizeof *systems; y++)
+        for (size_t c = 0; c < sizeof codes / sizeof *codes; c++)
+            for (size_t h = 0; h < sizeof shapes / sizeof *shapes; h++) {
+                snprintf(obj, sizeof obj, shapes[h], systems[y], codes[c]);
+                for (int tail = 0; tail < 4; tail++) {
+                    snprintf(line, sizeof line,
+                             tail == 0   ? "{" BASE ",\"procs\":[%s]}"
+                             : tail == 1 ? "{" BASE ",\"procs\":[%s,%s],\"units\":1,\"state\":\"NY\",\"member_age\":40}"
+                             : tail == 2 ? "{" BASE ",\"procs\":[{\"system\":\"CPT\",\"code\":\"93350\"},%s]"
+                                           ",\"units\":1,\"state\":\"NY\",\"member_age\":40}"
+                                         : "{" BASE ",\"procs\":[%s],\"plan\":\"%s\"}",
+                             obj, tail == 1 ? obj : tail == 3 ? "a plan name of some length" : "");
+                    both_s(&x, line);
+                }
+            }
+    /* each byte of a usual object changed */
+    static const char usual[] = "{\"system\":\"HCPCS\",\"code\":\"G0439\"}";
+    static const char near[] = {'"', '\\', '}', ',', 'A', '0', ' ', '\x01', '\x80'};
+    for (size_t i = 0; i < sizeof usual - 1; i++)
+        for (size_t c = 0; c < sizeof near; c++) {
+            snprintf(obj, sizeof obj, "%s", usual);
+            obj[i] = near[c];
+            snprintf(line, sizeof line,
+                     "{" BASE ",\"procs\":[%s,%s],\"units\":1,\"state\":\"NY\",\"member_age\":40}", usual,
+                     obj);
+            both_s(&x, line);
+        }
+    cr_assert_gt(x.accepted, 100);
+    cr_assert_lt(x.accepted, x.lines);
+    pair_free(&x);
+}

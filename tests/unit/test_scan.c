@@ -31,6 +31,11 @@ static void check_scans(const uint8_t *p, const uint8_t *end, const char *what)
 #if SCAN_HAVE_SSE2
     const uint8_t *sse = scan_plain_sse2(p, end);
     cr_assert_eq(sse, want, "%s: SSE2 scan stops at %td, bytes at %td", what, sse - p, want - p);
+    if (end - p >= 16) { /* each of the 16 bytes flagged exactly when it is not plain */
+        unsigned bits = scan_stops16(p);
+        for (int i = 0; i < 16; i++)
+            cr_assert_eq(bits >> i & 1, !scan_is_plain(p[i]), "%s: scan_stops16 bit %d", what, i);
+    }
 #endif
     cr_assert_eq(scan_plain(p, end), want, "%s: scan_plain", what);
 }
