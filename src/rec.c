@@ -2236,6 +2236,23 @@ HOT const uint8_t *fast_value_as(RecDecoder *d, uint32_t f, FastKind kind, const
         break;
     }
     case FAST_INT: {
+        /* the usual integer first: 1 or 2 digits without a leading zero,
+         * then ',' or '}' (no loop, one compare per byte) */
+        if (end - q >= 3) {
+            unsigned a = (unsigned)q[0] - '1', b = (unsigned)q[1] - '0';
+            if (a < 9) {
+                if (q[1] == ',' || q[1] == '}') {
+                    v->i = a + 1;
+                    p = q + 1;
+                    break;
+                }
+                if (b <= 9 && (q[2] == ',' || q[2] == '}')) {
+                    v->i = (a + 1) * 10 + b;
+                    p = q + 2;
+                    break;
+                }
+            }
+        }
         uint64_t u;
         if (q == end) return NULL;
         bool neg = *q == '-';

@@ -593,3 +593,36 @@ Test(rec_fast, code_objects_as_one_pattern)
     cr_assert_lt(x.accepted, x.lines);
     pair_free(&x);
 }
+
+/* FAST_INT's loop-free path (1 or 2 digits, then ',' or '}') against the
+ * general path: every spelling of 1 to 3 bytes over digits, signs, a
+ * fraction, an exponent, the bytes that end a value and some that do
+ * not, in the middle of a line (the path reads 3 bytes), as its last
+ * member and followed by whitespace; and every integer 0..1000. */
+Test(rec_fast, short_integers_without_a_loop)
+{
+    static const char alpha[] = "0159-.eE,}x \"";
+    enum { A = sizeof alpha - 1 };
+    Pair x = pair_new();
+    char v[4], line[256];
+    for (int len = 1; len <= 3; len++) {
+        int total = len == 1 ? A : len == 2 ? A * A : A * A * A;
+        for (int i = 0; i < total; i++) {
+            for (int k = 0, r = i; k < len; k++, r /= A) v[k] = alpha[r % A];
+            v[len] = '\0';
+            field(&x, "units", "1", v);
+            snprintf(line, sizeof line, "{" BASE ",\"units\":%s,\"state\":\"NY\"}", v);
+            both_s(&x, line);
+            snprintf(line, sizeof line, "{" BASE ",\"units\":%s}  ", v);
+            both_s(&x, line);
+        }
+    }
+    for (int i = 0; i <= 1000; i++) {
+        snprintf(line, sizeof line, "{" BASE ",\"units\":%d,\"member_age\":%d}", i, 1000 - i);
+        both_s(&x, line);
+        snprintf(line, sizeof line, "{" BASE ",\"units\":-%d,\"member_age\":%d}", i, i % 100);
+        both_s(&x, line);
+    }
+    cr_assert_gt(x.accepted, 2000);
+    pair_free(&x);
+}
