@@ -393,21 +393,13 @@ CodeKey code_key_prev(CodeKey k, bool *ok)
     return k;
 }
 
-CodeSystem code_infer_parse(const char *s, size_t n, unsigned allowed, CodeKey *key)
+/* code_infer_parse past its usual codes: every system of allowed in
+ * inference order. Apart (and not inlined) so that the usual codes take
+ * a path that saves no registers. */
+static CodeSystem __attribute__((noinline)) infer_parse_rest(const char *s, size_t n,
+                                                             unsigned allowed, CodeKey *key)
 {
     static const CodeSystem order[] = {SYS_CPT, SYS_HCPCS, SYS_REV, SYS_POS, SYS_ICD10};
-    /* The usual codes first, by their first byte: a CPT code starts with
-     * a digit, and a HCPCS code with a letter, which no CPT code has, so
-     * either one is what the loop below finds first. */
-    if (n == 5) {
-        unsigned first = char_value((uint8_t)s[0]);
-        if (first <= 9) {
-            if ((allowed & SYS_BIT(SYS_CPT)) && parse_fast(SYS_CPT, s, n, key)) return SYS_CPT;
-        } else if (first != 0xFF && (allowed & SYS_BIT(SYS_HCPCS)) &&
-                   parse_fast(SYS_HCPCS, s, n, key)) {
-            return SYS_HCPCS;
-        }
-    }
     for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
         CodeSystem sys = order[i];
         if (!(allowed & SYS_BIT(sys))) continue;
@@ -417,6 +409,23 @@ CodeSystem code_infer_parse(const char *s, size_t n, unsigned allowed, CodeKey *
         if (exact ? parse_fast(sys, s, n, key) : code_parse(sys, s, n, key, NULL)) return sys;
     }
     return SYS_NONE;
+}
+
+CodeSystem code_infer_parse(const char *s, size_t n, unsigned allowed, CodeKey *key)
+{
+    /* The usual codes first, by their first byte: a CPT code starts with
+     * a digit, and a HCPCS code with a letter, which no CPT code has, so
+     * either one is what infer_parse_rest would find first. */
+    if (n == 5) {
+        unsigned first = char_value((uint8_t)s[0]);
+        if (first <= 9) {
+            if ((allowed & SYS_BIT(SYS_CPT)) && parse_fast(SYS_CPT, s, n, key)) return SYS_CPT;
+        } else if (first != 0xFF && (allowed & SYS_BIT(SYS_HCPCS)) &&
+                   parse_fast(SYS_HCPCS, s, n, key)) {
+            return SYS_HCPCS;
+        }
+    }
+    return infer_parse_rest(s, n, allowed, key);
 }
 
 CodeSystem code_infer_system(const char *s, size_t n, unsigned allowed)
