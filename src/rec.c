@@ -317,9 +317,10 @@ struct RecDecoder {
     CodeObjPat opat[SYS_COUNT];   /* system S's code object pattern */
     uint8_t osys[256];            /* the system whose name starts with byte c
                                      (no other does), else SYS_NONE */
-    /* (days from 1900-01-01 to January 1 of year DATE_MIN_YEAR + i) << 1 |
-     * whether that year is a leap year, for fast_date */
-    uint32_t year[DATE_MAX_YEAR - DATE_MIN_YEAR + 1];
+    /* (days from 1900-01-01 to the first of month m (0-11) of year
+     * DATE_MIN_YEAR + y) << 5 | the month's length, at y * 12 + m, for
+     * fast_date */
+    uint32_t month[(DATE_MAX_YEAR - DATE_MIN_YEAR + 1) * 12];
     EnumTab *etab;                /* per field (enum fields only used) */
     uint32_t netab;               /* entries of etab (the Prog may go first) */
     Name *mname;                  /* enum field f's member m: mname[mfirst[f] + m] */
@@ -707,10 +708,14 @@ static void fast_init(RecDecoder *d)
     memset(d->fed_pred, PRED_NONE, sizeof d->fed_pred);
     code_objects_place(d);
     for (uint32_t i = 0, days = 0; i <= DATE_MAX_YEAR - DATE_MIN_YEAR; i++) {
+        static const uint8_t len[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
         uint32_t y = DATE_MIN_YEAR + i;
         bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-        d->year[i] = days << 1 | leap;
-        days += 365 + leap;
+        for (uint32_t m = 0; m < 12; m++) {
+            uint32_t n = len[m] + (m == 1 && leap);
+            d->month[i * 12 + m] = days << 5 | n;
+            days += n;
+        }
     }
     for (uint32_t f = 0; f < prog->nfields; f++) {
         const PField *pf = &prog->fields[f];
@@ -1964,16 +1969,9 @@ static inline int fast_digits(const uint8_t *s, int n)
  * "YYYY-MM-" checked as one word and "DD" as a pair of bytes (a digit's
  * byte has 3 as its high nibble and a low one that adding 6 keeps below
  * 16), the digits paired into numbers in the word by one multiply, then
- * the days from the table of years and a table of days before each month. */
+ * the days and the month's length from one entry of the table of months. */
 static inline bool fast_date(const RecDecoder *d, const uint8_t *s, int32_t *out)
 {
-    /* days before each month, and each month's length, in a common year
-     * (row 0) and a leap year (row 1) */
-    static const uint16_t before[2][12] = {
-        {0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334},
-        {0, 31, 60, 91, 121, 152, 182, 213, 244, 274, 305, 335}};
-    static const uint8_t len[2][12] = {{31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31},
-                                       {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31}};
     enum { DAYS_1900_TO_1970 = 25567 };
     /* "YYYY-MM-" as one word: each digit's byte is 0x30 plus at most 9,
      * the dashes are dashes */
@@ -1988,10 +1986,10 @@ static inline bool fast_date(const RecDecoder *d, const uint8_t *s, int32_t *out
     uint64_t t = lo * 10 + (lo >> 8);
     unsigned y = (unsigned)(t & 0xFF) * 100 + (unsigned)(t >> 16 & 0xFF) - DATE_MIN_YEAR,
              m = (unsigned)(t >> 40 & 0xFF) - 1, dd = (dw & 0xF) * 10 + (dw >> 8 & 0xF);
-    if (y > DATE_MAX_YEAR - DATE_MIN_YEAR || m > 11 || dd < 1) return false;
-    uint32_t year = d->year[y], leap = year & 1;
-    if (dd > len[leap][m]) return false;
-    *out = (int32_t)(year >> 1) - DAYS_1900_TO_1970 + before[leap][m] + (int32_t)dd - 1;
+    if (y > DATE_MAX_YEAR - DATE_MIN_YEAR || m > 11) return false;
+    uint32_t e = d->month[y * 12 + m];
+    if (dd - 1 >= (e & 31)) return false; /* dd is 1 to the month's length */
+    *out = (int32_t)(e >> 5) - DAYS_1900_TO_1970 + (int32_t)dd - 1;
     return true;
 }
 
