@@ -945,7 +945,7 @@ static void vm_mark_waived(Vm *vm, const PRule *rule, bool certain, uint64_t mis
  * false, -1 unknown (an absent field without a default: its bit is ORed
  * into *m, as LOAD does), -2 when only running the block tells (an absent
  * field whose default decides). */
-static int vm_atom_value(Vm *vm, const Record *rec, const ViAtom *a, uint64_t *m)
+static inline __attribute__((always_inline)) int vm_atom_simple(Vm *vm, const Record *rec, const ViAtom *a, uint64_t *m)
 {
     const Prog *p = vm->p;
     uint32_t f = a->kind == VI_A_GUARD ? a->g.field : a->field;
@@ -962,6 +962,21 @@ static int vm_atom_value(Vm *vm, const Record *rec, const ViAtom *a, uint64_t *m
     if (a->kind == VI_A_PRESENT_SET || a->kind == VI_A_PRESENT_GUARD) return 0; /* PRESENT is false */
     *m |= (uint64_t)1 << f;
     return -1;
+}
+
+/* vm_atom_simple, and a VI_A_AND atom `x; JFALSE L; y; AND; L:` as the
+ * block computes it: false when x is (y is not read), else Kleene's `and`
+ * of the two (y read, its absent fields ORed into *m); -2 when either side
+ * is. */
+static inline __attribute__((always_inline)) int vm_atom_value(Vm *vm, const Record *rec, const ViAtom *a, uint64_t *m)
+{
+    if (a->kind != VI_A_AND) return vm_atom_simple(vm, rec, a, m);
+    const ViAtom *x = &vm->ix.pairs[a->set];
+    int u = vm_atom_simple(vm, rec, x, m);
+    if (u == 0 || u == -2) return u;
+    int w = vm_atom_simple(vm, rec, x + 1, m);
+    if (w == 0 || w == -2) return w;
+    return u < 0 || w < 0 ? -1 : 1;
 }
 
 /* Rule r's block when it is an `and` chain of tests (vi_find_chain),

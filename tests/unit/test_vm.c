@@ -2762,8 +2762,9 @@ Test(vm, chains_decide_as_their_blocks)
     Prog *p = th_std_prog();
     uint32_t s = add_set(p, "mri", key(SYS_CPT, "70551"), key(SYS_CPT, "70553"));
     uint32_t d = add_set(p, "dx", key(SYS_ICD10, "C500"), key(SYS_ICD10, "C509"));
+    uint32_t em = add_set(p, "em", key(SYS_CPT, "99211"), key(SYS_CPT, "99215"));
     uint32_t r;
-    size_t j, o;
+    size_t j, j2, o;
     /* 0: code in mri and setting in {outpatient, office} unless setting == emergency */
     r = rule_begin(p, "r01", OUT_PRIOR_AUTH);
     e_fused(p, OP_LDINSET, "code", s);
@@ -2838,7 +2839,7 @@ Test(vm, chains_decide_as_their_blocks)
     e_fused(p, OP_LDINSET, "code", s);
     e_or2_open(p, &o);
     e_present(p, "diagnoses");
-    size_t j2 = e_jump(p, OP_JFALSE);
+    j2 = e_jump(p, OP_JFALSE);
     e_fused(p, OP_LDANYSET, "diagnoses", d);
     e_op(p, OP_AND);
     e_patch(p, j2);
@@ -2851,8 +2852,64 @@ Test(vm, chains_decide_as_their_blocks)
     e_load(p, "medicare_primary");
     e_and_test(p, true, T_EQ, "admission", 0, NULL);
     rule_end(p, r);
+    /* 7: setting in {outpatient, office} and (code in mri or (code in em and
+     * diagnoses any in dx)) unless emergent: an `or` holding an `and` */
+    r = rule_begin(p, "or_of_and", OUT_PRIOR_AUTH);
+    e_fused_k(p, OP_LDINMASK, "setting", (1 << 1) | (1 << 3));
+    j = e_jump(p, OP_JFALSE);
+    e_fused(p, OP_LDINSET, "code", em);
+    e_or2_open(p, &o);
+    e_fused(p, OP_LDINSET, "code", s);
+    j2 = e_jump(p, OP_JFALSE);
+    e_fused(p, OP_LDANYSET, "diagnoses", d);
+    e_op(p, OP_AND);
+    e_patch(p, j2);
+    e_or2_close(p, o);
+    e_op(p, OP_AND);
+    e_patch(p, j);
+    j = e_jump(p, OP_JFALSE);
+    e_load(p, "emergent");
+    e_op(p, OP_NOT);
+    e_op(p, OP_AND);
+    e_patch(p, j);
+    rule_end(p, r);
+    /* 8: (setting == emergency and emergent) or (emergent and
+     * (present(setting) and setting == emergency)) or (plan == "a" and
+     * diagnoses any in dx) or (plan == "b" and medicare_primary): `and`s of
+     * a guard, a bool, a present guard, a string, a list and a bool with a
+     * default, alone in the block (an `and` whose left side is false reads
+     * nothing of its right side, so names none of its absent fields) */
+    r = rule_begin(p, "and_or_and", OUT_NOTIFICATION);
+    e_fused_k(p, OP_LDEQK, "setting", 5);
+    j2 = e_jump(p, OP_JFALSE);
+    e_load(p, "emergent");
+    e_op(p, OP_AND);
+    e_patch(p, j2);
+    e_or2_open(p, &o);
+    e_load(p, "emergent");
+    j2 = e_jump(p, OP_JFALSE);
+    e_present_eq(p, "setting", 5);
+    e_op(p, OP_AND);
+    e_patch(p, j2);
+    e_or2_close(p, o);
+    e_or2_open(p, &o);
+    e_str_eq(p, "plan", "a");
+    j2 = e_jump(p, OP_JFALSE);
+    e_fused(p, OP_LDANYSET, "diagnoses", d);
+    e_op(p, OP_AND);
+    e_patch(p, j2);
+    e_or2_close(p, o);
+    e_or2_open(p, &o);
+    e_str_eq(p, "plan", "b");
+    j2 = e_jump(p, OP_JFALSE);
+    e_load(p, "medicare_primary");
+    e_op(p, OP_AND);
+    e_patch(p, j2);
+    e_or2_close(p, o);
+    rule_end(p, r);
     static const char *const reviewers[][2] = {{"a", NULL}, {"b", NULL}, {"c", NULL}, {"d", NULL},
-                                               {"e", NULL}, {"f", NULL}, {"g", NULL}};
+                                               {"e", NULL}, {"f", NULL}, {"g", NULL}, {"h", NULL},
+                                               {"i", NULL}};
     for (uint32_t k = 0; k < p->nrules; k++) rule_reviewers(p, k, reviewers[k]);
     finish(p);
     char err[256];
@@ -2860,6 +2917,7 @@ Test(vm, chains_decide_as_their_blocks)
     const ViIndex *ix = vi_of(p);
     for (uint32_t k = 0; k < p->nrules; k++)
         cr_assert_gt(ix->guards[k].chain_count, 0, "rule %u is not read as a chain", k);
+    cr_assert_eq(ix->npairs, 10, "the `and`s inside `or`s: %u sides", ix->npairs);
 
     RecVal items[2] = {{.i = (int64_t)key(SYS_ICD10, "C501")}, {.i = (int64_t)key(SYS_ICD10, "I10")}};
     static const char *const plans[] = {"ma", "a", "b"}, *const states[] = {"NY", "CA"};
