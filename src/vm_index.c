@@ -360,18 +360,34 @@ static bool vi_add_step(ViIndex *ix, const ViStep *st)
 }
 
 /* An atom of a chain's `or` that is no conjunction: as vi_atom_head reads
- * it, or `PRESENT f; JFALSE; <a test of f>; AND`. Fills *a and returns its
- * size in bytes; else 0. */
+ * it, a comparison (VI_A_CMP), `PRESENT f; JFALSE; <a test of f>; AND`, or
+ * `PRESENT f` alone. Fills *a and returns its size in bytes; else 0. */
 static uint32_t vi_or_simple_at(const Prog *p, const uint8_t *code, uint32_t len, uint32_t pc, ViAtom *a)
 {
     uint32_t n = vi_atom_head(p, code, len, pc, a);
     if (n) return n;
+    ViStep st;
+    if ((n = vi_step_at(p, code, len, pc, &st)) &&
+        ((st.op >= OP_LDNEK && st.op <= OP_LDGEK) || st.op == OP_SNE)) {
+        memset(a, 0, sizeof *a);
+        a->kind = VI_A_CMP;
+        a->field = st.field;
+        a->set = st.op;
+        a->g.k = st.op == OP_SNE ? (int64_t)st.arg : st.k;
+        return n;
+    }
     if (len - pc >= 5 && code[pc] == OP_PRESENT && code[pc + 2] == OP_JFALSE &&
         (n = vi_guard_at(p, code, len, pc + 5, &a->g)) && a->g.field == code[pc + 1] &&
         rd16(code + pc + 3) == n + 1 && len - pc - 5 - n >= 1 && code[pc + 5 + n] == OP_AND) {
         a->kind = VI_A_PRESENT_GUARD;
         a->field = code[pc + 1];
         return n + 6;
+    }
+    if (len - pc >= 2 && code[pc] == OP_PRESENT) {
+        memset(a, 0, sizeof *a);
+        a->kind = VI_A_PRESENT;
+        a->field = code[pc + 1];
+        return 2;
     }
     return 0;
 }

@@ -84,7 +84,7 @@ typedef struct ViFilter {
 
 /* One disjunct of the `or` a block begins with (vi_find_any), cheap to
  * test without running the block. */
-enum { VI_A_GUARD, VI_A_SET, VI_A_PRESENT_SET, VI_A_BOOL, VI_A_PRESENT_GUARD, VI_A_AND };
+enum { VI_A_GUARD, VI_A_SET, VI_A_PRESENT_SET, VI_A_BOOL, VI_A_PRESENT_GUARD, VI_A_CMP, VI_A_PRESENT, VI_A_AND };
 
 typedef struct ViAtom {
     uint8_t kind;  /* VI_A_GUARD: g; VI_A_SET: LDINSET/LDANYSET field set;
@@ -92,6 +92,10 @@ typedef struct ViAtom {
                       VI_A_BOOL: LOAD of a bool field;
                       VI_A_PRESENT_GUARD (chains only): `PRESENT f; JFALSE; g (a test
                       of f); AND`;
+                      VI_A_CMP (chains only): LDNEK, LDLTK, LDLEK, LDGTK or LDGEK
+                      (set: the opcode; g.k: the constant), or `LOAD; STR; SNE`
+                      (set: OP_SNE; g.k: the string index), of field;
+                      VI_A_PRESENT (chains only): `PRESENT field`;
                       VI_A_AND (chains only): `x; JFALSE L; y; AND; L:` of two atoms
                       of the kinds above, ViIndex.pairs[set] and [set + 1] */
     uint8_t field;

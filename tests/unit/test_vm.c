@@ -2907,9 +2907,51 @@ Test(vm, chains_decide_as_their_blocks)
     e_patch(p, j2);
     e_or2_close(p, o);
     rule_end(p, r);
+    /* 9: setting == inpatient and (admission == maternity or present(delivery)
+     * or (units == 3 and present(medicare_primary))) and ((delivery == vaginal and stay_hours <= 2) or (delivery == cesarean
+     * and stay_hours > 2) or (units < 6 and units >= 5) or (units != 9 and
+     * stay_hours < 2) or plan != "ma"): comparisons and `present` in `or`s */
+    r = rule_begin(p, "cmp_or", OUT_PRIOR_AUTH);
+    e_fused_k(p, OP_LDEQK, "setting", 0);
+    j = e_jump(p, OP_JFALSE);
+    e_fused_k(p, OP_LDEQK, "admission", 3);
+    e_or2_open(p, &o);
+    e_present(p, "delivery");
+    e_or2_close(p, o);
+    e_or2_open(p, &o);
+    e_fused_k(p, OP_LDEQK, "units", 3);
+    j2 = e_jump(p, OP_JFALSE);
+    e_present(p, "medicare_primary"); /* true when absent: it has a default */
+    e_op(p, OP_AND);
+    e_patch(p, j2);
+    e_or2_close(p, o);
+    e_op(p, OP_AND);
+    e_patch(p, j);
+    j = e_jump(p, OP_JFALSE);
+    static const struct { const char *f1; int64_t k1; Opcode op2; const char *f2; int64_t k2; } ands[] = {
+        {"delivery", 0, OP_LDLEK, "stay_hours", 2}, {"delivery", 1, OP_LDGTK, "stay_hours", 2},
+        {NULL, 6, OP_LDGEK, "units", 5}, {NULL, 9, OP_LDLTK, "stay_hours", 2}};
+    for (size_t x = 0; x < sizeof ands / sizeof *ands; x++) {
+        if (x) e_or2_open(p, &o);
+        if (!ands[x].f1) e_fused_k(p, x == 2 ? OP_LDLTK : OP_LDNEK, "units", ands[x].k1);
+        else e_fused_k(p, OP_LDEQK, ands[x].f1, ands[x].k1);
+        j2 = e_jump(p, OP_JFALSE);
+        e_fused_k(p, ands[x].op2, ands[x].f2, ands[x].k2);
+        e_op(p, OP_AND);
+        e_patch(p, j2);
+        if (x) e_or2_close(p, o);
+    }
+    e_or2_open(p, &o);
+    e_load(p, "plan");
+    e_str(p, "ma");
+    e_op(p, OP_SNE);
+    e_or2_close(p, o);
+    e_op(p, OP_AND);
+    e_patch(p, j);
+    rule_end(p, r);
     static const char *const reviewers[][2] = {{"a", NULL}, {"b", NULL}, {"c", NULL}, {"d", NULL},
                                                {"e", NULL}, {"f", NULL}, {"g", NULL}, {"h", NULL},
-                                               {"i", NULL}};
+                                               {"i", NULL}, {"j", NULL}};
     for (uint32_t k = 0; k < p->nrules; k++) rule_reviewers(p, k, reviewers[k]);
     finish(p);
     char err[256];
@@ -2917,7 +2959,7 @@ Test(vm, chains_decide_as_their_blocks)
     const ViIndex *ix = vi_of(p);
     for (uint32_t k = 0; k < p->nrules; k++)
         cr_assert_gt(ix->guards[k].chain_count, 0, "rule %u is not read as a chain", k);
-    cr_assert_eq(ix->npairs, 10, "the `and`s inside `or`s: %u sides", ix->npairs);
+    cr_assert_eq(ix->npairs, 20, "the `and`s inside `or`s: %u sides", ix->npairs);
 
     RecVal items[2] = {{.i = (int64_t)key(SYS_ICD10, "C501")}, {.i = (int64_t)key(SYS_ICD10, "I10")}};
     static const char *const plans[] = {"ma", "a", "b"}, *const states[] = {"NY", "CA"};
@@ -2952,6 +2994,9 @@ Test(vm, chains_decide_as_their_blocks)
         else if (v >= 2) set_i(p, &rec, "admission", v - 2);
         if ((v = PICK(4)) == 1) rec.none |= bit(p, "medicare_primary");
         else if (v >= 2) set_i(p, &rec, "medicare_primary", v - 2);
+        if ((v = PICK(4)) == 1) rec.none |= bit(p, "delivery");
+        else if (v >= 2) set_i(p, &rec, "delivery", v - 2);
+        if (PICK(2)) rec.none &= ~bit(p, "setting"), set_i(p, &rec, "setting", 0); /* inpatient, half the time */
 #undef PICK
         expect_decide_as_blocks(vm, p, &rec, n);
         /* and each possible rule names the absent fields its block read */
