@@ -945,9 +945,41 @@ static void vm_mark_waived(Vm *vm, const PRule *rule, bool certain, uint64_t mis
  * false, -1 unknown (an absent field without a default: its bit is ORed
  * into *m, as LOAD does), -2 when only running the block tells (an absent
  * field whose default decides). */
-static int vm_atom_value(Vm *vm, const Record *rec, const ViAtom *a, uint64_t *m)
+/* A VI_A_CMP atom on rec, as the chain's step of its opcode reads it
+ * (vm_chain): a null field fails every test but `!=`, an absent one reads
+ * its default, or is unknown (its bit ORed into *m). */
+static int vm_atom_cmp(const Prog *p, const Record *rec, const ViAtom *a, uint64_t *m)
+{
+    uint32_t f = a->field;
+    const RecVal *v = &rec->v[f];
+    RecVal dv;
+    if (!(rec->present >> f & 1)) {
+        if (rec->none >> f & 1) return a->set == OP_LDNEK || a->set == OP_SNE;
+        if (!(p->fields[f].flags & PF_DEFAULT)) {
+            *m |= (uint64_t)1 << f;
+            return -1;
+        }
+        dv.i = p->fields[f].deflt, dv.s = NULL, dv.n = 0;
+        v = &dv;
+    }
+    int64_t k = a->g.k;
+    switch (a->set) {
+    case OP_LDNEK: return v->i != k;
+    case OP_LDLTK: return v->i < k;
+    case OP_LDLEK: return v->i <= k;
+    case OP_LDGTK: return v->i > k;
+    case OP_LDGEK: return v->i >= k;
+    default: return !str_eq(v->s, v->n, p->strs[k], p->strlens[k]); /* OP_SNE */
+    }
+}
+
+static inline __attribute__((always_inline)) int vm_atom_simple(Vm *vm, const Record *rec, const ViAtom *a, uint64_t *m)
 {
     const Prog *p = vm->p;
+    if (a->kind == VI_A_CMP) return vm_atom_cmp(p, rec, a, m);
+    if (a->kind == VI_A_PRESENT) /* as PRESENT: never unknown */
+        return (rec->present >> a->field & 1) ||
+               ((p->fields[a->field].flags & PF_DEFAULT) && !(rec->none >> a->field & 1));
     uint32_t f = a->kind == VI_A_GUARD ? a->g.field : a->field;
     if (rec->present >> f & 1) {
         if (a->kind == VI_A_BOOL) return rec->v[f].i != 0;
@@ -962,6 +994,21 @@ static int vm_atom_value(Vm *vm, const Record *rec, const ViAtom *a, uint64_t *m
     if (a->kind == VI_A_PRESENT_SET || a->kind == VI_A_PRESENT_GUARD) return 0; /* PRESENT is false */
     *m |= (uint64_t)1 << f;
     return -1;
+}
+
+/* vm_atom_simple, and a VI_A_AND atom `x; JFALSE L; y; AND; L:` as the
+ * block computes it: false when x is (y is not read), else Kleene's `and`
+ * of the two (y read, its absent fields ORed into *m); -2 when either side
+ * is. */
+static inline __attribute__((always_inline)) int vm_atom_value(Vm *vm, const Record *rec, const ViAtom *a, uint64_t *m)
+{
+    if (a->kind != VI_A_AND) return vm_atom_simple(vm, rec, a, m);
+    const ViAtom *x = &vm->ix.pairs[a->set];
+    int u = vm_atom_simple(vm, rec, x, m);
+    if (u == 0 || u == -2) return u;
+    int w = vm_atom_simple(vm, rec, x + 1, m);
+    if (w == 0 || w == -2) return w;
+    return u < 0 || w < 0 ? -1 : 1;
 }
 
 /* Rule r's block when it is an `and` chain of tests (vi_find_chain),

@@ -359,14 +359,23 @@ static bool vi_add_step(ViIndex *ix, const ViStep *st)
     return true;
 }
 
-/* If code[pc] begins an `or` of atoms (`a1; JTRUE L1; a2; OR; L1: ...`, or
- * one atom): atoms as vi_atom_head reads them, or `PRESENT f; JFALSE;
- * <a test of f>; AND`. Appends the atoms to ix->atoms, fills *st (OP_OR)
- * and returns the size in bytes; else 0. */
-static uint32_t vi_or_atom_at(const Prog *p, const uint8_t *code, uint32_t len, uint32_t pc, ViAtom *a)
+/* An atom of a chain's `or` that is no conjunction: as vi_atom_head reads
+ * it, a comparison (VI_A_CMP), `PRESENT f; JFALSE; <a test of f>; AND`, or
+ * `PRESENT f` alone. Fills *a and returns its size in bytes; else 0. */
+static uint32_t vi_or_simple_at(const Prog *p, const uint8_t *code, uint32_t len, uint32_t pc, ViAtom *a)
 {
     uint32_t n = vi_atom_head(p, code, len, pc, a);
     if (n) return n;
+    ViStep st;
+    if ((n = vi_step_at(p, code, len, pc, &st)) &&
+        ((st.op >= OP_LDNEK && st.op <= OP_LDGEK) || st.op == OP_SNE)) {
+        memset(a, 0, sizeof *a);
+        a->kind = VI_A_CMP;
+        a->field = st.field;
+        a->set = st.op;
+        a->g.k = st.op == OP_SNE ? (int64_t)st.arg : st.k;
+        return n;
+    }
     if (len - pc >= 5 && code[pc] == OP_PRESENT && code[pc + 2] == OP_JFALSE &&
         (n = vi_guard_at(p, code, len, pc + 5, &a->g)) && a->g.field == code[pc + 1] &&
         rd16(code + pc + 3) == n + 1 && len - pc - 5 - n >= 1 && code[pc + 5 + n] == OP_AND) {
@@ -374,19 +383,61 @@ static uint32_t vi_or_atom_at(const Prog *p, const uint8_t *code, uint32_t len, 
         a->field = code[pc + 1];
         return n + 6;
     }
+    if (len - pc >= 2 && code[pc] == OP_PRESENT) {
+        memset(a, 0, sizeof *a);
+        a->kind = VI_A_PRESENT;
+        a->field = code[pc + 1];
+        return 2;
+    }
     return 0;
+}
+
+/* Appends x and y, the sides of a VI_A_AND atom, to ix->pairs; returns the
+ * index of x, or UINT32_MAX when VI_MAX_ATOMS are there. */
+static uint32_t vi_add_pair(ViIndex *ix, const ViAtom *x, const ViAtom *y)
+{
+    if (ix->npairs + 2 > ix->pairs_cap) {
+        if (ix->pairs_cap >= VI_MAX_ATOMS) return UINT32_MAX;
+        ix->pairs_cap = ix->pairs_cap ? 2 * ix->pairs_cap : 64;
+        ix->pairs = xrealloc(ix->pairs, ix->pairs_cap * sizeof *ix->pairs);
+    }
+    ix->pairs[ix->npairs] = *x;
+    ix->pairs[ix->npairs + 1] = *y;
+    ix->npairs += 2;
+    return ix->npairs - 2;
+}
+
+/* If code[pc] begins an atom of a chain's `or`: a simple one
+ * (vi_or_simple_at), or the conjunction of two, `x; JFALSE L; y; AND; L:`
+ * (VI_A_AND, its sides appended to ix->pairs). Fills *a and returns its
+ * size in bytes; else 0. */
+static uint32_t vi_or_atom_at(ViIndex *ix, const uint8_t *code, uint32_t len, uint32_t pc, ViAtom *a)
+{
+    ViAtom x, y;
+    uint32_t n = vi_or_simple_at(ix->p, code, len, pc, &x), m;
+    *a = x;
+    if (!n || len - pc - n < 4 || code[pc + n] != OP_JFALSE) return n;
+    uint32_t at = pc + n + 3, target = at + rd16(code + pc + n + 1);
+    if (!(m = vi_or_simple_at(ix->p, code, len, at, &y)) || at + m + 1 != target || target > len ||
+        code[at + m] != OP_AND)
+        return n;
+    uint32_t first = vi_add_pair(ix, &x, &y);
+    if (first == UINT32_MAX) return n;
+    memset(a, 0, sizeof *a);
+    a->kind = VI_A_AND;
+    a->set = first;
+    return target - pc;
 }
 static uint32_t vi_or_step_at(ViIndex *ix, const uint8_t *code, uint32_t len, uint32_t pc, ViStep *st)
 {
-    const Prog *p = ix->p;
     uint32_t first = ix->natoms, at = pc, n;
     ViAtom a;
-    if (!(n = vi_or_atom_at(p, code, len, at, &a)) || !vi_add_atom(ix, &a)) goto none;
+    if (!(n = vi_or_atom_at(ix, code, len, at, &a)) || !vi_add_atom(ix, &a)) goto none;
     at += n;
     while (len - at >= 3 && code[at] == OP_JTRUE) {
         uint32_t target = at + 3 + rd16(code + at + 1);
         at += 3;
-        if (!(n = vi_or_atom_at(p, code, len, at, &a)) || at + n >= len || code[at + n] != OP_OR ||
+        if (!(n = vi_or_atom_at(ix, code, len, at, &a)) || at + n >= len || code[at + n] != OP_OR ||
             at + n + 1 != target || !vi_add_atom(ix, &a))
             goto none;
         at = target;
@@ -410,9 +461,10 @@ none:
 /* The test of a chain at code[pc] (a step, or else an `or` step) that is
  * followed by what `follows` accepts: its size (and *st), or 0. */
 static uint32_t vi_chain_test_at(ViIndex *ix, const uint8_t *code, uint32_t len, uint32_t pc,
-                                 ViStep *st, bool (*follows)(const uint8_t *, uint32_t, uint32_t))
+                                 ViStep *st, bool (*follows)(const uint8_t *, uint32_t, uint32_t),
+                                 bool or_first)
 {
-    uint32_t n = vi_step_at(ix->p, code, len, pc, st);
+    uint32_t n = or_first ? 0 : vi_step_at(ix->p, code, len, pc, st);
     if (n && follows(code, len, pc + n)) return n;
     uint32_t first = ix->natoms;
     n = vi_or_step_at(ix, code, len, pc, st);
@@ -431,19 +483,20 @@ static bool vi_conjunct_follows(const uint8_t *code, uint32_t len, uint32_t at)
            (code[at] == OP_AND || (code[at] == OP_NOT && at + 1 < len && code[at + 1] == OP_AND));
 }
 
-static void vi_find_chain(ViIndex *ix, const PRule *rule, ViRuleGuards *g)
+static bool vi_find_chain_from(ViIndex *ix, const PRule *rule, ViRuleGuards *g, bool or_first)
 {
     const Prog *p = ix->p;
     const uint8_t *code = p->code + rule->code_off;
     uint32_t len = rule->code_len, first = ix->nsteps, first_atom = ix->natoms, pc, n;
+    uint32_t first_pair = ix->npairs;
     ViStep st;
-    if (!len || !(n = vi_chain_test_at(ix, code, len, 0, &st, vi_head_follows)) ||
+    if (!len || !(n = vi_chain_test_at(ix, code, len, 0, &st, vi_head_follows, or_first)) ||
         !vi_add_step(ix, &st))
         goto none;
     for (pc = n; pc < len && code[pc] == OP_JFALSE;) {
         if (len - pc < 3) goto none;
         uint32_t at = pc + 3, target = at + rd16(code + pc + 1);
-        if (!(n = vi_chain_test_at(ix, code, len, at, &st, vi_conjunct_follows))) goto none;
+        if (!(n = vi_chain_test_at(ix, code, len, at, &st, vi_conjunct_follows, false))) goto none;
         at += n;
         if (code[at] == OP_NOT) st.negate = 1, at++;
         if (code[at] != OP_AND || at + 1 != target || !vi_add_step(ix, &st)) goto none;
@@ -452,10 +505,19 @@ static void vi_find_chain(ViIndex *ix, const PRule *rule, ViRuleGuards *g)
     if (pc != len - 1 || code[pc] != OP_RET) goto none;
     g->chain_first = first;
     g->chain_count = ix->nsteps - first;
-    return;
+    return true;
 none:
     ix->nsteps = first;
     ix->natoms = first_atom;
+    ix->npairs = first_pair;
+    return false;
+}
+/* The chain read with its first test a step when that fits, else with it
+ * an `or` (whose first atom may be an `and` a step would have begun:
+ * `(a and b) or c`). */
+static void vi_find_chain(ViIndex *ix, const PRule *rule, ViRuleGuards *g)
+{
+    if (!vi_find_chain_from(ix, rule, g, false)) vi_find_chain_from(ix, rule, g, true);
 }
 
 
@@ -764,6 +826,7 @@ static void vi_free(ViIndex *ix)
     free(ix->slot_of);
     free(ix->guards);
     free(ix->atoms);
+    free(ix->pairs);
     free(ix->conds);
     free(ix->steps);
     free(ix->always_base);

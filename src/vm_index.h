@@ -84,14 +84,20 @@ typedef struct ViFilter {
 
 /* One disjunct of the `or` a block begins with (vi_find_any), cheap to
  * test without running the block. */
-enum { VI_A_GUARD, VI_A_SET, VI_A_PRESENT_SET, VI_A_BOOL, VI_A_PRESENT_GUARD };
+enum { VI_A_GUARD, VI_A_SET, VI_A_PRESENT_SET, VI_A_BOOL, VI_A_PRESENT_GUARD, VI_A_CMP, VI_A_PRESENT, VI_A_AND };
 
 typedef struct ViAtom {
     uint8_t kind;  /* VI_A_GUARD: g; VI_A_SET: LDINSET/LDANYSET field set;
                       VI_A_PRESENT_SET: `PRESENT f; JFALSE; LDINSET/LDANYSET f set; AND`;
                       VI_A_BOOL: LOAD of a bool field;
                       VI_A_PRESENT_GUARD (chains only): `PRESENT f; JFALSE; g (a test
-                      of f); AND` */
+                      of f); AND`;
+                      VI_A_CMP (chains only): LDNEK, LDLTK, LDLEK, LDGTK or LDGEK
+                      (set: the opcode; g.k: the constant), or `LOAD; STR; SNE`
+                      (set: OP_SNE; g.k: the string index), of field;
+                      VI_A_PRESENT (chains only): `PRESENT field`;
+                      VI_A_AND (chains only): `x; JFALSE L; y; AND; L:` of two atoms
+                      of the kinds above, ViIndex.pairs[set] and [set + 1] */
     uint8_t field;
     uint32_t set;
     ViGuard g;
@@ -145,6 +151,8 @@ struct ViIndex {
     ViRuleGuards *guards;       /* per rule (vi_find_guards) */
     ViAtom *atoms;              /* the rules' `or` disjuncts (ViRuleGuards.any_first) */
     uint32_t natoms, atoms_cap; /*   (at most VI_MAX_ATOMS) */
+    ViAtom *pairs;              /* the two sides of each VI_A_AND atom (ViAtom.set) */
+    uint32_t npairs, pairs_cap; /*   (at most VI_MAX_ATOMS) */
     ViStep *steps;              /* the chains' tests (ViRuleGuards.chain_first) */
     uint32_t nsteps, steps_cap; /*   (at most VI_MAX_ATOMS) */
     ViCond *conds;              /* the rules' `and` chain guards (ViRuleGuards.conj_first) */

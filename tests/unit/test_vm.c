@@ -2762,8 +2762,9 @@ Test(vm, chains_decide_as_their_blocks)
     Prog *p = th_std_prog();
     uint32_t s = add_set(p, "mri", key(SYS_CPT, "70551"), key(SYS_CPT, "70553"));
     uint32_t d = add_set(p, "dx", key(SYS_ICD10, "C500"), key(SYS_ICD10, "C509"));
+    uint32_t em = add_set(p, "em", key(SYS_CPT, "99211"), key(SYS_CPT, "99215"));
     uint32_t r;
-    size_t j, o;
+    size_t j, j2, o;
     /* 0: code in mri and setting in {outpatient, office} unless setting == emergency */
     r = rule_begin(p, "r01", OUT_PRIOR_AUTH);
     e_fused(p, OP_LDINSET, "code", s);
@@ -2838,7 +2839,7 @@ Test(vm, chains_decide_as_their_blocks)
     e_fused(p, OP_LDINSET, "code", s);
     e_or2_open(p, &o);
     e_present(p, "diagnoses");
-    size_t j2 = e_jump(p, OP_JFALSE);
+    j2 = e_jump(p, OP_JFALSE);
     e_fused(p, OP_LDANYSET, "diagnoses", d);
     e_op(p, OP_AND);
     e_patch(p, j2);
@@ -2851,8 +2852,106 @@ Test(vm, chains_decide_as_their_blocks)
     e_load(p, "medicare_primary");
     e_and_test(p, true, T_EQ, "admission", 0, NULL);
     rule_end(p, r);
+    /* 7: setting in {outpatient, office} and (code in mri or (code in em and
+     * diagnoses any in dx)) unless emergent: an `or` holding an `and` */
+    r = rule_begin(p, "or_of_and", OUT_PRIOR_AUTH);
+    e_fused_k(p, OP_LDINMASK, "setting", (1 << 1) | (1 << 3));
+    j = e_jump(p, OP_JFALSE);
+    e_fused(p, OP_LDINSET, "code", em);
+    e_or2_open(p, &o);
+    e_fused(p, OP_LDINSET, "code", s);
+    j2 = e_jump(p, OP_JFALSE);
+    e_fused(p, OP_LDANYSET, "diagnoses", d);
+    e_op(p, OP_AND);
+    e_patch(p, j2);
+    e_or2_close(p, o);
+    e_op(p, OP_AND);
+    e_patch(p, j);
+    j = e_jump(p, OP_JFALSE);
+    e_load(p, "emergent");
+    e_op(p, OP_NOT);
+    e_op(p, OP_AND);
+    e_patch(p, j);
+    rule_end(p, r);
+    /* 8: (setting == emergency and emergent) or (emergent and
+     * (present(setting) and setting == emergency)) or (plan == "a" and
+     * diagnoses any in dx) or (plan == "b" and medicare_primary): `and`s of
+     * a guard, a bool, a present guard, a string, a list and a bool with a
+     * default, alone in the block (an `and` whose left side is false reads
+     * nothing of its right side, so names none of its absent fields) */
+    r = rule_begin(p, "and_or_and", OUT_NOTIFICATION);
+    e_fused_k(p, OP_LDEQK, "setting", 5);
+    j2 = e_jump(p, OP_JFALSE);
+    e_load(p, "emergent");
+    e_op(p, OP_AND);
+    e_patch(p, j2);
+    e_or2_open(p, &o);
+    e_load(p, "emergent");
+    j2 = e_jump(p, OP_JFALSE);
+    e_present_eq(p, "setting", 5);
+    e_op(p, OP_AND);
+    e_patch(p, j2);
+    e_or2_close(p, o);
+    e_or2_open(p, &o);
+    e_str_eq(p, "plan", "a");
+    j2 = e_jump(p, OP_JFALSE);
+    e_fused(p, OP_LDANYSET, "diagnoses", d);
+    e_op(p, OP_AND);
+    e_patch(p, j2);
+    e_or2_close(p, o);
+    e_or2_open(p, &o);
+    e_str_eq(p, "plan", "b");
+    j2 = e_jump(p, OP_JFALSE);
+    e_load(p, "medicare_primary");
+    e_op(p, OP_AND);
+    e_patch(p, j2);
+    e_or2_close(p, o);
+    rule_end(p, r);
+    /* 9: setting == inpatient and (admission == maternity or present(delivery)
+     * or (units == 3 and present(medicare_primary))) and ((delivery == vaginal and stay_hours <= 2) or (delivery == cesarean
+     * and stay_hours > 2) or (units < 6 and units >= 5) or (units != 9 and
+     * stay_hours < 2) or plan != "ma"): comparisons and `present` in `or`s */
+    r = rule_begin(p, "cmp_or", OUT_PRIOR_AUTH);
+    e_fused_k(p, OP_LDEQK, "setting", 0);
+    j = e_jump(p, OP_JFALSE);
+    e_fused_k(p, OP_LDEQK, "admission", 3);
+    e_or2_open(p, &o);
+    e_present(p, "delivery");
+    e_or2_close(p, o);
+    e_or2_open(p, &o);
+    e_fused_k(p, OP_LDEQK, "units", 3);
+    j2 = e_jump(p, OP_JFALSE);
+    e_present(p, "medicare_primary"); /* true when absent: it has a default */
+    e_op(p, OP_AND);
+    e_patch(p, j2);
+    e_or2_close(p, o);
+    e_op(p, OP_AND);
+    e_patch(p, j);
+    j = e_jump(p, OP_JFALSE);
+    static const struct { const char *f1; int64_t k1; Opcode op2; const char *f2; int64_t k2; } ands[] = {
+        {"delivery", 0, OP_LDLEK, "stay_hours", 2}, {"delivery", 1, OP_LDGTK, "stay_hours", 2},
+        {NULL, 6, OP_LDGEK, "units", 5}, {NULL, 9, OP_LDLTK, "stay_hours", 2}};
+    for (size_t x = 0; x < sizeof ands / sizeof *ands; x++) {
+        if (x) e_or2_open(p, &o);
+        if (!ands[x].f1) e_fused_k(p, x == 2 ? OP_LDLTK : OP_LDNEK, "units", ands[x].k1);
+        else e_fused_k(p, OP_LDEQK, ands[x].f1, ands[x].k1);
+        j2 = e_jump(p, OP_JFALSE);
+        e_fused_k(p, ands[x].op2, ands[x].f2, ands[x].k2);
+        e_op(p, OP_AND);
+        e_patch(p, j2);
+        if (x) e_or2_close(p, o);
+    }
+    e_or2_open(p, &o);
+    e_load(p, "plan");
+    e_str(p, "ma");
+    e_op(p, OP_SNE);
+    e_or2_close(p, o);
+    e_op(p, OP_AND);
+    e_patch(p, j);
+    rule_end(p, r);
     static const char *const reviewers[][2] = {{"a", NULL}, {"b", NULL}, {"c", NULL}, {"d", NULL},
-                                               {"e", NULL}, {"f", NULL}, {"g", NULL}};
+                                               {"e", NULL}, {"f", NULL}, {"g", NULL}, {"h", NULL},
+                                               {"i", NULL}, {"j", NULL}};
     for (uint32_t k = 0; k < p->nrules; k++) rule_reviewers(p, k, reviewers[k]);
     finish(p);
     char err[256];
@@ -2860,6 +2959,7 @@ Test(vm, chains_decide_as_their_blocks)
     const ViIndex *ix = vi_of(p);
     for (uint32_t k = 0; k < p->nrules; k++)
         cr_assert_gt(ix->guards[k].chain_count, 0, "rule %u is not read as a chain", k);
+    cr_assert_eq(ix->npairs, 20, "the `and`s inside `or`s: %u sides", ix->npairs);
 
     RecVal items[2] = {{.i = (int64_t)key(SYS_ICD10, "C501")}, {.i = (int64_t)key(SYS_ICD10, "I10")}};
     static const char *const plans[] = {"ma", "a", "b"}, *const states[] = {"NY", "CA"};
@@ -2894,6 +2994,9 @@ Test(vm, chains_decide_as_their_blocks)
         else if (v >= 2) set_i(p, &rec, "admission", v - 2);
         if ((v = PICK(4)) == 1) rec.none |= bit(p, "medicare_primary");
         else if (v >= 2) set_i(p, &rec, "medicare_primary", v - 2);
+        if ((v = PICK(4)) == 1) rec.none |= bit(p, "delivery");
+        else if (v >= 2) set_i(p, &rec, "delivery", v - 2);
+        if (PICK(2)) rec.none &= ~bit(p, "setting"), set_i(p, &rec, "setting", 0); /* inpatient, half the time */
 #undef PICK
         expect_decide_as_blocks(vm, p, &rec, n);
         /* and each possible rule names the absent fields its block read */
