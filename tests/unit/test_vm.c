@@ -2092,6 +2092,38 @@ static void e_fused_k(Prog *p, Opcode op, const char *field, int64_t k)
     e_fused(p, op, field, add_const(p, k));
 }
 
+/* `field == "s"` on a string field: LOAD, STR, SEQ (a guard vi_find_guards
+ * reads). */
+static void e_str_eq(Prog *p, const char *field, const char *s)
+{
+    e_load(p, field);
+    e_str(p, s);
+    e_op(p, OP_SEQ);
+}
+
+/* The one-field tests the filters and the chains read: a fused `==` or
+ * `in {...}` of an enum, a string `==`, a bool field, a list `any in` set k. */
+typedef enum { T_EQ, T_MASK, T_STR, T_BOOL, T_ANYSET } TestKind;
+static void e_test(Prog *p, TestKind t, const char *field, int64_t k, const char *s)
+{
+    if (t == T_EQ) e_fused_k(p, OP_LDEQK, field, k);
+    else if (t == T_MASK) e_fused_k(p, OP_LDINMASK, field, k);
+    else if (t == T_BOOL) e_load(p, field);
+    else if (t == T_ANYSET) e_fused(p, OP_LDANYSET, field, (uint32_t)k);
+    else e_str_eq(p, field, s);
+}
+
+/* Appends `JFALSE L; <test>; AND; L:` (`and` a conjunct) or, with not,
+ * `JFALSE L; <test>; NOT; AND; L:` (an `unless` clause). */
+static void e_and_test(Prog *p, bool not, TestKind t, const char *field, int64_t k, const char *s)
+{
+    size_t j = e_jump(p, OP_JFALSE);
+    e_test(p, t, field, k, s);
+    if (not) e_op(p, OP_NOT);
+    e_op(p, OP_AND);
+    e_patch(p, j);
+}
+
 /* vm_new splits the rules the index does not select by the enum field their
  * guards test most, so a record considers only the rules its value leaves.
  * For every member of that field, null and absent, with and without the
@@ -2211,10 +2243,7 @@ Test(vm, or_guards_rule_out_only_rules_that_are_false)
     e_fused(p, OP_LDINSET, "code", s);
     j = e_jump(p, OP_JTRUE);
     e_present(p, "diagnoses");
-    j2 = e_jump(p, OP_JFALSE);
-    e_fused(p, OP_LDANYSET, "diagnoses", d);
-    e_op(p, OP_AND);
-    e_patch(p, j2);
+    e_and_test(p, false, T_ANYSET, "diagnoses", d, NULL);
     e_op(p, OP_OR);
     e_patch(p, j);
     rule_end(p, r);
@@ -2237,10 +2266,7 @@ Test(vm, or_guards_rule_out_only_rules_that_are_false)
     /* 3: present(diagnoses) and diagnoses any in dx, alone */
     r = rule_begin(p, "present_alone", OUT_PRIOR_AUTH);
     e_present(p, "diagnoses");
-    j = e_jump(p, OP_JFALSE);
-    e_fused(p, OP_LDANYSET, "diagnoses", d);
-    e_op(p, OP_AND);
-    e_patch(p, j);
+    e_and_test(p, false, T_ANYSET, "diagnoses", d, NULL);
     rule_end(p, r);
     /* 4: code in mri or units > 5: a disjunct that is not cheap */
     r = rule_begin(p, "or_other", OUT_PRIOR_AUTH);
@@ -2378,10 +2404,7 @@ Test(vm, folded_or_rules_decide_as_every_block)
     e_fused(p, OP_LDINSET, "code", s2);
     j = e_jump(p, OP_JTRUE);
     e_present(p, "diagnoses");
-    j2 = e_jump(p, OP_JFALSE);
-    e_fused(p, OP_LDANYSET, "diagnoses", d);
-    e_op(p, OP_AND);
-    e_patch(p, j2);
+    e_and_test(p, false, T_ANYSET, "diagnoses", d, NULL);
     e_op(p, OP_OR);
     e_patch(p, j);
     rule_end(p, r);
@@ -2519,35 +2542,6 @@ Test(vm, many_or_guards_each_rule_its_own)
 }
 
 /* ---- the always rules filtered by several fields ------------------------- */
-
-/* `field == "s"` on a string field: LOAD, STR, SEQ (a guard vi_find_guards
- * reads). */
-static void e_str_eq(Prog *p, const char *field, const char *s)
-{
-    e_load(p, field);
-    e_str(p, s);
-    e_op(p, OP_SEQ);
-}
-
-/* The one-field tests the filter reads. */
-typedef enum { T_EQ, T_MASK, T_STR } TestKind;
-static void e_test(Prog *p, TestKind t, const char *field, int64_t k, const char *s)
-{
-    if (t == T_EQ) e_fused_k(p, OP_LDEQK, field, k);
-    else if (t == T_MASK) e_fused_k(p, OP_LDINMASK, field, k);
-    else e_str_eq(p, field, s);
-}
-
-/* Appends `JFALSE L; <test>; AND; L:` (`and` a conjunct) or, with not,
- * `JFALSE L; <test>; NOT; AND; L:` (an `unless` clause). */
-static void e_and_test(Prog *p, bool not, TestKind t, const char *field, int64_t k, const char *s)
-{
-    size_t j = e_jump(p, OP_JFALSE);
-    e_test(p, t, field, k, s);
-    if (not) e_op(p, OP_NOT);
-    e_op(p, OP_AND);
-    e_patch(p, j);
-}
 
 /* vm_new filters the rules the index does not select by every enum and
  * string field their `and` chains test (vi_filter_build): guards after the
@@ -2778,11 +2772,7 @@ Test(vm, chains_decide_as_their_blocks)
     e_fused_k(p, OP_LDGTK, "units", 5);
     e_op(p, OP_AND);
     e_patch(p, j);
-    j = e_jump(p, OP_JFALSE);
-    e_fused(p, OP_LDANYSET, "diagnoses", d);
-    e_op(p, OP_NOT);
-    e_op(p, OP_AND);
-    e_patch(p, j);
+    e_and_test(p, true, T_ANYSET, "diagnoses", d, NULL);
     rule_end(p, r);
     /* 2: code in mri unless emergent or (present(setting) and setting == emergency) */
     r = rule_begin(p, "emergency_or", OUT_PRIOR_AUTH);
@@ -2806,11 +2796,7 @@ Test(vm, chains_decide_as_their_blocks)
     e_or2_close(p, o);
     e_op(p, OP_AND);
     e_patch(p, j);
-    j = e_jump(p, OP_JFALSE);
-    e_load(p, "emergent");
-    e_op(p, OP_NOT);
-    e_op(p, OP_AND);
-    e_patch(p, j);
+    e_and_test(p, true, T_BOOL, "emergent", 0, NULL);
     rule_end(p, r);
     /* 4: network != out and state != "NY" and units <= 3 and units < 9 and stay_hours >= 2 */
     r = rule_begin(p, "ne_sne_le_lt_ge", OUT_NOTIFICATION);
@@ -2839,10 +2825,7 @@ Test(vm, chains_decide_as_their_blocks)
     e_fused(p, OP_LDINSET, "code", s);
     e_or2_open(p, &o);
     e_present(p, "diagnoses");
-    j2 = e_jump(p, OP_JFALSE);
-    e_fused(p, OP_LDANYSET, "diagnoses", d);
-    e_op(p, OP_AND);
-    e_patch(p, j2);
+    e_and_test(p, false, T_ANYSET, "diagnoses", d, NULL);
     e_or2_close(p, o);
     e_op(p, OP_AND);
     e_patch(p, j);
@@ -2860,18 +2843,11 @@ Test(vm, chains_decide_as_their_blocks)
     e_fused(p, OP_LDINSET, "code", em);
     e_or2_open(p, &o);
     e_fused(p, OP_LDINSET, "code", s);
-    j2 = e_jump(p, OP_JFALSE);
-    e_fused(p, OP_LDANYSET, "diagnoses", d);
-    e_op(p, OP_AND);
-    e_patch(p, j2);
+    e_and_test(p, false, T_ANYSET, "diagnoses", d, NULL);
     e_or2_close(p, o);
     e_op(p, OP_AND);
     e_patch(p, j);
-    j = e_jump(p, OP_JFALSE);
-    e_load(p, "emergent");
-    e_op(p, OP_NOT);
-    e_op(p, OP_AND);
-    e_patch(p, j);
+    e_and_test(p, true, T_BOOL, "emergent", 0, NULL);
     rule_end(p, r);
     /* 8: (setting == emergency and emergent) or (emergent and
      * (present(setting) and setting == emergency)) or (plan == "a" and
@@ -2881,10 +2857,7 @@ Test(vm, chains_decide_as_their_blocks)
      * nothing of its right side, so names none of its absent fields) */
     r = rule_begin(p, "and_or_and", OUT_NOTIFICATION);
     e_fused_k(p, OP_LDEQK, "setting", 5);
-    j2 = e_jump(p, OP_JFALSE);
-    e_load(p, "emergent");
-    e_op(p, OP_AND);
-    e_patch(p, j2);
+    e_and_test(p, false, T_BOOL, "emergent", 0, NULL);
     e_or2_open(p, &o);
     e_load(p, "emergent");
     j2 = e_jump(p, OP_JFALSE);
@@ -2894,10 +2867,7 @@ Test(vm, chains_decide_as_their_blocks)
     e_or2_close(p, o);
     e_or2_open(p, &o);
     e_str_eq(p, "plan", "a");
-    j2 = e_jump(p, OP_JFALSE);
-    e_fused(p, OP_LDANYSET, "diagnoses", d);
-    e_op(p, OP_AND);
-    e_patch(p, j2);
+    e_and_test(p, false, T_ANYSET, "diagnoses", d, NULL);
     e_or2_close(p, o);
     e_or2_open(p, &o);
     e_str_eq(p, "plan", "b");
