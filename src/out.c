@@ -436,7 +436,9 @@ static void put_head(Buf *b, const char *id, size_t id_len)
 /* The start of a decided line, {"id":"ID", then `rest` (a fragment of
  * o): one room check and plain copies for an id of 1 to 16 bytes without a
  * byte to escape (nearly every id), put_head otherwise. */
-static inline __attribute__((always_inline)) void put_head_and(Buf *b, const OutPolicy *o, const char *id, size_t id_len, Frag rest)
+static inline __attribute__((always_inline)) void put_head_and(Buf *b, const OutPolicy *o,
+                                                                const char *id, size_t id_len,
+                                                                Frag rest)
 {
     static const char open[8] = "{\"id\":\""; /* 7 bytes and a NUL the id overwrites */
     if (id && id_len - 1 < 16) {
