@@ -341,6 +341,30 @@ static void check_code(CodeSystem sys, const char *s, size_t n)
         cr_assert_str_eq(why2, why1, "system %d, \"%.*s\"", sys, (int)n, s);
 }
 
+/* Calls fn(s, n, ctx) with every string of 0 to max (at most 15)
+ * characters over alpha. */
+static void each_string(const char *alpha, size_t max, void (*fn)(const char *s, size_t n, void *ctx),
+                        void *ctx)
+{
+    size_t a = strlen(alpha);
+    char s[16];
+    for (size_t n = 0; n <= max && n < sizeof s; n++) {
+        size_t total = 1;
+        for (size_t i = 0; i < n; i++) total *= a;
+        for (size_t x = 0; x < total; x++) {
+            size_t y = x;
+            for (size_t i = 0; i < n; i++, y /= a) s[i] = alpha[y % a];
+            fn(s, n, ctx);
+        }
+    }
+}
+
+/* check_code for the system *ctx (each_string's callback). */
+static void check_code_in(const char *s, size_t n, void *ctx)
+{
+    check_code(*(const CodeSystem *)ctx, s, n);
+}
+
 Test(scan, code_parse_agrees_with_normalize_and_key)
 {
     static const char alpha[] = "019AFTUVWZaf.x";
@@ -348,15 +372,8 @@ Test(scan, code_parse_agrees_with_normalize_and_key)
     char s[16];
     for (int sys = SYS_CPT; sys < SYS_COUNT; sys++) {
         /* every string of up to 5 characters over alpha */
-        for (size_t n = 0; n <= 5; n++) {
-            size_t total = 1;
-            for (size_t i = 0; i < n; i++) total *= A;
-            for (size_t x = 0; x < total; x++) {
-                size_t y = x;
-                for (size_t i = 0; i < n; i++, y /= A) s[i] = alpha[y % A];
-                check_code((CodeSystem)sys, s, n);
-            }
-        }
+        CodeSystem cs = (CodeSystem)sys;
+        each_string(alpha, 5, check_code_in, &cs);
         /* longer ones at random, mostly shaped like ICD-10 codes */
         uint64_t r = 0x9E3779B97F4A7C15ull * (uint64_t)sys;
         for (int t = 0; t < 200000; t++) {
@@ -423,8 +440,9 @@ Test(scan, code_system_names_are_exact)
  * allowed systems, every string of up to 5 characters over an alphabet of
  * digits, letters and a dot, and every byte at every position of codes
  * of 5 characters. */
-static void check_infer(const char *s, size_t n)
+static void check_infer(const char *s, size_t n, void *ctx)
 {
+    (void)ctx;
     static const CodeSystem order[] = {SYS_CPT, SYS_HCPCS, SYS_REV, SYS_POS, SYS_ICD10};
     for (unsigned allowed = 0; allowed < 1u << SYS_COUNT; allowed += 2) {
         CodeSystem want = SYS_NONE;
@@ -442,24 +460,14 @@ static void check_infer(const char *s, size_t n)
 
 Test(scan, code_infer_parse_takes_the_first_system_that_fits)
 {
-    static const char alpha[] = "019AFTUVWZaf.";
-    enum { A = sizeof alpha - 1 };
     char s[8];
-    for (size_t n = 0; n <= 5; n++) {
-        size_t total = 1;
-        for (size_t i = 0; i < n; i++) total *= A;
-        for (size_t x = 0; x < total; x++) {
-            size_t y = x;
-            for (size_t i = 0; i < n; i++, y /= A) s[i] = alpha[y % A];
-            check_infer(s, n);
-        }
-    }
+    each_string("019AFTUVWZaf.", 5, check_infer, NULL);
     static const char *const codes[] = {"70551", "0213T", "E0601", "j0696", "I50.9", "0450", "11"};
     for (size_t c = 0; c < sizeof codes / sizeof *codes; c++)
         for (size_t at = 0; at < strlen(codes[c]); at++)
             for (int b = 0; b < 256; b++) {
                 memcpy(s, codes[c], strlen(codes[c]));
                 s[at] = (char)b;
-                check_infer(s, strlen(codes[c]));
+                check_infer(s, strlen(codes[c]), NULL);
             }
 }
