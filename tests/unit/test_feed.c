@@ -99,13 +99,20 @@ static bool feed_object(pcr_engine *e, json_t *o, bool reversed, const char **li
     return ok;
 }
 
-Test(feed, example_requests_decide_as_their_text)
+/* policies/examples/requests.jsonl, open for reading. */
+static FILE *examples_file(void)
 {
-    pcr_engine *fed = example_engine(), *text = example_engine();
     char path[600];
     snprintf(path, sizeof path, "%s/policies/examples/requests.jsonl", th_root());
     FILE *f = fopen(path, "r");
-    cr_assert(f);
+    cr_assert(f, "cannot open %s", path);
+    return f;
+}
+
+Test(feed, example_requests_decide_as_their_text)
+{
+    pcr_engine *fed = example_engine(), *text = example_engine();
+    FILE *f = examples_file();
     char *buf = NULL;
     size_t cap = 0, taken = 0, objects = 0, clean = 0;
     ssize_t got;
@@ -420,10 +427,7 @@ static size_t members_of(json_t *o, int order, pcr_feed_member *m, void **keep, 
 Test(feed, example_requests_decide_as_their_text_in_one_call)
 {
     pcr_engine *fed = example_engine(), *text = example_engine();
-    char path[600];
-    snprintf(path, sizeof path, "%s/policies/examples/requests.jsonl", th_root());
-    FILE *f = fopen(path, "r");
-    cr_assert(f);
+    FILE *f = examples_file();
     char *buf = NULL;
     size_t cap = 0, taken = 0, clean = 0, strings_lists = 0, ints = 0;
     ssize_t got;
