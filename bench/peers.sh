@@ -10,8 +10,9 @@
 #      due date, late: bench/peers/to_peers.py turns pcrvm's line into
 #      theirs) and fails if any record differs;
 #   2. times each, interleaved, RUNS times (best wall and CPU time kept),
-#      one core each, output to /dev/null, and prints records/s by wall and
-#      by CPU time, peak RSS and each one's CPU time over pcrvm's;
+#      one core each (pcrvm -j 1), output to /dev/null, and prints records/s
+#      by wall and by CPU time, peak RSS and each one's CPU time over
+#      pcrvm's; then pcrvm once more with its default -j (every core);
 #   3. counts pcrvm's instructions on the first BENCH_IR records with
 #      valgrind --tool=callgrind (when valgrind is installed): a number that
 #      a noisy shared machine does not move.
@@ -135,10 +136,11 @@ run() {
     [ -z "$kb" ] || eval "R_$name=\$(most \"\$kb\" \"\${R_$name-}\")"
 }
 
-NAMES="pcrvm node luajit jq_floor"
+NAMES="pcrvm node luajit jq_floor pcrvm_all"
 i=0
 while [ "$i" -lt "$RUNS" ]; do
-    run pcrvm "$BIN/pcrvm" "$DIR/peers.pcrb"
+    run pcrvm "$BIN/pcrvm" -j 1 "$DIR/peers.pcrb"
+    run pcrvm_all "$BIN/pcrvm" "$DIR/peers.pcrb"
     run node node "$PEERS/node/plain.js"
     run luajit luajit "$PEERS/lua/policy.lua" "$PEERS/codesets.json"
     run jq_floor jq -c .
@@ -153,7 +155,8 @@ printf '%-24s %10s %9s %11s %11s %11s %9s\n' "program" "wall" "CPU" "records/s" 
 for n in $NAMES; do
     eval "t=\$T_$n c=\$C_$n r=\${R_$n-}"
     case $n in
-    pcrvm) label="pcrvm policy.pcr" ;;
+    pcrvm) label="pcrvm -j 1 policy.pcr" ;;
+    pcrvm_all) label="pcrvm policy.pcr (-j $(getconf _NPROCESSORS_ONLN 2> /dev/null || echo '?'))" ;;
     node) label="node plain.js" ;;
     luajit) label="luajit policy.lua" ;;
     jq_floor) label="jq -c . (no rules)" ;;
