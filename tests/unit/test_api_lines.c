@@ -7,11 +7,14 @@
  * object (after a ',', a ':', in spaces, in a string), CRLF endings, blank
  * lines, bytes after an object, unknown keys, a line over the limit in the
  * middle, and a last line without its '\n'; the last record is split (the
- * block the line loop is given ends after it). */
+ * block the line loop is given ends after it). And the run's wait for
+ * input ends when the stop flag is set. */
 #include <criterion/criterion.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "helpers.h"
 #include "pcr/pcr.h"
@@ -167,5 +170,31 @@ Test(api_lines, a_run_decides_each_line_as_eval_does)
         free(want);
         free(want_unknown);
         free(text);
+    }
+}
+
+/* A stop flag that is set while the run waits for input ends the wait,
+ * even when no signal interrupts that wait (the signal that set it came
+ * just before the read began): here it is set before the run, on a pipe
+ * whose writer stays open and silent, with one thread and two. */
+Test(api_lines, a_stop_flag_ends_a_wait_for_input, .timeout = 20)
+{
+    for (unsigned threads = 1; threads <= 2; threads++) {
+        int fds[2];
+        cr_assert_eq(pipe(fds), 0);
+        FILE *in = fdopen(fds[0], "rb"), *out = tmpfile();
+        cr_assert(in && out);
+        pcr_engine *e = th_engine("lines.pcr", policy_src);
+        cr_assert(e);
+        volatile sig_atomic_t stop = 1;
+        pcr_run_opts o = {.threads = threads, .stop = &stop};
+        pcr_stats st;
+        cr_assert_eq(pcr_engine_run_opts(e, in, out, &o, &st), PCR_OK);
+        cr_assert(o.stopped, "%u threads", threads);
+        cr_assert_eq(st.records, 0);
+        pcr_engine_free(e);
+        fclose(in);
+        fclose(out);
+        close(fds[1]);
     }
 }
