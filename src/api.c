@@ -851,20 +851,29 @@ size_t api_engine_eval_lines(pcr_engine *e, const char *text, size_t n, uint64_t
     size_t at = 0;
     while (at < n) {
         const char *line = text + at;
-        const char *nl = memchr(line, '\n', n - at);
-        size_t len = nl ? (size_t)(nl - line) : n - at;
+        size_t len, rest = n - at;
         pcr_decision_kind k = PCR_DEC_ERROR;
-        if (len <= REC_MAX_LINE) {
-            k = eval_line(e, line, len, ++*recno, out);
+        /* the usual line is decoded as its end is found (rec.h) */
+        const Record *r = e->n ? rec_decode_line(e->dec, line, rest, *recno + 1, &len) : NULL;
+        if (r) {
+            k = decide_record(e, r, out);
+            ++*recno;
+            if (e->explain) explain_last(e, r, *recno, k == PCR_DEC_ERROR ? e->last_error : NULL);
         } else {
-            const char *t;
-            size_t tn;
-            api_engine_too_long(e, ++*recno, &t, &tn);
-            buf_put(out, t, tn);
+            const char *nl = memchr(line, '\n', rest);
+            len = nl ? (size_t)(nl - line) : rest;
+            if (len <= REC_MAX_LINE) {
+                k = eval_line(e, line, len, ++*recno, out);
+            } else {
+                const char *t;
+                size_t tn;
+                api_engine_too_long(e, ++*recno, &t, &tn);
+                buf_put(out, t, tn);
+            }
         }
         st->records++;
         st->by_decision[k]++;
-        at += len + (nl != NULL);
+        at += len + (len < rest);
         if (out->n >= out_limit || (stop && *stop)) break;
     }
     return at;

@@ -282,6 +282,9 @@ struct RecDecoder {
     uint32_t nkeys;               /* keys read so far, every depth */
     uint32_t nobjs;               /* objects opened so far (ids for keys[]) */
     bool quiet;                   /* the lenient id scan: fail() records nothing */
+    uint64_t ws;                  /* bit c: byte c (< 64) is whitespace here */
+    bool block;                   /* rec_decode_line: '\n' ends the line, the
+                                     object ends it if the line does not */
 
     uint8_t *scratch;             /* unescaped strings of this record */
     size_t cap, used;
@@ -1027,7 +1030,19 @@ static inline const uint8_t *skip_ws_from(const uint8_t *p, const uint8_t *end)
     return p;
 }
 
-static inline void skip_ws(RecDecoder *d) { d->p = skip_ws_from(d->p, d->end); }
+/* The whitespace of a line, and of a line read from a block (rec_decode_line),
+ * where '\n' ends the line instead. */
+#define WS_LINE (1ull << ' ' | 1ull << '\t' | 1ull << '\n' | 1ull << '\r')
+#define WS_BLOCK (1ull << ' ' | 1ull << '\t' | 1ull << '\r')
+
+/* skip_ws_from at d->p, by d->ws: a '\n' is no whitespace in a block. */
+static inline void skip_ws(RecDecoder *d)
+{
+    const uint8_t *p = d->p, *end = d->end;
+    if (p < end && *p > ' ') return;
+    while (p < end && *p <= ' ' && (d->ws >> *p & 1)) p++;
+    d->p = p;
+}
 
 static bool at(const RecDecoder *d, char c) { return d->p < d->end && *d->p == (uint8_t)c; }
 
@@ -2462,6 +2477,7 @@ static int general_member(RecDecoder *d, Members *m)
         }
         return member_end(d, m, q);
     }
+    if (d->block) return MEMBERS_FAILED; /* counted once, by rec_decode */
     if (!key_insert(d, 0, &k)) {
         fail_dup(d, &k, NULL);
         return MEMBERS_FAILED;
@@ -2497,6 +2513,10 @@ static bool parse_record(RecDecoder *d)
         }
     }
     skip_ws(d);
+    if (d->block) { /* the line ends at a '\n' or at the block's end */
+        if (d->p != d->end && *d->p != '\n') return false;
+        d->end = d->p;
+    }
     if (d->p != d->end) return fail_json(d, d->p, "unexpected data after the object");
     if (d->strict && d->first_unknown) return fail_unknown(d);
     if (!resolve_codes(d)) return false;
@@ -2581,6 +2601,8 @@ static void record_reset(RecDecoder *d, uint64_t recno)
     d->nkeys = d->nobjs = 0;
     d->used = 0;
     d->quiet = false;
+    d->ws = WS_LINE;
+    d->block = false;
     d->first_unknown = NULL;
     d->first_unknown_len = 0;
     if (++d->gen == 0) { /* wrapped: stale slots could look current */
@@ -2613,6 +2635,34 @@ const Record *rec_decode(RecDecoder *d, const char *line, size_t len, uint64_t r
     if (parse_record(d)) return r;
     if (!r->has_id) recover_id(d);
     return NULL;
+}
+
+/* See rec.h. The line is read with the block's end as its limit and a
+ * '\n' as no whitespace: a '\n' can then only stop the decoder (a raw one
+ * in a string is an error), so a record that decodes and is followed by
+ * spaces and a '\n' (or the block's end) holds no '\n', and is the line
+ * rec_decode would read. The limit is at most one byte past the scratch
+ * buffer's size (a line of that size and its '\n'; the strings of an
+ * object within it, unescaped, fit) and REC_MAX_LINE, so a line past
+ * either takes rec_decode. Anything else, and a record with an unknown key
+ * (counted by rec_decode alone), is NULL, its message not made (quiet). */
+const Record *rec_decode_line(RecDecoder *d, const char *text, size_t n, uint64_t recno, size_t *len)
+{
+    size_t lim = d->cap < REC_MAX_LINE ? d->cap + 1 : (size_t)REC_MAX_LINE + 1;
+    if (lim > n) lim = n;
+    record_reset(d, recno);
+    d->line = d->p = (const uint8_t *)text;
+    d->end = d->line + lim;
+    d->ws = WS_BLOCK;
+    d->block = true;
+    d->quiet = true;
+    bool ok = parse_record(d) && (d->end < d->line + lim || lim == n);
+    d->block = false;
+    d->quiet = false;
+    d->ws = WS_LINE;
+    if (!ok) return NULL;
+    *len = (size_t)(d->end - d->line);
+    return &d->rec;
 }
 
 /* ---- records fed member by member ------------------------------------------ */

@@ -73,6 +73,14 @@ void rec_decoder_free(RecDecoder *d);
  *   record 17: field 'service_date': expected date YYYY-MM-DD, got "2026-13-45"
  * and rec_partial() still offers the id when it could be read. */
 const Record *rec_decode(RecDecoder *d, const char *line, size_t len, uint64_t recno);
+/* rec_decode_line: the line at text[0..n) that ends at its first '\n' (or
+ * at n), decoded in the same pass that finds that end: returns the record
+ * and sets *len to the line's length ('\n' not counted), exactly as
+ * rec_decode(d, text, *len, recno) would. Returns NULL when that takes
+ * more than the one pass (a malformed line, one with an unknown key, one
+ * longer than the decoder has room for): the caller finds the line's end
+ * and calls rec_decode, which gives the record or the message. */
+const Record *rec_decode_line(RecDecoder *d, const char *text, size_t n, uint64_t recno, size_t *len);
 const char *rec_error(const RecDecoder *d);
 const Record *rec_partial(const RecDecoder *d);
 

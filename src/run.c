@@ -35,6 +35,7 @@
 enum {
     IN_CHUNK = 1 << 20,  /* bytes asked of one read */
     OUT_BLOCK = 1 << 18, /* output buffered before a write */
+    STOP_POLL_MS = 100,  /* the stop flag is looked at this often while input is awaited */
 };
 
 typedef struct Run {
@@ -50,9 +51,25 @@ typedef struct Run {
 
 static bool stop_requested(const Run *r) { return r->o->stop && *r->o->stop; }
 
+/* Waits until the input has bytes (or its end, or an error) and returns
+ * true, or returns false once the stop flag is set: it is looked at every
+ * STOP_POLL_MS, because a signal that sets it just before read(2) starts
+ * waiting interrupts nothing, and that read would wait for input that may
+ * never come. A regular file is always ready: no wait. */
+static bool wait_input(const Run *r)
+{
+    if (!r->o->stop) return true;
+    struct pollfd pfd = {.fd = r->infd, .events = POLLIN};
+    for (;;) {
+        if (stop_requested(r)) return false;
+        int k = poll(&pfd, 1, STOP_POLL_MS);
+        if (k > 0 || (k < 0 && errno != EINTR)) return true;
+    }
+}
+
 /* Reads up to n bytes. Returns the count (0 at end of input), -1 on an
- * error (read_errno set), or -2 when a signal interrupted the wait and the
- * stop flag is set. */
+ * error (read_errno set), or -2 when the stop flag is set while the input
+ * is awaited (wait_input) or a signal interrupted the wait. */
 static ssize_t in_read_raw(Run *r, char *p, size_t n)
 {
     if (r->infd < 0) {
@@ -64,6 +81,7 @@ static ssize_t in_read_raw(Run *r, char *p, size_t n)
         return (ssize_t)k;
     }
     for (;;) {
+        if (!wait_input(r)) return -2;
         ssize_t k = read(r->infd, p, n);
         if (k >= 0) return k;
         if (errno == EINTR) {

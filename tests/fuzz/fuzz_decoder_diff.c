@@ -30,7 +30,10 @@
  * (rec_decoder_set_fast) and once more with them on, after the first
  * decode taught the learned key order this line's keys (the first decode
  * runs with the order the inputs before left): all three must give the
- * same verdict, message and values.
+ * same verdict, message and values. And the input is read as a block of
+ * lines by rec_decode_line (the line loop's way): when it takes a record,
+ * that must be its first line's (up to the first '\n'), as rec_decode
+ * gives it with the fast paths off.
  *
  * Any disagreement traps (FZ_CHECK), and so does an oracle that contradicts
  * itself (JoWant.bug). */
@@ -92,6 +95,7 @@ static struct {
     const Prog *p;
     RecDecoder *dec;
     RecDecoder *slow; /* the fast paths off */
+    RecDecoder *blk;  /* rec_decode_line */
 } fz;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -108,7 +112,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     fz.p = fz.pol->prog;
     fz.dec = rec_decoder_new(fz.p);
     fz.slow = rec_decoder_new(fz.p);
-    if (!fz.dec || !fz.slow) exit(2);
+    fz.blk = rec_decoder_new(fz.p);
+    if (!fz.dec || !fz.slow || !fz.blk) exit(2);
     rec_decoder_set_fast(fz.slow, false);
     return 0;
 }
@@ -147,6 +152,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     same_decode(r, rec_error(fz.dec), fz.slow, g, "fast paths");
     r = rec_decode(fz.dec, line, size, 1);
     same_decode(r, rec_error(fz.dec), fz.slow, g, "fast paths, key order learned");
+    /* the input as a block of lines (see the top) */
+    const char *nl = memchr(line, '\n', size);
+    size_t first = nl ? (size_t)(nl - line) : size, got = SIZE_MAX;
+    const Record *b = rec_decode_line(fz.blk, line, size, 1, &got);
+    if (b) {
+        FZ_CHECK(got == first, "rec_decode_line: line end %zu, not %zu", got, first);
+        same_decode(b, "", fz.slow, rec_decode(fz.slow, line, first, 1), "a line in a block");
+    }
     const char *err = rec_error(fz.dec);
     if (!r) FZ_CHECK(strncmp(err, "record 1: ", 10) == 0 && err[10], "bad error text: %s", err);
     /* A raw NUL byte is never valid JSON, but jansson's reader can skip one

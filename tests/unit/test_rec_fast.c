@@ -20,9 +20,26 @@
 typedef struct Pair {
     Prog *p;
     RecDecoder *fast, *slow;
+    /* rec_decode_line with the fast paths on and off, and rec_decode on
+     * the line it should find (by_line) */
+    RecDecoder *blk, *blk_slow, *ref;
     size_t lines;    /* lines compared */
     size_t accepted; /* of them, accepted */
+    size_t in_block; /* lines rec_decode_line took from a block */
 } Pair;
+
+/* Makes x's decoders for x->p. */
+static void pair_decoders(Pair *x)
+{
+    x->fast = rec_decoder_new(x->p);
+    x->slow = rec_decoder_new(x->p);
+    x->blk = rec_decoder_new(x->p);
+    x->blk_slow = rec_decoder_new(x->p);
+    x->ref = rec_decoder_new(x->p);
+    cr_assert(x->fast && x->slow && x->blk && x->blk_slow && x->ref);
+    rec_decoder_set_fast(x->slow, false);
+    rec_decoder_set_fast(x->blk_slow, false);
+}
 
 static Pair pair_new(void)
 {
@@ -34,10 +51,7 @@ static Pair pair_new(void)
      * line spelling one with the same bytes means something else */
     static const char *const modes[] = {"plain", "a\\b", "caf\xC3\xA9", "t\tb", "a\\u0062", NULL};
     th_enum(x.p, "mode", modes, 0);
-    x.fast = rec_decoder_new(x.p);
-    x.slow = rec_decoder_new(x.p);
-    cr_assert(x.fast && x.slow);
-    rec_decoder_set_fast(x.slow, false);
+    pair_decoders(&x);
     return x;
 }
 
@@ -45,6 +59,9 @@ static void pair_free(Pair *x)
 {
     rec_decoder_free(x->fast);
     rec_decoder_free(x->slow);
+    rec_decoder_free(x->blk);
+    rec_decoder_free(x->blk_slow);
+    rec_decoder_free(x->ref);
     th_prog_free(x->p);
 }
 
@@ -60,7 +77,83 @@ static void same_val(const Pair *x, uint32_t f, const RecVal *a, const RecVal *b
     if (pf->type == VT_LIST) cr_assert_eq(a->n, b->n, "field %u: list length: %s", f, line);
 }
 
-/* Decodes line with both decoders and compares everything observable. */
+/* Every value of the accepted records a and b is the same. */
+static void same_record(const Pair *x, const Record *a, const Record *b, const char *line, size_t len)
+{
+    cr_assert_eq(a->has_id, b->has_id, "id found differs: %.*s", (int)len, line);
+    if (a->has_id)
+        cr_assert(a->id_len == b->id_len && memcmp(a->id, b->id, a->id_len) == 0,
+                  "ids differ: %.*s", (int)len, line);
+    cr_assert_eq(a->present, b->present, "present differs: %.*s", (int)len, line);
+    cr_assert_eq(a->none, b->none, "none differs: %.*s", (int)len, line);
+    cr_assert_eq(a->date_only, b->date_only, "date_only differs: %.*s", (int)len, line);
+    cr_assert_eq(a->nitems, b->nitems, "items differ: %.*s", (int)len, line);
+    for (uint32_t f = 0; f < x->p->nfields; f++)
+        if (a->present >> f & 1) same_val(x, f, &a->v[f], &b->v[f], line);
+    for (uint32_t i = 0; i < a->nitems; i++) same_val(x, 0, &a->items[i], &b->items[i], line);
+}
+
+/* The records of all unknown keys d has counted. */
+static uint64_t unknown_total(const RecDecoder *d)
+{
+    uint64_t n = rec_unknown_other(d), c;
+    for (size_t i = 0; rec_unknown_key(d, i, &c); i++) n += c;
+    return n;
+}
+
+/* What may follow a line in a block: its end, the next line, spaces and
+ * CRLF, bytes after the object, a lone '\r'. */
+static const char *const tails[] = {"", "\n", "\n{\"id\":\"n\"}\n", " \t\r\n{", "\r", " x\n", "}\n", "\r\r\n", "\f\n"};
+
+/* block[0..n) read by rec_decode_line on d: it gives the record rec_decode
+ * gives for the block's first line (ref's a, the line's end at want, an
+ * unknown key counted or not), or NULL; NULL only when rec_decode rejects
+ * that line or it has an unknown key, or once for a line of 4 KiB or more
+ * (the decoder's room grows with rec_decode). It never counts a key. */
+static void block_line(Pair *x, RecDecoder *d, const char *block, size_t n, const Record *a,
+                       size_t want, bool unknown)
+{
+    uint64_t counted = unknown_total(d);
+    size_t got = SIZE_MAX;
+    const Record *r = rec_decode_line(d, block, n, x->lines, &got);
+    cr_assert_eq(unknown_total(d), counted, "rec_decode_line counted a key: %.*s", (int)n, block);
+    if (!r && a && !unknown && want >= 4096) { /* the caller's fallback makes room */
+        cr_assert(rec_decode(d, block, want, x->lines));
+        r = rec_decode_line(d, block, n, x->lines, &got);
+    }
+    if (!r) {
+        cr_assert(!a || unknown, "a line rec_decode takes was left to it: %.*s", (int)n, block);
+        return;
+    }
+    cr_assert(a && !unknown, "rec_decode_line took a line rec_decode does not: %.*s", (int)n, block);
+    cr_assert_eq(got, want, "line end %zu, not %zu: %.*s", got, want, (int)n, block);
+    same_record(x, r, a, block, n);
+    x->in_block++;
+}
+
+/* line followed by each tail, in a block: rec_decode_line against
+ * rec_decode on the line up to the block's first '\n'. */
+static void by_line(Pair *x, const char *line, size_t len)
+{
+    for (size_t t = 0; t < sizeof tails / sizeof *tails; t++) {
+        size_t tn = strlen(tails[t]), n = len + tn;
+        char *block = malloc(n + 1);
+        cr_assert(block);
+        memcpy(block, line, len);
+        memcpy(block + len, tails[t], tn + 1);
+        const char *nl = memchr(block, '\n', n);
+        size_t want = nl ? (size_t)(nl - block) : n;
+        uint64_t counted = unknown_total(x->ref);
+        const Record *a = rec_decode(x->ref, block, want, x->lines);
+        bool unknown = unknown_total(x->ref) != counted;
+        block_line(x, x->blk, block, n, a, want, unknown);
+        block_line(x, x->blk_slow, block, n, a, want, unknown);
+        free(block);
+    }
+}
+
+/* Decodes line with both decoders and compares everything observable;
+ * then the line in blocks (by_line). */
 static void both(Pair *x, const char *line, size_t len)
 {
     x->lines++;
@@ -73,6 +166,7 @@ static void both(Pair *x, const char *line, size_t len)
     if (pa->has_id)
         cr_assert(pa->id_len == pb->id_len && memcmp(pa->id, pb->id, pa->id_len) == 0,
                   "ids differ: %.*s", (int)len, line);
+    by_line(x, line, len);
     if (!a) return;
     x->accepted++;
     cr_assert_eq(a->present, b->present, "present differs: %.*s", (int)len, line);
@@ -368,6 +462,7 @@ Test(rec_fast, learned_key_order)
     }
     cr_assert_gt(x.accepted, 1000);
     cr_assert_gt(x.lines - x.accepted, 1000);
+    cr_assert_gt(x.in_block, 8000); /* each accepted line in most blocks */
     pair_free(&x);
 }
 
@@ -460,10 +555,7 @@ Test(rec_fast, every_enum_member_by_one_compare)
     th_enum(x.p, "kinds", kinds, 0);
     th_enum(x.p, "twins", twins, 0);
     th_enum(x.p, "mode", modes, 0);
-    x.fast = rec_decoder_new(x.p);
-    x.slow = rec_decoder_new(x.p);
-    cr_assert(x.fast && x.slow);
-    rec_decoder_set_fast(x.slow, false);
+    pair_decoders(&x);
     static const char near[] = {'"', '\\', 'a', 'z', '_', '0', ' ', '\x01', '\x7F'};
     for (uint32_t f = 0; f < x.p->nfields; f++) {
         const PField *pf = &x.p->fields[f];
@@ -547,10 +639,7 @@ Test(rec_fast, code_objects_as_one_pattern)
     uint32_t procs = th_field(x.p, "procs", VT_LIST, 0);
     x.p->fields[procs].elem = VT_CODE;
     x.p->fields[procs].systems = SYS_BIT(SYS_CPT) | SYS_BIT(SYS_HCPCS) | SYS_BIT(SYS_ICD10);
-    x.fast = rec_decoder_new(x.p);
-    x.slow = rec_decoder_new(x.p);
-    cr_assert(x.fast && x.slow);
-    rec_decoder_set_fast(x.slow, false);
+    pair_decoders(&x);
     static const char *const systems[] = {"CPT", "HCPCS", "ICD10", "REV", "POS", "CPX", "HCPCT",
                                           "ICD1", "C", "cpt", "CPT\\u0020", ""};
     static const char *const codes[] = {"93350", "G0439", "I50.9", "0213T", "Z00.00", "", "9",
@@ -624,5 +713,65 @@ Test(rec_fast, short_integers_without_a_loop)
         both_s(&x, line);
     }
     cr_assert_gt(x.accepted, 2000);
+    pair_free(&x);
+}
+
+/* Lines in a block as the line loop reads them (rec_decode_line, by_line):
+ * lines with whitespace wherever JSON allows it, each space in turn made a
+ * '\n' (which ends the line there, inside the object), a '\n' put before
+ * each byte (blank lines, lines split after a ',', a ':', inside a string
+ * or a number), CRLF endings, bytes after the object, unknown keys, and
+ * lines around the decoder's first room of 4 KiB, some of them with an
+ * escape (so that their string, unescaped, fills that room). */
+Test(rec_fast, lines_in_a_block)
+{
+    static const char *const lines[] = {
+        "{ \"id\" : \"r1\" , \"payer\" : \"acme\" , \"service_date\" : \"2026-03-02\" , \"units\" : 1 ,"
+        " \"tags\" : [ \"a\" , \"b\" ] , \"diagnoses\" : [ \"I50.9\" ] , \"state\" : null }",
+        "{" BASE ",\"units\":12,\"price\":2.5,\"tags\":[\"a\",\"b\"],\"emergent\":true,\"mode\":\"plain\"}",
+        "{" BASE ",\"code\":\"64633\",\"code_system\":\"CPT\",\"diagnoses\":[\"I50.9\",\"Z00.00\"]}",
+        "{" BASE ",\"code\":\"6463\"}",
+        "{" BASE ",\"zz\":[1,{\"a\":2}],\"units\":3}",
+        "\t {" BASE "} \r",
+        "{" BASE ",\"state\":\"a\\nb\"}",
+        "{" BASE "}}",
+        "{}",
+        "{" BASE ",\"units\":1",
+    };
+    Pair x = pair_new();
+    for (size_t i = 0; i < sizeof lines / sizeof *lines; i++) {
+        size_t len = strlen(lines[i]);
+        char block[1024];
+        both(&x, lines[i], len);
+        for (size_t k = 0; k < len; k++)
+            if (lines[i][k] == ' ' || lines[i][k] == '\t') {
+                memcpy(block, lines[i], len);
+                block[k] = '\n';
+                both(&x, block, len);
+            }
+        for (size_t k = 0; k <= len; k++) {
+            memcpy(block, lines[i], k);
+            block[k] = '\n';
+            memcpy(block + k + 1, lines[i] + k, len - k);
+            both(&x, block, len + 1);
+        }
+    }
+    cr_assert_gt(x.in_block, 100);
+    /* around 4 KiB: a long id, plain or all escapes */
+    static char line[8192];
+    for (size_t n = 4070; n < 4170; n++)
+        for (int esc = 0; esc < 2; esc++) {
+            size_t o = (size_t)snprintf(line, sizeof line, "{\"payer\":\"acme\",\"service_date\":\"2026-03-02\",\"id\":\"");
+            while (o < n - 2) {
+                if (esc && line[o - 1] == '"') { /* one escape: the whole string is copied */
+                    memcpy(line + o, "\\n", 2);
+                    o += 2;
+                } else {
+                    line[o++] = 'a';
+                }
+            }
+            memcpy(line + o, "\"}", 3);
+            both(&x, line, n);
+        }
     pair_free(&x);
 }
