@@ -1569,8 +1569,18 @@ void vm_decide(Vm *vm, const Record *rec, Decision *out)
     /* Most records: no rule fired and none is unknown, so there is nothing
      * to waive, group or time. The decision is none, its lists empty. */
     if (vm->nfired == 0 && vm->nunknown == 0) {
-        *out = (Decision){.kind = PCR_DEC_NONE, .timely = -1, .rules = vm->rules,
-                          .obligations = vm->obl, .possible = vm->obl};
+        out->kind = PCR_DEC_NONE;
+        out->rules = vm->rules;
+        out->nrules = 0;
+        out->reviewers = NULL;
+        out->nreviewers = 0;
+        out->has_deadline = false;
+        out->deadline_is_date = false;
+        out->deadline = 0;
+        out->timely = -1;
+        out->obligations = out->possible = vm->obl;
+        out->nobligations = out->npossible = 0;
+        out->missing = 0;
         return;
     }
     vm_combine(vm, rec, out);
