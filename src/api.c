@@ -383,6 +383,9 @@ struct pcr_engine {
     Route *routes;   /* every payer of every policy, in policy order */
     size_t nroutes, routes_cap;
     uint32_t route_slot[ROUTE_SLOTS]; /* each chain's first route, plus 1; 0: empty */
+    uint32_t f_payer, f_service_date; /* the shared schema's payer and service_date fields
+                                         (routes_add, from the first policy): read by
+                                         decide_record without going through it */
     RecDecoder *dec; /* for the schema all policies share (the first's) */
     bool strict;     /* pcr_engine_set_strict: unknown keys are errors */
     Buf line;        /* the current decision line */
@@ -473,6 +476,10 @@ static inline uint32_t route_slot(uint64_t head, uint64_t tail, uint32_t n)
 static void routes_add(pcr_engine *e, size_t i)
 {
     const Prog *p = e->v[i].pol->prog;
+    if (i == 0) {
+        e->f_payer = p->f_payer;
+        e->f_service_date = p->f_service_date;
+    }
     for (uint32_t k = 0; k <= p->payer_count; k++) {
         uint32_t s = k ? p->refs[p->payer_first + k - 1] : p->payer;
         if (e->nroutes == e->routes_cap) {
@@ -791,12 +798,11 @@ static void explain_last(pcr_engine *e, const Record *r, uint64_t recno, const c
  * to out; returns the decision. */
 static inline pcr_decision_kind decide_record(pcr_engine *e, const Record *r, Buf *out)
 {
-    const Prog *p0 = e->v[0].pol->prog;
-    const RecVal *payer = &r->v[p0->f_payer];
-    EnginePolicy *ep = route(e, payer->s, payer->n, (int32_t)r->v[p0->f_service_date].i);
+    const RecVal *payer = &r->v[e->f_payer];
+    int32_t day = (int32_t)r->v[e->f_service_date].i;
+    EnginePolicy *ep = route(e, payer->s, payer->n, day);
     if (!ep) {
-        const WhyMemo *m = no_policy_why_memo(e, payer->s, payer->n,
-                                              (int32_t)r->v[p0->f_service_date].i);
+        const WhyMemo *m = no_policy_why_memo(e, payer->s, payer->n, day);
         out_no_policy(out, r->id, r->id_len, m->text, m->len);
         return remember(e, PCR_DEC_NO_POLICY, NULL, r->id, r->id_len, NULL);
     }

@@ -1498,6 +1498,27 @@ static const pcr_decision_kind vm_kind_of[] = {
     [OUT_NOT_COVERED] = PCR_DEC_NOT_COVERED,
 };
 
+/* Makes *out the decision of nothing: kind none, every list empty (its
+ * arrays vm's), no deadline, timely unknown. Field by field: a compound
+ * literal or memset is zeroed with `rep stos`, whose start-up costs more
+ * than these stores, for every record (vm.h: a field added to Decision
+ * must be set here too). */
+static inline void vm_decision_empty(const Vm *vm, Decision *out)
+{
+    out->kind = PCR_DEC_NONE;
+    out->rules = vm->rules;
+    out->nrules = 0;
+    out->reviewers = NULL;
+    out->nreviewers = 0;
+    out->has_deadline = false;
+    out->deadline_is_date = false;
+    out->deadline = 0;
+    out->timely = -1;
+    out->obligations = out->possible = vm->obl;
+    out->nobligations = out->npossible = 0;
+    out->missing = 0;
+}
+
 /* vm_combine for the commonest decided record: one rule fired, not an
  * exemption, and none is unknown. No exemption fired or may have, so
  * nothing waives it; it makes the one certain obligation, nothing is
@@ -1530,8 +1551,10 @@ static inline void vm_combine_one(Vm *vm, const Record *rec, Decision *out)
     uint32_t fr = p->f_requested_at;
     if (o->has_deadline && fr != PIDX_NONE && (rec->present >> fr & 1))
         o->timely = vm_timely(rec->v[fr].i, rec->date_only >> fr & 1, o->deadline_is_date, o->deadline);
-    *out = (Decision){.kind = PCR_DEC_NONE, .rules = vm->rules, .nrules = 1, .timely = -1,
-                      .obligations = vm->obl, .nobligations = 1, .possible = vm->obl + 1};
+    vm_decision_empty(vm, out);
+    out->nrules = 1;
+    out->nobligations = 1;
+    out->possible = vm->obl + 1;
     if (!outcome_strength(rule->outcome)) return; /* advisory: decides nothing */
     out->kind = vm_kind_of[rule->outcome];
     out->reviewers = vm->reviewers;
@@ -1569,8 +1592,7 @@ void vm_decide(Vm *vm, const Record *rec, Decision *out)
     /* Most records: no rule fired and none is unknown, so there is nothing
      * to waive, group or time. The decision is none, its lists empty. */
     if (vm->nfired == 0 && vm->nunknown == 0) {
-        *out = (Decision){.kind = PCR_DEC_NONE, .timely = -1, .rules = vm->rules,
-                          .obligations = vm->obl, .possible = vm->obl};
+        vm_decision_empty(vm, out);
         return;
     }
     vm_combine(vm, rec, out);
@@ -1586,10 +1608,7 @@ __attribute__((noinline)) static void vm_combine(Vm *vm, const Record *rec, Deci
         vm_combine_one(vm, rec, out);
         return;
     }
-    memset(out, 0, sizeof *out);
-    out->timely = -1;
-    out->rules = vm->rules;
-    out->obligations = out->possible = vm->obl;
+    vm_decision_empty(vm, out);
 
     /* Fired, unwaived rules (ascending, as fired is): the decision's list;
      * the certain ones among them: nothing may waive them. */

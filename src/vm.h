@@ -41,6 +41,9 @@ typedef struct Obligation {
     uint64_t missing;          /* possible: the absent fields that leave it open */
 } Obligation;
 
+/* (vm.c's vm_decision_empty sets every field one by one, not by zeroing
+ * the struct: a field added here must be set there too; test_vm checks
+ * them all.) */
 typedef struct Decision {
     pcr_decision_kind kind;
     const uint32_t *rules;     /* fired and not waived, ascending (VM scratch) */

@@ -749,6 +749,48 @@ static Prog *index_prog(void)
     return p;
 }
 
+/* A record on which nothing fires nor is unknown gets its Decision field
+ * by field (vm_decide's shortcut): whatever the Decision held before (a
+ * decided record's, or garbage), every field must be the plain empty
+ * decision's. */
+Test(vm, a_record_that_decides_nothing_leaves_nothing_of_the_one_before)
+{
+    Prog *p = index_prog();
+    Vm *vm = vm_new(p);
+    Record rec = rec_new(p, SD);
+    set_i(p, &rec, "units", 1);
+    for (int round = 0; round < 4; round++) {
+        Decision d;
+        if (round % 2) {
+            memset(&d, 0xA5, sizeof d);
+        } else { /* a decided record first: rules, obligations, reviewers */
+            set_i(p, &rec, "code", (int64_t)key(SYS_CPT, "70551"));
+            vm_decide(vm, &rec, &d);
+            cr_assert_eq(d.kind, PCR_DEC_PRIOR_AUTH);
+            cr_assert_gt(d.nobligations, 0);
+        }
+        Record none = rec_new(p, SD);
+        set_i(p, &none, "units", 2); /* the always rule wants 1 unit */
+        set_i(p, &none, "code", (int64_t)key(SYS_CPT, "99213"));
+        vm_decide(vm, &none, &d);
+        cr_assert_eq(d.kind, PCR_DEC_NONE, "round %d", round);
+        cr_assert_eq(d.nrules, 0);
+        cr_assert_not_null(d.rules);
+        cr_assert_eq(d.nreviewers, 0);
+        cr_assert_eq(d.has_deadline, false);
+        cr_assert_eq(d.deadline_is_date, false);
+        cr_assert_eq(d.deadline, 0);
+        cr_assert_eq(d.timely, -1);
+        cr_assert_eq(d.nobligations, 0);
+        cr_assert_not_null(d.obligations);
+        cr_assert_eq(d.npossible, 0);
+        cr_assert_not_null(d.possible);
+        cr_assert_eq(d.missing, 0, "round %d", round);
+    }
+    vm_free(vm);
+    th_prog_free(p);
+}
+
 Test(vm, index_skips_rules_of_other_codes)
 {
     Prog *p = index_prog();
