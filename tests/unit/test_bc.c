@@ -7,6 +7,7 @@
 #include <criterion/logging.h>
 
 #include "bc.h"
+#include "bc_format.h"
 #include "dates.h"
 /* helpers.h defines static helpers this file does not all use. */
 #pragma GCC diagnostic push
@@ -494,6 +495,29 @@ Test(bc, checksum_is_crc32_ieee)
 {
     /* The standard check value of CRC-32/ISO-HDLC, as the reference computes. */
     cr_assert_eq(ref_crc32((const uint8_t *)"123456789", 9), 0xcbf43926u);
+}
+
+/* Both ways bc_crc32 computes (by half bytes below 16 KiB, by slices of 8
+ * bytes from there on) against the bit-by-bit reference, at every length
+ * around the switch and its 8-byte steps, at an odd start, and for a file
+ * of megabytes, as bc_file_crc reads it. */
+Test(bc, crc32_matches_the_reference_at_every_size)
+{
+    size_t cap = (3u << 20) + 17;
+    uint8_t *b = malloc(cap);
+    cr_assert_not_null(b);
+    uint32_t x = 12345;
+    for (size_t i = 0; i < cap; i++) {
+        x = x * 1103515245u + 12345u;
+        b[i] = (uint8_t)(x >> 16);
+    }
+    cr_assert_eq(bc_crc32((const uint8_t *)"123456789", 9), 0xcbf43926u);
+    for (size_t n = 0; n < 40; n++) cr_assert_eq(bc_crc32(b + 1, n), ref_crc32(b + 1, n), "length %zu", n);
+    for (size_t n = (16u << 10) - 9; n < (16u << 10) + 17; n++)
+        cr_assert_eq(bc_crc32(b + 3, n), ref_crc32(b + 3, n), "length %zu", n);
+    cr_assert_eq(bc_crc32(b, cap), ref_crc32(b, cap));
+    cr_assert_eq(bc_file_crc(b, cap), ref_file_crc(b, cap));
+    free(b);
 }
 
 Test(bc, round_trip_same_bytes_and_tables)
