@@ -106,6 +106,48 @@ Test(host, sha256_matches_sha256sum_at_every_block_boundary)
     cr_assert_str_eq(abc, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
 
+/* sha256_digest (by the processor's SHA instructions where it has them)
+ * against the portable code at every length to 300 bytes and at a few
+ * of megabytes, from odd starts; and a file of 1 MiB and 3 bytes against
+ * sha256sum. */
+Test(host, sha256_instructions_and_portable_code_agree)
+{
+    size_t cap = (2u << 20) + 301;
+    uint8_t *buf = malloc(cap);
+    cr_assert_not_null(buf);
+    uint32_t x = 99;
+    for (size_t i = 0; i < cap; i++) {
+        x = x * 1664525u + 1013904223u;
+        buf[i] = (uint8_t)(x >> 24);
+    }
+    cr_log_info("sha256: %s", sha256_hw() ? "SHA instructions" : "portable code only");
+    uint8_t a[SHA256_BYTES], b[SHA256_BYTES];
+    for (size_t n = 0; n <= 300; n++) {
+        sha256_digest(buf + n % 7, n, a);
+        sha256_digest_portable(buf + n % 7, n, b);
+        cr_assert_arr_eq(a, b, SHA256_BYTES, "length %zu", n);
+    }
+    static const size_t big[] = {(1u << 20) - 1, 1u << 20, (2u << 20) + 3};
+    for (size_t k = 0; k < sizeof big / sizeof *big; k++) {
+        sha256_digest(buf + 5, big[k], a);
+        sha256_digest_portable(buf + 5, big[k], b);
+        cr_assert_arr_eq(a, b, SHA256_BYTES, "length %zu", big[k]);
+    }
+    char path[] = "/tmp/pcr-sha-XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert(fd >= 0);
+    size_t n = (1u << 20) + 3;
+    cr_assert_eq(write(fd, buf, n), (ssize_t)n);
+    close(fd);
+    char want[65], got[65];
+    sha256sum(path, want);
+    unlink(path);
+    cr_assert_str_neq(want, "", "sha256sum failed");
+    sha256_hex(buf, n, got);
+    cr_assert_str_eq(got, want);
+    free(buf);
+}
+
 Test(host, policy_sha256_is_the_bytecode_files_digest)
 {
     pcr_policy *p = compile(POLICY("effective 2022-01-01"));
