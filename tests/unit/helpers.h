@@ -137,6 +137,20 @@ static inline void th_prog_free(Prog *p)
     prog_free(p);
 }
 
+/* n bytes of noise from a linear congruential generator seeded by seed
+ * (the same bytes for the same seed), for tests that feed large buffers
+ * to two implementations; the caller frees them. */
+static inline uint8_t *th_noise(size_t n, uint32_t seed)
+{
+    uint8_t *b = malloc(n ? n : 1);
+    if (!b) return NULL;
+    for (size_t i = 0; i < n; i++) {
+        seed = seed * 1664525u + 1013904223u;
+        b[i] = (uint8_t)(seed >> 24);
+    }
+    return b;
+}
+
 /* Reads a whole file (NUL-terminated); NULL if it cannot. */
 static inline char *th_read_file(const char *path, size_t *len)
 {

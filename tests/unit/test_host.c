@@ -113,13 +113,8 @@ Test(host, sha256_matches_sha256sum_at_every_block_boundary)
 Test(host, sha256_instructions_and_portable_code_agree)
 {
     size_t cap = (2u << 20) + 301;
-    uint8_t *buf = malloc(cap);
+    uint8_t *buf = th_noise(cap, 99);
     cr_assert_not_null(buf);
-    uint32_t x = 99;
-    for (size_t i = 0; i < cap; i++) {
-        x = x * 1664525u + 1013904223u;
-        buf[i] = (uint8_t)(x >> 24);
-    }
     cr_log_info("sha256: %s", sha256_hw() ? "SHA instructions" : "portable code only");
     uint8_t a[SHA256_BYTES], b[SHA256_BYTES];
     for (size_t n = 0; n <= 300; n++) {
