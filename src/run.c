@@ -272,11 +272,14 @@ static bool run_stream(Run *r)
  *
  * The calling thread reads straight into batches (closed past
  * BATCH_BYTES - READ_BYTES of whole lines), hands them to the workers and writes the finished
- * batches in input order: it never copies the input or looks at a line. Each worker
- * owns an engine (e itself for the first, clones for the others), counts
- * its batch's lines, takes its first record number once the batch before
- * has taken its own (batches are taken in order, so that wait is short),
- * and renders the decisions into the batch's own buffer. At most `nb`
+ * batches in input order: it never copies the input or looks at a line.
+ * With N threads asked for there are N - 1 workers, each with a clone of
+ * the engine; the calling thread decides a batch too, with e itself,
+ * whenever it would otherwise wait for one to finish, so N threads share
+ * N cores. Whoever takes a batch (decide_next) counts its lines, takes its
+ * first record number once the batch before has taken its own (batches
+ * are taken in order, so that wait is short), and renders the decisions
+ * into the batch's own buffer. At most `nb`
  * batches are in flight, so memory is bounded by nb x (a batch, one read
  * and one line over, and its decisions). */
 
@@ -386,36 +389,42 @@ static void decide_batch(pcr_engine *e, Batch *b)
     }
 }
 
+/* Takes the oldest batch no thread has taken, if any, numbers its records
+ * once the batch before has numbered its own (batches are taken in
+ * order, so that wait is short) and decides it on e. Called, and returns,
+ * with p->mu held; returns whether there was such a batch. */
+static bool decide_next(Pool *p, pcr_engine *e)
+{
+    Batch *take = NULL;
+    for (uint64_t s = p->written; s < p->submitted && !take; s++)
+        if (p->b[s % p->nb].state == B_READY) take = &p->b[s % p->nb];
+    if (!take) return false;
+    take->state = B_RUNNING;
+    pthread_mutex_unlock(&p->mu);
+    uint64_t count = count_lines(take->in.p, take->in.n) + take->too_long;
+    pthread_mutex_lock(&p->mu);
+    while (p->next_seq != take->seq) pthread_cond_wait(&p->numbered, &p->mu);
+    take->first_recno = p->next_recno;
+    p->next_recno += count;
+    p->next_seq++;
+    pthread_cond_broadcast(&p->numbered);
+    pthread_mutex_unlock(&p->mu);
+    decide_batch(e, take);
+    pthread_mutex_lock(&p->mu);
+    take->state = B_DONE;
+    pthread_cond_broadcast(&p->done);
+    return true;
+}
+
 static void *worker_main(void *arg)
 {
     Worker *w = arg;
     Pool *p = w->pool;
     pthread_mutex_lock(&p->mu);
     for (;;) {
-        Batch *take = NULL;
-        for (uint64_t s = p->written; s < p->submitted && !take; s++)
-            if (p->b[s % p->nb].state == B_READY) take = &p->b[s % p->nb];
-        if (!take) {
-            if (p->quit) break;
-            pthread_cond_wait(&p->work, &p->mu);
-            continue;
-        }
-        take->state = B_RUNNING;
-        pthread_mutex_unlock(&p->mu);
-        uint64_t count = count_lines(take->in.p, take->in.n) + take->too_long;
-        pthread_mutex_lock(&p->mu);
-        /* Every earlier batch was taken before this one: it numbers itself
-         * as soon as it has counted. */
-        while (p->next_seq != take->seq) pthread_cond_wait(&p->numbered, &p->mu);
-        take->first_recno = p->next_recno;
-        p->next_recno += count;
-        p->next_seq++;
-        pthread_cond_broadcast(&p->numbered);
-        pthread_mutex_unlock(&p->mu);
-        decide_batch(w->e, take);
-        pthread_mutex_lock(&p->mu);
-        take->state = B_DONE;
-        pthread_cond_broadcast(&p->done);
+        if (decide_next(p, w->e)) continue;
+        if (p->quit) break;
+        pthread_cond_wait(&p->work, &p->mu);
     }
     pthread_mutex_unlock(&p->mu);
     return NULL;
@@ -432,7 +441,7 @@ static bool write_done(Run *r, Pool *p, bool all)
         Batch *b = &p->b[p->written % p->nb];
         if (b->state != B_DONE) {
             if (!all) break;
-            pthread_cond_wait(&p->done, &p->mu);
+            if (!decide_next(p, r->e)) pthread_cond_wait(&p->done, &p->mu);
             continue;
         }
         pthread_mutex_unlock(&p->mu);
@@ -453,9 +462,11 @@ static bool write_done(Run *r, Pool *p, bool all)
 static Batch *next_batch(Run *r, Pool *p, bool *ok)
 {
     while (p->submitted - p->written >= p->nb) {
-        /* Wait for the oldest batch, then write what is done. */
+        /* Wait for the oldest batch, deciding one meanwhile when there is
+         * one to take, then write what is done. */
         pthread_mutex_lock(&p->mu);
-        while (p->b[p->written % p->nb].state != B_DONE) pthread_cond_wait(&p->done, &p->mu);
+        while (p->b[p->written % p->nb].state != B_DONE)
+            if (!decide_next(p, r->e)) pthread_cond_wait(&p->done, &p->mu);
         pthread_mutex_unlock(&p->mu);
         if (!write_done(r, p, false)) *ok = false;
     }
@@ -582,11 +593,14 @@ static bool run_threads(Run *r, unsigned nthreads)
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    for (unsigned i = 0; i < nthreads; i++) {
+    /* This thread decides too (with e itself) whenever it would otherwise
+     * wait for a batch: nthreads - 1 workers, each with a clone. */
+    for (unsigned i = 0; i + 1 < nthreads; i++) {
         w[i].pool = &p;
-        w[i].e = i == 0 ? r->e : pcr_engine_clone(r->e);
+        w[i].e = pcr_engine_clone(r->e);
+        if (!w[i].e) break;
         if (pthread_create(&w[i].tid, NULL, worker_main, &w[i]) != 0) {
-            if (i) pcr_engine_free(w[i].e);
+            pcr_engine_free(w[i].e);
             break;
         }
         started++;
@@ -605,10 +619,8 @@ static bool run_threads(Run *r, unsigned nthreads)
     pthread_mutex_unlock(&p.mu);
     for (unsigned i = 0; i < started; i++) {
         pthread_join(w[i].tid, NULL);
-        if (i) {
-            pcr_engine_merge_counts(r->e, w[i].e);
-            pcr_engine_free(w[i].e);
-        }
+        pcr_engine_merge_counts(r->e, w[i].e);
+        pcr_engine_free(w[i].e);
     }
     for (unsigned i = 0; i < MAX_BATCHES; i++) {
         buf_free(&p.b[i].in);
