@@ -2768,21 +2768,29 @@ Test(vm, key_memo_answers_as_the_table)
 
 /* ---- chains decided without running them ---------------------------------- */
 
-/* `JFALSE L; <emit>; [NOT;] AND; L:` around an `or` of two tests. */
+/* The `or` of what comes before the open and what comes between it and the
+ * close: `JTRUE L; <right>; OR; L:`. */
 static void e_or2_open(Prog *p, size_t *j) { *j = e_jump(p, OP_JTRUE); }
 static void e_or2_close(Prog *p, size_t j)
 {
     e_op(p, OP_OR);
     e_patch(p, j);
 }
+/* The same for `and`: `JFALSE L; <right>; AND; L:`. */
+static void e_and2_open(Prog *p, size_t *j) { *j = e_jump(p, OP_JFALSE); }
+static void e_and2_close(Prog *p, size_t j)
+{
+    e_op(p, OP_AND);
+    e_patch(p, j);
+}
 /* `PRESENT f; JFALSE; LDEQK f k; AND` */
 static void e_present_eq(Prog *p, const char *field, int64_t k)
 {
     e_present(p, field);
-    size_t j = e_jump(p, OP_JFALSE);
+    size_t j;
+    e_and2_open(p, &j);
     e_fused_k(p, OP_LDEQK, field, k);
-    e_op(p, OP_AND);
-    e_patch(p, j);
+    e_and2_close(p, j);
 }
 
 /* vm_new reads a block that is an `and` chain of tests (fused tests,
@@ -2810,67 +2818,60 @@ Test(vm, chains_decide_as_their_blocks)
     /* 1: plan == "ma" and units > 5 unless diagnoses any in dx */
     r = rule_begin(p, "seq_gt_list", OUT_PRIOR_AUTH);
     e_str_eq(p, "plan", "ma");
-    j = e_jump(p, OP_JFALSE);
+    e_and2_open(p, &j);
     e_fused_k(p, OP_LDGTK, "units", 5);
-    e_op(p, OP_AND);
-    e_patch(p, j);
+    e_and2_close(p, j);
     e_and_test(p, true, T_ANYSET, "diagnoses", d, NULL);
     rule_end(p, r);
     /* 2: code in mri unless emergent or (present(setting) and setting == emergency) */
     r = rule_begin(p, "emergency_or", OUT_PRIOR_AUTH);
     e_fused(p, OP_LDINSET, "code", s);
-    j = e_jump(p, OP_JFALSE);
+    e_and2_open(p, &j);
     e_load(p, "emergent");
     e_or2_open(p, &o);
     e_present_eq(p, "setting", 5);
     e_or2_close(p, o);
     e_op(p, OP_NOT);
-    e_op(p, OP_AND);
-    e_patch(p, j);
+    e_and2_close(p, j);
     rule_end(p, r);
     /* 3: code in mri and (plan == "a" or plan == "b") unless emergent */
     r = rule_begin(p, "plan_or", OUT_NOTIFICATION);
     e_fused(p, OP_LDINSET, "code", s);
-    j = e_jump(p, OP_JFALSE);
+    e_and2_open(p, &j);
     e_str_eq(p, "plan", "a");
     e_or2_open(p, &o);
     e_str_eq(p, "plan", "b");
     e_or2_close(p, o);
-    e_op(p, OP_AND);
-    e_patch(p, j);
+    e_and2_close(p, j);
     e_and_test(p, true, T_BOOL, "emergent", 0, NULL);
     rule_end(p, r);
     /* 4: network != out and state != "NY" and units <= 3 and units < 9 and stay_hours >= 2 */
     r = rule_begin(p, "ne_sne_le_lt_ge", OUT_NOTIFICATION);
     e_fused_k(p, OP_LDNEK, "network", 1);
-    j = e_jump(p, OP_JFALSE);
+    e_and2_open(p, &j);
     e_load(p, "state");
     e_str(p, "NY");
     e_op(p, OP_SNE);
-    e_op(p, OP_AND);
-    e_patch(p, j);
+    e_and2_close(p, j);
     e_and_test(p, false, T_EQ, "units", 3, NULL); /* (LDEQK; then LE, LT, GE below) */
     p->code[p->ncode - 5] = OP_LDLEK;
-    j = e_jump(p, OP_JFALSE);
+    e_and2_open(p, &j);
     e_fused_k(p, OP_LDLTK, "units", 9);
-    e_op(p, OP_AND);
-    e_patch(p, j);
-    j = e_jump(p, OP_JFALSE);
+    e_and2_close(p, j);
+    e_and2_open(p, &j);
     e_fused_k(p, OP_LDGEK, "stay_hours", 2);
-    e_op(p, OP_AND);
-    e_patch(p, j);
+    e_and2_close(p, j);
     rule_end(p, r);
     /* 5: emergent and (code in mri or (present(diagnoses) and diagnoses any in dx)) */
     r = rule_begin(p, "bool_set_or", OUT_PRIOR_AUTH);
     e_load(p, "emergent");
-    j = e_jump(p, OP_JFALSE);
+    e_and2_open(p, &j);
     e_fused(p, OP_LDINSET, "code", s);
     e_or2_open(p, &o);
     e_present(p, "diagnoses");
     e_and_test(p, false, T_ANYSET, "diagnoses", d, NULL);
     e_or2_close(p, o);
-    e_op(p, OP_AND);
-    e_patch(p, j);
+    e_and2_close(p, j);
     rule_end(p, r);
     /* 6: medicare_primary unless admission == elective (a bool with a default) */
     r = rule_begin(p, "default_bool", OUT_NOTIFICATION);
@@ -2881,14 +2882,13 @@ Test(vm, chains_decide_as_their_blocks)
      * diagnoses any in dx)) unless emergent: an `or` holding an `and` */
     r = rule_begin(p, "or_of_and", OUT_PRIOR_AUTH);
     e_fused_k(p, OP_LDINMASK, "setting", (1 << 1) | (1 << 3));
-    j = e_jump(p, OP_JFALSE);
+    e_and2_open(p, &j);
     e_fused(p, OP_LDINSET, "code", em);
     e_or2_open(p, &o);
     e_fused(p, OP_LDINSET, "code", s);
     e_and_test(p, false, T_ANYSET, "diagnoses", d, NULL);
     e_or2_close(p, o);
-    e_op(p, OP_AND);
-    e_patch(p, j);
+    e_and2_close(p, j);
     e_and_test(p, true, T_BOOL, "emergent", 0, NULL);
     rule_end(p, r);
     /* 8: (setting == emergency and emergent) or (emergent and
@@ -2902,10 +2902,9 @@ Test(vm, chains_decide_as_their_blocks)
     e_and_test(p, false, T_BOOL, "emergent", 0, NULL);
     e_or2_open(p, &o);
     e_load(p, "emergent");
-    j2 = e_jump(p, OP_JFALSE);
+    e_and2_open(p, &j2);
     e_present_eq(p, "setting", 5);
-    e_op(p, OP_AND);
-    e_patch(p, j2);
+    e_and2_close(p, j2);
     e_or2_close(p, o);
     e_or2_open(p, &o);
     e_str_eq(p, "plan", "a");
@@ -2913,10 +2912,9 @@ Test(vm, chains_decide_as_their_blocks)
     e_or2_close(p, o);
     e_or2_open(p, &o);
     e_str_eq(p, "plan", "b");
-    j2 = e_jump(p, OP_JFALSE);
+    e_and2_open(p, &j2);
     e_load(p, "medicare_primary");
-    e_op(p, OP_AND);
-    e_patch(p, j2);
+    e_and2_close(p, j2);
     e_or2_close(p, o);
     rule_end(p, r);
     /* 9: setting == inpatient and (admission == maternity or present(delivery)
@@ -2925,21 +2923,19 @@ Test(vm, chains_decide_as_their_blocks)
      * stay_hours < 2) or plan != "ma"): comparisons and `present` in `or`s */
     r = rule_begin(p, "cmp_or", OUT_PRIOR_AUTH);
     e_fused_k(p, OP_LDEQK, "setting", 0);
-    j = e_jump(p, OP_JFALSE);
+    e_and2_open(p, &j);
     e_fused_k(p, OP_LDEQK, "admission", 3);
     e_or2_open(p, &o);
     e_present(p, "delivery");
     e_or2_close(p, o);
     e_or2_open(p, &o);
     e_fused_k(p, OP_LDEQK, "units", 3);
-    j2 = e_jump(p, OP_JFALSE);
+    e_and2_open(p, &j2);
     e_present(p, "medicare_primary"); /* true when absent: it has a default */
-    e_op(p, OP_AND);
-    e_patch(p, j2);
+    e_and2_close(p, j2);
     e_or2_close(p, o);
-    e_op(p, OP_AND);
-    e_patch(p, j);
-    j = e_jump(p, OP_JFALSE);
+    e_and2_close(p, j);
+    e_and2_open(p, &j);
     static const struct { const char *f1; int64_t k1; Opcode op2; const char *f2; int64_t k2; } ands[] = {
         {"delivery", 0, OP_LDLEK, "stay_hours", 2}, {"delivery", 1, OP_LDGTK, "stay_hours", 2},
         {NULL, 6, OP_LDGEK, "units", 5}, {NULL, 9, OP_LDLTK, "stay_hours", 2}};
@@ -2947,10 +2943,9 @@ Test(vm, chains_decide_as_their_blocks)
         if (x) e_or2_open(p, &o);
         if (!ands[x].f1) e_fused_k(p, x == 2 ? OP_LDLTK : OP_LDNEK, "units", ands[x].k1);
         else e_fused_k(p, OP_LDEQK, ands[x].f1, ands[x].k1);
-        j2 = e_jump(p, OP_JFALSE);
+        e_and2_open(p, &j2);
         e_fused_k(p, ands[x].op2, ands[x].f2, ands[x].k2);
-        e_op(p, OP_AND);
-        e_patch(p, j2);
+        e_and2_close(p, j2);
         if (x) e_or2_close(p, o);
     }
     e_or2_open(p, &o);
@@ -2958,8 +2953,7 @@ Test(vm, chains_decide_as_their_blocks)
     e_str(p, "ma");
     e_op(p, OP_SNE);
     e_or2_close(p, o);
-    e_op(p, OP_AND);
-    e_patch(p, j);
+    e_and2_close(p, j);
     rule_end(p, r);
     static const char *const reviewers[][2] = {{"a", NULL}, {"b", NULL}, {"c", NULL}, {"d", NULL},
                                                {"e", NULL}, {"f", NULL}, {"g", NULL}, {"h", NULL},
