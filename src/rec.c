@@ -285,6 +285,9 @@ struct RecDecoder {
     uint64_t ws;                  /* bit c: byte c (< 64) is whitespace here */
     bool block;                   /* rec_decode_line: '\n' ends the line, the
                                      object ends it if the line does not */
+    Tok line_unknown[REC_LINE_UNKNOWN]; /* rec_decode_line: the unknown keys it
+                                     counts once it takes the record */
+    uint32_t nline_unknown;
 
     uint8_t *scratch;             /* unescaped strings of this record */
     size_t cap, used;
@@ -2477,12 +2480,16 @@ static int general_member(RecDecoder *d, Members *m)
         }
         return member_end(d, m, q);
     }
-    if (d->block) return MEMBERS_FAILED; /* counted once, by rec_decode */
+    /* rec_decode_line counts a record's unknown keys only once it takes the
+     * record (rec_decode counts them when it does not); strict mode's
+     * message is rec_decode's */
+    if (d->block && (d->strict || d->nline_unknown == REC_LINE_UNKNOWN)) return MEMBERS_FAILED;
     if (!key_insert(d, 0, &k)) {
         fail_dup(d, &k, NULL);
         return MEMBERS_FAILED;
     }
-    count_unknown(d, &k);
+    if (d->block) d->line_unknown[d->nline_unknown++] = k;
+    else count_unknown(d, &k);
     if (!read_member_value(d, &k, &v)) return MEMBERS_FAILED;
     if ((v.kind == TK_ARRAY || v.kind == TK_OBJECT) && !skip_nested(d, v.kind, &k))
         return MEMBERS_FAILED;
@@ -2644,8 +2651,10 @@ const Record *rec_decode(RecDecoder *d, const char *line, size_t len, uint64_t r
  * rec_decode would read. The limit is at most one byte past the scratch
  * buffer's size (a line of that size and its '\n'; the strings of an
  * object within it, unescaped, fit) and REC_MAX_LINE, so a line past
- * either takes rec_decode. Anything else, and a record with an unknown key
- * (counted by rec_decode alone), is NULL, its message not made (quiet). */
+ * either takes rec_decode. Its unknown keys are kept (general_member) and
+ * counted only when the record is taken, so a record that then goes to
+ * rec_decode is counted once. Anything else is NULL, its message not made
+ * (quiet). */
 const Record *rec_decode_line(RecDecoder *d, const char *text, size_t n, uint64_t recno, size_t *len)
 {
     size_t lim = d->cap < REC_MAX_LINE ? d->cap + 1 : (size_t)REC_MAX_LINE + 1;
@@ -2656,11 +2665,13 @@ const Record *rec_decode_line(RecDecoder *d, const char *text, size_t n, uint64_
     d->ws = WS_BLOCK;
     d->block = true;
     d->quiet = true;
+    d->nline_unknown = 0;
     bool ok = parse_record(d) && (d->end < d->line + lim || lim == n);
     d->block = false;
     d->quiet = false;
     d->ws = WS_LINE;
     if (!ok) return NULL;
+    for (uint32_t i = 0; i < d->nline_unknown; i++) count_unknown(d, &d->line_unknown[i]);
     *len = (size_t)(d->end - d->line);
     return &d->rec;
 }

@@ -33,6 +33,8 @@ enum {
     REC_MAX_DEPTH = 64,      /* nesting inside skipped unknown values */
     REC_ERR_MAX = 512,
     REC_UNKNOWN_KEYS = 32,      /* distinct unknown key names counted by name */
+    REC_LINE_UNKNOWN = 8,       /* unknown keys of a record rec_decode_line takes
+                                   (more: it leaves the record to rec_decode) */
     REC_UNKNOWN_NAME_MAX = 40,  /* longer unknown names are counted as "other" */
 };
 
@@ -76,10 +78,12 @@ const Record *rec_decode(RecDecoder *d, const char *line, size_t len, uint64_t r
 /* rec_decode_line: the line at text[0..n) that ends at its first '\n' (or
  * at n), decoded in the same pass that finds that end: returns the record
  * and sets *len to the line's length ('\n' not counted), exactly as
- * rec_decode(d, text, *len, recno) would. Returns NULL when that takes
- * more than the one pass (a malformed line, one with an unknown key, one
- * longer than the decoder has room for): the caller finds the line's end
- * and calls rec_decode, which gives the record or the message. */
+ * rec_decode(d, text, *len, recno) would, its unknown keys counted as
+ * rec_decode counts them. Returns NULL, having counted nothing, when that
+ * takes more than the one pass (a malformed line, one longer than the
+ * decoder has room for, one with more than REC_LINE_UNKNOWN unknown keys
+ * or with any in strict mode): the caller finds the line's end and calls
+ * rec_decode, which gives the record or the message. */
 const Record *rec_decode_line(RecDecoder *d, const char *text, size_t n, uint64_t recno, size_t *len);
 const char *rec_error(const RecDecoder *d);
 const Record *rec_partial(const RecDecoder *d);

@@ -90,9 +90,10 @@ static char *counts(pcr_engine *e)
 
 /* The decisions of text[0..n) line by line through pcr_engine_eval (a line
  * over 1 MiB: the run's message for it), on a fresh engine. */
-static char *expected(const char *text, size_t n, char **unknown)
+static char *expected(const char *text, size_t n, bool strict, char **unknown)
 {
     pcr_engine *e = th_engine("lines.pcr", policy_src);
+    pcr_engine_set_strict(e, strict);
     cr_assert(e);
     char *out = NULL;
     size_t len = 0;
@@ -123,7 +124,7 @@ static char *expected(const char *text, size_t n, char **unknown)
 }
 
 /* The decisions of a run over text[0..n) on threads threads. */
-static char *run(const char *text, size_t n, unsigned threads, char **unknown)
+static char *run(const char *text, size_t n, unsigned threads, bool strict, char **unknown)
 {
     char path[4200];
     snprintf(path, sizeof path, "%s/in.jsonl", th_tmpdir("api_lines"));
@@ -135,6 +136,7 @@ static char *run(const char *text, size_t n, unsigned threads, char **unknown)
     cr_assert(in && out);
     pcr_engine *e = th_engine("lines.pcr", policy_src);
     cr_assert(e);
+    pcr_engine_set_strict(e, strict);
     pcr_run_opts o = {.threads = threads};
     pcr_stats st;
     cr_assert_eq(pcr_engine_run_opts(e, in, out, &o, &st), PCR_OK);
@@ -151,17 +153,20 @@ static char *run(const char *text, size_t n, unsigned threads, char **unknown)
     return s;
 }
 
-Test(api_lines, a_run_decides_each_line_as_eval_does)
+/* A run (one thread and two, strict or not) decides each line of the
+ * input as pcr_engine_eval does, with the same unknown keys counted. */
+static void run_as_eval(bool strict)
 {
     for (int last = 0; last < 2; last++) {
         size_t n;
         char *text = input(&n, last);
-        char *want_unknown, *want = expected(text, n, &want_unknown);
+        char *want_unknown, *want = expected(text, n, strict, &want_unknown);
         cr_assert(strstr(want, "\"decision\":\"prior_auth\"") && strstr(want, "\"error\":\"record 3:") &&
                   strstr(want, "unexpected data after the object") && strstr(want, "\"id\":\"d2\"") && strstr(want, "\"id\":\"e1\",\"decision\":\"error\""));
         cr_assert(strstr(want_unknown, "unknown_key seting 2"), "%s", want_unknown);
+        if (strict) cr_assert(strstr(want, "unknown field 'seting'"), "%s", want);
         for (unsigned threads = 1; threads <= 2; threads++) {
-            char *got_unknown, *got = run(text, n, threads, &got_unknown);
+            char *got_unknown, *got = run(text, n, threads, strict, &got_unknown);
             cr_assert_str_eq(got, want, "%u threads", threads);
             cr_assert_str_eq(got_unknown, want_unknown, "%u threads", threads);
             free(got);
@@ -172,6 +177,12 @@ Test(api_lines, a_run_decides_each_line_as_eval_does)
         free(text);
     }
 }
+
+Test(api_lines, a_run_decides_each_line_as_eval_does) { run_as_eval(false); }
+
+/* Strict: a record with an unknown key is an error, from the line loop's
+ * single pass as from pcr_engine_eval. */
+Test(api_lines, a_strict_run_decides_each_line_as_eval_does) { run_as_eval(true); }
 
 /* A stop flag that is set while the run waits for input ends the wait,
  * even when no signal interrupts that wait (the signal that set it came
