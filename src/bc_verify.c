@@ -349,25 +349,43 @@ static bool check_schema(VEnv *e)
            check_role(e, p->f_service_at, "service_at", VT_DATETIME, true, false);
 }
 
+/* "KIND I", what a message says of entry i of a table: formatted only
+ * for a message (a policy has thousands of entries, each checked on every
+ * load). */
+static const char *entry_what(const char *kind, uint32_t i, char *what, size_t cap)
+{
+    snprintf(what, cap, "%s %u", kind, i);
+    return what;
+}
+
+/* "set I (NAME)", for a message about set i, whose name is a string. */
+static const char *set_what(const Prog *p, uint32_t i, char *what, size_t cap)
+{
+    char nm[48];
+    snprintf(what, cap, "set %u (%s)", i, name_of(p, p->sets[i].name, nm, sizeof nm));
+    return what;
+}
+
 static bool check_sets(VEnv *e)
 {
     const Prog *p = e->p;
     for (uint32_t i = 0; i < p->nsets; i++) {
         const PSet *s = &p->sets[i];
-        char what[96], nm[48];
-        snprintf(what, sizeof what, "set %u", i);
-        if (!check_str(e, s->name, what)) return false;
-        snprintf(what, sizeof what, "set %u (%s)", i, name_of(p, s->name, nm, sizeof nm));
+        char what[96];
+        if (s->name >= p->nstrs) return check_str(e, s->name, entry_what("set", i, what, sizeof what));
         if (s->count > PCR_MAX_SET_RANGES)
-            return fail(e, "%s: %u ranges (at most %d)", what, s->count, PCR_MAX_SET_RANGES);
+            return fail(e, "%s: %u ranges (at most %d)", set_what(p, i, what, sizeof what), s->count,
+                        PCR_MAX_SET_RANGES);
         if (s->first > p->nranges || s->count > p->nranges - s->first)
-            return fail(e, "%s: ranges %u+%u out of range (%u ranges)", what, s->first, s->count,
-                        p->nranges);
+            return fail(e, "%s: ranges %u+%u out of range (%u ranges)", set_what(p, i, what, sizeof what),
+                        s->first, s->count, p->nranges);
         const CodeRange *r = p->ranges + s->first;
         for (uint32_t k = 0; k < s->count; k++) {
-            if (r[k].lo > r[k].hi) return fail(e, "%s: range %u has lo > hi", what, k);
+            if (r[k].lo > r[k].hi)
+                return fail(e, "%s: range %u has lo > hi", set_what(p, i, what, sizeof what), k);
             if (k > 0 && r[k - 1].hi >= r[k].lo)
-                return fail(e, "%s: ranges %u and %u are not sorted and disjoint", what, k - 1, k);
+                return fail(e, "%s: ranges %u and %u are not sorted and disjoint",
+                            set_what(p, i, what, sizeof what), k - 1, k);
         }
     }
     return true;
@@ -379,8 +397,7 @@ static bool check_rule(VEnv *e, uint32_t i)
     const PRule *r = &p->rules[i];
     e->rule = PIDX_NONE;
     char what[32];
-    snprintf(what, sizeof what, "rule %u", i);
-    if (!check_str(e, r->id, what)) return false;
+    if (r->id >= p->nstrs) return check_str(e, r->id, entry_what("rule", i, what, sizeof what));
     e->rule = i; /* from here on, messages name the rule */
     if (!check_str(e, r->title, "title") || !check_cites(e, r) ||
         !check_str_list(e, r->rev_first, r->rev_count, "reviewers") ||
@@ -463,17 +480,27 @@ static bool check_rules(VEnv *e)
 }
 
 /* A strictly ascending list of rule indices. indexed: every rule named must
- * have an index set (segments) or must have none (the always list). */
-static bool check_rule_list(VEnv *e, const uint32_t *v, uint32_t n, bool indexed, const char *what)
+ * have an index set (segments) or must have none (the always list).
+ * Messages name the list "KIND I" (entry_what), or KIND when i is
+ * PIDX_NONE (list_what). */
+static const char *list_what(const char *kind, uint32_t i, char *what, size_t cap)
+{
+    return i == PIDX_NONE ? kind : entry_what(kind, i, what, cap);
+}
+
+static bool check_rule_list(VEnv *e, const uint32_t *v, uint32_t n, bool indexed, const char *kind,
+                            uint32_t i)
 {
     const Prog *p = e->p;
-    char nm[48];
+    char nm[48], w[48];
     for (uint32_t k = 0; k < n; k++) {
-        if (v[k] >= p->nrules) return fail(e, "%s names rule %u of %u", what, v[k], p->nrules);
-        if (k > 0 && v[k - 1] >= v[k]) return fail(e, "%s: rules not ascending", what);
+        if (v[k] >= p->nrules)
+            return fail(e, "%s names rule %u of %u", list_what(kind, i, w, sizeof w), v[k], p->nrules);
+        if (k > 0 && v[k - 1] >= v[k])
+            return fail(e, "%s: rules not ascending", list_what(kind, i, w, sizeof w));
         const PRule *r = &p->rules[v[k]];
         if ((r->index_set != PIDX_NONE) != indexed)
-            return fail(e, "%s names rule %u (%s), which is %s", what, v[k],
+            return fail(e, "%s names rule %u (%s), which is %s", list_what(kind, i, w, sizeof w), v[k],
                         name_of(p, r->id, nm, sizeof nm), indexed ? "not indexed" : "indexed");
     }
     return true;
@@ -485,16 +512,15 @@ static bool check_index(VEnv *e)
     for (uint32_t i = 0; i < p->nsegs; i++) {
         const PSeg *s = &p->segs[i];
         char what[48];
-        snprintf(what, sizeof what, "index segment %u", i);
-        if (s->lo > s->hi) return fail(e, "%s has lo > hi", what);
+        if (s->lo > s->hi) return fail(e, "%s has lo > hi", entry_what("index segment", i, what, sizeof what));
         if (i > 0 && p->segs[i - 1].hi >= s->lo)
             return fail(e, "index segments %u and %u are not sorted and disjoint", i - 1, i);
         if (s->first > p->nseg_rules || s->count > p->nseg_rules - s->first)
-            return fail(e, "%s: rules %u+%u out of range (%u entries)", what, s->first, s->count,
-                        p->nseg_rules);
-        if (!check_rule_list(e, p->seg_rules + s->first, s->count, true, what)) return false;
+            return fail(e, "%s: rules %u+%u out of range (%u entries)",
+                        entry_what("index segment", i, what, sizeof what), s->first, s->count, p->nseg_rules);
+        if (!check_rule_list(e, p->seg_rules + s->first, s->count, true, "index segment", i)) return false;
     }
-    if (!check_rule_list(e, p->always, p->nalways, false, "always list")) return false;
+    if (!check_rule_list(e, p->always, p->nalways, false, "always list", PIDX_NONE)) return false;
     /* Ascending, distinct and all unindexed: equal counts make it exactly
      * the set of unindexed rules. */
     uint32_t unindexed = 0;

@@ -1232,6 +1232,12 @@ Test(bc, unsorted_or_overlapping_ranges)
     p = sample();
     p->sets[1].count = PCR_MAX_SET_RANGES + 1;
     expect_reject(p, "set 1 (breast_cancer): 100001 ranges (at most 100000)");
+
+    char msg[128];
+    p = sample();
+    p->sets[1].name = 5000; /* the message cannot name it */
+    snprintf(msg, sizeof msg, "set 1: string 5000 out of range (%u strings)", p->nstrs);
+    expect_reject(p, msg);
 }
 
 /* More rules than a policy may have: refused before any rule is read. */
@@ -1268,6 +1274,12 @@ Test(bc, index_structure)
     uint32_t rules[] = {0};
     add_seg(p, cpt("70553"), cpt("70600"), rules, 1); /* overlaps segment 0 */
     expect_reject(p, "index segments 0 and 1 are not sorted and disjoint");
+
+    p = sample();
+    CodeKey lo = p->segs[0].lo;
+    p->segs[0].lo = p->segs[0].hi;
+    p->segs[0].hi = lo;
+    expect_reject(p, "index segment 0 has lo > hi");
 
     p = sample();
     p->segs[0].count = 5;
