@@ -18,10 +18,36 @@ static inline uint32_t rd32(const uint8_t *at) { return rd16(at) | rd16(at + 2) 
 
 /* ---- the code table ------------------------------------------------------ */
 
-static int vi_key_cmp(const void *a, const void *b)
+/* The end of the ascending run of keys that starts at i (before n). */
+static size_t vi_run_end(const CodeKey *keys, size_t i, size_t n)
 {
-    CodeKey x = *(const CodeKey *)a, y = *(const CodeKey *)b;
-    return x < y ? -1 : x > y;
+    while (++i < n && keys[i - 1] <= keys[i]) {}
+    return i;
+}
+
+/* Sorts keys[0 .. n) ascending by merging its ascending runs, two at a
+ * time, until one is left (tmp has room for n keys). Each set's ranges and
+ * the segments come in order, so a policy's interval starts are few runs
+ * for their number: make bench's 10,000-rule policy has 109,120 starts in
+ * 8 runs, sorted in three passes. */
+static void vi_sort_keys(CodeKey *keys, CodeKey *tmp, size_t n)
+{
+    CodeKey *from = keys, *to = tmp;
+    for (size_t runs = 2; runs > 1;) {
+        runs = 0;
+        for (size_t i = 0; i < n; runs++) {
+            size_t mid = vi_run_end(from, i, n), end = mid < n ? vi_run_end(from, mid, n) : n;
+            size_t a = i, b = mid, k = i;
+            while (a < mid && b < end) to[k++] = from[b] < from[a] ? from[b++] : from[a++];
+            while (a < mid) to[k++] = from[a++];
+            while (b < end) to[k++] = from[b++];
+            i = end;
+        }
+        CodeKey *t = from;
+        from = to;
+        to = t;
+    }
+    if (from != keys) memcpy(keys, from, n * sizeof *keys);
 }
 
 /* Builds p's code table into *t (t->n stays 0 when it would hold more than
@@ -33,7 +59,7 @@ static void vi_ct_build(const Prog *p, ViCodeTab *t)
     memset(t, 0, sizeof *t);
     size_t nb = 0, cap = 2 * ((size_t)p->nranges + p->nsegs);
     if (cap == 0) return;
-    CodeKey *b = xmalloc(cap * sizeof *b);
+    CodeKey *b = xmalloc(cap * sizeof *b), *tmp = xmalloc(cap * sizeof *tmp);
     for (uint32_t r = 0; r < p->nranges; r++) {
         b[nb++] = p->ranges[r].lo;
         if (p->ranges[r].hi != UINT64_MAX) b[nb++] = p->ranges[r].hi + 1;
@@ -42,7 +68,8 @@ static void vi_ct_build(const Prog *p, ViCodeTab *t)
         b[nb++] = p->segs[g].lo;
         if (p->segs[g].hi != UINT64_MAX) b[nb++] = p->segs[g].hi + 1;
     }
-    qsort(b, nb, sizeof *b, vi_key_cmp);
+    vi_sort_keys(b, tmp, nb);
+    free(tmp);
     size_t n = 0;
     for (size_t k = 0; k < nb; k++)
         if (n == 0 || b[n - 1] != b[k]) b[n++] = b[k];
@@ -76,10 +103,12 @@ static void vi_ct_build(const Prog *p, ViCodeTab *t)
     /* Pass 2 advanced each set_first[i] to the end of interval i: shift back. */
     memmove(t->set_first + 1, t->set_first, n * sizeof *t->set_first);
     t->set_first[0] = 0;
+    /* Each interval's segment (vi_find_seg's answer for its start): the
+     * starts and the segments are both ascending, so one walk of both. */
     t->seg = xmalloc((n ? n : 1) * sizeof *t->seg);
-    for (size_t i = 0; i < n; i++) {
-        const PSeg *g = vi_find_seg(p, t->start[i]);
-        t->seg[i] = g ? (uint32_t)(g - p->segs) : PIDX_NONE;
+    for (size_t i = 0, g = 0; i < n; i++) {
+        while (g < p->nsegs && p->segs[g].hi < t->start[i]) g++;
+        t->seg[i] = g < p->nsegs && p->segs[g].lo <= t->start[i] ? (uint32_t)g : PIDX_NONE;
     }
 }
 

@@ -24,6 +24,7 @@
 
 #include "ast.h" /* Outcome, DurationUnit, DIR_* */
 #include "opcodes.h"
+#include "policy.h"
 
 /* ---- assembling programs ------------------------------------------------- */
 
@@ -2125,6 +2126,60 @@ Test(vm, code_table_agrees_with_each_set)
     cr_assert_eq(checked, 600 * NSETS * 2);
     vm_free(vm);
     th_prog_free(p);
+}
+
+static int key_order(const void *a, const void *b)
+{
+    CodeKey x = *(const CodeKey *)a, y = *(const CodeKey *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The code table of a shipped payer policy, against its definition: its
+ * interval starts are every range's and segment's first code and the code
+ * after its last, ascending and each once (here by qsort), and each
+ * interval's segment is the one holding its start (vi_find_seg). The
+ * policies' sets and segments give their starts in many ascending runs. */
+Test(vm, code_table_is_the_sets_and_segments_cut)
+{
+    static const char *const payers[] = {"alliant", "cigna", "healthlink", "ibx"};
+    char dir[512], path[600];
+    snprintf(dir, sizeof dir, "%s/policies", th_root());
+    const char *inc[] = {dir};
+    pcr_compile_opts opts = {.include_dirs = inc, .n_include_dirs = 1};
+    for (size_t k = 0; k < sizeof payers / sizeof payers[0]; k++) {
+        snprintf(path, sizeof path, "%s/%s.pcr", dir, payers[k]);
+        pcr_policy *pol = NULL;
+        pcr_diags *d = NULL;
+        cr_assert_eq(pcr_compile_file(path, &opts, &pol, &d), PCR_OK, "%s does not compile", path);
+        pcr_diags_free(d);
+        const Prog *p = pol->prog;
+        const ViCodeTab *t = &vi_of(p)->ct;
+        CodeKey *want = malloc((2 * ((size_t)p->nranges + p->nsegs) + 1) * sizeof *want);
+        size_t n = 0, runs = 1;
+        for (uint32_t r = 0; r < p->nranges; r++) {
+            want[n++] = p->ranges[r].lo;
+            if (p->ranges[r].hi != UINT64_MAX) want[n++] = p->ranges[r].hi + 1;
+        }
+        for (uint32_t g = 0; g < p->nsegs; g++) {
+            want[n++] = p->segs[g].lo;
+            if (p->segs[g].hi != UINT64_MAX) want[n++] = p->segs[g].hi + 1;
+        }
+        for (size_t i = 1; i < n; i++) runs += want[i - 1] > want[i];
+        cr_assert_gt(runs, 8, "%s: its starts come in %zu runs", payers[k], runs);
+        qsort(want, n, sizeof *want, key_order);
+        size_t m = 0;
+        for (size_t i = 0; i < n; i++)
+            if (m == 0 || want[m - 1] != want[i]) want[m++] = want[i];
+        cr_assert_eq(t->n, m, "%s: %u intervals, want %zu", payers[k], t->n, m);
+        for (size_t i = 0; i < m; i++) {
+            cr_assert_eq(t->start[i], want[i], "%s: interval %zu", payers[k], i);
+            const PSeg *g = vi_find_seg(p, t->start[i]);
+            cr_assert_eq(t->seg[i], g ? (uint32_t)(g - p->segs) : PIDX_NONE, "%s: interval %zu's segment",
+                         payers[k], i);
+        }
+        free(want);
+        pcr_policy_free(pol);
+    }
 }
 
 /* ---- the always rules split by an enum field ----------------------------- */
