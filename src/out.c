@@ -150,8 +150,9 @@ static void put_cite(Buf *b, const Prog *p, const PRule *rule, uint32_t k)
 }
 
 /* A rule's reason object: "citation" is its first citation (or null), as
- * lines had it before rules could cite several places; "citations" all. */
-static void put_reason(Buf *b, const Prog *p, const PRule *rule)
+ * lines had it before rules could cite several places; "citations" all,
+ * each one's fragment in cite[k]. */
+static void put_reason(Buf *b, const Prog *p, const PRule *rule, Frag *cite)
 {
     PUT_LIT(b, "{\"rule\":");
     put_pstr(b, p, rule->id);
@@ -167,50 +168,49 @@ static void put_reason(Buf *b, const Prog *p, const PRule *rule)
     PUT_LIT(b, ",\"citations\":[");
     for (uint32_t k = 0; k < rule->cite_count; k++) {
         if (k) buf_putc(b, ',');
+        size_t start = b->n;
         put_cite(b, p, rule, k);
+        cite[k] = frag_since(b, start);
     }
     PUT_LIT(b, "]}");
 }
 
 static void put_reviewers(Buf *b, const Prog *p, const uint32_t *rev, uint32_t n);
 
-/* Renders rule r's obligation fragments (see OutPolicy) at the end of b;
- * r's id and citations are already rendered (o->rule_id, o->cite). */
-static void put_obligation_parts(Buf *b, OutPolicy *o, uint32_t r)
+/* Renders rule r's obl_open at the end of b, its reviewer fragment
+ * inside it. */
+static void put_obl_open(Buf *b, OutPolicy *o, uint32_t r)
 {
     const Prog *p = o->p;
     const PRule *rule = &p->rules[r];
     const uint32_t *rev = rule->rev_count ? p->refs + rule->rev_first : &p->reviewer;
     uint32_t nrev = rule->rev_count ? rule->rev_count : p->reviewer != PIDX_NONE;
     size_t start = b->n;
-    put_reviewers(b, p, rev, nrev);
-    o->reviewer[r] = frag_since(b, start);
-
-    start = b->n;
     const Name *n = outcome_name(rule->outcome);
     PUT_LIT(b, "{\"outcome\":");
     buf_put(b, n->json, n->len);
     PUT_LIT(b, ",\"reviewer\":");
+    size_t at = b->n;
     put_reviewers(b, p, rev, nrev);
+    o->reviewer[r] = frag_since(b, at);
     PUT_LIT(b, ",\"deadline\":");
     o->obl_open[r] = frag_since(b, start);
+}
 
-    start = b->n;
+/* Renders rule r's obl_close at the end of b (its id and citations are
+ * rendered already). */
+static void put_obl_close(Buf *b, OutPolicy *o, uint32_t r)
+{
+    size_t start = b->n;
     PUT_LIT(b, ",\"rules\":[");
-    put_pstr(b, p, rule->id);
+    put_frag_of(b, o->rule_id[r]);
     PUT_LIT(b, "],\"citations\":[");
-    for (uint32_t k = 0; k < rule->cite_count; k++) {
-        if (k) buf_putc(b, ',');
-        put_cite(b, p, rule, k);
+    for (uint32_t k = o->cite_at[r]; k < o->cite_at[r + 1]; k++) {
+        if (k > o->cite_at[r]) buf_putc(b, ',');
+        put_frag_of(b, o->cite[k]);
     }
     PUT_LIT(b, "]}");
     o->obl_close[r] = frag_since(b, start);
-
-    start = b->n;
-    PUT_LIT(b, ",\"rules\":[");
-    put_pstr(b, p, rule->id);
-    PUT_LIT(b, "],\"missing\":");
-    o->obl_rules[r] = frag_since(b, start);
 }
 
 /* Renders p's fixed fragments once; the caller owns the result. */
@@ -247,40 +247,38 @@ OutPolicy *out_policy_new(const Prog *p)
         put_frag_of(&b, o->policy);
         PUT_LIT(&b, ",\"reviewer\":");
         o->head[k] = frag_since(&b, start);
-        start = b.n;
-        put_frag_of(&b, o->head[k]);
-        PUT_LIT(&b, EMPTY_TAIL);
+        PUT_LIT(&b, EMPTY_TAIL); /* empty[k] is head[k], then this */
         o->empty[k] = frag_since(&b, start);
     }
+    /* Each rule's fragments, each rendered once; those that are parts of
+     * others point inside them. In the order rendered: one_rule (rule_id
+     * and reason inside it), obl_open (reviewer inside it), which together
+     * are solo_mid; obl_close, which with SOLO_END is solo_tail; obl_rules.
+     * A line copies fragments whole, so where they lie changes no byte. */
     for (uint32_t r = 0; r < p->nrules; r++) {
-        start = b.n;
-        put_pstr(&b, p, p->rules[r].id);
-        o->rule_id[r] = frag_since(&b, start);
-        start = b.n;
-        put_reason(&b, p, &p->rules[r]);
-        o->reason[r] = frag_since(&b, start);
-        for (uint32_t k = 0; k < p->rules[r].cite_count; k++) {
-            start = b.n;
-            put_cite(&b, p, &p->rules[r], k);
-            o->cite[o->cite_at[r] + k] = frag_since(&b, start);
-        }
-        o->cite_at[r + 1] = o->cite_at[r] + p->rules[r].cite_count;
-        put_obligation_parts(&b, o, r);
-        start = b.n;
+        const PRule *rule = &p->rules[r];
+        size_t one = b.n, at;
+        o->cite_at[r + 1] = o->cite_at[r] + rule->cite_count;
+        PUT_LIT(&b, ",\"rules\":[");
+        at = b.n;
+        put_pstr(&b, p, rule->id);
+        o->rule_id[r] = frag_since(&b, at);
+        PUT_LIT(&b, "],\"reasons\":[");
+        at = b.n;
+        put_reason(&b, p, rule, o->cite + o->cite_at[r]);
+        o->reason[r] = frag_since(&b, at);
+        PUT_LIT(&b, "],\"obligations\":[");
+        o->one_rule[r] = frag_since(&b, one);
+        put_obl_open(&b, o, r);
+        o->solo_mid[r] = frag_since(&b, one);
+        put_obl_close(&b, o, r);
+        PUT_LIT(&b, SOLO_END);
+        o->solo_tail[r] = (Frag){o->obl_close[r].off, (uint32_t)(b.n - o->obl_close[r].off)};
+        at = b.n;
         PUT_LIT(&b, ",\"rules\":[");
         put_frag_of(&b, o->rule_id[r]);
-        PUT_LIT(&b, "],\"reasons\":[");
-        put_frag_of(&b, o->reason[r]);
-        PUT_LIT(&b, "],\"obligations\":[");
-        o->one_rule[r] = frag_since(&b, start);
-        start = b.n;
-        put_frag_of(&b, o->one_rule[r]);
-        put_frag_of(&b, o->obl_open[r]);
-        o->solo_mid[r] = frag_since(&b, start);
-        start = b.n;
-        put_frag_of(&b, o->obl_close[r]);
-        PUT_LIT(&b, SOLO_END);
-        o->solo_tail[r] = frag_since(&b, start);
+        PUT_LIT(&b, "],\"missing\":");
+        o->obl_rules[r] = frag_since(&b, at);
     }
     for (uint32_t f = 0; f < p->nfields; f++) {
         start = b.n;
