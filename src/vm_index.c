@@ -79,11 +79,13 @@ static void vi_ct_build(const Prog *p, ViCodeTab *t)
     /* Pass 1 counts each interval's sets (into set_first[i + 1]), pass 2
      * fills them (sets ascending within an interval). */
     size_t total = 0;
+    uint32_t *first = xmalloc(((size_t)p->nranges + 1) * sizeof *first); /* range r's first interval */
+    for (uint32_t r = 0; r < p->nranges; r++) first[r] = vi_ct_find(t, p->ranges[r].lo);
     for (int pass = 0; pass < 2; pass++) {
         for (uint32_t s = 0; s < p->nsets; s++) {
             const PSet *set = &p->sets[s];
             for (uint32_t r = set->first; r < set->first + set->count; r++) {
-                for (uint32_t i = vi_ct_find(t, p->ranges[r].lo); i < n && t->start[i] <= p->ranges[r].hi; i++) {
+                for (uint32_t i = first[r]; i < n && t->start[i] <= p->ranges[r].hi; i++) {
                     if (pass == 0) t->set_first[i + 1]++, total++;
                     else t->set_ids[t->set_first[i]++] = s;
                 }
@@ -91,6 +93,7 @@ static void vi_ct_build(const Prog *p, ViCodeTab *t)
         }
         if (pass == 0) {
             if (total > VI_CT_MAX_ENTRIES) {
+                free(first);
                 free(t->start);
                 free(t->set_first);
                 memset(t, 0, sizeof *t);
@@ -100,6 +103,7 @@ static void vi_ct_build(const Prog *p, ViCodeTab *t)
             t->set_ids = xmalloc((total ? total : 1) * sizeof *t->set_ids);
         }
     }
+    free(first);
     /* Pass 2 advanced each set_first[i] to the end of interval i: shift back. */
     memmove(t->set_first + 1, t->set_first, n * sizeof *t->set_first);
     t->set_first[0] = 0;
