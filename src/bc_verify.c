@@ -512,7 +512,8 @@ static bool check_index(VEnv *e)
     for (uint32_t i = 0; i < p->nsegs; i++) {
         const PSeg *s = &p->segs[i];
         char what[48];
-        if (s->lo > s->hi) return fail(e, "%s has lo > hi", entry_what("index segment", i, what, sizeof what));
+        if (s->lo > s->hi)
+            return fail(e, "%s has lo > hi", entry_what("index segment", i, what, sizeof what));
         if (i > 0 && p->segs[i - 1].hi >= s->lo)
             return fail(e, "index segments %u and %u are not sorted and disjoint", i - 1, i);
         if (s->first > p->nseg_rules || s->count > p->nseg_rules - s->first)
