@@ -263,9 +263,6 @@ static inline const char *th_tmpdir(const char *name)
     return s->dir;
 }
 
-/* An engine holding the policy src (named name in diagnostics), compiled
- * from memory with the repo's policies/ on the module path; NULL, with the
- * diagnostics on stderr, when it does not compile or load. */
 /* Compiles src (named name) with policies/ as -I; NULL after printing its
  * diagnostics when it has errors. */
 static inline pcr_policy *th_compile(const char *name, const char *src)
@@ -282,6 +279,9 @@ static inline pcr_policy *th_compile(const char *name, const char *src)
     return st == PCR_OK ? p : NULL;
 }
 
+/* An engine holding the policy src (named name in diagnostics), compiled
+ * from memory with the repo's policies/ on the module path; NULL, with the
+ * diagnostics on stderr, when it does not compile or load. */
 static inline pcr_engine *th_engine(const char *name, const char *src)
 {
     pcr_policy *p = th_compile(name, src);
