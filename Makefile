@@ -92,17 +92,19 @@ $(PCRVM): tools/pcrvm.c $(SERVE_SRCS) $(wildcard tools/*.h) $(LIB)
 
 -include $(wildcard $(BUILD)/obj/*.d)
 
-# The VM dispatches by computed goto where the compiler can (src/vm.c); this
-# pcrvm is the same program with the switch dispatch (-DPCR_DISPATCH_SWITCH:
-# only vm.o differs, linked ahead of the library's). make test checks both
-# decide byte for byte alike (tests/dispatch/run.sh).
+# The VM and the record reader's fast path dispatch by computed goto where
+# the compiler can (src/vm.c, src/rec.c); this pcrvm is the same program
+# with the switch dispatch (-DPCR_DISPATCH_SWITCH: only vm.o and rec.o
+# differ, linked ahead of the library's). make test checks both decide byte
+# for byte alike (tests/dispatch/run.sh).
 SWITCH_DIR   = $(BUILD)/switch
 SWITCH_PCRVM = $(SWITCH_DIR)/pcrvm
-$(SWITCH_DIR)/vm.o: src/vm.c $(BUILD)/gen/parser.h
+SWITCH_OBJS  = $(SWITCH_DIR)/vm.o $(SWITCH_DIR)/rec.o
+$(SWITCH_DIR)/%.o: src/%.c $(BUILD)/gen/parser.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -DPCR_DISPATCH_SWITCH $(WARN) -MMD -MP -c $< -o $@
-$(SWITCH_PCRVM): tools/pcrvm.c $(SERVE_SRCS) $(wildcard tools/*.h) $(SWITCH_DIR)/vm.o $(LIB)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) tools/pcrvm.c $(SERVE_SRCS) $(SWITCH_DIR)/vm.o $(LIB) \
+$(SWITCH_PCRVM): tools/pcrvm.c $(SERVE_SRCS) $(wildcard tools/*.h) $(SWITCH_OBJS) $(LIB)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) tools/pcrvm.c $(SERVE_SRCS) $(SWITCH_OBJS) $(LIB) \
 	    $(LDFLAGS) $(SERVE_LIBS) -o $@
 -include $(wildcard $(SWITCH_DIR)/*.d)
 

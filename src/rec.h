@@ -158,4 +158,10 @@ bool rec_put_members(RecDecoder *d, const struct pcr_feed_member *m, size_t n);
 void rec_fed_utf8_checked(RecDecoder *d, bool checked);
 const Record *rec_finish(RecDecoder *d);
 
+/* How this build's reader dispatches on a value's kind in its fast path:
+ * "pcr-rec-dispatch: computed goto" (the default where the compiler
+ * supports it) or "pcr-rec-dispatch: switch" (-DPCR_DISPATCH_SWITCH, or a
+ * compiler without labels as values). */
+const char *rec_dispatch(void);
+
 #endif

@@ -1,7 +1,8 @@
 #!/bin/sh
-# tests/dispatch/run.sh BIN_DIR SWITCH_PCRVM: the VM's two dispatch builds
-# (src/vm.c: computed goto by default where the compiler has labels as
-# values, the switch with -DPCR_DISPATCH_SWITCH) decide alike. Both pcrvm
+# tests/dispatch/run.sh BIN_DIR SWITCH_PCRVM: the two dispatch builds of
+# the VM and of the record reader's fast path (src/vm.c, src/rec.c:
+# computed goto by default where the compiler has labels as values, the
+# switch with -DPCR_DISPATCH_SWITCH) decide alike. Both pcrvm
 # binaries run on the same inputs and must write byte-identical decisions
 # and explanations (--explain):
 #   - the four payers' policies over policies/examples/requests.jsonl (the
@@ -26,16 +27,21 @@ fail() {
     exit 1
 }
 
-# The dispatch each binary was built with (vm_dispatch()'s text is in it).
-kind() { grep -a -o 'pcr-vm-dispatch: [a-z ]*' "$1" | head -n 1; }
+# The dispatch each binary was built with, by the VM and by the reader
+# (vm_dispatch()'s and rec_dispatch()'s texts are in it).
+kind() { grep -a -o "pcr-$2-dispatch: [a-z ]*" "$1" | head -n 1; }
 if echo | ${CC:-cc} -dM -E - 2> /dev/null | grep -q '__GNUC__'; then
-    want="pcr-vm-dispatch: computed goto"
+    want="computed goto"
 else
-    want="pcr-vm-dispatch: switch"
+    want="switch"
 fi
-[ "$(kind "$BIN/pcrvm")" = "$want" ] || fail "$BIN/pcrvm: '$(kind "$BIN/pcrvm")', expected '$want'"
-[ "$(kind "$SW")" = "pcr-vm-dispatch: switch" ] || fail "$SW: '$(kind "$SW")', expected the switch"
-echo "test-dispatch: $BIN/pcrvm: ${want#pcr-vm-dispatch: }; $SW: switch"
+for part in vm rec; do
+    got=$(kind "$BIN/pcrvm" $part)
+    [ "$got" = "pcr-$part-dispatch: $want" ] || fail "$BIN/pcrvm: '$got', expected 'pcr-$part-dispatch: $want'"
+    got=$(kind "$SW" $part)
+    [ "$got" = "pcr-$part-dispatch: switch" ] || fail "$SW: '$got', expected 'pcr-$part-dispatch: switch'"
+done
+echo "test-dispatch: $BIN/pcrvm: $want (VM and reader); $SW: switch"
 
 # same NAME ARGS...: both binaries, the same arguments; outputs and exit
 # statuses must be identical.
