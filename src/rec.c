@@ -64,6 +64,7 @@
 #include "codes.h"
 #include "near.h"
 #include "dates.h"
+#include "dispatch.h"
 #include "scan.h"
 
 /* The steps of the loop over a record's members (read_key, read_value,
@@ -2375,18 +2376,10 @@ HOT int member_end(RecDecoder *d, Members *m, const uint8_t *p)
     return more ? MEMBERS_MORE : MEMBERS_DONE;
 }
 
-/* fast_members dispatches on each value's kind by computed goto where the
- * compiler has labels as values (GCC, Clang), as the VM does (vm.c), else
- * by a switch; -DPCR_DISPATCH_SWITCH forces the switch, and make test
- * checks that both builds decide alike (tests/dispatch/run.sh). */
-#if !defined(PCR_DISPATCH_SWITCH) && defined(__GNUC__)
-#define REC_COMPUTED_GOTO 1
-#endif
-
 /* See rec.h. The text is also what tests/dispatch/run.sh finds in a binary. */
 const char *rec_dispatch(void)
 {
-#ifdef REC_COMPUTED_GOTO
+#ifdef PCR_COMPUTED_GOTO
     return "pcr-rec-dispatch: computed goto";
 #else
     return "pcr-rec-dispatch: switch";
@@ -2435,8 +2428,9 @@ const char *rec_dispatch(void)
         nkeys++;                                                                                \
     } while (0)
 
-/* The dispatch vocabulary: FM_NEXT finds the next key and enters its
- * value's case; FM_CASE(KIND) begins one. Each case reads its kind's
+/* The dispatch vocabulary (computed goto or a switch, as dispatch.h
+ * decides): FM_NEXT finds the next key and enters its value's case;
+ * FM_CASE(KIND) begins one. Each case reads its kind's
  * value with that kind's code alone (fast_value_as inlined for one kind)
  * and, for the usual member, goes straight on to the next key. With
  * computed goto every case then ends in a key search and a jump of its
@@ -2446,7 +2440,7 @@ const char *rec_dispatch(void)
  * kind as a variable, this took 7% less CPU time on the four payers and
  * 12% on the peers batch; the switch build about half and most of that
  * (docs/benchmarks.md, "A case per kind of value"). */
-#ifdef REC_COMPUTED_GOTO
+#ifdef PCR_COMPUTED_GOTO
 #define FM_NEXT()                                                                               \
     do {                                                                                        \
         FM_FIND_KEY();                                                                          \
@@ -2491,7 +2485,7 @@ static int __attribute__((noinline)) fast_members(RecDecoder *d, Members *m)
     const uint8_t *v, *q;                  /* its value; the byte after it */
     uint32_t nkeys = d->nkeys;             /* d->nkeys, written back on the way out */
     int rc = MEMBERS_MORE;
-#ifdef REC_COMPUTED_GOTO
+#ifdef PCR_COMPUTED_GOTO
     static const void *const value_of[] = {
         [FAST_NONE] = &&case_FAST_NONE,         [FAST_STRING] = &&case_FAST_STRING,
         [FAST_ENUM] = &&case_FAST_ENUM,         [FAST_DATE] = &&case_FAST_DATE,
@@ -2515,12 +2509,12 @@ dispatch:
     FM_VALUE(FAST_BOOL)
     FM_VALUE(FAST_LIST)
     FM_CASE(FAST_NONE)
-#ifndef REC_COMPUTED_GOTO
+#ifndef PCR_COMPUTED_GOTO
     default: /* no other kind is made (fast_init) */
 #endif
     q = NULL;
     goto settle;
-#ifndef REC_COMPUTED_GOTO
+#ifndef PCR_COMPUTED_GOTO
     }
 #endif
 settle: /* the value at v as the general path would take it, q after it */

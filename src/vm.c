@@ -16,9 +16,9 @@
  * Dispatch. One loop written with VM_DISPATCH / VM_CASE / VM_NEXT: computed
  * goto (a label table generated from opcodes.h, one indirect jump at the end
  * of every handler) where the compiler has labels as values (GCC, Clang:
- * __GNUC__), else a switch; -DPCR_DISPATCH_SWITCH forces the switch (make
- * test builds that pcrvm too and checks both decide byte for byte alike,
- * tests/dispatch/run.sh). Debug builds (!NDEBUG) assert every
+ * __GNUC__), else a switch; -DPCR_DISPATCH_SWITCH forces the switch
+ * (dispatch.h decides; make test builds that pcrvm too and checks both
+ * decide byte for byte alike, tests/dispatch/run.sh). Debug builds (!NDEBUG) assert every
  * instruction's operands and stack types against the opcode table before
  * running it (SQLite's OPFLG idea); release builds trust bc_verify().
  *
@@ -51,6 +51,7 @@
 #include "arena.h"
 #include "codes.h"
 #include "dates.h"
+#include "dispatch.h"
 
 #include "opcodes.h"
 #include "vm_index.h"
@@ -243,14 +244,10 @@ static void vm_trace(const uint8_t *code, const uint8_t *at, const Slot *stack, 
 
 /* ---- the interpreter ----------------------------------------------------- */
 
-#if !defined(PCR_DISPATCH_SWITCH) && defined(__GNUC__)
-#define VM_COMPUTED_GOTO 1
-#endif
-
 /* See vm.h. The text is also what tests/dispatch/run.sh finds in a binary. */
 const char *vm_dispatch(void)
 {
-#ifdef VM_COMPUTED_GOTO
+#ifdef PCR_COMPUTED_GOTO
     return "pcr-vm-dispatch: computed goto";
 #else
     return "pcr-vm-dispatch: switch";
@@ -261,7 +258,7 @@ const char *vm_dispatch(void)
  * its handler; VM_CASE(NAME) begins a handler; VM_NEXT ends one; VM_BAD is
  * where an opcode outside the table lands (an internal bug: the verifier
  * rejects such code). */
-#ifdef VM_COMPUTED_GOTO
+#ifdef PCR_COMPUTED_GOTO
 #define VM_GO()                                                                                \
     do {                                                                                       \
         op = *ip++;                                                                            \
@@ -424,7 +421,7 @@ static int vm_run(Vm *vm, const Record *rec, const uint8_t *code, uint32_t len,
     unsigned op;
     (void)end; /* read only by debug checks */
 
-#ifdef VM_COMPUTED_GOTO
+#ifdef PCR_COMPUTED_GOTO
     static const void *const dispatch[OP__COUNT + 1] = {
 #define OP_LABEL(name, opnd, pops, pushes, doc) &&op_##name,
         PCR_OPCODES(OP_LABEL)
