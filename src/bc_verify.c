@@ -358,6 +358,14 @@ static const char *entry_what(const char *kind, uint32_t i, char *what, size_t c
     return what;
 }
 
+/* check_str for the name of entry i of a table, named "KIND I" in a
+ * message (entry_what). */
+static bool check_entry_str(VEnv *e, uint32_t s, const char *kind, uint32_t i)
+{
+    char what[48];
+    return s < e->p->nstrs || check_str(e, s, entry_what(kind, i, what, sizeof what));
+}
+
 /* "set I (NAME)", for a message about set i, whose name is a string. */
 static const char *set_what(const Prog *p, uint32_t i, char *what, size_t cap)
 {
@@ -372,7 +380,7 @@ static bool check_sets(VEnv *e)
     for (uint32_t i = 0; i < p->nsets; i++) {
         const PSet *s = &p->sets[i];
         char what[96];
-        if (s->name >= p->nstrs) return check_str(e, s->name, entry_what("set", i, what, sizeof what));
+        if (!check_entry_str(e, s->name, "set", i)) return false;
         if (s->count > PCR_MAX_SET_RANGES)
             return fail(e, "%s: %u ranges (at most %d)", set_what(p, i, what, sizeof what), s->count,
                         PCR_MAX_SET_RANGES);
@@ -396,8 +404,7 @@ static bool check_rule(VEnv *e, uint32_t i)
     const Prog *p = e->p;
     const PRule *r = &p->rules[i];
     e->rule = PIDX_NONE;
-    char what[32];
-    if (r->id >= p->nstrs) return check_str(e, r->id, entry_what("rule", i, what, sizeof what));
+    if (!check_entry_str(e, r->id, "rule", i)) return false;
     e->rule = i; /* from here on, messages name the rule */
     if (!check_str(e, r->title, "title") || !check_cites(e, r) ||
         !check_str_list(e, r->rev_first, r->rev_count, "reviewers") ||
