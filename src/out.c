@@ -273,7 +273,7 @@ OutPolicy *out_policy_new(const Prog *p)
         o->solo_mid[r] = frag_since(&b, one);
         put_obl_close(&b, o, r);
         PUT_LIT(&b, SOLO_END);
-        o->solo_tail[r] = (Frag){o->obl_close[r].off, (uint32_t)(b.n - o->obl_close[r].off)};
+        o->solo_tail[r] = frag_since(&b, o->obl_close[r].off);
         at = b.n;
         PUT_LIT(&b, ",\"rules\":[");
         put_frag_of(&b, o->rule_id[r]);

@@ -18,9 +18,10 @@
  * of every handler) where the compiler has labels as values (GCC, Clang:
  * __GNUC__), else a switch; -DPCR_DISPATCH_SWITCH forces the switch
  * (dispatch.h decides; make test builds that pcrvm too and checks both
- * decide byte for byte alike, tests/dispatch/run.sh). Debug builds (!NDEBUG) assert every
- * instruction's operands and stack types against the opcode table before
- * running it (SQLite's OPFLG idea); release builds trust bc_verify().
+ * decide byte for byte alike, tests/dispatch/run.sh). Debug builds
+ * (!NDEBUG) assert every instruction's operands and stack types against
+ * the opcode table before running it (SQLite's OPFLG idea); release builds
+ * trust bc_verify().
  *
  * Per-record cost. Rules are selected through the code index (p->segs),
  * the rules outside it through the filter by the fields their guards test
