@@ -774,9 +774,11 @@ static void vm_folded(Vm *vm, const Record *rec, uint32_t *out, uint32_t *count,
             continue;
         }
         const RecVal *v = &rec->v[f];
-        if (ff->list) {
-            for (uint32_t c = 0; c < v->n; c++)
-                vm_ct_mark_fold(vm, slot, (CodeKey)rec->items[v->i + c].i, out, n);
+        if (ff->list) { /* a code no set can hold has nothing to stamp or take */
+            for (uint32_t c = 0; c < v->n; c++) {
+                CodeKey k = (CodeKey)rec->items[v->i + c].i;
+                if (vi_ct_may_hold(&vm->ix.ct, vm->ct_memo, k)) vm_ct_mark_fold(vm, slot, k, out, n);
+            }
         } else {
             vm->slot_iv[slot] = vm_ct_mark_fold(vm, slot, (CodeKey)v->i, out, n);
         }

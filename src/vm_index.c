@@ -906,7 +906,7 @@ void vi_delete(ViIndex *ix)
 /* See vm_index.h. */
 void vi_memo_init(ViMemo *memo)
 {
-    for (size_t k = 0; k < (size_t)1 << VI_MEMO_BITS; k++) memo[k].prefix = UINT64_MAX;
+    for (size_t k = 0; k < (size_t)1 << VI_MEMO_BITS; k++) memo[k].prefix = UINT32_MAX;
 }
 
 /* See vm_index.h. */

@@ -127,10 +127,12 @@ enum {
 };
 
 /* The intervals a prefix's keys fall in: lo .. hi, inclusive (lo
- * UINT32_MAX: some keys are before every interval). */
+ * UINT32_MAX: some keys are before every interval), and whether a set
+ * holds any key of the prefix. */
 typedef struct ViMemo {
-    uint64_t prefix; /* UINT64_MAX: empty (a prefix has at most 28 bits) */
+    uint32_t prefix; /* UINT32_MAX: empty (a prefix has at most 28 bits) */
     uint32_t lo, hi;
+    uint32_t sets;   /* 1: some interval lo .. hi holds a set; 0: none does */
 } ViMemo;
 
 /* One key and its interval (vi_ct_lookup_key). */
@@ -212,20 +214,38 @@ static inline uint32_t vi_ct_find(const ViCodeTab *t, CodeKey k)
     return (uint32_t)(b - t->start);
 }
 
-/* vi_ct_find through memo (2^VI_MEMO_BITS entries, the caller's;
- * vi_memo_init): keys that share a prefix (the system, length, shape and
- * first two characters: "70" of 70551) fall in a short run of intervals,
- * found once per prefix and remembered, so a lookup searches that run
- * only. Same result as vi_ct_find. */
+/* The entry of memo (2^VI_MEMO_BITS entries, the caller's; vi_memo_init)
+ * for k's prefix (the system, length, shape and first two characters: "70"
+ * of 70551), found in t once per prefix and remembered. */
+static inline const ViMemo *vi_memo_of(const ViCodeTab *t, ViMemo *memo, CodeKey k)
+{
+    uint32_t pre = (uint32_t)(k >> VI_PREFIX_SHIFT);
+    ViMemo *m = &memo[((uint64_t)pre * 0x9E3779B97F4A7C15u) >> (64 - VI_MEMO_BITS)];
+    if (m->prefix != pre) {
+        CodeKey first = (CodeKey)pre << VI_PREFIX_SHIFT;
+        m->prefix = pre;
+        m->lo = vi_ct_find(t, first);
+        m->hi = vi_ct_find(t, first | (((CodeKey)1 << VI_PREFIX_SHIFT) - 1));
+        /* set_first counts the sets of the intervals before each */
+        m->sets = m->hi != UINT32_MAX &&
+                  t->set_first[m->hi + 1] != t->set_first[m->lo == UINT32_MAX ? 0 : m->lo];
+    }
+    return m;
+}
+
+/* Whether some set may hold k: false when no set holds a key of k's
+ * prefix (one memo entry, no search), as for most diagnoses. */
+static inline bool vi_ct_may_hold(const ViCodeTab *t, ViMemo *memo, CodeKey k)
+{
+    return vi_memo_of(t, memo, k)->sets != 0;
+}
+
+/* vi_ct_find through memo (vi_memo_of): keys that share a prefix fall in
+ * a short run of intervals, so a lookup searches that run only. Same
+ * result as vi_ct_find. */
 static inline uint32_t vi_ct_lookup(const ViCodeTab *t, ViMemo *memo, CodeKey k)
 {
-    uint64_t pre = k >> VI_PREFIX_SHIFT;
-    ViMemo *m = &memo[(pre * 0x9E3779B97F4A7C15u) >> (64 - VI_MEMO_BITS)];
-    if (m->prefix != pre) {
-        m->prefix = pre;
-        m->lo = vi_ct_find(t, pre << VI_PREFIX_SHIFT);
-        m->hi = vi_ct_find(t, pre << VI_PREFIX_SHIFT | (((uint64_t)1 << VI_PREFIX_SHIFT) - 1));
-    }
+    const ViMemo *m = vi_memo_of(t, memo, k);
     if (m->hi == UINT32_MAX) return UINT32_MAX; /* the whole prefix is before the table */
     uint32_t lo = m->lo == UINT32_MAX ? 0 : m->lo;
     const CodeKey *b = t->start + lo;

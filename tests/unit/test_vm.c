@@ -2182,6 +2182,49 @@ Test(vm, code_table_is_the_sets_and_segments_cut)
     }
 }
 
+/* vi_ct_may_hold against a search of every interval of the key's prefix:
+ * true exactly when one of them holds a set, for a key of every interval
+ * of the four payers' tables and the key before each, through one memo
+ * that each prefix's entry passes through many times. */
+Test(vm, code_prefix_may_hold_a_set_exactly_when_one_of_its_intervals_does)
+{
+    static const char *const payers[] = {"alliant", "cigna", "healthlink", "ibx"};
+    char dir[512], path[600];
+    snprintf(dir, sizeof dir, "%s/policies", th_root());
+    const char *inc[] = {dir};
+    pcr_compile_opts opts = {.include_dirs = inc, .n_include_dirs = 1};
+    size_t held = 0, empty = 0;
+    for (size_t k = 0; k < sizeof payers / sizeof payers[0]; k++) {
+        snprintf(path, sizeof path, "%s/%s.pcr", dir, payers[k]);
+        pcr_policy *pol = NULL;
+        pcr_diags *d = NULL;
+        cr_assert_eq(pcr_compile_file(path, &opts, &pol, &d), PCR_OK, "%s does not compile", path);
+        pcr_diags_free(d);
+        const ViCodeTab *t = &vi_of(pol->prog)->ct;
+        ViMemo *memo = malloc(((size_t)1 << VI_MEMO_BITS) * sizeof *memo);
+        vi_memo_init(memo);
+        for (uint32_t i = 0; i < t->n; i++) {
+            for (int before = 0; before <= 1; before++) {
+                if (before && t->start[i] == 0) continue;
+                CodeKey key = t->start[i] - (CodeKey)before;
+                CodeKey first = key >> VI_PREFIX_SHIFT << VI_PREFIX_SHIFT;
+                uint32_t lo = vi_ct_find(t, first);
+                uint32_t hi = vi_ct_find(t, first | (((CodeKey)1 << VI_PREFIX_SHIFT) - 1));
+                bool want = false;
+                for (uint32_t j = lo == UINT32_MAX ? 0 : lo; hi != UINT32_MAX && j <= hi && !want; j++)
+                    want = t->set_first[j + 1] > t->set_first[j];
+                cr_assert_eq(vi_ct_may_hold(t, memo, key), want, "%s: key %llx (interval %u%s)", payers[k],
+                             (unsigned long long)key, i, before ? ", the key before" : "");
+                want ? held++ : empty++;
+            }
+        }
+        free(memo);
+        pcr_policy_free(pol);
+    }
+    cr_assert_gt(held, 0, "no prefix holds a set");
+    cr_assert_gt(empty, 0, "every prefix holds a set");
+}
+
 /* ---- the always rules split by an enum field ----------------------------- */
 
 static void e_fused_k(Prog *p, Opcode op, const char *field, int64_t k)
