@@ -2463,7 +2463,7 @@ const char *rec_dispatch(void)
     FM_CASE(kind)                                                                               \
     q = fast_value_as(d, st->field, kind, v, end, &nkeys);                                      \
     if (q && q != v && q < end && *q == ',') {                                                  \
-        d->rec.present |= st->bit;                                                              \
+        present |= st->bit;                                                                     \
         next = st + 1;                                                                          \
         p = q + 1;                                                                              \
         FM_NEXT();                                                                              \
@@ -2484,6 +2484,7 @@ static int __attribute__((noinline)) fast_members(RecDecoder *d, Members *m)
     const Step *st;                        /* the step of the member being read */
     const uint8_t *v, *q;                  /* its value; the byte after it */
     uint32_t nkeys = d->nkeys;             /* d->nkeys, written back on the way out */
+    uint64_t present = d->rec.present;     /* d->rec.present, the same */
     int rc = MEMBERS_MORE;
 #ifdef PCR_COMPUTED_GOTO
     static const void *const value_of[] = {
@@ -2528,9 +2529,10 @@ settle: /* the value at v as the general path would take it, q after it */
         }
     } else if (q == v) {
         d->nkeys = nkeys;
+        d->rec.present = present;
         return MEMBERS_FAILED;
     } else {
-        d->rec.present |= st->bit;
+        present |= st->bit;
     }
     next = st + 1;
     if (q < end && *q == ',') { /* member_end's usual case */
@@ -2545,6 +2547,7 @@ settle: /* the value at v as the general path would take it, q after it */
     }
 out:
     d->nkeys = nkeys;
+    d->rec.present = present;
     if (next != &d->order[m->next]) m->first = false;
     m->p = p;
     m->next = (uint32_t)(next - d->order);
