@@ -2134,6 +2134,24 @@ static int key_order(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+static const char *const payer_names[] = {"alliant", "cigna", "healthlink", "ibx"};
+enum { NPAYERS = sizeof payer_names / sizeof payer_names[0] };
+
+/* The shipped policy of payer_names[k], compiled; the caller frees it. */
+static pcr_policy *payer_policy(size_t k)
+{
+    char dir[512], path[600];
+    snprintf(dir, sizeof dir, "%s/policies", th_root());
+    snprintf(path, sizeof path, "%s/%s.pcr", dir, payer_names[k]);
+    const char *inc[] = {dir};
+    pcr_compile_opts opts = {.include_dirs = inc, .n_include_dirs = 1};
+    pcr_policy *pol = NULL;
+    pcr_diags *d = NULL;
+    cr_assert_eq(pcr_compile_file(path, &opts, &pol, &d), PCR_OK, "%s does not compile", path);
+    pcr_diags_free(d);
+    return pol;
+}
+
 /* The code table of a shipped payer policy, against its definition: its
  * interval starts are every range's and segment's first code and the code
  * after its last, ascending and each once (here by qsort), and each
@@ -2141,17 +2159,8 @@ static int key_order(const void *a, const void *b)
  * policies' sets and segments give their starts in many ascending runs. */
 Test(vm, code_table_is_the_sets_and_segments_cut)
 {
-    static const char *const payers[] = {"alliant", "cigna", "healthlink", "ibx"};
-    char dir[512], path[600];
-    snprintf(dir, sizeof dir, "%s/policies", th_root());
-    const char *inc[] = {dir};
-    pcr_compile_opts opts = {.include_dirs = inc, .n_include_dirs = 1};
-    for (size_t k = 0; k < sizeof payers / sizeof payers[0]; k++) {
-        snprintf(path, sizeof path, "%s/%s.pcr", dir, payers[k]);
-        pcr_policy *pol = NULL;
-        pcr_diags *d = NULL;
-        cr_assert_eq(pcr_compile_file(path, &opts, &pol, &d), PCR_OK, "%s does not compile", path);
-        pcr_diags_free(d);
+    for (size_t k = 0; k < NPAYERS; k++) {
+        pcr_policy *pol = payer_policy(k);
         const Prog *p = pol->prog;
         const ViCodeTab *t = &vi_of(p)->ct;
         CodeKey *want = malloc((2 * ((size_t)p->nranges + p->nsegs) + 1) * sizeof *want);
@@ -2165,17 +2174,17 @@ Test(vm, code_table_is_the_sets_and_segments_cut)
             if (p->segs[g].hi != UINT64_MAX) want[n++] = p->segs[g].hi + 1;
         }
         for (size_t i = 1; i < n; i++) runs += want[i - 1] > want[i];
-        cr_assert_gt(runs, 8, "%s: its starts come in %zu runs", payers[k], runs);
+        cr_assert_gt(runs, 8, "%s: its starts come in %zu runs", payer_names[k], runs);
         qsort(want, n, sizeof *want, key_order);
         size_t m = 0;
         for (size_t i = 0; i < n; i++)
             if (m == 0 || want[m - 1] != want[i]) want[m++] = want[i];
-        cr_assert_eq(t->n, m, "%s: %u intervals, want %zu", payers[k], t->n, m);
+        cr_assert_eq(t->n, m, "%s: %u intervals, want %zu", payer_names[k], t->n, m);
         for (size_t i = 0; i < m; i++) {
-            cr_assert_eq(t->start[i], want[i], "%s: interval %zu", payers[k], i);
+            cr_assert_eq(t->start[i], want[i], "%s: interval %zu", payer_names[k], i);
             const PSeg *g = vi_find_seg(p, t->start[i]);
             cr_assert_eq(t->seg[i], g ? (uint32_t)(g - p->segs) : PIDX_NONE, "%s: interval %zu's segment",
-                         payers[k], i);
+                         payer_names[k], i);
         }
         free(want);
         pcr_policy_free(pol);
@@ -2188,18 +2197,9 @@ Test(vm, code_table_is_the_sets_and_segments_cut)
  * that each prefix's entry passes through many times. */
 Test(vm, code_prefix_may_hold_a_set_exactly_when_one_of_its_intervals_does)
 {
-    static const char *const payers[] = {"alliant", "cigna", "healthlink", "ibx"};
-    char dir[512], path[600];
-    snprintf(dir, sizeof dir, "%s/policies", th_root());
-    const char *inc[] = {dir};
-    pcr_compile_opts opts = {.include_dirs = inc, .n_include_dirs = 1};
     size_t held = 0, empty = 0;
-    for (size_t k = 0; k < sizeof payers / sizeof payers[0]; k++) {
-        snprintf(path, sizeof path, "%s/%s.pcr", dir, payers[k]);
-        pcr_policy *pol = NULL;
-        pcr_diags *d = NULL;
-        cr_assert_eq(pcr_compile_file(path, &opts, &pol, &d), PCR_OK, "%s does not compile", path);
-        pcr_diags_free(d);
+    for (size_t k = 0; k < NPAYERS; k++) {
+        pcr_policy *pol = payer_policy(k);
         const ViCodeTab *t = &vi_of(pol->prog)->ct;
         ViMemo *memo = malloc(((size_t)1 << VI_MEMO_BITS) * sizeof *memo);
         vi_memo_init(memo);
@@ -2213,7 +2213,7 @@ Test(vm, code_prefix_may_hold_a_set_exactly_when_one_of_its_intervals_does)
                 bool want = false;
                 for (uint32_t j = lo == UINT32_MAX ? 0 : lo; hi != UINT32_MAX && j <= hi && !want; j++)
                     want = t->set_first[j + 1] > t->set_first[j];
-                cr_assert_eq(vi_ct_may_hold(t, memo, key), want, "%s: key %llx (interval %u%s)", payers[k],
+                cr_assert_eq(vi_ct_may_hold(t, memo, key), want, "%s: key %llx (interval %u%s)", payer_names[k],
                              (unsigned long long)key, i, before ? ", the key before" : "");
                 want ? held++ : empty++;
             }
