@@ -2213,8 +2213,8 @@ Test(vm, code_prefix_may_hold_a_set_exactly_when_one_of_its_intervals_does)
                 bool want = false;
                 for (uint32_t j = lo == UINT32_MAX ? 0 : lo; hi != UINT32_MAX && j <= hi && !want; j++)
                     want = t->set_first[j + 1] > t->set_first[j];
-                cr_assert_eq(vi_ct_may_hold(t, memo, key), want, "%s: key %llx (interval %u%s)", payer_names[k],
-                             (unsigned long long)key, i, before ? ", the key before" : "");
+                cr_assert_eq(vi_ct_may_hold(t, memo, key), want, "%s: key %llx (interval %u%s)",
+                             payer_names[k], (unsigned long long)key, i, before ? ", the key before" : "");
                 want ? held++ : empty++;
             }
         }
