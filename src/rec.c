@@ -2527,10 +2527,9 @@ settle: /* the value at v as the general path would take it, q after it */
             nkeys--; /* the general path reads it again */
             goto out;
         }
-    } else if (q == v) {
-        d->nkeys = nkeys;
-        d->rec.present = present;
-        return MEMBERS_FAILED;
+    } else if (q == v) { /* an error (a code of a list), its message made */
+        rc = MEMBERS_FAILED;
+        goto out;
     } else {
         present |= st->bit;
     }
