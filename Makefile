@@ -35,7 +35,7 @@ LIB_LIBS = -lcsv   # what the library needs (src/csv.c: libcsv)
 TEST_SRCS = $(sort $(wildcard tests/unit/test_*.c))
 TEST_BINS = $(TEST_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps demo test test-soak unit e2e replay scale san trace valgrind cppcheck bench bench-peers bench-stream \
+.PHONY: all deps demo test test-soak unit e2e replay scale san tsan trace valgrind cppcheck bench bench-peers bench-stream \
     dispatch-test clean pg-lib test-pg bench-pg bench-feed shared install uninstall test-install editor-keywords test-editors \
     serve-test crd-test bench-serve soak-serve
 all: deps $(TOOLS) $(LIB)
@@ -276,6 +276,14 @@ san:
 	$(MAKE) test BUILD=build/san OUT=build/san OPT="-O1 -g" \
 	    XCFLAGS="$(SAN_FLAGS)" XLDFLAGS="$(SAN_FLAGS)"
 	@sh scripts/san-reports.sh $(SAN_REPORTS)
+
+# pcrvm's threads (-j N) and the server's under ThreadSanitizer, through
+# the CLI (tests/tsan.sh says what runs), in its own build tree.
+TSAN_FLAGS = -fsanitize=thread
+tsan: all
+	$(MAKE) all BUILD=build/tsan OUT=build/tsan OPT="-O1 -g" \
+	    XCFLAGS="$(TSAN_FLAGS)" XLDFLAGS="$(TSAN_FLAGS)"
+	sh tests/tsan.sh build/tsan/bin $(OUT)/bin
 
 # The soak run (not in CI): 1 GB of mixed good and malformed records
 # through pcrvm -j 2 under ASan + UBSan (counts, order), then the normal

@@ -36,3 +36,15 @@ build_gen() {
         echo "$GEN_SUM" > "$1/gen.src"
     fi
 }
+
+# mixed_requests GEN N LONG_EVERY: N generated records for the four
+# payers, with unique ids; every 97th replaced by a malformed one that
+# keeps an id (broken JSON, or every 194th a wrong type), every
+# LONG_EVERY-th by a 1.1 MB line (over pcrvm's line limit).
+mixed_requests() {
+    "$1" requests "$2" --payers healthlink,cigna,alliant,ibx | awk -v long="$3" '
+        NR % long == 0 { printf "{\"id\":\"long-%d\",\"x\":\"", NR; for (i = 0; i < 11000; i++) printf "%0100d", 0; print "\"}"; next }
+        NR % 194 == 0 { printf "{\"id\":\"bad-%d\",\"payer\":5}\n", NR; next }
+        NR % 97 == 0 { print "{\"id\":\"broken-" NR "\", not json"; next }
+        { print }'
+}

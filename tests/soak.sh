@@ -28,21 +28,12 @@ for p in alliant cigna healthlink ibx; do
     "$BIN/pcrc" "policies/$p.pcr" -o "$DIR/$p.pcrb" || fail "cannot compile policies/$p.pcr"
     POLS="$POLS $DIR/$p.pcrb"
 done
-# The input: generated records with unique ids; every 97th replaced by a
-# malformed one that keeps an id, every 250,000th by a 1.1 MB line.
-mix() {
-    "$DIR/gen" requests "$N" --payers healthlink,cigna,alliant,ibx | awk '
-        NR % 250000 == 0 { printf "{\"id\":\"long-%d\",\"x\":\"", NR; for (i = 0; i < 11000; i++) printf "%0100d", 0; print "\"}"; next }
-        NR % 194 == 0 { printf "{\"id\":\"bad-%d\",\"payer\":5}\n", NR; next }
-        NR % 97 == 0 { print "{\"id\":\"broken-" NR "\", not json"; next }
-        { print }'
-}
 ids() { sed -n 's/^{"id":\("[^"]*"\|null\).*/\1/p'; }
 echo "soak: $N records (about $BYTES bytes) through $SAN/pcrvm -j 2 (sanitizers)"
 t0=$(date +%s)
 # The input is kept on disk once (about 1 GB) so both runs read the same bytes.
 INPUT=$DIR/in.jsonl
-mix > "$INPUT" || fail "cannot generate the input"
+mixed_requests "$DIR/gen" "$N" 250000 > "$INPUT" || fail "cannot generate the input"
 IN_LINES=$(wc -l < "$INPUT")
 IN_BYTES=$(wc -c < "$INPUT")
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 "$SAN/pcrvm" -j 2 --stats $POLS < "$INPUT" > "$DIR/out.jsonl" 2> "$DIR/san.stats" ||
