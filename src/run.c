@@ -274,9 +274,10 @@ static bool run_stream(Run *r)
  * BATCH_BYTES - READ_BYTES of whole lines), hands them to the workers and writes the finished
  * batches in input order: it never copies the input or looks at a line.
  * With N threads asked for there are N - 1 workers, each with a clone of
- * the engine; the calling thread decides a batch too, with e itself,
- * whenever it would otherwise wait for one to finish, so N threads share
- * N cores. Whoever takes a batch (decide_next) counts its lines, takes its
+ * the engine, started when the first batch fills (an input of less than
+ * a batch needs none); the calling thread decides a batch too, with e
+ * itself, whenever it would otherwise wait for one to finish, so N
+ * threads share N cores. Whoever takes a batch (decide_next) counts its lines, takes its
  * first record number once the batch before has taken its own (batches
  * are taken in order, so that wait is short), and renders the decisions
  * into the batch's own buffer. At most `nb`
@@ -323,6 +324,17 @@ typedef struct Worker {
     pcr_engine *e;
     pthread_t tid;
 } Worker;
+
+/* The workers of a run: none until the first batch fills (crew_start), so
+ * that an input of less than a batch (a small file, a few records at a
+ * time on a pipe) is decided on the calling thread alone and pays for no
+ * clone of the engine and no thread. */
+typedef struct Crew {
+    Worker w[MAX_THREADS];
+    unsigned want;    /* workers asked for: threads - 1 */
+    unsigned started; /* workers running (w[0 .. started)) */
+    bool tried;
+} Crew;
 
 /* The number of lines in text[0..n): its newlines, and one more when the
  * text does not end in one. With SSE2, 64 bytes a step: each compare
@@ -516,13 +528,39 @@ static bool hand_over(Run *r, Pool *p, Batch **b, size_t *line_at)
     return ok;
 }
 
+/* Starts c's workers, once: each with a clone of the engine and every
+ * signal blocked, so that a SIGINT or SIGTERM reaches the reading thread
+ * and interrupts a read waiting for input (delivered to a worker it would
+ * set the stop flag unseen). Fewer start when a clone or a thread cannot
+ * be made; the calling thread then decides what they would have. */
+static void crew_start(Run *r, Pool *p, Crew *c)
+{
+    if (c->tried) return;
+    c->tried = true;
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    for (unsigned i = 0; i < c->want; i++) {
+        Worker *w = &c->w[c->started];
+        w->pool = p;
+        w->e = pcr_engine_clone(r->e);
+        if (!w->e) break;
+        if (pthread_create(&w->tid, NULL, worker_main, w) != 0) {
+            pcr_engine_free(w->e);
+            break;
+        }
+        c->started++;
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
 /* Several threads: reads the input straight into the batches (no copy, no
  * look at a line but for the last newline of each read), hands each batch
  * over once it holds BATCH_BYTES - READ_BYTES of whole lines, and writes
  * finished batches between reads. Holds at most the batches in flight; the bytes
  * of a line over REC_MAX_LINE are dropped to its newline, its batch ending
  * with it (too_long). */
-static bool read_batches(Run *r, Pool *p)
+static bool read_batches(Run *r, Pool *p, Crew *c)
 {
     bool ok = true;
     Batch *b = next_batch(r, p, &ok);
@@ -552,8 +590,10 @@ static bool read_batches(Run *r, Pool *p)
                 b->in.n = line_at;
                 b->too_long = true;
                 skipping = true;
+                crew_start(r, p, c);
                 ok = hand_over(r, p, &b, &line_at);
             } else if (line_at > BATCH_BYTES - READ_BYTES) {
+                crew_start(r, p, c); /* a full batch: more are likely to come */
                 ok = hand_over(r, p, &b, &line_at);
             }
         }
@@ -585,42 +625,20 @@ static bool run_threads(Run *r, unsigned nthreads)
     pthread_cond_init(&p.numbered, NULL);
     p.nb = 2 * nthreads > MAX_BATCHES ? MAX_BATCHES : 2 * nthreads;
     p.next_recno = r->recno + 1;
-    Worker w[MAX_THREADS];
-    unsigned started = 0;
-    /* Workers start with every signal blocked, so a SIGINT or SIGTERM
-     * reaches this (the reading) thread and interrupts a read waiting for
-     * input; delivered to a worker it would set the stop flag unseen. */
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    /* This thread decides too (with e itself) whenever it would otherwise
-     * wait for a batch: nthreads - 1 workers, each with a clone. */
-    for (unsigned i = 0; i + 1 < nthreads; i++) {
-        w[i].pool = &p;
-        w[i].e = pcr_engine_clone(r->e);
-        if (!w[i].e) break;
-        if (pthread_create(&w[i].tid, NULL, worker_main, &w[i]) != 0) {
-            pcr_engine_free(w[i].e);
-            break;
-        }
-        started++;
-    }
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    bool ok = true;
-    if (started == 0) {
-        ok = run_stream(r);
-    } else {
-        ok = read_batches(r, &p);
-        if (!write_done(r, &p, true)) ok = false;
-    }
+    /* This thread reads, writes and decides too (with e itself) whenever it
+     * would otherwise wait for a batch; the nthreads - 1 workers, each with
+     * a clone, start when the first batch fills (crew_start). */
+    Crew c = {.want = nthreads - 1};
+    bool ok = read_batches(r, &p, &c);
+    if (!write_done(r, &p, true)) ok = false;
     pthread_mutex_lock(&p.mu);
     p.quit = true;
     pthread_cond_broadcast(&p.work);
     pthread_mutex_unlock(&p.mu);
-    for (unsigned i = 0; i < started; i++) {
-        pthread_join(w[i].tid, NULL);
-        pcr_engine_merge_counts(r->e, w[i].e);
-        pcr_engine_free(w[i].e);
+    for (unsigned i = 0; i < c.started; i++) {
+        pthread_join(c.w[i].tid, NULL);
+        pcr_engine_merge_counts(r->e, c.w[i].e);
+        pcr_engine_free(c.w[i].e);
     }
     for (unsigned i = 0; i < MAX_BATCHES; i++) {
         buf_free(&p.b[i].in);

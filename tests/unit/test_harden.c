@@ -4,6 +4,7 @@
  * modules that must stay inside their roots, signals, long lines and the
  * exact messages of docs/reliability.md. */
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -698,6 +699,85 @@ Test(harden_threads, j2_sigterm_while_waiting_keeps_whole_lines, .timeout = 120)
     char err[4096];
     read_lines(c.err, err, sizeof err, 1, 30000);
     cr_assert_str_eq(err, "pcrvm: stopped by SIGTERM after 2 records decided\n");
+    close(c.in);
+    close(c.out);
+    close(c.err);
+}
+
+/* The threads of process pid: the entries of /proc/PID/task. */
+static int threads_of(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
+    DIR *dir = opendir(path);
+    cr_assert_not_null(dir, "%s", path);
+    int n = 0;
+    for (struct dirent *e; (e = readdir(dir));) n += e->d_name[0] != '.';
+    closedir(dir);
+    return n;
+}
+
+/* -j 2 starts its worker only when a batch fills: records that come a few
+ * at a time are decided on the reading thread alone. Then 2 MB at once
+ * (more than a batch) start the worker; every decision comes out, in
+ * order, and a SIGTERM while it waits for more input leaves whole lines
+ * and counts every record. */
+Test(harden_threads, j2_starts_its_worker_when_a_batch_fills, .timeout = 120)
+{
+    char pol[4400];
+    snprintf(pol, sizeof pol, "%s/policies/examples/demo.pcr", root());
+    const char *args[] = {"-j", "2", pol, NULL};
+    Child c = spawn_pcrvm(args);
+    char small[4096];
+    for (int i = 0; i < 3; i++) {
+        write_all_fd(c.in, record1, strlen(record1));
+        cr_assert_eq(read_lines(c.out, small, sizeof small, 1, 30000), 1, "got '%s'", small);
+    }
+    cr_assert_eq(threads_of(c.pid), 1, "a few records need no worker");
+
+    enum { MANY = 20000 };
+    size_t bigcap = (size_t)MANY * 128, bign = 0;
+    char *big = malloc(bigcap);
+    cr_assert_not_null(big);
+    for (int i = 0; i < MANY; i++)
+        bign += (size_t)snprintf(big + bign, bigcap - bign,
+                                 "{\"id\":\"m-%05d\",\"payer\":\"demo\",\"code\":\"70551\","
+                                 "\"setting\":\"outpatient\",\"service_date\":\"2026-03-02\"}\n", i);
+    cr_assert_gt(bign, 1u << 20, "more than two batches of 512 KiB");
+    /* A child writes them while this process reads the decisions: pcrvm
+     * stops reading when its output is not read. */
+    pid_t writer = fork();
+    cr_assert(writer >= 0);
+    if (writer == 0) {
+        close(c.out);
+        close(c.err);
+        for (size_t at = 0; at < bign;) {
+            ssize_t k = write(c.in, big + at, bign - at);
+            if (k <= 0) _exit(1);
+            at += (size_t)k;
+        }
+        _exit(0);
+    }
+    size_t cap = (size_t)MANY * 1024;
+    char *out = malloc(cap);
+    cr_assert_not_null(out);
+    cr_assert_eq(read_lines(c.out, out, cap, MANY, 30000), MANY, "every decision of the large write");
+    cr_assert_eq(wait_status(writer), 0);
+    cr_assert_eq(threads_of(c.pid), 2, "a full batch starts the worker");
+    char want[64];
+    snprintf(want, sizeof want, "{\"id\":\"m-%05d\"", MANY - 1);
+    const char *last = out + strlen(out) - 1;
+    while (last > out && last[-1] != '\n') last--;
+    cr_assert(strncmp(out, "{\"id\":\"m-00000\"", 15) == 0, "first: %.40s", out);
+    cr_assert(strncmp(last, want, strlen(want)) == 0, "last: %.40s", last);
+
+    kill(c.pid, SIGTERM);
+    cr_assert_eq(wait_status(c.pid), 143);
+    char err[4096];
+    read_lines(c.err, err, sizeof err, 1, 30000);
+    cr_assert_str_eq(err, "pcrvm: stopped by SIGTERM after 20003 records decided\n");
+    free(out);
+    free(big);
     close(c.in);
     close(c.out);
     close(c.err);
