@@ -271,16 +271,16 @@ static bool run_stream(Run *r)
 /* ---- several threads --------------------------------------------------------
  *
  * The calling thread reads straight into batches (closed past
- * BATCH_BYTES - READ_BYTES of whole lines), hands them to the workers and writes the finished
- * batches in input order: it never copies the input or looks at a line.
- * With N threads asked for there are N - 1 workers, each with a clone of
- * the engine, started when the first batch fills (an input of less than
- * a batch needs none); the calling thread decides a batch too, with e
- * itself, whenever it would otherwise wait for one to finish, so N
- * threads share N cores. Whoever takes a batch (decide_next) counts its lines, takes its
- * first record number once the batch before has taken its own (batches
- * are taken in order, so that wait is short), and renders the decisions
- * into the batch's own buffer. At most `nb`
+ * BATCH_BYTES - READ_BYTES of whole lines), hands them to the workers and
+ * writes the finished batches in input order: it never copies the input
+ * or looks at a line. With N threads asked for there are N - 1 workers,
+ * each with a clone of the engine, started when the first batch fills (an
+ * input of less than a batch needs none); the calling thread decides a
+ * batch too, with e itself, whenever it would otherwise wait for one to
+ * finish, so N threads share N cores. Whoever takes a batch (decide_next)
+ * counts its lines, takes its first record number once the batch before
+ * has taken its own (batches are taken in order, so that wait is short),
+ * and renders the decisions into the batch's own buffer. At most `nb`
  * batches are in flight, so memory is bounded by nb x (a batch, one read
  * and one line over, and its decisions). */
 
