@@ -274,8 +274,8 @@ static bool run_stream(Run *r)
  * BATCH_BYTES - READ_BYTES of whole lines), hands them to the workers and
  * writes the finished batches in input order: it never copies the input
  * or looks at a line. With N threads asked for there are N - 1 workers,
- * each with a clone of the engine, started when the first batch fills (an
- * input of less than a batch needs none); the calling thread decides a
+ * each with a clone of the engine, started once more than a batch of
+ * input has come (less needs none); the calling thread decides a
  * batch too, with e itself, whenever it would otherwise wait for one to
  * finish, so N threads share N cores. Whoever takes a batch (decide_next)
  * counts its lines, takes its first record number once the batch before
@@ -325,10 +325,10 @@ typedef struct Worker {
     pthread_t tid;
 } Worker;
 
-/* The workers of a run: none until the first batch fills (crew_start), so
- * that an input of less than a batch (a small file, a few records at a
- * time on a pipe) is decided on the calling thread alone and pays for no
- * clone of the engine and no thread. */
+/* The workers of a run: none until more than a batch of input has come
+ * (crew_start), so that an input of less than a batch (a small file, a
+ * few records on a pipe) is decided on the calling thread alone and pays
+ * for no clone of the engine and no thread. */
 typedef struct Crew {
     Worker w[MAX_THREADS];
     unsigned want;    /* workers asked for: threads - 1 */
@@ -566,12 +566,17 @@ static bool read_batches(Run *r, Pool *p, Crew *c)
     Batch *b = next_batch(r, p, &ok);
     size_t line_at = 0;    /* b->in[line_at ..) is the unfinished line */
     bool skipping = false; /* inside an over-long line: its bytes are dropped */
+    uint64_t total = 0;    /* bytes read */
     while (ok) {
         buf_reserve(&b->in, READ_BYTES);
         size_t old = b->in.n;
         size_t got = in_read(r, b->in.p + old, READ_BYTES, &ok);
         if (got == 0) break;
         b->in.n += got;
+        /* More than a batch came: start the workers. (Not when a batch
+         * fills: on a pipe, batches are handed over whenever no input is
+         * waiting, and may never fill.) */
+        if ((total += got) > BATCH_BYTES) crew_start(r, p, c);
         if (skipping) { /* then old == line_at */
             const char *nl = memchr(b->in.p + old, '\n', got);
             if (nl) {
@@ -590,10 +595,8 @@ static bool read_batches(Run *r, Pool *p, Crew *c)
                 b->in.n = line_at;
                 b->too_long = true;
                 skipping = true;
-                crew_start(r, p, c);
                 ok = hand_over(r, p, &b, &line_at);
             } else if (line_at > BATCH_BYTES - READ_BYTES) {
-                crew_start(r, p, c); /* a full batch: more are likely to come */
                 ok = hand_over(r, p, &b, &line_at);
             }
         }
@@ -627,7 +630,7 @@ static bool run_threads(Run *r, unsigned nthreads)
     p.next_recno = r->recno + 1;
     /* This thread reads, writes and decides too (with e itself) whenever it
      * would otherwise wait for a batch; the nthreads - 1 workers, each with
-     * a clone, start when the first batch fills (crew_start). */
+     * a clone, start once more than a batch of input has come (crew_start). */
     Crew c = {.want = nthreads - 1};
     bool ok = read_batches(r, &p, &c);
     if (!write_done(r, &p, true)) ok = false;

@@ -717,12 +717,12 @@ static int threads_of(pid_t pid)
     return n;
 }
 
-/* -j 2 starts its worker only when a batch fills: records that come a few
- * at a time are decided on the reading thread alone. Then 2 MB at once
- * (more than a batch) start the worker; every decision comes out, in
+/* -j 2 starts its worker only once more than a batch (512 KiB) of input
+ * has come: records that come a few at a time are decided on the reading
+ * thread alone. Then 2 MB more start the worker; every decision comes out, in
  * order, and a SIGTERM while it waits for more input leaves whole lines
  * and counts every record. */
-Test(harden_threads, j2_starts_its_worker_when_a_batch_fills, .timeout = 120)
+Test(harden_threads, j2_starts_its_worker_after_a_batch_of_input, .timeout = 120)
 {
     char pol[4400];
     snprintf(pol, sizeof pol, "%s/policies/examples/demo.pcr", root());
@@ -763,7 +763,7 @@ Test(harden_threads, j2_starts_its_worker_when_a_batch_fills, .timeout = 120)
     cr_assert_not_null(out);
     cr_assert_eq(read_lines(c.out, out, cap, MANY, 30000), MANY, "every decision of the large write");
     cr_assert_eq(wait_status(writer), 0);
-    cr_assert_eq(threads_of(c.pid), 2, "a full batch starts the worker");
+    cr_assert_eq(threads_of(c.pid), 2, "more than a batch of input starts the worker");
     char want[64];
     snprintf(want, sizeof want, "{\"id\":\"m-%05d\"", MANY - 1);
     const char *last = out + strlen(out) - 1;
