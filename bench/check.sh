@@ -251,10 +251,10 @@ cp "$STUB/ok/pcrvm" "$STUB/fail/pcrvm"
 chmod +x "$STUB"/*/*
 QUICK="BENCH_N=300 BENCH_RULES=20 BENCH_CODES=400 BENCH_RUNS=1 BENCH_DIR=$DIR/run"
 rm -rf "$DIR/run" "$DIR/run-fail"
-# Table rows: compile, 6 policies, the four payers with -j 1 and -j 2, and
-# jq -c . when jq is installed.
-ROWS=9
-command -v jq > /dev/null 2>&1 && ROWS=10
+# Table rows: compile, 6 policies, the four payers with -j 1, -j 2 and -j 2
+# from a pipe, and jq -c . when jq is installed.
+ROWS=10
+command -v jq > /dev/null 2>&1 && ROWS=11
 refuse "run.sh without BIN_DIR" 2 sh bench/run.sh
 refuse "run.sh with a BIN_DIR lacking the tools" 1 sh bench/run.sh "$DIR/nowhere"
 refuse "run.sh with a bad BENCH_N" 1 env BENCH_N=12x sh bench/run.sh "$STUB/ok"
@@ -272,7 +272,7 @@ env $QUICK sh bench/run.sh "$STUB/ok" > "$DIR/run.out" 2> "$DIR/run.err" &&
     bad "run.sh: second run (see $DIR/run.out, $DIR/run.err)"
 if [ -n "$BIN" ] && [ -x "$BIN/pcrc" ] && [ -x "$BIN/pcrvm" ]; then
     env $QUICK sh bench/run.sh "$BIN" > "$DIR/run.out" 2> "$DIR/run.err" &&
-        [ "$(grep -c '^pcrvm .* MiB$' "$DIR/run.out")" = 8 ] && grep -q '^scale: 20 rules' "$DIR/run.out" &&
+        [ "$(grep -c '^pcrvm .* MiB$' "$DIR/run.out")" = 9 ] && grep -q '^scale: 20 rules' "$DIR/run.out" &&
         grep -q '^scale, list of codes' "$DIR/run.out" &&
         ! grep -q . "$DIR/run.err" && ok "run.sh with the tools: table, scale line, nothing on stderr" ||
         bad "run.sh with the tools (see $DIR/run.out, $DIR/run.err)"

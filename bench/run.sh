@@ -210,7 +210,7 @@ SMALL_RULES=$(grep -c '^rule ' "$DIR/small.pcr")
 # shared machine, load that comes and goes would otherwise skew the ratios.
 # Best times and peak RSS of row k are kept in BEST_k, BCPU_k and PEAK_k; the stderr
 # (statistics) of the last run in NAME.stats.
-VMS="small big scale-1 scale-$RULES scale-peers-1 scale-peers-$RULES payers payers-j2${JQ:+ jq}"
+VMS="small big scale-1 scale-$RULES scale-peers-1 scale-peers-$RULES payers payers-j2 payers-j2-pipe${JQ:+ jq}"
 i=0
 while [ "$i" -lt "$RUNS" ]; do
     k=0
@@ -224,6 +224,10 @@ while [ "$i" -lt "$RUNS" ]; do
             "$BIN/pcrvm" -j 1 --stats $QPCRB "$QREQ" ;;
         payers-j2) run_timed /dev/null /dev/null "$DIR/$p.stats" \
             "$BIN/pcrvm" -j 2 --stats $QPCRB "$QREQ" ;;
+        # the same batch through a pipe (cat's time included), as a
+        # stream arrives: pcrvm then flushes its decisions promptly
+        payers-j2-pipe) run_timed /dev/null /dev/null "$DIR/$p.stats" \
+            sh -c 'f=$1; shift; cat "$f" | exec "$@"' sh "$QREQ" "$BIN/pcrvm" -j 2 --stats $QPCRB ;;
         jq) run_timed "$QREQ" /dev/null "$DIR/$p.stats" jq -c . ;;
         *) run_timed /dev/null /dev/null "$DIR/$p.stats" \
             "$BIN/pcrvm" -j 1 --stats "$DIR/$p.pcrb" "$REQ" ;;
@@ -275,9 +279,12 @@ ROW_PAY=$(row "pcrvm four payers, -j 1" "$QRULES" rate "$QBYTES")
 BEST=$BEST_8 BCPU=$BCPU_8 PEAK=$PEAK_8
 PAY2_T=$BEST
 ROW_PAY2=$(row "pcrvm four payers, -j 2" "$QRULES" rate "$QBYTES")
+BEST=$BEST_9 BCPU=$BCPU_9 PEAK=$PEAK_9
+PAY2P_T=$BEST
+ROW_PAY2P=$(row "pcrvm four payers, -j 2, piped" "$QRULES" rate "$QBYTES")
 JQ_T= ROW_JQ=
 if [ -n "$JQ" ]; then
-    BEST=$BEST_9 BCPU=$BCPU_9 PEAK=$PEAK_9
+    BEST=$BEST_10 BCPU=$BCPU_10 PEAK=$PEAK_10
     JQ_T=$BEST
     ROW_JQ=$(row "jq -c . (no rules)" 0 rate "$QBYTES")
 fi
@@ -298,12 +305,13 @@ echo "$ROW_PONE"
 echo "$ROW_PWIDE"
 echo "$ROW_PAY"
 echo "$ROW_PAY2"
+echo "$ROW_PAY2P"
 [ -z "$ROW_JQ" ] || echo "$ROW_JQ"
 echo
 awk -v small="$SMALL_T" -v comp="$COMPILE_T" -v one="$ONE_T" -v wide="$WIDE_T" \
     -v onecpu="$ONE_CPU" -v widecpu="$WIDE_CPU" -v lines="$LINES" -v rules="$RULES" \
     -v pone="$PONE_T" -v pwide="$PWIDE_T" -v ponecpu="$PONE_CPU" -v pwidecpu="$PWIDE_CPU" \
-    -v pay="$PAY_T" -v pay2="$PAY2_T" -v jq="$JQ_T" 'BEGIN {
+    -v pay="$PAY_T" -v pay2="$PAY2_T" -v pay2p="$PAY2P_T" -v jq="$JQ_T" 'BEGIN {
     printf "scale: %d rules that cannot match vs 1 rule, same batch: %.0f ns vs %.0f ns per record, ratio %.2f\n",
         rules, wide / lines * 1e9, one / lines * 1e9, wide / one
     if (onecpu > 0)
@@ -326,6 +334,7 @@ awk -v small="$SMALL_T" -v comp="$COMPILE_T" -v one="$ONE_T" -v wide="$WIDE_T" \
             jq / pay, ((jq / pay >= 25) ? "met" : "not met")
     printf "  pcrvm -j 2 against -j 1           >= 1.7x               %11.2fx           %s\n",
         pay / pay2, ((pay / pay2 >= 1.7) ? "met" : "not met")
+    printf "  %-34s%-22s%11.2fx\n", "the same, from a pipe", "(no target)", pay / pay2p
     printf "  pcrc, large policy                < 1 s                 %11.3f s          %s\n",
         comp, ((comp < 1) ? "met" : "not met")
     if (onecpu > 0)

@@ -500,12 +500,16 @@ static void submit(Pool *p, Batch *b)
     pthread_mutex_unlock(&p->mu);
 }
 
-/* True when the input has no byte ready to read right now. */
-static bool input_idle(const Run *r)
+/* True when the input has no byte ready to read for ms milliseconds (0:
+ * right now). A signal, an error or the end of the input count as ready:
+ * the read that follows finds out which. */
+static bool input_idle_for(const Run *r, int ms)
 {
     struct pollfd pf = {.fd = r->infd, .events = POLLIN};
-    return poll(&pf, 1, 0) == 0;
+    return poll(&pf, 1, ms) == 0;
 }
+
+static bool input_idle(const Run *r) { return input_idle_for(r, 0); }
 
 /* Submits the whole lines of *b, b->in[0 .. *line_at), and makes the next
  * batch *b, starting with the unfinished line b->in[*line_at ..). The
@@ -526,6 +530,31 @@ static bool hand_over(Run *r, Pool *p, Batch **b, size_t *line_at)
     *b = nb;
     *line_at = 0;
     return ok;
+}
+
+enum { SETTLE_WAIT_MS = 1 }; /* settle_idle's wait for more input */
+
+/* The input is idle and what came is handed over (prompt flushing): until
+ * more input waits, writes the finished batches and decides waiting ones,
+ * so that while the input stays idle every record read is decided and
+ * written. With workers running, more input is waited for a moment first
+ * and read as soon as it comes (the workers take the batches): a producer
+ * only briefly behind (a fast pipe) keeps every thread busy instead of
+ * having everything in flight waited for. Returns false once writing
+ * failed. */
+static bool settle_idle(Run *r, Pool *p, const Crew *c)
+{
+    for (;;) {
+        if (!write_done(r, p, false)) return false;
+        pthread_mutex_lock(&p->mu);
+        bool pending = p->written < p->submitted;
+        pthread_mutex_unlock(&p->mu);
+        if (!pending || stop_requested(r)) return true;
+        if (!input_idle_for(r, c->started ? SETTLE_WAIT_MS : 0)) return true;
+        pthread_mutex_lock(&p->mu);
+        decide_next(p, r->e);
+        pthread_mutex_unlock(&p->mu);
+    }
 }
 
 /* Starts c's workers, once: each with a clone of the engine and every
@@ -607,7 +636,7 @@ static bool read_batches(Run *r, Pool *p, Crew *c)
         if (r->prompt && input_idle(r)) {
             /* Nothing more is waiting: decide and write what came. */
             if (ok && line_at) ok = hand_over(r, p, &b, &line_at);
-            if (!write_done(r, p, true)) ok = false;
+            if (!settle_idle(r, p, c)) ok = false;
         } else if (!write_done(r, p, false)) {
             ok = false;
         }
