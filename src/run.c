@@ -509,8 +509,6 @@ static bool input_idle_for(const Run *r, int ms)
     return poll(&pf, 1, ms) == 0;
 }
 
-static bool input_idle(const Run *r) { return input_idle_for(r, 0); }
-
 /* Submits the whole lines of *b, b->in[0 .. *line_at), and makes the next
  * batch *b, starting with the unfinished line b->in[*line_at ..). The
  * worker that takes the old batch reads only below its in.n, so its tail
@@ -633,7 +631,7 @@ static bool read_batches(Run *r, Pool *p, Crew *c)
             r->o->stopped = true;
             break;
         }
-        if (r->prompt && input_idle(r)) {
+        if (r->prompt && input_idle_for(r, 0)) {
             /* Nothing more is waiting: decide and write what came. */
             if (ok && line_at) ok = hand_over(r, p, &b, &line_at);
             if (!settle_idle(r, p, c)) ok = false;
