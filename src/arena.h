@@ -22,6 +22,9 @@ void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *p, size_t n);
 char *xstrndup(const char *s, size_t n);
+/* xmalloc of memory aligned to align (a power of two, a multiple of
+ * sizeof(void *)), freed with free(). */
+void *xaligned(size_t align, size_t n);
 
 void arena_init(Arena *a);
 /* Returns zeroed, 16-byte aligned memory owned by the arena; never NULL,

@@ -6,6 +6,7 @@
  * per-record path. */
 #include "vm_index.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -50,6 +51,45 @@ static void vi_sort_keys(CodeKey *keys, CodeKey *tmp, size_t n)
     if (from != keys) memcpy(keys, from, n * sizeof *keys);
 }
 
+/* n keys, padded with VI_PAD to whole nodes, in new 64-byte aligned memory. */
+static CodeKey *vi_node_array(const CodeKey *keys, size_t n)
+{
+    size_t cap = (n + VI_NODE - 1) / VI_NODE * VI_NODE;
+    CodeKey *a = xaligned(64, (cap ? cap : VI_NODE) * sizeof *a);
+    memcpy(a, keys, n * sizeof *a);
+    for (size_t i = n; i < cap || i < VI_NODE; i++) a[i] = VI_PAD;
+    return a;
+}
+
+/* t->start (t->n keys) and the search tree's upper levels above it, from
+ * the ascending keys b: each level holds every VI_NODE-th key of the one
+ * below from the VI_NODE-th on, up to a level of one node. */
+static void vi_tree_build(ViCodeTab *t, const CodeKey *b)
+{
+    t->start = vi_node_array(b, t->n);
+    size_t below = t->n, total = 0, sizes[VI_TREE_LEVELS];
+    t->levels = 0;
+    while (below > VI_NODE) {
+        size_t m = (below - 1) / VI_NODE; /* keys 8, 16, ... of the level below */
+        assert(t->levels < VI_TREE_LEVELS);
+        sizes[t->levels] = m;
+        t->level_at[t->levels++] = (uint32_t)total;
+        total += (m + VI_NODE - 1) / VI_NODE * VI_NODE;
+        below = m;
+    }
+    t->upper = NULL;
+    if (!t->levels) return;
+    t->upper = xaligned(64, total * sizeof *t->upper);
+    const CodeKey *from = t->start;
+    for (uint32_t l = 0; l < t->levels; l++) {
+        CodeKey *to = t->upper + t->level_at[l];
+        size_t m = sizes[l], cap = (m + VI_NODE - 1) / VI_NODE * VI_NODE;
+        for (size_t j = 0; j < m; j++) to[j] = from[(j + 1) * VI_NODE];
+        for (size_t j = m; j < cap; j++) to[j] = VI_PAD;
+        from = to;
+    }
+}
+
 /* Builds p's code table into *t (t->n stays 0 when it would hold more than
  * VI_CT_MAX_ENTRIES set entries). Interval starts are every range's and
  * segment's first code and the code after its last, so each interval lies
@@ -73,8 +113,9 @@ static void vi_ct_build(const Prog *p, ViCodeTab *t)
     size_t n = 0;
     for (size_t k = 0; k < nb; k++)
         if (n == 0 || b[n - 1] != b[k]) b[n++] = b[k];
-    t->start = b;
     t->n = (uint32_t)n;
+    vi_tree_build(t, b);
+    free(b);
     t->set_first = xcalloc(n + 1, sizeof *t->set_first);
     /* Pass 1 counts each interval's sets (into set_first[i + 1]), pass 2
      * fills them (sets ascending within an interval). */
@@ -95,6 +136,7 @@ static void vi_ct_build(const Prog *p, ViCodeTab *t)
             if (total > VI_CT_MAX_ENTRIES) {
                 free(first);
                 free(t->start);
+                free(t->upper);
                 free(t->set_first);
                 memset(t, 0, sizeof *t);
                 return;
@@ -119,6 +161,7 @@ static void vi_ct_build(const Prog *p, ViCodeTab *t)
 static void vi_ct_free(ViCodeTab *t)
 {
     free(t->start);
+    free(t->upper);
     free(t->seg);
     free(t->set_first);
     free(t->set_ids);

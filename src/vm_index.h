@@ -105,11 +105,26 @@ typedef struct ViAtom {
 
 /* The code table (vi_ct_build): the ranges of every code set and the index
  * segments cut at all their ends into disjoint intervals, each knowing the
- * sets that hold all of its codes and its segment. One binary search then
- * answers "which sets hold this code" for every set at once. */
+ * sets that hold all of its codes and its segment. One search then answers
+ * "which sets hold this code" for every set at once: a walk down a static
+ * tree of 8-key nodes over the interval starts (vi_ct_find), or, through
+ * the prefix memo, a binary search of the few intervals of a code's first
+ * character (vi_ct_lookup). */
+enum {
+    VI_NODE = 8,        /* keys in a node of the code table's search tree: one cache line */
+    VI_TREE_LEVELS = 8, /* upper levels at most: 8^9 keys is more than a table holds */
+};
+#define VI_PAD UINT64_MAX /* a tree node's padding: above every code's key */
+
 typedef struct ViCodeTab {
     CodeKey *start;     /* n interval starts, ascending: interval i is
-                           start[i] .. start[i + 1] - 1 (the last: to the end) */
+                           start[i] .. start[i + 1] - 1 (the last: to the end);
+                           64-byte aligned, padded with VI_PAD to whole nodes */
+    CodeKey *upper;     /* the search tree's upper levels (vi_ct_find), back to
+                           back, each 64-byte aligned, padded to whole nodes */
+    uint32_t level_at[VI_TREE_LEVELS]; /* level l + 1 above start at upper +
+                           level_at[l]: the level below's keys 8, 16, 24, ... */
+    uint32_t levels;    /* upper levels: 0 when n <= VI_NODE */
     uint32_t *seg;      /* per interval: its index segment, or PIDX_NONE */
     uint32_t *set_first;/* n + 1: the sets of interval i are
                            set_ids[set_first[i] .. set_first[i + 1]) */
@@ -121,9 +136,10 @@ enum {
     VI_MAX_FILTERS = 8,           /* fields that filter the always rules (vi_filter_build) */
     VI_FILTER_MAX_WORDS = 1u << 21, /* their masks' words in all (16 MiB); more: fewer fields */
     VI_CT_MAX_ENTRIES = 1u << 21, /* set entries of the code table (8 MiB); more: no table */
-    VI_PREFIX_SHIFT = 36,      /* a key's prefix: system, length, shape, two characters */
+    VI_PREFIX_SHIFT = 36,      /* a key's prefix: system, length, shape, first character */
     VI_MEMO_BITS = 10,         /* prefixes remembered (vi_ct_lookup) */
     VI_KEY_MEMO_BITS = 12,     /* whole keys remembered (vi_ct_lookup_key) */
+    VI_RUN_SEARCH = 16,        /* a prefix's run of intervals searched alone, up to this */
 };
 
 /* The intervals a prefix's keys fall in: lo .. hi, inclusive (lo
@@ -199,23 +215,32 @@ ViKeyMemo *vi_key_memo_new(void);
 
 /* ---- per-record readers (inline) ----------------------------------------- */
 
+/* How many of the VI_NODE keys at nd are at most k. All eight are compared
+ * (no branch): the node is one cache line, already loaded. */
+static inline uint32_t vi_node_count(const CodeKey *nd, CodeKey k)
+{
+    return (uint32_t)((nd[0] <= k) + (nd[1] <= k) + (nd[2] <= k) + (nd[3] <= k) + (nd[4] <= k) +
+                      (nd[5] <= k) + (nd[6] <= k) + (nd[7] <= k));
+}
+
 /* The interval of t holding k, or UINT32_MAX when k is before them all.
- * Branch-free: each halving is a compare and a conditional move. */
+ * A walk down the static search tree: at each level the count of that
+ * level's keys at most k picks the node below (its keys are the level
+ * below's every VI_NODE-th), one cache line a level, so a table of 4,096
+ * intervals takes four lines instead of twelve dependent probes. k is a
+ * code's key, below VI_PAD. */
 static inline uint32_t vi_ct_find(const ViCodeTab *t, CodeKey k)
 {
-    const CodeKey *b = t->start;
-    uint32_t n = t->n;
-    if (n == 0 || k < b[0]) return UINT32_MAX;
-    while (n > 1) { /* invariant: b[0] <= k, and k < b[n] when b + n is in the table */
-        uint32_t half = n / 2;
-        b = b[half] <= k ? b + half : b;
-        n -= half;
-    }
-    return (uint32_t)(b - t->start);
+    if (t->n == 0) return UINT32_MAX;
+    uint32_t c = 0; /* the count of keys at most k in the level walked */
+    for (uint32_t l = t->levels; l-- > 0;)
+        c = VI_NODE * c + vi_node_count(t->upper + t->level_at[l] + VI_NODE * c, k);
+    c = VI_NODE * c + vi_node_count(t->start + VI_NODE * c, k);
+    return c - 1; /* UINT32_MAX when none is at most k */
 }
 
 /* The entry of memo (2^VI_MEMO_BITS entries, the caller's; vi_memo_init)
- * for k's prefix (the system, length, shape and first two characters: "70"
+ * for k's prefix (the system, length, shape and first character: the 7
  * of 70551), found in t once per prefix and remembered. */
 static inline const ViMemo *vi_memo_of(const ViCodeTab *t, ViMemo *memo, CodeKey k)
 {
@@ -241,15 +266,17 @@ static inline bool vi_ct_may_hold(const ViCodeTab *t, ViMemo *memo, CodeKey k)
 }
 
 /* vi_ct_find through memo (vi_memo_of): keys that share a prefix fall in
- * a short run of intervals, so a lookup searches that run only. Same
+ * a run of intervals; a short run (most prefixes, and every prefix no set
+ * or segment names) is searched alone, a long one through the tree. Same
  * result as vi_ct_find. */
 static inline uint32_t vi_ct_lookup(const ViCodeTab *t, ViMemo *memo, CodeKey k)
 {
     const ViMemo *m = vi_memo_of(t, memo, k);
     if (m->hi == UINT32_MAX) return UINT32_MAX; /* the whole prefix is before the table */
     uint32_t lo = m->lo == UINT32_MAX ? 0 : m->lo;
-    const CodeKey *b = t->start + lo;
     uint32_t n = m->hi - lo + 1;
+    if (n > VI_RUN_SEARCH) return vi_ct_find(t, k);
+    const CodeKey *b = t->start + lo;
     if (k < b[0]) return UINT32_MAX; /* only when m->lo is UINT32_MAX */
     while (n > 1) {
         uint32_t half = n / 2;

@@ -2191,6 +2191,76 @@ Test(vm, code_table_is_the_sets_and_segments_cut)
     }
 }
 
+/* The interval of t holding k by a walk over every start: the answer
+ * vi_ct_find's tree must give. */
+static uint32_t find_by_walk(const ViCodeTab *t, CodeKey k)
+{
+    uint32_t i = UINT32_MAX;
+    for (uint32_t j = 0; j < t->n && t->start[j] <= k; j++) i = j;
+    return i;
+}
+
+/* vi_ct_find (the search tree) and vi_ct_lookup (a prefix's run, or the
+ * tree for a long one) against find_by_walk, for every start of t, the keys
+ * either side of it, and keys before and after the table. */
+static void check_table_search(const ViCodeTab *t, const char *what)
+{
+    ViMemo *memo = malloc(((size_t)1 << VI_MEMO_BITS) * sizeof *memo);
+    vi_memo_init(memo);
+    CodeKey edge[] = {0, 1, t->n ? t->start[t->n - 1] + 1000 : 5, UINT64_MAX - 1};
+    for (size_t e = 0; e < sizeof edge / sizeof edge[0]; e++)
+        cr_assert_eq(vi_ct_find(t, edge[e]), find_by_walk(t, edge[e]), "%s: key %llx", what,
+                     (unsigned long long)edge[e]);
+    for (uint32_t i = 0; i < t->n; i++) {
+        for (int d = -1; d <= 1; d++) {
+            if (d < 0 && t->start[i] == 0) continue;
+            CodeKey k = t->start[i] + (CodeKey)(int64_t)d;
+            uint32_t want = find_by_walk(t, k);
+            cr_assert_eq(vi_ct_find(t, k), want, "%s: interval %u, key %+d", what, i, d);
+            cr_assert_eq(vi_ct_lookup(t, memo, k), want, "%s: interval %u, key %+d, through the memo",
+                         what, i, d);
+        }
+    }
+    free(memo);
+}
+
+/* The search tree over tables of 2 to 2,600 starts: within one node, one
+ * key over it, a level of one full node (66 starts) and one key over that
+ * (74), two levels and three (single codes 3 apart make two starts each,
+ * all of one prefix, so the memo's run is long and the lookup takes the
+ * tree), and over the four payers' tables. */
+Test(vm, code_table_search_finds_every_keys_interval)
+{
+    static const uint32_t codes[] = {1, 4, 5, 8, 9, 32, 33, 37, 260, 1300};
+    for (size_t c = 0; c < sizeof codes / sizeof codes[0]; c++) {
+        Prog *p = th_std_prog();
+        CodeSet cs = {0};
+        for (uint32_t i = 0; i < codes[c]; i++) {
+            char text[8];
+            snprintf(text, sizeof text, "%05u", 10000 + 3 * i);
+            code_set_add(&cs, key(SYS_CPT, text), key(SYS_CPT, text));
+        }
+        add_code_set(p, "s", &cs);
+        uint32_t r = rule_begin(p, "code", OUT_PRIOR_AUTH);
+        e_fused(p, OP_LDINSET, "code", 0);
+        rule_end(p, r);
+        finish(p);
+        const ViCodeTab *t = &vi_of(p)->ct;
+        cr_assert_eq(t->n, 2 * codes[c], "%u codes: %u intervals", codes[c], t->n);
+        cr_assert_eq(t->levels, codes[c] <= 4 ? 0u : codes[c] <= 36 ? 1u : codes[c] <= 292 ? 2u : 3u,
+                     "%u codes: %u levels", codes[c], t->levels);
+        char what[32];
+        snprintf(what, sizeof what, "%u codes", codes[c]);
+        check_table_search(t, what);
+        th_prog_free(p);
+    }
+    for (size_t k = 0; k < NPAYERS; k++) {
+        pcr_policy *pol = payer_policy(k);
+        check_table_search(&vi_of(pol->prog)->ct, payer_names[k]);
+        pcr_policy_free(pol);
+    }
+}
+
 /* vi_ct_may_hold against a search of every interval of the key's prefix:
  * true exactly when one of them holds a set, for a key of every interval
  * of the four payers' tables and the key before each, through one memo
