@@ -1,4 +1,5 @@
-# PCR: make builds bin/pcrc, bin/pcrvm and lib/libpcr.a (make shared: lib/libpcr.so).
+# PCR: make builds bin/pcrc, bin/pcrvm, bin/pcrvm-serve and lib/libpcr.a
+# (make shared: lib/libpcr.so).
 #   make demo    compile the example policy and evaluate the example batch
 #   make test    unit, golden and end-to-end tests (Criterion), pcrvm under GNU parallel
 #   make bench   throughput and compile-time benchmarks
@@ -30,7 +31,8 @@ OBJS     = $(SRCS:src/%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/parser.o $(BUILD)/obj/l
 LIB      = $(OUT)/lib/libpcr.a
 PCRC     = $(OUT)/bin/pcrc
 PCRVM    = $(OUT)/bin/pcrvm
-TOOLS    = $(PCRC) $(PCRVM)
+PCRVM_SERVE = $(OUT)/bin/pcrvm-serve
+TOOLS    = $(PCRC) $(PCRVM) $(PCRVM_SERVE)
 LIB_LIBS = -lcsv   # what the library needs (src/csv.c: libcsv)
 TEST_SRCS = $(sort $(wildcard tests/unit/test_*.c))
 TEST_BINS = $(TEST_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
@@ -82,29 +84,36 @@ $(OUT)/bin/%: tools/%.c $(LIB)
 	@[ -e $(OUT)/policies ] || ln -s $(CURDIR)/policies $(OUT)/policies
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) $< $(LIB) $(LDFLAGS) $(LIB_LIBS) -o $@
 
-# pcrvm carries the HTTP server (`pcrvm serve`, docs/serve.md): libmicrohttpd
-# and jansson, outside the library.
+# The HTTP server (`pcrvm serve`, docs/serve.md) is a program of its own,
+# pcrvm-serve, which `pcrvm serve` execs: its libraries (libmicrohttpd and
+# what it pulls in, jansson, libcrypto) are outside the library, and pcrc
+# and pcrvm, built by the rule above, link none of them, so they start
+# faster. tests/serve/split.sh checks pcrvm needs none.
 SERVE_SRCS = tools/serve.c tools/serve_accept.c tools/serve_auth.c tools/serve_gen.c tools/serve_metrics.c tools/crd.c
 SERVE_LIBS = -lmicrohttpd -ljansson -lcrypto -lpthread $(LIB_LIBS)
-$(PCRVM): tools/pcrvm.c $(SERVE_SRCS) $(wildcard tools/*.h) $(LIB)
+SERVE_DEPS = tools/pcrvm-serve.c $(SERVE_SRCS) $(wildcard tools/*.h)
+$(PCRVM_SERVE): $(SERVE_DEPS) $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) tools/pcrvm.c $(SERVE_SRCS) $(LIB) $(LDFLAGS) $(SERVE_LIBS) -o $@
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) tools/pcrvm-serve.c $(SERVE_SRCS) $(LIB) $(LDFLAGS) $(SERVE_LIBS) -o $@
 
 -include $(wildcard $(BUILD)/obj/*.d)
 
 # The VM and the record reader's fast path dispatch by computed goto where
 # the compiler can (src/vm.c, src/rec.c); this pcrvm is the same program
 # with the switch dispatch (-DPCR_DISPATCH_SWITCH: only vm.o and rec.o
-# differ, linked ahead of the library's). make test checks both decide byte
-# for byte alike (tests/dispatch/run.sh).
+# differ, linked ahead of the library's), its server beside it. make test
+# checks both decide byte for byte alike (tests/dispatch/run.sh).
 SWITCH_DIR   = $(BUILD)/switch
 SWITCH_PCRVM = $(SWITCH_DIR)/pcrvm
+SWITCH_SERVE = $(SWITCH_DIR)/pcrvm-serve
 SWITCH_OBJS  = $(SWITCH_DIR)/vm.o $(SWITCH_DIR)/rec.o
 $(SWITCH_DIR)/%.o: src/%.c $(BUILD)/gen/parser.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -DPCR_DISPATCH_SWITCH $(WARN) -MMD -MP -c $< -o $@
-$(SWITCH_PCRVM): tools/pcrvm.c $(SERVE_SRCS) $(wildcard tools/*.h) $(SWITCH_OBJS) $(LIB)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) tools/pcrvm.c $(SERVE_SRCS) $(SWITCH_OBJS) $(LIB) \
+$(SWITCH_PCRVM): tools/pcrvm.c $(SWITCH_OBJS) $(LIB)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) tools/pcrvm.c $(SWITCH_OBJS) $(LIB) $(LDFLAGS) $(LIB_LIBS) -o $@
+$(SWITCH_SERVE): $(SERVE_DEPS) $(SWITCH_OBJS) $(LIB)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) tools/pcrvm-serve.c $(SERVE_SRCS) $(SWITCH_OBJS) $(LIB) \
 	    $(LDFLAGS) $(SERVE_LIBS) -o $@
 -include $(wildcard $(SWITCH_DIR)/*.d)
 
@@ -167,7 +176,7 @@ install: all $(SHLIB)
 	$(INSTALL) -d $(DESTDIR)$(bindir) $(DESTDIR)$(libdir) $(DESTDIR)$(pkgconfigdir) \
 	    $(DESTDIR)$(includedir)/pcr $(DESTDIR)$(datadir)/pcr/std \
 	    $(DESTDIR)$(mandir)/man1 $(DESTDIR)$(mandir)/man5
-	$(INSTALL) -m 755 $(PCRC) $(PCRVM) $(DESTDIR)$(bindir)
+	$(INSTALL) -m 755 $(PCRC) $(PCRVM) $(PCRVM_SERVE) $(DESTDIR)$(bindir)
 	$(INSTALL) -m 644 $(LIB) $(SHLIB) $(DESTDIR)$(libdir)
 	ln -sf libpcr.so.$(VERSION) $(DESTDIR)$(libdir)/$(SONAME)
 	ln -sf libpcr.so.$(VERSION) $(DESTDIR)$(libdir)/libpcr.so
@@ -182,7 +191,7 @@ install: all $(SHLIB)
 	$(INSTALL) -m 644 $(MAN5) $(DESTDIR)$(mandir)/man5
 
 uninstall:
-	rm -f $(DESTDIR)$(bindir)/pcrc $(DESTDIR)$(bindir)/pcrvm
+	rm -f $(DESTDIR)$(bindir)/pcrc $(DESTDIR)$(bindir)/pcrvm $(DESTDIR)$(bindir)/pcrvm-serve
 	rm -f $(DESTDIR)$(libdir)/libpcr.a $(DESTDIR)$(libdir)/libpcr.so.$(VERSION) \
 	    $(DESTDIR)$(libdir)/$(SONAME) $(DESTDIR)$(libdir)/libpcr.so
 	rm -f $(DESTDIR)$(includedir)/pcr/pcr.h $(DESTDIR)$(pkgconfigdir)/pcr.pc
@@ -238,7 +247,7 @@ scale: $(TOOLS)
 test: all unit e2e replay scale dispatch-test test-install editor-keywords serve-test crd-test
 
 # The computed-goto and the switch pcrvm give byte-identical decisions.
-dispatch-test: $(TOOLS) $(SWITCH_PCRVM)
+dispatch-test: $(TOOLS) $(SWITCH_PCRVM) $(SWITCH_SERVE)
 	@CC="$(CC)" sh tests/dispatch/run.sh $(OUT)/bin $(SWITCH_PCRVM)
 
 # The editor support (editors/, docs/editors.md): the keyword lists of the
@@ -250,9 +259,11 @@ editor-keywords:
 test-editors: $(PCRC)
 	@PCR_BIN=$(OUT)/bin sh tests/editors/run.sh
 
-# pcrvm serve over loopback HTTP (tests/serve/run.sh; needs curl).
+# pcrvm serve over loopback HTTP (tests/serve/run.sh; needs curl), and
+# the split of pcrvm and pcrvm-serve (tests/serve/split.sh).
 serve-test: $(TOOLS)
 	@PCR_BIN=$(OUT)/bin PCR_ROOT=$(CURDIR) bash tests/serve/run.sh
+	@sh tests/serve/split.sh $(OUT)/bin
 
 # The CRD service checked with HL7's FHIRPath engine (tests/crd/check.js;
 # needs node, and the npm package fhirpath, installed into build/npm), and

@@ -2,7 +2,7 @@
  * include/pcr/pcr.h.
  *
  *   pcrvm [options] POLICY... [INPUT]
- *   pcrvm serve [options] POLICY...      (the HTTP server, tools/serve.c)
+ *   pcrvm serve [options] POLICY...      (the HTTP server: execs pcrvm-serve)
  *
  * POLICY is a .pcrb (loaded and verified) or a .pcr (compiled in memory);
  * INPUT is a JSON Lines file (CSV with --input csv), or standard input when
@@ -11,7 +11,8 @@
  *
  * Exit status: 0; 1 with --strict (which also makes unknown keys errors)
  * when any record was malformed; 2 when a
- * policy or the input cannot be used, or the output cannot be written.
+ * policy or the input cannot be used, or the output cannot be written
+ * (or, for serve, when pcrvm-serve cannot be run).
  * docs/cli.md is the manual. */
 #include <errno.h>
 #include <signal.h>
@@ -22,7 +23,6 @@
 #include <unistd.h>
 
 #include "pcr/pcr.h"
-#include "serve.h"
 
 enum { EXIT_CLEAN = 0, EXIT_RECORDS = 1, EXIT_USAGE = 2 };
 
@@ -90,6 +90,44 @@ static int fail(const char *fmt, const char *arg)
     return EXIT_USAGE;
 }
 
+/* `pcrvm serve ARGS...`: runs the server, the program pcrvm-serve, with
+ * ARGS (pcrvm itself links none of the server's libraries, whose loading
+ * would slow every run: docs/serve.md). Execs the pcrvm-serve in the
+ * directory of this executable (/proc/self/exe: bin/ of a build tree, or
+ * the bindir it was installed to), else the first on PATH. argv is main's:
+ * argv[1] is "serve". Returns only when neither could be run, after saying
+ * so: EXIT_USAGE. */
+static int exec_serve(char **argv)
+{
+    char name[] = "pcrvm-serve";
+    /* argv[1..] ("serve", ARGS..., NULL) becomes the server's argv, with
+     * the server's name for "serve" */
+    char **sargv = argv + 1;
+    sargv[0] = name;
+    char path[4096 + sizeof name];
+    ssize_t n = readlink("/proc/self/exe", path, 4096);
+    char *slash = NULL;
+    if (n > 0 && n < 4096) {
+        path[n] = '\0';
+        slash = strrchr(path, '/');
+    }
+    int beside_err = ENOENT;
+    if (slash) {
+        memcpy(slash + 1, name, sizeof name);
+        execv(path, sargv);
+        beside_err = errno;
+    }
+    execvp(name, sargv);
+    /* the error beside pcrvm tells more than PATH's, unless it is "none there" */
+    int err = beside_err != ENOENT ? beside_err : errno;
+    if (slash)
+        fprintf(stderr, "pcrvm: serve: cannot run %s (looked in %.*s and PATH): %s\n", name,
+                slash == path ? 1 : (int)(slash - path), path, strerror(err));
+    else
+        fprintf(stderr, "pcrvm: serve: cannot run %s (looked in PATH): %s\n", name, strerror(err));
+    return EXIT_USAGE;
+}
+
 /* True when a and b both exist and are the same file (device and inode,
  * after following symlinks), whatever their spelling. */
 static bool same_file(const char *a, const char *b)
@@ -136,7 +174,8 @@ static int add_policy(pcr_engine *e, const char *path, const char *const *inc, s
 
 int main(int argc, char **argv)
 {
-    if (argc > 1 && strcmp(argv[1], "serve") == 0) return serve_main(argc - 1, argv + 1);
+    /* first, before any signal disposition changes: an exec keeps them */
+    if (argc > 1 && strcmp(argv[1], "serve") == 0) return exec_serve(argv);
     /* A reader that goes away (pcrvm ... | head -1) is not an error: the
      * write fails with EPIPE and pcrvm stops quietly. */
     signal(SIGPIPE, SIG_IGN);

@@ -5,7 +5,9 @@
 #      `pkg-config --cflags --libs pcr`, linked statically and shared, and
 #      both evaluate records against a policy compiled with the installed
 #      standard library, giving the installed pcrvm's decision lines;
-#   3. the installed pcrc and pcrvm run (version, tests, compile, evaluate);
+#   3. the installed pcrc and pcrvm run (version, tests, compile, evaluate),
+#      and the installed `pcrvm serve` runs the pcrvm-serve installed beside
+#      it;
 #   4. the installed man pages render with no groff warnings (and pass
 #      mandoc -T lint when mandoc is installed);
 #   5. make uninstall leaves no file behind; the same with a DESTDIR stage.
@@ -35,7 +37,7 @@ major=${version%%.*}
 # The files an install must hold, relative to the prefix, sorted.
 expected() {
     {
-        printf '%s\n' bin/pcrc bin/pcrvm include/pcr/pcr.h lib/libpcr.a lib/libpcr.so \
+        printf '%s\n' bin/pcrc bin/pcrvm bin/pcrvm-serve include/pcr/pcr.h lib/libpcr.a lib/libpcr.so \
             "lib/libpcr.so.$major" "lib/libpcr.so.$version" lib/pkgconfig/pcr.pc \
             share/man/man1/pcrc.1 share/man/man1/pcrvm.1 share/man/man5/pcr.5
         for m in policies/std/*.pcr; do echo "share/pcr/std/${m##*/}"; done
@@ -129,7 +131,12 @@ grep -v '^#' "$work/static.out" | cmp -s - "$work/pcrvm.out" ||
 # Installed, the tools find the standard library themselves: no -I.
 env -u PCR_STDLIB "$prefix/bin/pcrc" --check "$work/demo.pcr" >"$work/noI.out" 2>&1 ||
     { cat "$work/noI.out" >&2; fail "installed pcrc without -I does not find share/pcr/std"; }
-ok "installed pcrc ($(tail -1 "$work/test.out")) and pcrvm agree with the program; pcrc finds the standard library without -I"
+# pcrvm serve execs the pcrvm-serve beside pcrvm (PATH has none here).
+PATH="$work" "$prefix/bin/pcrvm" serve --help >"$work/serve.out" 2>&1 ||
+    { cat "$work/serve.out" >&2; fail "installed pcrvm serve --help"; }
+grep -qx 'usage: pcrvm serve \[options\] POLICY\.\.\.' "$work/serve.out" ||
+    fail "installed pcrvm serve --help: $(head -1 "$work/serve.out")"
+ok "installed pcrc ($(tail -1 "$work/test.out")) and pcrvm agree with the program; pcrc finds the standard library without -I; pcrvm serve runs the installed pcrvm-serve"
 
 # ---- 4. man pages ----------------------------------------------------------
 for page in "$prefix/share/man/man1/pcrc.1" "$prefix/share/man/man1/pcrvm.1" \
