@@ -188,6 +188,7 @@ install: all $(SHLIB)
 	chmod 644 $(DESTDIR)$(pkgconfigdir)/pcr.pc
 	$(INSTALL) -m 644 $(STD_MODULES) $(DESTDIR)$(datadir)/pcr/std
 	$(INSTALL) -m 644 $(MAN1) $(DESTDIR)$(mandir)/man1
+	ln -sf pcrvm.1 $(DESTDIR)$(mandir)/man1/pcrvm-serve.1
 	$(INSTALL) -m 644 $(MAN5) $(DESTDIR)$(mandir)/man5
 
 uninstall:
@@ -196,7 +197,8 @@ uninstall:
 	    $(DESTDIR)$(libdir)/$(SONAME) $(DESTDIR)$(libdir)/libpcr.so
 	rm -f $(DESTDIR)$(includedir)/pcr/pcr.h $(DESTDIR)$(pkgconfigdir)/pcr.pc
 	rm -f $(STD_MODULES:policies/std/%=$(DESTDIR)$(datadir)/pcr/std/%)
-	rm -f $(MAN1:man/%=$(DESTDIR)$(mandir)/man1/%) $(MAN5:man/%=$(DESTDIR)$(mandir)/man5/%)
+	rm -f $(MAN1:man/%=$(DESTDIR)$(mandir)/man1/%) $(DESTDIR)$(mandir)/man1/pcrvm-serve.1 \
+	    $(MAN5:man/%=$(DESTDIR)$(mandir)/man5/%)
 	@for d in $(DESTDIR)$(includedir)/pcr $(DESTDIR)$(datadir)/pcr/std $(DESTDIR)$(datadir)/pcr; do \
 	    if [ -d "$$d" ]; then rmdir "$$d" 2>/dev/null || echo "uninstall: kept $$d (not empty)"; fi; \
 	done

@@ -39,7 +39,7 @@ expected() {
     {
         printf '%s\n' bin/pcrc bin/pcrvm bin/pcrvm-serve include/pcr/pcr.h lib/libpcr.a lib/libpcr.so \
             "lib/libpcr.so.$major" "lib/libpcr.so.$version" lib/pkgconfig/pcr.pc \
-            share/man/man1/pcrc.1 share/man/man1/pcrvm.1 share/man/man5/pcr.5
+            share/man/man1/pcrc.1 share/man/man1/pcrvm.1 share/man/man1/pcrvm-serve.1 share/man/man5/pcr.5
         for m in policies/std/*.pcr; do echo "share/pcr/std/${m##*/}"; done
     } | LC_ALL=C sort
 }
@@ -179,6 +179,8 @@ done
 for page in man/pcrc.1 man/pcrvm.1 man/pcr.5; do
     grep -qx "\.Os PCR $version" "$page" || fail "$page: .Os is not \"PCR $version\""
 done
+[ "$(readlink "$prefix/share/man/man1/pcrvm-serve.1")" = pcrvm.1 ] ||
+    fail "share/man/man1/pcrvm-serve.1 is not a link to pcrvm.1 (man pcrvm-serve)"
 ok "man pages render with no warnings (groff -ww$(command -v mandoc >/dev/null 2>&1 && echo ', mandoc -T lint'))"
 
 # ---- 5. uninstall, and the same with DESTDIR ----------------------------
