@@ -111,8 +111,8 @@ typedef struct ViAtom {
  * the prefix memo, a binary search of the few intervals of a code's first
  * character (vi_ct_lookup). */
 enum {
-    VI_NODE = 8,        /* keys in a node of the code table's search tree: one cache line */
-    VI_TREE_LEVELS = 8, /* upper levels at most: 8^9 keys is more than a table holds */
+    VI_NODE = 8,         /* keys in a node of the code table's search tree: one cache line */
+    VI_TREE_LEVELS = 11, /* upper levels at most: 8^11 is over 2^32, so any table fits */
 };
 #define VI_PAD UINT64_MAX /* a tree node's padding: above every code's key */
 
