@@ -61,33 +61,32 @@ static CodeKey *vi_node_array(const CodeKey *keys, size_t n)
     return a;
 }
 
-/* t->start (t->n keys) and the search tree's upper levels above it, from
- * the ascending keys b: each level holds every VI_NODE-th key of the one
- * below from the VI_NODE-th on, up to a level of one node. */
+/* t->start (t->n keys) and the search tree's levels above it, from the
+ * ascending keys b: each level holds every VI_NODE-th key of the one below
+ * from the VI_NODE-th on, up to a level of one node. */
 static void vi_tree_build(ViCodeTab *t, const CodeKey *b)
 {
     t->start = vi_node_array(b, t->n);
-    size_t below = t->n, total = 0, sizes[VI_TREE_LEVELS];
-    t->levels = 0;
-    while (below > VI_NODE) {
-        size_t m = (below - 1) / VI_NODE; /* keys 8, 16, ... of the level below */
+    const CodeKey *below = t->start;
+    size_t nbelow = t->n;
+    CodeKey *keys = xmalloc((nbelow / VI_NODE + 1) * sizeof *keys);
+    for (t->levels = 0; nbelow > VI_NODE; t->levels++) {
+        size_t m = (nbelow - 1) / VI_NODE; /* keys 8, 16, ... of the level below */
         assert(t->levels < VI_TREE_LEVELS);
-        sizes[t->levels] = m;
-        t->level_at[t->levels++] = (uint32_t)total;
-        total += (m + VI_NODE - 1) / VI_NODE * VI_NODE;
-        below = m;
+        for (size_t j = 0; j < m; j++) keys[j] = below[(j + 1) * VI_NODE];
+        below = t->level[t->levels] = vi_node_array(keys, m);
+        nbelow = m;
     }
-    t->upper = NULL;
-    if (!t->levels) return;
-    t->upper = xaligned(64, total * sizeof *t->upper);
-    const CodeKey *from = t->start;
-    for (uint32_t l = 0; l < t->levels; l++) {
-        CodeKey *to = t->upper + t->level_at[l];
-        size_t m = sizes[l], cap = (m + VI_NODE - 1) / VI_NODE * VI_NODE;
-        for (size_t j = 0; j < m; j++) to[j] = from[(j + 1) * VI_NODE];
-        for (size_t j = m; j < cap; j++) to[j] = VI_PAD;
-        from = to;
-    }
+    free(keys);
+}
+
+static void vi_ct_free(ViCodeTab *t)
+{
+    free(t->start);
+    for (uint32_t l = 0; l < t->levels; l++) free(t->level[l]);
+    free(t->seg);
+    free(t->set_first);
+    free(t->set_ids);
 }
 
 /* Builds p's code table into *t (t->n stays 0 when it would hold more than
@@ -135,9 +134,7 @@ static void vi_ct_build(const Prog *p, ViCodeTab *t)
         if (pass == 0) {
             if (total > VI_CT_MAX_ENTRIES) {
                 free(first);
-                free(t->start);
-                free(t->upper);
-                free(t->set_first);
+                vi_ct_free(t);
                 memset(t, 0, sizeof *t);
                 return;
             }
@@ -156,15 +153,6 @@ static void vi_ct_build(const Prog *p, ViCodeTab *t)
         while (g < p->nsegs && p->segs[g].hi < t->start[i]) g++;
         t->seg[i] = g < p->nsegs && p->segs[g].lo <= t->start[i] ? (uint32_t)g : PIDX_NONE;
     }
-}
-
-static void vi_ct_free(ViCodeTab *t)
-{
-    free(t->start);
-    free(t->upper);
-    free(t->seg);
-    free(t->set_first);
-    free(t->set_ids);
 }
 
 /* ---- guards -------------------------------------------------------------- */

@@ -120,11 +120,11 @@ typedef struct ViCodeTab {
     CodeKey *start;     /* n interval starts, ascending: interval i is
                            start[i] .. start[i + 1] - 1 (the last: to the end);
                            64-byte aligned, padded with VI_PAD to whole nodes */
-    CodeKey *upper;     /* the search tree's upper levels (vi_ct_find), back to
-                           back, each 64-byte aligned, padded to whole nodes */
-    uint32_t level_at[VI_TREE_LEVELS]; /* level l + 1 above start at upper +
-                           level_at[l]: the level below's keys 8, 16, 24, ... */
-    uint32_t levels;    /* upper levels: 0 when n <= VI_NODE */
+    CodeKey *level[VI_TREE_LEVELS]; /* the search tree's levels above start
+                           (vi_ct_find): level[l] holds the keys 8, 16, 24, ...
+                           of the level below (start for level[0]), aligned
+                           and padded as start is */
+    uint32_t levels;    /* levels above start: 0 when n <= VI_NODE */
     uint32_t *seg;      /* per interval: its index segment, or PIDX_NONE */
     uint32_t *set_first;/* n + 1: the sets of interval i are
                            set_ids[set_first[i] .. set_first[i + 1]) */
@@ -234,7 +234,7 @@ static inline uint32_t vi_ct_find(const ViCodeTab *t, CodeKey k)
     if (t->n == 0) return UINT32_MAX;
     uint32_t c = 0; /* the count of keys at most k in the level walked */
     for (uint32_t l = t->levels; l-- > 0;)
-        c = VI_NODE * c + vi_node_count(t->upper + t->level_at[l] + VI_NODE * c, k);
+        c = VI_NODE * c + vi_node_count(t->level[l] + VI_NODE * c, k);
     c = VI_NODE * c + vi_node_count(t->start + VI_NODE * c, k);
     return c - 1; /* UINT32_MAX when none is at most k */
 }

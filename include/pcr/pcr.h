@@ -319,8 +319,8 @@ typedef enum pcr_flush {
 typedef struct pcr_run_opts {
     /* Threads deciding records: 0 or 1 decide on the calling thread; N > 1
      * starts N - 1 workers once more than 512 KiB of input has been read
-     * (a smaller input needs none), each with a clone of the
-     * engine (pcr_engine_clone), deciding batches of whole lines, and the calling
+     * (a smaller input needs none), each with a clone of the engine
+     * (pcr_engine_clone), deciding batches of whole lines, and the calling
      * thread, which reads and writes, decides batches too (with the engine
      * itself) whenever it would wait for one; the output is in input order and
      * byte-identical to one thread's, memory stays bounded, and the rule
