@@ -101,20 +101,16 @@ $(PCRVM_SERVE): $(SERVE_DEPS) $(LIB)
 # The VM and the record reader's fast path dispatch by computed goto where
 # the compiler can (src/vm.c, src/rec.c); this pcrvm is the same program
 # with the switch dispatch (-DPCR_DISPATCH_SWITCH: only vm.o and rec.o
-# differ, linked ahead of the library's), its server beside it. make test
-# checks both decide byte for byte alike (tests/dispatch/run.sh).
+# differ, linked ahead of the library's). make test checks both decide
+# byte for byte alike (tests/dispatch/run.sh), which needs no server.
 SWITCH_DIR   = $(BUILD)/switch
 SWITCH_PCRVM = $(SWITCH_DIR)/pcrvm
-SWITCH_SERVE = $(SWITCH_DIR)/pcrvm-serve
 SWITCH_OBJS  = $(SWITCH_DIR)/vm.o $(SWITCH_DIR)/rec.o
 $(SWITCH_DIR)/%.o: src/%.c $(BUILD)/gen/parser.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -DPCR_DISPATCH_SWITCH $(WARN) -MMD -MP -c $< -o $@
 $(SWITCH_PCRVM): tools/pcrvm.c $(SWITCH_OBJS) $(LIB)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) tools/pcrvm.c $(SWITCH_OBJS) $(LIB) $(LDFLAGS) $(LIB_LIBS) -o $@
-$(SWITCH_SERVE): $(SERVE_DEPS) $(SWITCH_OBJS) $(LIB)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) tools/pcrvm-serve.c $(SERVE_SRCS) $(SWITCH_OBJS) $(LIB) \
-	    $(LDFLAGS) $(SERVE_LIBS) -o $@
 -include $(wildcard $(SWITCH_DIR)/*.d)
 
 # ---- shared library -------------------------------------------------------
@@ -249,7 +245,7 @@ scale: $(TOOLS)
 test: all unit e2e replay scale dispatch-test test-install editor-keywords serve-test crd-test
 
 # The computed-goto and the switch pcrvm give byte-identical decisions.
-dispatch-test: $(TOOLS) $(SWITCH_PCRVM) $(SWITCH_SERVE)
+dispatch-test: $(TOOLS) $(SWITCH_PCRVM)
 	@CC="$(CC)" sh tests/dispatch/run.sh $(OUT)/bin $(SWITCH_PCRVM)
 
 # The editor support (editors/, docs/editors.md): the keyword lists of the
