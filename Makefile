@@ -8,6 +8,7 @@
 #   make test-pg the PostgreSQL extension in a throwaway cluster (docs/postgres.md)
 #   make bench-pg  its throughput with 0 and 2 parallel workers, beside pcrvm
 #   make bench-feed  the fed route beside the text reader, in instructions (callgrind)
+#   make bench-compare BASE=REV  pcrvm beside the build of revision REV, side by side
 #   make test-editors   the tree-sitter grammar and Vim syntax against the sources
 #   make install PREFIX=/usr/local [DESTDIR=]   tools, libraries, header,
 #                pcr.pc, the standard library and man pages; make uninstall
@@ -37,7 +38,7 @@ LIB_LIBS = -lcsv   # what the library needs (src/csv.c: libcsv)
 TEST_SRCS = $(sort $(wildcard tests/unit/test_*.c))
 TEST_BINS = $(TEST_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps demo test test-soak unit e2e replay scale san tsan trace valgrind cppcheck bench bench-peers bench-stream \
+.PHONY: all deps demo test test-soak unit e2e replay scale san tsan trace valgrind cppcheck bench bench-peers bench-compare bench-stream \
     dispatch-test clean pg-lib test-pg bench-pg bench-feed shared install uninstall test-install editor-keywords test-editors \
     serve-test crd-test bench-serve soak-serve
 all: deps $(TOOLS) $(LIB)
@@ -322,6 +323,13 @@ bench: all
 # LuaJIT implementations and jq, on the same records; checks they agree.
 bench-peers: all
 	sh bench/peers.sh $(OUT)/bin
+
+# pcrvm side by side with the pcrvm of git revision BASE, alternated on
+# the same batches, in CPU time (bench/compare.sh):
+#   make bench-compare BASE=HEAD~1
+bench-compare: all
+	@[ -n "$(BASE)" ] || { echo "usage: make bench-compare BASE=<git revision>" >&2; exit 2; }
+	sh bench/compare.sh "$(BASE)" $(OUT)/bin
 
 # A 5 GB batch streamed through pcrvm: throughput and peak memory.
 bench-stream: all

@@ -278,7 +278,52 @@ if [ -n "$BIN" ] && [ -x "$BIN/pcrc" ] && [ -x "$BIN/pcrvm" ]; then
         bad "run.sh with the tools (see $DIR/run.out, $DIR/run.err)"
 fi
 
+# ---- compare.sh ---------------------------------------------------------------
+# The stubs again, and one whose pcrvm decides otherwise.
+mkdir -p "$STUB/other"
+cp "$STUB/ok/pcrc" "$STUB/other/pcrc"
+printf '#!/bin/sh\nfor a; do in=$a; done\nwhile read -r l; do echo "{\\"x\\":1}"; done < "$in"\n' > "$STUB/other/pcrvm"
+chmod +x "$STUB/other/pcrvm"
+CQ="COMPARE_N=300 COMPARE_ROUNDS=2 COMPARE_DIR=$DIR/compare"
+# compare_rows FILE COUNT: the table has COUNT rows, one a batch.
+compare_rows() {
+    [ "$(grep -c -E '^(payers|typical|large|scale-peers|peers) +[0-9.]+ +[0-9.]+ +[0-9.]+ +[0-9.]+ +[0-9.]+ +[0-9.]+$' "$1")" = "$2" ]
+}
+# the batches without the peers one, which needs ../shared/peers
+FOUR="payers typical large scale-peers"
+FIVE=4
+[ -f ../shared/peers/gen_requests.py ] && command -v python3 > /dev/null 2>&1 && FIVE=5
+refuse "compare.sh without arguments" 2 sh bench/compare.sh
+refuse "compare.sh with a BASE that is no revision" 2 env $CQ sh bench/compare.sh no-such-revision "$STUB/ok"
+refuse "compare.sh with a bad COMPARE_ROUNDS" 1 env $CQ COMPARE_ROUNDS=2x sh bench/compare.sh HEAD "$STUB/ok"
+refuse "compare.sh with an unknown batch" 1 env $CQ COMPARE_BATCHES="payers nope" sh bench/compare.sh HEAD "$STUB/ok"
+refuse "compare.sh with the peers batch but no peer benchmark" 1 \
+    env $CQ COMPARE_BATCHES=peers COMPARE_PEERS="$DIR/nowhere" sh bench/compare.sh HEAD "$STUB/ok"
+refuse "compare.sh when the builds decide differently" 1 \
+    env $CQ COMPARE_BATCHES="$FOUR" COMPARE_BASE_BIN="$STUB/other" sh bench/compare.sh other "$STUB/ok"
+grep -q 'decide the payers batch differently' "$DIR/last.err" && ok "compare.sh names the batch that differs" ||
+    bad "compare.sh's message for builds that differ: $(head -n 1 "$DIR/last.err")"
+env $CQ COMPARE_BATCHES="$FOUR" COMPARE_BASE_BIN="$STUB/other" COMPARE_DIFF_OK=1 \
+    sh bench/compare.sh other "$STUB/ok" > "$DIR/compare.out" 2> "$DIR/compare.err" &&
+    compare_rows "$DIR/compare.out" 4 &&
+    [ "$(grep -c 'differently' "$DIR/compare.err")" = 4 ] &&
+    ok "compare.sh with COMPARE_DIFF_OK=1: says so for each batch and compares" ||
+    bad "compare.sh with COMPARE_DIFF_OK=1 (see $DIR/compare.out, $DIR/compare.err)"
+if [ -n "$BIN" ] && [ -x "$BIN/pcrc" ] && [ -x "$BIN/pcrvm" ]; then
+    env $CQ COMPARE_BASE_BIN="$BIN" sh bench/compare.sh self "$BIN" > "$DIR/compare.out" 2> "$DIR/compare.err" &&
+        compare_rows "$DIR/compare.out" "$FIVE" && ! grep -q 'differently' "$DIR/compare.err" &&
+        ok "compare.sh, a build against itself: a row for each of its $FIVE batches" ||
+        bad "compare.sh, a build against itself (see $DIR/compare.out, $DIR/compare.err)"
+    # the base built from a revision of this repository, in COMPARE_DIR
+    env $CQ COMPARE_ROUNDS=1 COMPARE_BATCHES=payers sh bench/compare.sh HEAD "$BIN" \
+        > "$DIR/compare.out" 2> "$DIR/compare.err" &&
+        grep -q '^  base  HEAD ([0-9a-f]\{12\}): ' "$DIR/compare.out" &&
+        [ "$(grep -c -E '^payers +[0-9.]+' "$DIR/compare.out")" = 1 ] &&
+        ok "compare.sh HEAD: builds the revision and compares" ||
+        bad "compare.sh HEAD (see $DIR/compare.out, $DIR/compare.err)"
+fi
+
 echo "$PASS passed, $FAIL failed"
 # The batch and the decisions take about 1 GB: kept only to look into a failure.
-[ "$FAIL" -eq 0 ] && rm -f "$DIR"/*.jsonl "$DIR"/*.out "$DIR"/run/requests.jsonl
+[ "$FAIL" -eq 0 ] && rm -rf "$DIR"/*.jsonl "$DIR"/*.out "$DIR"/run/requests.jsonl "$DIR"/compare
 [ "$FAIL" -eq 0 ]

@@ -9,6 +9,8 @@
  *                                       --peers: over that schema, `codes any in`
  *   gen policy-small                    a typical ~40-rule payer policy
  *   gen clock                           monotonic seconds, for bench/run.sh
+ *   gen time FILE CMD [ARG...]          runs CMD and writes its wall and CPU
+ *                                       seconds to FILE, for bench/compare.sh
  *
  * Everything comes from splitmix64 with fixed seeds, one stream per purpose,
  * and integer arithmetic only, so the bytes are the same on every machine
@@ -36,7 +38,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 /* ---- errors ------------------------------------------------------------ */
 
@@ -57,7 +62,8 @@ static void usage(void)
           "       gen requests-peers N\n"
           "       gen policy RULES CODES [--unmatched [--peers]]\n"
           "       gen policy-small\n"
-          "       gen clock\n",
+          "       gen clock\n"
+          "       gen time FILE CMD [ARG...]\n",
           stderr);
     exit(2);
 }
@@ -1387,6 +1393,50 @@ static int cmd_clock(void)
     return 0;
 }
 
+/* ---- time --------------------------------------------------------------- */
+
+static double seconds_of(struct timeval tv) { return (double)tv.tv_sec + (double)tv.tv_usec / 1e6; }
+
+static double cpu_of(const struct rusage *ru) { return seconds_of(ru->ru_utime) + seconds_of(ru->ru_stime); }
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0) die("clock_gettime: %s", strerror(errno));
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Runs argv[1..] (its stdin, stdout and stderr are gen's) and writes
+ * "WALL CPU" to the file argv[0]: wall seconds, and the user + system
+ * seconds of the command (getrusage of the children, to the microsecond,
+ * where the shell's `times` gives hundredths). Exits as the command did,
+ * 128 + N when signal N ended it, 127 when it could not be run. */
+static int cmd_time(int argc, char **argv)
+{
+    if (argc < 2) usage();
+    struct rusage before, after;
+    if (getrusage(RUSAGE_CHILDREN, &before) != 0) die("getrusage: %s", strerror(errno));
+    double t0 = now_seconds();
+    pid_t pid = fork();
+    if (pid < 0) die("fork: %s", strerror(errno));
+    if (pid == 0) {
+        execvp(argv[1], argv + 1);
+        fprintf(stderr, "gen: cannot run %s: %s\n", argv[1], strerror(errno));
+        _exit(127);
+    }
+    int status;
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR) die("waitpid: %s", strerror(errno));
+    double t1 = now_seconds();
+    if (getrusage(RUSAGE_CHILDREN, &after) != 0) die("getrusage: %s", strerror(errno));
+    FILE *f = fopen(argv[0], "w");
+    if (!f) die("cannot write %s: %s", argv[0], strerror(errno));
+    fprintf(f, "%.9f %.6f\n", t1 - t0, cpu_of(&after) - cpu_of(&before));
+    if (fclose(f) != 0) die("cannot write %s: %s", argv[0], strerror(errno));
+    if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) usage();
@@ -1396,6 +1446,7 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "policy") == 0) return cmd_policy(argc - 2, argv + 2);
     if (strcmp(cmd, "policy-small") == 0) return cmd_policy_small(argc - 2, argv + 2);
     if (strcmp(cmd, "clock") == 0 && argc == 2) return cmd_clock();
+    if (strcmp(cmd, "time") == 0) return cmd_time(argc - 2, argv + 2);
     usage();
     return 2;
 }

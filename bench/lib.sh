@@ -37,6 +37,23 @@ build_gen() {
     fi
 }
 
+# gen_file FILE ARGS...: writes `$GEN ARGS` to FILE unless FILE was made
+# by the same arguments and the same gen.c (recorded in FILE.params;
+# build_gen sets GEN_SUM).
+gen_file() {
+    f=$1
+    shift
+    want="gen $* | $GEN_SUM"
+    if [ -f "$f" ] && [ "$(cat "$f.params" 2>/dev/null)" = "$want" ]; then
+        return 0
+    fi
+    echo "generating $f (gen $*)" >&2
+    rm -f "$f.params"
+    "$GEN" "$@" > "$f.tmp" || fail "gen $* failed"
+    mv "$f.tmp" "$f" || fail "cannot write $f"
+    echo "$want" > "$f.params"
+}
+
 # mixed_requests GEN N LONG_EVERY: N generated records for the four
 # payers, with unique ids; every 97th replaced by a malformed one that
 # keeps an id (broken JSON, or every 194th a wrong type), every

@@ -49,22 +49,6 @@ need_tools "$BIN"
 build_gen "$DIR"
 GEN=$DIR/gen
 
-# gen_file FILE ARGS...: writes `gen ARGS` to FILE unless FILE was made by
-# the same arguments and the same gen.c (recorded in FILE.params).
-gen_file() {
-    f=$1
-    shift
-    want="gen $* | $GEN_SUM"
-    if [ -f "$f" ] && [ "$(cat "$f.params" 2>/dev/null)" = "$want" ]; then
-        return 0
-    fi
-    echo "generating $f (gen $*)" >&2
-    rm -f "$f.params"
-    "$GEN" "$@" > "$f.tmp" || fail "gen $* failed"
-    mv "$f.tmp" "$f" || fail "cannot write $f"
-    echo "$want" > "$f.params"
-}
-
 REQ=$DIR/requests.jsonl
 gen_file "$REQ" requests "$N"
 gen_file "$DIR/small.pcr" policy-small
