@@ -8,6 +8,7 @@
 #define PCR_BC_FORMAT_H
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 /* PNG-style magic: the high-bit first byte catches 7-bit transfers, "\r\n"
@@ -76,8 +77,13 @@ typedef struct BcSectionInfo {
 /* Indexed by BcSection (defined in bc_write.c). */
 extern const BcSectionInfo bc_sections[BC_SEC__COUNT];
 
-/* CRC-32 (IEEE 802.3, reflected, as zlib's crc32) of n bytes. */
+/* CRC-32 (IEEE 802.3, reflected, as zlib's crc32) of n bytes: by
+ * carry-less multiplication where the processor has it (bc_crc32_hw). */
 uint32_t bc_crc32(const uint8_t *p, size_t n);
+/* The same by table lookups only (for tests that compare the two). */
+uint32_t bc_crc32_portable(const uint8_t *p, size_t n);
+/* Whether bc_crc32 folds by carry-less multiplication here. */
+bool bc_crc32_hw(void);
 /* The checksum stored in a file's header: CRC-32 of the whole file (header
  * and body) with the checksum field read as zeros. len >= BC_HEADER_LEN. */
 uint32_t bc_file_crc(const uint8_t *file, size_t len);

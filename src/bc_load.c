@@ -14,6 +14,7 @@
 
 #include "bc.h"
 #include "bc_format.h"
+#include "bytes.h"
 
 /* A window onto the bytes of one section. Reads past its end return 0 and
  * set `overrun`, which the caller checks once per group of reads. */
@@ -45,7 +46,7 @@ static bool fail(Loader *L, const char *fmt, ...)
     return false;
 }
 
-static const uint8_t *rd_bytes(Reader *r, size_t n)
+static inline const uint8_t *rd_bytes(Reader *r, size_t n)
 {
     if (r->overrun || n > r->n) {
         r->overrun = true;
@@ -70,16 +71,16 @@ static uint8_t rd_u8(Reader *r)
     return s ? s[0] : 0;
 }
 
-static uint32_t rd_u32(Reader *r)
+static inline uint32_t rd_u32(Reader *r)
 {
     const uint8_t *s = rd_bytes(r, 4);
-    return s ? (uint32_t)get_le(s, 4) : 0;
+    return s ? (uint32_t)bytes_le32((const char *)s) : 0;
 }
 
-static uint64_t rd_u64(Reader *r)
+static inline uint64_t rd_u64(Reader *r)
 {
     const uint8_t *s = rd_bytes(r, 8);
-    return s ? get_le(s, 8) : 0;
+    return s ? bytes_le64((const char *)s) : 0;
 }
 
 /* Two's complement without implementation-defined conversions. */
