@@ -90,8 +90,8 @@ static uint32_t crc32_slices(uint32_t c, const uint8_t *p, size_t n)
     return crc32_nibbles(c, p, n);
 }
 
-/* Folding pays from this many bytes on (its setup and last reduction cost
- * about what the half-byte loop takes for this many). */
+/* Folding is used from this many bytes on; the header's short pieces
+ * (bc_file_crc) and other small buffers take the tables. */
 enum { CRC_FOLD_MIN = 256 };
 
 #if CRC_HAVE_FOLD
@@ -105,11 +105,10 @@ static bool crc32_fold_usable(void)
 /* The CRC of n bytes (n >= 64, a multiple of 16) by folding with
  * carry-less multiplication (Gopal et al., "Fast CRC Computation for
  * Generic Polynomials Using PCLMULQDQ Instruction", Intel, 2009), with the
- * constants of the reflected polynomial 0xEDB88320 as Chromium's zlib has
- * them: four 128-bit lanes fold 64 bytes a step (k1, k2: x^(4*128+64)
- * and x^(4*128) mod P, bit-reflected), then into one lane (k3, k4: the
- * same for 128 bits) and 16 bytes a step; the last 128 bits go to 64 (k5),
- * then to 32 by Barrett reduction (P and its quotient mu). c is the
+ * constants for the reflected polynomial 0xEDB88320 that Chromium's zlib
+ * uses: k1, k2 fold four 128-bit lanes 64 bytes on a step, k3, k4 fold
+ * them into one lane and then 16 bytes a step, k5 takes the last 128 bits
+ * to 64, and a Barrett reduction (P and its quotient) to 32. c is the
  * running value (inverted), as for the table code. */
 __attribute__((target("pclmul,sse4.1"))) static uint32_t crc32_fold(uint32_t c, const uint8_t *p,
                                                                      size_t n)
