@@ -8,7 +8,7 @@
 # (`make all`, its log beside it; kept, so a second comparison with the
 # same BASE reuses it), or is COMPARE_BASE_BIN, a directory holding
 # another build's pcrc and pcrvm (BASE is then only its label). The
-# batches are bench/gen.c's, COMPARE_N records each (300000); each build
+# batches (below) have COMPARE_N records each (300000); each build
 # compiles this tree's policies with its own pcrc, since their bytecode
 # may differ. Both builds must decide each batch byte for byte alike
 # (COMPARE_DIFF_OK=1 compares builds that do not). Then, COMPARE_ROUNDS
@@ -29,8 +29,9 @@
 #   peers        the peer benchmark's 42-rule policy (bench/peers/policy.pcr)
 #                on its own records (../shared/peers/gen_requests.py), whose
 #                few hundred codes recur
-# COMPARE_DIR: scratch (build/compare; a relative one is in the project).
-# COMPARE_PEERS: the peer benchmark's directory (../shared/peers).
+# COMPARE_DIR: scratch (build/compare), and COMPARE_PEERS, the peer
+# benchmark's directory (../shared/peers): relative ones are taken from
+# the project's root.
 set -u
 
 usage() {
