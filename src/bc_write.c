@@ -31,6 +31,7 @@ const BcSectionInfo bc_sections[BC_SEC__COUNT] = {
  * fold: whole 16-byte blocks by carry-less multiplication, when the
  * processor can. */
 static uint32_t crc32_more(uint32_t crc, const uint8_t *p, size_t n, bool fold);
+static uint32_t crc32_nibbles(uint32_t c, const uint8_t *p, size_t n);
 static bool crc32_fold_usable(void);
 
 uint32_t bc_crc32(const uint8_t *p, size_t n) { return crc32_more(0, p, n, crc32_fold_usable()); }
@@ -42,10 +43,9 @@ bool bc_crc32_hw(void) { return crc32_fold_usable(); }
 uint32_t bc_file_crc(const uint8_t *file, size_t len)
 {
     static const uint8_t zero[4] = {0};
-    bool fold = crc32_fold_usable();
-    uint32_t c = crc32_more(0, file, BC_OFF_CRC, fold);
-    c = crc32_more(c, zero, 4, fold);
-    return crc32_more(c, file + BC_OFF_CRC + 4, len - BC_OFF_CRC - 4, fold);
+    uint32_t c = crc32_more(0, file, BC_OFF_CRC, false);
+    c = ~crc32_nibbles(~c, zero, 4); /* crc32_more's inversions, around the table loop */
+    return crc32_more(c, file + BC_OFF_CRC + 4, len - BC_OFF_CRC - 4, crc32_fold_usable());
 }
 
 /* Slicing by 8 pays for its 8 KiB of tables, made on the stack per call,
