@@ -155,8 +155,15 @@ input() {
 # Each build compiles every source into DIR/SIDE/; the variable
 # $(pols_var SIDE BATCH) lists them.
 pols_var() { echo "POL_$1_$2" | tr - _; }
+# side_bin SIDE: bin, the tools' directory of build SIDE (base or new).
+side_bin() { if [ "$1" = base ]; then bin=$BASE_BIN; else bin=$BIN; fi; }
+# take SIDE BATCH: bin, and pols, the batch's policies as that build compiled them.
+take() {
+    side_bin "$1"
+    eval "pols=\$$(pols_var "$1" "$2")"
+}
 for side in base new; do
-    if [ "$side" = base ]; then bin=$BASE_BIN; else bin=$BIN; fi
+    side_bin "$side"
     mkdir -p "$DIR/$side" || fail "cannot create $DIR/$side"
     for b in $BATCHES; do
         list=
@@ -172,12 +179,11 @@ done
 
 # ---- same decisions --------------------------------------------------------------
 
-pols= # set through eval from $(pols_var SIDE BATCH)
+pols= # set by take
 
 for b in $BATCHES; do
     for side in base new; do
-        if [ "$side" = base ]; then bin=$BASE_BIN; else bin=$BIN; fi
-        eval "pols=\$$(pols_var "$side" "$b")"
+        take "$side" "$b"
         # shellcheck disable=SC2086 # pols: paths without spaces
         "$bin/pcrvm" -j 1 $pols "$(input "$b")" > "$DIR/$b.$side.out" 2> "$DIR/$b.$side.err"
         rc=$?
@@ -207,8 +213,7 @@ while [ "$r" -lt "$ROUNDS" ]; do
     if [ $((r % 2)) -eq 0 ]; then order="base new"; else order="new base"; fi
     for b in $BATCHES; do
         for side in $order; do
-            if [ "$side" = base ]; then bin=$BASE_BIN; else bin=$BIN; fi
-            eval "pols=\$$(pols_var "$side" "$b")"
+            take "$side" "$b"
             # shellcheck disable=SC2086 # PIN and pols: words without spaces
             $PIN "$GEN" time "$DIR/time" "$bin/pcrvm" -j 1 $pols "$(input "$b")" > /dev/null 2> "$DIR/run.err" ||
                 fail "the $side build's pcrvm failed on the $b batch: $(head -n 1 "$DIR/run.err")"
