@@ -79,10 +79,15 @@ $(LIB): $(OBJS)
 	ar rcs $@ $^
 
 # The tools find the standard library at bin/../policies (docs/language.md,
-# "Modules"): an out-of-tree OUT (build/san) gets a link to policies/.
-$(OUT)/bin/%: tools/%.c $(LIB)
+# "Modules"): an out-of-tree OUT (build/san) gets a link to policies/, by a
+# rule of its own, so that tools linked in parallel (make -j) do not race
+# to make it (the loser's `ln -s` would put a link inside policies/).
+$(OUT)/policies:
 	@mkdir -p $(dir $@)
-	@[ -e $(OUT)/policies ] || ln -s $(CURDIR)/policies $(OUT)/policies
+	ln -s $(CURDIR)/policies $@
+
+$(OUT)/bin/%: tools/%.c $(LIB) | $(OUT)/policies
+	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) $< $(LIB) $(LDFLAGS) $(LIB_LIBS) -o $@
 
 # The HTTP server (`pcrvm serve`, docs/serve.md) is a program of its own,
