@@ -1101,6 +1101,7 @@ void pcr_engine_print_stats(const pcr_engine *e, const pcr_stats *st, FILE *out)
     }
     struct rusage ru;
     if (getrusage(RUSAGE_SELF, &ru) == 0) fprintf(out, "peak_rss_kb %ld\n", ru.ru_maxrss);
+    fprintf(out, "dispatch vm %s reader %s\n", vm_dispatch(), rec_dispatch());
 }
 
 /* ---- policy facts for hosts ------------------------------------------------ */

@@ -2376,13 +2376,13 @@ HOT int member_end(RecDecoder *d, Members *m, const uint8_t *p)
     return more ? MEMBERS_MORE : MEMBERS_DONE;
 }
 
-/* See rec.h. The text is also what tests/dispatch/run.sh finds in a binary. */
+/* See rec.h. */
 const char *rec_dispatch(void)
 {
 #ifdef PCR_COMPUTED_GOTO
-    return "pcr-rec-dispatch: computed goto";
+    return "computed-goto";
 #else
-    return "pcr-rec-dispatch: switch";
+    return "switch";
 #endif
 }
 

@@ -159,9 +159,9 @@ void rec_fed_utf8_checked(RecDecoder *d, bool checked);
 const Record *rec_finish(RecDecoder *d);
 
 /* How this build's reader dispatches on a value's kind in its fast path:
- * "pcr-rec-dispatch: computed goto" (the default where the compiler
- * supports it) or "pcr-rec-dispatch: switch" (-DPCR_DISPATCH_SWITCH, or a
- * compiler without labels as values). */
+ * "computed-goto" (the default where the compiler supports it) or
+ * "switch" (-DPCR_DISPATCH_SWITCH, or a compiler without labels as
+ * values). pcrvm --stats prints it. */
 const char *rec_dispatch(void);
 
 #endif

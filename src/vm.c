@@ -245,13 +245,13 @@ static void vm_trace(const uint8_t *code, const uint8_t *at, const Slot *stack, 
 
 /* ---- the interpreter ----------------------------------------------------- */
 
-/* See vm.h. The text is also what tests/dispatch/run.sh finds in a binary. */
+/* See vm.h. */
 const char *vm_dispatch(void)
 {
 #ifdef PCR_COMPUTED_GOTO
-    return "pcr-vm-dispatch: computed goto";
+    return "computed-goto";
 #else
-    return "pcr-vm-dispatch: switch";
+    return "switch";
 #endif
 }
 

@@ -90,9 +90,9 @@ int vm_eval_rule(Vm *vm, const Record *rec, uint32_t r, uint64_t *missing);
  * run), 0 they do not, -1 it has none. */
 int vm_rule_guards(Vm *vm, const Record *rec, uint32_t r);
 
-/* How this build dispatches instructions: "pcr-vm-dispatch: computed goto"
- * (the default where the compiler supports it) or "pcr-vm-dispatch: switch"
- * (-DPCR_DISPATCH_SWITCH, or a compiler without labels as values). */
+/* How this build dispatches instructions: "computed-goto" (the default
+ * where the compiler supports it) or "switch" (-DPCR_DISPATCH_SWITCH, or a
+ * compiler without labels as values). pcrvm --stats prints it. */
 const char *vm_dispatch(void);
 
 #endif
