@@ -35,6 +35,27 @@ PCRVM    = $(OUT)/bin/pcrvm
 PCRVM_SERVE = $(OUT)/bin/pcrvm-serve
 TOOLS    = $(PCRC) $(PCRVM) $(PCRVM_SERVE)
 LIB_LIBS = -lcsv   # what the library needs (src/csv.c: libcsv)
+# pcrvm is linked with link-time optimization where $(CC) can do it
+# (LTO=yes; probed once, LTO= turns it off): from a second tree of the
+# library's objects, $(BUILD)/lto/obj, compiled with LTO_FLAGS and
+# optimized as one program at its link, so that calls from one module
+# into another on every record's path (the reader, the VM, the writer)
+# can be inlined. pcrc, pcrvm-serve, lib/libpcr.a and the tests keep the
+# plain objects (each LTO link takes seconds). The sanitizer, trace,
+# fuzzing and PostgreSQL builds below pass LTO= (docs/benchmarks.md,
+# "pcrvm linked with link-time optimization").
+LTO_FLAGS = -flto=auto
+ifeq ($(origin LTO),undefined)
+LTO := $(shell printf 'int main(void) { return 0; }\n' | $(CC) $(LTO_FLAGS) -x c - -o /dev/null \
+    > /dev/null 2>&1 && echo yes)
+endif
+ifeq ($(LTO),yes)
+PCRVM_OBJS   = $(SRCS:src/%.c=$(BUILD)/lto/obj/%.o) $(BUILD)/lto/obj/parser.o $(BUILD)/lto/obj/lexer.o
+PCRVM_CFLAGS = $(CFLAGS) $(LTO_FLAGS)
+else
+PCRVM_OBJS   = $(LIB)
+PCRVM_CFLAGS = $(CFLAGS)
+endif
 TEST_SRCS = $(sort $(wildcard tests/unit/test_*.c))
 TEST_BINS = $(TEST_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
@@ -67,11 +88,20 @@ $(BUILD)/obj/parser.o: $(BUILD)/gen/parser.c $(BUILD)/gen/lexer.h
 $(BUILD)/obj/lexer.o: $(BUILD)/gen/lexer.c $(BUILD)/gen/parser.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(GEN_CFLAGS) -c $< -o $@
+$(BUILD)/lto/obj/parser.o: $(BUILD)/gen/parser.c $(BUILD)/gen/lexer.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(GEN_CFLAGS) $(LTO_FLAGS) -c $< -o $@
+$(BUILD)/lto/obj/lexer.o: $(BUILD)/gen/lexer.c $(BUILD)/gen/parser.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(GEN_CFLAGS) $(LTO_FLAGS) -c $< -o $@
 
 # ---- library and tools --------------------------------------------------
 $(BUILD)/obj/%.o: src/%.c $(BUILD)/gen/parser.h $(BUILD)/gen/lexer.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -MMD -MP -c $< -o $@
+$(BUILD)/lto/obj/%.o: src/%.c $(BUILD)/gen/parser.h $(BUILD)/gen/lexer.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LTO_FLAGS) $(WARN) -MMD -MP -c $< -o $@
 
 $(LIB): $(OBJS)
 	@mkdir -p $(dir $@)
@@ -89,6 +119,9 @@ $(OUT)/policies:
 $(OUT)/bin/%: tools/%.c $(LIB) | $(OUT)/policies
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) $< $(LIB) $(LDFLAGS) $(LIB_LIBS) -o $@
+$(PCRVM): tools/pcrvm.c $(PCRVM_OBJS) | $(OUT)/policies
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(PCRVM_CFLAGS) $(WARN) $< $(PCRVM_OBJS) $(LDFLAGS) $(LIB_LIBS) -o $@
 
 # The HTTP server (`pcrvm serve`, docs/serve.md) is a program of its own,
 # pcrvm-serve, which `pcrvm serve` execs: its libraries (libmicrohttpd and
@@ -102,7 +135,7 @@ $(PCRVM_SERVE): $(SERVE_DEPS) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) tools/pcrvm-serve.c $(SERVE_SRCS) $(LIB) $(LDFLAGS) $(SERVE_LIBS) -o $@
 
--include $(wildcard $(BUILD)/obj/*.d)
+-include $(wildcard $(BUILD)/obj/*.d $(BUILD)/lto/obj/*.d)
 
 # The VM and the record reader's fast path dispatch by computed goto where
 # the compiler can (src/vm.c, src/rec.c); this pcrvm is the same program
@@ -288,7 +321,7 @@ san:
 	@rm -rf $(SAN_REPORTS) && mkdir -p $(SAN_REPORTS)
 	ASAN_OPTIONS=log_path=$(SAN_REPORTS)/asan$${ASAN_OPTIONS:+:$$ASAN_OPTIONS} \
 	UBSAN_OPTIONS=log_path=$(SAN_REPORTS)/ubsan:print_stacktrace=1$${UBSAN_OPTIONS:+:$$UBSAN_OPTIONS} \
-	$(MAKE) test BUILD=build/san OUT=build/san OPT="-O1 -g" \
+	$(MAKE) test BUILD=build/san OUT=build/san OPT="-O1 -g" LTO= \
 	    XCFLAGS="$(SAN_FLAGS)" XLDFLAGS="$(SAN_FLAGS)"
 	@sh scripts/san-reports.sh $(SAN_REPORTS)
 
@@ -296,7 +329,7 @@ san:
 # the CLI (tests/tsan.sh says what runs), in its own build tree.
 TSAN_FLAGS = -fsanitize=thread
 tsan: all
-	$(MAKE) all BUILD=build/tsan OUT=build/tsan OPT="-O1 -g" \
+	$(MAKE) all BUILD=build/tsan OUT=build/tsan OPT="-O1 -g" LTO= \
 	    XCFLAGS="$(TSAN_FLAGS)" XLDFLAGS="$(TSAN_FLAGS)"
 	sh tests/tsan.sh build/tsan/bin $(OUT)/bin
 
@@ -304,14 +337,14 @@ tsan: all
 # through pcrvm -j 2 under ASan + UBSan (counts, order), then the normal
 # build (peak RSS under 64 MiB). tests/soak.sh says more.
 test-soak: all
-	$(MAKE) all BUILD=build/san OUT=build/san OPT="-O1 -g" \
+	$(MAKE) all BUILD=build/san OUT=build/san OPT="-O1 -g" LTO= \
 	    XCFLAGS="$(SAN_FLAGS)" XLDFLAGS="$(SAN_FLAGS)"
 	sh tests/soak.sh build/san/bin $(OUT)/bin
 
 # The trace build: pcrvm prints every rule it evaluates and every
 # instruction with the stack to stderr (build/trace/bin/pcrvm).
 trace:
-	$(MAKE) all BUILD=build/trace OUT=build/trace OPT="-O0 -g" XCFLAGS="-DPCR_TRACE"
+	$(MAKE) all BUILD=build/trace OUT=build/trace OPT="-O0 -g" LTO= XCFLAGS="-DPCR_TRACE"
 
 # The end-to-end paths under valgrind memcheck, and cppcheck over the
 # hand-written sources; both fail on any report.
@@ -351,7 +384,7 @@ bench-stream: all
 # goes").
 PG_LIB_OPT = -O3 -g -DNDEBUG -flto=auto -ffat-lto-objects
 pg-lib:
-	@$(MAKE) --no-print-directory BUILD=build/pg OUT=build/pg XCFLAGS="-fPIC" OPT="$(PG_LIB_OPT)" build/pg/lib/libpcr.a
+	@$(MAKE) --no-print-directory BUILD=build/pg OUT=build/pg LTO= XCFLAGS="-fPIC" OPT="$(PG_LIB_OPT)" build/pg/lib/libpcr.a
 
 test-pg: all
 	sh tests/pg/run.sh
@@ -408,7 +441,7 @@ $(FUZZ_STAMP):
 fuzz-lib: $(FUZZ_STAMP)
 	@flags="$(FUZZ_CC) $(FUZZ_SAN)"; if [ "$$(cat $(FUZZ_DIR)/.flags 2>/dev/null)" != "$$flags" ]; then \
 	    rm -rf $(FUZZ_DIR)/obj $(FUZZ_LIB); echo "$$flags" >$(FUZZ_DIR)/.flags; fi
-	@$(MAKE) --no-print-directory BUILD=$(FUZZ_DIR) OUT=$(FUZZ_DIR) CC=$(FUZZ_CC) OPT="-O1 -g" \
+	@$(MAKE) --no-print-directory BUILD=$(FUZZ_DIR) OUT=$(FUZZ_DIR) CC=$(FUZZ_CC) OPT="-O1 -g" LTO= \
 	    XCFLAGS="-fsanitize=fuzzer-no-link $(FUZZ_SAN)" WARN="-Wall -Wextra" $(FUZZ_LIB)
 
 # --whole-archive: a target may reach a module only through a weak or
