@@ -756,11 +756,22 @@ static inline void vm_sort(uint32_t *out, uint32_t n)
     }
 }
 
-/* The folded rules (vi_split_build) that rec's codes select, into out
- * from out[*n] (room for nrules in all; unsorted, each rule once), except
- * those of field skip, whose codes the caller has taken through
- * vm_ct_mark_fold. Looks up each code of the folded rules' fields
- * (stamping its sets, as vm_in_set would). */
+/* Whether bool field f of rec is known false as a LOAD reads it: false,
+ * null (a bool that does not apply loads false), or absent with the
+ * default false. */
+static inline bool vm_bool_false(const Prog *p, const Record *rec, uint32_t f)
+{
+    if (rec->present >> f & 1) return rec->v[f].i == 0;
+    if (rec->none >> f & 1) return true;
+    return (p->fields[f].flags & PF_DEFAULT) && p->fields[f].deflt == 0;
+}
+
+/* The folded rules (vi_split_build) that rec's codes and bools select,
+ * into out from out[*n] (room for nrules in all; unsorted, each rule
+ * once), except those of code field skip, whose codes the caller has taken
+ * through vm_ct_mark_fold. Looks up each code of the folded rules' fields
+ * (stamping its sets, as vm_in_set would); takes the rules that load a
+ * bool field unless rec's is known false. */
 static void vm_folded(Vm *vm, const Record *rec, uint32_t *out, uint32_t *count, uint32_t skip)
 {
     uint32_t m = *count, *n = &m; /* a local the compiler can keep in a register */
@@ -783,6 +794,12 @@ static void vm_folded(Vm *vm, const Record *rec, uint32_t *out, uint32_t *count,
             vm->slot_iv[slot] = vm_ct_mark_fold(vm, slot, (CodeKey)v->i, out, n);
         }
         vm->slot_at[slot] = vm->stamp;
+    }
+    for (uint64_t bs = vm->ix.fold_bools; bs; bs &= bs - 1) {
+        uint32_t f = (uint32_t)__builtin_ctzll(bs);
+        if (vm_bool_false(vm->p, rec, f)) continue;
+        for (uint32_t k = vm->ix.fold_bool_first[f]; k < vm->ix.fold_bool_first[f + 1]; k++)
+            vm_take(vm, vm->ix.fold_bool_rules[k], out, n);
     }
     *count = m;
 }
@@ -1222,7 +1239,7 @@ static uint32_t vm_select_list(Vm *vm, const Record *rec, uint32_t *out, const u
         next = t;
     }
     vm->slot_at[slot] = vm->stamp;
-    if (vm->ix.fold_fields & ~((uint64_t)1 << f)) vm_folded(vm, rec, vm->sel2, &nf, f);
+    if ((vm->ix.fold_fields & ~((uint64_t)1 << f)) | vm->ix.fold_bools) vm_folded(vm, rec, vm->sel2, &nf, f);
     vm_sort(vm->sel2, nf);
     if (nf) {
         n = vm_merge(cur, n, vm->sel2, nf, next);
@@ -1249,7 +1266,7 @@ static void vm_evaluate(Vm *vm, const Record *rec)
         return;
     }
     uint32_t nf = 0; /* first: it may look the code up */
-    if (vm->ix.fold_fields) vm_folded(vm, rec, vm->sel2, &nf, PIDX_NONE);
+    if (vm->ix.fold_fields | vm->ix.fold_bools) vm_folded(vm, rec, vm->sel2, &nf, PIDX_NONE);
     if (nf > 1) vm_sort(vm->sel2, nf);
     const PSeg *seg = NULL;
     if (rec->present & vm->code_bit) {

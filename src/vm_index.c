@@ -587,31 +587,73 @@ static void vi_find_chain(ViIndex *ix, const PRule *rule, ViRuleGuards *g)
 
 /* ---- the split field and the fold --------------------------------------- */
 
-/* Whether rule r's `or` (its atoms) can select it alone (vi_split_build): every
- * atom a code-set test of a code field or a one-field test of field sf. */
-static bool vi_foldable(const ViIndex *ix, uint32_t r, uint32_t sf)
+/* Whether atom a, true, says a code of a code field is in a set or a bool
+ * field is true: a code-set test of a code field or a load of a bool. */
+static bool vi_selects(const ViIndex *ix, const ViAtom *a)
 {
-    const ViRuleGuards *g = &ix->guards[r];
-    if (!g->any_count || !ix->ct.n || ix->p->rules[r].index_set != PIDX_NONE) return false;
-    for (uint32_t k = 0; k < g->any_count; k++) {
-        const ViAtom *a = &ix->atoms[g->any_first + k];
-        if (a->kind == VI_A_SET || a->kind == VI_A_PRESENT_SET) {
-            if (ix->slot_of[a->field] == UINT8_MAX) return false;
-        } else if (a->kind != VI_A_GUARD || (a->g.kind != VI_G_MASK && a->g.kind != VI_G_EQ) ||
-                   a->g.field != sf) {
+    return ((a->kind == VI_A_SET || a->kind == VI_A_PRESENT_SET) && ix->slot_of[a->field] != UINT8_MAX) ||
+           a->kind == VI_A_BOOL;
+}
+
+/* The atom that stands for fold atom a: a itself, or for an `and` of two
+ * atoms (true only when both are) the first side that vi_selects. */
+static const ViAtom *vi_fold_side(const ViIndex *ix, const ViAtom *a)
+{
+    if (a->kind != VI_A_AND) return a;
+    const ViAtom *x = &ix->pairs[a->set];
+    return vi_selects(ix, x) ? x : x + 1;
+}
+
+/* Whether the `or` of atoms[first .. first + n) can select its rule alone
+ * (vi_split_build): every atom vi_selects, or is a one-field test of field
+ * sf, or is an `and` with a side that vi_selects. */
+static bool vi_or_foldable(const ViIndex *ix, uint32_t first, uint32_t n, uint32_t sf)
+{
+    if (!n) return false;
+    for (uint32_t k = 0; k < n; k++) {
+        const ViAtom *a = &ix->atoms[first + k];
+        if (vi_selects(ix, a)) continue;
+        if (a->kind == VI_A_AND) {
+            if (vi_selects(ix, &ix->pairs[a->set]) || vi_selects(ix, &ix->pairs[a->set + 1])) continue;
             return false;
         }
+        if (a->kind != VI_A_GUARD || (a->g.kind != VI_G_MASK && a->g.kind != VI_G_EQ) || a->g.field != sf)
+            return false;
     }
     return true;
+}
+
+/* Whether always rule r can be folded (vi_split_build), and by the atoms of
+ * which `or`: its leading `or` (vi_find_any), else the first `or` step of
+ * its `and` chain that is not an `unless` clause (vi_find_chain), whose
+ * being false makes the chain, and so the rule, false
+ * (`setting in {...} and (code in A or (code in B and diagnoses any in C))`). */
+static bool vi_foldable(const ViIndex *ix, uint32_t r, uint32_t sf, uint32_t *first, uint32_t *n)
+{
+    const ViRuleGuards *g = &ix->guards[r];
+    if (!ix->ct.n || ix->p->rules[r].index_set != PIDX_NONE) return false;
+    if (vi_or_foldable(ix, g->any_first, g->any_count, sf)) {
+        *first = g->any_first;
+        *n = g->any_count;
+        return true;
+    }
+    for (uint32_t k = 0; k < g->chain_count; k++) {
+        const ViStep *st = &ix->steps[g->chain_first + k];
+        if (st->op != OP_OR || st->negate) continue;
+        if (!vi_or_foldable(ix, st->arg, (uint32_t)st->k, sf)) return false;
+        *first = st->arg;
+        *n = (uint32_t)st->k;
+        return true;
+    }
+    return false;
 }
 
 /* Whether some one-field atom of folded rule r holds for member v of the
  * split field (UINT32_MAX: null; PIDX_NONE - 1: absent, where it may). */
 static bool vi_fold_guard_may(const ViIndex *ix, uint32_t r, uint32_t v, bool absent)
 {
-    const ViRuleGuards *g = &ix->guards[r];
-    for (uint32_t k = 0; k < g->any_count; k++) {
-        const ViAtom *a = &ix->atoms[g->any_first + k];
+    for (uint32_t k = 0; k < ix->fold_atom_count[r]; k++) {
+        const ViAtom *a = &ix->atoms[ix->fold_atom_first[r] + k];
         if (a->kind != VI_A_GUARD) continue;
         if (absent) return true;
         if (v == UINT32_MAX) continue; /* null fails every test */
@@ -623,11 +665,13 @@ static bool vi_fold_guard_may(const ViIndex *ix, uint32_t r, uint32_t v, bool ab
 
 /* Chooses the enum field that the most of p->always's guards test (in the
  * payers' policies, `setting`) as the split field, and folds into the code
- * table the always rules whose `or` is made of code-set tests and tests of
- * that field (`setting == residential or code in RTC`): such a rule is
- * considered only when a code of the record is in one of its sets, the
- * field passes one of its tests (the split field's filter, vi_filter_build),
- * or the field it needs is absent. */
+ * table the always rules whose `or` is made of code-set tests, tests of
+ * that field and loads of bool fields (`setting == residential or code in
+ * RTC`, `clinical_trial or diagnoses any in TRIAL`, `medicare_primary`):
+ * such a rule is considered only when a code of the record is in one of
+ * its sets, the field passes one of its tests (the split field's filter,
+ * vi_filter_build), one of its bools is not known false (vm_folded), or
+ * the field it needs is absent. */
 static void vi_split_build(ViIndex *ix)
 {
     const Prog *p = ix->p;
@@ -650,8 +694,12 @@ static void vi_split_build(ViIndex *ix)
     uint32_t sf = best_n >= 2 ? best : PIDX_NONE;
     ix->split_field = sf;
     ix->folded = xcalloc(p->nrules ? p->nrules : 1, 1);
-    for (uint32_t k = 0; k < p->nalways; k++)
-        ix->folded[p->always[k]] = vi_foldable(ix, p->always[k], sf);
+    ix->fold_atom_first = xcalloc(p->nrules ? p->nrules : 1, sizeof *ix->fold_atom_first);
+    ix->fold_atom_count = xcalloc(p->nrules ? p->nrules : 1, sizeof *ix->fold_atom_count);
+    for (uint32_t k = 0; k < p->nalways; k++) {
+        uint32_t r = p->always[k];
+        ix->folded[r] = vi_foldable(ix, r, sf, &ix->fold_atom_first[r], &ix->fold_atom_count[r]);
+    }
 
     /* The folded rules by (slot, set) and, per slot, those an absent field
      * leaves to consider. Two passes: count, then fill. */
@@ -660,15 +708,23 @@ static void vi_split_build(ViIndex *ix)
     size_t nx = (size_t)nslots * p->nsets;
     ix->fold_first = xcalloc(nx + 1, sizeof *ix->fold_first);
     ix->fold_absent_first = xcalloc(nslots + 1, sizeof *ix->fold_absent_first);
-    size_t total = 0, total_absent = 0;
+    ix->fold_bool_first = xcalloc((size_t)p->nfields + 1, sizeof *ix->fold_bool_first);
+    size_t total = 0, total_absent = 0, total_bool = 0;
     for (int pass = 0; pass < 2; pass++) {
         for (uint32_t r = 0; r < p->nrules; r++) {
             if (!ix->folded[r]) continue;
-            const ViRuleGuards *g = &ix->guards[r];
-            uint64_t absent_done = 0;
-            for (uint32_t k = 0; k < g->any_count; k++) {
-                const ViAtom *a = &ix->atoms[g->any_first + k];
+            uint64_t absent_done = 0, bool_done = 0;
+            for (uint32_t k = 0; k < ix->fold_atom_count[r]; k++) {
+                const ViAtom *a = vi_fold_side(ix, &ix->atoms[ix->fold_atom_first[r] + k]);
                 if (a->kind == VI_A_GUARD) continue;
+                if (a->kind == VI_A_BOOL) { /* once a field, however often the `or` loads it */
+                    if (bool_done >> a->field & 1) continue;
+                    bool_done |= (uint64_t)1 << a->field;
+                    if (pass == 0) ix->fold_bool_first[a->field + 1]++, total_bool++;
+                    else ix->fold_bool_rules[ix->fold_bool_first[a->field]++] = r;
+                    ix->fold_bools |= (uint64_t)1 << a->field;
+                    continue;
+                }
                 uint32_t slot = ix->slot_of[a->field];
                 size_t x = (size_t)slot * p->nsets + a->set;
                 if (pass == 0) ix->fold_first[x + 1]++, total++;
@@ -685,8 +741,10 @@ static void vi_split_build(ViIndex *ix)
         if (pass == 0) {
             for (size_t x = 0; x < nx; x++) ix->fold_first[x + 1] += ix->fold_first[x];
             for (uint32_t x = 0; x < nslots; x++) ix->fold_absent_first[x + 1] += ix->fold_absent_first[x];
+            for (uint32_t f = 0; f < p->nfields; f++) ix->fold_bool_first[f + 1] += ix->fold_bool_first[f];
             ix->fold_rules = xmalloc((total + 1) * sizeof *ix->fold_rules);
             ix->fold_absent = xmalloc((total_absent + 1) * sizeof *ix->fold_absent);
+            ix->fold_bool_rules = xmalloc((total_bool + 1) * sizeof *ix->fold_bool_rules);
         }
     }
     /* pass 2 advanced each start to its end: shift back */
@@ -694,6 +752,8 @@ static void vi_split_build(ViIndex *ix)
     ix->fold_first[0] = 0;
     memmove(ix->fold_absent_first + 1, ix->fold_absent_first, nslots * sizeof *ix->fold_absent_first);
     ix->fold_absent_first[0] = 0;
+    memmove(ix->fold_bool_first + 1, ix->fold_bool_first, p->nfields * sizeof *ix->fold_bool_first);
+    ix->fold_bool_first[0] = 0;
 }
 
 /* ---- the filter of the always rules ------------------------------------ */
@@ -897,10 +957,14 @@ static void vi_free(ViIndex *ix)
     for (uint32_t x = 0; x < ix->nfilters; x++) free(ix->filters[x].mask);
     free(ix->filter_strs);
     free(ix->folded);
+    free(ix->fold_atom_first);
+    free(ix->fold_atom_count);
     free(ix->fold_first);
     free(ix->fold_rules);
     free(ix->fold_absent_first);
     free(ix->fold_absent);
+    free(ix->fold_bool_first);
+    free(ix->fold_bool_rules);
 }
 
 /* See vm_index.h. */

@@ -186,6 +186,10 @@ struct ViIndex {
     uint32_t nfilters;
     uint32_t *filter_strs;      /* the string filters' distinct constants */
     uint8_t *folded;            /* per rule: 1 when it is selected by its `or` */
+    uint32_t *fold_atom_first;  /* per folded rule: the atoms of that `or` (its leading
+                                   one's, or an `or` step's of its chain):
+                                   atoms[fold_atom_first[r] .. + fold_atom_count[r]) */
+    uint32_t *fold_atom_count;
     uint32_t *fold_first;       /* [slot * nsets + s .. + 1]: folded rules with a test of
                                    set s on that slot's field: fold_rules[fold_first[x] ..
                                    fold_first[x + 1]) */
@@ -194,6 +198,12 @@ struct ViIndex {
                                    field is absent: fold_absent[...] */
     uint32_t *fold_absent;
     uint64_t fold_fields;       /* the fields of the folded rules' set tests */
+    uint64_t fold_bools;        /* the bool fields the folded rules' `or`s load
+                                   (`clinical_trial or diagnoses any in TRIAL`) */
+    uint32_t *fold_bool_first;  /* per field (+ 1): the folded rules that load it, to
+                                   consider unless it is known false:
+                                   fold_bool_rules[fold_bool_first[f] .. [f + 1]) */
+    uint32_t *fold_bool_rules;
 };
 
 /* prog's index: built by the first call and kept in prog->vindex, so every

@@ -2693,6 +2693,147 @@ Test(vm, folded_or_rules_decide_as_every_block)
     th_prog_free(p);
 }
 
+/* Rules outside the index whose `or` loads bool fields are folded too:
+ * considered only when one of their bools is not known false (vm_folded),
+ * or a code or the split field selects them. The bools are of each kind:
+ * with the default false (clinical_trial, medicare_primary), without a
+ * default (emergent: absent is unknown), and with the default true
+ * (admitted_from_er: absent is true). So are rules whose `and` chain has
+ * an `or` step of such tests, its `and`s selected by one side (rules 5
+ * and 6), but not one whose `or` step is an `unless` clause (rule 7). Every combination of false, true, null and absent bools, codes,
+ * diagnoses and setting: vm_decide must fire, and leave possible, exactly
+ * what the blocks say. */
+Test(vm, folded_bool_and_chain_rules_decide_as_every_block)
+{
+    Prog *p = th_std_prog();
+    uint32_t ct = add_set(p, "ct", key(SYS_CPT, "70450"), key(SYS_CPT, "70470"));
+    uint32_t mri = add_set(p, "mri", key(SYS_CPT, "70551"), key(SYS_CPT, "70553"));
+    uint32_t dx = add_set(p, "dx", key(SYS_ICD10, "C500"), key(SYS_ICD10, "C509"));
+    uint32_t f_em = th_field_index(p, "emergent"), f_er = th_field_index(p, "admitted_from_er");
+    p->fields[f_em].flags &= (uint8_t)~PF_DEFAULT;
+    p->fields[f_er].deflt = 1;
+    uint32_t r;
+    size_t j;
+    /* 0: clinical_trial or (present(diagnoses) and diagnoses any in dx) */
+    r = rule_begin(p, "trial_or_dx", OUT_PRIOR_AUTH);
+    e_load(p, "clinical_trial");
+    j = e_jump(p, OP_JTRUE);
+    e_present(p, "diagnoses");
+    e_and_test(p, false, T_ANYSET, "diagnoses", dx, NULL);
+    e_op(p, OP_OR);
+    e_patch(p, j);
+    rule_end(p, r);
+    /* 1: medicare_primary, alone */
+    rule_bool(p, "medicare", OUT_NOTIFICATION, "medicare_primary");
+    /* 2: emergent or code in ct (emergent has no default) */
+    r = rule_begin(p, "emergent_or_ct", OUT_PRIOR_AUTH);
+    e_load(p, "emergent");
+    j = e_jump(p, OP_JTRUE);
+    e_fused(p, OP_LDINSET, "code", ct);
+    e_op(p, OP_OR);
+    e_patch(p, j);
+    rule_end(p, r);
+    /* 3: admitted_from_er or setting == 2 (the default true) */
+    r = rule_begin(p, "er_or_setting", OUT_NOTIFICATION);
+    e_load(p, "admitted_from_er");
+    j = e_jump(p, OP_JTRUE);
+    e_fused(p, OP_LDEQK, "setting", add_const(p, 2));
+    e_op(p, OP_OR);
+    e_patch(p, j);
+    rule_end(p, r);
+    /* 4: setting == 1 (a second test of setting: the split field) */
+    rule_begin(p, "when_setting", OUT_NOTIFICATION);
+    e_fused(p, OP_LDEQK, "setting", add_const(p, 1));
+    rule_end(p, 4);
+    /* 5: setting == 2 and (code in ct or (code in mri and diagnoses any in dx)) */
+    size_t j2, j3;
+    r = rule_begin(p, "chain_or", OUT_PRIOR_AUTH);
+    e_fused(p, OP_LDEQK, "setting", add_const(p, 2));
+    j = e_jump(p, OP_JFALSE);
+    e_fused(p, OP_LDINSET, "code", ct);
+    j2 = e_jump(p, OP_JTRUE);
+    e_fused(p, OP_LDINSET, "code", mri);
+    j3 = e_jump(p, OP_JFALSE);
+    e_fused(p, OP_LDANYSET, "diagnoses", dx);
+    e_op(p, OP_AND);
+    e_patch(p, j3);
+    e_op(p, OP_OR);
+    e_patch(p, j2);
+    e_op(p, OP_AND);
+    e_patch(p, j);
+    rule_end(p, r);
+    /* 6: setting == 1 and ((emergent and code in mri) or diagnoses any in dx) */
+    r = rule_begin(p, "chain_bool_and", OUT_NOTIFICATION);
+    e_fused(p, OP_LDEQK, "setting", add_const(p, 1));
+    j = e_jump(p, OP_JFALSE);
+    e_load(p, "emergent");
+    j3 = e_jump(p, OP_JFALSE);
+    e_fused(p, OP_LDINSET, "code", mri);
+    e_op(p, OP_AND);
+    e_patch(p, j3);
+    j2 = e_jump(p, OP_JTRUE);
+    e_fused(p, OP_LDANYSET, "diagnoses", dx);
+    e_op(p, OP_OR);
+    e_patch(p, j2);
+    e_op(p, OP_AND);
+    e_patch(p, j);
+    rule_end(p, r);
+    /* 7: setting == 2 unless (code in ct or clinical_trial): an `or` step
+     * that is an `unless` clause selects nothing (its being true rules the
+     * rule out), so the rule is not folded */
+    r = rule_begin(p, "unless_or", OUT_NOTIFICATION);
+    e_fused(p, OP_LDEQK, "setting", add_const(p, 2));
+    j = e_jump(p, OP_JFALSE);
+    e_fused(p, OP_LDINSET, "code", ct);
+    j2 = e_jump(p, OP_JTRUE);
+    e_load(p, "clinical_trial");
+    e_op(p, OP_OR);
+    e_patch(p, j2);
+    e_op(p, OP_NOT);
+    e_op(p, OP_AND);
+    e_patch(p, j);
+    rule_end(p, r);
+    static const char *const reviewers[][2] = {{"a", NULL}, {"b", NULL}, {"c", NULL}, {"d", NULL},
+                                               {"e", NULL}, {"f", NULL}, {"g", NULL}, {"h", NULL}};
+    for (uint32_t k = 0; k < p->nrules; k++) rule_reviewers(p, k, reviewers[k]);
+    finish(p);
+    char err[256];
+    cr_assert(bc_verify(p, err, sizeof err), "%s", err);
+    const ViIndex *ix = vi_of(p);
+    for (uint32_t k = 0; k < 8; k++)
+        cr_assert_eq(ix->folded[k], k != 4 && k != 7, "rule %u is%s folded", k, ix->folded[k] ? "" : " not");
+    cr_assert(ix->guards[7].chain_count, "rule 7 is no chain: the test would not try its `or` step");
+    cr_assert_eq(ix->fold_bools, bit(p, "clinical_trial") | bit(p, "medicare_primary") |
+                                     bit(p, "emergent") | bit(p, "admitted_from_er"));
+
+    RecVal items[2] = {{.i = (int64_t)key(SYS_ICD10, "C501")}, {.i = (int64_t)key(SYS_ICD10, "I10")}};
+    static const char *const bools[] = {"clinical_trial", "medicare_primary", "emergent", "admitted_from_er"};
+    Vm *vm = vm_new(p);
+    int cases = 0;
+    for (int combo = 0; combo < 4 * 4 * 4 * 4 * 4 * 3 * 3; combo++) {
+        Record rec = rec_new(p, SD);
+        rec.items = items;
+        rec.nitems = 2;
+        int x = combo, v;
+        for (int b = 0; b < 4; b++) { /* absent, null, false, true */
+            v = x % 4, x /= 4;
+            if (v == 1) rec.none |= bit(p, bools[b]);
+            if (v >= 2) set_i(p, &rec, bools[b], v - 2);
+        }
+        v = x % 4, x /= 4; /* code: absent, 70450 (ct), 70551 (mri), 99213 */
+        if (v) set_i(p, &rec, "code", (int64_t)key(SYS_CPT, v == 1 ? "70450" : v == 2 ? "70551" : "99213"));
+        v = x % 3, x /= 3; /* diagnoses: absent, [C501], [I10] */
+        if (v) set_list(p, &rec, "diagnoses", v - 1, 1);
+        v = x % 3; /* setting: absent, 1, 2 */
+        if (v) set_i(p, &rec, "setting", v);
+        expect_decide_as_blocks(vm, p, &rec, combo);
+        cases++;
+    }
+    cr_assert_eq(cases, 4 * 4 * 4 * 4 * 4 * 3 * 3);
+    vm_free(vm);
+    th_prog_free(p);
+}
+
 /* Many rules with the same `or` guard: each finds its own and is folded on
  * its own, and the guards' atoms grow past their first allocation. 60
  * rules of three disjuncts: every decision as the blocks say. */
