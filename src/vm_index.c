@@ -625,7 +625,7 @@ static bool vi_or_foldable(const ViIndex *ix, uint32_t first, uint32_t n, uint32
 
 /* Whether always rule r can be folded (vi_split_build), and by the atoms of
  * which `or`: its leading `or` (vi_find_any), else the first `or` step of
- * its `and` chain that is not an `unless` clause (vi_find_chain), whose
+ * its `and` chain that can, not an `unless` clause (vi_find_chain): its
  * being false makes the chain, and so the rule, false
  * (`setting in {...} and (code in A or (code in B and diagnoses any in C))`). */
 static bool vi_foldable(const ViIndex *ix, uint32_t r, uint32_t sf, uint32_t *first, uint32_t *n)
@@ -639,8 +639,7 @@ static bool vi_foldable(const ViIndex *ix, uint32_t r, uint32_t sf, uint32_t *fi
     }
     for (uint32_t k = 0; k < g->chain_count; k++) {
         const ViStep *st = &ix->steps[g->chain_first + k];
-        if (st->op != OP_OR || st->negate) continue;
-        if (!vi_or_foldable(ix, st->arg, (uint32_t)st->k, sf)) return false;
+        if (st->op != OP_OR || st->negate || !vi_or_foldable(ix, st->arg, (uint32_t)st->k, sf)) continue;
         *first = st->arg;
         *n = (uint32_t)st->k;
         return true;

@@ -2699,8 +2699,8 @@ Test(vm, folded_or_rules_decide_as_every_block)
  * with the default false (clinical_trial, medicare_primary), without a
  * default (emergent: absent is unknown), and with the default true
  * (admitted_from_er: absent is true). So are rules whose `and` chain has
- * an `or` step of such tests, its `and`s selected by one side (rules 5
- * and 6), but not one whose `or` step is an `unless` clause (rule 7). Every combination of false, true, null and absent bools, codes,
+ * an `or` step of such tests, its `and`s selected by one side (rules 5,
+ * 6 and 8), but not one whose `or` step is an `unless` clause (rule 7). Every combination of false, true, null and absent bools, codes,
  * diagnoses and setting: vm_decide must fire, and leave possible, exactly
  * what the blocks say. */
 Test(vm, folded_bool_and_chain_rules_decide_as_every_block)
@@ -2793,14 +2793,31 @@ Test(vm, folded_bool_and_chain_rules_decide_as_every_block)
     e_op(p, OP_AND);
     e_patch(p, j);
     rule_end(p, r);
-    static const char *const reviewers[][2] = {{"a", NULL}, {"b", NULL}, {"c", NULL}, {"d", NULL},
-                                               {"e", NULL}, {"f", NULL}, {"g", NULL}, {"h", NULL}};
+    /* 8: (units == 2 or units == 3) and (code in ct or medicare_primary):
+     * folded by its second `or`, the first being of another field */
+    r = rule_begin(p, "second_or", OUT_PRIOR_AUTH);
+    e_fused(p, OP_LDEQK, "units", add_const(p, 2));
+    j2 = e_jump(p, OP_JTRUE);
+    e_fused(p, OP_LDEQK, "units", add_const(p, 3));
+    e_op(p, OP_OR);
+    e_patch(p, j2);
+    j = e_jump(p, OP_JFALSE);
+    e_fused(p, OP_LDINSET, "code", ct);
+    j2 = e_jump(p, OP_JTRUE);
+    e_load(p, "medicare_primary");
+    e_op(p, OP_OR);
+    e_patch(p, j2);
+    e_op(p, OP_AND);
+    e_patch(p, j);
+    rule_end(p, r);
+    static const char *const reviewers[][2] = {{"a", NULL}, {"b", NULL}, {"c", NULL}, {"d", NULL}, {"e", NULL},
+                                               {"f", NULL}, {"g", NULL}, {"h", NULL}, {"i", NULL}};
     for (uint32_t k = 0; k < p->nrules; k++) rule_reviewers(p, k, reviewers[k]);
     finish(p);
     char err[256];
     cr_assert(bc_verify(p, err, sizeof err), "%s", err);
     const ViIndex *ix = vi_of(p);
-    for (uint32_t k = 0; k < 8; k++)
+    for (uint32_t k = 0; k < 9; k++)
         cr_assert_eq(ix->folded[k], k != 4 && k != 7, "rule %u is%s folded", k, ix->folded[k] ? "" : " not");
     cr_assert(ix->guards[7].chain_count, "rule 7 is no chain: the test would not try its `or` step");
     cr_assert_eq(ix->fold_bools, bit(p, "clinical_trial") | bit(p, "medicare_primary") |
@@ -2810,7 +2827,7 @@ Test(vm, folded_bool_and_chain_rules_decide_as_every_block)
     static const char *const bools[] = {"clinical_trial", "medicare_primary", "emergent", "admitted_from_er"};
     Vm *vm = vm_new(p);
     int cases = 0;
-    for (int combo = 0; combo < 4 * 4 * 4 * 4 * 4 * 3 * 3; combo++) {
+    for (int combo = 0; combo < 4 * 4 * 4 * 4 * 4 * 3 * 3 * 3; combo++) {
         Record rec = rec_new(p, SD);
         rec.items = items;
         rec.nitems = 2;
@@ -2824,12 +2841,14 @@ Test(vm, folded_bool_and_chain_rules_decide_as_every_block)
         if (v) set_i(p, &rec, "code", (int64_t)key(SYS_CPT, v == 1 ? "70450" : v == 2 ? "70551" : "99213"));
         v = x % 3, x /= 3; /* diagnoses: absent, [C501], [I10] */
         if (v) set_list(p, &rec, "diagnoses", v - 1, 1);
-        v = x % 3; /* setting: absent, 1, 2 */
+        v = x % 3, x /= 3; /* setting: absent, 1, 2 */
         if (v) set_i(p, &rec, "setting", v);
+        v = x % 3; /* units: absent, 2, 5 */
+        if (v) set_i(p, &rec, "units", v == 1 ? 2 : 5);
         expect_decide_as_blocks(vm, p, &rec, combo);
         cases++;
     }
-    cr_assert_eq(cases, 4 * 4 * 4 * 4 * 4 * 3 * 3);
+    cr_assert_eq(cases, 4 * 4 * 4 * 4 * 4 * 3 * 3 * 3);
     vm_free(vm);
     th_prog_free(p);
 }
