@@ -650,6 +650,16 @@ static int vm_run(Vm *vm, const Record *rec, const uint8_t *code, uint32_t len,
 #undef VM_BAD
 #undef VM_CHECK
 
+/* Whether bool field f of rec is known false as a LOAD reads it: false,
+ * null (a bool that does not apply loads false), or absent with the
+ * default false. */
+static inline bool vm_bool_false(const Prog *p, const Record *rec, uint32_t f)
+{
+    if (rec->present >> f & 1) return rec->v[f].i == 0;
+    if (rec->none >> f & 1) return true;
+    return (p->fields[f].flags & PF_DEFAULT) && p->fields[f].deflt == 0;
+}
+
 /* Whether atom a is known false on rec, as the block would compute it. */
 static bool vm_atom_false(Vm *vm, const Record *rec, const ViAtom *a)
 {
@@ -657,10 +667,7 @@ static bool vm_atom_false(Vm *vm, const Record *rec, const ViAtom *a)
     uint32_t f = a->field;
     switch (a->kind) {
     case VI_A_GUARD: return vi_guard_test(p, rec, &a->g) == 0;
-    case VI_A_BOOL:
-        if (rec->present >> f & 1) return rec->v[f].i == 0;
-        if (rec->none >> f & 1) return true; /* a bool that does not apply loads false */
-        return (p->fields[f].flags & PF_DEFAULT) && p->fields[f].deflt == 0;
+    case VI_A_BOOL: return vm_bool_false(p, rec, f);
     default: /* VI_A_SET, VI_A_PRESENT_SET */
         if (rec->present >> f & 1) {
             Slot v = {.i = rec->v[f].i, .n = rec->v[f].n};
@@ -754,16 +761,6 @@ static inline void vm_sort(uint32_t *out, uint32_t n)
         while (j > 0 && out[j - 1] > t) out[j] = out[j - 1], j--;
         out[j] = t;
     }
-}
-
-/* Whether bool field f of rec is known false as a LOAD reads it: false,
- * null (a bool that does not apply loads false), or absent with the
- * default false. */
-static inline bool vm_bool_false(const Prog *p, const Record *rec, uint32_t f)
-{
-    if (rec->present >> f & 1) return rec->v[f].i == 0;
-    if (rec->none >> f & 1) return true;
-    return (p->fields[f].flags & PF_DEFAULT) && p->fields[f].deflt == 0;
 }
 
 /* The folded rules (vi_split_build) that rec's codes and bools select,

@@ -605,18 +605,14 @@ static const ViAtom *vi_fold_side(const ViIndex *ix, const ViAtom *a)
 }
 
 /* Whether the `or` of atoms[first .. first + n) can select its rule alone
- * (vi_split_build): every atom vi_selects, or is a one-field test of field
- * sf, or is an `and` with a side that vi_selects. */
+ * (vi_split_build): every atom (an `and`: its vi_fold_side) vi_selects, or
+ * is a one-field test of field sf. */
 static bool vi_or_foldable(const ViIndex *ix, uint32_t first, uint32_t n, uint32_t sf)
 {
     if (!n) return false;
     for (uint32_t k = 0; k < n; k++) {
         const ViAtom *a = &ix->atoms[first + k];
-        if (vi_selects(ix, a)) continue;
-        if (a->kind == VI_A_AND) {
-            if (vi_selects(ix, &ix->pairs[a->set]) || vi_selects(ix, &ix->pairs[a->set + 1])) continue;
-            return false;
-        }
+        if (vi_selects(ix, vi_fold_side(ix, a))) continue;
         if (a->kind != VI_A_GUARD || (a->g.kind != VI_G_MASK && a->g.kind != VI_G_EQ) || a->g.field != sf)
             return false;
     }
