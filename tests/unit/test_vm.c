@@ -2700,7 +2700,8 @@ Test(vm, folded_or_rules_decide_as_every_block)
  * default (emergent: absent is unknown), and with the default true
  * (admitted_from_er: absent is true). So are rules whose `and` chain has
  * an `or` step of such tests, its `and`s selected by one side (rules 5,
- * 6 and 8), but not one whose `or` step is an `unless` clause (rule 7). Every combination of false, true, null and absent bools, codes,
+ * 6 and 8), but not one whose `or` step is an `unless` clause (rule 7) or
+ * holds an `and` without such a side (rule 9). Every combination of false, true, null and absent bools, codes,
  * diagnoses and setting: vm_decide must fire, and leave possible, exactly
  * what the blocks say. */
 Test(vm, folded_bool_and_chain_rules_decide_as_every_block)
@@ -2810,16 +2811,39 @@ Test(vm, folded_bool_and_chain_rules_decide_as_every_block)
     e_op(p, OP_AND);
     e_patch(p, j);
     rule_end(p, r);
+    /* 9: units == 2 and ((units == 2 and setting == 1) or code in ct): its
+     * `and` has no side that selects (a test of the split field is not
+     * one: the split filter reads the `or`'s own tests), so it is not folded */
+    r = rule_begin(p, "and_of_guards", OUT_NOTIFICATION);
+    e_fused(p, OP_LDEQK, "units", add_const(p, 2));
+    j = e_jump(p, OP_JFALSE);
+    e_fused(p, OP_LDEQK, "units", add_const(p, 2));
+    j3 = e_jump(p, OP_JFALSE);
+    e_fused(p, OP_LDEQK, "setting", add_const(p, 1));
+    e_op(p, OP_AND);
+    e_patch(p, j3);
+    j2 = e_jump(p, OP_JTRUE);
+    e_fused(p, OP_LDINSET, "code", ct);
+    e_op(p, OP_OR);
+    e_patch(p, j2);
+    e_op(p, OP_AND);
+    e_patch(p, j);
+    rule_end(p, r);
     static const char *const reviewers[][2] = {{"a", NULL}, {"b", NULL}, {"c", NULL}, {"d", NULL}, {"e", NULL},
-                                               {"f", NULL}, {"g", NULL}, {"h", NULL}, {"i", NULL}};
+                                               {"f", NULL}, {"g", NULL}, {"h", NULL}, {"i", NULL}, {"j", NULL}};
     for (uint32_t k = 0; k < p->nrules; k++) rule_reviewers(p, k, reviewers[k]);
     finish(p);
     char err[256];
     cr_assert(bc_verify(p, err, sizeof err), "%s", err);
     const ViIndex *ix = vi_of(p);
-    for (uint32_t k = 0; k < 9; k++)
-        cr_assert_eq(ix->folded[k], k != 4 && k != 7, "rule %u is%s folded", k, ix->folded[k] ? "" : " not");
+    for (uint32_t k = 0; k < 10; k++)
+        cr_assert_eq(ix->folded[k], k != 4 && k != 7 && k != 9, "rule %u is%s folded", k,
+                     ix->folded[k] ? "" : " not");
     cr_assert(ix->guards[7].chain_count, "rule 7 is no chain: the test would not try its `or` step");
+    const ViRuleGuards *g9 = &ix->guards[9];
+    cr_assert(g9->chain_count == 2 && ix->steps[g9->chain_first + 1].op == OP_OR &&
+                  ix->atoms[ix->steps[g9->chain_first + 1].arg].kind == VI_A_AND,
+              "rule 9 is no chain with an `and` in its `or` step: the test would not try it");
     cr_assert_eq(ix->fold_bools, bit(p, "clinical_trial") | bit(p, "medicare_primary") |
                                      bit(p, "emergent") | bit(p, "admitted_from_er"));
 
