@@ -109,6 +109,7 @@ $(BUILD)/lto/obj/%.o: src/%.c $(BUILD)/gen/parser.h $(BUILD)/gen/lexer.h
 # member loop (fast_members) then runs 5% fewer instructions, and the
 # payer batch took 2 to 9% less CPU time side by side. The VM, whose loop
 # dispatches so too, was no faster (docs/benchmarks.md, fourth round).
+# The shared library's object gets it too ($(PIC), below).
 ifeq ($(origin READER_CFLAGS),undefined)
 READER_CFLAGS := $(shell $(CC) -fno-gcse -Werror -x c -c /dev/null -o /dev/null > /dev/null 2>&1 \
     && echo -fno-gcse)
@@ -179,6 +180,7 @@ PIC_OBJS   = $(SRCS:src/%.c=$(PIC)/obj/%.o) $(PIC)/obj/parser.o $(PIC)/obj/lexer
 $(PIC)/obj/%.o: src/%.c $(BUILD)/gen/parser.h $(BUILD)/gen/lexer.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -fPIC $(WARN) -MMD -MP -c $< -o $@
+$(PIC)/obj/rec.o: CFLAGS += $(READER_CFLAGS)
 $(PIC)/obj/parser.o: $(BUILD)/gen/parser.c $(BUILD)/gen/lexer.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(GEN_CFLAGS) -fPIC -c $< -o $@
