@@ -103,19 +103,6 @@ $(BUILD)/lto/obj/%.o: src/%.c $(BUILD)/gen/parser.h $(BUILD)/gen/lexer.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LTO_FLAGS) $(WARN) -MMD -MP -c $< -o $@
 
-# The record reader is compiled without global common subexpression
-# elimination (READER_CFLAGS, probed once; clang has no such flag), as
-# GCC's manual advises for code that dispatches by computed goto: its
-# member loop (fast_members) then runs 5% fewer instructions, and the
-# payer batch took 2 to 9% less CPU time side by side. The VM, whose loop
-# dispatches so too, was no faster (docs/benchmarks.md, fourth round).
-# The shared library's object gets it too ($(PIC), below).
-ifeq ($(origin READER_CFLAGS),undefined)
-READER_CFLAGS := $(shell $(CC) -fno-gcse -Werror -x c -c /dev/null -o /dev/null > /dev/null 2>&1 \
-    && echo -fno-gcse)
-endif
-$(BUILD)/obj/rec.o $(BUILD)/lto/obj/rec.o: CFLAGS += $(READER_CFLAGS)
-
 $(LIB): $(OBJS)
 	@mkdir -p $(dir $@)
 	rm -f $@
@@ -180,13 +167,24 @@ PIC_OBJS   = $(SRCS:src/%.c=$(PIC)/obj/%.o) $(PIC)/obj/parser.o $(PIC)/obj/lexer
 $(PIC)/obj/%.o: src/%.c $(BUILD)/gen/parser.h $(BUILD)/gen/lexer.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -fPIC $(WARN) -MMD -MP -c $< -o $@
-$(PIC)/obj/rec.o: CFLAGS += $(READER_CFLAGS)
 $(PIC)/obj/parser.o: $(BUILD)/gen/parser.c $(BUILD)/gen/lexer.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(GEN_CFLAGS) -fPIC -c $< -o $@
 $(PIC)/obj/lexer.o: $(BUILD)/gen/lexer.c $(BUILD)/gen/parser.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(GEN_CFLAGS) -fPIC -c $< -o $@
+
+# The record reader is compiled without global common subexpression
+# elimination (READER_CFLAGS, probed once; clang has no such flag), as
+# GCC's manual advises for code that dispatches by computed goto: its
+# member loop (fast_members) then runs 5% fewer instructions, and the
+# payer batch took 2 to 9% less CPU time side by side. The VM, whose loop
+# dispatches so too, was no faster (docs/benchmarks.md, fourth round).
+ifeq ($(origin READER_CFLAGS),undefined)
+READER_CFLAGS := $(shell $(CC) -fno-gcse -Werror -x c -c /dev/null -o /dev/null > /dev/null 2>&1 \
+    && echo -fno-gcse)
+endif
+$(BUILD)/obj/rec.o $(BUILD)/lto/obj/rec.o $(PIC)/obj/rec.o: CFLAGS += $(READER_CFLAGS)
 
 $(PIC)/libpcr.map: include/pcr/pcr.h
 	@mkdir -p $(dir $@)
