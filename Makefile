@@ -82,26 +82,26 @@ $(BUILD)/gen/lexer.c $(BUILD)/gen/lexer.h: grammar/lexer.l | $(DEPS_STAMP)
 
 # Generated code is not ours to keep warning-clean.
 GEN_CFLAGS = $(STD) $(OPT) $(XCFLAGS) -w
-$(BUILD)/obj/parser.o: $(BUILD)/gen/parser.c $(BUILD)/gen/lexer.h
-	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(GEN_CFLAGS) -c $< -o $@
-$(BUILD)/obj/lexer.o: $(BUILD)/gen/lexer.c $(BUILD)/gen/parser.h
-	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(GEN_CFLAGS) -c $< -o $@
-$(BUILD)/lto/obj/parser.o: $(BUILD)/gen/parser.c $(BUILD)/gen/lexer.h
-	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(GEN_CFLAGS) $(LTO_FLAGS) -c $< -o $@
-$(BUILD)/lto/obj/lexer.o: $(BUILD)/gen/lexer.c $(BUILD)/gen/parser.h
-	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(GEN_CFLAGS) $(LTO_FLAGS) -c $< -o $@
+
+# obj_rules DIR,FLAGS: the rules that compile the library's objects,
+# generated parser and lexer included, into DIR/obj with FLAGS added. The
+# plain tree, pcrvm's link-time-optimized tree and the shared library's
+# position-independent tree ($(PIC), below) differ in nothing else.
+define obj_rules
+$(1)/obj/%.o: src/%.c $$(BUILD)/gen/parser.h $$(BUILD)/gen/lexer.h
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(CPPFLAGS) $$(CFLAGS) $(2) $$(WARN) -MMD -MP -c $$< -o $$@
+$(1)/obj/parser.o: $$(BUILD)/gen/parser.c $$(BUILD)/gen/lexer.h
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(CPPFLAGS) $$(GEN_CFLAGS) $(2) -c $$< -o $$@
+$(1)/obj/lexer.o: $$(BUILD)/gen/lexer.c $$(BUILD)/gen/parser.h
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(CPPFLAGS) $$(GEN_CFLAGS) $(2) -c $$< -o $$@
+endef
 
 # ---- library and tools --------------------------------------------------
-$(BUILD)/obj/%.o: src/%.c $(BUILD)/gen/parser.h $(BUILD)/gen/lexer.h
-	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -MMD -MP -c $< -o $@
-$(BUILD)/lto/obj/%.o: src/%.c $(BUILD)/gen/parser.h $(BUILD)/gen/lexer.h
-	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(LTO_FLAGS) $(WARN) -MMD -MP -c $< -o $@
+$(eval $(call obj_rules,$(BUILD),))
+$(eval $(call obj_rules,$(BUILD)/lto,$(LTO_FLAGS)))
 
 $(LIB): $(OBJS)
 	@mkdir -p $(dir $@)
@@ -164,15 +164,7 @@ SHLIB      = $(OUT)/lib/libpcr.so.$(VERSION)
 PIC        = $(BUILD)/pic
 PIC_OBJS   = $(SRCS:src/%.c=$(PIC)/obj/%.o) $(PIC)/obj/parser.o $(PIC)/obj/lexer.o
 
-$(PIC)/obj/%.o: src/%.c $(BUILD)/gen/parser.h $(BUILD)/gen/lexer.h
-	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -fPIC $(WARN) -MMD -MP -c $< -o $@
-$(PIC)/obj/parser.o: $(BUILD)/gen/parser.c $(BUILD)/gen/lexer.h
-	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(GEN_CFLAGS) -fPIC -c $< -o $@
-$(PIC)/obj/lexer.o: $(BUILD)/gen/lexer.c $(BUILD)/gen/parser.h
-	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(GEN_CFLAGS) -fPIC -c $< -o $@
+$(eval $(call obj_rules,$(PIC),-fPIC))
 
 # The record reader is compiled without global common subexpression
 # elimination (READER_CFLAGS, probed once; clang has no such flag), as
