@@ -363,11 +363,11 @@ static inline bool vm_any_in_set(const Prog *p, const Record *rec, const PSet *s
 /* ---- code sets: the code table's per-record stamps ----------------------- */
 
 /* Stamps the sets that hold k in code slot `slot`; returns k's interval (or
- * UINT32_MAX). */
+ * UINT32_MAX when no set and no segment holds k: vi_ct_held). */
 static uint32_t vm_ct_mark(Vm *vm, uint32_t slot, CodeKey k)
 {
     const ViCodeTab *t = &vm->ix.ct;
-    uint32_t i = vi_ct_lookup_key(&vm->ix.ct, vm->key_memo, vm->ct_memo, k);
+    uint32_t i = vi_ct_held(&vm->ix.ct, vm->key_memo, vm->ct_memo, k);
     if (i == UINT32_MAX) return i;
     uint32_t *at = vm->set_at + (size_t)slot * vm->p->nsets;
     for (uint32_t j = t->set_first[i]; j < t->set_first[i + 1]; j++) at[t->set_ids[j]] = vm->stamp;
@@ -731,12 +731,12 @@ static inline void vm_take(Vm *vm, uint32_t r, uint32_t *out, uint32_t *n)
 /* vm_ct_mark, and the folding, in one pass over the sets of k's interval:
  * stamps each set that holds k in code slot `slot` and takes into out the
  * folded rules with a test of it (of that slot's field). Returns k's interval (or
- * UINT32_MAX). */
+ * UINT32_MAX, as vm_ct_mark). */
 static inline __attribute__((always_inline)) uint32_t vm_ct_mark_fold(Vm *vm, uint32_t slot, CodeKey k,
                                                                       uint32_t *out, uint32_t *n)
 {
     const ViCodeTab *t = &vm->ix.ct;
-    uint32_t i = vi_ct_lookup_key(t, vm->key_memo, vm->ct_memo, k);
+    uint32_t i = vi_ct_held(t, vm->key_memo, vm->ct_memo, k);
     if (i == UINT32_MAX) return i;
     size_t base = (size_t)slot * vm->p->nsets;
     uint32_t *at = vm->set_at + base, stamp = vm->stamp;

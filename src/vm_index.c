@@ -87,6 +87,93 @@ static void vi_ct_free(ViCodeTab *t)
     free(t->seg);
     free(t->set_first);
     free(t->set_ids);
+    free(t->bucket_pre);
+    free(t->bucket_bits);
+}
+
+/* The last key of interval i of t. */
+static CodeKey vi_ct_last(const ViCodeTab *t, uint32_t i)
+{
+    return i + 1 < t->n ? t->start[i + 1] - 1 : UINT64_MAX;
+}
+
+/* Whether interval i of t holds a set or is in a segment. */
+static bool vi_ct_holds(const ViCodeTab *t, uint32_t i)
+{
+    return t->set_first[i] != t->set_first[i + 1] || t->seg[i] != PIDX_NONE;
+}
+
+/* Sets bits first .. last (inclusive) of the bitmap w, whole words at a
+ * time where it can. */
+static void vi_bits_set(uint64_t *w, uint32_t first, uint32_t last)
+{
+    for (uint32_t b = first; b <= last;) {
+        if (b % 64 == 0 && last - b >= 63) {
+            w[b / 64] = UINT64_MAX;
+            b += 64;
+        } else {
+            w[b / 64] |= (uint64_t)1 << (b % 64);
+            b++;
+        }
+    }
+}
+
+/* Builds t's bucket filter (ViCodeTab.bucket_pre): pass 1 lists the
+ * prefixes the holding intervals touch (ascending, as the intervals are),
+ * pass 2 sets the bits of their buckets. None when there are more than
+ * VI_BUCKET_MAX_PREFIXES. */
+static void vi_bucket_build(ViCodeTab *t)
+{
+    uint32_t *pre = xmalloc(VI_BUCKET_MAX_PREFIXES * sizeof *pre), npre = 0;
+    for (uint32_t i = 0; i < t->n; i++) {
+        if (!vi_ct_holds(t, i)) continue;
+        uint64_t a = t->start[i] >> VI_PREFIX_SHIFT, b = vi_ct_last(t, i) >> VI_PREFIX_SHIFT;
+        if (npre && pre[npre - 1] >= a) a = (uint64_t)pre[npre - 1] + 1;
+        if (b >= a && b - a >= VI_BUCKET_MAX_PREFIXES - npre) {
+            free(pre);
+            return;
+        }
+        for (uint64_t x = a; x <= b && b >= a; x++) pre[npre++] = (uint32_t)x;
+    }
+    t->bucket_pre = pre;
+    t->npre = npre;
+    t->bucket_bits = xcalloc(((size_t)npre + 1) * VI_BUCKET_WORDS, sizeof *t->bucket_bits);
+    uint32_t j = 0; /* the listed prefix of interval i's first key */
+    for (uint32_t i = 0; i < t->n; i++) {
+        if (!vi_ct_holds(t, i)) continue;
+        CodeKey lo = t->start[i], hi = vi_ct_last(t, i);
+        while (pre[j] < lo >> VI_PREFIX_SHIFT) j++;
+        for (uint32_t x = j; x < npre && pre[x] <= hi >> VI_PREFIX_SHIFT; x++) {
+            uint32_t first = pre[x] == lo >> VI_PREFIX_SHIFT ? vi_bucket_of(lo) : 0;
+            uint32_t last = pre[x] == hi >> VI_PREFIX_SHIFT ? vi_bucket_of(hi) : VI_BUCKETS - 1;
+            vi_bits_set(t->bucket_bits + (size_t)(x + 1) * VI_BUCKET_WORDS, first, last);
+        }
+    }
+}
+
+/* See vm_index.h. */
+void vi_memo_fill(const ViCodeTab *t, ViMemo *m, uint32_t pre)
+{
+    CodeKey first = (CodeKey)pre << VI_PREFIX_SHIFT;
+    m->prefix = pre;
+    m->lo = vi_ct_find(t, first);
+    m->hi = vi_ct_find(t, first | (((CodeKey)1 << VI_PREFIX_SHIFT) - 1));
+    /* set_first counts the sets of the intervals before each */
+    m->sets = m->hi != UINT32_MAX && t->set_first[m->hi + 1] != t->set_first[m->lo == UINT32_MAX ? 0 : m->lo];
+    m->bits = vi_bucket_bitmap(t, pre);
+}
+
+/* See vm_index.h. */
+uint32_t vi_bucket_bitmap(const ViCodeTab *t, uint32_t pre)
+{
+    if (!t->bucket_bits) return VI_BITS_NONE;
+    uint32_t lo = 0, hi = t->npre;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (t->bucket_pre[mid] < pre) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo < t->npre && t->bucket_pre[lo] == pre ? (lo + 1) * VI_BUCKET_WORDS : 0;
 }
 
 /* Builds p's code table into *t (t->n stays 0 when it would hold more than
@@ -153,6 +240,7 @@ static void vi_ct_build(const Prog *p, ViCodeTab *t)
         while (g < p->nsegs && p->segs[g].hi < t->start[i]) g++;
         t->seg[i] = g < p->nsegs && p->segs[g].lo <= t->start[i] ? (uint32_t)g : PIDX_NONE;
     }
+    vi_bucket_build(t);
 }
 
 /* ---- guards -------------------------------------------------------------- */

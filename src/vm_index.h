@@ -130,6 +130,17 @@ typedef struct ViCodeTab {
                            set_ids[set_first[i] .. set_first[i + 1]) */
     uint32_t *set_ids;
     uint32_t n;         /* 0: no table (too large): sets are searched one by one */
+    /* The bucket filter (vi_ct_held): the keys that share a prefix and
+     * their next two characters (all bits from VI_BUCKET_SHIFT up) form a
+     * bucket. bucket_pre[0 .. npre) are the prefixes that an interval
+     * holding a set or a segment touches, ascending; bucket_bits holds a
+     * zero bitmap of VI_BUCKET_WORDS words, then one bitmap per listed
+     * prefix, whose bit b is set when such an interval touches its bucket
+     * b. NULL when the table has none, or when those intervals touch more
+     * than VI_BUCKET_MAX_PREFIXES prefixes: then every key is searched. */
+    uint32_t *bucket_pre;
+    uint64_t *bucket_bits;
+    uint32_t npre;
 } ViCodeTab;
 
 enum {
@@ -140,15 +151,22 @@ enum {
     VI_MEMO_BITS = 10,         /* prefixes remembered (vi_ct_lookup) */
     VI_KEY_MEMO_BITS = 12,     /* whole keys remembered (vi_ct_lookup_key) */
     VI_RUN_SEARCH = 16,        /* a prefix's run of intervals searched alone, up to this */
+    VI_BUCKET_SHIFT = 24,      /* a key's bucket: its prefix and two more characters */
+    VI_BUCKETS = 1 << (VI_PREFIX_SHIFT - VI_BUCKET_SHIFT), /* buckets of a prefix */
+    VI_BUCKET_WORDS = VI_BUCKETS / 64,                      /* words of a prefix's bitmap */
+    VI_BUCKET_MAX_PREFIXES = 4096, /* prefixes with a bitmap at most (2 MiB); more: no filter */
 };
+#define VI_BITS_NONE UINT32_MAX /* ViMemo.bits: no bitmap, search every key */
 
 /* The intervals a prefix's keys fall in: lo .. hi, inclusive (lo
- * UINT32_MAX: some keys are before every interval), and whether a set
- * holds any key of the prefix. */
+ * UINT32_MAX: some keys are before every interval), whether a set
+ * holds any key of the prefix, and where its bucket bitmap is. */
 typedef struct ViMemo {
     uint32_t prefix; /* UINT32_MAX: empty (a prefix has at most 28 bits) */
     uint32_t lo, hi;
     uint32_t sets;   /* 1: some interval lo .. hi holds a set; 0: none does */
+    uint32_t bits;   /* the prefix's bitmap: ViCodeTab.bucket_bits + bits
+                        (0: the zero one); VI_BITS_NONE: no filter */
 } ViMemo;
 
 /* One key and its interval (vi_ct_lookup_key). */
@@ -223,6 +241,18 @@ void vi_memo_init(ViMemo *memo);
  * vi_ct_lookup_key; the caller frees it. */
 ViKeyMemo *vi_key_memo_new(void);
 
+/* Key k's bucket within its prefix. */
+static inline uint32_t vi_bucket_of(CodeKey k) { return (uint32_t)(k >> VI_BUCKET_SHIFT) & (VI_BUCKETS - 1); }
+
+/* Fills memo entry m for prefix pre from t (vi_memo_of, once per prefix;
+ * apart, so that the usual lookup is inlined without it). */
+void vi_memo_fill(const ViCodeTab *t, ViMemo *m, uint32_t pre);
+
+/* Where prefix pre's bucket bitmap starts in t->bucket_bits (0: the zero
+ * bitmap, for a prefix no interval holding a set or segment touches), or
+ * VI_BITS_NONE when t has no filter. For vi_memo_of, once per prefix. */
+uint32_t vi_bucket_bitmap(const ViCodeTab *t, uint32_t pre);
+
 /* ---- per-record readers (inline) ----------------------------------------- */
 
 /* How many of the VI_NODE keys at nd are at most k. All eight are compared
@@ -256,15 +286,7 @@ static inline const ViMemo *vi_memo_of(const ViCodeTab *t, ViMemo *memo, CodeKey
 {
     uint32_t pre = (uint32_t)(k >> VI_PREFIX_SHIFT);
     ViMemo *m = &memo[((uint64_t)pre * 0x9E3779B97F4A7C15u) >> (64 - VI_MEMO_BITS)];
-    if (m->prefix != pre) {
-        CodeKey first = (CodeKey)pre << VI_PREFIX_SHIFT;
-        m->prefix = pre;
-        m->lo = vi_ct_find(t, first);
-        m->hi = vi_ct_find(t, first | (((CodeKey)1 << VI_PREFIX_SHIFT) - 1));
-        /* set_first counts the sets of the intervals before each */
-        m->sets = m->hi != UINT32_MAX &&
-                  t->set_first[m->hi + 1] != t->set_first[m->lo == UINT32_MAX ? 0 : m->lo];
-    }
+    if (m->prefix != pre) vi_memo_fill(t, m, pre);
     return m;
 }
 
@@ -309,6 +331,21 @@ static inline __attribute__((always_inline)) uint32_t vi_ct_lookup_key(const ViC
     e->iv = vi_ct_lookup(t, memo, k);
     e->full = 1;
     return e->iv;
+}
+
+/* vi_ct_lookup_key for keys some set or segment may hold: UINT32_MAX at
+ * once when none holds any key of k's bucket (one bit of its prefix's
+ * bitmap, found through memo), as for most codes of a batch; else
+ * vi_ct_lookup_key's answer. Either way the sets and the segment of the
+ * answer (none for UINT32_MAX) are those of vi_ct_find's interval. */
+static inline __attribute__((always_inline)) uint32_t vi_ct_held(const ViCodeTab *t, ViKeyMemo *km, ViMemo *memo, CodeKey k)
+{
+    const ViMemo *m = vi_memo_of(t, memo, k);
+    if (m->bits != VI_BITS_NONE) {
+        uint32_t b = vi_bucket_of(k);
+        if (!(t->bucket_bits[m->bits + b / 64] >> (b % 64) & 1)) return UINT32_MAX;
+    }
+    return vi_ct_lookup_key(t, km, memo, k);
 }
 
 /* ViGuard g's test on rec: 1 it holds, 0 it fails (a field that does not

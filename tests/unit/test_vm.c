@@ -2295,6 +2295,137 @@ Test(vm, code_prefix_may_hold_a_set_exactly_when_one_of_its_intervals_does)
     cr_assert_gt(empty, 0, "every prefix holds a set");
 }
 
+/* ---- the bucket filter ---------------------------------------------------- */
+
+/* Whether some interval of t holding a set or in a segment has a key in
+ * lo .. hi, by a walk from lo's interval: what a bucket's bit must say. */
+static bool held_in(const ViCodeTab *t, CodeKey lo, CodeKey hi)
+{
+    uint32_t i = vi_ct_find(t, lo);
+    for (uint32_t j = i == UINT32_MAX ? 0 : i; j < t->n && t->start[j] <= hi; j++)
+        if (t->set_first[j + 1] > t->set_first[j] || t->seg[j] != PIDX_NONE) return true;
+    return false;
+}
+
+/* vi_ct_held for key k of t against vi_ct_find: the same interval, or
+ * UINT32_MAX where that interval holds no set and is in no segment.
+ * Returns whether the filter answered (UINT32_MAX for an interval). */
+static bool check_held(const ViCodeTab *t, ViKeyMemo *km, ViMemo *memo, CodeKey k, const char *what)
+{
+    uint32_t want = vi_ct_find(t, k), got = vi_ct_held(t, km, memo, k);
+    if (got == want) return false;
+    cr_assert_eq(got, UINT32_MAX, "%s: key %llx: interval %u, want %u", what, (unsigned long long)k, got,
+                 want);
+    cr_assert(t->set_first[want + 1] == t->set_first[want] && t->seg[want] == PIDX_NONE,
+              "%s: key %llx: left out, but its interval %u holds a set or segment", what,
+              (unsigned long long)k, want);
+    return true;
+}
+
+/* The bucket filter of the four payers' tables, against its definition:
+ * each listed prefix's bucket has its bit exactly when an interval that
+ * holds a set or segment has a key in it, and each prefix such an
+ * interval touches is listed. Then vi_ct_held (through one prefix memo
+ * and one key memo) against the table for the first and last key of every
+ * bucket of every listed prefix, every interval's start and the key
+ * before it, and keys of prefixes not listed: it must leave out only keys
+ * no set and no segment holds, and it must leave out some. */
+Test(vm, bucket_filter_leaves_out_only_keys_nothing_holds)
+{
+    for (size_t k = 0; k < NPAYERS; k++) {
+        pcr_policy *pol = payer_policy(k);
+        const ViCodeTab *t = &vi_of(pol->prog)->ct;
+        cr_assert_not_null(t->bucket_bits, "%s: no filter", payer_names[k]);
+        cr_assert_gt(t->npre, 0, "%s: no prefix listed", payer_names[k]);
+        for (uint32_t i = 0; i < t->n; i++) { /* every touched prefix is listed */
+            if (!held_in(t, t->start[i], t->start[i])) continue;
+            CodeKey last = i + 1 < t->n ? t->start[i + 1] - 1 : UINT64_MAX;
+            for (CodeKey x = t->start[i] >> VI_PREFIX_SHIFT; x <= last >> VI_PREFIX_SHIFT; x++)
+                cr_assert_neq(vi_bucket_bitmap(t, (uint32_t)x), 0, "%s: prefix %llx of interval %u not listed",
+                              payer_names[k], (unsigned long long)x, i);
+        }
+        ViMemo *memo = malloc(((size_t)1 << VI_MEMO_BITS) * sizeof *memo);
+        vi_memo_init(memo);
+        ViKeyMemo *km = vi_key_memo_new();
+        size_t left_out = 0, set = 0;
+        for (uint32_t x = 0; x < t->npre; x++) {
+            CodeKey pre = (CodeKey)t->bucket_pre[x] << VI_PREFIX_SHIFT;
+            cr_assert(x == 0 || t->bucket_pre[x - 1] < t->bucket_pre[x], "%s: prefixes out of order",
+                      payer_names[k]);
+            uint32_t at = vi_bucket_bitmap(t, t->bucket_pre[x]);
+            cr_assert_eq(at, (x + 1) * VI_BUCKET_WORDS);
+            for (uint32_t b = 0; b < VI_BUCKETS; b++) {
+                CodeKey lo = pre | (CodeKey)b << VI_BUCKET_SHIFT, hi = lo | (((CodeKey)1 << VI_BUCKET_SHIFT) - 1);
+                bool bit = t->bucket_bits[at + b / 64] >> (b % 64) & 1;
+                cr_assert_eq(bit, held_in(t, lo, hi), "%s: prefix %u, bucket %u", payer_names[k], x, b);
+                set += bit;
+                left_out += check_held(t, km, memo, lo, payer_names[k]);
+                left_out += check_held(t, km, memo, hi, payer_names[k]);
+            }
+        }
+        for (uint32_t i = 0; i < t->n; i++) {
+            left_out += check_held(t, km, memo, t->start[i], payer_names[k]);
+            if (t->start[i]) left_out += check_held(t, km, memo, t->start[i] - 1, payer_names[k]);
+        }
+        /* prefixes no holding interval touches: the zero bitmap */
+        static const struct {
+            CodeSystem sys;
+            const char *code;
+        } other[] = {{SYS_HCPCS, "U0001"}, {SYS_ICD10, "U07.1"}, {SYS_REV, "0001"}, {SYS_POS, "99"}};
+        for (size_t o = 0; o < sizeof other / sizeof other[0]; o++) {
+            CodeKey c = key(other[o].sys, other[o].code);
+            if (held_in(t, c >> VI_PREFIX_SHIFT << VI_PREFIX_SHIFT, c | (((CodeKey)1 << VI_PREFIX_SHIFT) - 1)))
+                continue;
+            cr_assert_eq(vi_bucket_bitmap(t, (uint32_t)(c >> VI_PREFIX_SHIFT)), 0, "%s: %s", payer_names[k],
+                         other[o].code);
+            cr_assert_eq(vi_ct_held(t, km, memo, c), UINT32_MAX, "%s: %s", payer_names[k], other[o].code);
+            left_out++;
+        }
+        cr_assert_gt(set, 0, "%s: no bucket holds anything", payer_names[k]);
+        cr_assert_gt(left_out, 0, "%s: the filter left out no key", payer_names[k]);
+        free(km);
+        free(memo);
+        pcr_policy_free(pol);
+    }
+}
+
+/* A table whose holding intervals touch more prefixes than
+ * VI_BUCKET_MAX_PREFIXES (a range from CPT codes to HCPCS ones) has no
+ * filter, and vi_ct_held then answers as the table for every key. */
+Test(vm, bucket_filter_is_off_past_its_limit)
+{
+    Prog *p = th_std_prog();
+    CodeSet wide = {0}, narrow = {0};
+    code_set_add(&wide, key(SYS_CPT, "70010"), key(SYS_HCPCS, "E0100"));
+    code_set_add(&narrow, key(SYS_CPT, "93350"), key(SYS_CPT, "93350"));
+    add_code_set(p, "wide", &wide);
+    add_code_set(p, "narrow", &narrow);
+    for (uint32_t s = 0; s < 2; s++) {
+        uint32_t r = rule_begin(p, "code", OUT_PRIOR_AUTH);
+        e_fused(p, OP_LDINSET, "code", s);
+        rule_end(p, r);
+    }
+    finish(p);
+    const ViCodeTab *t = &vi_of(p)->ct;
+    cr_assert_null(t->bucket_bits);
+    cr_assert_eq(vi_bucket_bitmap(t, 0), VI_BITS_NONE);
+    ViMemo *memo = malloc(((size_t)1 << VI_MEMO_BITS) * sizeof *memo);
+    vi_memo_init(memo);
+    ViKeyMemo *km = vi_key_memo_new();
+    static const struct {
+        CodeSystem sys;
+        const char *code;
+    } codes[] = {{SYS_CPT, "10000"}, {SYS_CPT, "70010"}, {SYS_CPT, "93350"}, {SYS_CPT, "99999"},
+                 {SYS_HCPCS, "A0001"}, {SYS_HCPCS, "E0100"}, {SYS_HCPCS, "E0101"}, {SYS_ICD10, "I10"}};
+    for (size_t c = 0; c < sizeof codes / sizeof codes[0]; c++) {
+        CodeKey k = key(codes[c].sys, codes[c].code);
+        cr_assert_eq(vi_ct_held(t, km, memo, k), vi_ct_find(t, k), "%s", codes[c].code);
+    }
+    free(km);
+    free(memo);
+    th_prog_free(p);
+}
+
 /* ---- the always rules split by an enum field ----------------------------- */
 
 static void e_fused_k(Prog *p, Opcode op, const char *field, int64_t k)
