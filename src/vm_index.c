@@ -133,9 +133,10 @@ static void vi_bucket_build(ViCodeTab *t)
             free(pre);
             return;
         }
-        for (uint64_t x = a; x <= b && b >= a; x++) pre[npre++] = (uint32_t)x;
+        for (uint64_t x = a; x <= b; x++) pre[npre++] = (uint32_t)x;
     }
-    t->bucket_pre = pre;
+    t->bucket_pre = xrealloc(pre, (npre ? npre : 1) * sizeof *pre);
+    pre = t->bucket_pre;
     t->npre = npre;
     t->bucket_bits = xcalloc(((size_t)npre + 1) * VI_BUCKET_WORDS, sizeof *t->bucket_bits);
     uint32_t j = 0; /* the listed prefix of interval i's first key */
