@@ -297,13 +297,12 @@ static inline bool vi_ct_may_hold(const ViCodeTab *t, ViMemo *memo, CodeKey k)
     return vi_memo_of(t, memo, k)->sets != 0;
 }
 
-/* vi_ct_find through memo (vi_memo_of): keys that share a prefix fall in
- * a run of intervals; a short run (most prefixes, and every prefix no set
- * or segment names) is searched alone, a long one through the tree. Same
- * result as vi_ct_find. */
-static inline uint32_t vi_ct_lookup(const ViCodeTab *t, ViMemo *memo, CodeKey k)
+/* vi_ct_find for key k of prefix memo entry m (vi_memo_of's for k): keys
+ * that share a prefix fall in a run of intervals; a short run (most
+ * prefixes, and every prefix no set or segment names) is searched alone,
+ * a long one through the tree. Same result as vi_ct_find. */
+static inline uint32_t vi_ct_lookup_at(const ViCodeTab *t, const ViMemo *m, CodeKey k)
 {
-    const ViMemo *m = vi_memo_of(t, memo, k);
     if (m->hi == UINT32_MAX) return UINT32_MAX; /* the whole prefix is before the table */
     uint32_t lo = m->lo == UINT32_MAX ? 0 : m->lo;
     uint32_t n = m->hi - lo + 1;
@@ -318,26 +317,39 @@ static inline uint32_t vi_ct_lookup(const ViCodeTab *t, ViMemo *memo, CodeKey k)
     return (uint32_t)(b - t->start);
 }
 
-/* vi_ct_lookup through km (2^VI_KEY_MEMO_BITS entries, the caller's;
+/* vi_ct_lookup_at through memo. */
+static inline uint32_t vi_ct_lookup(const ViCodeTab *t, ViMemo *memo, CodeKey k)
+{
+    return vi_ct_lookup_at(t, vi_memo_of(t, memo, k), k);
+}
+
+/* vi_ct_lookup_at through km (2^VI_KEY_MEMO_BITS entries, the caller's;
  * vi_key_memo_new) first: the interval of every key looked up lately is
  * remembered in one slot per key hash (a later key of the same hash takes
- * the slot), so a code that recurs, as most do, costs one comparison. Same
- * result as vi_ct_find. */
-static inline __attribute__((always_inline)) uint32_t vi_ct_lookup_key(const ViCodeTab *t, ViKeyMemo *km, ViMemo *memo, CodeKey k)
+ * the slot), so a code that recurs, as most do, costs one comparison. m is
+ * k's prefix memo entry. Same result as vi_ct_find. */
+static inline __attribute__((always_inline)) uint32_t vi_ct_remembered(const ViCodeTab *t, ViKeyMemo *km, const ViMemo *m, CodeKey k)
 {
     ViKeyMemo *e = &km[(k * 0x9E3779B97F4A7C15u) >> (64 - VI_KEY_MEMO_BITS)];
     if (e->key == k && e->full) return e->iv;
     e->key = k;
-    e->iv = vi_ct_lookup(t, memo, k);
+    e->iv = vi_ct_lookup_at(t, m, k);
     e->full = 1;
     return e->iv;
+}
+
+/* vi_ct_remembered with k's entry of the prefix memo memo. */
+static inline uint32_t vi_ct_lookup_key(const ViCodeTab *t, ViKeyMemo *km, ViMemo *memo, CodeKey k)
+{
+    return vi_ct_remembered(t, km, vi_memo_of(t, memo, k), k);
 }
 
 /* vi_ct_lookup_key for keys some set or segment may hold: UINT32_MAX at
  * once when none holds any key of k's bucket (one bit of its prefix's
  * bitmap, found through memo), as for most codes of a batch; else
- * vi_ct_lookup_key's answer. Either way the sets and the segment of the
- * answer (none for UINT32_MAX) are those of vi_ct_find's interval. */
+ * vi_ct_lookup_key's answer, through the same memo entry. Either way the
+ * sets and the segment of the answer (none for UINT32_MAX) are those of
+ * vi_ct_find's interval. */
 static inline __attribute__((always_inline)) uint32_t vi_ct_held(const ViCodeTab *t, ViKeyMemo *km, ViMemo *memo, CodeKey k)
 {
     const ViMemo *m = vi_memo_of(t, memo, k);
@@ -345,7 +357,7 @@ static inline __attribute__((always_inline)) uint32_t vi_ct_held(const ViCodeTab
         uint32_t b = vi_bucket_of(k);
         if (!(t->bucket_bits[m->bits + b / 64] >> (b % 64) & 1)) return UINT32_MAX;
     }
-    return vi_ct_lookup_key(t, km, memo, k);
+    return vi_ct_remembered(t, km, m, k);
 }
 
 /* ViGuard g's test on rec: 1 it holds, 0 it fails (a field that does not
