@@ -18,6 +18,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,13 +44,22 @@ typedef struct Run {
     pcr_run_opts *o;
     pcr_stats *st;
     FILE *in, *out;
-    int infd, outfd; /* -1: go through stdio */
-    bool prompt;     /* write after each read */
-    Buf ob;          /* decision lines not yet written */
+    int infd, outfd;   /* -1: go through stdio */
+    bool prompt;       /* write after each read */
+    Buf ob;            /* decision lines not yet written */
     uint64_t recno;
+    atomic_bool *halt; /* with threads, the other lanes' stop flag (below) */
 } Run;
 
-static bool stop_requested(const Run *r) { return r->o->stop && *r->o->stop; }
+/* o->stop is a signal handler's flag, read on the thread signals reach
+ * (the calling thread, whose signal mask the other lanes of -j N block);
+ * those lanes look at halt, which the calling thread sets when it sees
+ * the flag. */
+static bool stop_requested(const Run *r)
+{
+    if (r->halt) return atomic_load_explicit(r->halt, memory_order_relaxed);
+    return r->o->stop && *r->o->stop;
+}
 
 /* Waits until the input has bytes (or its end, or an error) and returns
  * true, or returns false once the stop flag is set: it is looked at every
@@ -270,19 +280,35 @@ static bool run_stream(Run *r)
 
 /* ---- several threads --------------------------------------------------------
  *
- * The calling thread reads straight into batches (closed past
- * BATCH_BYTES - READ_BYTES of whole lines), hands them to the workers and
- * writes the finished batches in input order: it never copies the input
- * or looks at a line. With N threads asked for there are N - 1 workers,
- * each with a clone of the engine, started once more than a batch of
- * input has come (less needs none); the calling thread decides a
- * batch too, with e itself, whenever it would otherwise wait for one to
- * finish, so N threads share N cores. Whoever takes a batch (decide_next)
- * counts its lines, takes its first record number once the batch before
- * has taken its own (batches are taken in order, so that wait is short),
- * and renders the decisions into the batch's own buffer. At most `nb`
- * batches are in flight, so memory is bounded by nb x (a batch, one read
- * and one line over, and its decisions). */
+ * Every thread reads its own batches, decides them with its own engine and
+ * queues their decision lines, which are written in input order. The
+ * reads themselves are taken one thread at a time (the Feed): a
+ * batch is whole lines, cut after the last newline of a read once it
+ * holds more than BATCH_BYTES - READ_BYTES of them, and the unfinished
+ * line it leaves is carried to the next batch, whichever thread reads it.
+ * No lock is held while a read waits for input; a thread waiting for its
+ * turn waits on a condition variable, where a signal reaches it at once
+ * (ThreadSanitizer, for one, delays a handler until a lock wait ends).
+ * The thread that reads a batch counts its lines and numbers its records
+ * (batches are numbered in the order they are read), decides it into a
+ * decision buffer of its own, and queues it; whoever queues the oldest
+ * batch not yet written writes it and every finished one after it.
+ *
+ * So a batch's bytes stay with one thread: the kernel copies the input
+ * into the cache of the core that decodes it, and each thread renders into
+ * buffers it filled last time. (When one thread read every batch and
+ * handed it to another, -j 2 took up to 30% more CPU time than -j 1 in
+ * some stretches of the machine's time, most of it in the kernel's copy
+ * into buffers another thread had read last: docs/benchmarks.md.)
+ *
+ * The calling thread is lane 0, with the engine itself; the other
+ * threads - 1 lanes, each with a clone, start once a batch has filled or
+ * more than BATCH_BYTES of input has come (a smaller input, a small file
+ * or a few records on a pipe, is decided on the calling thread and pays
+ * for no clone and no thread). A lane has LANE_OUTS decision buffers and reads a batch only
+ * while one of them is free (not waiting to be written), so at most
+ * LANE_OUTS x threads batches are in flight, and memory is bounded by that
+ * many (a batch, one read and one line over, and its decisions). */
 
 enum {
     BATCH_BYTES = 512 << 10, /* bytes a batch holds before its reads stop */
@@ -291,50 +317,70 @@ enum {
                                 of whole lines, and at most BATCH_BYTES and
                                 the rest of a line */
     MAX_THREADS = 16,
-    MAX_BATCHES = 16,
+    LANE_OUTS = 2, /* one buffer being filled while one waits to be written */
+    MAX_SLOTS = MAX_THREADS * LANE_OUTS,
 };
 
-typedef enum BatchState { B_FREE, B_READY, B_RUNNING, B_DONE } BatchState;
-
-typedef struct Batch {
-    Buf in;          /* whole lines; the last may lack its newline (end of input) */
-    bool too_long;   /* then one more record: a line over REC_MAX_LINE, not kept */
-    uint64_t seq;    /* its place in the input, counting batches from 0 */
-    uint64_t first_recno;
-    Buf out;         /* their decision lines */
-    pcr_stats st;    /* records and decisions of this batch */
-    BatchState state;
-} Batch;
-
-typedef struct Pool {
+/* The input, read by one lane at a time: the lane that set `reading`
+ * (under mu) owns the rest. No lock is held through the reads, which may
+ * wait for input: a lane waits for its turn on free_cv. */
+typedef struct Feed {
     pthread_mutex_t mu;
-    pthread_cond_t work;     /* a batch became READY, or quit */
-    pthread_cond_t done;     /* a batch became DONE */
-    pthread_cond_t numbered; /* a batch took its first record number */
-    Batch b[MAX_BATCHES];
-    unsigned nb;
-    uint64_t submitted, written; /* batch sequence numbers */
-    uint64_t next_seq;           /* the batch that takes a record number next */
-    uint64_t next_recno;         /*   its first record number */
-    bool quit;
-} Pool;
+    pthread_cond_t free_cv; /* reading went false */
+    bool reading;
+    Buf carry;              /* the unfinished line the last batch left */
+    bool skipping;          /* inside a line over REC_MAX_LINE: its bytes are dropped */
+    bool ended;             /* the input ended, or a stop or a read error ended the reading */
+    bool read_failed;       /* a read error did */
+    uint64_t total;         /* bytes read */
+    uint64_t seq;           /* batches read */
+    uint64_t next_recno;    /* the next batch's first record number */
+} Feed;
 
-typedef struct Worker {
-    Pool *pool;
-    pcr_engine *e;
+/* A batch read and not yet written, at slot seq % nslots of the queue. */
+typedef struct Slot {
+    Buf *out;     /* its decision lines: one of its lane's buffers */
+    bool *busy;   /*   and that buffer's busy flag, cleared once written */
+    pcr_stats st; /* its records and decisions */
+    bool done;    /* decided: out and st are set */
+} Slot;
+
+/* The batches in flight, written in input order (under mu). */
+typedef struct Queue {
+    pthread_mutex_t mu;
+    pthread_cond_t written_cv; /* a batch was written (its buffer is free again), or a lane ended */
+    Slot slot[MAX_SLOTS];
+    unsigned nslots;
+    uint64_t written; /* batches written (or dropped after a failed write) */
+    bool writing;     /* a lane is writing: it writes every finished batch in turn */
+    bool failed;      /* a write failed: no more batches are read */
+} Queue;
+
+struct Threads;
+
+typedef struct Lane {
+    struct Threads *t;
+    Run *r;               /* lane 0: the run; the others: a copy that looks at halt */
+    Run run;
+    pcr_engine *e;        /* lane 0: the run's engine; the others: a clone */
+    Buf in;               /* its batch: whole lines, the last maybe without its newline */
+    bool too_long;        /* then one more record: a line over REC_MAX_LINE, not kept */
+    Buf out[LANE_OUTS];   /* decision buffers */
+    bool busy[LANE_OUTS]; /* queued, not yet written (under the queue's mu) */
     pthread_t tid;
-} Worker;
+} Lane;
 
-/* The workers of a run: none until more than a batch of input has come
- * (crew_start), so that an input of less than a batch (a small file, a
- * few records on a pipe) is decided on the calling thread alone and pays
- * for no clone of the engine and no thread. */
-typedef struct Crew {
-    Worker w[MAX_THREADS];
-    unsigned want;    /* workers asked for: threads - 1 */
-    unsigned started; /* workers running (w[0 .. started)) */
-    bool tried;
-} Crew;
+typedef struct Threads {
+    Run *r;
+    Feed f;
+    Queue q;
+    Lane lane[MAX_THREADS];
+    unsigned want;    /* lanes asked for */
+    unsigned started; /* lanes started: lane[0 .. started) */
+    unsigned running; /* other lanes not yet done (under q.mu) */
+    bool tried;       /* crew_start ran */
+    atomic_bool halt; /* the stop flag, as lane 0 saw it */
+} Threads;
 
 /* The number of lines in text[0..n): its newlines, and one more when the
  * text does not end in one. With SSE2, 64 bytes a step: each compare
@@ -383,301 +429,310 @@ static uint64_t count_lines(const char *text, size_t n)
     return count + (n && text[n - 1] != '\n');
 }
 
-/* Decides batch b on engine e, its records numbered from b->first_recno. */
-static void decide_batch(pcr_engine *e, Batch *b)
+/* Decides lane l's batch on its engine, its records numbered from first,
+ * into out, counting them in st. */
+static void decide_batch(Lane *l, uint64_t first, Buf *out, pcr_stats *st)
 {
-    b->out.n = 0;
-    memset(&b->st, 0, sizeof b->st);
-    uint64_t recno = b->first_recno - 1;
-    for (size_t at = 0; at < b->in.n;)
-        at += api_engine_eval_lines(e, b->in.p + at, b->in.n - at, &recno, &b->out, SIZE_MAX, NULL, &b->st);
-    if (b->too_long) {
+    out->n = 0;
+    memset(st, 0, sizeof *st);
+    uint64_t recno = first - 1;
+    for (size_t at = 0; at < l->in.n;)
+        at += api_engine_eval_lines(l->e, l->in.p + at, l->in.n - at, &recno, out, SIZE_MAX, NULL, st);
+    if (l->too_long) {
         const char *text;
         size_t n;
-        api_engine_too_long(e, ++recno, &text, &n);
-        buf_put(&b->out, text, n);
-        b->st.records++;
-        b->st.by_decision[PCR_DEC_ERROR]++;
+        api_engine_too_long(l->e, ++recno, &text, &n);
+        buf_put(out, text, n);
+        st->records++;
+        st->by_decision[PCR_DEC_ERROR]++;
     }
 }
 
-/* Takes the oldest batch no thread has taken, if any, numbers its records
- * once the batch before has numbered its own (batches are taken in
- * order, so that wait is short) and decides it on e. Called, and returns,
- * with p->mu held; returns whether there was such a batch. */
-static bool decide_next(Pool *p, pcr_engine *e)
+/* True when the input has no byte ready to read right now. A signal, an
+ * error or the end of the input count as ready: the read that follows
+ * finds out which. */
+static bool input_idle(const Run *r)
 {
-    Batch *take = NULL;
-    for (uint64_t s = p->written; s < p->submitted && !take; s++)
-        if (p->b[s % p->nb].state == B_READY) take = &p->b[s % p->nb];
-    if (!take) return false;
-    take->state = B_RUNNING;
-    pthread_mutex_unlock(&p->mu);
-    uint64_t count = count_lines(take->in.p, take->in.n) + take->too_long;
-    pthread_mutex_lock(&p->mu);
-    while (p->next_seq != take->seq) pthread_cond_wait(&p->numbered, &p->mu);
-    take->first_recno = p->next_recno;
-    p->next_recno += count;
-    p->next_seq++;
-    pthread_cond_broadcast(&p->numbered);
-    pthread_mutex_unlock(&p->mu);
-    decide_batch(e, take);
-    pthread_mutex_lock(&p->mu);
-    take->state = B_DONE;
-    pthread_cond_broadcast(&p->done);
+    struct pollfd pf = {.fd = r->infd, .events = POLLIN};
+    return poll(&pf, 1, 0) == 0;
+}
+
+/* Reads lane l's next batch, the feed taken: the line the last batch left
+ * unfinished, then reads of READ_BYTES until it holds more than
+ * BATCH_BYTES - READ_BYTES of whole lines, a line runs over REC_MAX_LINE
+ * (the batch ends before it, too_long, and its bytes are dropped up to
+ * its newline, by whichever lane reads next), the input ends (the last
+ * line is kept without its newline), or, when flushing promptly, no more
+ * input is waiting. Numbers the batch's records and gives its sequence
+ * number and first record number. Returns false when there is nothing to
+ * decide: the input has ended, or a stop or a read error dropped the
+ * batch being read. */
+static bool fill_batch(Run *r, Feed *f, Lane *l, uint64_t *seq, uint64_t *first)
+{
+    Buf *b = &l->in;
+    if (b->cap > 2 * (BATCH_BYTES + REC_MAX_LINE)) buf_free(b); /* grown by a long line */
+    buf_reserve(b, BATCH_BYTES + READ_BYTES);                   /* at once, not doubling up to it */
+    b->n = 0;
+    l->too_long = false;
+    if (!f->ended && stop_requested(r)) {
+        r->o->stopped = true;
+        f->ended = true;
+    }
+    if (f->ended) return false;
+    if (f->carry.n) buf_put(b, f->carry.p, f->carry.n);
+    f->carry.n = 0;
+    size_t line_at = 0; /* b->p[line_at ..) is the unfinished line */
+    for (;;) {
+        bool ok = true;
+        buf_reserve(b, READ_BYTES);
+        size_t old = b->n;
+        size_t got = in_read(r, b->p + old, READ_BYTES, &ok);
+        if (got == 0) {
+            /* The end of the input: the batch keeps its last line, without
+             * its newline. A stop or a read error drops the batch. */
+            f->ended = true;
+            if (!ok || r->o->stopped) {
+                f->read_failed = !ok;
+                b->n = 0;
+                return false;
+            }
+            line_at = b->n;
+            break;
+        }
+        b->n += got;
+        f->total += got;
+        if (f->skipping) { /* then old == line_at == 0 */
+            const char *nl = memchr(b->p + old, '\n', got);
+            if (nl) {
+                size_t keep = (size_t)(b->p + b->n - (nl + 1));
+                memmove(b->p + old, nl + 1, keep);
+                b->n = old + keep;
+                f->skipping = false;
+            } else {
+                b->n = old;
+            }
+        }
+        if (!f->skipping) {
+            const char *last = last_newline(b->p + old, b->n - old);
+            if (last) line_at = (size_t)(last - b->p) + 1;
+            if (b->n - line_at > REC_MAX_LINE) {
+                b->n = line_at;
+                l->too_long = true;
+                f->skipping = true;
+                break;
+            }
+            if (line_at > BATCH_BYTES - READ_BYTES) break;
+        }
+        if (stop_requested(r)) {
+            r->o->stopped = true;
+            f->ended = true;
+            b->n = 0;
+            return false;
+        }
+        /* Nothing more is waiting: decide and write what came. */
+        if (r->prompt && line_at && input_idle(r)) break;
+    }
+    /* The unfinished line goes to the next batch. */
+    if (b->n > line_at) buf_put(&f->carry, b->p + line_at, b->n - line_at);
+    b->n = line_at;
+    if (b->n == 0 && !l->too_long) return false; /* only at the end: nothing came */
+    *seq = f->seq++;
+    *first = f->next_recno;
+    f->next_recno += count_lines(b->p, b->n) + l->too_long;
     return true;
 }
 
-static void *worker_main(void *arg)
+/* Writes the finished batches in input order, with q->mu held, unless
+ * another lane is writing (it writes them then). A failed write ends the
+ * reading; the batches after it are retired unwritten, so that every
+ * lane's buffers come free. */
+static void write_finished(Threads *t)
 {
-    Worker *w = arg;
-    Pool *p = w->pool;
-    pthread_mutex_lock(&p->mu);
-    for (;;) {
-        if (decide_next(p, w->e)) continue;
-        if (p->quit) break;
-        pthread_cond_wait(&p->work, &p->mu);
+    Queue *q = &t->q;
+    Run *r = t->r;
+    if (q->writing) return;
+    q->writing = true;
+    for (Slot *s; (s = &q->slot[q->written % q->nslots])->done;) {
+        bool write = !q->failed, ok = true;
+        pthread_mutex_unlock(&q->mu);
+        if (write) ok = flush_buf(r, s->out);
+        pthread_mutex_lock(&q->mu);
+        if (write) {
+            r->st->records += s->st.records;
+            for (int k = 0; k <= PCR_DEC_ERROR; k++) r->st->by_decision[k] += s->st.by_decision[k];
+        }
+        if (!ok) q->failed = true;
+        s->out->n = 0;
+        s->done = false;
+        *s->busy = false;
+        q->written++;
+        pthread_cond_broadcast(&q->written_cv);
     }
-    pthread_mutex_unlock(&p->mu);
+    q->writing = false;
+}
+
+static void crew_start(Threads *t);
+
+/* Waits on cv (mu held). Lane 0, when the run has a stop flag, waits in
+ * turns of STOP_POLL_MS and passes the flag on to the other lanes (halt):
+ * a signal that comes while it waits runs its handler but wakes no one,
+ * and another lane may be waiting for input. */
+static void lane_wait(Threads *t, const Lane *l, pthread_cond_t *cv, pthread_mutex_t *mu)
+{
+    const volatile sig_atomic_t *stop = t->r->o->stop;
+    if (l != &t->lane[0] || !stop) {
+        pthread_cond_wait(cv, mu);
+        return;
+    }
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_nsec += STOP_POLL_MS * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    pthread_cond_timedwait(cv, mu, &ts);
+    if (*stop) atomic_store_explicit(&t->halt, true, memory_order_relaxed);
+}
+
+/* A lane's work: batches read, decided and queued until the reading ends
+ * or a write fails. Lane 0 starts the others once more than a batch of
+ * input has come. */
+static void lane_run(Threads *t, Lane *l)
+{
+    Queue *q = &t->q;
+    for (;;) {
+        /* One of its decision buffers that is not waiting to be written. */
+        pthread_mutex_lock(&q->mu);
+        int k = -1;
+        while (!q->failed) {
+            for (int i = 0; i < LANE_OUTS && k < 0; i++)
+                if (!l->busy[i]) k = i;
+            if (k >= 0) break;
+            lane_wait(t, l, &q->written_cv, &q->mu);
+        }
+        pthread_mutex_unlock(&q->mu);
+        if (k < 0) return;
+
+        uint64_t seq, first;
+        Feed *f = &t->f;
+        pthread_mutex_lock(&f->mu);
+        while (f->reading) lane_wait(t, l, &f->free_cv, &f->mu);
+        f->reading = true;
+        pthread_mutex_unlock(&f->mu);
+        bool got = fill_batch(l->r, f, l, &seq, &first);
+        /* a full batch, or more than one in all (on a pipe, batches are cut
+         * whenever no input is waiting, and may never fill) */
+        bool start = l == &t->lane[0] && !t->tried &&
+                     (l->in.n > BATCH_BYTES - READ_BYTES || f->total > BATCH_BYTES);
+        pthread_mutex_lock(&f->mu);
+        f->reading = false;
+        pthread_cond_signal(&f->free_cv);
+        pthread_mutex_unlock(&f->mu);
+        if (!got) return;
+        if (start) crew_start(t);
+
+        pcr_stats st;
+        decide_batch(l, first, &l->out[k], &st);
+        pthread_mutex_lock(&q->mu);
+        Slot *s = &q->slot[seq % q->nslots]; /* free: at most nslots batches are in flight */
+        s->out = &l->out[k];
+        s->busy = &l->busy[k];
+        s->st = st;
+        s->done = true;
+        l->busy[k] = true;
+        write_finished(t);
+        pthread_mutex_unlock(&q->mu);
+    }
+}
+
+static void *lane_main(void *arg)
+{
+    Lane *l = arg;
+    Threads *t = l->t;
+    lane_run(t, l);
+    pthread_mutex_lock(&t->q.mu);
+    t->running--;
+    pthread_cond_broadcast(&t->q.written_cv);
+    pthread_mutex_unlock(&t->q.mu);
     return NULL;
 }
 
-/* Writes finished batches in order: all in flight when `all`, else only
- * those already done. Returns false once writing failed (the batches are
- * still retired, so the workers drain). */
-static bool write_done(Run *r, Pool *p, bool all)
+/* Starts the other lanes, once: each with a clone of the engine and every
+ * signal blocked, so that a SIGINT or SIGTERM reaches the calling thread
+ * (a lane waiting for input looks at the stop flag every STOP_POLL_MS).
+ * Fewer start when a clone or a thread cannot be made; the lanes running
+ * then read what they would have. */
+static void crew_start(Threads *t)
 {
-    bool ok = r->o->write_errno == 0;
-    pthread_mutex_lock(&p->mu);
-    while (p->written < p->submitted) {
-        Batch *b = &p->b[p->written % p->nb];
-        if (b->state != B_DONE) {
-            if (!all) break;
-            if (!decide_next(p, r->e)) pthread_cond_wait(&p->done, &p->mu);
-            continue;
-        }
-        pthread_mutex_unlock(&p->mu);
-        if (ok) {
-            ok = flush_buf(r, &b->out);
-            r->st->records += b->st.records;
-            for (int k = 0; k <= PCR_DEC_ERROR; k++) r->st->by_decision[k] += b->st.by_decision[k];
-        }
-        pthread_mutex_lock(&p->mu);
-        b->state = B_FREE;
-        p->written++;
-    }
-    pthread_mutex_unlock(&p->mu);
-    return ok;
-}
-
-/* The batch being filled: the next slot, once it is free (written). */
-static Batch *next_batch(Run *r, Pool *p, bool *ok)
-{
-    while (p->submitted - p->written >= p->nb) {
-        /* Wait for the oldest batch, deciding one meanwhile when there is
-         * one to take, then write what is done. */
-        pthread_mutex_lock(&p->mu);
-        while (p->b[p->written % p->nb].state != B_DONE)
-            if (!decide_next(p, r->e)) pthread_cond_wait(&p->done, &p->mu);
-        pthread_mutex_unlock(&p->mu);
-        if (!write_done(r, p, false)) *ok = false;
-    }
-    Batch *b = &p->b[p->submitted % p->nb];
-    if (b->in.cap > 2 * (BATCH_BYTES + REC_MAX_LINE)) buf_free(&b->in); /* grown by a long line */
-    buf_reserve(&b->in, BATCH_BYTES + READ_BYTES); /* at once, not doubling up to it */
-    b->in.n = 0;
-    b->too_long = false;
-    b->seq = p->submitted;
-    return b;
-}
-
-static void submit(Pool *p, Batch *b)
-{
-    pthread_mutex_lock(&p->mu);
-    b->state = B_READY;
-    p->submitted++;
-    pthread_cond_signal(&p->work);
-    pthread_mutex_unlock(&p->mu);
-}
-
-/* True when the input has no byte ready to read for ms milliseconds (0:
- * right now). A signal, an error or the end of the input count as ready:
- * the read that follows finds out which. */
-static bool input_idle_for(const Run *r, int ms)
-{
-    struct pollfd pf = {.fd = r->infd, .events = POLLIN};
-    return poll(&pf, 1, ms) == 0;
-}
-
-/* Submits the whole lines of *b, b->in[0 .. *line_at), and makes the next
- * batch *b, starting with the unfinished line b->in[*line_at ..). The
- * worker that takes the old batch reads only below its in.n, so its tail
- * is copied after the submission, and the slot is not reused before nb
- * more batches are submitted. */
-static bool hand_over(Run *r, Pool *p, Batch **b, size_t *line_at)
-{
-    bool ok = true;
-    Batch *old = *b;
-    size_t tail = old->in.n - *line_at;
-    old->in.n = *line_at;
-    submit(p, old);
-    Batch *nb = next_batch(r, p, &ok);
-    buf_reserve(&nb->in, tail + READ_BYTES);
-    if (tail) memcpy(nb->in.p, old->in.p + *line_at, tail);
-    nb->in.n = tail;
-    *b = nb;
-    *line_at = 0;
-    return ok;
-}
-
-enum { SETTLE_WAIT_MS = 1 }; /* settle_idle's wait for more input */
-
-/* The input is idle and what came is handed over (prompt flushing): until
- * more input waits, writes the finished batches and decides waiting ones,
- * so that while the input stays idle every record read is decided and
- * written. With workers running, more input is waited for a moment first
- * and read as soon as it comes (the workers take the batches): a producer
- * only briefly behind (a fast pipe) keeps every thread busy instead of
- * having everything in flight waited for. Returns false once writing
- * failed. */
-static bool settle_idle(Run *r, Pool *p, const Crew *c)
-{
-    for (;;) {
-        if (!write_done(r, p, false)) return false;
-        pthread_mutex_lock(&p->mu);
-        bool pending = p->written < p->submitted;
-        pthread_mutex_unlock(&p->mu);
-        if (!pending || stop_requested(r)) return true;
-        if (!input_idle_for(r, c->started ? SETTLE_WAIT_MS : 0)) return true;
-        pthread_mutex_lock(&p->mu);
-        decide_next(p, r->e);
-        pthread_mutex_unlock(&p->mu);
-    }
-}
-
-/* Starts c's workers, once: each with a clone of the engine and every
- * signal blocked, so that a SIGINT or SIGTERM reaches the reading thread
- * and interrupts a read waiting for input (delivered to a worker it would
- * set the stop flag unseen). Fewer start when a clone or a thread cannot
- * be made; the calling thread then decides what they would have. */
-static void crew_start(Run *r, Pool *p, Crew *c)
-{
-    if (c->tried) return;
-    c->tried = true;
+    if (t->tried) return;
+    t->tried = true;
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    for (unsigned i = 0; i < c->want; i++) {
-        Worker *w = &c->w[c->started];
-        w->pool = p;
-        w->e = pcr_engine_clone(r->e);
-        if (!w->e) break;
-        if (pthread_create(&w->tid, NULL, worker_main, w) != 0) {
-            pcr_engine_free(w->e);
+    while (t->started < t->want) {
+        Lane *l = &t->lane[t->started];
+        l->t = t;
+        l->run = *t->r;
+        l->run.halt = &t->halt;
+        l->r = &l->run;
+        l->e = pcr_engine_clone(t->r->e);
+        if (!l->e) break;
+        pthread_mutex_lock(&t->q.mu);
+        t->running++;
+        pthread_mutex_unlock(&t->q.mu);
+        if (pthread_create(&l->tid, NULL, lane_main, l) != 0) {
+            pthread_mutex_lock(&t->q.mu);
+            t->running--;
+            pthread_mutex_unlock(&t->q.mu);
+            pcr_engine_free(l->e);
+            l->e = NULL;
             break;
         }
-        c->started++;
+        t->started++;
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
-/* Several threads: reads the input straight into the batches (no copy, no
- * look at a line but for the last newline of each read), hands each batch
- * over once it holds BATCH_BYTES - READ_BYTES of whole lines, and writes
- * finished batches between reads. Holds at most the batches in flight; the bytes
- * of a line over REC_MAX_LINE are dropped to its newline, its batch ending
- * with it (too_long). */
-static bool read_batches(Run *r, Pool *p, Crew *c)
-{
-    bool ok = true;
-    Batch *b = next_batch(r, p, &ok);
-    size_t line_at = 0;    /* b->in[line_at ..) is the unfinished line */
-    bool skipping = false; /* inside an over-long line: its bytes are dropped */
-    uint64_t total = 0;    /* bytes read */
-    while (ok) {
-        buf_reserve(&b->in, READ_BYTES);
-        size_t old = b->in.n;
-        size_t got = in_read(r, b->in.p + old, READ_BYTES, &ok);
-        if (got == 0) break;
-        b->in.n += got;
-        /* More than a batch came: start the workers. (Not when a batch
-         * fills: on a pipe, batches are handed over whenever no input is
-         * waiting, and may never fill.) */
-        if ((total += got) > BATCH_BYTES) crew_start(r, p, c);
-        if (skipping) { /* then old == line_at */
-            const char *nl = memchr(b->in.p + old, '\n', got);
-            if (nl) {
-                size_t keep = (size_t)(b->in.p + b->in.n - (nl + 1));
-                memmove(b->in.p + old, nl + 1, keep);
-                b->in.n = old + keep;
-                skipping = false;
-            } else {
-                b->in.n = old;
-            }
-        }
-        if (!skipping) {
-            const char *last = last_newline(b->in.p + old, b->in.n - old);
-            if (last) line_at = (size_t)(last - b->in.p) + 1;
-            if (b->in.n - line_at > REC_MAX_LINE) {
-                b->in.n = line_at;
-                b->too_long = true;
-                skipping = true;
-                ok = hand_over(r, p, &b, &line_at);
-            } else if (line_at > BATCH_BYTES - READ_BYTES) {
-                ok = hand_over(r, p, &b, &line_at);
-            }
-        }
-        if (stop_requested(r)) {
-            r->o->stopped = true;
-            break;
-        }
-        if (r->prompt && input_idle_for(r, 0)) {
-            /* Nothing more is waiting: decide and write what came. */
-            if (ok && line_at) ok = hand_over(r, p, &b, &line_at);
-            if (!settle_idle(r, p, c)) ok = false;
-        } else if (!write_done(r, p, false)) {
-            ok = false;
-        }
-    }
-    /* Then what was read, the last line without its newline too. A stopped
-     * or failed run drops the batch being filled (not yet decided). */
-    if (ok && !r->o->stopped && b->in.n) submit(p, b);
-    return ok;
-}
-
 static bool run_threads(Run *r, unsigned nthreads)
 {
-    Pool p;
-    memset(&p, 0, sizeof p);
-    pthread_mutex_init(&p.mu, NULL);
-    pthread_cond_init(&p.work, NULL);
-    pthread_cond_init(&p.done, NULL);
-    pthread_cond_init(&p.numbered, NULL);
-    p.nb = 2 * nthreads > MAX_BATCHES ? MAX_BATCHES : 2 * nthreads;
-    p.next_recno = r->recno + 1;
-    /* This thread reads, writes and decides too (with e itself) whenever it
-     * would otherwise wait for a batch; the nthreads - 1 workers, each with
-     * a clone, start once more than a batch of input has come (crew_start). */
-    Crew c = {.want = nthreads - 1};
-    bool ok = read_batches(r, &p, &c);
-    if (!write_done(r, &p, true)) ok = false;
-    pthread_mutex_lock(&p.mu);
-    p.quit = true;
-    pthread_cond_broadcast(&p.work);
-    pthread_mutex_unlock(&p.mu);
-    for (unsigned i = 0; i < c.started; i++) {
-        pthread_join(c.w[i].tid, NULL);
-        pcr_engine_merge_counts(r->e, c.w[i].e);
-        pcr_engine_free(c.w[i].e);
+    Threads *t = xmalloc(sizeof *t);
+    memset(t, 0, sizeof *t);
+    t->r = r;
+    pthread_mutex_init(&t->f.mu, NULL);
+    pthread_cond_init(&t->f.free_cv, NULL);
+    pthread_mutex_init(&t->q.mu, NULL);
+    pthread_cond_init(&t->q.written_cv, NULL);
+    t->f.next_recno = r->recno + 1;
+    t->q.nslots = LANE_OUTS * nthreads;
+    t->want = nthreads;
+    t->started = 1; /* lane 0: this thread */
+    t->lane[0].t = t;
+    t->lane[0].r = r;
+    t->lane[0].e = r->e;
+    atomic_init(&t->halt, false);
+    lane_run(t, &t->lane[0]);
+    /* The other lanes finish their batches (one may be waiting for input
+     * after a failed write: a stop still reaches it). */
+    pthread_mutex_lock(&t->q.mu);
+    while (t->running) lane_wait(t, &t->lane[0], &t->q.written_cv, &t->q.mu);
+    pthread_mutex_unlock(&t->q.mu);
+    for (unsigned i = 1; i < t->started; i++) {
+        pthread_join(t->lane[i].tid, NULL);
+        pcr_engine_merge_counts(r->e, t->lane[i].e);
+        pcr_engine_free(t->lane[i].e);
     }
-    for (unsigned i = 0; i < MAX_BATCHES; i++) {
-        buf_free(&p.b[i].in);
-        buf_free(&p.b[i].out);
+    bool ok = !t->f.read_failed && !t->q.failed;
+    for (unsigned i = 0; i < MAX_THREADS; i++) {
+        buf_free(&t->lane[i].in);
+        for (int k = 0; k < LANE_OUTS; k++) buf_free(&t->lane[i].out[k]);
     }
-    pthread_mutex_destroy(&p.mu);
-    pthread_cond_destroy(&p.work);
-    pthread_cond_destroy(&p.done);
-    pthread_cond_destroy(&p.numbered);
+    buf_free(&t->f.carry);
+    pthread_mutex_destroy(&t->f.mu);
+    pthread_cond_destroy(&t->f.free_cv);
+    pthread_mutex_destroy(&t->q.mu);
+    pthread_cond_destroy(&t->q.written_cv);
+    free(t);
     return ok;
 }
 

@@ -1,8 +1,8 @@
 #!/bin/sh
 # tests/tsan.sh TSAN_BIN_DIR BIN_DIR: the `make tsan` run (in CI).
 #
-# pcrvm's threads (-j N: a reading thread and N - 1 workers sharing
-# batches, src/run.c) and the server's (`pcrvm serve`) under
+# pcrvm's threads (-j N: N threads, each reading, deciding and writing
+# batches in turn, src/run.c) and the server's (`pcrvm serve`) under
 # ThreadSanitizer, through real processes: Criterion's test binaries do not
 # start under it (Criterion issue #274), so the paths the threaded tests of
 # test_harden and test_api_lines take are run here with the CLI.
@@ -93,7 +93,7 @@ cat "$IN" | "$TSAN/pcrvm" -j 2 $POLS > "$DIR/got.jsonl" && same "-j 2 from a pip
 } | "$TSAN/pcrvm" -j 2 $POLS > "$DIR/got.jsonl" && same "-j 2 from a pipe with pauses" "$DIR/got.jsonl" ||
     bad "-j 2 from a pipe with pauses: exit status"
 
-# Into a pipe that closes early: the workers drain, the run ends.
+# Into a pipe that closes early: the threads drain, the run ends.
 # shellcheck disable=SC2086
 got=$("$TSAN/pcrvm" -j 2 $POLS "$IN" 2> "$DIR/closed.err" | head -n 5 | wc -l)
 [ "$got" -eq 5 ] && ok || bad "-j 2 into a closed pipe: $got lines read"

@@ -722,9 +722,10 @@ static int threads_of(pid_t pid)
     return n;
 }
 
-/* -j 2 starts its worker only once more than a batch (512 KiB) of input
- * has come: records that come a few at a time are decided on the reading
- * thread alone. Then 2 MB more start the worker; every decision comes out, in
+/* -j 2 starts its second thread only once a batch (384 to 512 KiB) has
+ * filled or more than 512 KiB of input has come: records that come a few
+ * at a time are decided on the calling thread alone. Then 2 MB more start
+ * it; every decision comes out, in
  * order, and a SIGTERM while it waits for more input leaves whole lines
  * and counts every record. */
 Test(harden_threads, j2_starts_its_worker_after_a_batch_of_input, .timeout = 120)
@@ -783,9 +784,9 @@ Test(harden_threads, j2_starts_its_worker_after_a_batch_of_input, .timeout = 120
     close(c.err);
 }
 
-/* Batches are numbered by the workers (each counts its lines, then takes
- * its first record number after the batch before): error lines name the
- * right record in every batch, with -j 2 and -j 3, from a file and a pipe.
+/* Batches are numbered by the threads that read them (each counts its
+ * lines, in the order the batches are read): error lines name the right
+ * record in every batch, with -j 2 and -j 3, from a file and a pipe.
  * Malformed lines everywhere, empty lines, lines of every length up to a
  * few KiB (batch ends fall anywhere), over-long lines, and a last line
  * without its newline. */
