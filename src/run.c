@@ -12,9 +12,11 @@
  * Memory is flat: the input buffer holds the unfinished tail of the input,
  * at most one line of REC_MAX_LINE bytes plus one chunk; a longer line is
  * never held, its bytes are skipped to its newline. */
+#define _GNU_SOURCE /* F_SETPIPE_SZ (Linux) */
 #include "run.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -34,9 +36,10 @@
 #include "rec.h"
 
 enum {
-    IN_CHUNK = 1 << 20,  /* bytes asked of one read */
-    OUT_BLOCK = 1 << 18, /* output buffered before a write */
-    STOP_POLL_MS = 100,  /* the stop flag is looked at this often while input is awaited */
+    IN_CHUNK = 1 << 20,   /* bytes asked of one read */
+    OUT_BLOCK = 1 << 18,  /* output buffered before a write */
+    STOP_POLL_MS = 100,   /* the stop flag is looked at this often while input is awaited */
+    PIPE_BYTES = 1 << 20, /* the buffer asked for an input pipe (widen_pipe) */
 };
 
 typedef struct Run {
@@ -157,6 +160,20 @@ static double now_seconds(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* On a pipe, asks for a buffer of PIPE_BYTES (Linux; where it is refused,
+ * the pipe stays as it is): a fast producer then writes ahead of the reads
+ * instead of waiting for each one, and a read takes more at a time
+ * (docs/benchmarks.md, "eighth round"). */
+static void widen_pipe(int fd)
+{
+#ifdef F_SETPIPE_SZ
+    struct stat sb;
+    if (fstat(fd, &sb) == 0 && S_ISFIFO(sb.st_mode)) (void)fcntl(fd, F_SETPIPE_SZ, PIPE_BYTES);
+#else
+    (void)fd;
+#endif
 }
 
 /* Whether decisions should be written as soon as they are made. */
@@ -448,14 +465,16 @@ static void decide_batch(Lane *l, uint64_t first, Buf *out, pcr_stats *st)
     }
 }
 
-/* True when the input has no byte ready to read right now. A signal, an
- * error or the end of the input count as ready: the read that follows
- * finds out which. */
-static bool input_idle(const Run *r)
+/* True when the input has no byte ready to read for ms milliseconds (0:
+ * right now). A signal, an error or the end of the input count as ready:
+ * the read that follows finds out which. */
+static bool input_idle_for(const Run *r, int ms)
 {
     struct pollfd pf = {.fd = r->infd, .events = POLLIN};
-    return poll(&pf, 1, 0) == 0;
+    return poll(&pf, 1, ms) == 0;
 }
+
+enum { SETTLE_WAIT_MS = 1 }; /* fill_batch's wait for more input on a pipe */
 
 /* Reads lane l's next batch, the feed taken: the line the last batch left
  * unfinished, then reads of READ_BYTES until it holds more than
@@ -463,11 +482,11 @@ static bool input_idle(const Run *r)
  * (the batch ends before it, too_long, and its bytes are dropped up to
  * its newline, by whichever lane reads next), the input ends (the last
  * line is kept without its newline), or, when flushing promptly, no more
- * input is waiting. Numbers the batch's records and gives its sequence
- * number and first record number. Returns false when there is nothing to
- * decide: the input has ended, or a stop or a read error dropped the
- * batch being read. */
-static bool fill_batch(Run *r, Feed *f, Lane *l, uint64_t *seq, uint64_t *first)
+ * input comes for idle_ms milliseconds. Numbers the batch's records and
+ * gives its sequence number and first record number. Returns false when
+ * there is nothing to decide: the input has ended, or a stop or a read
+ * error dropped the batch being read. */
+static bool fill_batch(Run *r, Feed *f, Lane *l, int idle_ms, uint64_t *seq, uint64_t *first)
 {
     Buf *b = &l->in;
     if (b->cap > 2 * (BATCH_BYTES + REC_MAX_LINE)) buf_free(b); /* grown by a long line */
@@ -529,8 +548,8 @@ static bool fill_batch(Run *r, Feed *f, Lane *l, uint64_t *seq, uint64_t *first)
             b->n = 0;
             return false;
         }
-        /* Nothing more is waiting: decide and write what came. */
-        if (r->prompt && line_at && input_idle(r)) break;
+        /* Nothing more is coming: decide and write what came. */
+        if (r->prompt && line_at && input_idle_for(r, idle_ms)) break;
     }
     /* The unfinished line goes to the next batch. */
     if (b->n > line_at) buf_put(&f->carry, b->p + line_at, b->n - line_at);
@@ -620,7 +639,13 @@ static void lane_run(Threads *t, Lane *l)
         while (f->reading) lane_wait(t, l, &f->free_cv, &f->mu);
         f->reading = true;
         pthread_mutex_unlock(&f->mu);
-        bool got = fill_batch(l->r, f, l, &seq, &first);
+        /* With other lanes running, a pipe's batch waits a moment for more
+         * input before it is cut: a producer only briefly behind (a fast
+         * pipe) then fills batches, instead of each read making one, and
+         * the lanes decide while it writes more. Alone, lane 0 cuts it at
+         * once. */
+        int idle_ms = t->started > 1 ? SETTLE_WAIT_MS : 0;
+        bool got = fill_batch(l->r, f, l, idle_ms, &seq, &first);
         /* a full batch, or more than one in all (on a pipe, batches are cut
          * whenever no input is waiting, and may never fill) */
         bool start = l == &t->lane[0] && !t->tried &&
@@ -757,6 +782,7 @@ pcr_status pcr_engine_run_opts(pcr_engine *e, FILE *in, FILE *out, pcr_run_opts 
     r.prompt = wants_prompt(o, r.infd);
     buf_reserve(&r.ob, OUT_BLOCK + 4096);
 
+    if (r.infd >= 0) widen_pipe(r.infd);
     unsigned threads = o->threads > MAX_THREADS ? MAX_THREADS : o->threads;
     bool ok = threads > 1 && r.infd >= 0 ? run_threads(&r, threads) : run_stream(&r);
     if (!out_flush(&r)) ok = false;

@@ -3,6 +3,7 @@
  * destroyed, inputs that are not files, streams that must not wait,
  * modules that must stay inside their roots, signals, long lines and the
  * exact messages of docs/reliability.md. */
+#define _GNU_SOURCE /* F_GETPIPE_SZ (Linux) */
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <errno.h>
@@ -707,6 +708,38 @@ Test(harden_threads, j2_sigterm_while_waiting_keeps_whole_lines, .timeout = 120)
     close(c.in);
     close(c.out);
     close(c.err);
+}
+
+/* On a pipe, pcrvm asks for a pipe buffer of 1 MiB, with one thread and
+ * with two, so that a fast producer writes ahead of its reads. */
+Test(harden_threads, a_pipe_gets_a_buffer_of_1_mib)
+{
+#ifdef F_GETPIPE_SZ
+    FILE *f = fopen("/proc/sys/fs/pipe-max-size", "r");
+    long max = 0;
+    if (f) {
+        if (fscanf(f, "%ld", &max) != 1) max = 0;
+        fclose(f);
+    }
+    if (max < (1 << 20) && geteuid() != 0) cr_skip_test("pipe-max-size is %ld", max);
+    char pol[4400];
+    snprintf(pol, sizeof pol, "%s/policies/examples/demo.pcr", root());
+    for (int j = 1; j <= 2; j++) {
+        const char *args[] = {"-j", j == 1 ? "1" : "2", pol, NULL};
+        Child c = spawn_pcrvm(args);
+        cr_assert_eq(fcntl(c.in, F_GETPIPE_SZ), 65536, "a new pipe holds 64 KiB");
+        write_all_fd(c.in, record1, strlen(record1));
+        char buf[4096];
+        cr_assert_eq(read_lines(c.out, buf, sizeof buf, 1, 30000), 1, "-j %d: '%s'", j, buf);
+        cr_assert_eq(fcntl(c.in, F_GETPIPE_SZ), 1 << 20, "-j %d", j);
+        close(c.in);
+        cr_assert_eq(wait_status(c.pid), 0);
+        close(c.out);
+        close(c.err);
+    }
+#else
+    cr_skip_test("no F_GETPIPE_SZ here");
+#endif
 }
 
 /* The threads of process pid: the entries of /proc/PID/task. */
