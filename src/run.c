@@ -615,8 +615,8 @@ static void lane_wait(Threads *t, const Lane *l, pthread_cond_t *cv, pthread_mut
 }
 
 /* A lane's work: batches read, decided and queued until the reading ends
- * or a write fails. Lane 0 starts the others once more than a batch of
- * input has come. */
+ * or a write fails. Lane 0 starts the others once a batch has filled or
+ * more than BATCH_BYTES has come (t->started and t->tried are its own). */
 static void lane_run(Threads *t, Lane *l)
 {
     Queue *q = &t->q;
@@ -644,7 +644,7 @@ static void lane_run(Threads *t, Lane *l)
          * pipe) then fills batches, instead of each read making one, and
          * the lanes decide while it writes more. Alone, lane 0 cuts it at
          * once. */
-        int idle_ms = t->started > 1 ? SETTLE_WAIT_MS : 0;
+        int idle_ms = l != &t->lane[0] || t->started > 1 ? SETTLE_WAIT_MS : 0;
         bool got = fill_batch(l->r, f, l, idle_ms, &seq, &first);
         /* a full batch, or more than one in all (on a pipe, batches are cut
          * whenever no input is waiting, and may never fill) */
