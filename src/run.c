@@ -299,10 +299,10 @@ static bool run_stream(Run *r)
  *
  * Every thread reads its own batches, decides them with its own engine and
  * queues their decision lines, which are written in input order. The
- * reads themselves are taken one thread at a time (the Feed): a
- * batch is whole lines, cut after the last newline of a read once it
- * holds more than BATCH_BYTES - READ_BYTES of them, and the unfinished
- * line it leaves is carried to the next batch, whichever thread reads it.
+ * reads themselves are taken one thread at a time (the Feed): a batch is
+ * whole lines, cut after the last newline of a read once it holds more
+ * than BATCH_BYTES - READ_BYTES of them, and the unfinished line it
+ * leaves is carried to the next batch, whichever thread reads it.
  * No lock is held while a read waits for input; a thread waiting for its
  * turn waits on a condition variable, where a signal reaches it at once
  * (ThreadSanitizer, for one, delays a handler until a lock wait ends).
@@ -322,10 +322,11 @@ static bool run_stream(Run *r)
  * threads - 1 lanes, each with a clone, start once a batch has filled or
  * more than BATCH_BYTES of input has come (a smaller input, a small file
  * or a few records on a pipe, is decided on the calling thread and pays
- * for no clone and no thread). A lane has LANE_OUTS decision buffers and reads a batch only
- * while one of them is free (not waiting to be written), so at most
- * LANE_OUTS x threads batches are in flight, and memory is bounded by that
- * many (a batch, one read and one line over, and its decisions). */
+ * for no clone and no thread). A lane has LANE_OUTS decision buffers and
+ * reads a batch only while one of them is free (not waiting to be
+ * written), so at most LANE_OUTS x threads batches are in flight, and
+ * memory is bounded by that many (a batch, one read and one line over,
+ * and its decisions). */
 
 enum {
     BATCH_BYTES = 512 << 10, /* bytes a batch holds before its reads stop */
