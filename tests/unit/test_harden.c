@@ -722,13 +722,18 @@ Test(harden_threads, a_pipe_gets_a_buffer_of_1_mib)
         fclose(f);
     }
     if (max < (1 << 20) && geteuid() != 0) cr_skip_test("pipe-max-size is %ld", max);
+    int probe[2];
+    cr_assert(pipe(probe) == 0);
+    int fresh = fcntl(probe[0], F_GETPIPE_SZ);
+    close(probe[0]);
+    close(probe[1]);
+    if (fresh >= (1 << 20)) cr_skip_test("a new pipe holds %d bytes already", fresh);
     char pol[4400];
     snprintf(pol, sizeof pol, "%s/policies/examples/demo.pcr", root());
     for (int j = 1; j <= 2; j++) {
         const char *args[] = {"-j", j == 1 ? "1" : "2", pol, NULL};
         Child c = spawn_pcrvm(args);
-        int before = fcntl(c.in, F_GETPIPE_SZ);
-        cr_assert(before > 0 && before < (1 << 20), "a new pipe holds less (%d bytes)", before);
+        cr_assert_eq(fcntl(c.in, F_GETPIPE_SZ), fresh);
         write_all_fd(c.in, record1, strlen(record1));
         char buf[4096];
         cr_assert_eq(read_lines(c.out, buf, sizeof buf, 1, 30000), 1, "-j %d: '%s'", j, buf);
