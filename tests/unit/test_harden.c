@@ -763,9 +763,8 @@ static int threads_of(pid_t pid)
 /* -j 2 starts its second thread only once a batch (384 to 512 KiB) has
  * filled or more than 512 KiB of input has come: records that come a few
  * at a time are decided on the calling thread alone. Then 2 MB more start
- * it; every decision comes out, in
- * order, and a SIGTERM while it waits for more input leaves whole lines
- * and counts every record. */
+ * it; every decision comes out, in order, and a SIGTERM while it waits for
+ * more input leaves whole lines and counts every record. */
 Test(harden_threads, j2_starts_its_worker_after_a_batch_of_input, .timeout = 120)
 {
     char pol[4400];
