@@ -731,12 +731,14 @@ static inline void vm_take(Vm *vm, uint32_t r, uint32_t *out, uint32_t *n)
 /* vm_ct_mark, and the folding, in one pass over the sets of k's interval:
  * stamps each set that holds k in code slot `slot` and takes into out the
  * folded rules with a test of it (of that slot's field). Returns k's interval (or
- * UINT32_MAX, as vm_ct_mark). */
+ * UINT32_MAX, as vm_ct_mark); with sets_only, a caller that uses only the
+ * sets gets UINT32_MAX also for a prefix no set holds (vi_ct_held_sets). */
 static inline __attribute__((always_inline)) uint32_t vm_ct_mark_fold(Vm *vm, uint32_t slot, CodeKey k,
-                                                                      uint32_t *out, uint32_t *n)
+                                                                      uint32_t *out, uint32_t *n, bool sets_only)
 {
     const ViCodeTab *t = &vm->ix.ct;
-    uint32_t i = vi_ct_held(t, vm->key_memo, vm->ct_memo, k);
+    uint32_t i = sets_only ? vi_ct_held_sets(t, vm->key_memo, vm->ct_memo, k)
+                           : vi_ct_held(t, vm->key_memo, vm->ct_memo, k);
     if (i == UINT32_MAX) return i;
     size_t base = (size_t)slot * vm->p->nsets;
     uint32_t *at = vm->set_at + base, stamp = vm->stamp;
@@ -785,10 +787,10 @@ static void vm_folded(Vm *vm, const Record *rec, uint32_t *out, uint32_t *count,
         if (ff->list) { /* a code no set can hold has nothing to stamp or take */
             for (uint32_t c = 0; c < v->n; c++) {
                 CodeKey k = (CodeKey)rec->items[v->i + c].i;
-                if (vi_ct_may_hold(&vm->ix.ct, vm->ct_memo, k)) vm_ct_mark_fold(vm, slot, k, out, n);
+                vm_ct_mark_fold(vm, slot, k, out, n, true);
             }
         } else {
-            vm->slot_iv[slot] = vm_ct_mark_fold(vm, slot, (CodeKey)v->i, out, n);
+            vm->slot_iv[slot] = vm_ct_mark_fold(vm, slot, (CodeKey)v->i, out, n, false);
         }
         vm->slot_at[slot] = vm->stamp;
     }
@@ -1227,7 +1229,7 @@ static uint32_t vm_select_list(Vm *vm, const Record *rec, uint32_t *out, const u
     uint32_t n = vi_always(&vm->ix, rec, cur);
     uint32_t nf = 0; /* the folded rules, gathered in vm->sel2 */
     for (uint32_t c = 0; c < v->n; c++) {
-        uint32_t i = vm_ct_mark_fold(vm, slot, (CodeKey)rec->items[v->i + c].i, vm->sel2, &nf);
+        uint32_t i = vm_ct_mark_fold(vm, slot, (CodeKey)rec->items[v->i + c].i, vm->sel2, &nf, false);
         const PSeg *seg = i != UINT32_MAX && vm->ix.ct.seg[i] != PIDX_NONE ? &p->segs[vm->ix.ct.seg[i]] : NULL;
         if (!seg || !seg->count) continue;
         n = vm_merge(cur, n, p->seg_rules + seg->first, seg->count, next);

@@ -349,15 +349,29 @@ static inline uint32_t vi_ct_lookup_key(const ViCodeTab *t, ViKeyMemo *km, ViMem
  * bitmap, found through memo), as for most codes of a batch; else
  * vi_ct_lookup_key's answer, through the same memo entry. Either way the
  * sets and the segment of the answer (none for UINT32_MAX) are those of
- * vi_ct_find's interval. */
-static inline __attribute__((always_inline)) uint32_t vi_ct_held(const ViCodeTab *t, ViKeyMemo *km, ViMemo *memo, CodeKey k)
+ * vi_ct_find's interval. vi_ct_held_at: the same from k's memo entry m. */
+static inline __attribute__((always_inline)) uint32_t vi_ct_held_at(const ViCodeTab *t, ViKeyMemo *km, const ViMemo *m, CodeKey k)
 {
-    const ViMemo *m = vi_memo_of(t, memo, k);
     if (m->bits != VI_BITS_NONE) {
         uint32_t b = vi_bucket_of(k);
         if (!(t->bucket_bits[m->bits + b / 64] >> (b % 64) & 1)) return UINT32_MAX;
     }
     return vi_ct_remembered(t, km, m, k);
+}
+
+static inline __attribute__((always_inline)) uint32_t vi_ct_held(const ViCodeTab *t, ViKeyMemo *km, ViMemo *memo, CodeKey k)
+{
+    return vi_ct_held_at(t, km, vi_memo_of(t, memo, k), k);
+}
+
+/* vi_ct_held for a caller that wants only the sets of k's interval (not
+ * its segment): also UINT32_MAX at once when no set holds any key of k's
+ * prefix (vi_ct_may_hold's test, on the same memo entry), as for most
+ * diagnoses. */
+static inline __attribute__((always_inline)) uint32_t vi_ct_held_sets(const ViCodeTab *t, ViKeyMemo *km, ViMemo *memo, CodeKey k)
+{
+    const ViMemo *m = vi_memo_of(t, memo, k);
+    return m->sets ? vi_ct_held_at(t, km, m, k) : UINT32_MAX;
 }
 
 /* ViGuard g's test on rec: 1 it holds, 0 it fails (a field that does not
