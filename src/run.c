@@ -348,8 +348,7 @@ typedef struct Feed {
     bool reading;
     Buf carry;              /* the unfinished line the last batch left */
     bool skipping;          /* inside a line over REC_MAX_LINE: its bytes are dropped */
-    bool ended;             /* the input ended, or a stop or a read error ended the reading */
-    bool read_failed;       /* a read error did */
+    bool ended;             /* the input ended, or a stop or a read error (o->read_errno) ended the reading */
     uint64_t total;         /* bytes read */
     uint64_t seq;           /* batches read */
     uint64_t next_recno;    /* the next batch's first record number */
@@ -512,7 +511,6 @@ static bool fill_batch(Run *r, Feed *f, Lane *l, int idle_ms, uint64_t *seq, uin
              * its newline. A stop or a read error drops the batch. */
             f->ended = true;
             if (!ok || r->o->stopped) {
-                f->read_failed = !ok;
                 b->n = 0;
                 return false;
             }
@@ -748,7 +746,7 @@ static bool run_threads(Run *r, unsigned nthreads)
         pcr_engine_merge_counts(r->e, t->lane[i].e);
         pcr_engine_free(t->lane[i].e);
     }
-    bool ok = !t->f.read_failed && !t->q.failed;
+    bool ok = !r->o->read_errno && !t->q.failed;
     for (unsigned i = 0; i < MAX_THREADS; i++) {
         buf_free(&t->lane[i].in);
         for (int k = 0; k < LANE_OUTS; k++) buf_free(&t->lane[i].out[k]);
