@@ -852,20 +852,23 @@ pcr_decision_kind api_engine_eval_into(pcr_engine *e, const char *json, size_t l
 
 /* See run.h. */
 size_t api_engine_eval_lines(pcr_engine *e, const char *text, size_t n, uint64_t *recno, Buf *out,
-                             size_t out_limit, volatile sig_atomic_t *stop, pcr_stats *st)
+                             size_t out_limit, volatile sig_atomic_t *stop, pcr_stats *st, bool numbered)
 {
     size_t at = 0;
+    /* the usual line is decoded as its end is found (rec.h), quietly:
+     * its number is not used, unless to explain it */
+    bool fast = e->n && (numbered || !e->explain);
     while (at < n) {
         const char *line = text + at;
         size_t len, rest = n - at;
         pcr_decision_kind k = PCR_DEC_ERROR;
-        /* the usual line is decoded as its end is found (rec.h) */
-        const Record *r = e->n ? rec_decode_line(e->dec, line, rest, *recno + 1, &len) : NULL;
+        const Record *r = fast ? rec_decode_line(e->dec, line, rest, *recno + 1, &len) : NULL;
         if (r) {
             k = decide_record(e, r, out);
             ++*recno;
             if (e->explain) explain_last(e, r, *recno, k == PCR_DEC_ERROR ? e->last_error : NULL);
         } else {
+            if (!numbered) break; /* its decision may name its number */
             const char *nl = memchr(line, '\n', rest);
             len = nl ? (size_t)(nl - line) : rest;
             if (len <= REC_MAX_LINE) {

@@ -259,7 +259,7 @@ static bool stream_lines(void *ctx, const char *text, size_t n)
 {
     Run *r = ctx;
     while (n) {
-        size_t used = api_engine_eval_lines(r->e, text, n, &r->recno, &r->ob, OUT_BLOCK, r->o->stop, r->st);
+        size_t used = api_engine_eval_lines(r->e, text, n, &r->recno, &r->ob, OUT_BLOCK, r->o->stop, r->st, true);
         text += used;
         n -= used;
         if (r->ob.n >= OUT_BLOCK && !out_flush(r)) return false;
@@ -298,18 +298,33 @@ static bool run_stream(Run *r)
 /* ---- several threads --------------------------------------------------------
  *
  * Every thread reads its own batches, decides them with its own engine and
- * queues their decision lines, which are written in input order. The
- * reads themselves are taken one thread at a time (the Feed): a batch is
- * whole lines, cut after the last newline of a read once it holds more
- * than BATCH_BYTES - READ_BYTES of them, and the unfinished line it
- * leaves is carried to the next batch, whichever thread reads it.
- * No lock is held while a read waits for input; a thread waiting for its
- * turn waits on a condition variable, where a signal reaches it at once
- * (ThreadSanitizer, for one, delays a handler until a lock wait ends).
- * The thread that reads a batch counts its lines and numbers its records
- * (batches are numbered in the order they are read), decides it into a
- * decision buffer of its own, and queues it; whoever queues the oldest
- * batch not yet written writes it and every finished one after it.
+ * queues their decision lines, which are written in input order.
+ *
+ * A regular file is read by ranges of RANGE_BYTES (ranged): a thread takes
+ * the next range (a lock held for an addition), reads it with pread(2)
+ * and no lock, and keeps the lines that start in it, the last one read on
+ * past the range's end; the lines a range's first bytes finish belong to
+ * the range before. It counts its lines and gives the count; a range is
+ * numbered once every range before it has given its count, and a thread
+ * waits for its range's number only when a record's decision names it (a
+ * malformed line), so the threads read and decide with nothing taken in
+ * turn. (When the reads were taken one thread at a time, a thread held
+ * them 82 to 106 us a batch, which would have kept -j N under about eight
+ * times -j 1: docs/benchmarks.md, "ninth round".)
+ *
+ * Anything else (a pipe, a terminal) is read one thread at a time (the
+ * Feed): a batch is whole lines, cut after the last newline of a read
+ * once it holds more than BATCH_BYTES - READ_BYTES of them, and the
+ * unfinished line it leaves is carried to the next batch, whichever
+ * thread reads it. No lock is held while a read waits for input; a thread
+ * waiting for its turn waits on a condition variable, where a signal
+ * reaches it at once (ThreadSanitizer, for one, delays a handler until a
+ * lock wait ends). The thread that reads a batch counts its lines and
+ * numbers its records (batches are numbered in the order they are read).
+ *
+ * Either way the thread decides its batch into a decision buffer of its
+ * own and queues it; whoever queues the oldest batch not yet written
+ * writes it and every finished one after it.
  *
  * So a batch's bytes stay with one thread: the kernel copies the input
  * into the cache of the core that decodes it, and each thread renders into
@@ -320,9 +335,10 @@ static bool run_stream(Run *r)
  *
  * The calling thread is lane 0, with the engine itself; the other
  * threads - 1 lanes, each with a clone, start once a batch has filled or
- * more than BATCH_BYTES of input has come (a smaller input, a small file
- * or a few records on a pipe, is decided on the calling thread and pays
- * for no clone and no thread). A lane has LANE_OUTS decision buffers and
+ * more than BATCH_BYTES of input has come (ranged: once lane 0 has taken
+ * the first range and more are left). A smaller input, a small file or a
+ * few records on a pipe, is decided on the calling thread and pays for no
+ * clone and no thread. A lane has LANE_OUTS decision buffers and
  * reads a batch only while one of them is free (not waiting to be
  * written), so at most LANE_OUTS x threads batches are in flight, and
  * memory is bounded by that many (a batch, one read and one line over,
@@ -334,13 +350,15 @@ enum {
                                 closes with at least BATCH_BYTES - READ_BYTES
                                 of whole lines, and at most BATCH_BYTES and
                                 the rest of a line */
+    RANGE_BYTES = BATCH_BYTES, /* a regular file's ranges (ranged) */
+    LOOK_BYTES = 4 << 10,      /* read with a range: its last line most likely ends in them */
     MAX_THREADS = 16,
     LANE_OUTS = 2, /* one buffer being filled while one waits to be written */
     MAX_SLOTS = MAX_THREADS * LANE_OUTS,
 };
 
-/* The input, read by one lane at a time: the lane that set `reading`
- * (under mu) owns the rest. No lock is held through the reads, which may
+/* The input. Read in turn (not ranged), by one lane at a time: the lane
+ * that set `reading` (under mu) owns the rest. No lock is held through the reads, which may
  * wait for input: a lane waits for its turn on free_cv. */
 typedef struct Feed {
     pthread_mutex_t mu;
@@ -350,8 +368,22 @@ typedef struct Feed {
     bool skipping;          /* inside a line over REC_MAX_LINE: its bytes are dropped */
     bool ended;             /* the input ended, or a stop or a read error (o->read_errno) ended the reading */
     uint64_t total;         /* bytes read */
-    uint64_t seq;           /* batches read */
+    uint64_t seq;           /* batches read (ranged: ranges taken) */
     uint64_t next_recno;    /* the next batch's first record number */
+    /* A regular file is read by ranges (ranged): a lane takes the next
+     * range under mu, reads it with pread(2) and counts its records with
+     * no lock held, then gives the count (counted); a range is numbered
+     * once every range before it has given its count. */
+    bool ranged;
+    uint64_t base;                     /* where the input began: the descriptor's offset */
+    uint64_t pos;                      /* the next range's first byte */
+    uint64_t size;                     /* where the input ends: the file's size when the run began */
+    uint64_t numbered;                 /* ranges numbered: range s's first number is first[s % MAX_SLOTS] */
+    bool counted[MAX_SLOTS];           /* [s % MAX_SLOTS]: range s has given its count, lines[...] */
+    uint64_t lines[MAX_SLOTS];
+    uint64_t first[MAX_SLOTS];
+    pthread_cond_t turn_cv[MAX_SLOTS]; /* [s % MAX_SLOTS]: range s was numbered (at most
+                                          MAX_SLOTS ranges are in flight) */
 } Feed;
 
 /* A batch read and not yet written, at slot seq % nslots of the queue. */
@@ -359,6 +391,7 @@ typedef struct Slot {
     Buf *out;     /* its decision lines: one of its lane's buffers */
     bool *busy;   /*   and that buffer's busy flag, cleared once written */
     pcr_stats st; /* its records and decisions */
+    int err;      /* an errno: its range could not be read */
     bool done;    /* decided: out and st are set */
 } Slot;
 
@@ -371,6 +404,7 @@ typedef struct Queue {
     uint64_t written; /* batches written (or dropped after a failed write) */
     bool writing;     /* a lane is writing: it writes every finished batch in turn */
     bool failed;      /* a write failed: no more batches are read */
+    bool cut;         /* a range could not be read: it and every batch after it are dropped */
 } Queue;
 
 struct Threads;
@@ -380,8 +414,12 @@ typedef struct Lane {
     Run *r;               /* lane 0: the run; the others: a copy that looks at halt */
     Run run;
     pcr_engine *e;        /* lane 0: the run's engine; the others: a clone */
-    Buf in;               /* its batch: whole lines, the last maybe without its newline */
+    Buf in;               /* its batch: whole lines from in.p + from on (ranged: the byte
+                             before its range and its first bytes come first), the
+                             last maybe without its newline */
+    size_t from;
     bool too_long;        /* then one more record: a line over REC_MAX_LINE, not kept */
+    int err;              /* an errno: its range could not be read (ranged) */
     Buf out[LANE_OUTS];   /* decision buffers */
     bool busy[LANE_OUTS]; /* queued, not yet written (under the queue's mu) */
     pthread_t tid;
@@ -446,16 +484,29 @@ static uint64_t count_lines(const char *text, size_t n)
     return count + (n && text[n - 1] != '\n');
 }
 
-/* Decides lane l's batch on its engine, its records numbered from first,
- * into out, counting them in st. */
-static void decide_batch(Lane *l, uint64_t first, Buf *out, pcr_stats *st)
+static uint64_t range_first(Threads *t, const Lane *l, uint64_t seq);
+
+/* Decides lane l's batch (seq) on its engine into out, counting its
+ * records in st. They are numbered from first when known; otherwise
+ * (a range not numbered yet) the batch is decided until a record's
+ * decision may name its number (api_engine_eval_lines), and only then
+ * does the lane wait for the number (range_first): a batch without such
+ * a record never waits for the ranges before it. */
+static void decide_batch(Threads *t, Lane *l, uint64_t seq, bool known, uint64_t first, Buf *out,
+                         pcr_stats *st)
 {
     out->n = 0;
     memset(st, 0, sizeof *st);
-    uint64_t recno = first - 1;
-    for (size_t at = 0; at < l->in.n;)
-        at += api_engine_eval_lines(l->e, l->in.p + at, l->in.n - at, &recno, out, SIZE_MAX, NULL, st);
+    uint64_t recno = known ? first - 1 : 0; /* not known: counted from 0 */
+    for (size_t at = l->from; at < l->in.n;) {
+        at += api_engine_eval_lines(l->e, l->in.p + at, l->in.n - at, &recno, out, SIZE_MAX, NULL, st, known);
+        if (!known && at < l->in.n) {
+            recno += range_first(t, l, seq) - 1;
+            known = true;
+        }
+    }
     if (l->too_long) {
+        if (!known) recno += range_first(t, l, seq) - 1;
         const char *text;
         size_t n;
         api_engine_too_long(l->e, ++recno, &text, &n);
@@ -492,6 +543,7 @@ static bool fill_batch(Run *r, Feed *f, Lane *l, int idle_ms, uint64_t *seq, uin
     if (b->cap > 2 * (BATCH_BYTES + REC_MAX_LINE)) buf_free(b); /* grown by a long line */
     buf_reserve(b, BATCH_BYTES + READ_BYTES);                   /* at once, not doubling up to it */
     b->n = 0;
+    l->from = 0;
     l->too_long = false;
     if (!f->ended && stop_requested(r)) {
         r->o->stopped = true;
@@ -560,6 +612,176 @@ static bool fill_batch(Run *r, Feed *f, Lane *l, int idle_ms, uint64_t *seq, uin
     return true;
 }
 
+static void crew_start(Threads *t);
+static void lane_wait(Threads *t, const Lane *l, pthread_cond_t *cv, pthread_mutex_t *mu);
+
+/* pread(2) of n bytes at off, as many reads as it takes: the count, less
+ * than n only at the input's end, or -1 with *err set. */
+static ssize_t pread_full(int fd, char *p, size_t n, uint64_t off, int *err)
+{
+    size_t done = 0;
+    while (done < n) {
+        ssize_t k = pread(fd, p + done, n - done, (off_t)(off + done));
+        if (k < 0 && errno == EINTR) continue;
+        if (k < 0) {
+            *err = errno ? errno : EIO;
+            return -1;
+        }
+        if (k == 0) break;
+        done += (size_t)k;
+    }
+    return (ssize_t)done;
+}
+
+/* Reads the range of RANGE_BYTES at `at` into lane l's batch: the lines
+ * that start in it (at the input's beginning, or after a newline), the
+ * last one read on past the range to its newline, to the input's end,
+ * or until it runs over REC_MAX_LINE (then too_long, and the batch ends
+ * before it: the ranges it covers hold no line's start, so no lane keeps
+ * its bytes). The input ends at f->size, or where a read finds it ending
+ * sooner. Returns the number of records (count_lines, and one for a line
+ * over REC_MAX_LINE); *bytes is the range's bytes, and *err an errno when
+ * a read fails. The byte before the range is read with it: a line starts
+ * at `at` when that byte is a newline. */
+static uint64_t read_range(int fd, const Feed *f, Lane *l, uint64_t at, uint64_t *bytes, int *err)
+{
+    Buf *b = &l->in;
+    if (b->cap > 2 * (BATCH_BYTES + REC_MAX_LINE)) buf_free(b); /* grown by a long line */
+    b->n = 0;
+    l->from = 0;
+    l->too_long = false;
+    *bytes = 0;
+    size_t lead = at > f->base; /* the byte before the range is read */
+    uint64_t lo = at - lead;
+    size_t limit = (size_t)(f->size - lo); /* the bytes from lo to the input's end */
+    size_t rend = (size_t)(at - lo) + RANGE_BYTES; /* the range's end in the buffer */
+    if (rend > limit) rend = limit;
+    size_t want = rend + LOOK_BYTES < limit ? rend + LOOK_BYTES : limit;
+    buf_reserve(b, want);
+    ssize_t got = pread_full(fd, b->p, want, lo, err);
+    if (got < 0) return 0;
+    b->n = (size_t)got;
+    bool at_end = b->n == limit || b->n < want; /* nothing after b->n is the input's */
+    if (rend > b->n) rend = b->n;
+    if (rend <= lead) {
+        b->n = 0;
+        return 0;
+    }
+    *bytes = rend - lead;
+    size_t s = lead; /* the first line that starts in the range */
+    if (lead && b->p[0] != '\n') {
+        const char *nl = memchr(b->p + 1, '\n', rend - 1);
+        s = nl ? (size_t)(nl - b->p) + 1 : rend;
+        if (s >= rend) { /* no line starts in the range */
+            b->n = 0;
+            return 0;
+        }
+    }
+    size_t e = rend; /* the end of the last line that starts in the range */
+    if (b->p[rend - 1] != '\n') {
+        const char *last = last_newline(b->p + s, rend - s);
+        size_t line = last ? (size_t)(last - b->p) + 1 : s, look = rend;
+        for (;;) {
+            const char *nl = memchr(b->p + look, '\n', b->n - look);
+            if (nl) {
+                e = (size_t)(nl - b->p) + 1;
+                break;
+            }
+            if (b->n - line > REC_MAX_LINE) {
+                e = line;
+                l->too_long = true;
+                break;
+            }
+            if (at_end) {
+                e = b->n;
+                break;
+            }
+            look = b->n;
+            size_t more = limit - b->n < READ_BYTES ? limit - b->n : READ_BYTES;
+            buf_reserve(b, more);
+            ssize_t k = pread_full(fd, b->p + b->n, more, lo + b->n, err);
+            if (k < 0) return 0;
+            b->n += (size_t)k;
+            at_end = b->n == limit || (size_t)k < more;
+        }
+    }
+    b->n = e;
+    l->from = s;
+    return count_lines(b->p + s, e - s) + l->too_long;
+}
+
+/* Lane l's next batch from a regular file: the next range taken (lane 0
+ * starts the other lanes when there is one more), read and counted
+ * (read_range) with no lock held, then its count given: every range
+ * whose ranges before it have all given theirs is numbered. *known tells
+ * whether its own is, and *first is then its first record's number.
+ * Returns false when no range is left: the input has ended, or a stop or
+ * a read error ended the reading. A range taken is always queued (a range
+ * that could not be read, l->err, with nothing in it): the writer keeps
+ * the batches in order and drops the ones after a range that could not
+ * be read (write_finished). */
+static bool range_batch(Threads *t, Lane *l, uint64_t *seq, bool *known, uint64_t *first)
+{
+    Feed *f = &t->f;
+    Run *r = l->r;
+    uint64_t at = 0;
+    pthread_mutex_lock(&f->mu);
+    if (!f->ended && stop_requested(r)) {
+        r->o->stopped = true;
+        f->ended = true;
+    }
+    bool took = !f->ended;
+    if (took) {
+        *seq = f->seq++;
+        at = f->pos;
+        f->pos += RANGE_BYTES;
+        if (f->pos >= f->size) f->ended = true;
+    }
+    bool more = !f->ended;
+    pthread_mutex_unlock(&f->mu);
+    if (!took) return false;
+    if (l == &t->lane[0] && more) crew_start(t);
+
+    l->err = 0;
+    uint64_t bytes, lines = read_range(r->infd, f, l, at, &bytes, &l->err);
+    if (l->err) {
+        l->in.n = l->from = 0;
+        l->too_long = false;
+        lines = 0;
+    }
+    unsigned i = (unsigned)(*seq % MAX_SLOTS);
+    pthread_mutex_lock(&f->mu);
+    if (l->err) f->ended = true;
+    f->total += bytes;
+    r->st->bytes += bytes;
+    f->lines[i] = lines;
+    f->counted[i] = true;
+    for (unsigned j; f->counted[j = (unsigned)(f->numbered % MAX_SLOTS)];) {
+        f->counted[j] = false;
+        f->first[j] = f->next_recno;
+        f->next_recno += f->lines[j];
+        f->numbered++;
+        pthread_cond_signal(&f->turn_cv[j]);
+    }
+    *known = f->numbered > *seq;
+    *first = f->first[i];
+    pthread_mutex_unlock(&f->mu);
+    return true;
+}
+
+/* The number of range seq's first record, once every range before it
+ * has given its count: lane l waits for that. */
+static uint64_t range_first(Threads *t, const Lane *l, uint64_t seq)
+{
+    Feed *f = &t->f;
+    unsigned i = (unsigned)(seq % MAX_SLOTS);
+    pthread_mutex_lock(&f->mu);
+    while (f->numbered <= seq) lane_wait(t, l, &f->turn_cv[i], &f->mu);
+    uint64_t first = f->first[i];
+    pthread_mutex_unlock(&f->mu);
+    return first;
+}
+
 /* Writes the finished batches in input order, with q->mu held, unless
  * another lane is writing (it writes them then). A failed write ends the
  * reading; the batches after it are retired unwritten, so that every
@@ -571,7 +793,11 @@ static void write_finished(Threads *t)
     if (q->writing) return;
     q->writing = true;
     for (Slot *s; (s = &q->slot[q->written % q->nslots])->done;) {
-        bool write = !q->failed, ok = true;
+        if (s->err && !q->cut) {
+            q->cut = true;
+            r->o->read_errno = s->err;
+        }
+        bool write = !q->failed && !q->cut, ok = true;
         pthread_mutex_unlock(&q->mu);
         if (write) ok = flush_buf(r, s->out);
         pthread_mutex_lock(&q->mu);
@@ -588,8 +814,6 @@ static void write_finished(Threads *t)
     }
     q->writing = false;
 }
-
-static void crew_start(Threads *t);
 
 /* Waits on cv (mu held). Lane 0, when the run has a stop flag, waits in
  * turns of STOP_POLL_MS and passes the flag on to the other lanes (halt):
@@ -613,6 +837,36 @@ static void lane_wait(Threads *t, const Lane *l, pthread_cond_t *cv, pthread_mut
     if (*stop) atomic_store_explicit(&t->halt, true, memory_order_relaxed);
 }
 
+/* Lane l's next batch from a pipe, a terminal or anything else read in
+ * turn: fill_batch with the feed taken (lane 0 starts the other lanes
+ * once a batch has filled or more than BATCH_BYTES has come). Returns
+ * false when there is nothing more to decide. */
+static bool feed_batch(Threads *t, Lane *l, uint64_t *seq, uint64_t *first)
+{
+    Feed *f = &t->f;
+    pthread_mutex_lock(&f->mu);
+    while (f->reading) lane_wait(t, l, &f->free_cv, &f->mu);
+    f->reading = true;
+    pthread_mutex_unlock(&f->mu);
+    /* With other lanes running, a pipe's batch waits a moment for more
+     * input before it is cut: a producer only briefly behind (a fast
+     * pipe) then fills batches, instead of each read making one, and
+     * the lanes decide while it writes more. Alone, lane 0 cuts it at
+     * once. */
+    int idle_ms = l != &t->lane[0] || t->started > 1 ? SETTLE_WAIT_MS : 0;
+    bool got = fill_batch(l->r, f, l, idle_ms, seq, first);
+    /* a full batch, or more than one in all (on a pipe, batches are cut
+     * whenever no input is waiting, and may never fill) */
+    bool start = l == &t->lane[0] && !t->tried &&
+                 (l->in.n > BATCH_BYTES - READ_BYTES || f->total > BATCH_BYTES);
+    pthread_mutex_lock(&f->mu);
+    f->reading = false;
+    pthread_cond_signal(&f->free_cv);
+    pthread_mutex_unlock(&f->mu);
+    if (got && start) crew_start(t);
+    return got;
+}
+
 /* A lane's work: batches read, decided and queued until the reading ends
  * or a write fails. Lane 0 starts the others once a batch has filled or
  * more than BATCH_BYTES has come (t->started and t->tried are its own). */
@@ -632,37 +886,18 @@ static void lane_run(Threads *t, Lane *l)
         pthread_mutex_unlock(&q->mu);
         if (k < 0) return;
 
-        uint64_t seq, first;
-        Feed *f = &t->f;
-        pthread_mutex_lock(&f->mu);
-        while (f->reading) lane_wait(t, l, &f->free_cv, &f->mu);
-        f->reading = true;
-        pthread_mutex_unlock(&f->mu);
-        /* With other lanes running, a pipe's batch waits a moment for more
-         * input before it is cut: a producer only briefly behind (a fast
-         * pipe) then fills batches, instead of each read making one, and
-         * the lanes decide while it writes more. Alone, lane 0 cuts it at
-         * once. */
-        int idle_ms = l != &t->lane[0] || t->started > 1 ? SETTLE_WAIT_MS : 0;
-        bool got = fill_batch(l->r, f, l, idle_ms, &seq, &first);
-        /* a full batch, or more than one in all (on a pipe, batches are cut
-         * whenever no input is waiting, and may never fill) */
-        bool start = l == &t->lane[0] && !t->tried &&
-                     (l->in.n > BATCH_BYTES - READ_BYTES || f->total > BATCH_BYTES);
-        pthread_mutex_lock(&f->mu);
-        f->reading = false;
-        pthread_cond_signal(&f->free_cv);
-        pthread_mutex_unlock(&f->mu);
-        if (!got) return;
-        if (start) crew_start(t);
-
+        uint64_t seq = 0, first = 0;
+        bool known = true;
+        if (!(t->f.ranged ? range_batch(t, l, &seq, &known, &first) : feed_batch(t, l, &seq, &first)))
+            return;
         pcr_stats st;
-        decide_batch(l, first, &l->out[k], &st);
+        decide_batch(t, l, seq, known, first, &l->out[k], &st);
         pthread_mutex_lock(&q->mu);
         Slot *s = &q->slot[seq % q->nslots]; /* free: at most nslots batches are in flight */
         s->out = &l->out[k];
         s->busy = &l->busy[k];
         s->st = st;
+        s->err = l->err;
         s->done = true;
         l->busy[k] = true;
         write_finished(t);
@@ -718,6 +953,20 @@ static void crew_start(Threads *t)
     pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
+/* Whether the input is a regular file that has bytes from the
+ * descriptor's offset on: then it is read by ranges (f->ranged), up to
+ * the size it has now. Anything else is read in turn (fill_batch). */
+static void set_ranged(Feed *f, int fd)
+{
+    struct stat sb;
+    off_t at;
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || (at = lseek(fd, 0, SEEK_CUR)) < 0 || sb.st_size <= at)
+        return;
+    f->ranged = true;
+    f->base = f->pos = (uint64_t)at;
+    f->size = (uint64_t)sb.st_size;
+}
+
 static bool run_threads(Run *r, unsigned nthreads)
 {
     Threads *t = xmalloc(sizeof *t);
@@ -725,9 +974,11 @@ static bool run_threads(Run *r, unsigned nthreads)
     t->r = r;
     pthread_mutex_init(&t->f.mu, NULL);
     pthread_cond_init(&t->f.free_cv, NULL);
+    for (unsigned i = 0; i < MAX_SLOTS; i++) pthread_cond_init(&t->f.turn_cv[i], NULL);
     pthread_mutex_init(&t->q.mu, NULL);
     pthread_cond_init(&t->q.written_cv, NULL);
     t->f.next_recno = r->recno + 1;
+    set_ranged(&t->f, r->infd);
     t->q.nslots = LANE_OUTS * nthreads;
     t->want = nthreads;
     t->started = 1; /* lane 0: this thread */
@@ -746,6 +997,8 @@ static bool run_threads(Run *r, unsigned nthreads)
         pcr_engine_merge_counts(r->e, t->lane[i].e);
         pcr_engine_free(t->lane[i].e);
     }
+    /* Like the reads, leave the descriptor at the end of what was read. */
+    if (t->f.ranged) (void)lseek(r->infd, (off_t)(t->f.pos < t->f.size ? t->f.pos : t->f.size), SEEK_SET);
     bool ok = !r->o->read_errno && !t->q.failed;
     for (unsigned i = 0; i < MAX_THREADS; i++) {
         buf_free(&t->lane[i].in);
@@ -754,6 +1007,7 @@ static bool run_threads(Run *r, unsigned nthreads)
     buf_free(&t->f.carry);
     pthread_mutex_destroy(&t->f.mu);
     pthread_cond_destroy(&t->f.free_cv);
+    for (unsigned i = 0; i < MAX_SLOTS; i++) pthread_cond_destroy(&t->f.turn_cv[i]);
     pthread_mutex_destroy(&t->q.mu);
     pthread_cond_destroy(&t->q.written_cv);
     free(t);

@@ -4,6 +4,7 @@
 #define PCR_RUN_H
 
 #include <signal.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -28,8 +29,12 @@ pcr_decision_kind api_engine_eval_into(pcr_engine *e, const char *json, size_t l
  * st->records and st->by_decision. Lines end in '\n'; the last one may
  * lack it (the end of the input). Stops after the line that makes out->n
  * reach out_limit or that finds *stop set (stop may be NULL); returns the
- * bytes of the lines decided, their newlines included. */
+ * bytes of the lines decided, their newlines included. When numbered is
+ * false the numbers are not known yet (*recno counts from anywhere): it
+ * also stops before the first line whose decision or explanation may
+ * name its number, any line the fast reader does not take (an error
+ * line names it) and, when explaining, every line. */
 size_t api_engine_eval_lines(pcr_engine *e, const char *text, size_t n, uint64_t *recno, Buf *out,
-                             size_t out_limit, volatile sig_atomic_t *stop, pcr_stats *st);
+                             size_t out_limit, volatile sig_atomic_t *stop, pcr_stats *st, bool numbered);
 
 #endif

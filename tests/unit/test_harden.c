@@ -883,6 +883,152 @@ Test(harden_threads, j2_j3_number_every_record_across_batches)
     free(out);
 }
 
+/* Writes to f the line of `len` bytes (its newline included, len > 160)
+ * that is the demo record `good` with an id of its own and padding (an
+ * unknown key), or, when bad, a malformed one of that length. */
+static void put_line_of(FILE *f, const char *good, int i, size_t len, bool bad)
+{
+    char head[64];
+    int hn = snprintf(head, sizeof head, bad ? "{\"id\":\"bad%d\",\"pad\":\"" : "{\"id\":\"e%d-", i);
+    const char *rest = bad ? "" : strstr(good, "\"id\":\"") + 6; /* from the old id on */
+    size_t gn = strlen(rest); /* ends in '}' */
+    size_t fixed = (size_t)hn + (bad ? 1 : gn - 1 + 8 + 3); /* all but the padding, the newline too */
+    cr_assert_geq(len, fixed, "a line of %zu bytes", len);
+    fputs(head, f);
+    if (bad) {
+        for (size_t k = fixed; k < len; k++) fputc('x', f);
+        fputc('\n', f);
+        return;
+    }
+    fwrite(rest, 1, gn - 1, f);
+    fputs(",\"pad\":\"", f);
+    for (size_t k = fixed; k < len; k++) fputc('a', f);
+    fputs("\"}\n", f);
+}
+
+/* -j N reads a regular file by ranges of 384 KiB, each thread its own
+ * (a line belongs to the range it starts in): lines whose newline falls
+ * two bytes before a range's edge to two after it, over-long lines that
+ * cover whole ranges, lines of exactly 1 MiB and one byte more, malformed
+ * lines (their error names the record), and a last line without its
+ * newline across an edge: -j 2, 3 and 5 write what -j 1 writes, with the
+ * same counts. From standard input at an offset, it reads from there on
+ * and leaves the offset at the end. */
+Test(harden_threads, ranges_of_a_file_cut_anywhere_give_the_same_decisions, .timeout = 120)
+{
+    enum { RANGE = 384 << 10, MAX_LINE = 1 << 20 };
+    char path[200], demo[4400];
+    snprintf(path, sizeof path, "%s/edges.jsonl", tmpdir());
+    snprintf(demo, sizeof demo, "%s/policies/examples/demo-requests.jsonl", root());
+    char *good = slurp(demo);
+    char *nl = strchr(good, '\n');
+    cr_assert_not_null(nl);
+    *nl = '\0';
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    size_t pos = 0;
+    int i = 0;
+    unsigned long nlong = 0;
+    for (unsigned k = 1; k <= 40; k++) {
+        size_t edge = (size_t)k * RANGE;
+        if (edge <= pos + 400) continue; /* a long line passed it */
+        int shift = (int)(k % 5) - 2;    /* the next line starts at edge + shift */
+        while (edge - pos > 600) {
+            size_t len = 170 + (size_t)(i * 37 % 200);
+            put_line_of(f, good, i, len, i % 7 == 3);
+            pos += len;
+            i++;
+        }
+        size_t len = edge + (size_t)(shift + 2) - 2 - pos;
+        put_line_of(f, good, i, len, i % 7 == 3);
+        pos += len;
+        i++;
+        if (k % 9 == 4) { /* over-long, across more than two ranges */
+            put_line_of(f, good, i++, MAX_LINE + RANGE + k, false);
+            pos += MAX_LINE + RANGE + k;
+            nlong++;
+        } else if (k % 9 == 6) { /* the longest line kept, and one byte more */
+            put_line_of(f, good, i++, MAX_LINE + 1, false);
+            put_line_of(f, good, i++, MAX_LINE + 2, false);
+            pos += 2 * MAX_LINE + 3;
+            nlong++;
+        }
+    }
+    cr_assert_eq((size_t)ftell(f), pos, "the lines have the lengths meant");
+    fputs("{\"id\":\"last\",", f); /* malformed, no newline, across the next edge */
+    for (size_t k = pos + 13; k < (pos / RANGE + 1) * RANGE + 100; k++) fputc('x', f);
+    cr_assert_eq(fclose(f), 0);
+    free(good);
+    int st;
+    char *out = th_runf(&st, "cd %s && P=%s/policies/examples/demo.pcr && "
+                        "%s/pcrvm -j 1 --stats $P edges.jsonl > e1.txt 2> s1.txt; "
+                        "for j in 2 3 5; do %s/pcrvm -j $j --stats $P edges.jsonl > e$j.txt 2> s$j.txt; done; "
+                        "grep -v -e '^throughput' -e '^peak_rss' -e '^records' s1.txt > c1; "
+                        "for j in 2 3 5; do cmp e1.txt e$j.txt || echo \"-j $j differs\"; "
+                        "grep -v -e '^throughput' -e '^peak_rss' -e '^records' s$j.txt > c$j; "
+                        "cmp -s c1 c$j || echo \"-j $j counts differ\"; done; "
+                        "tail -c +1000001 edges.jsonl | %s/pcrvm -j 1 $P > tail1.txt; "
+                        "(python3 -c 'import os; os.lseek(0, 1000000, 0)' && %s/pcrvm -j 3 $P > tail3.txt && "
+                        "cat > after.txt) < edges.jsonl; cmp tail1.txt tail3.txt || echo 'at an offset: differs'; "
+                        "wc -c < after.txt; wc -l < edges.jsonl; wc -l < e2.txt; grep -c 'line longer than' e2.txt; "
+                        "awk 'match($0, /\"error\":\"record [0-9]+:/) { "
+                        "n = substr($0, RSTART + 16, RLENGTH - 17); if (n != NR) bad++; errs++ } "
+                        "END { print errs + 0, bad + 0 }' e3.txt",
+                        tmpdir(), root(), bin(), bin(), bin(), bin());
+    unsigned long after = 1, newlines = 0, lines = 0, longs = 0, errs = 0, bad = 1;
+    cr_assert_eq(sscanf(out, "%lu\n%lu\n%lu\n%lu\n%lu %lu", &after, &newlines, &lines, &longs, &errs, &bad), 6,
+                 "%s", out);
+    cr_assert_eq(after, 0, "the offset is left at the end: %s", out);
+    cr_assert_eq(lines, newlines + 1, "every line, the last one without a newline too: %s", out);
+    cr_assert_eq(longs, nlong, "every over-long line and line of 1 MiB + 1: %s", out);
+    cr_assert_geq(nlong, 4, "%s", out);
+    cr_assert_gt(errs, 1000, "%s", out);
+    cr_assert_eq(bad, 0, "every error line names its own record number: %s", out);
+    free(out);
+}
+
+/* A file with 4 KiB that cannot be read (tests/unit/eio_shim.c, preloaded,
+ * fails read and pread there with EIO, after 300 ms): -j 1 and -j 3 both
+ * say so and exit 2, and what they wrote is whole decision lines, the
+ * first ones of a clean run, in order: nothing after the bad bytes,
+ * though the rest of the file reads, and the other threads decide the
+ * ranges after them while the failing read waits (-j 3 stops at the range
+ * that failed, so it writes no more than -j 1). */
+Test(harden_threads, a_read_error_part_way_keeps_the_decisions_before_it, .timeout = 120)
+{
+    int st;
+    char *out = th_runf(&st, "cd %s && cc -shared -fPIC -o eio.so %s/tests/unit/eio_shim.c -ldl 2>&1 && echo built",
+                        tmpdir(), root());
+    if (st != 0 || !strstr(out, "built")) cr_skip_test("cannot build the shim: %s", out);
+    free(out);
+    out = th_runf(&st, "cd %s && P=%s/policies/examples/demo.pcr && "
+                  "yes \"$(cat %s/policies/examples/demo-requests.jsonl)\" | head -n 30000 > ok.jsonl && "
+                  "%s/pcrvm -j 1 $P ok.jsonl > clean.txt && "
+                  "export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0; "
+                  "for j in 1 3; do LD_PRELOAD=./eio.so PCR_EIO_AT=1500000 PCR_EIO_LEN=4096 PCR_EIO_DELAY_MS=300 "
+                  "%s/pcrvm -j $j $P ok.jsonl > bad$j.txt 2> err$j.txt; echo \"status $?\"; cat err$j.txt; done; "
+                  "for j in 1 3; do n=$(wc -c < bad$j.txt); head -c $n clean.txt | cmp -s - bad$j.txt || "
+                  "echo \"-j $j: not the clean run's first lines\"; tail -c 1 bad$j.txt | od -An -c; done; "
+                  "wc -l < bad1.txt; wc -l < bad3.txt; wc -l < clean.txt",
+                  tmpdir(), root(), root(), bin(), bin());
+    unsigned s1 = 0, s3 = 0;
+    unsigned long l1 = 0, l3 = 0, lc = 0;
+    char e1[200] = "", e3[200] = "", t1[8] = "", t3[8] = "";
+    cr_assert_eq(sscanf(out, "status %u\n%199[^\n]\nstatus %u\n%199[^\n]\n %7s\n %7s\n%lu\n%lu\n%lu", &s1, e1, &s3, e3,
+                        t1, t3, &l1, &l3, &lc),
+                 9, "%s", out);
+    cr_assert_eq(s1, 2, "%s", out);
+    cr_assert_eq(s3, 2, "%s", out);
+    cr_assert_str_eq(e1, "pcrvm: error reading the input: Input/output error", "%s", out);
+    cr_assert_str_eq(e3, e1, "%s", out);
+    cr_assert_str_eq(t1, "\\n", "-j 1 ends in a whole line: %s", out);
+    cr_assert_str_eq(t3, "\\n", "-j 3 ends in a whole line: %s", out);
+    cr_assert_gt(l3, 5000, "-j 3 wrote the ranges before the one that failed: %s", out);
+    cr_assert_leq(l3, l1, "%s", out);
+    cr_assert_lt(l1, lc, "%s", out);
+    free(out);
+}
+
 /* Batches of 1- and 2-byte lines, over 260,000 of them in one batch, most
  * malformed: every record still has its own number, and -j 2 writes what
  * -j 1 writes. */
