@@ -644,6 +644,13 @@ Test(harden_dates, the_largest_calendar_with_the_longest_deadline_decides_every_
 
 /* ---- pcrvm -j N: the same bytes as one thread, in order ------------------- */
 
+/* A shell command's words that read decision lines and print the number
+ * of error lines and how many of them name a record other than their own
+ * line's (a file of decisions follows). */
+#define NUMBERS_AWK                                                                             \
+    "awk 'match($0, /\"error\":\"record [0-9]+:/) { n = substr($0, RSTART + 16, RLENGTH - 17); " \
+    "if (n != NR) bad++; errs++ } END { print errs + 0, bad + 0 }'"
+
 Test(harden_threads, j2_output_and_stats_equal_j1_through_files_and_pipes)
 {
     int st;
@@ -871,9 +878,7 @@ Test(harden_threads, j2_j3_number_every_record_across_batches)
                         "cmp n1.txt n2.txt && cmp n1.txt n3.txt && cmp n1.txt n2p.txt && "
                         "grep -v -e '^throughput' -e '^peak_rss' -e '^records' s1.txt > c1 && "
                         "grep -v -e '^throughput' -e '^peak_rss' -e '^records' s2.txt > c2 && cmp c1 c2 && "
-                        "wc -l < n2.txt && awk 'match($0, /\"error\":\"record [0-9]+:/) { "
-                        "n = substr($0, RSTART + 16, RLENGTH - 17); if (n != NR) bad++; errs++ } "
-                        "END { print errs + 0, bad + 0 }' n3.txt",
+                        "wc -l < n2.txt && " NUMBERS_AWK " n3.txt",
                         tmpdir(), root(), bin(), bin(), bin(), bin());
     unsigned long nlines = 0, errs = 0, bad = 1;
     cr_assert_eq(sscanf(out, "%lu\n%lu %lu", &nlines, &errs, &bad), 3, "%s", out);
@@ -971,9 +976,7 @@ Test(harden_threads, ranges_of_a_file_cut_anywhere_give_the_same_decisions, .tim
                         "(python3 -c 'import os; os.lseek(0, 1000000, 0)' && %s/pcrvm -j 3 $P > tail3.txt && "
                         "cat > after.txt) < edges.jsonl; cmp tail1.txt tail3.txt || echo 'at an offset: differs'; "
                         "wc -c < after.txt; wc -l < edges.jsonl; wc -l < e2.txt; grep -c 'line longer than' e2.txt; "
-                        "awk 'match($0, /\"error\":\"record [0-9]+:/) { "
-                        "n = substr($0, RSTART + 16, RLENGTH - 17); if (n != NR) bad++; errs++ } "
-                        "END { print errs + 0, bad + 0 }' e3.txt",
+                        NUMBERS_AWK " e3.txt",
                         tmpdir(), root(), bin(), bin(), bin(), bin());
     unsigned long after = 1, newlines = 0, lines = 0, longs = 0, errs = 0, bad = 1;
     cr_assert_eq(sscanf(out, "%lu\n%lu\n%lu\n%lu\n%lu %lu", &after, &newlines, &lines, &longs, &errs, &bad), 6,
@@ -1051,9 +1054,7 @@ Test(harden_threads, j2_batches_of_many_short_lines)
     int st;
     char *out = th_runf(&st, "cd %s && P=%s/policies/examples/demo.pcr && "
                         "%s/pcrvm -j 1 $P short.jsonl > t1.txt; %s/pcrvm -j 2 $P short.jsonl > t2.txt; "
-                        "cmp t1.txt t2.txt && wc -l < t2.txt && awk 'match($0, /\"error\":\"record [0-9]+:/) { "
-                        "n = substr($0, RSTART + 16, RLENGTH - 17); if (n != NR) bad++; errs++ } "
-                        "END { print errs + 0, bad + 0 }' t2.txt",
+                        "cmp t1.txt t2.txt && wc -l < t2.txt && " NUMBERS_AWK " t2.txt",
                         tmpdir(), root(), bin(), bin());
     unsigned long nlines = 0, errs = 0, bad = 1;
     cr_assert_eq(sscanf(out, "%lu\n%lu %lu", &nlines, &errs, &bad), 3, "%s", out);
