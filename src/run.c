@@ -367,7 +367,8 @@ typedef struct Feed {
     bool reading;
     Buf carry;              /* the unfinished line the last batch left */
     bool skipping;          /* inside a line over REC_MAX_LINE: its bytes are dropped */
-    bool ended;             /* the input ended, or a stop or a read error (o->read_errno) ended the reading */
+    bool ended;             /* the input ended, or a stop or a read error ended the reading (no
+                               range is left to take) */
     uint64_t total;         /* bytes read */
     uint64_t seq;           /* batches read (ranged: ranges taken) */
     uint64_t next_recno;    /* the next batch's first record number */
