@@ -318,13 +318,16 @@ typedef enum pcr_flush {
 
 typedef struct pcr_run_opts {
     /* Threads deciding records: 0 or 1 decide on the calling thread; N > 1
-     * starts N - 1 workers once more than 512 KiB of input has been read
-     * (a smaller input needs none), each with a clone of the engine
-     * (pcr_engine_clone), deciding batches of whole lines, and the calling
-     * thread, which reads and writes, decides batches too (with the engine
-     * itself) whenever it would wait for one; the output is in input order and
-     * byte-identical to one thread's, memory stays bounded, and the rule
-     * counts of the clones are merged into e at the end. */
+     * starts N - 1 others once a batch of input has filled or more than 512
+     * KiB has been read (a smaller input needs none), each with a clone of
+     * the engine (pcr_engine_clone). Every thread, the calling one with the
+     * engine itself, reads batches of whole lines, decides them and writes
+     * them in turn: a regular file by ranges of 512 KiB that the threads
+     * read at once (up to the size it had when the run began, from the
+     * descriptor's offset, which is left at the end), anything else one
+     * batch at a time. The output is in input order and byte-identical to
+     * one thread's, memory stays bounded, and the rule counts of the clones
+     * are merged into e at the end. */
     unsigned threads;
     pcr_flush flush;
     /* NULL, or a flag (set by a signal handler, say) checked after each
