@@ -48,6 +48,8 @@ typedef struct Run {
     pcr_stats *st;
     FILE *in, *out;
     int infd, outfd;   /* -1: go through stdio */
+    bool in_known;     /* in_st is infd's fstat, taken once for the run */
+    struct stat in_st;
     bool prompt;       /* write after each read */
     Buf ob;            /* decision lines not yet written */
     uint64_t recno;
@@ -166,23 +168,21 @@ static double now_seconds(void)
  * the pipe stays as it is): a fast producer then writes ahead of the reads
  * instead of waiting for each one, and a read takes more at a time
  * (docs/benchmarks.md, "eighth round"). */
-static void widen_pipe(int fd)
+static void widen_pipe(const Run *r)
 {
 #ifdef F_SETPIPE_SZ
-    struct stat sb;
-    if (fstat(fd, &sb) == 0 && S_ISFIFO(sb.st_mode)) (void)fcntl(fd, F_SETPIPE_SZ, PIPE_BYTES);
+    if (r->in_known && S_ISFIFO(r->in_st.st_mode)) (void)fcntl(r->infd, F_SETPIPE_SZ, PIPE_BYTES);
 #else
-    (void)fd;
+    (void)r;
 #endif
 }
 
 /* Whether decisions should be written as soon as they are made. */
-static bool wants_prompt(const pcr_run_opts *o, int infd)
+static bool wants_prompt(const pcr_run_opts *o, const Run *r)
 {
     if (o->flush == PCR_FLUSH_PROMPT) return true;
-    if (o->flush == PCR_FLUSH_BLOCK || infd < 0) return false;
-    struct stat st;
-    return fstat(infd, &st) != 0 || !(S_ISREG(st.st_mode) || S_ISBLK(st.st_mode));
+    if (o->flush == PCR_FLUSH_BLOCK || r->infd < 0) return false;
+    return !r->in_known || !(S_ISREG(r->in_st.st_mode) || S_ISBLK(r->in_st.st_mode));
 }
 
 /* What read_lines does with the input, in order: `lines` takes whole
@@ -369,7 +369,7 @@ typedef struct Feed {
     bool skipping;          /* inside a line over REC_MAX_LINE: its bytes are dropped */
     bool ended;             /* the input ended, or a stop or a read error ended the reading (no
                                range is left to take) */
-    uint64_t total;         /* bytes read */
+    uint64_t total;         /* bytes read (not ranged) */
     uint64_t seq;           /* batches read (ranged: ranges taken) */
     uint64_t next_recno;    /* the next batch's first record number */
     /* A regular file is read by ranges (ranged): a lane takes the next
@@ -755,7 +755,6 @@ static bool range_batch(Threads *t, Lane *l, uint64_t *seq, bool *known, uint64_
     unsigned i = (unsigned)(*seq % MAX_SLOTS);
     pthread_mutex_lock(&f->mu);
     if (l->err) f->ended = true;
-    f->total += bytes;
     r->st->bytes += bytes;
     f->lines[i] = lines;
     f->counted[i] = true;
@@ -959,15 +958,15 @@ static void crew_start(Threads *t)
 /* Whether the input is a regular file that has bytes from the
  * descriptor's offset on: then it is read by ranges (f->ranged), up to
  * the size it has now. Anything else is read in turn (fill_batch). */
-static void set_ranged(Feed *f, int fd)
+static void set_ranged(Feed *f, const Run *r)
 {
-    struct stat sb;
     off_t at;
-    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || (at = lseek(fd, 0, SEEK_CUR)) < 0 || sb.st_size <= at)
+    if (!r->in_known || !S_ISREG(r->in_st.st_mode) || (at = lseek(r->infd, 0, SEEK_CUR)) < 0 ||
+        r->in_st.st_size <= at)
         return;
     f->ranged = true;
     f->base = f->pos = (uint64_t)at;
-    f->size = (uint64_t)sb.st_size;
+    f->size = (uint64_t)r->in_st.st_size;
 }
 
 static bool run_threads(Run *r, unsigned nthreads)
@@ -981,7 +980,7 @@ static bool run_threads(Run *r, unsigned nthreads)
     pthread_mutex_init(&t->q.mu, NULL);
     pthread_cond_init(&t->q.written_cv, NULL);
     t->f.next_recno = r->recno + 1;
-    set_ranged(&t->f, r->infd);
+    set_ranged(&t->f, r);
     t->q.nslots = LANE_OUTS * nthreads;
     t->want = nthreads;
     t->started = 1; /* lane 0: this thread */
@@ -1035,10 +1034,11 @@ pcr_status pcr_engine_run_opts(pcr_engine *e, FILE *in, FILE *out, pcr_run_opts 
     r.outfd = fileno(out);
     /* Whatever the caller wrote through `out` goes first. */
     if (r.outfd >= 0 && fflush(out) != 0) r.outfd = -1;
-    r.prompt = wants_prompt(o, r.infd);
+    r.in_known = r.infd >= 0 && fstat(r.infd, &r.in_st) == 0;
+    r.prompt = wants_prompt(o, &r);
     buf_reserve(&r.ob, OUT_BLOCK + 4096);
 
-    if (r.infd >= 0) widen_pipe(r.infd);
+    widen_pipe(&r);
     unsigned threads = o->threads > MAX_THREADS ? MAX_THREADS : o->threads;
     bool ok = threads > 1 && r.infd >= 0 ? run_threads(&r, threads) : run_stream(&r);
     if (!out_flush(&r)) ok = false;
