@@ -911,7 +911,8 @@ static void put_line_of(FILE *f, const char *good, int i, size_t len, bool bad)
     fputs("\"}\n", f);
 }
 
-/* -j N reads a regular file by ranges of 384 KiB, each thread its own
+/* -j N reads a regular file by ranges of 512 KiB (RANGE_BYTES in
+ * src/run.c, docs/cli.md), each thread its own
  * (a line belongs to the range it starts in): lines whose newline falls
  * two bytes before a range's edge to two after it, over-long lines that
  * cover whole ranges, lines of exactly 1 MiB and one byte more, malformed
@@ -921,7 +922,7 @@ static void put_line_of(FILE *f, const char *good, int i, size_t len, bool bad)
  * and leaves the offset at the end. */
 Test(harden_threads, ranges_of_a_file_cut_anywhere_give_the_same_decisions, .timeout = 120)
 {
-    enum { RANGE = 384 << 10, MAX_LINE = 1 << 20 };
+    enum { RANGE = 512 << 10, MAX_LINE = 1 << 20 };
     char path[200], demo[4400];
     snprintf(path, sizeof path, "%s/edges.jsonl", tmpdir());
     snprintf(demo, sizeof demo, "%s/policies/examples/demo-requests.jsonl", root());
@@ -1029,6 +1030,53 @@ Test(harden_threads, a_read_error_part_way_keeps_the_decisions_before_it, .timeo
     cr_assert_gt(l3, 5000, "-j 3 wrote the ranges before the one that failed: %s", out);
     cr_assert_leq(l3, l1, "%s", out);
     cr_assert_lt(l1, lc, "%s", out);
+    free(out);
+}
+
+/* A file that changes size while pcrvm reads it (tests/unit/resize_shim.c,
+ * preloaded, changes it after pcrvm has looked at it and before it reads
+ * a byte of it). Grown: -j 3 reads it up to the size it had when the run
+ * began (docs/cli.md), so it writes what -j 1 writes for the file as it
+ * was, its last line (which had no newline) ending there, whereas -j 1
+ * reads on to the end it finds, into the bytes appended to that line.
+ * Cut short in its third range: -j 1 and -j 3 both read to the new end
+ * and write what -j 1 writes for the file cut beforehand. */
+Test(harden_threads, a_file_that_changes_size_while_it_is_read, .timeout = 120)
+{
+    int st;
+    char *out = th_runf(&st, "cd %s && cc -shared -fPIC -o resize.so %s/tests/unit/resize_shim.c -ldl 2>&1 && echo built",
+                        tmpdir(), root());
+    if (st != 0 || !strstr(out, "built")) cr_skip_test("cannot build the shim: %s", out);
+    free(out);
+    out = th_runf(&st, "cd %s && P=%s/policies/examples/demo.pcr && "
+                  "yes \"$(cat %s/policies/examples/demo-requests.jsonl)\" | head -n 30000 > whole.jsonl && "
+                  "head -c -1 whole.jsonl > was.jsonl && head -n 500 whole.jsonl > more.jsonl && "
+                  "sed -i '1s/^/xx/' more.jsonl && head -c 1500003 whole.jsonl > cut.jsonl && "
+                  "%s/pcrvm -j 1 $P was.jsonl > was.txt; %s/pcrvm -j 1 $P cut.jsonl > cut.txt; "
+                  "export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0; "
+                  "for j in 1 3; do cp was.jsonl grow$j.jsonl && cp whole.jsonl cut$j.jsonl && "
+                  "LD_PRELOAD=./resize.so PCR_RESIZE_FILE=grow$j.jsonl PCR_RESIZE_APPEND=more.jsonl "
+                  "%s/pcrvm -j $j $P grow$j.jsonl > grow$j.txt; "
+                  "LD_PRELOAD=./resize.so PCR_RESIZE_FILE=cut$j.jsonl PCR_RESIZE_TO=1500003 "
+                  "%s/pcrvm -j $j $P cut$j.jsonl > cut$j.txt; done; "
+                  "cmp grow3.txt was.txt || echo 'grown: -j 3 read past the size the file had'; "
+                  "cmp cut1.txt cut.txt || echo 'cut: -j 1 differs'; cmp cut3.txt cut.txt || echo 'cut: -j 3 differs'; "
+                  "wc -c < was.jsonl; wc -c < grow3.jsonl; wc -c < cut3.jsonl; "
+                  "wc -l < was.txt; wc -l < grow1.txt; wc -l < cut.txt; "
+                  "tail -n 1 was.txt | grep -c '\"error\"'; sed -n 30000p grow1.txt | grep -c 'unexpected data'",
+                  tmpdir(), root(), root(), bin(), bin(), bin(), bin());
+    unsigned long was = 0, grown = 0, cut = 0, lwas = 0, lgrow1 = 0, lcut = 0, lasterr = 1, joined = 0;
+    cr_assert_eq(sscanf(out, "%lu\n%lu\n%lu\n%lu\n%lu\n%lu\n%lu\n%lu", &was, &grown, &cut, &lwas, &lgrow1, &lcut,
+                        &lasterr, &joined),
+                 8, "%s", out);
+    cr_assert_gt(was, 3 * (512 << 10), "the file spans several ranges: %s", out);
+    cr_assert_gt(grown, was, "the shim grew the file: %s", out);
+    cr_assert_eq(cut, 1500003, "the shim cut the file: %s", out);
+    cr_assert_eq(lwas, 30000, "%s", out);
+    cr_assert_eq(lasterr, 0, "the last line, without its newline, is a record: %s", out);
+    cr_assert_eq(lgrow1, 30000 + 499, "-j 1 reads the lines appended: %s", out);
+    cr_assert_eq(joined, 1, "-j 1 reads the last line on into the bytes appended to it: %s", out);
+    cr_assert_gt(lcut, 10000, "%s", out);
     free(out);
 }
 
