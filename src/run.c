@@ -529,6 +529,13 @@ static bool input_idle_for(const Run *r, int ms)
 
 enum { SETTLE_WAIT_MS = 1 }; /* fill_batch's wait for more input on a pipe */
 
+/* Frees lane l's input buffer when a long line has grown it past twice a
+ * batch and its longest line, so that memory stays bounded after it. */
+static void lane_shrink(Lane *l)
+{
+    if (l->in.cap > 2 * (BATCH_BYTES + REC_MAX_LINE)) buf_free(&l->in);
+}
+
 /* Reads lane l's next batch, the feed taken: the line the last batch left
  * unfinished, then reads of READ_BYTES until it holds more than
  * BATCH_BYTES - READ_BYTES of whole lines, a line runs over REC_MAX_LINE
@@ -542,8 +549,8 @@ enum { SETTLE_WAIT_MS = 1 }; /* fill_batch's wait for more input on a pipe */
 static bool fill_batch(Run *r, Feed *f, Lane *l, int idle_ms, uint64_t *seq, uint64_t *first)
 {
     Buf *b = &l->in;
-    if (b->cap > 2 * (BATCH_BYTES + REC_MAX_LINE)) buf_free(b); /* grown by a long line */
-    buf_reserve(b, BATCH_BYTES + READ_BYTES);                   /* at once, not doubling up to it */
+    lane_shrink(l);
+    buf_reserve(b, BATCH_BYTES + READ_BYTES); /* at once, not doubling up to it */
     b->n = 0;
     l->from = 0;
     l->too_long = false;
@@ -648,7 +655,7 @@ static ssize_t pread_full(int fd, char *p, size_t n, uint64_t off, int *err)
 static uint64_t read_range(int fd, const Feed *f, Lane *l, uint64_t at, uint64_t *bytes, int *err)
 {
     Buf *b = &l->in;
-    if (b->cap > 2 * (BATCH_BYTES + REC_MAX_LINE)) buf_free(b); /* grown by a long line */
+    lane_shrink(l);
     l->too_long = false;
     *bytes = 0;
     size_t lead = at > f->base; /* the byte before the range is read */
