@@ -10,14 +10,22 @@ header, a few rules with the code sets they name, and the tests that check
 only those rules) instead of being copied whole.
 
 Seeds come from policies/, policies/examples/ and tests/golden/, plus the
-hand-written files of tests/fuzz/seeds/ (edge cases per target)."""
+hand-written files of tests/fuzz/seeds/ (edge cases per target).
+
+It also rebuilds the bytecode reproducers of tests/fuzz/regressions/bytecode/
+(docs/reliability.md, F1 and F2) from this pcrc's output, so that they stay
+of the format version the loader reads: a file of another version is
+rejected before the loader reaches what it reproduces (test_bc checks that
+none is)."""
 import os
 import random
 import re
 import shutil
+import struct
 import subprocess
 import sys
 import tempfile
+import zlib
 
 DECL = re.compile(r'^(use|policy|schema|codeset|calendar|rule|test)\b')
 IDENT = re.compile(r'[A-Za-z_][A-Za-z0-9_]*')
@@ -91,6 +99,65 @@ def compiles(pcrc, path, out=None):
     return subprocess.run(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode == 0
 
 
+def sections(data):
+    """The .pcrb image's sections, as [tag, bytes] (docs/bytecode.md)."""
+    body = data[40:]
+    n = struct.unpack_from('<I', body, 0)[0]
+    out = []
+    for i in range(n):
+        tag, off, ln = struct.unpack_from('<4sII', body, 4 + 12 * i)
+        out.append([tag, body[off:off + ln]])
+    return out
+
+
+def image(header, secs):
+    """A .pcrb image of header's first 40 bytes and secs, the section
+    directory, the body length and the checksum made to fit."""
+    body, off = bytearray(struct.pack('<I', len(secs))), 4 + 12 * len(secs)
+    for tag, data in secs:
+        body += struct.pack('<4sII', tag, off, len(data))
+        off += len(data)
+    for _, data in secs:
+        body += data
+    out = bytearray(header[:40]) + body
+    struct.pack_into('<II', out, 16, len(body), 0)
+    struct.pack_into('<I', out, 20, zlib.crc32(bytes(out)))
+    return bytes(out)
+
+
+def regressions(pcrc, tmp):
+    """The bytecode reproducers of docs/reliability.md (F1, F2), rebuilt."""
+    reg = 'tests/fuzz/regressions/bytecode'
+    tiny = os.path.join(tmp, 'tiny.pcrb')
+    if not compiles(pcrc, 'tests/fuzz/seeds/compile/tiny.pcr', tiny):
+        sys.exit('cannot compile tests/fuzz/seeds/compile/tiny.pcr')
+    data = open(tiny, 'rb').read()
+    # F1: every code set empty (W501), so the loader's table of intervals
+    # has no entry
+    if not compiles(pcrc, 'tests/golden/diag/w501_empty_set.pcr',
+                    os.path.join(reg, 'F1-empty-sets-null-ranges.pcrb')):
+        sys.exit('cannot compile tests/golden/diag/w501_empty_set.pcr')
+    # F1: tiny with one index segment of no rules, so the table of segment
+    # entries has none (its keys in order, so that the verifier reaches the
+    # segment's rules)
+    secs = sections(data)
+    for sec in secs:
+        if sec[0] == b'INDX':
+            nseg, nent, nalways = struct.unpack_from('<III', sec[1], 0)
+            if (nseg, nent) != (0, 0):
+                sys.exit('tiny.pcr has an indexed rule')
+            seg = struct.pack('<QQII', 0x10000000, 0x110000000, 0, 0)
+            sec[1] = struct.pack('<III', 1, 0, nalways) + seg + sec[1][12:]
+    put(reg, 'F1-empty-segment-null-seg-rules.pcrb', image(data, secs))
+    # F2: tiny with its id field called "iq"
+    secs = sections(data)
+    for sec in secs:
+        if sec[0] == b'STRS':
+            i = sec[1].index(struct.pack('<I', 2) + b'id')
+            sec[1] = sec[1][:i + 4] + b'iq' + sec[1][i + 6:]
+    put(reg, 'F2-id-field-renamed.pcrb', image(data, secs))
+
+
 def put(dirname, name, data):
     os.makedirs(dirname, exist_ok=True)
     mode = 'wb' if isinstance(data, bytes) else 'w'
@@ -133,6 +200,7 @@ def main():
         where = os.path.join(tmp, 'small.pcr')
         open(where, 'w').write(text)
         compiles(pcrc, where, os.path.join(bc, name + '.pcrb'))
+    regressions(pcrc, tmp)
     shutil.rmtree(tmp)
 
     # fuzz_records: batches of 4 lines; fuzz_decoder_diff: single lines

@@ -5,6 +5,7 @@
  * from bc_load() on the written bytes. */
 #include <criterion/criterion.h>
 #include <criterion/logging.h>
+#include <dirent.h>
 
 #include "bc.h"
 #include "bc_format.h"
@@ -1651,4 +1652,52 @@ Test(bc, role_fields_must_carry_their_names)
     cr_assert_not(bc_verify(p, err, sizeof err));
     cr_assert_str_eq(err, "schema: the id field (field 0) is called iq, not id");
     th_prog_free(p);
+}
+
+/* The fuzzer's bytecode inputs are of the format this loader reads: the
+ * seeds (tests/fuzz/corpus/bytecode/) and the reproducers
+ * (tests/fuzz/regressions/bytecode/, docs/reliability.md). A file of
+ * another version is rejected at its header, so a seed would never reach
+ * the verifier and a reproducer would prove nothing; after a new version,
+ * tests/fuzz/make-seeds.py rebuilds both. Every seed loads; the F1
+ * reproducers load (their empty tables reach the verifier and the VM), and
+ * F2 is rejected for its renamed id field. */
+Test(bc, the_fuzzers_bytecode_inputs_are_of_this_format)
+{
+    char dir[4096], path[4096 + 256], err[256];
+    snprintf(dir, sizeof dir, "%s/tests/fuzz/corpus/bytecode", th_root());
+    DIR *d = opendir(dir);
+    cr_assert_not_null(d, "%s", dir);
+    unsigned seeds = 0;
+    for (struct dirent *de; (de = readdir(d)) != NULL;) {
+        size_t n = strlen(de->d_name);
+        if (n < 5 || strcmp(de->d_name + n - 5, ".pcrb") != 0) continue;
+        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        pcr_policy *p = NULL;
+        err[0] = '\0';
+        cr_expect_eq(pcr_policy_load_file(path, &p, err, sizeof err), PCR_OK, "seed %s: %s", de->d_name, err);
+        pcr_policy_free(p);
+        seeds++;
+    }
+    closedir(d);
+    cr_assert_geq(seeds, 30, "%u seeds", seeds);
+    static const struct {
+        const char *file, *err; /* NULL: loads */
+    } reg[] = {
+        {"F1-empty-sets-null-ranges.pcrb", NULL},
+        {"F1-empty-segment-null-seg-rules.pcrb", NULL},
+        {"F2-id-field-renamed.pcrb", "schema: the id field (field 0) is called iq, not id"},
+    };
+    for (size_t i = 0; i < sizeof reg / sizeof reg[0]; i++) {
+        snprintf(path, sizeof path, "%s/tests/fuzz/regressions/bytecode/%s", th_root(), reg[i].file);
+        pcr_policy *p = NULL;
+        err[0] = '\0';
+        pcr_status st = pcr_policy_load_file(path, &p, err, sizeof err);
+        /* pcr_policy_load_file puts the path before the loader's message */
+        size_t n = strlen(err), m = reg[i].err ? strlen(reg[i].err) : 0;
+        if (reg[i].err)
+            cr_expect(st != PCR_OK && n >= m && strcmp(err + n - m, reg[i].err) == 0, "%s: %s", reg[i].file, err);
+        else cr_expect_eq(st, PCR_OK, "%s: %s", reg[i].file, err);
+        pcr_policy_free(p);
+    }
 }
