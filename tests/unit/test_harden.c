@@ -991,6 +991,17 @@ Test(harden_threads, ranges_of_a_file_cut_anywhere_give_the_same_decisions, .tim
     free(out);
 }
 
+/* Builds tests/unit/NAME.c into NAME.so in the scratch directory, to be
+ * preloaded (LD_PRELOAD); skips the test when it cannot be built. */
+static void build_shim(const char *name)
+{
+    int st;
+    char *out = th_runf(&st, "cd %s && cc -shared -fPIC -o %s.so %s/tests/unit/%s.c -ldl 2>&1 && echo built",
+                        tmpdir(), name, root(), name);
+    if (st != 0 || !strstr(out, "built")) cr_skip_test("cannot build %s: %s", name, out);
+    free(out);
+}
+
 /* A file with 4 KiB that cannot be read (tests/unit/eio_shim.c, preloaded,
  * fails read and pread there with EIO, after 300 ms): -j 1 and -j 3 both
  * say so and exit 2, and what they wrote is whole decision lines, the
@@ -1001,15 +1012,12 @@ Test(harden_threads, ranges_of_a_file_cut_anywhere_give_the_same_decisions, .tim
 Test(harden_threads, a_read_error_part_way_keeps_the_decisions_before_it, .timeout = 120)
 {
     int st;
-    char *out = th_runf(&st, "cd %s && cc -shared -fPIC -o eio.so %s/tests/unit/eio_shim.c -ldl 2>&1 && echo built",
-                        tmpdir(), root());
-    if (st != 0 || !strstr(out, "built")) cr_skip_test("cannot build the shim: %s", out);
-    free(out);
-    out = th_runf(&st, "cd %s && P=%s/policies/examples/demo.pcr && "
+    build_shim("eio_shim");
+    char *out = th_runf(&st, "cd %s && P=%s/policies/examples/demo.pcr && "
                   "yes \"$(cat %s/policies/examples/demo-requests.jsonl)\" | head -n 30000 > ok.jsonl && "
                   "%s/pcrvm -j 1 $P ok.jsonl > clean.txt && "
                   "export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0; "
-                  "for j in 1 3; do LD_PRELOAD=./eio.so PCR_EIO_AT=1500000 PCR_EIO_LEN=4096 PCR_EIO_DELAY_MS=300 "
+                  "for j in 1 3; do LD_PRELOAD=./eio_shim.so PCR_EIO_AT=1500000 PCR_EIO_LEN=4096 PCR_EIO_DELAY_MS=300 "
                   "%s/pcrvm -j $j $P ok.jsonl > bad$j.txt 2> err$j.txt; echo \"status $?\"; cat err$j.txt; done; "
                   "for j in 1 3; do n=$(wc -c < bad$j.txt); head -c $n clean.txt | cmp -s - bad$j.txt || "
                   "echo \"-j $j: not the clean run's first lines\"; tail -c 1 bad$j.txt | od -An -c; done; "
@@ -1044,20 +1052,17 @@ Test(harden_threads, a_read_error_part_way_keeps_the_decisions_before_it, .timeo
 Test(harden_threads, a_file_that_changes_size_while_it_is_read, .timeout = 120)
 {
     int st;
-    char *out = th_runf(&st, "cd %s && cc -shared -fPIC -o resize.so %s/tests/unit/resize_shim.c -ldl 2>&1 && echo built",
-                        tmpdir(), root());
-    if (st != 0 || !strstr(out, "built")) cr_skip_test("cannot build the shim: %s", out);
-    free(out);
-    out = th_runf(&st, "cd %s && P=%s/policies/examples/demo.pcr && "
+    build_shim("resize_shim");
+    char *out = th_runf(&st, "cd %s && P=%s/policies/examples/demo.pcr && "
                   "yes \"$(cat %s/policies/examples/demo-requests.jsonl)\" | head -n 30000 > whole.jsonl && "
                   "head -c -1 whole.jsonl > was.jsonl && head -n 500 whole.jsonl > more.jsonl && "
                   "sed -i '1s/^/xx/' more.jsonl && head -c 1500003 whole.jsonl > cut.jsonl && "
                   "%s/pcrvm -j 1 $P was.jsonl > was.txt; %s/pcrvm -j 1 $P cut.jsonl > cut.txt; "
                   "export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0; "
                   "for j in 1 3; do cp was.jsonl grow$j.jsonl && cp whole.jsonl cut$j.jsonl && "
-                  "LD_PRELOAD=./resize.so PCR_RESIZE_FILE=grow$j.jsonl PCR_RESIZE_APPEND=more.jsonl "
+                  "LD_PRELOAD=./resize_shim.so PCR_RESIZE_FILE=grow$j.jsonl PCR_RESIZE_APPEND=more.jsonl "
                   "%s/pcrvm -j $j $P grow$j.jsonl > grow$j.txt; "
-                  "LD_PRELOAD=./resize.so PCR_RESIZE_FILE=cut$j.jsonl PCR_RESIZE_TO=1500003 "
+                  "LD_PRELOAD=./resize_shim.so PCR_RESIZE_FILE=cut$j.jsonl PCR_RESIZE_TO=1500003 "
                   "%s/pcrvm -j $j $P cut$j.jsonl > cut$j.txt; done; "
                   "cmp grow3.txt was.txt || echo 'grown: -j 3 read past the size the file had'; "
                   "cmp cut1.txt cut.txt || echo 'cut: -j 1 differs'; cmp cut3.txt cut.txt || echo 'cut: -j 3 differs'; "
