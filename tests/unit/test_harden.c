@@ -1014,15 +1014,15 @@ Test(harden_threads, a_read_error_part_way_keeps_the_decisions_before_it, .timeo
     int st;
     build_shim("eio_shim");
     char *out = th_runf(&st, "cd %s && P=%s/policies/examples/demo.pcr && "
-                  "yes \"$(cat %s/policies/examples/demo-requests.jsonl)\" | head -n 30000 > ok.jsonl && "
-                  "%s/pcrvm -j 1 $P ok.jsonl > clean.txt && "
-                  "export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0; "
-                  "for j in 1 3; do LD_PRELOAD=./eio_shim.so PCR_EIO_AT=1500000 PCR_EIO_LEN=4096 PCR_EIO_DELAY_MS=300 "
-                  "%s/pcrvm -j $j $P ok.jsonl > bad$j.txt 2> err$j.txt; echo \"status $?\"; cat err$j.txt; done; "
-                  "for j in 1 3; do n=$(wc -c < bad$j.txt); head -c $n clean.txt | cmp -s - bad$j.txt || "
-                  "echo \"-j $j: not the clean run's first lines\"; tail -c 1 bad$j.txt | od -An -c; done; "
-                  "wc -l < bad1.txt; wc -l < bad3.txt; wc -l < clean.txt",
-                  tmpdir(), root(), root(), bin(), bin());
+                        "yes \"$(cat %s/policies/examples/demo-requests.jsonl)\" | head -n 30000 > ok.jsonl && "
+                        "%s/pcrvm -j 1 $P ok.jsonl > clean.txt && "
+                        "export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0; "
+                        "for j in 1 3; do LD_PRELOAD=./eio_shim.so PCR_EIO_AT=1500000 PCR_EIO_LEN=4096 PCR_EIO_DELAY_MS=300 "
+                        "%s/pcrvm -j $j $P ok.jsonl > bad$j.txt 2> err$j.txt; echo \"status $?\"; cat err$j.txt; done; "
+                        "for j in 1 3; do n=$(wc -c < bad$j.txt); head -c $n clean.txt | cmp -s - bad$j.txt || "
+                        "echo \"-j $j: not the clean run's first lines\"; tail -c 1 bad$j.txt | od -An -c; done; "
+                        "wc -l < bad1.txt; wc -l < bad3.txt; wc -l < clean.txt",
+                        tmpdir(), root(), root(), bin(), bin());
     unsigned s1 = 0, s3 = 0;
     unsigned long l1 = 0, l3 = 0, lc = 0;
     char e1[200] = "", e3[200] = "", t1[8] = "", t3[8] = "";
@@ -1054,22 +1054,22 @@ Test(harden_threads, a_file_that_changes_size_while_it_is_read, .timeout = 120)
     int st;
     build_shim("resize_shim");
     char *out = th_runf(&st, "cd %s && P=%s/policies/examples/demo.pcr && "
-                  "yes \"$(cat %s/policies/examples/demo-requests.jsonl)\" | head -n 30000 > whole.jsonl && "
-                  "head -c -1 whole.jsonl > was.jsonl && head -n 500 whole.jsonl > more.jsonl && "
-                  "sed -i '1s/^/xx/' more.jsonl && head -c 1500003 whole.jsonl > cut.jsonl && "
-                  "%s/pcrvm -j 1 $P was.jsonl > was.txt; %s/pcrvm -j 1 $P cut.jsonl > cut.txt; "
-                  "export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0; "
-                  "for j in 1 3; do cp was.jsonl grow$j.jsonl && cp whole.jsonl cut$j.jsonl && "
-                  "LD_PRELOAD=./resize_shim.so PCR_RESIZE_FILE=grow$j.jsonl PCR_RESIZE_APPEND=more.jsonl "
-                  "%s/pcrvm -j $j $P grow$j.jsonl > grow$j.txt; "
-                  "LD_PRELOAD=./resize_shim.so PCR_RESIZE_FILE=cut$j.jsonl PCR_RESIZE_TO=1500003 "
-                  "%s/pcrvm -j $j $P cut$j.jsonl > cut$j.txt; done; "
-                  "cmp grow3.txt was.txt || echo 'grown: -j 3 read past the size the file had'; "
-                  "cmp cut1.txt cut.txt || echo 'cut: -j 1 differs'; cmp cut3.txt cut.txt || echo 'cut: -j 3 differs'; "
-                  "wc -c < was.jsonl; wc -c < grow3.jsonl; wc -c < cut3.jsonl; "
-                  "wc -l < was.txt; wc -l < grow1.txt; wc -l < cut.txt; "
-                  "tail -n 1 was.txt | grep -c '\"error\"'; sed -n 30000p grow1.txt | grep -c 'unexpected data'",
-                  tmpdir(), root(), root(), bin(), bin(), bin(), bin());
+                        "yes \"$(cat %s/policies/examples/demo-requests.jsonl)\" | head -n 30000 > whole.jsonl && "
+                        "head -c -1 whole.jsonl > was.jsonl && head -n 500 whole.jsonl > more.jsonl && "
+                        "sed -i '1s/^/xx/' more.jsonl && head -c 1500003 whole.jsonl > cut.jsonl && "
+                        "%s/pcrvm -j 1 $P was.jsonl > was.txt; %s/pcrvm -j 1 $P cut.jsonl > cut.txt; "
+                        "export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0; "
+                        "for j in 1 3; do cp was.jsonl grow$j.jsonl && cp whole.jsonl cut$j.jsonl && "
+                        "LD_PRELOAD=./resize_shim.so PCR_RESIZE_FILE=grow$j.jsonl PCR_RESIZE_APPEND=more.jsonl "
+                        "%s/pcrvm -j $j $P grow$j.jsonl > grow$j.txt; "
+                        "LD_PRELOAD=./resize_shim.so PCR_RESIZE_FILE=cut$j.jsonl PCR_RESIZE_TO=1500003 "
+                        "%s/pcrvm -j $j $P cut$j.jsonl > cut$j.txt; done; "
+                        "cmp grow3.txt was.txt || echo 'grown: -j 3 read past the size the file had'; "
+                        "cmp cut1.txt cut.txt || echo 'cut: -j 1 differs'; cmp cut3.txt cut.txt || echo 'cut: -j 3 differs'; "
+                        "wc -c < was.jsonl; wc -c < grow3.jsonl; wc -c < cut3.jsonl; "
+                        "wc -l < was.txt; wc -l < grow1.txt; wc -l < cut.txt; "
+                        "tail -n 1 was.txt | grep -c '\"error\"'; sed -n 30000p grow1.txt | grep -c 'unexpected data'",
+                        tmpdir(), root(), root(), bin(), bin(), bin(), bin());
     unsigned long was = 0, grown = 0, cut = 0, lwas = 0, lgrow1 = 0, lcut = 0, lasterr = 1, joined = 0;
     cr_assert_eq(sscanf(out, "%lu\n%lu\n%lu\n%lu\n%lu\n%lu\n%lu\n%lu", &was, &grown, &cut, &lwas, &lgrow1, &lcut,
                         &lasterr, &joined),
