@@ -991,6 +991,15 @@ Test(harden_threads, ranges_of_a_file_cut_anywhere_give_the_same_decisions, .tim
     free(out);
 }
 
+/* The start of a shim test's commands, given tmpdir(), root() and root():
+ * in the scratch directory, P is the demo policy and FILE holds 30,000
+ * demo records. */
+#define SHIM_BATCH(file)                                                                        \
+    "cd %s && P=%s/policies/examples/demo.pcr && "                                              \
+    "yes \"$(cat %s/policies/examples/demo-requests.jsonl)\" | head -n 30000 > " file " && "
+/* Lets a sanitizer build run with a shim preloaded before its runtime. */
+#define SHIM_ASAN "export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0; "
+
 /* Builds tests/unit/NAME.c into NAME.so in the scratch directory, to be
  * preloaded (LD_PRELOAD); skips the test when it cannot be built. */
 static void build_shim(const char *name)
@@ -1013,10 +1022,9 @@ Test(harden_threads, a_read_error_part_way_keeps_the_decisions_before_it, .timeo
 {
     int st;
     build_shim("eio_shim");
-    char *out = th_runf(&st, "cd %s && P=%s/policies/examples/demo.pcr && "
-                        "yes \"$(cat %s/policies/examples/demo-requests.jsonl)\" | head -n 30000 > ok.jsonl && "
+    char *out = th_runf(&st, SHIM_BATCH("ok.jsonl")
                         "%s/pcrvm -j 1 $P ok.jsonl > clean.txt && "
-                        "export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0; "
+                        SHIM_ASAN
                         "for j in 1 3; do LD_PRELOAD=./eio_shim.so PCR_EIO_AT=1500000 PCR_EIO_LEN=4096 PCR_EIO_DELAY_MS=300 "
                         "%s/pcrvm -j $j $P ok.jsonl > bad$j.txt 2> err$j.txt; echo \"status $?\"; cat err$j.txt; done; "
                         "for j in 1 3; do n=$(wc -c < bad$j.txt); head -c $n clean.txt | cmp -s - bad$j.txt || "
@@ -1053,12 +1061,11 @@ Test(harden_threads, a_file_that_changes_size_while_it_is_read, .timeout = 120)
 {
     int st;
     build_shim("resize_shim");
-    char *out = th_runf(&st, "cd %s && P=%s/policies/examples/demo.pcr && "
-                        "yes \"$(cat %s/policies/examples/demo-requests.jsonl)\" | head -n 30000 > whole.jsonl && "
+    char *out = th_runf(&st, SHIM_BATCH("whole.jsonl")
                         "head -c -1 whole.jsonl > was.jsonl && head -n 500 whole.jsonl > more.jsonl && "
                         "sed -i '1s/^/xx/' more.jsonl && head -c 1500003 whole.jsonl > cut.jsonl && "
                         "%s/pcrvm -j 1 $P was.jsonl > was.txt; %s/pcrvm -j 1 $P cut.jsonl > cut.txt; "
-                        "export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0; "
+                        SHIM_ASAN
                         "for j in 1 3; do cp was.jsonl grow$j.jsonl && cp whole.jsonl cut$j.jsonl && "
                         "LD_PRELOAD=./resize_shim.so PCR_RESIZE_FILE=grow$j.jsonl PCR_RESIZE_APPEND=more.jsonl "
                         "%s/pcrvm -j $j $P grow$j.jsonl > grow$j.txt; "
