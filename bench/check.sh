@@ -271,10 +271,12 @@ env $QUICK sh bench/run.sh "$STUB/ok" > "$DIR/run.out" 2> "$DIR/run.err" &&
     ok "run.sh: reuses inputs with unchanged parameters; RSS from GNU time if any" ||
     bad "run.sh: second run (see $DIR/run.out, $DIR/run.err)"
 if [ -n "$BIN" ] && [ -x "$BIN/pcrc" ] && [ -x "$BIN/pcrvm" ]; then
-    env $QUICK sh bench/run.sh "$BIN" > "$DIR/run.out" 2> "$DIR/run.err" &&
+    env $QUICK BENCH_RUNS=2 sh bench/run.sh "$BIN" > "$DIR/run.out" 2> "$DIR/run.err" &&
         [ "$(grep -c '^pcrvm .* MiB$' "$DIR/run.out")" = 9 ] && grep -q '^scale: 20 rules' "$DIR/run.out" &&
         grep -q '^scale, list of codes' "$DIR/run.out" &&
-        ! grep -q . "$DIR/run.err" && ok "run.sh with the tools: table, scale line, nothing on stderr" ||
+        grep -q -E '^    each round \(-j 1 / -j 2\): [0-9]+\.[0-9]{2}x [0-9]+\.[0-9]{2}x$' "$DIR/run.out" &&
+        { [ "$ROWS" = 10 ] || grep -q -E '^    each round \(jq / pcrvm\): [0-9]+\.[0-9]x [0-9]+\.[0-9]x$' "$DIR/run.out"; } &&
+        ! grep -q . "$DIR/run.err" && ok "run.sh with the tools: table, scale line, each round's ratios, nothing on stderr" ||
         bad "run.sh with the tools (see $DIR/run.out, $DIR/run.err)"
 fi
 
