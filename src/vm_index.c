@@ -777,12 +777,11 @@ static void vi_split_build(ViIndex *ix)
     }
     uint32_t sf = best_n >= 2 ? best : PIDX_NONE;
     ix->split_field = sf;
-    ix->folded = xcalloc(p->nrules ? p->nrules : 1, 1);
     ix->fold_atom_first = xcalloc(p->nrules ? p->nrules : 1, sizeof *ix->fold_atom_first);
     ix->fold_atom_count = xcalloc(p->nrules ? p->nrules : 1, sizeof *ix->fold_atom_count);
     for (uint32_t k = 0; k < p->nalways; k++) {
         uint32_t r = p->always[k];
-        ix->folded[r] = vi_foldable(ix, r, sf, &ix->fold_atom_first[r], &ix->fold_atom_count[r]);
+        vi_foldable(ix, r, sf, &ix->fold_atom_first[r], &ix->fold_atom_count[r]);
     }
 
     /* The folded rules by (slot, set) and, per slot, those an absent field
@@ -796,7 +795,7 @@ static void vi_split_build(ViIndex *ix)
     size_t total = 0, total_absent = 0, total_bool = 0;
     for (int pass = 0; pass < 2; pass++) {
         for (uint32_t r = 0; r < p->nrules; r++) {
-            if (!ix->folded[r]) continue;
+            if (!vi_folded(ix, r)) continue;
             uint64_t absent_done = 0, bool_done = 0;
             for (uint32_t k = 0; k < ix->fold_atom_count[r]; k++) {
                 const ViAtom *a = vi_fold_side(ix, &ix->atoms[ix->fold_atom_first[r] + k]);
@@ -910,7 +909,7 @@ static void vi_filter_fill(ViIndex *ix, ViFilter *x, uint32_t f, uint32_t *nstrs
             uint32_t r = p->always[k];
             const ViRuleGuards *g = &ix->guards[r];
             bool keep = true;
-            if (ix->folded[r] && f == ix->split_field) {
+            if (vi_folded(ix, r) && f == ix->split_field) {
                 bool absent = v == x->nvalues - 1;
                 keep = vi_fold_guard_may(ix, r, v == x->nvalues - 2 ? UINT32_MAX : v, absent);
             }
@@ -948,7 +947,7 @@ static void vi_filter_build(ViIndex *ix)
     ix->always_words = words;
     ix->always_base = xcalloc(words + 1, sizeof *ix->always_base);
     for (uint32_t k = 0; k < p->nalways; k++)
-        if (!ix->folded[p->always[k]] || ix->split_field != PIDX_NONE)
+        if (!vi_folded(ix, p->always[k]) || ix->split_field != PIDX_NONE)
             ix->always_base[k / 64] |= (uint64_t)1 << (k % 64);
     uint32_t *count = xcalloc(p->nfields ? p->nfields : 1, sizeof *count), total = 0;
     for (uint32_t k = 0; k < p->nalways; k++) {
@@ -1040,7 +1039,6 @@ static void vi_free(ViIndex *ix)
     free(ix->always_base);
     for (uint32_t x = 0; x < ix->nfilters; x++) free(ix->filters[x].mask);
     free(ix->filter_strs);
-    free(ix->folded);
     free(ix->fold_atom_first);
     free(ix->fold_atom_count);
     free(ix->fold_first);

@@ -203,11 +203,11 @@ struct ViIndex {
                                    out the most rules first */
     uint32_t nfilters;
     uint32_t *filter_strs;      /* the string filters' distinct constants */
-    uint8_t *folded;            /* per rule: 1 when it is selected by its `or` */
-    uint32_t *fold_atom_first;  /* per folded rule: the atoms of that `or` (its leading
-                                   one's, or an `or` step's of its chain):
-                                   atoms[fold_atom_first[r] .. + fold_atom_count[r]) */
-    uint32_t *fold_atom_count;
+    uint32_t *fold_atom_first;  /* per folded rule: the atoms of the `or` that selects
+                                   it (its leading one's, or an `or` step's of its
+                                   chain): atoms[fold_atom_first[r] .. +
+                                   fold_atom_count[r]) */
+    uint32_t *fold_atom_count;  /* 0 for a rule that is not folded */
     uint32_t *fold_first;       /* [slot * nsets + s .. + 1]: folded rules with a test of
                                    set s on that slot's field: fold_rules[fold_first[x] ..
                                    fold_first[x + 1]) */
@@ -373,6 +373,10 @@ static inline __attribute__((always_inline)) uint32_t vi_ct_held_sets(const ViCo
     const ViMemo *m = vi_memo_of(t, memo, k);
     return m->sets ? vi_ct_held_at(t, km, m, k) : UINT32_MAX;
 }
+
+/* Whether rule r is folded (vi_split_build): selected by the atoms of one
+ * of its `or`s, of which it has at least one. */
+static inline bool vi_folded(const ViIndex *ix, uint32_t r) { return ix->fold_atom_count[r] != 0; }
 
 /* ViGuard g's test on rec: 1 it holds, 0 it fails (a field that does not
  * apply fails every test), -1 not known without running the block (the

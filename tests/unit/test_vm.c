@@ -2968,8 +2968,8 @@ Test(vm, folded_bool_and_chain_rules_decide_as_every_block)
     cr_assert(bc_verify(p, err, sizeof err), "%s", err);
     const ViIndex *ix = vi_of(p);
     for (uint32_t k = 0; k < 10; k++)
-        cr_assert_eq(ix->folded[k], k != 4 && k != 7 && k != 9, "rule %u is%s folded", k,
-                     ix->folded[k] ? "" : " not");
+        cr_assert_eq(vi_folded(ix, k), k != 4 && k != 7 && k != 9, "rule %u is%s folded", k,
+                     vi_folded(ix, k) ? "" : " not");
     cr_assert(ix->guards[7].chain_count, "rule 7 is no chain: the test would not try its `or` step");
     const ViRuleGuards *g9 = &ix->guards[9];
     cr_assert(g9->chain_count == 2 && ix->steps[g9->chain_first + 1].op == OP_OR &&
@@ -3175,7 +3175,7 @@ Test(vm, always_rules_filtered_by_many_fields_decide_as_every_block)
         }
         for (uint32_t k = 0; k < p->nrules; k++) {
             uint64_t m;
-            if (in_list[k] || ix->folded[k]) continue; /* folded: also taken by its codes */
+            if (in_list[k] || vi_folded(ix, k)) continue; /* folded: also taken by its codes */
             left_out++;
             cr_assert_eq(vm_eval_rule(vm, &rec, k, &m), 0, "case %d: rule %u left out but not false",
                          combo, k);
