@@ -708,28 +708,29 @@ static bool vi_or_foldable(const ViIndex *ix, uint32_t first, uint32_t n, uint32
     return true;
 }
 
-/* Whether always rule r can be folded (vi_split_build), and by the atoms of
- * which `or`: its leading `or` (vi_find_any), else the first `or` step of
- * its `and` chain that can, not an `unless` clause (vi_find_chain): its
- * being false makes the chain, and so the rule, false
- * (`setting in {...} and (code in A or (code in B and diagnoses any in C))`). */
-static bool vi_foldable(const ViIndex *ix, uint32_t r, uint32_t sf, uint32_t *first, uint32_t *n)
+/* Folds always rule r if it can be (vi_split_build; vi_folded): sets *first
+ * and *n to the atoms of the `or` that selects it, its leading `or`
+ * (vi_find_any), else the first `or` step of its `and` chain that can, not
+ * an `unless` clause (vi_find_chain): its being false makes the chain, and
+ * so the rule, false
+ * (`setting in {...} and (code in A or (code in B and diagnoses any in C))`).
+ * Leaves them as they are (0) when it cannot. */
+static void vi_foldable(const ViIndex *ix, uint32_t r, uint32_t sf, uint32_t *first, uint32_t *n)
 {
     const ViRuleGuards *g = &ix->guards[r];
-    if (!ix->ct.n || ix->p->rules[r].index_set != PIDX_NONE) return false;
+    if (!ix->ct.n || ix->p->rules[r].index_set != PIDX_NONE) return;
     if (vi_or_foldable(ix, g->any_first, g->any_count, sf)) {
         *first = g->any_first;
         *n = g->any_count;
-        return true;
+        return;
     }
     for (uint32_t k = 0; k < g->chain_count; k++) {
         const ViStep *st = &ix->steps[g->chain_first + k];
         if (st->op != OP_OR || st->negate || !vi_or_foldable(ix, st->arg, (uint32_t)st->k, sf)) continue;
         *first = st->arg;
         *n = (uint32_t)st->k;
-        return true;
+        return;
     }
-    return false;
 }
 
 /* Whether some one-field atom of folded rule r holds for member v of the

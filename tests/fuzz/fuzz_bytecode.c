@@ -154,19 +154,16 @@ static void poke_code(uint8_t *data, size_t size, const Sec *v, size_t n, uint64
     }
 }
 
-/* The checksum fix_header writes: the whole file's, the header's own
- * bytes included (bc_file_crc). LLVMFuzzerTestOneInput checks that a file
- * that loads has this one, so that the mutator cannot fall behind the
- * format (a checksum of the body alone, as version 2 had it, made every
- * mutated file fail the check). */
-static uint32_t fixed_crc(const uint8_t *data, size_t size) { return bc_file_crc(data, size); }
-
-/* Sets the body length and the checksum so the loader looks further. */
+/* Sets the body length and the checksum so the loader looks further: the
+ * whole file's, the header's own bytes included (bc_file_crc).
+ * LLVMFuzzerTestOneInput checks that a file that loads has this one, so
+ * that the mutator cannot fall behind the format (a checksum of the body
+ * alone, as version 2 had it, made every mutated file fail the check). */
 static void fix_header(uint8_t *data, size_t size)
 {
     if (size < BC_HEADER_LEN || memcmp(data, BC_MAGIC, BC_MAGIC_LEN) != 0) return;
     wr32(data + BC_OFF_BODYLEN, (uint32_t)(size - BC_HEADER_LEN));
-    wr32(data + BC_OFF_CRC, fixed_crc(data, size));
+    wr32(data + BC_OFF_CRC, bc_file_crc(data, size));
 }
 
 size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max_size, unsigned int seed)
@@ -228,7 +225,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FZ_CHECK(p == NULL && err[0], "a rejection without a message, or with a policy");
         return 0;
     }
-    FZ_CHECK(fixed_crc(data, size) == rd32(data + BC_OFF_CRC),
+    FZ_CHECK(bc_file_crc(data, size) == rd32(data + BC_OFF_CRC),
              "the mutator's checksum is not the loader's (the format changed?)");
     FILE *null = fz_null_stream();
     pcr_policy_disasm(p, null);
