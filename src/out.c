@@ -23,8 +23,12 @@ typedef struct Frag {
 
 struct OutPolicy {
     const Prog *p;
-    char *text;    /* every fragment back to back (owned; not NUL-terminated) */
+    Buf text;      /* every fragment rendered so far, back to back (not NUL-terminated) */
     Frag policy;   /* "\"ID@VERSION\"" */
+    /* The per-rule fragments below are rendered the first time a line
+     * names the rule (out_need_rules): a policy of 10,000 rules renders
+     * only those a batch fires, not megabytes at load. rule_id[r].len is 0
+     * until then (an id's fragment has at least its two quotes). */
     Frag *rule_id; /* per rule: its id as a JSON string */
     Frag *reason;  /* per rule: its whole reasons-array object */
     Frag *cite;    /* per rule: its citations, each a JSON string, at cite[cite_at[r] ..] */
@@ -213,18 +217,70 @@ static void put_obl_close(Buf *b, OutPolicy *o, uint32_t r)
     o->obl_close[r] = frag_since(b, start);
 }
 
-/* Renders p's fixed fragments once; the caller owns the result. */
+/* Renders rule r's fragments at the end of o->text. In the order
+ * rendered: one_rule (rule_id and reason inside it), obl_open (reviewer
+ * inside it), which together are solo_mid; obl_close, which with SOLO_END
+ * is solo_tail; obl_rules. Those that are parts of others point inside
+ * them; a line copies fragments whole, so where they lie changes no byte. */
+static void render_rule(OutPolicy *o, uint32_t r)
+{
+    const Prog *p = o->p;
+    const PRule *rule = &p->rules[r];
+    Buf *b = &o->text;
+    size_t one = b->n, at;
+    PUT_LIT(b, ",\"rules\":[");
+    at = b->n;
+    put_pstr(b, p, rule->id);
+    o->rule_id[r] = frag_since(b, at);
+    PUT_LIT(b, "],\"reasons\":[");
+    at = b->n;
+    put_reason(b, p, rule, o->cite + o->cite_at[r]);
+    o->reason[r] = frag_since(b, at);
+    PUT_LIT(b, "],\"obligations\":[");
+    o->one_rule[r] = frag_since(b, one);
+    put_obl_open(b, o, r);
+    o->solo_mid[r] = frag_since(b, one);
+    put_obl_close(b, o, r);
+    PUT_LIT(b, SOLO_END);
+    o->solo_tail[r] = frag_since(b, o->obl_close[r].off);
+    at = b->n;
+    PUT_LIT(b, ",\"rules\":[");
+    put_frag_of(b, o->rule_id[r]);
+    PUT_LIT(b, "],\"missing\":");
+    o->obl_rules[r] = frag_since(b, at);
+}
+
+/* Renders the rules of `rules` that are not rendered yet. */
+static inline void need_rules(OutPolicy *o, const uint32_t *rules, uint32_t n)
+{
+    for (uint32_t k = 0; k < n; k++)
+        if (o->rule_id[rules[k]].len == 0) render_rule(o, rules[k]);
+}
+
+/* Renders every rule d's line names (fired, and in an obligation, certain
+ * or possible) that is not rendered yet. */
+static void out_need_rules(OutPolicy *o, const Decision *d)
+{
+    need_rules(o, d->rules, d->nrules);
+    for (uint32_t k = 0; k < d->nobligations; k++)
+        need_rules(o, d->obligations[k].rules, d->obligations[k].nrules);
+    for (uint32_t k = 0; k < d->npossible; k++)
+        need_rules(o, d->possible[k].rules, d->possible[k].nrules);
+}
+
+/* Renders p's fixed fragments (its rules' are rendered when first named);
+ * the caller owns the result. */
 OutPolicy *out_policy_new(const Prog *p)
 {
     OutPolicy *o = xcalloc(1, sizeof *o);
-    Buf b = {0};
+    Buf *b = &o->text;
     size_t start;
     o->p = p;
     o->rule_id = xcalloc(p->nrules, sizeof *o->rule_id);
     o->reason = xcalloc(p->nrules, sizeof *o->reason);
     o->cite_at = xcalloc((size_t)p->nrules + 1, sizeof *o->cite_at);
-    uint32_t ncites = 0;
-    for (uint32_t r = 0; r < p->nrules; r++) ncites += p->rules[r].cite_count;
+    for (uint32_t r = 0; r < p->nrules; r++) o->cite_at[r + 1] = o->cite_at[r] + p->rules[r].cite_count;
+    uint32_t ncites = o->cite_at[p->nrules];
     o->cite = xcalloc(ncites ? ncites : 1, sizeof *o->cite);
     o->field = xcalloc(p->nfields, sizeof *o->field);
     o->reviewer = xcalloc(p->nrules, sizeof *o->reviewer);
@@ -235,57 +291,26 @@ OutPolicy *out_policy_new(const Prog *p)
     o->solo_mid = xcalloc(p->nrules, sizeof *o->solo_mid);
     o->solo_tail = xcalloc(p->nrules, sizeof *o->solo_tail);
 
-    start = b.n;
-    put_joined(&b, p, p->id, "@", 1, p->version);
-    o->policy = frag_since(&b, start);
+    start = b->n;
+    put_joined(b, p, p->id, "@", 1, p->version);
+    o->policy = frag_since(b, start);
     for (unsigned k = 0; k <= PCR_DEC_ERROR; k++) {
         const Name *n = decision_name((pcr_decision_kind)k);
-        start = b.n;
-        PUT_LIT(&b, ",\"decision\":");
-        buf_put(&b, n->json, n->len);
-        PUT_LIT(&b, ",\"policy\":");
-        put_frag_of(&b, o->policy);
-        PUT_LIT(&b, ",\"reviewer\":");
-        o->head[k] = frag_since(&b, start);
-        PUT_LIT(&b, EMPTY_TAIL); /* empty[k] is head[k], then this */
-        o->empty[k] = frag_since(&b, start);
-    }
-    /* Each rule's fragments, each rendered once; those that are parts of
-     * others point inside them. In the order rendered: one_rule (rule_id
-     * and reason inside it), obl_open (reviewer inside it), which together
-     * are solo_mid; obl_close, which with SOLO_END is solo_tail; obl_rules.
-     * A line copies fragments whole, so where they lie changes no byte. */
-    for (uint32_t r = 0; r < p->nrules; r++) {
-        const PRule *rule = &p->rules[r];
-        size_t one = b.n, at;
-        o->cite_at[r + 1] = o->cite_at[r] + rule->cite_count;
-        PUT_LIT(&b, ",\"rules\":[");
-        at = b.n;
-        put_pstr(&b, p, rule->id);
-        o->rule_id[r] = frag_since(&b, at);
-        PUT_LIT(&b, "],\"reasons\":[");
-        at = b.n;
-        put_reason(&b, p, rule, o->cite + o->cite_at[r]);
-        o->reason[r] = frag_since(&b, at);
-        PUT_LIT(&b, "],\"obligations\":[");
-        o->one_rule[r] = frag_since(&b, one);
-        put_obl_open(&b, o, r);
-        o->solo_mid[r] = frag_since(&b, one);
-        put_obl_close(&b, o, r);
-        PUT_LIT(&b, SOLO_END);
-        o->solo_tail[r] = frag_since(&b, o->obl_close[r].off);
-        at = b.n;
-        PUT_LIT(&b, ",\"rules\":[");
-        put_frag_of(&b, o->rule_id[r]);
-        PUT_LIT(&b, "],\"missing\":");
-        o->obl_rules[r] = frag_since(&b, at);
+        start = b->n;
+        PUT_LIT(b, ",\"decision\":");
+        buf_put(b, n->json, n->len);
+        PUT_LIT(b, ",\"policy\":");
+        put_frag_of(b, o->policy);
+        PUT_LIT(b, ",\"reviewer\":");
+        o->head[k] = frag_since(b, start);
+        PUT_LIT(b, EMPTY_TAIL); /* empty[k] is head[k], then this */
+        o->empty[k] = frag_since(b, start);
     }
     for (uint32_t f = 0; f < p->nfields; f++) {
-        start = b.n;
-        put_pstr(&b, p, p->fields[f].name);
-        o->field[f] = frag_since(&b, start);
+        start = b->n;
+        put_pstr(b, p, p->fields[f].name);
+        o->field[f] = frag_since(b, start);
     }
-    o->text = b.p; /* the buffer's storage becomes ours */
     return o;
 }
 
@@ -293,7 +318,7 @@ OutPolicy *out_policy_new(const Prog *p)
 void out_policy_free(OutPolicy *o)
 {
     if (!o) return;
-    free(o->text);
+    buf_free(&o->text);
     free(o->rule_id);
     free(o->reason);
     free(o->cite);
@@ -311,7 +336,7 @@ void out_policy_free(OutPolicy *o)
 
 /* ---- lines --------------------------------------------------------------- */
 
-static void put_frag(Buf *b, const OutPolicy *o, Frag f) { buf_put(b, o->text + f.off, f.len); }
+static void put_frag(Buf *b, const OutPolicy *o, Frag f) { buf_put(b, o->text.p + f.off, f.len); }
 
 /* "00" to "99", two bytes each. */
 static const char two_digits[201] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
@@ -401,7 +426,7 @@ static void put_deadline(Buf *b, OutPolicy *o, bool is_date, int64_t v)
 /* Copies fragment f of o to w; returns the end. */
 static char *put_frag_at(const OutPolicy *o, char *w, Frag f)
 {
-    memcpy(w, o->text + f.off, f.len);
+    memcpy(w, o->text.p + f.off, f.len);
     return w + f.len;
 }
 
@@ -473,13 +498,13 @@ static inline __attribute__((always_inline)) void put_head_and(Buf *b, const Out
             }
             w += id_len;
             *w++ = '"';
-            memcpy(w, o->text + rest.off, rest.len);
+            memcpy(w, o->text.p + rest.off, rest.len);
             b->n = (size_t)(w + rest.len - b->p);
             return;
         }
     }
     put_head(b, id, id_len);
-    buf_put(b, o->text + rest.off, rest.len);
+    buf_put(b, o->text.p + rest.off, rest.len);
 }
 
 /* put_head, then "decision" (for lines that no policy decided). */
@@ -550,7 +575,7 @@ static void put_fields(Buf *b, const OutPolicy *o, uint64_t mask)
 
 static bool same_frag(const OutPolicy *o, Frag a, Frag b)
 {
-    return a.len == b.len && memcmp(o->text + a.off, o->text + b.off, a.len) == 0;
+    return a.len == b.len && memcmp(o->text.p + a.off, o->text.p + b.off, a.len) == 0;
 }
 
 /* The citations of an obligation's rules, each once, in rule order. */
@@ -701,6 +726,7 @@ void out_decision(Buf *b, OutPolicy *o, const char *id, size_t id_len, const Dec
     if (decision_is_empty(d)) {
         put_head_and(b, o, id, id_len, o->empty[kind]);
     } else {
+        out_need_rules(o, d);
         put_head_and(b, o, id, id_len, o->head[kind]);
         put_decision_rest(b, o, d);
     }

@@ -32,7 +32,9 @@
  *
  * This is pcrvm's hot path: everything fixed per policy (its "id@version",
  * each rule's id and reason object, each field name) is rendered once into
- * an OutPolicy, so a line is mostly memcpy. */
+ * an OutPolicy, so a line is mostly memcpy. A rule's parts are rendered the
+ * first time a line names it, so a policy of many rules costs little to
+ * load. */
 #ifndef PCR_OUT_H
 #define PCR_OUT_H
 
@@ -45,8 +47,9 @@
 
 typedef struct OutPolicy OutPolicy;
 
-/* Pre-renders the JSON fragments of p. p must outlive the result; free it
- * with out_policy_free (NULL is fine). Never fails (allocation aborts). */
+/* Pre-renders the JSON fragments of p (its rules' when first needed, by
+ * out_decision). p must outlive the result; free it with out_policy_free
+ * (NULL is fine). Never fails (allocation aborts). */
 OutPolicy *out_policy_new(const Prog *p);
 void out_policy_free(OutPolicy *o);
 

@@ -681,3 +681,77 @@ Test(lines, one_rule_one_obligation_lines_say_what_the_decision_says)
     cr_assert_eq(checked, 40);
     pcr_engine_free(e);
 }
+
+/* A rule's fragments are rendered the first time a line names it: the
+ * lines must not depend on which rules came first, nor on how many were
+ * rendered before (the fragment text grows and moves). Every record is
+ * decided by three engines: one in the batch's order, one in the reverse
+ * order, and the first again once it has named every rule; each line must
+ * be the same in all three. */
+static const char lazy_src[] =
+    "use std.request\n"
+    "policy lazy { payer \"lazy\" title \"Lazy\" version \"2\" effective 2026-01-01 reviewer \"Plan UM\"\n"
+    "  source \"list.txt\" \"The list\" source \"memo.txt\" \"A memo\" }\n"
+    "codeset a \"A\" { CPT 70551..70553 }\n"
+    "codeset b \"B\" { CPT 70552 70554 }\n"
+    "codeset c \"C\" { HCPCS E0100..E0199 }\n"
+    "rule img \"Imaging\" { cite \"list.txt\" section \"Imaging, \\\"MRI\\\"\" cite \"memo.txt\"\n"
+    "  when code in a require prior_auth reviewer \"eviCore\" deadline 3 business_days before service }\n"
+    "rule adult \"Adults\" { cite \"list.txt\" section \"Adults\"\n"
+    "  when code in a and member_age >= 18 require notification deadline 2 days after service }\n"
+    "rule both \"Both\" { cite \"memo.txt\" when code in b unless emergent require prior_auth\n"
+    "  reviewer \"AIM\", \"Carelon\" deadline 72 hours before service }\n"
+    "rule dme \"DME\" { when code in c require not_covered }\n"
+    "rule dme_adult \"DME adults\" { cite \"list.txt\" when code in c and member_age >= 65 require prior_auth }\n";
+
+Test(lines, the_lines_do_not_depend_on_which_rules_were_named_first)
+{
+    static const char *const codes[] = {"\"70551\"", "\"70552\"", "\"70553\"", "\"70554\"",
+                                        "\"E0100\",\"code_system\":\"HCPCS\"", "\"99213\""};
+    static const char *const more[] = {"", ",\"member_age\":17", ",\"member_age\":40", ",\"member_age\":70",
+                                       ",\"emergent\":true", ",\"emergent\":false,\"member_age\":30"};
+    enum { N = (sizeof codes / sizeof codes[0]) * (sizeof more / sizeof more[0]) };
+    char recs[N][256];
+    size_t n = 0;
+    for (size_t c = 0; c < sizeof codes / sizeof codes[0]; c++)
+        for (size_t m = 0; m < sizeof more / sizeof more[0]; m++, n++)
+            snprintf(recs[n], sizeof recs[n],
+                     "{\"id\":\"r%zu\",\"payer\":\"lazy\",\"code\":%s,\"service_date\":\"2026-03-04\","
+                     "\"requested_at\":\"2026-02-20T09:30\"%s}",
+                     n, codes[c], more[m]);
+    pcr_engine *fwd = th_engine("lazy.pcr", lazy_src), *rev = th_engine("lazy.pcr", lazy_src);
+    cr_assert(fwd && rev);
+    char *want[N];
+    size_t decided = 0, several = 0, possible = 0;
+    for (size_t i = 0; i < N; i++) {
+        size_t len;
+        pcr_decision_kind k;
+        const char *line = eval(fwd, recs[i], &len, &k);
+        want[i] = strndup(line, len);
+        pcr_decision d;
+        cr_assert_eq(pcr_engine_decision(fwd, &d), PCR_OK);
+        decided += d.nrules > 0;
+        several += d.nobligations > 1;
+        possible += d.npossible > 0;
+    }
+    /* the batch names every rule, alone and together, and leaves some open */
+    cr_assert(decided > N / 2 && several > 0 && possible > 0, "%zu decided, %zu with several, %zu open", decided,
+              several, possible);
+    for (size_t i = N; i-- > 0;) {
+        size_t len;
+        pcr_decision_kind k;
+        const char *line = eval(rev, recs[i], &len, &k);
+        cr_assert(len == strlen(want[i]) && memcmp(line, want[i], len) == 0, "reversed:\n%.*s\nwant\n%s", (int)len,
+                  line, want[i]);
+    }
+    for (size_t i = 0; i < N; i++) {
+        size_t len;
+        pcr_decision_kind k;
+        const char *line = eval(fwd, recs[i], &len, &k);
+        cr_assert(len == strlen(want[i]) && memcmp(line, want[i], len) == 0, "again:\n%.*s\nwant\n%s", (int)len,
+                  line, want[i]);
+        free(want[i]);
+    }
+    pcr_engine_free(fwd);
+    pcr_engine_free(rev);
+}
