@@ -123,6 +123,8 @@ void buf_put_json_str(Buf *b, const char *s, size_t n)
     b->n += n + 2;
 }
 
+size_t buf_json_str_room(const char *s, size_t n) { return json_plain(s, n) ? n + 2 : 6 * n + 2; }
+
 void buf_put_u8(Buf *b, uint8_t v) { buf_putc(b, (char)v); }
 
 void buf_put_u16(Buf *b, uint16_t v)

@@ -70,6 +70,9 @@ void buf_puts(Buf *b, const char *s);
 void buf_printf(Buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Appends s as a JSON string literal (quotes, escapes; s must be UTF-8). */
 void buf_put_json_str(Buf *b, const char *s, size_t n);
+/* At most the bytes buf_put_json_str writes for s: n + 2 when no byte
+ * needs escaping, else 6n + 2 (\u00XX is the longest escape). */
+size_t buf_json_str_room(const char *s, size_t n);
 void buf_put_u8(Buf *b, uint8_t v);
 void buf_put_u16(Buf *b, uint16_t v); /* little-endian */
 void buf_put_u32(Buf *b, uint32_t v); /* little-endian */

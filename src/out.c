@@ -6,6 +6,7 @@
  * lengths are Prog.strlens). */
 #include "out.h"
 
+#include <assert.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +29,12 @@ struct OutPolicy {
     /* The per-rule fragments below are rendered the first time a line
      * names the rule (out_need_rules): a policy of 10,000 rules renders
      * only those a batch fires, not megabytes at load. rule_id[r].len is 0
-     * until then (an id's fragment has at least its two quotes). */
+     * until then (an id's fragment has at least its two quotes). The room
+     * for all of them is reserved in text at load (rule_room), so text
+     * never moves: only the pages written become resident, and nothing is
+     * allocated while lines are written (a buffer grown then would sit
+     * above memory the caller frees, as a PostgreSQL backend's per-query
+     * memory, and keep the allocator from returning it). */
     Frag *rule_id; /* per rule: its id as a JSON string */
     Frag *reason;  /* per rule: its whole reasons-array object */
     Frag *cite;    /* per rule: its citations, each a JSON string, at cite[cite_at[r] ..] */
@@ -217,6 +223,29 @@ static void put_obl_close(Buf *b, OutPolicy *o, uint32_t r)
     o->obl_close[r] = frag_since(b, start);
 }
 
+/* At most the bytes of Prog string s as a JSON string. */
+static size_t json_room(const Prog *p, uint32_t s) { return buf_json_str_room(p->strs[s], p->strlens[s]); }
+
+/* At most the bytes render_rule writes for rule r: its literals (250
+ * bytes with the longest outcome names; 320 counted), its id 4 times, its
+ * title, each citation at most 4 times (the first as "citation" too; a
+ * section joined to its document by ", ") and each reviewer once, with
+ * their commas. render_rule asserts it. */
+static size_t rule_room(const Prog *p, uint32_t r)
+{
+    const PRule *rule = &p->rules[r];
+    size_t room = 320 + 4 * json_room(p, rule->id);
+    if (rule->title != PIDX_NONE) room += json_room(p, rule->title);
+    for (uint32_t k = 0; k < rule->cite_count; k++) {
+        uint32_t doc = p->refs[rule->cite_first + 2 * k], sec = p->refs[rule->cite_first + 2 * k + 1];
+        room += 4 * (1 + json_room(p, doc) + (sec == PIDX_NONE ? 0 : json_room(p, sec)));
+    }
+    const uint32_t *rev = rule->rev_count ? p->refs + rule->rev_first : &p->reviewer;
+    uint32_t nrev = rule->rev_count ? rule->rev_count : p->reviewer != PIDX_NONE;
+    for (uint32_t k = 0; k < nrev; k++) room += 1 + json_room(p, rev[k]);
+    return room;
+}
+
 /* Renders rule r's fragments at the end of o->text. In the order
  * rendered: one_rule (rule_id and reason inside it), obl_open (reviewer
  * inside it), which together are solo_mid; obl_close, which with SOLO_END
@@ -248,6 +277,7 @@ static void render_rule(OutPolicy *o, uint32_t r)
     put_frag_of(b, o->rule_id[r]);
     PUT_LIT(b, "],\"missing\":");
     o->obl_rules[r] = frag_since(b, at);
+    assert(b->n - one <= rule_room(p, r) && "rule_room is not enough: text would move");
 }
 
 /* Renders the rules of `rules` that are not rendered yet. */
@@ -311,6 +341,10 @@ OutPolicy *out_policy_new(const Prog *p)
         put_pstr(b, p, p->fields[f].name);
         o->field[f] = frag_since(b, start);
     }
+    size_t room = b->n;
+    for (uint32_t r = 0; r < p->nrules; r++) room += rule_room(p, r);
+    b->p = xrealloc(b->p, room); /* exactly: buf_reserve would double it */
+    b->cap = room;
     return o;
 }
 

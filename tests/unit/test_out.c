@@ -91,6 +91,10 @@ Test(json_str, random_strings_and_appending_to_a_full_buffer)
         ref_json_str(&want, s, n);
         cr_assert_eq(got.n - base, want.n, "case %d: length %zu", t, n);
         cr_assert(memcmp(got.p + base, want.p, want.n) == 0, "case %d", t);
+        /* the room reserved for it is enough, and exact for a plain string */
+        size_t room = buf_json_str_room(s, n);
+        cr_assert(want.n <= room && (want.n != n + 2 || room == n + 2), "case %d: %zu bytes, room %zu", t,
+                  want.n, room);
     }
     buf_free(&got);
     buf_free(&want);
