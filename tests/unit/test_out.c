@@ -687,8 +687,8 @@ Test(lines, one_rule_one_obligation_lines_say_what_the_decision_says)
 }
 
 /* A rule's fragments are rendered the first time a line names it: the
- * lines must not depend on which rules came first, nor on how many were
- * rendered before (the fragment text grows and moves). Every record is
+ * lines must not depend on which rules came first, nor on where in the
+ * fragment text each rule's parts were written. Every record is
  * decided by three engines: one in the batch's order, one in the reverse
  * order, and the first again once it has named every rule; each line must
  * be the same in all three. */
@@ -738,7 +738,7 @@ Test(lines, the_lines_do_not_depend_on_which_rules_were_named_first)
         several += d.nobligations > 1;
         possible += d.npossible > 0;
     }
-    /* the batch names every rule, alone and together, and leaves some open */
+    /* most records are decided, some with several obligations, some left open */
     cr_assert(decided > N / 2 && several > 0 && possible > 0, "%zu decided, %zu with several, %zu open", decided,
               several, possible);
     for (size_t i = N; i-- > 0;) {
