@@ -242,10 +242,23 @@ static bool in_shape(const char *allowed, char c)
     return c != '\0' && strchr(allowed, c) != NULL;
 }
 
+/* Whether every position of a code of n characters may hold some
+ * character under sh. shape_of_system leaves a position empty when the
+ * system has no well-formed code with a letter (or a digit) there, as for
+ * the codes of 6 characters with a letter last that a set's prefix `CPT
+ * 21208*` also covers: such an interval holds no code to show. */
+static bool shape_has_codes(const Shape *sh, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (sh->at[i][0] == '\0') return false;
+    return true;
+}
+
 /* Moves c[0..n) up to the smallest code of shape sh that is >= c. False
  * when there is none. */
 static bool code_ceil(const Shape *sh, char *c, size_t n)
 {
+    if (!shape_has_codes(sh, n)) return false;
     size_t i = 0;
     while (i < n && in_shape(sh->at[i], c[i])) i++;
     if (n == 0 || i == n) return n > 0;
@@ -264,6 +277,7 @@ static bool code_ceil(const Shape *sh, char *c, size_t n)
 /* Moves c[0..n) down to the largest code of shape sh that is <= c. */
 static bool code_floor(const Shape *sh, char *c, size_t n)
 {
+    if (!shape_has_codes(sh, n)) return false;
     size_t i = 0;
     while (i < n && in_shape(sh->at[i], c[i])) i++;
     if (i == n) return n > 0;
