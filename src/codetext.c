@@ -246,7 +246,7 @@ static bool in_shape(const char *allowed, char c)
  * character under sh. shape_of_system leaves a position empty when the
  * system has no well-formed code with a letter (or a digit) there, as for
  * the codes of 6 characters with a letter last that a set's prefix `CPT
- * 21208*` also covers: such an interval holds no code to show. */
+ * 21208.*` also covers: such an interval holds no code to show. */
 static bool shape_has_codes(const Shape *sh, size_t n)
 {
     for (size_t i = 0; i < n; i++)

@@ -827,7 +827,7 @@ Test(codes, a_set_no_source_makes_prints_every_prefix_it_holds)
     buf_free(&b);
 }
 
-/* A prefix covers codes longer than its system's (CPT 21208* also covers
+/* A prefix covers codes longer than its system's (CPT 21208.* also covers
  * 212080-2120899, and keys with letters where CPT has none); an interval
  * of a shape no well-formed code has is left out, not shown with made-up
  * ends (fuzz_compile found `212081?-212087U` read from before a shape's
