@@ -151,10 +151,25 @@ static const Name *outcome_name(unsigned o)
 /* See out.h. */
 const char *out_outcome_name(unsigned o) { return outcome_name(o)->name; }
 
+/* Citation k of rule: its document, and its section or PIDX_NONE. */
+static uint32_t cite_doc(const Prog *p, const PRule *rule, uint32_t k) { return p->refs[rule->cite_first + 2 * k]; }
+static uint32_t cite_section(const Prog *p, const PRule *rule, uint32_t k)
+{
+    return p->refs[rule->cite_first + 2 * k + 1];
+}
+
+/* A rule's reviewers: its own, else the policy's default (if any); their
+ * count into *n. */
+static const uint32_t *rule_reviewers(const Prog *p, const PRule *rule, uint32_t *n)
+{
+    *n = rule->rev_count ? rule->rev_count : p->reviewer != PIDX_NONE;
+    return rule->rev_count ? p->refs + rule->rev_first : &p->reviewer;
+}
+
 /* Citation k of rule as a JSON string: "DOC, SECTION" or "DOC". */
 static void put_cite(Buf *b, const Prog *p, const PRule *rule, uint32_t k)
 {
-    uint32_t doc = p->refs[rule->cite_first + 2 * k], sec = p->refs[rule->cite_first + 2 * k + 1];
+    uint32_t doc = cite_doc(p, rule, k), sec = cite_section(p, rule, k);
     if (sec == PIDX_NONE) put_pstr(b, p, doc);
     else put_joined(b, p, doc, ", ", 2, sec);
 }
@@ -193,8 +208,8 @@ static void put_obl_open(Buf *b, OutPolicy *o, uint32_t r)
 {
     const Prog *p = o->p;
     const PRule *rule = &p->rules[r];
-    const uint32_t *rev = rule->rev_count ? p->refs + rule->rev_first : &p->reviewer;
-    uint32_t nrev = rule->rev_count ? rule->rev_count : p->reviewer != PIDX_NONE;
+    uint32_t nrev;
+    const uint32_t *rev = rule_reviewers(p, rule, &nrev);
     size_t start = b->n;
     const Name *n = outcome_name(rule->outcome);
     PUT_LIT(b, "{\"outcome\":");
@@ -237,11 +252,11 @@ static size_t rule_room(const Prog *p, uint32_t r)
     size_t room = 320 + 4 * json_room(p, rule->id);
     if (rule->title != PIDX_NONE) room += json_room(p, rule->title);
     for (uint32_t k = 0; k < rule->cite_count; k++) {
-        uint32_t doc = p->refs[rule->cite_first + 2 * k], sec = p->refs[rule->cite_first + 2 * k + 1];
-        room += 4 * (1 + json_room(p, doc) + (sec == PIDX_NONE ? 0 : json_room(p, sec)));
+        uint32_t sec = cite_section(p, rule, k);
+        room += 4 * (1 + json_room(p, cite_doc(p, rule, k)) + (sec == PIDX_NONE ? 0 : json_room(p, sec)));
     }
-    const uint32_t *rev = rule->rev_count ? p->refs + rule->rev_first : &p->reviewer;
-    uint32_t nrev = rule->rev_count ? rule->rev_count : p->reviewer != PIDX_NONE;
+    uint32_t nrev;
+    const uint32_t *rev = rule_reviewers(p, rule, &nrev);
     for (uint32_t k = 0; k < nrev; k++) room += 1 + json_room(p, rev[k]);
     return room;
 }
@@ -287,13 +302,13 @@ static inline void need_rules(OutPolicy *o, const uint32_t *rules, uint32_t n)
         if (o->rule_id[rules[k]].len == 0) render_rule(o, rules[k]);
 }
 
-/* Renders every rule d's line names (fired, and in an obligation, certain
- * or possible) that is not rendered yet. */
+/* Renders every rule d's line names that is not rendered yet: the fired
+ * ones, which include every certain obligation's (vm_combine groups those
+ * from d->rules), and the possible obligations' (unknown rules among
+ * them). */
 static void out_need_rules(OutPolicy *o, const Decision *d)
 {
     need_rules(o, d->rules, d->nrules);
-    for (uint32_t k = 0; k < d->nobligations; k++)
-        need_rules(o, d->obligations[k].rules, d->obligations[k].nrules);
     for (uint32_t k = 0; k < d->npossible; k++)
         need_rules(o, d->possible[k].rules, d->possible[k].nrules);
 }
