@@ -183,26 +183,45 @@ static bool is_letter(char c)
     return c >= 'A' && c <= 'Z';
 }
 
+/* Whether sys has well-formed codes of n characters (codes.c
+ * code_normalize). A prefix covers keys of every length up to
+ * CODE_MAX_CHARS: CPT 2120* also covers 2120 and 212000, which no CPT
+ * code is. */
+static bool system_has_length(CodeSystem sys, size_t n)
+{
+    switch (sys) {
+    case SYS_CPT:
+    case SYS_HCPCS: return n == 5;
+    case SYS_REV: return n == 4;
+    case SYS_POS: return n == 2;
+    case SYS_ICD10: return n >= 3;
+    default: return true;
+    }
+}
+
 /* The well-formed codes of sys (codes.c code_normalize) with letters where
  * c[0..n) has letters and digits where it has digits: a key interval holds
- * codes of one shape (codes.h). */
+ * codes of one shape (codes.h). Every position is empty when sys has no
+ * code of n characters. */
 static void shape_of_system(Shape *sh, CodeSystem sys, const char *c, size_t n)
 {
     static const char letters[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    static const char hcpcs_first[] = "ABCDEFGHIJKLMNOPQRSTUV";
     static const char alnum[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
     static const char cpt_last[] = "0123456789FTU";
+    bool some = system_has_length(sys, n);
     for (size_t i = 0; i < CODE_MAX_CHARS; i++) {
         const char *all;
         switch (sys) {
         case SYS_CPT: all = i == 4 ? cpt_last : digits; break;
-        case SYS_HCPCS: all = i == 0 ? letters : digits; break;
+        case SYS_HCPCS: all = i == 0 ? hcpcs_first : digits; break;
         case SYS_ICD10: all = i == 0 ? letters : i == 1 ? digits : alnum; break;
         case SYS_REV:
         case SYS_POS: all = digits; break;
         default: all = alnum; break;
         }
         size_t k = 0;
-        for (const char *q = all; *q; q++)
+        for (const char *q = all; *q && some; q++)
             if (i < n && is_letter(*q) == is_letter(c[i])) sh->at[i][k++] = *q;
         sh->at[i][k] = '\0';
     }
@@ -244,9 +263,10 @@ static bool in_shape(const char *allowed, char c)
 
 /* Whether every position of a code of n characters may hold some
  * character under sh. shape_of_system leaves a position empty when the
- * system has no well-formed code with a letter (or a digit) there, as for
- * the codes of 6 characters with a letter last that a set's prefix `CPT
- * 21208.*` also covers: such an interval holds no code to show. */
+ * system has no well-formed code with a letter (or a digit) there, or
+ * none of n characters, as for the codes of 6 characters that a set's
+ * prefix `CPT 21208.*` also covers: such an interval holds no code to
+ * show. */
 static bool shape_has_codes(const Shape *sh, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -314,6 +334,8 @@ static void item_add(Items *items, const char *lo, const char *hi, size_t n)
  * written. (The compiler never builds an interval such as 0163T..0165T,
  * which would also hold 0163U-0163Z and 0164A-0164Z: that range is three
  * intervals, codes.c code_set_add_range.) */
+enum { LOOKS_MAX = 26 }; /* looks an interval shows a range each for, at most */
+
 static void add_interval(Items *items, CodeSystem sys, CodeKey lo, CodeKey hi)
 {
     char a[CODE_MAX_CHARS + 1], z[CODE_MAX_CHARS + 1];
@@ -330,6 +352,32 @@ static void add_interval(Items *items, CodeSystem sys, CodeKey lo, CodeKey hi)
     if (!code_ceil(&sh, a, n) || !code_floor(&sh, z, n) || memcmp(a, z, n) > 0) return;
     if (same_look(a, z, n)) {
         item_add(items, a, z, n);
+        return;
+    }
+    /* Ends of different looks: the codes of each look (its letters fixed,
+     * digits free) run from the look's first code >= a to its last <= z,
+     * so CPT 0* holds 0000F-0999F, 0000T-0999T and 0000U-0999U. With more
+     * looks than LOOKS_MAX (two or more letters free), a range for a's
+     * look and one for z's. */
+    size_t looks = 1, pos[CODE_MAX_CHARS], npos = 0, pick[CODE_MAX_CHARS] = {0};
+    for (size_t i = 0; i < n; i++)
+        if (is_letter(a[i])) looks *= strlen(sh.at[i]), pos[npos++] = i;
+    if (looks <= LOOKS_MAX) {
+        Shape look = sh;
+        for (bool more = true; more;) {
+            for (size_t k = 0; k < npos; k++) {
+                look.at[pos[k]][0] = sh.at[pos[k]][pick[k]];
+                look.at[pos[k]][1] = '\0';
+            }
+            char from[CODE_MAX_CHARS + 1], to[CODE_MAX_CHARS + 1];
+            memcpy(from, a, n);
+            memcpy(to, z, n);
+            if (code_ceil(&look, from, n) && code_floor(&look, to, n) && memcmp(from, to, n) <= 0)
+                item_add(items, from, to, n);
+            size_t k = npos; /* the next look, the last letter position fastest */
+            while (k > 0 && sh.at[pos[k - 1]][++pick[k - 1]] == '\0') pick[--k] = 0;
+            more = k > 0;
+        }
         return;
     }
     char a_last[CODE_MAX_CHARS + 1], z_first[CODE_MAX_CHARS + 1];

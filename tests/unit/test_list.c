@@ -692,8 +692,9 @@ Test(codes, looks_stay_apart)
         add_code(&s, SYS_CPT, codes[i], codes[i]);
     add_code(&s, SYS_CPT, "0163T", "0165T");
     /* 0163T..0165T also holds 0163U (and 0164A ..., not 01640): shown as written;
-     * 0165U extends the interval, which then shows both looks */
-    expect_codes(&s, "CPT 0094U-0097U, 0095T, 0163T-0165T, 0163U-0165U");
+     * 0165U extends the interval, which then shows every look it holds: the
+     * CPT codes ending in F, T or U from 0163T to 0165U */
+    expect_codes(&s, "CPT 0094U-0097U, 0095T, 0163T-0165T, 0163U-0165U, 0164F-0165F");
 }
 
 /* Set differences leave interval ends between codes: they print as the
@@ -827,17 +828,26 @@ Test(codes, a_set_no_source_makes_prints_every_prefix_it_holds)
     buf_free(&b);
 }
 
-/* A prefix covers codes longer than its system's (CPT 21208.* also covers
- * 212080-2120899, and keys with letters where CPT has none); an interval
- * of a shape no well-formed code has is left out, not shown with made-up
- * ends (fuzz_compile found `212081?-212087U` read from before a shape's
- * empty position). */
+/* A prefix covers keys of every length and shape that start with it (CPT
+ * 21208.* also covers 212080-2120899, and keys with letters where CPT has
+ * none); an interval of a length or shape no well-formed code of the
+ * system has is left out, not shown with made-up ends (fuzz_compile found
+ * `212081?-212087U` read from before a shape's empty position). */
 Test(words, a_prefix_past_its_systems_codes_lists_only_codes_it_can_hold)
 {
     char *out = rule_listing("  when code in { CPT 21208.* }\n  require prior_auth");
-    expect_has(out, "the code is one of CPT 21208, 212080-212089, 2120800-2120899");
-    cr_assert_null(strstr(out, "212081"), "%s", out);
+    expect_has(out, "the code is one of CPT 21208");
+    cr_assert_null(strstr(out, "CPT 21208,"), "%s", out);
+    cr_assert_null(strstr(out, "212080"), "%s", out);
     for (const char *c = out; *c; c++)
         cr_assert((unsigned char)*c >= 0x20 || *c == '\n', "byte 0x%02x in:\n%s", (unsigned char)*c, out);
+    free(out);
+    /* CPT codes are 5 characters, HCPCS codes begin with A to V; the
+     * prefix's codes ending in a letter are each look between its ends */
+    out = rule_listing("  when code in { CPT 2120* HCPCS V1* }\n  require prior_auth");
+    expect_has(out, "the code is one of CPT 21200-21209, 2120F, 2120T, 2120U; HCPCS V1000-V1999");
+    cr_assert_null(strstr(out, "CPT 2120,"), "%s", out);
+    cr_assert_null(strstr(out, "212000"), "%s", out);
+    cr_assert_null(strstr(out, "V10000"), "%s", out);
     free(out);
 }
