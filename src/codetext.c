@@ -322,6 +322,8 @@ static void item_add(Items *items, const char *lo, const char *hi, size_t n)
     c->nlo = c->nhi = (uint8_t)n;
 }
 
+enum { LOOKS_MAX = 26 }; /* looks an interval shows a range each for, at most */
+
 /* One interval of a compiled set, as the codes a reader expects.
  *
  * An interval holds the codes of one length and shape between its ends
@@ -334,8 +336,6 @@ static void item_add(Items *items, const char *lo, const char *hi, size_t n)
  * written. (The compiler never builds an interval such as 0163T..0165T,
  * which would also hold 0163U-0163Z and 0164A-0164Z: that range is three
  * intervals, codes.c code_set_add_range.) */
-enum { LOOKS_MAX = 26 }; /* looks an interval shows a range each for, at most */
-
 static void add_interval(Items *items, CodeSystem sys, CodeKey lo, CodeKey hi)
 {
     char a[CODE_MAX_CHARS + 1], z[CODE_MAX_CHARS + 1];
