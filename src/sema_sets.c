@@ -73,14 +73,16 @@ static bool norm_code(Sema *s, CodeSystem sys, const Node *c, char *out, size_t 
 /* A prefix item `SYS P*`: every code of the system that starts with P.
  * P is checked by completing it with zeros to the system's shortest code
  * (`ICD10 O*` as O00, `HCPCS J9*` as J9000) and normalizing that, so any
- * length from one character to a whole code is accepted. */
+ * length from one character to a whole code is accepted. Only an ICD-10
+ * prefix may end in its code's dot (`C50.*`): no other system's codes
+ * have one (`CPT 21208.*` is an error, as `CPT 212.08` is). */
 static bool add_prefix(Sema *s, CodeSystem sys, const Node *c, CodeSet *out)
 {
     if (s->set_work_over) return false;
     const char *text = c->str ? c->str : "";
     size_t n = strlen(text);
     if (n && text[n - 1] == '*') n--;
-    if (n && text[n - 1] == '.') n--; /* "C50.*" is the prefix C50 */
+    if (n && text[n - 1] == '.' && sys == SYS_ICD10) n--; /* "C50.*" is the prefix C50 */
     size_t full = sys == SYS_ICD10 ? 3 : sys == SYS_REV ? 4 : sys == SYS_POS ? 2 : 5;
     char padded[CODE_MAX_CHARS + 8], norm[CODE_MAX_CHARS + 1];
     size_t pad = n < full ? full - n : 0, k;
