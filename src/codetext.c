@@ -356,14 +356,17 @@ static void add_interval(Items *items, CodeSystem sys, CodeKey lo, CodeKey hi)
     }
     /* Ends of different looks: the codes of each look (its letters fixed,
      * digits free) run from the look's first code >= a to its last <= z,
-     * so CPT 0* holds 0000F-0999F, 0000T-0999T and 0000U-0999U. With more
-     * looks than LOOKS_MAX (two or more letters free), a range for a's
-     * look and one for z's. */
-    size_t looks = 1, pos[CODE_MAX_CHARS], npos = 0, pick[CODE_MAX_CHARS] = {0};
-    for (size_t i = 0; i < n; i++)
+     * so CPT 0* holds 0000F-0999F, 0000T-0999T and 0000U-0999U. The
+     * letters of the ends' common start are every code's. With more looks
+     * than LOOKS_MAX (two or more letters free), a range for a's look and
+     * one for z's. */
+    size_t looks = 1, pos[CODE_MAX_CHARS], npos = 0, pick[CODE_MAX_CHARS] = {0}, same = 0;
+    while (same < n && a[same] == z[same]) same++; /* every code between starts as both ends do */
+    for (size_t i = same; i < n; i++)
         if (is_letter(a[i])) looks *= strlen(sh.at[i]), pos[npos++] = i;
     if (looks <= LOOKS_MAX) {
         Shape look = sh;
+        for (size_t i = 0; i < same; i++) look.at[i][0] = a[i], look.at[i][1] = '\0';
         for (bool more = true; more;) {
             for (size_t k = 0; k < npos; k++) {
                 look.at[pos[k]][0] = sh.at[pos[k]][pick[k]];
