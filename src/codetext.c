@@ -265,7 +265,7 @@ static bool in_shape(const char *allowed, char c)
  * character under sh. shape_of_system leaves a position empty when the
  * system has no well-formed code with a letter (or a digit) there, or
  * none of n characters, as for the codes of 6 characters that a set's
- * prefix `CPT 21208.*` also covers: such an interval holds no code to
+ * prefix `CPT 21208*` also covers: such an interval holds no code to
  * show. */
 static bool shape_has_codes(const Shape *sh, size_t n)
 {

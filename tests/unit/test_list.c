@@ -698,8 +698,8 @@ Test(codes, looks_stay_apart)
 }
 
 /* An interval whose ends differ in a letter holds every look between
- * them (what is left of C50.911* without C50.911, or of CPT 0*): each shows, not
- * only the ends' looks. */
+ * them (what is left of C50.911* without C50.911, or of CPT 0*): each
+ * shows, not only the ends' looks. */
 Test(codes, every_look_between_the_ends_shows)
 {
     CodeSet s = {0};
@@ -841,7 +841,8 @@ Test(codes, a_set_no_source_makes_prints_every_prefix_it_holds)
     const char *start = "ICD-10 C50, C50.0*-C50.9*, C50.A, C50.A0*-C50.A9*, C50.AA, C50.AA0-C50.AA9, ";
     cr_expect_eq(strncmp(b.p, start, strlen(start)), 0, "%.200s", b.p);
     cr_expect_not_null(strstr(b.p, ", C50.AAZ*, C50.ABA*, "));
-    cr_expect_not_null(strstr(b.p, ", C50.AZZ*, C50.B, C50.B0*-C50.B9*, "), "C50.B to C50.Y, as C50.A and C50.Z");
+    /* C50.B to C50.Y show, as C50.A and C50.Z do */
+    cr_expect_not_null(strstr(b.p, ", C50.AZZ*, C50.B, C50.B0*-C50.B9*, "));
     const char *end = ", C50.ZZZ*, C51.0A0-C7?.???, D05.1, Z68.35";
     cr_expect_str_eq(b.p + strlen(b.p) - strlen(end), end);
     buf_free(&b);
