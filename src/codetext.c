@@ -362,7 +362,7 @@ static void add_interval(Items *items, CodeSystem sys, CodeKey lo, CodeKey hi)
      * one for z's. */
     size_t looks = 1, pos[CODE_MAX_CHARS], npos = 0, pick[CODE_MAX_CHARS] = {0}, same = 0;
     while (same < n && a[same] == z[same]) same++; /* every code between starts as both ends do */
-    for (size_t i = same; i < n; i++)
+    for (size_t i = same; i < n && i < CODE_MAX_CHARS; i++)
         if (is_letter(a[i])) looks *= strlen(sh.at[i]), pos[npos++] = i;
     if (looks <= LOOKS_MAX) {
         Shape look = sh;
