@@ -18,6 +18,13 @@ void buf_reserve(Buf *b, size_t extra)
     b->cap = cap;
 }
 
+void buf_reserve_exact(Buf *b, size_t extra)
+{
+    if (b->cap - b->n >= extra) return;
+    b->p = xrealloc(b->p, b->n + extra);
+    b->cap = b->n + extra;
+}
+
 void buf_puts(Buf *b, const char *s) { buf_put(b, s, strlen(s)); }
 
 void buf_printf(Buf *b, const char *fmt, ...)

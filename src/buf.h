@@ -16,6 +16,9 @@ typedef struct Buf {
 } Buf;
 
 void buf_reserve(Buf *b, size_t extra);
+/* Makes room for exactly `extra` more bytes when there is less (no
+ * doubling): for a buffer sized once whose bytes must not move later. */
+void buf_reserve_exact(Buf *b, size_t extra);
 
 /* Appending is the output's inner loop: inline, growing only when full. */
 static inline void buf_put(Buf *b, const void *data, size_t n)

@@ -78,6 +78,16 @@ static bool all_digits(const char *s, size_t n)
     return true;
 }
 
+void code_system_lengths(CodeSystem sys, size_t *min, size_t *max)
+{
+    switch (sys) {
+    case SYS_ICD10: *min = 3, *max = CODE_MAX_CHARS; break;
+    case SYS_REV: *min = *max = 4; break;
+    case SYS_POS: *min = *max = 2; break;
+    default: *min = *max = 5; break; /* CPT, HCPCS */
+    }
+}
+
 bool code_normalize(CodeSystem sys, const char *s, size_t n, char *out, size_t *outn,
                     const char **why)
 {

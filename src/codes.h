@@ -70,6 +70,9 @@ CodeSystem code_system_from_name(const char *s, size_t n);
  * a range NUBC assigns (3 digits are left-padded to 4); POS 2 digits. */
 bool code_normalize(CodeSystem sys, const char *s, size_t n, char *out, size_t *outn,
                     const char **why);
+/* The fewest and most characters of sys's normalized codes (code_normalize):
+ * CPT and HCPCS 5, REV 4, POS 2, ICD-10 3 to CODE_MAX_CHARS. */
+void code_system_lengths(CodeSystem sys, size_t *min, size_t *max);
 /* Packs an already normalized code (digits and letters; at most
  * CODE_MAX_CHARS are used). Any other byte packs as the digit 0. */
 CodeKey code_key(CodeSystem sys, const char *norm, size_t n);

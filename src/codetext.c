@@ -183,33 +183,21 @@ static bool is_letter(char c)
     return c >= 'A' && c <= 'Z';
 }
 
-/* Whether sys has well-formed codes of n characters (codes.c
- * code_normalize). A prefix covers keys of every length up to
- * CODE_MAX_CHARS: CPT 2120* also covers 2120 and 212000, which no CPT
- * code is. */
-static bool system_has_length(CodeSystem sys, size_t n)
-{
-    switch (sys) {
-    case SYS_CPT:
-    case SYS_HCPCS: return n == 5;
-    case SYS_REV: return n == 4;
-    case SYS_POS: return n == 2;
-    case SYS_ICD10: return n >= 3;
-    default: return true;
-    }
-}
-
 /* The well-formed codes of sys (codes.c code_normalize) with letters where
  * c[0..n) has letters and digits where it has digits: a key interval holds
  * codes of one shape (codes.h). Every position is empty when sys has no
- * code of n characters. */
+ * code of n characters: a prefix covers keys of every length up to
+ * CODE_MAX_CHARS, so CPT 2120* also covers 2120 and 212000, which no CPT
+ * code is. */
 static void shape_of_system(Shape *sh, CodeSystem sys, const char *c, size_t n)
 {
     static const char letters[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
     static const char hcpcs_first[] = "ABCDEFGHIJKLMNOPQRSTUV";
     static const char alnum[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
     static const char cpt_last[] = "0123456789FTU";
-    bool some = system_has_length(sys, n);
+    size_t shortest, longest;
+    code_system_lengths(sys, &shortest, &longest);
+    bool some = n >= shortest && n <= longest;
     for (size_t i = 0; i < CODE_MAX_CHARS; i++) {
         const char *all;
         switch (sys) {

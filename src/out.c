@@ -152,7 +152,10 @@ static const Name *outcome_name(unsigned o)
 const char *out_outcome_name(unsigned o) { return outcome_name(o)->name; }
 
 /* Citation k of rule: its document, and its section or PIDX_NONE. */
-static uint32_t cite_doc(const Prog *p, const PRule *rule, uint32_t k) { return p->refs[rule->cite_first + 2 * k]; }
+static uint32_t cite_doc(const Prog *p, const PRule *rule, uint32_t k)
+{
+    return p->refs[rule->cite_first + 2 * k];
+}
 static uint32_t cite_section(const Prog *p, const PRule *rule, uint32_t k)
 {
     return p->refs[rule->cite_first + 2 * k + 1];
@@ -356,10 +359,9 @@ OutPolicy *out_policy_new(const Prog *p)
         put_pstr(b, p, p->fields[f].name);
         o->field[f] = frag_since(b, start);
     }
-    size_t room = b->n;
+    size_t room = 0;
     for (uint32_t r = 0; r < p->nrules; r++) room += rule_room(p, r);
-    b->p = xrealloc(b->p, room); /* exactly: buf_reserve would double it */
-    b->cap = room;
+    buf_reserve_exact(b, room);
     return o;
 }
 

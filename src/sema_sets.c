@@ -83,7 +83,8 @@ static bool add_prefix(Sema *s, CodeSystem sys, const Node *c, CodeSet *out)
     size_t n = strlen(text);
     if (n && text[n - 1] == '*') n--;
     if (n && text[n - 1] == '.' && sys == SYS_ICD10) n--; /* "C50.*" is the prefix C50 */
-    size_t full = sys == SYS_ICD10 ? 3 : sys == SYS_REV ? 4 : sys == SYS_POS ? 2 : 5;
+    size_t full, longest;
+    code_system_lengths(sys, &full, &longest);
     char padded[CODE_MAX_CHARS + 8], norm[CODE_MAX_CHARS + 1];
     size_t pad = n < full ? full - n : 0, k;
     if (n == 0 || n + pad >= sizeof padded) {
