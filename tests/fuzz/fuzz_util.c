@@ -246,7 +246,11 @@ static void put_value(Gen *g, uint32_t f, unsigned v, int32_t day, const int *ta
     const PField *pf = &p->fields[f];
     switch ((ValType)pf->type) {
     case VT_BOOL: buf_puts(g->b, v ? "false" : "true"); break;
-    case VT_INT: buf_printf(g->b, "%lld", (long long)pick_const(p, f + 7 * v, 1) + v); break;
+    case VT_INT: { /* a constant, or the next int past it (before it at the largest) */
+        int64_t c = pick_const(p, f + 7 * v, 1);
+        buf_printf(g->b, "%lld", (long long)(v && c == INT64_MAX ? c - 1 : c + (int64_t)v));
+        break;
+    }
     case VT_MONEY: {
         int64_t c = pick_const(p, f + 5 * v, 150000);
         uint64_t m = c < 0 ? 0 - (uint64_t)c : (uint64_t)c;

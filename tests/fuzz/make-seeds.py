@@ -13,7 +13,7 @@ Seeds come from policies/, policies/examples/ and tests/golden/, plus the
 hand-written files of tests/fuzz/seeds/ (edge cases per target).
 
 It also rebuilds the bytecode reproducers of tests/fuzz/regressions/bytecode/
-(docs/reliability.md, F1 and F2) from this pcrc's output, so that they stay
+(docs/reliability.md, F1, F2 and F7) from this pcrc's output, so that they stay
 of the format version the loader reads: a file of another version is
 rejected before the loader reaches what it reproduces (test_bc checks that
 none is)."""
@@ -126,7 +126,7 @@ def image(header, secs):
 
 
 def regressions(pcrc, tmp):
-    """The bytecode reproducers of docs/reliability.md (F1, F2), rebuilt."""
+    """The bytecode reproducers of docs/reliability.md (F1, F2, F7), rebuilt."""
     reg = 'tests/fuzz/regressions/bytecode'
     tiny = os.path.join(tmp, 'tiny.pcrb')
     if not compiles(pcrc, 'tests/fuzz/seeds/compile/tiny.pcr', tiny):
@@ -156,6 +156,21 @@ def regressions(pcrc, tmp):
             i = sec[1].index(struct.pack('<I', 2) + b'id')
             sec[1] = sec[1][:i + 4] + b'iq' + sec[1][i + 6:]
     put(reg, 'F2-id-field-renamed.pcrb', image(data, secs))
+    # F7: own_schema with every constant the largest int (no source can
+    # write it: integers have at most 18 digits), where the sample records
+    # tried the constant plus one
+    own = os.path.join(tmp, 'own.pcrb')
+    if not compiles(pcrc, 'tests/fuzz/seeds/compile/own_schema.pcr', own):
+        sys.exit('cannot compile tests/fuzz/seeds/compile/own_schema.pcr')
+    data = open(own, 'rb').read()
+    secs = sections(data)
+    for sec in secs:
+        if sec[0] == b'CNST':
+            n = struct.unpack_from('<I', sec[1], 0)[0]
+            if n == 0:
+                sys.exit('own_schema.pcr has no constant')
+            sec[1] = struct.pack('<I', n) + struct.pack('<q', 2**63 - 1) * n
+    put(reg, 'F7-int-constant-at-max.pcrb', image(data, secs))
 
 
 def put(dirname, name, data):

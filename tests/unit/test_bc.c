@@ -1660,8 +1660,9 @@ Test(bc, role_fields_must_carry_their_names)
  * another version is rejected at its header, so a seed would never reach
  * the verifier and a reproducer would prove nothing; after a new version,
  * tests/fuzz/make-seeds.py rebuilds both. Every seed loads; the F1
- * reproducers load (their empty tables reach the verifier and the VM), and
- * F2 is rejected for its renamed id field. */
+ * reproducers load (their empty tables reach the verifier and the VM), F2
+ * is rejected for its renamed id field, and F7 loads (its constants reach
+ * the fuzzer's sample records). */
 Test(bc, the_fuzzers_bytecode_inputs_are_of_this_format)
 {
     char dir[4096], path[4096 + 256], err[256];
@@ -1687,6 +1688,7 @@ Test(bc, the_fuzzers_bytecode_inputs_are_of_this_format)
         {"F1-empty-sets-null-ranges.pcrb", NULL},
         {"F1-empty-segment-null-seg-rules.pcrb", NULL},
         {"F2-id-field-renamed.pcrb", "schema: the id field (field 0) is called iq, not id"},
+        {"F7-int-constant-at-max.pcrb", NULL},
     };
     for (size_t i = 0; i < sizeof reg / sizeof reg[0]; i++) {
         snprintf(path, sizeof path, "%s/tests/fuzz/regressions/bytecode/%s", th_root(), reg[i].file);
