@@ -18,6 +18,7 @@ typedef struct CodeItem {
     char hi[CODE_MAX_CHARS + 1]; /* last code (or prefix) of a run; == lo for one */
     uint8_t nlo, nhi;
     bool prefix; /* lo..hi are ICD-10 prefixes: every code that starts with them */
+    bool span;   /* lo..hi in the source's notation, letters and all (add_spans) */
     bool gone;   /* merged into an earlier item */
 } CodeItem;
 
@@ -89,7 +90,7 @@ static void put_item(Buf *b, CodeSystem sys, const CodeItem *c)
     if (c->prefix) put_prefix(b, c->lo, c->nlo);
     else put_code(b, sys, c->lo, c->nlo);
     if (item_single(c)) return;
-    buf_putc(b, '-');
+    buf_puts(b, c->span ? ".." : "-");
     if (c->prefix) put_prefix(b, c->hi, c->nhi);
     else put_code(b, sys, c->hi, c->nhi);
 }
@@ -131,6 +132,12 @@ static size_t first_from(const CodeItem *v, size_t from, size_t to, const char *
     return from;
 }
 
+/* Whether c may join a run of items with (or without) prefix. */
+static bool joins(const CodeItem *c, bool prefix)
+{
+    return !c->gone && !c->span && c->prefix == prefix;
+}
+
 /* Joins runs: an item followed (anywhere later in the sorted list: C4A.*
  * sorts between C49.* and C50.*) by the next code of its run becomes one
  * item "first-last". 0001U, 0002U, ... 0999U print as 0001U-0999U and
@@ -142,15 +149,15 @@ static void join_runs(CodeItem *v, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         CodeItem *cur = &v[i];
-        if (cur->gone) continue;
+        if (!joins(cur, cur->prefix)) continue; /* a span runs on letters: no next code */
         size_t from = i + 1;
         char want[CODE_MAX_CHARS + 1];
         while (next_code(cur->hi, cur->nhi, want)) {
             size_t j = first_from(v, from, n, want, cur->nhi);
-            while (j < n && (v[j].gone || v[j].prefix != cur->prefix) &&
+            while (j < n && !joins(&v[j], cur->prefix) &&
                    chars_cmp(v[j].lo, v[j].nlo, want, cur->nhi) == 0)
                 j++;
-            if (j == n || v[j].gone || v[j].prefix != cur->prefix ||
+            if (j == n || !joins(&v[j], cur->prefix) ||
                 chars_cmp(v[j].lo, v[j].nlo, want, cur->nhi) != 0)
                 break;
             memcpy(cur->hi, v[j].hi, sizeof cur->hi);
@@ -213,27 +220,6 @@ static void shape_of_system(Shape *sh, CodeSystem sys, const char *c, size_t n)
             if (i < n && is_letter(*q) == is_letter(c[i])) sh->at[i][k++] = *q;
         sh->at[i][k] = '\0';
     }
-}
-
-/* The codes that look like c[0..n): digits where it has digits, its own
- * letters elsewhere (0095T: four digits and T). */
-static void shape_of_code(Shape *sh, const char *c, size_t n)
-{
-    for (size_t i = 0; i < CODE_MAX_CHARS; i++) {
-        if (i < n && is_digit(c[i])) {
-            memcpy(sh->at[i], digits, sizeof digits);
-        } else {
-            sh->at[i][0] = i < n ? c[i] : '\0';
-            sh->at[i][1] = '\0';
-        }
-    }
-}
-
-static bool same_look(const char *a, const char *b, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (a[i] != b[i] && !(is_digit(a[i]) && is_digit(b[i]))) return false;
-    return true;
 }
 
 /* Letters and digits in the same places (codes.h: one key class). */
@@ -312,6 +298,102 @@ static void item_add(Items *items, const char *lo, const char *hi, size_t n)
 
 enum { LOOKS_MAX = 26 }; /* looks an interval shows a range each for, at most */
 
+/* Whether every code of the shape from a to z has a's look: the first
+ * place where the ends differ and every place after it are digits (A0B0
+ * to A9B9 also holds A0C0, so it is not one look). */
+static bool one_look(const char *a, const char *z, size_t n)
+{
+    size_t s = 0;
+    while (s < n && a[s] == z[s]) s++;
+    for (size_t i = s; i < n; i++)
+        if (is_letter(a[i]) || is_letter(z[i])) return false;
+    return true;
+}
+
+static void add_codes(Items *items, const Shape *sh, const char *a, const char *z, size_t n);
+
+/* The codes of shape sh from a to z (codes of sh, a < z) as ranges in the
+ * source's notation, a..z: the codes of the shape between the ends that
+ * keep the letters both ends have in the same place. That is every code
+ * between them unless the ends share a letter after the first place where
+ * they differ (C50.A0BA..C50.Z9BZ would keep the B); then the interval is
+ * cut at that first place s: from a to the last code that starts as a
+ * does up to s, the codes whose character at s lies between the ends'
+ * (lowest to highest characters after it: they share no letter a shape
+ * lets vary), and from the first code that starts as z does up to s to z.
+ * The outer two are cut again further on, so an interval gives at most
+ * two pieces a place. */
+static void add_spans(Items *items, const Shape *sh, const char *a, const char *z, size_t n)
+{
+    size_t s = 0;
+    while (s < n && a[s] == z[s]) s++;
+    bool shared = false;
+    for (size_t i = s + 1; i < n; i++) /* (a letter that is its place's only one is no cut) */
+        shared |= is_letter(a[i]) && a[i] == z[i] && sh->at[i][1] != '\0';
+    if (!shared) {
+        item_add(items, a, z, n);
+        items->v[items->n - 1].span = true;
+        return;
+    }
+    char a_end[CODE_MAX_CHARS + 1], z_start[CODE_MAX_CHARS + 1], lo[CODE_MAX_CHARS + 1],
+        hi[CODE_MAX_CHARS + 1];
+    memcpy(a_end, a, n);
+    memcpy(z_start, z, n);
+    for (size_t i = s + 1; i < n; i++) {
+        a_end[i] = sh->at[i][strlen(sh->at[i]) - 1];
+        z_start[i] = sh->at[i][0];
+    }
+    add_codes(items, sh, a, a_end, n);
+    const char *first = strchr(sh->at[s], a[s]) + 1, *last = strchr(sh->at[s], z[s]) - 1;
+    if (first <= last) {
+        memcpy(lo, z_start, n);
+        memcpy(hi, a_end, n);
+        lo[s] = *first;
+        hi[s] = *last;
+        add_codes(items, sh, lo, hi, n);
+    }
+    add_codes(items, sh, z_start, z, n);
+}
+
+/* The codes of shape sh from a to z (codes of sh, a <= z): one range when
+ * one look holds them all; else a range per look (its letters fixed,
+ * digits free), from the look's first code >= a to its last <= z, so CPT
+ * 0* holds 0000F-0999F, 0000T-0999T and 0000U-0999U (the letters of the
+ * ends' common start are every code's); with more looks than LOOKS_MAX
+ * (two or more letters free), ranges in the source's notation
+ * (add_spans). */
+static void add_codes(Items *items, const Shape *sh, const char *a, const char *z, size_t n)
+{
+    if (one_look(a, z, n)) {
+        item_add(items, a, z, n);
+        return;
+    }
+    size_t looks = 1, pos[CODE_MAX_CHARS], npos = 0, pick[CODE_MAX_CHARS] = {0}, same = 0;
+    while (same < n && a[same] == z[same]) same++; /* every code between starts as both ends do */
+    for (size_t i = same; i < n && i < CODE_MAX_CHARS; i++)
+        if (is_letter(a[i])) looks *= strlen(sh->at[i]), pos[npos++] = i;
+    if (looks > LOOKS_MAX) {
+        add_spans(items, sh, a, z, n);
+        return;
+    }
+    Shape look = *sh;
+    for (size_t i = 0; i < same; i++) look.at[i][0] = a[i], look.at[i][1] = '\0';
+    for (bool more = true; more;) {
+        for (size_t k = 0; k < npos; k++) {
+            look.at[pos[k]][0] = sh->at[pos[k]][pick[k]];
+            look.at[pos[k]][1] = '\0';
+        }
+        char from[CODE_MAX_CHARS + 1], to[CODE_MAX_CHARS + 1];
+        memcpy(from, a, n);
+        memcpy(to, z, n);
+        if (code_ceil(&look, from, n) && code_floor(&look, to, n) && memcmp(from, to, n) <= 0)
+            item_add(items, from, to, n);
+        size_t k = npos; /* the next look, the last letter position fastest */
+        while (k > 0 && sh->at[pos[k - 1]][++pick[k - 1]] == '\0') pick[--k] = 0;
+        more = k > 0;
+    }
+}
+
 /* One interval of a compiled set, as the codes a reader expects.
  *
  * An interval holds the codes of one length and shape between its ends
@@ -321,9 +403,10 @@ enum { LOOKS_MAX = 26 }; /* looks an interval shows a range each for, at most */
  * well-formed codes, and an interval with none inside shows nothing. Its
  * ends may still look different: 0095T and 0095U are neighbours and merge;
  * it then shows as one range per look (0095T, 0095U), as they were
- * written. (The compiler never builds an interval such as 0163T..0165T,
- * which would also hold 0163U-0163Z and 0164A-0164Z: that range is three
- * intervals, codes.c code_set_add_range.) */
+ * written (add_codes). (The compiler never builds an interval such as
+ * 0163T..0165T from that range, which would also hold 0163U-0163Z and
+ * 0164A-0164Z: that range is three intervals, codes.c
+ * code_set_add_range; a difference can leave one.) */
 static void add_interval(Items *items, CodeSystem sys, CodeKey lo, CodeKey hi)
 {
     char a[CODE_MAX_CHARS + 1], z[CODE_MAX_CHARS + 1];
@@ -338,46 +421,7 @@ static void add_interval(Items *items, CodeSystem sys, CodeKey lo, CodeKey hi)
     Shape sh;
     shape_of_system(&sh, sys, a, n);
     if (!code_ceil(&sh, a, n) || !code_floor(&sh, z, n) || memcmp(a, z, n) > 0) return;
-    if (same_look(a, z, n)) {
-        item_add(items, a, z, n);
-        return;
-    }
-    /* Ends of different looks: the codes of each look (its letters fixed,
-     * digits free) run from the look's first code >= a to its last <= z,
-     * so CPT 0* holds 0000F-0999F, 0000T-0999T and 0000U-0999U. The
-     * letters of the ends' common start are every code's. With more looks
-     * than LOOKS_MAX (two or more letters free), a range for a's look and
-     * one for z's. */
-    size_t looks = 1, pos[CODE_MAX_CHARS], npos = 0, pick[CODE_MAX_CHARS] = {0}, same = 0;
-    while (same < n && a[same] == z[same]) same++; /* every code between starts as both ends do */
-    for (size_t i = same; i < n && i < CODE_MAX_CHARS; i++)
-        if (is_letter(a[i])) looks *= strlen(sh.at[i]), pos[npos++] = i;
-    if (looks <= LOOKS_MAX) {
-        Shape look = sh;
-        for (size_t i = 0; i < same; i++) look.at[i][0] = a[i], look.at[i][1] = '\0';
-        for (bool more = true; more;) {
-            for (size_t k = 0; k < npos; k++) {
-                look.at[pos[k]][0] = sh.at[pos[k]][pick[k]];
-                look.at[pos[k]][1] = '\0';
-            }
-            char from[CODE_MAX_CHARS + 1], to[CODE_MAX_CHARS + 1];
-            memcpy(from, a, n);
-            memcpy(to, z, n);
-            if (code_ceil(&look, from, n) && code_floor(&look, to, n) && memcmp(from, to, n) <= 0)
-                item_add(items, from, to, n);
-            size_t k = npos; /* the next look, the last letter position fastest */
-            while (k > 0 && sh.at[pos[k - 1]][++pick[k - 1]] == '\0') pick[--k] = 0;
-            more = k > 0;
-        }
-        return;
-    }
-    char a_last[CODE_MAX_CHARS + 1], z_first[CODE_MAX_CHARS + 1];
-    memcpy(a_last, z, n);
-    memcpy(z_first, a, n);
-    shape_of_code(&sh, a, n);
-    if (code_floor(&sh, a_last, n)) item_add(items, a, a_last, n);
-    shape_of_code(&sh, z, n);
-    if (code_ceil(&sh, z_first, n)) item_add(items, z_first, z, n);
+    add_codes(items, &sh, a, z, n);
 }
 
 /* The index of the last interval of s (canonical) whose lo is <= k; s->n
@@ -430,6 +474,13 @@ static bool prefix_covered(const CodeSet *rest, CodeSet *blocks, CodeKey p, Code
     return true;
 }
 
+/* Prefixes one system's codes of a set list as, at most (take_prefixes).
+ * A few intervals can hold millions of whole prefixes: `ICD10 C*` less
+ * the codes of 3 and 4 characters is every code of 5 characters as one,
+ * 466,560 of them, which took 0.6 s and 100 MB to list (docs/reliability.md,
+ * F8). Real lists name a few dozen. */
+enum { PREFIXES_MAX = 10000 };
+
 /* The ICD-10 prefix `C50.*` compiles to one interval per length (3 through
  * 7) and shape of the characters after C50: C50, C500..C509, C50A..C50Z,
  * C5000..C5099, C500A..C509Z, and so on (codes.h). Neighbouring prefixes
@@ -438,10 +489,12 @@ static bool prefix_covered(const CodeSet *rest, CodeSet *blocks, CodeKey p, Code
  * removes their codes from rest. A prefix's own code is in rest, so the
  * candidates of each length are the codes of that length in rest; each
  * failed check skips to a code whose blocks could be covered, so the walk
- * is bounded by the intervals of rest, not the codes they hold. */
-static void take_prefixes(CodeSet *rest, Items *items)
+ * is bounded by the intervals of rest and the prefixes it finds. False,
+ * with rest and items half done, when there are more than PREFIXES_MAX. */
+static bool take_prefixes(CodeSet *rest, Items *items)
 {
     CodeSet blocks = {0};
+    bool ok = true;
     for (size_t k = 3; k < CODE_MAX_CHARS; k++) {
         CodeSet taken = {0};
         for (size_t i = 0; i < rest->n; i++) {
@@ -451,8 +504,12 @@ static void take_prefixes(CodeSet *rest, Items *items)
                 continue;
             CodeKey p = rest->r[i].lo, next = p;
             bool more = true;
-            while (more && p <= rest->r[i].hi) {
+            while (ok && more && p <= rest->r[i].hi) {
                 if (prefix_covered(rest, &blocks, p, &next, &more)) {
+                    if (items->n == PREFIXES_MAX) {
+                        ok = false;
+                        break;
+                    }
                     char t[CODE_MAX_CHARS + 1];
                     code_key_format(p, t);
                     code_set_add_prefix(&taken, SYS_ICD10, t, k);
@@ -467,7 +524,7 @@ static void take_prefixes(CodeSet *rest, Items *items)
                 p = next;
             }
         }
-        if (taken.n) {
+        if (ok && taken.n) {
             CodeSet left = {0};
             code_set_normalize(&taken);
             code_set_diff(&left, rest, &taken);
@@ -475,8 +532,10 @@ static void take_prefixes(CodeSet *rest, Items *items)
             *rest = left;
         }
         code_set_free(&taken);
+        if (!ok) break;
     }
     code_set_free(&blocks);
+    return ok;
 }
 
 /* The codes of one system: prefixes first taken out, then what is left as
@@ -487,7 +546,11 @@ static void put_system(Buf *out, CodeSystem sys, const CodeRange *r, size_t n, b
     CodeSet rest = {0};
     for (size_t i = 0; i < n; i++) code_set_add(&rest, r[i].lo, r[i].hi);
     Items items = {0};
-    if (sys == SYS_ICD10) take_prefixes(&rest, &items);
+    if (sys == SYS_ICD10 && !take_prefixes(&rest, &items)) { /* too many: the intervals instead */
+        items.n = 0;
+        rest.n = 0;
+        for (size_t i = 0; i < n; i++) code_set_add(&rest, r[i].lo, r[i].hi);
+    }
     for (size_t i = 0; i < rest.n; i++) add_interval(&items, sys, rest.r[i].lo, rest.r[i].hi);
     code_set_free(&rest);
     if (items.n) qsort(items.v, items.n, sizeof *items.v, item_cmp);
