@@ -208,7 +208,11 @@ static void vi_ct_build(const Prog *p, ViCodeTab *t)
      * fills them (sets ascending within an interval). */
     size_t total = 0;
     uint32_t *first = xmalloc(((size_t)p->nranges + 1) * sizeof *first); /* range r's first interval */
-    for (uint32_t r = 0; r < p->nranges; r++) first[r] = vi_ct_find(t, p->ranges[r].lo);
+    /* vi_ct_find takes keys below VI_PAD, the tree's padding, as every
+     * code's is; a verified file may still hold a range at the largest key
+     * (docs/reliability.md, F9), which starts the last interval */
+    for (uint32_t r = 0; r < p->nranges; r++)
+        first[r] = p->ranges[r].lo == VI_PAD ? (uint32_t)n - 1 : vi_ct_find(t, p->ranges[r].lo);
     for (int pass = 0; pass < 2; pass++) {
         for (uint32_t s = 0; s < p->nsets; s++) {
             const PSet *set = &p->sets[s];

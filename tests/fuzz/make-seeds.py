@@ -126,7 +126,7 @@ def image(header, secs):
 
 
 def regressions(pcrc, tmp):
-    """The bytecode reproducers of docs/reliability.md (F1, F2, F7), rebuilt."""
+    """The bytecode reproducers of docs/reliability.md (F1, F2, F7, F9), rebuilt."""
     reg = 'tests/fuzz/regressions/bytecode'
     tiny = os.path.join(tmp, 'tiny.pcrb')
     if not compiles(pcrc, 'tests/fuzz/seeds/compile/tiny.pcr', tiny):
@@ -171,6 +171,24 @@ def regressions(pcrc, tmp):
                 sys.exit('own_schema.pcr has no constant')
             sec[1] = struct.pack('<I', n) + struct.pack('<q', 2**63 - 1) * n
     put(reg, 'F7-int-constant-at-max.pcrb', image(data, secs))
+    # F9: the demo policy with its last code set's last interval at the
+    # largest key (still sorted and disjoint), where building the code
+    # table's search tree read past it
+    demo = os.path.join(tmp, 'demo.pcrb')
+    if not compiles(pcrc, 'policies/examples/demo.pcr', demo):
+        sys.exit('cannot compile policies/examples/demo.pcr')
+    data = open(demo, 'rb').read()
+    secs = sections(data)
+    for sec in secs:
+        if sec[0] == b'SETS':
+            nsets, nint = struct.unpack_from('<II', sec[1], 0)
+            if nint == 0:
+                sys.exit('demo.pcr has no code set')
+            at = 8 + 12 * nsets + 16 * (nint - 1)
+            body = bytearray(sec[1])
+            struct.pack_into('<QQ', body, at, 2**64 - 1, 2**64 - 1)
+            sec[1] = bytes(body)
+    put(reg, 'F9-interval-at-largest-key.pcrb', image(data, secs))
 
 
 def put(dirname, name, data):

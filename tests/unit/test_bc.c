@@ -1654,6 +1654,29 @@ Test(bc, role_fields_must_carry_their_names)
     th_prog_free(p);
 }
 
+/* A verified file may hold a code set interval at the largest key, which
+ * is also the code table's search-tree padding (docs/reliability.md F9:
+ * building the table then read past the tree, caught under `make san`).
+ * The demo policy so changed builds its table and still decides. */
+Test(bc, an_interval_at_the_largest_key_builds_the_code_table)
+{
+    char path[4096], err[256] = "";
+    snprintf(path, sizeof path, "%s/tests/fuzz/regressions/bytecode/F9-interval-at-largest-key.pcrb",
+             th_root());
+    pcr_policy *p = NULL;
+    cr_assert_eq(pcr_policy_load_file(path, &p, err, sizeof err), PCR_OK, "%s", err);
+    pcr_engine *e = pcr_engine_new();
+    cr_assert_eq(pcr_engine_add(e, p, err, sizeof err), PCR_OK, "%s", err);
+    const char *rec = "{\"id\":\"r1\",\"payer\":\"demo\",\"code\":\"70551\",\"setting\":\"office\","
+                      "\"service_date\":\"2026-03-02\"}";
+    const char *line;
+    size_t n;
+    pcr_decision_kind k;
+    cr_assert_eq(pcr_engine_eval(e, rec, strlen(rec), 1, &line, &n, &k), PCR_OK);
+    cr_expect_eq(k, PCR_DEC_PRIOR_AUTH, "%.*s", (int)n, line);
+    pcr_engine_free(e);
+}
+
 /* The fuzzer's bytecode inputs are of the format this loader reads: the
  * seeds (tests/fuzz/corpus/bytecode/) and the reproducers
  * (tests/fuzz/regressions/bytecode/, docs/reliability.md). A file of
@@ -1689,6 +1712,7 @@ Test(bc, the_fuzzers_bytecode_inputs_are_of_this_format)
         {"F1-empty-segment-null-seg-rules.pcrb", NULL},
         {"F2-id-field-renamed.pcrb", "schema: the id field (field 0) is called iq, not id"},
         {"F7-int-constant-at-max.pcrb", NULL},
+        {"F9-interval-at-largest-key.pcrb", NULL},
     };
     for (size_t i = 0; i < sizeof reg / sizeof reg[0]; i++) {
         snprintf(path, sizeof path, "%s/tests/fuzz/regressions/bytecode/%s", th_root(), reg[i].file);
