@@ -125,13 +125,18 @@ def image(header, secs):
     return bytes(out)
 
 
+def compiled(pcrc, src, tmp):
+    """The bytecode of src, compiled into tmp (the script stops if it does not compile)."""
+    out = os.path.join(tmp, os.path.basename(src) + 'b')
+    if not compiles(pcrc, src, out):
+        sys.exit('cannot compile ' + src)
+    return open(out, 'rb').read()
+
+
 def regressions(pcrc, tmp):
     """The bytecode reproducers of docs/reliability.md (F1, F2, F7, F9), rebuilt."""
     reg = 'tests/fuzz/regressions/bytecode'
-    tiny = os.path.join(tmp, 'tiny.pcrb')
-    if not compiles(pcrc, 'tests/fuzz/seeds/compile/tiny.pcr', tiny):
-        sys.exit('cannot compile tests/fuzz/seeds/compile/tiny.pcr')
-    data = open(tiny, 'rb').read()
+    data = compiled(pcrc, 'tests/fuzz/seeds/compile/tiny.pcr', tmp)
     # F1: every code set empty (W501), so the loader's table of intervals
     # has no entry
     if not compiles(pcrc, 'tests/golden/diag/w501_empty_set.pcr',
@@ -159,10 +164,7 @@ def regressions(pcrc, tmp):
     # F7: own_schema with every constant the largest int (no source can
     # write it: integers have at most 18 digits), where the sample records
     # tried the constant plus one
-    own = os.path.join(tmp, 'own.pcrb')
-    if not compiles(pcrc, 'tests/fuzz/seeds/compile/own_schema.pcr', own):
-        sys.exit('cannot compile tests/fuzz/seeds/compile/own_schema.pcr')
-    data = open(own, 'rb').read()
+    data = compiled(pcrc, 'tests/fuzz/seeds/compile/own_schema.pcr', tmp)
     secs = sections(data)
     for sec in secs:
         if sec[0] == b'CNST':
@@ -174,10 +176,7 @@ def regressions(pcrc, tmp):
     # F9: the demo policy with its last code set's last interval at the
     # largest key (still sorted and disjoint), where building the code
     # table's search tree read past it
-    demo = os.path.join(tmp, 'demo.pcrb')
-    if not compiles(pcrc, 'policies/examples/demo.pcr', demo):
-        sys.exit('cannot compile policies/examples/demo.pcr')
-    data = open(demo, 'rb').read()
+    data = compiled(pcrc, 'policies/examples/demo.pcr', tmp)
     secs = sections(data)
     for sec in secs:
         if sec[0] == b'SETS':
