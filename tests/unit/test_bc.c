@@ -1656,8 +1656,9 @@ Test(bc, role_fields_must_carry_their_names)
 
 /* A verified file may hold a code set interval at the largest key, which
  * is also the code table's search-tree padding (docs/reliability.md F9:
- * building the table then read past the tree, caught under `make san`).
- * The demo policy so changed builds its table and still decides. */
+ * building the table then read past the tree; `make san` runs this under
+ * AddressSanitizer). The demo policy so changed builds its table and
+ * still decides. */
 Test(bc, an_interval_at_the_largest_key_builds_the_code_table)
 {
     char path[4096], err[256] = "";
