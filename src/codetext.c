@@ -298,13 +298,20 @@ static void item_add(Items *items, const char *lo, const char *hi, size_t n)
 
 enum { LOOKS_MAX = 26 }; /* looks an interval shows a range each for, at most */
 
+/* The length of a's and z's common start: every code between them starts so. */
+static size_t common_start(const char *a, const char *z, size_t n)
+{
+    size_t k = 0;
+    while (k < n && a[k] == z[k]) k++;
+    return k;
+}
+
 /* Whether every code of the shape from a to z has a's look: the first
  * place where the ends differ and every place after it are digits (A0B0
  * to A9B9 also holds A0C0, so it is not one look). */
 static bool one_look(const char *a, const char *z, size_t n)
 {
-    size_t s = 0;
-    while (s < n && a[s] == z[s]) s++;
+    size_t s = common_start(a, z, n);
     for (size_t i = s; i < n; i++)
         if (is_letter(a[i]) || is_letter(z[i])) return false;
     return true;
@@ -325,8 +332,7 @@ static void add_codes(Items *items, const Shape *sh, const char *a, const char *
  * two pieces a place. */
 static void add_spans(Items *items, const Shape *sh, const char *a, const char *z, size_t n)
 {
-    size_t s = 0;
-    while (s < n && a[s] == z[s]) s++;
+    size_t s = common_start(a, z, n);
     bool shared = false;
     for (size_t i = s + 1; i < n; i++) /* (a letter that is its place's only one is no cut) */
         shared |= is_letter(a[i]) && a[i] == z[i] && sh->at[i][1] != '\0';
@@ -368,8 +374,8 @@ static void add_codes(Items *items, const Shape *sh, const char *a, const char *
         item_add(items, a, z, n);
         return;
     }
-    size_t looks = 1, pos[CODE_MAX_CHARS], npos = 0, pick[CODE_MAX_CHARS] = {0}, same = 0;
-    while (same < n && a[same] == z[same]) same++; /* every code between starts as both ends do */
+    size_t looks = 1, pos[CODE_MAX_CHARS], npos = 0, pick[CODE_MAX_CHARS] = {0};
+    size_t same = common_start(a, z, n);
     for (size_t i = same; i < n && i < CODE_MAX_CHARS; i++)
         if (is_letter(a[i])) looks *= strlen(sh->at[i]), pos[npos++] = i;
     if (looks > LOOKS_MAX) {
